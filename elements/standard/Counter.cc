@@ -1,0 +1,47 @@
+// Counter: counts packets and bytes passing through. Documentation: Counter.ts.
+#include "element.h"
+
+namespace pg {
+
+class Counter final : public Element {
+ public:
+  const char* port_count() const override { return "1/1"; }
+  const char* processing() const override { return "a/a"; }
+
+  void configure(const Config&) override {
+    c_packets_ = counter("packets");
+    c_bytes_ = counter("bytes");
+  }
+
+  void push(int, Batch& b) override {
+    tally(b, 0);
+    output_push(0, b);
+  }
+
+  uint32_t pull(int, Batch& b, uint32_t max) override {
+    uint32_t first = b.count;
+    uint32_t n = input_pull(0, b, max);
+    tally(b, first);
+    return n;
+  }
+
+  void add_handlers(std::vector<Handler>& h) override {
+    h.push_back({"reset", nullptr, [this](const std::string&) {
+                   reset_counter(c_packets_);
+                   reset_counter(c_bytes_);
+                 }, /*exclusive=*/true});
+  }
+
+ private:
+  void tally(const Batch& b, uint32_t first) {
+    uint64_t bytes = 0;
+    for (uint32_t i = first; i < b.count; i++) bytes += b.pkts[i]->length();
+    count(c_packets_, b.count - first);
+    count(c_bytes_, bytes);
+  }
+  uint32_t c_packets_ = 0, c_bytes_ = 0;
+};
+
+PG_ELEMENT(Counter);
+
+}  // namespace pg

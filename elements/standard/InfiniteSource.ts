@@ -1,0 +1,39 @@
+import { Type } from 'typebox';
+import { defineElement } from '../../src/graph/descriptor.js';
+import { hexBytes } from '../../src/graph/types.js';
+
+export const InfiniteSource = defineElement({
+  name: 'InfiniteSource',
+  group: 'standard',
+  summary: 'Emits copies of one packet, as fast as it can or at a set rate.',
+  doc: `Each task round emits up to \`burst\` copies of the packet given by \`data\` (hex), padded
+with zeros or cut to \`length\` bytes when \`length\` is not 0. With \`limit\` it stops after that many
+packets, and a graph whose sources have all stopped ends once its queues are empty. With \`rate\`
+it paces packets to that many per second (never bursting more than \`burst\` to catch up).
+When the pool has no free buffer it skips the round and counts \`pool_empty\`.`,
+  inputs: '0',
+  outputs: '1',
+  processing: '/h',
+  config: Type.Object(
+    {
+      data: Type.Optional(hexBytes('The packet, as hex digits (spaces and colons allowed).', '')),
+      length: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, default: 64, description: 'Packet length in bytes; 0 means the length of data.' })),
+      limit: Type.Optional(Type.Integer({ minimum: -1, default: -1, description: 'Packets to emit in all; -1 for no limit.' })),
+      burst: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, default: 32, description: 'Packets per task round (one batch).' })),
+      rate: Type.Optional(Type.Number({ minimum: 0, maximum: 1e10, default: 0, description: 'Packets per second; 0 for as fast as possible.' })),
+      active: Type.Optional(Type.Boolean({ default: true, description: 'Emit packets (false: wait until the active handler is set).' })),
+    },
+    { additionalProperties: false },
+  ),
+  counters: { packets: 'packets emitted', bytes: 'bytes emitted', pool_empty: 'rounds cut short because the packet pool was empty' },
+  handlers: {
+    active: { doc: 'read or set whether the source emits', read: true, write: true },
+    rate: { doc: 'read or set the rate in packets per second (0: unlimited)', read: true, write: true },
+    limit: { doc: 'read or set the packet limit (-1: none)', read: true, write: true },
+    reset: { doc: 'start counting towards the limit again', write: true },
+  },
+  derived: {
+    packet_rate: { doc: 'packets per second over the last sampling interval', read: (c) => String(c.rate('packets') ?? 0) },
+  },
+  examples: ["InfiniteSource({ length: 64, limit: 1000 }).to(Discard())"],
+});

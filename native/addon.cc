@@ -1,0 +1,271 @@
+// The JavaScript binding: an Engine object with control calls only. No call carries
+// packets; counters are exposed as an ArrayBuffer over the native counter arena, so
+// TypeScript reads them without copies.
+#include <napi.h>
+
+#include "engine.h"
+
+namespace {
+
+using pg::Engine;
+
+// Run fn, turning any C++ exception into a JavaScript Error with the same message.
+template <typename F>
+auto guarded(const Napi::Env& env, F&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
+uint32_t u32_option(const Napi::Object& o, const char* key, uint32_t def, uint32_t min, uint32_t max) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return def;
+  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("engine option '") + key + "' must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (d < min || d > max || d != double(uint32_t(d)))
+    throw Napi::RangeError::New(o.Env(), std::string("engine option '") + key + "' must be a whole number from " +
+                                             std::to_string(min) + " to " + std::to_string(max));
+  return uint32_t(d);
+}
+
+std::string string_arg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (info.Length() <= i || !info[i].IsString())
+    throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a string");
+  return info[i].As<Napi::String>().Utf8Value();
+}
+
+uint32_t id_arg(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "graph id must be a number");
+  return info[0].As<Napi::Number>().Uint32Value();
+}
+
+class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "Engine",
+                       {
+                           InstanceMethod("start", &EngineWrap::Start),
+                           InstanceMethod("stop", &EngineWrap::Stop),
+                           InstanceMethod("close", &EngineWrap::Close),
+                           InstanceMethod("running", &EngineWrap::Running),
+                           InstanceMethod("threads", &EngineWrap::Threads),
+                           InstanceMethod("addGraph", &EngineWrap::AddGraph),
+                           InstanceMethod("removeGraph", &EngineWrap::RemoveGraph),
+                           InstanceMethod("pauseGraph", &EngineWrap::PauseGraph),
+                           InstanceMethod("resumeGraph", &EngineWrap::ResumeGraph),
+                           InstanceMethod("handlers", &EngineWrap::Handlers),
+                           InstanceMethod("readHandler", &EngineWrap::ReadHandler),
+                           InstanceMethod("writeHandler", &EngineWrap::WriteHandler),
+                           InstanceMethod("graphState", &EngineWrap::GraphState),
+                           InstanceMethod("minRounds", &EngineWrap::MinRounds),
+                           InstanceMethod("workerStats", &EngineWrap::WorkerStats),
+                           InstanceMethod("poolStats", &EngineWrap::PoolStats),
+                       });
+  }
+
+  explicit EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineWrap>(info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = info.Length() > 0 && info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env);
+    pg::EngineOptions opt;
+    opt.threads = int(u32_option(o, "threads", 1, 1, pg::kMaxWorkers - 1));
+    opt.pool_buffers = u32_option(o, "poolBuffers", opt.pool_buffers, 64, 1u << 24);
+    opt.buffer_size = u32_option(o, "bufferSize", opt.buffer_size, 256, 65536 + 128);
+    opt.idle_sleep_us = u32_option(o, "idleSleepUs", opt.idle_sleep_us, 1, 100000);
+    Napi::Value pin = o.Get("pinThreads");
+    opt.pin_threads = pin.IsBoolean() && pin.As<Napi::Boolean>().Value();
+    guarded(env, [&] {
+      engine_ = std::make_unique<Engine>(opt);
+      return 0;
+    });
+  }
+
+ private:
+  Engine& engine(const Napi::Env& env) {
+    if (!engine_) throw Napi::Error::New(env, "this engine has been closed");
+    return *engine_;
+  }
+
+  Napi::Value Start(const Napi::CallbackInfo& info) {
+    guarded(info.Env(), [&] { engine(info.Env()).start(); return 0; });
+    return info.Env().Undefined();
+  }
+  Napi::Value Stop(const Napi::CallbackInfo& info) {
+    guarded(info.Env(), [&] { engine(info.Env()).stop(); return 0; });
+    return info.Env().Undefined();
+  }
+  // Stop the workers and destroy every graph: all packets go back to the pool, then the pool is freed.
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    engine_.reset();
+    return info.Env().Undefined();
+  }
+  Napi::Value Running(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), engine_ && engine_->running());
+  }
+  Napi::Value Threads(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), engine(info.Env()).threads());
+  }
+
+  Napi::Value AddGraph(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string plan = string_arg(info, 0, "plan");
+    Engine& e = engine(env);
+    uint32_t id = guarded(env, [&] { return e.add_graph(plan); });
+    pg::Graph& g = e.graph(id);
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("id", id);
+    out.Set("name", g.name());
+    // Counters: the arena itself, kept alive by the ArrayBuffer as long as JavaScript holds it.
+    auto* keep = new std::shared_ptr<pg::CounterArena>(g.counters());
+    pg::CounterArena& a = **keep;
+    Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(
+        env, a.data, a.bytes, [](Napi::Env, void*, std::shared_ptr<pg::CounterArena>* k) { delete k; }, keep);
+    Napi::Object counters = Napi::Object::New(env);
+    counters.Set("buffer", buf);
+    counters.Set("rows", a.rows);
+    counters.Set("stride", a.stride);
+    out.Set("counters", counters);
+    Napi::Array elems = Napi::Array::New(env, g.elements().size());
+    for (size_t i = 0; i < g.elements().size(); i++) {
+      const pg::Element& el = *g.elements()[i];
+      Napi::Object eo = Napi::Object::New(env);
+      eo.Set("name", el.name());
+      eo.Set("class", el.class_name());
+      eo.Set("counterBase", el.counter_base());
+      Napi::Array names = Napi::Array::New(env, el.counter_names().size());
+      for (size_t j = 0; j < el.counter_names().size(); j++) names.Set(uint32_t(j), el.counter_names()[j]);
+      eo.Set("counters", names);
+      elems.Set(uint32_t(i), eo);
+    }
+    out.Set("elements", elems);
+    Napi::Array tasks = Napi::Array::New(env, g.tasks().size());
+    for (size_t i = 0; i < g.tasks().size(); i++) {
+      Napi::Object t = Napi::Object::New(env);
+      t.Set("element", g.tasks()[i].element->name());
+      t.Set("worker", g.tasks()[i].worker);
+      tasks.Set(uint32_t(i), t);
+    }
+    out.Set("tasks", tasks);
+    return out;
+  }
+
+  Napi::Value RemoveGraph(const Napi::CallbackInfo& info) {
+    uint32_t id = id_arg(info);
+    guarded(info.Env(), [&] { engine(info.Env()).remove_graph(id); return 0; });
+    return info.Env().Undefined();
+  }
+  Napi::Value PauseGraph(const Napi::CallbackInfo& info) {
+    uint32_t id = id_arg(info);
+    guarded(info.Env(), [&] { engine(info.Env()).pause_graph(id); return 0; });
+    return info.Env().Undefined();
+  }
+  Napi::Value ResumeGraph(const Napi::CallbackInfo& info) {
+    uint32_t id = id_arg(info);
+    guarded(info.Env(), [&] { engine(info.Env()).resume_graph(id); return 0; });
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Handlers(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t id = id_arg(info);
+    std::string element = string_arg(info, 1, "element name");
+    return guarded(env, [&]() -> Napi::Value {
+      pg::Graph& g = engine(env).graph(id);
+      int index = g.element_index(element);
+      if (index < 0) throw std::out_of_range("graph '" + g.name() + "' has no element named '" + element + "'");
+      const auto& hs = g.handlers(index);
+      Napi::Array arr = Napi::Array::New(env, hs.size());
+      for (size_t i = 0; i < hs.size(); i++) {
+        Napi::Object h = Napi::Object::New(env);
+        h.Set("name", hs[i].name);
+        h.Set("read", bool(hs[i].read));
+        h.Set("write", bool(hs[i].write));
+        h.Set("exclusive", hs[i].exclusive);
+        arr.Set(uint32_t(i), h);
+      }
+      return arr;
+    });
+  }
+
+  Napi::Value ReadHandler(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t id = id_arg(info);
+    std::string element = string_arg(info, 1, "element name");
+    std::string handler = string_arg(info, 2, "handler name");
+    std::string v = guarded(env, [&] { return engine(env).read_handler(id, element, handler); });
+    return Napi::String::New(env, v);
+  }
+
+  Napi::Value WriteHandler(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t id = id_arg(info);
+    std::string element = string_arg(info, 1, "element name");
+    std::string handler = string_arg(info, 2, "handler name");
+    std::string value = info.Length() > 3 && info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : "";
+    guarded(env, [&] { engine(env).write_handler(id, element, handler, value); return 0; });
+    return env.Undefined();
+  }
+
+  Napi::Value GraphState(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t id = id_arg(info);
+    pg::GraphState s = guarded(env, [&] { return engine(env).graph_state(id); });
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("hasSources", s.has_sources);
+    o.Set("sourcesFinished", s.sources_finished);
+    o.Set("held", double(s.held));
+    o.Set("activity", double(s.activity));
+    return o;
+  }
+
+  Napi::Value MinRounds(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), double(engine(info.Env()).min_rounds()));
+  }
+
+  Napi::Value WorkerStats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto stats = engine(env).worker_stats();
+    Napi::Array arr = Napi::Array::New(env, stats.size());
+    for (size_t i = 0; i < stats.size(); i++) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("rounds", double(stats[i].rounds));
+      o.Set("busyRounds", double(stats[i].busy_rounds));
+      o.Set("cpuNs", double(stats[i].cpu_ns));
+      arr.Set(uint32_t(i), o);
+    }
+    return arr;
+  }
+
+  Napi::Value PoolStats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    pg::PacketPool& p = engine(env).pool();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("capacity", double(p.capacity()));
+    o.Set("available", double(p.available()));
+    o.Set("bufferSize", double(p.buffer_size()));
+    o.Set("headroom", double(p.headroom()));
+    o.Set("allocFailures", double(p.alloc_failures()));
+    return o;
+  }
+
+  std::unique_ptr<Engine> engine_;
+};
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("Engine", EngineWrap::Init(env));
+  exports.Set("planVersion", pg::kPlanVersion);
+  exports.Set("elementClasses", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    auto names = pg::element_classes();
+    Napi::Array arr = Napi::Array::New(info.Env(), names.size());
+    for (size_t i = 0; i < names.size(); i++) arr.Set(uint32_t(i), names[i]);
+    return arr;
+  }));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(pktgraph, Init)

@@ -1,0 +1,179 @@
+#include "element.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstdio>
+#include <cstring>
+#include <cerrno>
+#include <map>
+#include <mutex>
+
+namespace pg {
+
+// ---- Config ----
+
+std::string format_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.15g", v);
+  return buf;
+}
+
+const json::Value& Config::need(const char* key) const {
+  const json::Value* v = obj_ ? obj_->find(key) : nullptr;
+  if (!v) throw ConfigError(std::string("config field '") + key + "' is missing");
+  return *v;
+}
+
+bool Config::has(const char* key) const {
+  const json::Value* v = obj_ ? obj_->find(key) : nullptr;
+  return v && !v->is_null();
+}
+
+int64_t Config::integer(const char* key, int64_t min, int64_t max) const {
+  const json::Value& v = need(key);
+  if (!v.is_number() || v.as_number() != std::floor(v.as_number()))
+    throw ConfigError(std::string("config field '") + key + "' must be an integer, got " + v.dump());
+  double d = v.as_number();
+  if (d < double(min) || d > double(max))
+    throw ConfigError(std::string("config field '") + key + "' must be from " + std::to_string(min) + " to " +
+                      std::to_string(max) + ", got " + v.dump());
+  return int64_t(d);
+}
+
+double Config::number(const char* key, double min, double max) const {
+  const json::Value& v = need(key);
+  if (!v.is_number()) throw ConfigError(std::string("config field '") + key + "' must be a number, got " + v.dump());
+  double d = v.as_number();
+  if (d < min || d > max)
+    throw ConfigError(std::string("config field '") + key + "' must be from " + format_number(min) + " to " +
+                      format_number(max) + ", got " + v.dump());
+  return d;
+}
+
+bool Config::boolean(const char* key) const {
+  const json::Value& v = need(key);
+  if (!v.is_bool()) throw ConfigError(std::string("config field '") + key + "' must be true or false, got " + v.dump());
+  return v.as_bool();
+}
+
+std::string Config::string(const char* key) const {
+  const json::Value& v = need(key);
+  if (!v.is_string()) throw ConfigError(std::string("config field '") + key + "' must be a string, got " + v.dump());
+  return v.as_string();
+}
+
+const json::Value& Config::value(const char* key) const { return need(key); }
+
+std::vector<uint8_t> parse_hex(const std::string& text, const std::string& what) {
+  std::vector<uint8_t> out;
+  int nibble = -1;
+  for (char c : text) {
+    int d;
+    if (c >= '0' && c <= '9') d = c - '0';
+    else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
+    else if (c == ' ' || c == ':' || c == '\n' || c == '\t') continue;
+    else throw ConfigError(what + " must be hex digits, found '" + std::string(1, c) + "'");
+    if (nibble < 0) {
+      nibble = d;
+    } else {
+      out.push_back(uint8_t(nibble << 4 | d));
+      nibble = -1;
+    }
+  }
+  if (nibble >= 0) throw ConfigError(what + " has an odd number of hex digits");
+  return out;
+}
+
+std::vector<uint8_t> Config::hex_bytes(const char* key) const {
+  return parse_hex(string(key), std::string("config field '") + key + "'");
+}
+
+// ---- default packet-path behaviour: the compiler never lets these run ----
+
+void Element::push(int port, Batch& batch) { drop(batch); }
+uint32_t Element::pull(int port, Batch& batch, uint32_t max) { return 0; }
+
+// ---- counters ----
+
+CounterArena::CounterArena(uint32_t rows_, uint32_t slots_) : rows(rows_), slots(slots_) {
+  stride = (slots + 7) & ~7u;
+  if (stride == 0) stride = 8;
+  bytes = size_t(rows) * stride * sizeof(uint64_t);
+  data = static_cast<uint64_t*>(std::aligned_alloc(64, bytes));
+  std::memset(data, 0, bytes);
+}
+CounterArena::~CounterArena() { std::free(data); }
+
+uint64_t CounterArena::sum(uint32_t slot) const {
+  uint64_t s = 0;
+  for (uint32_t r = 0; r < rows; r++) s += std::atomic_ref<uint64_t>(data[size_t(r) * stride + slot]).load(std::memory_order_relaxed);
+  return s;
+}
+
+void CounterArena::zero(uint32_t first, uint32_t n) {
+  for (uint32_t r = 0; r < rows; r++)
+    for (uint32_t i = 0; i < n; i++) std::atomic_ref<uint64_t>(data[size_t(r) * stride + first + i]).store(0, std::memory_order_relaxed);
+}
+
+// ---- registry ----
+
+static std::map<std::string, ElementFactory>& registry() {
+  static std::map<std::string, ElementFactory> r;
+  return r;
+}
+static std::mutex registry_mutex;
+
+void register_element(const char* class_name, ElementFactory factory) {
+  std::lock_guard<std::mutex> lock(registry_mutex);
+  registry()[class_name] = factory;
+}
+
+ElementFactory find_element(const std::string& class_name) {
+  std::lock_guard<std::mutex> lock(registry_mutex);
+  auto it = registry().find(class_name);
+  return it == registry().end() ? nullptr : it->second;
+}
+
+std::vector<std::string> element_classes() {
+  std::lock_guard<std::mutex> lock(registry_mutex);
+  std::vector<std::string> names;
+  for (auto& [k, v] : registry()) names.push_back(k);
+  return names;
+}
+
+// ---- handler value helpers ----
+
+std::string to_string_u64(uint64_t v) { return std::to_string(v); }
+
+uint64_t parse_u64(const std::string& s, uint64_t min, uint64_t max, const char* what) {
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long v = std::strtoull(s.c_str(), &end, 10);
+  if (s.empty() || s[0] == '-' || *end != '\0' || errno)
+    throw HandlerError(std::string(what) + " must be a whole number, got '" + s + "'");
+  if (v < min || v > max)
+    throw HandlerError(std::string(what) + " must be from " + std::to_string(min) + " to " + std::to_string(max) +
+                       ", got " + s);
+  return v;
+}
+
+double parse_double(const std::string& s, double min, double max, const char* what) {
+  char* end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  if (s.empty() || *end != '\0' || !std::isfinite(v))
+    throw HandlerError(std::string(what) + " must be a number, got '" + s + "'");
+  if (v < min || v > max)
+    throw HandlerError(std::string(what) + " must be from " + format_number(min) + " to " + format_number(max) +
+                       ", got " + s);
+  return v;
+}
+
+bool parse_bool(const std::string& s, const char* what) {
+  if (s == "true" || s == "1" || s == "yes") return true;
+  if (s == "false" || s == "0" || s == "no") return false;
+  throw HandlerError(std::string(what) + " must be true or false, got '" + s + "'");
+}
+
+}  // namespace pg

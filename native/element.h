@@ -1,0 +1,230 @@
+// The element API: what every element, built in or out of tree, derives from.
+//
+// An element is configured from its plan entry (a JSON object whose fields the
+// TypeScript descriptor already validated and filled with defaults; the native side
+// checks them again), connected to its neighbours, then moves batches:
+//   push(port, batch)        a batch arrives on a push input; the element owns its packets
+//   pull(port, batch, max)   a neighbour pulls from this element's pull output: append up
+//                            to max packets to the batch and return how many
+//   run_task()               for elements that own a task (sources, Unqueue, ...): do one
+//                            round of work, return whether anything was done
+// Counters are declared with counter("name") and bumped with count(); they live in a
+// per-graph arena that TypeScript reads without copies. Handlers are named read/write
+// functions. Register a class with PG_ELEMENT(ClassName).
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "clock.h"
+#include "json.h"
+#include "packet.h"
+#include "pool.h"
+
+namespace pg {
+
+class Graph;
+class Element;
+
+// A configuration problem; the graph loader prefixes the element's name and class.
+struct ConfigError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+// A write handler refused its value.
+struct HandlerError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Typed reads of an element's config object; each getter checks type and range and
+// names the field in its error.
+class Config {
+ public:
+  explicit Config(const json::Value* object) : obj_(object) {}
+  bool has(const char* key) const;
+  int64_t integer(const char* key, int64_t min, int64_t max) const;
+  double number(const char* key, double min, double max) const;
+  bool boolean(const char* key) const;
+  std::string string(const char* key) const;
+  // A string of hex digits (spaces and colons ignored) as bytes.
+  std::vector<uint8_t> hex_bytes(const char* key) const;
+  const json::Value& value(const char* key) const;  // any type; must be present
+
+ private:
+  const json::Value& need(const char* key) const;
+  const json::Value* obj_;
+};
+
+std::vector<uint8_t> parse_hex(const std::string& text, const std::string& what);
+
+struct Handler {
+  std::string name;
+  std::function<std::string()> read;                  // empty: not readable
+  std::function<void(const std::string&)> write;      // empty: not writable; throws HandlerError
+  bool exclusive = false;  // the write runs while the graph is paused (structural changes)
+};
+
+enum class Processing : uint8_t { Push, Pull };
+
+// A one-shot timer owned by an element. It fires on one worker thread (the one that
+// runs the element's task, if any); fire() may re-arm it. Arm and disarm from any thread.
+class Timer {
+ public:
+  explicit Timer(std::function<void()> fire) : fire_(std::move(fire)) {}
+  void schedule_at(uint64_t monotonic_ns) { expiry_.store(monotonic_ns ? monotonic_ns : 1, std::memory_order_release); }
+  void schedule_after(uint64_t ns) { schedule_at(now_ns() + ns); }
+  void unschedule() { expiry_.store(0, std::memory_order_release); }
+  bool scheduled() const { return expiry_.load(std::memory_order_acquire) != 0; }
+  uint64_t expiry() const { return expiry_.load(std::memory_order_acquire); }
+
+  // Worker side: fire if due. Returns whether it fired.
+  bool run_if_due(uint64_t now) {
+    uint64_t e = expiry_.load(std::memory_order_acquire);
+    if (e == 0 || e > now) return false;
+    if (!expiry_.compare_exchange_strong(e, 0, std::memory_order_acq_rel)) return false;
+    fire_();
+    return true;
+  }
+
+ private:
+  std::atomic<uint64_t> expiry_{0};
+  std::function<void()> fire_;
+};
+enum class SourceState : uint8_t { NotASource, Running, Finished };
+
+// Per-graph counter storage: one row of uint64 per worker thread plus one for other
+// threads. Each thread writes only its own row; readers sum the rows.
+struct CounterArena {
+  CounterArena(uint32_t rows, uint32_t slots);
+  ~CounterArena();
+  uint64_t* row(uint32_t r) { return data + size_t(r) * stride; }
+  uint64_t sum(uint32_t slot) const;
+  void zero(uint32_t first, uint32_t n);
+  uint32_t rows, slots, stride;  // stride in uint64 words, a multiple of 8 (64 bytes)
+  uint64_t* data;
+  size_t bytes;
+};
+
+class Element {
+ public:
+  virtual ~Element() = default;
+
+  // Port counts and processing this class accepts, in Click's notation, checked against
+  // the plan: port_count() like "1/1", "0/1", "1/-" (any number), "1-2/1";
+  // processing() like "a/a" (agnostic), "h/l" (push in, pull out), "/h"; per port
+  // letters, the last repeating: "hl/h" is input 0 push, input 1 and later pull.
+  virtual const char* port_count() const = 0;
+  virtual const char* processing() const = 0;
+
+  // ---- lifecycle (control thread) ----
+  virtual void configure(const Config& conf) {}
+  virtual void initialize() {}   // after all connections are made
+  virtual void cleanup() {}      // before destruction, no worker inside the graph: free held packets
+
+  // ---- packet path (worker threads) ----
+  virtual void push(int port, Batch& batch);
+  virtual uint32_t pull(int port, Batch& batch, uint32_t max);
+  virtual bool run_task() { return false; }
+
+  // ---- state the engine asks about ----
+  virtual SourceState source_state() const { return SourceState::NotASource; }
+  virtual uint64_t held_packets() const { return 0; }  // packets the element stores (queues)
+  virtual void add_handlers(std::vector<Handler>& handlers) {}
+
+  // ---- identity and wiring (set by the graph loader) ----
+  const std::string& name() const { return name_; }
+  const std::string& class_name() const { return class_name_; }
+  int ninputs() const { return int(inputs_.size()); }
+  int noutputs() const { return int(outputs_.size()); }
+  Processing input_processing(int port) const { return inputs_[port].processing; }
+  Processing output_processing(int port) const { return outputs_[port].processing; }
+  bool wants_task() const { return wants_task_; }
+  int thread_hint() const { return thread_hint_; }
+  Graph* graph() const { return graph_; }
+  PacketPool& pool() const { return *pool_; }
+  const std::vector<std::string>& counter_names() const { return counter_names_; }
+  uint32_t counter_base() const { return counter_base_; }
+
+ protected:
+  // Declare a counter (in configure or the constructor); returns its index for count().
+  uint32_t counter(const std::string& name) {
+    counter_names_.push_back(name);
+    return uint32_t(counter_names_.size() - 1);
+  }
+  void count(uint32_t index, uint64_t n = 1) {
+    uint64_t& cell = arena_->row(tls_row())[counter_base_ + index];
+    std::atomic_ref<uint64_t> c(cell);
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  uint64_t counter_value(uint32_t index) const { return arena_->sum(counter_base_ + index); }
+  void reset_counter(uint32_t index) { arena_->zero(counter_base_ + index, 1); }
+
+  // This element owns a task (call in configure or initialize).
+  void request_task() { wants_task_ = true; }
+  // Register a timer (in configure or initialize); it runs on this element's worker.
+  void add_timer(Timer& t) { timers_.push_back(&t); }
+
+  void output_push(int port, Batch& batch) {
+    if (batch.count) {
+      const Link& l = outputs_[port];
+      l.peer->push(l.port, batch);
+    }
+  }
+  uint32_t input_pull(int port, Batch& batch, uint32_t max) {
+    const Link& l = inputs_[port];
+    return l.peer->pull(l.port, batch, max);
+  }
+  void drop(Batch& batch) {
+    pool_->free(batch.pkts, batch.count);
+    batch.count = 0;
+  }
+  void drop(Packet* p) { pool_->free_one(p); }
+
+  // Workers write their own counter row; every other thread writes the last one.
+  uint32_t tls_row() const { return tls_worker >= 0 ? uint32_t(tls_worker) : arena_->rows - 1; }
+
+ private:
+  friend class Graph;
+  struct Link {
+    Element* peer = nullptr;  // push output: downstream element; pull input: upstream element
+    int port = -1;
+    Processing processing = Processing::Push;
+  };
+  std::string name_, class_name_;
+  std::vector<Link> inputs_, outputs_;
+  std::vector<std::string> counter_names_;
+  uint32_t counter_base_ = 0;
+  CounterArena* arena_ = nullptr;
+  PacketPool* pool_ = nullptr;
+  Graph* graph_ = nullptr;
+  std::vector<Timer*> timers_;
+  bool wants_task_ = false;
+  int thread_hint_ = -1;
+};
+
+// ---- registry: built-in and out-of-tree elements register the same way ----
+using ElementFactory = std::unique_ptr<Element> (*)();
+void register_element(const char* class_name, ElementFactory factory);
+ElementFactory find_element(const std::string& class_name);
+std::vector<std::string> element_classes();
+
+struct ElementRegistrar {
+  ElementRegistrar(const char* name, ElementFactory f) { register_element(name, f); }
+};
+
+#define PG_ELEMENT(Class)                                              \
+  static ::pg::ElementRegistrar pg_register_##Class(#Class, []() -> std::unique_ptr<::pg::Element> { \
+    return std::make_unique<Class>();                                  \
+  })
+
+// Small helpers for handler values.
+std::string to_string_u64(uint64_t v);
+std::string format_number(double v);  // shortest exact-ish decimal
+uint64_t parse_u64(const std::string& s, uint64_t min, uint64_t max, const char* what);
+double parse_double(const std::string& s, double min, double max, const char* what);
+bool parse_bool(const std::string& s, const char* what);
+
+}  // namespace pg

@@ -1,0 +1,243 @@
+#include "engine.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <stdexcept>
+
+namespace pg {
+
+thread_local LoopClock tls_clock;
+
+Engine::Engine(const EngineOptions& options) : options_(options) {
+  if (options_.threads < 1 || options_.threads > kMaxWorkers - 1)
+    throw std::invalid_argument("threads must be from 1 to " + std::to_string(kMaxWorkers - 1));
+  pool_ = std::make_unique<PacketPool>(options_.pool_buffers, options_.buffer_size);
+  workers_.reset(new Worker[size_t(options_.threads)]);
+  lists_.resize(size_t(options_.threads));
+  for (auto& l : lists_) l = std::make_unique<TaskList>();
+  for (int i = 0; i < options_.threads; i++) workers_[size_t(i)].tasks.store(lists_[size_t(i)].get());
+}
+
+Engine::~Engine() {
+  stop();
+  std::lock_guard<std::mutex> lock(control_);
+  graphs_.clear();
+}
+
+void Engine::start() {
+  std::lock_guard<std::mutex> lock(control_);
+  if (running_) return;
+  stop_.store(false);
+  for (int i = 0; i < options_.threads; i++) {
+    Worker& w = workers_[size_t(i)];
+    w.in_loop.store(false);
+    w.thread = std::thread(&Engine::worker_main, this, i);
+    w.handle = w.thread.native_handle();
+  }
+  for (int i = 0; i < options_.threads; i++)
+    while (!workers_[size_t(i)].in_loop.load()) std::this_thread::yield();
+  running_ = true;
+}
+
+void Engine::stop() {
+  std::lock_guard<std::mutex> lock(control_);
+  if (!running_) return;
+  stop_.store(true);
+  for (int i = 0; i < options_.threads; i++) workers_[size_t(i)].thread.join();
+  running_ = false;
+}
+
+void Engine::worker_main(int index) {
+  tls_worker = index;
+  Worker& self = workers_[size_t(index)];
+  {
+    char name[16];
+    snprintf(name, sizeof name, "pktgraph-w%d", index);
+    pthread_setname_np(pthread_self(), name);
+  }
+  if (options_.pin_threads) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(index % int(sysconf(_SC_NPROCESSORS_ONLN)), &set);
+    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+  }
+  self.in_loop.store(true);
+  uint32_t idle = 0;
+  while (!stop_.load(std::memory_order_relaxed)) {
+    tls_clock.mono_ns = monotonic_ns();
+    tls_clock.real_ns = realtime_ns();
+    const TaskList* list = self.tasks.load(std::memory_order_acquire);
+    bool busy = false;
+    const size_t n = list->tasks.size();
+    for (size_t i = 0; i < n; i++) {
+      if (list->tasks[i].element->run_task()) {
+        busy = true;
+        list->task_graphs[i]->note_activity(index);
+      }
+    }
+    for (Timer* t : list->timers) busy |= t->run_if_due(tls_clock.mono_ns);
+    self.rounds.store(self.rounds.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+    if (busy) {
+      self.busy_rounds.store(self.busy_rounds.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      idle = 0;
+      continue;
+    }
+    // Idle: spin a little, then yield, then sleep briefly (bounded, so epochs stay short).
+    if (++idle < 64) {
+      __builtin_ia32_pause();
+    } else if (idle < 256) {
+      sched_yield();
+    } else {
+      uint32_t us = idle < 1024 ? 20 : options_.idle_sleep_us;
+      timespec ts{0, long(us) * 1000};
+      nanosleep(&ts, nullptr);
+    }
+  }
+  pool_->flush_cache();
+  tls_clock = LoopClock{};
+  tls_worker = -1;
+}
+
+void Engine::publish() {
+  std::vector<std::unique_ptr<TaskList>> fresh(size_t(options_.threads));
+  for (auto& l : fresh) l = std::make_unique<TaskList>();
+  for (auto& [id, g] : graphs_) {
+    if (g->paused) continue;
+    for (const TaskRef& t : g->tasks()) {
+      fresh[size_t(t.worker)]->tasks.push_back(t);
+      fresh[size_t(t.worker)]->task_graphs.push_back(g.get());
+    }
+    for (const TimerRef& t : g->timers()) fresh[size_t(t.worker)]->timers.push_back(t.timer);
+  }
+  for (int i = 0; i < options_.threads; i++) workers_[size_t(i)].tasks.store(fresh[size_t(i)].get(), std::memory_order_release);
+  wait_epoch();
+  lists_ = std::move(fresh);  // the old lists are no longer read by any worker
+}
+
+void Engine::wait_epoch() {
+  if (!running_) return;
+  std::vector<uint64_t> seen(size_t(options_.threads));
+  for (int i = 0; i < options_.threads; i++) seen[size_t(i)] = workers_[size_t(i)].rounds.load(std::memory_order_acquire);
+  // Two rounds: the one in progress when we published may have read the old list.
+  for (int i = 0; i < options_.threads; i++)
+    while (workers_[size_t(i)].rounds.load(std::memory_order_acquire) < seen[size_t(i)] + 2) {
+      timespec ts{0, 20000};
+      nanosleep(&ts, nullptr);
+    }
+}
+
+uint32_t Engine::add_graph(const std::string& plan_json) {
+  std::lock_guard<std::mutex> lock(control_);
+  auto g = std::make_unique<Graph>(plan_json, *pool_, options_.threads, next_worker_);
+  for (auto& [id, other] : graphs_)
+    if (other->name() == g->name())
+      throw PlanError("a graph named '" + g->name() + "' is already running in this engine; graph names must be unique");
+  uint32_t id = next_graph_id_++;
+  graphs_[id] = std::move(g);
+  publish();
+  return id;
+}
+
+Graph& Engine::graph(uint32_t id) {
+  auto it = graphs_.find(id);
+  if (it == graphs_.end()) throw std::out_of_range("no graph with id " + std::to_string(id) + " in this engine");
+  return *it->second;
+}
+
+void Engine::remove_graph(uint32_t id) {
+  std::lock_guard<std::mutex> lock(control_);
+  Graph& g = graph(id);
+  g.paused = true;
+  publish();  // no worker runs any of its tasks after this
+  graphs_.erase(id);  // elements' cleanup() returns held packets to the pool
+}
+
+void Engine::pause_graph(uint32_t id) {
+  std::lock_guard<std::mutex> lock(control_);
+  Graph& g = graph(id);
+  if (g.paused) return;
+  g.paused = true;
+  publish();
+}
+
+void Engine::resume_graph(uint32_t id) {
+  std::lock_guard<std::mutex> lock(control_);
+  Graph& g = graph(id);
+  if (!g.paused) return;
+  g.paused = false;
+  publish();
+}
+
+static const Handler& find_handler(Graph& g, const std::string& element, const std::string& handler, int& index) {
+  index = g.element_index(element);
+  if (index < 0) throw std::out_of_range("graph '" + g.name() + "' has no element named '" + element + "'");
+  for (const Handler& h : g.handlers(index))
+    if (h.name == handler) return h;
+  throw std::out_of_range("element '" + element + "' (" + g.elements()[size_t(index)]->class_name() +
+                          ") has no native handler '" + handler + "'");
+}
+
+std::string Engine::read_handler(uint32_t id, const std::string& element, const std::string& handler) {
+  std::lock_guard<std::mutex> lock(control_);
+  int index;
+  const Handler& h = find_handler(graph(id), element, handler, index);
+  if (!h.read) throw std::invalid_argument("handler '" + element + "." + handler + "' is write-only");
+  return h.read();
+}
+
+void Engine::write_handler(uint32_t id, const std::string& element, const std::string& handler, const std::string& value) {
+  std::lock_guard<std::mutex> lock(control_);
+  Graph& g = graph(id);
+  int index;
+  const Handler& h = find_handler(g, element, handler, index);
+  if (!h.write) throw std::invalid_argument("handler '" + element + "." + handler + "' is read-only");
+  if (!h.exclusive || g.paused) {
+    h.write(value);
+    return;
+  }
+  // Structural change: take the graph off the workers, change it, put it back.
+  g.paused = true;
+  publish();
+  try {
+    h.write(value);
+  } catch (...) {
+    g.paused = false;
+    publish();
+    throw;
+  }
+  g.paused = false;
+  publish();
+}
+
+GraphState Engine::graph_state(uint32_t id) {
+  std::lock_guard<std::mutex> lock(control_);
+  Graph& g = graph(id);
+  return GraphState{g.has_sources(), g.sources_finished(), g.held_packets(), g.activity()};
+}
+
+uint64_t Engine::min_rounds() const {
+  uint64_t m = UINT64_MAX;
+  for (int i = 0; i < options_.threads; i++) m = std::min(m, workers_[size_t(i)].rounds.load(std::memory_order_acquire));
+  return m;
+}
+
+std::vector<WorkerStats> Engine::worker_stats() const {
+  std::vector<WorkerStats> out;
+  for (int i = 0; i < options_.threads; i++) {
+    const Worker& w = workers_[size_t(i)];
+    uint64_t cpu = 0;
+    if (running_) {
+      clockid_t cid;
+      timespec ts;
+      if (pthread_getcpuclockid(w.handle, &cid) == 0 && clock_gettime(cid, &ts) == 0)
+        cpu = uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+    }
+    out.push_back({w.rounds.load(), w.busy_rounds.load(), cpu});
+  }
+  return out;
+}
+
+}  // namespace pg

@@ -1,0 +1,101 @@
+// The engine: a packet pool, N worker threads and the graphs they run.
+//
+// Each worker owns a task list (tasks and timers of every running graph placed on it)
+// and runs it round after round, to completion. The control thread never touches
+// packets: to change what workers run it publishes a new task list and waits until
+// every worker has finished a round since (an epoch), after which the old list, and
+// any paused or removed graph, is no longer in use by any worker.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "graph.h"
+#include "pool.h"
+
+namespace pg {
+
+struct EngineOptions {
+  int threads = 1;
+  uint32_t pool_buffers = 32768;
+  uint32_t buffer_size = 2048;
+  bool pin_threads = false;  // pin worker i to CPU i (mod cores)
+  uint32_t idle_sleep_us = 200;  // longest sleep of an idle worker
+};
+
+struct GraphState {
+  bool has_sources;
+  bool sources_finished;
+  uint64_t held;
+  uint64_t activity;
+};
+
+struct WorkerStats {
+  uint64_t rounds;
+  uint64_t busy_rounds;
+  uint64_t cpu_ns;  // CPU time of the worker thread
+};
+
+class Engine {
+ public:
+  explicit Engine(const EngineOptions& options);
+  ~Engine();
+
+  void start();
+  void stop();
+  bool running() const { return running_; }
+  int threads() const { return options_.threads; }
+  PacketPool& pool() { return *pool_; }
+
+  uint32_t add_graph(const std::string& plan_json);  // throws PlanError
+  void remove_graph(uint32_t id);
+  Graph& graph(uint32_t id);  // throws std::out_of_range with a clear message
+  void pause_graph(uint32_t id);
+  void resume_graph(uint32_t id);
+
+  std::string read_handler(uint32_t id, const std::string& element, const std::string& handler);
+  void write_handler(uint32_t id, const std::string& element, const std::string& handler, const std::string& value);
+
+  GraphState graph_state(uint32_t id);
+  // Smallest round count over the workers: when it has grown by 2, every worker has
+  // completed a whole round since it was read.
+  uint64_t min_rounds() const;
+  std::vector<WorkerStats> worker_stats() const;
+
+ private:
+  struct TaskList {
+    std::vector<TaskRef> tasks;  // with the graph, for activity accounting
+    std::vector<Graph*> task_graphs;
+    std::vector<Timer*> timers;
+  };
+  struct alignas(64) Worker {
+    std::thread thread;
+    std::atomic<const TaskList*> tasks{nullptr};
+    std::atomic<uint64_t> rounds{0};
+    std::atomic<uint64_t> busy_rounds{0};
+    std::atomic<bool> in_loop{false};
+    pthread_t handle{};
+  };
+
+  void worker_main(int index);
+  void publish();          // rebuild every worker's task list from the running graphs
+  void wait_epoch();       // until every running worker has completed a round
+
+  EngineOptions options_;
+  std::unique_ptr<PacketPool> pool_;
+  std::unique_ptr<Worker[]> workers_;
+  std::vector<std::unique_ptr<TaskList>> lists_;  // current lists, owned here
+  std::map<uint32_t, std::unique_ptr<Graph>> graphs_;
+  uint32_t next_graph_id_ = 1;
+  int next_worker_ = 0;
+  std::atomic<bool> stop_{false};
+  bool running_ = false;
+  std::mutex control_;  // serialises control operations
+};
+
+}  // namespace pg

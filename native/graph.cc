@@ -1,0 +1,305 @@
+#include "graph.h"
+
+#include <cstring>
+#include <map>
+#include <set>
+
+namespace pg {
+
+namespace {
+
+std::string elem_desc(const std::string& name, const std::string& cls) {
+  return "element '" + name + "' (" + cls + ")";
+}
+
+// Parse Click's port-count notation for one side ("1", "-", "1-2", "0-", "2-"): [min, max].
+bool parse_count_range(const std::string& s, int& lo, int& hi) {
+  if (s == "-") {
+    lo = 0;
+    hi = 1 << 20;
+    return true;
+  }
+  auto dash = s.find('-');
+  try {
+    if (dash == std::string::npos) {
+      lo = hi = std::stoi(s);
+    } else {
+      lo = std::stoi(s.substr(0, dash));
+      hi = dash + 1 < s.size() ? std::stoi(s.substr(dash + 1)) : (1 << 20);
+    }
+  } catch (...) {
+    return false;
+  }
+  return true;
+}
+
+// The processing letter for one port from a code like "hl" (last letter repeats).
+char processing_letter(const std::string& side, int port) {
+  if (side.empty()) return 'a';
+  return side[size_t(port) < side.size() ? size_t(port) : side.size() - 1];
+}
+
+void split_code(const char* code, std::string& in, std::string& out) {
+  std::string c = code ? code : "";
+  auto slash = c.find('/');
+  if (slash == std::string::npos) {
+    in = out = c;
+  } else {
+    in = c.substr(0, slash);
+    out = c.substr(slash + 1);
+  }
+}
+
+const json::Value& member(const json::Value& obj, const char* key, const std::string& where) {
+  const json::Value* v = obj.find(key);
+  if (!v) throw PlanError(where + ": '" + key + "' is missing");
+  return *v;
+}
+
+int port_number(const json::Value& v, const std::string& where) {
+  if (!v.is_number() || v.as_number() < 0 || v.as_number() > 65535 || v.as_number() != double(int(v.as_number())))
+    throw PlanError(where + " must be a port number from 0 to 65535, got " + v.dump());
+  return int(v.as_number());
+}
+
+}  // namespace
+
+Graph::Graph(const std::string& plan_json, PacketPool& pool, int workers, int& next_worker) : workers_(workers) {
+  json::Value plan;
+  try {
+    plan = json::Value::parse(plan_json);
+  } catch (const json::ParseError& e) {
+    throw PlanError(std::string("plan is not valid JSON: ") + e.what());
+  }
+  load(plan, pool, workers, next_worker);
+}
+
+Graph::~Graph() {
+  for (auto& e : elements_) e->cleanup();
+}
+
+void Graph::load(const json::Value& plan, PacketPool& pool, int workers, int& next_worker) {
+  if (!plan.is_object()) throw PlanError("plan must be a JSON object");
+  const json::Value* format = plan.find("format");
+  if (!format || !format->is_string() || format->as_string() != "pktgraph-plan")
+    throw PlanError("plan: 'format' must be \"pktgraph-plan\" (is this a pktgraph plan?)");
+  const json::Value& version = member(plan, "version", "plan");
+  if (!version.is_number() || int(version.as_number()) != kPlanVersion)
+    throw PlanError("plan: version " + version.dump() + " is not supported; this engine reads version " +
+                    std::to_string(kPlanVersion) + " (recompile the graph with the matching pktgraph)");
+  const json::Value& name = member(plan, "name", "plan");
+  if (!name.is_string() || name.as_string().empty()) throw PlanError("plan: 'name' must be a non-empty string");
+  name_ = name.as_string();
+
+  const json::Value& elems = member(plan, "elements", "plan");
+  if (!elems.is_array()) throw PlanError("plan: 'elements' must be an array");
+  if (elems.as_array().empty()) throw PlanError("plan: the graph has no elements");
+  std::map<std::string, int> index;
+
+  // 1. Create and configure every element.
+  for (size_t i = 0; i < elems.as_array().size(); i++) {
+    const json::Value& ej = elems.as_array()[i];
+    std::string where = "plan: elements[" + std::to_string(i) + "]";
+    if (!ej.is_object()) throw PlanError(where + " must be an object");
+    const json::Value& en = member(ej, "name", where);
+    const json::Value& ec = member(ej, "class", where);
+    if (!en.is_string() || en.as_string().empty()) throw PlanError(where + ": 'name' must be a non-empty string");
+    if (!ec.is_string()) throw PlanError(where + ": 'class' must be a string");
+    const std::string& ename = en.as_string();
+    const std::string& cls = ec.as_string();
+    if (index.count(ename)) throw PlanError("plan: two elements are named '" + ename + "'; element names must be unique");
+    ElementFactory factory = find_element(cls);
+    if (!factory) throw PlanError(elem_desc(ename, cls) + ": no element class '" + cls + "' is registered in the engine");
+    std::unique_ptr<Element> e = factory();
+    e->name_ = ename;
+    e->class_name_ = cls;
+    e->pool_ = &pool;
+    e->graph_ = this;
+
+    const json::Value& ins = member(ej, "inputs", where);
+    const json::Value& outs = member(ej, "outputs", where);
+    if (!ins.is_array() || !outs.is_array()) throw PlanError(elem_desc(ename, cls) + ": 'inputs' and 'outputs' must be arrays of \"push\" or \"pull\"");
+    int lo_in, hi_in, lo_out, hi_out;
+    std::string pc_in, pc_out;
+    split_code(e->port_count(), pc_in, pc_out);
+    if (!parse_count_range(pc_in, lo_in, hi_in) || !parse_count_range(pc_out, lo_out, hi_out))
+      throw PlanError(elem_desc(ename, cls) + ": the class declares a bad port count '" + e->port_count() + "'");
+    int nin = int(ins.as_array().size()), nout = int(outs.as_array().size());
+    if (nin < lo_in || nin > hi_in)
+      throw PlanError(elem_desc(ename, cls) + ": has " + std::to_string(nin) + " input(s), the class takes " + pc_in);
+    if (nout < lo_out || nout > hi_out)
+      throw PlanError(elem_desc(ename, cls) + ": has " + std::to_string(nout) + " output(s), the class takes " + pc_out);
+    std::string pr_in, pr_out;
+    split_code(e->processing(), pr_in, pr_out);
+    auto side = [&](const json::Value& arr, std::vector<Element::Link>& links, const std::string& code, const char* what) {
+      for (size_t p = 0; p < arr.as_array().size(); p++) {
+        const json::Value& v = arr.as_array()[p];
+        if (!v.is_string() || (v.as_string() != "push" && v.as_string() != "pull"))
+          throw PlanError(elem_desc(ename, cls) + ": " + what + " " + std::to_string(p) + " must be \"push\" or \"pull\", got " + v.dump());
+        Element::Link l;
+        l.processing = v.as_string() == "push" ? Processing::Push : Processing::Pull;
+        char letter = processing_letter(code, int(p));
+        if ((letter == 'h' && l.processing != Processing::Push) || (letter == 'l' && l.processing != Processing::Pull))
+          throw PlanError(elem_desc(ename, cls) + ": " + what + " " + std::to_string(p) + " is " + v.as_string() +
+                          " but the class only supports " + (letter == 'h' ? "push" : "pull") + " there");
+        links.push_back(l);
+      }
+    };
+    side(ins, e->inputs_, pr_in, "input");
+    side(outs, e->outputs_, pr_out, "output");
+
+    if (const json::Value* th = ej.find("thread"); th && !th->is_null()) {
+      if (!th->is_number() || th->as_number() < 0 || th->as_number() != double(int(th->as_number())))
+        throw PlanError(elem_desc(ename, cls) + ": 'thread' must be a worker number, got " + th->dump());
+      if (int(th->as_number()) >= workers)
+        throw PlanError(elem_desc(ename, cls) + ": asks for worker thread " + th->dump() + " but the engine has " +
+                        std::to_string(workers) + " (threads are numbered from 0)");
+      e->thread_hint_ = int(th->as_number());
+    }
+    const json::Value* conf = ej.find("config");
+    if (conf && !conf->is_object() && !conf->is_null()) throw PlanError(elem_desc(ename, cls) + ": 'config' must be an object");
+    try {
+      e->configure(Config(conf));
+    } catch (const ConfigError& err) {
+      throw PlanError(elem_desc(ename, cls) + ": " + err.what());
+    } catch (const std::exception& err) {
+      throw PlanError(elem_desc(ename, cls) + ": " + err.what());
+    }
+    index[ename] = int(elements_.size());
+    elements_.push_back(std::move(e));
+  }
+
+  // 2. Connections: push outputs and pull inputs have exactly one peer; all ports connected.
+  const json::Value& conns = member(plan, "connections", "plan");
+  if (!conns.is_array()) throw PlanError("plan: 'connections' must be an array");
+  std::vector<std::vector<int>> in_used(elements_.size()), out_used(elements_.size());
+  for (size_t i = 0; i < elements_.size(); i++) {
+    in_used[i].assign(size_t(elements_[i]->ninputs()), 0);
+    out_used[i].assign(size_t(elements_[i]->noutputs()), 0);
+  }
+  for (size_t i = 0; i < conns.as_array().size(); i++) {
+    const json::Value& c = conns.as_array()[i];
+    std::string where = "plan: connections[" + std::to_string(i) + "]";
+    if (!c.is_object()) throw PlanError(where + " must be an object");
+    const json::Value& from = member(c, "from", where);
+    const json::Value& to = member(c, "to", where);
+    if (!from.is_string() || !index.count(from.as_string()))
+      throw PlanError(where + ": 'from' names no element: " + from.dump());
+    if (!to.is_string() || !index.count(to.as_string())) throw PlanError(where + ": 'to' names no element: " + to.dump());
+    int fi = index[from.as_string()], ti = index[to.as_string()];
+    int fp = port_number(member(c, "fromPort", where), where + ": 'fromPort'");
+    int tp = port_number(member(c, "toPort", where), where + ": 'toPort'");
+    Element& fe = *elements_[size_t(fi)];
+    Element& te = *elements_[size_t(ti)];
+    if (fp >= fe.noutputs())
+      throw PlanError(where + ": " + elem_desc(fe.name(), fe.class_name()) + " has no output " + std::to_string(fp));
+    if (tp >= te.ninputs())
+      throw PlanError(where + ": " + elem_desc(te.name(), te.class_name()) + " has no input " + std::to_string(tp));
+    Processing fpr = fe.outputs_[size_t(fp)].processing, tpr = te.inputs_[size_t(tp)].processing;
+    if (fpr != tpr)
+      throw PlanError(where + ": " + fe.name() + "[" + std::to_string(fp) + "] is " + (fpr == Processing::Push ? "push" : "pull") +
+                      " but [" + std::to_string(tp) + "]" + te.name() + " is " + (tpr == Processing::Push ? "push" : "pull"));
+    if (fpr == Processing::Push) {
+      if (out_used[size_t(fi)][size_t(fp)]++)
+        throw PlanError(where + ": push output " + fe.name() + "[" + std::to_string(fp) + "] is connected twice");
+      in_used[size_t(ti)][size_t(tp)]++;
+      fe.outputs_[size_t(fp)].peer = &te;
+      fe.outputs_[size_t(fp)].port = tp;
+    } else {
+      if (in_used[size_t(ti)][size_t(tp)]++)
+        throw PlanError(where + ": pull input [" + std::to_string(tp) + "]" + te.name() + " is connected twice");
+      out_used[size_t(fi)][size_t(fp)]++;
+      if (out_used[size_t(fi)][size_t(fp)] > 1)
+        throw PlanError(where + ": pull output " + fe.name() + "[" + std::to_string(fp) + "] is connected twice");
+      te.inputs_[size_t(tp)].peer = &fe;
+      te.inputs_[size_t(tp)].port = fp;
+    }
+  }
+  for (size_t i = 0; i < elements_.size(); i++) {
+    Element& e = *elements_[i];
+    for (int p = 0; p < e.ninputs(); p++)
+      if (!in_used[i][size_t(p)])
+        throw PlanError(elem_desc(e.name(), e.class_name()) + ": input " + std::to_string(p) + " is not connected");
+    for (int p = 0; p < e.noutputs(); p++)
+      if (!out_used[i][size_t(p)])
+        throw PlanError(elem_desc(e.name(), e.class_name()) + ": output " + std::to_string(p) + " is not connected");
+  }
+
+  // 3. Counters: one arena for the graph, a row per worker plus one for other threads.
+  uint32_t slots = 0;
+  for (auto& e : elements_) {
+    e->counter_base_ = slots;
+    slots += uint32_t(e->counter_names_.size());
+  }
+  counters_ = std::make_shared<CounterArena>(uint32_t(workers) + 1, slots);
+  for (auto& e : elements_) e->arena_ = counters_.get();
+  activity_.reset(new uint64_t[size_t(workers) * 8]());
+
+  // 4. Initialize, then place tasks and timers on workers.
+  for (auto& e : elements_) {
+    try {
+      e->initialize();
+    } catch (const std::exception& err) {
+      throw PlanError(elem_desc(e->name(), e->class_name()) + ": " + err.what());
+    }
+  }
+  for (auto& e : elements_) {
+    int w = -1;
+    if (e->wants_task()) {
+      w = e->thread_hint() >= 0 ? e->thread_hint() : (next_worker++ % workers);
+      tasks_.push_back({e.get(), w});
+    }
+    for (Timer* t : e->timers_) {
+      int tw = w >= 0 ? w : (e->thread_hint() >= 0 ? e->thread_hint() : (tasks_.empty() ? 0 : tasks_.front().worker));
+      timers_.push_back({t, tw});
+    }
+  }
+  handlers_.resize(elements_.size());
+}
+
+Element* Graph::element(const std::string& n) const {
+  int i = element_index(n);
+  return i < 0 ? nullptr : elements_[size_t(i)].get();
+}
+
+int Graph::element_index(const std::string& n) const {
+  for (size_t i = 0; i < elements_.size(); i++)
+    if (elements_[i]->name() == n) return int(i);
+  return -1;
+}
+
+const std::vector<Handler>& Graph::handlers(int i) {
+  auto& h = handlers_[size_t(i)];
+  if (h.empty()) elements_[size_t(i)]->add_handlers(h);
+  return h;
+}
+
+bool Graph::has_sources() const {
+  for (auto& e : elements_)
+    if (e->source_state() != SourceState::NotASource) return true;
+  return false;
+}
+
+bool Graph::sources_finished() const {
+  bool any = false;
+  for (auto& e : elements_) {
+    SourceState s = e->source_state();
+    if (s == SourceState::Running) return false;
+    if (s == SourceState::Finished) any = true;
+  }
+  return any;
+}
+
+uint64_t Graph::held_packets() const {
+  uint64_t n = 0;
+  for (auto& e : elements_) n += e->held_packets();
+  return n;
+}
+
+uint64_t Graph::activity() const {
+  uint64_t n = 0;
+  for (int w = 0; w < workers_; w++) n += std::atomic_ref<uint64_t>(activity_[size_t(w) * 8]).load(std::memory_order_relaxed);
+  return n;
+}
+
+}  // namespace pg

@@ -1,0 +1,72 @@
+// A running graph: the elements of one plan, wired together, with their counters.
+// One engine hosts many graphs; each is added, paused and removed on its own.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "element.h"
+#include "json.h"
+
+namespace pg {
+
+constexpr int kPlanVersion = 1;
+
+// The plan was refused; the message names the element, port or field.
+struct PlanError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct TaskRef {
+  Element* element;
+  int worker;
+};
+struct TimerRef {
+  Timer* timer;
+  int worker;
+};
+
+class Graph {
+ public:
+  // Builds, configures, connects and initializes every element. Throws PlanError.
+  Graph(const std::string& plan_json, PacketPool& pool, int workers, int& next_worker);
+  ~Graph();
+
+  const std::string& name() const { return name_; }
+  const std::vector<std::unique_ptr<Element>>& elements() const { return elements_; }
+  Element* element(const std::string& name) const;
+  int element_index(const std::string& name) const;
+  const std::vector<TaskRef>& tasks() const { return tasks_; }
+  const std::vector<TimerRef>& timers() const { return timers_; }
+  const std::shared_ptr<CounterArena>& counters() const { return counters_; }
+
+  // Handlers of one element (built once, on first use).
+  const std::vector<Handler>& handlers(int element_index);
+
+  // Drain detection: all sources finished, nothing held, no task did any work.
+  bool sources_finished() const;
+  bool has_sources() const;
+  uint64_t held_packets() const;
+  uint64_t activity() const;
+  void note_activity(int worker) {
+    std::atomic_ref<uint64_t> a(activity_[worker * 8]);
+    a.store(a.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+
+  bool paused = false;  // engine bookkeeping: tasks withheld from the workers
+
+ private:
+  void load(const json::Value& plan, PacketPool& pool, int workers, int& next_worker);
+  std::string name_;
+  std::vector<std::unique_ptr<Element>> elements_;
+  std::vector<std::vector<Handler>> handlers_;
+  std::vector<TaskRef> tasks_;
+  std::vector<TimerRef> timers_;
+  std::shared_ptr<CounterArena> counters_;
+  std::unique_ptr<uint64_t[]> activity_;  // per worker, a cache line apart
+  int workers_ = 1;
+};
+
+}  // namespace pg

@@ -1,0 +1,121 @@
+// Packets and batches. A packet lives in a fixed-size buffer from the engine's pool:
+// [Packet metadata, 128 bytes][headroom][data ... tailroom]. The metadata holds the
+// annotations elements read and write (paint, destination address, VLAN, table id,
+// timestamp, header offsets). Packets are never allocated on the packet path except
+// from the pool, and always travel in batches.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+namespace pg {
+
+constexpr uint32_t kMaxBatch = 256;     // the most packets one push or pull carries
+constexpr uint32_t kDefaultHeadroom = 128;  // room to prepend headers (encapsulation)
+
+// Packet annotations: metadata that travels with a packet between elements.
+struct Annotations {
+  int64_t timestamp_ns;   // wall-clock time in ns since the epoch; 0 = not set
+  uint32_t dst_ip4;       // destination-address annotation (IPv4, network byte order)
+  uint32_t table_id;      // routing table / virtual router
+  uint8_t dst_ip6[16];    // destination-address annotation (IPv6)
+  uint16_t input_port;    // device or port the packet came in on
+  uint16_t vlan_tci;      // VLAN tag control information (valid when kVlanPresent)
+  uint8_t paint;          // Paint / PaintSwitch colour
+  uint8_t flags;          // kVlanPresent, ...
+  int16_t mac_offset;     // header offsets from the buffer start; -1 = not set
+  int16_t network_offset;
+  int16_t transport_offset;
+  uint8_t user[36];       // free for elements (documented per element)
+};
+static_assert(sizeof(Annotations) == 80, "annotation layout is part of the element ABI");
+
+constexpr uint8_t kVlanPresent = 1;
+
+class Packet {
+ public:
+  uint8_t* data() { return data_; }
+  const uint8_t* data() const { return data_; }
+  uint32_t length() const { return length_; }
+  uint32_t headroom() const { return uint32_t(data_ - head_); }
+  uint32_t tailroom() const { return capacity_ - headroom() - length_; }
+  uint32_t capacity() const { return capacity_; }
+  uint8_t* buffer() { return head_; }
+  uint8_t* end_data() { return data_ + length_; }
+  Annotations& anno() { return anno_; }
+  const Annotations& anno() const { return anno_; }
+
+  // Remove n bytes from the front (Strip). False (and no change) if the packet is shorter.
+  bool pull(uint32_t n) {
+    if (n > length_) return false;
+    data_ += n;
+    length_ -= n;
+    return true;
+  }
+  // Add n bytes at the front (Unstrip, encapsulation). False if the headroom is too small.
+  bool push(uint32_t n) {
+    if (n > headroom()) return false;
+    data_ -= n;
+    length_ += n;
+    return true;
+  }
+  // Add n bytes at the end. False if the tailroom is too small.
+  bool put(uint32_t n) {
+    if (n > tailroom()) return false;
+    length_ += n;
+    return true;
+  }
+  // Remove n bytes from the end. False if the packet is shorter.
+  bool take(uint32_t n) {
+    if (n > length_) return false;
+    length_ -= n;
+    return true;
+  }
+  // Set the length from the current data start; false if it does not fit.
+  bool set_length(uint32_t n) {
+    if (n > capacity_ - headroom()) return false;
+    length_ = n;
+    return true;
+  }
+
+  // Header pointers from the offset annotations (nullptr when not set).
+  uint8_t* mac_header() { return anno_.mac_offset < 0 ? nullptr : head_ + anno_.mac_offset; }
+  uint8_t* network_header() { return anno_.network_offset < 0 ? nullptr : head_ + anno_.network_offset; }
+  uint8_t* transport_header() { return anno_.transport_offset < 0 ? nullptr : head_ + anno_.transport_offset; }
+  void set_network_header(const uint8_t* p) { anno_.network_offset = int16_t(p - head_); }
+  void set_mac_header(const uint8_t* p) { anno_.mac_offset = int16_t(p - head_); }
+  void set_transport_header(const uint8_t* p) { anno_.transport_offset = int16_t(p - head_); }
+
+  // Fresh state for a packet handed out by the pool.
+  void reset(uint32_t headroom) {
+    data_ = head_ + headroom;
+    length_ = 0;
+    std::memset(&anno_, 0, sizeof anno_);
+    anno_.mac_offset = anno_.network_offset = anno_.transport_offset = -1;
+  }
+
+ private:
+  friend class PacketPool;
+  uint8_t* data_;
+  uint8_t* head_;
+  uint32_t length_;
+  uint32_t capacity_;  // bytes from head_ to the end of the buffer
+  Annotations anno_;
+  uint8_t pad_[128 - 24 - sizeof(Annotations)];
+};
+static_assert(sizeof(Packet) == 128, "packet metadata is two cache lines");
+
+// A batch of packets: what every push and pull carries.
+struct Batch {
+  uint32_t count = 0;
+  Packet* pkts[kMaxBatch];
+
+  bool empty() const { return count == 0; }
+  bool full() const { return count == kMaxBatch; }
+  void add(Packet* p) { pkts[count++] = p; }
+  Packet* operator[](uint32_t i) const { return pkts[i]; }
+  Packet** begin() { return pkts; }
+  Packet** end() { return pkts + count; }
+};
+
+}  // namespace pg

@@ -1,0 +1,82 @@
+#!/usr/bin/env node
+// Builds pktgraph: the native addon (node-gyp) and the TypeScript (tsc -> dist/).
+// Usage: node scripts/build.mjs [native|ts|all]   (default: all)
+// node-gyp needs Node's headers; we point it at the running node's own install
+// (dirname(dirname(process.execPath))), so a fresh machine needs no user config.
+// A lock file serialises concurrent builds in one checkout.
+import { spawnSync } from 'node:child_process';
+import { existsSync, openSync, closeSync, unlinkSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const what = process.argv[2] ?? 'all';
+
+function fail(message) {
+  console.error(`pktgraph build: ${message}`);
+  process.exit(1);
+}
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', ...opts });
+  if (r.error) fail(`could not run ${cmd}: ${r.error.message}`);
+  if (r.status !== 0) fail(`${cmd} ${args.join(' ')} exited with ${r.status}`);
+}
+
+function nodeGypScript() {
+  const candidates = [
+    process.env.npm_config_node_gyp,
+    join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+    join(root, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+  ];
+  for (const c of candidates) if (c && existsSync(c)) return c;
+  fail('node-gyp not found: it ships with npm; reinstall npm or run `npm install -g node-gyp@11`');
+}
+
+function withLock(fn) {
+  const lock = join(root, '.build.lock');
+  const deadline = Date.now() + 10 * 60_000;
+  for (;;) {
+    try {
+      closeSync(openSync(lock, 'wx'));
+      break;
+    } catch {
+      // A lock older than 15 minutes belongs to a build that died.
+      try { if (Date.now() - statSync(lock).mtimeMs > 15 * 60_000) unlinkSync(lock); } catch {}
+      if (Date.now() > deadline) fail(`another build holds ${lock}; remove it if no build is running`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    }
+  }
+  try { fn(); } finally { try { unlinkSync(lock); } catch {} }
+}
+
+function buildNative() {
+  const nodedir = dirname(dirname(process.execPath));
+  if (!existsSync(join(nodedir, 'include', 'node', 'node_api.h')))
+    fail(`Node's headers are not in ${nodedir}/include/node; install the Node.js headers for ${process.version}`);
+  const gyp = nodeGypScript();
+  const debug = process.env.PKTGRAPH_DEBUG_BUILD ? ['--debug'] : [];
+  // configure every time (it is quick) so new element sources are picked up; make stays incremental.
+  run(process.execPath, [gyp, 'configure', `--nodedir=${nodedir}`, ...debug]);
+  run(process.execPath, [gyp, 'build', `--nodedir=${nodedir}`, '-j', 'max', ...debug]);
+}
+
+function buildTs() {
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  if (!existsSync(tsc)) fail('TypeScript is not installed: run `npm install` first');
+  run(process.execPath, [tsc, '-p', 'tsconfig.json']);
+}
+
+// node-tap compiles its plugin list into its runner; ours drops its TypeScript plugin
+// (tsx loads the tests), so rebuild the runner whenever tests are about to run.
+function buildTestRunner() {
+  const tap = join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs');
+  if (!existsSync(tap)) return; // a production install has no tap
+  run(process.execPath, [tap, 'build'], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+withLock(() => {
+  if (what === 'native' || what === 'all') buildNative();
+  if (what === 'ts' || what === 'all' || what === 'test') buildTs();
+  if (what === 'test') buildTestRunner();
+});

@@ -1,0 +1,409 @@
+// The compiler: a graph definition in, a checked and normalised plan out.
+// Checks, in order: element names; configs against each descriptor's schema (defaults
+// filled in); compounds flattened; port counts; push/pull resolved with Click's rules
+// (agnostic ports take the processing of what they connect to, push by default; a push
+// output feeds exactly one input; a pull input has exactly one connection); every port
+// connected; each descriptor's own checks. All problems are reported together, each
+// naming the element, port or field and how to fix it.
+import { Value } from 'typebox/value';
+import type { TObject, TSchema } from 'typebox';
+import { GraphError, at, type GraphBuilder, type GraphDefinition, type ElementNode, type ParamValue } from '../graph/graph.js';
+import type { ElementDescriptor } from '../graph/descriptor.js';
+import { PLAN_FORMAT, PLAN_VERSION, type Plan, type PlanElement, type PortProcessing } from './plan.js';
+
+export interface CompileOptions {
+  params?: Partial<Record<string, ParamValue>>;
+}
+
+interface RealEdge {
+  from: ElementNode;
+  fromPort: number;
+  to: ElementNode;
+  toPort: number;
+}
+
+export function compile(def: GraphDefinition, options: CompileOptions = {}): Plan {
+  const builder = def.build(options.params);
+  return compileBuilder(def.name, builder, paramsOf(def, options.params));
+}
+
+function paramsOf(def: GraphDefinition, overrides: CompileOptions['params']): Plan['params'] {
+  const out: Plan['params'] = { ...def.params };
+  for (const [k, v] of Object.entries(overrides ?? {})) if (v !== undefined && k in out) out[k] = v;
+  return out;
+}
+
+export function compileBuilder(name: string, builder: GraphBuilder, params: Plan['params'] = {}): Plan {
+  const problems = [...builder.problems];
+  const elements = builder.nodes.filter((n) => n.kind === 'element');
+  if (elements.length === 0) throw new GraphError([`graph '${name}' has no elements`]);
+
+  const configs = new Map<ElementNode, Record<string, unknown> | undefined>();
+  for (const e of elements) configs.set(e, normaliseConfig(e, problems));
+
+  const edges = flatten(builder, problems);
+  const ports = countPorts(elements, edges, problems);
+  const processing = resolveProcessing(elements, edges, ports, problems);
+  checkConnections(elements, edges, ports, processing, problems);
+
+  for (const e of elements) {
+    const d = e.descriptor!;
+    if (d.check && configs.get(e)) {
+      const msg = d.check(configs.get(e) as never, ports.get(e)!);
+      if (msg) problems.push(`${desc(e)}: ${msg}`);
+    }
+    const t = e.options.thread;
+    if (t !== undefined && (!Number.isInteger(t) || t < 0 || t > 62))
+      problems.push(`${desc(e)}: thread must be a worker number from 0 to 62, got ${t}`);
+  }
+  if (problems.length) throw new GraphError(problems);
+
+  const planElements: PlanElement[] = elements.map((e) => {
+    const p = ports.get(e)!;
+    const pe: PlanElement = {
+      name: e.name,
+      class: e.className,
+      config: configs.get(e)!,
+      inputs: Array.from({ length: p.inputs }, (_, i) => processing.get(key(e, 'in', i))!),
+      outputs: Array.from({ length: p.outputs }, (_, i) => processing.get(key(e, 'out', i))!),
+    };
+    if (e.options.thread !== undefined) pe.thread = e.options.thread;
+    if (e.site) pe.site = e.site;
+    return pe;
+  });
+  return {
+    format: PLAN_FORMAT,
+    version: PLAN_VERSION,
+    name,
+    params,
+    elements: planElements,
+    connections: edges.map((c) => ({ from: c.from.name, fromPort: c.fromPort, to: c.to.name, toPort: c.toPort })),
+  };
+}
+
+function desc(e: ElementNode): string {
+  return `element '${e.name}' (${e.className})${at(e.site)}`;
+}
+
+function key(e: ElementNode, side: 'in' | 'out', port: number): string {
+  return `${e.id}:${side}:${port}`;
+}
+
+// ---- configs ----
+
+function normaliseConfig(e: ElementNode, problems: string[]): Record<string, unknown> | undefined {
+  const d = e.descriptor as ElementDescriptor<TObject>;
+  const schema = d.config;
+  const given = e.config;
+  if (typeof given !== 'object' || given === null || Array.isArray(given)) {
+    problems.push(`${desc(e)}: config must be an object of named fields`);
+    return undefined;
+  }
+  const fields = Object.keys(schema.properties ?? {});
+  let ok = true;
+  for (const k of Object.keys(given)) {
+    if (!fields.includes(k)) {
+      const near = closest(k, fields);
+      problems.push(
+        `${desc(e)}: unknown config field '${k}'${near ? ` (did you mean '${near}'?)` : ''}; ${d.name} takes: ${fields.join(', ') || 'no fields'}`,
+      );
+      ok = false;
+    }
+  }
+  if (!ok) return undefined;
+  const filled = Value.Default(schema, structuredClone(given)) as Record<string, unknown>;
+  const errors = [...Value.Errors(schema, filled)].filter((er) => er.keyword !== 'additionalProperties' && er.keyword !== 'boolean');
+  for (const er of errors) {
+    const field = er.instancePath.replace(/^\//, '').replace(/\//g, '.');
+    const fieldSchema = fieldSchemaAt(schema, er.instancePath);
+    const expected = fieldSchema ? describeSchema(fieldSchema) : '';
+    if (!field && er.keyword === 'required') {
+      const missing = (er.params as { requiredProperties?: string[] }).requiredProperties ?? [];
+      problems.push(`${desc(e)}: config field${missing.length > 1 ? 's' : ''} ${missing.map((m) => `'${m}'`).join(', ')} must be given`);
+    } else {
+      const got = JSON.stringify(valueAt(filled, er.instancePath));
+      problems.push(`${desc(e)}: config field '${field}' ${er.message}${expected ? ` (expected ${expected})` : ''}, got ${got}`);
+    }
+  }
+  return errors.length ? undefined : filled;
+}
+
+function fieldSchemaAt(schema: TSchema, path: string): TSchema | undefined {
+  let s: any = schema;
+  for (const part of path.split('/').filter(Boolean)) {
+    if (s?.properties?.[part]) s = s.properties[part];
+    else if (s?.items) s = s.items;
+    else return undefined;
+  }
+  return s;
+}
+
+function valueAt(v: unknown, path: string): unknown {
+  let cur: any = v;
+  for (const part of path.split('/').filter(Boolean)) cur = cur?.[part];
+  return cur;
+}
+
+export function describeSchema(s: any): string {
+  if (!s) return '';
+  if (s.anyOf) return s.anyOf.map(describeSchema).join(' or ');
+  if (s.const !== undefined) return JSON.stringify(s.const);
+  if (s.enum) return s.enum.map((x: unknown) => JSON.stringify(x)).join(' | ');
+  let t = s.type === 'integer' ? 'a whole number' : s.type === 'number' ? 'a number' : s.type === 'string' ? 'a string' : s.type === 'boolean' ? 'true or false' : s.type === 'array' ? `an array of ${describeSchema(s.items)}` : s.type ?? 'a value';
+  if (s.minimum !== undefined && s.maximum !== undefined) t += ` from ${s.minimum} to ${s.maximum}`;
+  else if (s.minimum !== undefined) t += ` >= ${s.minimum}`;
+  else if (s.maximum !== undefined) t += ` <= ${s.maximum}`;
+  if (s.pattern) t += ` matching ${s.pattern}`;
+  return t;
+}
+
+function closest(word: string, choices: string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of choices) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestD) {
+      bestD = d;
+      best = c;
+    }
+  }
+  return bestD <= Math.max(1, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  const dp = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = dp[0];
+    dp[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = dp[j];
+      dp[j] = Math.min(dp[j] + 1, dp[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return dp[b.length];
+}
+
+// ---- compounds: splice boundary nodes out ----
+
+function flatten(builder: GraphBuilder, problems: string[]): RealEdge[] {
+  const from = new Map<string, { to: ElementNode; toPort: number }[]>();
+  for (const c of builder.connections) {
+    const k = `${c.from.id}:${c.fromPort}`;
+    if (!from.has(k)) from.set(k, []);
+    from.get(k)!.push({ to: c.to, toPort: c.toPort });
+  }
+  for (const c of builder.connections) {
+    for (const [n, port, side] of [[c.from, c.fromPort, 'outputs'], [c.to, c.toPort, 'inputs']] as const) {
+      if (n.kind === 'compound' && port >= n.declaredPorts![side])
+        problems.push(`compound '${n.name}' (${n.className}) has ${n.declaredPorts![side]} ${side}; ${side === 'inputs' ? 'input' : 'output'} ${port} does not exist`);
+      if (n.kind === 'compound-input' && side === 'outputs' && port >= n.declaredPorts!.outputs)
+        problems.push(`compound '${n.scope.prefix.slice(0, -1)}' has ${n.declaredPorts!.outputs} inputs; input ${port} does not exist`);
+      if (n.kind === 'compound-output' && side === 'inputs' && port >= n.declaredPorts!.inputs)
+        problems.push(`compound '${n.scope.prefix.slice(0, -1)}' has ${n.declaredPorts!.inputs} outputs; output ${port} does not exist`);
+    }
+  }
+  // Where packets leaving (node, port) end up, through any number of boundaries.
+  const compoundOf = new Map<ElementNode, ElementNode>();
+  for (const n of builder.nodes) if (n.kind === 'compound' && n.inner) {
+    compoundOf.set(n.inner.input, n);
+    compoundOf.set(n.inner.output, n);
+  }
+  const dests = (node: ElementNode, port: number, depth = 0): { to: ElementNode; toPort: number }[] => {
+    if (depth > 256) return [];
+    const out: { to: ElementNode; toPort: number }[] = [];
+    for (const d of from.get(`${node.id}:${port}`) ?? []) {
+      if (d.to.kind === 'element') out.push(d);
+      else if (d.to.kind === 'compound') {
+        const inner = d.to.inner!.input;
+        const next = dests(inner, d.toPort, depth + 1);
+        if (next.length === 0) problems.push(`compound '${d.to.name}' (${d.to.className}): input ${d.toPort} is not connected to anything inside`);
+        out.push(...next);
+      } else if (d.to.kind === 'compound-output') {
+        const c = compoundOf.get(d.to)!;
+        const next = dests(c, d.toPort, depth + 1);
+        if (next.length === 0) problems.push(`compound '${c.name}' (${c.className}): output ${d.toPort} is not connected`);
+        out.push(...next);
+      }
+    }
+    return out;
+  };
+  const edges: RealEdge[] = [];
+  for (const n of builder.nodes) {
+    if (n.kind !== 'element') continue;
+    const usedPorts = new Set<number>();
+    for (const c of builder.connections) if (c.from === n) usedPorts.add(c.fromPort);
+    for (const p of [...usedPorts].sort((a, b) => a - b))
+      for (const d of dests(n, p)) edges.push({ from: n, fromPort: p, to: d.to, toPort: d.toPort });
+  }
+  // Compound inputs fed from nothing.
+  for (const n of builder.nodes) {
+    if (n.kind !== 'compound') continue;
+    for (let i = 0; i < n.declaredPorts!.inputs; i++) {
+      if (!builder.connections.some((c) => c.to === n && c.toPort === i) && from.has(`${n.inner!.input.id}:${i}`))
+        problems.push(`compound '${n.name}' (${n.className}): input ${i} is not connected`);
+    }
+  }
+  return edges;
+}
+
+// ---- ports ----
+
+function parseRange(spec: string): [number, number] {
+  if (spec === '-') return [0, Infinity];
+  const m = /^(\d+)(?:-(\d*))?$/.exec(spec);
+  if (!m) throw new Error(`bad port count '${spec}'`);
+  const lo = Number(m[1]);
+  const hi = m[2] === undefined ? lo : m[2] === '' ? Infinity : Number(m[2]);
+  return [lo, hi];
+}
+
+function countPorts(elements: ElementNode[], edges: RealEdge[], problems: string[]) {
+  const ports = new Map<ElementNode, { inputs: number; outputs: number }>();
+  for (const e of elements) {
+    const d = e.descriptor!;
+    let maxIn = -1;
+    let maxOut = -1;
+    for (const c of edges) {
+      if (c.to === e) maxIn = Math.max(maxIn, c.toPort);
+      if (c.from === e) maxOut = Math.max(maxOut, c.fromPort);
+    }
+    const [inLo, inHi] = parseRange(d.inputs);
+    const [outLo, outHi] = parseRange(d.outputs);
+    // Use as many ports as are connected, at least the minimum.
+    const inputs = Math.max(maxIn + 1, inLo);
+    const outputs = Math.max(maxOut + 1, outLo);
+    if (inputs > inHi)
+      problems.push(inHi === 0 ? `${desc(e)} has no inputs, but something is connected to its input ${maxIn}` : `${desc(e)} takes ${d.inputs} input(s), but input ${maxIn} is connected`);
+    if (outputs > outHi)
+      problems.push(outHi === 0 ? `${desc(e)} has no outputs, but its output ${maxOut} is connected` : `${desc(e)} takes ${d.outputs} output(s), but output ${maxOut} is connected`);
+    ports.set(e, { inputs: Math.min(inputs, inHi), outputs: Math.min(outputs, outHi) });
+  }
+  return ports;
+}
+
+// ---- push and pull ----
+
+function letter(code: string, port: number): string {
+  if (!code) return 'a';
+  return code[Math.min(port, code.length - 1)];
+}
+
+function resolveProcessing(
+  elements: ElementNode[],
+  edges: RealEdge[],
+  ports: Map<ElementNode, { inputs: number; outputs: number }>,
+  problems: string[],
+): Map<string, PortProcessing> {
+  const value = new Map<string, PortProcessing>();
+  const fixed = new Set<string>();
+  const agnosticOf = new Map<ElementNode, string[]>();
+  const peers = new Map<string, string[]>();
+  const label = new Map<string, string>();
+  for (const e of elements) {
+    const [inCode, outCode] = splitCode(e.descriptor!.processing);
+    const p = ports.get(e)!;
+    const agn: string[] = [];
+    for (const [side, n, code] of [['in', p.inputs, inCode], ['out', p.outputs, outCode]] as const) {
+      for (let i = 0; i < n; i++) {
+        const k = key(e, side, i);
+        label.set(k, side === 'in' ? `input ${i} of '${e.name}' (${e.className})` : `output ${i} of '${e.name}' (${e.className})`);
+        const l = letter(code, i);
+        if (l === 'h' || l === 'l') {
+          value.set(k, l === 'h' ? 'push' : 'pull');
+          fixed.add(k);
+        } else agn.push(k);
+      }
+    }
+    agnosticOf.set(e, agn);
+  }
+  for (const c of edges) {
+    const a = key(c.from, 'out', c.fromPort);
+    const b = key(c.to, 'in', c.toPort);
+    if (!peers.has(a)) peers.set(a, []);
+    if (!peers.has(b)) peers.set(b, []);
+    peers.get(a)!.push(b);
+    peers.get(b)!.push(a);
+  }
+  const elementOf = new Map<string, ElementNode>();
+  for (const [e, ks] of agnosticOf) for (const k of ks) elementOf.set(k, e);
+  const reported = new Set<string>();
+
+  const propagate = (start: string[]) => {
+    const queue = [...start];
+    while (queue.length) {
+      const k = queue.shift()!;
+      const v = value.get(k)!;
+      const next: string[] = [...(peers.get(k) ?? [])];
+      const owner = elementOf.get(k);
+      if (owner) next.push(...agnosticOf.get(owner)!);
+      for (const n of next) {
+        if (n === k) continue;
+        const nv = value.get(n);
+        if (nv === undefined) {
+          value.set(n, v);
+          queue.push(n);
+        } else if (nv !== v) {
+          const pair = [k, n].sort().join('|');
+          if (reported.has(pair)) continue;
+          reported.add(pair);
+          const kOut = k.includes(':out:');
+          const nOut = n.includes(':out:');
+          if (kOut !== nOut && (peers.get(k) ?? []).includes(n)) {
+            const [outK, inK] = kOut ? [k, n] : [n, k];
+            const outV = value.get(outK)!;
+            problems.push(
+              outV === 'push'
+                ? `${label.get(outK)} is push but ${label.get(inK)} is pull: put a Queue between them`
+                : `${label.get(outK)} is pull but ${label.get(inK)} is push: put an Unqueue between them`,
+            );
+          } else {
+            problems.push(`${label.get(n)} must be both push and pull (its agnostic ports are tied to ${label.get(k)}): put a Queue or Unqueue on one side`);
+          }
+        }
+      }
+    }
+  };
+  propagate([...fixed]);
+  // Agnostic ports nothing decided default to push, as in Click.
+  for (const e of elements)
+    for (const k of agnosticOf.get(e)!)
+      if (!value.has(k)) {
+        value.set(k, 'push');
+        propagate([k]);
+      }
+  return value;
+}
+
+function splitCode(code: string): [string, string] {
+  const i = code.indexOf('/');
+  return i < 0 ? [code, code] : [code.slice(0, i), code.slice(i + 1)];
+}
+
+function checkConnections(
+  elements: ElementNode[],
+  edges: RealEdge[],
+  ports: Map<ElementNode, { inputs: number; outputs: number }>,
+  processing: Map<string, PortProcessing>,
+  problems: string[],
+) {
+  for (const e of elements) {
+    const p = ports.get(e)!;
+    for (let i = 0; i < p.outputs; i++) {
+      const conns = edges.filter((c) => c.from === e && c.fromPort === i);
+      const mode = processing.get(key(e, 'out', i));
+      if (conns.length === 0) problems.push(`${desc(e)}: output ${i} is not connected; connect it (to a Discard if its packets are not wanted)`);
+      else if (conns.length > 1 && mode === 'push')
+        problems.push(`${desc(e)}: push output ${i} is connected to ${conns.length} inputs (${conns.map((c) => c.to.name).join(', ')}); a push output feeds one input: use a Tee to copy packets`);
+      else if (conns.length > 1 && mode === 'pull')
+        problems.push(`${desc(e)}: pull output ${i} is pulled by ${conns.length} inputs (${conns.map((c) => c.to.name).join(', ')}); a pull output feeds one input`);
+    }
+    for (let i = 0; i < p.inputs; i++) {
+      const conns = edges.filter((c) => c.to === e && c.toPort === i);
+      const mode = processing.get(key(e, 'in', i));
+      if (conns.length === 0) problems.push(`${desc(e)}: input ${i} is not connected; connect a source to it`);
+      else if (conns.length > 1 && mode === 'pull')
+        problems.push(`${desc(e)}: pull input ${i} has ${conns.length} connections (${conns.map((c) => c.from.name).join(', ')}); merge them with a scheduler such as RoundRobinSched or PrioSched`);
+    }
+  }
+}

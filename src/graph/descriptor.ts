@@ -1,0 +1,88 @@
+// Element descriptors: the TypeScript half of every element. A descriptor names the
+// class (the same name the C++ half registers with PG_ELEMENT), documents it, declares
+// its ports, push/pull processing, config schema (typebox: types, ranges, defaults and
+// field documentation in one place), counters and handlers. `defineElement` turns a
+// descriptor into a typed constructor for graph files. Built-in and out-of-tree
+// elements register through the same call.
+import type { Static, TObject } from 'typebox';
+import { ElementNode, currentScope, type NodeOptions } from './graph.js';
+
+export type ProcessingCode = string; // Click notation: 'a/a', 'h/l', '/h', 'hl/h'
+
+export interface HandlerDoc {
+  doc: string;
+  read?: boolean;
+  write?: boolean;
+}
+
+// What a descriptor may compute from counters in TypeScript (no native call).
+export interface CounterView {
+  value(name: string): bigint;
+  rate(name: string): number | undefined; // per second over the last sampling interval
+}
+
+export interface DerivedHandler {
+  doc: string;
+  read: (counters: CounterView) => string;
+}
+
+export interface ElementDescriptor<S extends TObject = TObject> {
+  /** Class name: the C++ class registered with PG_ELEMENT(...) has the same name. */
+  name: string;
+  /** Group folder under elements/ (standard, queue, io, ...). */
+  group: string;
+  /** One line: what the element does. */
+  summary: string;
+  /** Longer documentation: behaviour, edge cases, drop reasons. */
+  doc: string;
+  /** Port counts in Click notation: '1', '0', '-' (any number), '1-2', '2-'. */
+  inputs: string;
+  outputs: string;
+  /** Push/pull processing in Click notation ('a' agnostic, 'h' push, 'l' pull). */
+  processing: ProcessingCode;
+  /** Config schema; optional fields carry their default. */
+  config: S;
+  /** Counters the native element declares, in the same order, with their meaning. */
+  counters: Record<string, string>;
+  /** Native handlers (beyond the generic ones every element has). */
+  handlers?: Record<string, HandlerDoc>;
+  /** Read handlers computed in TypeScript from counters (rates and the like). */
+  derived?: Record<string, DerivedHandler>;
+  /** Checks across fields or against the port count; return an error sentence or undefined. */
+  check?: (config: Static<S>, ports: { inputs: number; outputs: number }) => string | undefined;
+  /** Examples for the documentation. */
+  examples?: string[];
+}
+
+export interface ElementConstructor<S extends TObject> {
+  (config?: Static<S>, options?: NodeOptions | string): ElementNode;
+  readonly descriptor: ElementDescriptor<S>;
+}
+
+const registry = new Map<string, ElementDescriptor>();
+
+/** Register a descriptor and return its typed constructor. */
+export function defineElement<S extends TObject>(descriptor: ElementDescriptor<S>): ElementConstructor<S> {
+  const existing = registry.get(descriptor.name);
+  if (existing && existing !== (descriptor as unknown as ElementDescriptor)) {
+    throw new Error(`element class '${descriptor.name}' is defined twice (groups '${existing.group}' and '${descriptor.group}')`);
+  }
+  registry.set(descriptor.name, descriptor as unknown as ElementDescriptor);
+  const ctor = ((config?: Static<S>, options?: NodeOptions | string) =>
+    currentScope('an element constructor (' + descriptor.name + ')').addElement(
+      descriptor as unknown as ElementDescriptor,
+      (config ?? {}) as Record<string, unknown>,
+      typeof options === 'string' ? { name: options } : options ?? {},
+    )) as ElementConstructor<S>;
+  Object.defineProperty(ctor, 'descriptor', { value: descriptor });
+  Object.defineProperty(ctor, 'name', { value: descriptor.name });
+  return ctor;
+}
+
+export function findDescriptor(className: string): ElementDescriptor | undefined {
+  return registry.get(className);
+}
+
+export function allDescriptors(): ElementDescriptor[] {
+  return [...registry.values()].sort((a, b) => a.name.localeCompare(b.name));
+}

@@ -1,0 +1,76 @@
+// Loads the native addon built by `npm install` (build/Release/pktgraph.node).
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface NativeGraphInfo {
+  id: number;
+  name: string;
+  counters: { buffer: ArrayBuffer; rows: number; stride: number };
+  elements: { name: string; class: string; counterBase: number; counters: string[] }[];
+  tasks: { element: string; worker: number }[];
+}
+
+export interface NativeHandlerInfo {
+  name: string;
+  read: boolean;
+  write: boolean;
+  exclusive: boolean;
+}
+
+export interface NativeEngine {
+  start(): void;
+  stop(): void;
+  close(): void;
+  running(): boolean;
+  threads(): number;
+  addGraph(planJson: string): NativeGraphInfo;
+  removeGraph(id: number): void;
+  pauseGraph(id: number): void;
+  resumeGraph(id: number): void;
+  handlers(id: number, element: string): NativeHandlerInfo[];
+  readHandler(id: number, element: string, handler: string): string;
+  writeHandler(id: number, element: string, handler: string, value: string): void;
+  graphState(id: number): { hasSources: boolean; sourcesFinished: boolean; held: number; activity: number };
+  minRounds(): number;
+  workerStats(): { rounds: number; busyRounds: number; cpuNs: number }[];
+  poolStats(): { capacity: number; available: number; bufferSize: number; headroom: number; allocFailures: number };
+}
+
+export interface EngineOptions {
+  threads?: number;
+  poolBuffers?: number;
+  bufferSize?: number;
+  pinThreads?: boolean;
+  idleSleepUs?: number;
+}
+
+export interface NativeAddon {
+  Engine: new (options?: EngineOptions) => NativeEngine;
+  planVersion: number;
+  elementClasses(): string[];
+}
+
+let addon: NativeAddon | undefined;
+
+export function packageRoot(): string {
+  // dist/src/runtime/native.js or src/runtime/native.ts: walk up to package.json.
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'binding.gyp'))) return dir;
+    dir = resolve(dir, '..');
+  }
+  throw new Error('cannot find the pktgraph package root');
+}
+
+export function loadNative(): NativeAddon {
+  if (addon) return addon;
+  const root = packageRoot();
+  const candidates = [join(root, 'build', 'Release', 'pktgraph.node'), join(root, 'build', 'Debug', 'pktgraph.node')];
+  const path = candidates.find((p) => existsSync(p));
+  if (!path) throw new Error('the native engine is not built: run `npm install` (or `npm run build`) in ' + root);
+  const require = createRequire(import.meta.url);
+  addon = require(path) as NativeAddon;
+  return addon;
+}

@@ -1,0 +1,286 @@
+// The runtime: an engine (native worker threads and packet pool) and the graphs it runs.
+// Everything here is control: counters are read straight from the native arena through
+// a BigUint64Array view (no copies, no calls), handlers go through the addon, and the
+// drain check tells when a graph with finite sources has finished its work.
+import { findDescriptor, type CounterView } from '../graph/descriptor.js';
+import type { Plan, PlanElement } from '../compiler/plan.js';
+import { loadNative, type EngineOptions, type NativeEngine, type NativeGraphInfo } from './native.js';
+
+export type { EngineOptions } from './native.js';
+
+export interface HandlerInfo {
+  name: string;
+  read: boolean;
+  write: boolean;
+  doc: string;
+}
+
+export class HandlerError extends Error {
+  override name = 'HandlerError';
+}
+
+interface Sample {
+  timeNs: bigint;
+  values: bigint[]; // per counter slot, summed over rows
+}
+
+export class RunningGraph {
+  readonly id: number;
+  readonly name: string;
+  private readonly view: BigUint64Array;
+  private readonly rows: number;
+  private readonly stride: number;
+  private readonly byName = new Map<string, { plan: PlanElement; base: number; counters: string[] }>();
+  private samples: Sample[] = [];
+  private drainMark: { activity: number; rounds: number } | undefined;
+  private removed = false;
+
+  constructor(
+    private readonly runtime: Runtime,
+    readonly plan: Plan,
+    readonly info: NativeGraphInfo,
+  ) {
+    this.id = info.id;
+    this.name = info.name;
+    this.view = new BigUint64Array(info.counters.buffer);
+    this.rows = info.counters.rows;
+    this.stride = info.counters.stride;
+    for (const [i, e] of info.elements.entries())
+      this.byName.set(e.name, { plan: plan.elements[i], base: e.counterBase, counters: e.counters });
+  }
+
+  private get engine(): NativeEngine {
+    if (this.removed) throw new Error(`graph '${this.name}' has been removed`);
+    return this.runtime.engine;
+  }
+
+  elementNames(): string[] {
+    return [...this.byName.keys()];
+  }
+
+  private element(name: string) {
+    const e = this.byName.get(name);
+    if (!e) throw new HandlerError(`graph '${this.name}' has no element named '${name}'`);
+    return e;
+  }
+
+  private slot(slot: number): bigint {
+    let s = 0n;
+    for (let r = 0; r < this.rows; r++) s += this.view[r * this.stride + slot];
+    return s;
+  }
+
+  /** One counter of one element, summed over the worker threads. */
+  counter(element: string, name: string): bigint {
+    const e = this.element(element);
+    const i = e.counters.indexOf(name);
+    if (i < 0) throw new HandlerError(`element '${element}' (${e.plan.class}) has no counter '${name}'; it has: ${e.counters.join(', ') || 'none'}`);
+    return this.slot(e.base + i);
+  }
+
+  counters(element: string): Record<string, bigint> {
+    const e = this.element(element);
+    const out: Record<string, bigint> = {};
+    e.counters.forEach((n, i) => (out[n] = this.slot(e.base + i)));
+    return out;
+  }
+
+  allCounters(): Record<string, Record<string, bigint>> {
+    const out: Record<string, Record<string, bigint>> = {};
+    for (const name of this.byName.keys()) out[name] = this.counters(name);
+    return out;
+  }
+
+  /** Packets emitted by the graph's sources (elements without inputs). */
+  sourcePackets(): bigint {
+    let n = 0n;
+    for (const [name, e] of this.byName) if (e.plan.inputs.length === 0 && e.counters.includes('packets')) n += this.counter(name, 'packets');
+    return n;
+  }
+
+  /** Record a snapshot of every counter; rates are computed between the last two. */
+  sample(): void {
+    const total = this.info.elements.reduce((n, e) => n + e.counters.length, 0);
+    const values: bigint[] = new Array(total);
+    for (let s = 0; s < total; s++) values[s] = this.slot(s);
+    this.samples.push({ timeNs: process.hrtime.bigint(), values });
+    if (this.samples.length > 2) this.samples.shift();
+  }
+
+  /** Per-second rate of a counter over the last sampling interval, if two samples exist. */
+  rate(element: string, name: string): number | undefined {
+    if (this.samples.length < 2) return undefined;
+    const e = this.element(element);
+    const i = e.counters.indexOf(name);
+    if (i < 0) return undefined;
+    const [a, b] = this.samples;
+    const dt = Number(b.timeNs - a.timeNs) / 1e9;
+    if (dt <= 0) return undefined;
+    return Number(b.values[e.base + i] - a.values[e.base + i]) / dt;
+  }
+
+  handlers(element: string): HandlerInfo[] {
+    const e = this.element(element);
+    const d = findDescriptor(e.plan.class);
+    const out: HandlerInfo[] = [
+      { name: 'class', read: true, write: false, doc: 'the element class' },
+      { name: 'name', read: true, write: false, doc: 'the element name' },
+      { name: 'config', read: true, write: false, doc: 'the configuration, as JSON, with defaults filled in' },
+      { name: 'ports', read: true, write: false, doc: 'input and output counts and their push/pull processing' },
+      { name: 'counters', read: true, write: false, doc: 'every counter, as JSON' },
+      { name: 'handlers', read: true, write: false, doc: 'the handlers of this element' },
+    ];
+    for (const c of e.counters) out.push({ name: c, read: true, write: false, doc: d?.counters[c] ?? 'counter' });
+    for (const [n, h] of Object.entries(d?.derived ?? {})) out.push({ name: n, read: true, write: false, doc: h.doc });
+    for (const h of this.engine.handlers(this.id, element)) {
+      if (out.some((o) => o.name === h.name)) continue;
+      out.push({ name: h.name, read: h.read, write: h.write, doc: d?.handlers?.[h.name]?.doc ?? '' });
+    }
+    return out;
+  }
+
+  read(element: string, handler: string): string {
+    const e = this.element(element);
+    const d = findDescriptor(e.plan.class);
+    switch (handler) {
+      case 'class':
+        return e.plan.class;
+      case 'name':
+        return e.plan.name;
+      case 'config':
+        return JSON.stringify(e.plan.config);
+      case 'ports':
+        return JSON.stringify({ inputs: e.plan.inputs, outputs: e.plan.outputs });
+      case 'counters':
+        return JSON.stringify(Object.fromEntries(Object.entries(this.counters(element)).map(([k, v]) => [k, v.toString()])));
+      case 'handlers':
+        return this.handlers(element)
+          .map((h) => `${h.name}\t${h.read ? 'r' : ''}${h.write ? 'w' : ''}`)
+          .join('\n');
+    }
+    if (e.counters.includes(handler)) return this.counter(element, handler).toString();
+    const derived = d?.derived?.[handler];
+    if (derived) {
+      const view: CounterView = { value: (n) => this.counter(element, n), rate: (n) => this.rate(element, n) };
+      return derived.read(view);
+    }
+    try {
+      return this.engine.readHandler(this.id, element, handler);
+    } catch (err) {
+      throw new HandlerError((err as Error).message);
+    }
+  }
+
+  write(element: string, handler: string, value: string): void {
+    this.element(element);
+    try {
+      this.engine.writeHandler(this.id, element, handler, value);
+    } catch (err) {
+      throw new HandlerError((err as Error).message);
+    }
+  }
+
+  /**
+   * True once every source has finished, no element holds packets, and no task of the
+   * graph did any work across a full round of every worker since the previous call.
+   * Call it repeatedly (a few milliseconds apart).
+   */
+  drained(): boolean {
+    const s = this.engine.graphState(this.id);
+    if (!s.hasSources || !s.sourcesFinished || s.held !== 0) {
+      this.drainMark = undefined;
+      return false;
+    }
+    const rounds = this.engine.minRounds();
+    const m = this.drainMark;
+    if (!m || m.activity !== s.activity) {
+      this.drainMark = { activity: s.activity, rounds };
+      return false;
+    }
+    return rounds >= m.rounds + 2;
+  }
+
+  pause(): void {
+    this.engine.pauseGraph(this.id);
+  }
+  resume(): void {
+    this.engine.resumeGraph(this.id);
+  }
+
+  /** Take the graph off the engine; every packet it held goes back to the pool. */
+  remove(): void {
+    if (this.removed) return;
+    this.runtime.engine.removeGraph(this.id);
+    this.removed = true;
+    this.runtime.forget(this);
+  }
+}
+
+export class Runtime {
+  readonly engine: NativeEngine;
+  readonly threads: number;
+  private readonly graphs = new Map<string, RunningGraph>();
+  private closed = false;
+
+  constructor(options: EngineOptions = {}) {
+    const native = loadNative();
+    this.engine = new native.Engine(options);
+    this.threads = this.engine.threads();
+  }
+
+  /** Install a compiled plan; the engine checks it again and refuses a bad one. */
+  load(plan: Plan): RunningGraph {
+    const native = loadNative();
+    if (plan.version !== native.planVersion)
+      throw new Error(`plan version ${plan.version} does not match the engine's ${native.planVersion}; recompile the graph`);
+    for (const e of plan.elements)
+      if (!native.elementClasses().includes(e.class))
+        throw new Error(`element '${e.name}': class '${e.class}' has a TypeScript descriptor but no native implementation in this build; rebuild with \`npm run build\``);
+    const info = this.engine.addGraph(JSON.stringify(plan));
+    const g = new RunningGraph(this, plan, info);
+    this.graphs.set(g.name, g);
+    return g;
+  }
+
+  graph(name?: string): RunningGraph {
+    if (name === undefined) {
+      if (this.graphs.size === 1) return [...this.graphs.values()][0];
+      throw new HandlerError(
+        this.graphs.size === 0 ? 'no graph is running' : `several graphs are running (${[...this.graphs.keys()].join(', ')}): name one as GRAPH:ELEMENT.HANDLER`,
+      );
+    }
+    const g = this.graphs.get(name);
+    if (!g) throw new HandlerError(`no graph named '${name}' is running; running: ${[...this.graphs.keys()].join(', ') || 'none'}`);
+    return g;
+  }
+
+  allGraphs(): RunningGraph[] {
+    return [...this.graphs.values()];
+  }
+
+  forget(g: RunningGraph) {
+    this.graphs.delete(g.name);
+  }
+
+  start(): void {
+    this.engine.start();
+  }
+  stop(): void {
+    this.engine.stop();
+  }
+  poolStats() {
+    return this.engine.poolStats();
+  }
+  workerStats() {
+    return this.engine.workerStats();
+  }
+
+  /** Stop the workers, remove every graph and free the engine. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.engine.stop();
+    for (const g of [...this.graphs.values()]) g.remove();
+    this.engine.close();
+  }
+}

@@ -1,0 +1,104 @@
+// The engine core: sources, counters, queues across threads, pool accounting, and
+// plans refused by the native side.
+import t from 'tap';
+import { graph, compile, InfiniteSource, Counter, Discard, Queue, Unqueue, Runtime, runPlan } from 'pktgraph';
+import { runGraph } from './lib/run.js';
+
+t.test('a limited source drains through Counter into Discard, every packet counted', async (t) => {
+  const s = await runGraph(() => {
+    InfiniteSource({ length: 100, limit: 10000, burst: 64 }, 'src').to(Counter({}, 'c')).to(Discard({}, 'sink'));
+  });
+  t.equal(s.elements.src.packets, 10000);
+  t.equal(s.elements.c.packets, 10000);
+  t.equal(s.elements.c.bytes, 1_000_000);
+  t.equal(s.elements.sink.packets, 10000);
+  t.equal(s.packets, 10000);
+  t.equal(s.pool.available, s.pool.capacity, 'every buffer is back in the pool');
+});
+
+t.test('two threads: a Queue crossed by two workers loses nothing', async (t) => {
+  const s = await runGraph(
+    () => {
+      InfiniteSource({ length: 64, limit: 200000 }, { name: 'src', thread: 0 })
+        .to(Queue({ capacity: 100000 }, 'q'))
+        .to(Unqueue({ burst: 64 }, { name: 'uq', thread: 1 }))
+        .to(Counter({}, 'c'))
+        .to(Discard({}, 'sink'));
+    },
+    { threads: 2, poolBuffers: 150000 },
+  );
+  t.equal(s.elements.c.packets + s.elements.q.drops, 200000, 'every packet either passed or was dropped by the full queue');
+  t.equal(s.elements.q.enqueued, s.elements.c.packets);
+  t.equal(s.pool.available, s.pool.capacity);
+});
+
+t.test('two independent pipelines on two threads: counts add up', async (t) => {
+  const s = await runGraph(
+    () => {
+      InfiniteSource({ limit: 50000 }, 'a').to(Counter({}, 'ca')).to(Discard());
+      InfiniteSource({ limit: 70000 }, 'b').to(Counter({}, 'cb')).to(Discard());
+    },
+    { threads: 2 },
+  );
+  t.equal(s.elements.ca.packets, 50000);
+  t.equal(s.elements.cb.packets, 70000);
+  t.equal(s.packets, 120000);
+  t.equal(s.pool.available, s.pool.capacity);
+});
+
+t.test('pool accounting: packets left in a queue return to the pool when the graph is removed', async (t) => {
+  const plan = compile(
+    graph('held', () => {
+      InfiniteSource({ limit: 500 }, 'src').to(Queue({ capacity: 1000 }, 'q')).to(Unqueue({ active: false }, 'uq')).to(Discard());
+    }),
+  );
+  const rt = new Runtime({ threads: 1, poolBuffers: 4096 });
+  try {
+    const g = rt.load(plan);
+    rt.start();
+    for (let i = 0; i < 400 && g.read('q', 'length') !== '500'; i++) await new Promise((r) => setTimeout(r, 5));
+    t.equal(g.read('q', 'length'), '500', 'the queue holds every packet');
+    rt.stop();
+    t.equal(rt.poolStats().available, 4096 - 500);
+    g.remove();
+    t.equal(rt.poolStats().available, 4096, 'all buffers back after removal');
+  } finally {
+    rt.close();
+  }
+});
+
+t.test('the native side refuses bad plans with a clear error', async (t) => {
+  const good = compile(graph('g', () => InfiniteSource({ limit: 1 }, 'src').to(Discard({}, 'd'))));
+  const rt = new Runtime({ threads: 1, poolBuffers: 256 });
+  try {
+    const load = (plan: unknown) => () => rt.engine.addGraph(typeof plan === 'string' ? plan : JSON.stringify(plan));
+    t.throws(load('{not json'), /plan is not valid JSON/);
+    t.throws(load({ ...good, version: 99 }), /version 99 is not supported/);
+    t.throws(load({ ...good, format: 'x' }), /'format' must be "pktgraph-plan"/);
+    t.throws(load({ ...good, elements: [{ ...good.elements[0], class: 'NoSuchThing' }, good.elements[1]] }), /no element class 'NoSuchThing'/);
+    t.throws(load({ ...good, connections: [] }), /element 'src' \(InfiniteSource\): output 0 is not connected/);
+    t.throws(load({ ...good, elements: [{ ...good.elements[0], config: { ...good.elements[0].config, burst: 9999 } }, good.elements[1]] }), /element 'src' \(InfiniteSource\): config field 'burst' must be from 1 to 256, got 9999/);
+    t.throws(load({ ...good, elements: [{ ...good.elements[0], config: { ...good.elements[0].config, burst: undefined } }, good.elements[1]] }), /config field 'burst' is missing/);
+    t.throws(load({ ...good, elements: [good.elements[0], { ...good.elements[1], inputs: ['pull'] }] }), /\[0\]d is pull|is push but/);
+    t.throws(load({ ...good, elements: [good.elements[0], { ...good.elements[1], thread: 5 }] }), /asks for worker thread 5 but the engine has 1/);
+    t.throws(load({ ...good, connections: [...good.connections, { from: 'src', fromPort: 0, to: 'd', toPort: 0 }] }), /connected twice/);
+    t.throws(load({ ...good, connections: [{ from: 'src', fromPort: 3, to: 'd', toPort: 0 }] }), /has no output 3/);
+    // And the engine is still healthy afterwards.
+    const g = rt.load(good);
+    rt.start();
+    for (let i = 0; i < 200 && !g.drained(); i++) await new Promise((r) => setTimeout(r, 5));
+    t.equal(g.counter('d', 'packets'), 1n);
+  } finally {
+    rt.close();
+  }
+});
+
+t.test('a run with a duration stops on time and reports rates', async (t) => {
+  const plan = compile(graph('timed', () => InfiniteSource({}, 'src').to(Discard({}, 'd'))));
+  const s = await runPlan(plan, { threads: 1, duration: 0.3, poolBuffers: 4096 });
+  t.equal(s.stoppedBy, 'duration');
+  t.ok(s.seconds >= 0.3 && s.seconds < 2, `ran ${s.seconds} s`);
+  t.ok(s.packets > 1000, `moved ${s.packets} packets`);
+  t.ok(s.mpps > 0);
+  t.equal(s.pool.available, s.pool.capacity);
+});
