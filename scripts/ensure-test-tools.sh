@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian tools the tests use as independent oracles (tcpdump reads our pcap
+# files and judges filter expressions). Runs before `npm test`; installs only when running
+# as root with apt-get available, otherwise the tests that need a missing tool skip and say so.
+set -u
+need=()
+command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != "0" ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "ensure-test-tools: ${need[*]} missing and cannot be installed here (not root or no apt-get); tests that need them will skip" >&2
+  exit 0
+fi
+echo "ensure-test-tools: installing ${need[*]} (Debian packages) for the tests" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null 2>&1 || true
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null 2>&1 || echo "ensure-test-tools: could not install ${need[*]}; tests that need them will skip" >&2
+exit 0
