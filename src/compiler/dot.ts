@@ -4,7 +4,7 @@
 import type { Plan } from './plan.js';
 
 function q(s: string): string {
-  return '"' + s.replace(/\\/g, '\\\\').replace(/"/g, '\\"') + '"';
+  return '"' + s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') + '"';
 }
 
 export function toDot(plan: Plan): string {

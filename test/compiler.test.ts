@@ -1,0 +1,164 @@
+// The compiler's rules, each with the error a user would see.
+import t from 'tap';
+import { graph, compound, compile, toDot, InfiniteSource, Counter, Discard, Queue, Unqueue, GraphError, PLAN_VERSION } from 'pktgraph';
+
+function problems(build: () => void, params?: Record<string, string>): string {
+  try {
+    compile(graph('g', build), { params });
+  } catch (e) {
+    if (e instanceof GraphError) return e.problems.join('\n');
+    throw e;
+  }
+  throw new Error('compile succeeded but a problem was expected');
+}
+
+t.test('a good graph compiles to a versioned plan with defaults filled in', async (t) => {
+  const plan = compile(graph('ok', () => InfiniteSource({ limit: 5 }, 'src').to(Counter({}, 'c')).to(Discard({}, 'd'))));
+  t.equal(plan.format, 'pktgraph-plan');
+  t.equal(plan.version, PLAN_VERSION);
+  t.equal(plan.name, 'ok');
+  t.same(plan.elements.map((e) => e.name), ['src', 'c', 'd']);
+  t.same(plan.elements[0].config, { limit: 5, data: '', length: 64, burst: 32, rate: 0, active: true });
+  t.same(plan.elements[1].inputs, ['push']);
+  t.same(plan.connections, [
+    { from: 'src', fromPort: 0, to: 'c', toPort: 0 },
+    { from: 'c', fromPort: 0, to: 'd', toPort: 0 },
+  ]);
+  t.match(plan.elements[0].site, /compiler\.test\.ts:\d+/, 'the plan records where each element was defined');
+});
+
+t.test('config fields are checked against the schema', async (t) => {
+  t.match(problems(() => InfiniteSource({ burts: 4 } as never, 'src').to(Discard())), /element 'src' \(InfiniteSource\).*unknown config field 'burts' \(did you mean 'burst'\?\)/);
+  t.match(problems(() => InfiniteSource({ burst: 1000 }, 'src').to(Discard())), /config field 'burst' must be <= 256 \(expected a whole number from 1 to 256\), got 1000/);
+  t.match(problems(() => InfiniteSource({ burst: 'many' } as never, 'src').to(Discard())), /config field 'burst'.*got "many"/);
+  t.match(problems(() => InfiniteSource({ data: 'xyz' }, 'src').to(Discard())), /config field 'data'/);
+});
+
+t.test('ports: every port connected, counts within the class limits', async (t) => {
+  t.match(problems(() => { InfiniteSource({}, 'src'); }), /element 'src' \(InfiniteSource\).*: output 0 is not connected/);
+  t.match(problems(() => { Counter({}, 'c'); InfiniteSource({}, 's').to(Discard()); }), /element 'c' \(Counter\).*: input 0 is not connected/);
+  t.match(problems(() => { InfiniteSource({}, 's').to(Discard({}, 'd')); Discard({}, 'd2'); InfiniteSource({}, 's2').to(Counter({}, 'c')).to(Discard()); (Counter as any); }), /element 'd2' \(Discard\).*input 0 is not connected/);
+  t.match(problems(() => { const c = Counter({}, 'c'); InfiniteSource({}, 's').to(c.in(1)); c.to(Discard()); }), /element 'c' \(Counter\).* takes 1 input\(s\), but input 1 is connected/);
+  t.match(problems(() => { const d = Discard({}, 'd'); InfiniteSource({}, 's').to(d); d.to(Discard()); }), /element 'd' \(Discard\).* has no outputs, but its output 0 is connected/);
+});
+
+t.test("push and pull follow Click's rules", async (t) => {
+  t.match(problems(() => InfiniteSource({}, 'src').to(Unqueue({}, 'u')).to(Discard())), /output 0 of 'src' \(InfiniteSource\) is push but input 0 of 'u' \(Unqueue\) is pull: put a Queue between them/);
+  t.match(problems(() => InfiniteSource({}, 'src').to(Queue({}, 'q1')).to(Queue({}, 'q2')).to(Unqueue()).to(Discard())), /output 0 of 'q1' \(Queue\) is pull but input 0 of 'q2' \(Queue\) is push: put an Unqueue between them/);
+  t.match(
+    problems(() => {
+      const s = InfiniteSource({}, 'src');
+      s.to(Discard({}, 'a'));
+      s.to(Discard({}, 'b'));
+    }),
+    /element 'src' \(InfiniteSource\).*push output 0 is connected to 2 inputs \(a, b\).*use a Tee/,
+  );
+  t.match(
+    problems(() => {
+      const u = Unqueue({}, 'u');
+      InfiniteSource({}, 's1').to(Queue({}, 'q1')).to(u);
+      InfiniteSource({}, 's2').to(Queue({}, 'q2')).to(u);
+      u.to(Discard());
+    }),
+    /element 'u' \(Unqueue\).*pull input 0 has 2 connections \(q1, q2\).*RoundRobinSched or PrioSched/,
+  );
+  // Agnostic elements take the processing of their neighbours.
+  const plan = compile(graph('mixed', () => {
+    InfiniteSource({}, 'src').to(Counter({}, 'before')).to(Queue({}, 'q')).to(Counter({}, 'after')).to(Unqueue({}, 'u')).to(Discard({}, 'd'));
+    InfiniteSource({}, 's2').to(Queue({}, 'q2')).to(Discard({}, 'puller'));
+  }));
+  const byName = Object.fromEntries(plan.elements.map((e) => [e.name, e]));
+  t.same([byName.before.inputs, byName.before.outputs], [['push'], ['push']]);
+  t.same([byName.after.inputs, byName.after.outputs], [['pull'], ['pull']]);
+  t.same(byName.puller.inputs, ['pull'], 'a Discard after a Queue pulls');
+  t.same(byName.d.inputs, ['push']);
+});
+
+t.test('element names: unique, valid, anonymous ones numbered per class', async (t) => {
+  t.match(problems(() => { InfiniteSource({}, 'x').to(Discard()); InfiniteSource({}, 'x').to(Discard()); }), /two elements are named 'x'/);
+  t.match(problems(() => InfiniteSource({}, 'bad name').to(Discard())), /element name 'bad name'.* is not valid/);
+  const plan = compile(graph('anon', () => { InfiniteSource().to(Discard()); InfiniteSource().to(Discard()); }));
+  t.same(plan.elements.map((e) => e.name), ['InfiniteSource@1', 'Discard@1', 'InfiniteSource@2', 'Discard@2']);
+});
+
+t.test('compound elements: instantiated twice, names prefixed, boundaries spliced out', async (t) => {
+  const CountThenQueue = compound({ name: 'CountThenQueue', inputs: 1, outputs: 1 }, ({ input, output }) => {
+    input.to(Counter({}, 'count')).to(Queue({ capacity: 10 }, 'queue')).to(Unqueue({}, 'pump')).to(output);
+  });
+  const Nested = compound({ name: 'Nested', inputs: 1, outputs: 2, defaults: { capacity: 5 } }, ({ input, output, params }) => {
+    const t1 = CountThenQueue({}, 'inner');
+    input.to(t1).to(Queue({ capacity: params.capacity }, 'q')).to(Unqueue({}, 'u')).to(output.in(1));
+    InfiniteSource({ limit: 1 }, 'extra').to(output);
+  });
+  const plan = compile(graph('c', () => {
+    InfiniteSource({}, 'src').to(CountThenQueue({}, 'a')).to(CountThenQueue({}, 'b')).to(Discard({}, 'sink'));
+    const n = InfiniteSource({}, 'src2').to(Nested({ capacity: 7 }, 'n'));
+    n.out(0).to(Discard({}, 'd0'));
+    n.out(1).to(Discard({}, 'd1'));
+  }));
+  const names = plan.elements.map((e) => e.name);
+  t.ok(names.includes('a/count') && names.includes('b/pump') && names.includes('n/inner/queue'), names.join(' '));
+  const conn = (from: string, to: string) => plan.connections.some((c) => c.from === from && c.to === to);
+  t.ok(conn('src', 'a/count'));
+  t.ok(conn('a/pump', 'b/count'));
+  t.ok(conn('b/pump', 'sink'));
+  t.ok(conn('src2', 'n/inner/count'));
+  t.ok(conn('n/inner/pump', 'n/q'));
+  t.ok(conn('n/u', 'd1'));
+  t.ok(conn('n/extra', 'd0'));
+  t.equal(plan.elements.find((e) => e.name === 'n/q')!.config.capacity, 7, 'instance params override defaults');
+  t.match(
+    problems(() => {
+      const C = compound({ name: 'Empty', inputs: 1, outputs: 1 }, ({ output }) => InfiniteSource({}, 's').to(output));
+      InfiniteSource({}, 'x').to(C({}, 'e')).to(Discard());
+    }),
+    /compound 'e' \(Empty\): input 0 is not connected to anything inside/,
+  );
+  t.match(
+    problems(() => {
+      const C = compound({ name: 'One', inputs: 1, outputs: 1 }, ({ input, output }) => input.to(output));
+      InfiniteSource({}, 'x').to(C({}, 'e').in(2));
+    }),
+    /compound 'e' \(One\) has 1 inputs; input 2 does not exist/,
+  );
+});
+
+t.test('graph parameters: defaults, overrides from strings, unknown or mistyped ones refused', async (t) => {
+  const def = graph({ name: 'p', params: { length: 64, fast: true, label: 'x' } }, (p) => {
+    InfiniteSource({ length: p.length, active: p.fast }, 'src').to(Discard());
+  });
+  t.equal(compile(def).elements[0].config.length, 64);
+  const plan = compile(def, { params: { length: '128', fast: 'false' } });
+  t.equal(plan.elements[0].config.length, 128);
+  t.equal(plan.elements[0].config.active, false);
+  t.same(plan.params, { length: '128', fast: 'false', label: 'x' });
+  t.throws(() => compile(def, { params: { lenght: '1' } }), /graph 'p' has no parameter 'lenght'; its parameters are: length, fast, label/);
+  t.throws(() => compile(def, { params: { length: 'big' } }), /parameter 'length' of graph 'p' must be a number, got 'big'/);
+});
+
+t.test('misuse of the language gives clear errors', async (t) => {
+  t.throws(() => Counter(), /an element constructor \(Counter\) was called outside a graph/);
+  t.match(problems(() => InfiniteSource({}, { name: 's', thread: -1 }).to(Discard())), /element 's' \(InfiniteSource\).*thread must be a worker number/);
+  t.throws(() => compile(graph('empty', () => {})), /graph 'empty' has no elements/);
+  t.throws(() => graph('bad name', () => {}), /graph name 'bad name' is not valid/);
+});
+
+t.test('several problems are reported together', async (t) => {
+  const msg = problems(() => {
+    InfiniteSource({ burst: 0 }, 'a');
+    Counter({}, 'c');
+  });
+  t.match(msg, /'burst'/);
+  t.match(msg, /element 'a'.*output 0 is not connected/);
+  t.match(msg, /element 'c'.*input 0 is not connected/);
+});
+
+t.test('Graphviz output draws elements, ports, pull edges and compounds', async (t) => {
+  const Box = compound({ name: 'Box', inputs: 1, outputs: 1 }, ({ input, output }) => input.to(Counter({}, 'inside')).to(output));
+  const dot = toDot(compile(graph('dot', () => InfiniteSource({}, 'src').to(Box({}, 'box')).to(Queue({}, 'q')).to(Discard({}, 'd')))));
+  t.match(dot, /^digraph "dot" \{/);
+  t.match(dot, /"src" \[label="src\\n:: InfiniteSource"\]/);
+  t.match(dot, /subgraph cluster_0 \{\s+label="box";/);
+  t.match(dot, /"q" -> "d" \[taillabel="0", headlabel="0", style=dashed\]/);
+  t.match(dot, /"src" -> "box\/inside"/);
+});
