@@ -1,0 +1,89 @@
+// The engine suite: packets generated in memory, moved through small graphs, counted.
+// No devices; what it measures is the engine's own per-packet cost.
+import { graph, compile, runPlan, InfiniteSource, Discard, Counter, Classifier, Strip, type GraphDefinition } from 'pktgraph';
+import { stats, type CaseResult } from '../lib.js';
+
+// A 64-byte Ethernet/IPv4/UDP frame (198.18.0.1 -> 198.19.0.1), checksums right.
+const IPV4_UDP_64 =
+  '020000000002' + '020000000001' + '0800' +
+  '45000032000000004011ee93c6120001c6130001' +
+  '04000009001e6f81' + '00'.repeat(22);
+
+interface EngineCase {
+  name: string;
+  description: string;
+  threads: number;
+  frameBytes: number;
+  build: () => GraphDefinition;
+  target?: { mpps?: number; note: string };
+}
+
+// One pipeline per thread, each pinned to its own worker: independent work.
+function pipelines(threads: number, body: (i: number) => void): () => GraphDefinition {
+  return () => graph(`bench-${threads}`, () => { for (let i = 0; i < threads; i++) body(i); });
+}
+
+function discardPipeline(i: number) {
+  InfiniteSource({ data: IPV4_UDP_64, burst: 64 }, { name: `src${i}`, thread: i }).to(Discard({}, `sink${i}`));
+}
+
+function classifierPipeline(i: number) {
+  const c = Classifier({ patterns: ['12/0806 20/0001', '12/0806 20/0002', '12/0800', '-'] }, `cl${i}`);
+  InfiniteSource({ data: IPV4_UDP_64, burst: 64 }, { name: `src${i}`, thread: i }).to(c);
+  c.out(0).to(Discard({}, `arpq${i}`));
+  c.out(1).to(Discard({}, `arpr${i}`));
+  c.out(2).to(Strip({ length: 14 }, `strip${i}`)).to(Counter({}, `count${i}`)).to(Discard({}, `sink${i}`));
+  c.out(3).to(Discard({}, `other${i}`));
+}
+
+export const engineCases: EngineCase[] = [
+  { name: 'generator -> Discard', description: 'InfiniteSource (64 B frames, burst 64) straight into Discard.', threads: 1, frameBytes: 64, build: pipelines(1, discardPipeline), target: { mpps: 40, note: '>= 40 Mpps (Click ~15)' } },
+  { name: 'generator -> Discard', description: 'Two independent pipelines, one per worker.', threads: 2, frameBytes: 64, build: pipelines(2, discardPipeline), target: { note: '>= 1.8x one thread' } },
+  { name: 'generator -> Classifier -> Strip -> Counter -> Discard', description: 'Classifier with four patterns (ARP query, ARP reply, IPv4, other); IPv4 frames go on through Strip(14) and Counter.', threads: 1, frameBytes: 64, build: pipelines(1, classifierPipeline), target: { mpps: 25, note: '>= 25 Mpps' } },
+  { name: 'generator -> Classifier -> Strip -> Counter -> Discard', description: 'Two independent pipelines, one per worker.', threads: 2, frameBytes: 64, build: pipelines(2, classifierPipeline), target: { note: '>= 1.8x one thread' } },
+];
+
+export async function runEngineSuite(opts: { runs: number; seconds: number; warmup: number; progress: (msg: string) => void }): Promise<CaseResult[]> {
+  const results: CaseResult[] = [];
+  for (const c of engineCases) {
+    const plan = compile(c.build());
+    const mpps: number[] = [];
+    const cpu: number[] = [];
+    for (let r = 0; r < opts.runs; r++) {
+      opts.progress(`${c.name}, ${c.threads} thread(s): run ${r + 1}/${opts.runs}`);
+      const s = await runPlan(plan, { threads: c.threads, duration: opts.seconds, warmup: opts.warmup, stopWhenDrained: false, poolBuffers: 16384 });
+      mpps.push(s.mpps);
+      cpu.push(s.cpuNsPerPacket);
+    }
+    const st = stats(mpps);
+    const warnings: string[] = [];
+    if (st.spread > 0.1) warnings.push(`runs disagree by ${(st.spread * 100).toFixed(0)}% (min ${st.min.toFixed(2)}, max ${st.max.toFixed(2)} Mpps)`);
+    const result: CaseResult = {
+      suite: 'engine',
+      name: c.name,
+      description: c.description,
+      threads: c.threads,
+      frameBytes: c.frameBytes,
+      mpps: st,
+      gbps: (st.median * 1e6 * c.frameBytes * 8) / 1e9,
+      cpuNsPerPacket: stats(cpu).median,
+      warnings,
+    };
+    if (c.target) {
+      result.target = c.target;
+      if (c.target.mpps !== undefined) result.met = st.median >= c.target.mpps;
+    }
+    results.push(result);
+  }
+  // Scaling: two threads against one, per pipeline kind.
+  for (const r of results) {
+    if (r.threads !== 2) continue;
+    const one = results.find((o) => o.name === r.name && o.threads === 1);
+    if (!one) continue;
+    const ratio = r.mpps.median / one.mpps.median;
+    r.extra = { ...(r.extra ?? {}), scaling: Math.round(ratio * 100) / 100 };
+    r.target = { ratio: 1.8, note: `>= 1.8x one thread (measured ${ratio.toFixed(2)}x)` };
+    r.met = ratio >= 1.8;
+  }
+  return results;
+}
