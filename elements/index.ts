@@ -1,8 +1,28 @@
 // Every built-in element's descriptor (and typed constructor). Importing this module
 // registers them all. One line per element, grouped as the folders are.
+export { Classifier } from './standard/Classifier.js';
 export { Counter } from './standard/Counter.js';
 export { Discard } from './standard/Discard.js';
+export { FlowSource } from './standard/FlowSource.js';
+export { HashSwitch } from './standard/HashSwitch.js';
 export { InfiniteSource } from './standard/InfiniteSource.js';
+export { Null } from './standard/Null.js';
+export { Paint } from './standard/Paint.js';
+export { PaintSwitch } from './standard/PaintSwitch.js';
+export { Print } from './standard/Print.js';
+export { RoundRobinSwitch } from './standard/RoundRobinSwitch.js';
+export { SetTimestamp } from './standard/SetTimestamp.js';
+export { Strip } from './standard/Strip.js';
+export { Switch } from './standard/Switch.js';
+export { Tee } from './standard/Tee.js';
+export { Unstrip } from './standard/Unstrip.js';
 
 export { Queue } from './queue/Queue.js';
 export { Unqueue } from './queue/Unqueue.js';
+export { PrioSched } from './queue/PrioSched.js';
+export { RatedUnqueue } from './queue/RatedUnqueue.js';
+export { RoundRobinSched } from './queue/RoundRobinSched.js';
+
+// io
+export { FromPcap } from './io/FromPcap.js';
+export { ToPcap } from './io/ToPcap.js';

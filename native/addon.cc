@@ -73,7 +73,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     pg::EngineOptions opt;
     opt.threads = int(u32_option(o, "threads", 1, 1, pg::kMaxWorkers - 1));
     opt.pool_buffers = u32_option(o, "poolBuffers", opt.pool_buffers, 64, 1u << 24);
-    opt.buffer_size = u32_option(o, "bufferSize", opt.buffer_size, 256, 65536 + 128);
+    // Header offsets are 16-bit signed, so a buffer stays under 32 KiB.
+    opt.buffer_size = u32_option(o, "bufferSize", opt.buffer_size, 256, 32640);
     opt.idle_sleep_us = u32_option(o, "idleSleepUs", opt.idle_sleep_us, 1, 100000);
     Napi::Value pin = o.Get("pinThreads");
     opt.pin_threads = pin.IsBoolean() && pin.As<Napi::Boolean>().Value();

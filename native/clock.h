@@ -25,6 +25,13 @@ struct LoopClock {
 };
 extern thread_local LoopClock tls_clock;
 
+// A task with nothing to do now but something at a known time (a paced source, a rate
+// limiter) says when, so an idle worker sleeps no longer than that. Reset every round.
+extern thread_local uint64_t tls_wake_ns;
+inline void wake_at(uint64_t monotonic_ns) {
+  if (monotonic_ns < tls_wake_ns) tls_wake_ns = monotonic_ns;
+}
+
 // The worker's cached monotonic time (the exact time on non-worker threads).
 inline uint64_t now_ns() { return tls_clock.mono_ns ? tls_clock.mono_ns : monotonic_ns(); }
 inline int64_t wall_ns() { return tls_clock.real_ns ? tls_clock.real_ns : realtime_ns(); }

@@ -83,7 +83,11 @@ class Timer {
   // Worker side: fire if due. Returns whether it fired.
   bool run_if_due(uint64_t now) {
     uint64_t e = expiry_.load(std::memory_order_acquire);
-    if (e == 0 || e > now) return false;
+    if (e == 0) return false;
+    if (e > now) {
+      wake_at(e);
+      return false;
+    }
     if (!expiry_.compare_exchange_strong(e, 0, std::memory_order_acq_rel)) return false;
     fire_();
     return true;

@@ -5,16 +5,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace pg {
 
 thread_local LoopClock tls_clock;
+thread_local uint64_t tls_wake_ns = UINT64_MAX;
 
 Engine::Engine(const EngineOptions& options) : options_(options) {
   if (options_.threads < 1 || options_.threads > kMaxWorkers - 1)
     throw std::invalid_argument("threads must be from 1 to " + std::to_string(kMaxWorkers - 1));
-  pool_ = std::make_unique<PacketPool>(options_.pool_buffers, options_.buffer_size);
+  pool_ = std::make_unique<PacketPool>(options_.pool_buffers, options_.buffer_size, kDefaultHeadroom, uint32_t(options_.threads));
   workers_.reset(new Worker[size_t(options_.threads)]);
   lists_.resize(size_t(options_.threads));
   for (auto& l : lists_) l = std::make_unique<TaskList>();
@@ -69,6 +71,7 @@ void Engine::worker_main(int index) {
   while (!stop_.load(std::memory_order_relaxed)) {
     tls_clock.mono_ns = monotonic_ns();
     tls_clock.real_ns = realtime_ns();
+    tls_wake_ns = UINT64_MAX;
     const TaskList* list = self.tasks.load(std::memory_order_acquire);
     bool busy = false;
     const size_t n = list->tasks.size();
@@ -85,14 +88,17 @@ void Engine::worker_main(int index) {
       idle = 0;
       continue;
     }
-    // Idle: spin a little, then yield, then sleep briefly (bounded, so epochs stay short).
-    if (++idle < 64) {
+    // Idle: spin a little, then yield, then sleep briefly (bounded, so epochs stay short),
+    // but never past the time a task or timer asked to be woken at.
+    const uint64_t until_wake = tls_wake_ns > tls_clock.mono_ns ? tls_wake_ns - tls_clock.mono_ns : 0;
+    if (++idle < 64 || until_wake < 30000) {
       __builtin_ia32_pause();
     } else if (idle < 256) {
       sched_yield();
     } else {
-      uint32_t us = idle < 1024 ? 20 : options_.idle_sleep_us;
-      timespec ts{0, long(us) * 1000};
+      uint64_t ns = uint64_t(idle < 1024 ? 20 : options_.idle_sleep_us) * 1000;
+      ns = std::min(ns, until_wake - 20000);  // nanosleep overshoots by tens of microseconds
+      timespec ts{0, long(ns)};
       nanosleep(&ts, nullptr);
     }
   }

@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -10,8 +11,10 @@ namespace pg {
 
 thread_local int tls_worker = -1;
 
-PacketPool::PacketPool(uint32_t buffers, uint32_t buffer_size, uint32_t headroom)
+PacketPool::PacketPool(uint32_t buffers, uint32_t buffer_size, uint32_t headroom, uint32_t workers)
     : buffers_(buffers), buffer_size_(buffer_size), headroom_(headroom) {
+  cache_limit_ = std::clamp<uint32_t>(buffers / (4 * std::max<uint32_t>(workers, 1)), 2, kCacheMax);
+  cache_bulk_ = cache_limit_ / 2;
   if (buffers < 64) throw std::invalid_argument("pool needs at least 64 buffers");
   if (buffer_size < headroom + 64 || buffer_size > 65536 + headroom)
     throw std::invalid_argument("pool buffer size must be between headroom+64 and 65536+headroom bytes");
@@ -66,8 +69,9 @@ uint32_t PacketPool::alloc(Packet** out, uint32_t n) {
     Cache& c = caches_[w];
     uint32_t have = c.count.load(std::memory_order_relaxed);
     if (have < n) {
-      uint32_t want = kCacheBulk + n - have;
-      if (have + want > kCacheMax) want = kCacheMax - have;
+      uint32_t want = cache_bulk_ + n - have;
+      uint32_t limit = std::min(kCacheMax, std::max(cache_limit_, n));
+      if (have + want > limit) want = limit - have;
       have += take_shared(c.items + have, want);
     }
     got = n < have ? n : have;
@@ -88,11 +92,11 @@ void PacketPool::free(Packet* const* pkts, uint32_t n) {
   Cache& c = caches_[w];
   uint32_t have = c.count.load(std::memory_order_relaxed);
   while (n > 0) {
-    if (have == kCacheMax) {
-      give_shared(c.items + have - kCacheBulk, kCacheBulk);
-      have -= kCacheBulk;
+    while (have >= cache_limit_) {
+      give_shared(c.items + have - cache_bulk_, cache_bulk_);
+      have -= cache_bulk_;
     }
-    uint32_t room = kCacheMax - have;
+    uint32_t room = cache_limit_ - have;
     uint32_t k = n < room ? n : room;
     for (uint32_t i = 0; i < k; i++) c.items[have + i] = pkts[i];
     have += k;

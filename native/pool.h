@@ -1,6 +1,6 @@
 // The packet pool: every packet buffer is allocated once, when the engine starts.
 // Workers allocate and free through a private cache and touch the shared stack
-// (under a mutex) only once per kCacheBulk packets, so the packet path takes no lock
+// (under a mutex) only once per bulk of packets, so the packet path takes no lock
 // per packet. Other threads (the control thread) use the shared stack directly.
 #pragma once
 #include <atomic>
@@ -17,8 +17,10 @@ extern thread_local int tls_worker;  // worker index, or -1 on other threads
 
 class PacketPool {
  public:
-  // `buffers` packets, each with `buffer_size` bytes of headroom + data.
-  PacketPool(uint32_t buffers, uint32_t buffer_size, uint32_t headroom = kDefaultHeadroom);
+  // `buffers` packets, each with `buffer_size` bytes of headroom + data, shared by
+  // `workers` worker threads (their caches are sized so a small pool is never stranded
+  // in the cache of a worker that only frees).
+  PacketPool(uint32_t buffers, uint32_t buffer_size, uint32_t headroom = kDefaultHeadroom, uint32_t workers = 1);
   ~PacketPool();
   PacketPool(const PacketPool&) = delete;
   PacketPool& operator=(const PacketPool&) = delete;
@@ -44,7 +46,8 @@ class PacketPool {
 
  private:
   static constexpr uint32_t kCacheMax = 512;
-  static constexpr uint32_t kCacheBulk = 256;
+  uint32_t cache_limit_ = kCacheMax;  // at most a quarter of the pool per worker
+  uint32_t cache_bulk_ = kCacheMax / 2;  // packets moved to or from the shared stack at once
   struct alignas(64) Cache {
     std::atomic<uint32_t> count{0};
     Packet* items[kCacheMax];

@@ -5,7 +5,7 @@
 // (dirname(dirname(process.execPath))), so a fresh machine needs no user config.
 // A lock file serialises concurrent builds in one checkout.
 import { spawnSync } from 'node:child_process';
-import { existsSync, openSync, closeSync, unlinkSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -34,16 +34,22 @@ function nodeGypScript() {
 }
 
 function withLock(fn) {
+  // The lock file holds the builder's pid; a lock whose process is gone is stale.
   const lock = join(root, '.build.lock');
-  const deadline = Date.now() + 10 * 60_000;
+  const deadline = Date.now() + 15 * 60_000;
   for (;;) {
     try {
-      closeSync(openSync(lock, 'wx'));
+      writeFileSync(lock, String(process.pid), { flag: 'wx' });
       break;
     } catch {
-      // A lock older than 15 minutes belongs to a build that died.
-      try { if (Date.now() - statSync(lock).mtimeMs > 15 * 60_000) unlinkSync(lock); } catch {}
-      if (Date.now() > deadline) fail(`another build holds ${lock}; remove it if no build is running`);
+      let holder = 0;
+      try { holder = Number(readFileSync(lock, 'utf8')); } catch {}
+      let alive = false;
+      try { if (holder > 0) { process.kill(holder, 0); alive = true; } } catch {}
+      // An empty lock is one being written this instant, unless it is old.
+      try { if (!(holder > 0) && Date.now() - statSync(lock).mtimeMs < 10_000) alive = true; } catch {}
+      if (!alive) { try { unlinkSync(lock); } catch {} continue; }
+      if (Date.now() > deadline) fail(`another build (pid ${holder}) has held ${lock} for 15 minutes`);
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
     }
   }

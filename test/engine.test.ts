@@ -102,3 +102,51 @@ t.test('a run with a duration stops on time and reports rates', async (t) => {
   t.ok(s.mpps > 0);
   t.equal(s.pool.available, s.pool.capacity);
 });
+
+t.test('handlers are read and written on a running engine', async (t) => {
+  const plan = compile(
+    graph('h', () => {
+      InfiniteSource({ length: 60, rate: 200000 }, 'src').to(Counter({}, 'c')).to(Queue({ capacity: 100 }, 'q')).to(Unqueue({}, 'u')).to(Discard({}, 'd'));
+    }),
+  );
+  const rt = new Runtime({ threads: 2, poolBuffers: 4096 });
+  const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  try {
+    const g = rt.load(plan);
+    rt.start();
+    await wait(100);
+    // Generic handlers every element has.
+    t.equal(g.read('q', 'class'), 'Queue');
+    t.same(JSON.parse(g.read('q', 'config')), { capacity: 100 });
+    t.same(JSON.parse(g.read('q', 'ports')), { inputs: ['push'], outputs: ['pull'] });
+    t.match(g.read('q', 'handlers'), /capacity\trw/);
+    t.ok(BigInt(JSON.parse(g.read('c', 'counters')).packets) > 0n);
+    // Native handlers: a structural write (capacity grows the ring with the graph paused).
+    g.write('q', 'capacity', '5000');
+    t.equal(g.read('q', 'capacity'), '5000');
+    t.throws(() => g.write('q', 'capacity', 'lots'), /capacity must be a whole number, got 'lots'/);
+    t.throws(() => g.write('q', 'length', '3'), /read-only/);
+    t.throws(() => g.read('q', 'nonsense'), /element 'q' \(Queue\) has no native handler 'nonsense'/);
+    t.throws(() => g.read('nobody', 'class'), /graph 'h' has no element named 'nobody'/);
+    // Rate and activity of the source.
+    t.equal(g.read('src', 'rate'), '200000');
+    g.write('src', 'active', 'false');
+    await wait(50);
+    const before = g.counter('src', 'packets');
+    await wait(100);
+    t.equal(g.counter('src', 'packets'), before, 'an inactive source emits nothing');
+    g.write('src', 'active', 'true');
+    await wait(100);
+    t.ok(g.counter('src', 'packets') > before, 'and resumes when reactivated');
+    // Counter reset and the derived rate handler.
+    g.sample();
+    await wait(200);
+    g.sample();
+    const rate = Number(g.read('c', 'rate'));
+    t.ok(rate > 100000 && rate < 300000, `Counter rate ${rate} near the source's 200000/s`);
+    g.write('c', 'reset', '');
+    t.ok(g.counter('c', 'packets') < 20000n, 'reset zeroes the count');
+  } finally {
+    rt.close();
+  }
+});

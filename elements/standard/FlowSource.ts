@@ -1,0 +1,127 @@
+import { isIPv4, isIPv6 } from 'node:net';
+import { Type } from 'typebox';
+import { defineElement } from '../../src/graph/descriptor.js';
+import { etherAddress } from '../../src/graph/types.js';
+
+const HEADERS = { ipv4: 20, ipv6: 40, udp: 8, tcp: 20 } as const;
+const DEFAULT_IP = { ipv4: { src: '198.18.0.1', dst: '198.19.0.1' }, ipv6: { src: 'fd00::1', dst: 'fd00:1::1' } } as const;
+
+export const FlowSource = defineElement({
+  name: 'FlowSource',
+  group: 'standard',
+  summary: 'Generates Ethernet IPv4/IPv6 UDP/TCP frames over many flows, with every checksum right: the benchmark traffic source.',
+  doc: `Emits Ethernet frames carrying IPv4 or IPv6 (\`family\`) and UDP or TCP (\`protocol\`), spread
+over \`flows\` flows. Every IPv4 header checksum and every UDP/TCP checksum is correct.
+
+**Flows.** Flow *i* (0-based, \`0 <= i < flows\`) has
+- source address \`srcIp + i\`, the addition done on the address's low 32 bits and wrapping within
+  them (for IPv4 that is the whole address: 198.18.0.1, 198.18.0.2, ...; for IPv6 the last 32 bits);
+- source port \`(srcPort + (i mod 1024)) mod 65536\`;
+- the same destination address and port (\`dstIp\`, \`dstPort\`) and Ethernet addresses.
+
+Every flow therefore has its own source address, and up to 1024 flows also differ in source port,
+so RSS, fanout and 5-tuple hashes spread them. \`order\` picks the flow of each successive packet:
+\`round-robin\` cycles 0, 1, ..., flows-1, 0, ...; \`random\` draws each flow uniformly.
+
+**Lengths.** Frames are \`length\` bytes (without FCS), or with \`lengthMax\` uniformly random in
+[\`length\`, \`lengthMax\`]. The headers must fit: IPv4/UDP needs 42 bytes, IPv4/TCP 54, IPv6/UDP 62,
+IPv6/TCP 74, so for IPv6 give a \`length\` of at least 62 (UDP) or 74 (TCP). The payload is a fixed
+pattern: byte *k* of the payload is *k* mod 256.
+
+**Headers.** IPv4: version 4, 20-byte header, TOS 0, DF clear, TTL 64, identification counting up
+from 0 per packet (across flows). IPv6: traffic class and flow label 0, hop limit 64. UDP: the
+length and a checksum (never 0). TCP: a 20-byte header with \`tcpFlags\` (default ACK), window
+65535, acknowledgment number 1 when ACK is set (else 0), and a sequence number counting the TCP
+payload bytes this source sent before the packet (from 0, across flows; with one flow that is a
+proper byte stream). The mac, network and transport header annotations are set.
+
+**Randomness.** Random flows and lengths come from a fast PRNG (splitmix64) seeded with \`seed\`, so
+a run with the same config produces the same packets.
+
+\`burst\`, \`rate\`, \`limit\` and \`active\` work as in InfiniteSource: up to \`burst\` packets per
+task round; with \`rate\` paced to that many packets per second (never bursting more than
+\`burst\` to catch up); with \`limit\` it stops after that many packets, and a graph whose sources
+have all stopped ends once drained. The \`reset\` handler restarts the count towards the limit and
+also the flow sequence, the PRNG, the IPv4 ids and the TCP sequence numbers, so the output repeats
+from the start. When the pool has no free buffer the round is cut short and \`pool_empty\` counts.
+
+Speed: each packet is copied from a template prepared at configuration and patched; the checksums
+are finished from precomputed partial sums (RFC 1071/1624), never summed over the frame.`,
+  inputs: '0',
+  outputs: '1',
+  processing: '/h',
+  config: Type.Object(
+    {
+      family: Type.Optional(Type.Enum(['ipv4', 'ipv6'], { default: 'ipv4', description: 'Network protocol: "ipv4" or "ipv6".' })),
+      protocol: Type.Optional(Type.Enum(['udp', 'tcp'], { default: 'udp', description: 'Transport protocol: "udp" or "tcp".' })),
+      length: Type.Optional(
+        Type.Integer({
+          minimum: 60,
+          maximum: 1514,
+          default: 60,
+          description: 'Frame length in bytes without FCS (the minimum when lengthMax is set); at least 42/54/62/74 for ipv4-udp/ipv4-tcp/ipv6-udp/ipv6-tcp.',
+        }),
+      ),
+      lengthMax: Type.Optional(
+        Type.Integer({ minimum: 0, maximum: 1514, default: 0, description: '0: every frame is `length` bytes; otherwise frame lengths are uniformly random in [length, lengthMax].' }),
+      ),
+      srcEther: Type.Optional(etherAddress('Source Ethernet address.', '02:00:00:00:00:01')),
+      dstEther: Type.Optional(etherAddress('Destination Ethernet address.', '02:00:00:00:00:02')),
+      srcIp: Type.Optional(
+        Type.String({
+          pattern: '^[0-9a-fA-F:.]*$',
+          default: '',
+          description: 'Source address of flow 0, of the `family`; empty for the family default (198.18.0.1 or fd00::1). Flow i uses this + i on the low 32 bits.',
+        }),
+      ),
+      dstIp: Type.Optional(
+        Type.String({ pattern: '^[0-9a-fA-F:.]*$', default: '', description: 'Destination address of every flow, of the `family`; empty for the family default (198.19.0.1 or fd00:1::1).' }),
+      ),
+      srcPort: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, default: 1024, description: 'Source port of flow 0; flow i uses (srcPort + i mod 1024) mod 65536.' })),
+      dstPort: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, default: 9, description: 'Destination port of every flow.' })),
+      flows: Type.Optional(Type.Integer({ minimum: 1, maximum: 16777216, default: 1, description: 'Number of flows (1 to 16M).' })),
+      order: Type.Optional(
+        Type.Enum(['round-robin', 'random'], { default: 'round-robin', description: 'Flow of each successive packet: "round-robin" (0, 1, ..., flows-1, 0, ...) or "random" (uniform).' }),
+      ),
+      tcpFlags: Type.Optional(Type.Integer({ minimum: 0, maximum: 255, default: 16, description: 'TCP flag bits (FIN 1, SYN 2, RST 4, PSH 8, ACK 16, URG 32, ...); default ACK. Ignored for UDP.' })),
+      seed: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 1, description: 'Seed of the random generator (random order and lengths); the same seed gives the same packets.' })),
+      limit: Type.Optional(Type.Integer({ minimum: -1, default: -1, description: 'Packets to emit in all; -1 for no limit.' })),
+      burst: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, default: 32, description: 'Packets per task round (one batch).' })),
+      rate: Type.Optional(Type.Number({ minimum: 0, maximum: 1e10, default: 0, description: 'Packets per second; 0 for as fast as possible.' })),
+      active: Type.Optional(Type.Boolean({ default: true, description: 'Emit packets (false: wait until the active handler is set).' })),
+    },
+    { additionalProperties: false },
+  ),
+  counters: { packets: 'packets emitted', bytes: 'bytes emitted (frames without FCS)', pool_empty: 'rounds cut short because the packet pool was empty' },
+  handlers: {
+    active: { doc: 'read or set whether the source emits', read: true, write: true },
+    rate: { doc: 'read or set the rate in packets per second (0: unlimited)', read: true, write: true },
+    limit: { doc: 'read or set the packet limit (-1: none)', read: true, write: true },
+    reset: { doc: 'start counting towards the limit again and restart the flow sequence, random generator, IPv4 ids and TCP sequence numbers', write: true },
+  },
+  derived: {
+    packet_rate: { doc: 'packets per second over the last sampling interval', read: (c) => String(c.rate('packets') ?? 0) },
+  },
+  check: (c) => {
+    const family = c.family ?? 'ipv4';
+    const protocol = c.protocol ?? 'udp';
+    const need = 14 + HEADERS[family] + HEADERS[protocol];
+    const length = c.length ?? 60;
+    if (length < need)
+      return `config field 'length' must be at least ${need} for ${family}/${protocol} frames (14 Ethernet + ${HEADERS[family]} ${family === 'ipv4' ? 'IPv4' : 'IPv6'} + ${HEADERS[protocol]} ${protocol.toUpperCase()} header bytes), got ${length}`;
+    const lengthMax = c.lengthMax ?? 0;
+    if (lengthMax !== 0 && lengthMax < length)
+      return `config field 'lengthMax' must be 0 (every frame 'length' bytes) or at least 'length' (${length}), got ${lengthMax}`;
+    const isFamily = family === 'ipv4' ? isIPv4 : isIPv6;
+    for (const [field, which] of [['srcIp', 'src'], ['dstIp', 'dst']] as const) {
+      const v = c[field] ?? '';
+      if (v !== '' && !isFamily(v))
+        return `config field '${field}' must be an ${family === 'ipv4' ? 'IPv4' : 'IPv6'} address (family is ${family}; empty for ${DEFAULT_IP[family][which]}), got ${JSON.stringify(v)}`;
+    }
+    return undefined;
+  },
+  examples: [
+    "FlowSource({ flows: 1000, limit: 1_000_000 }).to(Discard())",
+    "FlowSource({ family: 'ipv6', protocol: 'tcp', length: 74, lengthMax: 1514, flows: 65536, order: 'random' }).to(Discard())",
+  ],
+});

@@ -1,0 +1,67 @@
+// Tee: copies each packet to every output. Documentation: Tee.ts.
+#include <algorithm>
+#include <cstring>
+
+#include "element.h"
+
+namespace pg {
+
+class Tee final : public Element {
+ public:
+  const char* port_count() const override { return "1/1-"; }
+  const char* processing() const override { return "h/h"; }
+
+  void configure(const Config&) override {
+    c_packets_ = counter("packets");
+    c_copies_ = counter("copies");
+    c_pool_empty_ = counter("pool_empty");
+  }
+
+  void push(int, Batch& b) override {
+    const uint32_t n = b.count;
+    if (n == 0) return;
+    count(c_packets_, n);
+    // Copies first (outputs 1..n-1), while the originals are still ours; then the originals.
+    uint64_t copies = 0, missed = 0;
+    Batch c;
+    for (int out = 1; out < noutputs(); out++) {
+      c.count = pool().alloc(c.pkts, n);
+      for (uint32_t i = 0; i < c.count; i++) copy_packet(b.pkts[i], c.pkts[i]);
+      copies += c.count;
+      missed += n - c.count;
+      output_push(out, c);
+    }
+    if (copies) count(c_copies_, copies);
+    if (missed) count(c_pool_empty_, missed);
+    output_push(0, b);
+  }
+
+ private:
+  // A copy with the same data offset, bytes and annotations. Bytes in front of the data
+  // that a header annotation points to (a stripped link header, say) are copied too.
+  static void copy_packet(Packet* p, Packet* q) {
+    const uint32_t hr = p->headroom(), len = p->length();
+    const Annotations& a = p->anno();
+    uint32_t from = hr;
+    for (int16_t off : {a.mac_offset, a.network_offset, a.transport_offset})
+      if (off >= 0 && uint32_t(off) < from) from = uint32_t(off);
+    // Both buffers come from one pool, so they have the same capacity.
+    const uint32_t qhr = q->headroom();
+    if (hr > qhr) {
+      q->put(hr - qhr);
+      q->pull(hr - qhr);
+    } else if (hr < qhr) {
+      q->push(qhr - hr);
+      q->take(qhr - hr);
+    }
+    q->set_length(len);
+    std::memcpy(q->buffer() + from, p->buffer() + from, hr - from + len);
+    q->anno() = a;
+  }
+
+  uint32_t c_packets_ = 0, c_copies_ = 0, c_pool_empty_ = 0;
+};
+
+PG_ELEMENT(Tee);
+
+}  // namespace pg
