@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "batch_split.h"
 #include "element.h"
 
 namespace pg {
@@ -504,56 +505,13 @@ class Classifier final : public Element {
     return uint32_t(-c - 1);
   }
 
-  // One sub-batch per output that receives packets, in arrival order; no-match packets freed.
+  // One sub-batch per output that receives packets, in arrival order; no-match packets
+  // (the pseudo-output after the last pattern) are freed.
   void split(Batch& b, const uint32_t* out) {
-    const uint32_t n = b.count;
-    bool same = true;
-    for (uint32_t i = 1; i < n; i++) same &= out[i] == out[0];
-    if (same) {
-      if (out[0] == npatterns_) drop(b);
-      else output_push(int(out[0]), b);
-      b.count = 0;
-      return;
-    }
-    Packet* sorted[kMaxBatch];
-    Batch sub;
-    auto emit = [&](uint32_t o, Packet* const* pk, uint32_t len) {
-      if (o == npatterns_) {
-        pool().free(pk, len);
-        return;
-      }
-      std::memcpy(sub.pkts, pk, len * sizeof(Packet*));
-      sub.count = len;
-      output_push(int(o), sub);
-      sub.count = 0;
-    };
-    if (npatterns_ < kCountingOutputs) {
-      // Stable counting sort by output (the drop pseudo-output last).
-      uint16_t start[kCountingOutputs + 1];
-      const uint32_t slots = npatterns_ + 1;
-      std::memset(start, 0, sizeof(uint16_t) * (slots + 1));
-      for (uint32_t i = 0; i < n; i++) start[out[i] + 1]++;
-      for (uint32_t o = 0; o < slots; o++) start[o + 1] = uint16_t(start[o + 1] + start[o]);
-      uint16_t fill[kCountingOutputs];
-      std::memcpy(fill, start, sizeof(uint16_t) * slots);
-      for (uint32_t i = 0; i < n; i++) sorted[fill[out[i]]++] = b.pkts[i];
-      b.count = 0;
-      for (uint32_t o = 0; o < slots; o++)
-        if (start[o + 1] > start[o]) emit(o, sorted + start[o], uint32_t(start[o + 1] - start[o]));
-    } else {
-      // Many outputs: sort (output, index) keys; outputs <= 4096 and indexes < 256.
-      uint32_t key[kMaxBatch];
-      for (uint32_t i = 0; i < n; i++) key[i] = out[i] << 8 | i;
-      std::sort(key, key + n);
-      for (uint32_t i = 0; i < n; i++) sorted[i] = b.pkts[key[i] & 0xff];
-      b.count = 0;
-      for (uint32_t i = 0; i < n;) {
-        uint32_t o = key[i] >> 8, j = i;
-        while (j < n && (key[j] >> 8) == o) j++;
-        emit(o, sorted + i, j - i);
-        i = j;
-      }
-    }
+    split_push(b, out, npatterns_ + 1, [this](uint32_t o, Batch& sub) {
+      if (o == npatterns_) drop(sub);
+      else output_push(int(o), sub);
+    });
   }
 
   // Lays the tree out in depth-first order from the root (node 0), yes branches first.
@@ -631,7 +589,6 @@ class Classifier final : public Element {
     return s;
   }
 
-  static constexpr uint32_t kCountingOutputs = 1024;
   std::vector<Node> nodes_;
   int32_t root_ = -1;
   uint32_t npatterns_ = 0;
