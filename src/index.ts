@@ -15,3 +15,5 @@ export type { EngineOptions } from './runtime/runtime.js';
 export { Type } from 'typebox';
 export { runPlan } from './runtime/run.js';
 export type { RunOptions, RunSummary, TickInfo } from './runtime/run.js';
+export * from './control/index.js';
+export * from './lab/index.js';

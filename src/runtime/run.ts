@@ -89,10 +89,12 @@ export async function runPlan(plan: Plan, options: RunOptions = {}): Promise<Run
         lastTickPackets = packets;
       }
     }
-    const end = process.hrtime.bigint();
-    const packets = graph.sourcePackets() - base;
+    // Read CPU time while the workers exist, then stop them, so the packet count and every
+    // element counter below are final and agree with each other.
     const cpu = runtime.workerStats().reduce((s, w) => s + w.cpuNs, 0) - baseCpu;
     runtime.stop();
+    const end = process.hrtime.bigint();
+    const packets = graph.sourcePackets() - base;
     const seconds = Number(end - baseTime) / 1e9;
     const elements: RunSummary['elements'] = {};
     for (const [name, counters] of Object.entries(graph.allCounters()))

@@ -1,0 +1,282 @@
+// FromDevice: receives frames from a network device through an AF_PACKET socket with a
+// TPACKET_V3 memory-mapped receive ring. Documentation: FromDevice.ts.
+//
+// The kernel fills blocks of the ring with frames and hands a block over by setting its
+// status to TP_STATUS_USER (when the block is full or its timeout expires). The task
+// checks the status word of the current block (a memory read, no system call), copies up
+// to a burst of frames into pool packets, and gives the block back (TP_STATUS_KERNEL) once
+// every frame in it has been taken. Nothing ready: it returns false and the worker idles.
+#include <arpa/inet.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+#include "element.h"
+
+namespace pg {
+
+namespace {
+
+// Open an AF_PACKET socket, turning the usual failures into errors that name the remedy.
+int open_packet_socket(const std::string& device, int protocol) {
+  int fd = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, protocol);
+  if (fd < 0) {
+    int err = errno;
+    if (err == EPERM || err == EACCES)
+      throw ConfigError("device '" + device + "': no permission to open a packet socket: AF_PACKET needs CAP_NET_RAW; run as root or grant it with `setcap cap_net_raw+ep $(which node)`");
+    throw ConfigError("device '" + device + "': cannot open a packet socket: " + std::strerror(err));
+  }
+  return fd;
+}
+
+}  // namespace
+
+class FromDevice final : public Element {
+ public:
+  ~FromDevice() override { release(); }
+
+  const char* port_count() const override { return "0/1"; }
+  const char* processing() const override { return "/h"; }
+
+  void configure(const Config& conf) override {
+    device_ = conf.string("device");
+    promisc_ = conf.boolean("promisc");
+    burst_ = uint32_t(conf.integer("burst", 1, kMaxBatch));
+    block_size_ = uint32_t(conf.integer("blockSize", 4096, 1 << 30));
+    blocks_ = uint32_t(conf.integer("blocks", 1, 1 << 20));
+    frame_size_ = uint32_t(conf.integer("frameSize", 128, 1 << 30));
+    block_timeout_ms_ = uint32_t(conf.integer("blockTimeoutMs", 1, 1000));
+    fanout_ = int(conf.integer("fanout", 0, 65535));
+    restore_vlan_ = conf.boolean("restoreVlan");
+    c_packets_ = counter("packets");
+    c_bytes_ = counter("bytes");
+    c_kernel_drops_ = counter("kernel_drops");
+    c_pool_empty_ = counter("pool_empty");
+    c_too_long_ = counter("too_long");
+    c_ring_errors_ = counter("ring_errors");
+    c_csum_not_ready_ = counter("csum_not_ready");
+
+    const long page = ::sysconf(_SC_PAGESIZE);
+    if (block_size_ % uint32_t(page) != 0)
+      throw ConfigError("blockSize " + std::to_string(block_size_) + " must be a multiple of the page size (" + std::to_string(page) + ")");
+    if (frame_size_ % TPACKET_ALIGNMENT != 0 || frame_size_ > block_size_)
+      throw ConfigError("frameSize " + std::to_string(frame_size_) + " must be a multiple of 16 and at most blockSize");
+    if (uint64_t(block_size_) * blocks_ > (uint64_t(1) << 32))
+      throw ConfigError("blockSize x blocks is more than 4 GiB");
+
+    open_ring();
+    room_ = pool().buffer_size() - pool().headroom();
+    request_task();
+  }
+
+  void cleanup() override { release(); }
+
+  bool run_task() override {
+    if (map_ == nullptr) return false;
+    maybe_read_stats();
+    auto* bd = reinterpret_cast<tpacket_block_desc*>(map_ + size_t(cur_block_) * block_size_);
+    if ((__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0) return false;
+
+    const uint32_t npkts = bd->hdr.bh1.num_pkts;
+    if (next_pkt_ == 0) next_off_ = bd->hdr.bh1.offset_to_first_pkt;
+    uint32_t want = npkts - next_pkt_;
+    if (want > burst_) want = burst_;
+
+    Batch b;
+    if (want > 0) {
+      b.count = pool().alloc(b.pkts, want);
+      if (b.count < want) count(c_pool_empty_);
+      if (b.count == 0) return false;  // the frames wait in the ring (the kernel drops when it fills)
+    }
+
+    const uint8_t* block = reinterpret_cast<const uint8_t*>(bd);
+    uint32_t out = 0, taken = 0, too_long = 0, csum_not_ready = 0;
+    uint64_t bytes = 0;
+    bool bad = false;
+    // Frames are taken while a packet is left; too long or outgoing frames cost no packet.
+    while (next_pkt_ < npkts && out < b.count) {
+      const uint32_t off = next_off_;
+      if (off < sizeof(tpacket_block_desc) || off > block_size_ || block_size_ - off < sizeof(tpacket3_hdr)) {
+        bad = true;
+        break;
+      }
+      const auto* h = reinterpret_cast<const tpacket3_hdr*>(block + off);
+      const uint32_t snap = h->tp_snaplen, len = h->tp_len, mac = h->tp_mac;
+      if (mac > block_size_ - off || snap > block_size_ - off - mac) {
+        bad = true;
+        break;
+      }
+      next_pkt_++;
+      next_off_ = off + h->tp_next_offset;
+      if (h->tp_next_offset == 0 && next_pkt_ < npkts) {
+        bad = true;
+        break;
+      }
+      taken++;
+      const auto* sll = reinterpret_cast<const sockaddr_ll*>(block + off + TPACKET_ALIGN(sizeof(tpacket3_hdr)));
+      if (off + TPACKET_ALIGN(sizeof(tpacket3_hdr)) + sizeof(sockaddr_ll) <= block_size_ && sll->sll_pkttype == PACKET_OUTGOING)
+        continue;  // our own transmission (kernels without PACKET_IGNORE_OUTGOING)
+      const bool vlan = (h->tp_status & TP_STATUS_VLAN_VALID) != 0;
+      const bool inline_tag = vlan && restore_vlan_;
+      const uint32_t need = snap + (inline_tag ? 4 : 0);
+      if (snap < len || need > room_ || (inline_tag && snap < 12)) {
+        too_long++;  // cut by the ring frame (frameSize) or larger than a pool buffer
+        continue;
+      }
+      Packet* p = b.pkts[out++];
+      const uint8_t* src = block + off + mac;
+      uint8_t* dst = p->data();
+      if (inline_tag) {
+        // Put the tag the kernel took out back after the two MAC addresses.
+        const uint16_t tpid = (h->tp_status & TP_STATUS_VLAN_TPID_VALID) && h->hv1.tp_vlan_tpid ? h->hv1.tp_vlan_tpid : ETH_P_8021Q;
+        std::memcpy(dst, src, 12);
+        const uint16_t tag[2] = {htons(tpid), htons(uint16_t(h->hv1.tp_vlan_tci))};
+        std::memcpy(dst + 12, tag, 4);
+        std::memcpy(dst + 16, src + 12, snap - 12);
+      } else {
+        std::memcpy(dst, src, snap);
+        if (vlan) {
+          p->anno().vlan_tci = uint16_t(h->hv1.tp_vlan_tci);
+          p->anno().flags |= kVlanPresent;
+        }
+      }
+      p->set_length(need);  // fits: need <= room_
+      p->anno().timestamp_ns = int64_t(h->tp_sec) * 1000000000ll + int64_t(h->tp_nsec);
+      p->set_mac_header(p->data());
+      csum_not_ready += (h->tp_status & TP_STATUS_CSUMNOTREADY) != 0;
+      bytes += need;
+    }
+    if (bad) count(c_ring_errors_);
+    if (bad || next_pkt_ >= npkts) {
+      // Every frame of the block is taken (or the block cannot be walked): give it back.
+      __atomic_store_n(&bd->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+      cur_block_ = cur_block_ + 1 == blocks_ ? 0 : cur_block_ + 1;
+      next_pkt_ = 0;
+    }
+    if (out < b.count) pool().free(b.pkts + out, b.count - out);
+    b.count = out;
+    if (too_long) count(c_too_long_, too_long);
+    if (csum_not_ready) count(c_csum_not_ready_, csum_not_ready);
+    if (out) {
+      count(c_packets_, out);
+      count(c_bytes_, bytes);
+      output_push(0, b);
+    }
+    return taken > 0 || bad || want == 0;
+  }
+
+  SourceState source_state() const override { return SourceState::Running; }
+
+ private:
+  [[noreturn]] void fail(const std::string& what) {
+    release();
+    throw ConfigError("device '" + device_ + "': " + what);
+  }
+
+  void open_ring() {
+    ifindex_ = int(::if_nametoindex(device_.c_str()));
+    if (ifindex_ == 0) throw ConfigError("device '" + device_ + "' does not exist (ip link show)");
+    // Protocol 0: receive nothing until the ring is set up and the socket bound.
+    fd_ = open_packet_socket(device_, 0);
+    {
+      ifreq ifr{};
+      std::strncpy(ifr.ifr_name, device_.c_str(), IFNAMSIZ - 1);
+      if (::ioctl(fd_, SIOCGIFFLAGS, &ifr) == 0 && !(ifr.ifr_flags & IFF_UP))
+        fail("the device is down (ip link set " + device_ + " up)");
+    }
+    int v = TPACKET_V3;
+    if (::setsockopt(fd_, SOL_PACKET, PACKET_VERSION, &v, sizeof v) != 0) fail(std::string("TPACKET_V3 not supported: ") + std::strerror(errno));
+    int one = 1;
+    ::setsockopt(fd_, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one);  // older kernels: checked per frame
+    tpacket_req3 req{};
+    req.tp_block_size = block_size_;
+    req.tp_block_nr = blocks_;
+    req.tp_frame_size = frame_size_;
+    req.tp_frame_nr = (block_size_ / frame_size_) * blocks_;
+    req.tp_retire_blk_tov = block_timeout_ms_;
+    req.tp_sizeof_priv = 0;
+    req.tp_feature_req_word = 0;
+    if (::setsockopt(fd_, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) != 0)
+      fail(std::string("cannot set up the receive ring (blockSize ") + std::to_string(block_size_) + " x blocks " +
+           std::to_string(blocks_) + ", frameSize " + std::to_string(frame_size_) + "): " + std::strerror(errno));
+    map_bytes_ = size_t(block_size_) * blocks_;
+    void* m = ::mmap(nullptr, map_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_, 0);
+    if (m == MAP_FAILED) {
+      map_bytes_ = 0;
+      fail(std::string("cannot map the receive ring: ") + std::strerror(errno));
+    }
+    map_ = static_cast<uint8_t*>(m);
+    sockaddr_ll sll{};
+    sll.sll_family = AF_PACKET;
+    sll.sll_protocol = htons(ETH_P_ALL);
+    sll.sll_ifindex = ifindex_;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&sll), sizeof sll) != 0) fail(std::string("cannot bind to it: ") + std::strerror(errno));
+    if (promisc_) {
+      packet_mreq mr{};
+      mr.mr_ifindex = ifindex_;
+      mr.mr_type = PACKET_MR_PROMISC;
+      if (::setsockopt(fd_, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof mr) != 0)
+        fail(std::string("cannot turn promiscuous mode on: ") + std::strerror(errno));
+    }
+    if (fanout_ > 0) {
+      int arg = fanout_ | (PACKET_FANOUT_HASH << 16);
+      if (::setsockopt(fd_, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg) != 0)
+        fail("cannot join fanout group " + std::to_string(fanout_) + ": " + std::strerror(errno) +
+             " (every socket in a group must use the same device and mode)");
+    }
+    // Drops counted by the kernel before now are not ours.
+    tpacket_stats_v3 st{};
+    socklen_t sl = sizeof st;
+    ::getsockopt(fd_, SOL_PACKET, PACKET_STATISTICS, &st, &sl);
+  }
+
+  // Kernel drop counts (reading them resets them), at most every 100 ms: one system call
+  // per 100 ms, never per packet.
+  void maybe_read_stats() {
+    const uint64_t now = now_ns();
+    if (now < next_stats_ns_) return;
+    next_stats_ns_ = now + 100000000ull;
+    read_stats();
+  }
+  void read_stats() {
+    if (fd_ < 0) return;
+    tpacket_stats_v3 st{};
+    socklen_t sl = sizeof st;
+    if (::getsockopt(fd_, SOL_PACKET, PACKET_STATISTICS, &st, &sl) == 0 && st.tp_drops) count(c_kernel_drops_, st.tp_drops);
+  }
+
+  void release() {
+    if (map_) ::munmap(map_, map_bytes_);
+    map_ = nullptr;
+    if (fd_ >= 0) ::close(fd_);  // also leaves promiscuous mode and the fanout group
+    fd_ = -1;
+  }
+
+  std::string device_;
+  bool promisc_ = false, restore_vlan_ = false;
+  uint32_t burst_ = 32, block_size_ = 1 << 20, blocks_ = 16, frame_size_ = 2048, block_timeout_ms_ = 1;
+  int fanout_ = 0;
+  int ifindex_ = 0;
+  int fd_ = -1;
+  uint8_t* map_ = nullptr;
+  size_t map_bytes_ = 0;
+  uint32_t room_ = 0;
+
+  // Worker state: the block being read and the next frame in it.
+  uint32_t cur_block_ = 0, next_pkt_ = 0, next_off_ = 0;
+  uint64_t next_stats_ns_ = 0;
+
+  uint32_t c_packets_ = 0, c_bytes_ = 0, c_kernel_drops_ = 0, c_pool_empty_ = 0, c_too_long_ = 0, c_ring_errors_ = 0, c_csum_not_ready_ = 0;
+};
+
+PG_ELEMENT(FromDevice);
+
+}  // namespace pg

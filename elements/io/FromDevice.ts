@@ -1,0 +1,72 @@
+import { Type } from 'typebox';
+import { defineElement } from '../../src/graph/descriptor.js';
+
+export const FromDevice = defineElement({
+  name: 'FromDevice',
+  group: 'io',
+  summary: 'Receives the frames arriving on a network device (AF_PACKET, memory-mapped TPACKET_V3 ring).',
+  doc: `Opens an AF_PACKET socket bound to \`device\` with a TPACKET_V3 receive ring of \`blocks\`
+blocks of \`blockSize\` bytes shared with the kernel, and pushes the frames that arrive out of its one
+output, up to \`burst\` per task round. The kernel packs frames into a block and hands the block over
+when it is full or \`blockTimeoutMs\` after its first frame (so at low rates a frame waits at most that
+long). The task only reads the ring's status words: no system call per packet, and none at all while
+nothing arrives (the worker idles instead). Each frame is copied into a pool packet (its data start is
+the Ethernet header, also set as the MAC header annotation; its timestamp annotation is the kernel's
+receive time); a block goes back to the kernel once every frame in it has been taken.
+
+Frames this host sends on the device (including ToDevice's on the same device) are never read back
+(PACKET_IGNORE_OUTGOING, and a per-frame check of the packet type on kernels without it). The kernel
+takes the 802.1Q tag off received frames; FromDevice puts its TCI into the \`vlan_tci\` annotation and
+sets the VLAN-present flag (the TPID is not kept), or with \`restoreVlan\` writes the tag back into the
+frame after the MAC addresses (with its TPID, 0x8100 or 0x88a8) and leaves the annotation unset, so a
+bridge forwards tagged frames unchanged.
+
+A frame longer than a ring frame (\`frameSize\` less about 80 bytes of ring header) arrives cut, and one
+longer than a pool buffer does not fit: both are dropped and counted in \`too_long\` (segmentation
+offloads on the device can deliver 64 KB frames: turn them off with \`ethtool -K DEV gro off\`, and
+\`tso off gso off\` on the sender). A frame sent by this host with checksum offload (from another
+namespace over a veth, say) arrives with its TCP or UDP checksum not yet filled in; it is pushed as it is
+and counted in \`csum_not_ready\` (turn the sender's offload off: \`ethtool -K DEV tx off\`). When the pool is empty the round is cut short and counted in
+\`pool_empty\`; the frames wait in the ring, and when the ring is full the kernel drops what arrives:
+\`kernel_drops\` (read from PACKET_STATISTICS every 100 ms while the graph runs, so the last 100 ms
+of a run may be missing).
+
+\`promisc\` puts the device in promiscuous mode for as long as the socket is open. \`fanout\` (1 to
+65535) joins the socket to that PACKET_FANOUT group in hash mode: the kernel spreads the device's
+flows over every socket in the group (one FromDevice per worker, each with the same \`device\` and
+\`fanout\`), keeping each flow on one socket. 0 means no fanout.
+
+At load a device that does not exist, is down, or cannot be opened is a configuration error that
+names it and the remedy (AF_PACKET needs CAP_NET_RAW: run as root or \`setcap cap_net_raw+ep
+$(which node)\`). The socket and the ring are released when the graph is removed.`,
+  inputs: '0',
+  outputs: '1',
+  processing: '/h',
+  config: Type.Object(
+    {
+      device: Type.String({ minLength: 1, maxLength: 15, description: 'Network device to receive from (as `ip link` names it).' }),
+      promisc: Type.Optional(Type.Boolean({ default: false, description: 'Put the device in promiscuous mode.' })),
+      burst: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, default: 64, description: 'Most frames per task round (one batch).' })),
+      blockSize: Type.Optional(Type.Integer({ minimum: 4096, maximum: 1073741824, default: 1048576, description: 'Bytes per ring block (a multiple of the page size).' })),
+      blocks: Type.Optional(Type.Integer({ minimum: 1, maximum: 1048576, default: 16, description: 'Blocks in the ring.' })),
+      frameSize: Type.Optional(Type.Integer({ minimum: 128, maximum: 1073741824, default: 2048, description: 'Largest ring slot for one frame, ring header included (a multiple of 16, at most blockSize).' })),
+      blockTimeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 1, description: 'The kernel hands a block over at most this many ms after its first frame.' })),
+      fanout: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, default: 0, description: 'PACKET_FANOUT group id (hash mode); 0: none.' })),
+      restoreVlan: Type.Optional(Type.Boolean({ default: false, description: 'Write the VLAN tag the kernel took off back into the frame instead of the annotation.' })),
+    },
+    { additionalProperties: false },
+  ),
+  counters: {
+    packets: 'frames received and pushed',
+    bytes: 'bytes received and pushed',
+    kernel_drops: 'frames the kernel dropped because the ring was full (PACKET_STATISTICS)',
+    pool_empty: 'rounds cut short because the packet pool was empty',
+    too_long: 'frames dropped: cut by the ring frame size, or longer than a pool buffer',
+    ring_errors: 'ring blocks abandoned because their frame headers did not fit the block (never expected)',
+    csum_not_ready: 'frames pushed whose transport checksum the kernel had not filled in yet (a sender on this host with checksum offload)',
+  },
+  derived: {
+    packet_rate: { doc: 'packets per second over the last sampling interval', read: (c) => String(c.rate('packets') ?? 0) },
+  },
+  examples: ["FromDevice({ device: 'veth0' }).to(ToDevice({ device: 'veth1' }))"],
+});

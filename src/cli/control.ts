@@ -1,0 +1,75 @@
+// `pktgraph read`, `write`, `handlers` and `list`: talk to a running `pktgraph run`
+// through its control socket.
+import { controlPath } from '../control/path.js';
+import { controlRequest, NoEngineError } from '../control/client.js';
+import type { ControlRequest } from '../control/protocol.js';
+import type { HandlerInfo } from '../runtime/runtime.js';
+import { CliError } from './errors.js';
+import { table } from './format.js';
+
+export interface Target {
+  graph?: string;
+  element: string;
+  handler?: string;
+}
+
+/**
+ * `[GRAPH:]ELEMENT.HANDLER` (or `[GRAPH:]ELEMENT` without a handler). Element names may
+ * contain '/' and graph names '.', but neither contains ':', and element names have no
+ * '.', so the graph ends at the first ':' and the handler starts after the last '.'.
+ */
+export function parseTarget(spec: string, withHandler: boolean): Target {
+  const usage = withHandler ? '[GRAPH:]ELEMENT.HANDLER, like counter.packets' : '[GRAPH:]ELEMENT, like counter';
+  const colon = spec.indexOf(':');
+  const graph = colon >= 0 ? spec.slice(0, colon) : undefined;
+  const rest = colon >= 0 ? spec.slice(colon + 1) : spec;
+  if (graph === '') throw new CliError(`'${spec}' has an empty graph name; expected ${usage}`);
+  if (!withHandler) {
+    if (rest === '') throw new CliError(`expected ${usage}, got '${spec}'`);
+    return { graph, element: rest };
+  }
+  const dot = rest.lastIndexOf('.');
+  if (dot <= 0 || dot === rest.length - 1) throw new CliError(`expected ${usage}, got '${spec}'`);
+  return { graph, element: rest.slice(0, dot), handler: rest.slice(dot + 1) };
+}
+
+async function request(control: string | undefined, req: ControlRequest): Promise<unknown> {
+  const path = controlPath(control);
+  let response;
+  try {
+    response = await controlRequest(path, req);
+  } catch (err) {
+    if (err instanceof NoEngineError) {
+      const flag = control === undefined ? '' : ` --control ${control}`;
+      throw new CliError(`${err.message}; start one with \`pktgraph run FILE${flag}\``);
+    }
+    throw new CliError((err as Error).message, err);
+  }
+  if (!response.ok) throw new CliError(response.error);
+  return response.value;
+}
+
+export async function readCommand(spec: string, opts: { control?: string }) {
+  const t = parseTarget(spec, true);
+  const value = await request(opts.control, { op: 'read', ...t });
+  console.log(String(value));
+}
+
+export async function writeCommand(spec: string, value: string | undefined, opts: { control?: string }) {
+  const t = parseTarget(spec, true);
+  await request(opts.control, { op: 'write', ...t, value: value ?? '' });
+}
+
+export async function handlersCommand(spec: string, opts: { control?: string }) {
+  const t = parseTarget(spec, false);
+  const list = (await request(opts.control, { op: 'handlers', ...t })) as HandlerInfo[];
+  for (const line of table(list.map((h) => [h.name, `${h.read ? 'r' : ''}${h.write ? 'w' : ''}`, h.doc]))) console.log(line);
+}
+
+export async function listCommand(graph: string | undefined, opts: { control?: string }) {
+  const graphs = (await request(opts.control, { op: 'list', graph })) as { name: string; elements: { name: string; class: string }[] }[];
+  for (const g of graphs) {
+    console.log(`${g.name}:`);
+    for (const line of table(g.elements.map((e) => [e.name, e.class]), '  ')) console.log(line);
+  }
+}

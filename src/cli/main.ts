@@ -1,0 +1,127 @@
+// The `pktgraph` command line (bin/pktgraph.js runs main()).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { packageRoot } from '../runtime/native.js';
+import { describeError } from './errors.js';
+
+// Each command loads its modules when it runs, so `pktgraph read` and friends start
+// without loading the compiler and every element.
+const load = () => import('./load.js');
+const control = () => import('./control.js');
+
+function integer(min: number, max: number) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v.trim()) || n < min || n > max) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}.`);
+    return n;
+  };
+}
+
+function seconds(v: string) {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number of seconds greater than 0.');
+  return n;
+}
+
+const collect = (v: string, list: string[] | undefined) => [...(list ?? []), v];
+
+function version(): string {
+  try {
+    return JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function program(): Command {
+  const p = new Command('pktgraph')
+    .description('Run, inspect and control pktgraph packet-processing graphs.')
+    .version(version())
+    .option('--debug', 'show stack traces on errors')
+    .showHelpAfterError('(run with --help for usage)');
+
+  const paramOption = ['-p, --param <key=value>', 'set a graph parameter (repeatable)', collect] as const;
+  const controlHelp = 'control socket: a NAME (in the per-user socket directory) or a PATH containing /';
+
+  p.command('run')
+    .description('compile a graph file and run it, showing live rates and a summary at the end')
+    .argument('<file>', 'graph file (.ts or .js) whose default export is a graph')
+    .option('-t, --threads <n>', 'worker threads (default: every CPU)', integer(1, 63))
+    .option('-d, --duration <seconds>', 'stop after this many seconds', seconds)
+    .option('--json', 'print only a JSON summary at the end')
+    .option(...paramOption)
+    .option('--pool <n>', 'packet buffers in the pool', integer(1, 2 ** 31))
+    .option('--control <name|path>', `${controlHelp} (default: default)`)
+    .option('--no-control', 'do not open a control socket')
+    .option('--keep-running', 'keep running after the sources finish (until --duration or Ctrl-C)')
+    .action(async (file: string, opts) => (await import('./run.js')).runCommand(file, opts));
+
+  p.command('compile')
+    .description('print the compiled plan (JSON)')
+    .argument('<file>', 'graph file')
+    .option(...paramOption)
+    .action(async (file: string, opts: { param?: string[] }) => {
+      console.log(JSON.stringify(await (await load()).loadAndCompile(file, opts.param), null, 2));
+    });
+
+  p.command('graph')
+    .description('print the compiled graph as Graphviz DOT (pipe into `dot -Tsvg`)')
+    .argument('<file>', 'graph file')
+    .option(...paramOption)
+    .action(async (file: string, opts: { param?: string[] }) => {
+      const { toDot } = await import('../compiler/dot.js');
+      process.stdout.write(toDot(await (await load()).loadAndCompile(file, opts.param)));
+    });
+
+  p.command('elements')
+    .description('list the elements, or document one')
+    .argument('[name]', 'element class to document')
+    .action(async (name: string | undefined) => {
+      const { elementDoc, elementsList } = await import('./elements.js');
+      for (const line of name === undefined ? elementsList() : elementDoc(name)) console.log(line);
+    });
+
+  p.command('read')
+    .description("read a handler of a running graph's element")
+    .argument('<target>', '[GRAPH:]ELEMENT.HANDLER')
+    .option('--control <name|path>', controlHelp)
+    .action(async (target: string, opts) => (await control()).readCommand(target, opts));
+
+  p.command('write')
+    .description("write a handler of a running graph's element")
+    .argument('<target>', '[GRAPH:]ELEMENT.HANDLER')
+    .argument('[value]', 'the value to write (default: empty)')
+    .option('--control <name|path>', controlHelp)
+    .action(async (target: string, value: string | undefined, opts) => (await control()).writeCommand(target, value, opts));
+
+  p.command('handlers')
+    .description("list the handlers of a running graph's element")
+    .argument('<target>', '[GRAPH:]ELEMENT')
+    .option('--control <name|path>', controlHelp)
+    .action(async (target: string, opts) => (await control()).handlersCommand(target, opts));
+
+  p.command('list')
+    .description('list the running graphs and their elements')
+    .argument('[graph]', 'only this graph')
+    .option('--control <name|path>', controlHelp)
+    .action(async (graph: string | undefined, opts) => (await control()).listCommand(graph, opts));
+
+  return p;
+}
+
+/** Run the command line; sets process.exitCode (1 on error). */
+export async function main(argv: string[] = process.argv): Promise<void> {
+  try {
+    await program().parseAsync(argv);
+  } catch (err) {
+    // --debug is read from argv directly: the error may come from parsing itself.
+    if (argv.includes('--debug') && err instanceof Error) {
+      console.error(err.stack);
+      const cause = (err as { detail?: unknown }).detail;
+      if (cause instanceof Error) console.error('caused by:', cause.stack);
+    }
+    console.error(`pktgraph: ${describeError(err)}`);
+    process.exitCode = 1;
+  }
+}

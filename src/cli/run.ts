@@ -1,0 +1,206 @@
+// `pktgraph run`: compile a graph file, run it on the engine with a control socket,
+// show live rates each second and a summary at the end.
+import { availableParallelism } from 'node:os';
+import { runPlan, type RunSummary, type TickInfo } from '../runtime/run.js';
+import type { Plan } from '../compiler/plan.js';
+import { controlPath, ensureControlDir } from '../control/path.js';
+import { probeSocket } from '../control/client.js';
+import { startControlServer, type ControlServer } from '../control/server.js';
+import { loadAndCompile } from './load.js';
+import { CliError } from './errors.js';
+import { fit, si, table } from './format.js';
+
+export interface RunCommandOptions {
+  threads?: number;
+  duration?: number;
+  json?: boolean;
+  param?: string[];
+  pool?: number;
+  /** undefined: the default socket; a NAME or PATH; false: none (--no-control). */
+  control?: string | boolean;
+  keepRunning?: boolean;
+}
+
+/** The engine's limit is 63 worker threads. */
+const MAX_THREADS = 63;
+
+const sourcesOf = (plan: Plan) => plan.elements.filter((e) => e.inputs.length === 0).map((e) => e.name);
+
+export async function runCommand(file: string, opts: RunCommandOptions): Promise<void> {
+  const plan = await loadAndCompile(file, opts.param);
+  const threads = opts.threads ?? Math.min(availableParallelism(), MAX_THREADS);
+
+  let socketPath: string | undefined;
+  if (opts.control !== false) {
+    const given = typeof opts.control === 'string' ? opts.control : undefined;
+    socketPath = controlPath(given);
+    if (!given?.includes('/')) ensureControlDir();
+    // Fail before starting the engine if another one already serves this socket.
+    if ((await probeSocket(socketPath)) === 'live')
+      throw new CliError(`another pktgraph engine is already serving the control socket ${socketPath}; stop it or give this one another with --control NAME`);
+  }
+
+  // Ctrl-C and SIGTERM end the run cleanly (the summary is still printed); a second one
+  // leaves at once, still removing the socket.
+  const abort = new AbortController();
+  let server: ControlServer | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (!abort.signal.aborted) return abort.abort();
+    server?.close();
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  const onExit = () => server?.close();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('exit', onExit);
+
+  const meter = new Meter(plan);
+  const live = !opts.json && process.stdout.isTTY ? new LiveDisplay(plan, socketPath) : undefined;
+  let summary: RunSummary;
+  try {
+    summary = await runPlan(plan, {
+      threads,
+      duration: opts.duration,
+      poolBuffers: opts.pool,
+      stopWhenDrained: !opts.keepRunning,
+      signal: abort.signal,
+      onStart: async (runtime) => {
+        if (socketPath) server = await startControlServer(runtime, socketPath);
+      },
+      onTick: (tick) => {
+        if (opts.json) return;
+        const m = meter.measure(tick);
+        // On a terminal the display is redrawn in place; into a pipe or file, one line per second.
+        if (live) live.draw(m);
+        else console.log(headline(m));
+      },
+    });
+  } catch (err) {
+    // The engine's and the control socket's errors are already sentences naming what is wrong.
+    throw new CliError(err instanceof Error ? err.message : String(err), err);
+  } finally {
+    server?.close();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('exit', onExit);
+  }
+  live?.clear();
+  const bytes = sourceBytes(plan, summary);
+  if (opts.json) {
+    const gbps = bytes !== undefined && summary.seconds > 0 ? (bytes * 8) / summary.seconds / 1e9 : undefined;
+    console.log(JSON.stringify({ ...summary, bytes, gbps }));
+  } else {
+    for (const line of summaryLines(plan, summary, bytes)) console.log(line);
+  }
+}
+
+/** Bytes emitted by the sources, if they count bytes. */
+function sourceBytes(plan: Plan, s: RunSummary): number | undefined {
+  let total: number | undefined;
+  for (const name of sourcesOf(plan)) {
+    const b = s.elements[name]?.bytes;
+    if (b !== undefined) total = (total ?? 0) + b;
+  }
+  return total;
+}
+
+// Counters and their per-second rates since the previous tick (from zero at the start,
+// so the first tick already shows rates).
+interface Measurement {
+  elapsed: number;
+  threads: number;
+  packets: bigint;
+  mpps: number;
+  gbps: number | undefined;
+  elements: { name: string; class: string; counters: { name: string; value: bigint; rate: number }[] }[];
+}
+
+class Meter {
+  private prev = new Map<string, Record<string, bigint>>();
+  private prevElapsed = 0;
+  private readonly sources: Set<string>;
+  constructor(private readonly plan: Plan) {
+    this.sources = new Set(sourcesOf(plan));
+  }
+
+  measure(tick: TickInfo): Measurement {
+    const dt = Math.max(tick.elapsed - this.prevElapsed, 1e-3);
+    this.prevElapsed = tick.elapsed;
+    let pps = 0;
+    let bps: number | undefined;
+    const elements = this.plan.elements.map((e) => {
+      const now = tick.graph.counters(e.name);
+      const before = this.prev.get(e.name) ?? {};
+      this.prev.set(e.name, now);
+      const counters = Object.entries(now).map(([name, value]) => ({ name, value, rate: Number(value - (before[name] ?? 0n)) / dt }));
+      if (this.sources.has(e.name)) {
+        for (const c of counters) {
+          if (c.name === 'packets') pps += c.rate;
+          if (c.name === 'bytes') bps = (bps ?? 0) + c.rate;
+        }
+      }
+      return { name: e.name, class: e.class, counters };
+    });
+    return { elapsed: tick.elapsed, threads: tick.runtime.threads, packets: tick.packets, mpps: pps / 1e6, gbps: bps === undefined ? undefined : (bps * 8) / 1e9, elements };
+  }
+}
+
+function headline(m: Measurement): string {
+  const parts = [`${m.elapsed.toFixed(1)} s`, `${m.mpps.toFixed(2)} Mpps`];
+  if (m.gbps !== undefined) parts.push(`${m.gbps.toFixed(2)} Gbit/s`);
+  parts.push(`${si(Number(m.packets))} packets`);
+  return parts.join('   ');
+}
+
+// On a terminal: a headline and a counter table, redrawn in place every second.
+class LiveDisplay {
+  private lines = 0;
+  constructor(
+    private readonly plan: Plan,
+    private readonly socketPath: string | undefined,
+  ) {}
+
+  draw(m: Measurement) {
+    const { columns, rows: height } = process.stdout;
+    const rows = m.elements.map((e) => [
+      e.name,
+      e.class,
+      e.counters.map((c) => `${c.name} ${si(Number(c.value))}${c.rate ? ` (${si(c.rate)}/s)` : ''}`).join('   '),
+    ]);
+    const out = [`pktgraph: ${this.plan.name} on ${m.threads} thread${m.threads === 1 ? '' : 's'}   ${headline(m)}`];
+    out.push(this.socketPath ? `control: ${this.socketPath}   (Ctrl-C stops)` : '(Ctrl-C stops)');
+    const body = table(rows, '  ');
+    // Keep the whole display on screen, or redrawing in place would scroll.
+    const room = Math.max(2, (height || 40) - out.length - 2);
+    if (body.length > room) out.push(...body.slice(0, room - 1), `  … ${body.length - room + 1} more elements`);
+    else out.push(...body);
+    let text = this.lines ? `\x1b[${this.lines}F\x1b[J` : '';
+    text += out.map((l) => fit(l, columns)).join('\n') + '\n';
+    process.stdout.write(text);
+    this.lines = out.length;
+  }
+
+  /** Remove the live display so the summary replaces it. */
+  clear() {
+    if (this.lines) process.stdout.write(`\x1b[${this.lines}F\x1b[J`);
+    this.lines = 0;
+  }
+}
+
+export function summaryLines(plan: Plan, s: RunSummary, bytes: number | undefined): string[] {
+  const gbps = bytes !== undefined && s.seconds > 0 ? `, ${((bytes * 8) / s.seconds / 1e9).toFixed(2)} Gbit/s` : '';
+  const how = { drained: 'the graph drained', duration: 'the duration ended', aborted: 'interrupted' }[s.stoppedBy];
+  const lines = [
+    `${s.graph}: ${s.packets.toLocaleString('en-US')} packets in ${s.seconds.toFixed(2)} s = ${s.mpps.toFixed(2)} Mpps${gbps}`,
+    `  ${s.threads} thread${s.threads === 1 ? '' : 's'}, ${s.cpuNsPerPacket.toFixed(1)} ns CPU per packet, stopped because ${how}`,
+  ];
+  const classes = new Map(plan.elements.map((e) => [e.name, e.class]));
+  const rows = Object.entries(s.elements).map(([name, counters]) => [
+    name,
+    classes.get(name) ?? '',
+    Object.entries(counters).map(([k, v]) => `${k}=${v}`).join('  '),
+  ]);
+  lines.push(...table(rows, '  '));
+  if (s.pool.allocFailures > 0) lines.push(`  the packet pool ran empty ${s.pool.allocFailures} times (raise it with --pool)`);
+  return lines;
+}

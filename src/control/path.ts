@@ -1,0 +1,44 @@
+// Where control sockets live. `--control PATH` (anything with a '/') is used as given;
+// a plain NAME becomes `${XDG_RUNTIME_DIR or the temp dir}/pktgraph-${uid}/${NAME}.sock`,
+// in a directory only its owner can enter.
+import { lstatSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const DEFAULT_CONTROL_NAME = 'default';
+
+function uid(): number | string {
+  return typeof process.getuid === 'function' ? process.getuid() : 'user';
+}
+
+export function controlDir(): string {
+  return join(process.env.XDG_RUNTIME_DIR || tmpdir(), `pktgraph-${uid()}`);
+}
+
+/** The socket path for a `--control` value (a NAME or a PATH). */
+export function controlPath(nameOrPath: string | undefined): string {
+  const v = nameOrPath ?? DEFAULT_CONTROL_NAME;
+  if (v.includes('/')) return v;
+  if (!/^[A-Za-z0-9_.@-]+$/.test(v) || v === '.' || v === '..')
+    throw new Error(`control name '${v}' is not valid: use letters, digits, '_', '-', '.' and '@', or give a path containing '/'`);
+  return join(controlDir(), `${v}.sock`);
+}
+
+/**
+ * Create the per-user socket directory (mode 0700) if needed, refusing one that another
+ * user owns or that others can enter: the socket inside gives full control of the engine.
+ */
+export function ensureControlDir(): string {
+  const dir = controlDir();
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const st = lstatSync(dir);
+  if (!st.isDirectory()) throw new Error(`${dir} exists but is not a directory; remove it or use --control PATH`);
+  const me = typeof process.getuid === 'function' ? process.getuid() : st.uid;
+  if (st.uid !== me) throw new Error(`${dir} belongs to another user; use --control PATH`);
+  if ((st.mode & 0o077) !== 0) throw new Error(`${dir} can be entered by other users (mode ${(st.mode & 0o777).toString(8)}); run \`chmod 700 ${dir}\` or use --control PATH`);
+  return dir;
+}

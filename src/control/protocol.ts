@@ -1,0 +1,15 @@
+// The control protocol: newline-delimited JSON over a Unix socket. Each request line
+// gets exactly one response line, in order.
+export type ControlOp = 'read' | 'write' | 'handlers' | 'list' | 'counters';
+
+export interface ControlRequest {
+  op: ControlOp;
+  /** Graph name; may be left out while a single graph runs. */
+  graph?: string;
+  element?: string;
+  handler?: string;
+  /** For write: the value given to the handler. */
+  value?: string;
+}
+
+export type ControlResponse = { ok: true; value: unknown } | { ok: false; error: string };

@@ -1,0 +1,143 @@
+// The control socket of a running engine: a Unix socket serving newline-delimited JSON
+// requests (see protocol.ts) on the JS thread, with RunningGraph.read/write doing the
+// work. Only the owner may connect (socket mode 0600, default directory mode 0700).
+import { createServer, type Server, type Socket } from 'node:net';
+import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import type { Runtime } from '../runtime/runtime.js';
+import type { ControlRequest, ControlResponse } from './protocol.js';
+import { probeSocket } from './client.js';
+
+/** Longest request line accepted; a client sending more is cut off. */
+const MAX_LINE = 1 << 20;
+
+export interface ControlServer {
+  readonly path: string;
+  /** Stop serving, drop connections and remove the socket file. Idempotent. */
+  close(): void;
+}
+
+/** Answer one request. Never throws: problems become `{ ok: false, error }`. */
+export function handleRequest(runtime: Runtime, request: unknown): ControlResponse {
+  try {
+    return { ok: true, value: dispatch(runtime, request) };
+  } catch (err) {
+    return { ok: false, error: (err as Error).message };
+  }
+}
+
+function dispatch(runtime: Runtime, request: unknown): unknown {
+  if (typeof request !== 'object' || request === null || Array.isArray(request)) throw new Error('a request must be a JSON object');
+  const req = request as ControlRequest;
+  const text = (field: 'graph' | 'element' | 'handler', required: boolean): string | undefined => {
+    const v = req[field];
+    if (v === undefined && !required) return undefined;
+    if (typeof v !== 'string' || v === '') throw new Error(`request field '${field}' must be a non-empty string`);
+    return v;
+  };
+  switch (req.op) {
+    case 'read':
+      return runtime.graph(text('graph', false)).read(text('element', true)!, text('handler', true)!);
+    case 'write': {
+      const v = req.value ?? '';
+      if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') throw new Error(`request field 'value' must be a string`);
+      runtime.graph(text('graph', false)).write(text('element', true)!, text('handler', true)!, String(v));
+      return '';
+    }
+    case 'handlers':
+      return runtime.graph(text('graph', false)).handlers(text('element', true)!);
+    case 'list': {
+      const name = text('graph', false);
+      const graphs = name === undefined ? runtime.allGraphs() : [runtime.graph(name)];
+      return graphs.map((g) => ({ name: g.name, elements: g.plan.elements.map((e) => ({ name: e.name, class: e.class })) }));
+    }
+    case 'counters': {
+      // Counters are 64-bit: sent as decimal strings so no precision is lost.
+      const g = runtime.graph(text('graph', false));
+      const strings = (c: Record<string, bigint>) => Object.fromEntries(Object.entries(c).map(([k, v]) => [k, v.toString()]));
+      const element = text('element', false);
+      if (element !== undefined) return strings(g.counters(element));
+      return Object.fromEntries(Object.entries(g.allCounters()).map(([e, c]) => [e, strings(c)]));
+    }
+    default:
+      throw new Error(`unknown op ${JSON.stringify(req.op)}: use read, write, handlers, list or counters`);
+  }
+}
+
+function serveConnection(socket: Socket, runtime: Runtime) {
+  let buffered = '';
+  socket.setEncoding('utf8');
+  socket.on('error', () => socket.destroy());
+  socket.on('data', (chunk: string) => {
+    buffered += chunk;
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl).trim();
+      buffered = buffered.slice(nl + 1);
+      if (line === '') continue;
+      let response: ControlResponse;
+      try {
+        response = handleRequest(runtime, JSON.parse(line));
+      } catch {
+        response = { ok: false, error: 'the request is not valid JSON' };
+      }
+      socket.write(JSON.stringify(response) + '\n');
+    }
+    if (buffered.length > MAX_LINE) {
+      socket.end(JSON.stringify({ ok: false, error: `request longer than ${MAX_LINE} bytes` }) + '\n');
+      buffered = '';
+    }
+  });
+}
+
+/**
+ * Listen on `path` for `runtime`. A stale socket file (nobody listening) is replaced; a
+ * live one is an error. The caller must close the server before closing the runtime.
+ */
+export async function startControlServer(runtime: Runtime, path: string): Promise<ControlServer> {
+  const state = await probeSocket(path);
+  if (state === 'live')
+    throw new Error(`another pktgraph engine is already serving the control socket ${path}; stop it or give this one another with --control NAME`);
+  if (state === 'stale') unlinkSync(path);
+
+  const connections = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    connections.add(socket);
+    socket.on('close', () => connections.delete(socket));
+    serveConnection(socket, runtime);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    // The umask makes the socket owner-only from the moment it exists; chmod below makes sure.
+    const old = process.umask(0o177);
+    try {
+      server.listen(path, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    } finally {
+      process.umask(old);
+    }
+  }).catch((err: NodeJS.ErrnoException) => {
+    throw new Error(`cannot open the control socket ${path}: ${err.code === 'EACCES' ? 'permission denied' : err.message}`);
+  });
+  chmodSync(path, 0o600);
+  const ino = lstatSync(path).ino;
+
+  let closed = false;
+  return {
+    path,
+    close() {
+      if (closed) return;
+      closed = true;
+      server.close();
+      for (const s of connections) s.destroy();
+      // Remove the file ourselves (synchronously, so this also works from an exit handler),
+      // unless someone else's socket has replaced it meanwhile.
+      try {
+        if (lstatSync(path).ino === ino) unlinkSync(path);
+      } catch {
+        // already gone
+      }
+    },
+  };
+}

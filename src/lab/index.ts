@@ -1,0 +1,3 @@
+// Labs: network namespaces and veth pairs for tests and experiments (see lab.ts).
+export { createLab, labAvailable, labObjects, sweep, checkLabAddress, Lab, LabError, LAB_PREFIX } from './lab.js';
+export type { Topology, LabHost, LabLink, LabRoute, LinkInfo, ExecResult, LabOptions } from './lab.js';

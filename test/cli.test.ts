@@ -1,0 +1,195 @@
+// The `pktgraph` command line, run as users run it: `node bin/pktgraph.js ...` in a child
+// process. Covers run (--json, params, plain output), compile, graph, elements, error
+// reporting, and graph files outside the repository importing 'pktgraph'.
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseTarget } from '../src/cli/control.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const bin = join(root, 'bin', 'pktgraph.js');
+const work = mkdtempSync(join(tmpdir(), 'pktgraph-cli-'));
+t.teardown(() => rmSync(work, { recursive: true, force: true }));
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+// Children get their own socket directory, and no NODE_OPTIONS from the test runner.
+function cli(args: string[], cwd = root): Promise<Result> {
+  const env = { ...process.env, XDG_RUNTIME_DIR: work };
+  delete env.NODE_OPTIONS;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const stackTrace = /^\s+at .+\(.*:\d+:\d+\)$|^\s+at .+:\d+:\d+$/m;
+
+// A directory with no package.json anywhere above it: graph files here find 'pktgraph'
+// only through the command line's resolve hook.
+const outside = join(work, 'outside');
+mkdirSync(outside);
+writeFileSync(
+  join(outside, 'limited.ts'),
+  `import { graph, InfiniteSource, Counter, Discard } from 'pktgraph';
+export default graph({ name: 'limited', params: { n: 1000 } }, (p) => {
+  InfiniteSource({ limit: p.n, length: 100 }, 'src').to(Counter({}, 'c')).to(Discard({}, 'sink'));
+});
+`,
+);
+writeFileSync(
+  join(outside, 'bad.ts'),
+  `import { graph, InfiniteSource, Discard, Counter } from 'pktgraph';
+export default graph('bad', () => {
+  InfiniteSource({ burst: 9999 }, 'src').to(Discard({}, 'sink'));
+  Counter({}, 'lonely').to(Discard());
+});
+`,
+);
+writeFileSync(join(outside, 'noexport.ts'), `export const answer = 42;\n`);
+writeFileSync(
+  join(outside, 'throws.ts'),
+  `import { graph } from 'pktgraph';
+export default graph('throws', () => {
+  throw new Error('the builder broke');
+});
+`,
+);
+
+t.test('run --json on the default config prints one JSON summary', async (t) => {
+  const r = await cli(['run', 'configs/default.ts', '--duration', '1', '--json', '--threads', '1', '--no-control']);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stderr, '');
+  const lines = r.stdout.trim().split('\n');
+  t.equal(lines.length, 1, 'exactly one line');
+  const s = JSON.parse(lines[0]);
+  for (const k of ['packets', 'seconds', 'mpps', 'threads', 'stoppedBy', 'cpuNsPerPacket', 'elements']) t.ok(k in s, `has ${k}`);
+  t.equal(s.stoppedBy, 'duration');
+  t.equal(s.threads, 1);
+  t.ok(s.seconds >= 1 && s.seconds < 5, `ran ${s.seconds} s`);
+  t.ok(s.packets > 0 && s.mpps > 0);
+  t.ok(s.cpuNsPerPacket > 0);
+  t.ok(s.elements.counter.packets > 0);
+  t.equal(s.elements.counter.bytes / s.elements.counter.packets, 64, '64-byte packets by default');
+});
+
+t.test('-p overrides a graph parameter', async (t) => {
+  const [r, bad] = await Promise.all([
+    cli(['run', 'configs/default.ts', '--duration', '0.3', '--json', '-t', '1', '--no-control', '-p', 'length=128']),
+    cli(['compile', 'configs/default.ts', '-p', 'colour=red']),
+  ]);
+  t.equal(r.code, 0, r.stderr);
+  const s = JSON.parse(r.stdout);
+  t.equal(s.elements.counter.bytes / s.elements.counter.packets, 128);
+
+  t.equal(bad.code, 1);
+  t.match(bad.stderr, /no parameter 'colour'; its parameters are: length, rate/);
+});
+
+t.test('a graph file outside the repository importing pktgraph runs until drained', async (t) => {
+  const r = await cli(['run', join(outside, 'limited.ts'), '--json', '-t', '1', '--no-control', '-p', 'n=300'], outside);
+  t.equal(r.code, 0, r.stderr);
+  const s = JSON.parse(r.stdout);
+  t.equal(s.stoppedBy, 'drained');
+  t.equal(s.packets, 300);
+  t.equal(s.elements.c.bytes, 30000);
+});
+
+t.test('without --json and into a pipe: plain lines each second, then a summary', async (t) => {
+  const r = await cli(['run', 'configs/default.ts', '--duration', '1.2', '-t', '1', '--no-control']);
+  t.equal(r.code, 0, r.stderr);
+  t.notMatch(r.stdout, /\x1b\[/, 'no terminal escapes');
+  t.match(r.stdout, /^1\.0 s +[\d.]+ Mpps +[\d.]+ Gbit\/s/m, 'a progress line');
+  t.match(r.stdout, /^default: [\d,]+ packets in [\d.]+ s = [\d.]+ Mpps/m, 'the summary');
+  t.match(r.stdout, /^ +counter +Counter +packets=\d+ +bytes=\d+$/m, 'per-element counters');
+});
+
+t.test('graph problems: exit 1, each problem on its own line naming the element, no stack trace', async (t) => {
+  const r = await cli(['run', 'bad.ts', '--no-control'], outside);
+  t.equal(r.code, 1);
+  t.equal(r.stdout, '');
+  t.match(r.stderr, /^ +- element 'src' \(InfiniteSource\) \(defined at bad\.ts:3\): config field 'burst'/m);
+  t.match(r.stderr, /^ +- element 'lonely' \(Counter\)/m);
+  t.notMatch(r.stderr, stackTrace);
+
+  const debug = await cli(['compile', 'bad.ts', '--debug'], outside);
+  t.equal(debug.code, 1);
+  t.match(debug.stderr, stackTrace, '--debug shows the stack');
+});
+
+t.test('loading problems are one sentence each', async (t) => {
+  const cases: [string, RegExp][] = [
+    ['missing.ts', /^pktgraph: cannot find the graph file missing\.ts$/],
+    ['noexport.ts', /^pktgraph: noexport\.ts does not export a graph/],
+    ['throws.ts', /^pktgraph: building graph 'throws' failed: the builder broke$/],
+  ];
+  const results = await Promise.all(cases.map(([file]) => cli(['compile', file], outside)));
+  results.forEach((r, i) => {
+    t.equal(r.code, 1, cases[i][0]);
+    t.match(r.stderr.trim(), cases[i][1]);
+    t.equal(r.stderr.trim().split('\n').length, 1, `${cases[i][0]}: one line`);
+  });
+});
+
+t.test('compile prints the plan and graph prints DOT', async (t) => {
+  const [plan, dot] = await Promise.all([cli(['compile', 'configs/default.ts', '-p', 'length=100']), cli(['graph', 'configs/default.ts'])]);
+  t.equal(plan.code, 0, plan.stderr);
+  const p = JSON.parse(plan.stdout);
+  t.equal(p.format, 'pktgraph-plan');
+  t.type(p.version, 'number');
+  t.same(p.params, { length: 100, rate: 0 });
+  t.same(p.elements.map((e: { name: string }) => e.name), ['source', 'counter', 'sink']);
+  t.match(plan.stdout, /\n  "format"/, 'pretty-printed');
+
+  t.equal(dot.code, 0, dot.stderr);
+  t.match(dot.stdout, /^digraph "default" \{/);
+  t.match(dot.stdout, /"source" -> "counter"/);
+  t.match(dot.stdout, /"counter" -> "sink"/);
+});
+
+t.test('elements lists and documents the elements', async (t) => {
+  const [list, doc, typo] = await Promise.all([cli(['elements']), cli(['elements', 'Counter']), cli(['elements', 'Countr'])]);
+  t.equal(list.code, 0, list.stderr);
+  t.match(list.stdout, /^ELEMENT +GROUP +SUMMARY$/m);
+  t.match(list.stdout, /^Counter +standard +Counts packets/m);
+  t.match(list.stdout, /^InfiniteSource +standard/m);
+
+  t.equal(doc.code, 0, doc.stderr);
+  t.match(doc.stdout, /^Counter \(standard\): /);
+  t.match(doc.stdout, /Counters[^\n]*:\n +packets +packets passed\n +bytes +bytes passed/);
+  t.match(doc.stdout, /^ +reset +w +zero the counts$/m);
+  t.match(doc.stdout, /^ +counters +r +every counter/m, 'generic handlers');
+  t.match(doc.stdout, /^ +byte_rate +bytes per second/m, 'derived handlers');
+  t.match(doc.stdout, /Ports: 1 input, 1 output; processing a\/a/);
+
+  t.equal(typo.code, 1);
+  t.match(typo.stderr, /no element named 'Countr'; did you mean 'Counter'\?/);
+});
+
+t.test('read without a running engine says so and how to start one', async (t) => {
+  const r = await cli(['read', 'counter.packets', '--control', 'nobody']);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /no pktgraph engine is running with the control socket .*nobody\.sock; start one with `pktgraph run FILE --control nobody`/);
+  t.notMatch(r.stderr, stackTrace);
+});
+
+t.test('handler targets split at the graph colon and the last dot', async (t) => {
+  t.same(parseTarget('counter.packets', true), { graph: undefined, element: 'counter', handler: 'packets' });
+  t.same(parseTarget('my.graph:lb/c@1.rate', true), { graph: 'my.graph', element: 'lb/c@1', handler: 'rate' });
+  t.same(parseTarget('g:inner/q', false), { graph: 'g', element: 'inner/q' });
+  t.throws(() => parseTarget('counter', true), /expected \[GRAPH:\]ELEMENT\.HANDLER/);
+  t.throws(() => parseTarget('counter.', true), /expected/);
+  t.throws(() => parseTarget(':counter.packets', true), /empty graph name/);
+});

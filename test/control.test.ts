@@ -1,0 +1,156 @@
+// The control socket of a running `pktgraph run`: read and write handlers through the
+// command line and the client library, errors, socket permissions and clean-up, a live
+// socket refused, a stale one replaced, and the default socket path.
+import t from 'tap';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { controlRequest } from '../src/control/client.js';
+import { controlPath, ensureControlDir } from '../src/control/path.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const bin = join(root, 'bin', 'pktgraph.js');
+const work = mkdtempSync(join(tmpdir(), 'pktgraph-control-'));
+const children: ChildProcess[] = [];
+t.teardown(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  rmSync(work, { recursive: true, force: true });
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function start(args: string[]): { child: ChildProcess; done: Promise<Result> } {
+  const env = { ...process.env, XDG_RUNTIME_DIR: work };
+  delete env.NODE_OPTIONS;
+  const child = spawn(process.execPath, [bin, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  const done = new Promise<Result>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+  return { child, done };
+}
+
+const cli = (args: string[]) => start(args).done;
+
+async function waitFor(what: string, check: () => Promise<boolean> | boolean, seconds = 20) {
+  const deadline = Date.now() + seconds * 1000;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await sleep(50);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const finite = join(work, 'finite.ts');
+writeFileSync(
+  finite,
+  `import { graph, InfiniteSource, Discard } from 'pktgraph';
+export default graph('finite', () => { InfiniteSource({ limit: 2000 }, 'src').to(Discard({}, 'sink')); });
+`,
+);
+
+t.test('read and write handlers of a running engine', async (t) => {
+  const sock = join(work, 'engine.sock');
+  // A paced source leaves the CPU to the commands under test.
+  const run = start(['run', 'configs/default.ts', '--threads', '1', '--duration', '30', '--json', '--control', sock, '-p', 'rate=200000']);
+  await waitFor('the control socket', async () => {
+    if (!existsSync(sock)) return false;
+    return (await controlRequest(sock, { op: 'list' }).catch(() => undefined))?.ok === true;
+  });
+
+  t.equal(statSync(sock).mode & 0o777, 0o600, 'the socket is owner-only');
+
+  const list = await controlRequest(sock, { op: 'list' });
+  t.same(list, {
+    ok: true,
+    value: [{ name: 'default', elements: [{ name: 'source', class: 'InfiniteSource' }, { name: 'counter', class: 'Counter' }, { name: 'sink', class: 'Discard' }] }],
+  });
+
+  const read = await cli(['read', 'counter.packets', '--control', sock]);
+  t.equal(read.code, 0, read.stderr);
+  t.match(read.stdout, /^\d+\n$/);
+  t.ok(Number(read.stdout) > 0, 'packets are flowing');
+
+  const qualified = await cli(['read', 'default:counter.bytes', '--control', sock]);
+  t.equal(qualified.code, 0, qualified.stderr);
+  t.ok(Number(qualified.stdout) > 0);
+
+  const handlers = await cli(['handlers', 'source', '--control', sock]);
+  t.equal(handlers.code, 0, handlers.stderr);
+  t.match(handlers.stdout, /^active +rw +read or set whether the source emits$/m);
+  t.match(handlers.stdout, /^packets +r /m);
+
+  const write = await cli(['write', 'source.active', 'false', '--control', sock]);
+  t.equal(write.code, 0, write.stderr);
+  t.equal(write.stdout, '');
+  const active = await controlRequest(sock, { op: 'read', element: 'source', handler: 'active' });
+  t.same(active, { ok: true, value: 'false' });
+  await sleep(100); // let packets already in flight arrive
+  const before = await controlRequest(sock, { op: 'read', element: 'counter', handler: 'packets' });
+  await sleep(300);
+  const after = await controlRequest(sock, { op: 'counters', element: 'counter' });
+  t.ok(before.ok && after.ok);
+  if (before.ok && after.ok) t.equal((after.value as Record<string, string>).packets, before.value, 'the count stopped growing');
+
+  const missing = await cli(['read', 'source.nonexistent', '--control', sock]);
+  t.equal(missing.code, 1);
+  t.match(missing.stderr, /^pktgraph: .*'nonexistent'/);
+  const missingLib = await controlRequest(sock, { op: 'read', element: 'nowhere', handler: 'packets' });
+  t.same(missingLib, { ok: false, error: "graph 'default' has no element named 'nowhere'" });
+  const badOp = await controlRequest(sock, { op: 'explode' as never });
+  t.equal(badOp.ok, false);
+
+  const second = await cli(['run', 'configs/default.ts', '--threads', '1', '--duration', '1', '--control', sock]);
+  t.equal(second.code, 1, 'a live socket is not taken over');
+  t.match(second.stderr, new RegExp(`already serving the control socket ${sock.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*--control`));
+
+  run.child.kill('SIGINT');
+  const end = await run.done;
+  t.equal(end.code, 0, end.stderr);
+  const summary = JSON.parse(end.stdout);
+  t.equal(summary.stoppedBy, 'aborted', 'Ctrl-C stops the run and still prints the summary');
+  t.notOk(existsSync(sock), 'the socket is removed on exit');
+});
+
+t.test('a stale socket file is replaced, and removed after a run that drains', async (t) => {
+  const sock = join(work, 'stale.sock');
+  // A process that dies without closing its listening socket leaves the file behind.
+  await new Promise<void>((resolve) => {
+    const p = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(sock)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+    p.on('close', () => resolve());
+  });
+  t.ok(statSync(sock).isSocket(), 'a stale socket exists');
+  const r = await cli(['run', finite, '--threads', '1', '--json', '--control', sock]);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(JSON.parse(r.stdout).stoppedBy, 'drained');
+  t.notOk(existsSync(sock));
+});
+
+t.test('control names live in a private per-user directory', async (t) => {
+  const saved = process.env.XDG_RUNTIME_DIR;
+  process.env.XDG_RUNTIME_DIR = work;
+  t.teardown(() => {
+    if (saved === undefined) delete process.env.XDG_RUNTIME_DIR;
+    else process.env.XDG_RUNTIME_DIR = saved;
+  });
+  const uid = process.getuid!();
+  t.equal(controlPath(undefined), join(work, `pktgraph-${uid}`, 'default.sock'));
+  t.equal(controlPath('lab'), join(work, `pktgraph-${uid}`, 'lab.sock'));
+  t.equal(controlPath('./here.sock'), './here.sock', 'a value with / is a path');
+  t.throws(() => controlPath('a b'), /not valid/);
+  const dir = ensureControlDir();
+  t.equal(statSync(dir).mode & 0o777, 0o700);
+});

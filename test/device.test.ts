@@ -1,0 +1,328 @@
+// FromDevice and ToDevice over AF_PACKET, with the lab (src/lab): two namespaces h1 and h2,
+// each joined to the root namespace by a veth pair; the engine bridges the two root-side
+// ends (FromDevice -> ToDevice both ways). Ping and a 1 MB TCP transfer from h1 to h2 must
+// go through the engine. Needs root and network namespaces; skips with the reason otherwise.
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { graph, compile, Runtime, FromDevice, ToDevice } from 'pktgraph';
+import { createLab, labAvailable, labObjects, sweep, type Lab } from '../src/lab/index.js';
+
+const avail = labAvailable();
+if (!avail.ok) {
+  t.plan(0, `skip: ${avail.reason}`);
+} else {
+  main();
+}
+
+// PG_TEST_PYTHON_PING=1 uses the Python ping even where ping is installed (to test it).
+const hasPing = !process.env.PG_TEST_PYTHON_PING && spawnSync('ping', ['-V'], { stdio: 'ignore' }).status === 0;
+const hasEthtool = spawnSync('ethtool', ['--version'], { stdio: 'ignore' }).status === 0;
+
+// An ICMP echo in Python (raw socket, as root), for machines without ping: exit 0 when
+// `count` replies came back.
+const PY_PING = `
+import socket, struct, sys, time, os
+dst, count, v6 = sys.argv[1], int(sys.argv[2]), ':' in sys.argv[1]
+def csum(b):
+    if len(b) % 2: b += b'\\0'
+    s = sum(struct.unpack('!%dH' % (len(b) // 2), b)); s = (s >> 16) + (s & 0xffff); s += s >> 16
+    return ~s & 0xffff
+s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP)
+s.settimeout(1.0)
+ident, got = os.getpid() & 0xffff, 0
+for seq in range(count):
+    typ = 128 if v6 else 8
+    h = struct.pack('!BBHHH', typ, 0, 0, ident, seq) + b'pktgraph'
+    if not v6: h = h[:2] + struct.pack('!H', csum(h)) + h[4:]
+    s.sendto(h, (dst, 0))
+    end = time.time() + 1.0
+    while time.time() < end:
+        try: data = s.recv(2048)
+        except socket.timeout: break
+        icmp = data if v6 else data[(data[0] & 15) * 4:]
+        if icmp[0] == (129 if v6 else 0) and struct.unpack('!HH', icmp[4:8]) == (ident, seq): got += 1; break
+print('%d received' % got); sys.exit(0 if got == count else 1)
+`;
+
+async function ping(lab: Lab, host: string, dst: string) {
+  if (hasPing) return lab.exec(host, ['ping', ...(dst.includes(':') ? ['-6'] : []), '-c', '3', '-W', '1', '-i', '0.2', dst], { timeoutMs: 15_000 });
+  return lab.exec(host, ['python3', '-c', PY_PING, dst, '3'], { timeoutMs: 15_000 });
+}
+
+// TCP: a server that reads to the end and prints the length and SHA-256; a client that sends
+// `size` bytes of a fixed pseudo-random pattern.
+const PY_SERVER = `
+import socket, hashlib, sys
+srv = socket.socket(socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET)
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind((sys.argv[1], int(sys.argv[2]))); srv.listen(1); srv.settimeout(20)
+print('ready', flush=True)
+c, _ = srv.accept(); c.settimeout(20); h = hashlib.sha256(); n = 0
+while True:
+    b = c.recv(65536)
+    if not b: break
+    h.update(b); n += len(b)
+print(n, h.hexdigest(), flush=True)
+`;
+const PY_CLIENT = `
+import socket, sys
+size = int(sys.argv[3])
+data = bytes((i * 131 + (i >> 9)) & 255 for i in range(size))
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20)
+c.sendall(data); c.shutdown(socket.SHUT_WR); c.recv(1); c.close()
+`;
+/** A timer that does not keep the test process alive. */
+const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+// VLAN: h1 sends three 802.1Q frames (VLAN 10) on a device; h2 prints the first 0x88b5 frame's
+// tag and payload as its kernel delivered them.
+const PY_VLAN_TX = `
+import socket, struct, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0); s.bind((sys.argv[1], 0))
+f = b'\\xff' * 6 + b'\\x02\\x00\\x00\\x00\\x00\\x01' + struct.pack('!HHH', 0x8100, 10, 0x88b5) + b'pktgraph' + bytes(40)
+for i in range(3): s.send(f); time.sleep(0.05)
+`;
+const PY_VLAN_RX = `
+import socket, struct, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3)); s.bind((sys.argv[1], 0))
+s.setsockopt(263, 8, 1)  # SOL_PACKET, PACKET_AUXDATA
+s.settimeout(5)
+print('ready', flush=True)
+while True:
+    data, anc, flags, addr = s.recvmsg(4096, socket.CMSG_SPACE(32))
+    if addr[2] == socket.PACKET_OUTGOING or data[12:14] != b'\\x88\\xb5': continue
+    tci = 'none'
+    for lvl, typ, d in anc:
+        if lvl == 263 and typ == 8:
+            status, _, _, _, _, vtci, _ = struct.unpack('IIIHHHH', d[:20])
+            if status & 16: tci = str(vtci & 0xfff)
+    print('got tci=%s payload=%s' % (tci, data[14:22].hex()), flush=True); break
+`;
+
+function pattern(size: number): Buffer {
+  const b = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) b[i] = (i * 131 + (i >> 9)) & 255;
+  return b;
+}
+
+async function tcpTransfer(lab: Lab, from: string, to: string, addr: string, port: number, size: number) {
+  const server = lab.spawn(to, ['python3', '-c', PY_SERVER, addr, String(port)]);
+  let out = '';
+  let err = '';
+  server.stdout!.on('data', (d) => (out += d));
+  server.stderr!.on('data', (d) => (err += d));
+  const exited = new Promise<void>((resolve) => server.on('close', () => resolve()));
+  const deadline = Date.now() + 10_000;
+  while (!out.includes('ready') && Date.now() < deadline && server.exitCode === null) await delay(20);
+  if (!out.includes('ready')) throw new Error(`TCP server did not start: ${err}`);
+  const client = await lab.exec(from, ['python3', '-c', PY_CLIENT, addr, String(port), String(size)], { timeoutMs: 30_000 });
+  await Promise.race([exited, delay(10_000)]);
+  const last = out.trim().split('\n').pop() ?? '';
+  const [n, digest] = last.split(' ');
+  return { client, received: Number(n), digest, serverErr: err };
+}
+
+function main() {
+  t.test('a missing device is a clear configuration error', async (t) => {
+    const rt = new Runtime({ threads: 1, poolBuffers: 1024 });
+    t.teardown(() => rt.close());
+    t.throws(
+      () => rt.load(compile(graph('missing-rx', () => FromDevice({ device: 'pg-nosuchdev0' }, 'rx').to(ToDevice({ device: 'lo' }))))),
+      /device 'pg-nosuchdev0' does not exist \(ip link show\)/,
+      'FromDevice names the device and the command to list devices',
+    );
+    t.throws(
+      () => rt.load(compile(graph('missing-tx', () => FromDevice({ device: 'lo' }).to(ToDevice({ device: 'pg-nosuchdev1' }, 'tx'))))),
+      /device 'pg-nosuchdev1' does not exist \(ip link show\)/,
+      'ToDevice names the device and the command to list devices',
+    );
+  });
+
+  t.test('without CAP_NET_RAW the error names the capability and the remedy', async (t) => {
+    if (spawnSync('setpriv', ['--version'], { stdio: 'ignore' }).status !== 0) return t.skip('setpriv (util-linux) is missing');
+    // Load a graph as user nobody in a child process (the package resolves itself from the repository).
+    const script = `
+      import { graph, compile, Runtime, FromDevice, ToDevice } from 'pktgraph';
+      const rt = new Runtime({ threads: 1, poolBuffers: 256 });
+      for (const [n, build] of [['rx', () => FromDevice({ device: 'lo' }).to(ToDevice({ device: 'lo' }))]]) {
+        try { rt.load(compile(graph(n, build))); console.log('loaded'); } catch (e) { console.log(e.message); }
+      }
+      rt.close();`;
+    // `env -i`: the child gets none of the test runner's hooks (NODE_OPTIONS), which would write as nobody.
+    const args = ['-i', `PATH=${process.env.PATH ?? '/usr/bin:/bin'}`, 'HOME=/tmp', 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+    const r = spawnSync('env', [...args, process.execPath, '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      cwd: new URL('..', import.meta.url).pathname,
+      timeout: 30_000,
+    });
+    if (!/device 'lo'|loaded/.test(r.stdout))
+      return t.skip(`cannot run the engine as user nobody here (the repository may not be readable by it): ${(r.stderr || r.error?.message || '').slice(0, 300)}`);
+    t.match(r.stdout, /device 'lo': no permission to open a packet socket: AF_PACKET needs CAP_NET_RAW; run as root or grant it with `setcap cap_net_raw\+ep \$\(which node\)`/, `${r.stdout}${r.stderr}`);
+  });
+
+  t.test('the engine bridges two namespaces: ping and TCP go through it', async (t) => {
+    const lab = createLab({
+      hosts: [{ name: 'h1' }, { name: 'h2' }],
+      links: [
+        { a: 'h1', b: 'engine', aAddresses: ['198.18.0.1/24', 'fd00:18::1/64'] },
+        { a: 'h2', b: 'engine', aAddresses: ['198.18.0.2/24', 'fd00:18::2/64'] },
+      ],
+    });
+    const rt = new Runtime({ threads: 2, poolBuffers: 8192 });
+    t.teardown(() => {
+      rt.close();
+      lab.destroy();
+    });
+    const fanout = 1000 + Math.floor(Math.random() * 60000); // groups are per network namespace: avoid others' ids
+    const e1 = lab.link(0).b;
+    const e2 = lab.link(1).b;
+
+    // A device that exists but is down.
+    const down = createLab({ hosts: [{ name: 'd' }], links: [{ a: 'd', b: 'engine' }] }, { id: `${lab.id}d` });
+    t.teardown(() => down.destroy());
+    spawnSync('ip', ['link', 'set', down.link(0).b, 'down']);
+    t.throws(
+      () => rt.load(compile(graph('down', () => FromDevice({ device: down.link(0).b }).to(ToDevice({ device: e1 }))))),
+      new RegExp(`device '${down.link(0).b}': the device is down \\(ip link set ${down.link(0).b} up\\)`),
+      'a device that is down is named with the remedy',
+    );
+    down.destroy();
+
+    // Without the engine, h1 cannot reach h2.
+    const before = await lab.exec('h1', ['ping', '-c', '1', '-W', '1', '198.18.0.2'], { timeoutMs: 5000 }).catch(() => undefined);
+    if (hasPing) t.not(before?.code, 0, 'no path from h1 to h2 before the engine runs');
+
+    const g = rt.load(
+      compile(
+        graph('bridge', () => {
+          // The h1 side is read by two sockets in one fanout group (hash mode), maybe on two
+          // workers, both pushing into one ToDevice.
+          const tx2 = ToDevice({ device: e2 }, 'tx2');
+          FromDevice({ device: e1, fanout }, 'rx1').to(tx2);
+          FromDevice({ device: e1, fanout }, 'rx1b').to(tx2);
+          FromDevice({ device: e2 }, 'rx2').to(ToDevice({ device: e1 }, 'tx1'));
+        }),
+      ),
+    );
+    rt.start();
+
+    const p4 = await ping(lab, 'h1', '198.18.0.2');
+    t.equal(p4.code, 0, `ping h1 -> h2 over IPv4 through the engine: ${p4.stdout.split('\n').filter((l) => /received/.test(l)).join('') || p4.stderr}`);
+    const p6 = await ping(lab, 'h2', 'fd00:18::1');
+    t.equal(p6.code, 0, `ping h2 -> h1 over IPv6 through the engine: ${p6.stdout.split('\n').filter((l) => /received/.test(l)).join('') || p6.stderr}`);
+
+    if (!hasEthtool) {
+      t.skip('TCP transfer: ethtool is missing, so the lab cannot turn checksum offloads off');
+    } else {
+      const size = 1_000_000;
+      const want = createHash('sha256').update(pattern(size)).digest('hex');
+      const r4 = await tcpTransfer(lab, 'h1', 'h2', '198.18.0.2', 5001, size);
+      t.equal(r4.client.code, 0, `TCP client (IPv4) finished ${r4.client.stderr}`);
+      t.equal(r4.received, size, `1 MB arrived over IPv4 ${r4.serverErr}`);
+      t.equal(r4.digest, want, '... intact (SHA-256)');
+      const r6 = await tcpTransfer(lab, 'h2', 'h1', 'fd00:18::1', 5002, size);
+      t.equal(r6.client.code, 0, `TCP client (IPv6) finished ${r6.client.stderr}`);
+      t.equal(r6.received, size, `1 MB arrived over IPv6 ${r6.serverErr}`);
+      t.equal(r6.digest, want, '... intact (SHA-256)');
+    }
+
+    rt.stop();
+    const c = g.allCounters();
+    t.ok(c.rx1.packets + c.rx1b.packets > 0n && c.rx2.packets > 0n, `both directions received (${c.rx1.packets}+${c.rx1b.packets} and ${c.rx2.packets} frames)`);
+    t.equal(c.tx2.packets, c.rx1.packets + c.rx1b.packets, 'every frame received on h1 side (once, by one socket of the fanout group) was sent to h2');
+    t.equal(c.tx1.packets, c.rx2.packets, 'every frame received on h2 side was sent to h1');
+    t.equal(c.tx1.drops + c.tx2.drops, 0n, 'no send failures');
+    t.equal(c.tx1.too_long + c.tx2.too_long + c.rx1.too_long + c.rx1b.too_long + c.rx2.too_long, 0n, 'no frame too long');
+    t.equal(c.rx1.ring_errors + c.rx1b.ring_errors + c.rx2.ring_errors, 0n, 'no ring errors');
+    t.equal(c.rx1.csum_not_ready + c.rx1b.csum_not_ready + c.rx2.csum_not_ready, 0n, 'every checksum filled in (the lab turned offloads off)');
+    g.remove();
+    t.equal(rt.poolStats().available, rt.poolStats().capacity, 'every buffer back in the pool');
+
+    lab.destroy();
+    const left = labObjects(lab.prefix);
+    t.same(left, { namespaces: [], interfaces: [] }, 'the lab left no namespace or interface behind');
+    const links = spawnSync('ip', ['-o', 'link'], { encoding: 'utf8' }).stdout;
+    const netns = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
+    t.notOk(links.includes(lab.prefix), 'ip -o link shows none of its interfaces');
+    t.notOk(netns.includes(lab.prefix), 'ip netns list shows none of its namespaces');
+  });
+
+  t.test('VLAN tags: restoreVlan puts the tag the kernel took off back into the frame', async (t) => {
+    const lab = createLab({ hosts: [{ name: 'h1' }, { name: 'h2' }], links: [{ a: 'h1', b: 'engine' }, { a: 'h2', b: 'engine' }] });
+    const rt = new Runtime({ threads: 1, poolBuffers: 4096 });
+    t.teardown(() => {
+      rt.close();
+      lab.destroy();
+    });
+    rt.start();
+    // h1 sends 802.1Q frames (VLAN 10, EtherType 0x88b5 inside) on its veth; h2 reports the tag
+    // its kernel found (PACKET_AUXDATA: the kernel takes tags off received frames).
+    for (const restoreVlan of [true, false]) {
+      const g = rt.load(
+        compile(
+          graph(`vlan-${restoreVlan}`, () => {
+            FromDevice({ device: lab.link(0).b, restoreVlan, promisc: restoreVlan }, 'rx').to(ToDevice({ device: lab.link(1).b }, 'tx'));
+          }),
+        ),
+      );
+      // A packet socket's membership raises the promiscuity count (`ip -d link`), not the PROMISC flag.
+      const promisc = () => !/promiscuity 0\b/.test(spawnSync('ip', ['-d', 'link', 'show', lab.link(0).b], { encoding: 'utf8' }).stdout);
+      t.equal(promisc(), restoreVlan, `the device is in promiscuous mode only when asked (promisc: ${restoreVlan})`);
+      const rx = lab.spawn('h2', ['python3', '-c', PY_VLAN_RX, lab.link(1).a]);
+      let out = '';
+      rx.stdout!.on('data', (d) => (out += d));
+      const done = new Promise<void>((r) => rx.on('close', () => r()));
+      const deadline = Date.now() + 5000;
+      while (!out.includes('ready') && Date.now() < deadline && rx.exitCode === null) await delay(20);
+      const tx = await lab.exec('h1', ['python3', '-c', PY_VLAN_TX, lab.link(0).a]);
+      t.equal(tx.code, 0, `tagged frames sent ${tx.stderr}`);
+      await Promise.race([done, delay(6000)]);
+      const line = out.split('\n').find((l) => l.startsWith('got')) ?? '(nothing received)';
+      if (restoreVlan) t.equal(line, 'got tci=10 payload=706b746772617068', 'restoreVlan: h2 receives the frame with VLAN 10');
+      else t.equal(line, 'got tci=none payload=706b746772617068', 'default: the tag is in the annotation only, so the frame leaves untagged');
+      const c = g.allCounters();
+      t.ok(c.rx.packets >= 1n, `FromDevice received the frames (${c.rx.packets})`);
+      g.remove();
+      t.notOk(promisc(), 'promiscuous mode ends with the graph');
+    }
+  });
+
+  t.test('lab: a link between two namespaces, routes, exec, and a complete teardown', async (t) => {
+    const lab = createLab({
+      hosts: [{ name: 'a', routes: [{ to: '198.19.7.0/24', via: '198.18.5.2' }, { to: 'fd00:77::/64', via: 'fd00:5::2' }] }, { name: 'b' }],
+      links: [{ a: 'a', b: 'b', aAddresses: ['198.18.5.1/30', 'fd00:5::1/64'], bAddresses: ['198.18.5.2/30', 'fd00:5::2/64'], mtu: 1400 }],
+    });
+    t.teardown(() => lab.destroy());
+    t.match(lab.link(0).a, /^pg-[a-z0-9]{4}-0a$/, 'interface names carry the prefix');
+    t.ok(lab.link(0).a.length <= 15);
+    t.same(labObjects(lab.prefix), { namespaces: [`${lab.prefix}a`, `${lab.prefix}b`], interfaces: [] }, 'two namespaces, nothing in the root namespace');
+    const routes = await lab.exec('a', ['ip', 'route', 'show', '198.19.7.0/24']);
+    t.match(routes.stdout, /198\.19\.7\.0\/24 via 198\.18\.5\.2/, 'IPv4 route installed');
+    const routes6 = await lab.exec('a', ['ip', '-6', 'route', 'show', 'fd00:77::/64']);
+    t.match(routes6.stdout, /fd00:77::\/64 via fd00:5::2/, 'IPv6 route installed');
+    const link = await lab.exec('b', ['ip', '-o', 'link', 'show', lab.link(0).b]);
+    t.match(link.stdout, /mtu 1400/, 'MTU set');
+    const p6 = await ping(lab, 'a', 'fd00:5::2');
+    t.equal(p6.code, 0, 'IPv6 works at once (no duplicate address detection)');
+    const fail = await lab.exec('a', ['false']);
+    t.equal(fail.code, 1, 'exec reports the exit code');
+    lab.destroy();
+    t.same(labObjects(lab.prefix), { namespaces: [], interfaces: [] }, 'nothing left');
+
+    // A run that crashed leaves its lab behind: sweep() with its prefix removes it.
+    const crashed = createLab({ hosts: [{ name: 'x' }], links: [{ a: 'x', b: 'engine' }] });
+    t.teardown(() => crashed.destroy());
+    t.throws(() => createLab({ hosts: [{ name: 'y' }], links: [] }, { id: crashed.id }), /is in use/, 'a lab id in use is refused');
+    const removed = sweep(crashed.prefix);
+    t.same(removed, { namespaces: [`${crashed.prefix}x`], interfaces: [crashed.link(0).b] }, 'sweep found the leftovers');
+    t.same(labObjects(crashed.prefix), { namespaces: [], interfaces: [] }, 'sweep removed them');
+  });
+
+  t.test('the lab refuses addresses outside 198.18.0.0/15 and fd00::/8', async (t) => {
+    t.throws(() => createLab({ hosts: [{ name: 'x' }], links: [{ a: 'x', b: 'engine', aAddresses: ['10.0.0.1/24'] }] }), /outside 198\.18\.0\.0\/15/);
+    t.throws(() => createLab({ hosts: [{ name: 'x' }], links: [{ a: 'x', b: 'engine', aAddresses: ['2001:db8::1/64'] }] }), /outside fd00::\/8/);
+    t.throws(() => createLab({ hosts: [{ name: 'x', routes: [{ to: '198.18.0.0/24', via: '192.0.2.1' }] }], links: [] }), /outside/);
+    t.throws(() => createLab({ hosts: [{ name: 'engine' }], links: [] }), /reserved/);
+  });
+}
