@@ -23,7 +23,11 @@ export { PrioSched } from './queue/PrioSched.js';
 export { RatedUnqueue } from './queue/RatedUnqueue.js';
 export { RoundRobinSched } from './queue/RoundRobinSched.js';
 
+// ip
+export { IPLookup } from './ip/IPLookup.js';
 
+// ip6
+export { LookupIP6Route } from './ip6/LookupIP6Route.js';
 
 // io
 export { FromDevice } from './io/FromDevice.js';

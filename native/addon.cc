@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include "engine.h"
+#include "fib/bench.h"
 
 namespace {
 
@@ -263,6 +264,31 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     Napi::Array arr = Napi::Array::New(info.Env(), names.size());
     for (size_t i = 0; i < names.size(); i++) arr.Set(uint32_t(i), names[i]);
     return arr;
+  }));
+  // LPM microbenchmark (bench/fib.ts): fibBench(width 32|128, routesText, lookups).
+  exports.Set("fibBench", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsString() || !info[2].IsNumber())
+      throw Napi::TypeError::New(env, "fibBench(width, routesText, lookups)");
+    return guarded(env, [&]() -> Napi::Value {
+      auto r = pg::fib::run_bench(info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::String>().Utf8Value(),
+                                  uint64_t(info[2].As<Napi::Number>().DoubleValue()));
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("routes", double(r.routes));
+      o.Set("parseNs", r.parse_ns);
+      o.Set("buildNs", r.build_ns);
+      o.Set("bytes", double(r.bytes));
+      o.Set("nodes", double(r.nodes));
+      o.Set("rootBits", double(r.root_bits));
+      o.Set("randomBatchLps", r.random_batch_lps);
+      o.Set("randomSingleLps", r.random_single_lps);
+      o.Set("tableBatchLps", r.table_batch_lps);
+      o.Set("tableSingleLps", r.table_single_lps);
+      o.Set("randomHit", r.random_hit);
+      o.Set("tableHit", r.table_hit);
+      o.Set("checksum", double(r.checksum));
+      return o;
+    });
   }));
   return exports;
 }

@@ -170,6 +170,10 @@ class Element {
   void request_task() { wants_task_ = true; }
   // Register a timer (in configure or initialize); it runs on this element's worker.
   void add_timer(Timer& t) { timers_.push_back(&t); }
+  // Control thread only (handlers): wait until every worker has finished the round it was
+  // in, so no worker still holds a pointer it loaded before the call. Publish a new
+  // read-mostly structure, synchronize(), then free the old one (RCU's synchronize).
+  void synchronize() const;
 
   void output_push(int port, Batch& batch) {
     if (batch.count) {

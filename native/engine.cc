@@ -141,6 +141,7 @@ uint32_t Engine::add_graph(const std::string& plan_json) {
   for (auto& [id, other] : graphs_)
     if (other->name() == g->name())
       throw PlanError("a graph named '" + g->name() + "' is already running in this engine; graph names must be unique");
+  g->synchronize = [this] { wait_epoch(); };
   uint32_t id = next_graph_id_++;
   graphs_[id] = std::move(g);
   publish();

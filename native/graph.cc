@@ -257,6 +257,10 @@ void Graph::load(const json::Value& plan, PacketPool& pool, int workers, int& ne
   handlers_.resize(elements_.size());
 }
 
+void Element::synchronize() const {
+  if (graph_ && graph_->synchronize) graph_->synchronize();
+}
+
 Element* Graph::element(const std::string& n) const {
   int i = element_index(n);
   return i < 0 ? nullptr : elements_[size_t(i)].get();

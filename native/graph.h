@@ -2,6 +2,7 @@
 // One engine hosts many graphs; each is added, paused and removed on its own.
 #pragma once
 #include <atomic>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -56,6 +57,8 @@ class Graph {
   }
 
   bool paused = false;  // engine bookkeeping: tasks withheld from the workers
+  // Set by the engine: waits for a worker epoch (a no-op while the graph is not running).
+  std::function<void()> synchronize;
 
  private:
   void load(const json::Value& plan, PacketPool& pool, int workers, int& next_worker);

@@ -1,0 +1,208 @@
+// Route text for IPLookup and LookupIP6Route, checked at compile time with the same words
+// the native side (native/fib/routes.cc) uses at load time.
+//
+//   PREFIX OUTPUT | PREFIX GATEWAY OUTPUT | PREFIX [via GATEWAY] [dev OUTPUT]
+//   PREFIX nexthop [via GW] [dev OUT] nexthop ...      (ECMP)
+// PREFIX: ADDRESS/LEN, a bare ADDRESS (host route) or `default`; '#' starts a comment.
+
+type Width = 32 | 128;
+
+function parse4(s: string): number | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
+  if (!m) return undefined;
+  let v = 0;
+  for (let i = 1; i <= 4; i++) {
+    const p = Number(m[i]);
+    if (p > 255) return undefined;
+    v = v * 256 + p;
+  }
+  return v;
+}
+
+function parse6(s: string): bigint | undefined {
+  if (s.length > 45 || s.length === 0) return undefined;
+  let text = s;
+  let tail: bigint[] = [];
+  const v4 = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (v4) {
+    const a = parse4(v4[2]);
+    if (a === undefined) return undefined;
+    tail = [BigInt(Math.floor(a / 65536)), BigInt(a % 65536)];
+    text = v4[1].endsWith('::') ? v4[1] : v4[1].slice(0, -1);
+  }
+  const halves = text.split('::');
+  if (halves.length > 2) return undefined;
+  const groups = (h: string): bigint[] | undefined => {
+    if (h === '') return [];
+    const out: bigint[] = [];
+    for (const g of h.split(':')) {
+      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
+      out.push(BigInt(parseInt(g, 16)));
+    }
+    return out;
+  };
+  const head = groups(halves[0]);
+  const rest = halves.length === 2 ? groups(halves[1]) : [];
+  if (!head || !rest) return undefined;
+  const known = [...head, ...rest, ...tail];
+  let all: bigint[];
+  if (halves.length === 2) {
+    if (known.length > 7) return undefined;
+    all = [...head, ...new Array<bigint>(8 - known.length).fill(0n), ...rest, ...tail];
+  } else {
+    if (known.length !== 8) return undefined;
+    all = known;
+  }
+  return all.reduce((a, g) => (a << 16n) | g, 0n);
+}
+
+/** RFC 5952 text (what inet_ntop prints). */
+function format6(v: bigint): string {
+  const g = Array.from({ length: 8 }, (_, i) => Number((v >> BigInt(112 - 16 * i)) & 0xffffn));
+  let best = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) [best, bestLen] = [i, j - i];
+    i = j;
+  }
+  if (bestLen < 2) return g.map((x) => x.toString(16)).join(':');
+  // inet_ntop prints ::ffff:a.b.c.d and ::a.b.c.d forms for mapped/compatible addresses.
+  const hex = (xs: number[]) => xs.map((x) => x.toString(16)).join(':');
+  if (best === 0 && (bestLen === 6 || (bestLen === 5 && g[5] === 0xffff))) {
+    const d = `${g[6] >> 8}.${g[6] & 255}.${g[7] >> 8}.${g[7] & 255}`;
+    return bestLen === 5 ? `::ffff:${d}` : `::${d}`;
+  }
+  return `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
+}
+
+function formatPrefix(key: bigint | number, len: number, width: Width): string {
+  if (width === 32) {
+    const k = Number(key);
+    return `${Math.floor(k / 2 ** 24)}.${Math.floor(k / 2 ** 16) % 256}.${Math.floor(k / 256) % 256}.${k % 256}/${len}`;
+  }
+  return `${format6(BigInt(key))}/${len}`;
+}
+
+/** Parse a prefix: [key, len] (IPv4 keys are numbers, IPv6 keys bigints) or an error sentence. */
+export function parsePrefix(s: string, width: Width): [bigint | number, number] | string {
+  if (s === 'default') return [width === 32 ? 0 : 0n, 0];
+  const slash = s.indexOf('/');
+  const addr = slash < 0 ? s : s.slice(0, slash);
+  const key = width === 32 ? parse4(addr) : parse6(addr);
+  if (key === undefined) return `'${addr}' is not an ${width === 32 ? 'IPv4' : 'IPv6'} address`;
+  let len: number = width;
+  if (slash >= 0) {
+    const l = s.slice(slash + 1);
+    if (!/^\d{1,3}$/.test(l) || Number(l) > width) return `prefix length '${l}' must be a number from 0 to ${width}`;
+    len = Number(l);
+  }
+  if (typeof key === 'number') {
+    const host = len === 32 ? 0 : 2 ** (32 - len);
+    const masked = host ? key - (key % host) : key;
+    if (masked !== key) return `'${s}' has bits set beyond its length (did you mean ${formatPrefix(masked, len, width)}?)`;
+    return [key, len];
+  }
+  const mask = len === 0 ? 0n : ((1n << BigInt(len)) - 1n) << BigInt(width - len);
+  if (key & ~mask & ((1n << BigInt(width)) - 1n)) return `'${s}' has bits set beyond its length (did you mean ${formatPrefix(key & mask, len, width)}?)`;
+  return [key, len];
+}
+
+const USAGE = "expected 'PREFIX OUTPUT', 'PREFIX GATEWAY OUTPUT' or 'PREFIX [via GATEWAY] [dev OUTPUT]'";
+const isNumber = (s: string) => /^\d{1,10}$/.test(s);
+
+/** The problem with one route (the native side words it the same way), or its prefix. */
+export function parseRoute(text: string, width: Width, outputs: number): { error: string } | { key: bigint | number; len: number } {
+  const body = text.includes('#') ? text.slice(0, text.indexOf('#')) : text;
+  const t = body.split(/[ \t\r\n]+/).filter((x) => x !== '');
+  if (t.length === 0) return { error: 'empty route' };
+  const p = parsePrefix(t[0], width);
+  if (typeof p === 'string') return { error: p };
+  if (t.length === 2 && isNumber(t[1]) && Number(t[1]) < outputs) return { key: p[0], len: p[1] }; // the common form, fast
+  const family = width === 32 ? 'IPv4' : 'IPv6';
+  const isGw = (s: string) => (width === 32 ? parse4(s) : parse6(s)) !== undefined;
+  const port = (s: string): string | undefined => {
+    if (!isNumber(s)) return `output '${s}' must be a number`;
+    if (Number(s) >= outputs) return `output ${s} does not exist: the element has ${outputs} output(s)`;
+    return undefined;
+  };
+  const ok = { key: p[0], len: p[1] };
+  const fail = (error: string | undefined) => (error ? { error } : ok);
+  if (t.length === 1) return { error: `no next hop: ${USAGE}` };
+  if (t.length === 2 && isNumber(t[1])) return fail(port(t[1]));
+  if (t.length === 3 && !['via', 'dev', 'nexthop'].includes(t[1])) {
+    if (!isGw(t[1])) return { error: `gateway '${t[1]}' is not an ${family} address` };
+    return fail(port(t[2]));
+  }
+  const multipath = t[1] === 'nexthop';
+  let i = 1;
+  let hops = 0;
+  while (i < t.length) {
+    if (multipath) {
+      if (t[i] !== 'nexthop') return { error: `expected 'nexthop', got '${t[i]}'` };
+      i++;
+    }
+    let via = false;
+    let dev = false;
+    while (i < t.length && t[i] !== 'nexthop') {
+      if (t[i] === 'via' && !via) {
+        if (i + 1 >= t.length) return { error: "'via' needs a gateway address" };
+        if (!isGw(t[i + 1])) return { error: `gateway '${t[i + 1]}' is not an ${family} address` };
+        via = true;
+      } else if (t[i] === 'dev' && !dev) {
+        if (i + 1 >= t.length) return { error: "'dev' needs an output number" };
+        const e = port(t[i + 1]);
+        if (e) return { error: e };
+        dev = true;
+      } else {
+        return { error: `unexpected '${t[i]}': ${USAGE}` };
+      }
+      i += 2;
+    }
+    if (!via && !dev) return { error: multipath ? "'nexthop' needs 'via GATEWAY' or 'dev OUTPUT'" : USAGE };
+    hops++;
+    if (!multipath) break;
+  }
+  if (hops > 1024) return { error: 'at most 1024 next hops per route' };
+  return ok;
+}
+
+/** The descriptors' check: the first bad route, named, or a prefix given twice. */
+export function checkRoutes(routes: string[], width: Width, outputs: number): string | undefined {
+  const name = (k: number) => `route ${k} ('${routes[k]}')`;
+  // Duplicates: IPv4 prefixes as key * 64 + len in a sorted typed array (no map of a million
+  // entries), IPv6 prefixes in a map.
+  const keys4 = width === 32 ? new Float64Array(routes.length) : undefined;
+  const seen6 = new Map<string, number>();
+  for (let i = 0; i < routes.length; i++) {
+    const r = parseRoute(routes[i], width, outputs);
+    if ('error' in r) return `${name(i)}: ${r.error}`;
+    if (keys4) {
+      keys4[i] = (r.key as number) * 64 + r.len;
+      continue;
+    }
+    const k = `${r.key}/${r.len}`;
+    const j = seen6.get(k);
+    if (j !== undefined) return `${name(i)}: prefix ${formatPrefix(r.key, r.len, width)} is also ${name(j)}`;
+    seen6.set(k, i);
+  }
+  if (keys4) {
+    const sorted = Float64Array.from(keys4).sort();
+    for (let i = 1; i < sorted.length; i++) {
+      if (sorted[i] !== sorted[i - 1]) continue;
+      // Name the first route whose prefix came earlier too.
+      const first = new Map<number, number>();
+      for (let k = 0; k < keys4.length; k++) {
+        const j = first.get(keys4[k]);
+        if (j !== undefined) return `${name(k)}: prefix ${formatPrefix(Math.floor(keys4[k] / 64), keys4[k] % 64, width)} is also ${name(j)}`;
+        first.set(keys4[k], k);
+      }
+    }
+  }
+  return undefined;
+}

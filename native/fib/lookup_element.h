@@ -1,0 +1,128 @@
+// What IPLookup and LookupIP6Route share: configuration from `routes` and `file`, the
+// route-editing handlers, and publication of new snapshots to the packet path.
+// Each element supplies its address width and its batch loop.
+#pragma once
+#include <mutex>
+
+#include "element.h"
+#include "fib/routes.h"
+
+namespace pg::fib {
+
+class RouteLookupElement : public Element {
+ public:
+  const char* port_count() const override { return "1/1-"; }
+  const char* processing() const override { return "h/h"; }
+
+  void configure(const Config& conf) override {
+    routes_ = std::make_unique<RouteSet>(width(), uint32_t(noutputs()));
+    std::vector<std::pair<std::string, std::string>> lines;
+    const json::Value& arr = conf.value("routes");
+    if (!arr.is_array()) throw ConfigError("'routes' must be an array of strings");
+    for (size_t i = 0; i < arr.as_array().size(); i++) {
+      const json::Value& r = arr.as_array()[i];
+      if (!r.is_string()) throw ConfigError("'routes' must be an array of strings (item " + std::to_string(i) + " is " + r.type_name() + ")");
+      lines.emplace_back("route " + std::to_string(i), r.as_string());
+    }
+    const std::string file = conf.string("file");
+    try {
+      if (!file.empty())
+        for (auto& [n, text] : route_lines(read_routes_file(file)))
+          lines.emplace_back("file '" + file + "' line " + std::to_string(n), text);
+      routes_->add_lines(lines, false);
+      pub_.publish(routes_->build(), [this] { synchronize(); });
+    } catch (const std::runtime_error& e) {
+      throw ConfigError(e.what());
+    }
+    c_no_route_ = counter("no_route");
+    c_short_ = counter("drops_short");
+  }
+
+  void add_handlers(std::vector<Handler>& hs) override {
+    auto writer = [this](const char* name, auto fn) {
+      Handler h;
+      h.name = name;
+      h.write = [this, fn](const std::string& v) {
+        std::lock_guard<std::mutex> lock(mu_);
+        try {
+          fn(v);
+        } catch (const std::runtime_error& e) {
+          throw HandlerError(e.what());
+        }
+      };
+      return h;
+    };
+    auto reader = [this](const char* name, auto fn) {
+      Handler h;
+      h.name = name;
+      h.read = [this, fn]() {
+        std::lock_guard<std::mutex> lock(mu_);
+        return fn();
+      };
+      return h;
+    };
+    auto labelled = [](const std::string& v) {
+      std::vector<std::pair<std::string, std::string>> out;
+      for (auto& [n, text] : route_lines(v)) out.emplace_back("route", text);
+      return out;
+    };
+    hs.push_back(writer("add", [this, labelled](const std::string& v) {
+      routes_->add_lines(labelled(v), true);
+      pub_.publish(routes_->build(), [this] { synchronize(); });
+    }));
+    hs.push_back(writer("remove", [this](const std::string& v) {
+      std::vector<std::string> prefixes;
+      for (auto& [n, text] : route_lines(v)) prefixes.push_back(text);
+      routes_->remove_prefixes(prefixes);
+      pub_.publish(routes_->build(), [this] { synchronize(); });
+    }));
+    hs.push_back(writer("set", [this, labelled](const std::string& v) {
+      RouteSet fresh(width(), uint32_t(noutputs()));
+      fresh.add_lines(labelled(v), false);
+      *routes_ = std::move(fresh);
+      pub_.publish(routes_->build(), [this] { synchronize(); });
+    }));
+    hs.push_back(writer("lookup", [this](const std::string& v) { last_lookup_ = lookup_text(v); }));
+    hs.push_back(reader("lookup_result", [this]() { return last_lookup_; }));
+    hs.push_back(reader("table", [this]() { return routes_->table(); }));
+    hs.push_back(reader("count", [this]() { return std::to_string(routes_->size()); }));
+    hs.push_back(reader("memory", [this]() { return std::to_string(pub_.get()->memory()); }));
+  }
+
+ protected:
+  virtual unsigned width() const = 0;
+
+  // The published snapshot's answer for an address, as route text without the prefix.
+  std::string lookup_text(const std::string& addr_text) {
+    std::string a = addr_text;
+    while (!a.empty() && (a.back() == '\n' || a.back() == ' ' || a.back() == '\r')) a.pop_back();
+    while (!a.empty() && a.front() == ' ') a.erase(a.begin());
+    const Snapshot* s = pub_.get();
+    uint32_t nh;
+    if (width() == 32) {
+      uint32_t x;
+      if (!parse_ip4(a, x)) throw std::runtime_error("'" + a + "' is not an IPv4 address");
+      nh = s->lpm->lookup(x);
+    } else {
+      uint8_t b[16];
+      if (!parse_ip6(a, b)) throw std::runtime_error("'" + a + "' is not an IPv6 address");
+      nh = s->lpm->lookup6(b);
+    }
+    if (nh == kNoRoute) return "no route";
+    uint32_t n;
+    const uint32_t* m = s->nexthops.members(nh, n);
+    std::vector<Hop> hops;
+    for (uint32_t i = 0; i < n; i++) hops.push_back(s->hops[m[i]]);
+    return routes_->hops_text(hops);
+  }
+
+  Publisher<Snapshot> pub_;
+  uint32_t c_no_route_ = 0, c_short_ = 0;
+
+ private:
+  std::unique_ptr<RouteSet> routes_;
+  std::mutex mu_;  // control thread only: handlers
+  std::string last_lookup_ = "no lookup yet";
+};
+
+}  // namespace pg::fib

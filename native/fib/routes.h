@@ -1,0 +1,91 @@
+// The routing-table side shared by IPLookup (IPv4) and LookupIP6Route (IPv6): route text,
+// the authoritative route set the control thread keeps, and the immutable snapshot
+// (LPM table + next hops) that workers read through a Publisher.
+//
+// Route text (one route per line or config entry; '#' starts a comment):
+//   PREFIX OUTPUT                         e.g. 10.0.0.0/8 1
+//   PREFIX GATEWAY OUTPUT                 Click's StaticIPLookup form: 10.0.0.0/8 10.0.0.1 1
+//   PREFIX [via GATEWAY] [dev OUTPUT]     iproute2 form (at least one of the two; dev 0 if omitted)
+//   PREFIX nexthop [via GW] [dev OUT] nexthop ...    ECMP (iproute2 multipath form)
+// PREFIX is ADDRESS/LEN, a bare ADDRESS (a host route), or `default` (/0). Host bits beyond
+// LEN are refused. OUTPUT is the element's output number.
+#pragma once
+#include <map>
+#include <unordered_map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "fib/lpm.h"
+
+namespace pg::fib {
+
+struct Hop {
+  uint32_t port = 0;
+  bool has_gw = false;
+  uint8_t gw[16] = {};  // IPv4: the first 4 bytes, network order
+  bool operator<(const Hop& o) const {
+    if (port != o.port) return port < o.port;
+    if (has_gw != o.has_gw) return has_gw < o.has_gw;
+    return std::memcmp(gw, o.gw, 16) < 0;
+  }
+  bool operator==(const Hop& o) const { return port == o.port && has_gw == o.has_gw && std::memcmp(gw, o.gw, 16) == 0; }
+};
+
+// What workers read: immutable once published.
+struct Snapshot {
+  std::unique_ptr<LpmTable> lpm;
+  NextHopTable nexthops;  // next-hop index -> members (indexes into hops)
+  std::vector<Hop> hops;
+  size_t memory() const { return lpm->memory() + nexthops.memory() + hops.capacity() * sizeof(Hop) + sizeof(Snapshot); }
+};
+
+class RouteSet {
+ public:
+  RouteSet(unsigned width, uint32_t noutputs) : width_(width), noutputs_(noutputs) {}
+
+  // Parse one route; throws std::runtime_error with the reason (not naming the route).
+  void parse(const std::string& text, u128& key, unsigned& len, std::vector<Hop>& hops) const;
+
+  // Add routes: each entry is (label, text); errors name the label and the text, e.g.
+  // "route 3 ('10.0.0.0/33 1'): prefix length '33' must be ...".
+  // replace: an existing prefix is replaced; otherwise a prefix given twice is an error.
+  // All or nothing: on an error nothing changes.
+  void add_lines(const std::vector<std::pair<std::string, std::string>>& lines, bool replace);
+  void remove_prefixes(const std::vector<std::string>& prefixes);  // all or nothing
+  void clear() { routes_.clear(); }
+
+  // A new snapshot of the current routes (next hops numbered afresh, unused ones dropped).
+  std::unique_ptr<Snapshot> build();
+  std::string table() const;  // canonical text, one route per line, sorted by prefix
+  size_t size() const { return routes_.size(); }
+  std::string hops_text(const std::vector<Hop>& hops) const;
+  std::string prefix_text(u128 key, unsigned len) const { return format_prefix(key, len, width_); }
+
+ private:
+  struct Prefix {
+    u128 key;
+    unsigned len;
+    bool operator==(const Prefix& o) const { return key == o.key && len == o.len; }
+  };
+  struct PrefixHash {
+    size_t operator()(const Prefix& p) const { return flow_hash(uint64_t(p.key >> 64) ^ p.len, uint64_t(p.key)); }
+  };
+  bool parse_gw(const std::string& s, Hop& h) const;
+  uint32_t intern(const std::vector<Hop>& hops);  // hop list -> id in lists_
+  unsigned width_;
+  uint32_t noutputs_;
+  std::unordered_map<Prefix, uint32_t, PrefixHash> routes_;  // prefix -> hop list id
+  std::vector<std::vector<Hop>> lists_;                      // interned hop lists
+  std::map<std::vector<Hop>, uint32_t> list_index_;
+};
+
+// Split text into lines, dropping comments ('#' to the end of the line) and blank lines.
+// Each kept line comes with its 1-based line number.
+std::vector<std::pair<size_t, std::string>> route_lines(const std::string& text);
+// Read a routes file (plain text; a name ending in .gz is refused with the remedy).
+std::string read_routes_file(const std::string& path);
+
+}  // namespace pg::fib

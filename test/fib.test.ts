@@ -1,0 +1,181 @@
+// The LPM tables (native/fib) against a reference longest-prefix match, through the
+// elements' handlers: random IPv4 and IPv6 tables (small ones with an 8-bit root, large ones
+// with a 16-bit root), random addresses and the edges of every kind of prefix, adds, removes
+// and whole-table replacements interleaved on a running engine, and memory that grows with
+// the routes (an empty table costs about a kilobyte).
+import t, { type Test } from 'tap';
+import { graph, compile, Runtime, IPLookup, LookupIP6Route, InfiniteSource, Discard, type RunningGraph } from 'pktgraph';
+import { RefTable, rng, randomTable, randomRoute, seeds, testAddresses, addrText, prefixText, type RefRoute, type Width } from './lib/fibref.js';
+
+const OUTPUTS = 4;
+
+function load(rt: Runtime, width: Width, routes: string[], name: string): RunningGraph {
+  const plan = compile(
+    graph(name, () => {
+      const el = (width === 32 ? IPLookup : LookupIP6Route)({ routes }, 'rt');
+      InfiniteSource({ limit: 0 }).to(el);
+      for (let i = 0; i < OUTPUTS; i++) el.out(i).to(Discard());
+    }),
+  );
+  return rt.load(plan);
+}
+
+// Look every address up through the handlers; returns the number of disagreements (reports a few).
+function check(t: Test, g: RunningGraph, ref: RefTable, addrs: bigint[], tag: string): number {
+  let bad = 0;
+  for (const a of addrs) {
+    const text = addrText(a, ref.width);
+    g.write('rt', 'lookup', text);
+    const got = g.read('rt', 'lookup_result');
+    const r = ref.lookup(a);
+    const want = r ? r.hop : 'no route';
+    if (got !== want && bad++ < 3) t.fail(`${tag}: ${text}: got '${got}', the reference says '${want}' (${r ? prefixText(r.key, r.len, ref.width) : '-'})`);
+  }
+  return bad;
+}
+
+const canonicalTable = (ref: RefTable) => ref.routes().map((r) => `${prefixText(r.key, r.len, ref.width)} ${r.hop}`);
+function tableLines(g: RunningGraph, width: Width): string[] {
+  // Normalise the native (RFC 5952) IPv6 text to the uncompressed form the reference prints.
+  return g
+    .read('rt', 'table')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      if (width === 32) return l;
+      const [p, ...rest] = l.split(' ');
+      const [addr, len] = p.split('/');
+      return `${addrText(parse6(addr), 128)}/${len} ${rest.join(' ')}`;
+    });
+}
+function parse6(s: string): bigint {
+  const [h, tl] = s.split('::');
+  const hg = h ? h.split(':') : [];
+  const tg = tl !== undefined ? (tl ? tl.split(':') : []) : [];
+  const groups = tl !== undefined ? [...hg, ...Array(8 - hg.length - tg.length).fill('0'), ...tg] : hg;
+  return groups.reduce((a, g) => (a << 16n) | BigInt(parseInt(g, 16)), 0n);
+}
+
+for (const width of [32, 128] as Width[]) {
+  const fam = width === 32 ? 'IPv4' : 'IPv6';
+
+  t.test(`${fam}: random tables agree with the reference`, async (t) => {
+    const rt = new Runtime({ threads: 1, poolBuffers: 256 });
+    try {
+      const r = rng(width * 1000 + 7);
+      // Small tables (8-bit root) and one large table (16-bit root, more than 4096 routes).
+      const sizes = [0, 1, 3, 20, 200, 1500, 6000];
+      let total = 0;
+      for (const n of sizes) {
+        const routes = randomTable(r, width, n, OUTPUTS);
+        const ref = new RefTable(width);
+        routes.forEach((x) => ref.set(x));
+        const g = load(rt, width, routes.map((x) => x.text), `fib${width}-${n}`);
+        t.equal(g.read('rt', 'count'), String(routes.length), `${n} routes loaded`);
+        const addrs = testAddresses(r, width, routes, n >= 1500 ? 3000 : 800);
+        total += addrs.length;
+        t.equal(check(t, g, ref, addrs, `${n} routes`), 0, `${n} routes: ${addrs.length} lookups agree`);
+        t.same(tableLines(g, width), canonicalTable(ref), `${n} routes: the table handler lists every route`);
+        g.remove();
+      }
+      t.comment(`${total} lookups checked`);
+    } finally {
+      rt.close();
+    }
+  });
+
+  t.test(`${fam}: default and host routes`, async (t) => {
+    const rt = new Runtime({ threads: 1, poolBuffers: 256 });
+    try {
+      const host = width === 32 ? '198.18.0.7' : 'fd00::7';
+      const net = width === 32 ? '198.18.0.0/15' : 'fd00::/8';
+      const gw = width === 32 ? '192.0.2.1' : 'fe80::1';
+      const near = width === 32 ? ['198.18.0.6', '198.18.0.8'] : ['fd00::6', 'fd00::8'];
+      const g = load(rt, width, [`default via ${gw}`, `${net} dev 1`, `${host} 2`], `edges${width}`);
+      const look = (a: string) => {
+        g.write('rt', 'lookup', a);
+        return g.read('rt', 'lookup_result');
+      };
+      t.equal(look(host), 'dev 2', 'the host route');
+      for (const a of near) t.equal(look(a), 'dev 1', `${a}: the covering prefix`);
+      t.equal(look(width === 32 ? '8.8.8.8' : '2001:db8::1'), `via ${gw} dev 0`, 'everything else: the default route');
+      g.write('rt', 'remove', 'default');
+      t.equal(look(width === 32 ? '8.8.8.8' : '2001:db8::1'), 'no route', 'no default route: no route');
+      g.write('rt', 'add', width === 32 ? '0.0.0.0/0 3' : '::/0 3');
+      t.equal(look(width === 32 ? '255.255.255.255' : 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'), 'dev 3', 'the last address');
+      t.equal(look(width === 32 ? '0.0.0.0' : '::'), 'dev 3', 'the first address');
+      g.write('rt', 'add', `${host}/${width} via ${gw} dev 1`);
+      t.equal(look(host), `via ${gw} dev 1`, 'add replaces the route of an existing prefix');
+      t.throws(() => g.write('rt', 'lookup', 'nonsense'), /'nonsense' is not an IPv[46] address/);
+    } finally {
+      rt.close();
+    }
+  });
+
+  t.test(`${fam}: adds, removes and replacements interleaved on a running engine`, async (t) => {
+    const rt = new Runtime({ threads: 2, poolBuffers: 1024 });
+    try {
+      rt.start();
+      const r = rng(width + 99);
+      const s = seeds(r, width, 30);
+      const ref = new RefTable(width);
+      const g = load(rt, width, [], `live${width}`);
+      let bad = 0;
+      for (let step = 0; step < 40; step++) {
+        const roll = r.next();
+        if (roll < 0.55) {
+          // Add a few routes in one write (new prefixes or replacements).
+          const add: RefRoute[] = [];
+          for (let k = r.int(1, 60); k > 0; k--) add.push(randomRoute(r, width, s, OUTPUTS));
+          const seen = new Map<string, RefRoute>();
+          for (const x of add) seen.set(`${x.key}/${x.len}`, x); // the last one wins, as in the element
+          g.write('rt', 'add', add.map((x) => x.text).join('\n'));
+          for (const x of seen.values()) ref.set(x);
+        } else if (roll < 0.9) {
+          const all = ref.routes();
+          const gone = all.filter(() => r.next() < 0.3).slice(0, 40);
+          if (gone.length === 0) continue;
+          g.write('rt', 'remove', gone.map((x) => prefixText(x.key, x.len, width)).join('\n'));
+          for (const x of gone) ref.delete(x.key, x.len);
+        } else {
+          const fresh = randomTable(r, width, r.int(0, 300), OUTPUTS);
+          g.write('rt', 'set', fresh.map((x) => x.text).join('\n'));
+          ref.clear();
+          fresh.forEach((x) => ref.set(x));
+        }
+        t.equal(g.read('rt', 'count'), String(ref.size), `step ${step}: count`);
+        bad += check(t, g, ref, testAddresses(r, width, ref.routes(), 150), `step ${step}`);
+      }
+      t.equal(bad, 0, 'every lookup after every change agrees with the reference');
+      t.same(tableLines(g, width), canonicalTable(ref), 'the final table');
+      // A failed change changes nothing.
+      const before = g.read('rt', 'table');
+      t.throws(() => g.write('rt', 'add', `${width === 32 ? '10.0.0.0/8' : 'fd00::/8'} 1\nbogus 1`), /route \('bogus 1'\): 'bogus' is not an IPv[46] address/);
+      t.throws(() => g.write('rt', 'remove', width === 32 ? '203.0.113.0/24' : '2001:db8:ffff::/48'), /no route for/);
+      t.equal(g.read('rt', 'table'), before, 'a refused add or remove leaves the table as it was');
+    } finally {
+      rt.close();
+    }
+  });
+
+  t.test(`${fam}: memory grows with the routes; an empty table costs about a kilobyte`, async (t) => {
+    const rt = new Runtime({ threads: 1, poolBuffers: 256 });
+    try {
+      const r = rng(width + 5);
+      const g = load(rt, width, [], `mem${width}`);
+      const mem = () => Number(g.read('rt', 'memory'));
+      const empty = mem();
+      t.ok(empty < 4096, `empty: ${empty} bytes`);
+      const sizes: number[] = [empty];
+      for (const n of [100, 1000, 10000]) {
+        g.write('rt', 'set', randomTable(r, width, n, OUTPUTS, false).map((x) => x.text).join('\n'));
+        sizes.push(mem());
+      }
+      t.comment(`memory for 0, 100, 1000, 10000 routes: ${sizes.join(', ')} bytes`);
+      for (let i = 1; i < sizes.length; i++) t.ok(sizes[i] > sizes[i - 1], `more routes, more memory (${sizes[i - 1]} -> ${sizes[i]})`);
+      t.ok(sizes[3] < 10000 * 200, 'under 200 bytes a route at 10000 routes');
+    } finally {
+      rt.close();
+    }
+  });
+}
