@@ -122,9 +122,9 @@ export function writeReport(): void {
         `| ${c.name} | ${c.threads} | ${c.frameBytes} B | ${fmt(c.mpps.median)} | ${fmt(c.mpps.min)} | ${fmt(c.mpps.max)} | ${fmt(c.gbps)} | ${fmt(c.cpuNsPerPacket, 1)} | ${c.target?.note ?? ''} | ${c.met === undefined ? '' : c.met ? 'yes' : '**no**'} |`,
       );
     }
-    const warnings = r.cases.flatMap((c) => c.warnings.map((w) => `${c.name}: ${w}`));
+    const warnings = r.cases.flatMap((c) => c.warnings.map((w) => `${c.name}, ${c.threads} thread(s): ${w}`));
     if (warnings.length) lines.push('', 'Warnings:', ...warnings.map((w) => `- ${w}`));
-    const notes = r.cases.filter((c) => c.description).map((c) => `- **${c.name}**: ${c.description}`);
+    const notes = r.cases.filter((c) => c.description).map((c) => `- **${c.name}**, ${c.threads} thread(s): ${c.description}`);
     if (notes.length) lines.push('', 'Cases:', ...notes);
     lines.push('');
   }
