@@ -9,6 +9,7 @@ import { Value } from 'typebox/value';
 import type { TObject, TSchema } from 'typebox';
 import { GraphError, at, type GraphBuilder, type GraphDefinition, type ElementNode, type ParamValue } from '../graph/graph.js';
 import type { ElementDescriptor } from '../graph/descriptor.js';
+import { closest } from '../util/suggest.js';
 import { PLAN_FORMAT, PLAN_VERSION, type Plan, type PlanElement, type PortProcessing } from './plan.js';
 
 export interface CompileOptions {
@@ -155,33 +156,6 @@ export function describeSchema(s: any): string {
   else if (s.maximum !== undefined) t += ` <= ${s.maximum}`;
   if (s.pattern) t += ` matching ${s.pattern}`;
   return t;
-}
-
-function closest(word: string, choices: string[]): string | undefined {
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const c of choices) {
-    const d = editDistance(word.toLowerCase(), c.toLowerCase());
-    if (d < bestD) {
-      bestD = d;
-      best = c;
-    }
-  }
-  return bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  const dp = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = dp[0];
-    dp[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = dp[j];
-      dp[j] = Math.min(dp[j] + 1, dp[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return dp[b.length];
 }
 
 // ---- compounds: splice boundary nodes out ----
