@@ -73,6 +73,11 @@ function buildTs() {
   run(process.execPath, [tsc, '-p', 'tsconfig.json']);
 }
 
+// The tests, benchmarks and configs run under tsx, which does not type-check: check them here.
+function checkTestTypes() {
+  run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.test.json']);
+}
+
 // node-tap compiles its plugin list into its runner; ours drops its TypeScript plugin
 // (tsx loads the tests), so rebuild the runner whenever tests are about to run.
 function buildTestRunner() {
@@ -84,5 +89,6 @@ function buildTestRunner() {
 withLock(() => {
   if (what === 'native' || what === 'all') buildNative();
   if (what === 'ts' || what === 'all' || what === 'test') buildTs();
+  if (what === 'test') checkTestTypes();
   if (what === 'test') buildTestRunner();
 });

@@ -22,7 +22,7 @@ interface Result {
 
 // Children get their own socket directory, and no NODE_OPTIONS from the test runner.
 function cli(args: string[], cwd = root): Promise<Result> {
-  const env = { ...process.env, XDG_RUNTIME_DIR: work };
+  const env: NodeJS.ProcessEnv = { ...process.env, XDG_RUNTIME_DIR: work };
   delete env.NODE_OPTIONS;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [bin, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -28,7 +28,7 @@ interface Result {
 }
 
 function start(args: string[]): { child: ChildProcess; done: Promise<Result> } {
-  const env = { ...process.env, XDG_RUNTIME_DIR: work };
+  const env: NodeJS.ProcessEnv = { ...process.env, XDG_RUNTIME_DIR: work };
   delete env.NODE_OPTIONS;
   const child = spawn(process.execPath, [bin, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);

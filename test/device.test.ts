@@ -140,7 +140,7 @@ function main() {
   });
 
   t.test('without CAP_NET_RAW the error names the capability and the remedy', async (t) => {
-    if (spawnSync('setpriv', ['--version'], { stdio: 'ignore' }).status !== 0) return t.skip('setpriv (util-linux) is missing');
+    if (spawnSync('setpriv', ['--version'], { stdio: 'ignore' }).status !== 0) return t.skip('setpriv (util-linux) is missing', () => {});
     // Load a graph as user nobody in a child process (the package resolves itself from the repository).
     const script = `
       import { graph, compile, Runtime, FromDevice, ToDevice } from 'pktgraph';
@@ -157,7 +157,7 @@ function main() {
       timeout: 30_000,
     });
     if (!/device 'lo'|loaded/.test(r.stdout))
-      return t.skip(`cannot run the engine as user nobody here (the repository may not be readable by it): ${(r.stderr || r.error?.message || '').slice(0, 300)}`);
+      return t.skip(`cannot run the engine as user nobody here (the repository may not be readable by it): ${(r.stderr || r.error?.message || '').slice(0, 300)}`, () => {});
     t.match(r.stdout, /device 'lo': no permission to open a packet socket: AF_PACKET needs CAP_NET_RAW; run as root or grant it with `setcap cap_net_raw\+ep \$\(which node\)`/, `${r.stdout}${r.stderr}`);
   });
 
@@ -213,7 +213,7 @@ function main() {
     t.equal(p6.code, 0, `ping h2 -> h1 over IPv6 through the engine: ${p6.stdout.split('\n').filter((l) => /received/.test(l)).join('') || p6.stderr}`);
 
     if (!hasEthtool) {
-      t.skip('TCP transfer: ethtool is missing, so the lab cannot turn checksum offloads off');
+      t.skip('TCP transfer: ethtool is missing, so the lab cannot turn checksum offloads off', () => {});
     } else {
       const size = 1_000_000;
       const want = createHash('sha256').update(pattern(size)).digest('hex');
