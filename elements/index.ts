@@ -25,6 +25,15 @@ export { RoundRobinSched } from './queue/RoundRobinSched.js';
 
 // ip
 export { IPLookup } from './ip/IPLookup.js';
+export { CheckIPHeader } from './ip/CheckIPHeader.js';
+export { DecIPTTL } from './ip/DecIPTTL.js';
+export { GetIPAddress } from './ip/GetIPAddress.js';
+export { MarkIPHeader } from './ip/MarkIPHeader.js';
+export { SetIPAddress } from './ip/SetIPAddress.js';
+export { SetIPChecksum } from './ip/SetIPChecksum.js';
+export { SetIPDSCP } from './ip/SetIPDSCP.js';
+export { SetTCPChecksum } from './ip/SetTCPChecksum.js';
+export { SetUDPChecksum } from './ip/SetUDPChecksum.js';
 
 // ip6
 export { LookupIP6Route } from './ip6/LookupIP6Route.js';
@@ -32,5 +41,10 @@ export { LookupIP6Route } from './ip6/LookupIP6Route.js';
 // io
 export { FromDevice } from './io/FromDevice.js';
 export { FromPcap } from './io/FromPcap.js';
+export { Tap } from './io/Tap.js';
 export { ToDevice } from './io/ToDevice.js';
 export { ToPcap } from './io/ToPcap.js';
+
+// ethernet
+export { EtherEncap } from './ethernet/EtherEncap.js';
+export { EtherSwitch } from './ethernet/EtherSwitch.js';

@@ -6,6 +6,12 @@
 // checks the status word of the current block (a memory read, no system call), copies up
 // to a burst of frames into pool packets, and gives the block back (TP_STATUS_KERNEL) once
 // every frame in it has been taken. Nothing ready: it returns false and the worker idles.
+//
+// Device faults: a Timer on the element's worker probes the device every 200 ms
+// (DeviceWatch, FromDevice.h). Down: the kernel stops filling the ring and resumes by
+// itself when the device is up again. Gone: the socket and ring are released; when a
+// device of that name is back (a new ifindex), the timer opens a new socket and ring on
+// the same worker as the task, so the task never sees them change under it.
 #include <arpa/inet.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
@@ -19,6 +25,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "device_watch.h"
 #include "element.h"
 
 namespace pg {
@@ -41,7 +48,10 @@ int open_packet_socket(const std::string& device, int protocol) {
 
 class FromDevice final : public Element {
  public:
-  ~FromDevice() override { release(); }
+  ~FromDevice() override {
+    release();
+    watch_.close();
+  }
 
   const char* port_count() const override { return "0/1"; }
   const char* processing() const override { return "/h"; }
@@ -63,6 +73,8 @@ class FromDevice final : public Element {
     c_too_long_ = counter("too_long");
     c_ring_errors_ = counter("ring_errors");
     c_csum_not_ready_ = counter("csum_not_ready");
+    c_device_faults_ = counter("device_faults");
+    c_reopens_ = counter("reopens");
 
     const long page = ::sysconf(_SC_PAGESIZE);
     if (block_size_ % uint32_t(page) != 0)
@@ -73,11 +85,21 @@ class FromDevice final : public Element {
       throw ConfigError("blockSize x blocks is more than 4 GiB");
 
     open_ring();
+    watch_.open(device_);
     room_ = pool().buffer_size() - pool().headroom();
     request_task();
+    add_timer(timer_);
   }
 
-  void cleanup() override { release(); }
+  void initialize() override { timer_.schedule_after(DeviceWatch::kCheckNs); }
+
+  void cleanup() override {
+    timer_.unschedule();
+    release();
+    watch_.close();
+  }
+
+  void add_handlers(std::vector<Handler>& h) override { watch_.add_handlers(h); }
 
   bool run_task() override {
     if (map_ == nullptr) return false;
@@ -253,6 +275,32 @@ class FromDevice final : public Element {
     if (::getsockopt(fd_, SOL_PACKET, PACKET_STATISTICS, &st, &sl) == 0 && st.tp_drops) count(c_kernel_drops_, st.tp_drops);
   }
 
+  // Timer (the task's worker): probe the device; release the socket when the device is
+  // gone, open a new one when a device of that name is back with a new ifindex (or a
+  // reopen failed before).
+  void check_device() {
+    timer_.schedule_after(DeviceWatch::kCheckNs);
+    DeviceWatch::Probe p = watch_.probe();
+    if (p.state == LinkState::Missing && fd_ >= 0) {
+      read_stats();
+      release();
+    }
+    if (p.state == LinkState::Up && (fd_ < 0 || p.ifindex != ifindex_)) {
+      if (fd_ >= 0) read_stats();
+      release();
+      cur_block_ = next_pkt_ = next_off_ = 0;
+      try {
+        open_ring();
+        count(c_reopens_);
+      } catch (const std::exception& e) {
+        p.state = LinkState::Down;
+        p.why = std::string("cannot reopen it: ") + e.what();
+      }
+    }
+    const LinkState before = watch_.state();
+    if (watch_.set(*this, p.state, p.why) && before == LinkState::Up) count(c_device_faults_);
+  }
+
   void release() {
     if (map_) ::munmap(map_, map_bytes_);
     map_ = nullptr;
@@ -274,7 +322,11 @@ class FromDevice final : public Element {
   uint32_t cur_block_ = 0, next_pkt_ = 0, next_off_ = 0;
   uint64_t next_stats_ns_ = 0;
 
-  uint32_t c_packets_ = 0, c_bytes_ = 0, c_kernel_drops_ = 0, c_pool_empty_ = 0, c_too_long_ = 0, c_ring_errors_ = 0, c_csum_not_ready_ = 0;
+  DeviceWatch watch_;
+  Timer timer_{[this] { check_device(); }};
+
+  uint32_t c_packets_ = 0, c_bytes_ = 0, c_kernel_drops_ = 0, c_pool_empty_ = 0, c_too_long_ = 0, c_ring_errors_ = 0, c_csum_not_ready_ = 0,
+           c_device_faults_ = 0, c_reopens_ = 0;
 };
 
 PG_ELEMENT(FromDevice);

@@ -38,7 +38,16 @@ flows over every socket in the group (one FromDevice per worker, each with the s
 
 At load a device that does not exist, is down, or cannot be opened is a configuration error that
 names it and the remedy (AF_PACKET needs CAP_NET_RAW: run as root or \`setcap cap_net_raw+ep
-$(which node)\`). The socket and the ring are released when the graph is removed.`,
+$(which node)\`). The socket and the ring are released when the graph is removed.
+
+While the graph runs, a timer on the element's worker checks the device every 200 ms (two ioctls;
+nothing per packet). When it goes down (administratively, or loses its carrier) or disappears, the
+\`state\` handler says \`down\` or \`missing\`, \`last_error\` says why, \`device_faults\` counts it and one
+line goes to stderr (\`pktgraph: element 'rx' (FromDevice): device 'veth1' went down: ...\`); the rest
+of the engine keeps running. A device that comes back up resumes delivering into the same ring; one
+that was deleted has its socket and ring released, and when a device of that name exists and is up
+again, the timer opens a new socket and ring (counted in \`reopens\`) and traffic resumes
+(\`came back\` on stderr). Frames in the ring when the device disappeared are lost.`,
   inputs: '0',
   outputs: '1',
   processing: '/h',
@@ -64,6 +73,12 @@ $(which node)\`). The socket and the ring are released when the graph is removed
     too_long: 'frames dropped: cut by the ring frame size, or longer than a pool buffer',
     ring_errors: 'ring blocks abandoned because their frame headers did not fit the block (never expected)',
     csum_not_ready: 'frames pushed whose transport checksum the kernel had not filled in yet (a sender on this host with checksum offload)',
+    device_faults: 'times the device went down or disappeared while the graph ran',
+    reopens: 'times the socket and ring were opened again because the device came back with a new interface index',
+  },
+  handlers: {
+    state: { doc: "the device's link state as last checked (every 200 ms): up, down or missing", read: true },
+    last_error: { doc: 'why the device was last not usable (empty if it never failed)', read: true },
   },
   derived: {
     packet_rate: { doc: 'packets per second over the last sampling interval', read: (c) => String(c.rate('packets') ?? 0) },

@@ -7,6 +7,11 @@
 // returns, every frame's fate is known at once, and several workers may push here at the
 // same time with no shared state. A TX ring would add a copy into the ring, frames whose
 // slots stay busy until the device has sent them, and a lock or a ring per worker.
+//
+// Device faults: a Timer probes the device every 200 ms (DeviceWatch, FromDevice.h).
+// While it is not up, push drops batches without a system call. When a device of that
+// name is back with a new ifindex, the timer binds the same socket to it again (bind on
+// a live socket is safe while other workers are inside sendmmsg; no fd ever changes).
 #include <arpa/inet.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
@@ -18,13 +23,17 @@
 #include <cerrno>
 #include <cstring>
 
+#include "device_watch.h"
 #include "element.h"
 
 namespace pg {
 
 class ToDevice final : public Element {
  public:
-  ~ToDevice() override { release(); }
+  ~ToDevice() override {
+    release();
+    watch_.close();
+  }
 
   const char* port_count() const override { return "1/0"; }
   const char* processing() const override { return "a/"; }
@@ -37,16 +46,33 @@ class ToDevice final : public Element {
     c_bytes_ = counter("bytes");
     c_drops_ = counter("drops");
     c_too_long_ = counter("too_long");
+    c_device_faults_ = counter("device_faults");
+    c_rebinds_ = counter("rebinds");
     open_socket();
+    watch_.open(device_);
+    add_timer(timer_);
   }
 
   void initialize() override {
     if (input_processing(0) == Processing::Pull) request_task();
+    timer_.schedule_after(DeviceWatch::kCheckNs);
   }
 
-  void cleanup() override { release(); }
+  void cleanup() override {
+    timer_.unschedule();
+    release();
+    watch_.close();
+  }
+
+  void add_handlers(std::vector<Handler>& h) override { watch_.add_handlers(h); }
 
   void push(int, Batch& b) override {
+    if (watch_.state() != LinkState::Up) {
+      count(c_drops_, b.count);  // the device is down or gone: no system call
+      drop(b);
+      return;
+    }
+    const uint32_t max_len = max_len_.load(std::memory_order_relaxed);
     mmsghdr msgs[kMaxBatch];
     iovec iov[kMaxBatch];
     uint32_t n = 0, too_long = 0, short_frames = 0;
@@ -59,7 +85,7 @@ class ToDevice final : public Element {
       }
       const uint8_t* d = p->data();
       const bool tagged = (d[12] == 0x81 && d[13] == 0x00) || (d[12] == 0x88 && d[13] == 0xa8);
-      if (len > max_len_ + (tagged ? 4 : 0)) {
+      if (len > max_len + (tagged ? 4 : 0)) {
         too_long++;
         continue;
       }
@@ -123,13 +149,8 @@ class ToDevice final : public Element {
     ifr = ifreq{};
     std::strncpy(ifr.ifr_name, device_.c_str(), IFNAMSIZ - 1);
     if (::ioctl(fd_, SIOCGIFMTU, &ifr) != 0) fail(std::string("cannot read its MTU: ") + std::strerror(errno));
-    mtu_ = uint32_t(ifr.ifr_mtu);
-    max_len_ = mtu_ + 14;
-    sockaddr_ll sll{};
-    sll.sll_family = AF_PACKET;
-    sll.sll_protocol = 0;
-    sll.sll_ifindex = ifindex;
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&sll), sizeof sll) != 0) fail(std::string("cannot bind to it: ") + std::strerror(errno));
+    max_len_.store(uint32_t(ifr.ifr_mtu) + 14, std::memory_order_relaxed);
+    if (!bind_to(ifindex)) fail(std::string("cannot bind to it: ") + std::strerror(errno));
     if (qdisc_bypass_) {
       int one = 1;
       if (::setsockopt(fd_, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one) != 0)
@@ -141,6 +162,36 @@ class ToDevice final : public Element {
       ::setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
   }
 
+  bool bind_to(int ifindex) {
+    sockaddr_ll sll{};
+    sll.sll_family = AF_PACKET;
+    sll.sll_protocol = 0;
+    sll.sll_ifindex = ifindex;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&sll), sizeof sll) != 0) return false;
+    ifindex_ = ifindex;
+    return true;
+  }
+
+  // Timer: probe the device; when it is back with a new ifindex, bind to it and read its
+  // MTU again. The state push() reads is set last, so sending resumes once bound.
+  void check_device() {
+    timer_.schedule_after(DeviceWatch::kCheckNs);
+    DeviceWatch::Probe p = watch_.probe();
+    if (p.state == LinkState::Up && p.ifindex != ifindex_) {
+      if (bind_to(p.ifindex)) {
+        ifreq ifr{};
+        std::strncpy(ifr.ifr_name, device_.c_str(), IFNAMSIZ - 1);
+        if (::ioctl(fd_, SIOCGIFMTU, &ifr) == 0) max_len_.store(uint32_t(ifr.ifr_mtu) + 14, std::memory_order_relaxed);
+        count(c_rebinds_);
+      } else {
+        p.state = LinkState::Down;
+        p.why = std::string("cannot bind to it again: ") + std::strerror(errno);
+      }
+    }
+    const LinkState before = watch_.state();
+    if (watch_.set(*this, p.state, p.why) && before == LinkState::Up) count(c_device_faults_);
+  }
+
   void release() {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
@@ -150,8 +201,11 @@ class ToDevice final : public Element {
   uint32_t burst_ = 32;
   bool qdisc_bypass_ = false;
   int fd_ = -1;
-  uint32_t mtu_ = 1500, max_len_ = 1514;
-  uint32_t c_packets_ = 0, c_bytes_ = 0, c_drops_ = 0, c_too_long_ = 0;
+  int ifindex_ = 0;  // the timer's: the ifindex the socket is bound to
+  std::atomic<uint32_t> max_len_{1514};
+  uint32_t c_packets_ = 0, c_bytes_ = 0, c_drops_ = 0, c_too_long_ = 0, c_device_faults_ = 0, c_rebinds_ = 0;
+  DeviceWatch watch_;
+  Timer timer_{[this] { check_device(); }};
 };
 
 PG_ELEMENT(ToDevice);

@@ -25,7 +25,15 @@ Its input is agnostic: pushed to, it sends what arrives; connected to a pull out
 it runs a task that pulls up to \`burst\` packets a round. At load a device that does not exist, is down,
 or cannot be opened is a configuration error that names it and the remedy (AF_PACKET needs
 CAP_NET_RAW: run as root or \`setcap cap_net_raw+ep $(which node)\`). The socket is closed when the
-graph is removed.`,
+graph is removed.
+
+While the graph runs, a timer checks the device every 200 ms (two ioctls; nothing per packet). When
+it goes down (administratively, or loses its carrier) or disappears, the \`state\` handler says
+\`down\` or \`missing\`, \`last_error\` says why, \`device_faults\` counts it and one line goes to stderr
+(\`pktgraph: element 'tx' (ToDevice): device 'veth1' went down: ...\`); from then on, batches are
+dropped (\`drops\`) without a system call while the rest of the engine keeps running. When the device
+is up again, sending resumes; a device deleted and created again under the same name gets the socket
+bound to it again (\`rebinds\`) and its MTU read again.`,
   inputs: '1',
   outputs: '0',
   processing: 'a/',
@@ -42,6 +50,12 @@ graph is removed.`,
     bytes: 'bytes sent',
     drops: 'frames dropped: refused by the kernel (device down, queue or send buffer full) or shorter than 14 bytes',
     too_long: 'frames dropped: longer than the device MTU + 14 (+ 4 when VLAN tagged)',
+    device_faults: 'times the device went down or disappeared while the graph ran',
+    rebinds: 'times the socket was bound again because the device came back with a new interface index',
+  },
+  handlers: {
+    state: { doc: "the device's link state as last checked (every 200 ms): up, down or missing", read: true },
+    last_error: { doc: 'why the device was last not usable (empty if it never failed)', read: true },
   },
   derived: {
     packet_rate: { doc: 'packets per second over the last sampling interval', read: (c) => String(c.rate('packets') ?? 0) },

@@ -107,6 +107,16 @@ function program(): Command {
     .option('--control <name|path>', controlHelp)
     .action(async (graph: string | undefined, opts) => (await control()).listCommand(graph, opts));
 
+  const lab = () => import('./lab.js');
+  const labs = p.command('lab').description('build, enter and remove lab topologies: namespaces joined by veth pairs (needs root)');
+  labs.command('up').description('build the topology in FILE and print its id, namespaces and interfaces').argument('<file>', 'topology (.json, or a .ts/.js module exporting one)')
+    .option('--id <id>', 'lab id (4 to 6 characters [a-z0-9]; default: the file\'s "id", else random)').option('--json', 'print the lab as JSON').action(async (file: string, opts) => (await lab()).labUpCommand(file, opts));
+  labs.command('down').description('remove a lab (every pg-ID-* namespace and interface), or with --all every pg-* object').argument('[id]', 'lab id (default: the only lab)')
+    .option('--all', 'remove every pg-* namespace and interface').action(async (id: string | undefined, opts) => (await lab()).labDownCommand(id, opts));
+  labs.command('exec').description("run a command in a lab host's namespace; its exit code is passed through").argument('<host>', 'host name').argument('[cmd...]', 'the command, after --')
+    .option('--lab <id>', 'the lab (default: the only lab with that host)').action(async (host: string, cmd: string[], opts) => (await lab()).labExecCommand(host, cmd, opts));
+  labs.command('list').description('list the labs that are up').option('--json', 'print JSON').action(async (opts) => (await lab()).labListCommand(opts));
+
   return p;
 }
 

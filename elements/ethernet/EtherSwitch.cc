@@ -1,0 +1,293 @@
+// EtherSwitch: a learning Ethernet bridge. Documentation: EtherSwitch.ts.
+//
+// The table is open addressing with linear probing over a power-of-two array of at least
+// twice `capacity` slots, so a probe always meets an empty slot. Expired entries stay in
+// place as tombstones (a probe walks past them) and are reused by the next address that
+// needs a slot on their probe path; when the table holds `capacity` entries and a new
+// address finds no tombstone on its path, the table is rebuilt without its expired
+// entries (into a second array allocated at load), at most once a second.
+//
+// Ports may be pushed from several workers, so learning and lookups for one batch run
+// under a spin lock (taken once per batch, held for the classification only); the
+// `table` handler takes it too.
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "batch_split.h"
+#include "element.h"
+
+namespace pg {
+
+class EtherSwitch final : public Element {
+ public:
+  const char* port_count() const override { return "-/-"; }
+  const char* processing() const override { return "h/h"; }
+
+  void configure(const Config& conf) override {
+    const double timeout = conf.number("timeout", 1e-9, 31536000.0);
+    timeout_ns_.store(uint64_t(timeout * 1e9) ? uint64_t(timeout * 1e9) : 1);
+    capacity_ = uint32_t(conf.integer("capacity", 1, 1 << 20));
+    if (ninputs() != noutputs())
+      throw ConfigError("an EtherSwitch port is an input and an output: " + std::to_string(ninputs()) + " input(s) but " +
+                        std::to_string(noutputs()) + " output(s) are connected");
+    if (noutputs() == 0) throw ConfigError("connect at least one port (input and output 0)");
+    c_forwarded_ = counter("forwarded");
+    c_flooded_ = counter("flooded");
+    c_same_port_ = counter("drops_same_port");
+    c_short_ = counter("drops_short");
+    c_pool_empty_ = counter("pool_empty");
+    c_table_full_ = counter("table_full");
+    slots_ = 16;
+    while (slots_ < uint64_t(capacity_) * 2) slots_ <<= 1;
+    table_.assign(slots_, Entry{});
+    spare_.assign(slots_, Entry{});
+  }
+
+  void push(int port, Batch& b) override {
+    const uint32_t n = b.count;
+    if (n == 0) return;
+    const uint32_t nout = uint32_t(noutputs());
+    const uint32_t in = uint32_t(port);
+    const uint64_t now = now_ns();
+    uint32_t out[kMaxBatch];
+    Packet* gone[kMaxBatch];
+    uint32_t kept = 0, ngone = 0, nshort = 0, nsame = 0, nflood = 0, nfull = 0;
+    {
+      Lock lock(lock_);
+      const uint64_t timeout = timeout_ns_.load(std::memory_order_relaxed);
+      for (uint32_t i = 0; i < n; i++) {
+        Packet* p = b.pkts[i];
+        if (p->length() < 14) {
+          gone[ngone++] = p;
+          nshort++;
+          continue;
+        }
+        const uint8_t* d = p->data();
+        if (!(d[6] & 1) && !learn(mac_key(d + 6), in, now, timeout)) nfull++;
+        uint32_t o = kFlood;
+        if (!(d[0] & 1)) {
+          const Entry* e = find(mac_key(d), now, timeout);
+          if (e) o = e->port;
+        }
+        if (o == in) {
+          gone[ngone++] = p;
+          nsame++;
+          continue;
+        }
+        if (o == kFlood) nflood++;
+        b.pkts[kept] = p;
+        out[kept++] = o;
+      }
+    }
+    b.count = kept;
+    if (ngone) pool().free(gone, ngone);
+    if (nshort) count(c_short_, nshort);
+    if (nsame) count(c_same_port_, nsame);
+    if (nfull) count(c_table_full_, nfull);
+    if (kept - nflood) count(c_forwarded_, kept - nflood);
+    if (nflood == 0) {
+      split_push(b, out, nout, [this](uint32_t o, Batch& sub) { output_push(int(o), sub); });
+      return;
+    }
+    count(c_flooded_, nflood);
+    // Flooding. Outputs are served in increasing order; a flooded frame's original goes to
+    // its last output (the highest one other than `in`), so while lower outputs are served it
+    // is still ours to copy.
+    const int64_t last = in == nout - 1 ? int64_t(nout) - 2 : int64_t(nout) - 1;  // -1: no output at all
+    for (uint32_t o = 0; o < nout; o++) {
+      Batch ob;
+      const bool copies = o != in && int64_t(o) != last;
+      Packet* fresh[kMaxBatch];
+      uint32_t nfresh = 0, used = 0;
+      if (copies) nfresh = pool().alloc(fresh, nflood);
+      if (copies && nfresh < nflood) count(c_pool_empty_, nflood - nfresh);
+      for (uint32_t i = 0; i < kept; i++) {
+        if (out[i] == o) {
+          ob.add(b.pkts[i]);
+        } else if (out[i] == kFlood && o != in) {
+          if (!copies) {
+            ob.add(b.pkts[i]);
+          } else if (used < nfresh) {
+            copy_packet(b.pkts[i], fresh[used]);
+            ob.add(fresh[used++]);
+          }
+        }
+      }
+      output_push(int(o), ob);
+    }
+    if (last < 0) {
+      // One port: flooded frames have nowhere to go.
+      Batch rest;
+      for (uint32_t i = 0; i < kept; i++)
+        if (out[i] == kFlood) rest.add(b.pkts[i]);
+      drop(rest);
+    }
+    b.count = 0;
+  }
+
+  void add_handlers(std::vector<Handler>& h) override {
+    h.push_back({"table", [this] { return table_text(); }, nullptr});
+    h.push_back({"timeout", [this] { return format_number(double(timeout_ns_.load()) / 1e9); },
+                 [this](const std::string& v) {
+                   const double s = parse_double(v, 1e-9, 31536000.0, "timeout");
+                   const uint64_t ns = uint64_t(s * 1e9);
+                   timeout_ns_.store(ns ? ns : 1);
+                 }});
+  }
+
+ private:
+  static constexpr uint32_t kFlood = 0xffffffffu;
+  static constexpr uint64_t kUsed = uint64_t(1) << 63;
+
+  struct Entry {
+    uint64_t key = 0;    // kUsed | MAC (48 bits); 0: never used
+    uint64_t seen = 0;   // monotonic ns of the last frame from the address
+    uint32_t port = 0;
+  };
+
+  struct Lock {
+    explicit Lock(std::atomic<bool>& f) : flag(f) {
+      while (flag.exchange(true, std::memory_order_acquire))
+        while (flag.load(std::memory_order_relaxed)) std::this_thread::yield();
+    }
+    ~Lock() { flag.store(false, std::memory_order_release); }
+    std::atomic<bool>& flag;
+  };
+
+  static uint64_t mac_key(const uint8_t* m) {
+    return kUsed | uint64_t(m[0]) << 40 | uint64_t(m[1]) << 32 | uint64_t(m[2]) << 24 | uint64_t(m[3]) << 16 |
+           uint64_t(m[4]) << 8 | uint64_t(m[5]);
+  }
+  size_t home(uint64_t key) const {
+    uint64_t h = key * 0x9e3779b97f4a7c15ull;
+    return size_t(h >> 32) & (slots_ - 1);
+  }
+  static bool live(const Entry& e, uint64_t now, uint64_t timeout) { return e.key && now - std::min(now, e.seen) <= timeout; }
+
+  // The live entry of key, or nullptr.
+  const Entry* find(uint64_t key, uint64_t now, uint64_t timeout) const {
+    for (size_t i = home(key), k = 0; k < slots_; i = (i + 1) & (slots_ - 1), k++) {
+      const Entry& e = table_[i];
+      if (e.key == 0) return nullptr;
+      if (e.key == key) return live(e, now, timeout) ? &e : nullptr;
+    }
+    return nullptr;
+  }
+
+  // Learn key on port; false when a new address found no room.
+  bool learn(uint64_t key, uint32_t port, uint64_t now, uint64_t timeout) {
+    for (int attempt = 0; attempt < 2; attempt++) {
+      Entry* reuse = nullptr;
+      Entry* empty = nullptr;
+      for (size_t i = home(key), k = 0; k < slots_; i = (i + 1) & (slots_ - 1), k++) {
+        Entry& e = table_[i];
+        if (e.key == key) {
+          e.seen = now;
+          e.port = port;
+          return true;
+        }
+        if (e.key == 0) {
+          empty = &e;
+          break;
+        }
+        if (!reuse && !live(e, now, timeout)) reuse = &e;
+      }
+      if (reuse) {
+        *reuse = Entry{key, now, port};
+        return true;
+      }
+      if (empty && used_ < capacity_) {
+        *empty = Entry{key, now, port};
+        used_++;
+        return true;
+      }
+      if (attempt == 0 && now >= next_sweep_) {
+        next_sweep_ = now + 1000000000ull;
+        sweep(now, timeout);
+        continue;
+      }
+      break;
+    }
+    return false;
+  }
+
+  // Rebuild the table with its live entries only.
+  void sweep(uint64_t now, uint64_t timeout) {
+    std::fill(spare_.begin(), spare_.end(), Entry{});
+    uint32_t used = 0;
+    for (const Entry& e : table_) {
+      if (!live(e, now, timeout)) continue;
+      size_t i = home(e.key);
+      while (spare_[i].key) i = (i + 1) & (slots_ - 1);
+      spare_[i] = e;
+      used++;
+    }
+    table_.swap(spare_);
+    used_ = used;
+  }
+
+  std::string table_text() {
+    struct Row {
+      uint64_t key, age;
+      uint32_t port;
+    };
+    std::vector<Row> rows;
+    {
+      Lock lock(lock_);
+      const uint64_t now = monotonic_ns();
+      const uint64_t timeout = timeout_ns_.load();
+      for (const Entry& e : table_)
+        if (live(e, now, timeout)) rows.push_back({e.key & ~kUsed, now - std::min(now, e.seen), e.port});
+    }
+    std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.key < b.key; });
+    std::string s;
+    char line[80];
+    for (const Row& r : rows) {
+      const uint64_t k = r.key;
+      std::snprintf(line, sizeof line, "%02x:%02x:%02x:%02x:%02x:%02x %u %.3f\n", unsigned(k >> 40 & 0xff), unsigned(k >> 32 & 0xff),
+                    unsigned(k >> 24 & 0xff), unsigned(k >> 16 & 0xff), unsigned(k >> 8 & 0xff), unsigned(k & 0xff), r.port,
+                    double(r.age) / 1e9);
+      s += line;
+    }
+    return s;
+  }
+
+  // A copy with the same data offset, bytes and annotations (also the bytes in front of the
+  // data that a header annotation points to). Both buffers come from one pool.
+  static void copy_packet(Packet* p, Packet* q) {
+    const uint32_t hr = p->headroom(), len = p->length();
+    const Annotations& a = p->anno();
+    uint32_t from = hr;
+    for (int16_t off : {a.mac_offset, a.network_offset, a.transport_offset})
+      if (off >= 0 && uint32_t(off) < from) from = uint32_t(off);
+    const uint32_t qhr = q->headroom();
+    if (hr > qhr) {
+      q->put(hr - qhr);
+      q->pull(hr - qhr);
+    } else if (hr < qhr) {
+      q->push(qhr - hr);
+      q->take(qhr - hr);
+    }
+    q->set_length(len);
+    std::memcpy(q->buffer() + from, p->buffer() + from, hr - from + len);
+    q->anno() = a;
+  }
+
+  std::atomic<uint64_t> timeout_ns_{300000000000ull};
+  uint32_t capacity_ = 4096;
+  size_t slots_ = 0;
+  std::vector<Entry> table_, spare_;
+  uint32_t used_ = 0;  // slots not empty (live or expired)
+  uint64_t next_sweep_ = 0;
+  std::atomic<bool> lock_{false};
+  uint32_t c_forwarded_ = 0, c_flooded_ = 0, c_same_port_ = 0, c_short_ = 0, c_pool_empty_ = 0, c_table_full_ = 0;
+};
+
+PG_ELEMENT(EtherSwitch);
+
+}  // namespace pg

@@ -1,0 +1,42 @@
+// SetIPAddress: sets the destination-address annotation to a fixed address.
+// Documentation: SetIPAddress.ts.
+#include <arpa/inet.h>
+
+#include "element.h"
+
+namespace pg {
+
+class SetIPAddress final : public Element {
+ public:
+  const char* port_count() const override { return "1/1"; }
+  const char* processing() const override { return "a/a"; }
+
+  void configure(const Config& conf) override {
+    std::string text = conf.string("address");
+    in_addr a;
+    if (inet_pton(AF_INET, text.c_str(), &a) != 1) throw ConfigError("address: '" + text + "' is not an IPv4 address");
+    std::memcpy(&addr_, &a, 4);
+  }
+
+  void push(int, Batch& b) override {
+    set(b, 0);
+    output_push(0, b);
+  }
+
+  uint32_t pull(int, Batch& b, uint32_t max) override {
+    uint32_t first = b.count;
+    input_pull(0, b, max);
+    set(b, first);
+    return b.count - first;
+  }
+
+ private:
+  void set(Batch& b, uint32_t first) {
+    for (uint32_t i = first; i < b.count; i++) b.pkts[i]->anno().dst_ip4 = addr_;
+  }
+  uint32_t addr_ = 0;  // network byte order
+};
+
+PG_ELEMENT(SetIPAddress);
+
+}  // namespace pg
