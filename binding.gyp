@@ -3,7 +3,8 @@
   # Sources are listed by scripts/native-sources.mjs (native/*.cc and elements/**/*.cc),
   # so adding an element never edits this file.
   "variables": {
-    "march%": "x86-64-v3"
+    "march%": "x86-64-v3",
+    "sanitize%": "0"
   },
   "targets": [
     {
@@ -19,7 +20,15 @@
       "cflags!": ["-fno-exceptions", "-O2", "-O0"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-O2", "-O0"],
       "cflags_cc": ["-std=c++20", "-O3", "-march=<(march)", "-fexceptions", "-frtti", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-g1"],
-      "ldflags": ["-pthread"]
+      "ldflags": ["-pthread"],
+      # scripts/sanitize-test.sh builds with -Dsanitize=1: AddressSanitizer and
+      # UndefinedBehaviorSanitizer, stopping at the first error.
+      "conditions": [
+        ["sanitize==1", {
+          "cflags_cc": ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-fno-omit-frame-pointer", "-O1"],
+          "ldflags": ["-fsanitize=address,undefined"]
+        }]
+      ]
     }
   ]
 }

@@ -116,10 +116,11 @@ export function writeReport(): void {
     lines.push(`## ${suite}`, '', `- date: ${r.date}`, `- command: \`${r.command}\``, `- commit: ${r.commit}`);
     lines.push(`- machine: ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, Linux ${r.machine.kernel}, Node ${r.machine.node}, load average before the run ${r.machine.loadAverage.join(' ')}`);
     lines.push(`- settings: ${Object.entries(r.settings).map(([k, v]) => `${k}=${v}`).join(', ')}`, '');
-    lines.push('| case | threads | frame | Mpps (median) | min | max | Gbit/s | CPU ns/pkt | target | met |', '|---|---|---|---|---|---|---|---|---|---|');
+    lines.push('| case | threads | frame | Mpps (median) | min | max | Gbit/s | CPU ns/pkt | target | met | other figures |', '|---|---|---|---|---|---|---|---|---|---|---|');
     for (const c of r.cases) {
+      const extra = Object.entries(c.extra ?? {}).map(([k, v]) => `${k}: ${v}`).join(', ');
       lines.push(
-        `| ${c.name} | ${c.threads} | ${c.frameBytes} B | ${fmt(c.mpps.median)} | ${fmt(c.mpps.min)} | ${fmt(c.mpps.max)} | ${fmt(c.gbps)} | ${fmt(c.cpuNsPerPacket, 1)} | ${c.target?.note ?? ''} | ${c.met === undefined ? '' : c.met ? 'yes' : '**no**'} |`,
+        `| ${c.name} | ${c.threads} | ${c.frameBytes} B | ${fmt(c.mpps.median)} | ${fmt(c.mpps.min)} | ${fmt(c.mpps.max)} | ${fmt(c.gbps)} | ${fmt(c.cpuNsPerPacket, 1)} | ${c.target?.note ?? ''} | ${c.met === undefined ? '' : c.met ? 'yes' : '**no**'} | ${extra} |`,
       );
     }
     const warnings = r.cases.flatMap((c) => c.warnings.map((w) => `${c.name}, ${c.threads} thread(s): ${w}`));

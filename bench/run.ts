@@ -1,11 +1,14 @@
 // The benchmark runner: `npm run bench -- SUITE [--runs N] [--seconds S] [--warmup S]`.
 // Runs the named suite, prints a table, writes bench/results/<date>-<suite>.json and
-// regenerates bench/RESULTS.md. Suites: engine.
+// regenerates bench/RESULTS.md. Suites: engine, router (router also takes --routes FILE or
+// --synthetic, see bench/suites/router.ts).
 import { machine, gitCommit, saveRun, type CaseResult } from './lib.js';
 import { runEngineSuite } from './suites/engine.js';
+import { runRouterSuite } from './suites/router.js';
 
 const suites: Record<string, (o: { runs: number; seconds: number; warmup: number; progress: (m: string) => void }) => Promise<CaseResult[]>> = {
   engine: runEngineSuite,
+  router: runRouterSuite,
 };
 
 function arg(name: string, def: number): number {
@@ -19,7 +22,9 @@ function arg(name: string, def: number): number {
   return v;
 }
 
-const names = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !(i > 0 && all[i - 1].startsWith('--')));
+// Options that take a value (the others, like --synthetic, are flags).
+const valued = new Set(['--runs', '--seconds', '--warmup', '--routes']);
+const names = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !(i > 0 && valued.has(all[i - 1])));
 if (names.length === 0) names.push('engine');
 for (const n of names) {
   if (!suites[n]) {

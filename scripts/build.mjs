@@ -62,8 +62,9 @@ function buildNative() {
     fail(`Node's headers are not in ${nodedir}/include/node; install the Node.js headers for ${process.version}`);
   const gyp = nodeGypScript();
   const debug = process.env.PKTGRAPH_DEBUG_BUILD ? ['--debug'] : [];
+  const sanitize = process.env.PKTGRAPH_SANITIZE ? ['--', '-Dsanitize=1'] : [];
   // configure every time (it is quick) so new element sources are picked up; make stays incremental.
-  run(process.execPath, [gyp, 'configure', `--nodedir=${nodedir}`, ...debug]);
+  run(process.execPath, [gyp, 'configure', `--nodedir=${nodedir}`, ...debug, ...sanitize]);
   run(process.execPath, [gyp, 'build', `--nodedir=${nodedir}`, '-j', 'max', ...debug]);
 }
 

@@ -288,6 +288,138 @@ t.test('random order: every flow is drawn, uniformly enough, and the seed makes 
   t.same(checksumProblems(a.frames), []);
 });
 
+/** The destination address of a frame (4 or 16 bytes). */
+function dstOf(frame: Buffer): Buffer {
+  return frame.readUInt16BE(12) === ETH_IPV6 ? frame.subarray(38, 54) : frame.subarray(30, 34);
+}
+
+/** Frames rebuilt independently with the given destination per frame; the indexes that differ. */
+function mismatchesWithDst(frames: Buffer[], c: Parameters<typeof expectedFrame>[0], flows: number, dstOfFrame: (k: number) => Buffer): number[] {
+  const headers = MIN_LENGTH[`${c.family}/${c.protocol}`];
+  let seq = 0;
+  const bad: number[] = [];
+  frames.forEach((f, k) => {
+    const want = expectedFrame({ ...c, dst: dstOfFrame(k) }, { flow: k % flows, length: f.length, id: k, seq });
+    seq = (seq + f.length - headers) >>> 0;
+    if (!f.equals(want)) bad.push(k);
+  });
+  return bad;
+}
+
+for (const [family, protocol] of [['ipv4', 'udp'], ['ipv4', 'tcp'], ['ipv6', 'udp'], ['ipv6', 'tcp']] as const) {
+  t.test(`${family}/${protocol}, dstFlows: packet k goes to dstIp + (k mod dstFlows) on the low 32 bits, checksums right`, async (t) => {
+    const flows = 3;
+    const dstFlows = 7;
+    const n = 500;
+    const dstIp = family === 'ipv4' ? '10.255.255.253' : 'fd00:2::ffff:fffd';
+    const length = Math.max(60, MIN_LENGTH[`${family}/${protocol}`]);
+    const { frames } = await capture(t, { family, protocol, flows, dstFlows, dstIp, length, lengthMax: length + 40, limit: n, burst: 64 }, `dstflows-${family}-${protocol}`);
+    t.equal(frames.length, n);
+    t.same(checksumProblems(frames), [], 'every IP and L4 checksum verifies');
+    const base = family === 'ipv4' ? ip4(dstIp) : ip6(dstIp);
+    const want = (k: number) => flowAddress(base, k % dstFlows);
+    t.ok(frames.every((f, k) => dstOf(f).equals(want(k))), 'destination of packet k is dstIp + (k mod dstFlows)');
+    t.equal(new Set(frames.map((f) => dstOf(f).toString('hex'))).size, dstFlows, 'dstFlows distinct destinations');
+    if (family === 'ipv4') t.ok(frames.some((f) => dstOf(f).equals(ip4('11.0.0.3'))), 'the addition carries across octets');
+    else t.ok(frames.some((f) => dstOf(f).equals(ip6('fd00:2::3'))), 'the addition wraps within the low 32 bits');
+    const c = {
+      family,
+      protocol,
+      src: family === 'ipv4' ? ip4(DEFAULT_IP.ipv4[0]) : ip6(DEFAULT_IP.ipv6[0]),
+      dst: base,
+      srcPort: 1024,
+      dstPort: 9,
+      srcEther: '02:00:00:00:00:01',
+      dstEther: '02:00:00:00:00:02',
+      tcpFlags: TCP_ACK,
+    };
+    t.same(mismatchesWithDst(frames, c, flows, want).slice(0, 10), [], 'every frame equals the reference frame with its destination');
+  });
+
+  t.test(`${family}/${protocol}, dstRandom: uniformly random destinations, checksums right, reproducible`, async (t) => {
+    const n = 4096;
+    const dstIp = family === 'ipv4' ? '' : 'fd00:3:4:5:6:7:8:9';
+    const length = Math.max(60, MIN_LENGTH[`${family}/${protocol}`]);
+    const cfg: FlowConfig = { family, protocol, flows: 10, order: 'random', dstRandom: true, dstIp, length, lengthMax: 200, seed: 11, limit: n, burst: 64 };
+    const a = await capture(t, cfg, `dstrandom-a-${family}-${protocol}`);
+    const b = await capture(t, cfg, `dstrandom-b-${family}-${protocol}`);
+    t.equal(a.frames.length, n);
+    t.same(checksumProblems(a.frames), [], 'every IP and L4 checksum verifies');
+    const dsts = a.frames.map(dstOf);
+    t.ok(new Set(dsts.map((d) => d.toString('hex'))).size > n - 5, 'destinations are (almost) all distinct');
+    const randomPart = (d: Buffer) => (family === 'ipv4' ? d : d.subarray(8, 16));
+    if (family === 'ipv6') t.ok(dsts.every((d) => d.subarray(0, 8).equals(ip6(dstIp).subarray(0, 8))), 'every destination is under the dstIp /64');
+    // Uniform: each nibble of the random part takes each of its 16 values about n/16 times.
+    const parts = dsts.map(randomPart);
+    const nibbles = parts[0].length * 2;
+    const skewed: string[] = [];
+    for (let j = 0; j < nibbles; j++) {
+      const counts = new Array(16).fill(0);
+      for (const p of parts) counts[(p[j >> 1] >> (j & 1 ? 0 : 4)) & 15]++;
+      if (counts.some((x) => x < n / 16 / 2 || x > (n / 16) * 1.5)) skewed.push(`nibble ${j}: ${counts.join(',')}`);
+    }
+    t.same(skewed, [], `each of the ${nibbles} random nibbles is spread evenly`);
+    t.ok(a.frames.every((f, i) => f.equals(b.frames[i])), 'the same seed gives the same frames');
+    // Apart from the destination, each frame is what the reference builds (flows drawn at random).
+    const c = {
+      family,
+      protocol,
+      src: family === 'ipv4' ? ip4(DEFAULT_IP.ipv4[0]) : ip6(DEFAULT_IP.ipv6[0]),
+      dst: Buffer.alloc(0),
+      srcPort: 1024,
+      dstPort: 9,
+      srcEther: '02:00:00:00:00:01',
+      dstEther: '02:00:00:00:00:02',
+      tcpFlags: TCP_ACK,
+    };
+    const headers = MIN_LENGTH[`${family}/${protocol}`];
+    const srcBase = c.src;
+    let seq = 0;
+    const bad: number[] = [];
+    a.frames.forEach((f, k) => {
+      const want = expectedFrame({ ...c, dst: Buffer.from(dstOf(f)) }, { flow: flowOf(f, srcBase), length: f.length, id: k, seq });
+      seq = (seq + f.length - headers) >>> 0;
+      if (!f.equals(want)) bad.push(k);
+    });
+    t.same(bad.slice(0, 10), [], 'every frame equals the reference frame with its destination');
+  });
+}
+
+t.test('destination defaults: dstFlows 1 and dstRandom false give exactly the frames of before', async (t) => {
+  const cfg: FlowConfig = { flows: 50, order: 'random', lengthMax: 300, seed: 3, limit: 1000 };
+  const plain = await capture(t, cfg, 'dstdef-plain');
+  const explicit = await capture(t, { ...cfg, dstFlows: 1, dstRandom: false }, 'dstdef-explicit');
+  t.equal(plain.frames.length, 1000);
+  t.ok(plain.frames.every((f, i) => f.equals(explicit.frames[i])), 'identical frames');
+  t.ok(plain.frames.every((f) => dstOf(f).equals(ip4('198.19.0.1'))), 'every destination is dstIp');
+  const v6 = await capture(t, { family: 'ipv6', protocol: 'tcp', length: 80, dstIp: 'fd00:9::1', flows: 5, limit: 20 }, 'dstdef-v6');
+  t.ok(v6.frames.every((f) => dstOf(f).equals(ip6('fd00:9::1'))), 'IPv6: every destination is dstIp');
+});
+
+t.test('dstFlows covering the whole IPv4 space, and reset restarting the destination sequence', async (t) => {
+  const { frames } = await capture(t, { dstFlows: 4294967296, dstIp: '255.255.255.254', limit: 4 }, 'dstall');
+  t.same(frames.map((f) => dstOf(f).join('.')), ['255.255.255.254', '255.255.255.255', '0.0.0.0', '0.0.0.1']);
+  t.same(checksumProblems(frames), []);
+  const file = tmpFile(t, 'dstreset');
+  const plan = compile(graph('dr', () => FlowSource({ dstFlows: 1000, dstIp: '10.0.0.0', limit: 10 }, 'src').to(ToPcap({ file }, 'pcap'))));
+  const rt = new Runtime({ threads: 1, poolBuffers: 1024 });
+  try {
+    const g = rt.load(plan);
+    rt.start();
+    for (let i = 0; i < 400 && !g.drained(); i++) await new Promise((r) => setTimeout(r, 5));
+    g.write('src', 'reset', '');
+    for (let i = 0; i < 400 && g.counter('src', 'packets') < 20n; i++) await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 400 && !g.drained(); i++) await new Promise((r) => setTimeout(r, 5));
+    rt.stop();
+    g.remove();
+  } finally {
+    rt.close();
+  }
+  const again = readPcap(file).packets.map((p) => p.data);
+  t.equal(again.length, 20);
+  t.same(again.map((f) => dstOf(f).join('.')), [...Array(10).keys(), ...Array(10).keys()].map((k) => `10.0.0.${k}`), 'reset starts the destinations again at dstIp');
+});
+
 t.test('the limit is exact whatever the burst', async (t) => {
   for (const [limit, burst] of [
     [1, 32],
@@ -363,6 +495,9 @@ t.test('bad configs are refused by the compiler, naming the field', async (t) =>
     [{ flows: 16777217 }, /config field 'flows'/],
     [{ length: 1515 }, /config field 'length'/],
     [{ srcPort: 70000 }, /config field 'srcPort'/],
+    [{ dstFlows: 0 }, /config field 'dstFlows'/],
+    [{ dstFlows: 4294967297 }, /config field 'dstFlows'/],
+    [{ dstFlows: 2, dstRandom: true }, /config field 'dstRandom' cannot be combined with 'dstFlows' > 1 \(got dstFlows 2\)/],
   ];
   for (const [config, re] of cases) {
     t.throws(() => compile(graph('bad', () => FlowSource(config, 'src').to(Discard()))), re, JSON.stringify(config));
@@ -391,6 +526,9 @@ t.test('bad configs are refused by the native side too, naming the element and f
     t.throws(load({ seed: -1 }), /config field 'seed'/);
     t.throws(load({ seed: undefined }), /config field 'seed' is missing/);
     t.throws(load({ burst: 0 }), /config field 'burst' must be from 1 to 256/);
+    t.throws(load({ dstFlows: 3, dstRandom: true }), /element 'src' \(FlowSource\): config field 'dstRandom' cannot be combined with 'dstFlows' > 1/);
+    t.throws(load({ dstFlows: 4294967297 }), /config field 'dstFlows' must be from 1 to 4294967296/);
+    t.throws(load({ dstRandom: 1 }), /config field 'dstRandom'/);
     // With 512-byte buffers (128 of headroom), 1514-byte frames do not fit.
     t.throws(load({ lengthMax: 1514 }), /config field 'lengthMax' \(1514\) exceeds the pool's buffer room of 384 bytes/);
     // And the engine still loads and runs a good plan.

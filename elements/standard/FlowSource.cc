@@ -9,6 +9,12 @@
 // patched fields and two checksums finished from those sums (RFC 1071 one's-complement
 // arithmetic; adding a field's words to a precomputed sum is RFC 1624's incremental
 // update from a zero field). No allocation, lock or system call per packet.
+//
+// Destinations (dstFlows > 1 or dstRandom): the varying bits of the destination address
+// (low 32, or for random IPv6 low 64) are zero in the template and left out of the
+// constant sums, and each packet adds its own, like the source. The mode is a template
+// parameter chosen at configure, so the default fixed destination runs the same code as
+// before.
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -27,6 +33,10 @@ constexpr uint32_t kEtherLen = 14;
 constexpr uint32_t kFlowPortSpan = 1024;  // source ports cycle through this many values
 constexpr uint8_t kProtoTcp = 6, kProtoUdp = 17;
 constexpr uint8_t kTcpAck = 0x10;
+
+// How destination addresses vary: fixed (dstIp), sequential (dstIp + k mod dstFlows on
+// the low 32 bits) or random (any IPv4 address; IPv6: random low 64 bits).
+enum DstMode { kDstFixed, kDstSeq, kDstRandom };
 
 inline void put16(uint8_t* p, uint32_t v) {
   uint16_t be = __builtin_bswap16(uint16_t(v));
@@ -159,6 +169,13 @@ class FlowSource final : public Element {
     src_port_ = uint32_t(conf.integer("srcPort", 0, 65535));
     const uint32_t dst_port = uint32_t(conf.integer("dstPort", 0, 65535));
     flows_ = uint32_t(conf.integer("flows", 1, 1 << 24));
+    const int64_t dst_flows = conf.integer("dstFlows", 1, int64_t(1) << 32);
+    const bool dst_random = conf.boolean("dstRandom");
+    if (dst_random && dst_flows > 1)
+      throw ConfigError("config field 'dstRandom' cannot be combined with 'dstFlows' > 1 (got dstFlows " +
+                        std::to_string(dst_flows) + "): choose random or sequential destinations");
+    dst_last_ = uint32_t(dst_flows - 1);
+    const DstMode dst_mode = dst_random ? kDstRandom : dst_flows > 1 ? kDstSeq : kDstFixed;
     const uint32_t tcp_flags = uint32_t(conf.integer("tcpFlags", 0, 255));
     seed_ = uint64_t(conf.integer("seed", 0, (int64_t(1) << 53) - 1));
     pacing_.configure(conf);
@@ -168,6 +185,14 @@ class FlowSource final : public Element {
     uint8_t* low = src_ip + addr_len - 4;
     src_low_ = uint32_t(low[0]) << 24 | uint32_t(low[1]) << 16 | uint32_t(low[2]) << 8 | low[3];
     std::memset(low, 0, 4);
+    // Likewise the destination's varying bits, when it varies: the low 32 bits (sequential;
+    // random IPv4) or the low 64 bits (random IPv6).
+    if (dst_mode != kDstFixed) {
+      uint8_t* dlow = dst_ip + addr_len - 4;
+      dst_low_ = uint32_t(dlow[0]) << 24 | uint32_t(dlow[1]) << 16 | uint32_t(dlow[2]) << 8 | dlow[3];
+      const uint32_t vary = dst_mode == kDstRandom && v6_ ? 8 : 4;
+      std::memset(dst_ip + addr_len - vary, 0, vary);
+    }
 
     // The template: headers with per-packet fields zero, then the payload pattern.
     const uint32_t rounded = (len_max_ + 31) & ~31u;
@@ -214,8 +239,7 @@ class FlowSource final : public Element {
       payload_sum_[k + 1] = running;
     }
 
-    fill_ = v6_ ? (tcp_ ? &FlowSource::fill<true, true> : &FlowSource::fill<true, false>)
-                : (tcp_ ? &FlowSource::fill<false, true> : &FlowSource::fill<false, false>);
+    fill_ = dst_mode == kDstSeq ? pick_fill<kDstSeq>() : dst_mode == kDstRandom ? pick_fill<kDstRandom>() : pick_fill<kDstFixed>();
     restart();
     c_packets_ = counter("packets");
     c_bytes_ = counter("bytes");
@@ -252,17 +276,25 @@ class FlowSource final : public Element {
   }
 
  private:
+  using Fill = uint64_t (FlowSource::*)(Batch&);
+  template <DstMode D>
+  Fill pick_fill() const {
+    return v6_ ? (tcp_ ? &FlowSource::fill<true, true, D> : &FlowSource::fill<true, false, D>)
+               : (tcp_ ? &FlowSource::fill<false, true, D> : &FlowSource::fill<false, false, D>);
+  }
+
   // Worker state back to its configured start.
   void restart() {
     rng_.state = seed_;
     cursor_ = 0;
+    dst_cursor_ = 0;
     ip_id_ = 0;
     tcp_seq_ = 0;
   }
 
   // Build every packet of the batch; returns the bytes built. The worker state lives in
   // locals for the loop (the copy would otherwise force reloads from memory).
-  template <bool V6, bool TCP>
+  template <bool V6, bool TCP, DstMode D>
   uint64_t fill(Batch& b) {
     constexpr uint32_t kIpHdr = V6 ? 40 : 20;
     constexpr uint32_t kL4Off = kEtherLen + kIpHdr;
@@ -271,10 +303,11 @@ class FlowSource final : public Element {
     const uint32_t* const psum = payload_sum_.data();
     const uint32_t len_min = len_min_, len_span = len_span_, flows = flows_;
     const uint32_t src_low = src_low_, src_port = src_port_;
+    const uint32_t dst_low = dst_low_, dst_last = dst_last_;
     const uint64_t ip_base = ip_base_, l4_base = l4_base_;
     const bool fixed_len = len_span == 1, random_order = random_order_, chunked = chunked_copy_;
     SplitMix64 rng = rng_;
-    uint32_t cursor = cursor_, ip_id = ip_id_, tcp_seq = tcp_seq_;
+    uint32_t cursor = cursor_, ip_id = ip_id_, tcp_seq = tcp_seq_, dst_cursor = dst_cursor_;
     uint64_t bytes = 0;
     for (uint32_t i = 0; i < b.count; i++) {
       Packet* p = b.pkts[i];
@@ -300,9 +333,29 @@ class FlowSource final : public Element {
       const uint32_t l4len = l3len - kIpHdr;
       const uint32_t src = src_low + flow;
       const uint32_t sport = (src_port + (flow % kFlowPortSpan)) & 0xffff;
-      const uint64_t src_sum = (src >> 16) + (src & 0xffff);
-      uint64_t s = l4_base + src_sum + l4len + sport + psum[l4len - kL4Hdr];
+      uint64_t src_sum = (src >> 16) + (src & 0xffff);
       uint8_t* ip = d + kEtherLen;
+      if constexpr (D != kDstFixed) {
+        // The destination's varying bits: written into the frame (zero in the template) and
+        // their words added to both sums with the source's (the pseudo-header has both).
+        constexpr uint32_t kDstLow = V6 ? 36 : 16;  // offset of the address's last 4 bytes
+        uint32_t dst;
+        if constexpr (D == kDstSeq) {
+          dst = dst_low + dst_cursor;
+          dst_cursor = dst_cursor == dst_last ? 0 : dst_cursor + 1;
+        } else {
+          const uint64_t r = rng.next();
+          dst = uint32_t(r);
+          if constexpr (V6) {
+            const uint32_t hi = uint32_t(r >> 32);
+            put32(ip + 32, hi);
+            src_sum += (hi >> 16) + (hi & 0xffff);
+          }
+        }
+        put32(ip + kDstLow, dst);
+        src_sum += (dst >> 16) + (dst & 0xffff);
+      }
+      uint64_t s = l4_base + src_sum + l4len + sport + psum[l4len - kL4Hdr];
       if constexpr (!V6) {
         const uint32_t id = ip_id++ & 0xffff;
         put16(ip + 2, l3len);
@@ -334,6 +387,7 @@ class FlowSource final : public Element {
     cursor_ = cursor;
     ip_id_ = ip_id;
     tcp_seq_ = tcp_seq;
+    if constexpr (D == kDstSeq) dst_cursor_ = dst_cursor;
     return bytes;
   }
 
@@ -348,13 +402,16 @@ class FlowSource final : public Element {
   std::vector<uint8_t> template_;  // len_max_ bytes, zero-padded to a multiple of 32
   bool chunked_copy_ = false;      // the buffer room takes len_max_ rounded up to 32
   std::vector<uint32_t> payload_sum_;  // [n]: unfolded sum of the first n payload bytes
-  uint64_t (FlowSource::*fill_)(Batch&) = &FlowSource::fill<false, false>;
+  uint32_t dst_low_ = 0;   // varying destinations: the low 32 bits of dstIp
+  uint32_t dst_last_ = 0;  // dstFlows - 1
+  Fill fill_ = &FlowSource::fill<false, false, kDstFixed>;
 
   // Worker state.
   SplitMix64 rng_;
   uint32_t cursor_ = 0;   // round-robin: the next flow
   uint32_t ip_id_ = 0;    // IPv4 identification of the next packet
   uint32_t tcp_seq_ = 0;  // TCP sequence number of the next packet
+  uint32_t dst_cursor_ = 0;  // sequential destinations: k mod dstFlows of the next packet
   std::atomic<uint32_t> restart_gen_{0};
   uint32_t seen_gen_ = 0;
 

@@ -17,11 +17,21 @@ over \`flows\` flows. Every IPv4 header checksum and every UDP/TCP checksum is c
 - source address \`srcIp + i\`, the addition done on the address's low 32 bits and wrapping within
   them (for IPv4 that is the whole address: 198.18.0.1, 198.18.0.2, ...; for IPv6 the last 32 bits);
 - source port \`(srcPort + (i mod 1024)) mod 65536\`;
-- the same destination address and port (\`dstIp\`, \`dstPort\`) and Ethernet addresses.
+- the same destination port (\`dstPort\`) and Ethernet addresses, and by default the same
+  destination address \`dstIp\` (see **Destinations**).
 
 Every flow therefore has its own source address, and up to 1024 flows also differ in source port,
 so RSS, fanout and 5-tuple hashes spread them. \`order\` picks the flow of each successive packet:
 \`round-robin\` cycles 0, 1, ..., flows-1, 0, ...; \`random\` draws each flow uniformly.
+
+**Destinations.** By default every packet goes to \`dstIp\`. With \`dstFlows\` > 1, packet *k*
+(0-based, counted across flows since the start or the last \`reset\`) goes to \`dstIp + (k mod dstFlows)\`,
+the addition done on the address's low 32 bits and wrapping within them, like the source mapping (so
+\`dstFlows\` = 4294967296 with \`dstIp\` 0.0.0.0 walks the whole IPv4 space). With \`dstRandom\`, each
+packet's destination is drawn uniformly from the PRNG: any 32-bit IPv4 address (\`dstIp\` is then
+ignored), or for IPv6 random low 64 bits under \`dstIp\`'s /64. The destination sequence is independent
+of the flow (source address and port); \`dstRandom\` and a \`dstFlows\` > 1 cannot be combined. These
+spread lookups over a routing table (bench suite \`router\`).
 
 **Lengths.** Frames are \`length\` bytes (without FCS), or with \`lengthMax\` uniformly random in
 [\`length\`, \`lengthMax\`]. The headers must fit: IPv4/UDP needs 42 bytes, IPv4/TCP 54, IPv6/UDP 62,
@@ -35,18 +45,19 @@ length and a checksum (never 0). TCP: a 20-byte header with \`tcpFlags\` (defaul
 payload bytes this source sent before the packet (from 0, across flows; with one flow that is a
 proper byte stream). The mac, network and transport header annotations are set.
 
-**Randomness.** Random flows and lengths come from a fast PRNG (splitmix64) seeded with \`seed\`, so
+**Randomness.** Random flows, lengths and destinations come from a fast PRNG (splitmix64) seeded with \`seed\`, so
 a run with the same config produces the same packets.
 
 \`burst\`, \`rate\`, \`limit\` and \`active\` work as in InfiniteSource: up to \`burst\` packets per
 task round; with \`rate\` paced to that many packets per second (never bursting more than
 \`burst\` to catch up); with \`limit\` it stops after that many packets, and a graph whose sources
 have all stopped ends once drained. The \`reset\` handler restarts the count towards the limit and
-also the flow sequence, the PRNG, the IPv4 ids and the TCP sequence numbers, so the output repeats
+also the flow and destination sequences, the PRNG, the IPv4 ids and the TCP sequence numbers, so the output repeats
 from the start. When the pool has no free buffer the round is cut short and \`pool_empty\` counts.
 
 Speed: each packet is copied from a template prepared at configuration and patched; the checksums
-are finished from precomputed partial sums (RFC 1071/1624), never summed over the frame.`,
+are finished from precomputed partial sums (RFC 1071/1624), never summed over the frame. The destination
+mode is chosen at configuration (a separate specialisation), so the default fixed destination costs nothing.`,
   inputs: '0',
   outputs: '1',
   processing: '/h',
@@ -75,16 +86,31 @@ are finished from precomputed partial sums (RFC 1071/1624), never summed over th
         }),
       ),
       dstIp: Type.Optional(
-        Type.String({ pattern: '^[0-9a-fA-F:.]*$', default: '', description: 'Destination address of every flow, of the `family`; empty for the family default (198.19.0.1 or fd00:1::1).' }),
+        Type.String({
+          pattern: '^[0-9a-fA-F:.]*$',
+          default: '',
+          description: 'Destination address (of packet 0 with dstFlows), of the `family`; empty for the family default (198.19.0.1 or fd00:1::1).',
+        }),
       ),
       srcPort: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, default: 1024, description: 'Source port of flow 0; flow i uses (srcPort + i mod 1024) mod 65536.' })),
       dstPort: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, default: 9, description: 'Destination port of every flow.' })),
+      dstFlows: Type.Optional(
+        Type.Integer({
+          minimum: 1,
+          maximum: 4294967296,
+          default: 1,
+          description: 'Number of destination addresses: packet k goes to dstIp + (k mod dstFlows) on the low 32 bits; 1 for the fixed dstIp.',
+        }),
+      ),
+      dstRandom: Type.Optional(
+        Type.Boolean({ default: false, description: 'Uniformly random destinations from the PRNG: any IPv4 address, or random low 64 bits under the dstIp /64 for IPv6. Not with dstFlows > 1.' }),
+      ),
       flows: Type.Optional(Type.Integer({ minimum: 1, maximum: 16777216, default: 1, description: 'Number of flows (1 to 16M).' })),
       order: Type.Optional(
         Type.Enum(['round-robin', 'random'], { default: 'round-robin', description: 'Flow of each successive packet: "round-robin" (0, 1, ..., flows-1, 0, ...) or "random" (uniform).' }),
       ),
       tcpFlags: Type.Optional(Type.Integer({ minimum: 0, maximum: 255, default: 16, description: 'TCP flag bits (FIN 1, SYN 2, RST 4, PSH 8, ACK 16, URG 32, ...); default ACK. Ignored for UDP.' })),
-      seed: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 1, description: 'Seed of the random generator (random order and lengths); the same seed gives the same packets.' })),
+      seed: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 1, description: 'Seed of the random generator (random order, lengths and destinations); the same seed gives the same packets.' })),
       limit: Type.Optional(Type.Integer({ minimum: -1, default: -1, description: 'Packets to emit in all; -1 for no limit.' })),
       burst: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, default: 32, description: 'Packets per task round (one batch).' })),
       rate: Type.Optional(Type.Number({ minimum: 0, maximum: 1e10, default: 0, description: 'Packets per second; 0 for as fast as possible.' })),
@@ -97,7 +123,7 @@ are finished from precomputed partial sums (RFC 1071/1624), never summed over th
     active: { doc: 'read or set whether the source emits', read: true, write: true },
     rate: { doc: 'read or set the rate in packets per second (0: unlimited)', read: true, write: true },
     limit: { doc: 'read or set the packet limit (-1: none)', read: true, write: true },
-    reset: { doc: 'start counting towards the limit again and restart the flow sequence, random generator, IPv4 ids and TCP sequence numbers', write: true },
+    reset: { doc: 'start counting towards the limit again and restart the flow and destination sequences, random generator, IPv4 ids and TCP sequence numbers', write: true },
   },
   derived: {
     packet_rate: { doc: 'packets per second over the last sampling interval', read: (c) => String(c.rate('packets') ?? 0) },
@@ -112,6 +138,8 @@ are finished from precomputed partial sums (RFC 1071/1624), never summed over th
     const lengthMax = c.lengthMax ?? 0;
     if (lengthMax !== 0 && lengthMax < length)
       return `config field 'lengthMax' must be 0 (every frame 'length' bytes) or at least 'length' (${length}), got ${lengthMax}`;
+    if (c.dstRandom && (c.dstFlows ?? 1) > 1)
+      return `config field 'dstRandom' cannot be combined with 'dstFlows' > 1 (got dstFlows ${c.dstFlows}): choose random or sequential destinations`;
     const isFamily = family === 'ipv4' ? isIPv4 : isIPv6;
     for (const [field, which] of [['srcIp', 'src'], ['dstIp', 'dst']] as const) {
       const v = c[field] ?? '';
@@ -123,5 +151,6 @@ are finished from precomputed partial sums (RFC 1071/1624), never summed over th
   examples: [
     "FlowSource({ flows: 1000, limit: 1_000_000 }).to(Discard())",
     "FlowSource({ family: 'ipv6', protocol: 'tcp', length: 74, lengthMax: 1514, flows: 65536, order: 'random' }).to(Discard())",
+    "FlowSource({ flows: 1000, dstRandom: true }).to(Strip({ length: 14 })).to(CheckIPHeader()).to(IPLookup({ file: 'routes.txt' }))",
   ],
 });
