@@ -105,6 +105,28 @@ class Packet {
 };
 static_assert(sizeof(Packet) == 128, "packet metadata is two cache lines");
 
+// Make q (a fresh packet from the same pool, so of the same capacity) a copy of p: the same
+// data offset, bytes and annotations, and also the bytes in front of the data that a header
+// annotation points to (a stripped link header, say). For Tee, flooding and the like.
+inline void copy_packet(Packet* p, Packet* q) {
+  const uint32_t hr = p->headroom(), len = p->length();
+  const Annotations& a = p->anno();
+  uint32_t from = hr;
+  for (int16_t off : {a.mac_offset, a.network_offset, a.transport_offset})
+    if (off >= 0 && uint32_t(off) < from) from = uint32_t(off);
+  const uint32_t qhr = q->headroom();
+  if (hr > qhr) {
+    q->put(hr - qhr);
+    q->pull(hr - qhr);
+  } else if (hr < qhr) {
+    q->push(qhr - hr);
+    q->take(qhr - hr);
+  }
+  q->set_length(len);
+  std::memcpy(q->buffer() + from, p->buffer() + from, hr - from + len);
+  q->anno() = a;
+}
+
 // A batch of packets: what every push and pull carries.
 struct Batch {
   uint32_t count = 0;

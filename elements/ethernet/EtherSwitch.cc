@@ -257,27 +257,6 @@ class EtherSwitch final : public Element {
     return s;
   }
 
-  // A copy with the same data offset, bytes and annotations (also the bytes in front of the
-  // data that a header annotation points to). Both buffers come from one pool.
-  static void copy_packet(Packet* p, Packet* q) {
-    const uint32_t hr = p->headroom(), len = p->length();
-    const Annotations& a = p->anno();
-    uint32_t from = hr;
-    for (int16_t off : {a.mac_offset, a.network_offset, a.transport_offset})
-      if (off >= 0 && uint32_t(off) < from) from = uint32_t(off);
-    const uint32_t qhr = q->headroom();
-    if (hr > qhr) {
-      q->put(hr - qhr);
-      q->pull(hr - qhr);
-    } else if (hr < qhr) {
-      q->push(qhr - hr);
-      q->take(qhr - hr);
-    }
-    q->set_length(len);
-    std::memcpy(q->buffer() + from, p->buffer() + from, hr - from + len);
-    q->anno() = a;
-  }
-
   std::atomic<uint64_t> timeout_ns_{300000000000ull};
   uint32_t capacity_ = 4096;
   size_t slots_ = 0;

@@ -37,28 +37,6 @@ class Tee final : public Element {
   }
 
  private:
-  // A copy with the same data offset, bytes and annotations. Bytes in front of the data
-  // that a header annotation points to (a stripped link header, say) are copied too.
-  static void copy_packet(Packet* p, Packet* q) {
-    const uint32_t hr = p->headroom(), len = p->length();
-    const Annotations& a = p->anno();
-    uint32_t from = hr;
-    for (int16_t off : {a.mac_offset, a.network_offset, a.transport_offset})
-      if (off >= 0 && uint32_t(off) < from) from = uint32_t(off);
-    // Both buffers come from one pool, so they have the same capacity.
-    const uint32_t qhr = q->headroom();
-    if (hr > qhr) {
-      q->put(hr - qhr);
-      q->pull(hr - qhr);
-    } else if (hr < qhr) {
-      q->push(qhr - hr);
-      q->take(qhr - hr);
-    }
-    q->set_length(len);
-    std::memcpy(q->buffer() + from, p->buffer() + from, hr - from + len);
-    q->anno() = a;
-  }
-
   uint32_t c_packets_ = 0, c_copies_ = 0, c_pool_empty_ = 0;
 };
 
