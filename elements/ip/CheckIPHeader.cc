@@ -1,10 +1,11 @@
 // CheckIPHeader: validates IPv4 headers, drops and counts the bad ones by reason.
 // Documentation: CheckIPHeader.ts.
 #include "ip_util.h"
+#include "per_packet.h"
 
 namespace pg {
 
-class CheckIPHeader final : public ip::PerPacketElement<CheckIPHeader> {
+class CheckIPHeader final : public PerPacketElement<CheckIPHeader> {
  public:
   void configure(const Config& conf) override {
     offset_ = uint32_t(conf.integer("offset", 0, 4096));

@@ -1,10 +1,11 @@
 // GetIPAddress: copies 4 bytes of the packet into the destination-address annotation.
 // Documentation: GetIPAddress.ts.
 #include "ip_util.h"
+#include "per_packet.h"
 
 namespace pg {
 
-class GetIPAddress final : public ip::PerPacketElement<GetIPAddress> {
+class GetIPAddress final : public PerPacketElement<GetIPAddress> {
  public:
   void configure(const Config& conf) override {
     offset_ = uint32_t(conf.integer("offset", 0, 65535));

@@ -1,10 +1,11 @@
 // MarkIPHeader: sets the network and transport header annotations without checking.
 // Documentation: MarkIPHeader.ts.
 #include "ip_util.h"
+#include "per_packet.h"
 
 namespace pg {
 
-class MarkIPHeader final : public ip::PerPacketElement<MarkIPHeader> {
+class MarkIPHeader final : public PerPacketElement<MarkIPHeader> {
  public:
   void configure(const Config& conf) override {
     offset_ = uint32_t(conf.integer("offset", 0, 4096));

@@ -1,10 +1,11 @@
 // SetIPChecksum: recomputes the IPv4 header checksum at the network-header annotation.
 // Documentation: SetIPChecksum.ts.
 #include "ip_util.h"
+#include "per_packet.h"
 
 namespace pg {
 
-class SetIPChecksum final : public ip::PerPacketElement<SetIPChecksum> {
+class SetIPChecksum final : public PerPacketElement<SetIPChecksum> {
  public:
   void configure(const Config&) override {
     c_no_header_ = counter("drops_no_header");

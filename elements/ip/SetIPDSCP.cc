@@ -1,10 +1,11 @@
 // SetIPDSCP: sets the DSCP bits of the IPv4 header at the network-header annotation,
 // updating the checksum incrementally. Documentation: SetIPDSCP.ts.
 #include "ip_util.h"
+#include "per_packet.h"
 
 namespace pg {
 
-class SetIPDSCP final : public ip::PerPacketElement<SetIPDSCP> {
+class SetIPDSCP final : public PerPacketElement<SetIPDSCP> {
  public:
   void configure(const Config& conf) override {
     dscp_ = uint8_t(conf.integer("dscp", 0, 63));

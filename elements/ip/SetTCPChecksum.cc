@@ -1,10 +1,11 @@
 // SetTCPChecksum: recomputes the TCP checksum (with the IPv4 pseudo-header) of TCP packets
 // over IPv4. Documentation: SetTCPChecksum.ts.
 #include "ip_util.h"
+#include "per_packet.h"
 
 namespace pg {
 
-class SetTCPChecksum final : public ip::PerPacketElement<SetTCPChecksum> {
+class SetTCPChecksum final : public PerPacketElement<SetTCPChecksum> {
  public:
   void configure(const Config&) override {
     c_[0] = counter("drops_no_header");

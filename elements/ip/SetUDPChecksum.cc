@@ -1,10 +1,11 @@
 // SetUDPChecksum: recomputes the UDP checksum (with the IPv4 pseudo-header) of UDP packets
 // over IPv4. Documentation: SetUDPChecksum.ts.
 #include "ip_util.h"
+#include "per_packet.h"
 
 namespace pg {
 
-class SetUDPChecksum final : public ip::PerPacketElement<SetUDPChecksum> {
+class SetUDPChecksum final : public PerPacketElement<SetUDPChecksum> {
  public:
   void configure(const Config&) override {
     c_[0] = counter("drops_no_header");
