@@ -4,9 +4,9 @@
 // go through the engine. Needs root and network namespaces; skips with the reason otherwise.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { graph, compile, Runtime, FromDevice, ToDevice } from 'pktgraph';
-import { createLab, labAvailable, labObjects, sweep, type Lab } from '../src/lab/index.js';
+import { createLab, labAvailable, labObjects, sweep } from '../src/lab/index.js';
+import { hasPing, hasEthtool, delay, ping, tcpTransfer, patternDigest } from './lib/labtools.js';
 
 const avail = labAvailable();
 if (!avail.ok) {
@@ -14,66 +14,6 @@ if (!avail.ok) {
 } else {
   main();
 }
-
-// PG_TEST_PYTHON_PING=1 uses the Python ping even where ping is installed (to test it).
-const hasPing = !process.env.PG_TEST_PYTHON_PING && spawnSync('ping', ['-V'], { stdio: 'ignore' }).status === 0;
-const hasEthtool = spawnSync('ethtool', ['--version'], { stdio: 'ignore' }).status === 0;
-
-// An ICMP echo in Python (raw socket, as root), for machines without ping: exit 0 when
-// `count` replies came back.
-const PY_PING = `
-import socket, struct, sys, time, os
-dst, count, v6 = sys.argv[1], int(sys.argv[2]), ':' in sys.argv[1]
-def csum(b):
-    if len(b) % 2: b += b'\\0'
-    s = sum(struct.unpack('!%dH' % (len(b) // 2), b)); s = (s >> 16) + (s & 0xffff); s += s >> 16
-    return ~s & 0xffff
-s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP)
-s.settimeout(1.0)
-ident, got = os.getpid() & 0xffff, 0
-for seq in range(count):
-    typ = 128 if v6 else 8
-    h = struct.pack('!BBHHH', typ, 0, 0, ident, seq) + b'pktgraph'
-    if not v6: h = h[:2] + struct.pack('!H', csum(h)) + h[4:]
-    s.sendto(h, (dst, 0))
-    end = time.time() + 1.0
-    while time.time() < end:
-        try: data = s.recv(2048)
-        except socket.timeout: break
-        icmp = data if v6 else data[(data[0] & 15) * 4:]
-        if icmp[0] == (129 if v6 else 0) and struct.unpack('!HH', icmp[4:8]) == (ident, seq): got += 1; break
-print('%d received' % got); sys.exit(0 if got == count else 1)
-`;
-
-async function ping(lab: Lab, host: string, dst: string) {
-  if (hasPing) return lab.exec(host, ['ping', ...(dst.includes(':') ? ['-6'] : []), '-c', '3', '-W', '1', '-i', '0.2', dst], { timeoutMs: 15_000 });
-  return lab.exec(host, ['python3', '-c', PY_PING, dst, '3'], { timeoutMs: 15_000 });
-}
-
-// TCP: a server that reads to the end and prints the length and SHA-256; a client that sends
-// `size` bytes of a fixed pseudo-random pattern.
-const PY_SERVER = `
-import socket, hashlib, sys
-srv = socket.socket(socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET)
-srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind((sys.argv[1], int(sys.argv[2]))); srv.listen(1); srv.settimeout(20)
-print('ready', flush=True)
-c, _ = srv.accept(); c.settimeout(20); h = hashlib.sha256(); n = 0
-while True:
-    b = c.recv(65536)
-    if not b: break
-    h.update(b); n += len(b)
-print(n, h.hexdigest(), flush=True)
-`;
-const PY_CLIENT = `
-import socket, sys
-size = int(sys.argv[3])
-data = bytes((i * 131 + (i >> 9)) & 255 for i in range(size))
-c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20)
-c.sendall(data); c.shutdown(socket.SHUT_WR); c.recv(1); c.close()
-`;
-/** A timer that does not keep the test process alive. */
-const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
 // VLAN: h1 sends three 802.1Q frames (VLAN 10) on a device; h2 prints the first 0x88b5 frame's
 // tag and payload as its kernel delivered them.
@@ -99,29 +39,6 @@ while True:
             if status & 16: tci = str(vtci & 0xfff)
     print('got tci=%s payload=%s' % (tci, data[14:22].hex()), flush=True); break
 `;
-
-function pattern(size: number): Buffer {
-  const b = Buffer.alloc(size);
-  for (let i = 0; i < size; i++) b[i] = (i * 131 + (i >> 9)) & 255;
-  return b;
-}
-
-async function tcpTransfer(lab: Lab, from: string, to: string, addr: string, port: number, size: number) {
-  const server = lab.spawn(to, ['python3', '-c', PY_SERVER, addr, String(port)]);
-  let out = '';
-  let err = '';
-  server.stdout!.on('data', (d) => (out += d));
-  server.stderr!.on('data', (d) => (err += d));
-  const exited = new Promise<void>((resolve) => server.on('close', () => resolve()));
-  const deadline = Date.now() + 10_000;
-  while (!out.includes('ready') && Date.now() < deadline && server.exitCode === null) await delay(20);
-  if (!out.includes('ready')) throw new Error(`TCP server did not start: ${err}`);
-  const client = await lab.exec(from, ['python3', '-c', PY_CLIENT, addr, String(port), String(size)], { timeoutMs: 30_000 });
-  await Promise.race([exited, delay(10_000)]);
-  const last = out.trim().split('\n').pop() ?? '';
-  const [n, digest] = last.split(' ');
-  return { client, received: Number(n), digest, serverErr: err };
-}
 
 function main() {
   t.test('a missing device is a clear configuration error', async (t) => {
@@ -216,7 +133,7 @@ function main() {
       t.skip('TCP transfer: ethtool is missing, so the lab cannot turn checksum offloads off', () => {});
     } else {
       const size = 1_000_000;
-      const want = createHash('sha256').update(pattern(size)).digest('hex');
+      const want = patternDigest(size);
       const r4 = await tcpTransfer(lab, 'h1', 'h2', '198.18.0.2', 5001, size);
       t.equal(r4.client.code, 0, `TCP client (IPv4) finished ${r4.client.stderr}`);
       t.equal(r4.received, size, `1 MB arrived over IPv4 ${r4.serverErr}`);
