@@ -52,6 +52,7 @@ function program(): Command {
     .option('--json', 'print only a JSON summary at the end')
     .option(...paramOption)
     .option('--pool <n>', 'packet buffers in the pool', integer(1, 2 ** 31))
+    .option('--buffer-size <bytes>', 'bytes per packet buffer, headroom included (default 2048; raise for jumbo frames)', integer(256, 32640))
     .option('--control <name|path>', `${controlHelp} (default: default)`)
     .option('--no-control', 'do not open a control socket')
     .option('--keep-running', 'keep running after the sources finish (until --duration or Ctrl-C)')

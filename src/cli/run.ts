@@ -16,6 +16,7 @@ export interface RunCommandOptions {
   json?: boolean;
   param?: string[];
   pool?: number;
+  bufferSize?: number;
   /** undefined: the default socket; a NAME or PATH; false: none (--no-control). */
   control?: string | boolean;
   keepRunning?: boolean;
@@ -62,6 +63,7 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
       threads,
       duration: opts.duration,
       poolBuffers: opts.pool,
+      bufferSize: opts.bufferSize,
       stopWhenDrained: !opts.keepRunning,
       signal: abort.signal,
       onStart: async (runtime) => {
