@@ -28,6 +28,8 @@ export { IPLookup } from './ip/IPLookup.js';
 export { CheckIPHeader } from './ip/CheckIPHeader.js';
 export { DecIPTTL } from './ip/DecIPTTL.js';
 export { GetIPAddress } from './ip/GetIPAddress.js';
+export { ICMPError } from './ip/ICMPError.js';
+export { ICMPPingResponder } from './ip/ICMPPingResponder.js';
 export { MarkIPHeader } from './ip/MarkIPHeader.js';
 export { SetIPAddress } from './ip/SetIPAddress.js';
 export { SetIPChecksum } from './ip/SetIPChecksum.js';
@@ -37,6 +39,10 @@ export { SetUDPChecksum } from './ip/SetUDPChecksum.js';
 
 // ip6
 export { LookupIP6Route } from './ip6/LookupIP6Route.js';
+export { CheckIP6Header } from './ip6/CheckIP6Header.js';
+export { DecIP6HLIM } from './ip6/DecIP6HLIM.js';
+export { ICMP6PingResponder } from './ip6/ICMP6PingResponder.js';
+export { ICMP6Error } from './ip6/ICMP6Error.js';
 
 // io
 export { FromDevice } from './io/FromDevice.js';
@@ -48,3 +54,11 @@ export { ToPcap } from './io/ToPcap.js';
 // ethernet
 export { EtherEncap } from './ethernet/EtherEncap.js';
 export { EtherSwitch } from './ethernet/EtherSwitch.js';
+export { ARPResponder } from './ethernet/ARPResponder.js';
+export { ARPQuerier } from './ethernet/ARPQuerier.js';
+export { VLANEncap } from './ethernet/VLANEncap.js';
+export { VLANDecap } from './ethernet/VLANDecap.js';
+export { EtherRewrite } from './ethernet/EtherRewrite.js';
+export { EtherMirror } from './ethernet/EtherMirror.js';
+export { HostEtherFilter } from './ethernet/HostEtherFilter.js';
+export { DropBroadcasts } from './ethernet/DropBroadcasts.js';

@@ -1,0 +1,63 @@
+import { Type } from 'typebox';
+import { defineElement } from '../../src/graph/descriptor.js';
+
+/** The error in one ARPResponder entry ('ADDRESS[/LEN] MAC'), or undefined. */
+export function arpEntryError(entry: string): string | undefined {
+  const m = /^\s*(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\/(\d{1,2}))?\s+([0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5})\s*$/.exec(entry);
+  if (!m) return `entry '${entry}' is not 'ADDRESS[/LEN] MAC' (like '10.0.0.1 02:00:00:00:00:01' or '10.0.0.0/24 02:00:00:00:00:01')`;
+  for (let i = 1; i <= 4; i++) if (Number(m[i]) > 255) return `entry '${entry}': '${m.slice(1, 5).join('.')}' is not an IPv4 address`;
+  if (m[5] !== undefined && Number(m[5]) > 32) return `entry '${entry}': a prefix length is at most 32`;
+  return undefined;
+}
+
+export const ARPResponder = defineElement({
+  name: 'ARPResponder',
+  group: 'ethernet',
+  summary: 'Answers ARP requests for the addresses it is configured with (Click\'s ARPResponder).',
+  doc: `Click's ARPResponder(IP MAC, ...). Each entry of \`entries\` is \`ADDRESS[/LEN] MAC\`: a request for
+ADDRESS (with \`/LEN\`, for any address in that prefix: proxy ARP) is answered with MAC. When several
+entries match, the longest prefix wins (among equal ones the first listed).
+
+Input 0 takes Ethernet frames. An ARP request (EtherType 0x0806, hardware type 1, protocol type
+0x0800, hardware length 6, protocol length 4, operation 1) whose target protocol address matches
+an entry is turned, in place, into the reply: operation 2, the sender hardware and protocol
+addresses (the requester) become the target ones, the entry's MAC and the requested address become
+the sender ones, and the Ethernet header goes from the entry's MAC to the requester's hardware
+address (the ARP sender hardware address). The frame keeps its length (padding included) and goes
+to output 0, counted in \`replies\`.
+
+Everything else is dropped: a frame too short for an Ethernet header and an ARP message (42 bytes),
+or an ARP frame whose hardware/protocol types or lengths are not Ethernet/IPv4, is counted in
+\`drops_malformed\`; a frame of another EtherType, or an ARP frame that is not a request, in
+\`drops_not_request\`; a request for an address no entry matches, in \`drops_no_entry\`. A request
+is answered whatever its Ethernet destination. Entries are looked up by a linear scan (ARP
+responders hold a handful).`,
+  inputs: '1',
+  outputs: '1',
+  processing: 'h/h',
+  config: Type.Object(
+    {
+      entries: Type.Array(Type.String(), {
+        minItems: 1,
+        description: "Addresses answered, one per entry: 'ADDRESS[/LEN] MAC', e.g. '10.0.0.1 02:00:00:00:00:01' or '10.0.0.0/24 02:00:00:00:00:01'.",
+      }),
+    },
+    { additionalProperties: false },
+  ),
+  counters: {
+    replies: 'ARP requests answered (replies sent)',
+    drops_not_request: 'frames dropped because they are not ARP, or are ARP but not requests',
+    drops_no_entry: 'ARP requests dropped because no entry matches their target address',
+    drops_malformed: 'frames dropped because they are too short (42 bytes) or their ARP header is not Ethernet/IPv4',
+  },
+  check: (config) => {
+    for (const e of config.entries) {
+      const err = arpEntryError(e);
+      if (err) return err;
+    }
+    return undefined;
+  },
+  examples: [
+    "const c = FromDevice({ device: 'eth0' }).to(Classifier({ patterns: ['12/0806 20/0001', '-'] })); c.out(0).to(ARPResponder({ entries: ['192.0.2.1 02:00:00:00:00:01'] })).to(ToDevice({ device: 'eth0' })); c.out(1).to(Discard())",
+  ],
+});

@@ -1,0 +1,37 @@
+// VLANDecap: removes the outer 802.1Q / 802.1ad tag into the VLAN annotation.
+// Documentation: VLANDecap.ts.
+#include <cstring>
+
+#include "per_packet.h"
+
+namespace pg {
+
+class VLANDecap final : public PerPacketElement<VLANDecap> {
+ public:
+  void configure(const Config&) override {
+    counter("drops_short");  // 0
+  }
+
+  uint32_t action(Packet* p) const {
+    if (p->length() < 14) return 0;
+    uint8_t* d = p->data();
+    const uint16_t type = uint16_t(d[12] << 8 | d[13]);
+    Annotations& a = p->anno();
+    if (type != 0x8100 && type != 0x88a8) {
+      a.flags &= uint8_t(~kVlanPresent);  // untagged: passes unchanged, no VLAN
+      a.vlan_tci = 0;
+      return kKeep;
+    }
+    if (p->length() < 18) return 0;
+    a.vlan_tci = uint16_t(d[14] << 8 | d[15]);
+    a.flags |= kVlanPresent;
+    std::memmove(d + 4, d, 12);  // the addresses move over the tag; the rest stays put
+    p->pull(4);
+    p->set_mac_header(p->data());
+    return kKeep;
+  }
+};
+
+PG_ELEMENT(VLANDecap);
+
+}  // namespace pg

@@ -1,0 +1,52 @@
+// VLANEncap: inserts an 802.1Q / 802.1ad tag after the MAC addresses. Documentation: VLANEncap.ts.
+#include <cstring>
+
+#include "per_packet.h"
+
+namespace pg {
+
+class VLANEncap final : public PerPacketElement<VLANEncap> {
+ public:
+  void configure(const Config& conf) override {
+    const uint32_t id = uint32_t(conf.integer("vlanId", 0, 4095));
+    const uint32_t pcp = uint32_t(conf.integer("pcp", 0, 7));
+    const uint32_t tpid = uint32_t(conf.integer("ethertype", 0, 0xffff));
+    if (tpid != 0x8100 && tpid != 0x88a8) throw ConfigError("ethertype: must be 0x8100 (802.1Q) or 0x88a8 (802.1ad)");
+    from_anno_ = conf.boolean("fromAnnotation");
+    tpid_ = uint16_t(tpid);
+    tci_ = uint16_t(pcp << 13 | id);
+    counter("drops_short");        // 0
+    counter("drops_no_headroom");  // 1
+  }
+
+  uint32_t action(Packet* p) const {
+    if (p->length() < 14) return 0;
+    uint16_t tci = tci_;
+    if (from_anno_) {
+      Annotations& a = p->anno();
+      if (!(a.flags & kVlanPresent)) return kKeep;  // no tag to restore: unchanged
+      tci = a.vlan_tci;
+    }
+    if (!p->push(4)) return 1;
+    uint8_t* d = p->data();
+    std::memmove(d, d + 4, 12);  // the addresses move into the headroom; the rest stays put
+    d[12] = uint8_t(tpid_ >> 8);
+    d[13] = uint8_t(tpid_);
+    d[14] = uint8_t(tci >> 8);
+    d[15] = uint8_t(tci);
+    p->set_mac_header(d);
+    if (from_anno_) {
+      p->anno().flags &= uint8_t(~kVlanPresent);  // the tag is in the frame now
+      p->anno().vlan_tci = 0;
+    }
+    return kKeep;
+  }
+
+ private:
+  bool from_anno_ = false;
+  uint16_t tpid_ = 0x8100, tci_ = 0;
+};
+
+PG_ELEMENT(VLANEncap);
+
+}  // namespace pg

@@ -1,0 +1,118 @@
+// ICMP6PingResponder: answers ICMPv6 echo requests in place. Documentation:
+// ICMP6PingResponder.ts.
+#include <cstring>
+
+#include "../ip/ip_util.h"
+#include "batch_split.h"
+#include "element.h"
+
+namespace pg {
+
+namespace {
+// The one's-complement sum of the IPv6 pseudo-header (RFC 8200 section 8.1) of the IPv6
+// header at ip, for an upper-layer packet of `length` bytes with next header `nh`.
+inline uint64_t ping6_pseudo_sum(const uint8_t* ip, uint32_t length, uint8_t nh) {
+  return ip::sum_bytes(ip + 8, 32) + ip::net16(uint16_t(length >> 16)) + ip::net16(uint16_t(length)) + ip::net16(nh);
+}
+}  // namespace
+
+class ICMP6PingResponder final : public Element {
+ public:
+  const char* port_count() const override { return "1/1-2"; }
+  const char* processing() const override { return "h/h"; }
+
+  void configure(const Config&) override {
+    c_replies_ = counter("replies");
+    c_not_echo_ = counter("not_echo");
+    c_no_header_ = counter("drops_no_header");
+    c_malformed_ = counter("drops_malformed");
+    c_checksum_ = counter("drops_checksum");
+    c_bad_address_ = counter("drops_bad_address");
+  }
+
+  void push(int, Batch& b) override {
+    Packet* dead[kMaxBatch];
+    uint32_t out[kMaxBatch];
+    uint32_t reasons[kReasons] = {};
+    uint32_t ndead = 0, keep = 0, nreplies = 0, nnot = 0;
+    const bool have_other_port = noutputs() > 1;
+    for (uint32_t i = 0; i < b.count; i++) {
+      Packet* p = b.pkts[i];
+      const int r = respond(p);
+      if (r == kReply) {
+        nreplies++;
+        out[keep] = 0;
+        b.pkts[keep++] = p;
+      } else if (r == kNotEcho) {
+        nnot++;
+        if (have_other_port) {
+          out[keep] = 1;
+          b.pkts[keep++] = p;
+        } else {
+          dead[ndead++] = p;
+        }
+      } else {
+        reasons[r]++;
+        dead[ndead++] = p;
+      }
+    }
+    b.count = keep;
+    if (ndead) pool().free(dead, ndead);
+    if (nreplies) count(c_replies_, nreplies);
+    if (nnot) count(c_not_echo_, nnot);
+    if (reasons[kNoHeader]) count(c_no_header_, reasons[kNoHeader]);
+    if (reasons[kMalformed]) count(c_malformed_, reasons[kMalformed]);
+    if (reasons[kChecksum]) count(c_checksum_, reasons[kChecksum]);
+    if (reasons[kBadAddress]) count(c_bad_address_, reasons[kBadAddress]);
+    if (!keep) return;
+    if (nreplies && nreplies < keep)
+      split_push(b, out, 2, [this](uint32_t port, Batch& sub) { output_push(int(port), sub); });
+    else
+      output_push(nreplies ? 0 : 1, b);
+  }
+
+ private:
+  enum : int { kNoHeader = 0, kMalformed, kChecksum, kBadAddress, kReasons, kReply, kNotEcho };
+
+  static bool unspecified(const uint8_t* a) {
+    uint64_t x, y;
+    std::memcpy(&x, a, 8);
+    std::memcpy(&y, a + 8, 8);
+    return (x | y) == 0;
+  }
+
+  // Turns an echo request into its reply; returns kReply, kNotEcho or a drop reason.
+  static int respond(Packet* p) {
+    uint8_t* ip = p->network_header();
+    if (!ip || ip < p->data() || ip + 40 > p->end_data()) return kNoHeader;
+    if ((ip[0] >> 4) != 6) return kMalformed;
+    const uint32_t avail = uint32_t(p->end_data() - ip) - 40;
+    const uint32_t plen = ip::load_be16(ip + 4);
+    if (plen > avail) return kMalformed;
+    if (ip[6] != 58) return kNotEcho;
+    uint8_t* icmp = ip + 40;
+    if (plen >= 1 && icmp[0] != 128) return kNotEcho;
+    if (plen < 8) return kMalformed;
+    if (ip::fold(ip::sum_bytes(icmp, plen, ping6_pseudo_sum(ip, plen, 58))) != 0xffff) return kChecksum;
+    if (ip[8] == 0xff || unspecified(ip + 8) || ip[24] == 0xff) return kBadAddress;
+    if (plen < avail) p->take(avail - plen);  // bytes after the datagram
+    uint8_t tmp[16];
+    std::memcpy(tmp, ip + 8, 16);
+    std::memcpy(ip + 8, ip + 24, 16);
+    std::memcpy(ip + 24, tmp, 16);
+    ip[7] = 64;
+    icmp[0] = 129;
+    icmp[1] = 0;
+    icmp[2] = icmp[3] = 0;
+    ip::store16(icmp + 2, ip::checksum(icmp, plen, ping6_pseudo_sum(ip, plen, 58)));
+    std::memcpy(p->anno().dst_ip6, ip + 24, 16);
+    p->set_transport_header(icmp);
+    return kReply;
+  }
+
+  uint32_t c_replies_ = 0, c_not_echo_ = 0, c_no_header_ = 0, c_malformed_ = 0, c_checksum_ = 0, c_bad_address_ = 0;
+};
+
+PG_ELEMENT(ICMP6PingResponder);
+
+}  // namespace pg
