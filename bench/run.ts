@@ -1,14 +1,17 @@
 // The benchmark runner: `npm run bench -- SUITE [--runs N] [--seconds S] [--warmup S]`.
 // Runs the named suite, prints a table, writes bench/results/<date>-<suite>.json and
 // regenerates bench/RESULTS.md. Suites: engine, router (router also takes --routes FILE or
-// --synthetic, see bench/suites/router.ts).
+// --synthetic, see bench/suites/router.ts), interfaces (needs root; takes --quick and
+// --generator engine and --ring BLOCKSxBYTES, see bench/suites/interfaces.ts).
 import { machine, gitCommit, saveRun, type CaseResult } from './lib.js';
 import { runEngineSuite } from './suites/engine.js';
 import { runRouterSuite } from './suites/router.js';
+import { runInterfacesSuite } from './suites/interfaces.js';
 
 const suites: Record<string, (o: { runs: number; seconds: number; warmup: number; progress: (m: string) => void }) => Promise<CaseResult[]>> = {
   engine: runEngineSuite,
   router: runRouterSuite,
+  interfaces: runInterfacesSuite,
 };
 
 function arg(name: string, def: number): number {
@@ -23,7 +26,7 @@ function arg(name: string, def: number): number {
 }
 
 // Options that take a value (the others, like --synthetic, are flags).
-const valued = new Set(['--runs', '--seconds', '--warmup', '--routes']);
+const valued = new Set(['--runs', '--seconds', '--warmup', '--routes', '--generator', '--ring']);
 const names = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !(i > 0 && valued.has(all[i - 1])));
 if (names.length === 0) names.push('engine');
 for (const n of names) {
