@@ -30,12 +30,20 @@ export { DecIPTTL } from './ip/DecIPTTL.js';
 export { GetIPAddress } from './ip/GetIPAddress.js';
 export { ICMPError } from './ip/ICMPError.js';
 export { ICMPPingResponder } from './ip/ICMPPingResponder.js';
+export { IPFragmenter } from './ip/IPFragmenter.js';
+export { IPReassembler } from './ip/IPReassembler.js';
 export { MarkIPHeader } from './ip/MarkIPHeader.js';
 export { SetIPAddress } from './ip/SetIPAddress.js';
 export { SetIPChecksum } from './ip/SetIPChecksum.js';
 export { SetIPDSCP } from './ip/SetIPDSCP.js';
 export { SetTCPChecksum } from './ip/SetTCPChecksum.js';
 export { SetUDPChecksum } from './ip/SetUDPChecksum.js';
+export { IPEncap } from './ip/IPEncap.js';
+export { UDPIPEncap } from './ip/UDPIPEncap.js';
+export { GREEncap } from './ip/GREEncap.js';
+export { GREDecap } from './ip/GREDecap.js';
+export { VXLANEncap } from './ip/VXLANEncap.js';
+export { VXLANDecap } from './ip/VXLANDecap.js';
 
 // ip6
 export { LookupIP6Route } from './ip6/LookupIP6Route.js';
@@ -43,6 +51,8 @@ export { CheckIP6Header } from './ip6/CheckIP6Header.js';
 export { DecIP6HLIM } from './ip6/DecIP6HLIM.js';
 export { ICMP6PingResponder } from './ip6/ICMP6PingResponder.js';
 export { ICMP6Error } from './ip6/ICMP6Error.js';
+export { IP6NDAdvertiser } from './ip6/IP6NDAdvertiser.js';
+export { IP6NDSolicitor } from './ip6/IP6NDSolicitor.js';
 
 // io
 export { FromDevice } from './io/FromDevice.js';

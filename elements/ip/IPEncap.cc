@@ -1,0 +1,34 @@
+// IPEncap: prepends a 20-byte IPv4 header. Documentation: IPEncap.ts.
+#include "encap_util.h"
+
+namespace pg {
+
+class IPEncap final : public encap::EncapElement<IPEncap> {
+ public:
+  void configure(const Config& conf) override {
+    const uint8_t proto = uint8_t(conf.integer("proto", 0, 255));
+    const uint32_t src = encap::config_ip4(conf, "src"), dst = encap::config_ip4(conf, "dst");
+    const uint8_t tos = uint8_t(conf.integer("tos", 0, 255)), ttl = uint8_t(conf.integer("ttl", 0, 255));
+    tmpl_.init(proto, src, dst, tos, ttl, conf.boolean("df"));
+    c_passed_ = int32_t(counter("packets"));
+    c_headroom_ = counter("drops_no_headroom");
+    c_long_ = counter("drops_too_long");
+  }
+
+  uint32_t action(Packet* p, uint16_t id) {
+    if (p->length() > 65535 - 20) return c_long_;
+    if (!p->push(20)) return c_headroom_;
+    tmpl_.write(p->data(), uint16_t(p->length()), id);
+    p->set_network_header(p->data());
+    p->set_transport_header(p->data() + 20);
+    return kKeep;
+  }
+
+ private:
+  encap::Ip4Template tmpl_;
+  uint32_t c_headroom_ = 0, c_long_ = 0;
+};
+
+PG_ELEMENT(IPEncap);
+
+}  // namespace pg

@@ -1,0 +1,377 @@
+// IPReassembler: collects IPv4 fragments and emits each datagram once complete, rebuilt in
+// the first fragment's buffer; incomplete datagrams time out. Documentation: IPReassembler.ts.
+//
+// State (preallocated in configure/initialize, no allocation on the packet path): a table
+// of datagram entries hashed by (src, dst, id, proto) with chained buckets, a free list of
+// entries, a FIFO of live entries by arrival time (for the timer), and fragment nodes
+// (one per held fragment, as many as the pool has buffers) kept sorted by offset per entry.
+// Everything is guarded by one spin lock, taken once per batch and by the timer.
+#include <algorithm>
+#include <thread>
+#include <vector>
+
+#include "ip_util.h"
+
+namespace pg {
+
+class IPReassembler final : public Element {
+ public:
+  const char* port_count() const override { return "1/1"; }
+  const char* processing() const override { return "h/h"; }
+
+  void configure(const Config& conf) override {
+    max_bytes_ = uint64_t(conf.integer("maxBytes", 0, int64_t(1) << 40));
+    timeout_ns_ = uint64_t(conf.number("timeout", 0.001, 3600) * 1e9);
+    const uint32_t nd = uint32_t(conf.integer("maxDatagrams", 1, 1 << 20));
+    c_packets_ = counter("packets");
+    c_reassembled_ = counter("reassembled");
+    c_fragments_ = counter("fragments");
+    c_timeouts_ = counter("timeouts");
+    c_overlap_ = counter("drops_overlap");
+    c_duplicate_ = counter("drops_duplicate");
+    c_too_big_ = counter("drops_too_big");
+    c_memory_ = counter("drops_memory");
+    c_malformed_ = counter("drops_malformed");
+    entries_.assign(nd, Entry{});
+    nbuckets_ = 16;
+    while (nbuckets_ < nd * 2) nbuckets_ <<= 1;
+    buckets_.assign(nbuckets_, -1);
+    for (uint32_t i = 0; i < nd; i++) entries_[i].hnext = i + 1 < nd ? int32_t(i + 1) : -1;
+    free_entry_ = 0;
+    const uint32_t nn = std::max<uint32_t>(pool().capacity(), 1);
+    nodes_.assign(nn, Node{});
+    for (uint32_t i = 0; i < nn; i++) nodes_[i].next = i + 1 < nn ? int32_t(i + 1) : -1;
+    free_node_ = 0;
+    add_timer(timer_);
+  }
+
+  uint64_t held_packets() const override { return held_.load(std::memory_order_relaxed); }
+
+  void cleanup() override {
+    std::vector<Packet*> gone;
+    for (Node& n : nodes_)
+      if (n.pkt) {
+        gone.push_back(n.pkt);
+        n.pkt = nullptr;
+      }
+    if (!gone.empty()) pool().free(gone.data(), uint32_t(gone.size()));
+    held_.store(0);
+    held_bytes_ = 0;
+  }
+
+  void push(int, Batch& b) override {
+    Batch out;
+    Packet* dead[kMaxBatch];
+    uint32_t ndead = 0;
+    Tally t{};
+    const uint64_t now = now_ns();
+    bool arm = false;
+    {
+      Lock lock(lock_);
+      dead_ = dead;
+      ndead_ = &ndead;
+      for (uint32_t i = 0; i < b.count; i++) {
+        Packet* p = b.pkts[i];
+        Packet* r = handle(p, now, t, arm);
+        if (r) out.add(r);
+      }
+      dead_ = nullptr;
+      // A new datagram while the timer is off: arm it for the oldest one.
+      if (arm && fifo_head_ >= 0 && !timer_.scheduled()) timer_.schedule_at(entries_[size_t(fifo_head_)].born + timeout_ns_);
+    }
+    b.count = 0;
+    flush_tally(t);
+    if (ndead) pool().free(dead, ndead);
+    if (out.count) output_push(0, out);
+  }
+
+ private:
+  struct Entry {
+    uint32_t src = 0, dst = 0;
+    uint16_t id = 0;
+    uint8_t proto = 0;
+    bool have_last = false;
+    uint32_t end = 0;      // datagram payload length (known once the last fragment came)
+    uint32_t covered = 0;  // payload bytes held
+    uint32_t max_end = 0;  // the highest fragment end held
+    uint64_t bytes = 0;    // buffer bytes held (fragment lengths)
+    uint64_t born = 0;
+    int32_t head = -1;     // fragment nodes by offset
+    int32_t hnext = -1;    // bucket chain / free list
+    int32_t prev = -1, next = -1;  // FIFO by arrival
+  };
+  struct Node {
+    Packet* pkt = nullptr;
+    uint32_t off = 0, end = 0;  // payload bytes [off, end)
+    int32_t next = -1;
+  };
+  struct Tally {
+    uint64_t packets, reassembled, fragments, timeouts, overlap, duplicate, too_big, memory, malformed;
+  };
+  struct Lock {
+    explicit Lock(std::atomic_flag& f) : flag(f) {
+      while (flag.test_and_set(std::memory_order_acquire))
+        while (flag.test(std::memory_order_relaxed)) std::this_thread::yield();
+    }
+    ~Lock() { flag.clear(std::memory_order_release); }
+    std::atomic_flag& flag;
+  };
+
+  void flush_tally(const Tally& t) {
+    if (t.packets) count(c_packets_, t.packets);
+    if (t.reassembled) count(c_reassembled_, t.reassembled);
+    if (t.fragments) count(c_fragments_, t.fragments);
+    if (t.timeouts) count(c_timeouts_, t.timeouts);
+    if (t.overlap) count(c_overlap_, t.overlap);
+    if (t.duplicate) count(c_duplicate_, t.duplicate);
+    if (t.too_big) count(c_too_big_, t.too_big);
+    if (t.memory) count(c_memory_, t.memory);
+    if (t.malformed) count(c_malformed_, t.malformed);
+  }
+
+  uint32_t bucket_of(uint32_t src, uint32_t dst, uint16_t id, uint8_t proto) const {
+    uint64_t h = (uint64_t(src) * 0x9e3779b97f4a7c15ull) ^ (uint64_t(dst) + 0x632be59bd9b4e019ull) * 0xbf58476d1ce4e5b9ull;
+    h ^= (uint64_t(id) << 8 | proto) * 0x94d049bb133111ebull;
+    h ^= h >> 31;
+    return uint32_t(h) & (nbuckets_ - 1);
+  }
+
+  // Free an entry's fragments (into dead_) and the entry itself.
+  void release(int32_t ei, bool free_packets) {
+    Entry& e = entries_[size_t(ei)];
+    for (int32_t n = e.head; n >= 0;) {
+      Node& nd = nodes_[size_t(n)];
+      const int32_t nx = nd.next;
+      if (free_packets) free_packet(nd.pkt);
+      nd.pkt = nullptr;
+      nd.next = free_node_;
+      free_node_ = n;
+      held_.fetch_sub(1, std::memory_order_relaxed);
+      n = nx;
+    }
+    held_bytes_ -= e.bytes;
+    // Out of the bucket chain.
+    const uint32_t bk = bucket_of(e.src, e.dst, e.id, e.proto);
+    for (int32_t* pp = &buckets_[bk]; *pp >= 0; pp = &entries_[size_t(*pp)].hnext)
+      if (*pp == ei) {
+        *pp = e.hnext;
+        break;
+      }
+    // Out of the FIFO.
+    if (e.prev >= 0) entries_[size_t(e.prev)].next = e.next;
+    else fifo_head_ = e.next;
+    if (e.next >= 0) entries_[size_t(e.next)].prev = e.prev;
+    else fifo_tail_ = e.prev;
+    e = Entry{};
+    e.hnext = free_entry_;
+    free_entry_ = ei;
+  }
+
+  // Frees a packet: into the batch's dead list on the packet path, directly from the timer.
+  void free_packet(Packet* p) {
+    if (dead_ && *ndead_ < kMaxBatch) dead_[(*ndead_)++] = p;
+    else pool().free_one(p);
+  }
+
+  // One packet (the lock is held); returns a packet to send, or nullptr.
+  Packet* handle(Packet* p, uint64_t now, Tally& t, bool& arm) {
+    uint8_t* ip = ip::network_header_20(p);
+    uint32_t hlen = 0, total = 0;
+    if (ip) {
+      hlen = uint32_t(ip[0] & 15) * 4;
+      total = ip::load_be16(ip + 2);
+    }
+    if (!ip || (ip[0] >> 4) != 4 || hlen < 20 || total < hlen || ip + total > p->end_data()) {
+      t.malformed++;
+      free_packet(p);
+      return nullptr;
+    }
+    const uint16_t field = ip::load_be16(ip + 6);
+    const uint32_t off = uint32_t(field & 0x1fff) * 8;
+    const bool mf = field & 0x2000;
+    if (off == 0 && !mf) {
+      t.packets++;
+      return p;
+    }
+    const uint32_t len = total - hlen, end = off + len;
+    if (mf && (len == 0 || (len & 7))) {
+      t.malformed++;
+      free_packet(p);
+      return nullptr;
+    }
+    uint32_t src, dst;
+    std::memcpy(&src, ip + 12, 4);
+    std::memcpy(&dst, ip + 16, 4);
+    const uint16_t id = ip::load16(ip + 4);
+    const uint8_t proto = ip[9];
+    const uint32_t bk = bucket_of(src, dst, id, proto);
+    int32_t ei = buckets_[bk];
+    while (ei >= 0) {
+      const Entry& e = entries_[size_t(ei)];
+      if (e.src == src && e.dst == dst && e.id == id && e.proto == proto) break;
+      ei = e.hnext;
+    }
+    if (end + 20 > 65535) {  // the datagram would exceed 65535 bytes
+      t.too_big++;
+      free_packet(p);
+      if (ei >= 0) release(ei, true);
+      return nullptr;
+    }
+    if (ei < 0) {
+      if (free_entry_ < 0 || free_node_ < 0 || held_bytes_ + p->length() > max_bytes_) {
+        t.memory++;
+        free_packet(p);
+        return nullptr;
+      }
+      ei = free_entry_;
+      Entry& e = entries_[size_t(ei)];
+      free_entry_ = e.hnext;
+      e = Entry{};
+      e.src = src;
+      e.dst = dst;
+      e.id = id;
+      e.proto = proto;
+      e.born = now;
+      e.hnext = buckets_[bk];
+      buckets_[bk] = ei;
+      e.prev = fifo_tail_;
+      e.next = -1;
+      if (fifo_tail_ >= 0) entries_[size_t(fifo_tail_)].next = ei;
+      else fifo_head_ = ei;
+      fifo_tail_ = ei;
+      arm = true;
+    }
+    Entry& e = entries_[size_t(ei)];
+    // Where it goes: after the last node starting before it.
+    int32_t prev = -1, cur = e.head;
+    while (cur >= 0 && nodes_[size_t(cur)].off < off) {
+      prev = cur;
+      cur = nodes_[size_t(cur)].next;
+    }
+    if (cur >= 0 && nodes_[size_t(cur)].off == off && nodes_[size_t(cur)].end == end) {
+      t.duplicate++;  // an exact duplicate
+      free_packet(p);
+      return nullptr;
+    }
+    const bool overlaps = (prev >= 0 && nodes_[size_t(prev)].end > off) || (cur >= 0 && nodes_[size_t(cur)].off < end);
+    const bool inconsistent = (e.have_last && (end > e.end || (!mf && end != e.end))) ||
+                              (!mf && end < e.max_end);
+    if (overlaps || inconsistent) {
+      t.overlap++;
+      free_packet(p);
+      release(ei, true);
+      return nullptr;
+    }
+    if (free_node_ < 0 || held_bytes_ + p->length() > max_bytes_) {
+      t.memory++;
+      free_packet(p);
+      if (e.head < 0) release(ei, true);
+      return nullptr;
+    }
+    const int32_t ni = free_node_;
+    Node& n = nodes_[size_t(ni)];
+    free_node_ = n.next;
+    n.pkt = p;
+    n.off = off;
+    n.end = end;
+    n.next = cur;
+    if (prev >= 0) nodes_[size_t(prev)].next = ni;
+    else e.head = ni;
+    held_.fetch_add(1, std::memory_order_relaxed);
+    held_bytes_ += p->length();
+    e.bytes += p->length();
+    e.covered += len;
+    if (end > e.max_end) e.max_end = end;
+    t.fragments++;
+    if (!mf) {
+      e.have_last = true;
+      e.end = end;
+    }
+    if (!e.have_last || e.covered != e.end || nodes_[size_t(e.head)].off != 0) return nullptr;
+    return assemble(ei, t);
+  }
+
+  // The datagram is complete: rebuild it in the first fragment's buffer.
+  Packet* assemble(int32_t ei, Tally& t) {
+    Entry& e = entries_[size_t(ei)];
+    Node& first = nodes_[size_t(e.head)];
+    Packet* q = first.pkt;
+    uint8_t* ip = q->network_header();
+    const uint32_t hlen = uint32_t(ip[0] & 15) * 4;
+    const uint32_t prefix = uint32_t(ip - q->data());
+    const uint32_t total = hlen + e.end;
+    if (total > 65535 || !q->set_length(prefix + total)) {
+      t.too_big++;
+      release(ei, true);
+      return nullptr;
+    }
+    for (int32_t n = first.next; n >= 0; n = nodes_[size_t(n)].next) {
+      Node& nd = nodes_[size_t(n)];
+      uint8_t* fip = nd.pkt->network_header();
+      const uint32_t fh = uint32_t(fip[0] & 15) * 4;
+      std::memcpy(ip + hlen + nd.off, fip + fh, nd.end - nd.off);
+    }
+    ip[2] = uint8_t(total >> 8);
+    ip[3] = uint8_t(total);
+    ip[6] &= 0x40;  // keep DF; MF and the offset cleared
+    ip[7] = 0;
+    ip[10] = ip[11] = 0;
+    ip::store16(ip + 10, ip::checksum(ip, hlen));
+    q->anno().transport_offset = int16_t(ip + hlen - q->buffer());
+    first.pkt = nullptr;  // kept: it is the result
+    t.reassembled++;
+    release_keep_first(ei);
+    return q;
+  }
+
+  void release_keep_first(int32_t ei) {
+    // The first node's packet is the result (already detached); free the other fragments.
+    Entry& e = entries_[size_t(ei)];
+    const int32_t h = e.head;
+    Node& first = nodes_[size_t(h)];
+    e.head = first.next;
+    first.next = free_node_;
+    free_node_ = h;
+    held_.fetch_sub(1, std::memory_order_relaxed);
+    release(ei, true);
+  }
+
+  void on_timer() {
+    Packet* gone[kMaxBatch];
+    uint32_t n = 0;
+    uint64_t timeouts = 0;
+    const uint64_t now = monotonic_ns();
+    {
+      Lock lock(lock_);
+      dead_ = gone;
+      ndead_ = &n;
+      while (fifo_head_ >= 0 && entries_[size_t(fifo_head_)].born + timeout_ns_ <= now) {
+        release(fifo_head_, true);
+        timeouts++;
+      }
+      dead_ = nullptr;
+      if (fifo_head_ >= 0) timer_.schedule_at(entries_[size_t(fifo_head_)].born + timeout_ns_);
+    }
+    if (n) pool().free(gone, n);
+    if (timeouts) count(c_timeouts_, timeouts);
+  }
+
+  uint64_t max_bytes_ = 4 << 20, timeout_ns_ = 30000000000ull;
+  std::vector<Entry> entries_;
+  std::vector<int32_t> buckets_;
+  std::vector<Node> nodes_;
+  uint32_t nbuckets_ = 16;
+  int32_t free_entry_ = -1, free_node_ = -1, fifo_head_ = -1, fifo_tail_ = -1;
+  uint64_t held_bytes_ = 0;
+  std::atomic<uint64_t> held_{0};
+  Packet** dead_ = nullptr;
+  uint32_t* ndead_ = nullptr;
+  std::atomic_flag lock_;
+  Timer timer_{[this] { on_timer(); }};
+  uint32_t c_packets_ = 0, c_reassembled_ = 0, c_fragments_ = 0, c_timeouts_ = 0, c_overlap_ = 0, c_duplicate_ = 0,
+           c_too_big_ = 0, c_memory_ = 0, c_malformed_ = 0;
+};
+
+PG_ELEMENT(IPReassembler);
+
+}  // namespace pg

@@ -1,0 +1,64 @@
+import { Type } from 'typebox';
+import { defineElement } from '../../src/graph/descriptor.js';
+
+export const IPReassembler = defineElement({
+  name: 'IPReassembler',
+  group: 'ip',
+  summary: 'Reassembles IPv4 fragments into whole datagrams (bounded memory, timeouts); other packets pass through.',
+  doc: `Click's IPReassembler. Works on the IPv4 header at the network-header annotation (set by CheckIPHeader
+or MarkIPHeader). A packet that is not a fragment (MF clear, offset 0) passes to the output unchanged
+(counted in \`packets\`). Fragments (counted in \`fragments\` when held) are collected per datagram,
+keyed by source, destination, identification and protocol; when the last fragment has come and the
+held pieces cover the payload without gaps, the datagram is rebuilt in the first fragment's buffer
+(its front bytes, header, options and annotations kept; total length set, MF and the offset cleared,
+DF kept, header checksum recomputed; the transport-header annotation set after the header), the other
+fragments are freed, and it leaves on the output (counted in \`reassembled\`). Fragments may arrive in
+any order.
+
+- Exact duplicates (same offset and end as a held fragment) are dropped (\`drops_duplicate\`).
+- Overlaps: a fragment overlapping a held one in any other way, or inconsistent with the datagram's
+  end (a second last fragment with another end, a fragment past the end, a last fragment ending
+  before a held one), is taken as an attack or corruption (RFC 5722 does the same for IPv6): the
+  fragment and every held fragment of the datagram are dropped (\`drops_overlap\`, once per event).
+- A datagram whose length would exceed 65535 bytes, or that does not fit the first fragment's pool
+  buffer (the pool's buffer size bounds reassembly), is dropped with its fragments (\`drops_too_big\`).
+- At most \`maxBytes\` bytes of fragments (their buffer lengths), \`maxDatagrams\` datagrams in progress
+  and as many fragments as the pool has buffers are held; a fragment over a limit is dropped
+  (\`drops_memory\`), the datagram's other fragments stay.
+- A datagram not complete \`timeout\` seconds after its first fragment came is freed (\`timeouts\`); a
+  timer on the element's worker checks the oldest datagram.
+- Fragments with a header that is unusable (as CheckIPHeader would see it) or, MF set, with a payload
+  that is empty or not a multiple of 8 bytes, are dropped (\`drops_malformed\`).
+
+The state is guarded by a spin lock taken once per batch, so several workers may push. Held fragments
+count as held packets (the graph does not drain while datagrams are pending). Push only.`,
+  inputs: '1',
+  outputs: '1',
+  processing: 'h/h',
+  config: Type.Object(
+    {
+      maxBytes: Type.Optional(
+        Type.Integer({ minimum: 0, maximum: 2 ** 40, default: 4 * 1024 * 1024, description: 'The most bytes of fragments held at once.' }),
+      ),
+      timeout: Type.Optional(
+        Type.Number({ minimum: 0.001, maximum: 3600, default: 30, description: 'Seconds after its first fragment an incomplete datagram is freed.' }),
+      ),
+      maxDatagrams: Type.Optional(
+        Type.Integer({ minimum: 1, maximum: 1048576, default: 4096, description: 'The most datagrams in reassembly at once (a preallocated table).' }),
+      ),
+    },
+    { additionalProperties: false },
+  ),
+  counters: {
+    packets: 'packets that are not fragments (passed through)',
+    reassembled: 'datagrams reassembled and sent',
+    fragments: 'fragments accepted and held',
+    timeouts: 'incomplete datagrams freed after the timeout',
+    drops_overlap: 'datagrams dropped because a fragment overlapped or contradicted held ones',
+    drops_duplicate: 'fragments dropped as exact duplicates of held ones',
+    drops_too_big: 'datagrams dropped because they exceed 65535 bytes or a pool buffer',
+    drops_memory: 'fragments dropped because maxBytes, maxDatagrams or the fragment table was full',
+    drops_malformed: 'packets dropped because the IPv4 header is missing, short or inconsistent, or a fragment is malformed',
+  },
+  examples: ["CheckIPHeader().to(IPReassembler({ timeout: 30 }, 'reasm'))"],
+});

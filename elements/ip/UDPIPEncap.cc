@@ -1,0 +1,53 @@
+// UDPIPEncap: prepends IPv4 and UDP headers. Documentation: UDPIPEncap.ts.
+#include "encap_util.h"
+
+namespace pg {
+
+class UDPIPEncap final : public encap::EncapElement<UDPIPEncap> {
+ public:
+  void configure(const Config& conf) override {
+    const uint32_t src = encap::config_ip4(conf, "src"), dst = encap::config_ip4(conf, "dst");
+    const uint8_t tos = uint8_t(conf.integer("tos", 0, 255)), ttl = uint8_t(conf.integer("ttl", 0, 255));
+    tmpl_.init(17, src, dst, tos, ttl, conf.boolean("df"));
+    sport_ = uint16_t(conf.integer("sport", 0, 65535));
+    dport_ = uint16_t(conf.integer("dport", 0, 65535));
+    checksum_ = conf.boolean("checksum");
+    c_passed_ = int32_t(counter("packets"));
+    c_headroom_ = counter("drops_no_headroom");
+    c_long_ = counter("drops_too_long");
+  }
+
+  uint32_t action(Packet* p, uint16_t id) {
+    if (p->length() > 65535 - 28) return c_long_;
+    if (!p->push(28)) return c_headroom_;
+    uint8_t* ip = p->data();
+    uint8_t* u = ip + 20;
+    const uint16_t ulen = uint16_t(p->length() - 20);
+    tmpl_.write(ip, uint16_t(p->length()), id);
+    u[0] = uint8_t(sport_ >> 8);
+    u[1] = uint8_t(sport_);
+    u[2] = uint8_t(dport_ >> 8);
+    u[3] = uint8_t(dport_);
+    u[4] = uint8_t(ulen >> 8);
+    u[5] = uint8_t(ulen);
+    u[6] = u[7] = 0;
+    if (checksum_) {
+      uint16_t ck = ip::checksum(u, ulen, ip::pseudo_sum(ip, 17, ulen));
+      if (ck == 0) ck = 0xffff;  // 0 means "no checksum" (RFC 768)
+      ip::store16(u + 6, ck);
+    }
+    p->set_network_header(ip);
+    p->set_transport_header(u);
+    return kKeep;
+  }
+
+ private:
+  encap::Ip4Template tmpl_;
+  uint16_t sport_ = 0, dport_ = 0;
+  bool checksum_ = true;
+  uint32_t c_headroom_ = 0, c_long_ = 0;
+};
+
+PG_ELEMENT(UDPIPEncap);
+
+}  // namespace pg

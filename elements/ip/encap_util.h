@@ -1,0 +1,149 @@
+// Shared helpers for the tunnel elements (IPEncap, UDPIPEncap, GREEncap/GREDecap,
+// VXLANEncap/VXLANDecap): outer IPv4 header templates with a precomputed partial checksum,
+// a base for encapsulating elements that hands out IP ids (one atomic add per batch), and a
+// bounds-checked parse of an outer IPv4 header for the decapsulators.
+#pragma once
+#include <arpa/inet.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include "element.h"
+#include "ip_util.h"
+
+namespace pg::encap {
+
+// An IPv4 address field from the config, in network byte order.
+inline uint32_t config_ip4(const Config& conf, const char* key) {
+  std::string text = conf.string(key);
+  in_addr a;
+  if (inet_pton(AF_INET, text.c_str(), &a) != 1) throw ConfigError(std::string(key) + ": '" + text + "' is not an IPv4 address");
+  uint32_t v;
+  std::memcpy(&v, &a, 4);
+  return v;
+}
+
+// A 20-byte IPv4 header with total length, id and checksum zero, and the one's-complement
+// sum of its other words (memory order), so finishing it costs three additions.
+struct Ip4Template {
+  uint8_t h[20] = {};
+  uint64_t sum = 0;
+
+  void init(uint8_t proto, uint32_t src, uint32_t dst, uint8_t tos, uint8_t ttl, bool df) {
+    std::memset(h, 0, sizeof h);
+    h[0] = 0x45;
+    h[1] = tos;
+    h[6] = df ? 0x40 : 0;
+    h[8] = ttl;
+    h[9] = proto;
+    std::memcpy(h + 12, &src, 4);
+    std::memcpy(h + 16, &dst, 4);
+    sum = ip::sum_bytes(h, 20);
+  }
+  // Writes the header at ip with this total length and id (host order).
+  void write(uint8_t* ip, uint16_t total, uint16_t id) const {
+    std::memcpy(ip, h, 20);
+    const uint16_t t = ip::net16(total), i = ip::net16(id);
+    ip::store16(ip + 2, t);
+    ip::store16(ip + 4, i);
+    ip::store16(ip + 10, uint16_t(~ip::fold(sum + t + i)));
+  }
+};
+
+// A base for agnostic one-in one-out encapsulators, like PerPacketElement (survivors keep
+// their order, drops freed together and counted once per batch per reason) but reserving
+// the IP ids of a whole batch with one atomic add: Derived implements
+// `uint32_t action(Packet*, uint16_t id)` returning kKeep or a counter index (< 8).
+template <class Derived>
+class EncapElement : public Element {
+ public:
+  const char* port_count() const override { return "1/1"; }
+  const char* processing() const override { return "a/a"; }
+
+  void push(int, Batch& b) override {
+    process(b, 0);
+    output_push(0, b);
+  }
+
+  uint32_t pull(int, Batch& b, uint32_t max) override {
+    uint32_t first = b.count;
+    input_pull(0, b, max);
+    process(b, first);
+    return b.count - first;
+  }
+
+ protected:
+  static constexpr uint32_t kKeep = ~0u;
+  static constexpr uint32_t kMaxCounters = 8;
+  int32_t c_passed_ = -1;  // a counter index to count the packets passed, as PerPacketElement
+
+ private:
+  void process(Batch& b, uint32_t first) {
+    const uint32_t n = b.count - first;
+    if (!n) return;
+    uint16_t id = uint16_t(next_id_.fetch_add(n, std::memory_order_relaxed));
+    Packet* dead[kMaxBatch];
+    uint32_t reasons[kMaxCounters] = {};
+    uint32_t ndead = 0, keep = first;
+    Derived* self = static_cast<Derived*>(this);
+    for (uint32_t i = first; i < b.count; i++) {
+      Packet* p = b.pkts[i];
+      uint32_t r = self->action(p, id++);
+      if (r == kKeep) {
+        b.pkts[keep++] = p;
+      } else {
+        dead[ndead++] = p;
+        reasons[r & (kMaxCounters - 1)]++;
+      }
+    }
+    b.count = keep;
+    if (c_passed_ >= 0 && keep > first) count(uint32_t(c_passed_), keep - first);
+    if (ndead) {
+      pool().free(dead, ndead);
+      for (uint32_t r = 0; r < kMaxCounters; r++)
+        if (reasons[r]) count(r, reasons[r]);
+    }
+  }
+  std::atomic<uint32_t> next_id_{0};
+};
+
+// The outer IPv4 header of a tunnel packet: at the network-header annotation if it is set
+// and inside the data, else at the data start.
+enum class OuterStatus : uint8_t { Ok, Short, BadHeader, Fragment };
+struct Outer {
+  uint8_t* ip;
+  uint32_t hlen;
+  uint32_t total;  // the datagram's total length
+};
+// Checks version 4, IHL >= 5, header and total length inside the packet, the header
+// checksum, and that the datagram is not a fragment.
+inline OuterStatus outer_ip4(Packet* p, Outer& o) {
+  uint8_t* ip = ip::network_header_20(p);
+  if (!ip) {
+    if (p->length() < 20) return OuterStatus::Short;
+    ip = p->data();
+  }
+  const uint32_t avail = uint32_t(p->end_data() - ip);
+  if ((ip[0] >> 4) != 4) return OuterStatus::BadHeader;
+  const uint32_t hlen = uint32_t(ip[0] & 15) * 4;
+  if (hlen < 20) return OuterStatus::BadHeader;
+  if (hlen > avail) return OuterStatus::Short;
+  const uint32_t total = ip::load_be16(ip + 2);
+  if (total < hlen || total > avail) return OuterStatus::BadHeader;
+  if (ip::fold(ip::sum_bytes(ip, hlen)) != 0xffff) return OuterStatus::BadHeader;
+  if (ip::load_be16(ip + 6) & 0x3fff) return OuterStatus::Fragment;
+  o = {ip, hlen, total};
+  return OuterStatus::Ok;
+}
+
+// Makes the bytes after `inner` (up to the end of the outer datagram) the packet: strips
+// the outer headers and any link padding after the datagram.
+inline void strip_to(Packet* p, uint8_t* inner, const Outer& o) {
+  const uint32_t after = uint32_t(p->end_data() - (o.ip + o.total));
+  p->take(after);
+  p->pull(uint32_t(inner - p->data()));
+}
+
+}  // namespace pg::encap
