@@ -11,7 +11,9 @@ namespace pg {
 // Derived implements `uint32_t action(Packet*)`, returning kKeep to pass the packet on or
 // the index of the counter under which it is dropped (counter indexes below kMaxCounters).
 // Set c_passed_ to a counter index to count the packets passed. Dropped packets are freed
-// together and each reason counted once per batch; survivors keep their order.
+// together and each reason counted once per batch; survivors keep their order. Derived may
+// also define `void begin_batch(uint32_t n)`, called before the n packets of a batch are
+// acted on (e.g. to reserve n IP ids with one atomic add).
 template <class Derived>
 class PerPacketElement : public Element {
  public:
@@ -30,6 +32,8 @@ class PerPacketElement : public Element {
     return b.count - first;
   }
 
+  void begin_batch(uint32_t) {}
+
  protected:
   static constexpr uint32_t kKeep = ~0u;
   static constexpr uint32_t kMaxCounters = 8;
@@ -41,6 +45,7 @@ class PerPacketElement : public Element {
     uint32_t reasons[kMaxCounters] = {};
     uint32_t ndead = 0, keep = first;
     Derived* self = static_cast<Derived*>(this);
+    if (b.count > first) self->begin_batch(b.count - first);
     for (uint32_t i = first; i < b.count; i++) {
       Packet* p = b.pkts[i];
       uint32_t r = self->action(p);

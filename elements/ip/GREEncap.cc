@@ -27,7 +27,7 @@ class GREEncap final : public encap::EncapElement<GREEncap> {
     c_long_ = counter("drops_too_long");
   }
 
-  uint32_t action(Packet* p, uint16_t id) {
+  uint32_t encap(Packet* p, uint16_t id) {
     const uint32_t hl = 20 + glen_;
     if (p->length() > 65535 - hl) return c_long_;
     if (!p->push(hl)) return c_headroom_;

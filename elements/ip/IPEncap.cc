@@ -15,7 +15,7 @@ class IPEncap final : public encap::EncapElement<IPEncap> {
     c_long_ = counter("drops_too_long");
   }
 
-  uint32_t action(Packet* p, uint16_t id) {
+  uint32_t encap(Packet* p, uint16_t id) {
     if (p->length() > 65535 - 20) return c_long_;
     if (!p->push(20)) return c_headroom_;
     tmpl_.write(p->data(), uint16_t(p->length()), id);

@@ -17,7 +17,7 @@ class UDPIPEncap final : public encap::EncapElement<UDPIPEncap> {
     c_long_ = counter("drops_too_long");
   }
 
-  uint32_t action(Packet* p, uint16_t id) {
+  uint32_t encap(Packet* p, uint16_t id) {
     if (p->length() > 65535 - 28) return c_long_;
     if (!p->push(28)) return c_headroom_;
     uint8_t* ip = p->data();

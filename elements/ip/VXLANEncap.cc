@@ -43,7 +43,7 @@ class VXLANEncap final : public encap::EncapElement<VXLANEncap> {
     return uint16_t(0xc000 | (h & 0x3fff));
   }
 
-  uint32_t action(Packet* p, uint16_t id) {
+  uint32_t encap(Packet* p, uint16_t id) {
     if (p->length() < 14) return c_short_;
     if (p->length() > 65535 - 36) return c_long_;
     const uint16_t sport = flow_port(p->data(), p->length());

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "element.h"
+#include "per_packet.h"
 #include "ip_util.h"
 
 namespace pg::encap {
@@ -52,61 +53,21 @@ struct Ip4Template {
   }
 };
 
-// A base for agnostic one-in one-out encapsulators, like PerPacketElement (survivors keep
-// their order, drops freed together and counted once per batch per reason) but reserving
-// the IP ids of a whole batch with one atomic add: Derived implements
-// `uint32_t action(Packet*, uint16_t id)` returning kKeep or a counter index (< 8).
+// A base for agnostic one-in one-out encapsulators: PerPacketElement, plus the IP ids of a
+// whole batch reserved with one atomic add. Derived implements
+// `uint32_t encap(Packet*, uint16_t id)` returning kKeep or a counter index (< 8).
 template <class Derived>
-class EncapElement : public Element {
+class EncapElement : public PerPacketElement<Derived> {
  public:
-  const char* port_count() const override { return "1/1"; }
-  const char* processing() const override { return "a/a"; }
-
-  void push(int, Batch& b) override {
-    process(b, 0);
-    output_push(0, b);
-  }
-
-  uint32_t pull(int, Batch& b, uint32_t max) override {
-    uint32_t first = b.count;
-    input_pull(0, b, max);
-    process(b, first);
-    return b.count - first;
-  }
-
- protected:
-  static constexpr uint32_t kKeep = ~0u;
-  static constexpr uint32_t kMaxCounters = 8;
-  int32_t c_passed_ = -1;  // a counter index to count the packets passed, as PerPacketElement
+  void begin_batch(uint32_t n) { cursor_ = uint16_t(next_id_.fetch_add(n, std::memory_order_relaxed)); }
+  uint32_t action(Packet* p) { return static_cast<Derived*>(this)->encap(p, cursor_++); }
 
  private:
-  void process(Batch& b, uint32_t first) {
-    const uint32_t n = b.count - first;
-    if (!n) return;
-    uint16_t id = uint16_t(next_id_.fetch_add(n, std::memory_order_relaxed));
-    Packet* dead[kMaxBatch];
-    uint32_t reasons[kMaxCounters] = {};
-    uint32_t ndead = 0, keep = first;
-    Derived* self = static_cast<Derived*>(this);
-    for (uint32_t i = first; i < b.count; i++) {
-      Packet* p = b.pkts[i];
-      uint32_t r = self->action(p, id++);
-      if (r == kKeep) {
-        b.pkts[keep++] = p;
-      } else {
-        dead[ndead++] = p;
-        reasons[r & (kMaxCounters - 1)]++;
-      }
-    }
-    b.count = keep;
-    if (c_passed_ >= 0 && keep > first) count(uint32_t(c_passed_), keep - first);
-    if (ndead) {
-      pool().free(dead, ndead);
-      for (uint32_t r = 0; r < kMaxCounters; r++)
-        if (reasons[r]) count(r, reasons[r]);
-    }
-  }
   std::atomic<uint32_t> next_id_{0};
+  // The id cursor of the batch in hand. Thread-local because several workers may push at
+  // once; one thread never nests two batches of one class (nothing is pushed on inside
+  // the per-packet loop).
+  static inline thread_local uint16_t cursor_ = 0;
 };
 
 // The outer IPv4 header of a tunnel packet: at the network-header annotation if it is set
