@@ -6,6 +6,7 @@ export { Discard } from './standard/Discard.js';
 export { FlowSource } from './standard/FlowSource.js';
 export { HashSwitch } from './standard/HashSwitch.js';
 export { InfiniteSource } from './standard/InfiniteSource.js';
+export { LatencyMeter } from './standard/LatencyMeter.js';
 export { Null } from './standard/Null.js';
 export { Paint } from './standard/Paint.js';
 export { PaintSwitch } from './standard/PaintSwitch.js';
@@ -15,7 +16,9 @@ export { SetTimestamp } from './standard/SetTimestamp.js';
 export { Strip } from './standard/Strip.js';
 export { Switch } from './standard/Switch.js';
 export { Tee } from './standard/Tee.js';
+export { TimestampStamp } from './standard/TimestampStamp.js';
 export { Unstrip } from './standard/Unstrip.js';
+export { CheckLength } from './standard/CheckLength.js';
 
 export { Queue } from './queue/Queue.js';
 export { Unqueue } from './queue/Unqueue.js';
@@ -44,6 +47,11 @@ export { GREEncap } from './ip/GREEncap.js';
 export { GREDecap } from './ip/GREDecap.js';
 export { VXLANEncap } from './ip/VXLANEncap.js';
 export { VXLANDecap } from './ip/VXLANDecap.js';
+export { IPClassifier } from './ip/IPClassifier.js';
+export { IPFilter } from './ip/IPFilter.js';
+export { IPRewriter } from './ip/IPRewriter.js';
+export { IPGWOptions } from './ip/IPGWOptions.js';
+export { FixIPSrc } from './ip/FixIPSrc.js';
 
 // ip6
 export { LookupIP6Route } from './ip6/LookupIP6Route.js';

@@ -62,6 +62,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                            InstanceMethod("readHandler", &EngineWrap::ReadHandler),
                            InstanceMethod("writeHandler", &EngineWrap::WriteHandler),
                            InstanceMethod("graphState", &EngineWrap::GraphState),
+                           InstanceMethod("setProfiling", &EngineWrap::SetProfiling),
+                           InstanceMethod("profile", &EngineWrap::Profile),
                            InstanceMethod("minRounds", &EngineWrap::MinRounds),
                            InstanceMethod("workerStats", &EngineWrap::WorkerStats),
                            InstanceMethod("poolStats", &EngineWrap::PoolStats),
@@ -223,6 +225,44 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     return o;
   }
 
+  Napi::Value SetProfiling(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t id = id_arg(info);
+    if (info.Length() < 2 || !info[1].IsBoolean()) throw Napi::TypeError::New(env, "setProfiling(id, on): on must be true or false");
+    bool on = info[1].As<Napi::Boolean>().Value();
+    guarded(env, [&] { engine(env).set_profiling(id, on); return 0; });
+    return env.Undefined();
+  }
+
+  // Per element (plan order): calls, packets and self time in ns (wallNs as timed, selfNs
+  // without the time its workers waited for a CPU), summed over the workers.
+  Napi::Value Profile(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t id = id_arg(info);
+    pg::Engine::Profile p = guarded(env, [&] { return engine(env).profile(id); });
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("enabled", p.enabled);
+    Napi::Array arr = Napi::Array::New(env, p.elements.size());
+    for (size_t i = 0; i < p.elements.size(); i++) {
+      Napi::Object e = Napi::Object::New(env);
+      e.Set("calls", double(p.elements[i].calls));
+      e.Set("packets", double(p.elements[i].packets));
+      e.Set("selfNs", p.elements[i].cpu_ticks * p.ns_per_tick);
+      e.Set("wallNs", double(p.elements[i].ticks) * p.ns_per_tick);
+      arr.Set(uint32_t(i), e);
+    }
+    o.Set("elements", arr);
+    Napi::Array ws = Napi::Array::New(env, p.workers.size());
+    for (size_t i = 0; i < p.workers.size(); i++) {
+      Napi::Object w = Napi::Object::New(env);
+      w.Set("runNs", double(p.workers[i].run_ns));
+      w.Set("waitNs", double(p.workers[i].wait_ns));
+      ws.Set(uint32_t(i), w);
+    }
+    o.Set("workers", ws);
+    return o;
+  }
+
   Napi::Value MinRounds(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), double(engine(info.Env()).min_rounds()));
   }
@@ -236,6 +276,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       o.Set("rounds", double(stats[i].rounds));
       o.Set("busyRounds", double(stats[i].busy_rounds));
       o.Set("cpuNs", double(stats[i].cpu_ns));
+      o.Set("userNs", double(stats[i].user_ns));
+      o.Set("sysNs", double(stats[i].sys_ns));
       arr.Set(uint32_t(i), o);
     }
     return arr;

@@ -146,6 +146,9 @@ class Element {
   Processing input_processing(int port) const { return inputs_[port].processing; }
   Processing output_processing(int port) const { return outputs_[port].processing; }
   bool wants_task() const { return wants_task_; }
+  // The workers this element's tasks run on, in task order (set once the graph is loaded,
+  // after initialize()); one entry per task placed.
+  const std::vector<int>& task_workers() const { return task_workers_; }
   int thread_hint() const { return thread_hint_; }
   Graph* graph() const { return graph_; }
   PacketPool& pool() const { return *pool_; }
@@ -168,6 +171,14 @@ class Element {
 
   // This element owns a task (call in configure or initialize).
   void request_task() { wants_task_ = true; }
+  // This element owns n tasks, placed on n different workers (as many as the engine has,
+  // when it has fewer): each calls run_task() on its own worker, which tells them apart by
+  // tls_worker (see task_workers()). For work that splits by worker, like the queues of a
+  // multi-queue device.
+  void request_tasks(int n) {
+    wants_task_ = true;
+    task_count_ = n < 1 ? 1 : n;
+  }
   // Register a timer (in configure or initialize); it runs on this element's worker.
   void add_timer(Timer& t) { timers_.push_back(&t); }
   // Control thread only (handlers): wait until every worker has finished the round it was
@@ -211,6 +222,8 @@ class Element {
   std::vector<Timer*> timers_;
   bool wants_task_ = false;
   int thread_hint_ = -1;
+  int task_count_ = 1;
+  std::vector<int> task_workers_;
 };
 
 // ---- registry: built-in and out-of-tree elements register the same way ----

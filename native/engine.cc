@@ -2,16 +2,42 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <stdexcept>
 
+#include "profile.h"
+
 namespace pg {
 
 thread_local LoopClock tls_clock;
 thread_local uint64_t tls_wake_ns = UINT64_MAX;
+
+// The calling thread's user and system CPU time (one system call; a worker calls it every
+// 10 ms, never per packet).
+static void sample_rusage(std::atomic<uint64_t>& user_ns, std::atomic<uint64_t>& sys_ns) {
+  rusage ru;
+  if (getrusage(RUSAGE_THREAD, &ru) != 0) return;
+  user_ns.store(uint64_t(ru.ru_utime.tv_sec) * 1000000000ull + uint64_t(ru.ru_utime.tv_usec) * 1000ull, std::memory_order_relaxed);
+  sys_ns.store(uint64_t(ru.ru_stime.tv_sec) * 1000000000ull + uint64_t(ru.ru_stime.tv_usec) * 1000ull, std::memory_order_relaxed);
+}
+
+// A thread's time on a CPU and waiting on a run queue, ns (/proc schedstat), for the profiler.
+static bool read_schedstat(const char* path, Graph::WorkerSched& out) {
+  FILE* f = fopen(path, "r");
+  if (!f) return false;
+  unsigned long long run, wait;
+  bool ok = fscanf(f, "%llu %llu", &run, &wait) == 2;
+  fclose(f);
+  if (ok) {
+    out.run_ns = run;
+    out.wait_ns = wait;
+  }
+  return ok;
+}
 
 Engine::Engine(const EngineOptions& options) : options_(options) {
   if (options_.threads < 1 || options_.threads > kMaxWorkers - 1)
@@ -55,6 +81,7 @@ void Engine::stop() {
 void Engine::worker_main(int index) {
   tls_worker = index;
   Worker& self = workers_[size_t(index)];
+  self.tid.store(int(gettid()));
   {
     char name[16];
     snprintf(name, sizeof name, "pktgraph-w%d", index);
@@ -66,12 +93,18 @@ void Engine::worker_main(int index) {
     CPU_SET(index % int(sysconf(_SC_NPROCESSORS_ONLN)), &set);
     pthread_setaffinity_np(pthread_self(), sizeof set, &set);
   }
+  sample_rusage(self.user_ns, self.sys_ns);
+  uint64_t next_rusage_ns = 0;
   self.in_loop.store(true);
   uint32_t idle = 0;
   while (!stop_.load(std::memory_order_relaxed)) {
     tls_clock.mono_ns = monotonic_ns();
     tls_clock.real_ns = realtime_ns();
     tls_wake_ns = UINT64_MAX;
+    if (tls_clock.mono_ns >= next_rusage_ns) {
+      sample_rusage(self.user_ns, self.sys_ns);
+      next_rusage_ns = tls_clock.mono_ns + 10000000;
+    }
     const TaskList* list = self.tasks.load(std::memory_order_acquire);
     bool busy = false;
     const size_t n = list->tasks.size();
@@ -103,6 +136,9 @@ void Engine::worker_main(int index) {
     }
   }
   pool_->flush_cache();
+  sample_rusage(self.user_ns, self.sys_ns);
+  self.exit_sched.tid = self.tid.load();
+  read_schedstat("/proc/thread-self/schedstat", self.exit_sched);
   tls_clock = LoopClock{};
   tls_worker = -1;
 }
@@ -225,6 +261,53 @@ GraphState Engine::graph_state(uint32_t id) {
   return GraphState{g.has_sources(), g.sources_finished(), g.held_packets(), g.activity()};
 }
 
+void Engine::set_profiling(uint32_t id, bool on) {
+  std::lock_guard<std::mutex> lock(control_);
+  Graph& g = graph(id);
+  const bool was_paused = g.paused;
+  if (!was_paused) {
+    g.paused = true;
+    publish();  // no worker is inside the graph now: its links can be rewired
+  }
+  g.set_profiling(on);
+  g.profile_sched_base.clear();
+  for (int i = 0; i < options_.threads; i++) g.profile_sched_base.push_back(worker_sched(i));
+  if (!was_paused) {
+    g.paused = false;
+    publish();
+  }
+}
+
+Graph::WorkerSched Engine::worker_sched(int index) const {
+  const Worker& w = workers_[size_t(index)];
+  if (running_) {
+    Graph::WorkerSched s{w.tid.load(), 0, 0};
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", s.tid);
+    if (read_schedstat(path, s)) return s;
+  }
+  return w.exit_sched;
+}
+
+Engine::Profile Engine::profile(uint32_t id) {
+  std::lock_guard<std::mutex> lock(control_);
+  Graph& g = graph(id);
+  Profile p{g.profiling(), profile_ns_per_tick(), {}, {}};
+  // Self times are TSC (wall) intervals: a worker preempted inside an element would charge
+  // the element for another thread's time. Preemption strikes in proportion to the time
+  // spent, so scale each worker's times by the share of its runnable time that it ran.
+  std::vector<double> scale;
+  for (int i = 0; i < options_.threads; i++) {
+    Graph::WorkerSched now = worker_sched(i), base{now.tid, 0, 0};
+    if (size_t(i) < g.profile_sched_base.size() && g.profile_sched_base[size_t(i)].tid == now.tid) base = g.profile_sched_base[size_t(i)];
+    Graph::WorkerSched d{now.tid, now.run_ns - std::min(now.run_ns, base.run_ns), now.wait_ns - std::min(now.wait_ns, base.wait_ns)};
+    p.workers.push_back(d);
+    scale.push_back(d.run_ns + d.wait_ns ? double(d.run_ns) / double(d.run_ns + d.wait_ns) : 1.0);
+  }
+  p.elements = g.profile(scale);
+  return p;
+}
+
 uint64_t Engine::min_rounds() const {
   uint64_t m = UINT64_MAX;
   for (int i = 0; i < options_.threads; i++) m = std::min(m, workers_[size_t(i)].rounds.load(std::memory_order_acquire));
@@ -242,7 +325,8 @@ std::vector<WorkerStats> Engine::worker_stats() const {
       if (pthread_getcpuclockid(w.handle, &cid) == 0 && clock_gettime(cid, &ts) == 0)
         cpu = uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
     }
-    out.push_back({w.rounds.load(), w.busy_rounds.load(), cpu});
+    const bool live = running_;
+    out.push_back({w.rounds.load(), w.busy_rounds.load(), cpu, live ? w.user_ns.load() : 0, live ? w.sys_ns.load() : 0});
   }
   return out;
 }

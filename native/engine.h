@@ -39,6 +39,10 @@ struct WorkerStats {
   uint64_t rounds;
   uint64_t busy_rounds;
   uint64_t cpu_ns;  // CPU time of the worker thread
+  // Its user and system (kernel) shares: getrusage(RUSAGE_THREAD) as the worker last sampled
+  // it (every 10 ms of its loop), so user_ns + sys_ns trails cpu_ns by up to about 10 ms.
+  uint64_t user_ns;
+  uint64_t sys_ns;
 };
 
 class Engine {
@@ -62,6 +66,18 @@ class Engine {
   void write_handler(uint32_t id, const std::string& element, const std::string& handler, const std::string& value);
 
   GraphState graph_state(uint32_t id);
+  // Per-element profiling (native/profile.h): switch it on or off, zeroing the counts; the
+  // graph leaves the workers for the change (an epoch) unless it is paused already.
+  void set_profiling(uint32_t id, bool on);
+  struct Profile {
+    bool enabled;
+    double ns_per_tick;
+    std::vector<Graph::ElementProfile> elements;  // in the plan's element order
+    // Per worker since the profile was zeroed: time it ran and time it waited for a CPU
+    // (/proc schedstat); an element's cpu_ticks discount the waiting.
+    std::vector<Graph::WorkerSched> workers;
+  };
+  Profile profile(uint32_t id);
   // Smallest round count over the workers: when it has grown by 2, every worker has
   // completed a whole round since it was read.
   uint64_t min_rounds() const;
@@ -80,11 +96,16 @@ class Engine {
     std::atomic<uint64_t> busy_rounds{0};
     std::atomic<bool> in_loop{false};
     pthread_t handle{};
+    std::atomic<uint64_t> user_ns{0}, sys_ns{0};  // sampled by the worker (WorkerStats)
+    // For the profiler: the thread's id, and its scheduler times when it last exited.
+    std::atomic<int> tid{0};
+    Graph::WorkerSched exit_sched{0, 0, 0};
   };
 
   void worker_main(int index);
   void publish();          // rebuild every worker's task list from the running graphs
   void wait_epoch();       // until every running worker has completed a round
+  Graph::WorkerSched worker_sched(int index) const;  // its scheduler times now (control_ held)
 
   EngineOptions options_;
   std::unique_ptr<PacketPool> pool_;

@@ -1,8 +1,12 @@
 #include "graph.h"
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <set>
+#include <unordered_map>
+
+#include "profile.h"
 
 namespace pg {
 
@@ -248,6 +252,14 @@ void Graph::load(const json::Value& plan, PacketPool& pool, int workers, int& ne
     if (e->wants_task()) {
       w = e->thread_hint() >= 0 ? e->thread_hint() : (next_worker++ % workers);
       tasks_.push_back({e.get(), w});
+      e->task_workers_.assign(1, w);
+      // More tasks (request_tasks): each on the next worker, never two on the same one.
+      const int n = std::min(e->task_count_, workers);
+      for (int k = 1; k < n; k++) {
+        tasks_.push_back({e.get(), (w + k) % workers});
+        e->task_workers_.push_back((w + k) % workers);
+      }
+      if (e->thread_hint() < 0) next_worker += n - 1;
     }
     for (Timer* t : e->timers_) {
       int tw = w >= 0 ? w : (e->thread_hint() >= 0 ? e->thread_hint() : (tasks_.empty() ? 0 : tasks_.front().worker));
@@ -304,6 +316,64 @@ uint64_t Graph::activity() const {
   uint64_t n = 0;
   for (int w = 0; w < workers_; w++) n += std::atomic_ref<uint64_t>(activity_[size_t(w) * 8]).load(std::memory_order_relaxed);
   return n;
+}
+
+// ---- profiling ----
+
+void Graph::set_profiling(bool on) {
+  const uint32_t slots = uint32_t(elements_.size()) * kProfSlots;
+  if (probes_.empty()) {
+    profile_clock_start();
+    profile_arena_ = std::make_unique<CounterArena>(uint32_t(workers_) + 1, slots);
+    for (size_t i = 0; i < elements_.size(); i++) {
+      Element* real = elements_[i].get();
+      std::unique_ptr<Element> probe = std::make_unique<ProfileProbe>(real, profile_arena_.get(), uint32_t(i) * kProfSlots);
+      probe->name_ = real->name_;  // the engine names tasks by their element
+      probe->class_name_ = real->class_name_;
+      probe->pool_ = real->pool_;
+      probe->graph_ = this;
+      probes_.push_back(std::move(probe));
+    }
+  }
+  if (on != profiling_) {
+    std::unordered_map<const Element*, size_t> index;
+    for (size_t i = 0; i < elements_.size(); i++) index[elements_[i].get()] = index[probes_[i].get()] = i;
+    auto point = [&](Element*& peer) {
+      if (!peer) return;
+      const size_t i = index.at(peer);
+      peer = on ? probes_[i].get() : elements_[i].get();
+    };
+    // Push links lead to the downstream element, pull links to the upstream one: both are
+    // the callee, the element whose work the probe times.
+    for (auto& e : elements_) {
+      for (Element::Link& l : e->outputs_)
+        if (l.processing == Processing::Push) point(l.peer);
+      for (Element::Link& l : e->inputs_)
+        if (l.processing == Processing::Pull) point(l.peer);
+    }
+    for (TaskRef& t : tasks_) point(t.element);
+    profiling_ = on;
+  }
+  profile_arena_->zero(0, slots);
+}
+
+std::vector<Graph::ElementProfile> Graph::profile(const std::vector<double>& worker_scale) const {
+  std::vector<ElementProfile> out(elements_.size(), ElementProfile{0, 0, 0, 0});
+  if (!profile_arena_) return out;
+  for (size_t i = 0; i < elements_.size(); i++) {
+    const uint32_t b = uint32_t(i) * kProfSlots;
+    ElementProfile& p = out[i];
+    p.calls = profile_arena_->sum(b + kProfCalls);
+    // An element's packets: those it took in by push, gave out by pull, or moved as a task;
+    // the largest, so a Queue's packets are not counted twice (once in, once out).
+    p.packets = std::max({profile_arena_->sum(b + kProfPushed), profile_arena_->sum(b + kProfPulled), profile_arena_->sum(b + kProfMoved)});
+    for (uint32_t r = 0; r < profile_arena_->rows; r++) {
+      const uint64_t t = std::atomic_ref<uint64_t>(profile_arena_->row(r)[b + kProfTicks]).load(std::memory_order_relaxed);
+      p.ticks += t;
+      p.cpu_ticks += double(t) * (r < worker_scale.size() ? worker_scale[r] : 1.0);
+    }
+  }
+  return out;
 }
 
 }  // namespace pg

@@ -56,6 +56,26 @@ class Graph {
     a.store(a.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
 
+  // Profiling (native/profile.h): point every link and task at a timing probe, or back
+  // at the elements, and zero the profile. Only while no worker is inside the graph
+  // (paused, or the engine not started).
+  void set_profiling(bool on);
+  bool profiling() const { return profiling_; }
+  struct ElementProfile {
+    uint64_t calls, packets;
+    uint64_t ticks;     // self time in TSC ticks (wall time, as measured)
+    double cpu_ticks;   // the same with each worker's row scaled by its scale below
+  };
+  // Per element, in element order. worker_scale[w] (1 if missing) scales worker w's ticks:
+  // the engine passes the share of the time the worker was runnable that it actually ran.
+  std::vector<ElementProfile> profile(const std::vector<double>& worker_scale) const;
+  // Engine bookkeeping: each worker's scheduler times when the profile was last zeroed.
+  struct WorkerSched {
+    int tid;
+    uint64_t run_ns, wait_ns;
+  };
+  std::vector<WorkerSched> profile_sched_base;
+
   bool paused = false;  // engine bookkeeping: tasks withheld from the workers
   // Set by the engine: waits for a worker epoch (a no-op while the graph is not running).
   std::function<void()> synchronize;
@@ -70,6 +90,9 @@ class Graph {
   std::shared_ptr<CounterArena> counters_;
   std::unique_ptr<uint64_t[]> activity_;  // per worker, a cache line apart
   int workers_ = 1;
+  bool profiling_ = false;
+  std::vector<std::unique_ptr<Element>> probes_;  // ProfileProbe per element, made on first use
+  std::unique_ptr<CounterArena> profile_arena_;    // kProfSlots per element, a row per worker
 };
 
 }  // namespace pg

@@ -31,6 +31,13 @@ struct Annotations {
 static_assert(sizeof(Annotations) == 80, "annotation layout is part of the element ABI");
 
 constexpr uint8_t kVlanPresent = 1;
+// ICMPError sets it on the errors it makes; FixIPSrc then gives them the IPv4 source address
+// of the interface they leave by (Click's FIX_IP_SRC annotation), and clears it.
+constexpr uint8_t kFixIPSrc = 2;
+// user[kParamProblemByte] holds a parameter-problem pointer (the offending byte's offset from
+// the IPv4 header): IPGWOptions sets it on packets with a bad option, ICMPError type 12 uses it.
+constexpr uint8_t kParamProblem = 4;
+constexpr uint32_t kParamProblemByte = 0;
 
 class Packet {
  public:

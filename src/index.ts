@@ -8,12 +8,15 @@ export type { ElementDescriptor, ElementConstructor, CounterView } from './graph
 export * as schema from './graph/types.js';
 export { compile, compileBuilder } from './compiler/compile.js';
 export { toDot } from './compiler/dot.js';
+export { parseFilter, FilterSyntaxError, compileRules, serializeProgram, classifierRules, filterRules } from './filter/index.js';
 export { PLAN_VERSION, PLAN_FORMAT } from './compiler/plan.js';
 export type { Plan, PlanElement, PlanConnection } from './compiler/plan.js';
 export { Runtime, RunningGraph, HandlerError } from './runtime/runtime.js';
-export type { EngineOptions } from './runtime/runtime.js';
+export type { EngineOptions, GraphProfile, ElementProfile } from './runtime/runtime.js';
 export { Type } from 'typebox';
 export { runPlan } from './runtime/run.js';
 export type { RunOptions, RunSummary, TickInfo } from './runtime/run.js';
 export * from './control/index.js';
 export * from './lab/index.js';
+export { ipRouter, buildRouter } from './recipes/router.js';
+export type { RouterDescription, RouterInterface, RouterOptions, RouterNat, RouterNatForward } from './recipes/router.js';

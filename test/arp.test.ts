@@ -13,7 +13,6 @@ import { rmSync } from 'node:fs';
 import {
   graph,
   compile,
-  Runtime,
   FromPcap,
   ToPcap,
   IPLookup,
@@ -25,8 +24,7 @@ import {
 import { runGraph, tmpPath } from './lib/run.js';
 import { writePcap, readPcap, LINKTYPE_RAW } from './lib/pcap.js';
 import { ether, ipv4, udp, mac, ip4, ETH_ARP, ETH_IPV4 } from './lib/packets.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { resolverHarness, tableRows, sameBuffers, sleep, type ResolverConfig, type ResolverHarness } from './lib/resolver.js';
 
 const ME = '02:00:00:00:00:01';
 const MY_IP = '10.0.0.1';
@@ -73,12 +71,6 @@ const reply = (ip: string, hw: string, to = MY_IP) => arp({ op: 2, sha: hw, spa:
 const ipPacket = (dst: string, label: string) => ipv4({ src: MY_IP, dst, payload: udp({ src: MY_IP, dst, payload: label }) });
 /** That packet as ARPQuerier sends it to `hw`. */
 const framed = (hw: string, ip: Buffer) => ether({ dst: hw, src: ME, type: ETH_IPV4, payload: ip });
-
-function sameBuffers(t: Test, got: Buffer[], want: Buffer[], msg: string) {
-  t.equal(got.length, want.length, `${msg}: ${want.length} frames`);
-  const bad = got.findIndex((g, i) => !want[i] || !g.equals(want[i]));
-  t.equal(bad, -1, `${msg}: bytes as expected${bad >= 0 ? ` (first difference at frame ${bad}: ${got[bad].toString('hex')})` : ''}`);
-}
 
 // ---------- ARPResponder ----------
 
@@ -132,112 +124,31 @@ t.test('ARPResponder entries are checked when compiling', async (t) => {
 
 // ---------- ARPQuerier ----------
 
-interface Querier {
-  rt: Runtime;
-  g: RunningGraph;
-  /** Switch source `name` on and wait until its n packets went through. */
-  play(name: string, n: number): Promise<void>;
-  /** The frames output 0 sent so far (flushes the sink). */
-  output(): Buffer[];
-  /** Wait until a condition holds (or 3 s pass). */
-  until(cond: () => boolean): Promise<boolean>;
-  /** Stop, remove the graph, and check that every buffer is back in the pool. */
-  finish(t: Test): void;
-}
-
 /**
  * An ARPQuerier 'aq' fed by paused sources: each ipSources[i] (raw IPv4 packets) through an
  * IPLookup 'rt' (routes: 10.0.0.0/24 direct, 10.9.0.0/16 via 10.0.0.254) into input 0 (or
  * straight into input 0 with `direct`), and each of arpSources (Ethernet frames) into input 1.
  * Output 0 goes to a pcap file. Sources are named ip0, ip1, ... and arp0, arp1, ...
  */
-function querier(
-  t: Test,
-  name: string,
-  ipSources: Buffer[][],
-  arpSources: Buffer[][],
-  config: Partial<{ capacity: number; perHost: number; timeout: number; pollInterval: number; pendingTimeout: number; entryCapacity: number }> = {},
-  options: { direct?: boolean; unstrip?: number } = {},
-): Querier {
-  const files: string[] = [];
-  const pcap = (tag: string, frames: Buffer[], raw: boolean) => {
-    const f = tmpPath(`${name}-${tag}.pcap`);
-    writePcap(
-      f,
-      frames.map((data) => ({ data })),
-      raw ? { linktype: LINKTYPE_RAW } : {},
-    );
-    files.push(f);
-    return f;
-  };
-  const ipFiles = ipSources.map((frames, i) => pcap(`ip${i}`, frames, true));
-  const arpFiles = arpSources.map((frames, i) => pcap(`arp${i}`, frames, false));
-  const outFile = tmpPath(`${name}-out.pcap`);
-  files.push(outFile);
-  t.teardown(() => {
-    for (const f of files) rmSync(f, { force: true });
+function querier(t: Test, name: string, ipSources: Buffer[][], arpSources: Buffer[][], config: ResolverConfig = {}, options: { direct?: boolean; unstrip?: number } = {}): ResolverHarness {
+  return resolverHarness(t, name, ipSources, arpSources, 'arp', () => {
+    const aq = ARPQuerier({ ip: MY_IP, mac: ME, ...config }, 'aq');
+    let ipIn = aq.in(0);
+    if (!options.direct) {
+      const lookup = IPLookup({ routes: ['10.0.0.0/24 dev 0', '10.9.0.0/16 via 10.0.0.254 dev 0'] }, 'rt');
+      lookup.out(0).to(aq.in(0));
+      ipIn = lookup.in(0);
+    } else if (options.unstrip !== undefined) {
+      const u = Unstrip({ length: options.unstrip }, 'unstrip');
+      u.out(0).to(aq.in(0));
+      ipIn = u.in(0);
+    }
+    return { ipIn, replyIn: aq.in(1), out: aq.out(0) };
   });
-  const rt = new Runtime({ threads: 1, poolBuffers: 1024 });
-  t.teardown(() => rt.close());
-  const g = rt.load(
-    compile(
-      graph(name, () => {
-        const aq = ARPQuerier({ ip: MY_IP, mac: ME, ...config }, 'aq');
-        let ipIn = aq.in(0);
-        if (!options.direct) {
-          const lookup = IPLookup({ routes: ['10.0.0.0/24 dev 0', '10.9.0.0/16 via 10.0.0.254 dev 0'] }, 'rt');
-          lookup.out(0).to(aq.in(0));
-          ipIn = lookup.in(0);
-        } else if (options.unstrip !== undefined) {
-          const u = Unstrip({ length: options.unstrip }, 'unstrip');
-          u.out(0).to(aq.in(0));
-          ipIn = u.in(0);
-        }
-        ipFiles.forEach((file, i) => FromPcap({ file, active: false }, `ip${i}`).to(ipIn));
-        arpFiles.forEach((file, i) => FromPcap({ file, active: false }, `arp${i}`).to(aq.in(1)));
-        aq.out(0).to(ToPcap({ file: outFile }, 'out'));
-      }),
-    ),
-  );
-  rt.start();
-  const until = async (cond: () => boolean) => {
-    const deadline = Date.now() + 3000;
-    while (!cond() && Date.now() < deadline) await sleep(5);
-    return cond();
-  };
-  return {
-    rt,
-    g,
-    until,
-    async play(src, n) {
-      g.write(src, 'active', 'true');
-      await until(() => g.counter(src, 'packets') >= BigInt(n));
-      await sleep(30); // the rest of the worker's round
-    },
-    output() {
-      g.write('out', 'flush', '');
-      return readPcap(outFile).packets.map((p) => p.data);
-    },
-    finish(t) {
-      rt.stop();
-      g.remove();
-      const pool = rt.poolStats();
-      t.equal(pool.available, pool.capacity, 'every buffer back in the pool');
-    },
-  };
 }
 
 /** The table handler's lines without the ages: 'IP MAC', 'IP MAC static', 'IP pending HELD'. */
-const tableOf = (g: RunningGraph) =>
-  g
-    .read('aq', 'table')
-    .split('\n')
-    .filter((l) => l)
-    .map((l) => {
-      const w = l.split(' ');
-      if (w[1] === 'pending') return `${w[0]} pending ${w[3]}`;
-      return w[2] === 'static' ? l : `${w[0]} ${w[1]}`;
-    });
+const tableOf = (g: RunningGraph) => tableRows(g, 'aq');
 
 t.test('ARPQuerier holds packets for unknown next hops, asks once, and sends them when the reply comes', async (t) => {
   const p = [

@@ -1,6 +1,6 @@
 // The compiler's rules, each with the error a user would see.
 import t from 'tap';
-import { graph, compound, compile, toDot, InfiniteSource, Counter, Discard, Queue, Unqueue, GraphError, PLAN_VERSION } from 'pktgraph';
+import { graph, compound, compile, toDot, InfiniteSource, Counter, Discard, Queue, Unqueue, IPRewriter, GraphError, PLAN_VERSION } from 'pktgraph';
 
 function problems(build: () => void, params?: Record<string, string>): string {
   try {
@@ -32,6 +32,21 @@ t.test('config fields are checked against the schema', async (t) => {
   t.match(problems(() => InfiniteSource({ burst: 1000 }, 'src').to(Discard())), /config field 'burst' must be <= 256 \(expected a whole number from 1 to 256\), got 1000/);
   t.match(problems(() => InfiniteSource({ burst: 'many' } as never, 'src').to(Discard())), /config field 'burst'.*got "many"/);
   t.match(problems(() => InfiniteSource({ data: 'xyz' }, 'src').to(Discard())), /config field 'data'/);
+});
+
+t.test('fields inside arrays and tagged unions are named, with suggestions', async (t) => {
+  const nat = (spec: object) => problems(() => {
+    const r = IPRewriter({ inputs: [spec as never] }, 'nat');
+    InfiniteSource({}, 'src').to(r);
+    r.to(Discard());
+    r.out(1).to(Discard());
+  });
+  // The spec's tag selects the variant, so the misspelt field is named, not "expected object or object".
+  t.match(nat({ kind: 'snat', adress: '198.18.2.1', forward: 0, reply: 1 }), /element 'nat' \(IPRewriter\).*unknown config field 'inputs\.0\.adress' \(did you mean 'address'\?\)/);
+  t.match(nat({ kind: 'snat', adress: '198.18.2.1', forward: 0, reply: 1 }), /config field 'inputs\.0\.address' must be given/);
+  t.match(nat({ kind: 'snot', forward: 0 }), /config field 'inputs\.0\.kind' must be one of .*"snat".*got "snot"/);
+  t.match(nat({ kind: 'snat', address: '198.18.2.1', forward: 'zero', reply: 1 }), /config field 'inputs\.0\.forward' .*got "zero"/);
+  t.notMatch(nat({ kind: 'snat', adress: '198.18.2.1', forward: 0, reply: 1 }), /object or object/);
 });
 
 t.test('ports: every port connected, counts within the class limits', async (t) => {

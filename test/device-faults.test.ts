@@ -81,7 +81,8 @@ function main() {
           const tx2 = ToDevice({ device: e2 }, 'tx2');
           FromDevice({ device: e1, fanout }, 'rx1').to(tx2);
           FromDevice({ device: e1, fanout }, 'rx1b').to(tx2);
-          FromDevice({ device: e2 }, 'rx2').to(ToDevice({ device: e1 }, 'tx1'));
+          // tx1 sends through a TX ring (the default): its ring socket is bound again with the other one.
+          FromDevice({ device: e2 }, 'rx2').to(ToDevice({ device: e1, method: 'ring' }, 'tx1'));
           InfiniteSource({ length: 64, rate: 20000 }, 'gen').to(Counter({}, 'count')).to(Discard({}, 'sink'));
         }),
       ),

@@ -1,8 +1,9 @@
 // The LPM tables (native/fib) against a reference longest-prefix match, through the
 // elements' handlers: random IPv4 and IPv6 tables (small ones with an 8-bit root, large ones
 // with a 16-bit root), random addresses and the edges of every kind of prefix, adds, removes
-// and whole-table replacements interleaved on a running engine, and memory that grows with
-// the routes (an empty table costs about a kilobyte).
+// and whole-table replacements interleaved on a running engine, long sequences of single-route
+// changes (applied in place) checked around every change, and memory that grows with the routes
+// (an empty table costs about a kilobyte).
 import t, { type Test } from 'tap';
 import { graph, compile, Runtime, IPLookup, LookupIP6Route, InfiniteSource, Discard, type RunningGraph } from 'pktgraph';
 import { RefTable, rng, randomTable, randomRoute, seeds, testAddresses, addrText, prefixText, type RefRoute, type Width } from './lib/fibref.js';
@@ -157,6 +158,134 @@ for (const width of [32, 128] as Width[]) {
       rt.close();
     }
   });
+
+  // Single-route writes are applied in place (path copying, LpmTable::update); this drives
+  // long sequences of them, plus some multi-route writes and refused removes, over a small
+  // table (8-bit root) and a large one (16-bit root), checking lookups around every change.
+  for (const [size, steps] of [
+    [300, 700],
+    [6000, 1200],
+  ] as const) {
+    t.test(`${fam}: ${steps} interleaved single adds, removes and replacements on ${size} routes agree with the reference after every change`, async (t) => {
+      const rt = new Runtime({ threads: 1, poolBuffers: 256 });
+      try {
+        const r = rng(width * 31 + size);
+        const base = randomTable(r, width, size, OUTPUTS);
+        const s = seeds(r, width, Math.max(4, Math.ceil(size / 40)));
+        const ref = new RefTable(width);
+        base.forEach((x) => ref.set(x));
+        const g = load(rt, width, base.map((x) => x.text), `seq${width}-${size}`);
+        const all = (1n << BigInt(width)) - 1n;
+        const hostMask = (len: number) => all >> BigInt(len);
+        // A route for the prefix (key, len) with a random next hop in one of the text forms.
+        const routeFor = (key: bigint, len: number): RefRoute => {
+          const x = randomRoute(r, width, s, OUTPUTS);
+          const text = x.text.slice(x.text.indexOf(' ') + 1);
+          return { ...x, key, len, text: `${prefixText(key, len, width)} ${text}` };
+        };
+        // Addresses around a prefix: its first and last, inside, and just outside on both sides.
+        const around = (key: bigint, len: number) => {
+          const last = key | hostMask(len);
+          return [key, last, key | (r.big(width) & hostMask(len)), (last + 1n) & all, (key - 1n) & all];
+        };
+        let bad = 0;
+        let refused = 0;
+        const kinds = { add: 0, nested: 0, covering: 0, replace: 0, remove: 0, defaults: 0, hosts: 0, multi: 0 };
+        for (let step = 0; step < steps; step++) {
+          const routes = ref.unsorted();
+          const roll = r.next();
+          const probe: bigint[] = [];
+          if (roll < 0.25 || routes.length === 0) {
+            const x = randomRoute(r, width, s, OUTPUTS);
+            g.write('rt', 'add', x.text);
+            ref.set(x);
+            probe.push(...around(x.key, x.len));
+            kinds.add++;
+          } else if (roll < 0.35) {
+            // A longer prefix inside an existing route, or a shorter one covering it.
+            const o = r.pick(routes);
+            const nested = r.next() < 0.6;
+            const len = nested ? r.int(Math.min(o.len + 1, width), width) : r.int(0, o.len);
+            const key = nested ? (o.key | (r.big(width) & hostMask(o.len))) & ~hostMask(len) & all : o.key & ~hostMask(len) & all;
+            const x = routeFor(key, len);
+            g.write('rt', 'add', x.text);
+            ref.set(x);
+            probe.push(...around(key, len), ...around(o.key, o.len));
+            if (nested) kinds.nested++;
+            else kinds.covering++;
+          } else if (roll < 0.4) {
+            // The default route or a host route, added or removed.
+            const isDefault = r.next() < 0.5;
+            const o = r.pick(routes);
+            const key = isDefault ? 0n : r.next() < 0.5 ? o.key | (r.big(width) & hostMask(o.len)) : r.big(width);
+            const len = isDefault ? 0 : width;
+            const k = key & ~hostMask(len) & all;
+            if (ref.has(k, len) && r.next() < 0.5) {
+              g.write('rt', 'remove', isDefault ? 'default' : addrText(k, width));
+              ref.delete(k, len);
+            } else {
+              const x = routeFor(k, len);
+              g.write('rt', 'add', x.text);
+              ref.set(x);
+            }
+            probe.push(...around(k, len));
+            if (isDefault) kinds.defaults++;
+            else kinds.hosts++;
+          } else if (roll < 0.6) {
+            const o = r.pick(routes);
+            const x = routeFor(o.key, o.len);
+            g.write('rt', 'add', x.text);
+            ref.set(x);
+            probe.push(...around(o.key, o.len));
+            kinds.replace++;
+          } else if (roll < 0.85) {
+            const o = r.pick(routes);
+            g.write('rt', 'remove', prefixText(o.key, o.len, width));
+            ref.delete(o.key, o.len);
+            probe.push(...around(o.key, o.len));
+            kinds.remove++;
+          } else if (roll < 0.9) {
+            // Removing a route that is not there is refused and changes nothing.
+            const x = randomRoute(r, width, s, OUTPUTS);
+            if (ref.has(x.key, x.len)) continue;
+            const before = g.read('rt', 'count');
+            t.throws(() => g.write('rt', 'remove', prefixText(x.key, x.len, width)), /no route for/, `step ${step}: removing an absent route is refused`);
+            if (g.read('rt', 'count') !== before) bad++;
+            probe.push(...around(x.key, x.len));
+            refused++;
+          } else {
+            // Several changes in one write: some adds, some replacements; then some removes in one write.
+            const add = Array.from({ length: r.int(2, 8) }, () => {
+              if (r.next() < 0.5) return randomRoute(r, width, s, OUTPUTS);
+              const o = r.pick(routes);
+              return routeFor(o.key, o.len);
+            });
+            const seen = new Map<string, RefRoute>();
+            for (const x of add) seen.set(`${x.key}/${x.len}`, x);
+            g.write('rt', 'add', add.map((x) => x.text).join('\n'));
+            for (const x of seen.values()) ref.set(x);
+            const gone = ref.unsorted().filter(() => r.next() < 0.002).slice(0, 6);
+            if (gone.length) {
+              g.write('rt', 'remove', gone.map((x) => prefixText(x.key, x.len, width)).join('\n'));
+              gone.forEach((x) => ref.delete(x.key, x.len));
+            }
+            for (const x of [...seen.values(), ...gone]) probe.push(...around(x.key, x.len));
+            kinds.multi++;
+          }
+          probe.push(...testAddresses(r, width, routes, 8));
+          bad += check(t, g, ref, probe, `step ${step}`);
+          if (step % 100 === 99 && g.read('rt', 'count') !== String(ref.size)) bad++;
+        }
+        t.comment(`changes: ${JSON.stringify(kinds)}, ${refused} refused removes`);
+        t.equal(bad, 0, 'every lookup around every change agrees with the reference');
+        t.equal(check(t, g, ref, testAddresses(r, width, ref.routes(), 3000), 'final'), 0, 'the final table agrees on 3000 more addresses');
+        t.same(tableLines(g, width), canonicalTable(ref), 'the table handler lists the final routes');
+        t.ok(kinds.defaults > 0 && kinds.hosts > 0 && kinds.nested > 0 && kinds.covering > 0 && refused > 0, 'every kind of change was exercised');
+      } finally {
+        rt.close();
+      }
+    });
+  }
 
   t.test(`${fam}: memory grows with the routes; an empty table costs about a kilobyte`, async (t) => {
     const rt = new Runtime({ threads: 1, poolBuffers: 256 });

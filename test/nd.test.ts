@@ -11,12 +11,11 @@
 import t, { type Test } from 'tap';
 import { rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { graph, compile, Runtime, FromPcap, ToPcap, IP6NDAdvertiser, IP6NDSolicitor, type RunningGraph } from 'pktgraph';
+import { graph, compile, FromPcap, ToPcap, IP6NDAdvertiser, IP6NDSolicitor, type RunningGraph } from 'pktgraph';
 import { runGraph, tmpPath } from './lib/run.js';
-import { writePcap, readPcap, LINKTYPE_RAW } from './lib/pcap.js';
+import { writePcap, readPcap } from './lib/pcap.js';
 import { ether, ipv6, udp, icmp6, mac, ip6, checksum16, pseudoHeaderSum, ETH_IPV6, ETH_IPV4, PROTO_ICMPV6 } from './lib/packets.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { resolverHarness, tableRows, sameBuffers, type ResolverConfig, type ResolverHarness } from './lib/resolver.js';
 
 const ME = '02:00:00:00:00:01';
 const MY_IP = 'fd00::1';
@@ -87,12 +86,6 @@ function icmp6ChecksumOk(f: Buffer): boolean {
 const ipPacket = (dst: string, label: string) => ipv6({ src: MY_IP, dst, payload: udp({ src: MY_IP, dst, payload: label }) });
 /** That packet as IP6NDSolicitor sends it to `hw`. */
 const framed = (hw: string, ip: Buffer) => ether({ dst: hw, src: ME, type: ETH_IPV6, payload: ip });
-
-function sameBuffers(t: Test, got: Buffer[], want: Buffer[], msg: string) {
-  t.equal(got.length, want.length, `${msg}: ${want.length} frames`);
-  const bad = got.findIndex((g, i) => !want[i] || !g.equals(want[i]));
-  t.equal(bad, -1, `${msg}: bytes as expected${bad >= 0 ? ` (first difference at frame ${bad}: ${got[bad].toString('hex')})` : ''}`);
-}
 
 /** Run tcpdump -vv -nn over the frames; undefined (with the reason) when tcpdump is missing. */
 function tcpdump(t: Test, name: string, frames: Buffer[]): string | undefined {
@@ -172,93 +165,17 @@ t.test('IP6NDAdvertiser rejects a malformed entry', async (t) => {
 
 // ---------- IP6NDSolicitor ----------
 
-interface Solicitor {
-  rt: Runtime;
-  g: RunningGraph;
-  until(cond: () => boolean): Promise<boolean>;
-  play(src: string, n: number): Promise<void>;
-  output(): Buffer[];
-  finish(t: Test): void;
-}
-
 /** IP6NDSolicitor 'nds': each of ipSources (raw IPv6) into input 0, each of ndSources (Ethernet)
  * into input 1, output 0 to a pcap file. Sources are ip0, ip1, ... and nd0, nd1, ... */
-function solicitor(
-  t: Test,
-  name: string,
-  ipSources: Buffer[][],
-  ndSources: Buffer[][],
-  config: Partial<{ capacity: number; perHost: number; timeout: number; pollInterval: number; pendingTimeout: number; entryCapacity: number }> = {},
-): Solicitor {
-  const files: string[] = [];
-  const pcap = (tag: string, frames: Buffer[], raw: boolean) => {
-    const f = tmpPath(`${name}-${tag}.pcap`);
-    writePcap(
-      f,
-      frames.map((data) => ({ data })),
-      raw ? { linktype: LINKTYPE_RAW } : {},
-    );
-    files.push(f);
-    return f;
-  };
-  const ipFiles = ipSources.map((frames, i) => pcap(`ip${i}`, frames, true));
-  const ndFiles = ndSources.map((frames, i) => pcap(`nd${i}`, frames, false));
-  const outFile = tmpPath(`${name}-out.pcap`);
-  files.push(outFile);
-  t.teardown(() => {
-    for (const f of files) rmSync(f, { force: true });
+function solicitor(t: Test, name: string, ipSources: Buffer[][], ndSources: Buffer[][], config: ResolverConfig = {}): ResolverHarness {
+  return resolverHarness(t, name, ipSources, ndSources, 'nd', () => {
+    const s = IP6NDSolicitor({ ip: MY_IP, mac: ME, ...config }, 'nds');
+    return { ipIn: s.in(0), replyIn: s.in(1), out: s.out(0) };
   });
-  const rt = new Runtime({ threads: 1, poolBuffers: 1024 });
-  t.teardown(() => rt.close());
-  const g = rt.load(
-    compile(
-      graph(name, () => {
-        const s = IP6NDSolicitor({ ip: MY_IP, mac: ME, ...config }, 'nds');
-        ipFiles.forEach((file, i) => FromPcap({ file, active: false }, `ip${i}`).to(s.in(0)));
-        ndFiles.forEach((file, i) => FromPcap({ file, active: false }, `nd${i}`).to(s.in(1)));
-        s.out(0).to(ToPcap({ file: outFile }, 'out'));
-      }),
-    ),
-  );
-  rt.start();
-  const until = async (cond: () => boolean) => {
-    const deadline = Date.now() + 3000;
-    while (!cond() && Date.now() < deadline) await sleep(5);
-    return cond();
-  };
-  return {
-    rt,
-    g,
-    until,
-    async play(src, n) {
-      g.write(src, 'active', 'true');
-      await until(() => g.counter(src, 'packets') >= BigInt(n));
-      await sleep(30);
-    },
-    output() {
-      g.write('out', 'flush', '');
-      return readPcap(outFile).packets.map((p) => p.data);
-    },
-    finish(t) {
-      rt.stop();
-      g.remove();
-      const pool = rt.poolStats();
-      t.equal(pool.available, pool.capacity, 'every buffer back in the pool');
-    },
-  };
 }
 
 /** The table handler's lines without the ages. */
-const tableOf = (g: RunningGraph) =>
-  g
-    .read('nds', 'table')
-    .split('\n')
-    .filter((l) => l)
-    .map((l) => {
-      const w = l.split(' ');
-      if (w[1] === 'pending') return `${w[0]} pending ${w[3]}`;
-      return w[2] === 'static' ? l : `${w[0]} ${w[1]}`;
-    });
+const tableOf = (g: RunningGraph) => tableRows(g, 'nds');
 
 t.test('IP6NDSolicitor holds packets for unknown next hops, solicits once, and sends them when the advertisement comes', async (t) => {
   const p = [ipPacket(GW_IP, 'p1'), ipPacket(H7_IP, 'p2'), ipPacket(GW_IP, 'p3'), ipPacket('ff02::1:2', 'mcast'), ipPacket(GW_IP, 'p4')];

@@ -1,7 +1,8 @@
 // The engine suite: packets generated in memory, moved through small graphs, counted.
 // No devices; what it measures is the engine's own per-packet cost.
 import { graph, compile, runPlan, InfiniteSource, Discard, Counter, Classifier, Strip, type GraphDefinition } from 'pktgraph';
-import { stats, type CaseResult } from '../lib.js';
+import { stats, spreadWarning, gbitPerSecond, cpuShare, cpuShareWarning, type CaseResult } from '../lib.js';
+import type { Suite } from '../harness.js';
 
 // A 64-byte Ethernet/IPv4/UDP frame (198.18.0.1 -> 198.19.0.1), checksums right.
 const IPV4_UDP_64 =
@@ -43,47 +44,60 @@ export const engineCases: EngineCase[] = [
   { name: 'generator -> Classifier -> Strip -> Counter -> Discard', description: 'Two independent pipelines, one per worker.', threads: 2, frameBytes: 64, build: pipelines(2, classifierPipeline), target: { note: '>= 1.8x one thread' } },
 ];
 
-export async function runEngineSuite(opts: { runs: number; seconds: number; warmup: number; progress: (msg: string) => void }): Promise<CaseResult[]> {
-  const results: CaseResult[] = [];
-  for (const c of engineCases) {
-    const plan = compile(c.build());
-    const mpps: number[] = [];
-    const cpu: number[] = [];
-    for (let r = 0; r < opts.runs; r++) {
-      opts.progress(`${c.name}, ${c.threads} thread(s): run ${r + 1}/${opts.runs}`);
-      const s = await runPlan(plan, { threads: c.threads, duration: opts.seconds, warmup: opts.warmup, stopWhenDrained: false, poolBuffers: 16384 });
-      mpps.push(s.mpps);
-      cpu.push(s.cpuNsPerPacket);
+export const engineSuite: Suite = {
+  description: 'in-memory graphs, one and two workers',
+  defaultRuns: 5,
+  async run(ctx) {
+    const results: CaseResult[] = [];
+    ctx.progress.plan(engineCases.length);
+    for (const [i, c] of engineCases.entries()) {
+      ctx.progress.startCase(i, `${c.name}, ${c.threads} worker(s)`);
+      const plan = compile(c.build());
+      const runs: { mpps: number; cpu: number; packets: number; share: number }[] = [];
+      for (let r = 0; r < ctx.runs; r++) {
+        ctx.progress.step(r + 1, ctx.runs);
+        // runPlan runs the warm-up first and does not count it.
+        const s = await runPlan(plan, { threads: c.threads, duration: ctx.seconds, warmup: ctx.warmup, stopWhenDrained: false, poolBuffers: 16384 });
+        runs.push({ mpps: s.mpps, cpu: s.cpuNsPerPacket, packets: s.packets, share: cpuShare(s, c.threads) });
+      }
+      const st = stats(runs.map((r) => r.mpps));
+      const median = [...runs].sort((a, b) => a.mpps - b.mpps)[(runs.length - 1) >> 1];
+      const warnings: string[] = [];
+      const w = spreadWarning('throughput', st, 'Mpps');
+      if (w) warnings.push(w);
+      const share = stats(runs.map((r) => r.share)).median;
+      const sw = cpuShareWarning(share);
+      if (sw) warnings.push(sw);
+      const result: CaseResult = {
+        suite: 'engine',
+        name: c.name,
+        description: c.description,
+        threads: c.threads,
+        frameBytes: c.frameBytes,
+        forwarder: 'engine',
+        mpps: st,
+        packets: median.packets,
+        gbps: gbitPerSecond(st.median, c.frameBytes),
+        cpuNsPerPacket: stats(runs.map((r) => r.cpu)).median,
+        warnings,
+        extra: { cpuShare: Math.round(share * 100) / 100 },
+      };
+      if (c.target) {
+        result.target = c.target;
+        if (c.target.mpps !== undefined) result.met = st.median >= c.target.mpps;
+      }
+      results.push(result);
     }
-    const st = stats(mpps);
-    const warnings: string[] = [];
-    if (st.spread > 0.1) warnings.push(`runs disagree by ${(st.spread * 100).toFixed(0)}% (min ${st.min.toFixed(2)}, max ${st.max.toFixed(2)} Mpps)`);
-    const result: CaseResult = {
-      suite: 'engine',
-      name: c.name,
-      description: c.description,
-      threads: c.threads,
-      frameBytes: c.frameBytes,
-      mpps: st,
-      gbps: (st.median * 1e6 * c.frameBytes * 8) / 1e9,
-      cpuNsPerPacket: stats(cpu).median,
-      warnings,
-    };
-    if (c.target) {
-      result.target = c.target;
-      if (c.target.mpps !== undefined) result.met = st.median >= c.target.mpps;
+    // Scaling: two threads against one, per pipeline kind.
+    for (const r of results) {
+      if (r.threads !== 2) continue;
+      const one = results.find((o) => o.name === r.name && o.threads === 1);
+      if (!one) continue;
+      const ratio = r.mpps!.median / one.mpps!.median;
+      r.extra = { ...(r.extra ?? {}), scaling: Math.round(ratio * 100) / 100 };
+      r.target = { ratio: 1.8, note: `>= 1.8x one thread (measured ${ratio.toFixed(2)}x)` };
+      r.met = ratio >= 1.8;
     }
-    results.push(result);
-  }
-  // Scaling: two threads against one, per pipeline kind.
-  for (const r of results) {
-    if (r.threads !== 2) continue;
-    const one = results.find((o) => o.name === r.name && o.threads === 1);
-    if (!one) continue;
-    const ratio = r.mpps.median / one.mpps.median;
-    r.extra = { ...(r.extra ?? {}), scaling: Math.round(ratio * 100) / 100 };
-    r.target = { ratio: 1.8, note: `>= 1.8x one thread (measured ${ratio.toFixed(2)}x)` };
-    r.met = ratio >= 1.8;
-  }
-  return results;
-}
+    return { cases: results };
+  },
+};

@@ -3,14 +3,18 @@
 // separate `node` process inside the generator namespace (so it does not share the engine
 // under test's process or workers).
 //
-//   node --import tsx bench/suites/interfaces-gen.ts DEVICE DST_MAC FRAME_BYTES PPS SECONDS
+//   node --import tsx bench/suites/interfaces-gen.ts DEVICE DST_MAC FRAME_BYTES PPS SECONDS [DST_IP] [--stamp]
 //
-// Sends FRAME_BYTES-byte frames (FCS included, so FRAME_BYTES - 4 on the wire of a veth) of 256
-// UDP flows from 198.18.0.x to DST_IP (default 198.19.0.3), at PPS packets per second (0: as fast as
+// --stamp: TimestampStamp writes a monotonic send time into each frame's UDP payload (byte 42)
+// for the latency measurement (bench/suites/latency-sink.ts reads it at the sink).
+// Sends FRAME_BYTES-byte frames (FCS included, so FRAME_BYTES - 4 on the wire of a veth) of 252
+// UDP flows from 198.18.0.1-252 (not .254, the kernel router's own address, nor .255, the subnet's
+// broadcast: the kernel drops both as martian sources) to DST_IP (default 198.19.0.3), at PPS packets per second (0: as fast as
 // it can) for SECONDS, then exits. The interfaces suite counts what left with the kernel's counters.
-import { graph, compile, runPlan, FlowSource, ToDevice } from 'pktgraph';
+import { graph, compile, runPlan, FlowSource, TimestampStamp, ToDevice } from 'pktgraph';
 
-const [device, dstEther, frame, pps, seconds, dstIp] = process.argv.slice(2);
+const stampArg = process.argv.includes('--stamp');
+const [device, dstEther, frame, pps, seconds, dstIp] = process.argv.slice(2).filter((a) => a !== '--stamp');
 if (!device || !dstEther || !frame || pps === undefined || !seconds) {
   console.error('usage: interfaces-gen.ts DEVICE DST_MAC FRAME_BYTES PPS SECONDS [DST_IP]');
   process.exit(2);
@@ -18,12 +22,12 @@ if (!device || !dstEther || !frame || pps === undefined || !seconds) {
 const rate = Number(pps);
 const plan = compile(
   graph('interfaces-gen', () => {
-    FlowSource(
+    const src = FlowSource(
       {
         family: 'ipv4',
         protocol: 'udp',
         length: Number(frame) - 4,
-        flows: 256,
+        flows: 252,
         srcEther: '02:00:00:00:00:01',
         dstEther,
         srcIp: '198.18.0.1',
@@ -33,7 +37,10 @@ const plan = compile(
         burst: 32,
       },
       'src',
-    ).to(ToDevice({ device, qdiscBypass: true }, 'tx'));
+    );
+    const tx = ToDevice({ device, qdiscBypass: true }, 'tx');
+    if (stampArg) src.to(TimestampStamp({ offset: 42 }, 'stamp')).to(tx);
+    else src.to(tx);
   }),
 );
 const s = await runPlan(plan, { threads: 1, duration: Number(seconds), stopWhenDrained: rate > 0, poolBuffers: 8192 });

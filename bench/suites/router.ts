@@ -17,7 +17,8 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { graph, compile, runPlan, Runtime, FlowSource, Strip, CheckIPHeader, IPLookup, DecIPTTL, EtherEncap, Discard, type Plan } from 'pktgraph';
-import { stats, type CaseResult } from '../lib.js';
+import { stats, spreadWarning, gbitPerSecond, cpuShare, cpuShareWarning, type CaseResult } from '../lib.js';
+import type { Suite, SuiteContext, BenchOptions } from '../harness.js';
 import { readTable, sharedFibDir, synthetic } from '../routes.js';
 
 const OUTPUTS = 4;
@@ -26,10 +27,6 @@ const POOL = 16384;
 const SHARED_V4 = 'ipv4-full-902k.txt.gz';
 const SYNTHETIC_ROUTES = 901_899;
 
-function argValue(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1] : undefined;
-}
 
 interface Table {
   file: string; // temporary plain `PREFIX OUTPUT` file
@@ -39,20 +36,21 @@ interface Table {
 }
 
 /** Write the route table as `PREFIX OUTPUT` lines (output = next hop mod OUTPUTS) to a temporary file. */
-function prepareTable(): Table {
-  const given = argValue('--routes');
+function prepareTable(opts: BenchOptions): Table {
+  const given = opts.other.routes;
+  const syntheticGiven = opts.other.synthetic === 'true';
   const sharedPath = join(sharedFibDir, SHARED_V4);
   let text: string;
   let source: string;
   if (given) {
     text = readTable(given);
     source = `the table in ${given}`;
-  } else if (!process.argv.includes('--synthetic') && existsSync(sharedPath)) {
+  } else if (!syntheticGiven && existsSync(sharedPath)) {
     text = readTable(sharedPath);
     source = `the real full IPv4 table ../shared/data/fib/${SHARED_V4}`;
   } else {
     text = synthetic(32, SYNTHETIC_ROUTES);
-    source = `a SYNTHETIC table of ${SYNTHETIC_ROUTES} routes with the real table's prefix-length mix (${process.argv.includes('--synthetic') ? '--synthetic given' : `${SHARED_V4} not found`})`;
+    source = `a SYNTHETIC table of ${SYNTHETIC_ROUTES} routes with the real table's prefix-length mix (${syntheticGiven ? '--synthetic given' : `${SHARED_V4} not found`})`;
   }
   const out: string[] = [];
   let hasDefault = false;
@@ -105,9 +103,15 @@ function timeLoad(plan: Plan): number {
   }
 }
 
-export async function runRouterSuite(opts: { runs: number; seconds: number; warmup: number; progress: (msg: string) => void }): Promise<CaseResult[]> {
-  opts.progress('preparing the route table');
-  const table = prepareTable();
+export const routerSuite: Suite = {
+  description: 'in-memory IPv4 router path over the full table',
+  defaultRuns: 5,
+  run: async (ctx) => ({ cases: await runRouterSuite(ctx) }),
+};
+
+async function runRouterSuite(opts: SuiteContext): Promise<CaseResult[]> {
+  opts.progress.note('preparing the route table');
+  const table = prepareTable(opts.options);
   const tableNote = `${table.routes} routes from ${table.source}, outputs = next-hop index mod ${OUTPUTS}, all four into one DecIPTTL`;
   const path = `FlowSource (${FRAME} B IPv4/UDP frames, 1024 flows, dstRandom: uniformly random 32-bit destinations) -> Strip(14) -> CheckIPHeader -> IPLookup (${tableNote}) -> DecIPTTL -> EtherEncap -> Discard, one thread`;
   const cases: RouterCase[] = [
@@ -123,21 +127,27 @@ export async function runRouterSuite(opts: { runs: number; seconds: number; warm
     },
   ];
   const results: CaseResult[] = [];
+  opts.progress.plan(cases.length);
   try {
-    for (const c of cases) {
+    for (const [ci, c] of cases.entries()) {
+      opts.progress.startCase(ci, c.name);
       if (c.withDefault && table.hasDefault) throw new Error('router bench: the table already has a default route');
       const plan = buildPlan(table, c.withDefault);
-      opts.progress(`${c.name}: timing the table load`);
+      opts.progress.step(0, opts.runs, 'timing the table load');
       const loadSeconds = timeLoad(plan);
       const mpps: number[] = [];
       const cpu: number[] = [];
+      const packets: number[] = [];
+      const shares: number[] = [];
       let hitRate = 0;
       const warnings: string[] = [];
       for (let r = 0; r < opts.runs; r++) {
-        opts.progress(`${c.name}: run ${r + 1}/${opts.runs}`);
+        opts.progress.step(r + 1, opts.runs);
         const s = await runPlan(plan, { threads: 1, duration: opts.seconds, warmup: opts.warmup, stopWhenDrained: false, poolBuffers: POOL });
         mpps.push(s.mpps);
         cpu.push(s.cpuNsPerPacket);
+        packets.push(s.packets);
+        shares.push(cpuShare(s, 1));
         const e = s.elements;
         const checked = e.check?.packets ?? 0;
         const noRoute = e.rt?.no_route ?? 0;
@@ -153,7 +163,11 @@ export async function runRouterSuite(opts: { runs: number; seconds: number; warm
         }
       }
       const st = stats(mpps);
-      if (st.spread > 0.1) warnings.push(`runs disagree by ${(st.spread * 100).toFixed(0)}% (min ${st.min.toFixed(2)}, max ${st.max.toFixed(2)} Mpps)`);
+      const sw = spreadWarning('throughput', st, 'Mpps');
+      if (sw) warnings.push(sw);
+      const share = stats(shares).median;
+      const shw = cpuShareWarning(share);
+      if (shw) warnings.push(shw);
       const target = { mpps: 15, note: '>= 15 Mpps (Click ~4.5-5)' };
       results.push({
         suite: 'router',
@@ -161,8 +175,10 @@ export async function runRouterSuite(opts: { runs: number; seconds: number; warm
         description: c.description,
         threads: 1,
         frameBytes: FRAME,
+        forwarder: 'engine',
         mpps: st,
-        gbps: (st.median * 1e6 * FRAME * 8) / 1e9,
+        packets: packets[mpps.indexOf([...mpps].sort((a, b) => a - b)[(mpps.length - 1) >> 1])],
+        gbps: gbitPerSecond(st.median, FRAME),
         cpuNsPerPacket: stats(cpu).median,
         target,
         met: st.median >= target.mpps,
@@ -173,6 +189,7 @@ export async function runRouterSuite(opts: { runs: number; seconds: number; warm
           hitRate: Math.round(hitRate * 10000) / 10000,
           forwardedMppsMedian: Math.round(st.median * hitRate * 100) / 100,
           tableLoadSeconds: Math.round(loadSeconds * 1000) / 1000,
+          cpuShare: Math.round(share * 100) / 100,
         },
       });
     }

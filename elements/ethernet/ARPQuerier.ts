@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import { defineElement } from '../../src/graph/descriptor.js';
+import { resolverFields, resolverHandlers } from './resolverFields.js';
 import { etherAddress, ipv4Address } from '../../src/graph/types.js';
 
 export const ARPQuerier = defineElement({
@@ -63,12 +64,7 @@ the same way.`,
     {
       ip: ipv4Address('This host\'s IPv4 address: the sender protocol address of the ARP requests.'),
       mac: etherAddress('This host\'s Ethernet address: the source of every frame sent, and the sender hardware address of the requests.'),
-      capacity: Type.Optional(Type.Integer({ minimum: 1, maximum: 1048576, default: 2048, description: 'Most packets held, in all, while their next hops are resolved.' })),
-      perHost: Type.Optional(Type.Integer({ minimum: 1, maximum: 1048576, default: 16, description: 'Most packets held for one unresolved address.' })),
-      entryCapacity: Type.Optional(Type.Integer({ minimum: 1, maximum: 65536, default: 4096, description: 'Most addresses in the table (pending, learned and static).' })),
-      timeout: Type.Optional(Type.Number({ minimum: 0.001, maximum: 31536000, default: 300, description: 'Seconds a learned entry lives after the reply that taught it.' })),
-      pollInterval: Type.Optional(Type.Number({ minimum: 0.001, maximum: 3600, default: 1, description: 'Seconds between ARP requests for an address still unresolved.' })),
-      pendingTimeout: Type.Optional(Type.Number({ minimum: 0.001, maximum: 3600, default: 5, description: 'Seconds after the first request when an unresolved address is given up and its held packets dropped.' })),
+      ...resolverFields({ requests: 'ARP requests', request: 'request', reply: 'reply' }),
     },
     { additionalProperties: false },
   ),
@@ -85,12 +81,7 @@ the same way.`,
     arp_ignored: 'well-formed ARP frames on input 1 that taught nothing (requests, replies for static entries, for ip itself, unsolicited ones, or when the table was full)',
     pool_empty: 'ARP requests not sent because the packet pool was empty',
   },
-  handlers: {
-    table: { doc: "the entries, sorted by address: 'IP MAC AGE', 'IP MAC static' or 'IP pending AGE HELD'", read: true },
-    insert: { doc: "write 'IP MAC': a static entry (packets held for IP are sent)", write: true },
-    delete: { doc: "write an IP: remove its entry (packets held for it are dropped)", write: true },
-    clear: { doc: 'write anything: remove every entry (held packets are dropped)', write: true },
-  },
+  handlers: resolverHandlers,
   examples: [
     "const rt = IPLookup({ routes: ['default via 192.0.2.254 dev 0'] }); const aq = ARPQuerier({ ip: '192.0.2.1', mac: '02:00:00:00:00:01' }, 'arpq'); rt.out(0).to(aq.in(0)); replies.to(aq.in(1)); aq.out(0).to(ToDevice({ device: 'eth0' }))",
   ],

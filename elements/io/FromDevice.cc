@@ -6,6 +6,8 @@
 // checks the status word of the current block (a memory read, no system call), copies up
 // to a burst of frames into pool packets, and gives the block back (TP_STATUS_KERNEL) once
 // every frame in it has been taken. Nothing ready: it returns false and the worker idles.
+// With tpacketVersion 2 the ring is TPACKET_V2: a status word per frame slot, each frame
+// taken and given back on its own (lower latency, no block timeout; run_v2).
 //
 // Device faults: a Timer on the element's worker probes the device every 200 ms
 // (DeviceWatch, FromDevice.h). Down: the kernel stops filling the ring and resumes by
@@ -64,6 +66,7 @@ class FromDevice final : public Element {
     blocks_ = uint32_t(conf.integer("blocks", 1, 1 << 20));
     frame_size_ = uint32_t(conf.integer("frameSize", 128, 1 << 30));
     block_timeout_ms_ = uint32_t(conf.integer("blockTimeoutMs", 1, 1000));
+    version_ = int(conf.integer("tpacketVersion", 2, 3));
     fanout_ = int(conf.integer("fanout", 0, 65535));
     restore_vlan_ = conf.boolean("restoreVlan");
     c_packets_ = counter("packets");
@@ -104,6 +107,7 @@ class FromDevice final : public Element {
   bool run_task() override {
     if (map_ == nullptr) return false;
     maybe_read_stats();
+    if (version_ == 2) return run_v2();
     auto* bd = reinterpret_cast<tpacket_block_desc*>(map_ + size_t(cur_block_) * block_size_);
     if ((__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0) return false;
 
@@ -198,6 +202,84 @@ class FromDevice final : public Element {
   SourceState source_state() const override { return SourceState::Running; }
 
  private:
+  // TPACKET_V2: every frame has its own slot and status word, handed over as soon as the
+  // kernel has written it (no block to fill or time out: at low rates a frame waits
+  // microseconds, not up to a block timeout rounded up to the kernel's tick).
+  bool run_v2() {
+    const uint8_t* first = frame_v2(cur_block_);
+    if ((__atomic_load_n(&reinterpret_cast<const tpacket2_hdr*>(first)->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0) return false;
+    Batch b;
+    b.count = pool().alloc(b.pkts, burst_);
+    if (b.count < burst_) count(c_pool_empty_);
+    if (b.count == 0) return false;  // the frames wait in the ring
+    uint32_t out = 0, taken = 0, too_long = 0, csum_not_ready = 0;
+    uint64_t bytes = 0;
+    const uint32_t hdr = TPACKET_ALIGN(sizeof(tpacket2_hdr));
+    while (out < b.count && taken < burst_) {
+      uint8_t* f = frame_v2(cur_block_);
+      auto* h = reinterpret_cast<tpacket2_hdr*>(f);
+      const uint32_t status = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
+      if ((status & TP_STATUS_USER) == 0) break;
+      const uint32_t snap = h->tp_snaplen, len = h->tp_len, mac = h->tp_mac;
+      taken++;
+      const auto* sll = reinterpret_cast<const sockaddr_ll*>(f + hdr);
+      if (mac > frame_size_ || snap > frame_size_ - mac) {
+        count(c_ring_errors_);
+      } else if (sll->sll_pkttype != PACKET_OUTGOING) {
+        const Take t = take(b.pkts[out], f + mac, snap, len, status, h->tp_vlan_tci, h->tp_vlan_tpid, int64_t(h->tp_sec) * 1000000000ll + int64_t(h->tp_nsec));
+        if (t == Take::TooLong) {
+          too_long++;
+        } else {
+          bytes += b.pkts[out]->length();
+          csum_not_ready += (status & TP_STATUS_CSUMNOTREADY) != 0;
+          out++;
+        }
+      }
+      __atomic_store_n(&h->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+      cur_block_ = cur_block_ + 1 == frames_ ? 0 : cur_block_ + 1;  // the next frame, for V2
+    }
+    if (out < b.count) pool().free(b.pkts + out, b.count - out);
+    b.count = out;
+    if (too_long) count(c_too_long_, too_long);
+    if (csum_not_ready) count(c_csum_not_ready_, csum_not_ready);
+    if (out) {
+      count(c_packets_, out);
+      count(c_bytes_, bytes);
+      output_push(0, b);
+    }
+    return true;
+  }
+  uint8_t* frame_v2(uint32_t i) const {
+    return map_ + size_t(i / frames_per_block_) * block_size_ + size_t(i % frames_per_block_) * frame_size_;
+  }
+
+  // One received frame into a pool packet (V2; V3 has the same steps inline).
+  enum class Take { Ok, TooLong };
+  Take take(Packet* p, const uint8_t* src, uint32_t snap, uint32_t len, uint32_t status, uint16_t tci, uint16_t tpid_field, int64_t ts) {
+    const bool vlan = (status & TP_STATUS_VLAN_VALID) != 0;
+    const bool inline_tag = vlan && restore_vlan_;
+    const uint32_t need = snap + (inline_tag ? 4 : 0);
+    if (snap < len || need > room_ || (inline_tag && snap < 12)) return Take::TooLong;
+    uint8_t* dst = p->data();
+    if (inline_tag) {
+      const uint16_t tpid = (status & TP_STATUS_VLAN_TPID_VALID) && tpid_field ? tpid_field : ETH_P_8021Q;
+      std::memcpy(dst, src, 12);
+      const uint16_t tag[2] = {htons(tpid), htons(tci)};
+      std::memcpy(dst + 12, tag, 4);
+      std::memcpy(dst + 16, src + 12, snap - 12);
+    } else {
+      std::memcpy(dst, src, snap);
+      if (vlan) {
+        p->anno().vlan_tci = tci;
+        p->anno().flags |= kVlanPresent;
+      }
+    }
+    p->set_length(need);
+    p->anno().timestamp_ns = ts;
+    p->set_mac_header(p->data());
+    return Take::Ok;
+  }
+
   [[noreturn]] void fail(const std::string& what) {
     release();
     throw ConfigError("device '" + device_ + "': " + what);
@@ -214,8 +296,9 @@ class FromDevice final : public Element {
       if (::ioctl(fd_, SIOCGIFFLAGS, &ifr) == 0 && !(ifr.ifr_flags & IFF_UP))
         fail("the device is down (ip link set " + device_ + " up)");
     }
-    int v = TPACKET_V3;
-    if (::setsockopt(fd_, SOL_PACKET, PACKET_VERSION, &v, sizeof v) != 0) fail(std::string("TPACKET_V3 not supported: ") + std::strerror(errno));
+    int v = version_ == 2 ? TPACKET_V2 : TPACKET_V3;
+    if (::setsockopt(fd_, SOL_PACKET, PACKET_VERSION, &v, sizeof v) != 0)
+      fail(std::string(version_ == 2 ? "TPACKET_V2" : "TPACKET_V3") + " not supported: " + std::strerror(errno));
     int one = 1;
     ::setsockopt(fd_, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one);  // older kernels: checked per frame
     tpacket_req3 req{};
@@ -223,7 +306,9 @@ class FromDevice final : public Element {
     req.tp_block_nr = blocks_;
     req.tp_frame_size = frame_size_;
     req.tp_frame_nr = (block_size_ / frame_size_) * blocks_;
-    req.tp_retire_blk_tov = block_timeout_ms_;
+    req.tp_retire_blk_tov = version_ == 2 ? 0 : block_timeout_ms_;  // V2 reads only the first four fields
+    frames_per_block_ = block_size_ / frame_size_;
+    frames_ = req.tp_frame_nr;
     req.tp_sizeof_priv = 0;
     req.tp_feature_req_word = 0;
     if (::setsockopt(fd_, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) != 0)
@@ -312,13 +397,15 @@ class FromDevice final : public Element {
   bool promisc_ = false, restore_vlan_ = false;
   uint32_t burst_ = 32, block_size_ = 1 << 20, blocks_ = 16, frame_size_ = 2048, block_timeout_ms_ = 1;
   int fanout_ = 0;
+  int version_ = 3;  // TPACKET_V3 (blocks) or TPACKET_V2 (a status word per frame)
+  uint32_t frames_per_block_ = 1, frames_ = 1;
   int ifindex_ = 0;
   int fd_ = -1;
   uint8_t* map_ = nullptr;
   size_t map_bytes_ = 0;
   uint32_t room_ = 0;
 
-  // Worker state: the block being read and the next frame in it.
+  // Worker state: the block being read and the next frame in it (V2: the next frame).
   uint32_t cur_block_ = 0, next_pkt_ = 0, next_off_ = 0;
   uint64_t next_stats_ns_ = 0;
 

@@ -1,9 +1,13 @@
 // Tap: a TAP device opened through /dev/net/tun; frames pushed in go to the host's stack,
 // frames the host sends come out. Documentation: Tap.ts.
 //
-// TAP offers no batch read or write, so the task reads one frame per read(2) until EAGAIN
+// TAP offers no batch read or write, so a task reads one frame per read(2) until EAGAIN
 // (at most a burst a round) and push() writes one frame per write(2): the per-packet system
 // call is inherent to the device. The fds are non-blocking; nothing ever waits.
+//
+// A multi-queue device gets one task per queue, each on its own worker (as many as the
+// engine has): task k reads the queues q with q % tasks == k, so the queues are read in
+// parallel. A worker that pushes writes to queue (worker % queues).
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
@@ -66,7 +70,7 @@ class Tap final : public Element {
       throw ConfigError("config field 'mtu' is " + std::to_string(mtu_) + ": a frame of mtu + 14 bytes must fit a pool buffer (" +
                         std::to_string(room_) + " bytes)");
     open_device(set_mac ? addr : nullptr);
-    request_task();
+    request_tasks(int(queues_));
   }
 
   void cleanup() override { release(); }
@@ -115,9 +119,19 @@ class Tap final : public Element {
     uint64_t bytes = 0;
     const uint32_t nq = uint32_t(fds_.size());
     const int64_t ts = wall_ns();
-    // Queues in turn, starting after the one that began the last round; each until EAGAIN.
-    for (uint32_t k = 0; k < nq && got < b.count; k++) {
-      const int fd = fds_[(next_queue_ + k) % nq];
+    // This task's queues: q % tasks == its index (all of them if it has none, never expected).
+    const std::vector<int>& tw = task_workers();
+    uint32_t task = 0, tasks = 1;
+    for (uint32_t i = 0; i < tw.size(); i++)
+      if (tw[i] == tls_worker) {
+        task = i;
+        tasks = uint32_t(tw.size());
+      }
+    TaskState& st = task_state_[task % kMaxTasks];
+    const uint32_t mine = (nq - task + tasks - 1) / tasks;  // queues task, task + tasks, ...
+    // Its queues in turn, starting after the one that began its last round; each until EAGAIN.
+    for (uint32_t k = 0; k < mine && got < b.count; k++) {
+      const int fd = fds_[task + ((st.next_queue + k) % mine) * tasks];
       while (got < b.count) {
         Packet* p = b.pkts[got];
         ssize_t r = ::read(fd, p->data(), room_);
@@ -130,7 +144,7 @@ class Tap final : public Element {
         got++;
       }
     }
-    next_queue_ = (next_queue_ + 1) % nq;
+    st.next_queue = (st.next_queue + 1) % mine;
     if (got < b.count) pool().free(b.pkts + got, b.count - got);
     b.count = got;
     if (got == 0) return false;
@@ -230,7 +244,12 @@ class Tap final : public Element {
   uint32_t mtu_ = 1500, queues_ = 1, burst_ = 32, room_ = 0;
   bool up_ = true, persist_ = false;
   std::vector<int> fds_;
-  uint32_t next_queue_ = 0;
+  // Per task (worker-private, a cache line each): the queue its next round starts with.
+  static constexpr uint32_t kMaxTasks = kMaxWorkers;  // tasks <= workers
+  struct alignas(64) TaskState {
+    uint32_t next_queue = 0;
+  };
+  TaskState task_state_[kMaxTasks];
   uint32_t c_rx_packets_ = 0, c_rx_bytes_ = 0, c_tx_packets_ = 0, c_tx_bytes_ = 0, c_drops_ = 0, c_pool_empty_ = 0;
 };
 

@@ -25,8 +25,11 @@ ENOBUFS: its queue is full; EIO: it is down) or shorter than 14 bytes is dropped
 in the device's queue.
 
 \`queues\` > 1 opens that many queues of a multi-queue device (IFF_MULTI_QUEUE; the kernel spreads
-the host's flows over them). For now one task reads them all in turn; a pushed frame goes to the
-queue of the worker that pushes it.
+the host's flows over them, keeping a flow on one queue). The element then runs one task per queue,
+each on a different worker (as many as the engine has; with fewer workers than queues, task k reads
+queues k, k + tasks, ...), so the queues are read in parallel; a loaded graph's \`info.tasks\` shows where they run, and a \`thread\` hint places the first one. Each task still makes one
+read(2) per frame (TAP has no batch read), up to \`burst\` a round. A pushed frame goes to queue
+(worker mod queues) of the worker that pushes it: one write(2) per frame (no batch write either).
 
 At load the element sets the device's MAC address (\`mac\`, SIOCSIFHWADDR; otherwise the kernel's
 random one, readable through the \`mac\` handler), its MTU (\`mtu\`, SIOCSIFMTU; at most what a pool

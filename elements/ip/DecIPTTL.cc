@@ -1,65 +1,21 @@
 // DecIPTTL: decrements the IPv4 TTL with an incremental checksum update; expired packets
-// go to output 1 (if connected) or are dropped. Documentation: DecIPTTL.ts.
-#include "batch_split.h"
+// go to output 1 (if connected) or are dropped. Documentation: DecIPTTL.ts. The batch loop
+// is DecIP6HLIM's too (dec_hop_limit.h).
+#include "dec_hop_limit.h"
 #include "ip_util.h"
 
 namespace pg {
 
-class DecIPTTL final : public Element {
+class DecIPTTL final : public DecHopLimitElement<DecIPTTL> {
  public:
-  const char* port_count() const override { return "1/1-2"; }
-  const char* processing() const override { return "h/h"; }
-
-  void configure(const Config&) override {
-    c_packets_ = counter("packets");
-    c_expired_ = counter("expired");
-    c_no_header_ = counter("drops_no_header");
+  static constexpr size_t kHopOffset = 8;
+  static uint8_t* header(Packet* p) { return ip::network_header_20(p); }
+  // RFC 1624 eqn. 3 over the TTL/protocol word.
+  static void decrement(uint8_t* ip) {
+    const uint16_t before = ip::load16(ip + 8);
+    ip[8]--;
+    ip::store16(ip + 10, ip::update16(ip::load16(ip + 10), before, ip::load16(ip + 8)));
   }
-
-  void push(int, Batch& b) override {
-    Packet* dead[kMaxBatch];
-    uint32_t out[kMaxBatch];
-    uint32_t ndead = 0, nexpired = 0, nnohdr = 0, keep = 0;
-    const bool have_expired_port = noutputs() > 1;
-    for (uint32_t i = 0; i < b.count; i++) {
-      Packet* p = b.pkts[i];
-      uint8_t* ip = ip::network_header_20(p);
-      if (!ip) {
-        dead[ndead++] = p;
-        nnohdr++;
-        continue;
-      }
-      if (ip[8] <= 1) {
-        nexpired++;
-        if (!have_expired_port) {
-          dead[ndead++] = p;
-          continue;
-        }
-        out[keep] = 1;  // unchanged, for an ICMP time-exceeded
-        b.pkts[keep++] = p;
-        continue;
-      }
-      const uint16_t before = ip::load16(ip + 8);  // TTL and protocol
-      ip[8]--;
-      ip::store16(ip + 10, ip::update16(ip::load16(ip + 10), before, ip::load16(ip + 8)));
-      out[keep] = 0;
-      b.pkts[keep++] = p;
-    }
-    b.count = keep;
-    if (ndead) pool().free(dead, ndead);
-    if (nnohdr) count(c_no_header_, nnohdr);
-    if (nexpired) count(c_expired_, nexpired);
-    const uint32_t passed = keep - (have_expired_port ? nexpired : 0);
-    if (passed) count(c_packets_, passed);
-    if (!keep) return;
-    if (have_expired_port && nexpired)
-      split_push(b, out, 2, [this](uint32_t port, Batch& sub) { output_push(int(port), sub); });
-    else
-      output_push(0, b);
-  }
-
- private:
-  uint32_t c_packets_ = 0, c_expired_ = 0, c_no_header_ = 0;
 };
 
 PG_ELEMENT(DecIPTTL);

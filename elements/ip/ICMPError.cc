@@ -209,7 +209,9 @@ class ICMPError final : public Element {
       m[6] = uint8_t(mtu_ >> 8);
       m[7] = uint8_t(mtu_);
     } else if (type_ == 12) {
-      m[4] = uint8_t(pointer_);
+      // IPGWOptions names the offending option byte per packet; else the configured pointer.
+      const Annotations& pa = p->anno();
+      m[4] = (pa.flags & kParamProblem) ? pa.user[kParamProblemByte] : uint8_t(pointer_);
     } else if (type_ == 5) {
       std::memcpy(m + 4, &p->anno().dst_ip4, 4);  // the gateway: the next hop
     }
@@ -220,6 +222,7 @@ class ICMPError final : public Element {
     a.timestamp_ns = p->anno().timestamp_ns;
     a.table_id = p->anno().table_id;
     std::memcpy(&a.dst_ip4, h + 16, 4);
+    a.flags |= kFixIPSrc;  // FixIPSrc on the way out gives it the outgoing interface's address
     q->set_network_header(h);
     q->set_transport_header(m);
     return true;

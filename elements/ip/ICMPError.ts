@@ -29,7 +29,8 @@ from the pool, starting at the IPv4 header (put EtherEncap after it):
   packet's source, correct header checksum;
 - ICMP header: \`type\`, \`code\`, checksum over the whole ICMP message, and the 4-byte field after it:
   for fragmentation needed (type 3, code 4) the next-hop MTU (\`mtu\`, RFC 1191) in its last two bytes;
-  for parameter problem (type 12) \`pointer\` in its first byte; for redirect (type 5) the gateway, taken
+  for parameter problem (type 12) the pointer in its first byte: the packet's parameter-problem
+  annotation when IPGWOptions set one (the offending option byte), else \`pointer\`; for redirect (type 5) the gateway, taken
   from the offending packet's destination-address annotation (as Click does); zero otherwise;
 - the offending datagram from its IPv4 header on, as much as fits in 576 bytes in all (RFC 1812
   4.3.2.3: at most 548 bytes quoted), never past its total length nor past the packet. That is at
@@ -37,7 +38,8 @@ from the pool, starting at the IPv4 header (put EtherEncap after it):
 
 The new packet gets the network-header annotation (its start), the transport-header annotation (the
 ICMP header), the destination-address annotation (its destination, for IPLookup) and the original's
-timestamp and table id; the original is freed. Errors leave on output 0 and are counted in \`errors\`.
+timestamp and table id, and the fix-IP-source annotation, so that a FixIPSrc on the way out gives it
+the address of the interface it leaves by (as in Click); the original is freed. Errors leave on output 0 and are counted in \`errors\`.
 
 No error is sent (the packet is dropped and counted) about:
 

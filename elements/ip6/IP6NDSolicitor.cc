@@ -1,728 +1,120 @@
 // IP6NDSolicitor: resolves IPv6 next hops with Neighbor Discovery (RFC 4861) and
-// encapsulates IPv6 packets in Ethernet. Documentation: IP6NDSolicitor.ts. The table, the
-// held-packet queues, the locking and the timer follow ARPQuerier (same structure), keyed by
-// 16-byte addresses.
-//
-// The table is open addressing with linear probing over a power-of-two array of at least
-// twice `entryCapacity` slots, with backward-shift deletion (no tombstones). Packets held
-// for an unresolved address sit in a FIFO per entry, linked through a node array of
-// `capacity` nodes allocated at load (its free list bounds the packets held in all).
-//
-// Input 0 and input 1 may be pushed from different workers, and the timer fires on a
-// third: the table, the queues and the free list are guarded by one spin lock, taken once
-// per batch (and once more when released packets' nodes go back to the free list: those
-// packets are pushed outside the lock, their chain detached from any entry meanwhile).
-// Handlers take the same lock.
+// encapsulates IPv6 packets in Ethernet. Documentation: IP6NDSolicitor.ts. The table,
+// queues, timer and handlers are ARPQuerier's (../ethernet/resolver.h), keyed by 16-byte
+// addresses; this file holds what is Neighbor Discovery's own.
 #include <arpa/inet.h>
 
-#include <algorithm>
-#include <atomic>
-#include <cctype>
-#include <cstdio>
 #include <cstring>
-#include <string>
-#include <thread>
-#include <vector>
 
+#include "../ethernet/resolver.h"
 #include "../ip/ip_util.h"
-#include "element.h"
 
 namespace pg {
 
-class IP6NDSolicitor final : public Element {
+class IP6NDSolicitor final : public NeighbourResolver<IP6NDSolicitor, 16> {
  public:
-  const char* port_count() const override { return "2/1"; }
-  const char* processing() const override { return "h/h"; }
+  static constexpr const char* kFamily = "IPv6";
+  static constexpr const char* kIgnoredCounter = "na_ignored";
+  static constexpr const char* kInsertExample = "fd00::2";
+  static constexpr uint16_t kEtherType = 0x86dd;
 
-  void configure(const Config& conf) override {
-    const std::string ip = conf.string("ip");
-    if (inet_pton(AF_INET6, ip.c_str(), my_ip_) != 1) throw ConfigError("ip: '" + ip + "' is not an IPv6 address");
-    if (my_ip_[0] == 0xff) throw ConfigError("ip: '" + ip + "' is a multicast address");
-    const std::vector<uint8_t> m = conf.hex_bytes("mac");
-    if (m.size() != 6) throw ConfigError("mac: an Ethernet address has 6 bytes");
-    std::memcpy(my_mac_, m.data(), 6);
-    capacity_ = uint32_t(conf.integer("capacity", 1, 1 << 20));
-    per_host_ = uint32_t(conf.integer("perHost", 1, 1 << 20));
-    entry_capacity_ = uint32_t(conf.integer("entryCapacity", 1, 65536));
-    timeout_ns_ = seconds_ns(conf.number("timeout", 0.001, 31536000.0));
-    poll_ns_ = seconds_ns(conf.number("pollInterval", 0.001, 3600.0));
-    give_up_ns_ = seconds_ns(conf.number("pendingTimeout", 0.001, 3600.0));
-    refresh_ns_ = std::max(timeout_ns_ - std::min(timeout_ns_, give_up_ns_), timeout_ns_ / 2);
-
-    c_sent_ = counter("sent");
-    c_requests_ = counter("requests");
-    c_replies_ = counter("replies");
-    c_queue_full_ = counter("drops_queue_full");
-    c_unresolved_ = counter("drops_unresolved");
-    c_table_full_ = counter("drops_table_full");
-    c_no_headroom_ = counter("drops_no_headroom");
-    c_short_ = counter("drops_short");
-    c_malformed_ = counter("drops_malformed");
-    c_ignored_ = counter("na_ignored");
-    c_pool_empty_ = counter("pool_empty");
-
-    slots_ = 16;
-    while (slots_ < size_t(entry_capacity_) * 2) slots_ <<= 1;
-    table_.assign(slots_, Entry{});
-    nodes_.assign(capacity_, Node{});
-    for (uint32_t i = 0; i < capacity_; i++) nodes_[i].next = i + 1 < capacity_ ? int32_t(i + 1) : -1;
-    free_ = 0;
-    add_timer(timer_);
+  static bool parse_addr(const std::string& s, Addr& out) { return inet_pton(AF_INET6, s.c_str(), out.data()) == 1; }
+  static const char* refused(const Addr& a) { return a[0] == 0xff ? "a multicast address" : nullptr; }
+  static void format_addr(const Addr& a, std::string& out) {
+    char text[INET6_ADDRSTRLEN];
+    inet_ntop(AF_INET6, a.data(), text, sizeof text);
+    out += text;
   }
-
-  void push(int port, Batch& b) override {
-    if (port == 0) push_ip(b);
-    else push_na(b);
-  }
-
-  uint64_t held_packets() const override { return held_.load(std::memory_order_relaxed); }
-
-  void cleanup() override {
-    std::vector<Packet*> gone;
-    for (Entry& e : table_) {
-      if (e.state == kEmpty) continue;
-      for (int32_t i = e.head; i >= 0; i = nodes_[size_t(i)].next) gone.push_back(nodes_[size_t(i)].pkt);
-      e = Entry{};
-    }
-    if (!gone.empty()) pool().free(gone.data(), uint32_t(gone.size()));
-    held_.store(0);
-  }
-
-  void add_handlers(std::vector<Handler>& h) override {
-    h.push_back({"table", [this] { return table_text(); }, nullptr});
-    h.push_back({"insert", nullptr, [this](const std::string& v) { insert_static(v); }});
-    h.push_back({"delete", nullptr, [this](const std::string& v) { delete_entry(v); }});
-    h.push_back({"clear", nullptr, [this](const std::string&) { clear_all(); }});
-  }
-
- private:
-  enum : uint8_t { kEmpty = 0, kPending, kDynamic, kStatic };
-
-  struct Entry {
-    uint8_t ip[16] = {};
-    uint8_t state = kEmpty;
-    uint8_t mac[6] = {};
-    uint32_t polls = 0;     // requests sent while pending
-    uint64_t stamp = 0;     // dynamic: learned or refreshed; pending: first request; static: inserted
-    uint64_t last_req = 0;  // the last request (pending: retries; learned: refreshes)
-    int32_t head = -1, tail = -1;  // held packets (node indexes), oldest first
-    uint32_t held = 0;
-  };
-  struct Addr {
-    uint8_t b[16];
-  };
-  struct Node {
-    Packet* pkt = nullptr;
-    int32_t next = -1;
-  };
-  // A chain of held packets detached from its entry, to be sent with `mac`.
-  struct Release {
-    int32_t head, tail;
-    uint32_t n;
-    uint8_t mac[6];
-  };
-
-  struct Lock {
-    explicit Lock(std::atomic_flag& f) : flag(f) {
-      while (flag.test_and_set(std::memory_order_acquire))
-        while (flag.test(std::memory_order_relaxed)) std::this_thread::yield();
-    }
-    ~Lock() { flag.clear(std::memory_order_release); }
-    std::atomic_flag& flag;
-  };
-
-  static uint64_t seconds_ns(double s) {
-    const uint64_t ns = uint64_t(s * 1e9);
-    return ns ? ns : 1;
-  }
-  static uint64_t age(uint64_t now, uint64_t then) { return now - std::min(now, then); }
-
-  // ---------------- table (the lock is held) ----------------
-
-  size_t home(const uint8_t* ip) const {
+  static size_t hash(const Addr& a) {
     uint64_t x, y;
-    std::memcpy(&x, ip, 8);
-    std::memcpy(&y, ip + 8, 8);
+    std::memcpy(&x, a.data(), 8);
+    std::memcpy(&y, a.data() + 8, 8);
     const uint64_t h = (x * 0x9e3779b97f4a7c15ull) ^ (y * 0xc2b2ae3d27d4eb4full);
-    return size_t((h ^ (h >> 29)) * 0x9e3779b97f4a7c15ull >> 32) & (slots_ - 1);
+    return size_t((h ^ (h >> 29)) * 0x9e3779b97f4a7c15ull >> 32);
   }
-
-  Entry* find(const uint8_t* ip) {
-    for (size_t i = home(ip), k = 0; k < slots_; i = (i + 1) & (slots_ - 1), k++) {
-      Entry& e = table_[i];
-      if (e.state == kEmpty) return nullptr;
-      if (std::memcmp(e.ip, ip, 16) == 0) return &e;
-    }
-    return nullptr;
-  }
-
-  // A fresh (empty-state) entry for ip, which must not be in the table; nullptr when full.
-  Entry* insert(const uint8_t* ip, uint64_t now) {
-    if (used_ >= entry_capacity_) {
-      if (now < next_purge_) return nullptr;
-      next_purge_ = now + 100000000ull;
-      purge_expired(now);
-      if (used_ >= entry_capacity_) return nullptr;
-    }
-    size_t i = home(ip);
-    while (table_[i].state != kEmpty) i = (i + 1) & (slots_ - 1);
-    table_[i] = Entry{};
-    std::memcpy(table_[i].ip, ip, 16);
-    used_++;
-    return &table_[i];
-  }
-
-  // Remove the entry in slot i (its queue must be empty or already taken); entries after it
-  // may move back, one of them into slot i.
-  void erase(size_t i) {
-    size_t j = i;
-    for (;;) {
-      table_[i] = Entry{};
-      for (;;) {
-        j = (j + 1) & (slots_ - 1);
-        if (table_[j].state == kEmpty) {
-          used_--;
-          return;
-        }
-        const size_t k = home(table_[j].ip);
-        // The entry at j may stay unless its home lies cyclically in (i, j].
-        const bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
-        if (!stays) break;
-      }
-      table_[i] = table_[j];
-      i = j;
-    }
-  }
-
-  void purge_expired(uint64_t now) {
-    for (size_t i = 0; i < slots_;) {
-      const Entry& e = table_[i];
-      if (e.state == kDynamic && e.held == 0 && age(now, e.stamp) > timeout_ns_) erase(i);
-      else i++;
-    }
-  }
-
-  bool usable(const Entry& e, uint64_t now) const {
-    return e.held == 0 && (e.state == kStatic || (e.state == kDynamic && age(now, e.stamp) <= timeout_ns_));
-  }
-
-  void make_pending(Entry& e, uint64_t now) {
-    e.state = kPending;
-    e.stamp = e.last_req = now;
-    e.polls = 1;
-  }
-
-  void enqueue(Entry& e, Packet* p) {
-    const int32_t n = free_;
-    free_ = nodes_[size_t(n)].next;
-    nodes_[size_t(n)] = Node{p, -1};
-    if (e.tail >= 0) nodes_[size_t(e.tail)].next = n;
-    else e.head = n;
-    e.tail = n;
-    e.held++;
-    held_.store(held_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  }
-
-  // Take e's queue off it (the nodes stay out of the free list until give_back).
-  Release detach(Entry& e) {
-    Release r{e.head, e.tail, e.held, {}};
-    std::memcpy(r.mac, e.mac, 6);
-    held_.store(held_.load(std::memory_order_relaxed) - e.held, std::memory_order_relaxed);
-    e.head = e.tail = -1;
-    e.held = 0;
-    return r;
-  }
-  void give_back(int32_t head, int32_t tail) {
-    if (head < 0) return;
-    nodes_[size_t(tail)].next = free_;
-    free_ = head;
-  }
-
-  // The timer should fire no later than `when`.
-  void arm(uint64_t when) {
-    if (!timer_.scheduled() || timer_.expiry() > when) timer_.schedule_at(when);
-  }
-
-  // ---------------- packet path ----------------
 
   // A multicast next hop maps to 33:33 and its low 32 bits (RFC 2464), without ND.
-  static bool multicast_mac(const uint8_t* ip, uint8_t* mac) {
-    if (ip[0] != 0xff) return false;
+  static bool multicast_mac(const Addr& a, uint8_t* mac) {
+    if (a[0] != 0xff) return false;
     mac[0] = 0x33, mac[1] = 0x33;
-    std::memcpy(mac + 2, ip + 12, 4);
+    std::memcpy(mac + 2, a.data() + 12, 4);
     return true;
   }
 
-  void encapsulate(Packet* p, const uint8_t* dst) const {
-    p->push(14);  // headroom checked when the packet came in
-    uint8_t* d = p->data();
-    std::memcpy(d, dst, 6);
-    std::memcpy(d + 6, my_mac_, 6);
-    d[12] = 0x86;
-    d[13] = 0xdd;
-    p->set_mac_header(d);
-  }
-
-  void push_ip(Batch& b) {
-    const uint32_t n = b.count;
-    if (n == 0) return;
-    const uint64_t now = now_ns();
-    Addr hop[kMaxBatch];
-    Packet* gone[kMaxBatch];
-    uint32_t m = 0, ngone = 0, nheadroom = 0, nshort = 0;
-    for (uint32_t i = 0; i < n; i++) {
-      Packet* p = b.pkts[i];
-      if (p->headroom() < 14) {
-        gone[ngone++] = p;
-        nheadroom++;
-        continue;
-      }
-      static const uint8_t zero[16] = {};
-      const uint8_t* d = p->anno().dst_ip6;
-      if (std::memcmp(d, zero, 16) == 0) {
-        const uint8_t* ip = p->network_header();
-        if (!ip) ip = p->data();
-        if (ip < p->data() || ip + 40 > p->end_data()) {
-          gone[ngone++] = p;
-          nshort++;
-          continue;
-        }
-        d = ip + 24;
-      }
-      std::memcpy(hop[m].b, d, 16);
-      b.pkts[m++] = p;
+  // The destination annotation (when not ::), else the IPv6 header's destination.
+  static bool destination(Packet* p, Addr& out) {
+    static const uint8_t zero[16] = {};
+    const uint8_t* d = p->anno().dst_ip6;
+    if (std::memcmp(d, zero, 16) == 0) {
+      const uint8_t* ip = p->network_header();
+      if (!ip) ip = p->data();
+      if (ip < p->data() || ip + 40 > p->end_data()) return false;
+      d = ip + 24;
     }
-
-    uint8_t macs[kMaxBatch][6];
-    Addr req[kMaxBatch];
-    uint32_t out = 0, nreq = 0, nfull = 0, ntable = 0;
-    {
-      Lock lock(lock_);
-      for (uint32_t i = 0; i < m; i++) {
-        Packet* p = b.pkts[i];
-        if (multicast_mac(hop[i].b, macs[out])) {
-          b.pkts[out++] = p;
-          continue;
-        }
-        Entry* e = find(hop[i].b);
-        if (e && usable(*e, now)) {
-          // Near the end of a learned entry's life, ask again (every pollInterval) while using it.
-          if (e->state == kDynamic && age(now, e->stamp) >= refresh_ns_ && age(now, e->last_req) >= poll_ns_) {
-            e->last_req = now;
-            req[nreq++] = hop[i];
-          }
-          std::memcpy(macs[out], e->mac, 6);
-          b.pkts[out++] = p;
-          continue;
-        }
-        if (!e) {
-          e = insert(hop[i].b, now);
-          if (!e) {
-            gone[ngone++] = p;
-            ntable++;
-            continue;
-          }
-          make_pending(*e, now);
-          req[nreq++] = hop[i];
-        } else if (e->state == kDynamic && e->held == 0) {
-          make_pending(*e, now);  // expired: ask again
-          req[nreq++] = hop[i];
-        }
-        if (e->held >= per_host_ || free_ < 0) {
-          gone[ngone++] = p;
-          nfull++;
-          continue;
-        }
-        enqueue(*e, p);
-      }
-      if (nreq) arm(now + poll_ns_);
-    }
-    for (uint32_t i = 0; i < out; i++) encapsulate(b.pkts[i], macs[i]);
-    b.count = out;
-    if (ngone) pool().free(gone, ngone);
-    if (nheadroom) count(c_no_headroom_, nheadroom);
-    if (nshort) count(c_short_, nshort);
-    if (nfull) count(c_queue_full_, nfull);
-    if (ntable) count(c_table_full_, ntable);
-    if (out) count(c_sent_, out);
-    output_push(0, b);
-    b.count = 0;
-    send_requests(req, nreq);
+    std::memcpy(out.data(), d, 16);
+    return true;
   }
 
-  static uint64_t pseudo(const uint8_t* ip, uint32_t length) {
-    return ip::sum_bytes(ip + 8, 32) + ip::net16(uint16_t(length >> 16)) + ip::net16(uint16_t(length)) + ip::net16(58);
-  }
-
-  // The link-layer address a Neighbor Advertisement frame teaches (its target link-layer
-  // address option, else the frame's source), or nullptr when the frame is malformed;
-  // `na` is set when it is an advertisement at all.
-  static const uint8_t* advertised_mac(const Packet* p, bool& na) {
-    na = false;
+  // A Neighbor Advertisement teaches its target's link-layer address (the target link-layer
+  // address option, else the frame's source). Frames that are not advertisements teach
+  // nothing; advertisements that fail a check are malformed.
+  static Reply parse_reply(const Packet* p, Learned& out) {
     const uint8_t* d = p->data();
-    if (p->length() < 54 || d[12] != 0x86 || d[13] != 0xdd) return nullptr;
+    if (p->length() < 54 || d[12] != 0x86 || d[13] != 0xdd) return Reply::Ignored;
     const uint8_t* ip = d + 14;
     const uint32_t plen = ip::load_be16(ip + 4);
-    if ((ip[0] >> 4) != 6 || plen > p->length() - 54 || ip[6] != 58) return nullptr;
+    if ((ip[0] >> 4) != 6 || plen > p->length() - 54 || ip[6] != 58) return Reply::Ignored;
     const uint8_t* icmp = ip + 40;
-    if (plen < 24 || icmp[0] != 136) return nullptr;
-    na = true;
-    if (icmp[1] != 0 || ip[7] != 255) return nullptr;
-    if (ip::fold(ip::sum_bytes(icmp, plen, pseudo(ip, plen))) != 0xffff) return nullptr;
-    if (icmp[8] == 0xff) return nullptr;  // a multicast target
+    if (plen < 24 || icmp[0] != 136) return Reply::Ignored;
+    if (icmp[1] != 0 || ip[7] != 255) return Reply::Malformed;
+    if (ip::fold(ip::sum_bytes(icmp, plen, pseudo(ip, plen))) != 0xffff) return Reply::Malformed;
+    if (icmp[8] == 0xff) return Reply::Malformed;  // a multicast target
     const uint8_t* mac = d + 6;
     for (uint32_t off = 24; off < plen;) {
-      if (off + 2 > plen) return nullptr;
+      if (off + 2 > plen) return Reply::Malformed;
       const uint32_t olen = uint32_t(icmp[off + 1]) * 8;
-      if (olen == 0 || off + olen > plen) return nullptr;
+      if (olen == 0 || off + olen > plen) return Reply::Malformed;
       if (icmp[off] == 2) mac = icmp + off + 2;
       off += olen;
     }
     static const uint8_t zero[6] = {};
-    if ((mac[0] & 1) || std::memcmp(mac, zero, 6) == 0) return nullptr;
-    return mac;
+    if ((mac[0] & 1) || std::memcmp(mac, zero, 6) == 0) return Reply::Malformed;
+    out.mac = mac;
+    std::memcpy(out.addr.data(), icmp + 8, 16);
+    std::memcpy(out.to.data(), ip + 24, 16);
+    return Reply::Valid;
   }
 
-  void push_na(Batch& b) {
-    const uint32_t n = b.count;
-    if (n == 0) return;
-    const uint64_t now = now_ns();
-    uint32_t idx[kMaxBatch];
-    const uint8_t* learned[kMaxBatch];
-    uint32_t nv = 0, nmal = 0, nign = 0, nacc = 0;
-    for (uint32_t i = 0; i < n; i++) {
-      bool na;
-      const uint8_t* mac = advertised_mac(b.pkts[i], na);
-      if (!mac) {
-        if (na) nmal++;
-        else nign++;
-        continue;
-      }
-      learned[nv] = mac;
-      idx[nv++] = i;
-    }
-
-    Release rel[kMaxBatch];
-    uint32_t nrel = 0;
-    if (nv) {
-      Lock lock(lock_);
-      for (uint32_t k = 0; k < nv; k++) {
-        const uint8_t* ip = b.pkts[idx[k]]->data() + 14;
-        const uint8_t* target = ip + 48;
-        if (std::memcmp(target, my_ip_, 16) == 0) {
-          nign++;
-          continue;
-        }
-        Entry* e = find(target);
-        if (e && e->state == kStatic) {
-          nign++;
-          continue;
-        }
-        if (!e) {
-          // Learn a new address only from a reply to us.
-          if (std::memcmp(ip + 24, my_ip_, 16) != 0 || !(e = insert(target, now))) {
-            nign++;
-            continue;
-          }
-        }
-        e->state = kDynamic;
-        std::memcpy(e->mac, learned[k], 6);
-        e->stamp = now;
-        e->polls = 0;
-        nacc++;
-        if (e->held) rel[nrel++] = detach(*e);
-      }
-    }
-    drop(b);
-    if (nmal) count(c_malformed_, nmal);
-    if (nign) count(c_ignored_, nign);
-    if (nacc) count(c_replies_, nacc);
-    release(rel, nrel);
+  // A Neighbor Solicitation (86 bytes) for `target`, to its solicited-node multicast address
+  // ff02::1:ffXX:XXXX (33:33:ff:XX:XX:XX), with the source link-layer address option.
+  void build_request(Packet* p, const Addr& target) const {
+    const uint8_t* t = target.data();
+    p->put(86);
+    uint8_t* d = p->data();
+    d[0] = 0x33, d[1] = 0x33, d[2] = 0xff, d[3] = t[13], d[4] = t[14], d[5] = t[15];
+    std::memcpy(d + 6, my_mac_, 6);
+    d[12] = 0x86, d[13] = 0xdd;
+    uint8_t* ip = d + 14;
+    ip[0] = 0x60, ip[1] = 0, ip[2] = 0, ip[3] = 0, ip[4] = 0, ip[5] = 32, ip[6] = 58, ip[7] = 255;
+    std::memcpy(ip + 8, my_ip_.data(), 16);
+    static const uint8_t snm[13] = {0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff};
+    std::memcpy(ip + 24, snm, 13);
+    std::memcpy(ip + 37, t + 13, 3);
+    uint8_t* ns = ip + 40;
+    std::memset(ns, 0, 8);
+    ns[0] = 135;
+    std::memcpy(ns + 8, t, 16);
+    ns[24] = 1, ns[25] = 1;
+    std::memcpy(ns + 26, my_mac_, 6);
+    ip::store16(ns + 2, ip::checksum(ns, 32, pseudo(ip, 32)));
+    p->set_mac_header(d);
+    p->set_network_header(ip);
   }
 
-  // Send the detached chains (outside the lock), then return their nodes.
-  void release(const Release* rel, uint32_t nrel) {
-    if (nrel == 0) return;
-    Batch out;
-    uint64_t total = 0;
-    for (uint32_t r = 0; r < nrel; r++) {
-      for (int32_t i = rel[r].head; i >= 0; i = nodes_[size_t(i)].next) {
-        Packet* p = nodes_[size_t(i)].pkt;
-        encapsulate(p, rel[r].mac);
-        out.add(p);
-        if (out.full()) {
-          total += out.count;
-          output_push(0, out);
-          out.count = 0;
-        }
-      }
-    }
-    total += out.count;
-    output_push(0, out);
-    out.count = 0;
-    if (total) count(c_sent_, total);
-    Lock lock(lock_);
-    for (uint32_t r = 0; r < nrel; r++) give_back(rel[r].head, rel[r].tail);
+ private:
+  static uint64_t pseudo(const uint8_t* ip, uint32_t length) {
+    return ip::sum_bytes(ip + 8, 32) + ip::net16(uint16_t(length >> 16)) + ip::net16(uint16_t(length)) + ip::net16(58);
   }
-
-  // Neighbor Solicitations (86 bytes) for the addresses, to their solicited-node multicast
-  // addresses ff02::1:ffXX:XXXX (33:33:ff:XX:XX:XX), with the source link-layer address option.
-  void send_requests(const Addr* ips, uint32_t n) {
-    if (n == 0) return;
-    Batch out;
-    out.count = pool().alloc(out.pkts, n);
-    for (uint32_t i = 0; i < out.count; i++) {
-      Packet* p = out.pkts[i];
-      const uint8_t* t = ips[i].b;
-      p->put(86);
-      uint8_t* d = p->data();
-      d[0] = 0x33, d[1] = 0x33, d[2] = 0xff, d[3] = t[13], d[4] = t[14], d[5] = t[15];
-      std::memcpy(d + 6, my_mac_, 6);
-      d[12] = 0x86, d[13] = 0xdd;
-      uint8_t* ip = d + 14;
-      ip[0] = 0x60, ip[1] = 0, ip[2] = 0, ip[3] = 0, ip[4] = 0, ip[5] = 32, ip[6] = 58, ip[7] = 255;
-      std::memcpy(ip + 8, my_ip_, 16);
-      static const uint8_t snm[13] = {0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff};
-      std::memcpy(ip + 24, snm, 13);
-      std::memcpy(ip + 37, t + 13, 3);
-      uint8_t* ns = ip + 40;
-      std::memset(ns, 0, 8);
-      ns[0] = 135;
-      std::memcpy(ns + 8, t, 16);
-      ns[24] = 1, ns[25] = 1;
-      std::memcpy(ns + 26, my_mac_, 6);
-      ip::store16(ns + 2, ip::checksum(ns, 32, pseudo(ip, 32)));
-      p->set_mac_header(d);
-      p->set_network_header(ip);
-    }
-    if (out.count < n) count(c_pool_empty_, n - out.count);
-    if (out.count) count(c_requests_, out.count);
-    output_push(0, out);
-    out.count = 0;
-  }
-
-  // ---------------- timer: retries, give-ups, expiry, releases after `insert` ----------------
-
-  void on_timer() {
-    const uint64_t now = now_ns();
-    Addr req[kMaxBatch];
-    Release rel[kMaxBatch];
-    Batch gone;
-    uint32_t nreq = 0, nrel = 0;
-    uint64_t ndropped = 0;
-    {
-      Lock lock(lock_);
-      uint64_t next = ~uint64_t(0);
-      bool more = false;
-      for (size_t i = 0; i < slots_;) {
-        Entry& e = table_[i];
-        if (e.state == kEmpty) {
-          i++;
-          continue;
-        }
-        if (e.state == kPending) {
-          if (age(now, e.stamp) >= give_up_ns_) {
-            for (int32_t j = e.head; j >= 0; j = nodes_[size_t(j)].next) {
-              if (gone.full()) drop(gone);
-              gone.add(nodes_[size_t(j)].pkt);
-            }
-            ndropped += e.held;
-            const Release r = detach(e);
-            give_back(r.head, r.tail);
-            erase(i);
-            continue;  // slot i may now hold another entry
-          }
-          if (age(now, e.last_req) >= poll_ns_) {
-            if (nreq < kMaxBatch) {
-              std::memcpy(req[nreq++].b, e.ip, 16);
-              e.last_req = now;
-              e.polls++;
-            } else {
-              more = true;
-            }
-          }
-          next = std::min(next, std::min(e.last_req + poll_ns_, e.stamp + give_up_ns_));
-        } else {
-          if (e.held) {
-            if (nrel < kMaxBatch) rel[nrel++] = detach(e);
-            else more = true;
-          }
-          if (e.state == kDynamic) {
-            if (e.held == 0 && age(now, e.stamp) > timeout_ns_) {
-              erase(i);
-              continue;
-            }
-            next = std::min(next, std::max<uint64_t>(e.stamp + timeout_ns_ + 1, now + 100000000ull));
-          }
-        }
-        i++;
-      }
-      if (more) next = now;
-      if (next != ~uint64_t(0)) timer_.schedule_at(next);
-    }
-    drop(gone);
-    if (ndropped) count(c_unresolved_, ndropped);
-    send_requests(req, nreq);
-    release(rel, nrel);
-  }
-
-  // ---------------- handlers (control thread) ----------------
-
-  static bool parse_ip(const std::string& s, uint8_t* out) { return inet_pton(AF_INET6, s.c_str(), out) == 1; }
-  static bool parse_mac(const std::string& s, uint8_t* out) {
-    unsigned v[6];
-    char tail;
-    if (s.size() != 17 || std::sscanf(s.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) != 6)
-      return false;
-    for (int i = 0; i < 6; i++) {
-      if (!std::isxdigit(uint8_t(s[size_t(i) * 3])) || !std::isxdigit(uint8_t(s[size_t(i) * 3 + 1]))) return false;
-      out[i] = uint8_t(v[i]);
-    }
-    return true;
-  }
-  static std::vector<std::string> words(const std::string& s) {
-    std::vector<std::string> w;
-    size_t i = 0;
-    while (i < s.size()) {
-      while (i < s.size() && std::isspace(uint8_t(s[i]))) i++;
-      size_t j = i;
-      while (j < s.size() && !std::isspace(uint8_t(s[j]))) j++;
-      if (j > i) w.push_back(s.substr(i, j - i));
-      i = j;
-    }
-    return w;
-  }
-
-  void insert_static(const std::string& v) {
-    const std::vector<std::string> w = words(v);
-    uint8_t ip[16];
-    uint8_t mac[6];
-    if (w.size() != 2) throw HandlerError("insert: write 'IP MAC', like 'fd00::2 02:00:00:00:00:02'");
-    if (!parse_ip(w[0], ip)) throw HandlerError("insert: '" + w[0] + "' is not an IPv6 address");
-    if (ip[0] == 0xff) throw HandlerError("insert: '" + w[0] + "' is a multicast address");
-    if (!parse_mac(w[1], mac)) throw HandlerError("insert: '" + w[1] + "' is not an Ethernet address like 02:00:00:00:00:02");
-    if ((mac[0] & 1)) throw HandlerError("insert: '" + w[1] + "' is a multicast address");
-    const uint64_t now = monotonic_ns();
-    Lock lock(lock_);
-    Entry* e = find(ip);
-    if (!e) {
-      next_purge_ = 0;  // make room from expired entries if needed
-      e = insert(ip, now);
-      if (!e) throw HandlerError("insert: the table is full (" + std::to_string(entry_capacity_) + " entries)");
-    }
-    e->state = kStatic;
-    std::memcpy(e->mac, mac, 6);
-    e->stamp = now;
-    e->polls = 0;
-    if (e->held) timer_.schedule_at(now);  // the worker releases the held packets
-  }
-
-  // Free the packets held by e (the lock is held); returns how many.
-  uint32_t flush(Entry& e, std::vector<Packet*>& gone) {
-    for (int32_t j = e.head; j >= 0; j = nodes_[size_t(j)].next) gone.push_back(nodes_[size_t(j)].pkt);
-    const uint32_t n = e.held;
-    const Release r = detach(e);
-    give_back(r.head, r.tail);
-    return n;
-  }
-
-  void delete_entry(const std::string& v) {
-    const std::vector<std::string> w = words(v);
-    uint8_t ip[16];
-    if (w.size() != 1 || !parse_ip(w[0], ip)) throw HandlerError("delete: write an IPv6 address");
-    std::vector<Packet*> gone;
-    {
-      Lock lock(lock_);
-      Entry* e = find(ip);
-      if (!e) throw HandlerError("delete: no entry for " + w[0]);
-      flush(*e, gone);
-      erase(size_t(e - table_.data()));
-    }
-    if (!gone.empty()) {
-      pool().free(gone.data(), uint32_t(gone.size()));
-      count(c_unresolved_, gone.size());
-    }
-  }
-
-  void clear_all() {
-    std::vector<Packet*> gone;
-    {
-      Lock lock(lock_);
-      for (Entry& e : table_) {
-        if (e.state == kEmpty) continue;
-        flush(e, gone);
-        e = Entry{};
-      }
-      used_ = 0;
-    }
-    if (!gone.empty()) {
-      pool().free(gone.data(), uint32_t(gone.size()));
-      count(c_unresolved_, gone.size());
-    }
-  }
-
-  std::string table_text() {
-    struct Row {
-      uint8_t ip[16];
-      uint8_t state;
-      uint8_t mac[6];
-      uint64_t age;
-      uint32_t held;
-    };
-    std::vector<Row> rows;
-    {
-      Lock lock(lock_);
-      const uint64_t now = monotonic_ns();
-      for (const Entry& e : table_) {
-        if (e.state == kEmpty) continue;
-        if (e.state == kDynamic && e.held == 0 && age(now, e.stamp) > timeout_ns_) continue;
-        Row r{{}, e.state, {}, age(now, e.stamp), e.held};
-        std::memcpy(r.ip, e.ip, 16);
-        std::memcpy(r.mac, e.mac, 6);
-        rows.push_back(r);
-      }
-    }
-    std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return std::memcmp(a.ip, b.ip, 16) < 0; });
-    std::string s;
-    char line[96];
-    for (const Row& r : rows) {
-      char text[INET6_ADDRSTRLEN];
-      inet_ntop(AF_INET6, r.ip, text, sizeof text);
-      s += text;
-      s += ' ';
-      if (r.state == kPending) {
-        std::snprintf(line, sizeof line, "pending %.3f %u\n", double(r.age) / 1e9, r.held);
-      } else {
-        const int k = std::snprintf(line, sizeof line, "%02x:%02x:%02x:%02x:%02x:%02x ", r.mac[0], r.mac[1], r.mac[2], r.mac[3], r.mac[4],
-                                    r.mac[5]);
-        if (r.state == kStatic) std::snprintf(line + k, sizeof line - size_t(k), "static\n");
-        else std::snprintf(line + k, sizeof line - size_t(k), "%.3f\n", double(r.age) / 1e9);
-      }
-      s += line;
-    }
-    return s;
-  }
-
-  // ---------------- state ----------------
-
-  uint8_t my_ip_[16] = {};
-  uint8_t my_mac_[6] = {};
-  uint32_t capacity_ = 2048, per_host_ = 16, entry_capacity_ = 4096;
-  uint64_t timeout_ns_ = 0, poll_ns_ = 0, give_up_ns_ = 0;
-  uint64_t refresh_ns_ = 0;  // a learned entry this old is asked for again when used
-
-  std::atomic_flag lock_;  // clear on construction (C++20)
-  size_t slots_ = 0;
-  std::vector<Entry> table_;
-  uint32_t used_ = 0;
-  uint64_t next_purge_ = 0;
-  std::vector<Node> nodes_;
-  int32_t free_ = -1;
-  std::atomic<uint64_t> held_{0};
-  Timer timer_{[this] { on_timer(); }};
-
-  uint32_t c_sent_ = 0, c_requests_ = 0, c_replies_ = 0, c_queue_full_ = 0, c_unresolved_ = 0, c_table_full_ = 0, c_no_headroom_ = 0,
-           c_short_ = 0, c_malformed_ = 0, c_ignored_ = 0, c_pool_empty_ = 0;
 };
 
 PG_ELEMENT(IP6NDSolicitor);

@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import { defineElement } from '../../src/graph/descriptor.js';
+import { resolverFields, resolverHandlers } from '../ethernet/resolverFields.js';
 import { etherAddress, ipv6Address } from '../../src/graph/types.js';
 
 export const IP6NDSolicitor = defineElement({
@@ -61,12 +62,7 @@ address are sent); \`delete\` takes an IP and removes its entry (held packets ar
     {
       ip: ipv6Address('This host\'s IPv6 address: the source of the Neighbor Solicitations.'),
       mac: etherAddress('This host\'s Ethernet address: the source of every frame sent, and the source link-layer address of the solicitations.'),
-      capacity: Type.Optional(Type.Integer({ minimum: 1, maximum: 1048576, default: 2048, description: 'Most packets held, in all, while their next hops are resolved.' })),
-      perHost: Type.Optional(Type.Integer({ minimum: 1, maximum: 1048576, default: 16, description: 'Most packets held for one unresolved address.' })),
-      entryCapacity: Type.Optional(Type.Integer({ minimum: 1, maximum: 65536, default: 4096, description: 'Most addresses in the table (pending, learned and static).' })),
-      timeout: Type.Optional(Type.Number({ minimum: 0.001, maximum: 31536000, default: 300, description: 'Seconds a learned entry lives after the advertisement that taught it.' })),
-      pollInterval: Type.Optional(Type.Number({ minimum: 0.001, maximum: 3600, default: 1, description: 'Seconds between solicitations for an address still unresolved.' })),
-      pendingTimeout: Type.Optional(Type.Number({ minimum: 0.001, maximum: 3600, default: 5, description: 'Seconds after the first solicitation when an unresolved address is given up and its held packets dropped.' })),
+      ...resolverFields({ requests: 'solicitations', request: 'solicitation', reply: 'advertisement' }),
     },
     { additionalProperties: false },
   ),
@@ -83,12 +79,7 @@ address are sent); \`delete\` takes an IP and removes its entry (held packets ar
     na_ignored: 'frames on input 1 that taught nothing (not advertisements, or advertisements for static entries, for ip itself, unsolicited ones, or when the table was full)',
     pool_empty: 'solicitations not sent because the packet pool was empty',
   },
-  handlers: {
-    table: { doc: "the entries, sorted by address: 'IP MAC AGE', 'IP MAC static' or 'IP pending AGE HELD'", read: true },
-    insert: { doc: "write 'IP MAC': a static entry (packets held for IP are sent)", write: true },
-    delete: { doc: 'write an IP: remove its entry (packets held for it are dropped)', write: true },
-    clear: { doc: 'write anything: remove every entry (held packets are dropped)', write: true },
-  },
+  handlers: resolverHandlers,
   examples: [
     "const nd = IP6NDSolicitor({ ip: 'fd00::1', mac: '02:00:00:00:00:01' }, 'nds'); rt.out(0).to(nd.in(0)); adverts.to(nd.in(1)); nd.out(0).to(ToDevice({ device: 'eth0' }))",
   ],

@@ -68,13 +68,13 @@ class RouteLookupElement : public Element {
     };
     hs.push_back(writer("add", [this, labelled](const std::string& v) {
       routes_->add_lines(labelled(v), true);
-      pub_.publish(routes_->build(), [this] { synchronize(); });
+      commit();
     }));
     hs.push_back(writer("remove", [this](const std::string& v) {
       std::vector<std::string> prefixes;
       for (auto& [n, text] : route_lines(v)) prefixes.push_back(text);
       routes_->remove_prefixes(prefixes);
-      pub_.publish(routes_->build(), [this] { synchronize(); });
+      commit();
     }));
     hs.push_back(writer("set", [this, labelled](const std::string& v) {
       RouteSet fresh(width(), uint32_t(noutputs()));
@@ -120,6 +120,13 @@ class RouteLookupElement : public Element {
   uint32_t c_no_route_ = 0, c_short_ = 0;
 
  private:
+  // After a change to the route set: patch the published snapshot in place (microseconds, no
+  // epoch wait), or, when it cannot be patched, build a new one and publish it (one epoch
+  // wait for the whole write, however many routes it changed).
+  void commit() {
+    if (!routes_->patch(*pub_.writable())) pub_.publish(routes_->build(), [this] { synchronize(); });
+  }
+
   std::unique_ptr<RouteSet> routes_;
   std::mutex mu_;  // control thread only: handlers
   std::string last_lookup_ = "no lookup yet";

@@ -19,14 +19,17 @@ namespace pg::fib {
 // form one contiguous run, which becomes that slot's child, built recursively with the
 // slot's painted value as its default. One pass, no per-route rebuilds.
 struct Builder {
-  LpmTable& t;
+  // Where new nodes and runs go, and the index the first of them will have in the table.
+  std::vector<LpmTable::Node>& nodes;
+  std::vector<uint32_t>& vals;
+  uint32_t node_base = 0, val_base = 0;
 
   static uint32_t bits_at(u128 key, unsigned depth, unsigned bits) {
     return uint32_t(key >> (128 - depth - bits)) & ((1u << bits) - 1);
   }
 
   // Fill `slots` (2^bits of them, covering address bits [depth, depth+bits)) from
-  // routes [b, e), all longer than depth and inside this node's range.
+  // routes [b, e), all at least depth long and inside this range.
   void fill(const Route* b, const Route* e, unsigned depth, unsigned bits, uint32_t* slots) {
     const unsigned end = depth + bits;
     const Route* r = b;
@@ -52,11 +55,16 @@ struct Builder {
     uint32_t slots[256];
     std::fill(slots, slots + 256, def);
     fill(b, e, depth, 8, slots);
+    return encode(slots);
+  }
+
+  // The value for a node with these 256 slots (a leaf when they are one leaf).
+  uint32_t encode(const uint32_t* slots) {
     bool uniform = true;
     for (int s = 1; s < 256 && uniform; s++) uniform = slots[s] == slots[0];
     if (uniform && !(slots[0] & LpmTable::kChild)) return slots[0];
     LpmTable::Node nd{};
-    nd.base = uint32_t(t.vals_.size());
+    nd.base = val_base + uint32_t(vals.size());
     uint32_t marks = 0;
     for (int w = 0; w < 4; w++) {
       nd.cum[w] = uint8_t(marks);
@@ -64,18 +72,29 @@ struct Builder {
         const int s = w * 64 + bit;
         if (s == 0 || slots[s] != slots[s - 1] || (slots[s] & LpmTable::kChild)) {
           nd.bm[w] |= 1ull << bit;
-          t.vals_.push_back(slots[s]);
+          vals.push_back(slots[s]);
           marks++;
         }
       }
     }
-    if (t.nodes_.size() >= LpmTable::kChild - 1) throw std::length_error("LPM table: too many nodes");
-    t.nodes_.push_back(nd);
-    return LpmTable::kChild | uint32_t(t.nodes_.size() - 1);
+    if (node_base + nodes.size() >= LpmTable::kChild - 1) throw std::length_error("LPM table: too many nodes");
+    nodes.push_back(nd);
+    return LpmTable::kChild | uint32_t(node_base + nodes.size() - 1);
   }
 };
 
-std::unique_ptr<LpmTable> LpmTable::build(std::vector<Route> routes, unsigned width) {
+namespace {
+// A vector holding v's elements with room for `extra` more.
+template <class T>
+void refit(std::vector<T>& v, size_t extra) {
+  std::vector<T> w;
+  w.reserve(v.size() + extra);
+  w.assign(v.begin(), v.end());
+  v.swap(w);
+}
+}  // namespace
+
+std::unique_ptr<LpmTable> LpmTable::build(std::vector<Route> routes, unsigned width, unsigned spare_div) {
   if (width != 32 && width != 128) throw std::invalid_argument("LPM table width must be 32 or 128");
   for (const Route& r : routes) {
     if (r.len > width) throw std::invalid_argument("route longer than the address");
@@ -93,12 +112,99 @@ std::unique_ptr<LpmTable> LpmTable::build(std::vector<Route> routes, unsigned wi
     t->nodes_.reserve(routes.size() / 16);
     t->vals_.reserve(routes.size());
   }
-  Builder b{*t};
+  Builder b{t->nodes_, t->vals_};
   b.fill(routes.data(), routes.data() + routes.size(), 0, t->root_bits_, t->root_.data());
   t->root_.shrink_to_fit();
-  t->nodes_.shrink_to_fit();
-  t->vals_.shrink_to_fit();
+  refit(t->nodes_, spare_div ? t->nodes_.size() / spare_div + 4 : 0);
+  refit(t->vals_, spare_div ? t->vals_.size() / spare_div + 32 : 0);
   return t;
+}
+
+void LpmTable::expand(uint32_t n, uint32_t* slots) const {
+  const Node& nd = nodes_[n];
+  uint32_t i = nd.base - 1;
+  for (uint32_t s = 0; s < 256; s++) {
+    if (nd.bm[s >> 6] >> (s & 63) & 1) i++;
+    slots[s] = vals_[i];
+  }
+}
+
+bool LpmTable::update(u128 key, unsigned len, const RegionFn& region) {
+  // The levels down the prefix's path: the root, then each node met.
+  struct Level {
+    uint32_t node;  // node index; unused for the root
+    unsigned start, bits;
+  };
+  Level path[20];
+  int depth = 0;
+  path[0] = {0, 0, root_bits_};
+  for (;;) {
+    const Level& l = path[depth];
+    const unsigned end = l.start + l.bits;
+    if (len <= end) break;
+    const uint32_t slot = Builder::bits_at(key, l.start, l.bits);
+    const uint32_t v = depth == 0 ? root_[slot] : vals_[index_of(nodes_[l.node], slot)];
+    if (!(v & kChild)) break;  // no node below: the change rebuilds this whole slot
+    path[++depth] = {v & ~kChild, end, 8};
+  }
+  const Level& at = path[depth];
+  const unsigned end = at.start + at.bits;
+  const unsigned qlen = std::min(len, end);
+  const u128 qkey = key & prefix_mask(qlen);
+  const uint32_t first = Builder::bits_at(qkey, at.start, at.bits);
+  const uint32_t count = 1u << (end - qlen);
+
+  std::vector<Route> routes;
+  uint32_t def = 0;
+  if (!region(qkey, qlen, routes, def)) return false;
+  std::vector<Node> nn;
+  std::vector<uint32_t> nv;
+  Builder b{nn, nv, uint32_t(nodes_.size()), uint32_t(vals_.size())};
+  std::vector<uint32_t> fresh(count, def);
+  b.fill(routes.data(), routes.data() + routes.size(), qlen, end - qlen, fresh.data());
+  // Where the change is published: root slots, or one value in a node's runs. Every store is
+  // an aligned 32-bit release store, which a reader sees whole (old value or new).
+  auto store = [](uint32_t& cell, uint32_t v) {
+    if (cell != v) std::atomic_ref<uint32_t>(cell).store(v, std::memory_order_release);
+  };
+  auto commit = [&]() {
+    if (nodes_.size() + nn.size() > nodes_.capacity() || vals_.size() + nv.size() > vals_.capacity()) return false;
+    // Within capacity: no reallocation, so readers' pointers into the arrays stay valid, and
+    // nothing published refers to these indexes yet.
+    nodes_.insert(nodes_.end(), nn.begin(), nn.end());
+    vals_.insert(vals_.end(), nv.begin(), nv.end());
+    return true;
+  };
+  if (depth == 0) {
+    if (!commit()) return false;
+    for (uint32_t i = 0; i < count; i++) store(root_[first + i], fresh[i]);
+    return true;
+  }
+  // The node the change ends in. When its new slots still fit its runs (each run one value),
+  // the changed runs are rewritten in place: a next-hop change, or new subtrees below, costs
+  // no copy. Otherwise the node is copied once, and the one value pointing to it (a child
+  // value is always a run of its own) is rewritten in its parent.
+  const uint32_t n = path[depth].node;
+  uint32_t old[256], slots[256];
+  expand(n, old);
+  std::copy(old, old + 256, slots);
+  std::copy(fresh.begin(), fresh.end(), slots + first);
+  const Node& nd = nodes_[n];
+  bool fits = true;
+  for (uint32_t s = 1; s < 256 && fits; s++) fits = (nd.bm[s >> 6] >> (s & 63) & 1) || slots[s] == slots[s - 1];
+  if (fits) {
+    if (!commit()) return false;
+    for (uint32_t s = first; s < first + count; s++)
+      if (slots[s] != old[s]) store(vals_[index_of(nd, s)], slots[s]);
+    return true;
+  }
+  const uint32_t top = b.encode(slots);
+  if (!commit()) return false;
+  const Level& up = path[depth - 1];
+  const uint32_t slot = Builder::bits_at(key, up.start, up.bits);
+  if (depth == 1) store(root_[slot], top);
+  else store(vals_[index_of(nodes_[up.node], slot)], top);
+  return true;
 }
 
 size_t LpmTable::memory() const {
@@ -129,7 +235,7 @@ void LpmTable::lookup_batch(const uint32_t* a, uint32_t n, uint32_t* out) const 
     uint32_t v[kChunk], idx[kChunk];
     uint8_t pend[kChunk];
     uint32_t np = 0;
-    for (uint32_t i = 0; i < m; i++) v[i] = root[x[i] >> rshift];
+    for (uint32_t i = 0; i < m; i++) v[i] = read(&root[x[i] >> rshift]);
     for (uint32_t i = 0; i < m; i++) {
       pend[np] = uint8_t(i);
       np += (v[i] & kChild) ? 1 : 0;
@@ -146,7 +252,7 @@ void LpmTable::lookup_batch(const uint32_t* a, uint32_t n, uint32_t* out) const 
       uint32_t np2 = 0;
       for (uint32_t k = 0; k < np; k++) {
         const uint32_t i = pend[k];
-        v[i] = vals[idx[k]];
+        v[i] = read(&vals[idx[k]]);
         pend[np2] = uint8_t(i);
         np2 += (v[i] & kChild) ? 1 : 0;
       }
@@ -172,7 +278,7 @@ void LpmTable::lookup6_batch(const uint8_t* a, uint32_t n, uint32_t* out) const 
       std::memcpy(&hi, a + size_t(off + i) * 16, 8);
       std::memcpy(&lo, a + size_t(off + i) * 16 + 8, 8);
       k6[i] = (u128(__builtin_bswap64(hi)) << 64) | __builtin_bswap64(lo);
-      v[i] = root[uint32_t(k6[i] >> rshift)];
+      v[i] = read(&root[uint32_t(k6[i] >> rshift)]);
     }
     for (uint32_t i = 0; i < m; i++) {
       pend[np] = uint8_t(i);
@@ -190,7 +296,7 @@ void LpmTable::lookup6_batch(const uint8_t* a, uint32_t n, uint32_t* out) const 
       uint32_t np2 = 0;
       for (uint32_t k = 0; k < np; k++) {
         const uint32_t i = pend[k];
-        v[i] = vals[idx[k]];
+        v[i] = read(&vals[idx[k]]);
         pend[np2] = uint8_t(i);
         np2 += (v[i] & kChild) ? 1 : 0;
       }

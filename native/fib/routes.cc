@@ -1,6 +1,8 @@
 // Route text, the authoritative route set and snapshot building (see routes.h).
 #include "fib/routes.h"
 
+#include <zlib.h>  // Node's own zlib: the node binary exports its symbols, so the addon links with no extra library
+
 #include <algorithm>
 #include <fstream>
 #include <sstream>
@@ -118,7 +120,6 @@ void RouteSet::add_lines(const std::vector<std::pair<std::string, std::string>>&
   std::vector<Prefix> inserted;
   if (replace) parsed.reserve(lines.size());
   else inserted.reserve(lines.size());
-  routes_.reserve(routes_.size() + lines.size());
   u128 key;
   unsigned len;
   std::vector<Hop> hops;
@@ -130,9 +131,10 @@ void RouteSet::add_lines(const std::vector<std::pair<std::string, std::string>>&
       parse(lines[i].second, key, len, hops);
       const Prefix k{key, len};
       const uint32_t id = intern(hops);
+      const size_t before = routes_.size();
       if (replace) {
         parsed.emplace_back(k, id);
-      } else if (routes_.emplace(k, id).second) {
+      } else if (routes_.emplace_hint(routes_.end(), k, id), routes_.size() > before) {  // sorted input: O(1) a route
         inserted.push_back(k);
       } else {
         duplicate = true;
@@ -154,7 +156,11 @@ void RouteSet::add_lines(const std::vector<std::pair<std::string, std::string>>&
     }
     throw std::runtime_error(name(i) + ": prefix " + prefix_text(key, len) + " is already in the table");
   }
-  for (auto& [k, id] : parsed) routes_[k] = id;
+  for (auto& [k, id] : parsed) {
+    routes_[k] = id;
+    changed_.push_back(k);
+  }
+  changed_.insert(changed_.end(), inserted.begin(), inserted.end());
 }
 
 void RouteSet::remove_prefixes(const std::vector<std::string>& prefixes) {
@@ -172,11 +178,13 @@ void RouteSet::remove_prefixes(const std::vector<std::string>& prefixes) {
     gone.push_back(k);
   }
   for (const Prefix& k : gone) routes_.erase(k);
+  changed_.insert(changed_.end(), gone.begin(), gone.end());
 }
 
 std::unique_ptr<Snapshot> RouteSet::build() {
   auto s = std::make_unique<Snapshot>();
-  std::map<Hop, uint32_t> hop_index;
+  std::map<Hop, uint32_t>& hop_index = hop_index_;
+  hop_index.clear();
   std::vector<uint32_t> nh_of(lists_.size(), kNoRoute);  // hop list id -> next-hop index
   std::vector<Route> routes;
   routes.reserve(routes_.size());
@@ -196,7 +204,11 @@ std::unique_ptr<Snapshot> RouteSet::build() {
     }
     routes.push_back(Route{k.key, nh_of[id], uint8_t(k.len)});
   }
-  s->lpm = LpmTable::build(std::move(routes), width_);
+  s->lpm = LpmTable::build(std::move(routes), width_, spare_div_);
+  s->nexthops.reserve_spare(s->nexthops.size() / spare_div_ + 4);
+  s->hops.reserve(s->hops.size() + s->hops.size() / spare_div_ + 4);
+  changed_.clear();
+  changed_all_ = false;
   // Forget hop lists no route uses any more, once they are many.
   size_t used = 0;
   for (uint32_t nh : nh_of) used += nh != kNoRoute;
@@ -212,8 +224,78 @@ std::unique_ptr<Snapshot> RouteSet::build() {
       }
     lists_.swap(kept);
     for (auto& [k, id] : routes_) id = remap[id];
+    std::vector<uint32_t> moved(lists_.size(), kNoRoute);
+    for (uint32_t id = 0; id < remap.size(); id++)
+      if (remap[id] != kNoRoute) moved[remap[id]] = nh_of[id];
+    nh_of.swap(moved);
   }
+  nh_of_ = std::move(nh_of);
   return s;
+}
+
+bool RouteSet::next_hop_of(Snapshot& s, uint32_t id, uint32_t& nh) {
+  if (id < nh_of_.size() && nh_of_[id] != kNoRoute) {
+    nh = nh_of_[id];
+    return true;
+  }
+  const std::vector<Hop>& list = lists_[id];
+  size_t fresh = 0;
+  for (const Hop& h : list) fresh += !hop_index_.count(h);
+  // Appending within capacity keeps the arrays where workers read them.
+  if (s.hops.size() + fresh > s.hops.capacity() || !s.nexthops.has_room(uint32_t(list.size()))) return false;
+  std::vector<uint32_t> members;
+  for (const Hop& h : list) {
+    auto it = hop_index_.find(h);
+    if (it == hop_index_.end()) {
+      it = hop_index_.emplace(h, uint32_t(s.hops.size())).first;
+      s.hops.push_back(h);
+    }
+    members.push_back(it->second);
+  }
+  nh = s.nexthops.add(members);
+  if (nh_of_.size() <= id) nh_of_.resize(lists_.size(), kNoRoute);
+  nh_of_[id] = nh;
+  return true;
+}
+
+bool RouteSet::region(Snapshot& s, u128 key, unsigned len, std::vector<Route>& out, uint32_t& def) {
+  def = 0;
+  for (unsigned l = len; l-- > 0;) {
+    auto it = routes_.find(Prefix{key & prefix_mask(l), l});
+    if (it == routes_.end()) continue;
+    uint32_t nh;
+    if (!next_hop_of(s, it->second, nh)) return false;
+    def = nh + 1;
+    break;
+  }
+  out.clear();
+  const u128 last = key | ~prefix_mask(len);  // the prefix's highest address
+  for (auto it = routes_.lower_bound(Prefix{key, 0}); it != routes_.end() && it->first.key <= last; ++it) {
+    if (it->first.len < len) continue;  // covers the prefix (same key, shorter)
+    uint32_t nh;
+    if (!next_hop_of(s, it->second, nh)) return false;
+    out.push_back(Route{it->first.key, nh, uint8_t(it->first.len)});
+  }
+  return true;
+}
+
+bool RouteSet::patch(Snapshot& s) {
+  if (changed_all_) return false;
+  LpmTable& t = *s.lpm;
+  // A small table grown large wants the 16-bit root; many changes at once are a bulk load.
+  if ((t.root_bits() == 8 && routes_.size() > kSmallRoutes) || changed_.size() > routes_.size() / 8 + 64) return false;
+  std::sort(changed_.begin(), changed_.end());
+  changed_.erase(std::unique(changed_.begin(), changed_.end()), changed_.end());
+  const LpmTable::RegionFn fn = [this, &s](u128 key, unsigned len, std::vector<Route>& out, uint32_t& def) {
+    return region(s, key, len, out, def);
+  };
+  for (const Prefix& p : changed_)
+    if (!t.update(p.key, p.len, fn)) {
+      if (spare_div_ > 2) spare_div_ /= 2;  // the spare room ran out: more next time
+      return false;
+    }
+  changed_.clear();
+  return true;
 }
 
 std::string RouteSet::hops_text(const std::vector<Hop>& hops) const {
@@ -233,10 +315,8 @@ std::string RouteSet::hops_text(const std::vector<Hop>& hops) const {
 }
 
 std::string RouteSet::table() const {
-  std::vector<std::pair<Prefix, uint32_t>> all(routes_.begin(), routes_.end());
-  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first.key != b.first.key ? a.first.key < b.first.key : a.first.len < b.first.len; });
-  std::string out;
-  for (const auto& [k, id] : all) out += prefix_text(k.key, k.len) + " " + hops_text(lists_[id]) + "\n";
+  std::string out;  // routes_ is in (key, len) order already
+  for (const auto& [k, id] : routes_) out += prefix_text(k.key, k.len) + " " + hops_text(lists_[id]) + "\n";
   return out;
 }
 
@@ -255,13 +335,47 @@ std::vector<std::pair<size_t, std::string>> route_lines(const std::string& text)
   return out;
 }
 
+namespace {
+// The decompressed contents of a gzip file (every member, as gunzip does).
+std::string gunzip(const std::string& path, const std::string& data) {
+  if (data.size() < 2 || uint8_t(data[0]) != 0x1f || uint8_t(data[1]) != 0x8b)
+    throw std::runtime_error("file '" + path + "': not gzip data (a name ending in .gz is read as gzip)");
+  z_stream z{};
+  if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) throw std::runtime_error("file '" + path + "': zlib could not start");
+  std::string out;
+  char buf[1 << 16];
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = uInt(data.size());
+  for (;;) {
+    z.next_out = reinterpret_cast<Bytef*>(buf);
+    z.avail_out = sizeof buf;
+    const int rc = inflate(&z, Z_NO_FLUSH);
+    out.append(buf, sizeof buf - z.avail_out);
+    if (rc == Z_STREAM_END) {
+      if (z.avail_in == 0) break;
+      inflateReset(&z);  // another member follows
+      continue;
+    }
+    if (rc == Z_OK) continue;
+    if (rc == Z_BUF_ERROR && z.avail_in == 0) {
+      inflateEnd(&z);
+      throw std::runtime_error("file '" + path + "': the gzip data is truncated (it ends before its end marker)");
+    }
+    const std::string why = z.msg ? z.msg : "error " + std::to_string(rc);
+    inflateEnd(&z);
+    throw std::runtime_error("file '" + path + "': corrupt gzip data (" + why + ")");
+  }
+  inflateEnd(&z);
+  return out;
+}
+}  // namespace
+
 std::string read_routes_file(const std::string& path) {
-  if (path.size() >= 3 && path.compare(path.size() - 3, 3, ".gz") == 0)
-    throw std::runtime_error("file '" + path + "': gzip files are not read natively: decompress it first (zcat) or pass its routes in `routes`");
   std::ifstream f(path, std::ios::binary);
   if (!f) throw std::runtime_error("file '" + path + "' cannot be opened");
   std::ostringstream ss;
   ss << f.rdbuf();
+  if (path.size() >= 3 && path.compare(path.size() - 3, 3, ".gz") == 0) return gunzip(path, ss.str());
   return ss.str();
 }
 

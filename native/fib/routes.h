@@ -55,10 +55,21 @@ class RouteSet {
   // All or nothing: on an error nothing changes.
   void add_lines(const std::vector<std::pair<std::string, std::string>>& lines, bool replace);
   void remove_prefixes(const std::vector<std::string>& prefixes);  // all or nothing
-  void clear() { routes_.clear(); }
+  void clear() {
+    routes_.clear();
+    changed_.clear();
+    changed_all_ = true;
+  }
 
-  // A new snapshot of the current routes (next hops numbered afresh, unused ones dropped).
+  // A new snapshot of the current routes (next hops numbered afresh, unused ones dropped),
+  // with spare room for patch().
   std::unique_ptr<Snapshot> build();
+  // Bring the snapshot build() last made (and published) up to date with the changes made
+  // since, in place while workers read it (LpmTable::update; new next hops are appended).
+  // False when it cannot (no spare room, or too many changes at once to be worth it): then
+  // build and publish a new snapshot instead. Either way the changes count as applied once
+  // build() or a successful patch() has run.
+  bool patch(Snapshot& s);
   std::string table() const;  // canonical text, one route per line, sorted by prefix
   size_t size() const { return routes_.size(); }
   std::string hops_text(const std::vector<Hop>& hops) const;
@@ -69,23 +80,42 @@ class RouteSet {
     u128 key;
     unsigned len;
     bool operator==(const Prefix& o) const { return key == o.key && len == o.len; }
+    // (key, len) order: a prefix comes after every prefix that covers it (LpmTable's build order).
+    bool operator<(const Prefix& o) const { return key != o.key ? key < o.key : len < o.len; }
   };
   struct PrefixHash {
     size_t operator()(const Prefix& p) const { return flow_hash(uint64_t(p.key >> 64) ^ p.len, uint64_t(p.key)); }
   };
   bool parse_gw(const std::string& s, Hop& h) const;
   uint32_t intern(const std::vector<Hop>& hops);  // hop list -> id in lists_
+  // The next-hop index of hop list `id` in s, added to s if new; false when s has no room.
+  bool next_hop_of(Snapshot& s, uint32_t id, uint32_t& nh);
+  // LpmTable::RegionFn over the route set.
+  bool region(Snapshot& s, u128 key, unsigned len, std::vector<Route>& out, uint32_t& def);
   unsigned width_;
   uint32_t noutputs_;
-  std::unordered_map<Prefix, uint32_t, PrefixHash> routes_;  // prefix -> hop list id
+  // prefix -> hop list id, ordered so that the routes inside a prefix are one range.
+  std::map<Prefix, uint32_t> routes_;
   std::vector<std::vector<Hop>> lists_;                      // interned hop lists
   std::map<std::vector<Hop>, uint32_t> list_index_;
+  // Changed prefixes not yet in the published snapshot (changed_all_: every prefix).
+  std::vector<Prefix> changed_;
+  bool changed_all_ = true;
+  // For the published snapshot: hop list id -> next-hop index (kNoRoute: not in it), and
+  // hop -> index in its hops.
+  std::vector<uint32_t> nh_of_;
+  std::map<Hop, uint32_t> hop_index_;
+  // Spare room build() reserves: 1/spare_div_ of the table. It starts at an eighth and
+  // doubles (to a half at most) each time updates use it up, so a table that is updated
+  // often is rebuilt less often, and one that is not costs little.
+  unsigned spare_div_ = 8;
 };
 
 // Split text into lines, dropping comments ('#' to the end of the line) and blank lines.
 // Each kept line comes with its 1-based line number.
 std::vector<std::pair<size_t, std::string>> route_lines(const std::string& text);
-// Read a routes file (plain text; a name ending in .gz is refused with the remedy).
+// Read a routes file: plain text, or gzip when the name ends in .gz (a corrupt or truncated
+// one is an error naming the file).
 std::string read_routes_file(const std::string& path);
 
 }  // namespace pg::fib

@@ -56,6 +56,7 @@ function program(): Command {
     .option('--control <name|path>', `${controlHelp} (default: default)`)
     .option('--no-control', 'do not open a control socket')
     .option('--keep-running', 'keep running after the sources finish (until --duration or Ctrl-C)')
+    .option('--profile', 'time every element and print where the time went (ns per packet, per element)')
     .action(async (file: string, opts) => (await import('./run.js')).runCommand(file, opts));
 
   p.command('compile')
@@ -117,6 +118,14 @@ function program(): Command {
   labs.command('exec').description("run a command in a lab host's namespace; its exit code is passed through").argument('<host>', 'host name').argument('[cmd...]', 'the command, after --')
     .option('--lab <id>', 'the lab (default: the only lab with that host)').action(async (host: string, cmd: string[], opts) => (await lab()).labExecCommand(host, cmd, opts));
   labs.command('list').description('list the labs that are up').option('--json', 'print JSON').action(async (opts) => (await lab()).labListCommand(opts));
+
+  p.command('bench')
+    .description('run benchmark suites (engine, fib, router, interfaces); `pktgraph bench --help` lists the options')
+    .argument('[suite-and-options...]', 'suite names and options, passed to the harness (bench/run.ts)')
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action(async (_args: string[], _opts, cmd: Command) => (await import('../bench/launch.js')).benchCommand(cmd.args));
 
   return p;
 }

@@ -9,6 +9,7 @@ import { startControlServer, type ControlServer } from '../control/server.js';
 import { loadAndCompile } from './load.js';
 import { CliError } from './errors.js';
 import { fit, si, table } from './format.js';
+import { profileLines } from './profile.js';
 
 export interface RunCommandOptions {
   threads?: number;
@@ -20,6 +21,8 @@ export interface RunCommandOptions {
   /** undefined: the default socket; a NAME or PATH; false: none (--no-control). */
   control?: string | boolean;
   keepRunning?: boolean;
+  /** Profile every element (--profile) and print the table at the end. */
+  profile?: boolean;
 }
 
 /** The engine's limit is 63 worker threads. */
@@ -65,6 +68,7 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
       poolBuffers: opts.pool,
       bufferSize: opts.bufferSize,
       stopWhenDrained: !opts.keepRunning,
+      profile: opts.profile,
       signal: abort.signal,
       onStart: async (runtime) => {
         if (socketPath) server = await startControlServer(runtime, socketPath);
@@ -93,6 +97,7 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
     console.log(JSON.stringify({ ...summary, bytes, gbps }));
   } else {
     for (const line of summaryLines(plan, summary, bytes)) console.log(line);
+    for (const line of profileLines(summary)) console.log(line);
   }
 }
 

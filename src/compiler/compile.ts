@@ -6,7 +6,7 @@
 // connected; each descriptor's own checks. All problems are reported together, each
 // naming the element, port or field and how to fix it.
 import { Value } from 'typebox/value';
-import type { TObject, TSchema } from 'typebox';
+import type { TObject } from 'typebox';
 import { GraphError, at, type GraphBuilder, type GraphDefinition, type ElementNode, type ParamValue } from '../graph/graph.js';
 import type { ElementDescriptor } from '../graph/descriptor.js';
 import { closest } from '../util/suggest.js';
@@ -113,30 +113,67 @@ function normaliseConfig(e: ElementNode, problems: string[]): Record<string, unk
   }
   if (!ok) return undefined;
   const filled = Value.Default(schema, structuredClone(given)) as Record<string, unknown>;
-  const errors = [...Value.Errors(schema, filled)].filter((er) => er.keyword !== 'additionalProperties' && er.keyword !== 'boolean');
-  for (const er of errors) {
-    const field = er.instancePath.replace(/^\//, '').replace(/\//g, '.');
-    const fieldSchema = fieldSchemaAt(schema, er.instancePath);
-    const expected = fieldSchema ? describeSchema(fieldSchema) : '';
-    if (!field && er.keyword === 'required') {
-      const missing = (er.params as { requiredProperties?: string[] }).requiredProperties ?? [];
-      problems.push(`${desc(e)}: config field${missing.length > 1 ? 's' : ''} ${missing.map((m) => `'${m}'`).join(', ')} must be given`);
-    } else {
-      const got = JSON.stringify(valueAt(filled, er.instancePath));
-      problems.push(`${desc(e)}: config field '${field}' ${er.message}${expected ? ` (expected ${expected})` : ''}, got ${got}`);
-    }
-  }
-  return errors.length ? undefined : filled;
+  const found = schemaProblems(schema, filled, '');
+  for (const m of found) problems.push(`${desc(e)}: ${m}`);
+  return found.length ? undefined : filled;
 }
 
-function fieldSchemaAt(schema: TSchema, path: string): TSchema | undefined {
-  let s: any = schema;
-  for (const part of path.split('/').filter(Boolean)) {
-    if (s?.properties?.[part]) s = s.properties[part];
-    else if (s?.items) s = s.items;
-    else return undefined;
+// Problems of `value` against `schema`, each naming the field by its dotted path. Walks objects,
+// arrays and unions itself (typebox's own errors for a union say only "expected one of"), so a
+// misspelt field inside an array of specs is named with a suggestion, and a union of tagged
+// objects (`{ kind: 'snat', ... } | { kind: 'dnat', ... }`) is checked against the variant its
+// tag selects. Leaves use typebox's messages.
+function schemaProblems(schema: any, value: unknown, path: string): string[] {
+  if (Value.Check(schema, value)) return [];
+  const field = path.replace(/^\./, '');
+  if (schema.anyOf) {
+    const variants: any[] = schema.anyOf;
+    if (value && typeof value === 'object' && !Array.isArray(value)) {
+      const v = value as Record<string, unknown>;
+      const tags = (s: any) => Object.entries(s?.properties ?? {}).filter(([, p]: [string, any]) => p?.const !== undefined) as [string, any][];
+      const tagged = variants.filter((s) => s?.type === 'object' && tags(s).length > 0);
+      if (tagged.length === variants.length) {
+        const match = tagged.filter((s) => tags(s).every(([k, p]) => v[k] === p.const));
+        if (match.length === 1) return schemaProblems(match[0], value, path);
+        const tagName = tags(tagged[0])[0][0];
+        const allowed = tagged.map((s) => JSON.stringify(s.properties[tagName].const)).join(', ');
+        return [`config field '${field ? `${field}.` : ''}${tagName}' must be one of ${allowed}, got ${JSON.stringify(v[tagName])}`];
+      }
+    }
+    return [`config field '${field}' must be ${describeSchema(schema)}, got ${JSON.stringify(value)}`];
   }
-  return s;
+  if (schema.type === 'object' && schema.properties && value && typeof value === 'object' && !Array.isArray(value)) {
+    const v = value as Record<string, unknown>;
+    const fields = Object.keys(schema.properties);
+    const out: string[] = [];
+    for (const k of Object.keys(v)) {
+      if (fields.includes(k)) continue;
+      const near = closest(k, fields);
+      out.push(`unknown config field '${path ? `${field}.` : ''}${k}'${near ? ` (did you mean '${near}'?)` : ''}; ${path ? `'${field}' takes` : 'takes'}: ${fields.join(', ')}`);
+    }
+    const missing = (schema.required ?? []).filter((k: string) => v[k] === undefined);
+    if (missing.length) {
+      const names = missing.map((m: string) => `'${path ? `${field}.` : ''}${m}'`).join(', ');
+      out.push(`config field${missing.length > 1 ? 's' : ''} ${names} must be given`);
+    }
+    for (const k of fields) if (v[k] !== undefined) out.push(...schemaProblems(schema.properties[k], v[k], `${path}.${k}`));
+    if (out.length) return out;
+  } else if (schema.type === 'array' && schema.items && Array.isArray(value)) {
+    const out = (value as unknown[]).flatMap((item, i) => schemaProblems(schema.items, item, `${path}.${i}`));
+    // Item problems first; the array's own constraints (length) below if the items were fine.
+    if (out.length) return out;
+  }
+  const expected = describeSchema(schema);
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const er of Value.Errors(schema, value)) {
+    if (er.keyword === 'additionalProperties' || er.keyword === 'boolean') continue;
+    const sub = er.instancePath.replace(/\//g, '.');
+    const name = `${field}${sub && field ? sub : sub.replace(/^\./, '')}`;
+    const m = `config field '${name}' ${er.message}${expected && !sub ? ` (expected ${expected})` : ''}, got ${JSON.stringify(valueAt(value, er.instancePath))}`;
+    if (!seen.has(m)) { seen.add(m); out.push(m); }
+  }
+  return out.length ? out : [`config field '${field}' must be ${expected}, got ${JSON.stringify(value)}`];
 }
 
 function valueAt(v: unknown, path: string): unknown {

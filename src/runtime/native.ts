@@ -33,8 +33,21 @@ export interface NativeEngine {
   readHandler(id: number, element: string, handler: string): string;
   writeHandler(id: number, element: string, handler: string, value: string): void;
   graphState(id: number): { hasSources: boolean; sourcesFinished: boolean; held: number; activity: number };
+  /** Per-element profiling on or off (native/profile.h); either way the counts restart from zero. */
+  setProfiling(id: number, on: boolean): void;
+  /**
+   * Per element, in the plan's order, summed over the workers: calls, packets, self time as
+   * timed (wallNs) and without the time its workers waited for a CPU (selfNs); per worker,
+   * the time it ran and waited for a CPU since the profile was zeroed.
+   */
+  profile(id: number): {
+    enabled: boolean;
+    elements: { calls: number; packets: number; selfNs: number; wallNs: number }[];
+    workers: { runNs: number; waitNs: number }[];
+  };
   minRounds(): number;
-  workerStats(): { rounds: number; busyRounds: number; cpuNs: number }[];
+  /** Per worker: cpuNs (its thread's CPU time, exact), userNs and sysNs (the user and kernel shares, sampled by the worker every 10 ms, so their sum trails cpuNs by up to about 10 ms); all 0 while the engine is stopped. */
+  workerStats(): { rounds: number; busyRounds: number; cpuNs: number; userNs: number; sysNs: number }[];
   poolStats(): { capacity: number; available: number; bufferSize: number; headroom: number; allocFailures: number };
 }
 

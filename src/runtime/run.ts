@@ -2,7 +2,7 @@
 // source finished and nothing left in flight), or until aborted. Used by `pktgraph run`,
 // `npm start`, the benchmarks and the tests.
 import type { Plan } from '../compiler/plan.js';
-import { Runtime, type EngineOptions, type RunningGraph } from './runtime.js';
+import { Runtime, type EngineOptions, type GraphProfile, type RunningGraph } from './runtime.js';
 
 export interface RunOptions extends EngineOptions {
   /** Stop after this many seconds (default: run until drained or aborted). */
@@ -17,6 +17,8 @@ export interface RunOptions extends EngineOptions {
   signal?: AbortSignal;
   /** Measure packets over this many seconds after start without counting them (default 0). */
   warmup?: number;
+  /** Time every element (RunningGraph.setProfiling); the summary then has a profile. */
+  profile?: boolean;
 }
 
 export interface TickInfo {
@@ -39,6 +41,8 @@ export interface RunSummary {
   cpuNsPerPacket: number;
   elements: Record<string, Record<string, number>>;
   pool: { capacity: number; available: number; allocFailures: number };
+  /** With the profile option: per-element self time over the measured interval. */
+  profile?: GraphProfile;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -47,6 +51,7 @@ export async function runPlan(plan: Plan, options: RunOptions = {}): Promise<Run
   const runtime = new Runtime(options);
   try {
     const graph = runtime.load(plan);
+    if (options.profile) graph.setProfiling(true);
     runtime.start();
     if (options.onStart) await options.onStart(runtime, graph);
     const start = process.hrtime.bigint();
@@ -65,6 +70,7 @@ export async function runPlan(plan: Plan, options: RunOptions = {}): Promise<Run
       const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
       if (!warmedUp && elapsed >= options.warmup!) {
         warmedUp = true;
+        if (options.profile) graph.resetProfile();
         base = graph.sourcePackets();
         baseTime = process.hrtime.bigint();
         baseCpu = runtime.workerStats().reduce((s, w) => s + w.cpuNs, 0);
@@ -96,6 +102,7 @@ export async function runPlan(plan: Plan, options: RunOptions = {}): Promise<Run
     const end = process.hrtime.bigint();
     const packets = graph.sourcePackets() - base;
     const seconds = Number(end - baseTime) / 1e9;
+    const profile = options.profile ? graph.profile() : undefined;
     const elements: RunSummary['elements'] = {};
     for (const [name, counters] of Object.entries(graph.allCounters()))
       elements[name] = Object.fromEntries(Object.entries(counters).map(([k, v]) => [k, Number(v)]));
@@ -112,6 +119,7 @@ export async function runPlan(plan: Plan, options: RunOptions = {}): Promise<Run
       cpuNsPerPacket: packets > 0n ? cpu / Number(packets) : 0,
       elements,
       pool: { capacity: pool.capacity, available: pool.available, allocFailures: pool.allocFailures },
+      ...(profile ? { profile } : {}),
     };
   } finally {
     runtime.close();

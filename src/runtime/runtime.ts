@@ -19,6 +19,49 @@ export class HandlerError extends Error {
   override name = 'HandlerError';
 }
 
+/** One element's share of the work while profiling was on (see RunningGraph.profile). */
+export interface ElementProfile {
+  name: string;
+  class: string;
+  /** push, pull and run_task calls into the element */
+  calls: number;
+  /** packets it handled: pushed into it, pulled from it, or (a task) moved by it */
+  packets: number;
+  /**
+   * Exclusive time in ns: its calls' time minus that of the elements they called, less the
+   * share of it its worker spent preempted (waiting for a CPU; see waitShare).
+   */
+  selfNs: number;
+  /** The same as timed, preemption included. */
+  wallNs: number;
+  /** selfNs per packet it handled (0 if none) */
+  nsPerPacket: number;
+  /** selfNs per packet the graph's sources emitted: what it adds to each packet's cost */
+  nsPerSourcePacket: number;
+  /** selfNs as a fraction of all elements' selfNs (0 to 1) */
+  share: number;
+}
+
+export interface GraphProfile {
+  /** Whether profiling is on; when off, every figure is zero. */
+  enabled: boolean;
+  /** Seconds since profiling was switched on or last reset. */
+  seconds: number;
+  /** Packets the graph's sources emitted in that time. */
+  sourcePackets: number;
+  /** Sum of the elements' self time, ns. */
+  selfNs: number;
+  /** CPU time the workers ran in that time, ns (the scheduler's count); selfNs never exceeds it. */
+  cpuNs: number;
+  /**
+   * Share of the workers' runnable time spent waiting for a CPU (other threads had it);
+   * the elements' wall times are discounted by it, worker by worker.
+   */
+  waitShare: number;
+  /** Every element, most expensive (selfNs) first. */
+  elements: ElementProfile[];
+}
+
 interface Sample {
   timeNs: bigint;
   values: bigint[]; // per counter slot, summed over rows
@@ -33,6 +76,7 @@ export class RunningGraph {
   private readonly byName = new Map<string, { plan: PlanElement; base: number; counters: string[] }>();
   private samples: Sample[] = [];
   private drainMark: { activity: number; rounds: number } | undefined;
+  private profileStart: { timeNs: bigint; packets: bigint } | undefined;
   private removed = false;
 
   constructor(
@@ -200,6 +244,57 @@ export class RunningGraph {
     return rounds >= m.rounds + 2;
   }
 
+  /**
+   * Switch per-element profiling on or off (native/profile.h). Either way the counts start
+   * again from zero. The graph leaves the workers for a moment (an epoch) while its links
+   * are rewired; when off it runs exactly the code it runs unprofiled.
+   */
+  setProfiling(on: boolean): void {
+    this.engine.setProfiling(this.id, on);
+    this.profileStart = on ? { timeNs: process.hrtime.bigint(), packets: this.sourcePackets() } : undefined;
+  }
+
+  isProfiling(): boolean {
+    return this.profileStart !== undefined;
+  }
+
+  /** Zero the profile, keeping it on. */
+  resetProfile(): void {
+    if (!this.profileStart) throw new Error(`profiling is off for graph '${this.name}'; switch it on with setProfiling(true)`);
+    this.setProfiling(true);
+  }
+
+  /** Where the time went, per element, since profiling was switched on or reset. */
+  profile(): GraphProfile {
+    const p = this.engine.profile(this.id);
+    const start = this.profileStart;
+    const sourcePackets = start ? Number(this.sourcePackets() - start.packets) : 0;
+    const selfNs = p.elements.reduce((s, e) => s + e.selfNs, 0);
+    const elements = p.elements.map((e, i): ElementProfile => ({
+      name: this.info.elements[i].name,
+      class: this.info.elements[i].class,
+      calls: e.calls,
+      packets: e.packets,
+      selfNs: e.selfNs,
+      wallNs: e.wallNs,
+      nsPerPacket: e.packets > 0 ? e.selfNs / e.packets : 0,
+      nsPerSourcePacket: sourcePackets > 0 ? e.selfNs / sourcePackets : 0,
+      share: selfNs > 0 ? e.selfNs / selfNs : 0,
+    }));
+    elements.sort((a, b) => b.selfNs - a.selfNs);
+    const run = p.workers.reduce((s, w) => s + w.runNs, 0);
+    const wait = p.workers.reduce((s, w) => s + w.waitNs, 0);
+    return {
+      enabled: p.enabled,
+      seconds: start ? Number(process.hrtime.bigint() - start.timeNs) / 1e9 : 0,
+      sourcePackets,
+      selfNs,
+      cpuNs: p.enabled ? run : 0,
+      waitShare: p.enabled && run + wait > 0 ? wait / (run + wait) : 0,
+      elements,
+    };
+  }
+
   pause(): void {
     this.engine.pauseGraph(this.id);
   }
@@ -271,6 +366,7 @@ export class Runtime {
   poolStats() {
     return this.engine.poolStats();
   }
+  /** Per worker: rounds, busyRounds, cpuNs (exact thread CPU time) and its userNs/sysNs split (sampled every 10 ms). */
   workerStats() {
     return this.engine.workerStats();
   }

@@ -67,9 +67,13 @@ export class RefTable {
     this.byLen.clear();
   }
   routes(): RefRoute[] {
+    return this.unsorted().sort((a, b) => (a.key !== b.key ? (a.key < b.key ? -1 : 1) : a.len - b.len));
+  }
+  /** The routes in no particular order (cheaper, for picking at random). */
+  unsorted(): RefRoute[] {
     const all: RefRoute[] = [];
     for (const m of this.byLen.values()) all.push(...m.values());
-    return all.sort((a, b) => (a.key !== b.key ? (a.key < b.key ? -1 : 1) : a.len - b.len));
+    return all;
   }
   lookup(addr: bigint): RefRoute | undefined {
     const lens = [...this.byLen.keys()].sort((a, b) => b - a);

@@ -1,0 +1,183 @@
+// IPGWOptions: fills in the Record Route and Timestamp options a router must process
+// (RFC 791, RFC 1812 5.2.4); bad options go to output 1 with a parameter-problem pointer.
+// Documentation: IPGWOptions.ts.
+#include <arpa/inet.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "batch_split.h"
+#include "ip_util.h"
+
+namespace pg {
+
+namespace {
+constexpr uint8_t kEOL = 0, kNOP = 1, kRR = 7, kTS = 68;
+constexpr uint32_t kOk = ~0u;        // options fine (maybe rewritten)
+constexpr uint32_t kNoHeader = ~1u;  // no usable header
+}  // namespace
+
+class IPGWOptions final : public Element {
+ public:
+  const char* port_count() const override { return "1/1-2"; }
+  const char* processing() const override { return "h/h"; }
+
+  void configure(const Config& conf) override {
+    addrs_.push_back(parse(conf.string("address"), "address"));
+    const json::Value& more = conf.value("otherAddresses");
+    if (!more.is_array()) throw ConfigError("otherAddresses: expected an array of IPv4 addresses");
+    for (const json::Value& v : more.as_array()) {
+      if (!v.is_string()) throw ConfigError("otherAddresses: expected an array of IPv4 addresses");
+      addrs_.push_back(parse(v.as_string(), "otherAddresses"));
+    }
+    c_packets_ = counter("packets");
+    c_rewritten_ = counter("rewritten");
+    c_bad_ = counter("bad_options");
+    c_no_header_ = counter("drops_no_header");
+  }
+
+  void push(int, Batch& b) override {
+    Packet* dead[kMaxBatch];
+    uint32_t out[kMaxBatch];
+    uint32_t ndead = 0, nbad = 0, nrewritten = 0, nnohdr = 0, keep = 0;
+    const bool have_bad_port = noutputs() > 1;
+    uint32_t ms = ~0u;  // ms since midnight UT, read at most once per batch
+    for (uint32_t i = 0; i < b.count; i++) {
+      Packet* p = b.pkts[i];
+      uint8_t* ip = ip::network_header_20(p);
+      if (!ip) {
+        dead[ndead++] = p;
+        nnohdr++;
+        continue;
+      }
+      if (ip[0] == 0x45) {  // no options: the common case, untouched
+        out[keep] = 0;
+        b.pkts[keep++] = p;
+        continue;
+      }
+      bool rewritten = false;
+      const uint32_t r = process(p, ip, ms, rewritten);
+      if (r == kNoHeader) {
+        dead[ndead++] = p;
+        nnohdr++;
+        continue;
+      }
+      if (r != kOk) {
+        nbad++;
+        if (!have_bad_port) {
+          dead[ndead++] = p;
+          continue;
+        }
+        Annotations& a = p->anno();
+        a.flags |= kParamProblem;
+        a.user[kParamProblemByte] = uint8_t(r);
+        out[keep] = 1;
+        b.pkts[keep++] = p;
+        continue;
+      }
+      if (rewritten) {
+        nrewritten++;
+        const uint32_t hlen = uint32_t(ip[0] & 15) * 4;
+        ip[10] = ip[11] = 0;
+        ip::store16(ip + 10, ip::checksum(ip, hlen));
+      }
+      out[keep] = 0;
+      b.pkts[keep++] = p;
+    }
+    b.count = keep;
+    if (ndead) pool().free(dead, ndead);
+    if (nnohdr) count(c_no_header_, nnohdr);
+    if (nbad) count(c_bad_, nbad);
+    if (nrewritten) count(c_rewritten_, nrewritten);
+    const uint32_t passed = keep - (have_bad_port ? nbad : 0);
+    if (passed) count(c_packets_, passed);
+    if (!keep) return;
+    if (have_bad_port && nbad)
+      split_push(b, out, 2, [this](uint32_t port, Batch& sub) { output_push(int(port), sub); });
+    else
+      output_push(0, b);
+  }
+
+ private:
+  static uint32_t parse(const std::string& s, const char* field) {
+    in_addr a;
+    if (inet_pton(AF_INET, s.c_str(), &a) != 1) throw ConfigError(std::string(field) + ": '" + s + "' is not an IPv4 address");
+    return a.s_addr;
+  }
+
+  bool mine(const uint8_t* at) const {
+    uint32_t v;
+    std::memcpy(&v, at, 4);
+    for (uint32_t a : addrs_)
+      if (a == v) return true;
+    return false;
+  }
+
+  // Walks the options of the header at ip: fills in Record Route and Timestamp. Returns kOk,
+  // kNoHeader, or the offset (from the IP header) of the offending byte.
+  uint32_t process(Packet* p, uint8_t* ip, uint32_t& ms, bool& rewritten) const {
+    const uint32_t hlen = uint32_t(ip[0] & 15) * 4;
+    if ((ip[0] >> 4) != 4 || hlen < 20 || ip + hlen > p->end_data()) return kNoHeader;
+    uint32_t i = 20;
+    while (i < hlen) {
+      const uint8_t type = ip[i];
+      if (type == kEOL) break;
+      if (type == kNOP) {
+        i++;
+        continue;
+      }
+      if (i + 1 >= hlen) return i;  // no room for the length byte: the option itself is bad
+      const uint32_t len = ip[i + 1];
+      if (len < 2 || i + len > hlen) return i + 1;
+      if (type == kRR) {
+        if (len < 3) return i + 1;
+        const uint32_t ptr = ip[i + 2];
+        if (ptr < 4) return i + 2;
+        if (ptr + 3 <= len) {  // room left: record our address (RFC 791); full: forward as is
+          std::memcpy(ip + i + ptr - 1, &addrs_[0], 4);
+          ip[i + 2] = uint8_t(ptr + 4);
+          rewritten = true;
+        }
+      } else if (type == kTS) {
+        if (len < 4) return i + 1;
+        const uint32_t ptr = ip[i + 2];
+        const uint32_t flag = ip[i + 3] & 15, overflow = ip[i + 3] >> 4;
+        if (ptr < 5) return i + 2;
+        if (flag != 0 && flag != 1 && flag != 3) return i + 3;
+        const uint32_t size = flag == 0 ? 4 : 8;
+        if (ptr + size - 1 <= len) {
+          // flag 3: only when the next prespecified address is one of ours.
+          if (flag != 3 || mine(ip + i + ptr - 1)) {
+            if (ms == ~0u) {
+              const int64_t now = wall_ns();
+              ms = uint32_t((now / 1000000) % 86400000);
+            }
+            uint8_t* slot = ip + i + ptr - 1;
+            if (flag == 1) std::memcpy(slot, &addrs_[0], 4);
+            if (flag != 0) slot += 4;  // flag 3: the prespecified address stays
+            const uint32_t be = htonl(ms);
+            std::memcpy(slot, &be, 4);
+            ip[i + 2] = uint8_t(ptr + size);
+            rewritten = true;
+          }
+        } else {
+          // No room: count the hop in the overflow field; when that overflows too, the
+          // datagram is bad (RFC 791).
+          if (overflow == 15) return i + 3;
+          ip[i + 3] = uint8_t((overflow + 1) << 4 | flag);
+          rewritten = true;
+        }
+      }
+      i += len;
+    }
+    return kOk;
+  }
+
+  std::vector<uint32_t> addrs_;  // network byte order; addrs_[0] is the one recorded
+  uint32_t c_packets_ = 0, c_rewritten_ = 0, c_bad_ = 0, c_no_header_ = 0;
+};
+
+PG_ELEMENT(IPGWOptions);
+
+}  // namespace pg

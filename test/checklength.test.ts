@@ -1,0 +1,41 @@
+// CheckLength through pcap files: packets of at most `length` bytes on output 0, longer ones
+// on output 1 (or dropped without it), bytes unchanged, order kept, counted in too_long.
+import t from 'tap';
+import { rmSync } from 'node:fs';
+import { FromPcap, ToPcap, CheckLength } from 'pktgraph';
+import { runGraph, tmpPath } from './lib/run.js';
+import { writePcap, readPcap } from './lib/pcap.js';
+
+const files: string[] = [];
+t.teardown(() => files.forEach((f) => rmSync(f, { force: true })));
+const path = (tag: string) => {
+  const f = tmpPath(`checklength-${tag}.pcap`);
+  files.push(f);
+  return f;
+};
+
+t.test('CheckLength splits by length, keeping bytes and order', async (t) => {
+  const sizes = Array.from({ length: 300 }, (_, i) => 14 + ((i * 37) % 1500));
+  const pkts = sizes.map((n, i) => Buffer.alloc(n, i & 0xff));
+  const limit = 800;
+  writePcap(path('in'), pkts.map((data) => ({ data })));
+  const s = await runGraph(() => {
+    const c = FromPcap({ file: path('in') }).to(CheckLength({ length: limit }, 'len'));
+    c.to(ToPcap({ file: path('short') }));
+    c.out(1).to(ToPcap({ file: path('long') }));
+  });
+  const short = readPcap(path('short')).packets.map((p) => p.data);
+  const long = readPcap(path('long')).packets.map((p) => p.data);
+  const wantShort = pkts.filter((p) => p.length <= limit);
+  const wantLong = pkts.filter((p) => p.length > limit);
+  t.ok(short.length === wantShort.length && short.every((p, i) => p.equals(wantShort[i])), `output 0: the ${wantShort.length} packets of at most ${limit} bytes, in order`);
+  t.ok(long.length === wantLong.length && long.every((p, i) => p.equals(wantLong[i])), `output 1: the ${wantLong.length} longer ones, in order`);
+  t.equal(s.elements.len.too_long, wantLong.length, 'counted in too_long');
+
+  const s2 = await runGraph(() => {
+    FromPcap({ file: path('in') }).to(CheckLength({ length: limit }, 'len')).to(ToPcap({ file: path('only') }));
+  });
+  t.equal(readPcap(path('only')).packets.length, wantShort.length, 'without output 1 the long ones are dropped');
+  t.equal(s2.elements.len.too_long, wantLong.length, '... and counted');
+  t.equal(s2.pool.available, s2.pool.capacity, 'every buffer back in the pool');
+});
