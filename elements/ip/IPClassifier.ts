@@ -105,10 +105,9 @@ ${FILTER_LANGUAGE_DOC}`,
     if (r.error) return r.error;
     if (config.patterns.length !== ports.outputs)
       return `has ${config.patterns.length} pattern(s) but ${ports.outputs} output(s): give one pattern per output`;
-    // The plan carries the compiled program (the compiler plans this same config object).
-    (config as { program?: string }).program = r.program;
     return undefined;
   },
+  plan: (config) => ({ program: programFor(() => classifierRules(config.patterns)).program }),
   examples: [
     "IPClassifier({ patterns: ['tcp dst port 80 or 443', 'icmp[icmptype] == icmp-echo', 'udp and dst net 198.18.0.0/15', '-'] })",
   ],

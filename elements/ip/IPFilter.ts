@@ -56,10 +56,9 @@ ${FILTER_LANGUAGE_DOC}`,
     }
     const r = programFor(() => rules);
     if (r.error) return r.error;
-    // The plan carries the compiled program (the compiler plans this same config object).
-    (config as { program?: string }).program = r.program;
     return undefined;
   },
+  plan: (config) => ({ program: programFor(() => filterRules(config.rules)).program }),
   examples: [
     "IPFilter({ rules: ['deny src net 198.18.0.0/24', 'allow tcp dst port 22 or 80', '1 icmp', 'deny all'] })",
   ],

@@ -58,6 +58,10 @@ export function compileBuilder(name: string, builder: GraphBuilder, params: Plan
       problems.push(`${desc(e)}: thread must be a worker number from 0 to 62, got ${t}`);
   }
   if (problems.length) throw new GraphError(problems);
+  for (const e of elements) {
+    const d = e.descriptor!;
+    if (d.plan) Object.assign(configs.get(e)!, d.plan(configs.get(e) as never, ports.get(e)!));
+  }
 
   const planElements: PlanElement[] = elements.map((e) => {
     const p = ports.get(e)!;

@@ -50,6 +50,9 @@ export interface ElementDescriptor<S extends TObject = TObject> {
   derived?: Record<string, DerivedHandler>;
   /** Checks across fields or against the port count; return an error sentence or undefined. */
   check?: (config: Static<S>, ports: { inputs: number; outputs: number }) => string | undefined;
+  /** Fields the compiler derives into the plan once every check has passed (for example a
+   *  compiled program): the returned fields replace the config's. */
+  plan?: (config: Static<S>, ports: { inputs: number; outputs: number }) => Partial<Static<S>>;
   /** Examples for the documentation. */
   examples?: string[];
 }
