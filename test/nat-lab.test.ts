@@ -16,33 +16,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compile, Runtime } from 'pktgraph';
 import { createLab, labAvailable, labObjects, type Lab, type Topology } from '../src/lab/index.js';
-import { ping, pingSummary, patternDigest, hasEthtool, hasPing, delay } from './lib/labtools.js';
+import { ping, pingSummary, patternDigest, hasEthtool, hasPing, delay, tcpTransfer, PY_TTL1_REPLY } from './lib/labtools.js';
 import natGateway from '../configs/nat-gateway.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-
-// A TCP server that reads to the end, then prints the byte count, the SHA-256 and the peer's address.
-const PY_SERVER = `
-import socket, hashlib, sys
-srv = socket.socket(socket.AF_INET)
-srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind((sys.argv[1], int(sys.argv[2]))); srv.listen(1); srv.settimeout(20)
-print('ready', flush=True)
-c, peer = srv.accept(); c.settimeout(20); h = hashlib.sha256(); n = 0
-while True:
-    b = c.recv(65536)
-    if not b: break
-    h.update(b); n += len(b)
-print(n, h.hexdigest(), peer[0], flush=True)
-`;
-// A client sending `size` bytes of the pattern test/lib/labtools.ts's patternDigest() hashes.
-const PY_CLIENT = `
-import socket, sys
-size = int(sys.argv[3])
-data = bytes((i * 131 + (i >> 9)) & 255 for i in range(size))
-c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20)
-c.sendall(data); c.shutdown(socket.SHUT_WR); c.recv(1); c.close()
-`;
 
 // A connected UDP socket sends to a closed port; prints 'refused' when the port unreachable
 // reaches it (ECONNREFUSED), 'timeout' otherwise.
@@ -56,45 +33,6 @@ for i in range(3):
     except socket.timeout: pass
 else: print('timeout')
 `;
-
-// Outside: receive one datagram, then answer it with TTL 1 (it expires at the gateway after
-// translation) and print the ICMP error that comes back: 'icmp TYPE CODE from ADDRESS'. The
-// kernel queues the error on this socket only if the quoted datagram is what it sent.
-const PY_TTL_REPLY = `
-import socket, sys, select, struct
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((sys.argv[1], int(sys.argv[2]))); s.settimeout(5)
-print('ready', flush=True)
-data, peer = s.recvfrom(100)
-print('peer', peer[0], peer[1], flush=True)
-s.setsockopt(socket.SOL_IP, 11, 1)  # IP_RECVERR
-s.setsockopt(socket.SOL_IP, socket.IP_TTL, 1)
-s.sendto(b'a reply that dies on the way', peer)
-p = select.poll(); p.register(s, select.POLLERR)
-if not p.poll(3000): print('no error', flush=True); sys.exit(0)
-msg, anc, flags, addr = s.recvmsg(512, 512, socket.MSG_ERRQUEUE)
-for level, typ, d in anc:
-    if level == socket.SOL_IP and typ == 11:
-        errno_, origin, itype, icode = struct.unpack('IBBB', d[:7])
-        print('icmp', itype, icode, 'from', socket.inet_ntoa(d[20:24]), flush=True)
-`;
-
-/** `size` bytes over TCP from `from` to `connectTo`:`connectPort`, served in `to` on `listenAddr`:`listenPort`. */
-async function transfer(lab: Lab, from: string, to: string, listen: [string, number], connect: [string, number], size: number) {
-  const server = lab.spawn(to, ['python3', '-c', PY_SERVER, listen[0], String(listen[1])]);
-  let out = '';
-  let err = '';
-  server.stdout!.on('data', (d) => (out += d));
-  server.stderr!.on('data', (d) => (err += d));
-  const exited = new Promise<void>((resolve) => server.on('close', () => resolve()));
-  const deadline = Date.now() + 10_000;
-  while (!out.includes('ready') && Date.now() < deadline && server.exitCode === null) await delay(20);
-  if (!out.includes('ready')) throw new Error(`TCP server did not start: ${err}`);
-  const client = await lab.exec(from, ['python3', '-c', PY_CLIENT, connect[0], String(connect[1]), String(size)], { timeoutMs: 30_000 });
-  await Promise.race([exited, delay(10_000)]);
-  if (server.exitCode === null) server.kill();
-  const [n, digest, peer] = (out.trim().split('\n').pop() ?? '').split(' ');
-  return { client, received: Number(n), digest, peer, serverErr: err };
-}
 
 function main() {
   t.test('configs/nat-gateway.ts between an inside and an outside namespace', async (t) => {
@@ -133,7 +71,7 @@ function main() {
 
     // A reply that expires at the gateway after translation: the time exceeded goes back
     // through nat[0], quoting the reply as the outside host sent it.
-    const srv = lab.spawn('outside', ['python3', '-c', PY_TTL_REPLY, '198.18.2.2', '7000']);
+    const srv = lab.spawn('outside', ['python3', '-c', PY_TTL1_REPLY, '198.18.2.2', '7000']);
     let srvOut = '';
     srv.stdout!.on('data', (d) => (srvOut += d));
     srv.stderr!.on('data', (d) => (srvOut += d));
@@ -157,14 +95,14 @@ function main() {
       t.skip('TCP transfers: ethtool is missing, so the lab cannot turn checksum offloads off', () => {});
     } else {
       const size = 1_000_000;
-      const r = await transfer(lab, 'inside', 'outside', ['198.18.2.2', 5001], ['198.18.2.2', 5001], size);
+      const r = await tcpTransfer(lab, 'inside', 'outside', '198.18.2.2', 5001, size);
       t.equal(r.client.code, 0, `TCP client inside -> outside finished ${r.client.stderr}`);
       t.equal(r.received, size, `1 MB arrived outside ${r.serverErr}`);
       t.equal(r.digest, patternDigest(size), '... intact (SHA-256)');
       t.equal(r.peer, '198.18.2.254', "the server saw the gateway's outside address as its peer");
       t.match(g.read('nat', 'table'), /^tcp 198\.18\.1\.1:\d+ 198\.18\.2\.2:5001 => 198\.18\.2\.254:\d+ 198\.18\.2\.2:5001 out 0 reply 1 /m, 'the table holds the TCP mapping');
 
-      const f = await transfer(lab, 'outside', 'inside', ['198.18.1.1', 5002], ['198.18.2.254', 8080], 200_000);
+      const f = await tcpTransfer(lab, 'outside', 'inside', '198.18.1.1', 5002, 200_000, ['198.18.2.254', 8080]);
       t.equal(f.client.code, 0, `TCP client outside -> the gateway's port 8080 finished ${f.client.stderr}`);
       t.equal(f.received, 200_000, `the port forward carried 200 kB to the inside server ${f.serverErr}`);
       t.equal(f.digest, patternDigest(200_000), '... intact');

@@ -20,76 +20,13 @@ import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import { compile, Runtime } from 'pktgraph';
 import { createLab, labAvailable, labObjects, type Lab, type Topology } from '../src/lab/index.js';
-import { ping, pingSummary, patternDigest, hasEthtool, hasPing, delay } from './lib/labtools.js';
+import { ping, pingSummary, patternDigest, hasEthtool, hasPing, delay, tcpTransfer, PY_TTL1_REPLY } from './lib/labtools.js';
 import natRouter from '../configs/router-nat.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const hasTraceroute = spawnSync('traceroute', ['--version'], { stdio: 'ignore' }).status === 0;
 const OUT = '198.19.0.1';
 const NAT = '198.19.0.254';
-
-// A TCP server that reads to the end, then prints the byte count, the SHA-256 and the peer's
-// address (test/lib/labtools.ts's server does not print the peer, which is the point here).
-const PY_SERVER = `
-import socket, hashlib, sys
-srv = socket.socket(socket.AF_INET)
-srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind((sys.argv[1], int(sys.argv[2]))); srv.listen(1); srv.settimeout(20)
-print('ready', flush=True)
-c, peer = srv.accept(); c.settimeout(20); h = hashlib.sha256(); n = 0
-while True:
-    b = c.recv(65536)
-    if not b: break
-    h.update(b); n += len(b)
-print(n, h.hexdigest(), peer[0], flush=True)
-`;
-// A client sending `size` bytes of the pattern labtools' patternDigest() hashes.
-const PY_CLIENT = `
-import socket, sys
-size = int(sys.argv[3])
-data = bytes((i * 131 + (i >> 9)) & 255 for i in range(size))
-c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20)
-c.sendall(data); c.shutdown(socket.SHUT_WR); c.recv(1); c.close()
-`;
-// Outside: receive one datagram, answer it with TTL 1 (translated by nat[1], it expires at the
-// router's DecIPTTL towards the inside) and print the ICMP error that comes back: 'icmp TYPE
-// CODE from ADDRESS'. The kernel queues the error on this socket only if the quoted datagram is
-// what it sent.
-const PY_TTL_REPLY = `
-import socket, sys, select, struct
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((sys.argv[1], int(sys.argv[2]))); s.settimeout(5)
-print('ready', flush=True)
-data, peer = s.recvfrom(100)
-print('peer', peer[0], peer[1], flush=True)
-s.setsockopt(socket.SOL_IP, 11, 1)  # IP_RECVERR
-s.setsockopt(socket.SOL_IP, socket.IP_TTL, 1)
-s.sendto(b'a reply that dies on the way', peer)
-p = select.poll(); p.register(s, select.POLLERR)
-if not p.poll(3000): print('no error', flush=True); sys.exit(0)
-msg, anc, flags, addr = s.recvmsg(512, 512, socket.MSG_ERRQUEUE)
-for level, typ, d in anc:
-    if level == socket.SOL_IP and typ == 11:
-        errno_, origin, itype, icode = struct.unpack('IBBB', d[:7])
-        print('icmp', itype, icode, 'from', socket.inet_ntoa(d[20:24]), flush=True)
-`;
-
-/** `size` bytes over TCP from `from` to connect[0]:connect[1], served in `to` on listen[0]:listen[1]. */
-async function transfer(lab: Lab, from: string, to: string, listen: [string, number], connect: [string, number], size: number) {
-  const server = lab.spawn(to, ['python3', '-c', PY_SERVER, listen[0], String(listen[1])]);
-  let out = '';
-  let err = '';
-  server.stdout!.on('data', (d) => (out += d));
-  server.stderr!.on('data', (d) => (err += d));
-  const exited = new Promise<void>((resolve) => server.on('close', () => resolve()));
-  const deadline = Date.now() + 10_000;
-  while (!out.includes('ready') && Date.now() < deadline && server.exitCode === null) await delay(20);
-  if (!out.includes('ready')) throw new Error(`TCP server did not start: ${err}`);
-  const client = await lab.exec(from, ['python3', '-c', PY_CLIENT, connect[0], String(connect[1]), String(size)], { timeoutMs: 30_000 });
-  await Promise.race([exited, delay(10_000)]);
-  if (server.exitCode === null) server.kill();
-  const [n, digest, peer] = (out.trim().split('\n').pop() ?? '').split(' ');
-  return { client, received: Number(n), digest, peer, serverErr: err };
-}
 
 function main() {
   t.test('configs/router-nat.ts: two inside networks behind NAT, one outside', async (t) => {
@@ -163,7 +100,7 @@ function main() {
 
     // A reply whose TTL runs out on the inside link: the router's time exceeded goes out through
     // nat[0], which translates the quoted reply back to what the outside host sent.
-    const srv = lab.spawn('outside', ['python3', '-c', PY_TTL_REPLY, OUT, '7000']);
+    const srv = lab.spawn('outside', ['python3', '-c', PY_TTL1_REPLY, OUT, '7000']);
     let srvOut = '';
     srv.stdout!.on('data', (d) => (srvOut += d));
     srv.stderr!.on('data', (d) => (srvOut += d));
@@ -180,18 +117,18 @@ function main() {
       t.skip('TCP transfers: ethtool is missing, so the lab cannot turn checksum offloads off', () => {});
     } else {
       const size = 1_000_000;
-      const r1 = await transfer(lab, 'h1', 'outside', [OUT, 5001], [OUT, 5001], size);
+      const r1 = await tcpTransfer(lab, 'h1', 'outside', OUT, 5001, size);
       t.equal(r1.client.code, 0, `TCP h1 -> outside finished ${r1.client.stderr}`);
       t.equal(r1.received, size, `1 MB arrived outside ${r1.serverErr}`);
       t.equal(r1.digest, patternDigest(size), '... intact (SHA-256)');
       t.equal(r1.peer, NAT, "the outside host saw the router's outside address as its peer");
-      const r2 = await transfer(lab, 'h2', 'outside', [OUT, 5003], [OUT, 5003], 200_000);
+      const r2 = await tcpTransfer(lab, 'h2', 'outside', OUT, 5003, 200_000);
       t.equal(r2.received, 200_000, `200 kB from h2 (the other inside network) arrived outside ${r2.client.stderr}${r2.serverErr}`);
       t.equal(r2.digest, patternDigest(200_000), '... intact');
       t.equal(r2.peer, NAT, '... from the NAT address too');
       t.match(g.read('nat', 'table'), /^tcp 198\.18\.2\.1:\d+ 198\.19\.0\.1:5003 => 198\.19\.0\.254:\d+ 198\.19\.0\.1:5003 out 0 reply 1 /m, 'the table holds the TCP mapping');
 
-      const f = await transfer(lab, 'outside', 'h1', ['198.18.1.1', 80], [NAT, 8080], 200_000);
+      const f = await tcpTransfer(lab, 'outside', 'h1', '198.18.1.1', 80, 200_000, [NAT, 8080]);
       t.equal(f.client.code, 0, `TCP outside -> ${NAT}:8080 finished ${f.client.stderr}`);
       t.equal(f.received, 200_000, `the port forward carried 200 kB to h1:80 ${f.serverErr}`);
       t.equal(f.digest, patternDigest(200_000), '... intact');

@@ -711,7 +711,7 @@ export const interfacesSuite: Suite = {
       cleanup();
     }
     const notes = [
-      `Generator: ${choice.note}. The sink's kernel drops the frames in IP input (198.19.0.3 is not its address).`,
+      `Generator: ${choice.note}. Frames reach the sink addressed to ${SINK_DISCARD_MAC}, not its own MAC: its kernel counts them and drops them at once.`,
       'veth has no line rate, so no theoretical limit is shown' + (s.lineRate ? `; --line-rate ${s.lineRate} Gbit/s gives the limit column` : '') + "; the generator's full rate (extra.offeredMpps) is the practical ceiling here.",
       s.click ? `Click: ${s.click}` : `Click: skipped (${s.clickReason})`,
     ];

@@ -20,6 +20,7 @@
 
 #include "batch_split.h"
 #include "element.h"
+#include "spin_lock.h"
 
 namespace pg {
 
@@ -58,7 +59,7 @@ class EtherSwitch final : public Element {
     Packet* gone[kMaxBatch];
     uint32_t kept = 0, ngone = 0, nshort = 0, nsame = 0, nflood = 0, nfull = 0;
     {
-      Lock lock(lock_);
+      SpinLock::Guard lock(lock_);
       const uint64_t timeout = timeout_ns_.load(std::memory_order_relaxed);
       for (uint32_t i = 0; i < n; i++) {
         Packet* p = b.pkts[i];
@@ -150,14 +151,6 @@ class EtherSwitch final : public Element {
     uint32_t port = 0;
   };
 
-  struct Lock {
-    explicit Lock(std::atomic<bool>& f) : flag(f) {
-      while (flag.exchange(true, std::memory_order_acquire))
-        while (flag.load(std::memory_order_relaxed)) std::this_thread::yield();
-    }
-    ~Lock() { flag.store(false, std::memory_order_release); }
-    std::atomic<bool>& flag;
-  };
 
   static uint64_t mac_key(const uint8_t* m) {
     return kUsed | uint64_t(m[0]) << 40 | uint64_t(m[1]) << 32 | uint64_t(m[2]) << 24 | uint64_t(m[3]) << 16 |
@@ -238,7 +231,7 @@ class EtherSwitch final : public Element {
     };
     std::vector<Row> rows;
     {
-      Lock lock(lock_);
+      SpinLock::Guard lock(lock_);
       const uint64_t now = monotonic_ns();
       const uint64_t timeout = timeout_ns_.load();
       for (const Entry& e : table_)
@@ -263,7 +256,7 @@ class EtherSwitch final : public Element {
   std::vector<Entry> table_, spare_;
   uint32_t used_ = 0;  // slots not empty (live or expired)
   uint64_t next_sweep_ = 0;
-  std::atomic<bool> lock_{false};
+  SpinLock lock_;
   uint32_t c_forwarded_ = 0, c_flooded_ = 0, c_same_port_ = 0, c_short_ = 0, c_pool_empty_ = 0, c_table_full_ = 0;
 };
 

@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "element.h"
+#include "spin_lock.h"
 
 namespace pg {
 
@@ -151,14 +152,6 @@ class NeighbourResolver : public Element {
     uint8_t mac[6];
   };
 
-  struct Lock {
-    explicit Lock(std::atomic_flag& f) : flag(f) {
-      while (flag.test_and_set(std::memory_order_acquire))
-        while (flag.test(std::memory_order_relaxed)) std::this_thread::yield();
-    }
-    ~Lock() { flag.clear(std::memory_order_release); }
-    std::atomic_flag& flag;
-  };
 
   static uint64_t seconds_ns(double s) {
     const uint64_t ns = uint64_t(s * 1e9);
@@ -306,7 +299,7 @@ class NeighbourResolver : public Element {
     Addr req[kMaxBatch];
     uint32_t out = 0, nreq = 0, nfull = 0, ntable = 0;
     {
-      Lock lock(lock_);
+      SpinLock::Guard lock(lock_);
       for (uint32_t i = 0; i < m; i++) {
         Packet* p = b.pkts[i];
         if (Derived::multicast_mac(hop[i], macs[out])) {
@@ -376,7 +369,7 @@ class NeighbourResolver : public Element {
     Release rel[kMaxBatch];
     uint32_t nrel = 0;
     if (nv) {
-      Lock lock(lock_);
+      SpinLock::Guard lock(lock_);
       for (uint32_t k = 0; k < nv; k++) {
         const Learned& l = learned[k];
         if (l.addr == my_ip_) {
@@ -431,7 +424,7 @@ class NeighbourResolver : public Element {
     output_push(0, out);
     out.count = 0;
     if (total) count(c_sent_, total);
-    Lock lock(lock_);
+    SpinLock::Guard lock(lock_);
     for (uint32_t r = 0; r < nrel; r++) give_back(rel[r].head, rel[r].tail);
   }
 
@@ -456,7 +449,7 @@ class NeighbourResolver : public Element {
     uint32_t nreq = 0, nrel = 0;
     uint64_t ndropped = 0;
     {
-      Lock lock(lock_);
+      SpinLock::Guard lock(lock_);
       uint64_t next = ~uint64_t(0);
       bool more = false;
       for (size_t i = 0; i < slots_;) {
@@ -548,7 +541,7 @@ class NeighbourResolver : public Element {
     if (!parse_mac(w[1], mac)) throw HandlerError("insert: '" + w[1] + "' is not an Ethernet address like 02:00:00:00:00:02");
     if ((mac[0] & 1)) throw HandlerError("insert: '" + w[1] + "' is a multicast address");
     const uint64_t now = monotonic_ns();
-    Lock lock(lock_);
+    SpinLock::Guard lock(lock_);
     Entry* e = find(ip);
     if (!e) {
       next_purge_ = 0;  // make room from expired entries if needed
@@ -577,7 +570,7 @@ class NeighbourResolver : public Element {
     if (w.size() != 1 || !Derived::parse_addr(w[0], ip)) throw HandlerError(std::string("delete: write an ") + Derived::kFamily + " address");
     std::vector<Packet*> gone;
     {
-      Lock lock(lock_);
+      SpinLock::Guard lock(lock_);
       Entry* e = find(ip);
       if (!e) throw HandlerError("delete: no entry for " + w[0]);
       flush(*e, gone);
@@ -592,7 +585,7 @@ class NeighbourResolver : public Element {
   void clear_all() {
     std::vector<Packet*> gone;
     {
-      Lock lock(lock_);
+      SpinLock::Guard lock(lock_);
       for (Entry& e : table_) {
         if (e.state == kEmpty) continue;
         flush(e, gone);
@@ -616,7 +609,7 @@ class NeighbourResolver : public Element {
     };
     std::vector<Row> rows;
     {
-      Lock lock(lock_);
+      SpinLock::Guard lock(lock_);
       const uint64_t now = monotonic_ns();
       for (const Entry& e : table_) {
         if (e.state == kEmpty) continue;
@@ -651,7 +644,7 @@ class NeighbourResolver : public Element {
   uint64_t timeout_ns_ = 0, poll_ns_ = 0, give_up_ns_ = 0;
   uint64_t refresh_ns_ = 0;  // a learned entry this old is asked for again when used
 
-  std::atomic_flag lock_;  // clear on construction (C++20)
+  SpinLock lock_;
   size_t slots_ = 0;
   std::vector<Entry> table_;
   uint32_t used_ = 0;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "ip_util.h"
+#include "spin_lock.h"
 
 namespace pg {
 
@@ -67,7 +68,7 @@ class IPReassembler final : public Element {
     const uint64_t now = now_ns();
     bool arm = false;
     {
-      Lock lock(lock_);
+      SpinLock::Guard lock(lock_);
       dead_ = dead;
       ndead_ = &ndead;
       for (uint32_t i = 0; i < b.count; i++) {
@@ -107,14 +108,6 @@ class IPReassembler final : public Element {
   };
   struct Tally {
     uint64_t packets, reassembled, fragments, timeouts, overlap, duplicate, too_big, memory, malformed;
-  };
-  struct Lock {
-    explicit Lock(std::atomic_flag& f) : flag(f) {
-      while (flag.test_and_set(std::memory_order_acquire))
-        while (flag.test(std::memory_order_relaxed)) std::this_thread::yield();
-    }
-    ~Lock() { flag.clear(std::memory_order_release); }
-    std::atomic_flag& flag;
   };
 
   void flush_tally(const Tally& t) {
@@ -342,7 +335,7 @@ class IPReassembler final : public Element {
     uint64_t timeouts = 0;
     const uint64_t now = monotonic_ns();
     {
-      Lock lock(lock_);
+      SpinLock::Guard lock(lock_);
       dead_ = gone;
       ndead_ = &n;
       while (fifo_head_ >= 0 && entries_[size_t(fifo_head_)].born + timeout_ns_ <= now) {
@@ -366,7 +359,7 @@ class IPReassembler final : public Element {
   std::atomic<uint64_t> held_{0};
   Packet** dead_ = nullptr;
   uint32_t* ndead_ = nullptr;
-  std::atomic_flag lock_;
+  SpinLock lock_;
   Timer timer_{[this] { on_timer(); }};
   uint32_t c_packets_ = 0, c_reassembled_ = 0, c_fragments_ = 0, c_timeouts_ = 0, c_overlap_ = 0, c_duplicate_ = 0,
            c_too_big_ = 0, c_memory_ = 0, c_malformed_ = 0;

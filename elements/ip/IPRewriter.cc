@@ -34,6 +34,7 @@
 
 #include "batch_split.h"
 #include "ip_util.h"
+#include "spin_lock.h"
 
 namespace pg {
 
@@ -194,7 +195,7 @@ class IPRewriter final : public Element {
     uint32_t nnew = 0;
     uint64_t nexpired = 0;
     {
-      Lock lock(lock_);
+      SpinLock::Guard lock(lock_);
       bool rearm = false;
       for (uint32_t i = 0; i < m; i++) {
         Parsed& q = ps[i];
@@ -272,13 +273,13 @@ class IPRewriter final : public Element {
 
   void add_handlers(std::vector<Handler>& h) override {
     h.push_back({"mappings", [this] {
-                   Lock lock(lock_);
+                   SpinLock::Guard lock(lock_);
                    return to_string_u64(used_);
                  },
                  nullptr});
     h.push_back({"table", [this] { return table_text(); }, nullptr});
     h.push_back({"clear", nullptr, [this](const std::string&) {
-                   Lock lock(lock_);
+                   SpinLock::Guard lock(lock_);
                    for (uint32_t c = 0; c < kClasses; c++)
                      while (head_[c] != kNil) remove(head_[c]);
                  }});
@@ -346,14 +347,6 @@ class IPRewriter final : public Element {
     uint16_t out;
   };
 
-  struct Lock {
-    explicit Lock(std::atomic_flag& f) : flag(f) {
-      while (flag.test_and_set(std::memory_order_acquire))
-        while (flag.test(std::memory_order_relaxed)) std::this_thread::yield();
-    }
-    ~Lock() { flag.clear(std::memory_order_release); }
-    std::atomic_flag& flag;
-  };
 
   static uint64_t seconds_ns(double s) {
     const uint64_t ns = uint64_t(s * 1e9);
@@ -807,7 +800,7 @@ class IPRewriter final : public Element {
     const uint64_t now = monotonic_ns();
     uint64_t n;
     {
-      Lock lock(lock_);
+      SpinLock::Guard lock(lock_);
       const uint64_t next = expire(now);
       n = pending_expired_;
       pending_expired_ = 0;
@@ -879,7 +872,7 @@ class IPRewriter final : public Element {
   std::string table_text() {
     std::string s;
     const uint64_t now = monotonic_ns();
-    Lock lock(lock_);
+    SpinLock::Guard lock(lock_);
     static const char* const kState[] = {"established", "transitory", "udp", "icmp"};
     for (uint32_t c = 0; c < kClasses; c++)
       for (uint32_t f = head_[c]; f != kNil; f = flows_[f].next) {
@@ -913,7 +906,7 @@ class IPRewriter final : public Element {
   uint64_t timeout_ns_[kClasses] = {};
   uint64_t min_timeout_ = 0;
   uint64_t pending_expired_ = 0;  // expiries not yet counted (counted by the timer)
-  std::atomic_flag lock_ = ATOMIC_FLAG_INIT;
+  SpinLock lock_;
   Timer timer_{[this] { on_timer(); }};
   uint32_t c_rewritten_ = 0, c_new_ = 0, c_passed_ = 0, c_icmp_errors_ = 0, c_expired_ = 0, c_bad_ip_ = 0, c_truncated_ = 0,
            c_fragment_ = 0, c_protocol_ = 0, c_no_mapping_ = 0, c_no_port_ = 0, c_table_full_ = 0, c_conflict_ = 0;

@@ -54,12 +54,12 @@ srv = socket.socket(socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET)
 srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 srv.bind((sys.argv[1], int(sys.argv[2]))); srv.listen(1); srv.settimeout(20)
 print('ready', flush=True)
-c, _ = srv.accept(); c.settimeout(20); h = hashlib.sha256(); n = 0
+c, peer = srv.accept(); c.settimeout(20); h = hashlib.sha256(); n = 0
 while True:
     b = c.recv(65536)
     if not b: break
     h.update(b); n += len(b)
-print(n, h.hexdigest(), flush=True)
+print(n, h.hexdigest(), peer[0], flush=True)
 `;
 const PY_CLIENT = `
 import socket, sys
@@ -76,8 +76,12 @@ export function patternDigest(size: number): string {
   return createHash('sha256').update(b).digest('hex');
 }
 
-/** Send `size` bytes over TCP from `from` to a server in `to` listening on addr:port. */
-export async function tcpTransfer(lab: Lab, from: string, to: string, addr: string, port: number, size: number) {
+/**
+ * Send `size` bytes over TCP from `from` to a server in `to` listening on addr:port (or, through
+ * a NAT's port forward, connecting to `connectTo` instead). The result has the bytes received,
+ * their SHA-256 and the peer address the server saw.
+ */
+export async function tcpTransfer(lab: Lab, from: string, to: string, addr: string, port: number, size: number, connectTo: [string, number] = [addr, port]) {
   const server = lab.spawn(to, ['python3', '-c', PY_SERVER, addr, String(port)]);
   let out = '';
   let err = '';
@@ -87,12 +91,33 @@ export async function tcpTransfer(lab: Lab, from: string, to: string, addr: stri
   const deadline = Date.now() + 10_000;
   while (!out.includes('ready') && Date.now() < deadline && server.exitCode === null) await delay(20);
   if (!out.includes('ready')) throw new Error(`TCP server did not start: ${err}`);
-  const client = await lab.exec(from, ['python3', '-c', PY_CLIENT, addr, String(port), String(size)], { timeoutMs: 30_000 });
+  const client = await lab.exec(from, ['python3', '-c', PY_CLIENT, connectTo[0], String(connectTo[1]), String(size)], { timeoutMs: 30_000 });
   await Promise.race([exited, delay(10_000)]);
-  const last = out.trim().split('\n').pop() ?? '';
-  const [n, digest] = last.split(' ');
-  return { client, received: Number(n), digest, serverErr: err };
+  if (server.exitCode === null) server.kill();
+  const [n, digest, peer] = (out.trim().split('\n').pop() ?? '').split(' ');
+  return { client, received: Number(n), digest, peer, serverErr: err };
 }
+
+// Receive one UDP datagram on argv[1]:argv[2], answer it with TTL 1 and print the ICMP error that
+// comes back: 'icmp TYPE CODE from ADDRESS'. The kernel queues the error on this socket only if
+// the quoted datagram is what it sent, so behind a NAT this proves the error was translated back.
+export const PY_TTL1_REPLY = `
+import socket, sys, select, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((sys.argv[1], int(sys.argv[2]))); s.settimeout(5)
+print('ready', flush=True)
+data, peer = s.recvfrom(100)
+print('peer', peer[0], peer[1], flush=True)
+s.setsockopt(socket.SOL_IP, 11, 1)  # IP_RECVERR
+s.setsockopt(socket.SOL_IP, socket.IP_TTL, 1)
+s.sendto(b'a reply that dies on the way', peer)
+p = select.poll(); p.register(s, select.POLLERR)
+if not p.poll(3000): print('no error', flush=True); sys.exit(0)
+msg, anc, flags, addr = s.recvmsg(512, 512, socket.MSG_ERRQUEUE)
+for level, typ, d in anc:
+    if level == socket.SOL_IP and typ == 11:
+        errno_, origin, itype, icode = struct.unpack('IBBB', d[:7])
+        print('icmp', itype, icode, 'from', socket.inet_ntoa(d[20:24]), flush=True)
+`;
 
 /** The MAC address of interface `ifname` in `host`'s namespace (lower case, colons). */
 export function macOf(lab: Lab, host: string, ifname: string): string {
