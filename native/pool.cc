@@ -9,7 +9,7 @@
 
 namespace pg {
 
-thread_local int tls_worker = -1;
+constinit thread_local int tls_worker = -1;
 
 PacketPool::PacketPool(uint32_t buffers, uint32_t buffer_size, uint32_t headroom, uint32_t workers)
     : buffers_(buffers), buffer_size_(buffer_size), headroom_(headroom) {

@@ -13,7 +13,9 @@
 namespace pg {
 
 constexpr int kMaxWorkers = 64;
-extern thread_local int tls_worker;  // worker index, or -1 on other threads
+// The worker index, or -1 on other threads. constinit: no dynamic initialisation, so reading it
+// is a plain TLS load, not a call through the wrapper C++ emits for other thread_locals.
+extern constinit thread_local int tls_worker;
 
 class PacketPool {
  public:

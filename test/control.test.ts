@@ -93,6 +93,32 @@ t.test('read and write handlers of a running engine', async (t) => {
   t.match(handlers.stdout, /^active +rw +read or set whether the source emits$/m);
   t.match(handlers.stdout, /^packets +r /m);
 
+  // Per-element cost, switched on and read from outside while the graph runs.
+  const off = await cli(['profile', '--control', sock]);
+  t.equal(off.code, 0, off.stderr);
+  t.match(off.stdout, /^profile: profiling is off$/m, 'profiling is off until asked for');
+  const on = await cli(['profile', '--on', '--control', sock]);
+  t.equal(on.code, 0, on.stderr);
+  await sleep(300);
+  const prof = await cli(['profile', 'default', '--json', '--control', sock]);
+  t.equal(prof.code, 0, prof.stderr);
+  const p = JSON.parse(prof.stdout) as { enabled: boolean; sourcePackets: number; elements: { name: string; packets: number; selfNs: number }[] };
+  t.equal(p.enabled, true);
+  t.same(p.elements.map((e) => e.name).sort(), ['counter', 'sink', 'source']);
+  t.ok(p.sourcePackets > 0 && p.elements.every((e) => e.packets > 0 && e.selfNs > 0), 'every element was timed');
+  const tableOut = await cli(['profile', '--control', sock]);
+  t.match(tableOut.stdout, /^ +element +class +calls +packets +self ms/m, 'the table is printed');
+  t.match(tableOut.stdout, /^ +counter +Counter /m);
+  const both = await cli(['profile', '--on', '--off', '--control', sock]);
+  t.equal(both.code, 1, 'two switches at once are refused');
+  t.match(both.stderr, /give one of --on, --off and --reset/);
+  const stop = await cli(['profile', '--off', '--control', sock]);
+  t.equal(stop.code, 0, stop.stderr);
+  const after0 = await controlRequest(sock, { op: 'profile' });
+  t.ok(after0.ok && (after0.value as { enabled: boolean }).enabled === false, 'profiling is off again');
+  const badProfile = await controlRequest(sock, { op: 'profile', value: 'sideways' });
+  t.same(badProfile, { ok: false, error: `profile takes 'on', 'off', 'reset' or nothing, got "sideways"` });
+
   const write = await cli(['write', 'source.active', 'false', '--control', sock]);
   t.equal(write.code, 0, write.stderr);
   t.equal(write.stdout, '');

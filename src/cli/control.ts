@@ -1,11 +1,12 @@
-// `pktgraph read`, `write`, `handlers` and `list`: talk to a running `pktgraph run`
+// `pktgraph read`, `write`, `handlers`, `list` and `profile`: talk to a running `pktgraph run`
 // through its control socket.
 import { controlPath } from '../control/path.js';
 import { controlRequest, NoEngineError } from '../control/client.js';
 import type { ControlRequest } from '../control/protocol.js';
-import type { HandlerInfo } from '../runtime/runtime.js';
+import type { GraphProfile, HandlerInfo } from '../runtime/runtime.js';
 import { CliError } from './errors.js';
 import { table } from './format.js';
+import { profileTable } from './profile.js';
 
 export interface Target {
   graph?: string;
@@ -72,4 +73,13 @@ export async function listCommand(graph: string | undefined, opts: { control?: s
     console.log(`${g.name}:`);
     for (const line of table(g.elements.map((e) => [e.name, e.class]), '  ')) console.log(line);
   }
+}
+
+export async function profileCommand(graph: string | undefined, opts: { control?: string; on?: boolean; off?: boolean; reset?: boolean; json?: boolean }) {
+  const chosen = (['on', 'off', 'reset'] as const).filter((k) => opts[k]);
+  if (chosen.length > 1) throw new CliError(`profile: give one of --on, --off and --reset, not ${chosen.map((c) => `--${c}`).join(' and ')}`);
+  const p = (await request(opts.control, { op: 'profile', graph, value: chosen[0] ?? '' })) as GraphProfile;
+  if (opts.json) console.log(JSON.stringify(p, null, 2));
+  else if (chosen[0] === 'off') console.log('profiling is off');
+  else for (const line of profileTable(p)) console.log(line);
 }

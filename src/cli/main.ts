@@ -109,6 +109,16 @@ function program(): Command {
     .option('--control <name|path>', controlHelp)
     .action(async (graph: string | undefined, opts) => (await control()).listCommand(graph, opts));
 
+  p.command('profile')
+    .description("a running graph's cost per element (ns per packet); --on switches profiling on, --off off, --reset zeroes it")
+    .argument('[graph]', 'the graph (default: the only one)')
+    .option('--on', 'switch profiling on (nothing is timed while it is off)')
+    .option('--off', 'switch profiling off')
+    .option('--reset', 'zero the figures, keeping profiling on')
+    .option('--json', 'print JSON')
+    .option('--control <name|path>', controlHelp)
+    .action(async (graph: string | undefined, opts) => (await control()).profileCommand(graph, opts));
+
   const lab = () => import('./lab.js');
   const labs = p.command('lab').description('build, enter and remove lab topologies: namespaces joined by veth pairs (needs root)');
   labs.command('up').description('build the topology in FILE and print its id, namespaces and interfaces').argument('<file>', 'topology (.json, or a .ts/.js module exporting one)')

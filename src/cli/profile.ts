@@ -1,14 +1,19 @@
-// `pktgraph run --profile`: the per-element cost table printed after the summary.
+// The per-element cost table: printed by `pktgraph run --profile` after the summary, and by
+// `pktgraph profile` for a running graph.
 import type { RunSummary } from '../runtime/run.js';
+import type { GraphProfile } from '../runtime/runtime.js';
 import { si, table } from './format.js';
 
 const ns = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 
 /** The profile as lines of text, most expensive element first; none without a profile. */
 export function profileLines(s: RunSummary): string[] {
-  const p = s.profile;
-  if (!p) return [];
-  if (!p.enabled) return ['profile: profiling was off'];
+  return s.profile ? profileTable(s.profile, s.cpuNsPerPacket) : [];
+}
+
+/** A profile as lines of text; `cpuNsPerPacket`, when known, is the workers' CPU per packet in all. */
+export function profileTable(p: GraphProfile, cpuNsPerPacket?: number): string[] {
+  if (!p.enabled) return ['profile: profiling is off'];
   const rows = [['element', 'class', 'calls', 'packets', 'self ms', 'ns/call', 'ns/packet', 'ns/source pkt', 'share']];
   for (const e of p.elements)
     rows.push([
@@ -25,7 +30,7 @@ export function profileLines(s: RunSummary): string[] {
   const perPacket = p.sourcePackets > 0 ? `${ns(p.selfNs / p.sourcePackets)} ns per source packet in elements` : 'no source packets';
   const lines = [
     `profile: self time per element over ${p.seconds.toFixed(2)} s, most expensive first (${perPacket}; ` +
-      `the workers used ${ns(s.cpuNsPerPacket)} ns of CPU per packet in all)`,
+      `the workers used ${ns(cpuNsPerPacket ?? (p.sourcePackets > 0 ? p.cpuNs / p.sourcePackets : 0))} ns of CPU per packet in all)`,
     ...table(rows, '  '),
   ];
   // Self times are timed by the clock; time a worker spent preempted is taken out (an estimate).

@@ -1,6 +1,6 @@
 // The control protocol: newline-delimited JSON over a Unix socket. Each request line
 // gets exactly one response line, in order.
-export type ControlOp = 'read' | 'write' | 'handlers' | 'list' | 'counters';
+export type ControlOp = 'read' | 'write' | 'handlers' | 'list' | 'counters' | 'profile';
 
 export interface ControlRequest {
   op: ControlOp;
@@ -8,7 +8,7 @@ export interface ControlRequest {
   graph?: string;
   element?: string;
   handler?: string;
-  /** For write: the value given to the handler. */
+  /** For write: the value given to the handler. For profile: 'on', 'off', 'reset' or '' (just read). */
   value?: string;
 }
 

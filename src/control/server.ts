@@ -58,8 +58,18 @@ function dispatch(runtime: Runtime, request: unknown): unknown {
       if (element !== undefined) return strings(g.counters(element));
       return Object.fromEntries(Object.entries(g.allCounters()).map(([e, c]) => [e, strings(c)]));
     }
+    case 'profile': {
+      // Per-element cost (RunningGraph.profile): switched on, off or reset first when asked.
+      const g = runtime.graph(text('graph', false));
+      const action = req.value ?? '';
+      if (action === 'on') g.setProfiling(true);
+      else if (action === 'off') g.setProfiling(false);
+      else if (action === 'reset') g.resetProfile();
+      else if (action !== '') throw new Error(`profile takes 'on', 'off', 'reset' or nothing, got ${JSON.stringify(action)}`);
+      return g.profile();
+    }
     default:
-      throw new Error(`unknown op ${JSON.stringify(req.op)}: use read, write, handlers, list or counters`);
+      throw new Error(`unknown op ${JSON.stringify(req.op)}: use read, write, handlers, list, counters or profile`);
   }
 }
 
