@@ -4,37 +4,14 @@
 // bytes, encap then decap restoring the packets exactly, malformed outer headers dropped
 // under their counters; headroom limits; tcpdump decoding the GRE and VXLAN output.
 import t, { type Test } from 'tap';
-import { rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { FromPcap, ToPcap, Unstrip, Queue, Unqueue, CheckIPHeader, IPEncap, UDPIPEncap, GREEncap, GREDecap, VXLANEncap, VXLANDecap, type ElementNode } from 'pktgraph';
 import { runGraph, tmpPath } from './lib/run.js';
-import { writePcap, readPcap, LINKTYPE_RAW, LINKTYPE_ETHERNET } from './lib/pcap.js';
+import { pcapFiles, sameBuffers } from './lib/pcapfiles.js';
+import { writePcap, LINKTYPE_RAW, LINKTYPE_ETHERNET } from './lib/pcap.js';
 import { ether, ipv4, udp, tcp, verifyIpv4Checksum, verifyL4Checksum, checksum16, PROTO_UDP, PROTO_TCP } from './lib/packets.js';
 
-const cleanup: string[] = [];
-t.teardown(() => {
-  for (const f of cleanup) rmSync(f, { force: true });
-});
-
-/** A raw-IP pcap file holding these packets (FromPcap sets the network-header annotation). */
-function input(tag: string, packets: Buffer[]): string {
-  const f = tmpPath(`encap-${tag}-in.pcap`);
-  writePcap(f, packets.map((data) => ({ data })), { linktype: LINKTYPE_RAW });
-  cleanup.push(f);
-  return f;
-}
-const outPath = (tag: string) => tmpPath(`encap-${tag}-out.pcap`);
-function sink(tag: string): ElementNode {
-  cleanup.push(outPath(tag));
-  return ToPcap({ file: outPath(tag), linktype: LINKTYPE_RAW }, `sink_${tag}`);
-}
-const read = (tag: string) => readPcap(outPath(tag)).packets.map((p) => p.data);
-
-function sameBuffers(t: Test, got: Buffer[], want: Buffer[], msg: string) {
-  t.equal(got.length, want.length, `${msg}: ${want.length} packets`);
-  const bad = got.findIndex((g, i) => !want[i] || !g.equals(want[i]));
-  t.equal(bad, -1, `${msg}: bytes as expected${bad >= 0 ? ` (first difference at packet ${bad})` : ''}`);
-}
+const { input, sink, read, track, outFile } = pcapFiles('encap', { linktype: LINKTYPE_RAW });
 
 const SRC = '198.18.0.1';
 const DST = '198.19.0.1';
@@ -167,10 +144,10 @@ t.test('GREEncap bytes; GREDecap restores the packets exactly; tcpdump decodes t
   t.equal(s.elements.wrongkey.drops_key, inner.length);
   t.equal(s.elements.dec.packets, inner.length);
   t.equal(s.pool.available, s.pool.capacity, 'every buffer back in the pool');
-  tcpdump(t, outPath('gre'), /GREv0, Flags \[none\], length 33\n\tIP \(.*proto UDP \(17\), length 29\)/);
-  tcpdump(t, outPath('grek'), /GREv0, Flags \[key present\], key=0xdeadbeef/);
+  tcpdump(t, outFile('gre'), /GREv0, Flags \[none\], length 33\n\tIP \(.*proto UDP \(17\), length 29\)/);
+  tcpdump(t, outFile('grek'), /GREv0, Flags \[key present\], key=0xdeadbeef/);
   // The Ethernet payload (TEB) is decoded through to the inner IP: 47 = 4 (GRE) + 14 + 29.
-  tcpdump(t, outPath('greeth'), /GREv0, Flags \[none\], length 47\n\tIP \(.*proto UDP \(17\), length 29\)/);
+  tcpdump(t, outFile('greeth'), /GREv0, Flags \[none\], length 47\n\tIP \(.*proto UDP \(17\), length 29\)/);
 });
 
 t.test('GREDecap drops malformed outer headers under their counters', async (t) => {
@@ -236,7 +213,7 @@ t.test('VXLANEncap bytes and flow-hash ports; VXLANDecap restores the frames exa
   t.equal(read('vxwrong').length, 0);
   t.equal(s.elements.wrongvni.drops_vni, frames.length, 'another VNI is dropped and counted');
   t.equal(s.pool.available, s.pool.capacity, 'every buffer back in the pool');
-  tcpdump(t, outPath('vx'), /VXLAN, flags \[I\] \(0x08\), vni 1193046/);
+  tcpdump(t, outFile('vx'), /VXLAN, flags \[I\] \(0x08\), vni 1193046/);
 });
 
 t.test('VXLANEncap gives one flow one source port', async (t) => {
@@ -326,7 +303,7 @@ t.test('in pull position, and decapsulating at the network-header annotation beh
   const outer = inner.map((p, i) => ether({ payload: ipv4({ proto: 47, src: SRC, dst: DST, id: i, payload: Buffer.concat([greHeader(0x0800), p]) }) }));
   const ethFile = tmpPath('encap-etheronly-in.pcap');
   writePcap(ethFile, outer.map((data) => ({ data })), { linktype: LINKTYPE_ETHERNET });
-  cleanup.push(ethFile);
+  track(ethFile);
   const s = await runGraph(() => {
     FromPcap({ file: inFile })
       .to(Queue({ capacity: 1000 }))

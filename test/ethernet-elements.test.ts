@@ -4,8 +4,7 @@
 // fromAnnotation restores the frames, untagged ones untouched); EtherRewrite and EtherMirror;
 // HostEtherFilter's routing of own, other, broadcast and multicast frames; DropBroadcasts; short
 // frames counted by every element; the agnostic ones in pull position; every buffer returned.
-import t, { type Test } from 'tap';
-import { rmSync } from 'node:fs';
+import t from 'tap';
 import {
   FromPcap,
   ToPcap,
@@ -22,36 +21,13 @@ import {
   compile,
   type ElementNode,
 } from 'pktgraph';
-import { runGraph, tmpPath } from './lib/run.js';
-import { writePcap, readPcap } from './lib/pcap.js';
+import { runGraph } from './lib/run.js';
+import { pcapFiles, sameBuffers } from './lib/pcapfiles.js';
 import { ether, udp4Frame, udp6Frame, mac, ETH_ARP } from './lib/packets.js';
 
 // ---------- helpers ----------
 
-const cleanup: string[] = [];
-t.teardown(() => {
-  for (const f of cleanup) rmSync(f, { force: true });
-});
-
-function input(tag: string, packets: Buffer[]): string {
-  const f = tmpPath(`ethel-${tag}-in.pcap`);
-  writePcap(f, packets.map((data) => ({ data })));
-  cleanup.push(f);
-  return f;
-}
-
-function sink(tag: string): ElementNode {
-  const f = tmpPath(`ethel-${tag}-out.pcap`);
-  cleanup.push(f);
-  return ToPcap({ file: f }, `sink_${tag.replace(/[^a-zA-Z0-9_]/g, '_')}`);
-}
-const read = (tag: string) => readPcap(tmpPath(`ethel-${tag}-out.pcap`)).packets.map((p) => p.data);
-
-function sameBuffers(t: Test, got: Buffer[], want: Buffer[], msg: string) {
-  t.equal(got.length, want.length, `${msg}: ${want.length} packets`);
-  const bad = got.findIndex((g, i) => !want[i] || !g.equals(want[i]));
-  t.equal(bad, -1, `${msg}: bytes as expected${bad >= 0 ? ` (first difference at packet ${bad})` : ''}`);
-}
+const { input, sink, read } = pcapFiles('ethel');
 
 /** The frame with a tag (TPID, TCI) inserted after its addresses. */
 function tag(frame: Buffer, tpid: number, tci: number): Buffer {

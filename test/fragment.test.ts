@@ -5,34 +5,14 @@
 // Ethernet headers); overlaps, malformed fragments, the maxBytes limit, datagrams too big for
 // a buffer, and an incomplete datagram timing out (Runtime API). Pool fully returned.
 import t from 'tap';
-import { rmSync } from 'node:fs';
-import { graph, compile, Runtime, FromPcap, ToPcap, MarkIPHeader, IPFragmenter, IPReassembler, type ElementNode } from 'pktgraph';
+import { graph, compile, Runtime, FromPcap, MarkIPHeader, IPFragmenter, IPReassembler } from 'pktgraph';
 import { runGraph, tmpPath } from './lib/run.js';
-import { writePcap, readPcap, LINKTYPE_RAW } from './lib/pcap.js';
+import { pcapFiles } from './lib/pcapfiles.js';
+import { readPcap, LINKTYPE_RAW, LINKTYPE_ETHERNET } from './lib/pcap.js';
 import { ether, ipv4, udp, checksum16, verifyIpv4Checksum, PROTO_UDP } from './lib/packets.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const cleanup: string[] = [];
-t.teardown(() => {
-  for (const f of cleanup) rmSync(f, { force: true });
-});
-
-function input(tag: string, packets: Buffer[], raw = true): string {
-  const f = tmpPath(`frag-${tag}-in.pcap`);
-  writePcap(
-    f,
-    packets.map((data) => ({ data })),
-    raw ? { linktype: LINKTYPE_RAW } : {},
-  );
-  cleanup.push(f);
-  return f;
-}
-function sink(tag: string, name?: string): ElementNode {
-  const f = tmpPath(`frag-${tag}-out.pcap`);
-  cleanup.push(f);
-  return ToPcap({ file: f }, name ?? `sink_${tag}`);
-}
-const read = (tag: string) => readPcap(tmpPath(`frag-${tag}-out.pcap`)).packets.map((p) => p.data);
+const { input, sink, read } = pcapFiles('frag', { linktype: LINKTYPE_RAW });
 
 function rng(seed: number) {
   let a = seed >>> 0;
@@ -100,7 +80,7 @@ t.test('IPFragmenter: fragments have the right bytes, offsets, MF, options and c
   const dfSmall = dgram(300, { df: true });
   const all = [small, exact, big, withOpts, dfBig, dfSmall];
   const f = input('basic', all);
-  const fe = input('basic-eth', all.map((p) => ether({ payload: p })), false);
+  const fe = input('basic-eth', all.map((p) => ether({ payload: p })), LINKTYPE_ETHERNET);
   const s = await runGraph(() => {
     const frag = IPFragmenter({ mtu: MTU }, 'frag');
     FromPcap({ file: f }).to(frag).to(sink('basic'));
@@ -155,7 +135,7 @@ t.test('IPFragmenter: fragments have the right bytes, offsets, MF, options and c
 t.test('IPFragmenter -> IPReassembler gives the originals back byte for byte', async (t) => {
   const origs = [dgram(100), dgram(1200), dgram(1800, { options: OPTS }), dgram(1880), dgram(69)];
   const f = input('rt', origs);
-  const fe = input('rt-eth', origs.map((p) => ether({ payload: p })), false);
+  const fe = input('rt-eth', origs.map((p) => ether({ payload: p })), LINKTYPE_ETHERNET);
   const s = await runGraph(() => {
     FromPcap({ file: f }).to(IPFragmenter({ mtu: 1000 }, 'frag')).to(sink('frags'));
     FromPcap({ file: f }).to(IPFragmenter({ mtu: 68 }, 'frag68')).to(IPReassembler({}, 're68')).to(sink('rt68'));
@@ -271,7 +251,7 @@ t.test('IPReassembler: an incomplete datagram times out; too big for a buffer (R
     return cond();
   };
   t.ok(await until(() => g1.drained()), 'the fragmenter graph drained');
-  g1.write('sink_to-frags', 'flush', '');
+  g1.write('sink_to_frags', 'flush', '');
   const frags = readPcap(tmpPath('frag-to-frags-out.pcap')).packets.map((p) => p.data);
   t.equal(frags.length, 4, 'four fragments');
   // Too big: fragments of a datagram longer than a pool buffer holds.

@@ -5,8 +5,7 @@
 // pointer, redirect with the gateway from the annotation; every suppression counted with
 // nothing emitted; the token-bucket rate limit; config checks; and tcpdump's verdict on the
 // checksums and its reading of the messages.
-import t, { type Test } from 'tap';
-import { rmSync } from 'node:fs';
+import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import {
   FromPcap,
@@ -20,40 +19,15 @@ import {
   ICMPError,
   graph,
   compile,
-  type ElementNode,
 } from 'pktgraph';
-import { runGraph, tmpPath } from './lib/run.js';
-import { writePcap, readPcap } from './lib/pcap.js';
+import { runGraph } from './lib/run.js';
+import { pcapFiles, sameBuffers } from './lib/pcapfiles.js';
 import { ipv4, udp, tcp, icmp4, parseIpv4, verifyIpv4Checksum, verifyL4Checksum, PROTO_ICMP, PROTO_TCP } from './lib/packets.js';
 
 // ---------- helpers ----------
 
 const LINKTYPE_RAW = 101;
-const cleanup: string[] = [];
-t.teardown(() => {
-  for (const f of cleanup) rmSync(f, { force: true });
-});
-
-/** A pcap file (raw IP) holding these packets. */
-function input(tag: string, packets: Buffer[]): string {
-  const f = tmpPath(`icmp-${tag}-in.pcap`);
-  writePcap(f, packets.map((data) => ({ data })), { linktype: LINKTYPE_RAW });
-  cleanup.push(f);
-  return f;
-}
-const outPath = (tag: string) => tmpPath(`icmp-${tag}-out.pcap`);
-/** A ToPcap sink (raw IP) whose packets `read(tag)` returns after the run. */
-function sink(tag: string): ElementNode {
-  cleanup.push(outPath(tag));
-  return ToPcap({ file: outPath(tag), linktype: LINKTYPE_RAW }, `sink_${tag}`);
-}
-const read = (tag: string) => readPcap(outPath(tag)).packets.map((p) => p.data);
-
-function sameBuffers(t: Test, got: Buffer[], want: Buffer[], msg: string) {
-  t.equal(got.length, want.length, `${msg}: ${want.length} packets`);
-  const bad = got.findIndex((g, i) => !want[i] || !g.equals(want[i]));
-  t.equal(bad, -1, `${msg}: bytes as expected${bad >= 0 ? ` (first difference at packet ${bad}: ${got[bad].toString('hex')} vs ${want[bad]?.toString('hex')})` : ''}`);
-}
+const { input, sink, read, outFile } = pcapFiles('icmp', { linktype: LINKTYPE_RAW });
 
 const allChecksumsRight = (pkts: Buffer[]) => pkts.every((p) => verifyIpv4Checksum(p) && verifyL4Checksum(p));
 
@@ -337,7 +311,7 @@ t.test('tcpdump reads the replies and errors: right checksums, right text', { sk
     ['redirect', /ICMP redirect 203\.0\.113\.7 to host 10\.0\.0\.254/g, 1],
   ];
   for (const [tag, re, n] of expect) {
-    const text = tcpdump(outPath(tag));
+    const text = tcpdump(outFile(tag));
     t.equal(text.match(re)?.length ?? 0, n, `${tag}: tcpdump shows ${n} × ${re.source}`);
     t.notMatch(text, BAD_CHECKSUM, `${tag}: tcpdump finds no bad checksum`);
   }

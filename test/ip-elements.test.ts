@@ -5,8 +5,7 @@
 // output 1 or dropped; EtherEncap's bytes; GetIPAddress and SetIPAddress steering an
 // IPLookup; SetIPDSCP; SetIPChecksum, SetUDPChecksum and SetTCPChecksum repairing broken
 // checksums; and the router's fast path as one chain.
-import t, { type Test } from 'tap';
-import { rmSync } from 'node:fs';
+import t from 'tap';
 import {
   FromPcap,
   ToPcap,
@@ -28,8 +27,8 @@ import {
   Discard,
   type ElementNode,
 } from 'pktgraph';
-import { runGraph, tmpPath } from './lib/run.js';
-import { writePcap, readPcap } from './lib/pcap.js';
+import { runGraph } from './lib/run.js';
+import { pcapFiles, sameBuffers } from './lib/pcapfiles.js';
 import {
   ether,
   ipv4,
@@ -48,32 +47,7 @@ import {
 
 // ---------- helpers ----------
 
-const cleanup: string[] = [];
-t.teardown(() => {
-  for (const f of cleanup) rmSync(f, { force: true });
-});
-
-/** A pcap file holding these packets. */
-function input(tag: string, packets: Buffer[]): string {
-  const f = tmpPath(`ipel-${tag}-in.pcap`);
-  writePcap(f, packets.map((data) => ({ data })));
-  cleanup.push(f);
-  return f;
-}
-
-/** A ToPcap sink whose packets `read(tag)` returns after the run. */
-function sink(tag: string, name?: string): ElementNode {
-  const f = tmpPath(`ipel-${tag}-out.pcap`);
-  cleanup.push(f);
-  return ToPcap({ file: f }, name ?? `sink_${tag}`);
-}
-const read = (tag: string) => readPcap(tmpPath(`ipel-${tag}-out.pcap`)).packets.map((p) => p.data);
-
-function sameBuffers(t: Test, got: Buffer[], want: Buffer[], msg: string) {
-  t.equal(got.length, want.length, `${msg}: ${want.length} packets`);
-  const bad = got.findIndex((g, i) => !want[i] || !g.equals(want[i]));
-  t.equal(bad, -1, `${msg}: bytes as expected${bad >= 0 ? ` (first difference at packet ${bad})` : ''}`);
-}
+const { input, sink, read } = pcapFiles('ipel');
 
 /** A deterministic generator (mulberry32). */
 function rng(seed: number) {

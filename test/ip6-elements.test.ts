@@ -7,7 +7,6 @@
 // routing by prefix. Only fd00::/8 (unique local) addresses are used.
 import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
 import {
   FromPcap,
   ToPcap,
@@ -18,40 +17,15 @@ import {
   LookupIP6Route,
   graph,
   compile,
-  type ElementNode,
 } from 'pktgraph';
-import { runGraph, tmpPath } from './lib/run.js';
-import { writePcap, readPcap, LINKTYPE_RAW, LINKTYPE_ETHERNET } from './lib/pcap.js';
+import { runGraph } from './lib/run.js';
+import { pcapFiles, sameBuffers } from './lib/pcapfiles.js';
+import { LINKTYPE_RAW, LINKTYPE_ETHERNET } from './lib/pcap.js';
 import { ether, ipv6, ipv4, udp, icmp6, verifyL4Checksum, parseIpv6, ETH_IPV6, PROTO_ICMPV6, PROTO_UDP } from './lib/packets.js';
 
 // ---------- helpers ----------
 
-const cleanup: string[] = [];
-t.teardown(() => {
-  for (const f of cleanup) rmSync(f, { force: true });
-});
-
-/** A pcap file (raw IP unless told) holding these packets. */
-function input(tag: string, packets: Buffer[], linktype = LINKTYPE_RAW): string {
-  const f = tmpPath(`ip6el-${tag}-in.pcap`);
-  writePcap(f, packets.map((data) => ({ data })), { linktype });
-  cleanup.push(f);
-  return f;
-}
-
-const outFile = (tag: string) => tmpPath(`ip6el-${tag}-out.pcap`);
-/** A ToPcap sink (raw IP) whose packets `read(tag)` returns after the run. */
-function sink(tag: string, linktype = LINKTYPE_RAW): ElementNode {
-  cleanup.push(outFile(tag));
-  return ToPcap({ file: outFile(tag), linktype }, `sink_${tag.replace(/[^A-Za-z0-9_]/g, '_')}`);
-}
-const read = (tag: string) => readPcap(outFile(tag)).packets.map((p) => p.data);
-
-function sameBuffers(t: Test, got: Buffer[], want: Buffer[], msg: string) {
-  t.equal(got.length, want.length, `${msg}: ${want.length} packets`);
-  const bad = got.findIndex((g, i) => !want[i] || !g.equals(want[i]));
-  t.equal(bad, -1, `${msg}: bytes as expected${bad >= 0 ? ` (first difference at packet ${bad})` : ''}`);
-}
+const { input, sink, read, outFile } = pcapFiles('ip6el', { linktype: LINKTYPE_RAW });
 
 /** A deterministic generator (mulberry32). */
 function rng(seed: number) {
@@ -135,9 +109,9 @@ t.test('CheckIP6Header passes good packets and drops each kind of bad one under 
   const inFile14 = input('check14', all.map((p) => ether({ type: ETH_IPV6, payload: p })), LINKTYPE_ETHERNET);
   const s = await runGraph(() => {
     FromPcap({ file: inFile }).to(CheckIP6Header({}, 'chk')).to(sink('check'));
-    FromPcap({ file: inFile14 }).to(CheckIP6Header({ offset: 14 }, 'chk14')).to(sink('check14', LINKTYPE_ETHERNET));
+    FromPcap({ file: inFile14 }).to(CheckIP6Header({ offset: 14 }, 'chk14')).to(sink('check14', { linktype: LINKTYPE_ETHERNET }));
     // The network-header annotation it sets is what DecIP6HLIM works on (an Ethernet file has none).
-    FromPcap({ file: inFile14 }).to(CheckIP6Header({ offset: 14 })).to(DecIP6HLIM({}, 'hlim14')).to(sink('hlim14', LINKTYPE_ETHERNET));
+    FromPcap({ file: inFile14 }).to(CheckIP6Header({ offset: 14 })).to(DecIP6HLIM({}, 'hlim14')).to(sink('hlim14', { linktype: LINKTYPE_ETHERNET }));
   });
   const want = [...good, padded];
   sameBuffers(t, read('check'), want, 'good packets pass unchanged, padding trimmed');
@@ -177,7 +151,7 @@ t.test('DecIP6HLIM decrements the hop limit; expired packets to output 1 or drop
     // An Ethernet file: FromPcap sets no network-header annotation, so there is no header.
     FromPcap({ file: input('hlim-eth', mixed.map((p) => ether({ type: ETH_IPV6, payload: p })), LINKTYPE_ETHERNET) })
       .to(DecIP6HLIM({}, 'nohdr'))
-      .to(sink('hlim-nohdr', LINKTYPE_ETHERNET));
+      .to(sink('hlim-nohdr', { linktype: LINKTYPE_ETHERNET }));
   });
   const dec = (p: Buffer) => {
     const c = Buffer.from(p);

@@ -5,37 +5,14 @@
 // midnight UT, or an overflow count; bad options go to output 1 and ICMPError answers them
 // with the pointer IPGWOptions annotated; FixIPSrc rewrites the source of ICMPError's messages
 // only, keeping the checksum right.
-import t, { type Test } from 'tap';
-import { rmSync } from 'node:fs';
-import { FromPcap, ToPcap, CheckIPHeader, IPGWOptions, FixIPSrc, ICMPError, Discard, compile, graph, type ElementNode } from 'pktgraph';
-import { runGraph, tmpPath } from './lib/run.js';
-import { writePcap, readPcap } from './lib/pcap.js';
+import t from 'tap';
+import { FromPcap, ToPcap, CheckIPHeader, IPGWOptions, FixIPSrc, ICMPError, Discard, compile, graph } from 'pktgraph';
+import { runGraph } from './lib/run.js';
+import { pcapFiles, sameBuffers } from './lib/pcapfiles.js';
 import { ipv4, udp, icmp4, parseIpv4, verifyIpv4Checksum, verifyL4Checksum, checksum16, ip4, PROTO_ICMP } from './lib/packets.js';
 
 const LINKTYPE_RAW = 101;
-const cleanup: string[] = [];
-t.teardown(() => {
-  for (const f of cleanup) rmSync(f, { force: true });
-});
-
-function input(tag: string, packets: Buffer[]): string {
-  const f = tmpPath(`gwopt-${tag}-in.pcap`);
-  writePcap(f, packets.map((data) => ({ data })), { linktype: LINKTYPE_RAW });
-  cleanup.push(f);
-  return f;
-}
-const outPath = (tag: string) => tmpPath(`gwopt-${tag}-out.pcap`);
-function sink(tag: string): ElementNode {
-  cleanup.push(outPath(tag));
-  return ToPcap({ file: outPath(tag), linktype: LINKTYPE_RAW }, `sink_${tag}`);
-}
-const read = (tag: string) => readPcap(outPath(tag)).packets.map((p) => p.data);
-
-function sameBuffers(t: Test, got: Buffer[], want: Buffer[], msg: string) {
-  t.equal(got.length, want.length, `${msg}: ${want.length} packets`);
-  const bad = got.findIndex((g, i) => !want[i] || !g.equals(want[i]));
-  t.equal(bad, -1, `${msg}: bytes as expected${bad >= 0 ? ` (first difference at packet ${bad}: ${got[bad].toString('hex')} vs ${want[bad]?.toString('hex')})` : ''}`);
-}
+const { input, sink, read } = pcapFiles('gwopt', { linktype: LINKTYPE_RAW });
 
 /** A copy of an IPv4 packet with its header checksum recomputed. */
 function fixSum(p: Buffer): Buffer {

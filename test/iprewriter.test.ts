@@ -14,6 +14,7 @@ import { rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { graph, compile, Runtime, FromPcap, ToPcap, Classifier, IPRewriter, type RunningGraph } from 'pktgraph';
 import { tmpPath } from './lib/run.js';
+import { sameBuffers } from './lib/pcapfiles.js';
 import { writePcap, readPcap, DEFAULT_TS_NS } from './lib/pcap.js';
 import { ipv4, udp, tcp, icmp4, verifyIpv4Checksum, verifyL4Checksum, PROTO_ICMP, PROTO_TCP, TCP_SYN, TCP_ACK, TCP_FIN } from './lib/packets.js';
 
@@ -98,16 +99,6 @@ async function runNat(t: Test, tag: string, config: NatConfig, packets: Buffer[]
   return { outs: outFiles.map((f) => readPcap(f).packets.map((p) => p.data)), c, table, mappings, g };
 }
 
-function sameBuffers(t: Test, got: Buffer[], want: Buffer[], msg: string) {
-  t.equal(got.length, want.length, `${msg}: ${want.length} packet(s)`);
-  for (let i = 0; i < Math.max(got.length, want.length); i++) {
-    if (!got[i] || !want[i] || !got[i].equals(want[i])) {
-      t.fail(`${msg}: packet ${i} differs\n got  ${got[i]?.toString('hex')}\n want ${want[i]?.toString('hex')}`);
-      return;
-    }
-  }
-  t.pass(`${msg}: bytes as expected`);
-}
 
 const checksumsRight = (pkts: Buffer[]) => pkts.every((p) => verifyIpv4Checksum(p) && verifyL4Checksum(p));
 

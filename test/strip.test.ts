@@ -1,10 +1,11 @@
 // Strip and Unstrip: bytes removed and restored exactly, short packets and packets without
 // headroom dropped and counted, in push position and in pull position (between a Queue and
 // an Unqueue).
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { rmSync } from 'node:fs';
 import { graph, compile, FromPcap, ToPcap, Strip, Unstrip, Counter, Queue, Unqueue, Discard, InfiniteSource, type ElementNode } from 'pktgraph';
 import { runGraph, tmpPath } from './lib/run.js';
+import { sameBuffers } from './lib/pcapfiles.js';
 import { writePcap, readPcap } from './lib/pcap.js';
 
 // Packets of every length from 0 to 80, each byte distinct enough to notice a shift.
@@ -31,11 +32,6 @@ function files(name: string) {
   };
 }
 
-function sameBuffers(t: Test, got: Buffer[], want: Buffer[], msg: string) {
-  t.equal(got.length, want.length, `${msg}: ${want.length} packets`);
-  const bad = got.findIndex((g, i) => !want[i] || !g.equals(want[i]));
-  t.equal(bad, -1, `${msg}: bytes as expected`);
-}
 
 for (const position of ['push', 'pull'] as const) {
   t.test(`Strip then Unstrip in ${position} position`, async (t) => {

@@ -116,9 +116,4 @@ export const tableRows = (g: RunningGraph, element: string) =>
       return w[2] === 'static' ? l : `${w[0]} ${w[1]}`;
     });
 
-/** Frame-by-frame equality, reporting the first difference. */
-export function sameBuffers(t: Test, got: Buffer[], want: Buffer[], msg: string) {
-  t.equal(got.length, want.length, `${msg}: ${want.length} frames`);
-  const bad = got.findIndex((g, i) => !want[i] || !g.equals(want[i]));
-  t.equal(bad, -1, `${msg}: bytes as expected${bad >= 0 ? ` (first difference at frame ${bad}: ${got[bad].toString('hex')})` : ''}`);
-}
+export { sameBuffers } from './pcapfiles.js';
