@@ -1,5 +1,7 @@
 #include "element.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -174,6 +176,39 @@ bool parse_bool(const std::string& s, const char* what) {
   if (s == "true" || s == "1" || s == "yes") return true;
   if (s == "false" || s == "0" || s == "no") return false;
   throw HandlerError(std::string(what) + " must be true or false, got '" + s + "'");
+}
+
+bool ipv4_from_text(const std::string& text, uint8_t out[4]) { return inet_pton(AF_INET, text.c_str(), out) == 1; }
+bool ipv6_from_text(const std::string& text, uint8_t out[16]) { return inet_pton(AF_INET6, text.c_str(), out) == 1; }
+
+bool ether_from_text(const std::string& text, uint8_t out[6]) {
+  if (text.size() != 17) return false;
+  for (int i = 0; i < 6; i++) {
+    if (i > 0 && text[3 * i - 1] != ':') return false;
+    uint8_t b = 0;
+    for (int k = 0; k < 2; k++) {
+      const char c = text[3 * i + k];
+      const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+      if (d < 0) return false;
+      b = uint8_t(b * 16 + d);
+    }
+    out[i] = b;
+  }
+  return true;
+}
+
+uint32_t config_ipv4(const std::string& text, const std::string& what) {
+  uint32_t v;
+  if (!ipv4_from_text(text, reinterpret_cast<uint8_t*>(&v))) throw ConfigError(what + ": '" + text + "' is not an IPv4 address");
+  return v;
+}
+
+void config_ipv6(const std::string& text, const std::string& what, uint8_t out[16]) {
+  if (!ipv6_from_text(text, out)) throw ConfigError(what + ": '" + text + "' is not an IPv6 address");
+}
+
+void config_ether(const std::string& text, const std::string& what, uint8_t out[6]) {
+  if (!ether_from_text(text, out)) throw ConfigError(what + ": '" + text + "' is not an Ethernet address like 02:00:00:00:00:01");
 }
 
 }  // namespace pg

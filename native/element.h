@@ -248,4 +248,14 @@ uint64_t parse_u64(const std::string& s, uint64_t min, uint64_t max, const char*
 double parse_double(const std::string& s, double min, double max, const char* what);
 bool parse_bool(const std::string& s, const char* what);
 
+// Addresses as text, for configs and handlers: false when `text` is not one (exact forms: dotted
+// IPv4, any IPv6 form, and Ethernet as six colon-separated hex bytes like 02:00:00:00:00:01).
+bool ipv4_from_text(const std::string& text, uint8_t out[4]);  // network byte order
+bool ipv6_from_text(const std::string& text, uint8_t out[16]);
+bool ether_from_text(const std::string& text, uint8_t out[6]);
+// The same, throwing ConfigError "WHAT: 'TEXT' is not an IPv4 address" (and so on).
+uint32_t config_ipv4(const std::string& text, const std::string& what);  // network byte order
+void config_ipv6(const std::string& text, const std::string& what, uint8_t out[16]);
+void config_ether(const std::string& text, const std::string& what, uint8_t out[6]);
+
 }  // namespace pg

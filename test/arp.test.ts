@@ -178,6 +178,8 @@ t.test('ARPQuerier holds packets for unknown next hops, asks once, and sends the
   t.throws(() => q.g.write('aq', 'insert', '10.0.0.8'), /IP MAC/, 'insert wants IP and MAC');
   t.throws(() => q.g.write('aq', 'insert', '10.0.0.x 02:00:00:00:00:08'), /IPv4/, 'insert checks the address');
   t.throws(() => q.g.write('aq', 'insert', '10.0.0.8 02:00:00:00:08'), /Ethernet/, 'insert checks the MAC');
+  t.throws(() => q.g.write('aq', 'insert', '10.0.0.8 02:00:00:00:00:zz'), /Ethernet/, 'insert wants hex digits');
+  t.throws(() => q.g.write('aq', 'insert', '10.0.0.8 02.00.00.00.00.08'), /Ethernet/, 'insert wants colons between the bytes');
 
   // A reply for the static entry changes nothing; known next hops go out at once.
   await q.play('arp1', 1);

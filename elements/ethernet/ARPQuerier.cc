@@ -16,7 +16,7 @@ class ARPQuerier final : public NeighbourResolver<ARPQuerier, 4> {
   static constexpr const char* kInsertExample = "10.0.0.2";
   static constexpr uint16_t kEtherType = 0x0800;
 
-  static bool parse_addr(const std::string& s, Addr& out) { return inet_pton(AF_INET, s.c_str(), out.data()) == 1; }
+  static bool parse_addr(const std::string& s, Addr& out) { return ipv4_from_text(s, out.data()); }
   static const char* refused(const Addr&) { return nullptr; }
   static void format_addr(const Addr& a, std::string& out) {
     char text[INET_ADDRSTRLEN];

@@ -92,14 +92,10 @@ class ARPResponder final : public PerPacketElement<ARPResponder> {
       e.len = std::stoi(len);
       if (e.len > 32) throw ConfigError(what + ": a prefix length is at most 32");
     }
-    in_addr a{};
-    if (inet_pton(AF_INET, addr.c_str(), &a) != 1) throw ConfigError(what + ": '" + addr + "' is not an IPv4 address");
+    const uint32_t a = config_ipv4(addr, what);
     e.mask = e.len == 0 ? 0 : ~uint32_t(0) << (32 - e.len);
-    e.addr = ntohl(a.s_addr) & e.mask;
-    if (macs.size() != 17) throw ConfigError(what + ": '" + macs + "' is not an Ethernet address like 02:00:00:00:00:01");
-    std::vector<uint8_t> m = parse_hex(macs, what);
-    if (m.size() != 6) throw ConfigError(what + ": '" + macs + "' is not an Ethernet address like 02:00:00:00:00:01");
-    std::memcpy(e.mac, m.data(), 6);
+    e.addr = ntohl(a) & e.mask;
+    config_ether(macs, what, e.mac);
     return e;
   }
 

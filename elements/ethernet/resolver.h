@@ -506,17 +506,6 @@ class NeighbourResolver : public Element {
 
   // ---------------- handlers (control thread) ----------------
 
-  static bool parse_mac(const std::string& s, uint8_t* out) {
-    unsigned v[6];
-    char tail;
-    if (s.size() != 17 || std::sscanf(s.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) != 6)
-      return false;
-    for (int i = 0; i < 6; i++) {
-      if (!std::isxdigit(uint8_t(s[size_t(i) * 3])) || !std::isxdigit(uint8_t(s[size_t(i) * 3 + 1]))) return false;
-      out[i] = uint8_t(v[i]);
-    }
-    return true;
-  }
   static std::vector<std::string> words(const std::string& s) {
     std::vector<std::string> w;
     size_t i = 0;
@@ -538,7 +527,7 @@ class NeighbourResolver : public Element {
       throw HandlerError(std::string("insert: write 'IP MAC', like '") + Derived::kInsertExample + " 02:00:00:00:00:02'");
     if (!Derived::parse_addr(w[0], ip)) throw HandlerError("insert: '" + w[0] + "' is not an " + Derived::kFamily + " address");
     if (const char* why = Derived::refused(ip)) throw HandlerError("insert: '" + w[0] + "' is " + why);
-    if (!parse_mac(w[1], mac)) throw HandlerError("insert: '" + w[1] + "' is not an Ethernet address like 02:00:00:00:00:02");
+    if (!ether_from_text(w[1], mac)) throw HandlerError("insert: '" + w[1] + "' is not an Ethernet address like 02:00:00:00:00:02");
     if ((mac[0] & 1)) throw HandlerError("insert: '" + w[1] + "' is a multicast address");
     const uint64_t now = monotonic_ns();
     SpinLock::Guard lock(lock_);

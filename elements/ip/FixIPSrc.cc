@@ -12,9 +12,7 @@ namespace pg {
 class FixIPSrc final : public PerPacketElement<FixIPSrc> {
  public:
   void configure(const Config& conf) override {
-    const std::string s = conf.string("address");
-    in_addr a;
-    if (inet_pton(AF_INET, s.c_str(), &a) != 1) throw ConfigError("address: '" + s + "' is not an IPv4 address");
+    const uint32_t a = config_ipv4(conf.string("address"), "address");
     std::memcpy(addr_, &a, 4);
     counter("drops_no_header");  // 0
     c_fixed_ = counter("fixed");

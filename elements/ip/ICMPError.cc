@@ -55,9 +55,7 @@ class ICMPError final : public Element {
   const char* processing() const override { return "h/h"; }
 
   void configure(const Config& conf) override {
-    const std::string src = conf.string("src");
-    in_addr a;
-    if (inet_pton(AF_INET, src.c_str(), &a) != 1) throw ConfigError("src: '" + src + "' is not an IPv4 address");
+    const uint32_t a = config_ipv4(conf.string("src"), "src");
     std::memcpy(src_, &a, 4);
 
     const json::Value& t = conf.value("type");

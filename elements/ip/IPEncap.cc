@@ -7,7 +7,7 @@ class IPEncap final : public encap::EncapElement<IPEncap> {
  public:
   void configure(const Config& conf) override {
     const uint8_t proto = uint8_t(conf.integer("proto", 0, 255));
-    const uint32_t src = encap::config_ip4(conf, "src"), dst = encap::config_ip4(conf, "dst");
+    const uint32_t src = config_ipv4(conf.string("src"), "src"), dst = config_ipv4(conf.string("dst"), "dst");
     const uint8_t tos = uint8_t(conf.integer("tos", 0, 255)), ttl = uint8_t(conf.integer("ttl", 0, 255));
     tmpl_.init(proto, src, dst, tos, ttl, conf.boolean("df"));
     c_passed_ = int32_t(counter("packets"));

@@ -24,12 +24,12 @@ class IPGWOptions final : public Element {
   const char* processing() const override { return "h/h"; }
 
   void configure(const Config& conf) override {
-    addrs_.push_back(parse(conf.string("address"), "address"));
+    addrs_.push_back(config_ipv4(conf.string("address"), "address"));
     const json::Value& more = conf.value("otherAddresses");
     if (!more.is_array()) throw ConfigError("otherAddresses: expected an array of IPv4 addresses");
     for (const json::Value& v : more.as_array()) {
       if (!v.is_string()) throw ConfigError("otherAddresses: expected an array of IPv4 addresses");
-      addrs_.push_back(parse(v.as_string(), "otherAddresses"));
+      addrs_.push_back(config_ipv4(v.as_string(), "otherAddresses"));
     }
     c_packets_ = counter("packets");
     c_rewritten_ = counter("rewritten");
@@ -100,12 +100,6 @@ class IPGWOptions final : public Element {
   }
 
  private:
-  static uint32_t parse(const std::string& s, const char* field) {
-    in_addr a;
-    if (inet_pton(AF_INET, s.c_str(), &a) != 1) throw ConfigError(std::string(field) + ": '" + s + "' is not an IPv4 address");
-    return a.s_addr;
-  }
-
   bool mine(const uint8_t* at) const {
     uint32_t v;
     std::memcpy(&v, at, 4);

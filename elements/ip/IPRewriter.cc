@@ -373,9 +373,8 @@ class IPRewriter final : public Element {
   // ---------------- configuration ----------------
 
   static uint32_t parse_addr(const json::Value& v, const std::string& what) {
-    in_addr a{};
-    if (!v.is_string() || inet_pton(AF_INET, v.as_string().c_str(), &a) != 1) throw ConfigError(what + ": not an IPv4 address");
-    return a.s_addr;
+    if (!v.is_string()) throw ConfigError(what + ": not an IPv4 address");
+    return config_ipv4(v.as_string(), what);
   }
   int32_t parse_output(const json::Value& obj, const char* key, const std::string& what, bool required) const {
     const json::Value* v = obj.find(key);

@@ -12,10 +12,7 @@ class SetIPAddress final : public Element {
   const char* processing() const override { return "a/a"; }
 
   void configure(const Config& conf) override {
-    std::string text = conf.string("address");
-    in_addr a;
-    if (inet_pton(AF_INET, text.c_str(), &a) != 1) throw ConfigError("address: '" + text + "' is not an IPv4 address");
-    std::memcpy(&addr_, &a, 4);
+    addr_ = config_ipv4(conf.string("address"), "address");
   }
 
   void push(int, Batch& b) override {

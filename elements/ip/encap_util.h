@@ -16,16 +16,6 @@
 
 namespace pg::encap {
 
-// An IPv4 address field from the config, in network byte order.
-inline uint32_t config_ip4(const Config& conf, const char* key) {
-  std::string text = conf.string(key);
-  in_addr a;
-  if (inet_pton(AF_INET, text.c_str(), &a) != 1) throw ConfigError(std::string(key) + ": '" + text + "' is not an IPv4 address");
-  uint32_t v;
-  std::memcpy(&v, &a, 4);
-  return v;
-}
-
 // A 20-byte IPv4 header with total length, id and checksum zero, and the one's-complement
 // sum of its other words (memory order), so finishing it costs three additions.
 struct Ip4Template {

@@ -45,9 +45,7 @@ class ICMP6Error final : public Element {
 
   void configure(const Config& conf) override {
     const std::string src = conf.string("src");
-    in6_addr a;
-    if (inet_pton(AF_INET6, src.c_str(), &a) != 1) throw ConfigError("src: '" + src + "' is not an IPv6 address");
-    std::memcpy(src_, &a, 16);
+    config_ipv6(src, "src", src_);
     if (src_[0] == 0xff) throw ConfigError("src: '" + src + "' is a multicast address; give the router's unicast address");
     if (all_zero16(src_)) throw ConfigError("src: '" + src + "' is the unspecified address; give the router's unicast address");
     type_ = uint8_t(conf.integer("type", 0, 127));

@@ -72,13 +72,9 @@ class IP6NDAdvertiser final : public Element {
     in >> a >> m;
     if (a.empty() || m.empty() || (in >> extra)) throw ConfigError("entries: '" + text + "' is not 'ADDRESS MAC'");
     Entry e{};
-    if (inet_pton(AF_INET6, a.c_str(), e.ip) != 1) throw ConfigError("entries: '" + a + "' is not an IPv6 address");
+    config_ipv6(a, "entries", e.ip);
     if (e.ip[0] == 0xff) throw ConfigError("entries: '" + a + "' is a multicast address");
-    unsigned v[6];
-    char tail;
-    if (m.size() != 17 || std::sscanf(m.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) != 6)
-      throw ConfigError("entries: '" + m + "' is not an Ethernet address");
-    for (int i = 0; i < 6; i++) e.mac[i] = uint8_t(v[i]);
+    config_ether(m, "entries", e.mac);
     return e;
   }
 
