@@ -165,6 +165,7 @@ t.test('elements lists and documents the elements', async (t) => {
   t.match(list.stdout, /^ELEMENT +GROUP +SUMMARY$/m);
   t.match(list.stdout, /^Counter +standard +Counts packets/m);
   t.match(list.stdout, /^InfiniteSource +standard/m);
+  t.match(list.stdout, /`pktgraph recipes`\.\n$/, 'and points to the recipes');
 
   t.equal(doc.code, 0, doc.stderr);
   t.match(doc.stdout, /^Counter \(standard\): /);
