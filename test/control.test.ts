@@ -214,10 +214,14 @@ t.test('without --control a second run takes a free default name and says so; an
   t.equal(taken.code, 1, 'an explicit name in use is refused');
   t.match(taken.stderr, /^pktgraph: another pktgraph engine is already serving the control socket .*default-2\.sock; stop it or give this one another with --control NAME$/m);
   first.child.kill('SIGINT');
-  second.child.kill('SIGINT');
-  const [a, b] = await Promise.all([first.done, second.done]);
+  const a = await first.done;
   t.equal(a.code, 0, a.stderr);
   t.equal(a.stderr, '', 'the first run took the default name silently');
+  const lost = await cli(['read', 'source.rate']);
+  t.equal(lost.code, 1);
+  t.match(lost.stderr, /^pktgraph: no pktgraph engine is running with the control socket .*default\.sock; runs started without --control serve default-2: name one with --control default-2$/m, 'a command without --control points to the run that took another name');
+  second.child.kill('SIGINT');
+  const b = await second.done;
   t.equal(b.code, 0, b.stderr);
   t.match(b.stderr, /^pktgraph: the default control socket is in use by another run; this one serves 'default-2' \(pktgraph read --control default-2 ELEMENT\.HANDLER\)$/m);
   t.equal(JSON.parse(b.stdout).stoppedBy, 'aborted', 'stdout is still only the JSON summary');
