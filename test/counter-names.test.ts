@@ -44,8 +44,8 @@ t.test('the convention itself', async (t) => {
 });
 
 t.test("a run's drop counters are found and named by the summary", async (t) => {
-  // 3000 packets: 1000 match no pattern (Classifier), 1000 are too long (CheckLength, one output),
-  // and a queue of 10 with nothing pulling... is not drained; so pull with Unqueue and count none there.
+  // 3000 packets: 1000 IPv4 pass, 1000 ARP match no pattern (Classifier), 1000 IPv6 are too long
+  // (CheckLength with one output); the queue behind it drops nothing and is not named.
   const plan = compile(
     graph('drops', () => {
       const short = '0800' + '00'.repeat(58);

@@ -224,7 +224,9 @@ export class RunningGraph {
     } catch (err) {
       throw new HandlerError((err as Error).message);
     }
-    if (Object.hasOwn(e.plan.config, handler)) this.noteWritten(element, handler, value);
+    // A handler named after a config field (or declaring the field it sets) updates `config`.
+    const field = findDescriptor(e.plan.class)?.handlers?.[handler]?.field ?? handler;
+    if (Object.hasOwn(e.plan.config, field)) this.noteWritten(element, handler, field, value);
   }
 
   /**
@@ -238,10 +240,10 @@ export class RunningGraph {
 
   // The value as the element took it: read back when the handler is readable (it may have
   // normalised it), in the type the plan had for the field.
-  private noteWritten(element: string, field: string, written: string): void {
+  private noteWritten(element: string, handler: string, field: string, written: string): void {
     let text = written;
     try {
-      text = this.engine.readHandler(this.id, element, field);
+      text = this.engine.readHandler(this.id, element, handler);
     } catch {
       // write-only handler: keep the written text
     }
