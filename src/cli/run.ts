@@ -1,11 +1,11 @@
 // `pktgraph run`: compile a graph file, run it on the engine with a control socket,
 // show live rates each second and a summary at the end.
 import { availableParallelism } from 'node:os';
+import { basename } from 'node:path';
 import { runPlan, type RunSummary, type TickInfo } from '../runtime/run.js';
 import type { Runtime, RunningGraph } from '../runtime/runtime.js';
 import { ENGINE_LIMITS } from '../runtime/native.js';
 import type { Plan } from '../compiler/plan.js';
-import { basename } from 'node:path';
 import { controlPath, ensureControlDir, freeDefaultControlPath } from '../control/path.js';
 import { probeSocket } from '../control/client.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
@@ -28,7 +28,6 @@ export interface RunCommandOptions {
   /** Profile every element (--profile) and print the table at the end. */
   profile?: boolean;
 }
-
 
 const sourcesOf = (plan: Plan) => plan.elements.filter((e) => e.inputs.length === 0).map((e) => e.name);
 
