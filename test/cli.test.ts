@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseTarget } from '../src/cli/control.js';
+import { ENGINE_LIMITS } from '../src/runtime/native.js';
+import { Runtime } from '../src/runtime/runtime.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = join(root, 'bin', 'pktgraph.js');
@@ -244,6 +246,16 @@ t.test('option ranges: --help states what is enforced, and errors name the optio
   // A packet longer than a buffer: the engine's error, with the option that changes it.
   t.equal(room.code, 1);
   t.match(room.stderr, /config field 'length' \(4000\) exceeds the pool's buffer room of \d+ bytes \(raise the buffer size with --buffer-size BYTES\)/);
+});
+
+t.test('the ranges the command line checks are the ones the engine enforces', async (t) => {
+  const engine = (o: Record<string, number>) => () => new Runtime({ threads: 1, ...o }).close();
+  for (const [option, { min, max }] of Object.entries(ENGINE_LIMITS)) {
+    t.throws(engine({ [option]: min - 1 }), new RegExp(`engine option '${option}' must be a whole number from ${min} to ${max}`), `${option} ${min - 1} refused`);
+    t.throws(engine({ [option]: max + 1 }), new RegExp(`engine option '${option}'`), `${option} ${max + 1} refused`);
+    t.doesNotThrow(engine({ [option]: min }), `${option} ${min} accepted`);
+  }
+  t.doesNotThrow(engine({ bufferSize: ENGINE_LIMITS.bufferSize.max, poolBuffers: 64 }), 'the largest buffer size accepted');
 });
 
 t.test('recipes lists and documents the recipes', async (t) => {
