@@ -1,5 +1,6 @@
 // CheckLength through pcap files: packets of at most `length` bytes on output 0, longer ones
-// on output 1 (or dropped without it), bytes unchanged, order kept, counted in too_long.
+// on output 1 (or dropped without it), bytes unchanged, order kept, counted in too_long
+// (drops_too_long without output 1).
 import t from 'tap';
 import { rmSync } from 'node:fs';
 import { FromPcap, ToPcap, CheckLength } from 'pktgraph';
@@ -36,6 +37,6 @@ t.test('CheckLength splits by length, keeping bytes and order', async (t) => {
     FromPcap({ file: path('in') }).to(CheckLength({ length: limit }, 'len')).to(ToPcap({ file: path('only') }));
   });
   t.equal(readPcap(path('only')).packets.length, wantShort.length, 'without output 1 the long ones are dropped');
-  t.equal(s2.elements.len.too_long, wantLong.length, '... and counted');
+  t.same([s2.elements.len.drops_too_long, s2.elements.len.too_long], [wantLong.length, 0], '... and counted in drops_too_long');
   t.equal(s2.pool.available, s2.pool.capacity, 'every buffer back in the pool');
 });

@@ -155,7 +155,7 @@ async function checkSets(t: Test, sets: PatternSet[], tag: string): Promise<stri
     }
     const got = s.patterns.map((_, i) => readPcap(tmpPath(`cls-${tag}-${k}-out${i}.pcap`)).packets.map((p) => p.data));
     const counters = summary.elements[`cl${k}`];
-    let ok = counters.packets === s.packets.length && counters.no_match === drops;
+    let ok = counters.packets === s.packets.length && counters.drops_no_match === drops;
     for (let i = 0; ok && i < s.patterns.length; i++) {
       ok = got[i].length === expected[i].length && got[i].every((d, j) => d.equals(expected[i][j]));
     }

@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseTarget } from '../src/cli/control.js';
+import { ENGINE_LIMITS } from '../src/runtime/native.js';
+import { Runtime } from '../src/runtime/runtime.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = join(root, 'bin', 'pktgraph.js');
@@ -165,6 +167,7 @@ t.test('elements lists and documents the elements', async (t) => {
   t.match(list.stdout, /^ELEMENT +GROUP +SUMMARY$/m);
   t.match(list.stdout, /^Counter +standard +Counts packets/m);
   t.match(list.stdout, /^InfiniteSource +standard/m);
+  t.match(list.stdout, /`pktgraph recipes`\.\n$/, 'and points to the recipes');
 
   t.equal(doc.code, 0, doc.stderr);
   t.match(doc.stdout, /^Counter \(standard\): /);
@@ -192,4 +195,77 @@ t.test('handler targets split at the graph colon and the last dot', async (t) =>
   t.throws(() => parseTarget('counter', true), /expected \[GRAPH:\]ELEMENT\.HANDLER/);
   t.throws(() => parseTarget('counter.', true), /expected/);
   t.throws(() => parseTarget(':counter.packets', true), /empty graph name/);
+});
+
+t.test("the summary names the queue that dropped packets, and shows no CPU per packet for a handful", async (t) => {
+  writeFileSync(
+    join(outside, 'overflow.ts'),
+    `import { graph, InfiniteSource, Queue, Unqueue, Discard } from 'pktgraph';
+export default graph('overflow', () => {
+  // Unqueue starts inactive: the queue keeps 100 and drops the other 400.
+  InfiniteSource({ limit: 500, length: 60 }, 'src').to(Queue({ capacity: 100 }, 'q')).to(Unqueue({ active: false }, 'pump')).to(Discard({}, 'sink'));
+});
+`,
+  );
+  const [r, json] = await Promise.all([
+    cli(['run', 'overflow.ts', '-t', '1', '--no-control', '-d', '0.5'], outside),
+    cli(['run', 'overflow.ts', '-t', '1', '--no-control', '-d', '0.5', '--json'], outside),
+  ]);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /^overflow: 500 packets in [\d.]+ s/m);
+  t.match(r.stdout, /^ {2}1 thread, CPU per packet not shown \(under 10,000 packets\), stopped because the duration ended$/m);
+  t.match(r.stdout, /^ {2}dropped 400 packets \(80\.0% of the 500 the sources sent\):\n {4}q +Queue +drops +400 +packets dropped because the queue was full$/m);
+  t.equal(json.code, 0, json.stderr);
+  t.same(JSON.parse(json.stdout).drops, [{ element: 'q', class: 'Queue', counter: 'drops', packets: 400 }], '--json lists the drops too');
+});
+
+t.test('option ranges: --help states what is enforced, and errors name the option', async (t) => {
+  const [help, pool, poolHigh, threads, buffer, room] = await Promise.all([
+    cli(['run', '--help']),
+    cli(['run', 'configs/default.ts', '--pool', '10', '--no-control']),
+    cli(['run', 'configs/default.ts', '--pool', String(2 ** 24 + 1), '--no-control']),
+    cli(['run', 'configs/default.ts', '--threads', '64', '--no-control']),
+    cli(['run', 'configs/default.ts', '--buffer-size', '100', '--no-control']),
+    cli(['run', 'configs/default.ts', '-p', 'length=4000', '-d', '0.2', '--no-control']),
+  ]);
+  t.equal(help.code, 0);
+  const helpText = help.stdout.replace(/\s+/g, ' '); // commander wraps long lines
+  t.match(helpText, /--pool <n> packet buffers in the pool, 64 to 16777216/);
+  t.match(helpText, /--threads <n> worker threads, 1 to 63/);
+  t.match(helpText, /--buffer-size <bytes> bytes per packet buffer, headroom included, 256 to 32640/);
+  for (const [r, option, range] of [
+    [pool, '--pool', '64 to 16777216'],
+    [poolHigh, '--pool', '64 to 16777216'],
+    [threads, '--threads', '1 to 63'],
+    [buffer, '--buffer-size', '256 to 32640'],
+  ] as const) {
+    t.equal(r.code, 1, option);
+    t.match(r.stderr, new RegExp(`option '[^']*${option}[^']*' argument '\\d+' is invalid\\. expected a whole number from ${range}`), `${option}: ${r.stderr.trim()}`);
+    t.notMatch(r.stderr, /poolBuffers|bufferSize|engine option/);
+  }
+  // A packet longer than a buffer: the engine's error, with the option that changes it.
+  t.equal(room.code, 1);
+  t.match(room.stderr, /config field 'length' \(4000\) exceeds the pool's buffer room of \d+ bytes \(raise the buffer size with --buffer-size BYTES\)/);
+});
+
+t.test('the ranges the command line checks are the ones the engine enforces', async (t) => {
+  const engine = (o: Record<string, number>) => () => new Runtime({ threads: 1, ...o }).close();
+  for (const [option, { min, max }] of Object.entries(ENGINE_LIMITS)) {
+    t.throws(engine({ [option]: min - 1 }), new RegExp(`engine option '${option}' must be a whole number from ${min} to ${max}`), `${option} ${min - 1} refused`);
+    t.throws(engine({ [option]: max + 1 }), new RegExp(`engine option '${option}'`), `${option} ${max + 1} refused`);
+    t.doesNotThrow(engine({ [option]: min }), `${option} ${min} accepted`);
+  }
+  t.doesNotThrow(engine({ bufferSize: ENGINE_LIMITS.bufferSize.max, poolBuffers: 64 }), 'the largest buffer size accepted');
+});
+
+t.test('recipes lists and documents the recipes', async (t) => {
+  const [list, doc, typo] = await Promise.all([cli(['recipes']), cli(['recipes', 'ipRouter']), cli(['recipes', 'iprouter2'])]);
+  t.equal(list.code, 0, list.stderr);
+  t.match(list.stdout, /^RECIPE +SUMMARY\nipRouter +An IPv4 or dual-stack router/m);
+  t.equal(doc.code, 0, doc.stderr);
+  t.match(doc.stdout, /^ipRouter: /);
+  t.match(doc.stdout, /^Description fields:\n {2}interfaces +the interfaces/m);
+  t.match(doc.stdout, /^ {2}nat\.forwards\[\]\.to +the inside server/m);
+  t.equal(typo.code, 1);
+  t.match(typo.stderr, /no recipe named 'iprouter2'; did you mean 'ipRouter'\?/);
 });

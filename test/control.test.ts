@@ -180,3 +180,62 @@ t.test('control names live in a private per-user directory', async (t) => {
   const dir = ensureControlDir();
   t.equal(statSync(dir).mode & 0o777, 0o700);
 });
+
+t.test('a written config field shows in the config handler', async (t) => {
+  const sock = join(work, 'config.sock');
+  const run = start(['run', 'configs/default.ts', '--threads', '1', '--duration', '30', '--json', '--control', sock, '-p', 'rate=1000']);
+  await waitFor('the control socket', async () => (await controlRequest(sock, { op: 'list' }).catch(() => undefined))?.ok === true);
+  const config = async () => JSON.parse((await cli(['read', 'source.config', '--control', sock])).stdout);
+  t.match(await config(), { rate: 1000, active: true, limit: -1 }, 'as compiled');
+  for (const [handler, value] of [['rate', '2500'], ['active', 'false'], ['limit', '100000000']]) {
+    const w = await cli(['write', `source.${handler}`, value, '--control', sock]);
+    t.equal(w.code, 0, w.stderr);
+  }
+  t.match(await config(), { rate: 2500, active: false, limit: 100000000, length: 64 }, 'the written values, typed as in the plan; the rest unchanged');
+  const bad = await cli(['write', 'source.rate', 'fast', '--control', sock]);
+  t.equal(bad.code, 1, 'a refused write');
+  t.match(await config(), { rate: 2500 }, 'leaves config as it was');
+  run.child.kill('SIGINT');
+  t.equal((await run.done).code, 0);
+});
+
+t.test('without --control a second run takes a free default name and says so; an explicit taken name is an error', async (t) => {
+  const dir = join(work, `pktgraph-${process.getuid!()}`);
+  const first = start(['run', 'configs/default.ts', '--threads', '1', '--duration', '30', '-p', 'rate=1000', '--json']);
+  await waitFor('the first default socket', async () => (await controlRequest(join(dir, 'default.sock'), { op: 'list' }).catch(() => undefined))?.ok === true);
+  const second = start(['run', 'configs/default.ts', '--threads', '1', '--duration', '30', '-p', 'rate=2000', '--json']);
+  await waitFor('the second default socket', async () => (await controlRequest(join(dir, 'default-2.sock'), { op: 'list' }).catch(() => undefined))?.ok === true);
+  const [one, two, taken] = await Promise.all([
+    cli(['read', 'source.rate']),
+    cli(['read', 'source.rate', '--control', 'default-2']),
+    cli(['run', 'configs/default.ts', '--threads', '1', '--duration', '1', '--control', 'default-2']),
+  ]);
+  t.same([one.stdout.trim(), two.stdout.trim()], ['1000', '2000'], 'each run serves its own socket');
+  t.equal(taken.code, 1, 'an explicit name in use is refused');
+  t.match(taken.stderr, /^pktgraph: another pktgraph engine is already serving the control socket .*default-2\.sock; stop it or give this one another with --control NAME$/m);
+  first.child.kill('SIGINT');
+  const a = await first.done;
+  t.equal(a.code, 0, a.stderr);
+  t.equal(a.stderr, '', 'the first run took the default name silently');
+  const lost = await cli(['read', 'source.rate']);
+  t.equal(lost.code, 1);
+  t.match(lost.stderr, /^pktgraph: no pktgraph engine is running with the control socket .*default\.sock; runs started without --control serve default-2: name one with --control default-2$/m, 'a command without --control points to the run that took another name');
+  second.child.kill('SIGINT');
+  const b = await second.done;
+  t.equal(b.code, 0, b.stderr);
+  t.match(b.stderr, /^pktgraph: the default control socket is in use by another run; this one serves 'default-2' \(pktgraph read --control default-2 ELEMENT\.HANDLER\)$/m);
+  t.equal(JSON.parse(b.stdout).stoppedBy, 'aborted', 'stdout is still only the JSON summary');
+  t.notOk(existsSync(join(dir, 'default.sock')) || existsSync(join(dir, 'default-2.sock')), 'both sockets removed');
+
+  // A stale default socket (its engine died) is reused, not skipped.
+  await new Promise<void>((resolve) => {
+    const p = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(join(dir, 'default.sock'))}, () => process.kill(process.pid, 'SIGKILL'))`]);
+    p.on('close', () => resolve());
+  });
+  t.ok(statSync(join(dir, 'default.sock')).isSocket(), 'a stale default socket exists');
+  const third = start(['run', finite, '--threads', '1', '--json']);
+  await waitFor('the run to serve default.sock', async () => (await controlRequest(join(dir, 'default.sock'), { op: 'list' }).catch(() => undefined))?.ok === true || third.child.exitCode !== null);
+  const r = await third.done;
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stderr, '', 'no other name was needed');
+});

@@ -194,11 +194,11 @@ t.test('HostEtherFilter routes own, other, broadcast and multicast frames', asyn
   sameBuffers(t, read('own-1'), rep([f.toOther, f.ownToOther, f.ownToMe, f.ownBcast]), 'and go to output 1 in arrival order');
   t.same([s.elements.own.own, s.elements.own.other, s.elements.own.drops_short], [15, 5, 2]);
   sameBuffers(t, read('ownonly'), rep([f.toMe, f.toOther, f.bcast, f.mcast, f.mcast6]), 'dropOwn without dropOther, one output: own frames dropped');
-  t.same([s.elements.ownonly.own, s.elements.ownonly.other], [15, 0]);
+  t.same([s.elements.ownonly.drops_own, s.elements.ownonly.own, s.elements.ownonly.drops_other], [15, 0, 0]);
   sameBuffers(t, read('none'), rep(frames), 'neither: everything long enough passes');
   t.equal(s.elements.none.drops_short, 2);
   sameBuffers(t, read('one'), rep(deflt0), 'one output: rejected frames dropped');
-  t.same([s.elements.one.other, s.elements.one.drops_short], [10, 2], 'and counted');
+  t.same([s.elements.one.drops_other, s.elements.one.other, s.elements.one.drops_short], [10, 0, 2], 'and counted in drops_other');
   t.equal(s.pool.available, s.pool.capacity, 'every buffer back in the pool');
 });
 

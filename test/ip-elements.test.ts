@@ -226,7 +226,7 @@ t.test('DecIPTTL: TTL and incremental checksum match a full recomputation over r
   sameBuffers(t, read('ttl-1'), mixed.filter((p) => p[8] <= 1), 'TTL 0 and 1 go to output 1 unchanged');
   t.same([s.elements.ttl2.packets, s.elements.ttl2.expired, s.elements.ttl2.drops_no_header], [live.length, nExpired, 0]);
   t.equal(read('ttl-only').length, live.length, 'with one output, expired packets are dropped');
-  t.same([s.elements.ttl1.packets, s.elements.ttl1.expired], [live.length, nExpired]);
+  t.same([s.elements.ttl1.packets, s.elements.ttl1.drops_expired, s.elements.ttl1.expired], [live.length, nExpired, 0]);
   t.equal(read('nohdr').length, 0);
   t.equal(s.elements.nohdr.drops_no_header, mixed.length, 'no header annotation: dropped and counted');
   t.equal(s.pool.available, s.pool.capacity);
@@ -458,7 +458,7 @@ t.test('fast path: Strip -> CheckIPHeader -> IPLookup -> DecIPTTL -> EtherEncap 
   const count = (f: Sent['fate']) => sent.filter((x) => x.fate === f).length;
   t.equal(total, count('forward'));
   t.equal(s.elements.chk.drops_checksum, count('bad'), 'bad checksums dropped by CheckIPHeader');
-  t.equal(s.elements.rt.no_route, count('noroute'), 'no route: dropped by IPLookup');
+  t.equal(s.elements.rt.drops_no_route, count('noroute'), 'no route: dropped by IPLookup');
   t.equal([0, 1, 2].reduce((a, o) => a + s.elements[`ttl${o}`].expired, 0), count('expired'));
   t.equal(s.pool.available, s.pool.capacity);
 });

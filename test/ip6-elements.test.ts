@@ -162,7 +162,7 @@ t.test('DecIP6HLIM decrements the hop limit; expired packets to output 1 or drop
   sameBuffers(t, read('hlim-1'), expired, 'hop limits 0 and 1 go to output 1 unchanged');
   t.same([s.elements.two.packets, s.elements.two.expired, s.elements.two.drops_no_header], [live.length, expired.length, 0]);
   sameBuffers(t, read('hlim-only'), live.map(dec), 'with one output, expired packets are dropped');
-  t.same([s.elements.one.packets, s.elements.one.expired], [live.length, expired.length]);
+  t.same([s.elements.one.packets, s.elements.one.drops_expired, s.elements.one.expired], [live.length, expired.length, 0]);
   t.equal(read('hlim-nohdr').length, 0);
   t.equal(s.elements.nohdr.drops_no_header, mixed.length, 'no header annotation: dropped and counted');
   t.equal(s.pool.available, s.pool.capacity);
@@ -226,7 +226,7 @@ t.test('ICMP6PingResponder answers echo requests with exact replies; the rest to
   t.equal(c.not_echo, others.length);
   for (const [reason, pkts] of Object.entries(bad)) t.equal(c[reason], pkts.length, `${reason}`);
   sameBuffers(t, read('ping-only'), replies, 'with one output the others are dropped');
-  t.equal(s.elements.ping1.not_echo, others.length);
+  t.same([s.elements.ping1.drops_not_echo, s.elements.ping1.not_echo], [others.length, 0]);
   t.equal(s.elements.nohdr.drops_no_header, all.length, 'no header annotation: dropped and counted');
   tcpdumpAgrees(t, 'ping-0', replies.length);
   t.equal(s.pool.available, s.pool.capacity);
@@ -394,7 +394,7 @@ t.test('CheckIP6Header -> LookupIP6Route -> DecIP6HLIM routes by prefix', async 
   }
   const count = (f: Sent['fate']) => sent.filter((x) => x.fate === f).length;
   t.equal(s.elements.chk.drops_bad_source, count('bad'), 'multicast sources dropped by CheckIP6Header');
-  t.equal(s.elements.rt.no_route, count('noroute'), 'no route: dropped by LookupIP6Route');
+  t.equal(s.elements.rt.drops_no_route, count('noroute'), 'no route: dropped by LookupIP6Route');
   t.equal([0, 1, 2].reduce((a, o) => a + s.elements[`hlim${o}`].expired, 0), count('expired'));
   t.equal(s.pool.available, s.pool.capacity);
 });

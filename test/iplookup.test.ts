@@ -94,7 +94,7 @@ function verify(t: Test, width: Width, tag: string, p: Pipeline, sent: Sent[], r
   });
   t.equal(bad, 0, `${tag}: ${sent.length} packets on their route's output`);
   t.equal(misordered, 0, `${tag}: in arrival order on every output`);
-  t.equal(counters.no_route, noRoute, `${tag}: no_route counts the ${noRoute} packets without a route`);
+  t.equal(counters.drops_no_route, noRoute, `${tag}: drops_no_route counts the ${noRoute} packets without a route`);
   t.equal(counters.drops_short, extraShort, `${tag}: drops_short`);
 }
 
@@ -206,7 +206,7 @@ for (const width of [32, 128] as Width[]) {
     t.equal(summary.stoppedBy, 'drained');
     const total = sent.length * REPEAT;
     const out = [0, 1, 2, 3].reduce((n, i) => n + summary.elements[`d${i}`].packets, 0);
-    t.equal(out + summary.elements.rt.no_route, total, `${swaps} table swaps: every packet routed or counted`);
+    t.equal(out + summary.elements.rt.drops_no_route, total, `${swaps} table swaps: every packet routed or counted`);
     const during = seen.filter((n) => n > 0n && n < BigInt(total)).length;
     t.ok(during >= 2, `${during} of the swaps happened while packets were flowing`);
     t.equal(summary.pool.available, summary.pool.capacity, 'every buffer back in the pool');
@@ -284,7 +284,7 @@ for (const width of [32, 128] as Width[]) {
     t.ok(during >= 500, `${during} of ${writes} single-route writes happened while packets were flowing`);
     const got = [0, 1, 2, 3].map((i) => summary.elements[`d${i}`].packets);
     t.same(got, want.map((n) => n * REPEAT), 'every packet on its output: the stable hosts on 0-2, everything else on 3');
-    t.equal(summary.elements.rt.no_route, 0, 'no packet without a route');
+    t.equal(summary.elements.rt.drops_no_route, 0, 'no packet without a route');
     t.equal(summary.pool.available, summary.pool.capacity, 'every buffer back in the pool');
   });
 

@@ -252,6 +252,7 @@ t.test('Switch: the switch handler moves packets between outputs on a running en
     t.throws(() => g.write('sw', 'switch', 'one'), /switch must be a whole number/);
     t.throws(() => g.write('sw', 'switch', '-2'), /switch/);
     t.equal(g.read('sw', 'switch'), '-1', 'a refused write changes nothing');
+    t.same(JSON.parse(g.read('sw', 'config')), { output: -1 }, "the config handler shows the output written through 'switch'");
 
     g.write('sw', 'switch', '1');
     await waitFor(() => g.counter('c1', 'packets') > 50n, 'packets reach output 1');

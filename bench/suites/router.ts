@@ -165,7 +165,7 @@ async function runRouterSuite(opts: SuiteContext): Promise<CaseResult[]> {
   const cases: RouterCase[] = [
     {
       name: 'IPv4 router path, 902k table, random destinations',
-      description: `${path}. Destinations without a route (unallocated space) are dropped by IPLookup (no_route); extra.hitRate is the share that was routed and forwarded. Table load (in Runtime.load, before the clock starts) is not measured; extra.tableLoadSeconds times it once.`,
+      description: `${path}. Destinations without a route (unallocated space) are dropped by IPLookup (drops_no_route); extra.hitRate is the share that was routed and forwarded. Table load (in Runtime.load, before the clock starts) is not measured; extra.tableLoadSeconds times it once.`,
       withDefault: false,
     },
     {
@@ -204,7 +204,7 @@ async function runRouterSuite(opts: SuiteContext): Promise<CaseResult[]> {
         shares.push(cpuShare(s, 1));
         const e = s.elements;
         const checked = e.check?.packets ?? 0;
-        const noRoute = e.rt?.no_route ?? 0;
+        const noRoute = e.rt?.drops_no_route ?? 0;
         hitRate = checked > 0 ? (checked - noRoute) / checked : 0;
         const bad = Object.entries(e.check ?? {}).filter(([k, v]) => k.startsWith('drops_') && v > 0);
         const arpq = Array.from({ length: OUTPUTS }, (_, o) => e[`arpq${o}`] ?? {});
@@ -217,7 +217,7 @@ async function runRouterSuite(opts: SuiteContext): Promise<CaseResult[]> {
           if (bad.length) warnings.push(`CheckIPHeader dropped packets: ${bad.map(([k, v]) => `${k} ${v}`).join(', ')}`);
           if (e.ttl?.expired || e.ttl?.drops_no_header || e.encap?.drops_no_headroom || e.rt?.drops_short)
             warnings.push(`packets dropped after the lookup: ${JSON.stringify({ ttl: e.ttl, encap: e.encap, rt_short: e.rt?.drops_short })}`);
-          if (c.full ? Math.abs(lost) > 256 * OUTPUTS : lost !== 0) warnings.push(`${lost} packets neither routed to the sink nor counted as no_route`);
+          if (c.full ? Math.abs(lost) > 256 * OUTPUTS : lost !== 0) warnings.push(`${lost} packets neither routed to the sink nor counted as drops_no_route`);
           if (c.withDefault && noRoute > 0) warnings.push(`${noRoute} packets without a route despite the default route`);
         }
       }

@@ -21,6 +21,8 @@ class HostEtherFilter final : public Element {
     c_short_ = counter("drops_short");
     c_own_ = counter("own");
     c_other_ = counter("other");
+    c_own_dropped_ = counter("drops_own");
+    c_other_dropped_ = counter("drops_other");
   }
 
   void push(int, Batch& b) override {
@@ -59,8 +61,9 @@ class HostEtherFilter final : public Element {
     b.count = keep;
     if (ndead) pool().free(dead, ndead);
     if (nshort) count(c_short_, nshort);
-    if (nown) count(c_own_, nown);
-    if (nother) count(c_other_, nother);
+    // Rejected frames count as own/other on output 1, drops_own/drops_other without it.
+    if (nown) count(reject_port ? c_own_ : c_own_dropped_, nown);
+    if (nother) count(reject_port ? c_other_ : c_other_dropped_, nother);
     if (!keep) return;
     if (nrejected)
       split_push(b, out, 2, [this](uint32_t port, Batch& sub) { output_push(int(port), sub); });
@@ -71,7 +74,7 @@ class HostEtherFilter final : public Element {
  private:
   uint8_t mac_[6] = {};
   bool drop_own_ = false, drop_other_ = true;
-  uint32_t c_short_ = 0, c_own_ = 0, c_other_ = 0;
+  uint32_t c_short_ = 0, c_own_ = 0, c_other_ = 0, c_own_dropped_ = 0, c_other_dropped_ = 0;
 };
 
 PG_ELEMENT(HostEtherFilter);

@@ -73,7 +73,7 @@ class FromDevice final : public Element {
     c_bytes_ = counter("bytes");
     c_kernel_drops_ = counter("kernel_drops");
     c_pool_empty_ = counter("pool_empty");
-    c_too_long_ = counter("too_long");
+    c_too_long_ = counter("drops_too_long");
     c_ring_errors_ = counter("ring_errors");
     c_csum_not_ready_ = counter("csum_not_ready");
     c_device_faults_ = counter("device_faults");

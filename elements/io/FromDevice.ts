@@ -31,7 +31,7 @@ frame after the MAC addresses (with its TPID, 0x8100 or 0x88a8) and leaves the a
 bridge forwards tagged frames unchanged.
 
 A frame longer than a ring frame (\`frameSize\` less about 80 bytes of ring header) arrives cut, and one
-longer than a pool buffer does not fit: both are dropped and counted in \`too_long\` (segmentation
+longer than a pool buffer does not fit: both are dropped and counted in \`drops_too_long\` (segmentation
 offloads on the device can deliver 64 KB frames: turn them off with \`ethtool -K DEV gro off\`, and
 \`tso off gso off\` on the sender). A frame sent by this host with checksum offload (from another
 namespace over a veth, say) arrives with its TCP or UDP checksum not yet filled in; it is pushed as it is
@@ -80,7 +80,7 @@ again, the timer opens a new socket and ring (counted in \`reopens\`) and traffi
     bytes: 'bytes received and pushed',
     kernel_drops: 'frames the kernel dropped because the ring was full (PACKET_STATISTICS)',
     pool_empty: 'rounds cut short because the packet pool was empty',
-    too_long: 'frames dropped: cut by the ring frame size, or longer than a pool buffer',
+    drops_too_long: 'frames dropped: cut by the ring frame size, or longer than a pool buffer',
     ring_errors: 'ring blocks abandoned because their frame headers did not fit the block (never expected)',
     csum_not_ready: 'frames pushed whose transport checksum the kernel had not filled in yet (a sender on this host with checksum offload)',
     device_faults: 'times the device went down or disappeared while the graph ran',

@@ -56,10 +56,10 @@ class ToDevice final : public Element {
     c_packets_ = counter("packets");
     c_bytes_ = counter("bytes");
     c_drops_ = counter("drops");
-    c_too_long_ = counter("too_long");
+    c_too_long_ = counter("drops_too_long");
     c_device_faults_ = counter("device_faults");
     c_rebinds_ = counter("rebinds");
-    c_ring_full_ = counter("ring_full");
+    c_ring_full_ = counter("drops_ring_full");
     open_socket();
     watch_.open(device_);
     add_timer(timer_);
@@ -210,7 +210,7 @@ class ToDevice final : public Element {
       count(c_packets_, sent);
       count(c_bytes_, bytes);
     }
-    if (dropped + full) count(c_drops_, dropped + full);
+    if (dropped) count(c_drops_, dropped);
     if (full) count(c_ring_full_, full);
     if (too_long) count(c_too_long_, too_long);
     drop(b);

@@ -19,11 +19,11 @@ less CPU per forwarded frame (docs/interfaces-performance.md). Only one worker w
 time; another worker pushing into the same element meanwhile sends its batch with sendmmsg on a
 second socket, so any number of workers may push here. A slot is busy until the kernel has sent its
 frame (on a veth, before send() returns; on a NIC, when the transmission completes): a frame that
-finds the next slot busy is dropped and counted in \`ring_full\` (and \`drops\`). A frame the
+finds the next slot busy is dropped and counted in \`drops_ring_full\`. A frame the
 kernel discards after taking it from the ring (PACKET_LOSS) is counted as sent.
 
 A frame longer than the device's MTU plus 14 (plus 4 for an 802.1Q or 802.1ad tagged frame) is
-dropped and counted in \`too_long\` (with the ring, so is one longer than a slot); the MTU is read when
+dropped and counted in \`drops_too_long\` (with the ring, so is one longer than a slot); the MTU is read when
 the graph is loaded. A frame shorter than an Ethernet header, and every frame of a batch from the
 first the kernel refuses (the device went down; with sendmmsg also its queue or the socket's 4 MiB
 send buffer being full, where the ring keeps the frames for the next kick), is dropped and counted
@@ -64,10 +64,10 @@ bound to it again (\`rebinds\`) and its MTU read again.`,
     packets: 'frames sent',
     bytes: 'bytes sent',
     drops: 'frames dropped: refused by the kernel (device down, queue or send buffer full) or shorter than 14 bytes',
-    too_long: 'frames dropped: longer than the device MTU + 14 (+ 4 when VLAN tagged)',
+    drops_too_long: 'frames dropped: longer than the device MTU + 14 (+ 4 when VLAN tagged)',
     device_faults: 'times the device went down or disappeared while the graph ran',
     rebinds: 'times the socket was bound again because the device came back with a new interface index',
-    ring_full: "frames dropped because the TX ring had no free slot (method 'ring'; also counted in drops)",
+    drops_ring_full: "frames dropped because the TX ring had no free slot (method 'ring')",
   },
   handlers: {
     state: { doc: "the device's link state as last checked (every 200 ms): up, down or missing", read: true },

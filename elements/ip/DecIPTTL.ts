@@ -9,8 +9,9 @@ export const DecIPTTL = defineElement({
 or MarkIPHeader). A packet with TTL 2 or more has its TTL decremented and its header checksum updated
 incrementally (RFC 1624, eqn. 3: HC' = ~(~HC + ~m + m')), which gives the same checksum as a full
 recomputation when the old one was right, and leaves a wrong one wrong; it leaves on output 0 and is
-counted in \`packets\`. A packet with TTL 0 or 1 has expired: it is counted in \`expired\` and, unchanged,
-goes to output 1 when that output exists (for an ICMP time-exceeded error), else it is dropped.
+counted in \`packets\`. A packet with TTL 0 or 1 has expired: unchanged, it goes to output 1 when that output
+exists (for an ICMP time-exceeded error; counted in \`expired\`), else it is dropped (counted in
+\`drops_expired\`).
 A packet whose network-header annotation is unset, or whose first 20 header bytes are not inside the
 packet, is dropped and counted in \`drops_no_header\`. Push only; a batch with expired packets is split
 between the two outputs, each keeping the arrival order.`,
@@ -20,7 +21,8 @@ between the two outputs, each keeping the arrival order.`,
   config: Type.Object({}, { additionalProperties: false }),
   counters: {
     packets: 'packets whose TTL was decremented (sent to output 0)',
-    expired: 'packets that arrived with TTL 0 or 1 (sent to output 1, or dropped when it does not exist)',
+    expired: 'packets that arrived with TTL 0 or 1, sent to output 1',
+    drops_expired: 'packets that arrived with TTL 0 or 1, dropped because output 1 does not exist',
     drops_no_header: 'packets dropped because the network-header annotation is unset or the header is not inside the packet',
   },
   examples: ["CheckIPHeader().to(DecIPTTL({}, 'ttl')); // ttl.out(1) for expired packets, optional"],

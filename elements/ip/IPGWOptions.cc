@@ -34,6 +34,7 @@ class IPGWOptions final : public Element {
     c_packets_ = counter("packets");
     c_rewritten_ = counter("rewritten");
     c_bad_ = counter("bad_options");
+    c_bad_dropped_ = counter("drops_bad_options");
     c_no_header_ = counter("drops_no_header");
   }
 
@@ -88,7 +89,7 @@ class IPGWOptions final : public Element {
     b.count = keep;
     if (ndead) pool().free(dead, ndead);
     if (nnohdr) count(c_no_header_, nnohdr);
-    if (nbad) count(c_bad_, nbad);
+    if (nbad) count(have_bad_port ? c_bad_ : c_bad_dropped_, nbad);
     if (nrewritten) count(c_rewritten_, nrewritten);
     const uint32_t passed = keep - (have_bad_port ? nbad : 0);
     if (passed) count(c_packets_, passed);
@@ -169,7 +170,7 @@ class IPGWOptions final : public Element {
   }
 
   std::vector<uint32_t> addrs_;  // network byte order; addrs_[0] is the one recorded
-  uint32_t c_packets_ = 0, c_rewritten_ = 0, c_bad_ = 0, c_no_header_ = 0;
+  uint32_t c_packets_ = 0, c_rewritten_ = 0, c_bad_ = 0, c_bad_dropped_ = 0, c_no_header_ = 0;
 };
 
 PG_ELEMENT(IPGWOptions);

@@ -30,8 +30,8 @@ overflow count that would pass 15) sends the packet, unchanged, to output 1 with
 parameter-problem annotation set to the offset of the offending byte from the start of the IPv4
 header (the length byte, the pointer or the flag byte; the option's first byte when its length byte
 is missing), so that
-\`ICMPError({ type: 'parameterproblem' })\` answers with that pointer; without output 1 it is
-dropped. Either way it is counted in \`bad_options\`. A packet whose network-header annotation is
+\`ICMPError({ type: 'parameterproblem' })\` answers with that pointer; it is counted in \`bad_options\`; without
+output 1 it is dropped and counted in \`drops_bad_options\`. A packet whose network-header annotation is
 unset, whose version is not 4, whose IHL is below 5 or whose header runs past the packet is
 dropped and counted in \`drops_no_header\`. Push only; a batch with bad packets is split between the
 two outputs, each keeping the arrival order.`,
@@ -53,7 +53,8 @@ two outputs, each keeping the arrival order.`,
   counters: {
     packets: 'packets sent on output 0 (with or without options)',
     rewritten: 'packets whose Record Route or Timestamp option was filled in (checksum recomputed)',
-    bad_options: 'packets with a bad option (sent to output 1 with the pointer annotation, or dropped without it)',
+    bad_options: 'packets with a bad option, sent to output 1 with the pointer annotation',
+    drops_bad_options: 'packets with a bad option, dropped because output 1 does not exist',
     drops_no_header: 'packets dropped because the network-header annotation is unset or the IPv4 header is not inside the packet',
   },
   examples: [

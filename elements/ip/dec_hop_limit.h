@@ -1,5 +1,6 @@
 // What DecIPTTL and DecIP6HLIM share: the batch loop that decrements a hop count, sends
-// expired packets (unchanged) to output 1 when it exists, else drops them, and drops packets
+// expired packets (unchanged) to output 1 when it exists (counted in expired), else drops them
+// (drops_expired), and drops packets
 // without a header; each reason counted once per batch, every output in arrival order.
 //
 // Derived supplies the protocol's parts:
@@ -22,6 +23,7 @@ class DecHopLimitElement : public Element {
   void configure(const Config&) override {
     c_packets_ = counter("packets");
     c_expired_ = counter("expired");
+    c_expired_dropped_ = counter("drops_expired");
     c_no_header_ = counter("drops_no_header");
   }
 
@@ -55,7 +57,7 @@ class DecHopLimitElement : public Element {
     b.count = keep;
     if (ndead) pool().free(dead, ndead);
     if (nnohdr) count(c_no_header_, nnohdr);
-    if (nexpired) count(c_expired_, nexpired);
+    if (nexpired) count(have_expired_port ? c_expired_ : c_expired_dropped_, nexpired);
     const uint32_t passed = keep - (have_expired_port ? nexpired : 0);
     if (passed) count(c_packets_, passed);
     if (!keep) return;
@@ -66,7 +68,7 @@ class DecHopLimitElement : public Element {
   }
 
  private:
-  uint32_t c_packets_ = 0, c_expired_ = 0, c_no_header_ = 0;
+  uint32_t c_packets_ = 0, c_expired_ = 0, c_expired_dropped_ = 0, c_no_header_ = 0;
 };
 
 }  // namespace pg

@@ -257,7 +257,7 @@ Each packet's destination is ${f.annotation}, else
 the ${fam} destination from the header at the network-header annotation, or at data + 14 (after an
 Ethernet header) when that annotation is not set. A packet whose header is not wholly inside the
 packet (${f.headerBytes} bytes from that offset) and has no annotation is dropped and counted in
-\`drops_short\`; one without a route is dropped and counted in \`no_route\`. A routed packet gets
+\`drops_short\`; one without a route is dropped and counted in \`drops_no_route\`. A routed packet gets
 ${f.setAnnotation} set to the route's gateway (or, without a gateway, to its own
 destination: the annotation always names the next hop, as in Click) and goes to the route's output.
 
@@ -287,7 +287,7 @@ cost one rebuild at most.${f.extra ? `\n${f.extra}` : ''}`;
       { additionalProperties: false },
     ),
     counters: {
-      no_route: 'packets dropped because no route matched their destination',
+      drops_no_route: 'packets dropped because no route matched their destination',
       drops_short: `packets dropped because their ${fam} header is not inside the packet (and no destination annotation is set)`,
     },
     handlers: {

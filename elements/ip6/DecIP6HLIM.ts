@@ -8,8 +8,9 @@ export const DecIP6HLIM = defineElement({
   doc: `Click's DecIP6HLIM, the IPv6 counterpart of DecIPTTL. Works on the IPv6 header at the network-header
 annotation (set by CheckIP6Header, or by FromPcap on a raw-IP file). A packet with hop limit 2 or more has it
 decremented (IPv6 has no header checksum, so nothing else changes); it leaves on output 0 and is counted in
-\`packets\`. A packet with hop limit 0 or 1 has expired: it is counted in \`expired\` and, unchanged, goes to
-output 1 when that output exists (for an ICMPv6 time-exceeded error from ICMP6Error), else it is dropped.
+\`packets\`. A packet with hop limit 0 or 1 has expired: unchanged, it goes to output 1 when that output exists
+(for an ICMPv6 time-exceeded error from ICMP6Error; counted in \`expired\`), else it is dropped (counted
+in \`drops_expired\`).
 A packet whose network-header annotation is unset, or whose 40-byte header is not inside the packet, is
 dropped and counted in \`drops_no_header\`. The version is not checked (CheckIP6Header does that). Push
 only; a batch with expired packets is split between the two outputs, each keeping the arrival order.`,
@@ -19,7 +20,8 @@ only; a batch with expired packets is split between the two outputs, each keepin
   config: Type.Object({}, { additionalProperties: false }),
   counters: {
     packets: 'packets whose hop limit was decremented (sent to output 0)',
-    expired: 'packets that arrived with hop limit 0 or 1 (sent to output 1, or dropped when it does not exist)',
+    expired: 'packets that arrived with hop limit 0 or 1, sent to output 1',
+    drops_expired: 'packets that arrived with hop limit 0 or 1, dropped because output 1 does not exist',
     drops_no_header: 'packets dropped because the network-header annotation is unset or the 40-byte header is not inside the packet',
   },
   examples: ["CheckIP6Header().to(DecIP6HLIM({}, 'hlim')); // hlim.out(1).to(ICMP6Error({ src: 'fd00::1', type: 3, code: 0 })), optional"],

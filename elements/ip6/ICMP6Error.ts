@@ -87,7 +87,7 @@ Packets without a usable header are dropped and counted in \`drops_malformed\` (
     suppressed_bad_destination: 'packets not answered because the destination is multicast (except packet too big and parameter problem code 2)',
     rate_limited: 'packets not answered because the rate limit was reached',
     drops_malformed: 'packets dropped because the network-header annotation is unset or the 40-byte IPv6 header is not inside the packet',
-    drops_no_buffer: 'errors not sent because the packet pool was empty',
+    drops_no_buffer: 'errors dropped (not sent) because the packet pool was empty',
   },
   examples: [
     "const hlim = CheckIP6Header().to(DecIP6HLIM({}, 'hlim')); hlim.out(1).to(ICMP6Error({ src: 'fd00::1', type: 3, code: 0 }))",

@@ -24,6 +24,7 @@ class ICMP6PingResponder final : public Element {
   void configure(const Config&) override {
     c_replies_ = counter("replies");
     c_not_echo_ = counter("not_echo");
+    c_not_echo_dropped_ = counter("drops_not_echo");
     c_no_header_ = counter("drops_no_header");
     c_malformed_ = counter("drops_malformed");
     c_checksum_ = counter("drops_checksum");
@@ -59,7 +60,7 @@ class ICMP6PingResponder final : public Element {
     b.count = keep;
     if (ndead) pool().free(dead, ndead);
     if (nreplies) count(c_replies_, nreplies);
-    if (nnot) count(c_not_echo_, nnot);
+    if (nnot) count(have_other_port ? c_not_echo_ : c_not_echo_dropped_, nnot);
     if (reasons[kNoHeader]) count(c_no_header_, reasons[kNoHeader]);
     if (reasons[kMalformed]) count(c_malformed_, reasons[kMalformed]);
     if (reasons[kChecksum]) count(c_checksum_, reasons[kChecksum]);
@@ -110,7 +111,7 @@ class ICMP6PingResponder final : public Element {
     return kReply;
   }
 
-  uint32_t c_replies_ = 0, c_not_echo_ = 0, c_no_header_ = 0, c_malformed_ = 0, c_checksum_ = 0, c_bad_address_ = 0;
+  uint32_t c_replies_ = 0, c_not_echo_ = 0, c_not_echo_dropped_ = 0, c_no_header_ = 0, c_malformed_ = 0, c_checksum_ = 0, c_bad_address_ = 0;
 };
 
 PG_ELEMENT(ICMP6PingResponder);

@@ -15,8 +15,8 @@ the datagram (40 + payload length) are trimmed. The reply gets the IPv6 destinat
 annotation at network header + 40; it leaves on output 0, counted in \`replies\`.
 
 Any other packet (another next header, extension headers before the ICMPv6 header, which are not walked,
-or another ICMPv6 type) is counted in \`not_echo\` and goes, unchanged, to output 1 when it exists, else it
-is dropped. In order, a packet is dropped, and counted, when:
+or another ICMPv6 type) goes, unchanged, to output 1 when it exists (counted in \`not_echo\`), else it is dropped
+(counted in \`drops_not_echo\`). In order, a packet is dropped, and counted, when:
 
 - \`drops_no_header\`: the network-header annotation is unset or the 40-byte header is not inside the packet;
 - \`drops_malformed\`: the version is not 6, the payload length runs past the end of the packet, or an
@@ -34,7 +34,8 @@ Push only; a batch is split between the two outputs, each keeping the arrival or
   config: Type.Object({}, { additionalProperties: false }),
   counters: {
     replies: 'echo requests turned into echo replies (sent to output 0)',
-    not_echo: 'packets that are not ICMPv6 echo requests (sent to output 1, or dropped when it does not exist)',
+    not_echo: 'packets that are not ICMPv6 echo requests, sent to output 1',
+    drops_not_echo: 'packets that are not ICMPv6 echo requests, dropped because output 1 does not exist',
     drops_no_header: 'packets dropped because the network-header annotation is unset or the 40-byte header is not inside the packet',
     drops_malformed: 'packets dropped because the version is not 6, the payload length runs past the packet, or the ICMPv6 message is shorter than 8 bytes',
     drops_checksum: 'echo requests dropped because their ICMPv6 checksum is wrong',

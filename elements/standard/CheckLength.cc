@@ -13,6 +13,7 @@ class CheckLength final : public Element {
   void configure(const Config& conf) override {
     length_ = uint32_t(conf.integer("length", 0, 1 << 30));
     c_long_ = counter("too_long");
+    c_long_dropped_ = counter("drops_too_long");
   }
 
   void push(int, Batch& b) override {
@@ -23,9 +24,11 @@ class CheckLength final : public Element {
       nlong += out[i];
     }
     if (!nlong) return output_push(0, b);
-    count(c_long_, nlong);
-    if (noutputs() > 1)
+    if (noutputs() > 1) {
+      count(c_long_, nlong);
       return split_push(b, out, 2, [this](uint32_t port, Batch& sub) { output_push(int(port), sub); });
+    }
+    count(c_long_dropped_, nlong);
     // No output 1: keep the short ones in order, free the rest.
     Packet* dead[kMaxBatch];
     uint32_t keep = 0, ndead = 0;
@@ -37,7 +40,7 @@ class CheckLength final : public Element {
 
  private:
   uint32_t length_ = 0;
-  uint32_t c_long_ = 0;
+  uint32_t c_long_ = 0, c_long_dropped_ = 0;
 };
 
 PG_ELEMENT(CheckLength);

@@ -6,8 +6,8 @@ export const CheckLength = defineElement({
   group: 'standard',
   summary: 'Sends packets longer than a length to output 1 (or drops them); the rest to output 0.',
   doc: `Click's CheckLength(LENGTH). A packet of at most \`length\` bytes (from its data start) leaves on output 0
-unchanged. A longer one is counted in \`too_long\` and leaves, unchanged, on output 1 when that output
-exists, else it is dropped. In a router, after the Ethernet header is stripped, it checks datagrams
+unchanged. A longer one leaves, unchanged, on output 1 when that output exists (counted in
+\`too_long\`), else it is dropped (counted in \`drops_too_long\`). In a router, after the Ethernet header is stripped, it checks datagrams
 against a link's MTU, e.g. in front of ICMP6Error's packet too big (IPv6 routers do not fragment).
 Push only; a batch with long packets is split between the two outputs, each keeping the arrival order.`,
   inputs: '1',
@@ -20,7 +20,8 @@ Push only; a batch with long packets is split between the two outputs, each keep
     { additionalProperties: false },
   ),
   counters: {
-    too_long: 'packets longer than length (sent to output 1, or dropped when it does not exist)',
+    too_long: 'packets longer than length, sent to output 1',
+    drops_too_long: 'packets longer than length, dropped because output 1 does not exist',
   },
   examples: ["Strip({ length: 14 }).to(CheckLength({ length: 1500 }, 'mtu')); // mtu.out(1).to(ICMP6Error({ src: 'fd00::1', type: 2, mtu: 1500 }))"],
 });

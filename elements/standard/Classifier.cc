@@ -450,7 +450,7 @@ class Classifier final : public Element {
     for (const Pattern& p : pats) texts_.push_back(p.text);
 
     c_packets_ = counter("packets");
-    c_no_match_ = counter("no_match");
+    c_no_match_ = counter("drops_no_match");
   }
 
   void push(int, Batch& b) override {

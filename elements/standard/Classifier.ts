@@ -64,7 +64,7 @@ short to hold them does not match it (so the negated clause does match): \`12/08
 bytes, and \`!40/00\` matches every packet shorter than 41 bytes.
 
 A packet goes to output i when it matches pattern i and no earlier pattern; a packet that matches no
-pattern is dropped and counted in \`no_match\` (end with \`-\` to keep every packet). The number of
+pattern is dropped and counted in \`drops_no_match\` (end with \`-\` to keep every packet). The number of
 outputs must equal the number of patterns. \`packets\` counts every packet classified, dropped or not.
 
 The patterns are compiled into a decision tree of 32-bit word tests (each clause becomes tests of the
@@ -86,7 +86,7 @@ Each batch is classified whole, then each output receives one sub-batch in arriv
     },
     { additionalProperties: false },
   ),
-  counters: { packets: 'packets classified (including those dropped)', no_match: 'packets dropped because they matched no pattern' },
+  counters: { packets: 'packets classified (including those dropped)', drops_no_match: 'packets dropped because they matched no pattern' },
   handlers: { program: { doc: 'the compiled decision tree, one node per line', read: true } },
   check: (config, ports) => {
     let words = 0;

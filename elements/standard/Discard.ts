@@ -16,7 +16,7 @@ connected to a pull output (after a Queue), it runs a task that pulls up to \`bu
     },
     { additionalProperties: false },
   ),
-  counters: { packets: 'packets dropped', bytes: 'bytes dropped' },
+  counters: { packets: 'packets received and freed (the end of their path, not a loss)', bytes: 'bytes received and freed' },
   derived: {
     packet_rate: { doc: 'packets per second over the last sampling interval', read: (c) => String(c.rate('packets') ?? 0) },
   },

@@ -19,7 +19,7 @@ wholly to the old or wholly to the new output). \`output\` must be below the num
     { additionalProperties: false },
   ),
   counters: { drops: 'packets dropped while the output was -1' },
-  handlers: { switch: { doc: 'read or set the output (-1: drop)', read: true, write: true } },
+  handlers: { switch: { doc: 'read or set the output (-1: drop)', read: true, write: true, field: 'output' } },
   check: (config, ports) =>
     config.output !== undefined && config.output >= ports.outputs
       ? `config field 'output' is ${config.output} but the element has ${ports.outputs} output(s) connected; connect output ${config.output} or use an output from ${ports.outputs > 0 ? `0 to ${ports.outputs - 1}` : 'none'} (or -1 to drop)`

@@ -34,7 +34,7 @@ class RouteLookupElement : public Element {
     } catch (const std::runtime_error& e) {
       throw ConfigError(e.what());
     }
-    c_no_route_ = counter("no_route");
+    c_no_route_ = counter("drops_no_route");
     c_short_ = counter("drops_short");
   }
 

@@ -1,7 +1,8 @@
 // `pktgraph read`, `write`, `handlers`, `list` and `profile`: talk to a running `pktgraph run`
 // through its control socket.
-import { controlPath } from '../control/path.js';
-import { controlRequest, NoEngineError } from '../control/client.js';
+import { readdirSync } from 'node:fs';
+import { controlDir, controlPath } from '../control/path.js';
+import { controlRequest, NoEngineError, probeSocket } from '../control/client.js';
 import type { ControlRequest } from '../control/protocol.js';
 import type { GraphProfile, HandlerInfo } from '../runtime/runtime.js';
 import { CliError } from './errors.js';
@@ -34,6 +35,19 @@ export function parseTarget(spec: string, withHandler: boolean): Target {
   return { graph, element: rest.slice(0, dot), handler: rest.slice(dot + 1) };
 }
 
+/** The default-N names (a second run's free default, see path.ts) that an engine serves. */
+async function otherDefaults(): Promise<string[]> {
+  let files: string[];
+  try {
+    files = readdirSync(controlDir());
+  } catch {
+    return [];
+  }
+  const names = files.map((f) => /^(default-\d+)\.sock$/.exec(f)?.[1]).filter((n): n is string => n !== undefined);
+  const live = await Promise.all(names.map(async (n) => ((await probeSocket(controlPath(n)).catch(() => 'absent')) === 'live' ? n : undefined)));
+  return live.filter((n): n is string => n !== undefined).sort((a, b) => Number(a.slice(8)) - Number(b.slice(8)));
+}
+
 async function request(control: string | undefined, req: ControlRequest): Promise<unknown> {
   const path = controlPath(control);
   let response;
@@ -42,6 +56,8 @@ async function request(control: string | undefined, req: ControlRequest): Promis
   } catch (err) {
     if (err instanceof NoEngineError) {
       const flag = control === undefined ? '' : ` --control ${control}`;
+      const others = control === undefined ? await otherDefaults() : [];
+      if (others.length) throw new CliError(`${err.message}; runs started without --control serve ${others.join(', ')}: name one with --control ${others[0]}`);
       throw new CliError(`${err.message}; start one with \`pktgraph run FILE${flag}\``);
     }
     throw new CliError((err as Error).message, err);

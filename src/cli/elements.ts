@@ -19,7 +19,8 @@ export const GENERIC_HANDLERS: [string, string][] = [
 export function elementsList(): string[] {
   const ds = allDescriptors().sort((a, b) => a.group.localeCompare(b.group) || a.name.localeCompare(b.name));
   const columns = process.stdout.isTTY ? process.stdout.columns : undefined;
-  return table([['ELEMENT', 'GROUP', 'SUMMARY'], ...ds.map((d) => [d.name, d.group, d.summary])]).map((l) => fit(l, columns));
+  const rows = table([['ELEMENT', 'GROUP', 'SUMMARY'], ...ds.map((d) => [d.name, d.group, d.summary])]).map((l) => fit(l, columns));
+  return [...rows, '', 'Whole graphs built from a short description (ipRouter, ...): `pktgraph recipes`.'];
 }
 
 export function elementDoc(name: string): string[] {

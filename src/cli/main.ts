@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { packageRoot } from '../runtime/native.js';
+import { ENGINE_LIMITS, packageRoot } from '../runtime/native.js';
 import { describeError } from './errors.js';
 
 // Each command loads its modules when it runs, so `pktgraph read` and friends start
@@ -10,13 +10,15 @@ import { describeError } from './errors.js';
 const load = () => import('./load.js');
 const control = () => import('./control.js');
 
-function integer(min: number, max: number) {
+function integer({ min, max }: { min: number; max: number }) {
   return (v: string) => {
     const n = Number(v);
     if (!/^\d+$/.test(v.trim()) || n < min || n > max) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}.`);
     return n;
   };
 }
+
+const range = ({ min, max }: { min: number; max: number }) => `${min} to ${max}`;
 
 function seconds(v: string) {
   const n = Number(v);
@@ -47,12 +49,12 @@ function program(): Command {
   p.command('run')
     .description('compile a graph file and run it, showing live rates and a summary at the end')
     .argument('<file>', 'graph file (.ts or .js) whose default export is a graph')
-    .option('-t, --threads <n>', 'worker threads (default: every CPU)', integer(1, 63))
+    .option('-t, --threads <n>', `worker threads, ${range(ENGINE_LIMITS.threads)} (default: every CPU)`, integer(ENGINE_LIMITS.threads))
     .option('-d, --duration <seconds>', 'stop after this many seconds', seconds)
     .option('--json', 'print only a JSON summary at the end')
     .option(...paramOption)
-    .option('--pool <n>', 'packet buffers in the pool', integer(1, 2 ** 31))
-    .option('--buffer-size <bytes>', 'bytes per packet buffer, headroom included (default 2048; raise for jumbo frames)', integer(256, 32640))
+    .option('--pool <n>', `packet buffers in the pool, ${range(ENGINE_LIMITS.poolBuffers)}`, integer(ENGINE_LIMITS.poolBuffers))
+    .option('--buffer-size <bytes>', `bytes per packet buffer, headroom included, ${range(ENGINE_LIMITS.bufferSize)} (default 2048; raise for jumbo frames)`, integer(ENGINE_LIMITS.bufferSize))
     .option('--control <name|path>', `${controlHelp} (default: default)`)
     .option('--no-control', 'do not open a control socket')
     .option('--keep-running', 'keep running after the sources finish (until --duration or Ctrl-C)')
@@ -82,6 +84,15 @@ function program(): Command {
     .action(async (name: string | undefined) => {
       const { elementDoc, elementsList } = await import('./elements.js');
       for (const line of name === undefined ? elementsList() : elementDoc(name)) console.log(line);
+    });
+
+  p.command('recipes')
+    .description('list the recipes (graphs built from a short description, like ipRouter), or document one')
+    .argument('[name]', 'recipe to document')
+    .option('--markdown', 'print docs/recipes.md (every recipe, as Markdown)')
+    .action(async (name: string | undefined, opts: { markdown?: boolean }) => {
+      const { recipeDoc, recipesList, recipesMarkdown } = await import('./recipes.js');
+      for (const line of opts.markdown ? recipesMarkdown() : name === undefined ? recipesList() : recipeDoc(name)) console.log(line);
     });
 
   p.command('read')

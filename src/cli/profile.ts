@@ -3,6 +3,7 @@
 import type { RunSummary } from '../runtime/run.js';
 import type { GraphProfile } from '../runtime/runtime.js';
 import { si, table } from './format.js';
+import { MIN_PACKETS_FOR_CPU } from './summary.js';
 
 const ns = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 
@@ -28,9 +29,13 @@ export function profileTable(p: GraphProfile, cpuNsPerPacket?: number): string[]
       `${(e.share * 100).toFixed(1)}%`,
     ]);
   const perPacket = p.sourcePackets > 0 ? `${ns(p.selfNs / p.sourcePackets)} ns per source packet in elements` : 'no source packets';
+  // The workers' CPU includes idle polling: per packet it means something only over many packets.
+  const cpu =
+    p.sourcePackets >= MIN_PACKETS_FOR_CPU
+      ? `the workers used ${ns(cpuNsPerPacket ?? p.cpuNs / p.sourcePackets)} ns of CPU per packet in all`
+      : `the workers' CPU per packet is not shown under ${MIN_PACKETS_FOR_CPU} packets`;
   const lines = [
-    `profile: self time per element over ${p.seconds.toFixed(2)} s, most expensive first (${perPacket}; ` +
-      `the workers used ${ns(cpuNsPerPacket ?? (p.sourcePackets > 0 ? p.cpuNs / p.sourcePackets : 0))} ns of CPU per packet in all)`,
+    `profile: self time per element over ${p.seconds.toFixed(2)} s, most expensive first (${perPacket}; ${cpu})`,
     ...table(rows, '  '),
   ];
   // Self times are timed by the clock; time a worker spent preempted is taken out (an estimate).

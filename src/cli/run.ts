@@ -1,14 +1,18 @@
 // `pktgraph run`: compile a graph file, run it on the engine with a control socket,
 // show live rates each second and a summary at the end.
 import { availableParallelism } from 'node:os';
+import { basename } from 'node:path';
 import { runPlan, type RunSummary, type TickInfo } from '../runtime/run.js';
+import type { Runtime, RunningGraph } from '../runtime/runtime.js';
+import { ENGINE_LIMITS } from '../runtime/native.js';
 import type { Plan } from '../compiler/plan.js';
-import { controlPath, ensureControlDir } from '../control/path.js';
+import { controlPath, ensureControlDir, freeDefaultControlPath } from '../control/path.js';
 import { probeSocket } from '../control/client.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
 import { loadAndCompile } from './load.js';
 import { CliError } from './errors.js';
 import { fit, si, table } from './format.js';
+import { drops, shortfalls, summaryLines } from './summary.js';
 import { profileLines } from './profile.js';
 
 export interface RunCommandOptions {
@@ -25,24 +29,14 @@ export interface RunCommandOptions {
   profile?: boolean;
 }
 
-/** The engine's limit is 63 worker threads. */
-const MAX_THREADS = 63;
-
 const sourcesOf = (plan: Plan) => plan.elements.filter((e) => e.inputs.length === 0).map((e) => e.name);
 
 export async function runCommand(file: string, opts: RunCommandOptions): Promise<void> {
   const plan = await loadAndCompile(file, opts.param);
-  const threads = opts.threads ?? Math.min(availableParallelism(), MAX_THREADS);
+  const threads = opts.threads ?? Math.min(availableParallelism(), ENGINE_LIMITS.threads.max);
 
-  let socketPath: string | undefined;
-  if (opts.control !== false) {
-    const given = typeof opts.control === 'string' ? opts.control : undefined;
-    socketPath = controlPath(given);
-    if (!given?.includes('/')) ensureControlDir();
-    // Fail before starting the engine if another one already serves this socket.
-    if ((await probeSocket(socketPath)) === 'live')
-      throw new CliError(`another pktgraph engine is already serving the control socket ${socketPath}; stop it or give this one another with --control NAME`);
-  }
+  const given = typeof opts.control === 'string' ? opts.control : undefined;
+  let socketPath = opts.control === false ? undefined : await chooseControlPath(given);
 
   // Ctrl-C and SIGTERM end the run cleanly (the summary is still printed); a second one
   // leaves at once, still removing the socket.
@@ -61,6 +55,7 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
   const meter = new Meter(plan);
   const live = !opts.json && process.stdout.isTTY ? new LiveDisplay(plan, socketPath) : undefined;
   let summary: RunSummary;
+  let running: RunningGraph | undefined;
   try {
     summary = await runPlan(plan, {
       threads,
@@ -70,8 +65,10 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
       stopWhenDrained: !opts.keepRunning,
       profile: opts.profile,
       signal: abort.signal,
-      onStart: async (runtime) => {
-        if (socketPath) server = await startControlServer(runtime, socketPath);
+      onStart: async (runtime, graph) => {
+        running = graph;
+        if (socketPath) ({ server, path: socketPath } = await serveControl(runtime, socketPath, given === undefined));
+        live?.setControl(socketPath);
       },
       onTick: (tick) => {
         if (opts.json) return;
@@ -82,8 +79,11 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
       },
     });
   } catch (err) {
-    // The engine's and the control socket's errors are already sentences naming what is wrong.
-    throw new CliError(err instanceof Error ? err.message : String(err), err);
+    // The engine's and the control socket's errors are already sentences naming what is wrong;
+    // one about the pool's buffer size gets the option that changes it.
+    const message = err instanceof Error ? err.message : String(err);
+    const hint = /pool'?s? buffer/.test(message) ? ' (raise the buffer size with --buffer-size BYTES)' : '';
+    throw new CliError(message + hint, err);
   } finally {
     server?.close();
     process.off('SIGINT', onSignal);
@@ -92,12 +92,49 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
   }
   live?.clear();
   const bytes = sourceBytes(plan, summary);
+  // Rates as configured when the run ended (a write to a rate handler shows in config).
+  const configOf = (name: string) => running?.config(name);
   if (opts.json) {
     const gbps = bytes !== undefined && summary.seconds > 0 ? (bytes * 8) / summary.seconds / 1e9 : undefined;
-    console.log(JSON.stringify({ ...summary, bytes, gbps }));
+    console.log(JSON.stringify({ ...summary, bytes, gbps, drops: drops(plan, summary), shortfalls: shortfalls(plan, summary, configOf) }));
   } else {
-    for (const line of summaryLines(plan, summary, bytes)) console.log(line);
+    for (const line of summaryLines(plan, summary, bytes, configOf)) console.log(line);
     for (const line of profileLines(summary)) console.log(line);
+  }
+}
+
+/**
+ * The control socket for `--control` (a NAME, a PATH, or undefined for the default). A
+ * taken explicit socket is an error before the engine starts; without --control the run
+ * takes the first free default name (default-2, ...).
+ */
+async function chooseControlPath(given: string | undefined): Promise<string> {
+  if (!given?.includes('/')) ensureControlDir();
+  if (given === undefined) return freeDefaultControlPath();
+  const path = controlPath(given);
+  if ((await probeSocket(path)) === 'live')
+    throw new CliError(`another pktgraph engine is already serving the control socket ${path}; stop it or give this one another with --control NAME`);
+  return path;
+}
+
+/**
+ * Serve the control socket. A default name taken meanwhile (another run starting at the same
+ * moment) moves on to the next free one. A name other than the default is announced on stderr.
+ */
+async function serveControl(runtime: Runtime, path: string, isDefault: boolean): Promise<{ server: ControlServer; path: string }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const server = await startControlServer(runtime, path);
+      if (isDefault && path !== controlPath(undefined)) {
+        const name = basename(path, '.sock');
+        const note = `the default control socket is in use by another run; this one serves '${name}' (pktgraph read --control ${name} ELEMENT.HANDLER)`;
+        console.error(`pktgraph: ${note}`); // stderr: with --json, stdout is only the summary
+      }
+      return { server, path };
+    } catch (err) {
+      if (!isDefault || attempt >= 5 || (await probeSocket(path)) !== 'live') throw err;
+      path = await freeDefaultControlPath();
+    }
   }
 }
 
@@ -164,8 +201,12 @@ class LiveDisplay {
   private lines = 0;
   constructor(
     private readonly plan: Plan,
-    private readonly socketPath: string | undefined,
+    private socketPath: string | undefined,
   ) {}
+
+  setControl(path: string | undefined) {
+    this.socketPath = path;
+  }
 
   draw(m: Measurement) {
     const { columns, rows: height } = process.stdout;
@@ -192,22 +233,4 @@ class LiveDisplay {
     if (this.lines) process.stdout.write(`\x1b[${this.lines}F\x1b[J`);
     this.lines = 0;
   }
-}
-
-export function summaryLines(plan: Plan, s: RunSummary, bytes: number | undefined): string[] {
-  const gbps = bytes !== undefined && s.seconds > 0 ? `, ${((bytes * 8) / s.seconds / 1e9).toFixed(2)} Gbit/s` : '';
-  const how = { drained: 'the graph drained', duration: 'the duration ended', aborted: 'interrupted' }[s.stoppedBy];
-  const lines = [
-    `${s.graph}: ${s.packets.toLocaleString('en-US')} packets in ${s.seconds.toFixed(2)} s = ${s.mpps.toFixed(2)} Mpps${gbps}`,
-    `  ${s.threads} thread${s.threads === 1 ? '' : 's'}, ${s.cpuNsPerPacket.toFixed(1)} ns CPU per packet, stopped because ${how}`,
-  ];
-  const classes = new Map(plan.elements.map((e) => [e.name, e.class]));
-  const rows = Object.entries(s.elements).map(([name, counters]) => [
-    name,
-    classes.get(name) ?? '',
-    Object.entries(counters).map(([k, v]) => `${k}=${v}`).join('  '),
-  ]);
-  lines.push(...table(rows, '  '));
-  if (s.pool.allocFailures > 0) lines.push(`  the packet pool ran empty ${s.pool.allocFailures} times (raise it with --pool)`);
-  return lines;
 }

@@ -1,9 +1,11 @@
 // Where control sockets live. `--control PATH` (anything with a '/') is used as given;
 // a plain NAME becomes `${XDG_RUNTIME_DIR or the temp dir}/pktgraph-${uid}/${NAME}.sock`,
-// in a directory only its owner can enter.
+// in a directory only its owner can enter. Without --control a run takes the first free
+// name of default, default-2, default-3, ... (freeDefaultControlPath).
 import { lstatSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { probeSocket } from './client.js';
 
 export const DEFAULT_CONTROL_NAME = 'default';
 
@@ -22,6 +24,26 @@ export function controlPath(nameOrPath: string | undefined): string {
   if (!/^[A-Za-z0-9_.@-]+$/.test(v) || v === '.' || v === '..')
     throw new Error(`control name '${v}' is not valid: use letters, digits, '_', '-', '.' and '@', or give a path containing '/'`);
   return join(controlDir(), `${v}.sock`);
+}
+
+/** How many default names (default, default-2, ...) a run tries before giving up. */
+const MAX_DEFAULT_NAMES = 64;
+
+/**
+ * The first default socket nobody serves: default.sock, else default-2.sock, default-3.sock,
+ * ... A stale socket (its engine died) is free: the server replaces it.
+ */
+export async function freeDefaultControlPath(): Promise<string> {
+  for (let i = 1; i <= MAX_DEFAULT_NAMES; i++) {
+    const path = controlPath(defaultControlName(i));
+    if ((await probeSocket(path)) !== 'live') return path;
+  }
+  throw new Error(`${MAX_DEFAULT_NAMES} pktgraph engines already serve default control sockets in ${controlDir()}; give this one a name with --control NAME`);
+}
+
+/** default, default-2, default-3, ... */
+export function defaultControlName(i: number): string {
+  return i <= 1 ? DEFAULT_CONTROL_NAME : `${DEFAULT_CONTROL_NAME}-${i}`;
 }
 
 /**

@@ -13,6 +13,9 @@ export interface HandlerDoc {
   doc: string;
   read?: boolean;
   write?: boolean;
+  /** The config field a write sets, when not the handler's own name (Switch's `switch` sets `output`);
+   *  the `config` handler then shows the written value. */
+  field?: string;
 }
 
 // What a descriptor may compute from counters in TypeScript (no native call).

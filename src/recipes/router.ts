@@ -88,63 +88,40 @@ import {
   IPClassifier,
 } from '../../elements/index.js';
 
+// The description's fields are documented once, in router.doc.ts (`pktgraph recipes ipRouter`,
+// docs/recipes.md), checked against these types.
 export interface RouterInterface {
-  /** The network device (as `ip link` names it). */
   device: string;
-  /** The router's IPv4 address and the connected network's prefix length: '198.18.1.254/24'. */
   ipv4?: string;
-  /** The router's IPv6 address and prefix length: 'fd00:1::fe/64'. */
   ipv6?: string;
-  /** MTU of the link (bytes from the IP header on); default 1500. */
   mtu?: number;
-  /** The router's MAC address on this link; default the device's own (read from /sys/class/net). */
   mac?: string;
-  /** Prefix of this interface's element names; default `if0`, `if1`, ... */
   name?: string;
 }
 
 export interface RouterOptions {
-  /** ICMP and ICMPv6 errors per second, per error element (default 100; 0: unlimited). */
   icmpRateLimit?: number;
-  /** Verify IPv4 header checksums on input (default true). */
   checksum?: boolean;
 }
 
 export interface RouterNatForward {
   proto: 'tcp' | 'udp';
-  /** The public port, on the NAT address. */
   port: number;
-  /** The inside server: 'ADDRESS:PORT', or 'ADDRESS' for the same port. */
   to: string;
 }
 
-/**
- * Source NAT (masquerade) out of one interface, with port forwards; IPv4 only (IPv6 is routed
- * without translation). Packets routed out of `outside` get the NAT address and a free port as
- * their source; what arrives there is translated back (replies, port forwards) before the
- * routing lookup, or delivered when it is for one of the router's addresses (ping), or dropped
- * (`nat_unsolicited`). Inside hosts reach port forwards only from the outside (no hairpinning).
- */
 export interface RouterNat {
-  /** The outside interface: its name ('if1') or its device. */
   outside: string;
-  /** The address inside hosts appear as; default the outside interface's IPv4 address. */
   address?: string;
-  /** Source ports (and ICMP echo identifiers) handed out, 'LOW-HIGH'; default '1024-65535'. */
   ports?: string;
-  /** Port forwards from the NAT address to inside servers. */
   forwards?: RouterNatForward[];
-  /** Seconds an idle mapping lives (IPRewriter's defaults: tcp 7440, tcpTransitory 240, udp 300, icmp 60). */
   timeouts?: { tcp?: number; tcpTransitory?: number; udp?: number; icmp?: number };
-  /** Most mappings at once (default 65536). */
   capacity?: number;
 }
 
 export interface RouterDescription {
   interfaces: RouterInterface[];
-  /** Static routes: 'PREFIX via GATEWAY' or 'default via GATEWAY' (IPv4 or IPv6); the gateway must lie in a connected network. */
   routes?: string[];
-  /** NAT out of one interface (IPv4): inside hosts appear as its address; replies and port forwards come back. */
   nat?: RouterNat;
   options?: RouterOptions;
 }

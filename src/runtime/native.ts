@@ -51,6 +51,16 @@ export interface NativeEngine {
   poolStats(): { capacity: number; available: number; bufferSize: number; headroom: number; allocFailures: number };
 }
 
+/**
+ * The ranges the addon accepts for the engine options (native/addon.cc checks the same);
+ * the command line's options are checked against these, so its help and errors name them.
+ */
+export const ENGINE_LIMITS = {
+  threads: { min: 1, max: 63 },
+  poolBuffers: { min: 64, max: 2 ** 24 },
+  bufferSize: { min: 256, max: 32640 },
+} as const;
+
 export interface EngineOptions {
   threads?: number;
   poolBuffers?: number;

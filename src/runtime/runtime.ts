@@ -78,6 +78,8 @@ export class RunningGraph {
   private drainMark: { activity: number; rounds: number } | undefined;
   private profileStart: { timeNs: bigint; packets: bigint } | undefined;
   private removed = false;
+  /** Config fields changed since loading through a write handler of the same name, by element. */
+  private readonly written = new Map<string, Record<string, unknown>>();
 
   constructor(
     private readonly runtime: Runtime,
@@ -192,7 +194,7 @@ export class RunningGraph {
       case 'name':
         return e.plan.name;
       case 'config':
-        return JSON.stringify(e.plan.config);
+        return JSON.stringify(this.config(element));
       case 'ports':
         return JSON.stringify({ inputs: e.plan.inputs, outputs: e.plan.outputs });
       case 'counters':
@@ -216,12 +218,40 @@ export class RunningGraph {
   }
 
   write(element: string, handler: string, value: string): void {
-    this.element(element);
+    const e = this.element(element);
     try {
       this.engine.writeHandler(this.id, element, handler, value);
     } catch (err) {
       throw new HandlerError((err as Error).message);
     }
+    // A handler named after a config field (or declaring the field it sets) updates `config`.
+    const field = findDescriptor(e.plan.class)?.handlers?.[handler]?.field ?? handler;
+    if (Object.hasOwn(e.plan.config, field)) this.noteWritten(element, handler, field, value);
+  }
+
+  /**
+   * An element's configuration: the plan's, with the fields written since through a write
+   * handler of the same name (`source.rate`). Readable after the graph is removed.
+   */
+  config(element: string): Record<string, unknown> {
+    const e = this.element(element);
+    return { ...e.plan.config, ...this.written.get(element) };
+  }
+
+  // The value as the element took it: read back when the handler is readable (it may have
+  // normalised it), in the type the plan had for the field.
+  private noteWritten(element: string, handler: string, field: string, written: string): void {
+    let text = written;
+    try {
+      text = this.engine.readHandler(this.id, element, handler);
+    } catch {
+      // write-only handler: keep the written text
+    }
+    const before = this.element(element).plan.config[field];
+    let value: unknown = text.trim();
+    if (typeof before === 'number' && Number.isFinite(Number(value))) value = Number(value);
+    else if (typeof before === 'boolean' && (value === 'true' || value === 'false')) value = value === 'true';
+    this.written.set(element, { ...this.written.get(element), [field]: value });
   }
 
   /**
