@@ -1,35 +1,64 @@
 // Loading graph files: a TypeScript (or JavaScript) module whose default export, or an
-// export named `graph`, is a graph definition. tsx compiles TypeScript on the fly; the
-// resolve hook lets graph files anywhere import 'pktgraph'.
+// export named `graph`, is a graph definition. resolve-hook.ts compiles TypeScript (esbuild,
+// with a cache, so a graph file is compiled once, not at every start) and lets graph files
+// anywhere import 'pktgraph'.
 import { existsSync, statSync } from 'node:fs';
 import { createRequire, register as registerHook } from 'node:module';
-import { resolve as resolvePath } from 'node:path';
+import { homedir } from 'node:os';
+import { join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isGraphDefinition, type GraphDefinition, type ParamValue } from '../graph/graph.js';
 import { compile } from '../compiler/compile.js';
 import type { Plan } from '../compiler/plan.js';
 import { CliError, isGraphError } from './errors.js';
+import type { HookData } from './resolve-hook.js';
 
-// Graph files are imported with tsx registered for the whole process (tsx compiles
-// TypeScript on the fly), not with tsImport: its namespace would give the graph file its
-// own copy of every module, so elements would register in another registry and GraphError
-// be another class. For the same reason resolve-hook.ts maps 'pktgraph' to our own entry
-// point, for graph files anywhere; and Module._resolveFilename does the same for CommonJS
-// graph files (require(esm) returns the very same module instance).
+// Graph files are imported with the hooks registered for the whole process, not in a
+// namespace of their own: that would give the graph file its own copy of every module, so
+// elements would register in another registry and GraphError be another class. For the same
+// reason resolve-hook.ts maps 'pktgraph' to our own entry point, for graph files anywhere; and
+// Module._resolveFilename does the same for CommonJS graph files (require(esm) returns the
+// very same module instance).
 let loaderReady = false;
+let tsxReady = false;
+
+/** Where compiled graph files are kept: $PKTGRAPH_CACHE_DIR, else $XDG_CACHE_HOME/pktgraph/ts (~/.cache). */
+export function transpileCacheDir(): string {
+  if (process.env.PKTGRAPH_CACHE_DIR !== undefined) return process.env.PKTGRAPH_CACHE_DIR;
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'pktgraph', 'ts');
+}
 
 async function setUpLoader() {
   if (loaderReady) return;
   loaderReady = true;
-  const entry = new URL('../index.js', import.meta.url);
-  const { register: registerTsx } = await import('tsx/esm/api'); // loaded lazily: other commands start faster
-  registerTsx();
-  registerHook(new URL('./resolve-hook.js', import.meta.url), { data: { target: entry.href, loader: import.meta.url } });
+  process.setSourceMapsEnabled(true); // stack traces and call sites in the graph file's own lines
+  // The package entry beside this module: dist/bundle/index.js in the bundle the command line
+  // runs (scripts/build.mjs), src/index.ts or dist/src/index.js one level up otherwise.
+  const entry = new URL(/\/dist\/bundle\/[^/]+$/.test(import.meta.url) ? './index.js' : '../index.js', import.meta.url);
+  // esbuild comes with tsx (a dependency); the hook loads it only to compile a file not in the cache.
+  const fromTsx = createRequire(createRequire(import.meta.url).resolve('tsx/package.json'));
+  const esbuild = fromTsx.resolve('esbuild');
+  const data: HookData = {
+    target: entry.href,
+    loader: import.meta.url,
+    esbuild: pathToFileURL(esbuild).href,
+    esbuildVersion: (fromTsx('esbuild/package.json') as { version: string }).version,
+    cacheDir: transpileCacheDir(),
+  };
+  registerHook(new URL('./resolve-hook.js', import.meta.url), { data });
   const Module = createRequire(import.meta.url)('node:module') as { _resolveFilename: (request: string, ...rest: unknown[]) => string };
   const resolveFilename = Module._resolveFilename;
   Module._resolveFilename = function (this: unknown, request: string, ...rest: unknown[]) {
     return request === 'pktgraph' ? fileURLToPath(entry) : resolveFilename.call(this, request, ...rest);
   };
+}
+
+// CommonJS TypeScript (.cts) is left to tsx, loaded only then.
+async function setUpTsx() {
+  if (tsxReady) return;
+  tsxReady = true;
+  const { register } = await import('tsx/esm/api');
+  register();
 }
 
 // esbuild's messages start with "Transform failed with 1 error:"; the useful part follows.
@@ -44,6 +73,7 @@ export async function loadGraph(file: string): Promise<GraphDefinition> {
   if (!existsSync(path)) throw new CliError(`cannot find the graph file ${file}`);
   if (statSync(path).isDirectory()) throw new CliError(`${file} is a directory, not a graph file`);
   await setUpLoader();
+  if (/\.cts$/.test(path)) await setUpTsx();
   let mod: Record<string, unknown>;
   try {
     mod = await import(pathToFileURL(path).href);
