@@ -46,7 +46,9 @@ t.test('graph files are compiled once, a changed file again; TypeScript helpers 
   t.equal(JSON.parse(a.stdout).name, 'first');
   t.equal(JSON.parse(a.stdout).elements[0].config.limit, 7, "the helper's value, from helper.ts");
   const entries = readdirSync(cache).sort();
-  t.equal(entries.length, 2, 'one cache entry per TypeScript file (the graph and its helper)');
+  // Importing a file of its own, the graph goes through the module hooks: a marker says so,
+  // and the graph and its helper are compiled once each.
+  t.same(entries.map((e) => e.replace(/^[0-9a-f]{64}/, 'H')).sort(), ['H.mjs', 'H.mjs', 'H.mjs.hooks'], 'the graph and its helper, and the marker');
   const b = await cli(['compile', 'g.ts'], env);
   t.equal(b.code, 0, b.stderr);
   t.same(readdirSync(cache).sort(), entries, 'the second compile reads the cache and adds nothing');
@@ -55,14 +57,19 @@ t.test('graph files are compiled once, a changed file again; TypeScript helpers 
   const c = await cli(['compile', 'g.ts'], env);
   t.equal(c.code, 0, c.stderr);
   t.equal(JSON.parse(c.stdout).name, 'second', 'an edited file is compiled again, not taken from the cache');
-  t.equal(readdirSync(cache).length, 3);
+  t.equal(readdirSync(cache).length, 5, 'a new marker and a new compiled graph; the helper is unchanged');
   // Errors still name the TypeScript's own line (the cached code carries a source map).
   writeFileSync(file, `import { graph, InfiniteSource, Discard } from 'pktgraph';\n\nexport default graph('bad', () => {\n  InfiniteSource({ burst: 9999 }, 'src').to(Discard({}, 'sink'));\n});\n`);
+  // This one imports only 'pktgraph': it is compiled into the cache and imported from there, no hooks.
+  const before = new Set(readdirSync(cache));
   for (let i = 0; i < 2; i++) {
     const bad = await cli(['compile', 'g.ts'], env);
     t.equal(bad.code, 1);
     t.match(bad.stderr, /element 'src' \(InfiniteSource\) \(defined at .*g\.ts:4\): config field 'burst'/, i ? 'from the cache' : 'compiled');
   }
+  const added = readdirSync(cache).filter((e) => !before.has(e));
+  t.equal(added.length, 1, 'one compiled module, no marker');
+  t.match(readFileSync(join(cache, added[0]), 'utf8'), /from "file:\/\/\/.*index\.js"/, "its import of 'pktgraph' points at the package entry");
   const syntax = join(dir, 'syntax.ts');
   writeFileSync(syntax, `export default 1 +;\n`);
   const s = await cli(['compile', 'syntax.ts'], { PKTGRAPH_CACHE_DIR: cache });
