@@ -99,7 +99,8 @@ async function bundle() {
     chunkNames: 'chunk-[hash]', // beside the entries: modules find their neighbours by relative URL
     // CommonJS dependencies (commander) require Node's modules: give each output a require.
     banner: { js: "import { createRequire as __pgRequire } from 'node:module'; const require = __pgRequire(import.meta.url);" },
-    sourcemap: 'linked',
+    // No source maps: Node would read and parse them (megabytes) once graph files turn them on.
+    sourcemap: false,
     logLevel: 'warning',
   });
 }
