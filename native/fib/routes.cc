@@ -44,9 +44,10 @@ const uint32_t* RouteMap::find(const Prefix& p) const {
 }
 
 bool RouteMap::insert(const Prefix& p, uint32_t id) {
-  if (find(p)) return false;
   if (delta_.empty() && (base_.empty() || base_.back().prefix() < p)) {
-    base_.push_back(entry(p, id));
+    base_.push_back(entry(p, id));  // after every prefix there is: new
+  } else if (find(p)) {
+    return false;
   } else {
     delta_[p] = id;  // new, or replacing a kGone
     maybe_merge();

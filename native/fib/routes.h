@@ -164,7 +164,19 @@ class RouteSet {
   // prefix -> hop list id, ordered so that the routes inside a prefix are one range.
   RouteMap routes_;
   std::vector<std::vector<Hop>> lists_;                      // interned hop lists
-  std::map<std::vector<Hop>, uint32_t> list_index_;
+  struct HopsHash {
+    size_t operator()(const std::vector<Hop>& hs) const {
+      uint64_t h = hs.size();
+      for (const Hop& x : hs) {
+        uint64_t a, b;
+        std::memcpy(&a, x.gw, 8);
+        std::memcpy(&b, x.gw + 8, 8);
+        h = flow_hash(h ^ x.port ^ (uint64_t(x.has_gw) << 32), a ^ b);
+      }
+      return h;
+    }
+  };
+  std::unordered_map<std::vector<Hop>, uint32_t, HopsHash> list_index_;  // one lookup a parsed route
   // Changed prefixes not yet in the published snapshot (changed_all_: every prefix).
   std::vector<Prefix> changed_;
   bool changed_all_ = true;
