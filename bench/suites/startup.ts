@@ -57,7 +57,7 @@ async function measure(args: string[], env: NodeJS.ProcessEnv, during?: (pid: nu
     if (during) await during(await childPid(child.pid!), spawnedNs);
     const code = await done;
     const [user, sys, wall, peakKiB] = readFileSync(out, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
-    return { cpuMs: (user + sys) * 1000, wallMs: wall * 1000, peakBytes: peakKiB * 1024, spawnedNs, code, stderr };
+    return { cpuMs: Math.round((user + sys) * 1000), wallMs: Math.round(wall * 1000), peakBytes: peakKiB * 1024, spawnedNs, code, stderr };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
