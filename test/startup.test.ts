@@ -3,7 +3,7 @@
 // pool costs memory only for the packets used, and route files are read block by block.
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -70,6 +70,16 @@ t.test('graph files are compiled once, a changed file again; TypeScript helpers 
   const added = readdirSync(cache).filter((e) => !before.has(e));
   t.equal(added.length, 1, 'one compiled module, no marker');
   t.match(readFileSync(join(cache, added[0]), 'utf8'), /from "file:\/\/\/.*index\.js"/, "its import of 'pktgraph' points at the package entry");
+  // Entries not written for 30 days go when a new one is written.
+  const stale = join(cache, 'f'.repeat(64) + '.mjs');
+  writeFileSync(stale, 'export default 1;\n');
+  const longAgo = new Date(Date.now() - 40 * 86_400_000);
+  utimesSync(stale, longAgo, longAgo);
+  writeFileSync(join(dir, 'fresh.ts'), `import { graph, InfiniteSource, Discard } from 'pktgraph';\nexport default graph('fresh', () => { InfiniteSource({ limit: 1 }, 'src').to(Discard({}, 'sink')); });\n`);
+  const f = await cli(['compile', 'fresh.ts'], env);
+  t.equal(f.code, 0, f.stderr);
+  t.notOk(existsSync(stale), 'a stale entry is pruned');
+  t.ok(readdirSync(cache).length >= 6, 'recent entries stay');
   const syntax = join(dir, 'syntax.ts');
   writeFileSync(syntax, `export default 1 +;\n`);
   const s = await cli(['compile', 'syntax.ts'], { PKTGRAPH_CACHE_DIR: cache });

@@ -5,7 +5,7 @@
 // through the module hooks of resolve-hook.ts, which also let graph files anywhere import
 // 'pktgraph'.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createRequire, register as registerHook } from 'node:module';
 import { homedir } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
@@ -86,6 +86,7 @@ async function compiledDirect(path: string): Promise<string | undefined> {
   });
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    pruneCache(dir);
     const tmp = `${file}.${process.pid}.tmp`;
     writeFileSync(tmp, direct ? code : '');
     renameSync(tmp, direct ? file : `${file}.hooks`);
@@ -93,6 +94,18 @@ async function compiledDirect(path: string): Promise<string | undefined> {
     return undefined; // no cache: the hooks load it
   }
   return direct ? file : undefined;
+}
+
+// Each edit of a graph file adds an entry: when one is added, entries not written for 30 days
+// go (one still in use is compiled again, once).
+const CACHE_DAYS = 30;
+function pruneCache(dir: string) {
+  const old = Date.now() - CACHE_DAYS * 86_400_000;
+  for (const f of readdirSync(dir)) {
+    try {
+      if (statSync(join(dir, f)).mtimeMs < old) unlinkSync(join(dir, f));
+    } catch {} // gone already (another process pruning)
+  }
 }
 
 // CommonJS TypeScript (.cts) is left to tsx, loaded only then.
