@@ -55,6 +55,7 @@ export const suites: Record<string, () => Promise<Suite>> = {
   fib: async () => (await import('./suites/fib.js')).fibSuite,
   router: async () => (await import('./suites/router.js')).routerSuite,
   interfaces: async () => (await import('./suites/interfaces.js')).interfacesSuite,
+  startup: async () => (await import('./suites/startup.js')).startupSuite,
 };
 
 export const usage = `usage: pktgraph bench [SUITE...] [options]      (or: npm run bench -- [SUITE...] [options])
@@ -64,6 +65,8 @@ suites: ${Object.keys(suites).join(', ')} (default: engine)
   router      in-memory IPv4 router path over the full table
   interfaces  veth forwarding, RFC 2544 zero-loss rate by frame size, latency, engine vs the
               Linux kernel (bridge, IP forwarding) and Click when present (needs root)
+  startup     whole-process CPU, wall time and memory of the command line, a tiny graph's
+              first packet, the 902k router's control socket and steady memory (--routes FILE)
 options:
   --runs N          runs per case (default per suite: 5; interfaces 3)
   --seconds S       measured seconds per run (in-memory suites; default 2)

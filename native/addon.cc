@@ -5,6 +5,7 @@
 
 #include "engine.h"
 #include "fib/bench.h"
+#include "fib/routes.h"
 
 namespace {
 
@@ -306,6 +307,28 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     Napi::Array arr = Napi::Array::New(info.Env(), names.size());
     for (size_t i = 0; i < names.size(); i++) arr.Set(uint32_t(i), names[i]);
     return arr;
+  }));
+  // The compile-time check of IPLookup's and LookupIP6Route's `routes` (elements/ip/routeText.ts),
+  // by the parser configure and the route handlers use: checkRoutes(width, outputs, routes)
+  // returns '' or the first problem ("route 3 ('...'): ..."), in the words a load would use.
+  exports.Set("checkRoutes", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsArray())
+      throw Napi::TypeError::New(env, "checkRoutes(width, outputs, routes)");
+    const Napi::Array arr = info[2].As<Napi::Array>();
+    std::vector<std::pair<std::string, std::string>> lines;
+    lines.reserve(arr.Length());
+    for (uint32_t i = 0; i < arr.Length(); i++) {
+      const Napi::Value v = arr.Get(i);
+      if (!v.IsString()) return Napi::String::New(env, "route " + std::to_string(i) + " is not a string");
+      lines.emplace_back("route " + std::to_string(i), v.As<Napi::String>().Utf8Value());
+    }
+    try {
+      pg::fib::RouteSet(info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value()).add_lines(lines, false);
+    } catch (const std::runtime_error& e) {
+      return Napi::String::New(env, e.what());
+    }
+    return Napi::String::New(env, "");
   }));
   // LPM microbenchmark (bench/fib.ts): fibBench(width 32|128, routesText, lookups).
   exports.Set("fibBench", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {

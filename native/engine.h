@@ -22,6 +22,10 @@ namespace pg {
 
 struct EngineOptions {
   int threads = 1;
+  // The pool's capacity, not its cost: a packet's pages are touched only when it is first
+  // handed out (pool.h), so a graph's memory follows the packets it has in flight at once.
+  // 32768 (72 MiB of address space at 2048-byte buffers) is room for a few full Queues and
+  // device rings; --pool raises or lowers it.
   uint32_t pool_buffers = 32768;
   uint32_t buffer_size = 2048;
   bool pin_threads = false;  // pin worker i to CPU i (mod cores)

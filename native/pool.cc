@@ -26,16 +26,11 @@ PacketPool::PacketPool(uint32_t buffers, uint32_t buffer_size, uint32_t headroom
                              " MiB for the packet pool: lower the pool size (--pool)");
   madvise(mem, memory_bytes_, MADV_HUGEPAGE);  // fewer TLB misses; harmless if refused
   memory_ = static_cast<uint8_t*>(mem);
+  stride_ = stride;
+  // Packets are set up when first handed out (take_shared), not here: the kernel maps a page
+  // only when it is first touched, so the pool costs memory for the packets a graph has had
+  // in flight at once, not for its capacity.
   shared_.reserve(buffers);
-  for (uint32_t i = 0; i < buffers; i++) {
-    auto* p = new (memory_ + stride * i) Packet();
-    p->head_ = memory_ + stride * i + sizeof(Packet);
-    p->capacity_ = buffer_size;
-    p->reset(headroom);
-    shared_.push_back(p);
-  }
-  // Hand out low addresses first.
-  for (size_t i = 0, j = shared_.size() - 1; i < j; i++, j--) std::swap(shared_[i], shared_[j]);
   shared_count_.store(buffers);
 }
 
@@ -50,14 +45,23 @@ uint32_t PacketPool::take_shared(Packet** out, uint32_t n) {
     out[i] = shared_.back();
     shared_.pop_back();
   }
-  shared_count_.store(shared_.size(), std::memory_order_relaxed);
+  // Then packets never used yet, lowest addresses first.
+  for (; k < n && untouched_ < buffers_; k++, untouched_++) {
+    uint8_t* at = memory_ + stride_ * untouched_;
+    auto* p = new (at) Packet();
+    p->head_ = at + sizeof(Packet);
+    p->capacity_ = buffer_size_;
+    p->reset(headroom_);
+    out[k] = p;
+  }
+  shared_count_.store(shared_.size() + (buffers_ - untouched_), std::memory_order_relaxed);
   return k;
 }
 
 void PacketPool::give_shared(Packet* const* pkts, uint32_t n) {
   std::lock_guard<std::mutex> lock(mutex_);
   for (uint32_t i = 0; i < n; i++) shared_.push_back(pkts[i]);
-  shared_count_.store(shared_.size(), std::memory_order_relaxed);
+  shared_count_.store(shared_.size() + (buffers_ - untouched_), std::memory_order_relaxed);
 }
 
 uint32_t PacketPool::alloc(Packet** out, uint32_t n) {

@@ -1,4 +1,6 @@
-// The packet pool: every packet buffer is allocated once, when the engine starts.
+// The packet pool: every packet buffer is reserved once, when the engine starts, and set up
+// (its pages touched) only when first handed out, so an idle or small graph costs little
+// resident memory whatever the pool's capacity.
 // Workers allocate and free through a private cache and touch the shared stack
 // (under a mutex) only once per bulk of packets, so the packet path takes no lock
 // per packet. Other threads (the control thread) use the shared stack directly.
@@ -42,7 +44,7 @@ class PacketPool {
   uint32_t capacity() const { return buffers_; }
   uint32_t buffer_size() const { return buffer_size_; }
   uint32_t headroom() const { return headroom_; }
-  // Free packets: the shared stack plus every worker's cache (exact when workers are idle).
+  // Free packets: the shared stack, those never handed out yet and every worker's cache (exact when workers are idle).
   uint64_t available() const;
   uint64_t alloc_failures() const { return alloc_failures_.load(std::memory_order_relaxed); }
 
@@ -61,8 +63,10 @@ class PacketPool {
   const uint32_t buffers_, buffer_size_, headroom_;
   uint8_t* memory_ = nullptr;
   size_t memory_bytes_ = 0;
+  size_t stride_ = 0;
   mutable std::mutex mutex_;
-  std::vector<Packet*> shared_;
+  std::vector<Packet*> shared_;  // freed packets, most recently freed last (reused first)
+  uint32_t untouched_ = 0;        // packets [untouched_, buffers_) have never been handed out
   std::atomic<uint64_t> shared_count_{0};
   std::atomic<uint64_t> alloc_failures_{0};
   Cache caches_[kMaxWorkers];

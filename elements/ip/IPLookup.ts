@@ -15,7 +15,7 @@ export const IPLookup = defineElement({
     setAnnotation: 'the destination annotation',
     fullTable: 'about 5 MB and over 100 M lookups/s per core\nfor a full Internet table',
     updates: ['902k table', 'about 150 ms for 900k routes'],
-    extra: 'Loading a full table: through `file` about 1 s; through `routes` add the compile-time check (about 1 s more).',
+    extra: 'Loading a full table (902k routes): through `file` about 0.5 s of CPU, the file streamed, never held\nwhole; through `routes` the compile-time check (the same native parser) adds about 0.6 s.',
   }),
   inputs: '1',
   outputs: '1-',

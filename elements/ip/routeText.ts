@@ -1,11 +1,14 @@
-// Route text for IPLookup and LookupIP6Route, checked at compile time with the same words
-// the native side (native/fib/routes.cc) uses at load time.
+// Route text for IPLookup and LookupIP6Route has one parser, the native one
+// (native/fib/routes.cc), which reads route files, the route handlers' text and, through
+// checkRoutes below, the `routes` config at compile time:
 //
 //   PREFIX OUTPUT | PREFIX GATEWAY OUTPUT | PREFIX [via GATEWAY] [dev OUTPUT]
 //   PREFIX nexthop [via GW] [dev OUT] nexthop ...      (ECMP)
 // PREFIX: ADDRESS/LEN, a bare ADDRESS (host route) or `default`; '#' starts a comment.
+// parsePrefix (prefixes alone, for other elements' configs) stays here.
 
 import { Type } from 'typebox';
+import { loadNative } from '../../src/runtime/native.js';
 
 type Width = 32 | 128;
 
@@ -115,98 +118,10 @@ export function parsePrefix(s: string, width: Width): [bigint | number, number] 
   return [key, len];
 }
 
-const USAGE = "expected 'PREFIX OUTPUT', 'PREFIX GATEWAY OUTPUT' or 'PREFIX [via GATEWAY] [dev OUTPUT]'";
-const isNumber = (s: string) => /^\d{1,10}$/.test(s);
-
-/** The problem with one route (the native side words it the same way), or its prefix. */
-export function parseRoute(text: string, width: Width, outputs: number): { error: string } | { key: bigint | number; len: number } {
-  const body = text.includes('#') ? text.slice(0, text.indexOf('#')) : text;
-  const t = body.split(/[ \t\r\n]+/).filter((x) => x !== '');
-  if (t.length === 0) return { error: 'empty route' };
-  const p = parsePrefix(t[0], width);
-  if (typeof p === 'string') return { error: p };
-  if (t.length === 2 && isNumber(t[1]) && Number(t[1]) < outputs) return { key: p[0], len: p[1] }; // the common form, fast
-  const family = width === 32 ? 'IPv4' : 'IPv6';
-  const isGw = (s: string) => (width === 32 ? parse4(s) : parse6(s)) !== undefined;
-  const port = (s: string): string | undefined => {
-    if (!isNumber(s)) return `output '${s}' must be a number`;
-    if (Number(s) >= outputs) return `output ${s} does not exist: the element has ${outputs} output(s)`;
-    return undefined;
-  };
-  const ok = { key: p[0], len: p[1] };
-  const fail = (error: string | undefined) => (error ? { error } : ok);
-  if (t.length === 1) return { error: `no next hop: ${USAGE}` };
-  if (t.length === 2 && isNumber(t[1])) return fail(port(t[1]));
-  if (t.length === 3 && !['via', 'dev', 'nexthop'].includes(t[1])) {
-    if (!isGw(t[1])) return { error: `gateway '${t[1]}' is not an ${family} address` };
-    return fail(port(t[2]));
-  }
-  const multipath = t[1] === 'nexthop';
-  let i = 1;
-  let hops = 0;
-  while (i < t.length) {
-    if (multipath) {
-      if (t[i] !== 'nexthop') return { error: `expected 'nexthop', got '${t[i]}'` };
-      i++;
-    }
-    let via = false;
-    let dev = false;
-    while (i < t.length && t[i] !== 'nexthop') {
-      if (t[i] === 'via' && !via) {
-        if (i + 1 >= t.length) return { error: "'via' needs a gateway address" };
-        if (!isGw(t[i + 1])) return { error: `gateway '${t[i + 1]}' is not an ${family} address` };
-        via = true;
-      } else if (t[i] === 'dev' && !dev) {
-        if (i + 1 >= t.length) return { error: "'dev' needs an output number" };
-        const e = port(t[i + 1]);
-        if (e) return { error: e };
-        dev = true;
-      } else {
-        return { error: `unexpected '${t[i]}': ${USAGE}` };
-      }
-      i += 2;
-    }
-    if (!via && !dev) return { error: multipath ? "'nexthop' needs 'via GATEWAY' or 'dev OUTPUT'" : USAGE };
-    hops++;
-    if (!multipath) break;
-  }
-  if (hops > 1024) return { error: 'at most 1024 next hops per route' };
-  return ok;
-}
-
-/** The descriptors' check: the first bad route, named, or a prefix given twice. */
+/** The descriptors' check: the first bad route, named, or a prefix given twice (by the native parser). */
 export function checkRoutes(routes: string[], width: Width, outputs: number): string | undefined {
-  const name = (k: number) => `route ${k} ('${routes[k]}')`;
-  // Duplicates: IPv4 prefixes as key * 64 + len in a sorted typed array (no map of a million
-  // entries), IPv6 prefixes in a map.
-  const keys4 = width === 32 ? new Float64Array(routes.length) : undefined;
-  const seen6 = new Map<string, number>();
-  for (let i = 0; i < routes.length; i++) {
-    const r = parseRoute(routes[i], width, outputs);
-    if ('error' in r) return `${name(i)}: ${r.error}`;
-    if (keys4) {
-      keys4[i] = (r.key as number) * 64 + r.len;
-      continue;
-    }
-    const k = `${r.key}/${r.len}`;
-    const j = seen6.get(k);
-    if (j !== undefined) return `${name(i)}: prefix ${formatPrefix(r.key, r.len, width)} is also ${name(j)}`;
-    seen6.set(k, i);
-  }
-  if (keys4) {
-    const sorted = Float64Array.from(keys4).sort();
-    for (let i = 1; i < sorted.length; i++) {
-      if (sorted[i] !== sorted[i - 1]) continue;
-      // Name the first route whose prefix came earlier too.
-      const first = new Map<number, number>();
-      for (let k = 0; k < keys4.length; k++) {
-        const j = first.get(keys4[k]);
-        if (j !== undefined) return `${name(k)}: prefix ${formatPrefix(Math.floor(keys4[k] / 64), keys4[k] % 64, width)} is also ${name(j)}`;
-        first.set(keys4[k], k);
-      }
-    }
-  }
-  return undefined;
+  if (routes.length === 0) return undefined;
+  return loadNative().checkRoutes(width, outputs, routes) || undefined;
 }
 
 /** What differs between IPLookup and LookupIP6Route in their descriptors. */

@@ -2,6 +2,8 @@
 // route-editing handlers, and publication of new snapshots to the packet path.
 // Each element supplies its address width and its batch loop.
 #pragma once
+#include <malloc.h>
+
 #include <mutex>
 
 #include "element.h"
@@ -26,11 +28,10 @@ class RouteLookupElement : public Element {
     }
     const std::string file = conf.string("file");
     try {
-      if (!file.empty())
-        for (auto& [n, text] : route_lines(read_routes_file(file)))
-          lines.emplace_back("file '" + file + "' line " + std::to_string(n), text);
       routes_->add_lines(lines, false);
+      if (!file.empty()) routes_->add_file(file);  // streamed: the file's text is never whole in memory
       pub_.publish(routes_->build(), [this] { synchronize(); });
+      malloc_trim(0);  // hand the parsing's freed heap back to the system (a full table: tens of MB)
     } catch (const std::runtime_error& e) {
       throw ConfigError(e.what());
     }

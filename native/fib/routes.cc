@@ -4,7 +4,9 @@
 #include <zlib.h>  // Node's own zlib: the node binary exports its symbols, so the addon links with no extra library
 
 #include <algorithm>
-#include <fstream>
+#include <cstdio>
+#include <functional>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 
@@ -28,6 +30,65 @@ std::string strip_comment(const std::string& s) {
   return h == std::string::npos ? s : s.substr(0, h);
 }
 }  // namespace
+
+const RouteMap::Entry* RouteMap::in_base(const Prefix& p) const {
+  auto it = std::lower_bound(base_.begin(), base_.end(), p, [](const Entry& e, const Prefix& q) { return e.prefix() < q; });
+  return it != base_.end() && it->prefix() == p ? &*it : nullptr;
+}
+
+const uint32_t* RouteMap::find(const Prefix& p) const {
+  auto d = delta_.find(p);
+  if (d != delta_.end()) return d->second == kGone ? nullptr : &d->second;
+  const Entry* e = in_base(p);
+  return e ? &e->id : nullptr;
+}
+
+bool RouteMap::insert(const Prefix& p, uint32_t id) {
+  if (delta_.empty() && (base_.empty() || base_.back().prefix() < p)) {
+    base_.push_back(entry(p, id));  // after every prefix there is: new
+  } else if (find(p)) {
+    return false;
+  } else {
+    delta_[p] = id;  // new, or replacing a kGone
+    maybe_merge();
+  }
+  size_++;
+  return true;
+}
+
+void RouteMap::assign(const Prefix& p, uint32_t id) {
+  if (!insert(p, id)) delta_[p] = id;
+  maybe_merge();
+}
+
+bool RouteMap::erase(const Prefix& p) {
+  if (!find(p)) return false;
+  if (in_base(p)) delta_[p] = kGone;
+  else delta_.erase(p);
+  size_--;
+  maybe_merge();
+  return true;
+}
+
+void RouteMap::remap(const std::vector<uint32_t>& map) {
+  for (Entry& e : base_) e.id = map[e.id];
+  for (auto& [p, id] : delta_)
+    if (id != kGone) id = map[id];
+}
+
+// Rewrite the array with the changes once they are more than a sixteenth of it: each merge
+// costs one pass over the array, and a change costs a map operation between merges.
+void RouteMap::maybe_merge() {
+  if (delta_.size() <= 1024 + base_.size() / 16) return;
+  std::vector<Entry> merged;
+  merged.reserve(size_);
+  for_each([&](const Prefix& p, uint32_t id) {
+    merged.push_back(entry(p, id));
+    return true;
+  });
+  base_.swap(merged);
+  delta_.clear();
+}
 
 bool RouteSet::parse_gw(const std::string& s, Hop& h) const {
   if (width_ == 32) {
@@ -131,10 +192,9 @@ void RouteSet::add_lines(const std::vector<std::pair<std::string, std::string>>&
       parse(lines[i].second, key, len, hops);
       const Prefix k{key, len};
       const uint32_t id = intern(hops);
-      const size_t before = routes_.size();
       if (replace) {
         parsed.emplace_back(k, id);
-      } else if (routes_.emplace_hint(routes_.end(), k, id), routes_.size() > before) {  // sorted input: O(1) a route
+      } else if (routes_.insert(k, id)) {  // sorted input: appended, O(1) a route
         inserted.push_back(k);
       } else {
         duplicate = true;
@@ -157,7 +217,7 @@ void RouteSet::add_lines(const std::vector<std::pair<std::string, std::string>>&
     throw std::runtime_error(name(i) + ": prefix " + prefix_text(key, len) + " is already in the table");
   }
   for (auto& [k, id] : parsed) {
-    routes_[k] = id;
+    routes_.assign(k, id);
     changed_.push_back(k);
   }
   changed_.insert(changed_.end(), inserted.begin(), inserted.end());
@@ -174,7 +234,7 @@ void RouteSet::remove_prefixes(const std::vector<std::string>& prefixes) {
     if (t.empty()) continue;
     if (!parse_prefix(t[0], width_, key, len, error)) throw std::runtime_error("'" + p + "': " + error);
     const Prefix k{key, len};
-    if (!routes_.count(k) || !seen.emplace(k, true).second) throw std::runtime_error("no route for " + prefix_text(key, len));
+    if (!routes_.find(k) || !seen.emplace(k, true).second) throw std::runtime_error("no route for " + prefix_text(key, len));
     gone.push_back(k);
   }
   for (const Prefix& k : gone) routes_.erase(k);
@@ -189,7 +249,7 @@ std::unique_ptr<Snapshot> RouteSet::build() {
   std::vector<Route> routes;
   routes.reserve(routes_.size());
   std::vector<uint32_t> members;
-  for (const auto& [k, id] : routes_) {
+  routes_.for_each([&](const Prefix& k, uint32_t id) {
     if (nh_of[id] == kNoRoute) {
       members.clear();
       for (const Hop& h : lists_[id]) {
@@ -203,7 +263,8 @@ std::unique_ptr<Snapshot> RouteSet::build() {
       nh_of[id] = s->nexthops.add(members);
     }
     routes.push_back(Route{k.key, nh_of[id], uint8_t(k.len)});
-  }
+    return true;
+  });
   s->lpm = LpmTable::build(std::move(routes), width_, spare_div_);
   s->nexthops.reserve_spare(s->nexthops.size() / spare_div_ + 4);
   s->hops.reserve(s->hops.size() + s->hops.size() / spare_div_ + 4);
@@ -223,7 +284,7 @@ std::unique_ptr<Snapshot> RouteSet::build() {
         kept.push_back(std::move(lists_[id]));
       }
     lists_.swap(kept);
-    for (auto& [k, id] : routes_) id = remap[id];
+    routes_.remap(remap);
     std::vector<uint32_t> moved(lists_.size(), kNoRoute);
     for (uint32_t id = 0; id < remap.size(); id++)
       if (remap[id] != kNoRoute) moved[remap[id]] = nh_of[id];
@@ -261,22 +322,25 @@ bool RouteSet::next_hop_of(Snapshot& s, uint32_t id, uint32_t& nh) {
 bool RouteSet::region(Snapshot& s, u128 key, unsigned len, std::vector<Route>& out, uint32_t& def) {
   def = 0;
   for (unsigned l = len; l-- > 0;) {
-    auto it = routes_.find(Prefix{key & prefix_mask(l), l});
-    if (it == routes_.end()) continue;
+    const uint32_t* id = routes_.find(Prefix{key & prefix_mask(l), l});
+    if (!id) continue;
     uint32_t nh;
-    if (!next_hop_of(s, it->second, nh)) return false;
+    if (!next_hop_of(s, *id, nh)) return false;
     def = nh + 1;
     break;
   }
   out.clear();
   const u128 last = key | ~prefix_mask(len);  // the prefix's highest address
-  for (auto it = routes_.lower_bound(Prefix{key, 0}); it != routes_.end() && it->first.key <= last; ++it) {
-    if (it->first.len < len) continue;  // covers the prefix (same key, shorter)
+  bool ok = true;
+  routes_.for_each_from(Prefix{key, 0}, [&](const Prefix& p, uint32_t id) {
+    if (p.key > last) return false;
+    if (p.len < len) return true;  // covers the prefix (same key, shorter)
     uint32_t nh;
-    if (!next_hop_of(s, it->second, nh)) return false;
-    out.push_back(Route{it->first.key, nh, uint8_t(it->first.len)});
-  }
-  return true;
+    if (!next_hop_of(s, id, nh)) return ok = false;
+    out.push_back(Route{p.key, nh, uint8_t(p.len)});
+    return true;
+  });
+  return ok;
 }
 
 bool RouteSet::patch(Snapshot& s) {
@@ -316,7 +380,10 @@ std::string RouteSet::hops_text(const std::vector<Hop>& hops) const {
 
 std::string RouteSet::table() const {
   std::string out;  // routes_ is in (key, len) order already
-  for (const auto& [k, id] : routes_) out += prefix_text(k.key, k.len) + " " + hops_text(lists_[id]) + "\n";
+  routes_.for_each([&](const Prefix& k, uint32_t id) {
+    out += prefix_text(k.key, k.len) + " " + hops_text(lists_[id]) + "\n";
+    return true;
+  });
   return out;
 }
 
@@ -336,47 +403,146 @@ std::vector<std::pair<size_t, std::string>> route_lines(const std::string& text)
 }
 
 namespace {
-// The decompressed contents of a gzip file (every member, as gunzip does).
-std::string gunzip(const std::string& path, const std::string& data) {
-  if (data.size() < 2 || uint8_t(data[0]) != 0x1f || uint8_t(data[1]) != 0x8b)
-    throw std::runtime_error("file '" + path + "': not gzip data (a name ending in .gz is read as gzip)");
-  z_stream z{};
-  if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) throw std::runtime_error("file '" + path + "': zlib could not start");
-  std::string out;
-  char buf[1 << 16];
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = uInt(data.size());
-  for (;;) {
-    z.next_out = reinterpret_cast<Bytef*>(buf);
-    z.avail_out = sizeof buf;
-    const int rc = inflate(&z, Z_NO_FLUSH);
-    out.append(buf, sizeof buf - z.avail_out);
-    if (rc == Z_STREAM_END) {
-      if (z.avail_in == 0) break;
-      inflateReset(&z);  // another member follows
-      continue;
+// Reads a file in blocks, inflating gzip (every member, as gunzip does) when asked, and hands
+// out whole lines: the file's text is never held in memory at once.
+class LineReader {
+ public:
+  LineReader(const std::string& path, bool gz) : path_(path), gz_(gz) {
+    f_ = std::fopen(path.c_str(), "rb");
+    if (!f_) throw std::runtime_error("file '" + path + "' cannot be opened");
+    if (gz_ && inflateInit2(&z_, 16 + MAX_WBITS) != Z_OK) {
+      std::fclose(f_);
+      throw std::runtime_error("file '" + path + "': zlib could not start");
     }
-    if (rc == Z_OK) continue;
-    if (rc == Z_BUF_ERROR && z.avail_in == 0) {
-      inflateEnd(&z);
-      throw std::runtime_error("file '" + path + "': the gzip data is truncated (it ends before its end marker)");
-    }
-    const std::string why = z.msg ? z.msg : "error " + std::to_string(rc);
-    inflateEnd(&z);
-    throw std::runtime_error("file '" + path + "': corrupt gzip data (" + why + ")");
   }
-  inflateEnd(&z);
-  return out;
+  ~LineReader() {
+    if (gz_) inflateEnd(&z_);
+    std::fclose(f_);
+  }
+  LineReader(const LineReader&) = delete;
+  LineReader& operator=(const LineReader&) = delete;
+
+  // The next line (without its newline); false at the end of the file.
+  bool next(std::string& line) {
+    for (;;) {
+      const size_t nl = text_.find('\n', pos_);
+      if (nl != std::string::npos) {
+        line.assign(text_, pos_, nl - pos_);
+        pos_ = nl + 1;
+        return true;
+      }
+      text_.erase(0, pos_);
+      pos_ = 0;
+      if (!fill()) {
+        if (text_.empty()) return false;
+        line.swap(text_);
+        text_.clear();
+        return true;
+      }
+    }
+  }
+
+ private:
+  // Append the next block of text; false at the end.
+  bool fill() {
+    if (!gz_) {
+      const size_t n = std::fread(in_, 1, sizeof in_, f_);
+      text_.append(in_, n);
+      return n > 0;
+    }
+    for (;;) {
+      if (z_.avail_in == 0 && !eof_) {
+        const size_t n = std::fread(in_, 1, sizeof in_, f_);
+        if (n == 0) eof_ = true;
+        if (first_) {
+          first_ = false;
+          if (n < 2 || uint8_t(in_[0]) != 0x1f || uint8_t(in_[1]) != 0x8b)
+            throw std::runtime_error("file '" + path_ + "': not gzip data (a name ending in .gz is read as gzip)");
+        }
+        z_.next_in = reinterpret_cast<Bytef*>(in_);
+        z_.avail_in = uInt(n);
+      }
+      if (ended_ && z_.avail_in == 0) return false;  // the last member ended with the file
+      if (ended_) {
+        inflateReset(&z_);  // another member follows
+        ended_ = false;
+      }
+      if (z_.avail_in == 0 && eof_) throw std::runtime_error("file '" + path_ + "': the gzip data is truncated (it ends before its end marker)");
+      char out[1 << 16];
+      z_.next_out = reinterpret_cast<Bytef*>(out);
+      z_.avail_out = sizeof out;
+      const int rc = inflate(&z_, Z_NO_FLUSH);
+      const size_t got = sizeof out - z_.avail_out;
+      text_.append(out, got);
+      if (rc == Z_STREAM_END) ended_ = true;
+      else if (rc != Z_OK && !(rc == Z_BUF_ERROR && z_.avail_in == 0))
+        throw std::runtime_error("file '" + path_ + "': corrupt gzip data (" + (z_.msg ? std::string(z_.msg) : "error " + std::to_string(rc)) + ")");
+      if (got > 0) return true;
+    }
+  }
+
+  std::string path_;
+  bool gz_;
+  std::FILE* f_ = nullptr;
+  z_stream z_{};
+  bool first_ = true, eof_ = false, ended_ = false;
+  char in_[1 << 16];
+  std::string text_;
+  size_t pos_ = 0;
+};
+
+// A line without its comment and surrounding blanks ("" if nothing is left).
+std::string route_body(const std::string& line) {
+  const std::string body = strip_comment(line);
+  const size_t b = body.find_first_not_of(" \t\r");
+  if (b == std::string::npos) return {};
+  const size_t e = body.find_last_not_of(" \t\r");
+  return body.substr(b, e - b + 1);
 }
 }  // namespace
 
-std::string read_routes_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw std::runtime_error("file '" + path + "' cannot be opened");
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  if (path.size() >= 3 && path.compare(path.size() - 3, 3, ".gz") == 0) return gunzip(path, ss.str());
-  return ss.str();
+void for_each_route_line(const std::string& path, const std::function<bool(size_t, const std::string&)>& fn) {
+  const bool gz = path.size() >= 3 && path.compare(path.size() - 3, 3, ".gz") == 0;
+  auto reader = std::make_unique<LineReader>(path, gz);
+  std::string line;
+  for (size_t n = 1; reader->next(line); n++) {
+    const std::string body = route_body(line);
+    if (!body.empty() && !fn(n, body)) return;
+  }
+}
+
+void RouteSet::add_file(const std::string& path) {
+  const std::string label = "file '" + path + "' line ";
+  u128 key;
+  unsigned len;
+  std::vector<Hop> hops;
+  for_each_route_line(path, [&](size_t n, const std::string& text) {
+    try {
+      parse(text, key, len, hops);
+    } catch (const std::runtime_error& e) {
+      throw std::runtime_error(label + std::to_string(n) + " ('" + text + "'): " + e.what());
+    }
+    const Prefix k{key, len};
+    if (routes_.insert(k, intern(hops))) return true;  // sorted input: appended, O(1) a route
+    // A prefix given twice: name the earlier line when it is in this file (reading it again).
+    std::string earlier = "in 'routes'";
+    for_each_route_line(path, [&](size_t m, const std::string& t2) {
+      if (m >= n) return false;
+      u128 k2;
+      unsigned l2;
+      std::vector<Hop> h2;
+      try {
+        parse(t2, k2, l2, h2);
+      } catch (const std::runtime_error&) {
+        return true;
+      }
+      if (k2 != key || l2 != len) return true;
+      earlier = label + std::to_string(m) + " ('" + t2 + "')";
+      return false;
+    });
+    throw std::runtime_error(label + std::to_string(n) + " ('" + text + "'): prefix " + prefix_text(key, len) + " is also " + earlier);
+  });
+  changed_all_ = true;  // a bulk load: the next snapshot is built afresh (changed_ not kept)
 }
 
 }  // namespace pg::fib

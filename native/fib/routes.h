@@ -10,6 +10,8 @@
 // PREFIX is ADDRESS/LEN, a bare ADDRESS (a host route), or `default` (/0). Host bits beyond
 // LEN are refused. OUTPUT is the element's output number.
 #pragma once
+#include <functional>
+#include <algorithm>
 #include <map>
 #include <unordered_map>
 #include <memory>
@@ -42,6 +44,75 @@ struct Snapshot {
   size_t memory() const { return lpm->memory() + nexthops.memory() + hops.capacity() * sizeof(Hop) + sizeof(Snapshot); }
 };
 
+struct Prefix {
+  u128 key;
+  unsigned len;
+  bool operator==(const Prefix& o) const { return key == o.key && len == o.len; }
+  // (key, len) order: a prefix comes after every prefix that covers it (LpmTable's build order).
+  bool operator<(const Prefix& o) const { return key != o.key ? key < o.key : len < o.len; }
+};
+
+// The route set's map from prefix to hop list id, in prefix order, in 24 bytes a route (a full
+// IPv4 table: about 22 MB, where a std::map node takes 96): a sorted array, and an ordered map
+// of the changes made since the array was last rewritten, merged into it once they are many.
+// Routes added in order (a table file) are appended to the array directly.
+class RouteMap {
+ public:
+  size_t size() const { return size_; }
+  void clear() {
+    base_.clear();
+    base_.shrink_to_fit();
+    delta_.clear();
+    size_ = 0;
+  }
+  // The id of a prefix, or nullptr.
+  const uint32_t* find(const Prefix& p) const;
+  // Add a prefix; false (and no change) if it is there already.
+  bool insert(const Prefix& p, uint32_t id);
+  // Add a prefix or replace its id.
+  void assign(const Prefix& p, uint32_t id);
+  // Remove a prefix; false if it is not there.
+  bool erase(const Prefix& p);
+  // Call f(prefix, id) for every prefix from `from` on, in order, until it returns false.
+  template <class F>
+  void for_each_from(const Prefix& from, F f) const;
+  template <class F>
+  void for_each(F f) const { for_each_from(Prefix{0, 0}, f); }
+  // Replace every id by map[id].
+  void remap(const std::vector<uint32_t>& map);
+
+ private:
+  struct Entry {
+    uint64_t hi, lo;
+    uint32_t id;
+    uint8_t len;
+    Prefix prefix() const { return Prefix{u128(hi) << 64 | lo, len}; }
+  };
+  static Entry entry(const Prefix& p, uint32_t id) { return Entry{uint64_t(p.key >> 64), uint64_t(p.key), id, uint8_t(p.len)}; }
+  static constexpr uint32_t kGone = 0xffffffffu;  // in delta_: the prefix was removed from base_
+  const Entry* in_base(const Prefix& p) const;
+  void maybe_merge();
+  std::vector<Entry> base_;              // sorted by prefix
+  std::map<Prefix, uint32_t> delta_;     // overrides base_: a new id, a new prefix, or kGone
+  size_t size_ = 0;
+};
+
+template <class F>
+void RouteMap::for_each_from(const Prefix& from, F f) const {
+  auto b = std::lower_bound(base_.begin(), base_.end(), from, [](const Entry& e, const Prefix& p) { return e.prefix() < p; });
+  auto d = delta_.lower_bound(from);
+  while (b != base_.end() || d != delta_.end()) {
+    if (d == delta_.end() || (b != base_.end() && b->prefix() < d->first)) {
+      if (!f(b->prefix(), b->id)) return;
+      ++b;
+      continue;
+    }
+    if (b != base_.end() && b->prefix() == d->first) ++b;  // overridden
+    if (d->second != kGone && !f(d->first, d->second)) return;
+    ++d;
+  }
+}
+
 class RouteSet {
  public:
   RouteSet(unsigned width, uint32_t noutputs) : width_(width), noutputs_(noutputs) {}
@@ -54,6 +125,9 @@ class RouteSet {
   // replace: an existing prefix is replaced; otherwise a prefix given twice is an error.
   // All or nothing: on an error nothing changes.
   void add_lines(const std::vector<std::pair<std::string, std::string>>& lines, bool replace);
+  // Add the routes of a file, read line by line (never whole; see for_each_route_line); errors
+  // name the file and the line. For a set being configured: on an error it is left part-filled.
+  void add_file(const std::string& path);
   void remove_prefixes(const std::vector<std::string>& prefixes);  // all or nothing
   void clear() {
     routes_.clear();
@@ -76,13 +150,6 @@ class RouteSet {
   std::string prefix_text(u128 key, unsigned len) const { return format_prefix(key, len, width_); }
 
  private:
-  struct Prefix {
-    u128 key;
-    unsigned len;
-    bool operator==(const Prefix& o) const { return key == o.key && len == o.len; }
-    // (key, len) order: a prefix comes after every prefix that covers it (LpmTable's build order).
-    bool operator<(const Prefix& o) const { return key != o.key ? key < o.key : len < o.len; }
-  };
   struct PrefixHash {
     size_t operator()(const Prefix& p) const { return flow_hash(uint64_t(p.key >> 64) ^ p.len, uint64_t(p.key)); }
   };
@@ -95,9 +162,21 @@ class RouteSet {
   unsigned width_;
   uint32_t noutputs_;
   // prefix -> hop list id, ordered so that the routes inside a prefix are one range.
-  std::map<Prefix, uint32_t> routes_;
+  RouteMap routes_;
   std::vector<std::vector<Hop>> lists_;                      // interned hop lists
-  std::map<std::vector<Hop>, uint32_t> list_index_;
+  struct HopsHash {
+    size_t operator()(const std::vector<Hop>& hs) const {
+      uint64_t h = hs.size();
+      for (const Hop& x : hs) {
+        uint64_t a, b;
+        std::memcpy(&a, x.gw, 8);
+        std::memcpy(&b, x.gw + 8, 8);
+        h = flow_hash(h ^ x.port ^ (uint64_t(x.has_gw) << 32), a ^ b);
+      }
+      return h;
+    }
+  };
+  std::unordered_map<std::vector<Hop>, uint32_t, HopsHash> list_index_;  // one lookup a parsed route
   // Changed prefixes not yet in the published snapshot (changed_all_: every prefix).
   std::vector<Prefix> changed_;
   bool changed_all_ = true;
@@ -114,8 +193,9 @@ class RouteSet {
 // Split text into lines, dropping comments ('#' to the end of the line) and blank lines.
 // Each kept line comes with its 1-based line number.
 std::vector<std::pair<size_t, std::string>> route_lines(const std::string& text);
-// Read a routes file: plain text, or gzip when the name ends in .gz (a corrupt or truncated
-// one is an error naming the file).
-std::string read_routes_file(const std::string& path);
+// Call fn(line number, route text) for every route of a file (comments and blank lines
+// dropped) until it returns false, read block by block: plain text, or gzip when the name ends in .gz (a corrupt or
+// truncated one is an error naming the file).
+void for_each_route_line(const std::string& path, const std::function<bool(size_t, const std::string&)>& fn);
 
 }  // namespace pg::fib

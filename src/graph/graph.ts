@@ -165,11 +165,12 @@ function withScope<T>(scope: Scope, fn: () => T): T {
   }
 }
 
-// Where the user's code called into the graph language: the first stack frame outside src/graph.
+// Where the user's code called into the graph language: the first stack frame outside src/graph
+// (or the bundle the command line runs, dist/bundle).
 function callSite(): string | undefined {
   const stack = new Error().stack?.split('\n').slice(1) ?? [];
   for (const line of stack) {
-    if (/[\\/]src[\\/]graph[\\/]/.test(line) || line.includes('node:internal') || line.includes('node_modules')) continue;
+    if (/[\\/](src[\\/]graph|dist[\\/]bundle)[\\/]/.test(line) || line.includes('node:internal') || line.includes('node_modules')) continue;
     const m = /\(?((?:file:\/\/)?[^()\s]+):(\d+):(\d+)\)?\s*$/.exec(line);
     if (m) {
       let file = m[1].replace(/^file:\/\//, '');

@@ -73,6 +73,8 @@ export interface NativeAddon {
   Engine: new (options?: EngineOptions) => NativeEngine;
   planVersion: number;
   elementClasses(): string[];
+  /** The route text check of IPLookup and LookupIP6Route: '' or the first problem. */
+  checkRoutes(width: 32 | 128, outputs: number, routes: string[]): string;
 }
 
 let addon: NativeAddon | undefined;
