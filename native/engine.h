@@ -28,6 +28,7 @@ struct EngineOptions {
   uint32_t idle_sleep_us = 200;  // longest sleep of an idle worker
   // Tests: when not 0, workers read a virtual monotonic clock that starts at this time and
   // moves only by set_virtual_time(), so pacing and timers can be checked without real time.
+  // Other threads (handlers) still read the real clock.
   uint64_t virtual_clock_ns = 0;
 };
 

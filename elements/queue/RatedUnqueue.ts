@@ -15,8 +15,8 @@ to pull). An empty input is no shortfall: the credit simply stays capped at the 
 0 holds every packet (until the \`rate\` handler raises it); a rate written while running applies
 from then on, with no burst of credit saved up before (at most one packet's). Click's
 RatedUnqueue sizes its bucket by time (20 ms of tokens by default); here \`burst\` sets it in
-packets, and also bounds one round's pull, so for rates above a few hundred thousand packets per
-second raise it. At high rates packets leave in small bursts (about 100 µs' worth at most), so
+packets, and also bounds one round's pull: raise it for rates above a few hundred thousand
+packets per second, or to ride out longer stalls of a busy machine. At high rates packets leave in small bursts (about 100 µs' worth at most), so
 that an idle worker sleeps between them instead of spinning.`,
   inputs: '1',
   outputs: '1',
