@@ -66,6 +66,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                            InstanceMethod("setProfiling", &EngineWrap::SetProfiling),
                            InstanceMethod("profile", &EngineWrap::Profile),
                            InstanceMethod("minRounds", &EngineWrap::MinRounds),
+                           InstanceMethod("setVirtualTime", &EngineWrap::SetVirtualTime),
                            InstanceMethod("workerStats", &EngineWrap::WorkerStats),
                            InstanceMethod("poolStats", &EngineWrap::PoolStats),
                        });
@@ -80,6 +81,9 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     // Header offsets are 16-bit signed, so a buffer stays under 32 KiB.
     opt.buffer_size = u32_option(o, "bufferSize", opt.buffer_size, 256, 32640);
     opt.idle_sleep_us = u32_option(o, "idleSleepUs", opt.idle_sleep_us, 1, 100000);
+    Napi::Value vclock = o.Get("virtualClockNs");
+    if (vclock.IsNumber() && vclock.As<Napi::Number>().DoubleValue() >= 1)
+      opt.virtual_clock_ns = uint64_t(vclock.As<Napi::Number>().DoubleValue());
     Napi::Value pin = o.Get("pinThreads");
     opt.pin_threads = pin.IsBoolean() && pin.As<Napi::Boolean>().Value();
     guarded(env, [&] {
@@ -266,6 +270,14 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
 
   Napi::Value MinRounds(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), double(engine(info.Env()).min_rounds()));
+  }
+
+  Napi::Value SetVirtualTime(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "setVirtualTime(ns)");
+    const double ns = info[0].As<Napi::Number>().DoubleValue();
+    guarded(env, [&] { engine(env).set_virtual_time(uint64_t(ns)); return 0; });
+    return env.Undefined();
   }
 
   Napi::Value WorkerStats(const Napi::CallbackInfo& info) {

@@ -46,6 +46,7 @@ Engine::Engine(const EngineOptions& options) : options_(options) {
   workers_.reset(new Worker[size_t(options_.threads)]);
   lists_.resize(size_t(options_.threads));
   for (auto& l : lists_) l = std::make_unique<TaskList>();
+  virtual_now_.store(options_.virtual_clock_ns);
   for (int i = 0; i < options_.threads; i++) workers_[size_t(i)].tasks.store(lists_[size_t(i)].get());
 }
 
@@ -98,7 +99,8 @@ void Engine::worker_main(int index) {
   self.in_loop.store(true);
   uint32_t idle = 0;
   while (!stop_.load(std::memory_order_relaxed)) {
-    tls_clock.mono_ns = monotonic_ns();
+    const uint64_t virtual_now = virtual_now_.load(std::memory_order_acquire);
+    tls_clock.mono_ns = virtual_now ? virtual_now : monotonic_ns();
     tls_clock.real_ns = realtime_ns();
     tls_wake_ns = UINT64_MAX;
     if (tls_clock.mono_ns >= next_rusage_ns) {
@@ -122,14 +124,18 @@ void Engine::worker_main(int index) {
       continue;
     }
     // Idle: spin a little, then yield, then sleep briefly (bounded, so epochs stay short),
-    // but never past the time a task or timer asked to be woken at.
+    // but never past the time a task or timer asked to be woken at. When that time is within
+    // one sleep (a paced source or RatedUnqueue between packets), sleep towards it at once
+    // instead of yielding: on a busy machine a yield can hand the CPU to another thread for
+    // its whole time slice, while a thread waking from a short sleep is run promptly.
     const uint64_t until_wake = tls_wake_ns > tls_clock.mono_ns ? tls_wake_ns - tls_clock.mono_ns : 0;
+    const bool hinted = until_wake <= uint64_t(options_.idle_sleep_us) * 1000;
     if (++idle < 64 || until_wake < 30000) {
       __builtin_ia32_pause();
-    } else if (idle < 256) {
+    } else if (idle < 256 && !hinted) {
       sched_yield();
     } else {
-      uint64_t ns = uint64_t(idle < 1024 ? 20 : options_.idle_sleep_us) * 1000;
+      uint64_t ns = uint64_t(idle < 1024 && !hinted ? 20 : options_.idle_sleep_us) * 1000;
       ns = std::min(ns, until_wake - 20000);  // nanosleep overshoots by tens of microseconds
       timespec ts{0, long(ns)};
       nanosleep(&ts, nullptr);
@@ -306,6 +312,14 @@ Engine::Profile Engine::profile(uint32_t id) {
   }
   p.elements = g.profile(scale);
   return p;
+}
+
+void Engine::set_virtual_time(uint64_t ns) {
+  std::lock_guard<std::mutex> lock(control_);
+  if (virtual_now_.load() == 0) throw std::logic_error("this engine runs on the real clock (no virtualClockNs option)");
+  if (ns < virtual_now_.load()) throw std::invalid_argument("the virtual clock never goes back");
+  virtual_now_.store(ns, std::memory_order_release);
+  wait_epoch();  // two rounds: the second began after the store
 }
 
 uint64_t Engine::min_rounds() const {

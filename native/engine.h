@@ -30,6 +30,10 @@ struct EngineOptions {
   uint32_t buffer_size = 2048;
   bool pin_threads = false;  // pin worker i to CPU i (mod cores)
   uint32_t idle_sleep_us = 200;  // longest sleep of an idle worker
+  // Tests: when not 0, workers read a virtual monotonic clock that starts at this time and
+  // moves only by set_virtual_time(), so pacing and timers can be checked without real time.
+  // Other threads (handlers) still read the real clock.
+  uint64_t virtual_clock_ns = 0;
 };
 
 struct GraphState {
@@ -86,6 +90,9 @@ class Engine {
   // completed a whole round since it was read.
   uint64_t min_rounds() const;
   std::vector<WorkerStats> worker_stats() const;
+  // Tests (virtual_clock_ns set): move the workers' clock to `ns` (never back) and return once
+  // every worker has completed a whole round at that time.
+  void set_virtual_time(uint64_t ns);
 
  private:
   struct TaskList {
@@ -119,6 +126,7 @@ class Engine {
   uint32_t next_graph_id_ = 1;
   int next_worker_ = 0;
   std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> virtual_now_{0};  // the test clock (0: real time)
   bool running_ = false;
   std::mutex control_;  // serialises control operations
 };

@@ -139,11 +139,18 @@ t.test('handlers are read and written on a running engine', async (t) => {
     await wait(100);
     t.ok(g.counter('src', 'packets') > before, 'and resumes when reactivated');
     // Counter reset and the derived rate handler.
+    // (The rate is checked against the counts around the samples, not the source's 200000/s,
+    // which a worker descheduled on a busy machine misses: see test/pacing.test.ts.)
+    const c0 = g.counter('c', 'packets');
+    const t0 = process.hrtime.bigint();
     g.sample();
     await wait(200);
     g.sample();
+    const c1 = g.counter('c', 'packets');
+    const counted = Number(c1 - c0) / (Number(process.hrtime.bigint() - t0) / 1e9);
     const rate = Number(g.read('c', 'rate'));
-    t.ok(rate > 100000 && rate < 300000, `Counter rate ${rate} near the source's 200000/s`);
+    t.ok(rate > 0 && rate <= 300000, `Counter rate ${rate} at most the source's 200000/s (and more than 0)`);
+    t.ok(Math.abs(rate - counted) <= counted * 0.15 + 500, `Counter rate ${rate.toFixed(0)} agrees with the counts around the samples (${counted.toFixed(0)}/s)`);
     g.write('c', 'reset', '');
     t.ok(g.counter('c', 'packets') < 20000n, 'reset zeroes the count');
   } finally {

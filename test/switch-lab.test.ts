@@ -4,11 +4,15 @@
 // input i, output i -> ToDevice). Ping works between every pair, a 1 MB TCP transfer from h1
 // to h3 arrives intact, the switch's table lists each host's MAC address on its port, and
 // once learned, unicast traffic between h1 and h2 is forwarded to h2's port only: none of it
-// reaches h3. Needs root and network namespaces; skips with the reason otherwise.
+// reaches h3. Before that last check every host's neighbour table is frozen (entries made
+// permanent): otherwise ARP and IPv6 neighbour-unreachability probes that the earlier pings set
+// off, about 5 s later, send unicast frames to h3 during the check or not, depending on how long
+// the steps before took on a busy machine. Needs root and network namespaces; skips with the
+// reason otherwise.
 import t from 'tap';
 import { compile, Runtime } from 'pktgraph';
 import { createLab, labAvailable, labObjects, type Lab } from '../src/lab/index.js';
-import { ping, pingSummary, tcpTransfer, patternDigest, macOf, hasEthtool, delay } from './lib/labtools.js';
+import { ping, pingSummary, tcpTransfer, patternDigest, macOf, hasEthtool, delay, freezeNeighbours } from './lib/labtools.js';
 import learningSwitch from '../configs/learning-switch.js';
 
 /** Unlike delay(), keeps the process alive while it waits. */
@@ -101,7 +105,10 @@ function main() {
     macs.forEach((mac, i) => t.equal(entries.get(mac), i, `table: ${hosts[i]}'s MAC ${mac} on port ${i}`));
     t.equal(entries.size, 3, `the table holds the three hosts and nothing else:\n${table}`);
 
-    // Learned: unicast between h1 and h2 goes to port 1 (and back to port 0) only.
+    // Learned: unicast between h1 and h2 goes to port 1 (and back to port 0) only. From here on
+    // no host probes its neighbours, so the only unicast frames are the test's own.
+    await freezeNeighbours(lab, hosts);
+    await sleep(100); // answers to probes sent just before the freeze are delivered by now
     const sniff = lab.spawn('h3', ['python3', '-c', PY_SNIFF, hostIf(2), macs[0], macs[1], '3']);
     let sniffed = '';
     let sniffErr = '';

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "element.h"
+#include "token_bucket.h"
 
 namespace pg {
 
@@ -17,25 +18,40 @@ class RatedUnqueue final : public Element {
     rate_.store(conf.number("rate", 0, 1e10));
     burst_ = uint32_t(conf.integer("burst", 1, kMaxBatch));
     active_.store(conf.boolean("active"));
-    tokens_ = double(burst_);  // the bucket starts full
+    bucket_.rate = rate_.load();
+    bucket_.depth = double(burst_);
     c_packets_ = counter("packets");
+    c_rate_shortfall_ = counter("rate_shortfall");
     request_task();
   }
 
   bool run_task() override {
     const uint64_t now = now_ns();
+    if (!started_) {
+      bucket_.start(now, bucket_.depth);  // the bucket starts full
+      started_ = true;
+    }
     const double rate = rate_.load(std::memory_order_relaxed);
-    if (last_ns_ != 0 && now > last_ns_) tokens_ = std::min(double(burst_), tokens_ + double(now - last_ns_) * rate * 1e-9);
-    last_ns_ = now;
-    if (!active_.load(std::memory_order_relaxed)) return false;
-    if (tokens_ < 1) {
-      if (rate > 0) wake_at(now + uint64_t((1 - tokens_) * 1e9 / rate));  // when the next token is due
+    // Credit that overflowed while the input was empty (or the element inactive) is no
+    // shortfall; only credit lost while packets waited is (checked below, after the pull).
+    const double over = rate != bucket_.rate ? bucket_.set_rate(now, rate) : bucket_.refill(now);
+    if (!active_.load(std::memory_order_relaxed) || !(rate > 0)) return false;  // rate 0 holds every packet
+    const uint64_t have = std::min<uint64_t>(bucket_.whole(), burst_);
+    if (have == 0) {
+      wake_at(bucket_.wake_time(kPacingGatherNs));
       return false;
     }
     Batch b;
-    input_pull(0, b, uint32_t(tokens_));
+    input_pull(0, b, uint32_t(have));
+    if (over > 0 && b.count == have) {
+      // The input still had a full burst waiting, so the round came late with packets queued.
+      lost_ += over;
+      const uint64_t late = uint64_t(lost_);
+      lost_ -= double(late);
+      if (late) count(c_rate_shortfall_, late);
+    }
     if (b.count == 0) return false;
-    tokens_ -= double(b.count);
+    bucket_.take(double(b.count));
     count(c_packets_, b.count);
     output_push(0, b);
     return true;
@@ -53,9 +69,10 @@ class RatedUnqueue final : public Element {
   std::atomic<bool> active_{true};
   uint32_t burst_ = 32;
   // Task state, touched only by the worker running the task.
-  double tokens_ = 0;
-  uint64_t last_ns_ = 0;
-  uint32_t c_packets_ = 0;
+  TokenBucket bucket_;
+  bool started_ = false;
+  double lost_ = 0;  // discarded credit not yet reported (a fraction of a packet)
+  uint32_t c_packets_ = 0, c_rate_shortfall_ = 0;
 };
 
 PG_ELEMENT(RatedUnqueue);

@@ -244,6 +244,7 @@ class FlowSource final : public Element {
     c_packets_ = counter("packets");
     c_bytes_ = counter("bytes");
     c_pool_empty_ = counter("pool_empty");
+    c_rate_shortfall_ = counter("rate_shortfall");
     request_task();
   }
 
@@ -253,7 +254,9 @@ class FlowSource final : public Element {
       seen_gen_ = gen;
       restart();
     }
-    uint32_t n = pacing_.budget();
+    uint64_t late;
+    uint32_t n = pacing_.budget(late);
+    if (late) count(c_rate_shortfall_, late);
     if (n == 0) return false;
     Batch b;
     b.count = pool().alloc(b.pkts, n);
@@ -415,7 +418,7 @@ class FlowSource final : public Element {
   std::atomic<uint32_t> restart_gen_{0};
   uint32_t seen_gen_ = 0;
 
-  uint32_t c_packets_ = 0, c_bytes_ = 0, c_pool_empty_ = 0;
+  uint32_t c_packets_ = 0, c_bytes_ = 0, c_pool_empty_ = 0, c_rate_shortfall_ = 0;
 };
 
 PG_ELEMENT(FlowSource);

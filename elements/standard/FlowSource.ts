@@ -49,9 +49,10 @@ proper byte stream). The mac, network and transport header annotations are set.
 a run with the same config produces the same packets.
 
 \`burst\`, \`rate\`, \`limit\` and \`active\` work as in InfiniteSource: up to \`burst\` packets per
-task round; with \`rate\` paced to that many packets per second (never bursting more than
-\`burst\` to catch up); with \`limit\` it stops after that many packets, and a graph whose sources
-have all stopped ends once drained. The \`reset\` handler restarts the count towards the limit and
+task round; with \`rate\` paced to that many packets per second by a token bucket \`burst\` packets
+deep (a late round catches up by up to a burst; credit beyond it is counted in \`rate_shortfall\`);
+with \`limit\` it stops after that many packets, and a graph whose sources have all stopped ends
+once drained. The \`reset\` handler restarts the count towards the limit and
 also the flow and destination sequences, the PRNG, the IPv4 ids and the TCP sequence numbers, so the output repeats
 from the start. When the pool has no free buffer the round is cut short and \`pool_empty\` counts.
 
@@ -118,7 +119,12 @@ mode is chosen at configuration (a separate specialisation), so the default fixe
     },
     { additionalProperties: false },
   ),
-  counters: { packets: 'packets emitted', bytes: 'bytes emitted (frames without FCS)', pool_empty: 'rounds cut short because the packet pool was empty' },
+  counters: {
+    packets: 'packets emitted',
+    bytes: 'bytes emitted (frames without FCS)',
+    pool_empty: 'rounds cut short because the packet pool was empty',
+    rate_shortfall: 'packets the configured rate called for that were not sent because the element ran late (catch-up credit beyond the burst was discarded)',
+  },
   handlers: {
     active: { doc: 'read or set whether the source emits', read: true, write: true },
     rate: { doc: 'read or set the rate in packets per second (0: unlimited)', read: true, write: true },

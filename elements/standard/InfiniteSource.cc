@@ -28,11 +28,14 @@ class InfiniteSource final : public Element {
     c_packets_ = counter("packets");
     c_bytes_ = counter("bytes");
     c_pool_empty_ = counter("pool_empty");
+    c_rate_shortfall_ = counter("rate_shortfall");
     request_task();
   }
 
   bool run_task() override {
-    const uint32_t n = pacing_.budget();
+    uint64_t late;
+    const uint32_t n = pacing_.budget(late);
+    if (late) count(c_rate_shortfall_, late);
     if (n == 0) return false;
     Batch b;
     b.count = pool().alloc(b.pkts, n);
@@ -59,7 +62,7 @@ class InfiniteSource final : public Element {
  private:
   std::vector<uint8_t> template_;
   SourcePacing pacing_;
-  uint32_t c_packets_ = 0, c_bytes_ = 0, c_pool_empty_ = 0;
+  uint32_t c_packets_ = 0, c_bytes_ = 0, c_pool_empty_ = 0, c_rate_shortfall_ = 0;
 };
 
 PG_ELEMENT(InfiniteSource);

@@ -9,7 +9,13 @@ export const InfiniteSource = defineElement({
   doc: `Each task round emits up to \`burst\` copies of the packet given by \`data\` (hex), padded
 with zeros or cut to \`length\` bytes when \`length\` is not 0. With \`limit\` it stops after that many
 packets, and a graph whose sources have all stopped ends once its queues are empty. With \`rate\`
-it paces packets to that many per second (never bursting more than \`burst\` to catch up).
+it paces packets to that many per second with a token bucket \`burst\` packets deep: a round that
+comes late (the worker was busy or descheduled) sends what the rate called for, up to \`burst\` at
+once, so the long-run rate holds; credit beyond a burst is discarded and counted in
+\`rate_shortfall\`, so \`packets\` + \`rate_shortfall\` is the rate times the time (raise \`burst\` to
+ride out longer stalls). A rate written while running applies from then on, with no burst of
+credit saved up before. At high rates packets leave in small bursts (about 100 µs' worth at
+most), so that the worker sleeps between them instead of spinning.
 When the pool has no free buffer it skips the round and counts \`pool_empty\`.`,
   inputs: '0',
   outputs: '1',
@@ -25,7 +31,12 @@ When the pool has no free buffer it skips the round and counts \`pool_empty\`.`,
     },
     { additionalProperties: false },
   ),
-  counters: { packets: 'packets emitted', bytes: 'bytes emitted', pool_empty: 'rounds cut short because the packet pool was empty' },
+  counters: {
+    packets: 'packets emitted',
+    bytes: 'bytes emitted',
+    pool_empty: 'rounds cut short because the packet pool was empty',
+    rate_shortfall: 'packets the configured rate called for that were not sent because the element ran late (catch-up credit beyond the burst was discarded)',
+  },
   handlers: {
     active: { doc: 'read or set whether the source emits', read: true, write: true },
     rate: { doc: 'read or set the rate in packets per second (0: unlimited)', read: true, write: true },

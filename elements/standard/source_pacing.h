@@ -3,16 +3,21 @@
 // semantics InfiniteSource defined:
 //   - each task round emits at most `burst` packets (one batch);
 //   - with `limit` >= 0 the source stops after that many packets (reset starts again);
-//   - with `rate` > 0 packets are paced by time, one every 1/rate seconds, never more than
-//     `burst` per round; up to 2 ms of credit is kept across stalls so the rate holds;
+//   - with `rate` > 0 packets are paced by a token bucket (native/token_bucket.h) of depth
+//     `burst`: a round that comes late sends what the rate called for, up to a burst; credit
+//     beyond the burst is discarded and reported as shortfall (the `rate_shortfall` counter);
+//   - a rate written while running applies from that moment, without saved-up credit; a source
+//     made active, or restarted by reset, begins with one packet's credit;
 //   - with `active` false the source emits nothing until the handler sets it.
 //
 // Use from a source's run_task():
-//   uint32_t n = pacing_.budget();      // 0: nothing to do this round
+//   uint64_t late;
+//   uint32_t n = pacing_.budget(late);  // 0: nothing to do this round
+//   if (late) count(c_rate_shortfall_, late);
 //   ... allocate up to n packets, build them, k = how many were built ...
 //   pacing_.commit(k);                  // after building, before or after pushing
-// The worker owns the pacing clock; the atomics are written by handlers on the control
-// thread. Header-only, no allocation or system call on the packet path.
+// The worker owns the bucket; the atomics are written by handlers on the control thread.
+// Header-only, no allocation or system call on the packet path.
 #pragma once
 #include <algorithm>
 #include <atomic>
@@ -22,6 +27,7 @@
 #include <vector>
 
 #include "element.h"
+#include "token_bucket.h"
 
 namespace pg {
 
@@ -33,49 +39,57 @@ class SourcePacing {
     burst_ = uint32_t(conf.integer("burst", 1, kMaxBatch));
     rate_.store(conf.number("rate", 0, 1e10));
     active_.store(conf.boolean("active"));
-    next_ns_ = 0;
+    bucket_.depth = double(burst_);
+    restart_ = true;
   }
 
   uint32_t burst() const { return burst_; }
   uint64_t sent() const { return sent_.load(std::memory_order_relaxed); }
 
   // Worker: how many packets this round may emit (0 when inactive, finished or not yet due).
-  uint32_t budget() {
-    if (!active_.load(std::memory_order_relaxed)) return 0;
+  // `late` is set to the packets the rate called for whose credit was discarded since the
+  // last call (the shortfall to count).
+  uint32_t budget(uint64_t& late) {
+    late = 0;
+    paced_ = false;
+    if (!active_.load(std::memory_order_relaxed)) return pause();
     uint32_t n = burst_;
     int64_t limit = limit_.load(std::memory_order_relaxed);
     if (limit >= 0) {
       uint64_t sent = sent_.load(std::memory_order_relaxed);
-      if (sent >= uint64_t(limit)) return 0;
+      if (sent >= uint64_t(limit)) return pause();
       n = uint32_t(std::min<uint64_t>(n, uint64_t(limit) - sent));
     }
-    double rate = rate_.load(std::memory_order_relaxed);
-    interval_ = 0;
-    if (rate > 0) {
-      // One packet every 1/rate seconds. Credit for time the worker spent elsewhere (an idle
-      // sleep, other tasks) is kept up to 2 ms (or a burst), and paid out a burst per round,
-      // so the long-run rate is exact without ever sending more than a burst at once.
-      double now = double(now_ns());
-      double interval = 1e9 / rate;
-      double max_lag = std::max(interval * burst_, 2e6);
-      if (next_ns_ == 0) next_ns_ = now;
-      else if (now - next_ns_ > max_lag) next_ns_ = now - max_lag;
-      if (now < next_ns_) {
-        wake_at(uint64_t(next_ns_));
-        return 0;
-      }
-      uint64_t due = uint64_t((now - next_ns_) / interval) + 1;
-      n = uint32_t(std::min<uint64_t>(n, due));
-      interval_ = interval;
+    const double rate = rate_.load(std::memory_order_relaxed);
+    if (!(rate > 0)) return pause(n);
+    const uint64_t now = now_ns();
+    if (restart_) {
+      bucket_.rate = rate;
+      bucket_.start(now, 1);
+      restart_ = false;
+    } else if (rate != bucket_.rate) {
+      lost_ += bucket_.set_rate(now, rate);
+    } else {
+      lost_ += bucket_.refill(now);
     }
-    return n;
+    if (lost_ >= 1) {
+      late = uint64_t(lost_);
+      lost_ -= double(late);
+    }
+    const uint64_t have = bucket_.whole();
+    if (have == 0) {
+      wake_at(bucket_.wake_time(kPacingGatherNs));
+      return 0;
+    }
+    paced_ = true;
+    return uint32_t(std::min<uint64_t>(n, have));
   }
 
   // Worker: n packets were emitted this round (n <= the last budget()).
   void commit(uint32_t n) {
     if (n == 0) return;
     sent_.fetch_add(n, std::memory_order_relaxed);  // an add, so a concurrent reset is never lost
-    if (interval_ > 0) next_ns_ += interval_ * n;
+    if (paced_) bucket_.take(double(n));
   }
 
   SourceState state() const {
@@ -107,8 +121,18 @@ class SourcePacing {
   std::atomic<double> rate_{0};
   std::atomic<bool> active_{true};
   uint32_t burst_ = 32;
-  double next_ns_ = 0;   // worker only
-  double interval_ = 0;  // worker only: the pacing interval of the last budget() (0: unpaced)
+  // Worker only.
+  TokenBucket bucket_;
+  double lost_ = 0;       // discarded credit not yet reported (a fraction of a packet)
+  bool restart_ = true;   // the next paced round starts the bucket afresh
+  bool paced_ = false;    // the last budget() came from the bucket
+
+  // Not paced this round (inactive, finished or unpaced): the next paced round starts afresh.
+  uint32_t pause(uint32_t n = 0) {
+    restart_ = true;
+    lost_ = 0;
+    return n;
+  }
 };
 
 }  // namespace pg

@@ -46,6 +46,8 @@ export interface NativeEngine {
     workers: { runNs: number; waitNs: number }[];
   };
   minRounds(): number;
+  /** Tests (an engine made with virtualClockNs): move the workers' clock to `ns` and return once every worker ran a round at that time. */
+  setVirtualTime(ns: number): void;
   /** Per worker: cpuNs (its thread's CPU time, exact), userNs and sysNs (the user and kernel shares, sampled by the worker every 10 ms, so their sum trails cpuNs by up to about 10 ms); all 0 while the engine is stopped. */
   workerStats(): { rounds: number; busyRounds: number; cpuNs: number; userNs: number; sysNs: number }[];
   poolStats(): { capacity: number; available: number; bufferSize: number; headroom: number; allocFailures: number };
@@ -67,6 +69,8 @@ export interface EngineOptions {
   bufferSize?: number;
   pinThreads?: boolean;
   idleSleepUs?: number;
+  /** Tests: workers read a virtual monotonic clock starting at this many ns (>= 1), moved only by setVirtualTime(). */
+  virtualClockNs?: number;
 }
 
 export interface NativeAddon {

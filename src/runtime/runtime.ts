@@ -401,6 +401,11 @@ export class Runtime {
     return this.engine.workerStats();
   }
 
+  /** Tests (an engine made with `virtualClockNs`): move the workers' clock to `ns` and return once every worker ran a round at that time. */
+  setVirtualTime(ns: number): void {
+    this.engine.setVirtualTime(ns);
+  }
+
   /** Stop the workers, remove every graph and free the engine. Idempotent. */
   close(): void {
     if (this.closed) return;

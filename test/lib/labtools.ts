@@ -133,3 +133,24 @@ export function ifStat(lab: Lab, host: string, ifname: string, stat: string): nu
   if (r.status !== 0) throw new Error(`cannot read ${stat} of ${ifname} in ${host}: ${r.stderr}`);
   return Number(r.stdout.trim());
 }
+
+/**
+ * Freeze every host's neighbour table: each ARP and neighbour-discovery entry it holds becomes
+ * permanent (unresolved ones are deleted), so no host sends reachability probes from then on.
+ * Without this, a host that answered a neighbour's ARP request or neighbour solicitation probes
+ * that neighbour by unicast about 5 s later (Linux's delay_first_probe_time), and a test that
+ * counts the frames one host receives sees them or not depending on how long the steps before
+ * took.
+ */
+export async function freezeNeighbours(lab: Lab, hosts: string[]): Promise<void> {
+  for (const host of hosts) {
+    const shown = await lab.exec(host, ['ip', '-j', 'neigh', 'show']);
+    if (shown.code !== 0) throw new Error(`ip neigh show in ${host}: ${shown.stderr}`);
+    const entries = JSON.parse(shown.stdout || '[]') as { dst: string; dev: string; lladdr?: string }[];
+    for (const e of entries) {
+      const args = e.lladdr ? ['replace', e.dst, 'lladdr', e.lladdr, 'dev', e.dev, 'nud', 'permanent'] : ['del', e.dst, 'dev', e.dev];
+      const r = await lab.exec(host, ['ip', 'neigh', ...args]);
+      if (r.code !== 0) throw new Error(`ip neigh ${args.join(' ')} in ${host}: ${r.stderr}`);
+    }
+  }
+}
