@@ -620,7 +620,7 @@ const specs: Spec[] = [
     outputs: 1,
     outLink: ETH,
     mustPass: [0],
-    model: (p) => (p.length < 14 ? -1 : (p.readUInt16BE(12) === 0x8100 || p.readUInt16BE(12) === 0x88a8) && p.length < 18 ? -1 : 0),
+    model: (p) => (p.length < 14 ? -1 : p.readUInt16BE(12) === 0x8100 && p.length < 18 ? -1 : 0),
   },
   {
     name: 'VLANDecap+VLANEncap(fromAnnotation)',
