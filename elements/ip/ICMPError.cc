@@ -162,7 +162,7 @@ class ICMPError final : public Element {
 
  private:
   static constexpr uint32_t kKeep = ~0u;
-  static constexpr uint32_t kCounters = 9;
+  static constexpr uint32_t kCounters = 9;  // configure declares 9 counters; reasons are their indexes
 
   // Tokens (in token-nanoseconds) after refilling for the time since the last batch.
   uint64_t refill() {
