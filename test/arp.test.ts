@@ -115,11 +115,54 @@ t.test('ARPResponder answers requests for its entries and drops the rest under t
 t.test('ARPResponder entries are checked when compiling', async (t) => {
   const build = (entries: string[]) => () =>
     compile(graph('bad', () => FromPcap({ file: 'x.pcap' }).to(ARPResponder({ entries }, 'resp')).to(ToPcap({ file: 'y.pcap' }))));
-  t.throws(build(['10.0.0.1']), /10\.0\.0\.1.*ADDRESS\[\/LEN\] MAC/, 'a missing MAC');
+  t.throws(build(['10.0.0.1']), /10\.0\.0\.1.*ADDRESS\[\/LEN\] \.\.\. MAC/, 'a missing MAC');
+  t.throws(build(['10.0.0.1 10.0.0.x 02:00:00:00:00:01']), /ADDRESS\[\/LEN\] \.\.\. MAC/, 'a bad second address');
+  t.doesNotThrow(build(['10.0.0.1 10.0.7.0/24 02:00:00:00:00:01']), "Click's several addresses for one MAC");
   t.throws(build(['10.0.0.300 02:00:00:00:00:01']), /not an IPv4 address/, 'a bad address');
   t.throws(build(['10.0.0.0/33 02:00:00:00:00:01']), /at most 32/, 'a bad prefix length');
-  t.throws(build(['10.0.0.1 02:00:00:00:01']), /ADDRESS\[\/LEN\] MAC/, 'a short MAC');
+  t.throws(build(['10.0.0.1 02:00:00:00:01']), /ADDRESS\[\/LEN\] \.\.\. MAC/, 'a short MAC');
   t.throws(build([]), /entries/, 'no entries');
+});
+
+t.test("ARPResponder handlers (Click's): table, add, remove, lookup; replies follow the changes", async (t) => {
+  const A = '02:00:00:00:00:0a';
+  const ask = (tpa: string) => arp({ op: 1, sha: A, spa: '10.0.0.2', tpa });
+  const answer = (tpa: string, hw: string) => arp({ op: 2, sha: hw, spa: tpa, tha: A, tpa: '10.0.0.2', ethSrc: hw, ethDst: A });
+  const targets = ['10.0.0.1', '192.168.0.5', '192.168.0.7', '172.16.1.1', '10.0.0.3'];
+  const h = resolverHarness(t, 'arpresp-handlers', [], [targets.map(ask), targets.map(ask)], 'req', () => {
+    const r = ARPResponder({ entries: ['10.0.0.1 192.168.0.0/24 02:00:00:00:00:01', '192.168.0.7/32 02:00:00:00:00:07', '10.0.0.1 02:00:00:00:00:aa'] }, 'resp');
+    return { ipIn: r.in(0), replyIn: r.in(0), out: r.out(0) };
+  });
+  const { g } = h;
+  t.same(g.read('resp', 'table').split('\n'), ['10.0.0.1/32 02:00:00:00:00:aa', '192.168.0.7/32 02:00:00:00:00:07', '192.168.0.0/24 02:00:00:00:00:01', ''], "Click's multi-address entries; a later entry for a prefix replaces the earlier one; longest first");
+  const lookup = (ip: string) => {
+    g.write('resp', 'lookup', ip);
+    return g.read('resp', 'lookup_result');
+  };
+  t.equal(lookup('192.168.0.9'), '02:00:00:00:00:01', 'lookup: the /24');
+  t.equal(lookup('192.168.0.7'), '02:00:00:00:00:07', 'lookup: the longest prefix');
+  t.equal(lookup('10.0.0.3'), '', 'lookup: no entry, the empty string (as Click)');
+  t.throws(() => g.write('resp', 'lookup', '10.0.0'), /lookup: write an IPv4 address/);
+  await h.play('req0', targets.length);
+  sameBuffers(t, h.output(), [answer('10.0.0.1', '02:00:00:00:00:aa'), answer('192.168.0.5', '02:00:00:00:00:01'), answer('192.168.0.7', HOST7)], 'replies before the changes');
+
+  g.write('resp', 'add', '172.16.0.0/16 10.0.0.3 02:00:00:00:00:0b\n10.0.0.1 02:00:00:00:00:01');
+  g.write('resp', 'remove', '192.168.0.7');
+  t.throws(() => g.write('resp', 'remove', '192.168.0.7/32'), /remove: 192\.168\.0\.7\/32 not found/, 'removing a missing prefix names it');
+  t.throws(() => g.write('resp', 'remove', '192.168.0.0/24\n10.9.9.9'), /10\.9\.9\.9\/32 not found/, 'remove is all or nothing ...');
+  t.throws(() => g.write('resp', 'add', '10.0.0.4 02:00:00:00:00:0c\n10.0.0.5 zz'), /add: '10\.0\.0\.5 zz' is not/, '... and so is add');
+  t.throws(() => g.write('resp', 'remove', '10.0.0.0/8 x'), /is not 'ADDRESS\[\/LEN\]'/);
+  t.same(g.read('resp', 'table').split('\n'), ['10.0.0.1/32 02:00:00:00:00:01', '10.0.0.3/32 02:00:00:00:00:0b', '192.168.0.0/24 02:00:00:00:00:01', '172.16.0.0/16 02:00:00:00:00:0b', ''], 'the table after add and remove (the failed writes changed nothing)');
+  t.equal(lookup('10.0.0.4'), '', 'the failed add added nothing');
+  await h.play('req1', targets.length);
+  sameBuffers(
+    t,
+    h.output().slice(3),
+    [answer('10.0.0.1', '02:00:00:00:00:01'), answer('192.168.0.5', '02:00:00:00:00:01'), answer('192.168.0.7', '02:00:00:00:00:01'), answer('172.16.1.1', '02:00:00:00:00:0b'), answer('10.0.0.3', '02:00:00:00:00:0b')],
+    'replies after: the replaced MAC, the /24 for the removed /32, the added entries',
+  );
+  t.same(g.counters('resp'), { replies: 8n, drops_not_request: 0n, drops_no_entry: 2n, drops_malformed: 0n }, 'counters');
+  h.finish(t);
 });
 
 // ---------- ARPQuerier ----------
@@ -385,4 +428,40 @@ t.test('ARPQuerier under two workers: IP packets and replies pushed concurrently
   }
   t.equal(bad, 0, 'every packet went to its host MAC');
   t.equal(s.pool.available, s.pool.capacity, 'every buffer back in the pool');
+});
+
+t.test("ARPQuerier with a prefix (Click's IP/LEN): the subnet broadcast goes to ff:ff:ff:ff:ff:ff, not asked for", async (t) => {
+  const pkts = ['10.0.0.255', '255.255.255.255', '224.0.0.5', '10.0.0.127', '10.0.0.0'].map((d) => ipPacket(d, `to ${d}`));
+  const reqFrom = (ip: string, target: string) => arp({ op: 1, sha: ME, spa: ip, tpa: target, ethDst: BCAST });
+  const cases: [string, Record<string, unknown>, Buffer[]][] = [
+    ['prefix', { ip: '10.0.0.1/24' }, [framed(BCAST, pkts[0]), framed(BCAST, pkts[1]), framed('01:00:5e:00:00:05', pkts[2]), request('10.0.0.127'), request('10.0.0.0')]],
+    ['plain', { ip: '10.0.0.1' }, [request('10.0.0.255'), framed(BCAST, pkts[1]), framed('01:00:5e:00:00:05', pkts[2]), request('10.0.0.127'), request('10.0.0.0')]],
+    ['given', { ip: '10.0.0.1/24', broadcast: '10.0.0.127' }, [request('10.0.0.255'), framed(BCAST, pkts[1]), framed('01:00:5e:00:00:05', pkts[2]), framed(BCAST, pkts[3]), request('10.0.0.0')]],
+    // A /31 has no broadcast address (RFC 3021): its other address is asked for.
+    ['p2p', { ip: '10.0.0.254/31' }, [reqFrom('10.0.0.254', '10.0.0.255'), framed(BCAST, pkts[1]), framed('01:00:5e:00:00:05', pkts[2]), reqFrom('10.0.0.254', '10.0.0.127'), reqFrom('10.0.0.254', '10.0.0.0')]],
+  ];
+  for (const [name, config, want] of cases) {
+    // A request on input 1 (it teaches nothing), so that the input is connected.
+    const h = resolverHarness(t, `arpq-bcast-${name}`, [pkts], [[arp({ op: 1, sha: GW, spa: GW_IP, tpa: MY_IP })]], 'arp', () => {
+      const aq = ARPQuerier({ mac: ME, pendingTimeout: 0.05, pollInterval: 1, ...(config as { ip: string }) }, 'aq');
+      return { ipIn: aq.in(0), replyIn: aq.in(1), out: aq.out(0) };
+    });
+    await h.play('ip0', pkts.length);
+    const hexSorted = (b: Buffer[]) => b.map((x) => x.toString('hex')).sort();
+    t.same(hexSorted(h.output()), hexSorted(want), `${name}: broadcasts framed, other addresses asked for`);
+    t.equal(h.g.counter('aq', 'requests'), BigInt(want.filter((f) => f.readUInt16BE(12) === ETH_ARP).length), `${name}: requests counted`);
+    h.finish(t);
+  }
+  const build = (ip: string) =>
+    compile(
+      graph('arpq-plan', () => {
+        const aq = ARPQuerier({ ip, mac: ME }, 'aq');
+        FromPcap({ file: 'x.pcap' }).to(aq);
+        FromPcap({ file: 'z.pcap' }).to(aq.in(1));
+        aq.to(ToPcap({ file: 'y.pcap' }));
+      }),
+    );
+  const cfg = build('198.18.4.1/22').elements.find((e) => e.name === 'aq')!.config;
+  t.same([cfg.ip, cfg.broadcast], ['198.18.4.1', '198.18.7.255'], 'the plan carries the address and the derived broadcast address, not the prefix text');
+  t.throws(() => build('10.0.0.1/33'), /'aq'.*ip/, 'a bad prefix length is refused');
 });

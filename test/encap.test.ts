@@ -5,7 +5,7 @@
 // under their counters; headroom limits; tcpdump decoding the GRE and VXLAN output.
 import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
-import { FromPcap, ToPcap, Unstrip, Queue, Unqueue, CheckIPHeader, IPEncap, UDPIPEncap, GREEncap, GREDecap, VXLANEncap, VXLANDecap, type ElementNode } from 'pktgraph';
+import { FromPcap, ToPcap, Unstrip, Queue, Unqueue, CheckIPHeader, Classifier, Discard, IPEncap, UDPIPEncap, GREEncap, GREDecap, VXLANEncap, VXLANDecap, type ElementNode } from 'pktgraph';
 import { runGraph, tmpPath } from './lib/run.js';
 import { pcapFiles, sameBuffers } from './lib/pcapfiles.js';
 import { writePcap, LINKTYPE_RAW, LINKTYPE_ETHERNET } from './lib/pcap.js';
@@ -160,13 +160,20 @@ t.test('GREDecap drops malformed outer headers under their counters', async (t) 
   };
   const badCk = Buffer.from(withCk());
   badCk[4] ^= 0xff;
+  // PPTP's enhanced GRE (RFC 2637): K set, version 1, protocol 0x880b, payload length and call
+  // id in the key field, a sequence number with S, an acknowledgment with A (0x80 in byte 1).
+  const pptp = (ack: boolean) => {
+    const h = Buffer.from([0x30, ack ? 0x81 : 0x01, 0x88, 0x0b, 0, 5, 0x12, 0x34, 0, 0, 0, 1, ...(ack ? [0, 0, 0, 1] : [])]);
+    return ipv4({ proto: 47, src: SRC, dst: DST, payload: Buffer.concat([h, Buffer.from([0xff, 0x03, 0x00, 0x21, 0x45])]) });
+  };
   const good = [gre(greHeader(0x0800)), ipv4({ proto: 47, src: SRC, dst: DST, payload: withCk() }), Buffer.concat([gre(greHeader(0x0800)), Buffer.alloc(6)])];
   const bad: Record<string, Buffer[]> = {
     drops_short: [Buffer.alloc(10), ipv4({ proto: 47, src: SRC, dst: DST, payload: Buffer.from([0, 0, 8]) }), ipv4({ proto: 47, src: SRC, dst: DST, payload: Buffer.from([0x20, 0, 8, 0, 1, 2]) })],
     drops_bad_ip: [gre(greHeader(0x0800), { checksum: 0x1234 }), gre(greHeader(0x0800), { version: 6 }), gre(greHeader(0x0800), { totalLength: 500 })],
     drops_fragment: [gre(greHeader(0x0800), { mf: true }), gre(greHeader(0x0800), { fragOffset: 10 })],
     drops_not_gre: [gre(greHeader(0x0800), { proto: 4 }), ipv4({ src: SRC, dst: DST, payload: udp({ src: SRC, dst: DST }) })],
-    drops_gre_version: [gre(Buffer.from([0, 1, 8, 0])), gre(Buffer.from([0x40, 0, 8, 0, 0, 0, 0, 0]))],
+    drops_gre_version_1: [pptp(false), pptp(true)],
+    drops_gre_version: [gre(Buffer.from([0, 2, 8, 0])), gre(Buffer.from([0, 7, 8, 0])), gre(Buffer.from([0x40, 0, 8, 0, 0, 0, 0, 0]))],
     drops_gre_checksum: [ipv4({ proto: 47, src: SRC, dst: DST, payload: badCk })],
     drops_key: [gre(greHeader(0x0800, 5))],
   };
@@ -179,6 +186,36 @@ t.test('GREDecap drops malformed outer headers under their counters', async (t) 
   t.equal(c.packets, good.length);
   for (const [reason, pkts] of Object.entries(bad)) t.equal(c[reason], pkts.length, reason);
   t.equal(s.pool.available, s.pool.capacity, 'every buffer back in the pool');
+});
+
+t.test("GREDecap's documented ways to accept keyed and version 1 packets", async (t) => {
+  const inner = innerPackets(6);
+  const keyed = (key: number, p: Buffer, csum = false) => {
+    const h = Buffer.concat([Buffer.from([csum ? 0xa0 : 0x20, 0, 0x08, 0]), csum ? Buffer.alloc(4) : Buffer.alloc(0), Buffer.alloc(4)]);
+    h.writeUInt32BE(key, csum ? 8 : 4);
+    const g = Buffer.concat([h, p]);
+    if (csum) g.writeUInt16BE(checksum16(g), 4);
+    return ipv4({ proto: 47, src: SRC, dst: DST, payload: g });
+  };
+  const v1 = ipv4({ proto: 47, src: SRC, dst: DST, payload: Buffer.from([0x30, 0x01, 0x88, 0x0b, 0, 1, 0, 7, 0, 0, 0, 1, 0xff]) });
+  // Keys 42 and 7, a keyless packet, key 42 with the C bit (its key sits 4 bytes later), and PPTP.
+  const mixed = [keyed(42, inner[0]), keyed(7, inner[1]), ipv4({ proto: 47, src: SRC, dst: DST, payload: Buffer.concat([greHeader(0x0800), inner[2]]) }), keyed(42, inner[3], true), v1, keyed(42, inner[4])];
+  const inFile = input('grekeys', mixed);
+  const s = await runGraph(() => {
+    // Without a key, every keyed packet is dropped (the default).
+    FromPcap({ file: inFile }).to(GREDecap({}, 'nokey')).to(sink('grenokey'));
+    // The Classifier of the documentation: key 42 with C clear to a GREDecap for key 42.
+    const c = FromPcap({ file: inFile }).to(Classifier({ patterns: ['9/2f 20/20%a0 24/0000002a', '9/2f 21/01%07', '-'] }, 'bykey'));
+    c.out(0).to(GREDecap({ key: 42 }, 'key42')).to(sink('grekey42'));
+    c.out(1).to(sink('grev1'));
+    c.out(2).to(Discard());
+  });
+  sameBuffers(t, read('grenokey'), [inner[2]], 'without a key only the keyless packet is decapsulated');
+  t.equal(s.elements.nokey.drops_key, 4, 'the keyed packets are dropped under drops_key');
+  t.equal(s.elements.nokey.drops_gre_version_1, 1, 'PPTP under drops_gre_version_1');
+  sameBuffers(t, read('grekey42'), [inner[0], inner[4]], 'the documented Classifier picks key 42 (C clear)');
+  t.equal(s.elements.key42.packets, 2);
+  sameBuffers(t, read('grev1'), [v1], 'and version 1 packets');
 });
 
 // ---------- VXLAN ----------

@@ -84,7 +84,7 @@ t.test('VLANEncap inserts the tag; VLANDecap removes it; both count short frames
   t.equal(s.pool.available, s.pool.capacity, 'every buffer back in the pool');
 });
 
-t.test('VLANDecap: outer tag into the annotation, 802.1ad recognised, untagged frames unchanged; the annotation round trip', async (t) => {
+t.test('VLANDecap: outer tag into the annotation, 802.1ad opt-in, untagged frames unchanged; the annotation round trip', async (t) => {
   const plain = plainFrames(40);
   const tcis = plain.map((_, i) => tci(i % 8, (i >> 3) & 1, (i * 97) % 4096));
   const q = plain.map((f, i) => tag(f, 0x8100, tcis[i]));
@@ -94,9 +94,10 @@ t.test('VLANDecap: outer tag into the annotation, 802.1ad recognised, untagged f
   // Mixed: tagged and untagged frames interleaved.
   const mixed: Buffer[] = [];
   plain.forEach((f, i) => mixed.push(i % 3 === 0 ? f : q[i]));
-  const shortTagged = [q[3].subarray(0, 17), q[3].subarray(0, 14), adOnly[3].subarray(0, 16)];
+  const shortTagged = [q[3].subarray(0, 17), q[3].subarray(0, 14)];
+  const adShort = adOnly[3].subarray(0, 16); // an 802.1ad tag: not VLANDecap()'s to check
   const shortAny = [Buffer.alloc(13), Buffer.alloc(1)];
-  const inMixed = input('dec-mixed', [...mixed, ...shortTagged, ...shortAny]);
+  const inMixed = input('dec-mixed', [...mixed, ...shortTagged, adShort, ...shortAny]);
   const inAd = input('dec-ad', ad);
   const inAdOnly = input('dec-adonly', adOnly);
   const s = await runGraph(() => {
@@ -106,26 +107,58 @@ t.test('VLANDecap: outer tag into the annotation, 802.1ad recognised, untagged f
     FromPcap({ file: inMixed }).to(VLANDecap()).to(VLANDecap()).to(VLANEncap({ fromAnnotation: true })).to(sink('cleared'));
     // Without any annotation VLANEncap(fromAnnotation) passes frames unchanged.
     FromPcap({ file: inMixed }).to(VLANEncap({ fromAnnotation: true }, 'enc_none')).to(sink('noanno'));
-    FromPcap({ file: inAd }).to(VLANDecap({}, 'dec_ad')).to(sink('ad-outer'));
-    FromPcap({ file: inAd }).to(VLANDecap()).to(VLANDecap()).to(sink('ad-both'));
-    FromPcap({ file: inAd }).to(VLANDecap()).to(VLANEncap({ fromAnnotation: true, ethertype: 0x88a8 })).to(sink('ad-rt'));
-    FromPcap({ file: inAdOnly }).to(VLANDecap()).to(sink('adonly'));
+    FromPcap({ file: inAd }).to(VLANDecap({ ethertype: 0x88a8 }, 'dec_ad')).to(sink('ad-outer'));
+    FromPcap({ file: inAd }).to(VLANDecap({ ethertype: 0x88a8 })).to(VLANDecap()).to(sink('ad-both'));
+    FromPcap({ file: inAd }).to(VLANDecap({ ethertype: 0x88a8 })).to(VLANEncap({ fromAnnotation: true, ethertype: 0x88a8 })).to(sink('ad-rt'));
+    // By default (0x8100 only, as in Click) 802.1ad frames pass unchanged, with no annotation.
+    FromPcap({ file: inAd }).to(VLANDecap({}, 'dec_ad_default')).to(VLANEncap({ fromAnnotation: true }, 'enc_ad_default')).to(sink('ad-default'));
+    FromPcap({ file: inAdOnly }).to(VLANDecap({ ethertype: 0x88a8 })).to(sink('adonly'));
+    // Only the configured TPID: 802.1Q tags pass a VLANDecap for 0x88a8.
+    FromPcap({ file: inMixed }).to(VLANDecap({ ethertype: 0x88a8 }, 'dec_q_as_ad')).to(sink('q-as-ad'));
     // The annotation survives the element taking the tag: once VLANEncap wrote it back it is cleared.
-    FromPcap({ file: inAdOnly }).to(VLANDecap()).to(VLANEncap({ fromAnnotation: true })).to(VLANEncap({ fromAnnotation: true })).to(sink('once'));
+    FromPcap({ file: inAdOnly }).to(VLANDecap({ ethertype: 0x88a8 })).to(VLANEncap({ fromAnnotation: true })).to(VLANEncap({ fromAnnotation: true })).to(sink('once'));
   });
-  const mixedPlain = plain; // every mixed frame untagged
+  const mixedPlain = [...plain, adShort]; // every mixed frame untagged; the 802.1ad one passes
   sameBuffers(t, read('dec'), mixedPlain, 'tagged frames lose their tag, untagged ones pass unchanged');
   t.equal(s.elements.dec.drops_short, shortTagged.length + shortAny.length, 'short frames (under 14, or tagged under 18) dropped and counted');
-  sameBuffers(t, read('anno-rt'), mixed, 'VLANDecap -> VLANEncap(fromAnnotation) restores every frame, TCI bits and all');
+  sameBuffers(t, read('anno-rt'), [...mixed, adShort], 'VLANDecap -> VLANEncap(fromAnnotation) restores every frame, TCI bits and all');
   t.equal(s.elements.enc_rt.drops_short, 0, 'the short frames never reached VLANEncap');
   sameBuffers(t, read('cleared'), mixedPlain, 'an untagged frame clears the annotation');
-  sameBuffers(t, read('noanno'), [...mixed, ...shortTagged], 'no annotation: frames pass unchanged');
+  sameBuffers(t, read('noanno'), [...mixed, ...shortTagged, adShort], 'no annotation: frames pass unchanged');
   t.equal(s.elements.enc_none.drops_short, shortAny.length);
   sameBuffers(t, read('ad-outer'), inner, '802.1ad: only the outer tag is removed, the inner 802.1Q tag stays');
   sameBuffers(t, read('ad-both'), plain, 'a second VLANDecap removes the inner tag');
   sameBuffers(t, read('ad-rt'), ad, 'the service tag comes back with ethertype 0x88a8');
-  sameBuffers(t, read('adonly'), plain, 'a lone 0x88a8 tag is removed too');
+  sameBuffers(t, read('adonly'), plain, 'a lone 0x88a8 tag is removed with ethertype 0x88a8');
+  sameBuffers(t, read('ad-default'), ad, 'by default an 802.1ad frame passes unchanged and its annotation is cleared');
+  t.equal(s.elements.dec_ad_default.drops_short, 0);
+  sameBuffers(t, read('q-as-ad'), [...mixed, ...shortTagged], 'ethertype 0x88a8: 802.1Q frames pass unchanged (short ones too)');
+  t.equal(s.elements.dec_q_as_ad.drops_short, 1 + shortAny.length, 'only the short 0x88a8 frame and the runts are dropped');
   sameBuffers(t, read('once'), q, 'the annotation is used once: the second VLANEncap finds none');
+  t.equal(s.pool.available, s.pool.capacity, 'every buffer back in the pool');
+});
+
+t.test('VLANEncap: the DEI bit; a native VLAN leaves untagged (Click\'s NATIVE_VLAN), from the config or the annotation', async (t) => {
+  const plain = plainFrames(24);
+  const tcis = plain.map((_, i) => tci(i % 8, i & 1, [5, 7, 0][i % 3]));
+  const tagged = plain.map((f, i) => tag(f, 0x8100, tcis[i]));
+  const inPlain = input('native-plain', plain);
+  const inTagged = input('native-tagged', tagged);
+  const s = await runGraph(() => {
+    FromPcap({ file: inPlain }).to(VLANEncap({ vlanId: 5, pcp: 6, dei: true }, 'dei')).to(sink('dei'));
+    FromPcap({ file: inPlain }).to(VLANEncap({ vlanId: 5, pcp: 6, nativeVlan: 5 }, 'native')).to(sink('native'));
+    FromPcap({ file: inPlain }).to(VLANEncap({ vlanId: 5, nativeVlan: 7 })).to(sink('not-native'));
+    // Click's default NATIVE_VLAN 0: a priority-tag-only config sends frames untagged.
+    FromPcap({ file: inPlain }).to(VLANEncap({ pcp: 3, nativeVlan: 0 })).to(sink('native0'));
+    // From the annotation: VLAN 7 is native, leaves untagged, and the annotation is used up.
+    FromPcap({ file: inTagged }).to(VLANDecap()).to(VLANEncap({ fromAnnotation: true, nativeVlan: 7 }, 'anno')).to(VLANEncap({ fromAnnotation: true })).to(sink('anno-native'));
+  });
+  sameBuffers(t, read('dei'), plain.map((f) => tag(f, 0x8100, tci(6, 1, 5))), 'dei sets bit 12 of the TCI');
+  sameBuffers(t, read('native'), plain, 'vlanId equal to nativeVlan: frames pass untagged');
+  t.equal(s.elements.native.drops_short, 0);
+  sameBuffers(t, read('not-native'), plain.map((f) => tag(f, 0x8100, 5)), 'another VLAN is still tagged');
+  sameBuffers(t, read('native0'), plain, 'nativeVlan 0 sends VLAN 0 (priority tags) untagged, as Click by default');
+  sameBuffers(t, read('anno-native'), tagged.map((f, i) => ((tcis[i] & 0xfff) === 7 ? plain[i] : f)), "the annotation's native VLAN leaves untagged, the others get their tag back, PCP and DEI kept");
   t.equal(s.pool.available, s.pool.capacity, 'every buffer back in the pool');
 });
 
@@ -250,7 +283,7 @@ t.test('the agnostic elements work between Queue and Unqueue', async (t) => {
 
 // ---------- configuration ----------
 
-t.test('VLANEncap refuses a bad ethertype and vlanId with fromAnnotation', (t) => {
+t.test('VLANEncap refuses a bad ethertype, nativeVlan, and a tag with fromAnnotation; VLANDecap a bad ethertype', (t) => {
   const build = (cfg: Parameters<typeof VLANEncap>[0]) => () =>
     compile(graph('cfg', () => {
       FromPcap({ file: '/nonexistent.pcap' }).to(VLANEncap(cfg)).to(ToPcap({ file: '/tmp/x.pcap' }));
@@ -258,6 +291,15 @@ t.test('VLANEncap refuses a bad ethertype and vlanId with fromAnnotation', (t) =
   t.throws(build({ vlanId: 1, ethertype: 0x8101 }), /ethertype must be 0x8100/);
   t.throws(build({ vlanId: 4096 }), /vlanId/);
   t.throws(build({ vlanId: 5, fromAnnotation: true }), /fromAnnotation/);
+  t.throws(build({ dei: true, fromAnnotation: true }), /leave vlanId, pcp and dei unset/);
+  t.throws(build({ nativeVlan: 4096 }), /nativeVlan/);
+  t.throws(build({ nativeVlan: -2 }), /nativeVlan/);
   t.doesNotThrow(build({ fromAnnotation: true, ethertype: 0x88a8 }));
+  const decap = (ethertype: number) => () =>
+    compile(graph('cfg', () => {
+      FromPcap({ file: '/nonexistent.pcap' }).to(VLANDecap({ ethertype })).to(ToPcap({ file: '/tmp/x.pcap' }));
+    }));
+  t.throws(decap(0x5dc), /ethertype/, 'an 802.3 length is no TPID');
+  t.doesNotThrow(decap(0x9100));
   t.end();
 });

@@ -10,6 +10,7 @@ import { runGraph, tmpPath } from './lib/run.js';
 import { pcapFiles } from './lib/pcapfiles.js';
 import { readPcap, LINKTYPE_RAW, LINKTYPE_ETHERNET } from './lib/pcap.js';
 import { ether, ipv4, udp, checksum16, verifyIpv4Checksum, PROTO_UDP } from './lib/packets.js';
+import { Rng, fragmentSet, validIpv4 } from './lib/fuzz.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const { input, sink, read } = pcapFiles('frag', { linktype: LINKTYPE_RAW });
@@ -221,7 +222,8 @@ t.test('IPReassembler: overlaps, malformed fragments, maxBytes, too big', async 
     FromPcap({ file: fm }).to(IPReassembler({ maxBytes: 2000, timeout: 0.2 }, 'mem')).to(sink('mem'));
   });
   const o = s.elements.ovl;
-  t.equal(o.drops_overlap, 1, 'the overlap dropped the datagram');
+  t.equal(o.overlaps, 1, 'the overlap dropped the datagram');
+  t.equal(o.drops_overlap, 2, 'both its fragments counted: the held one and the offending one');
   t.equal(o.drops_malformed, 1, 'a bad MF fragment is malformed');
   t.equal(o.reassembled, 1, 'datagram 3 reassembled');
   t.equal(read('ovl').length, 1);
@@ -231,6 +233,9 @@ t.test('IPReassembler: overlaps, malformed fragments, maxBytes, too big', async 
   t.equal(m.drops_memory, 1, 'maxBytes enforced');
   t.equal(m.reassembled, 1, 'the datagram that fitted was reassembled');
   t.equal(m.timeouts, 1, 'the other timed out');
+  t.equal(m.drops_timeout, 2, 'with its two held fragments');
+  for (const [name, c, n] of [['ovl', o, pkts.length], ['mem', m, mem.length]] as const)
+    t.equal(c.packets + c.fragments_reassembled + c.drops_overlap + c.drops_duplicate + c.drops_too_big + c.drops_memory + c.drops_malformed + c.drops_timeout, n, `${name}: every packet in counted once`);
   t.equal(s.pool.available, s.pool.capacity, 'every buffer back in the pool');
 });
 
@@ -273,7 +278,11 @@ t.test('IPReassembler: an incomplete datagram times out; too big for a buffer (R
   t.ok(await until(() => g.counter('re', 'timeouts') === 1n), 'the incomplete datagram timed out');
   const waited = Date.now() - t0;
   t.ok(waited < 1500, `within the timeout (${waited} ms after the fragments were held)`);
-  if (bigFr.length) t.equal(g.counter('re', 'drops_too_big'), 1n, 'a datagram larger than a buffer is dropped');
+  if (bigFr.length) {
+    t.equal(g.counter('re', 'oversized'), 1n, 'a datagram larger than a buffer is dropped');
+    t.equal(g.counter('re', 'drops_too_big'), BigInt(bigFr.length), 'with every fragment counted');
+  }
+  t.equal(g.counter('re', 'drops_timeout'), 3n, "the timed-out datagram's three fragments counted");
   t.equal(g.counter('re', 'reassembled'), 0n);
   await sleep(50);
   rt.stop();
@@ -281,4 +290,49 @@ t.test('IPReassembler: an incomplete datagram times out; too big for a buffer (R
   g1.remove();
   const pool = rt.poolStats();
   t.equal(pool.available, pool.capacity, 'every buffer back in the pool');
+});
+
+t.test('IPReassembler: every packet in is counted once (in = out + held + drops) on mixed fragment streams', async (t) => {
+  // Shuffled fragment sets (some with a piece lost or doubled, some too big for a buffer) mixed
+  // with whole datagrams, overlapping and malformed fragments, fragments past 65535, and one
+  // datagram that is never completed: held until the timeout.
+  const rr = new Rng(20261202);
+  const stream: Buffer[] = [];
+  for (let i = 0; i < 150; i++) stream.push(...(rr.chance(0.8) ? fragmentSet(rr) : [validIpv4(rr)]));
+  const fr = (id: number, off: number, len: number, mf: boolean) => ipv4({ src: '198.18.9.1', dst: '198.19.9.2', id, fragOffset: off / 8, mf, payload: bytes(len) });
+  stream.push(fr(900, 0, 64, true), fr(900, 32, 64, true), fr(900, 64, 8, false)); // an overlap, then a fragment of a datagram already dropped
+  stream.push(fr(901, 0, 60, true)); // MF with 60 bytes: malformed
+  stream.push(fr(902, 65528, 16, false), fr(902, 0, 8, true)); // past 65535, then its first piece
+  stream.push(fr(903, 0, 16, true), fr(903, 0, 16, true)); // a duplicate
+  stream.push(fr(904, 0, 64, true), fr(904, 128, 8, false)); // a gap: held
+  const f = input('account', stream);
+  const rt = new Runtime({ threads: 1, poolBuffers: 4096 });
+  t.teardown(() => rt.close());
+  const g = rt.load(compile(graph('account', () => {
+    FromPcap({ file: f }, 'src').to(IPReassembler({ timeout: 1 }, 're')).to(sink('account'));
+  })));
+  rt.start();
+  const until = async (cond: () => boolean, ms = 5000) => {
+    const deadline = Date.now() + ms;
+    while (!cond() && Date.now() < deadline) await sleep(5);
+    return cond();
+  };
+  const c = () => g.counters('re');
+  const drops = (k: Record<string, bigint>) => Object.entries(k).filter(([n]) => n.startsWith('drops_')).reduce((a, [, v]) => a + v, 0n);
+  const held = () => BigInt(rt.engine.graphState(g.id).held);
+  t.ok(await until(() => g.counter('src', 'packets') === BigInt(stream.length)), 'the stream was played');
+  await sleep(50);
+  const mid = c();
+  t.ok(held() > 0n, `fragments held before the timeout (${held()})`);
+  t.equal(mid.packets + mid.fragments_reassembled + held() + drops(mid), BigInt(stream.length), 'before the timeout: in = passed + reassembled fragments + held + drops');
+  t.ok(mid.drops_overlap >= 2n && mid.drops_malformed >= 1n && mid.drops_too_big >= 1n && mid.drops_duplicate >= 1n, 'the crafted drops are among them');
+  t.ok(await until(() => g.drained()), 'the graph drains once the incomplete datagrams time out');
+  const end = c();
+  t.equal(held(), 0n);
+  t.ok(end.drops_timeout > 0n, 'timed-out fragments counted');
+  t.equal(end.packets + end.fragments_reassembled + drops(end), BigInt(stream.length), 'after the timeout: in = passed + reassembled fragments + drops');
+  g.write('sink_account', 'flush', '');
+  t.equal(BigInt(read('account').length), end.packets + end.reassembled, 'out = passed + reassembled datagrams');
+  rt.stop();
+  g.remove();
 });

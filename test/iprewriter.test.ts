@@ -117,9 +117,11 @@ function tcpdumpVerdict(t: Test, file: string, what: string) {
 const zero = (c: Record<string, bigint>, names: string[]) => names.reduce((s, n) => s + c[n], 0n);
 const DROPS = ['drops_bad_ip', 'drops_truncated', 'drops_fragment', 'drops_protocol', 'drops_no_mapping', 'drops_no_port', 'drops_table_full', 'drops_conflict'];
 
-const gateway = (o: { ports?: string; pass?: boolean; rules?: boolean } = {}): NatConfig => ({
+// Most tests here follow the order ports are handed out in, so they switch port preservation
+// off (Click's '#' ranges); preservation has a test of its own.
+const gateway = (o: { ports?: string; pass?: boolean; rules?: boolean; preservePort?: boolean } = {}): NatConfig => ({
   inputs: [
-    { kind: 'snat', address: N, ports: o.ports, forward: 0, reply: 1 },
+    { kind: 'snat', address: N, ports: o.ports, preservePort: o.preservePort ?? false, forward: 0, reply: 1 },
     o.rules
       ? {
           kind: 'dnat',
@@ -308,6 +310,50 @@ t.test('keep: connection tracking without rewriting', async (t) => {
   sameBuffers(t, r.outs[0], [input[0], input[3]], 'forward packets unchanged on output 0');
   sameBuffers(t, r.outs[1], [input[1], input[4]], 'replies unchanged on output 1');
   t.equal(r.c.drops_no_mapping, 1n, 'an unrelated packet from outside is dropped');
+});
+
+t.test('port preservation: a flow keeps its source port or echo identifier when free; the second host gets another', async (t) => {
+  const input = [
+    udpIp(A, S, 40000, 53, { payload: 'a' }), // keeps 40000
+    udpIp(B, S, 40000, 53, { payload: 'b' }), // 40000 is taken: the first free one, 1024
+    tcpIp(A, S, 40000, 80, { flags: TCP_SYN }), // TCP has its own ports: keeps 40000
+    echo(A, S, 8, 0x1234, 1), // keeps identifier 0x1234
+    echo(B, S, 8, 0x1234, 1), // taken: 1024
+    udpIp(A, S, 80, 53, { payload: 'c' }), // below the range: handed out, 1025
+    udpIp(A, X, 40000, 53, { payload: 'd' }), // each mapping holds its own port: 1026
+    udpIp(S, N, 53, 40000, { payload: 'to a' }),
+    udpIp(S, N, 53, 1024, { payload: 'to b' }),
+    echo(S, N, 0, 0x1234, 1),
+    echo(S, N, 0, 1024, 1),
+  ];
+  const r = await runNat(t, 'preserve', gateway({ preservePort: true }), input);
+  sameBuffers(
+    t,
+    r.outs[0],
+    [
+      udpIp(N, S, 40000, 53, { payload: 'a' }),
+      udpIp(N, S, 1024, 53, { payload: 'b' }),
+      tcpIp(N, S, 40000, 80, { flags: TCP_SYN }),
+      echo(N, S, 8, 0x1234, 1),
+      echo(N, S, 8, 1024, 1),
+      udpIp(N, S, 1025, 53, { payload: 'c' }),
+      udpIp(N, X, 1026, 53, { payload: 'd' }),
+    ],
+    'own ports kept where free, others handed out in order',
+  );
+  sameBuffers(t, r.outs[1], [udpIp(S, A, 53, 40000, { payload: 'to a' }), udpIp(S, B, 53, 40000, { payload: 'to b' }), echo(S, A, 0, 0x1234, 1), echo(S, B, 0, 0x1234, 1)], 'replies reach the right host');
+  t.ok(checksumsRight([...r.outs[0], ...r.outs[1]]), 'checksums right');
+  t.equal(r.c.new_mappings, 7n);
+  t.equal(zero(r.c, DROPS), 0n, 'no drops');
+
+  // The default is to preserve; a narrower range, or preservePort: false, hands out ports in order.
+  const dflt = await runNat(t, 'preserve-default', { inputs: [{ kind: 'snat', address: N, forward: 0, reply: 1 }, { kind: 'drop' }] }, input.slice(0, 2));
+  sameBuffers(t, dflt.outs[0], [udpIp(N, S, 40000, 53, { payload: 'a' }), udpIp(N, S, 1024, 53, { payload: 'b' })], 'preservation is the default');
+  const narrow = await runNat(t, 'preserve-narrow', gateway({ ports: '30000-30010', preservePort: true }), [input[0], udpIp(A, S, 30005, 53, { payload: 'e' })]);
+  sameBuffers(t, narrow.outs[0], [udpIp(N, S, 30000, 53, { payload: 'a' }), udpIp(N, S, 30005, 53, { payload: 'e' })], 'a port outside the range is replaced; one inside is kept');
+  const off = await runNat(t, 'preserve-off', gateway(), input.slice(0, 2));
+  sameBuffers(t, off.outs[0], [udpIp(N, S, 1024, 53, { payload: 'a' }), udpIp(N, S, 1025, 53, { payload: 'b' })], 'preservePort: false hands out ports in order');
+  tcpdumpVerdict(t, tmpPath('iprw-preserve-out0.pcap'), 'the preserved flows');
 });
 
 t.test('port exhaustion with a tiny range; the capacity limit', async (t) => {

@@ -105,7 +105,7 @@ t.test('nat: the IPRewriter sits on the outside interface paths', async (t) => {
   t.same(
     nat.config.inputs,
     [
-      { kind: 'snat', address: '198.19.0.254', ports: '1024-65535', forward: 0, reply: 1, pass: 3 },
+      { kind: 'snat', address: '198.19.0.254', ports: '1024-65535', preservePort: true, forward: 0, reply: 1, pass: 3 },
       { kind: 'dnat', rules: [{ proto: 'tcp', port: 8080, to: '198.18.1.1', toPort: 80, address: '198.19.0.254' }], forward: 1, reply: 0, pass: 2 },
     ],
     "source NAT to the outside interface's address; the port forward on that address",

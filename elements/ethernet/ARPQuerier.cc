@@ -16,6 +16,12 @@ class ARPQuerier final : public NeighbourResolver<ARPQuerier, 4> {
   static constexpr const char* kInsertExample = "10.0.0.2";
   static constexpr uint16_t kEtherType = 0x0800;
 
+  void configure(const Config& conf) override {
+    NeighbourResolver::configure(conf);
+    const uint32_t b = config_ipv4(conf.string("broadcast"), "broadcast");  // the compiler derives it from ip's prefix
+    std::memcpy(bcast_.data(), &b, 4);
+  }
+
   static bool parse_addr(const std::string& s, Addr& out) { return ipv4_from_text(s, out.data()); }
   static const char* refused(const Addr&) { return nullptr; }
   static void format_addr(const Addr& a, std::string& out) {
@@ -29,9 +35,10 @@ class ARPQuerier final : public NeighbourResolver<ARPQuerier, 4> {
     return size_t((uint64_t(ip) * 0x9e3779b97f4a7c15ull) >> 32);
   }
 
-  // 255.255.255.255 goes to the broadcast address, 224.0.0.0/4 to 01:00:5e and its low 23 bits.
-  static bool multicast_mac(const Addr& a, uint8_t* mac) {
-    if (a[0] == 0xff && a[1] == 0xff && a[2] == 0xff && a[3] == 0xff) {
+  // 255.255.255.255 and the subnet's broadcast address go to the broadcast address,
+  // 224.0.0.0/4 to 01:00:5e and its low 23 bits.
+  bool multicast_mac(const Addr& a, uint8_t* mac) const {
+    if ((a[0] == 0xff && a[1] == 0xff && a[2] == 0xff && a[3] == 0xff) || a == bcast_) {
       std::memset(mac, 0xff, 6);
       return true;
     }
@@ -86,6 +93,9 @@ class ARPQuerier final : public NeighbourResolver<ARPQuerier, 4> {
     std::memcpy(a + 24, target.data(), 4);
     p->set_mac_header(d);
   }
+
+ private:
+  Addr bcast_{};  // the subnet broadcast address (255.255.255.255 when there is none)
 };
 
 PG_ELEMENT(ARPQuerier);

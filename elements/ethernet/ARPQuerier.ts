@@ -3,6 +3,20 @@ import { defineElement } from '../../src/graph/descriptor.js';
 import { resolverFields, resolverHandlers } from './resolverFields.js';
 import { etherAddress, ipv4Address } from '../../src/graph/types.js';
 
+const OCTET = '(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])';
+const IPV4 = `(${OCTET}\\.){3}${OCTET}`;
+
+/** The subnet broadcast address of 'A.B.C.D/LEN' (Click: the address with the host bits set), or
+ *  255.255.255.255 without a prefix, or with /31 or /32, which have no broadcast address (RFC 3021). */
+export function subnetBroadcast(ip: string): string {
+  const [addr, len] = ip.split('/');
+  const bits = len === undefined ? 32 : Number(len);
+  if (bits >= 31) return '255.255.255.255';
+  const a = addr.split('.').reduce((v, o) => (v << 8) | Number(o), 0) >>> 0;
+  const b = (a | (0xffffffff >>> bits)) >>> 0;
+  return [24, 16, 8, 0].map((s) => (b >>> s) & 255).join('.');
+}
+
 export const ARPQuerier = defineElement({
   name: 'ARPQuerier',
   group: 'ethernet',
@@ -10,13 +24,17 @@ export const ARPQuerier = defineElement({
   doc: `Click's ARPQuerier(IP, MAC). Input 0 takes IPv4 packets without a link header; each one's next hop
 is the destination-address annotation when it is set (IPLookup sets it to the route's gateway),
 else the destination of the IPv4 header at the network-header annotation (or at the start of the
-data). Input 1 takes Ethernet frames carrying ARP replies. Output 0 sends Ethernet frames: the IPv4
+data). \`ip\` may carry the interface's prefix length, as Click's IP argument may (\`'198.18.0.1/24'\`):
+the subnet's broadcast address (here 198.18.0.255, the address with every host bit set) then also
+goes to ff:ff:ff:ff:ff:ff instead of being asked for; \`broadcast\` sets that address directly (Click's
+BROADCAST). A /31 or /32 prefix has no broadcast address (RFC 3021; Click would take the /31 peer's
+address for one). Input 1 takes Ethernet frames carrying ARP replies. Output 0 sends Ethernet frames: the IPv4
 packets, encapsulated, and the ARP requests the element makes (as in Click, one output for both).
 
 A packet whose next hop is in the table goes out at once with an Ethernet header (destination: the
 next hop's address, source: \`mac\`, type 0x0800) put in its headroom, counted in \`sent\`. Next hop
-255.255.255.255 goes to ff:ff:ff:ff:ff:ff and a multicast next hop (224.0.0.0/4) to its
-01:00:5e multicast address, without ARP. A packet whose next hop is unknown is held, and an ARP
+255.255.255.255 and the subnet broadcast address go to ff:ff:ff:ff:ff:ff and a multicast next hop
+(224.0.0.0/4) to its 01:00:5e multicast address, without ARP. A packet whose next hop is unknown is held, and an ARP
 request (42 bytes: broadcast, "who has NEXT-HOP, tell \`ip\`", sender \`mac\`) is sent for it; more
 packets for the same address are held behind it without another request. While the address is
 unresolved the request is sent again every \`pollInterval\` seconds; after \`pendingTimeout\` seconds
@@ -62,7 +80,16 @@ the same way.`,
   processing: 'h/h',
   config: Type.Object(
     {
-      ip: ipv4Address('This host\'s IPv4 address: the sender protocol address of the ARP requests.'),
+      ip: Type.String({
+        pattern: `^${IPV4}(/(3[0-2]|[12]?[0-9]))?$`,
+        description: "This host's IPv4 address (the sender protocol address of the ARP requests), optionally with its prefix length ('198.18.0.1/24'), whose broadcast address is then sent to ff:ff:ff:ff:ff:ff.",
+      }),
+      broadcast: Type.Optional(
+        Type.Union([ipv4Address('The subnet broadcast address.'), Type.Literal('')], {
+          default: '',
+          description: "The subnet broadcast address, sent to ff:ff:ff:ff:ff:ff (Click's BROADCAST); '' (the default): derived from ip's prefix, or none.",
+        }),
+      ),
       mac: etherAddress('This host\'s Ethernet address: the source of every frame sent, and the sender hardware address of the requests.'),
       ...resolverFields({ requests: 'ARP requests', request: 'request', reply: 'reply' }),
     },
@@ -82,7 +109,9 @@ the same way.`,
     pool_empty: 'ARP requests not sent because the packet pool was empty',
   },
   handlers: resolverHandlers,
+  // The native side gets the plain address and the broadcast address, never the prefix text.
+  plan: (c) => ({ ip: c.ip.split('/')[0], broadcast: c.broadcast || subnetBroadcast(c.ip) }),
   examples: [
-    "const rt = IPLookup({ routes: ['default via 192.0.2.254 dev 0'] }); const aq = ARPQuerier({ ip: '192.0.2.1', mac: '02:00:00:00:00:01' }, 'arpq'); rt.out(0).to(aq.in(0)); replies.to(aq.in(1)); aq.out(0).to(ToDevice({ device: 'eth0' }))",
+    "const rt = IPLookup({ routes: ['default via 192.0.2.254 dev 0'] }); const aq = ARPQuerier({ ip: '192.0.2.1/24', mac: '02:00:00:00:00:01' }, 'arpq'); rt.out(0).to(aq.in(0)); replies.to(aq.in(1)); aq.out(0).to(ToDevice({ device: 'eth0' }))",
   ],
 });

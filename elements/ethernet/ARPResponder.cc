@@ -18,18 +18,28 @@ class ARPResponder final : public PerPacketElement<ARPResponder> {
 
   void configure(const Config& conf) override {
     const json::Value& list = conf.value("entries");
-    if (!list.is_array()) throw ConfigError("entries: must be an array of 'ADDRESS[/LEN] MAC' strings");
+    if (!list.is_array()) throw ConfigError("entries: must be an array of 'ADDRESS[/LEN] ... MAC' strings");
     if (list.as_array().empty()) throw ConfigError("entries: give at least one 'ADDRESS[/LEN] MAC'");
-    for (const json::Value& v : list.as_array()) {
-      if (!v.is_string()) throw ConfigError("entries: must be an array of 'ADDRESS[/LEN] MAC' strings");
-      entries_.push_back(parse_entry(v.as_string()));
+    std::vector<Entry> v;
+    for (const json::Value& x : list.as_array()) {
+      if (!x.is_string()) throw ConfigError("entries: must be an array of 'ADDRESS[/LEN] ... MAC' strings");
+      std::string err;
+      if (!parse_entry(x.as_string(), v, err)) throw ConfigError("entries: " + err);
     }
-    // Longest prefix first; stable, so among equal lengths the first listed wins.
-    std::stable_sort(entries_.begin(), entries_.end(), [](const Entry& a, const Entry& b) { return a.len > b.len; });
+    entries_ = merge({}, v);
     c_passed_ = int32_t(counter("replies"));  // 0
     counter("drops_not_request");             // 1
     counter("drops_no_entry");                // 2
     counter("drops_malformed");               // 3
+  }
+
+  void add_handlers(std::vector<Handler>& h) override {
+    h.push_back({"table", [this] { return table_text(); }, nullptr});
+    // add and remove change the entries the packet path scans: with the graph paused.
+    h.push_back({"add", nullptr, [this](const std::string& v) { add(v); }, /*exclusive=*/true});
+    h.push_back({"remove", nullptr, [this](const std::string& v) { remove(v); }, /*exclusive=*/true});
+    h.push_back({"lookup", nullptr, [this](const std::string& v) { lookup(v); }});
+    h.push_back({"lookup_result", [this] { return lookup_result_; }, nullptr});
   }
 
   uint32_t action(Packet* p) const {
@@ -43,13 +53,7 @@ class ARPResponder final : public PerPacketElement<ARPResponder> {
     if (a[6] != 0 || a[7] != 1) return kNotRequest;
     uint32_t tpa;
     std::memcpy(&tpa, a + 24, 4);
-    const uint32_t target = ntohl(tpa);
-    const Entry* e = nullptr;
-    for (const Entry& x : entries_)
-      if ((target & x.mask) == x.addr) {
-        e = &x;
-        break;
-      }
+    const Entry* e = find(ntohl(tpa));
     if (!e) return kNoEntry;
     // a: [0..8) fixed, [8..14) sha, [14..18) spa, [18..24) tha, [24..28) tpa
     uint8_t sha[6], spa[4];
@@ -75,31 +79,136 @@ class ARPResponder final : public PerPacketElement<ARPResponder> {
     uint8_t mac[6] = {};
   };
 
-  static Entry parse_entry(const std::string& text) {
-    const std::string what = "entries: '" + text + "'";
-    std::istringstream in(text);
-    std::string prefix, macs, extra;
-    if (!(in >> prefix >> macs) || (in >> extra))
-      throw ConfigError(what + " is not 'ADDRESS[/LEN] MAC'");
-    Entry e;
-    std::string addr = prefix;
-    const size_t slash = prefix.find('/');
+  // The longest prefix matching a (host order): the entries are sorted longest first.
+  const Entry* find(uint32_t a) const {
+    for (const Entry& x : entries_)
+      if ((a & x.mask) == x.addr) return &x;
+    return nullptr;
+  }
+
+  static std::vector<std::string> words(const std::string& s) {
+    std::istringstream in(s);
+    std::vector<std::string> w;
+    for (std::string x; in >> x;) w.push_back(x);
+    return w;
+  }
+
+  // 'ADDRESS[/LEN]' into e (address and mask); false if it is not one.
+  static bool parse_prefix(const std::string& text, Entry& e) {
+    std::string addr = text;
+    e.len = 32;
+    const size_t slash = text.find('/');
     if (slash != std::string::npos) {
-      addr = prefix.substr(0, slash);
-      const std::string len = prefix.substr(slash + 1);
-      if (len.empty() || len.size() > 2 || !std::all_of(len.begin(), len.end(), [](char c) { return std::isdigit(uint8_t(c)); }))
-        throw ConfigError(what + ": bad prefix length");
+      addr = text.substr(0, slash);
+      const std::string len = text.substr(slash + 1);
+      if (len.empty() || len.size() > 2 || !std::all_of(len.begin(), len.end(), [](char c) { return std::isdigit(uint8_t(c)); })) return false;
       e.len = std::stoi(len);
-      if (e.len > 32) throw ConfigError(what + ": a prefix length is at most 32");
+      if (e.len > 32) return false;
     }
-    const uint32_t a = config_ipv4(addr, what);
+    uint8_t b[4];
+    if (!ipv4_from_text(addr, b)) return false;
+    uint32_t a;
+    std::memcpy(&a, b, 4);
     e.mask = e.len == 0 ? 0 : ~uint32_t(0) << (32 - e.len);
     e.addr = ntohl(a) & e.mask;
-    config_ether(macs, what, e.mac);
-    return e;
+    return true;
+  }
+
+  // One entry, Click's 'ADDRESS[/LEN] [ADDRESS[/LEN] ...] MAC' (every address answered with
+  // MAC), appended to out; false with err set if it is not one.
+  static bool parse_entry(const std::string& text, std::vector<Entry>& out, std::string& err) {
+    const std::vector<std::string> w = words(text);
+    Entry e;
+    if (w.size() < 2 || !ether_from_text(w.back(), e.mac)) {
+      err = "'" + text + "' is not 'ADDRESS[/LEN] ... MAC'";
+      return false;
+    }
+    for (size_t i = 0; i + 1 < w.size(); i++) {
+      if (!parse_prefix(w[i], e)) {
+        err = "'" + text + "': '" + w[i] + "' is not an IPv4 address or prefix";
+        return false;
+      }
+      out.push_back(e);
+    }
+    return true;
+  }
+
+  // old plus add, an entry of add replacing one of old (or an earlier one of add) for the
+  // same prefix (Click keeps the later one), sorted longest prefix first (stable).
+  static std::vector<Entry> merge(std::vector<Entry> old, const std::vector<Entry>& add) {
+    for (const Entry& e : add) {
+      auto same = std::find_if(old.begin(), old.end(), [&](const Entry& x) { return x.addr == e.addr && x.len == e.len; });
+      if (same != old.end()) *same = e;
+      else old.push_back(e);
+    }
+    std::stable_sort(old.begin(), old.end(), [](const Entry& a, const Entry& b) { return a.len > b.len; });
+    return old;
+  }
+
+  static std::vector<std::string> lines(const std::string& s) {
+    std::vector<std::string> out;
+    std::istringstream in(s);
+    for (std::string l; std::getline(in, l);)
+      if (!words(l).empty()) out.push_back(l);
+    return out;
+  }
+
+  // Entries, one per line; all or nothing.
+  void add(const std::string& text) {
+    std::vector<Entry> v;
+    std::string err;
+    const std::vector<std::string> ls = lines(text);
+    if (ls.empty()) throw HandlerError("add: write 'ADDRESS[/LEN] ... MAC', like '10.0.0.1 02:00:00:00:00:01'");
+    for (const std::string& l : ls)
+      if (!parse_entry(l, v, err)) throw HandlerError("add: " + err);
+    entries_ = merge(entries_, v);
+  }
+
+  // Prefixes, one per line, each removing the entry for exactly that prefix; all or nothing.
+  void remove(const std::string& text) {
+    std::vector<Entry> keep = entries_;
+    const std::vector<std::string> ls = lines(text);
+    if (ls.empty()) throw HandlerError("remove: write 'ADDRESS[/LEN]', like '10.0.0.1' or '10.0.0.0/24'");
+    for (const std::string& l : ls) {
+      const std::vector<std::string> w = words(l);
+      Entry e;
+      if (w.size() != 1 || !parse_prefix(w[0], e)) throw HandlerError("remove: '" + l + "' is not 'ADDRESS[/LEN]'");
+      auto it = std::find_if(keep.begin(), keep.end(), [&](const Entry& x) { return x.addr == e.addr && x.len == e.len; });
+      if (it == keep.end()) throw HandlerError("remove: " + prefix_text(e) + " not found");
+      keep.erase(it);
+    }
+    entries_ = std::move(keep);
+  }
+
+  void lookup(const std::string& text) {
+    const std::vector<std::string> w = words(text);
+    uint8_t b[4];
+    if (w.size() != 1 || !ipv4_from_text(w[0], b)) throw HandlerError("lookup: write an IPv4 address");
+    uint32_t a;
+    std::memcpy(&a, b, 4);
+    const Entry* e = find(ntohl(a));
+    lookup_result_ = e ? mac_text(e->mac) : "";
+  }
+
+  static std::string prefix_text(const Entry& e) {
+    char s[24];
+    std::snprintf(s, sizeof s, "%u.%u.%u.%u/%d", e.addr >> 24, (e.addr >> 16) & 255, (e.addr >> 8) & 255, e.addr & 255, e.len);
+    return s;
+  }
+  static std::string mac_text(const uint8_t* m) {
+    char s[18];
+    std::snprintf(s, sizeof s, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+    return s;
+  }
+
+  std::string table_text() const {
+    std::string s;
+    for (const Entry& e : entries_) s += prefix_text(e) + " " + mac_text(e.mac) + "\n";
+    return s;
   }
 
   std::vector<Entry> entries_;
+  std::string lookup_result_;  // control thread only
 };
 
 PG_ELEMENT(ARPResponder);

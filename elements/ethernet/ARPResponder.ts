@@ -1,12 +1,17 @@
 import { Type } from 'typebox';
 import { defineElement } from '../../src/graph/descriptor.js';
 
-/** The error in one ARPResponder entry ('ADDRESS[/LEN] MAC'), or undefined. */
+/** The error in one ARPResponder entry ('ADDRESS[/LEN] [ADDRESS[/LEN] ...] MAC'), or undefined. */
 export function arpEntryError(entry: string): string | undefined {
-  const m = /^\s*(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\/(\d{1,2}))?\s+([0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5})\s*$/.exec(entry);
-  if (!m) return `entry '${entry}' is not 'ADDRESS[/LEN] MAC' (like '10.0.0.1 02:00:00:00:00:01' or '10.0.0.0/24 02:00:00:00:00:01')`;
-  for (let i = 1; i <= 4; i++) if (Number(m[i]) > 255) return `entry '${entry}': '${m.slice(1, 5).join('.')}' is not an IPv4 address`;
-  if (m[5] !== undefined && Number(m[5]) > 32) return `entry '${entry}': a prefix length is at most 32`;
+  const w = entry.trim().split(/\s+/);
+  const form = `entry '${entry}' is not 'ADDRESS[/LEN] ... MAC' (like '10.0.0.1 02:00:00:00:00:01' or '10.0.0.0/24 10.0.1.1 02:00:00:00:00:01')`;
+  if (w.length < 2 || !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(w[w.length - 1])) return form;
+  for (const a of w.slice(0, -1)) {
+    const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\/(\d{1,2}))?$/.exec(a);
+    if (!m) return form;
+    for (let i = 1; i <= 4; i++) if (Number(m[i]) > 255) return `entry '${entry}': '${m.slice(1, 5).join('.')}' is not an IPv4 address`;
+    if (m[5] !== undefined && Number(m[5]) > 32) return `entry '${entry}': a prefix length is at most 32`;
+  }
   return undefined;
 }
 
@@ -14,9 +19,10 @@ export const ARPResponder = defineElement({
   name: 'ARPResponder',
   group: 'ethernet',
   summary: 'Answers ARP requests for the addresses it is configured with (Click\'s ARPResponder).',
-  doc: `Click's ARPResponder(IP MAC, ...). Each entry of \`entries\` is \`ADDRESS[/LEN] MAC\`: a request for
-ADDRESS (with \`/LEN\`, for any address in that prefix: proxy ARP) is answered with MAC. When several
-entries match, the longest prefix wins (among equal ones the first listed).
+  doc: `Click's ARPResponder(IP MAC, ...). Each entry of \`entries\` is \`ADDRESS[/LEN] [ADDRESS[/LEN] ...] MAC\`: a
+request for one of the addresses (with \`/LEN\`, for any address in that prefix: proxy ARP) is answered
+with MAC. When several entries match, the longest prefix wins; an entry for a prefix already listed
+replaces the earlier one (as in Click, the later wins).
 
 Input 0 takes Ethernet frames. An ARP request (EtherType 0x0806, hardware type 1, protocol type
 0x0800, hardware length 6, protocol length 4, operation 1) whose target protocol address matches
@@ -31,7 +37,15 @@ or an ARP frame whose hardware/protocol types or lengths are not Ethernet/IPv4, 
 \`drops_malformed\`; a frame of another EtherType, or an ARP frame that is not a request, in
 \`drops_not_request\`; a request for an address no entry matches, in \`drops_no_entry\`. A request
 is answered whatever its Ethernet destination. Entries are looked up by a linear scan (ARP
-responders hold a handful).`,
+responders hold a handful). Click's optional output 1 for unanswered requests is not offered.
+
+Handlers (Click's): \`table\` lists the entries, longest prefix first, one per line as \`ADDRESS/LEN MAC\`;
+\`add\` takes entries (one per line, in the form above) and adds them, replacing entries for the same
+prefixes; \`remove\` takes \`ADDRESS[/LEN]\` (one per line) and removes the entry for exactly that prefix,
+an error naming it if there is none; both are all or nothing and change the entries while the graph
+is paused (no packet sees half a change). \`lookup\` takes an IPv4 address and looks it up as a request
+would be; \`lookup_result\` then reads the MAC that answers it, or nothing (the empty string, as
+Click's \`lookup\`, a read handler with a parameter there).`,
   inputs: '1',
   outputs: '1',
   processing: 'h/h',
@@ -39,7 +53,7 @@ responders hold a handful).`,
     {
       entries: Type.Array(Type.String(), {
         minItems: 1,
-        description: "Addresses answered, one per entry: 'ADDRESS[/LEN] MAC', e.g. '10.0.0.1 02:00:00:00:00:01' or '10.0.0.0/24 02:00:00:00:00:01'.",
+        description: "Addresses answered, one MAC per entry: 'ADDRESS[/LEN] [ADDRESS[/LEN] ...] MAC', e.g. '10.0.0.1 02:00:00:00:00:01' or '10.0.0.1 10.0.7.0/24 02:00:00:00:00:01'.",
       }),
     },
     { additionalProperties: false },
@@ -49,6 +63,13 @@ responders hold a handful).`,
     drops_not_request: 'frames dropped because they are not ARP, or are ARP but not requests',
     drops_no_entry: 'ARP requests dropped because no entry matches their target address',
     drops_malformed: 'frames dropped because they are too short (42 bytes) or their ARP header is not Ethernet/IPv4',
+  },
+  handlers: {
+    table: { doc: "the entries, longest prefix first: 'ADDRESS/LEN MAC' per line", read: true },
+    add: { doc: "write entries ('ADDRESS[/LEN] ... MAC', one per line): added, replacing those for the same prefixes; all or nothing", write: true },
+    remove: { doc: "write prefixes ('ADDRESS[/LEN]', one per line): the entry for exactly each is removed; all or nothing", write: true },
+    lookup: { doc: 'write an IPv4 address: looks it up as a request for it would be; read the answer from lookup_result', write: true },
+    lookup_result: { doc: 'the MAC that answers the last lookup, or the empty string', read: true },
   },
   check: (config) => {
     for (const e of config.entries) {

@@ -1,4 +1,4 @@
-// VLANDecap: removes the outer 802.1Q / 802.1ad tag into the VLAN annotation.
+// VLANDecap: removes the outer tag of one TPID (802.1Q by default) into the VLAN annotation.
 // Documentation: VLANDecap.ts.
 #include <cstring>
 
@@ -8,7 +8,8 @@ namespace pg {
 
 class VLANDecap final : public PerPacketElement<VLANDecap> {
  public:
-  void configure(const Config&) override {
+  void configure(const Config& conf) override {
+    tpid_ = uint16_t(conf.integer("ethertype", 0x600, 0xffff));
     counter("drops_short");  // 0
   }
 
@@ -17,8 +18,8 @@ class VLANDecap final : public PerPacketElement<VLANDecap> {
     uint8_t* d = p->data();
     const uint16_t type = uint16_t(d[12] << 8 | d[13]);
     Annotations& a = p->anno();
-    if (type != 0x8100 && type != 0x88a8) {
-      a.flags &= uint8_t(~kVlanPresent);  // untagged: passes unchanged, no VLAN
+    if (type != tpid_) {
+      a.flags &= uint8_t(~kVlanPresent);  // no such tag: passes unchanged, no VLAN
       a.vlan_tci = 0;
       return kKeep;
     }
@@ -30,6 +31,9 @@ class VLANDecap final : public PerPacketElement<VLANDecap> {
     p->set_mac_header(p->data());
     return kKeep;
   }
+
+ private:
+  uint16_t tpid_ = 0x8100;
 };
 
 PG_ELEMENT(VLANDecap);

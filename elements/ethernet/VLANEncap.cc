@@ -10,11 +10,13 @@ class VLANEncap final : public PerPacketElement<VLANEncap> {
   void configure(const Config& conf) override {
     const uint32_t id = uint32_t(conf.integer("vlanId", 0, 4095));
     const uint32_t pcp = uint32_t(conf.integer("pcp", 0, 7));
+    const uint32_t dei = conf.boolean("dei") ? 1 : 0;
     const uint32_t tpid = uint32_t(conf.integer("ethertype", 0, 0xffff));
     if (tpid != 0x8100 && tpid != 0x88a8) throw ConfigError("ethertype: must be 0x8100 (802.1Q) or 0x88a8 (802.1ad)");
+    native_ = int32_t(conf.integer("nativeVlan", -1, 4095));
     from_anno_ = conf.boolean("fromAnnotation");
     tpid_ = uint16_t(tpid);
-    tci_ = uint16_t(pcp << 13 | id);
+    tci_ = uint16_t(pcp << 13 | dei << 12 | id);
     counter("drops_short");        // 0
     counter("drops_no_headroom");  // 1
   }
@@ -26,6 +28,12 @@ class VLANEncap final : public PerPacketElement<VLANEncap> {
       Annotations& a = p->anno();
       if (!(a.flags & kVlanPresent)) return kKeep;  // no tag to restore: unchanged
       tci = a.vlan_tci;
+      a.flags &= uint8_t(~kVlanPresent);  // used once: the tag goes into the frame (or, native, nowhere)
+      a.vlan_tci = 0;
+    }
+    if (int32_t(tci & 0xfff) == native_) {  // the native VLAN goes untagged (Click's NATIVE_VLAN)
+      p->set_mac_header(p->data());
+      return kKeep;
     }
     if (!p->push(4)) return 1;
     uint8_t* d = p->data();
@@ -35,15 +43,12 @@ class VLANEncap final : public PerPacketElement<VLANEncap> {
     d[14] = uint8_t(tci >> 8);
     d[15] = uint8_t(tci);
     p->set_mac_header(d);
-    if (from_anno_) {
-      p->anno().flags &= uint8_t(~kVlanPresent);  // the tag is in the frame now
-      p->anno().vlan_tci = 0;
-    }
     return kKeep;
   }
 
  private:
   bool from_anno_ = false;
+  int32_t native_ = -1;
   uint16_t tpid_ = 0x8100, tci_ = 0;
 };
 

@@ -11,7 +11,8 @@
 //   static const char* refused(const Addr&);       nullptr, or why the address is not allowed
 //   static void format_addr(const Addr&, std::string& out);   appends the text form
 //   static size_t hash(const Addr&);
-//   static bool multicast_mac(const Addr&, uint8_t mac[6]);   a next hop resolved without asking
+//   bool multicast_mac(const Addr&, uint8_t mac[6]) const;    a next hop resolved without asking
+//                                                            (broadcast, multicast; may be static)
 //   static bool destination(Packet*, Addr&);                 the next hop; false: too short
 //   static Reply parse_reply(const Packet*, Learned&);        an input-1 frame
 //   void build_request(Packet*, const Addr& target) const;   a request from my_ip_/my_mac_
@@ -302,7 +303,7 @@ class NeighbourResolver : public Element {
       SpinLock::Guard lock(lock_);
       for (uint32_t i = 0; i < m; i++) {
         Packet* p = b.pkts[i];
-        if (Derived::multicast_mac(hop[i], macs[out])) {
+        if (proto().multicast_mac(hop[i], macs[out])) {
           b.pkts[out++] = p;
           continue;
         }

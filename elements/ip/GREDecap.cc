@@ -10,14 +10,16 @@ class GREDecap final : public PerPacketElement<GREDecap> {
     const int64_t key = conf.integer("key", -1, 0xffffffffLL);
     want_key_ = key >= 0;
     key_ = uint32_t(key >= 0 ? key : 0);
-    c_passed_ = int32_t(counter("packets"));
+    // The eight drop reasons first: PerPacketElement counts drops by counter index, below 8.
     c_short_ = counter("drops_short");
     c_ip_ = counter("drops_bad_ip");
     c_fragment_ = counter("drops_fragment");
     c_proto_ = counter("drops_not_gre");
+    c_version_1_ = counter("drops_gre_version_1");
     c_version_ = counter("drops_gre_version");
     c_checksum_ = counter("drops_gre_checksum");
     c_key_ = counter("drops_key");
+    c_passed_ = int32_t(counter("packets"));
   }
 
   uint32_t action(Packet* p) {
@@ -33,8 +35,10 @@ class GREDecap final : public PerPacketElement<GREDecap> {
     uint8_t* end = o.ip + o.total;
     if (end - g < 4) return c_short_;
     const uint16_t flags = ip::load_be16(g);
-    // Version 0 only; bits 1, 4 and 5 (routing present, strict source route, recursion:
-    // RFC 1701 fields) must be zero (RFC 2784 section 2.3). C, K and S bits are understood.
+    // Version 0 only (version 1 is PPTP's enhanced GRE, RFC 2637, counted apart); bits 1, 4
+    // and 5 (routing present, strict source route, recursion: RFC 1701 fields) must be zero
+    // (RFC 2784 section 2.3). C, K and S bits are understood.
+    if ((flags & 7) == 1) return c_version_1_;
     if ((flags & 7) != 0 || (flags & 0x4c00) != 0) return c_version_;
     uint32_t glen = 4 + ((flags & 0x8000) ? 4 : 0) + ((flags & 0x2000) ? 4 : 0) + ((flags & 0x1000) ? 4 : 0);
     if (uint32_t(end - g) < glen) return c_short_;
@@ -59,7 +63,7 @@ class GREDecap final : public PerPacketElement<GREDecap> {
  private:
   bool want_key_ = false;
   uint32_t key_ = 0;
-  uint32_t c_short_ = 0, c_ip_ = 0, c_fragment_ = 0, c_proto_ = 0, c_version_ = 0, c_checksum_ = 0, c_key_ = 0;
+  uint32_t c_short_ = 0, c_ip_ = 0, c_fragment_ = 0, c_proto_ = 0, c_version_1_ = 0, c_version_ = 0, c_checksum_ = 0, c_key_ = 0;
 };
 
 PG_ELEMENT(GREDecap);

@@ -44,8 +44,30 @@ int code_by_name(int type, const std::string& s) {
 
 constexpr uint32_t kIPHeader = 20, kICMPHeader = 8;
 constexpr uint32_t kMaxError = 576;  // RFC 1812 4.3.2.3: the whole error at most 576 bytes
-constexpr uint32_t kMaxQuote = kMaxError - kIPHeader - kICMPHeader;
 constexpr uint64_t kTokenNs = 1000000000ull;  // one token, in token-nanoseconds
+
+// The offset of the datagram's first loose or strict source route option (types 0x83, 0x89)
+// whose pointer is sane (a multiple of 4, from 4 to its length + 1), or 0. Options are walked
+// as far as they are well-formed, as Click does.
+uint32_t source_route(const uint8_t* ip, uint32_t hlen) {
+  for (uint32_t i = 20; i < hlen;) {
+    const uint8_t type = ip[i];
+    if (type == 0) return 0;  // end of options
+    if (type == 1) {          // no-op
+      i++;
+      continue;
+    }
+    if (i + 1 >= hlen) return 0;
+    const uint32_t len = ip[i + 1];
+    if (len < 2 || i + len > hlen) return 0;
+    if ((type == 0x83 || type == 0x89) && len >= 3) {
+      const uint32_t ptr = ip[i + 2];
+      if (ptr >= 4 && ptr % 4 == 0 && ptr <= len + 1) return i;
+    }
+    i += len;
+  }
+  return 0;
+}
 
 }  // namespace
 
@@ -76,12 +98,15 @@ class ICMPError final : public Element {
     if (type_ == 3 && code_ == 4 && mtu_ < 68) throw ConfigError("mtu: fragmentation needed (type 3, code 4) needs the next-hop MTU, 68 to 65535");
     pointer_ = uint32_t(conf.integer("pointer", 0, 255));
     rate_ = uint64_t(conf.integer("rateLimit", 0, 1000000));
+    tos_ = uint8_t(conf.integer("tos", 0, 255));
+    ttl_ = uint8_t(conf.integer("ttl", 1, 255));
 
     c_errors_ = counter("errors");
     c_icmp_error_ = counter("suppressed_icmp_error");
     c_bad_source_ = counter("suppressed_bad_source");
     c_bad_destination_ = counter("suppressed_bad_destination");
     c_fragment_ = counter("suppressed_fragment");
+    c_source_routed_ = counter("suppressed_source_routed");
     c_rate_ = counter("rate_limited");
     c_malformed_ = counter("drops_malformed");
     c_no_buffer_ = counter("drops_no_buffer");
@@ -96,7 +121,7 @@ class ICMPError final : public Element {
     // Which packets deserve an error (their index in `want`); the rest are counted.
     uint32_t want[kMaxBatch];
     uint32_t nwant = 0;
-    uint32_t reasons[8] = {};
+    uint32_t reasons[kCounters] = {};
     uint64_t tokens = 0;
     if (rate_) tokens = refill();
     for (uint32_t i = 0; i < b.count; i++) {
@@ -127,7 +152,7 @@ class ICMPError final : public Element {
       reasons[c_no_buffer_] += nwant - got;
     }
     drop(b);  // every original is freed
-    for (uint32_t r = 0; r < 8; r++)
+    for (uint32_t r = 0; r < kCounters; r++)
       if (reasons[r]) count(r, reasons[r]);
     if (outb.count) {
       count(c_errors_, outb.count);
@@ -137,6 +162,7 @@ class ICMPError final : public Element {
 
  private:
   static constexpr uint32_t kKeep = ~0u;
+  static constexpr uint32_t kCounters = 9;  // configure declares 9 counters; reasons are their indexes
 
   // Tokens (in token-nanoseconds) after refilling for the time since the last batch.
   uint64_t refill() {
@@ -171,7 +197,15 @@ class ICMPError final : public Element {
       const uint8_t t = ip[hlen];
       if (t == 3 || t == 4 || t == 5 || t == 11 || t == 12) return c_icmp_error_;
     }
+    // No redirect about a source-routed datagram (RFC 1812 5.2.7.2).
+    if (type_ == 5 && source_route(ip, hlen)) return c_source_routed_;
     return kKeep;
+  }
+
+  // The parameter-problem pointer for p: IPGWOptions' per-packet one, else the configured one.
+  uint8_t pointer_for(const Packet* p) const {
+    const Annotations& pa = p->anno();
+    return (pa.flags & kParamProblem) ? pa.user[kParamProblemByte] : uint8_t(pointer_);
   }
 
   // Writes the error about p into q (a fresh packet). False if it does not fit.
@@ -179,27 +213,46 @@ class ICMPError final : public Element {
     const uint8_t* ip = p->network_header();
     const uint32_t total = ip::load_be16(ip + 2);
     const uint32_t avail = uint32_t(p->end_data() - ip);
+    // A source-routed datagram's error goes back along the route it came by (RFC 1812
+    // 4.3.2.6): a route option of the same type holding the addresses recorded so far,
+    // reversed; not when a parameter problem is about the route option itself.
+    uint32_t sr = source_route(ip, uint32_t(ip[0] & 15) * 4);
+    if (sr && type_ == 12) {
+      const uint32_t at = pointer_for(p);
+      if (at >= sr && at < sr + ip[sr + 1]) sr = 0;
+    }
+    const uint32_t olen = sr ? ip[sr + 2] - 1u : 0;  // type, length, pointer and the recorded addresses
+    const uint32_t hlen = kIPHeader + ((olen + 3) & ~3u);
     uint32_t quote = total < avail ? total : avail;
-    if (quote > kMaxQuote) quote = kMaxQuote;
-    const uint32_t len = kIPHeader + kICMPHeader + quote;
+    if (quote > kMaxError - hlen - kICMPHeader) quote = kMaxError - hlen - kICMPHeader;
+    const uint32_t len = hlen + kICMPHeader + quote;
     if (!q->set_length(len) || !ip::offsets_fit(q, q->data())) return false;
     uint8_t* h = q->data();
-    h[0] = 0x45;
-    h[1] = 0xc0;  // precedence 6, internetwork control (RFC 1812 4.3.2.5)
+    h[0] = uint8_t(0x40 | hlen / 4);
+    h[1] = tos_;
     h[2] = uint8_t(len >> 8);
     h[3] = uint8_t(len);
     const uint16_t id = id_.fetch_add(1, std::memory_order_relaxed);
     h[4] = uint8_t(id >> 8);
     h[5] = uint8_t(id);
     h[6] = h[7] = 0;
-    h[8] = 64;
+    h[8] = ttl_;
     h[9] = 1;
     h[10] = h[11] = 0;
     std::memcpy(h + 12, src_, 4);
     std::memcpy(h + 16, ip + 12, 4);
-    ip::store16(h + 10, ip::checksum(h, kIPHeader));
+    if (sr) {
+      const uint8_t* r = ip + sr;
+      uint8_t* o = h + kIPHeader;
+      o[0] = r[0];
+      o[1] = uint8_t(olen);
+      o[2] = 4;
+      for (uint32_t k = 0, n = (olen - 3) / 4; k < n; k++) std::memcpy(o + 3 + 4 * k, r + 3 + 4 * (n - 1 - k), 4);
+      std::memset(o + olen, 0, hlen - kIPHeader - olen);  // end of options
+    }
+    ip::store16(h + 10, ip::checksum(h, hlen));
 
-    uint8_t* m = h + kIPHeader;
+    uint8_t* m = h + hlen;
     m[0] = uint8_t(type_);
     m[1] = uint8_t(code_);
     std::memset(m + 2, 0, 6);
@@ -207,9 +260,7 @@ class ICMPError final : public Element {
       m[6] = uint8_t(mtu_ >> 8);
       m[7] = uint8_t(mtu_);
     } else if (type_ == 12) {
-      // IPGWOptions names the offending option byte per packet; else the configured pointer.
-      const Annotations& pa = p->anno();
-      m[4] = (pa.flags & kParamProblem) ? pa.user[kParamProblemByte] : uint8_t(pointer_);
+      m[4] = pointer_for(p);
     } else if (type_ == 5) {
       std::memcpy(m + 4, &p->anno().dst_ip4, 4);  // the gateway: the next hop
     }
@@ -229,11 +280,12 @@ class ICMPError final : public Element {
   uint8_t src_[4] = {};
   int type_ = 0, code_ = 0;
   uint32_t mtu_ = 0, pointer_ = 0;
+  uint8_t tos_ = 0xc0, ttl_ = 64;
   uint64_t rate_ = 0;
   std::atomic<uint64_t> tokens_{0}, last_ns_{0};
   std::atomic<uint16_t> id_{0};
-  uint32_t c_errors_ = 0, c_icmp_error_ = 0, c_bad_source_ = 0, c_bad_destination_ = 0, c_fragment_ = 0, c_rate_ = 0,
-           c_malformed_ = 0, c_no_buffer_ = 0;
+  uint32_t c_errors_ = 0, c_icmp_error_ = 0, c_bad_source_ = 0, c_bad_destination_ = 0, c_fragment_ = 0, c_source_routed_ = 0,
+           c_rate_ = 0, c_malformed_ = 0, c_no_buffer_ = 0;
 };
 
 PG_ELEMENT(ICMPError);

@@ -24,16 +24,24 @@ output for unroutable destinations (\`type: 'unreachable', code: 'net'\`) or on 
 packets too large for the next link (\`code: 'needfrag', mtu: ...\`). For each packet it builds a new packet
 from the pool, starting at the IPv4 header (put EtherEncap after it):
 
-- IPv4 header: version 4, IHL 5, TOS 0xc0 (precedence internetwork control, RFC 1812 4.3.2.5), a
-  running identification, no flags, TTL 64, protocol 1, source \`src\`, destination the offending
-  packet's source, correct header checksum;
+- IPv4 header: version 4, TOS \`tos\` (default 0xc0: precedence 6, internetwork control, as RFC 1812
+  4.3.2.5 asks of errors), a running identification, no flags, TTL \`ttl\` (default 64, Linux's
+  default TTL), protocol 1, source \`src\`, destination the offending packet's source, correct header
+  checksum. Click sends TOS 0 and TTL 200: give \`tos: 0, ttl: 200\` for Click's bytes. IHL 5, unless
+  the offending datagram carried a loose or strict source route (the first LSRR or SSRR option whose
+  pointer is a multiple of 4 from 4 to its length + 1): then the error carries a source route option of
+  the same type holding the route's addresses recorded so far (those before the pointer), in reverse
+  order, with pointer 4, followed by an end-of-options byte (RFC 1812 4.3.2.6, as Click does), so that
+  it goes back the way the datagram came. Not when the error is a parameter problem whose pointer
+  falls inside that option (the route itself is the problem);
 - ICMP header: \`type\`, \`code\`, checksum over the whole ICMP message, and the 4-byte field after it:
   for fragmentation needed (type 3, code 4) the next-hop MTU (\`mtu\`, RFC 1191) in its last two bytes;
   for parameter problem (type 12) the pointer in its first byte: the packet's parameter-problem
   annotation when IPGWOptions set one (the offending option byte), else \`pointer\`; for redirect (type 5) the gateway, taken
   from the offending packet's destination-address annotation (as Click does); zero otherwise;
 - the offending datagram from its IPv4 header on, as much as fits in 576 bytes in all (RFC 1812
-  4.3.2.3: at most 548 bytes quoted), never past its total length nor past the packet. That is at
+  4.3.2.3: at most 548 bytes quoted, less the returned source route), never past its total length nor
+  past the packet. That is at
   least the IP header and the first 8 payload bytes RFC 792 asks for, whenever the datagram has them.
 
 The new packet gets the network-header annotation (its start), the transport-header annotation (the
@@ -49,6 +57,8 @@ No error is sent (the packet is dropped and counted) about:
 - \`suppressed_bad_destination\`: a datagram sent to a multicast address or 255.255.255.255;
 - \`suppressed_icmp_error\`: an ICMP error message (ICMP types 3, 4, 5, 11 and 12); queries and
   replies (echo, timestamp, ...) do get errors;
+- \`suppressed_source_routed\`: for a redirect (type 5), a source-routed datagram (RFC 1812
+  5.2.7.2, as Click);
 - \`rate_limited\`: more than \`rateLimit\` errors per second. A token bucket holds up to \`rateLimit\`
   tokens (one second's worth) and starts full; it refills at \`rateLimit\` tokens per second (read from
   the worker's loop clock once per batch) and every error takes one. So a burst of 1000 packets at
@@ -98,6 +108,10 @@ number or a name valid for the type: ${Object.entries(ICMP_ERROR_CODES)
       rateLimit: Type.Optional(
         Type.Integer({ minimum: 0, maximum: 1000000, default: 100, description: 'Errors per second at most (token bucket of one second, starting full); 0: unlimited.' }),
       ),
+      tos: Type.Optional(
+        Type.Integer({ minimum: 0, maximum: 255, default: 0xc0, description: "The errors' IPv4 TOS byte (default 0xc0: precedence internetwork control, RFC 1812 4.3.2.5; Click sends 0)." }),
+      ),
+      ttl: Type.Optional(Type.Integer({ minimum: 1, maximum: 255, default: 64, description: "The errors' IPv4 TTL (default 64; Click sends 200)." })),
     },
     { additionalProperties: false },
   ),
@@ -120,6 +134,7 @@ number or a name valid for the type: ${Object.entries(ICMP_ERROR_CODES)
     suppressed_bad_source: 'packets not answered because the source is 0/8, 127/8, 224/4 or 240/4',
     suppressed_bad_destination: 'packets not answered because the destination is multicast or 255.255.255.255',
     suppressed_fragment: 'packets not answered because they are fragments other than the first',
+    suppressed_source_routed: 'packets not answered with a redirect because they carry a source route (RFC 1812 5.2.7.2)',
     rate_limited: 'packets not answered because the rate limit was reached',
     drops_malformed: 'packets dropped because the IPv4 header is missing, short or inconsistent',
     drops_no_buffer: 'errors not sent because the packet pool was empty',

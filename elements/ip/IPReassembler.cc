@@ -27,12 +27,16 @@ class IPReassembler final : public Element {
     c_packets_ = counter("packets");
     c_reassembled_ = counter("reassembled");
     c_fragments_ = counter("fragments");
+    c_merged_ = counter("fragments_reassembled");
     c_timeouts_ = counter("timeouts");
+    c_overlaps_ = counter("overlaps");
+    c_oversized_ = counter("oversized");
     c_overlap_ = counter("drops_overlap");
     c_duplicate_ = counter("drops_duplicate");
     c_too_big_ = counter("drops_too_big");
     c_memory_ = counter("drops_memory");
     c_malformed_ = counter("drops_malformed");
+    c_timeout_ = counter("drops_timeout");
     entries_.assign(nd, Entry{});
     nbuckets_ = 16;
     while (nbuckets_ < nd * 2) nbuckets_ <<= 1;
@@ -106,15 +110,21 @@ class IPReassembler final : public Element {
     uint32_t off = 0, end = 0;  // payload bytes [off, end)
     int32_t next = -1;
   };
+  // Packets (every packet in is counted once: packets, fragments then merged, held or
+  // dropped, or a drop on arrival) and datagram events (reassembled, timeouts, overlaps,
+  // oversized).
   struct Tally {
-    uint64_t packets, reassembled, fragments, timeouts, overlap, duplicate, too_big, memory, malformed;
+    uint64_t packets, reassembled, fragments, merged, timeouts, overlaps, oversized, overlap, duplicate, too_big, memory, malformed;
   };
 
   void flush_tally(const Tally& t) {
     if (t.packets) count(c_packets_, t.packets);
     if (t.reassembled) count(c_reassembled_, t.reassembled);
     if (t.fragments) count(c_fragments_, t.fragments);
+    if (t.merged) count(c_merged_, t.merged);
     if (t.timeouts) count(c_timeouts_, t.timeouts);
+    if (t.overlaps) count(c_overlaps_, t.overlaps);
+    if (t.oversized) count(c_oversized_, t.oversized);
     if (t.overlap) count(c_overlap_, t.overlap);
     if (t.duplicate) count(c_duplicate_, t.duplicate);
     if (t.too_big) count(c_too_big_, t.too_big);
@@ -129,13 +139,14 @@ class IPReassembler final : public Element {
     return uint32_t(h) & (nbuckets_ - 1);
   }
 
-  // Free an entry's fragments (into dead_) and the entry itself.
-  void release(int32_t ei, bool free_packets) {
+  // Free an entry's fragments (into dead_) and the entry itself; returns how many fragments.
+  uint32_t release(int32_t ei) {
     Entry& e = entries_[size_t(ei)];
-    for (int32_t n = e.head; n >= 0;) {
+    uint32_t freed = 0;
+    for (int32_t n = e.head; n >= 0; freed++) {
       Node& nd = nodes_[size_t(n)];
       const int32_t nx = nd.next;
-      if (free_packets) free_packet(nd.pkt);
+      free_packet(nd.pkt);
       nd.pkt = nullptr;
       nd.next = free_node_;
       free_node_ = n;
@@ -158,6 +169,7 @@ class IPReassembler final : public Element {
     e = Entry{};
     e.hnext = free_entry_;
     free_entry_ = ei;
+    return freed;
   }
 
   // Frees a packet: into the batch's dead list on the packet path, directly from the timer.
@@ -206,8 +218,9 @@ class IPReassembler final : public Element {
     }
     if (end + 20 > 65535) {  // the datagram would exceed 65535 bytes
       t.too_big++;
+      t.oversized++;
       free_packet(p);
-      if (ei >= 0) release(ei, true);
+      if (ei >= 0) t.too_big += release(ei);
       return nullptr;
     }
     if (ei < 0) {
@@ -250,15 +263,15 @@ class IPReassembler final : public Element {
     const bool inconsistent = (e.have_last && (end > e.end || (!mf && end != e.end))) ||
                               (!mf && end < e.max_end);
     if (overlaps || inconsistent) {
-      t.overlap++;
+      t.overlaps++;
       free_packet(p);
-      release(ei, true);
+      t.overlap += 1 + release(ei);
       return nullptr;
     }
     if (free_node_ < 0 || held_bytes_ + p->length() > max_bytes_) {
       t.memory++;
       free_packet(p);
-      if (e.head < 0) release(ei, true);
+      if (e.head < 0) release(ei);  // an entry just made for this fragment: no fragments
       return nullptr;
     }
     const int32_t ni = free_node_;
@@ -294,8 +307,8 @@ class IPReassembler final : public Element {
     const uint32_t prefix = uint32_t(ip - q->data());
     const uint32_t total = hlen + e.end;
     if (total > 65535 || !q->set_length(prefix + total)) {
-      t.too_big++;
-      release(ei, true);
+      t.oversized++;
+      t.too_big += release(ei);
       return nullptr;
     }
     for (int32_t n = first.next; n >= 0; n = nodes_[size_t(n)].next) {
@@ -313,12 +326,13 @@ class IPReassembler final : public Element {
     q->anno().transport_offset = int16_t(ip + hlen - q->buffer());
     first.pkt = nullptr;  // kept: it is the result
     t.reassembled++;
-    release_keep_first(ei);
+    t.merged += 1 + release_keep_first(ei);
     return q;
   }
 
-  void release_keep_first(int32_t ei) {
-    // The first node's packet is the result (already detached); free the other fragments.
+  // The first node's packet is the result (already detached); frees the other fragments and
+  // returns how many.
+  uint32_t release_keep_first(int32_t ei) {
     Entry& e = entries_[size_t(ei)];
     const int32_t h = e.head;
     Node& first = nodes_[size_t(h)];
@@ -326,20 +340,20 @@ class IPReassembler final : public Element {
     first.next = free_node_;
     free_node_ = h;
     held_.fetch_sub(1, std::memory_order_relaxed);
-    release(ei, true);
+    return release(ei);
   }
 
   void on_timer() {
     Packet* gone[kMaxBatch];
     uint32_t n = 0;
-    uint64_t timeouts = 0;
+    uint64_t timeouts = 0, freed = 0;
     const uint64_t now = monotonic_ns();
     {
       SpinLock::Guard lock(lock_);
       dead_ = gone;
       ndead_ = &n;
       while (fifo_head_ >= 0 && entries_[size_t(fifo_head_)].born + timeout_ns_ <= now) {
-        release(fifo_head_, true);
+        freed += release(fifo_head_);
         timeouts++;
       }
       dead_ = nullptr;
@@ -347,6 +361,7 @@ class IPReassembler final : public Element {
     }
     if (n) pool().free(gone, n);
     if (timeouts) count(c_timeouts_, timeouts);
+    if (freed) count(c_timeout_, freed);
   }
 
   uint64_t max_bytes_ = 4 << 20, timeout_ns_ = 30000000000ull;
@@ -361,8 +376,8 @@ class IPReassembler final : public Element {
   uint32_t* ndead_ = nullptr;
   SpinLock lock_;
   Timer timer_{[this] { on_timer(); }};
-  uint32_t c_packets_ = 0, c_reassembled_ = 0, c_fragments_ = 0, c_timeouts_ = 0, c_overlap_ = 0, c_duplicate_ = 0,
-           c_too_big_ = 0, c_memory_ = 0, c_malformed_ = 0;
+  uint32_t c_packets_ = 0, c_reassembled_ = 0, c_fragments_ = 0, c_merged_ = 0, c_timeouts_ = 0, c_overlaps_ = 0, c_oversized_ = 0,
+           c_overlap_ = 0, c_duplicate_ = 0, c_too_big_ = 0, c_memory_ = 0, c_malformed_ = 0, c_timeout_ = 0;
 };
 
 PG_ELEMENT(IPReassembler);

@@ -12,23 +12,31 @@ keyed by source, destination, identification and protocol; when the last fragmen
 held pieces cover the payload without gaps, the datagram is rebuilt in the first fragment's buffer
 (its front bytes, header, options and annotations kept; total length set, MF and the offset cleared,
 DF kept, header checksum recomputed; the transport-header annotation set after the header), the other
-fragments are freed, and it leaves on the output (counted in \`reassembled\`). Fragments may arrive in
-any order.
+fragments are freed, and it leaves on the output (counted in \`reassembled\`, its fragments in
+\`fragments_reassembled\`). Fragments may arrive in any order.
 
 - Exact duplicates (same offset and end as a held fragment) are dropped (\`drops_duplicate\`).
 - Overlaps: a fragment overlapping a held one in any other way, or inconsistent with the datagram's
   end (a second last fragment with another end, a fragment past the end, a last fragment ending
   before a held one), is taken as an attack or corruption (RFC 5722 does the same for IPv6): the
-  fragment and every held fragment of the datagram are dropped (\`drops_overlap\`, once per event).
+  fragment and every held fragment of the datagram are dropped (\`drops_overlap\`, per fragment;
+  \`overlaps\` counts the datagrams).
 - A datagram whose length would exceed 65535 bytes, or that does not fit the first fragment's pool
-  buffer (the pool's buffer size bounds reassembly), is dropped with its fragments (\`drops_too_big\`).
+  buffer (the pool's buffer size bounds reassembly), is dropped with its fragments (\`drops_too_big\`,
+  per fragment; \`oversized\` counts the datagrams).
 - At most \`maxBytes\` bytes of fragments (their buffer lengths), \`maxDatagrams\` datagrams in progress
   and as many fragments as the pool has buffers are held; a fragment over a limit is dropped
   (\`drops_memory\`), the datagram's other fragments stay.
-- A datagram not complete \`timeout\` seconds after its first fragment came is freed (\`timeouts\`); a
-  timer on the element's worker checks the oldest datagram.
+- A datagram not complete \`timeout\` seconds after its first fragment came is freed (\`timeouts\`
+  counts the datagrams, \`drops_timeout\` their fragments); a timer on the element's worker checks
+  the oldest datagram.
 - Fragments with a header that is unusable (as CheckIPHeader would see it) or, MF set, with a payload
   that is empty or not a multiple of 8 bytes, are dropped (\`drops_malformed\`).
+
+Every packet in is counted once, when it leaves or is dropped: packets in = \`packets\` +
+\`fragments_reassembled\` + the sum of the \`drops_*\` counters + the fragments held now (the graph's
+held packets); packets out = \`packets\` + \`reassembled\`. \`fragments\`, \`reassembled\`, \`timeouts\`,
+\`overlaps\` and \`oversized\` count events, not packets to add up.
 
 The state is guarded by a spin lock taken once per batch, so several workers may push. Held fragments
 count as held packets (the graph does not drain while datagrams are pending). Push only.`,
@@ -52,13 +60,17 @@ count as held packets (the graph does not drain while datagrams are pending). Pu
   counters: {
     packets: 'packets that are not fragments (passed through)',
     reassembled: 'datagrams reassembled and sent',
-    fragments: 'fragments accepted and held',
+    fragments: 'fragments accepted and held (each later counted in fragments_reassembled or a drops_ counter)',
+    fragments_reassembled: 'fragments that left inside a reassembled datagram',
     timeouts: 'incomplete datagrams freed after the timeout',
-    drops_overlap: 'datagrams dropped because a fragment overlapped or contradicted held ones',
+    overlaps: 'datagrams dropped because a fragment overlapped or contradicted held ones',
+    oversized: 'datagrams dropped because they exceed 65535 bytes or a pool buffer',
+    drops_overlap: 'fragments dropped because one of their datagram overlapped or contradicted held ones (the offending one and those held)',
     drops_duplicate: 'fragments dropped as exact duplicates of held ones',
-    drops_too_big: 'datagrams dropped because they exceed 65535 bytes or a pool buffer',
+    drops_too_big: 'fragments dropped because their datagram exceeds 65535 bytes or a pool buffer',
     drops_memory: 'fragments dropped because maxBytes, maxDatagrams or the fragment table was full',
     drops_malformed: 'packets dropped because the IPv4 header is missing, short or inconsistent, or a fragment is malformed',
+    drops_timeout: 'held fragments dropped because their datagram was not complete within the timeout',
   },
   examples: ["CheckIPHeader().to(IPReassembler({ timeout: 30 }, 'reasm'))"],
 });

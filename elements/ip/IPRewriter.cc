@@ -308,6 +308,7 @@ class IPRewriter final : public Element {
     enum Kind : uint8_t { kNone, kKeep, kSnat, kDnat } kind = kNone;
     int32_t forward = -1, reply = -1, pass = -1;
     int32_t pool = -1;  // kSnat
+    bool preserve = true;  // kSnat: keep the flow's own source port when it is free
     std::vector<Rule> rules;  // kDnat
   };
   struct Pool {
@@ -424,6 +425,10 @@ class IPRewriter final : public Element {
         if (!pr->is_string() || std::sscanf(pr->as_string().c_str(), "%u-%u%c", &a1, &a2, &extra) != 2 || a1 < 1 || a1 > a2 || a2 > 65535)
           throw ConfigError(what + ".ports: 'LOW-HIGH' with 1 <= LOW <= HIGH <= 65535, e.g. '1024-65535'");
         lo = a1, hi = a2;
+      }
+      if (const json::Value* pp = v.find("preservePort")) {
+        if (!pp->is_bool()) throw ConfigError(what + ".preservePort: true or false");
+        s.preserve = pp->as_bool();
       }
       for (size_t i = 0; i < pools_.size(); i++)
         if (pools_[i].addr == addr) {
@@ -690,23 +695,29 @@ class IPRewriter final : public Element {
     return int32_t(f);
   }
 
-  // A free port of pool p for protocol pi whose reply key is not taken, or -1. Searches
-  // from where the last search stopped, a whole word of used ports at a time.
-  int32_t alloc_port(Pool& p, uint32_t pi, uint8_t proto, const Tuple& fwd) {
+  // A free port of pool p for protocol pi whose reply key is not taken, or -1: the flow's own
+  // source port when `preserve` and it is free, else a search from where the last search
+  // stopped, a whole word of used ports at a time.
+  int32_t alloc_port(Pool& p, uint32_t pi, uint8_t proto, const Tuple& fwd, bool preserve) {
+    const auto free_port = [&](uint32_t port) {
+      const Tuple reply{fwd.d, p.addr, fwd.dp, uint16_t(port)};
+      uint32_t dir;
+      return !bit(p, pi, port) && find(proto, reply, dir) < 0;
+    };
+    if (preserve && fwd.sp >= p.lo && fwd.sp <= p.hi && free_port(fwd.sp)) {
+      set_bit(p, pi, fwd.sp);
+      return fwd.sp;
+    }
     const uint32_t span = uint32_t(p.hi) - p.lo + 1;
     uint32_t port = p.rover[pi];
     for (uint32_t tried = 0; tried < span;) {
       uint32_t step = 1;
       if (p.bits[pi][port >> 6] == ~uint64_t(0)) {
         step = 64 - (port & 63);
-      } else if (!bit(p, pi, port)) {
-        const Tuple reply{fwd.d, p.addr, fwd.dp, uint16_t(port)};
-        uint32_t dir;
-        if (find(proto, reply, dir) < 0) {
-          set_bit(p, pi, port);
-          p.rover[pi] = port == p.hi ? p.lo : port + 1;
-          return int32_t(port);
-        }
+      } else if (free_port(port)) {
+        set_bit(p, pi, port);
+        p.rover[pi] = port == p.hi ? p.lo : port + 1;
+        return int32_t(port);
       }
       if (port + step > p.hi) {
         tried += p.hi - port + 1;
@@ -738,7 +749,7 @@ class IPRewriter final : public Element {
       Pool& p = pools_[size_t(s.pool)];
       if (used_ >= capacity_ && free_ == kNil) expire(now);
       if (free_ == kNil) return fail(q, kRTableFull);
-      port = alloc_port(p, proto_index(q.proto), q.proto, q.key);
+      port = alloc_port(p, proto_index(q.proto), q.proto, q.key, s.preserve);
       if (port < 0) return fail(q, kRNoPort);
       pool = s.pool;
       x.s = p.addr;

@@ -35,6 +35,9 @@ const InputSpec = Type.Union([
       kind: Type.Literal('snat'),
       address: ipv4Address('The source address of translated packets (the outside address).'),
       ports: Type.Optional(Type.String({ pattern: '^[0-9]{1,5}-[0-9]{1,5}$', description: "Source ports (and ICMP echo identifiers) handed out, 'LOW-HIGH' (default '1024-65535')." })),
+      preservePort: Type.Optional(
+        Type.Boolean({ default: true, description: "Keep a new flow's own source port (echo identifier) when it is in `ports` and free; false: always hand out the next free one." }),
+      ),
       forward: output('Output for translated packets (towards the outside).'),
       reply: output('Output for replies, translated back (towards the inside).'),
       pass: Type.Optional(output('Output for packets this spec cannot map (default: drop them).')),
@@ -89,8 +92,12 @@ in on. A packet that belongs to none is handled by its input's spec:
   same protocol on that address; for ICMP echo the identifier is replaced the same way. Replies, sent to
   \`address\` and that port, are rewritten back to the original source. Each mapping holds its own
   port (an endpoint-dependent mapping in RFC 4787's terms), so the range bounds the flows per protocol
-  at once: a flow that finds no free port is dropped (\`drops_no_port\`). Ports are handed out in
-  order, starting where the last search stopped; a port becomes free again when its mapping expires.
+  at once: a flow that finds no free port is dropped (\`drops_no_port\`). The flow keeps its own source
+  port (echo identifier) when that port is in the range and free ("port preservation", a MAY of RFC
+  4787 section 4.1, as Linux's masquerading and Click's IPRewriter do); otherwise, and always with
+  \`preservePort: false\` (Click's \`#\` ranges), ports are handed out in order, starting where the last
+  search stopped (Click picks a random one). So of two inside hosts using the same source port, the
+  first keeps it and the second gets another. A port becomes free again when its mapping expires.
   Specs that share an address share its ports (and must give the same range); ports of \`dnat\` rules
   on that address are never handed out.
 - \`{ kind: 'dnat', rules, forward, reply }\`: destination NAT (port forwarding). A new TCP or UDP flow
@@ -158,7 +165,7 @@ source and destination, \`=>\`, what they become, the forward and reply outputs,
       inputs: Type.Array(InputSpec, {
         minItems: 1,
         description:
-          "One spec per input, for packets of no mapping: { kind: 'drop' } | { kind: 'pass', output } | { kind: 'keep', forward, reply, pass? } | { kind: 'snat', address, ports?, forward, reply, pass? } | { kind: 'dnat', rules: [{ proto, port, to, toPort?, address? }], forward, reply, pass? }.",
+          "One spec per input, for packets of no mapping: { kind: 'drop' } | { kind: 'pass', output } | { kind: 'keep', forward, reply, pass? } | { kind: 'snat', address, ports?, preservePort?, forward, reply, pass? } | { kind: 'dnat', rules: [{ proto, port, to, toPort?, address? }], forward, reply, pass? }.",
       }),
       capacity: Type.Optional(Type.Integer({ minimum: 1, maximum: 2097152, default: 65536, description: 'Most mappings at once.' })),
       tcpTimeout: Type.Optional(Type.Number({ minimum: 0.001, maximum: 31536000, default: 7440, description: 'Seconds an idle established TCP mapping lives.' })),

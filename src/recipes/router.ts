@@ -481,7 +481,8 @@ export function buildRouter(d: RouterDescription): { rt?: ElementNode; rt6?: Ele
     if (x.v4) {
       const addr = format4(x.v4.addr);
       const outside = nat?.o === x;
-      const arpq = ARPQuerier({ ip: addr, mac: x.mac }, nm('arpq'));
+      // With the prefix, the subnet's broadcast address goes to ff:ff:ff:ff:ff:ff (Click's ARPQuerier).
+      const arpq = ARPQuerier({ ip: `${addr}/${x.v4.len}`, mac: x.mac }, nm('arpq'));
       arpq.to(tx);
       patterns.push('12/0806 20/0001', '12/0806 20/0002', '12/0800');
       outs.push(
