@@ -1,7 +1,7 @@
 // The engine core: sources, counters, queues across threads, pool accounting, and
 // plans refused by the native side.
 import t from 'tap';
-import { graph, compile, InfiniteSource, Counter, Discard, Queue, Unqueue, Runtime, runPlan } from 'pktgraph';
+import { graph, compile, InfiniteSource, Counter, Discard, Queue, Unqueue, Runtime, runPlan, Tee, Null, RoundRobinSched, type Plan } from 'pktgraph';
 import { runGraph } from './lib/run.js';
 
 t.test('a limited source drains through Counter into Discard, every packet counted', async (t) => {
@@ -146,6 +146,49 @@ t.test('handlers are read and written on a running engine', async (t) => {
     t.ok(rate > 100000 && rate < 300000, `Counter rate ${rate} near the source's 200000/s`);
     g.write('c', 'reset', '');
     t.ok(g.counter('c', 'packets') < 20000n, 'reset zeroes the count');
+  } finally {
+    rt.close();
+  }
+});
+
+t.test('the native side refuses push and pull cycles in hand-made plans', async (t) => {
+  const rt = new Runtime({ threads: 1, poolBuffers: 256 });
+  try {
+    const load = (plan: Plan) => () => rt.engine.addGraph(JSON.stringify(plan));
+    // Compiled without a cycle (t[0] -> n -> end), then n rewired by hand back to c.
+    const open = compile(graph('cyc', () => {
+      const c = Counter({}, 'c');
+      const tee = Tee({}, 't');
+      InfiniteSource({ limit: 1 }, 'src').to(c).to(tee);
+      tee.out(0).to(Null({}, 'n')).to(Discard({}, 'end'));
+      tee.out(1).to(Discard({}, 'd'));
+    }));
+    const cyclic: Plan = {
+      ...open,
+      elements: open.elements.filter((e) => e.name !== 'end'),
+      connections: open.connections.map((c) => (c.to === 'end' ? { ...c, to: 'c', toPort: 0 } : c)),
+    };
+    t.throws(load(cyclic), /^plan: push cycle: 'c' \(Counter\) -> 't' \(Tee\) -> 'n' \(Null\) -> back to 'c': .*put a Queue in the cycle/);
+
+    // A pull cycle: the scheduler's input and output both on one Null.
+    const chain = compile(graph('pc', () => {
+      InfiniteSource({ limit: 1 }, 'src').to(Queue({}, 'q')).to(RoundRobinSched({}, 'rr')).to(Null({}, 'n')).to(Unqueue({}, 'u')).to(Discard({}, 'd'));
+    }));
+    const pullCycle: Plan = {
+      ...chain,
+      elements: chain.elements.filter((e) => e.name === 'rr' || e.name === 'n'),
+      connections: [
+        { from: 'rr', fromPort: 0, to: 'n', toPort: 0 },
+        { from: 'n', fromPort: 0, to: 'rr', toPort: 0 },
+      ],
+    };
+    t.throws(load(pullCycle), /^plan: pull cycle: 'rr' \(RoundRobinSched\) pulls from 'n' \(Null\), which pulls from 'rr' again: .*Unqueue and a Queue/);
+
+    // The engine is unharmed: the plan without the cycle runs.
+    const g = rt.load(open);
+    rt.start();
+    for (let i = 0; i < 200 && !g.drained(); i++) await new Promise((r) => setTimeout(r, 5));
+    t.equal(g.counter('end', 'packets'), 1n);
   } finally {
     rt.close();
   }

@@ -1,9 +1,9 @@
 // `pktgraph run`: compile a graph file, run it on the engine with a control socket,
 // show live rates each second and a summary at the end.
-import { availableParallelism } from 'node:os';
+import { availableParallelism, constants as osConstants } from 'node:os';
 import { runPlan, type RunSummary, type TickInfo } from '../runtime/run.js';
 import type { Plan } from '../compiler/plan.js';
-import { controlPath, ensureControlDir } from '../control/path.js';
+import { checkSocketDir, controlPath, ensureControlDir } from '../control/path.js';
 import { probeSocket } from '../control/client.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
 import { loadAndCompile } from './load.js';
@@ -39,23 +39,29 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
     const given = typeof opts.control === 'string' ? opts.control : undefined;
     socketPath = controlPath(given);
     if (!given?.includes('/')) ensureControlDir();
+    else checkSocketDir(socketPath);
     // Fail before starting the engine if another one already serves this socket.
     if ((await probeSocket(socketPath)) === 'live')
       throw new CliError(`another pktgraph engine is already serving the control socket ${socketPath}; stop it or give this one another with --control NAME`);
   }
 
-  // Ctrl-C and SIGTERM end the run cleanly (the summary is still printed); a second one
-  // leaves at once, still removing the socket.
+  // Ctrl-C and SIGTERM end the run cleanly within a poll (5 ms): the summary is still
+  // printed, then the exit status is 128 + the signal's number (130, 143), as a shell's. A
+  // second one leaves at once, still removing the socket. The handlers go in once the
+  // engine runs: before that (compiling, loading a large table) a signal's default action
+  // ends the process at once, where a handler would wait for the load to finish.
   const abort = new AbortController();
   let server: ControlServer | undefined;
+  let signalled: NodeJS.Signals | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
-    if (!abort.signal.aborted) return abort.abort();
+    if (!signalled) {
+      signalled = sig;
+      return abort.abort();
+    }
     server?.close();
-    process.exit(sig === 'SIGINT' ? 130 : 143);
+    process.exit(signalStatus(sig));
   };
   const onExit = () => server?.close();
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
   process.on('exit', onExit);
 
   const meter = new Meter(plan);
@@ -71,6 +77,8 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
       profile: opts.profile,
       signal: abort.signal,
       onStart: async (runtime) => {
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
         if (socketPath) server = await startControlServer(runtime, socketPath);
       },
       onTick: (tick) => {
@@ -99,7 +107,11 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
     for (const line of summaryLines(plan, summary, bytes)) console.log(line);
     for (const line of profileLines(summary)) console.log(line);
   }
+  if (signalled) process.exitCode = signalStatus(signalled);
 }
+
+/** The exit status of a run ended by a signal: 128 + its number, as a shell reports it. */
+const signalStatus = (sig: NodeJS.Signals) => 128 + (osConstants.signals[sig] ?? 0);
 
 /** Bytes emitted by the sources, if they count bytes. */
 function sourceBytes(plan: Plan, s: RunSummary): number | undefined {
