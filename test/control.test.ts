@@ -224,8 +224,9 @@ export default graph('table', () => {
   await waitFor('the control socket', () => existsSync(sock), 60);
   const read = await cli(['read', 'rt.table', '--control', sock]);
   t.equal(read.code, 0, read.stderr);
-  const got = read.stdout.trimEnd().split('\n');
-  t.equal(got.length, n, 'every route');
+  const got = read.stdout.split('\n');
+  t.equal(got.length, n + 1, 'every route, each on a line of its own (no blank line after the table)');
+  t.equal(got[n], '');
   t.equal(got[0], '16.0.0.0/24 dev 0');
   t.equal(got[n - 1], `${16 + ((n - 1) >> 16)}.${((n - 1) >> 8) & 255}.${(n - 1) & 255}.0/24 dev 1`);
   // Through the library too, next to a small request on the same engine.
