@@ -173,6 +173,9 @@ t.test('elements lists and documents the elements', async (t) => {
   t.match(doc.stdout, /^ +counters +r +every counter/m, 'generic handlers');
   t.match(doc.stdout, /^ +byte_rate +bytes per second/m, 'derived handlers');
   t.match(doc.stdout, /Ports: 1 input, 1 output; processing a\/a/);
+  t.notMatch(doc.stdout, /Push cycles/);
+  const icmp = await cli(['elements', 'ICMPError']);
+  t.match(icmp.stdout, /^Push cycles through it are allowed: its errors may go back to the route lookup .*at most twice\.$/m, 'an element that ends push cycles says why');
 
   t.equal(typo.code, 1);
   t.match(typo.stderr, /no element named 'Countr'; did you mean 'Counter'\?/);
