@@ -50,18 +50,32 @@ Engine::Engine(const EngineOptions& options) : options_(options) {
 }
 
 Engine::~Engine() {
-  stop();
+  try {
+    stop();
+  } catch (const EngineStuck&) {
+  }
   std::lock_guard<std::mutex> lock(control_);
+  if (wedged_) {
+    // A worker still runs inside these: leave them to the process's exit.
+    for (auto& [id, g] : graphs_) g.release();
+    for (auto& g : kept_) g.release();
+    for (auto& l : lists_) l.release();
+    pool_.release();
+    workers_.release();
+    return;
+  }
   graphs_.clear();
 }
 
 void Engine::start() {
   std::lock_guard<std::mutex> lock(control_);
   if (running_) return;
+  if (wedged_) throw EngineStuck("this engine cannot start again: one of its workers never stopped");
   stop_.store(false);
   for (int i = 0; i < options_.threads; i++) {
     Worker& w = workers_[size_t(i)];
     w.in_loop.store(false);
+    w.exited.store(false);
     w.thread = std::thread(&Engine::worker_main, this, i);
     w.handle = w.thread.native_handle();
   }
@@ -74,8 +88,29 @@ void Engine::stop() {
   std::lock_guard<std::mutex> lock(control_);
   if (!running_) return;
   stop_.store(true);
-  for (int i = 0; i < options_.threads; i++) workers_[size_t(i)].thread.join();
+  const uint64_t deadline = monotonic_ns() + kStopTimeoutNs;
+  std::string stuck;
+  for (int i = 0; i < options_.threads; i++) {
+    Worker& w = workers_[size_t(i)];
+    while (!w.exited.load(std::memory_order_acquire) && monotonic_ns() < deadline) {
+      timespec ts{0, 1000000};
+      nanosleep(&ts, nullptr);
+    }
+    if (w.exited.load(std::memory_order_acquire)) {
+      w.thread.join();
+      continue;
+    }
+    w.thread.detach();
+    const Element* e = w.in_task.load(std::memory_order_relaxed);
+    stuck += (stuck.empty() ? "" : "; ") + std::string("worker ") + std::to_string(i) + " is still inside " +
+             (e ? "the task of element '" + e->name() + "' (" + e->class_name() + ")" : "a timer");
+  }
   running_ = false;
+  if (!stuck.empty()) {
+    wedged_ = true;
+    throw EngineStuck("the engine did not stop within " + std::to_string(kStopTimeoutNs / 1000000) + " ms: " + stuck +
+                      ", which has not returned (a packet loop, or a bug in the element); its packets are lost and the process must exit");
+  }
 }
 
 void Engine::worker_main(int index) {
@@ -109,11 +144,13 @@ void Engine::worker_main(int index) {
     bool busy = false;
     const size_t n = list->tasks.size();
     for (size_t i = 0; i < n; i++) {
+      self.in_task.store(list->tasks[i].element, std::memory_order_relaxed);
       if (list->tasks[i].element->run_task()) {
         busy = true;
         list->task_graphs[i]->note_activity(index);
       }
     }
+    self.in_task.store(nullptr, std::memory_order_relaxed);
     for (Timer* t : list->timers) busy |= t->run_if_due(tls_clock.mono_ns);
     self.rounds.store(self.rounds.load(std::memory_order_relaxed) + 1, std::memory_order_release);
     if (busy) {
@@ -141,6 +178,7 @@ void Engine::worker_main(int index) {
   read_schedstat("/proc/thread-self/schedstat", self.exit_sched);
   tls_clock = LoopClock{};
   tls_worker = -1;
+  self.exited.store(true, std::memory_order_release);
 }
 
 void Engine::publish() {
@@ -156,6 +194,8 @@ void Engine::publish() {
   }
   for (int i = 0; i < options_.threads; i++) workers_[size_t(i)].tasks.store(fresh[size_t(i)].get(), std::memory_order_release);
   wait_epoch();
+  if (wedged_)  // a worker that never stopped may still read its old list
+    for (auto& l : lists_) l.release();
   lists_ = std::move(fresh);  // the old lists are no longer read by any worker
 }
 
@@ -195,6 +235,7 @@ void Engine::remove_graph(uint32_t id) {
   Graph& g = graph(id);
   g.paused = true;
   publish();  // no worker runs any of its tasks after this
+  if (wedged_) kept_.push_back(std::move(graphs_[id]));  // unless one never stopped
   graphs_.erase(id);  // elements' cleanup() returns held packets to the pool
 }
 

@@ -20,6 +20,12 @@
 
 namespace pg {
 
+struct EngineStuck : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+constexpr uint64_t kStopTimeoutNs = 400'000'000;  // a round takes microseconds; an idle sleep at most 100 ms
+
 struct EngineOptions {
   int threads = 1;
   uint32_t pool_buffers = 32768;
@@ -51,6 +57,11 @@ class Engine {
   ~Engine();
 
   void start();
+  // Stops the workers. A worker that does not finish its round within kStopTimeoutNs (an
+  // element's task or timer that never returns: a bug, or a packet loop the checks let
+  // through) is left running, the engine is wedged (its graphs and pool are never freed,
+  // since that worker still uses them) and stop() throws EngineStuck naming the element: the
+  // process has to exit to end it, which it then can, instead of waiting for ever.
   void stop();
   bool running() const { return running_; }
   int threads() const { return options_.threads; }
@@ -95,6 +106,10 @@ class Engine {
     std::atomic<uint64_t> rounds{0};
     std::atomic<uint64_t> busy_rounds{0};
     std::atomic<bool> in_loop{false};
+    std::atomic<bool> exited{false};
+    // The element whose task the worker is running (null between tasks: in its timers or
+    // idle), read only to name an element that never returns.
+    std::atomic<const Element*> in_task{nullptr};
     pthread_t handle{};
     std::atomic<uint64_t> user_ns{0}, sys_ns{0};  // sampled by the worker (WorkerStats)
     // For the profiler: the thread's id, and its scheduler times when it last exited.
@@ -116,6 +131,8 @@ class Engine {
   int next_worker_ = 0;
   std::atomic<bool> stop_{false};
   bool running_ = false;
+  bool wedged_ = false;  // a worker never stopped: nothing it may use is ever freed
+  std::vector<std::unique_ptr<Graph>> kept_;  // graphs removed while wedged
   std::mutex control_;  // serialises control operations
 };
 

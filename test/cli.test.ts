@@ -298,3 +298,33 @@ t.test('output into a pipe whose reader has gone ends quietly, with the status o
   t.equal(g.code, 141, graph.out.stderr);
   t.equal(graph.out.stderr, '');
 });
+
+t.test('a worker that never returns (a Tee in a TTL-bounded loop: 2^64 passes) still ends the run within a second', async (t) => {
+  // The compiler lets a loop through DecIPTTL pass (a routing loop ends when the TTL runs out),
+  // but with a Tee on it each pass doubles the packets: the source's task never returns.
+  writeFileSync(
+    join(outside, 'storm.ts'),
+    `import { graph, InfiniteSource, MarkIPHeader, Counter, Tee, DecIPTTL, Discard } from 'pktgraph';
+export default graph('storm', () => {
+  const c = Counter({}, 'c');
+  const tee = Tee({}, 't');
+  InfiniteSource({ limit: 1, data: '45000014 00000000 40110000 c6120001 c6120002' }, 'src').to(MarkIPHeader({ offset: 0 }, 'mark')).to(c).to(tee);
+  for (const k of [0, 1]) {
+    const ttl = DecIPTTL({}, 'ttl' + k);
+    tee.out(k).to(ttl).to(c);
+    ttl.out(1).to(Discard({}, 'expired' + k));
+  }
+});
+`,
+  );
+  const run = startRun(['run', join(outside, 'storm.ts'), '--threads', '1', '--control', 'storm']);
+  await until('the first tick', () => run.out.stdout.includes('Mpps'));
+  const sent = Date.now();
+  run.child.kill('SIGINT');
+  const end = await run.done;
+  t.equal(end.code, 1, 'an error, not a crash');
+  t.ok(end.at - sent < 1000, `ended ${end.at - sent} ms after Ctrl-C`);
+  t.match(run.out.stderr, /^pktgraph: the engine did not stop within \d+ ms: worker 0 is still inside the task of element 'src' \(InfiniteSource\), which has not returned \(a packet loop, or a bug in the element\)/);
+  t.notMatch(run.out.stderr, stackTrace);
+  t.notOk(existsSync(join(work, `pktgraph-${process.getuid!()}`, 'storm.sock')), 'the socket is removed');
+});
