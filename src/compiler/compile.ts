@@ -3,8 +3,8 @@
 // filled in); compounds flattened; port counts; push/pull resolved with Click's rules
 // (agnostic ports take the processing of what they connect to, push by default; a push
 // output feeds exactly one input; a pull input has exactly one connection); every port
-// connected; no push or pull cycle; each descriptor's own checks. All problems are reported together, each
-// naming the element, port or field and how to fix it.
+// connected; no push or pull cycle; each descriptor's own checks. All problems are
+// reported together, each naming the element, port or field and how to fix it.
 import { Value } from 'typebox/value';
 import type { TObject } from 'typebox';
 import { GraphError, at, type GraphBuilder, type GraphDefinition, type ElementNode, type ParamValue } from '../graph/graph.js';
@@ -428,8 +428,9 @@ function checkConnections(
 
 // A push cycle (a push output reaching its own element again through push connections)
 // would send a packet round for ever, one nested call per pass, and a pull cycle would
-// pull for ever: both crash or hang a worker. Elements that declare endsPushCycles
-// (ICMPError, which never answers an error) let a push cycle through, as in Click's router.
+// pull for ever: both crash or hang a worker. Elements that declare endsPushCycles let a
+// push cycle through: ICMPError never answers an error and DecIPTTL bounds a routing loop,
+// so Click's router, whose errors go back to the route lookup, compiles.
 function checkCycles(elements: ElementNode[], edges: RealEdge[], processing: Map<string, PortProcessing>, problems: string[]) {
   const push = new Map<ElementNode, ElementNode[]>();
   const pull = new Map<ElementNode, ElementNode[]>();
@@ -456,7 +457,7 @@ function checkCycles(elements: ElementNode[], edges: RealEdge[], processing: Map
 // Cycles of a directed graph, each once, in traversal order: an iterative depth-first
 // search reports the path from a back edge's target to its source; cycles sharing an
 // element with one already reported are left out (fixing that one is the first step).
-export function findCycles<T>(nodes: T[], next: Map<T, T[]>): T[][] {
+function findCycles<T>(nodes: T[], next: Map<T, T[]>): T[][] {
   const state = new Map<T, 'open' | 'done'>();
   const inCycle = new Set<T>();
   const cycles: T[][] = [];
