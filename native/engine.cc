@@ -87,12 +87,12 @@ void Engine::start() {
 void Engine::stop() {
   std::lock_guard<std::mutex> lock(control_);
   if (!running_) return;
+  const Watch watch = start_watch();
   stop_.store(true);
-  const uint64_t deadline = monotonic_ns() + kStopTimeoutNs;
   std::string stuck;
   for (int i = 0; i < options_.threads; i++) {
     Worker& w = workers_[size_t(i)];
-    while (!w.exited.load(std::memory_order_acquire) && monotonic_ns() < deadline) {
+    while (!w.exited.load(std::memory_order_acquire) && !hung(watch, i)) {
       timespec ts{0, 1000000};
       nanosleep(&ts, nullptr);
     }
@@ -101,9 +101,7 @@ void Engine::stop() {
       continue;
     }
     w.thread.detach();
-    const Element* e = w.in_task.load(std::memory_order_relaxed);
-    stuck += (stuck.empty() ? "" : "; ") + std::string("worker ") + std::to_string(i) + " is still inside " +
-             (e ? "the task of element '" + e->name() + "' (" + e->class_name() + ")" : "a timer");
+    stuck += (stuck.empty() ? "" : "; ") + where(i);
   }
   running_ = false;
   if (!stuck.empty()) {
@@ -193,8 +191,14 @@ void Engine::publish() {
     for (const TimerRef& t : g->timers()) fresh[size_t(t.worker)]->timers.push_back(t.timer);
   }
   for (int i = 0; i < options_.threads; i++) workers_[size_t(i)].tasks.store(fresh[size_t(i)].get(), std::memory_order_release);
-  wait_epoch();
-  if (wedged_)  // a worker that never stopped may still read its old list
+  try {
+    wait_epoch();
+  } catch (const EngineStuck&) {
+    for (auto& l : lists_) l.release();  // a worker that never finishes its round may still read its old list
+    lists_ = std::move(fresh);
+    throw;
+  }
+  if (wedged_)
     for (auto& l : lists_) l.release();
   lists_ = std::move(fresh);  // the old lists are no longer read by any worker
 }
@@ -204,11 +208,47 @@ void Engine::wait_epoch() {
   std::vector<uint64_t> seen(size_t(options_.threads));
   for (int i = 0; i < options_.threads; i++) seen[size_t(i)] = workers_[size_t(i)].rounds.load(std::memory_order_acquire);
   // Two rounds: the one in progress when we published may have read the old list.
+  const Watch watch = start_watch();
+  std::string stuck;
   for (int i = 0; i < options_.threads; i++)
     while (workers_[size_t(i)].rounds.load(std::memory_order_acquire) < seen[size_t(i)] + 2) {
+      if (hung(watch, i)) {
+        stuck += (stuck.empty() ? "" : "; ") + where(i);
+        break;
+      }
       timespec ts{0, 20000};
       nanosleep(&ts, nullptr);
     }
+  if (!stuck.empty()) {
+    wedged_ = true;
+    throw EngineStuck("a worker did not finish its round within " + std::to_string(kStopTimeoutNs / 1000000) + " ms: " + stuck +
+                      ", which has not returned (a packet loop, or a bug in the element); the engine cannot change its graphs any more and the process must exit");
+  }
+}
+
+// A worker is hung when, waited for kStopTimeoutNs, it has also spent a quarter of that on a
+// CPU without finishing its round (which takes microseconds): one that was merely not
+// scheduled on a busy machine is waited for longer.
+Engine::Watch Engine::start_watch() const {
+  Watch w{monotonic_ns(), {}};
+  for (int i = 0; i < options_.threads; i++) w.cpu_ns.push_back(thread_cpu_ns(i));
+  return w;
+}
+
+bool Engine::hung(const Watch& watch, int index) const {
+  return monotonic_ns() - watch.start_ns >= kStopTimeoutNs && thread_cpu_ns(index) - watch.cpu_ns[size_t(index)] >= kStopTimeoutNs / 4;
+}
+
+uint64_t Engine::thread_cpu_ns(int index) const {
+  clockid_t cid;
+  timespec ts;
+  if (pthread_getcpuclockid(workers_[size_t(index)].handle, &cid) != 0 || clock_gettime(cid, &ts) != 0) return 0;
+  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
+std::string Engine::where(int index) const {
+  const Element* e = workers_[size_t(index)].in_task.load(std::memory_order_relaxed);
+  return "worker " + std::to_string(index) + " is still inside " + (e ? "the task of element '" + e->name() + "' (" + e->class_name() + ")" : "a timer");
 }
 
 uint32_t Engine::add_graph(const std::string& plan_json) {
@@ -359,13 +399,7 @@ std::vector<WorkerStats> Engine::worker_stats() const {
   std::vector<WorkerStats> out;
   for (int i = 0; i < options_.threads; i++) {
     const Worker& w = workers_[size_t(i)];
-    uint64_t cpu = 0;
-    if (running_) {
-      clockid_t cid;
-      timespec ts;
-      if (pthread_getcpuclockid(w.handle, &cid) == 0 && clock_gettime(cid, &ts) == 0)
-        cpu = uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
-    }
+    const uint64_t cpu = running_ ? thread_cpu_ns(i) : 0;
     const bool live = running_;
     out.push_back({w.rounds.load(), w.busy_rounds.load(), cpu, live ? w.user_ns.load() : 0, live ? w.sys_ns.load() : 0});
   }

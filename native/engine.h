@@ -24,7 +24,9 @@ struct EngineStuck : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-constexpr uint64_t kStopTimeoutNs = 400'000'000;  // a round takes microseconds; an idle sleep at most 100 ms
+// How long to wait for a worker to finish its round before taking it for hung (if it spent a
+// quarter of that on a CPU too): a round takes microseconds, an idle sleep at most 100 ms.
+constexpr uint64_t kStopTimeoutNs = 400'000'000;
 
 struct EngineOptions {
   int threads = 1;
@@ -119,7 +121,15 @@ class Engine {
 
   void worker_main(int index);
   void publish();          // rebuild every worker's task list from the running graphs
-  void wait_epoch();       // until every running worker has completed a round
+  void wait_epoch();       // until every running worker has completed a round; throws EngineStuck
+  std::string where(int index) const;  // "worker N is still inside ..." for EngineStuck
+  struct Watch {
+    uint64_t start_ns;
+    std::vector<uint64_t> cpu_ns;  // per worker
+  };
+  Watch start_watch() const;
+  bool hung(const Watch& watch, int index) const;  // no round finished in kStopTimeoutNs, much of it on a CPU
+  uint64_t thread_cpu_ns(int index) const;
   Graph::WorkerSched worker_sched(int index) const;  // its scheduler times now (control_ held)
 
   EngineOptions options_;

@@ -213,7 +213,11 @@ t.test('a worker that never returns: stop() gives up in time, names the element,
   rt.start();
   await new Promise((r) => setTimeout(r, 200));
   const before = g.counter('c', 'packets');
-  const started = Date.now();
+  // A control operation that needs every worker to finish a round gives up too.
+  let started = Date.now();
+  t.throws(() => g.pause(), /^a worker did not finish its round within \d+ ms: worker 0 is still inside the task of element 'src' \(InfiniteSource\).*the process must exit/);
+  t.ok(Date.now() - started < 1000, `pause() gave up after ${Date.now() - started} ms`);
+  started = Date.now();
   t.throws(() => rt.stop(), /^the engine did not stop within \d+ ms: worker 0 is still inside the task of element 'src' \(InfiniteSource\)/);
   t.ok(Date.now() - started < 1000, `stop() gave up after ${Date.now() - started} ms`);
   t.ok(g.counter('c', 'packets') > before, 'the loop was still going');
