@@ -1,6 +1,15 @@
 #!/usr/bin/env node
 // The pktgraph command line. The code lives in src/cli/, compiled and bundled into dist/bundle/
 // by `npm run build` (scripts/build.mjs).
+
+// Output into a pipe whose reader has gone (`pktgraph run ... | head -1`): end quietly, with
+// the status a Unix tool killed by SIGPIPE has (128 + 13; Node ignores the signal itself).
+// Exiting runs the 'exit' handlers, so a run still removes its control socket.
+for (const stream of [process.stdout, process.stderr])
+  stream.on('error', (err) => {
+    if (err.code === 'EPIPE') process.exit(141);
+    throw err;
+  });
 let cli;
 try {
   cli = await import('../dist/bundle/main.js');

@@ -122,6 +122,9 @@ class Element {
   // letters, the last repeating: "hl/h" is input 0 push, input 1 and later pull.
   virtual const char* port_count() const = 0;
   virtual const char* processing() const = 0;
+  // True for an element through which no packet can go round a push cycle for ever (its
+  // descriptor's endsPushCycles says why); the graph loader refuses other push cycles.
+  virtual bool ends_push_cycles() const { return false; }
 
   // ---- lifecycle (control thread) ----
   virtual void configure(const Config& conf) {}

@@ -51,18 +51,32 @@ Engine::Engine(const EngineOptions& options) : options_(options) {
 }
 
 Engine::~Engine() {
-  stop();
+  try {
+    stop();
+  } catch (const EngineStuck&) {
+  }
   std::lock_guard<std::mutex> lock(control_);
+  if (wedged_) {
+    // A worker still runs inside these: leave them to the process's exit.
+    for (auto& [id, g] : graphs_) g.release();
+    for (auto& g : kept_) g.release();
+    for (auto& l : lists_) l.release();
+    pool_.release();
+    workers_.release();
+    return;
+  }
   graphs_.clear();
 }
 
 void Engine::start() {
   std::lock_guard<std::mutex> lock(control_);
   if (running_) return;
+  if (wedged_) throw EngineStuck("this engine cannot start again: one of its workers never stopped");
   stop_.store(false);
   for (int i = 0; i < options_.threads; i++) {
     Worker& w = workers_[size_t(i)];
     w.in_loop.store(false);
+    w.exited.store(false);
     w.thread = std::thread(&Engine::worker_main, this, i);
     w.handle = w.thread.native_handle();
   }
@@ -74,9 +88,28 @@ void Engine::start() {
 void Engine::stop() {
   std::lock_guard<std::mutex> lock(control_);
   if (!running_) return;
+  const Watch watch = start_watch();
   stop_.store(true);
-  for (int i = 0; i < options_.threads; i++) workers_[size_t(i)].thread.join();
+  std::string stuck;
+  for (int i = 0; i < options_.threads; i++) {
+    Worker& w = workers_[size_t(i)];
+    while (!w.exited.load(std::memory_order_acquire) && !hung(watch, i)) {
+      timespec ts{0, 1000000};
+      nanosleep(&ts, nullptr);
+    }
+    if (w.exited.load(std::memory_order_acquire)) {
+      w.thread.join();
+      continue;
+    }
+    w.thread.detach();
+    stuck += (stuck.empty() ? "" : "; ") + where(i);
+  }
   running_ = false;
+  if (!stuck.empty()) {
+    wedged_ = true;
+    throw EngineStuck("the engine did not stop within " + std::to_string(kStopTimeoutNs / 1000000) + " ms: " + stuck +
+                      ", which has not returned (a packet loop, or a bug in the element); its packets are lost and the process must exit");
+  }
 }
 
 void Engine::worker_main(int index) {
@@ -111,11 +144,13 @@ void Engine::worker_main(int index) {
     bool busy = false;
     const size_t n = list->tasks.size();
     for (size_t i = 0; i < n; i++) {
+      self.in_task.store(list->tasks[i].element, std::memory_order_relaxed);
       if (list->tasks[i].element->run_task()) {
         busy = true;
         list->task_graphs[i]->note_activity(index);
       }
     }
+    self.in_task.store(nullptr, std::memory_order_relaxed);
     for (Timer* t : list->timers) busy |= t->run_if_due(tls_clock.mono_ns);
     self.rounds.store(self.rounds.load(std::memory_order_relaxed) + 1, std::memory_order_release);
     if (busy) {
@@ -147,6 +182,7 @@ void Engine::worker_main(int index) {
   read_schedstat("/proc/thread-self/schedstat", self.exit_sched);
   tls_clock = LoopClock{};
   tls_worker = -1;
+  self.exited.store(true, std::memory_order_release);
 }
 
 void Engine::publish() {
@@ -161,7 +197,15 @@ void Engine::publish() {
     for (const TimerRef& t : g->timers()) fresh[size_t(t.worker)]->timers.push_back(t.timer);
   }
   for (int i = 0; i < options_.threads; i++) workers_[size_t(i)].tasks.store(fresh[size_t(i)].get(), std::memory_order_release);
-  wait_epoch();
+  try {
+    wait_epoch();
+  } catch (const EngineStuck&) {
+    for (auto& l : lists_) l.release();  // a worker that never finishes its round may still read its old list
+    lists_ = std::move(fresh);
+    throw;
+  }
+  if (wedged_)
+    for (auto& l : lists_) l.release();
   lists_ = std::move(fresh);  // the old lists are no longer read by any worker
 }
 
@@ -170,11 +214,47 @@ void Engine::wait_epoch() {
   std::vector<uint64_t> seen(size_t(options_.threads));
   for (int i = 0; i < options_.threads; i++) seen[size_t(i)] = workers_[size_t(i)].rounds.load(std::memory_order_acquire);
   // Two rounds: the one in progress when we published may have read the old list.
+  const Watch watch = start_watch();
+  std::string stuck;
   for (int i = 0; i < options_.threads; i++)
     while (workers_[size_t(i)].rounds.load(std::memory_order_acquire) < seen[size_t(i)] + 2) {
+      if (hung(watch, i)) {
+        stuck += (stuck.empty() ? "" : "; ") + where(i);
+        break;
+      }
       timespec ts{0, 20000};
       nanosleep(&ts, nullptr);
     }
+  if (!stuck.empty()) {
+    wedged_ = true;
+    throw EngineStuck("a worker did not finish its round within " + std::to_string(kStopTimeoutNs / 1000000) + " ms: " + stuck +
+                      ", which has not returned (a packet loop, or a bug in the element); the engine cannot change its graphs any more and the process must exit");
+  }
+}
+
+// A worker is hung when, waited for kStopTimeoutNs, it has also spent a quarter of that on a
+// CPU without finishing its round (which takes microseconds): one that was merely not
+// scheduled on a busy machine is waited for longer.
+Engine::Watch Engine::start_watch() const {
+  Watch w{monotonic_ns(), {}};
+  for (int i = 0; i < options_.threads; i++) w.cpu_ns.push_back(thread_cpu_ns(i));
+  return w;
+}
+
+bool Engine::hung(const Watch& watch, int index) const {
+  return monotonic_ns() - watch.start_ns >= kStopTimeoutNs && thread_cpu_ns(index) - watch.cpu_ns[size_t(index)] >= kStopTimeoutNs / 4;
+}
+
+uint64_t Engine::thread_cpu_ns(int index) const {
+  clockid_t cid;
+  timespec ts;
+  if (pthread_getcpuclockid(workers_[size_t(index)].handle, &cid) != 0 || clock_gettime(cid, &ts) != 0) return 0;
+  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
+std::string Engine::where(int index) const {
+  const Element* e = workers_[size_t(index)].in_task.load(std::memory_order_relaxed);
+  return "worker " + std::to_string(index) + " is still inside " + (e ? "the task of element '" + e->name() + "' (" + e->class_name() + ")" : "a timer");
 }
 
 uint32_t Engine::add_graph(const std::string& plan_json) {
@@ -201,6 +281,7 @@ void Engine::remove_graph(uint32_t id) {
   Graph& g = graph(id);
   g.paused = true;
   publish();  // no worker runs any of its tasks after this
+  if (wedged_) kept_.push_back(std::move(graphs_[id]));  // unless one never stopped
   graphs_.erase(id);  // elements' cleanup() returns held packets to the pool
 }
 
@@ -332,13 +413,7 @@ std::vector<WorkerStats> Engine::worker_stats() const {
   std::vector<WorkerStats> out;
   for (int i = 0; i < options_.threads; i++) {
     const Worker& w = workers_[size_t(i)];
-    uint64_t cpu = 0;
-    if (running_) {
-      clockid_t cid;
-      timespec ts;
-      if (pthread_getcpuclockid(w.handle, &cid) == 0 && clock_gettime(cid, &ts) == 0)
-        cpu = uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
-    }
+    const uint64_t cpu = running_ ? thread_cpu_ns(i) : 0;
     const bool live = running_;
     out.push_back({w.rounds.load(), w.busy_rounds.load(), cpu, live ? w.user_ns.load() : 0, live ? w.sys_ns.load() : 0});
   }

@@ -20,6 +20,14 @@
 
 namespace pg {
 
+struct EngineStuck : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// How long to wait for a worker to finish its round before taking it for hung (if it spent a
+// quarter of that on a CPU too): a round takes microseconds, an idle sleep at most 100 ms.
+constexpr uint64_t kStopTimeoutNs = 400'000'000;
+
 struct EngineOptions {
   int threads = 1;
   // The pool's capacity, not its cost: a packet's pages are touched only when it is first
@@ -59,6 +67,11 @@ class Engine {
   ~Engine();
 
   void start();
+  // Stops the workers. A worker that does not finish its round within kStopTimeoutNs (an
+  // element's task or timer that never returns: a bug, or a packet loop the checks let
+  // through) is left running, the engine is wedged (its graphs and pool are never freed,
+  // since that worker still uses them) and stop() throws EngineStuck naming the element: the
+  // process has to exit to end it, which it then can, instead of waiting for ever.
   void stop();
   bool running() const { return running_; }
   int threads() const { return options_.threads; }
@@ -106,6 +119,10 @@ class Engine {
     std::atomic<uint64_t> rounds{0};
     std::atomic<uint64_t> busy_rounds{0};
     std::atomic<bool> in_loop{false};
+    std::atomic<bool> exited{false};
+    // The element whose task the worker is running (null between tasks: in its timers or
+    // idle), read only to name an element that never returns.
+    std::atomic<const Element*> in_task{nullptr};
     pthread_t handle{};
     std::atomic<uint64_t> user_ns{0}, sys_ns{0};  // sampled by the worker (WorkerStats)
     // For the profiler: the thread's id, and its scheduler times when it last exited.
@@ -115,7 +132,15 @@ class Engine {
 
   void worker_main(int index);
   void publish();          // rebuild every worker's task list from the running graphs
-  void wait_epoch();       // until every running worker has completed a round
+  void wait_epoch();       // until every running worker has completed a round; throws EngineStuck
+  std::string where(int index) const;  // "worker N is still inside ..." for EngineStuck
+  struct Watch {
+    uint64_t start_ns;
+    std::vector<uint64_t> cpu_ns;  // per worker
+  };
+  Watch start_watch() const;
+  bool hung(const Watch& watch, int index) const;  // no round finished in kStopTimeoutNs, much of it on a CPU
+  uint64_t thread_cpu_ns(int index) const;
   Graph::WorkerSched worker_sched(int index) const;  // its scheduler times now (control_ held)
 
   EngineOptions options_;
@@ -128,6 +153,8 @@ class Engine {
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> virtual_now_{0};  // the test clock (0: real time)
   bool running_ = false;
+  bool wedged_ = false;  // a worker never stopped: nothing it may use is ever freed
+  std::vector<std::unique_ptr<Graph>> kept_;  // graphs removed while wedged
   std::mutex control_;  // serialises control operations
 };
 

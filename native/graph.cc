@@ -82,7 +82,27 @@ Graph::~Graph() {
   for (auto& e : elements_) e->cleanup();
 }
 
+// Loading, phase by phase; each phase throws PlanError naming what it refuses.
 void Graph::load(const json::Value& plan, PacketPool& pool, int workers, int& next_worker) {
+  read_header(plan);
+  const json::Value& elems = member(plan, "elements", "plan");
+  if (!elems.is_array()) throw PlanError("plan: 'elements' must be an array");
+  if (elems.as_array().empty()) throw PlanError("plan: the graph has no elements");
+  std::map<std::string, int> index;
+  for (size_t i = 0; i < elems.as_array().size(); i++) {
+    std::unique_ptr<Element> e = create_element(elems.as_array()[i], "plan: elements[" + std::to_string(i) + "]", index, pool, workers);
+    index[e->name()] = int(elements_.size());
+    elements_.push_back(std::move(e));
+  }
+  connect(member(plan, "connections", "plan"), index);
+  check_cycles();
+  make_counters(workers);
+  initialize_elements();
+  place_tasks(workers, next_worker);
+  handlers_.resize(elements_.size());
+}
+
+void Graph::read_header(const json::Value& plan) {
   if (!plan.is_object()) throw PlanError("plan must be a JSON object");
   const json::Value* format = plan.find("format");
   if (!format || !format->is_string() || format->as_string() != "pktgraph-plan")
@@ -94,87 +114,81 @@ void Graph::load(const json::Value& plan, PacketPool& pool, int workers, int& ne
   const json::Value& name = member(plan, "name", "plan");
   if (!name.is_string() || name.as_string().empty()) throw PlanError("plan: 'name' must be a non-empty string");
   name_ = name.as_string();
+}
 
-  const json::Value& elems = member(plan, "elements", "plan");
-  if (!elems.is_array()) throw PlanError("plan: 'elements' must be an array");
-  if (elems.as_array().empty()) throw PlanError("plan: the graph has no elements");
-  std::map<std::string, int> index;
+// One element of the plan: made from its class, its ports checked against the class, its
+// thread hint read and its config applied.
+std::unique_ptr<Element> Graph::create_element(const json::Value& ej, const std::string& where, const std::map<std::string, int>& index,
+                                               PacketPool& pool, int workers) {
+  if (!ej.is_object()) throw PlanError(where + " must be an object");
+  const json::Value& en = member(ej, "name", where);
+  const json::Value& ec = member(ej, "class", where);
+  if (!en.is_string() || en.as_string().empty()) throw PlanError(where + ": 'name' must be a non-empty string");
+  if (!ec.is_string()) throw PlanError(where + ": 'class' must be a string");
+  const std::string& ename = en.as_string();
+  const std::string& cls = ec.as_string();
+  if (index.count(ename)) throw PlanError("plan: two elements are named '" + ename + "'; element names must be unique");
+  ElementFactory factory = find_element(cls);
+  if (!factory) throw PlanError(elem_desc(ename, cls) + ": no element class '" + cls + "' is registered in the engine");
+  std::unique_ptr<Element> e = factory();
+  e->name_ = ename;
+  e->class_name_ = cls;
+  e->pool_ = &pool;
+  e->graph_ = this;
+  set_ports(*e, member(ej, "inputs", where), member(ej, "outputs", where));
 
-  // 1. Create and configure every element.
-  for (size_t i = 0; i < elems.as_array().size(); i++) {
-    const json::Value& ej = elems.as_array()[i];
-    std::string where = "plan: elements[" + std::to_string(i) + "]";
-    if (!ej.is_object()) throw PlanError(where + " must be an object");
-    const json::Value& en = member(ej, "name", where);
-    const json::Value& ec = member(ej, "class", where);
-    if (!en.is_string() || en.as_string().empty()) throw PlanError(where + ": 'name' must be a non-empty string");
-    if (!ec.is_string()) throw PlanError(where + ": 'class' must be a string");
-    const std::string& ename = en.as_string();
-    const std::string& cls = ec.as_string();
-    if (index.count(ename)) throw PlanError("plan: two elements are named '" + ename + "'; element names must be unique");
-    ElementFactory factory = find_element(cls);
-    if (!factory) throw PlanError(elem_desc(ename, cls) + ": no element class '" + cls + "' is registered in the engine");
-    std::unique_ptr<Element> e = factory();
-    e->name_ = ename;
-    e->class_name_ = cls;
-    e->pool_ = &pool;
-    e->graph_ = this;
-
-    const json::Value& ins = member(ej, "inputs", where);
-    const json::Value& outs = member(ej, "outputs", where);
-    if (!ins.is_array() || !outs.is_array()) throw PlanError(elem_desc(ename, cls) + ": 'inputs' and 'outputs' must be arrays of \"push\" or \"pull\"");
-    int lo_in, hi_in, lo_out, hi_out;
-    std::string pc_in, pc_out;
-    split_code(e->port_count(), pc_in, pc_out);
-    if (!parse_count_range(pc_in, lo_in, hi_in) || !parse_count_range(pc_out, lo_out, hi_out))
-      throw PlanError(elem_desc(ename, cls) + ": the class declares a bad port count '" + e->port_count() + "'");
-    int nin = int(ins.as_array().size()), nout = int(outs.as_array().size());
-    if (nin < lo_in || nin > hi_in)
-      throw PlanError(elem_desc(ename, cls) + ": has " + std::to_string(nin) + " input(s), the class takes " + pc_in);
-    if (nout < lo_out || nout > hi_out)
-      throw PlanError(elem_desc(ename, cls) + ": has " + std::to_string(nout) + " output(s), the class takes " + pc_out);
-    std::string pr_in, pr_out;
-    split_code(e->processing(), pr_in, pr_out);
-    auto side = [&](const json::Value& arr, std::vector<Element::Link>& links, const std::string& code, const char* what) {
-      for (size_t p = 0; p < arr.as_array().size(); p++) {
-        const json::Value& v = arr.as_array()[p];
-        if (!v.is_string() || (v.as_string() != "push" && v.as_string() != "pull"))
-          throw PlanError(elem_desc(ename, cls) + ": " + what + " " + std::to_string(p) + " must be \"push\" or \"pull\", got " + v.dump());
-        Element::Link l;
-        l.processing = v.as_string() == "push" ? Processing::Push : Processing::Pull;
-        char letter = processing_letter(code, int(p));
-        if ((letter == 'h' && l.processing != Processing::Push) || (letter == 'l' && l.processing != Processing::Pull))
-          throw PlanError(elem_desc(ename, cls) + ": " + what + " " + std::to_string(p) + " is " + v.as_string() +
-                          " but the class only supports " + (letter == 'h' ? "push" : "pull") + " there");
-        links.push_back(l);
-      }
-    };
-    side(ins, e->inputs_, pr_in, "input");
-    side(outs, e->outputs_, pr_out, "output");
-
-    if (const json::Value* th = ej.find("thread"); th && !th->is_null()) {
-      if (!th->is_number() || th->as_number() < 0 || th->as_number() != double(int(th->as_number())))
-        throw PlanError(elem_desc(ename, cls) + ": 'thread' must be a worker number, got " + th->dump());
-      if (int(th->as_number()) >= workers)
-        throw PlanError(elem_desc(ename, cls) + ": asks for worker thread " + th->dump() + " but the engine has " +
-                        std::to_string(workers) + " (threads are numbered from 0)");
-      e->thread_hint_ = int(th->as_number());
-    }
-    const json::Value* conf = ej.find("config");
-    if (conf && !conf->is_object() && !conf->is_null()) throw PlanError(elem_desc(ename, cls) + ": 'config' must be an object");
-    try {
-      e->configure(Config(conf));
-    } catch (const ConfigError& err) {
-      throw PlanError(elem_desc(ename, cls) + ": " + err.what());
-    } catch (const std::exception& err) {
-      throw PlanError(elem_desc(ename, cls) + ": " + err.what());
-    }
-    index[ename] = int(elements_.size());
-    elements_.push_back(std::move(e));
+  if (const json::Value* th = ej.find("thread"); th && !th->is_null()) {
+    if (!th->is_number() || th->as_number() < 0 || th->as_number() != double(int(th->as_number())))
+      throw PlanError(elem_desc(ename, cls) + ": 'thread' must be a worker number, got " + th->dump());
+    if (int(th->as_number()) >= workers)
+      throw PlanError(elem_desc(ename, cls) + ": asks for worker thread " + th->dump() + " but the engine has " +
+                      std::to_string(workers) + " (threads are numbered from 0)");
+    e->thread_hint_ = int(th->as_number());
   }
+  const json::Value* conf = ej.find("config");
+  if (conf && !conf->is_object() && !conf->is_null()) throw PlanError(elem_desc(ename, cls) + ": 'config' must be an object");
+  try {
+    e->configure(Config(conf));
+  } catch (const std::exception& err) {  // ConfigError and anything else configure throws
+    throw PlanError(elem_desc(ename, cls) + ": " + err.what());
+  }
+  return e;
+}
 
-  // 2. Connections: push outputs and pull inputs have exactly one peer; all ports connected.
-  const json::Value& conns = member(plan, "connections", "plan");
+// The plan's port lists ("push"/"pull" per port) against the class's port counts and processing.
+void Graph::set_ports(Element& e, const json::Value& ins, const json::Value& outs) {
+  const std::string d = elem_desc(e.name(), e.class_name());
+  if (!ins.is_array() || !outs.is_array()) throw PlanError(d + ": 'inputs' and 'outputs' must be arrays of \"push\" or \"pull\"");
+  int lo_in, hi_in, lo_out, hi_out;
+  std::string pc_in, pc_out;
+  split_code(e.port_count(), pc_in, pc_out);
+  if (!parse_count_range(pc_in, lo_in, hi_in) || !parse_count_range(pc_out, lo_out, hi_out))
+    throw PlanError(d + ": the class declares a bad port count '" + e.port_count() + "'");
+  int nin = int(ins.as_array().size()), nout = int(outs.as_array().size());
+  if (nin < lo_in || nin > hi_in) throw PlanError(d + ": has " + std::to_string(nin) + " input(s), the class takes " + pc_in);
+  if (nout < lo_out || nout > hi_out) throw PlanError(d + ": has " + std::to_string(nout) + " output(s), the class takes " + pc_out);
+  std::string pr_in, pr_out;
+  split_code(e.processing(), pr_in, pr_out);
+  auto side = [&](const json::Value& arr, std::vector<Element::Link>& links, const std::string& code, const char* what) {
+    for (size_t p = 0; p < arr.as_array().size(); p++) {
+      const json::Value& v = arr.as_array()[p];
+      if (!v.is_string() || (v.as_string() != "push" && v.as_string() != "pull"))
+        throw PlanError(d + ": " + what + " " + std::to_string(p) + " must be \"push\" or \"pull\", got " + v.dump());
+      Element::Link l;
+      l.processing = v.as_string() == "push" ? Processing::Push : Processing::Pull;
+      char letter = processing_letter(code, int(p));
+      if ((letter == 'h' && l.processing != Processing::Push) || (letter == 'l' && l.processing != Processing::Pull))
+        throw PlanError(d + ": " + what + " " + std::to_string(p) + " is " + v.as_string() + " but the class only supports " +
+                        (letter == 'h' ? "push" : "pull") + " there");
+      links.push_back(l);
+    }
+  };
+  side(ins, e.inputs_, pr_in, "input");
+  side(outs, e.outputs_, pr_out, "output");
+}
+
+// Connections: push outputs and pull inputs have exactly one peer; all ports connected.
+void Graph::connect(const json::Value& conns, const std::map<std::string, int>& index) {
   if (!conns.is_array()) throw PlanError("plan: 'connections' must be an array");
   std::vector<std::vector<int>> in_used(elements_.size()), out_used(elements_.size());
   for (size_t i = 0; i < elements_.size(); i++) {
@@ -190,7 +204,7 @@ void Graph::load(const json::Value& plan, PacketPool& pool, int workers, int& ne
     if (!from.is_string() || !index.count(from.as_string()))
       throw PlanError(where + ": 'from' names no element: " + from.dump());
     if (!to.is_string() || !index.count(to.as_string())) throw PlanError(where + ": 'to' names no element: " + to.dump());
-    int fi = index[from.as_string()], ti = index[to.as_string()];
+    int fi = index.at(from.as_string()), ti = index.at(to.as_string());
     int fp = port_number(member(c, "fromPort", where), where + ": 'fromPort'");
     int tp = port_number(member(c, "toPort", where), where + ": 'toPort'");
     Element& fe = *elements_[size_t(fi)];
@@ -228,8 +242,63 @@ void Graph::load(const json::Value& plan, PacketPool& pool, int workers, int& ne
       if (!out_used[i][size_t(p)])
         throw PlanError(elem_desc(e.name(), e.class_name()) + ": output " + std::to_string(p) + " is not connected");
   }
+}
 
-  // 3. Counters: one arena for the graph, a row per worker plus one for other threads.
+// No push cycle (a packet would go round for ever, one nested call per pass: a stack
+// overflow, or a worker that never returns) unless an element on it ends_push_cycles(), and
+// no pull cycle (a pull that never ends). The compiler refuses both; this is for other plans.
+void Graph::check_cycles() const {
+  std::unordered_map<const Element*, size_t> index;
+  for (size_t i = 0; i < elements_.size(); i++) index[elements_[i].get()] = i;
+  for (const bool push : {true, false}) {
+    std::vector<std::vector<size_t>> next(elements_.size());
+    for (size_t i = 0; i < elements_.size(); i++) {
+      const Element& e = *elements_[i];
+      if (push) {
+        for (const Element::Link& l : e.outputs_)
+          if (l.processing == Processing::Push && !e.ends_push_cycles() && !l.peer->ends_push_cycles()) next[i].push_back(index.at(l.peer));
+      } else {
+        for (const Element::Link& l : e.inputs_)
+          if (l.processing == Processing::Pull) next[i].push_back(index.at(l.peer));
+      }
+    }
+    // Iterative depth-first search; a link back to an element on the path closes a cycle.
+    std::vector<uint8_t> state(elements_.size(), 0);  // 0 unseen, 1 on the path, 2 done
+    for (size_t root = 0; root < elements_.size(); root++) {
+      if (state[root]) continue;
+      std::vector<std::pair<size_t, size_t>> path{{root, 0}};
+      state[root] = 1;
+      while (!path.empty()) {
+        auto& [u, k] = path.back();
+        if (k == next[u].size()) {
+          state[u] = 2;
+          path.pop_back();
+          continue;
+        }
+        const size_t v = next[u][k++];
+        if (state[v] == 0) {
+          state[v] = 1;
+          path.push_back({v, 0});
+        } else if (state[v] == 1) {
+          // The same sentences as the compiler's (src/compiler/compile.ts).
+          std::string cycle;
+          for (auto& [n, unused] : path) {
+            if (!cycle.empty()) cycle += push ? " -> " : " pulls from ";
+            if (!cycle.empty() || n == v) cycle += "'" + elements_[n]->name() + "' (" + elements_[n]->class_name() + ")";
+          }
+          const std::string& first = elements_[v]->name();
+          throw PlanError(push ? "plan: push cycle: " + cycle + " -> back to '" + first +
+                                     "': a packet pushed into it would go round for ever; put a Queue in the cycle (and an Unqueue after it to push its packets on)"
+                               : "plan: pull cycle: " + cycle + ", which pulls from '" + first +
+                                     "' again: a pull would never end; put an Unqueue and a Queue after it in the cycle");
+        }
+      }
+    }
+  }
+}
+
+// Counters: one arena for the graph, a row per worker plus one for other threads.
+void Graph::make_counters(int workers) {
   uint32_t slots = 0;
   for (auto& e : elements_) {
     e->counter_base_ = slots;
@@ -238,8 +307,9 @@ void Graph::load(const json::Value& plan, PacketPool& pool, int workers, int& ne
   counters_ = std::make_shared<CounterArena>(uint32_t(workers) + 1, slots);
   for (auto& e : elements_) e->arena_ = counters_.get();
   activity_.reset(new uint64_t[size_t(workers) * 8]());
+}
 
-  // 4. Initialize, then place tasks and timers on workers.
+void Graph::initialize_elements() {
   for (auto& e : elements_) {
     try {
       e->initialize();
@@ -247,6 +317,11 @@ void Graph::load(const json::Value& plan, PacketPool& pool, int workers, int& ne
       throw PlanError(elem_desc(e->name(), e->class_name()) + ": " + err.what());
     }
   }
+}
+
+// Tasks and timers onto workers: an element's hint, else round robin; timers go with their
+// element's task, else its hint, else the first task's worker.
+void Graph::place_tasks(int workers, int& next_worker) {
   for (auto& e : elements_) {
     int w = -1;
     if (e->wants_task()) {
@@ -266,7 +341,6 @@ void Graph::load(const json::Value& plan, PacketPool& pool, int workers, int& ne
       timers_.push_back({t, tw});
     }
   }
-  handlers_.resize(elements_.size());
 }
 
 void Element::synchronize() const {

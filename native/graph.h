@@ -3,6 +3,7 @@
 #pragma once
 #include <atomic>
 #include <functional>
+#include <map>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -81,7 +82,17 @@ class Graph {
   std::function<void()> synchronize;
 
  private:
+  // Loading by phase (graph.cc), in this order.
   void load(const json::Value& plan, PacketPool& pool, int workers, int& next_worker);
+  void read_header(const json::Value& plan);
+  std::unique_ptr<Element> create_element(const json::Value& element, const std::string& where, const std::map<std::string, int>& index,
+                                          PacketPool& pool, int workers);
+  static void set_ports(Element& e, const json::Value& inputs, const json::Value& outputs);
+  void connect(const json::Value& connections, const std::map<std::string, int>& index);
+  void check_cycles() const;
+  void make_counters(int workers);
+  void initialize_elements();
+  void place_tasks(int workers, int& next_worker);
   std::string name_;
   std::vector<std::unique_ptr<Element>> elements_;
   std::vector<std::vector<Handler>> handlers_;

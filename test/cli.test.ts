@@ -3,7 +3,7 @@
 // reporting, and graph files outside the repository importing 'pktgraph'.
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -176,6 +176,9 @@ t.test('elements lists and documents the elements', async (t) => {
   t.match(doc.stdout, /^ +counters +r +every counter/m, 'generic handlers');
   t.match(doc.stdout, /^ +byte_rate +bytes per second/m, 'derived handlers');
   t.match(doc.stdout, /Ports: 1 input, 1 output; processing a\/a/);
+  t.notMatch(doc.stdout, /Push cycles/);
+  const icmp = await cli(['elements', 'ICMPError']);
+  t.match(icmp.stdout, /^Push cycles through it are allowed: its errors may go back to the route lookup .*at most twice\.$/m, 'an element that ends push cycles says why');
 
   t.equal(typo.code, 1);
   t.match(typo.stderr, /no element named 'Countr'; did you mean 'Counter'\?/);
@@ -268,4 +271,136 @@ t.test('recipes lists and documents the recipes', async (t) => {
   t.match(doc.stdout, /^ {2}nat\.forwards\[\]\.to +the inside server/m);
   t.equal(typo.code, 1);
   t.match(typo.stderr, /no recipe named 'iprouter2'; did you mean 'ipRouter'\?/);
+});
+
+// A run in a child process, for signals: its output so far, and its end.
+function startRun(args: string[]) {
+  const env: NodeJS.ProcessEnv = { ...process.env, XDG_RUNTIME_DIR: work };
+  delete env.NODE_OPTIONS;
+  const child = spawn(process.execPath, [bin, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = { stdout: '', stderr: '' };
+  child.stdout.on('data', (d) => (out.stdout += d));
+  child.stderr.on('data', (d) => (out.stderr += d));
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal, at: Date.now() })),
+  );
+  return { child, out, done };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until(what: string, check: () => boolean, seconds = 60) {
+  for (const deadline = Date.now() + seconds * 1000; Date.now() < deadline; await sleep(20)) if (check()) return;
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+t.test('Ctrl-C and SIGTERM end a run within a second, after its summary, with status 130 and 143', async (t) => {
+  for (const [sig, status] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    const run = startRun(['run', 'configs/default.ts', '--threads', '1', '--control', `sig${status}`]);
+    // Into a pipe a running graph prints a line a second: the first means the workers run.
+    await until('the first tick', () => run.out.stdout.includes('Mpps'));
+    const sent = Date.now();
+    run.child.kill(sig);
+    const end = await run.done;
+    t.equal(end.code, status, `${sig}: exit status ${status} ${run.out.stderr}`);
+    t.ok(end.at - sent < 1000, `${sig}: ended ${end.at - sent} ms after the signal`);
+    t.match(run.out.stdout, /packets in .* s = .* Mpps[\s\S]*stopped because interrupted/, `${sig}: the summary is printed`);
+    t.equal(run.out.stderr, '');
+    t.notOk(existsSync(join(work, `pktgraph-${process.getuid!()}`, `sig${status}.sock`)), `${sig}: the socket is removed`);
+  }
+});
+
+t.test('a second Ctrl-C ends a run at once', async (t) => {
+  const run = startRun(['run', 'configs/default.ts', '--threads', '1', '--control', 'twice']);
+  await until('the first tick', () => run.out.stdout.includes('Mpps'));
+  const sent = Date.now();
+  run.child.kill('SIGINT');
+  run.child.kill('SIGINT');
+  const end = await run.done;
+  t.equal(end.code, 130, run.out.stderr);
+  t.ok(end.at - sent < 1000, `ended ${end.at - sent} ms after the signals`);
+  t.notOk(existsSync(join(work, `pktgraph-${process.getuid!()}`, 'twice.sock')), 'the socket is removed');
+});
+
+t.test('--duration ends a run whose graph never drains', async (t) => {
+  // Ten packets wait in a Queue that RatedUnqueue empties one a second: never drained in time.
+  writeFileSync(
+    join(outside, 'stuck.ts'),
+    `import { graph, InfiniteSource, Queue, RatedUnqueue, Discard } from 'pktgraph';
+export default graph('stuck', () => {
+  InfiniteSource({ limit: 10 }, 'src').to(Queue({}, 'q')).to(RatedUnqueue({ rate: 1, burst: 1 }, 'u')).to(Discard({}, 'sink'));
+});
+`,
+  );
+  const r = await cli(['run', join(outside, 'stuck.ts'), '--threads', '1', '--duration', '1', '--json', '--no-control']);
+  t.equal(r.code, 0, r.stderr);
+  const s = JSON.parse(r.stdout);
+  t.equal(s.stoppedBy, 'duration');
+  t.ok(s.seconds >= 1 && s.seconds < 1.5, `stopped after ${s.seconds} s`);
+  t.ok(s.elements.sink.packets < 10, 'packets were still queued');
+});
+
+t.test('a push cycle is a compile error, not a crash', async (t) => {
+  writeFileSync(
+    join(outside, 'cycle.ts'),
+    `import { graph, InfiniteSource, Counter, Tee, Null, Discard } from 'pktgraph';
+export default graph('cycle', () => {
+  const c = Counter({}, 'c');
+  const t = Tee({}, 't');
+  InfiniteSource({ limit: 1 }, 'src').to(c).to(t);
+  t.out(0).to(Null({}, 'n')).to(c);
+  t.out(1).to(Discard({}, 'd'));
+});
+`,
+  );
+  const r = await cli(['run', join(outside, 'cycle.ts'), '--threads', '1', '--duration', '1', '--no-control']);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /^pktgraph: push cycle: 'c' \(Counter\) -> 't' \(Tee\) -> 'n' \(Null\) -> back to 'c' \(defined at .*cycle\.ts:\d+.*\).*put a Queue in the cycle/);
+  t.notMatch(r.stderr, stackTrace);
+});
+
+t.test('output into a pipe whose reader has gone ends quietly, with the status of SIGPIPE', async (t) => {
+  // `pktgraph run ... | head -1`: the reader leaves after the first line.
+  const run = startRun(['run', 'configs/default.ts', '--threads', '1', '--control', 'pipe']);
+  await until('the first line', () => run.out.stdout.includes('\n'));
+  run.child.stdout.destroy();
+  const end = await run.done;
+  t.equal(end.code, 141, run.out.stderr);
+  t.equal(run.out.stderr, '', 'no EPIPE stack trace');
+  t.notOk(existsSync(join(work, `pktgraph-${process.getuid!()}`, 'pipe.sock')), 'the socket is removed');
+  // `pktgraph graph ... | true`: the reader is gone before anything is written.
+  const graph = startRun(['graph', 'configs/default.ts']);
+  graph.child.stdout.destroy();
+  const g = await graph.done;
+  t.equal(g.code, 141, graph.out.stderr);
+  t.equal(graph.out.stderr, '');
+});
+
+t.test('a worker that never returns (a Tee in a TTL-bounded loop: 2^64 passes) still ends the run within a second', async (t) => {
+  // The compiler lets a loop through DecIPTTL pass (a routing loop ends when the TTL runs out),
+  // but with a Tee on it each pass doubles the packets: the source's task never returns.
+  writeFileSync(
+    join(outside, 'storm.ts'),
+    `import { graph, InfiniteSource, MarkIPHeader, Counter, Tee, DecIPTTL, Discard } from 'pktgraph';
+export default graph('storm', () => {
+  const c = Counter({}, 'c');
+  const tee = Tee({}, 't');
+  InfiniteSource({ limit: 1, data: '45000014 00000000 40110000 c6120001 c6120002' }, 'src').to(MarkIPHeader({ offset: 0 }, 'mark')).to(c).to(tee);
+  for (const k of [0, 1]) {
+    const ttl = DecIPTTL({}, 'ttl' + k);
+    tee.out(k).to(ttl).to(c);
+    ttl.out(1).to(Discard({}, 'expired' + k));
+  }
+});
+`,
+  );
+  const run = startRun(['run', join(outside, 'storm.ts'), '--threads', '1', '--control', 'storm']);
+  await until('the first tick', () => run.out.stdout.includes('Mpps'));
+  const sent = Date.now();
+  run.child.kill('SIGINT');
+  const end = await run.done;
+  t.equal(end.code, 1, 'an error, not a crash');
+  t.ok(end.at - sent < 1000, `ended ${end.at - sent} ms after Ctrl-C`);
+  t.match(run.out.stderr, /^pktgraph: the engine did not stop within \d+ ms: worker 0 is still inside the task of element 'src' \(InfiniteSource\), which has not returned \(a packet loop, or a bug in the element\)/);
+  t.notMatch(run.out.stderr, stackTrace);
+  t.notOk(existsSync(join(work, `pktgraph-${process.getuid!()}`, 'storm.sock')), 'the socket is removed');
 });

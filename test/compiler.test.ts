@@ -1,6 +1,6 @@
 // The compiler's rules, each with the error a user would see.
 import t from 'tap';
-import { graph, compound, compile, toDot, InfiniteSource, Counter, Discard, Queue, Unqueue, IPRewriter, GraphError, PLAN_VERSION } from 'pktgraph';
+import { graph, compound, compile, toDot, InfiniteSource, Counter, Discard, Queue, Unqueue, IPRewriter, GraphError, PLAN_VERSION, Tee, Null, RoundRobinSched, ICMPError, CheckIPHeader } from 'pktgraph';
 
 function problems(build: () => void, params?: Record<string, string>): string {
   try {
@@ -176,4 +176,60 @@ t.test('Graphviz output draws elements, ports, pull edges and compounds', async 
   t.match(dot, /subgraph cluster_0 \{\s+label="box";/);
   t.match(dot, /"q" -> "d" \[taillabel="0", headlabel="0", style=dashed\]/);
   t.match(dot, /"src" -> "box\/inside"/);
+});
+
+t.test('push and pull cycles are refused, naming the elements in order and the fix', async (t) => {
+  // Counter -> Tee -> Null -> back to Counter: without the check, a segfault or a worker that never returns.
+  const push = problems(() => {
+    const c = Counter({}, 'c');
+    const tee = Tee({}, 't');
+    InfiniteSource({ limit: 1 }, 'src').to(c).to(tee);
+    tee.out(0).to(Null({}, 'n')).to(c);
+    tee.out(1).to(Discard({}, 'd'));
+  });
+  t.match(push, /^push cycle: 'c' \(Counter\) -> 't' \(Tee\) -> 'n' \(Null\) -> back to 'c' \(defined at .*compiler\.test\.ts:\d+.*\): a packet pushed into it would go round for ever; put a Queue in the cycle/);
+  t.equal(push.split('\n').length, 1, 'one problem for one cycle');
+
+  // A cycle of one element, reported with the other problems of the graph.
+  const self = problems(() => {
+    const n = Null({}, 'loop');
+    n.to(n);
+    Counter({}, 'lonely').to(Discard());
+  });
+  t.match(self, /push cycle: 'loop' \(Null\) -> back to 'loop'/);
+  t.match(self, /element 'lonely' \(Counter\).*input 0 is not connected/);
+
+  // Two separate cycles are two problems.
+  const two = problems(() => {
+    for (const k of ['a', 'b']) {
+      const c = Counter({}, `${k}1`);
+      InfiniteSource({ limit: 1 }, `${k}src`).to(c).to(Null({}, `${k}2`)).to(c);
+    }
+  });
+  t.equal(two.split('\n').filter((l) => l.startsWith('push cycle')).length, 2, two);
+
+  // A pull cycle: the scheduler pulls from Null, which pulls from the scheduler.
+  const pull = problems(() => {
+    const rr = RoundRobinSched({}, 'rr');
+    rr.to(Null({}, 'n')).to(rr);
+  });
+  t.match(pull, /^pull cycle: 'rr' \(RoundRobinSched\) pulls from 'n' \(Null\), which pulls from 'rr' again.*put an Unqueue and a Queue after it in the cycle/);
+
+  // The fix: a Queue (and an Unqueue) in the cycle.
+  const fixed = compile(graph('fixed', () => {
+    const c = Counter({}, 'c');
+    const tee = Tee({}, 't');
+    InfiniteSource({ limit: 1 }, 'src').to(c).to(tee);
+    tee.out(0).to(Queue({}, 'q')).to(Unqueue({}, 'u')).to(c);
+    tee.out(1).to(Discard({}, 'd'));
+  }));
+  t.equal(fixed.elements.length, 6, 'with a Queue in it the cycle compiles');
+
+  // ICMPError never answers an ICMP error, so its errors may go back to the lookup (Click's router).
+  const router = compile(graph('r', () => {
+    const check = CheckIPHeader({}, 'check');
+    InfiniteSource({ limit: 1 }, 'src').to(check);
+    check.to(Counter({}, 'lookup')).to(ICMPError({ src: '198.18.0.1', type: 'unreachable', code: 'net' }, 'err')).to(check);
+  }));
+  t.equal(router.elements.length, 4, 'a cycle through ICMPError compiles');
 });

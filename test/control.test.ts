@@ -145,7 +145,7 @@ t.test('read and write handlers of a running engine', async (t) => {
 
   run.child.kill('SIGINT');
   const end = await run.done;
-  t.equal(end.code, 0, end.stderr);
+  t.equal(end.code, 130, `Ctrl-C: the shell's status for SIGINT ${end.stderr}`);
   const summary = JSON.parse(end.stdout);
   t.equal(summary.stoppedBy, 'aborted', 'Ctrl-C stops the run and still prints the summary');
   t.notOk(existsSync(sock), 'the socket is removed on exit');
@@ -196,7 +196,7 @@ t.test('a written config field shows in the config handler', async (t) => {
   t.equal(bad.code, 1, 'a refused write');
   t.match(await config(), { rate: 2500 }, 'leaves config as it was');
   run.child.kill('SIGINT');
-  t.equal((await run.done).code, 0);
+  t.equal((await run.done).code, 130, 'ended by Ctrl-C');
 });
 
 t.test('without --control a second run takes a free default name and says so; an explicit taken name is an error', async (t) => {
@@ -215,14 +215,14 @@ t.test('without --control a second run takes a free default name and says so; an
   t.match(taken.stderr, /^pktgraph: another pktgraph engine is already serving the control socket .*default-2\.sock; stop it or give this one another with --control NAME$/m);
   first.child.kill('SIGINT');
   const a = await first.done;
-  t.equal(a.code, 0, a.stderr);
+  t.equal(a.code, 130, a.stderr);
   t.equal(a.stderr, '', 'the first run took the default name silently');
   const lost = await cli(['read', 'source.rate']);
   t.equal(lost.code, 1);
   t.match(lost.stderr, /^pktgraph: no pktgraph engine is running with the control socket .*default\.sock; runs started without --control serve default-2: name one with --control default-2$/m, 'a command without --control points to the run that took another name');
   second.child.kill('SIGINT');
   const b = await second.done;
-  t.equal(b.code, 0, b.stderr);
+  t.equal(b.code, 130, b.stderr);
   t.match(b.stderr, /^pktgraph: the default control socket is in use by another run; this one serves 'default-2' \(pktgraph read --control default-2 ELEMENT\.HANDLER\)$/m);
   t.equal(JSON.parse(b.stdout).stoppedBy, 'aborted', 'stdout is still only the JSON summary');
   t.notOk(existsSync(join(dir, 'default.sock')) || existsSync(join(dir, 'default-2.sock')), 'both sockets removed');
@@ -238,4 +238,91 @@ t.test('without --control a second run takes a free default name and says so; an
   const r = await third.done;
   t.equal(r.code, 0, r.stderr);
   t.equal(r.stderr, '', 'no other name was needed');
+});
+
+t.test('a socket path too long for the kernel, or in a missing directory: one sentence, before anything starts', async (t) => {
+  const long = join(work, 'x'.repeat(120), 'engine.sock');
+  const started = Date.now();
+  const run = await cli(['run', 'configs/default.ts', '--threads', '1', '--control', long]);
+  t.equal(run.code, 1, run.stderr);
+  t.match(run.stderr, new RegExp(`^pktgraph: the control socket path ${long} is ${Buffer.byteLength(long)} bytes long, more than the 107 a Unix socket path may have; give a shorter --control PATH\\n$`));
+  t.notOk(run.stdout.includes('Mpps'), 'the graph never ran');
+  t.ok(Date.now() - started < 20_000, 'no hang');
+  const read = await cli(['read', 'counter.packets', '--control', long]);
+  t.equal(read.code, 1);
+  t.match(read.stderr, /bytes long, more than the 107/, 'the client refuses it too (it would reach a truncated name)');
+
+  const missing = join(work, 'no-such-dir', 'engine.sock');
+  const run2 = await cli(['run', 'configs/default.ts', '--threads', '1', '--control', missing]);
+  t.equal(run2.code, 1, run2.stderr);
+  t.equal(run2.stderr, `pktgraph: cannot open the control socket ${missing}: the directory ${join(work, 'no-such-dir')} does not exist; create it or give --control a path in an existing directory\n`);
+  t.notOk(existsSync(join(work, 'no-such-dir')));
+});
+
+t.test('a handler answer of many megabytes arrives whole (the timeout is for an engine that does not answer)', async (t) => {
+  // 300,000 routes of one /24 each: rt.table is about 8 MB of text.
+  const n = 300_000;
+  const file = join(work, 'routes.txt');
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) lines.push(`${16 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}.0/24 ${i % 2}`);
+  writeFileSync(file, lines.join('\n') + '\n');
+  const graphFile = join(work, 'table.ts');
+  writeFileSync(
+    graphFile,
+    `import { graph, InfiniteSource, IPLookup, Discard } from 'pktgraph';
+export default graph('table', () => {
+  const rt = IPLookup({ file: ${JSON.stringify(file)} }, 'rt');
+  InfiniteSource({ limit: 1 }, 'src').to(rt);
+  rt.out(0).to(Discard({}, 'd0'));
+  rt.out(1).to(Discard({}, 'd1'));
+});
+`,
+  );
+  const sock = join(work, 'table.sock');
+  const run = start(['run', graphFile, '--threads', '1', '--keep-running', '--json', '--control', sock]);
+  await waitFor('the control socket', () => existsSync(sock), 60);
+  const read = await cli(['read', 'rt.table', '--control', sock]);
+  t.equal(read.code, 0, read.stderr);
+  const got = read.stdout.split('\n');
+  t.equal(got.length, n + 1, 'every route, each on a line of its own (no blank line after the table)');
+  t.equal(got[n], '');
+  t.equal(got[0], '16.0.0.0/24 dev 0');
+  t.equal(got[n - 1], `${16 + ((n - 1) >> 16)}.${((n - 1) >> 8) & 255}.${(n - 1) & 255}.0/24 dev 1`);
+  // Through the library too, next to a small request on the same engine.
+  const lib = await controlRequest(sock, { op: 'read', element: 'rt', handler: 'table' });
+  t.ok(lib.ok && (lib.value as string).trimEnd() === read.stdout.trimEnd(), 'the library gets the same text');
+  run.child.kill('SIGTERM');
+  const end = await run.done;
+  t.equal(end.code, 143, end.stderr);
+});
+
+t.test('the client waits for an answer to start, not to end', async (t) => {
+  // A peer that answers after 200 ms, slowly: 12 MB of JSON in 24 pieces 50 ms apart (1.2 s
+  // in all), against a timeout of 500 ms; and a peer that never answers.
+  const { createServer } = await import('node:net');
+  const slow = join(work, 'slow.sock');
+  const value = 'route\t'.repeat(2_000_000);
+  const text = JSON.stringify({ ok: true, value }) + '\n';
+  const server = createServer((s) => {
+    s.once('data', async () => {
+      await sleep(200);
+      for (let i = 0; i < 24; i++) {
+        s.write(text.slice((i * text.length) / 24, ((i + 1) * text.length) / 24));
+        await sleep(50);
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(slow, r));
+  const silent = join(work, 'silent.sock');
+  const mute = createServer(() => {});
+  await new Promise<void>((r) => mute.listen(silent, r));
+  t.teardown(() => {
+    server.close();
+    mute.close();
+  });
+  const started = Date.now();
+  const got = await controlRequest(slow, { op: 'read', element: 'rt', handler: 'table' }, 500);
+  t.ok(got.ok && got.value === value, 'the whole answer, decoded');
+  t.ok(Date.now() - started >= 1000, 'it took longer than the timeout');
+  await t.rejects(controlRequest(silent, { op: 'list' }, 300), /the engine at .*silent\.sock did not answer within 300 ms/);
 });

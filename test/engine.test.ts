@@ -1,7 +1,7 @@
 // The engine core: sources, counters, queues across threads, pool accounting, and
 // plans refused by the native side.
 import t from 'tap';
-import { graph, compile, InfiniteSource, Counter, Discard, Queue, Unqueue, Runtime, runPlan } from 'pktgraph';
+import { graph, compile, InfiniteSource, Counter, Discard, Queue, Unqueue, Runtime, runPlan, Tee, Null, RoundRobinSched, MarkIPHeader, DecIPTTL, type Plan } from 'pktgraph';
 import { runGraph } from './lib/run.js';
 
 t.test('a limited source drains through Counter into Discard, every packet counted', async (t) => {
@@ -156,4 +156,81 @@ t.test('handlers are read and written on a running engine', async (t) => {
   } finally {
     rt.close();
   }
+});
+
+t.test('the native side refuses push and pull cycles in hand-made plans', async (t) => {
+  const rt = new Runtime({ threads: 1, poolBuffers: 256 });
+  try {
+    const load = (plan: Plan) => () => rt.engine.addGraph(JSON.stringify(plan));
+    // Compiled without a cycle (t[0] -> n -> end), then n rewired by hand back to c.
+    const open = compile(graph('cyc', () => {
+      const c = Counter({}, 'c');
+      const tee = Tee({}, 't');
+      InfiniteSource({ limit: 1 }, 'src').to(c).to(tee);
+      tee.out(0).to(Null({}, 'n')).to(Discard({}, 'end'));
+      tee.out(1).to(Discard({}, 'd'));
+    }));
+    const cyclic: Plan = {
+      ...open,
+      elements: open.elements.filter((e) => e.name !== 'end'),
+      connections: open.connections.map((c) => (c.to === 'end' ? { ...c, to: 'c', toPort: 0 } : c)),
+    };
+    t.throws(load(cyclic), /^plan: push cycle: 'c' \(Counter\) -> 't' \(Tee\) -> 'n' \(Null\) -> back to 'c': .*put a Queue in the cycle/);
+
+    // A pull cycle: the scheduler's input and output both on one Null.
+    const chain = compile(graph('pc', () => {
+      InfiniteSource({ limit: 1 }, 'src').to(Queue({}, 'q')).to(RoundRobinSched({}, 'rr')).to(Null({}, 'n')).to(Unqueue({}, 'u')).to(Discard({}, 'd'));
+    }));
+    const pullCycle: Plan = {
+      ...chain,
+      elements: chain.elements.filter((e) => e.name === 'rr' || e.name === 'n'),
+      connections: [
+        { from: 'rr', fromPort: 0, to: 'n', toPort: 0 },
+        { from: 'n', fromPort: 0, to: 'rr', toPort: 0 },
+      ],
+    };
+    t.throws(load(pullCycle), /^plan: pull cycle: 'rr' \(RoundRobinSched\) pulls from 'n' \(Null\), which pulls from 'rr' again: .*Unqueue and a Queue/);
+
+    // The engine is unharmed: the plan without the cycle runs.
+    const g = rt.load(open);
+    rt.start();
+    for (let i = 0; i < 200 && !g.drained(); i++) await new Promise((r) => setTimeout(r, 5));
+    t.equal(g.counter('end', 'packets'), 1n);
+  } finally {
+    rt.close();
+  }
+});
+
+// Last in this file: the worker it wedges spins until the process exits.
+t.test('a worker that never returns: stop() gives up in time, names the element, and nothing is freed under it', async (t) => {
+  // A Tee in a loop through DecIPTTL: allowed (the TTL bounds a routing loop), but every pass
+  // doubles the packets, so the source's task runs for 2^64 passes.
+  const storm = compile(graph('storm', () => {
+    const c = Counter({}, 'c');
+    const tee = Tee({}, 't');
+    InfiniteSource({ limit: 1, data: '45000014 00000000 40110000 c6120001 c6120002' }, 'src').to(MarkIPHeader({ offset: 0 }, 'mark')).to(c).to(tee);
+    for (const k of [0, 1]) {
+      const ttl = DecIPTTL({}, `ttl${k}`);
+      tee.out(k).to(ttl).to(c);
+      ttl.out(1).to(Discard({}, `expired${k}`));
+    }
+  }));
+  const rt = new Runtime({ threads: 1, poolBuffers: 1024 });
+  const g = rt.load(storm);
+  rt.start();
+  await new Promise((r) => setTimeout(r, 200));
+  const before = g.counter('c', 'packets');
+  // A control operation that needs every worker to finish a round gives up too.
+  let started = Date.now();
+  t.throws(() => g.pause(), /^a worker did not finish its round within \d+ ms: worker 0 is still inside the task of element 'src' \(InfiniteSource\).*the process must exit/);
+  t.ok(Date.now() - started < 1000, `pause() gave up after ${Date.now() - started} ms`);
+  started = Date.now();
+  t.throws(() => rt.stop(), /^the engine did not stop within \d+ ms: worker 0 is still inside the task of element 'src' \(InfiniteSource\)/);
+  t.ok(Date.now() - started < 1000, `stop() gave up after ${Date.now() - started} ms`);
+  t.ok(g.counter('c', 'packets') > before, 'the loop was still going');
+  t.throws(() => rt.start(), /cannot start again/);
+  rt.close(); // keeps the graph and the pool the worker still uses: no crash
+  // Other engines are unaffected.
+  const other = await runPlan(compile(graph('after', () => InfiniteSource({ limit: 100 }, 'src').to(Discard({}, 'd')))), { threads: 1, poolBuffers: 256 });
+  t.equal(other.elements.d.packets, 100);
 });

@@ -19,6 +19,7 @@ between the two outputs, each keeping the arrival order.`,
   outputs: '1-2',
   processing: 'h/h',
   config: Type.Object({}, { additionalProperties: false }),
+  endsPushCycles: "it takes one from the TTL on each pass and a packet whose TTL runs out leaves by output 1 (or is dropped), so a packet goes round a routing loop through it at most 255 times, as on a real network",
   counters: {
     packets: 'packets whose TTL was decremented (sent to output 0)',
     expired: 'packets that arrived with TTL 0 or 1, sent to output 1',

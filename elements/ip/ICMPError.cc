@@ -75,6 +75,7 @@ class ICMPError final : public Element {
  public:
   const char* port_count() const override { return "1/1"; }
   const char* processing() const override { return "h/h"; }
+  bool ends_push_cycles() const override { return true; }  // never answers an error (descriptor: endsPushCycles)
 
   void configure(const Config& conf) override {
     const uint32_t a = config_ipv4(conf.string("src"), "src");

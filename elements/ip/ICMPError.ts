@@ -128,6 +128,7 @@ number or a name valid for the type: ${Object.entries(ICMP_ERROR_CODES)
     if (type === 3 && code === 4 && (c.mtu ?? 0) < 68) return 'fragmentation needed (needfrag) needs the next-hop mtu (68 to 65535)';
     return undefined;
   },
+  endsPushCycles: "its errors may go back to the route lookup (as in Click's router): an error about an ICMP error is never sent, so a packet passes it at most twice",
   counters: {
     errors: 'ICMP error messages sent (on output 0)',
     suppressed_icmp_error: 'packets not answered because they are ICMP error messages (types 3, 4, 5, 11, 12)',

@@ -29,6 +29,7 @@ split between the two outputs, each keeping the arrival order.`,
   outputs: '1-2',
   processing: 'h/h',
   config: Type.Object({}, { additionalProperties: false }),
+  endsPushCycles: "its replies may go back to the route lookup: it answers only echo requests, never a reply, so a packet passes it at most twice",
   counters: {
     replies: 'echo requests turned into echo replies (sent to output 0)',
     drops_not_echo: 'packets that are not echo requests, dropped because output 1 does not exist',

@@ -18,6 +18,7 @@ only; a batch with expired packets is split between the two outputs, each keepin
   outputs: '1-2',
   processing: 'h/h',
   config: Type.Object({}, { additionalProperties: false }),
+  endsPushCycles: "it takes one from the hop limit on each pass and a packet whose hop limit runs out leaves by output 1 (or is dropped), so a packet goes round a routing loop through it at most 255 times, as on a real network",
   counters: {
     packets: 'packets whose hop limit was decremented (sent to output 0)',
     expired: 'packets that arrived with hop limit 0 or 1, sent to output 1',

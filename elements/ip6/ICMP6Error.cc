@@ -42,6 +42,7 @@ class ICMP6Error final : public Element {
  public:
   const char* port_count() const override { return "1/1"; }
   const char* processing() const override { return "h/h"; }
+  bool ends_push_cycles() const override { return true; }  // never answers an error (descriptor: endsPushCycles)
 
   void configure(const Config& conf) override {
     const std::string src = conf.string("src");

@@ -80,6 +80,7 @@ Packets without a usable header are dropped and counted in \`drops_malformed\` (
     if (v === 0n) return `src: '${c.src}' is the unspecified address; give the router's unicast address`;
     return undefined;
   },
+  endsPushCycles: "its errors may go back to the route lookup: an error about an ICMPv6 error is never sent, so a packet passes it at most twice",
   counters: {
     errors: 'ICMPv6 error messages sent (on output 0)',
     suppressed_icmp_error: 'packets not answered because they are ICMPv6 error messages (types below 128)',

@@ -32,6 +32,7 @@ Push only; a batch is split between the two outputs, each keeping the arrival or
   outputs: '1-2',
   processing: 'h/h',
   config: Type.Object({}, { additionalProperties: false }),
+  endsPushCycles: "its replies may go back to the route lookup: it answers only echo requests, never a reply, so a packet passes it at most twice",
   counters: {
     replies: 'echo requests turned into echo replies (sent to output 0)',
     not_echo: 'packets that are not ICMPv6 echo requests, sent to output 1',

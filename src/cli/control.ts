@@ -68,8 +68,9 @@ async function request(control: string | undefined, req: ControlRequest): Promis
 
 export async function readCommand(spec: string, opts: { control?: string }) {
   const t = parseTarget(spec, true);
-  const value = await request(opts.control, { op: 'read', ...t });
-  console.log(String(value));
+  const value = String(await request(opts.control, { op: 'read', ...t }));
+  // Multi-line answers (a routing table) end with their own newline: add none after it.
+  process.stdout.write(value.endsWith('\n') ? value : `${value}\n`);
 }
 
 export async function writeCommand(spec: string, value: string | undefined, opts: { control?: string }) {

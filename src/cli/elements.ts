@@ -60,6 +60,7 @@ function indent(text: string, by = '  '): string[] {
 export function describeElement(d: ElementDescriptor): string[] {
   const out = [`${d.name} (${d.group}): ${d.summary}`, '', ...indent(d.doc.trim()), ''];
   out.push(`Ports: ${ports(d.inputs, 'input')}, ${ports(d.outputs, 'output')}; processing ${d.processing} (${processing(d.processing)})`);
+  if (d.endsPushCycles) out.push(`Push cycles through it are allowed: ${d.endsPushCycles}.`);
 
   const schema = d.config as TObject;
   const required = new Set<string>((schema.required as string[] | undefined) ?? []);

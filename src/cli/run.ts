@@ -1,12 +1,12 @@
 // `pktgraph run`: compile a graph file, run it on the engine with a control socket,
 // show live rates each second and a summary at the end.
-import { availableParallelism } from 'node:os';
+import { availableParallelism, constants as osConstants } from 'node:os';
 import { basename } from 'node:path';
 import { runPlan, type RunSummary, type TickInfo } from '../runtime/run.js';
 import type { Runtime, RunningGraph } from '../runtime/runtime.js';
 import { ENGINE_LIMITS } from '../runtime/native.js';
 import type { Plan } from '../compiler/plan.js';
-import { controlPath, ensureControlDir, freeDefaultControlPath } from '../control/path.js';
+import { checkSocketDir, controlPath, ensureControlDir, freeDefaultControlPath } from '../control/path.js';
 import { probeSocket } from '../control/client.js';
 import { startControlServer, type ControlServer } from '../control/server.js';
 import { loadAndCompile } from './load.js';
@@ -38,18 +38,23 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
   const given = typeof opts.control === 'string' ? opts.control : undefined;
   let socketPath = opts.control === false ? undefined : await chooseControlPath(given);
 
-  // Ctrl-C and SIGTERM end the run cleanly (the summary is still printed); a second one
-  // leaves at once, still removing the socket.
+  // Ctrl-C and SIGTERM end the run cleanly within a poll (5 ms): the summary is still
+  // printed, then the exit status is 128 + the signal's number (130, 143), as a shell's. A
+  // second one leaves at once, still removing the socket. The handlers go in once the
+  // engine runs: before that (compiling, loading a large table) a signal's default action
+  // ends the process at once, where a handler would wait for the load to finish.
   const abort = new AbortController();
   let server: ControlServer | undefined;
+  let signalled: NodeJS.Signals | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
-    if (!abort.signal.aborted) return abort.abort();
+    if (!signalled) {
+      signalled = sig;
+      return abort.abort();
+    }
     server?.close();
-    process.exit(sig === 'SIGINT' ? 130 : 143);
+    process.exit(signalStatus(sig));
   };
   const onExit = () => server?.close();
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
   process.on('exit', onExit);
 
   const meter = new Meter(plan);
@@ -67,6 +72,8 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
       signal: abort.signal,
       onStart: async (runtime, graph) => {
         running = graph;
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
         if (socketPath) ({ server, path: socketPath } = await serveControl(runtime, socketPath, given === undefined));
         live?.setControl(socketPath);
       },
@@ -101,6 +108,7 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
     for (const line of summaryLines(plan, summary, bytes, configOf)) console.log(line);
     for (const line of profileLines(summary)) console.log(line);
   }
+  if (signalled) process.exitCode = signalStatus(signalled);
 }
 
 /**
@@ -112,6 +120,7 @@ async function chooseControlPath(given: string | undefined): Promise<string> {
   if (!given?.includes('/')) ensureControlDir();
   if (given === undefined) return freeDefaultControlPath();
   const path = controlPath(given);
+  if (given.includes('/')) checkSocketDir(path);
   if ((await probeSocket(path)) === 'live')
     throw new CliError(`another pktgraph engine is already serving the control socket ${path}; stop it or give this one another with --control NAME`);
   return path;
@@ -137,6 +146,9 @@ async function serveControl(runtime: Runtime, path: string, isDefault: boolean):
     }
   }
 }
+
+/** The exit status of a run ended by a signal: 128 + its number, as a shell reports it. */
+const signalStatus = (sig: NodeJS.Signals) => 128 + (osConstants.signals[sig] ?? 0);
 
 /** Bytes emitted by the sources, if they count bytes. */
 function sourceBytes(plan: Plan, s: RunSummary): number | undefined {

@@ -3,8 +3,8 @@
 // filled in); compounds flattened; port counts; push/pull resolved with Click's rules
 // (agnostic ports take the processing of what they connect to, push by default; a push
 // output feeds exactly one input; a pull input has exactly one connection); every port
-// connected; each descriptor's own checks. All problems are reported together, each
-// naming the element, port or field and how to fix it.
+// connected; no push or pull cycle; each descriptor's own checks. All problems are
+// reported together, each naming the element, port or field and how to fix it.
 import { Value } from 'typebox/value';
 import type { TObject } from 'typebox';
 import { GraphError, at, type GraphBuilder, type GraphDefinition, type ElementNode, type ParamValue } from '../graph/graph.js';
@@ -46,6 +46,7 @@ export function compileBuilder(name: string, builder: GraphBuilder, params: Plan
   const ports = countPorts(elements, edges, problems);
   const processing = resolveProcessing(elements, edges, ports, problems);
   checkConnections(elements, edges, ports, processing, problems);
+  checkCycles(elements, edges, processing, problems);
 
   for (const e of elements) {
     const d = e.descriptor!;
@@ -421,4 +422,74 @@ function checkConnections(
         problems.push(`${desc(e)}: pull input ${i} has ${conns.length} connections (${conns.map((c) => c.from.name).join(', ')}); merge them with a scheduler such as RoundRobinSched or PrioSched`);
     }
   }
+}
+
+// ---- cycles ----
+
+// A push cycle (a push output reaching its own element again through push connections)
+// would send a packet round for ever, one nested call per pass, and a pull cycle would
+// pull for ever: both crash or hang a worker. Elements that declare endsPushCycles let a
+// push cycle through: ICMPError never answers an error and DecIPTTL bounds a routing loop,
+// so Click's router, whose errors go back to the route lookup, compiles.
+function checkCycles(elements: ElementNode[], edges: RealEdge[], processing: Map<string, PortProcessing>, problems: string[]) {
+  const push = new Map<ElementNode, ElementNode[]>();
+  const pull = new Map<ElementNode, ElementNode[]>();
+  for (const e of elements) {
+    push.set(e, []);
+    pull.set(e, []);
+  }
+  for (const c of edges) {
+    if (processing.get(key(c.from, 'out', c.fromPort)) === 'push') {
+      if (!c.from.descriptor!.endsPushCycles && !c.to.descriptor!.endsPushCycles) push.get(c.from)!.push(c.to);
+    } else pull.get(c.to)!.push(c.from);
+  }
+  const name = (e: ElementNode) => `'${e.name}' (${e.className})`;
+  for (const cycle of findCycles(elements, push))
+    problems.push(
+      `push cycle: ${cycle.map(name).join(' -> ')} -> back to '${cycle[0].name}'${at(cycle[0].site)}: a packet pushed into it would go round for ever; put a Queue in the cycle (and an Unqueue after it to push its packets on)`,
+    );
+  for (const cycle of findCycles(elements, pull))
+    problems.push(
+      `pull cycle: ${cycle.map(name).join(' pulls from ')}, which pulls from '${cycle[0].name}' again${at(cycle[0].site)}: a pull would never end; put an Unqueue and a Queue after it in the cycle`,
+    );
+}
+
+// Cycles of a directed graph, each once, in traversal order: an iterative depth-first
+// search reports the path from a back edge's target to its source; cycles sharing an
+// element with one already reported are left out (fixing that one is the first step).
+function findCycles<T>(nodes: T[], next: Map<T, T[]>): T[][] {
+  const state = new Map<T, 'open' | 'done'>();
+  const inCycle = new Set<T>();
+  const cycles: T[][] = [];
+  for (const root of nodes) {
+    if (state.has(root)) continue;
+    const path: T[] = [root];
+    const iters = [0];
+    state.set(root, 'open');
+    while (path.length) {
+      const u = path[path.length - 1];
+      const out = next.get(u) ?? [];
+      const i = iters[iters.length - 1]++;
+      if (i >= out.length) {
+        state.set(u, 'done');
+        path.pop();
+        iters.pop();
+        continue;
+      }
+      const v = out[i];
+      const sv = state.get(v);
+      if (sv === undefined) {
+        state.set(v, 'open');
+        path.push(v);
+        iters.push(0);
+      } else if (sv === 'open') {
+        const cycle = path.slice(path.indexOf(v));
+        if (!cycle.some((n) => inCycle.has(n))) {
+          cycles.push(cycle);
+          for (const n of cycle) inCycle.add(n);
+        }
+      }
+    }
+  }
+  return cycles;
 }

@@ -11,32 +11,39 @@ export class NoEngineError extends Error {
   }
 }
 
-/** Send one request and wait for its response (at most timeoutMs). */
+/**
+ * Send one request and wait for its response. `timeoutMs` bounds the wait for the engine to
+ * start answering (and any pause of that long within an answer), not the answer's length:
+ * an answer of any size arrives, chunk by chunk, and is decoded once, at its end.
+ */
 export function controlRequest(path: string, request: ControlRequest, timeoutMs = 5000): Promise<ControlResponse> {
   return new Promise((resolve, reject) => {
     const socket = connect(path);
-    let buffered = '';
+    const chunks: Buffer[] = [];
     let done = false;
     const finish = (err: Error | undefined, response?: ControlResponse) => {
       if (done) return;
       done = true;
-      clearTimeout(timer);
       socket.destroy();
       if (err) reject(err);
       else resolve(response!);
     };
-    const timer = setTimeout(() => finish(new Error(`the engine at ${path} did not answer within ${timeoutMs} ms`)), timeoutMs);
-    socket.setEncoding('utf8');
+    socket.setTimeout(timeoutMs, () => finish(new Error(`the engine at ${path} did not answer within ${timeoutMs} ms`)));
     socket.on('connect', () => socket.write(JSON.stringify(request) + '\n'));
-    socket.on('data', (chunk: string) => {
-      buffered += chunk;
-      const nl = buffered.indexOf('\n');
+    socket.on('data', (chunk: Buffer) => {
+      // Look for the end of the line in the new chunk only: an answer of many megabytes
+      // comes in thousands of chunks.
+      const nl = chunk.indexOf(0x0a);
+      chunks.push(nl < 0 ? chunk : chunk.subarray(0, nl));
       if (nl < 0) return;
+      let response: ControlResponse;
       try {
-        finish(undefined, JSON.parse(buffered.slice(0, nl)) as ControlResponse);
+        response = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ControlResponse;
       } catch {
-        finish(new Error(`the engine at ${path} sent a response that is not JSON`));
+        return finish(new Error(`the engine at ${path} sent a response that is not JSON`));
       }
+      chunks.length = 0;
+      finish(undefined, response);
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') finish(new NoEngineError(path));

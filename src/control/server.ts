@@ -6,6 +6,7 @@ import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import type { Runtime } from '../runtime/runtime.js';
 import type { ControlRequest, ControlResponse } from './protocol.js';
 import { probeSocket } from './client.js';
+import { checkSocketDir } from './path.js';
 
 /** Longest request line accepted; a client sending more is cut off. */
 const MAX_LINE = 1 << 20;
@@ -73,8 +74,10 @@ function dispatch(runtime: Runtime, request: unknown): unknown {
   }
 }
 
+// Each request is answered in order, one after another.
 function serveConnection(socket: Socket, runtime: Runtime) {
   let buffered = '';
+  let answered: Promise<void> = Promise.resolve();
   socket.setEncoding('utf8');
   socket.on('error', () => socket.destroy());
   socket.on('data', (chunk: string) => {
@@ -84,13 +87,15 @@ function serveConnection(socket: Socket, runtime: Runtime) {
       const line = buffered.slice(0, nl).trim();
       buffered = buffered.slice(nl + 1);
       if (line === '') continue;
-      let response: ControlResponse;
-      try {
-        response = handleRequest(runtime, JSON.parse(line));
-      } catch {
-        response = { ok: false, error: 'the request is not valid JSON' };
-      }
-      socket.write(JSON.stringify(response) + '\n');
+      answered = answered.then(() => {
+        let response: ControlResponse;
+        try {
+          response = handleRequest(runtime, JSON.parse(line));
+        } catch {
+          response = { ok: false, error: 'the request is not valid JSON' };
+        }
+        return writeResponse(socket, response);
+      });
     }
     if (buffered.length > MAX_LINE) {
       socket.end(JSON.stringify({ ok: false, error: `request longer than ${MAX_LINE} bytes` }) + '\n');
@@ -99,11 +104,40 @@ function serveConnection(socket: Socket, runtime: Runtime) {
   });
 }
 
+/** Answers up to this many characters go out as one write; longer ones in slices this long. */
+const SLICE = 1 << 20;
+
+// A long string value (a whole routing table) is escaped and sent a slice at a time, each
+// once the socket has taken the previous one, so the answer is never held twice over.
+// Escaping a slice on its own gives the same JSON text as escaping the whole string (a
+// surrogate pair cut in two becomes two \u escapes, which JSON.parse joins again).
+async function writeResponse(socket: Socket, response: ControlResponse): Promise<void> {
+  if (!response.ok || typeof response.value !== 'string' || response.value.length <= SLICE) {
+    socket.write(JSON.stringify(response) + '\n');
+    return;
+  }
+  const value = response.value;
+  const write = (text: string) =>
+    socket.write(text)
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          const go = () => {
+            socket.off('drain', go).off('close', go);
+            resolve();
+          };
+          socket.on('drain', go).on('close', go);
+        });
+  await write('{"ok":true,"value":"');
+  for (let i = 0; i < value.length && !socket.destroyed; i += SLICE) await write(JSON.stringify(value.slice(i, i + SLICE)).slice(1, -1));
+  socket.write('"}\n');
+}
+
 /**
  * Listen on `path` for `runtime`. A stale socket file (nobody listening) is replaced; a
  * live one is an error. The caller must close the server before closing the runtime.
  */
 export async function startControlServer(runtime: Runtime, path: string): Promise<ControlServer> {
+  checkSocketDir(path);
   const state = await probeSocket(path);
   if (state === 'live')
     throw new Error(`another pktgraph engine is already serving the control socket ${path}; stop it or give this one another with --control NAME`);

@@ -58,6 +58,11 @@ export interface ElementDescriptor<S extends TObject = TObject> {
   plan?: (config: Static<S>, ports: { inputs: number; outputs: number }) => Partial<Static<S>>;
   /** Examples for the documentation. */
   examples?: string[];
+  /** Set (to the reason) by an element through which no packet can circle for ever, so a push
+   *  cycle through it is allowed (ICMPError: it never answers an ICMP error, as in Click's
+   *  router, where its errors go back to the route lookup). The C++ class says the same with
+   *  ends_push_cycles(). */
+  endsPushCycles?: string;
 }
 
 export interface ElementConstructor<S extends TObject> {
