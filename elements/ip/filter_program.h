@@ -20,12 +20,14 @@
 
 namespace pg::filter {
 
-enum Op : uint32_t { kConst = 0, kLoad, kCtx, kAdd, kSub, kMul, kDiv, kMod, kAnd, kOr, kXor, kShl, kShr, kNeg };
+enum Op : uint32_t { kConst = 0, kLoad, kCtx, kAdd, kSub, kMul, kDiv, kMod, kAnd, kOr, kXor, kShl, kShr, kNeg, kChain };
 enum Cmp : uint32_t { kEq = 0, kNe, kLt, kLe, kGt, kGe };
-enum CtxValue : uint32_t { kLen = 0, kFamily, kVid0, kVid1 };
+// The frame length; the type field after 0, 1, 2 VLAN tags (EtherType or TPID); the VLAN id
+// of the first and second tag (src/filter/parse.ts, CTX).
+enum CtxValue : uint32_t { kLen = 0, kType0, kType1, kType2, kVid0, kVid1, kNumCtx };
+enum Base : uint32_t { kNet = 0, kTrans, kLink };
 constexpr uint32_t kDrop = 65535;      // no rule took the packet
 constexpr uint32_t kDropRule = 65534;  // a drop/deny rule took it (IPFilter)
-constexpr uint32_t kFamilyTag = 0x10000;
 constexpr int kMaxStack = 16;
 
 struct Node {
@@ -44,53 +46,139 @@ struct View {
   const uint8_t* nh = nullptr;  // network header
   uint32_t nlen = 0;            // bytes from nh to the packet's end
   uint32_t thoff = 0;           // IPv4 transport header offset from nh: IHL * 4 (BPF's ldxb 4*([nh]&0xf))
-  uint32_t ctx[4] = {0, 0, 0, 0};
+  // The link frame as tcpdump would have seen it: the MAC header annotation on, with a tag
+  // VLANDecap moved into the VLAN annotation put back at offset 12 (`tag`).
+  const uint8_t* lh = nullptr;
+  uint32_t llen = 0;
+  bool ltag = false;
+  uint8_t tag[4] = {0, 0, 0, 0};
+  uint32_t ctx[kNumCtx] = {};
+  uint32_t missing = 0;  // bit i: ctx[i] is not in the frame (reading it fails)
 };
 
 inline uint16_t be16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
 
 inline bool is_tpid(uint16_t t) { return t == 0x8100 || t == 0x88a8 || t == 0x9100; }
 
-// The family: from the EtherType just before the network header when the MAC header
-// annotation says a link header is there, checked against the IP version; otherwise from
-// the IP version alone. VLAN tags: the annotation's (outermost, a VLANDecap'd tag), then
-// tags still in the frame between the MAC and network headers.
+inline uint32_t read_be(const uint8_t* q, uint32_t size) {
+  return size == 1 ? q[0] : size == 2 ? uint32_t(q[0] << 8 | q[1]) : uint32_t(q[0]) << 24 | uint32_t(q[1]) << 16 | uint32_t(q[2]) << 8 | q[3];
+}
+
+// `size` bytes at `off` of the link frame; the caller checked off + size <= llen.
+inline uint32_t link_read(const View& v, uint32_t off, uint32_t size) {
+  if (!v.ltag || off + size <= 12) return read_be(v.lh + off, size);
+  if (off >= 16) return read_be(v.lh + off - 4, size);
+  uint32_t x = 0;  // straddles the re-inserted tag
+  for (uint32_t i = off; i < off + size; i++) x = x << 8 | (i < 12 ? v.lh[i] : i < 16 ? v.tag[i - 12] : v.lh[i - 4]);
+  return x;
+}
+
+// Two cases. When the network header sits right after the link header and its VLAN tags
+// (or is not set: then it is put there), the frame is what tcpdump reads: the types and
+// VLAN ids are the frame's bytes at 12 + 4d and 14 + 4d, missing when the frame is
+// shorter. Otherwise (no MAC header annotation: raw IP, a decapsulated inner packet), the
+// IP version nibble gives the type (IPv4 0x0800, IPv6 0x86dd) and the VLAN annotation is
+// the only tag. `len` is the frame length from the MAC header (or the network header),
+// plus 4 for a tag in the annotation.
 inline void make_view(Packet* p, View& v) {
-  uint8_t* nh = p->network_header();
   uint8_t* end = p->end_data();
+  uint8_t* nh = p->network_header();
   uint8_t* mac = p->mac_header();
+  if (nh && (nh < p->buffer() || nh > end)) nh = nullptr;
+  if (mac && (mac < p->buffer() || mac > end)) mac = nullptr;
   const bool anno_tag = (p->anno().flags & kVlanPresent) != 0;
-  uint32_t tags = 0;
-  uint32_t vids[2] = {0, 0};
-  if (anno_tag) vids[tags++] = p->anno().vlan_tci & 0xfff;
-  uint32_t family = 0;
-  const uint8_t* frame = mac && (!nh || mac <= nh) ? mac : nh ? nh : p->data();
-  if (nh && nh < end && nh >= p->buffer()) {
+  const uint16_t tci = p->anno().vlan_tci;
+  bool link_mode = false;
+  if (mac && (!nh || mac <= nh)) {
+    v.lh = mac;
+    v.ltag = anno_tag;
+    v.llen = uint32_t(end - mac) + (anno_tag ? 4 : 0);
+    if (anno_tag) {
+      v.tag[0] = 0x81;
+      v.tag[1] = 0x00;
+      v.tag[2] = uint8_t(tci >> 8);
+      v.tag[3] = uint8_t(tci);
+    }
+    uint32_t tags = 0;
+    // At most 8: a frame of nothing but tags must not cost a walk over all of it.
+    while (tags < 8 && 14 + 4 * tags <= v.llen && is_tpid(uint16_t(link_read(v, 12 + 4 * tags, 2)))) tags++;
+    uint8_t* after = mac + 14 + 4 * tags - (anno_tag ? 4 : 0);  // where the link header ends in memory
+    if (!nh) {
+      link_mode = true;
+      if (after <= end) nh = after;
+    } else {
+      link_mode = nh == after;
+    }
+  }
+  if (link_mode) {
+    for (uint32_t d = 0; d < 3; d++) {
+      if (14 + 4 * d <= v.llen) v.ctx[kType0 + d] = link_read(v, 12 + 4 * d, 2);
+      else v.missing |= 1u << (kType0 + d);
+    }
+    for (uint32_t d = 0; d < 2; d++) {
+      if (16 + 4 * d <= v.llen) v.ctx[kVid0 + d] = link_read(v, 14 + 4 * d, 2) & 0xfff;
+      else v.missing |= 1u << (kVid0 + d);
+    }
+  } else {
+    const uint32_t version = nh && nh < end ? nh[0] >> 4 : 0;
+    const uint32_t type = version == 4 ? 0x0800 : version == 6 ? 0x86dd : 0;
+    if (anno_tag) {
+      v.ctx[kType0] = 0x8100;
+      v.ctx[kVid0] = tci & 0xfff;
+      v.ctx[kType1] = type;
+    } else {
+      v.ctx[kType0] = type;
+    }
+  }
+  if (nh) {
     v.nh = nh;
     v.nlen = uint32_t(end - nh);
-    const uint32_t version = nh[0] >> 4;
-    if (mac && mac < nh && nh - mac >= 14) {
-      for (const uint8_t* t = mac + 12; t + 6 <= nh && is_tpid(be16(t)); t += 4) {
-        if (tags < 2) vids[tags] = be16(t + 2) & 0xfff;
-        tags++;
-      }
-      const uint16_t et = be16(nh - 2);
-      if (et == 0x0800 && version == 4) family = 4;
-      else if (et == 0x86dd && version == 6) family = 6;
-      else if (et == 0x0806 || et == 0x8035) family = et;
-    } else if (version == 4 || version == 6) {
-      family = version;
-    }
-    v.thoff = uint32_t(nh[0] & 15) * 4;
-  } else {
-    v.nh = nullptr;
-    v.nlen = 0;
-    v.thoff = 0;
+    v.thoff = nh < end ? uint32_t(nh[0] & 15) * 4 : 0;
   }
-  v.ctx[kLen] = uint32_t(end - frame) + (anno_tag && mac ? 4 : 0);
-  v.ctx[kFamily] = family + (tags > 15 ? 15 : tags) * kFamilyTag;
-  v.ctx[kVid0] = vids[0];
-  v.ctx[kVid1] = vids[1];
+  const uint8_t* frame = v.lh ? mac : nh ? nh : p->data();
+  v.ctx[kLen] = uint32_t(end - frame) + (anno_tag && v.lh ? 4 : 0);
+}
+
+// tcpdump's protochain (libpcap's gen_protochain): from the IPv4 protocol field (the
+// transport header at IHL * 4) or the IPv6 next header (at 40), step over IPv6 hop-by-hop,
+// destination options, routing and fragment headers ((len + 1) * 8 bytes) and AH until the
+// protocol is `want`, 59 (no next header) or anything else; that protocol, or false when a
+// header runs past the end. After AH, libpcap's code goes on at (len + 2) * 4 bytes from
+// the network header, not from the AH (its BPF sets X instead of adding to it): kept, so
+// verdicts are tcpdump's. That can loop (tcpdump then never returns); the walk here stops
+// after kMaxChain headers and rejects the packet.
+constexpr uint32_t kMaxChain = 256;
+inline bool protochain(const View& v, uint32_t family, uint32_t want, uint32_t& out) {
+  uint64_t x;
+  uint32_t a;
+  if (family == 4) {
+    if (v.nlen < 10) return false;
+    a = v.nh[9];
+    x = v.thoff;
+  } else {
+    if (v.nlen < 7) return false;
+    a = v.nh[6];
+    x = 40;
+  }
+  for (uint32_t steps = 0;; steps++) {
+    if (a == want || a == 59) break;
+    if (steps == kMaxChain) return false;
+    if (family == 6 && (a == 0 || a == 60 || a == 43 || a == 44)) {
+      if (x + 2 > v.nlen) return false;
+      const uint32_t next = v.nh[x];
+      x += (uint64_t(v.nh[x + 1]) + 1) * 8;
+      a = next;
+    } else if (a == 51) {
+      if (x + 2 > v.nlen) return false;
+      const uint32_t next = v.nh[x];
+      x = (uint64_t(v.nh[x + 1]) + 2) * 4;
+      a = next;
+    } else {
+      break;
+    }
+  }
+  out = a;
+  return true;
 }
 
 class Program {
@@ -142,15 +230,19 @@ class Program {
             break;
           case kLoad: {
             const uint32_t base = (w >> 8) & 0xff, size = w >> 16;
-            if (base > 1 || (size != 1 && size != 2 && size != 4)) bad("a load has a bad base or size");
+            if (base > kLink || (size != 1 && size != 2 && size != 4)) bad("a load has a bad base or size");
             if (depth < 1) bad("a load has no offset");
             break;
           }
           case kCtx:
-            if ((w >> 8) > kVid1) bad("unknown context value");
+            if ((w >> 8) >= kNumCtx) bad("unknown context value");
             depth++;
             break;
           case kNeg:
+            if (depth < 1) bad("the code underflows its stack");
+            break;
+          case kChain:
+            if ((w >> 8) != 4 && (w >> 8) != 6) bad("a protochain walk has a bad family");
             if (depth < 1) bad("the code underflows its stack");
             break;
           default:
@@ -184,9 +276,10 @@ class Program {
 
   // One line per node, for the `program` handler.
   std::string describe() const {
-    static const char* ops[] = {"const", "load", "ctx", "+", "-", "*", "/", "%", "&", "|", "^", "<<", ">>", "neg"};
+    static const char* ops[] = {"const", "load", "ctx", "+", "-", "*", "/", "%", "&", "|", "^", "<<", ">>", "neg", "protochain"};
     static const char* cmps[] = {"==", "!=", "<", "<=", ">", ">="};
-    static const char* ctxs[] = {"len", "family", "vlan0", "vlan1"};
+    static const char* ctxs[] = {"len", "type0", "type1", "type2", "vlan0", "vlan1"};
+    static const char* bases[] = {"net", "trans", "link"};
     auto target = [](int32_t t) {
       if (t >= 0) return "node " + std::to_string(t);
       if (-t - 1 == int32_t(kDrop)) return std::string("drop (no match)");
@@ -201,8 +294,9 @@ class Program {
         const uint32_t w = code_[k];
         if (!c.empty()) c += ' ';
         if ((w & 0xff) == kConst) c += std::to_string(code_[++k]);
-        else if ((w & 0xff) == kLoad) c += std::string((w >> 8 & 0xff) ? "trans" : "net") + "[" + std::to_string(w >> 16) + "]";
+        else if ((w & 0xff) == kLoad) c += std::string(bases[w >> 8 & 0xff]) + "[" + std::to_string(w >> 16) + "]";
         else if ((w & 0xff) == kCtx) c += ctxs[w >> 8];
+        else if ((w & 0xff) == kChain) c += (w >> 8) == 4 ? "protochain4" : "protochain6";
         else c += ops[w & 0xff];
       }
       out += std::to_string(i) + ": " + c + " " + cmps[n.cmp] + " ? " + target(n.yes) + " : " + target(n.no) +
@@ -231,8 +325,17 @@ class Program {
     }
   }
 
-  static uint32_t read(const uint8_t* q, uint32_t size) {
-    return size == 1 ? q[0] : size == 2 ? uint32_t(q[0] << 8 | q[1]) : uint32_t(q[0]) << 24 | uint32_t(q[1]) << 16 | uint32_t(q[2]) << 8 | q[3];
+  // A load from a base: false past the end.
+  static bool load_at(const View& v, uint32_t base, uint64_t off, uint32_t size, uint32_t& out) {
+    if (base == kLink) {
+      if (off + size > v.llen) return false;
+      out = link_read(v, uint32_t(off), size);
+      return true;
+    }
+    if (base == kTrans) off += v.thoff;
+    if (off + size > v.nlen) return false;
+    out = read_be(v.nh + off, size);
+    return true;
   }
 
   static int compare(uint32_t cmp, uint32_t a, uint32_t b) {
@@ -248,11 +351,11 @@ class Program {
 
   // 1 true, 0 false, -1 a read past the end (or a division by zero).
   int eval(const Node& n, const View& v) const {
-    if (n.kind == Node::kCtxConst) return compare(n.cmp, v.ctx[n.arg], n.k);
+    if (n.kind == Node::kCtxConst) return v.missing >> n.arg & 1 ? -1 : compare(n.cmp, v.ctx[n.arg], n.k);
     if (n.kind == Node::kLoadConst) {
-      const uint64_t off = uint64_t(n.off) + (n.base ? v.thoff : 0);
-      if (off + n.size > v.nlen) return -1;
-      return compare(n.cmp, read(v.nh + off, n.size) & n.mask, n.k);
+      uint32_t x;
+      if (!load_at(v, n.base, n.off, n.size, x)) return -1;
+      return compare(n.cmp, x & n.mask, n.k);
     }
     uint32_t st[kMaxStack];
     int sp = 0;
@@ -265,17 +368,17 @@ class Program {
           st[sp++] = *c++;
           break;
         case kCtx:
+          if (v.missing >> (w >> 8) & 1) return -1;
           st[sp++] = v.ctx[w >> 8];
           break;
-        case kLoad: {
-          const uint32_t size = w >> 16;
-          const uint64_t off = uint64_t(st[sp - 1]) + ((w >> 8 & 0xff) ? v.thoff : 0);
-          if (off + size > v.nlen) return -1;
-          st[sp - 1] = read(v.nh + off, size);
+        case kLoad:
+          if (!load_at(v, w >> 8 & 0xff, st[sp - 1], w >> 16, st[sp - 1])) return -1;
           break;
-        }
         case kNeg:
           st[sp - 1] = 0u - st[sp - 1];
+          break;
+        case kChain:
+          if (!protochain(v, w >> 8, st[sp - 1], st[sp - 1])) return -1;
           break;
         default: {
           const uint32_t b = st[--sp];
@@ -307,7 +410,7 @@ class Program {
 // batch whole, push one sub-batch per output, drop and count the rest.
 class FilterElement : public Element {
  public:
-  const char* port_count() const override { return "1/1-"; }
+  const char* port_count() const override { return "1/0-"; }  // no rules: every packet dropped (Click)
   const char* processing() const override { return "h/h"; }
 
   void configure(const Config& conf) override {
