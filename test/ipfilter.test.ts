@@ -325,7 +325,7 @@ const LINK_EXPRESSIONS = [
   'ether proto 0x800', 'ether proto \\ip6', 'ether proto \\arp', 'ether proto 0x88a8', 'ether proto \\stp', 'ether proto \\iso',
   'ether proto 6', 'ether proto 0x42 or ether proto 0xaa', 'vlan and ether proto 0x800', 'not ether proto \\ip',
   'ether[0] & 1 != 0', 'ether[12:2] = 0x8100', 'ether[6:4] = 0x00000001', 'link[14] = 0x42', 'ether[12:2] < 1500', 'ether[10:4] & 0xffff = 0x0800',
-  'not vlan', 'not ip', 'not arp', 'not (ip or ip6)', 'len < 14', 'less 13 or not vlan', 'vlan or ip', 'not vlan 100',
+  'not vlan', 'not ip', 'not arp', 'not (ip or ip6)', 'len < 14', 'less 13 or not vlan', 'vlan or ip', 'not (vlan or ip)', 'not (vlan 5 or vlan 100)', 'not vlan 100',
   'ip and ip[0] >> 4 != 4', 'ip and not ip6', 'ip and tcp and ip[0] & 0xf0 = 0x60', 'ip6 and ip6[0] & 0xf0 != 0x60',
   'protochain 6', 'ip6 protochain 6', 'ip protochain 6', 'ip6 protochain 17', 'protochain 59', 'ip6 protochain 58', 'ip6 protochain 44',
   'ip6 protochain 0', 'ip6 protochain 51', 'not protochain 6', 'ip6 protochain \\tcp', 'protochain 6 and not tcp',

@@ -9,6 +9,7 @@
 // here, so evaluation ends), or leaves -(output + 1); outputs 65535 and 65534 mean drop
 // (no rule matched; a drop rule matched).
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -41,19 +42,20 @@ struct Node {
   uint32_t arg = 0, off = 0, mask = 0, k = 0;
 };
 
-// What the program sees of one packet, computed once per packet.
+// What the program sees of one packet, computed once per packet by make_view (which sets
+// every field, so nothing is zeroed twice).
 struct View {
-  const uint8_t* nh = nullptr;  // network header
-  uint32_t nlen = 0;            // bytes from nh to the packet's end
-  uint32_t thoff = 0;           // IPv4 transport header offset from nh: IHL * 4 (BPF's ldxb 4*([nh]&0xf))
+  const uint8_t* nh;  // network header
+  uint32_t nlen;      // bytes from nh to the packet's end
+  uint32_t thoff;     // IPv4 transport header offset from nh: IHL * 4 (BPF's ldxb 4*([nh]&0xf))
   // The link frame as tcpdump would have seen it: the MAC header annotation on, with a tag
-  // VLANDecap moved into the VLAN annotation put back at offset 12 (`tag`).
-  const uint8_t* lh = nullptr;
-  uint32_t llen = 0;
-  bool ltag = false;
-  uint8_t tag[4] = {0, 0, 0, 0};
-  uint32_t ctx[kNumCtx] = {};
-  uint32_t missing = 0;  // bit i: ctx[i] is not in the frame (reading it fails)
+  // VLANDecap moved into the VLAN annotation put back at offset 12 (`tag`, valid when ltag).
+  const uint8_t* lh;
+  uint32_t llen;
+  bool ltag;
+  uint8_t tag[4];
+  uint32_t ctx[kNumCtx];
+  uint32_t missing;  // bit i: ctx[i] is not in the frame (reading it fails)
 };
 
 inline uint16_t be16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
@@ -80,7 +82,8 @@ inline uint32_t link_read(const View& v, uint32_t off, uint32_t size) {
 // IP version nibble gives the type (IPv4 0x0800, IPv6 0x86dd) and the VLAN annotation is
 // the only tag. `len` is the frame length from the MAC header (or the network header),
 // plus 4 for a tag in the annotation.
-inline void make_view(Packet* p, View& v) {
+// `depth`: the deepest type field the program reads (0-2); deeper ones are left out.
+inline void make_view(Packet* p, View& v, uint32_t depth) {
   uint8_t* end = p->end_data();
   uint8_t* nh = p->network_header();
   uint8_t* mac = p->mac_header();
@@ -88,6 +91,8 @@ inline void make_view(Packet* p, View& v) {
   if (mac && (mac < p->buffer() || mac > end)) mac = nullptr;
   const bool anno_tag = (p->anno().flags & kVlanPresent) != 0;
   const uint16_t tci = p->anno().vlan_tci;
+  v.missing = 0;
+  v.ctx[kType1] = v.ctx[kType2] = v.ctx[kVid0] = v.ctx[kVid1] = 0;
   bool link_mode = false;
   if (mac && (!nh || mac <= nh)) {
     v.lh = mac;
@@ -99,9 +104,26 @@ inline void make_view(Packet* p, View& v) {
       v.tag[2] = uint8_t(tci >> 8);
       v.tag[3] = uint8_t(tci);
     }
+    // The type fields at 12, 16, 20 (whatever they hold: `vlan or ip` reads 16 of an
+    // untagged frame, as tcpdump), a VLAN id only after a tag (nothing reads it otherwise),
+    // and how many leading tags there are (at most 8: a frame of nothing but tags must not
+    // cost a walk over all of it).
     uint32_t tags = 0;
-    // At most 8: a frame of nothing but tags must not cost a walk over all of it.
-    while (tags < 8 && 14 + 4 * tags <= v.llen && is_tpid(uint16_t(link_read(v, 12 + 4 * tags, 2)))) tags++;
+    bool tagged = true;
+    for (uint32_t d = 0; d < 8 && (tagged || d <= depth); d++) {
+      if (14 + 4 * d > v.llen) {
+        for (uint32_t e = d; e < 3; e++) v.missing |= 1u << (kType0 + e);
+        break;
+      }
+      const uint32_t type = v.ltag ? link_read(v, 12 + 4 * d, 2) : be16(mac + 12 + 4 * d);
+      if (d < 3) v.ctx[kType0 + d] = type;
+      tagged = tagged && is_tpid(uint16_t(type));
+      if (!tagged) continue;
+      tags++;
+      if (d < 2 && 16 + 4 * d <= v.llen) v.ctx[kVid0 + d] = link_read(v, 14 + 4 * d, 2) & 0xfff;
+    }
+    for (uint32_t d = 0; d < 2; d++)
+      if (16 + 4 * d > v.llen) v.missing |= 1u << (kVid0 + d);
     uint8_t* after = mac + 14 + 4 * tags - (anno_tag ? 4 : 0);  // where the link header ends in memory
     if (!nh) {
       link_mode = true;
@@ -109,31 +131,33 @@ inline void make_view(Packet* p, View& v) {
     } else {
       link_mode = nh == after;
     }
-  }
-  if (link_mode) {
-    for (uint32_t d = 0; d < 3; d++) {
-      if (14 + 4 * d <= v.llen) v.ctx[kType0 + d] = link_read(v, 12 + 4 * d, 2);
-      else v.missing |= 1u << (kType0 + d);
-    }
-    for (uint32_t d = 0; d < 2; d++) {
-      if (16 + 4 * d <= v.llen) v.ctx[kVid0 + d] = link_read(v, 14 + 4 * d, 2) & 0xfff;
-      else v.missing |= 1u << (kVid0 + d);
-    }
   } else {
+    v.lh = nullptr;
+    v.llen = 0;
+    v.ltag = false;
+  }
+  if (!link_mode) {
     const uint32_t version = nh && nh < end ? nh[0] >> 4 : 0;
     const uint32_t type = version == 4 ? 0x0800 : version == 6 ? 0x86dd : 0;
+    v.missing = 0;
+    v.ctx[kType2] = v.ctx[kVid1] = 0;
     if (anno_tag) {
       v.ctx[kType0] = 0x8100;
       v.ctx[kVid0] = tci & 0xfff;
       v.ctx[kType1] = type;
     } else {
       v.ctx[kType0] = type;
+      v.ctx[kType1] = v.ctx[kVid0] = 0;
     }
   }
   if (nh) {
     v.nh = nh;
     v.nlen = uint32_t(end - nh);
     v.thoff = nh < end ? uint32_t(nh[0] & 15) * 4 : 0;
+  } else {
+    v.nh = nullptr;
+    v.nlen = 0;
+    v.thoff = 0;
   }
   const uint8_t* frame = v.lh ? mac : nh ? nh : p->data();
   v.ctx[kLen] = uint32_t(end - frame) + (anno_tag && v.lh ? 4 : 0);
@@ -209,6 +233,7 @@ class Program {
     if (!target_ok(entry_, nnodes)) bad("the entry leads to an output the element does not have");
     nodes_.clear();
     code_.clear();
+    depth_ = 0;
     for (int64_t i = 0; i < nnodes; i++) {
       Node n{};
       n.cmp = uint32_t(num(0, kGe));
@@ -236,6 +261,8 @@ class Program {
           }
           case kCtx:
             if ((w >> 8) >= kNumCtx) bad("unknown context value");
+            if ((w >> 8) == kType1 || (w >> 8) == kVid1) depth_ = std::max(depth_, 1u);
+            if ((w >> 8) == kType2) depth_ = 2;
             depth++;
             break;
           case kNeg:
@@ -264,7 +291,7 @@ class Program {
   uint32_t run(Packet* p) const {
     if (entry_ < 0) return uint32_t(-entry_ - 1);
     View v;
-    make_view(p, v);
+    make_view(p, v, depth_);
     int32_t t = entry_;
     while (t >= 0) {
       const Node& n = nodes_[t];
@@ -403,6 +430,7 @@ class Program {
 
   std::vector<Node> nodes_;
   std::vector<uint32_t> code_;
+  uint32_t depth_ = 0;  // the deepest type field a node reads (make_view computes no more)
   int32_t entry_ = -65536;
 };
 
