@@ -407,6 +407,38 @@ t.test('packets without a link header: the IP version names the family (raw IP c
   none.forEach((s, i) => t.equal(s.length, 0, `link-layer expression ${i}: no packet without a link header matches`));
 });
 
+t.test('hand-made frames: the cases tcpdump decides by the type field and by what it loads', async (t) => {
+  const v6 = ether({ type: ETH_IPV6, payload: ipv6({ src: 'fd00::1', dst: 'fd00::2', nextHeader: 59 }) });
+  // IPv4 carrying AH whose length sends libpcap's walk back to the AH itself: tcpdump would never return.
+  const ah = Buffer.concat([Buffer.from([51, 3]), Buffer.alloc(18)]);
+  const loop = ether({ payload: ipv4({ src: '198.18.0.1', dst: '198.18.0.2', proto: 51, payload: ah }) });
+  const hand = [
+    Buffer.from('02000000000202000000', 'hex'), // 0: 10 bytes, no type field
+    ether({ payload: ipv4({ src: '198.18.0.1', dst: '198.18.0.2', version: 6 }) }), // 1: version 6 under EtherType IPv4
+    v6.subarray(0, 14 + 8 + 6), // 2: cut inside the source address, after its first 6 bytes
+    loop, // 3
+  ];
+  const file = path('hand');
+  writePcap(file, hand.map((data) => ({ data })));
+  const exprs = ['not vlan', 'not ip', 'ip', 'ip6', 'net fd00::/16', 'not net fd00::/16', 'protochain 6', 'not protochain 6'];
+  const { sel } = await engineSelect(exprs, 'frame', file);
+  const got = Object.fromEntries(exprs.map((e, i) => [e, sel[i]]));
+  t.same(got['not vlan'], [1, 2, 3], "'not vlan' rejects a frame without a type field");
+  t.same(got['not ip'], [2], "'not ip' too; IPv6 is not ip");
+  t.same(got.ip, [1, 3], "'ip' is the EtherType, whatever the version");
+  t.same(got.ip6, [2], "'ip6' needs only the EtherType");
+  t.same(got['net fd00::/16'], [], 'a /16 still loads the whole address: the cut frame is rejected');
+  t.same(got['not net fd00::/16'], [1, 3], 'rejected under not as well');
+  t.same(got['protochain 6'], [], 'a looping AH chain ends and rejects');
+  t.same(got['not protochain 6'], [1, 2], 'rejected under not as well (frame 1 ends on UDP, frame 2 on no next header)');
+  if (haveTcpdump) {
+    // tcpdump agrees on the frames it can finish (not on the loop, where it never returns).
+    const finite = path('hand-finite');
+    writePcap(finite, hand.slice(0, 3).map((data) => ({ data })));
+    for (const e of exprs) t.same(tcpdumpSelect(e, false, finite), got[e].filter((i) => i < 3), `'${e}' on frames 0-2: as tcpdump -O`);
+  }
+});
+
 // Random combinations of primitives.
 const ATOMS = [
   'tcp', 'udp', 'icmp', 'icmp6', 'ip', 'ip6', 'arp', 'host 198.18.0.1', 'src host 198.18.0.2', 'dst net 198.19.0.0/16', 'net 198.18.0.0/24',
