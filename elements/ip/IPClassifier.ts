@@ -69,7 +69,12 @@ fragments and other version numbers, IPv6 with extension headers, frames cut sho
 
 Not supported, and a compile-time error naming the token and its position: other link types'
 primitives (\`ppp\`, \`fddi\`, \`wlan\`, ...), \`gateway\`, \`mpls\`, \`pppoes\`, \`geneve\`, \`gre\` and other
-keywords tcpdump does not have, host names (give addresses), \`arp[...]\`.
+keywords tcpdump does not have, host names (give addresses), \`arp[...]\`; and Click's own IPClassifier
+words, since the language is tcpdump's: write \`tcp[tcpflags] & tcp-syn != 0\` for \`syn\`/\`tcp opt syn\`,
+\`icmp[icmptype] = icmp-echo\` for \`icmp type echo\`, \`tcp dst portrange 1024-65535\` for
+\`dst tcp port > 1023\`, \`ip[0] >> 4 = 4\` for \`ip vers 4\`, \`ip[6:2] & 0x3fff != 0\` for \`ip frag\`. Click's
+\`true\`, \`false\`, \`-\`/\`any\`/\`all\`, \`allow\`/\`deny\`/\`drop\` and a bare Ethernet address after
+\`src\`/\`dst\`/\`host\` are accepted.
 
 Where the packet is. The link header is the MAC header annotation (set by FromDevice, FromPcap, Tap,
 EtherEncap, VLANDecap; Strip leaves it pointing at the stripped header), with a tag VLANDecap moved
