@@ -163,7 +163,7 @@ const ETHER_PROTO_NAMES: Record<string, number> = {
   mopdl: 0x6001, moprc: 0x6002, rarp: 0x8035, sca: 0x6007, iso: 0xfe, stp: 0x42, ipx: 0xe0, netbeui: 0xf0,
 };
 // Types libpcap matches through 802.2 LLC/SNAP encapsulations as well (IPX, AppleTalk, AARP): not supported.
-const LLC_SPECIAL = new Set([0xe0, 0x8137, 0x809b, 0x80f3]);
+const LLC_SPECIAL = new Set([0xe0, 0x809b, 0x80f3]);
 // LLC SAPs libpcap checks in both DSAP and SSAP (OSI, IP over 802.2, NetBEUI).
 const LLC_BOTH_SAPS = new Set([0xfe, 0x06, 0xf0]);
 
