@@ -55,10 +55,10 @@ fragments and other version numbers, IPv6 with extension headers, frames cut sho
   primitives).
 - \`vlan [ID]\`: the type field is a tag (0x8100, 0x88a8 or 0x9100, as tcpdump) with that id. As in
   tcpdump, every primitive after \`vlan\` applies to the packet inside the tag, and one before it to
-  an untagged packet; two \`vlan\` primitives step through two tags. One difference remains: where
-  tcpdump finds an IP EtherType inside a frame with fewer tags than the expression stepped into (a
-  primitive after \`vlan\` under an \`or\`, meeting an untagged frame whose IP header happens to hold
-  0x0800 there), it then reads the IP header 4 bytes off; here it reads the network header.
+  an untagged packet; two \`vlan\` primitives step through two tags. Where the frame has another
+  number of tags than the primitive stepped into (\`vlan or ip\` on an untagged frame, \`0 - ip[8]\` on
+  a tagged one), the primitive reads the frame where tcpdump does (14 + 4 bytes per tag stepped
+  into), not the network header.
 - tcpdump quirks kept: in \`A - B\` (any binary operator) only A's protocol check applies
   (\`0 - ip[8] > 1\` reads byte 8 after the network header of any packet, ARP and IPv6 included), and
   \`tcp[...]\`-style loads find the transport header as 4 * the low nibble of the network header's

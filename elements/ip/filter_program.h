@@ -38,7 +38,7 @@ struct Node {
   // The common shapes, evaluated without the stack machine: `ctx[arg] CMP k` and
   // `(load(base, off, size) & mask) CMP k`.
   enum Kind : uint8_t { kGeneric, kCtxConst, kLoadConst } kind = kGeneric;
-  uint8_t base = 0, size = 0;
+  uint8_t base = 0, depth = 0, size = 0;
   uint32_t arg = 0, off = 0, mask = 0, k = 0;
 };
 
@@ -56,6 +56,10 @@ struct View {
   uint8_t tag[4];
   uint32_t ctx[kNumCtx];
   uint32_t missing;  // bit i: ctx[i] is not in the frame (reading it fails)
+  // Bit d: a primitive inside d VLAN tags reads the network header annotation. Otherwise
+  // (the frame has another number of tags) it reads where tcpdump would: the frame's bytes
+  // from 14 + 4 * d.
+  uint32_t direct;
 };
 
 inline uint16_t be16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
@@ -131,10 +135,12 @@ inline void make_view(Packet* p, View& v, uint32_t depth) {
     } else {
       link_mode = nh == after;
     }
+    v.direct = link_mode ? (tags < 3 ? 1u << tags : 0u) : 7u;
   } else {
     v.lh = nullptr;
     v.llen = 0;
     v.ltag = false;
+    v.direct = 7;
   }
   if (!link_mode) {
     const uint32_t version = nh && nh < end ? nh[0] >> 4 : 0;
@@ -163,6 +169,33 @@ inline void make_view(Packet* p, View& v, uint32_t depth) {
   v.ctx[kLen] = uint32_t(end - frame) + (anno_tag && v.lh ? 4 : 0);
 }
 
+// `size` bytes at `off` of the network layer as a primitive inside `depth` tags sees it
+// (View::direct); false past the end.
+inline bool net_read(const View& v, uint32_t depth, uint64_t off, uint32_t size, uint32_t& out) {
+  if (v.direct >> depth & 1) {
+    if (off + size > v.nlen) return false;
+    out = read_be(v.nh + off, size);
+    return true;
+  }
+  off += 14 + 4 * depth;
+  if (off + size > v.llen) return false;
+  out = link_read(v, uint32_t(off), size);
+  return true;
+}
+
+// The IPv4 transport header's offset from the network layer at `depth`: 4 * the low nibble
+// of its first byte (BPF's ldxb 4*([k]&0xf)); false when that byte is past the end.
+inline bool trans_offset(const View& v, uint32_t depth, uint32_t& x) {
+  if (v.direct >> depth & 1) {
+    x = v.thoff;
+    return v.nlen > 0;
+  }
+  uint32_t b;
+  if (!net_read(v, depth, 0, 1, b)) return false;
+  x = (b & 15) * 4;
+  return true;
+}
+
 // tcpdump's protochain (libpcap's gen_protochain): from the IPv4 protocol field (the
 // transport header at IHL * 4) or the IPv6 next header (at 40), step over IPv6 hop-by-hop,
 // destination options, routing and fragment headers ((len + 1) * 8 bytes) and AH until the
@@ -172,34 +205,25 @@ inline void make_view(Packet* p, View& v, uint32_t depth) {
 // verdicts are tcpdump's. That can loop (tcpdump then never returns); the walk here stops
 // after kMaxChain headers and rejects the packet.
 constexpr uint32_t kMaxChain = 256;
-inline bool protochain(const View& v, uint32_t family, uint32_t want, uint32_t& out) {
+inline bool protochain(const View& v, uint32_t family, uint32_t depth, uint32_t want, uint32_t& out) {
   uint64_t x;
-  uint32_t a;
+  uint32_t a, b0, b1;
   if (family == 4) {
-    if (v.nlen < 10) return false;
-    a = v.nh[9];
-    x = v.thoff;
+    uint32_t t;
+    if (!net_read(v, depth, 9, 1, a) || !trans_offset(v, depth, t)) return false;
+    x = t;
   } else {
-    if (v.nlen < 7) return false;
-    a = v.nh[6];
+    if (!net_read(v, depth, 6, 1, a)) return false;
     x = 40;
   }
   for (uint32_t steps = 0;; steps++) {
     if (a == want || a == 59) break;
     if (steps == kMaxChain) return false;
-    if (family == 6 && (a == 0 || a == 60 || a == 43 || a == 44)) {
-      if (x + 2 > v.nlen) return false;
-      const uint32_t next = v.nh[x];
-      x += (uint64_t(v.nh[x + 1]) + 1) * 8;
-      a = next;
-    } else if (a == 51) {
-      if (x + 2 > v.nlen) return false;
-      const uint32_t next = v.nh[x];
-      x = (uint64_t(v.nh[x + 1]) + 2) * 4;
-      a = next;
-    } else {
-      break;
-    }
+    const bool ext6 = family == 6 && (a == 0 || a == 60 || a == 43 || a == 44);
+    if (!ext6 && a != 51) break;
+    if (!net_read(v, depth, x, 1, b0) || !net_read(v, depth, x + 1, 1, b1)) return false;
+    x = ext6 ? x + (uint64_t(b1) + 1) * 8 : (uint64_t(b1) + 2) * 4;
+    a = b0;
   }
   out = a;
   return true;
@@ -254,8 +278,8 @@ class Program {
             depth++;
             break;
           case kLoad: {
-            const uint32_t base = (w >> 8) & 0xff, size = w >> 16;
-            if (base > kLink || (size != 1 && size != 2 && size != 4)) bad("a load has a bad base or size");
+            const uint32_t base = (w >> 8) & 0xf, ldepth = (w >> 12) & 0xf, size = w >> 16;
+            if (base > kLink || ldepth > 2 || (size != 1 && size != 2 && size != 4)) bad("a load has a bad base, depth or size");
             if (depth < 1) bad("a load has no offset");
             break;
           }
@@ -269,7 +293,8 @@ class Program {
             if (depth < 1) bad("the code underflows its stack");
             break;
           case kChain:
-            if ((w >> 8) != 4 && (w >> 8) != 6) bad("a protochain walk has a bad family");
+            if (((w >> 8) & 0xf) != 4 && ((w >> 8) & 0xf) != 6) bad("a protochain walk has a bad family");
+            if (((w >> 12) & 0xf) > 2 || (w >> 16)) bad("a protochain walk has a bad depth");
             if (depth < 1) bad("the code underflows its stack");
             break;
           default:
@@ -321,9 +346,9 @@ class Program {
         const uint32_t w = code_[k];
         if (!c.empty()) c += ' ';
         if ((w & 0xff) == kConst) c += std::to_string(code_[++k]);
-        else if ((w & 0xff) == kLoad) c += std::string(bases[w >> 8 & 0xff]) + "[" + std::to_string(w >> 16) + "]";
+        else if ((w & 0xff) == kLoad) c += std::string(bases[w >> 8 & 0xf]) + depth_tag(w) + "[" + std::to_string(w >> 16) + "]";
         else if ((w & 0xff) == kCtx) c += ctxs[w >> 8];
-        else if ((w & 0xff) == kChain) c += (w >> 8) == 4 ? "protochain4" : "protochain6";
+        else if ((w & 0xff) == kChain) c += std::string((w >> 8 & 0xf) == 4 ? "protochain4" : "protochain6") + depth_tag(w);
         else c += ops[w & 0xff];
       }
       out += std::to_string(i) + ": " + c + " " + cmps[n.cmp] + " ? " + target(n.yes) + " : " + target(n.no) +
@@ -333,6 +358,9 @@ class Program {
   }
 
   size_t size() const { return nodes_.size(); }
+
+  // "@D" for a load or walk inside D VLAN tags.
+  static std::string depth_tag(uint32_t w) { return (w >> 12 & 0xf) ? "@" + std::to_string(w >> 12 & 0xf) : ""; }
 
  private:
   void classify(Node& n) const {
@@ -345,24 +373,27 @@ class Program {
                (n.ncode == 5 || (c[3] == kConst && c[5] == kAnd))) {
       n.kind = Node::kLoadConst;
       n.off = c[1];
-      n.base = uint8_t(c[2] >> 8 & 0xff);
+      n.base = uint8_t(c[2] >> 8 & 0xf);
+      n.depth = uint8_t(c[2] >> 12 & 0xf);
       n.size = uint8_t(c[2] >> 16);
       n.mask = n.ncode == 8 ? c[4] : 0xffffffffu;
       n.k = c[n.ncode - 1];
     }
   }
 
-  // A load from a base: false past the end.
-  static bool load_at(const View& v, uint32_t base, uint64_t off, uint32_t size, uint32_t& out) {
+  // A load from a base (network and transport ones inside `depth` tags): false past the end.
+  static bool load_at(const View& v, uint32_t base, uint32_t depth, uint64_t off, uint32_t size, uint32_t& out) {
     if (base == kLink) {
       if (off + size > v.llen) return false;
       out = link_read(v, uint32_t(off), size);
       return true;
     }
-    if (base == kTrans) off += v.thoff;
-    if (off + size > v.nlen) return false;
-    out = read_be(v.nh + off, size);
-    return true;
+    if (base == kTrans) {
+      uint32_t x;
+      if (!trans_offset(v, depth, x)) return false;
+      off += x;
+    }
+    return net_read(v, depth, off, size, out);
   }
 
   static int compare(uint32_t cmp, uint32_t a, uint32_t b) {
@@ -381,7 +412,13 @@ class Program {
     if (n.kind == Node::kCtxConst) return v.missing >> n.arg & 1 ? -1 : compare(n.cmp, v.ctx[n.arg], n.k);
     if (n.kind == Node::kLoadConst) {
       uint32_t x;
-      if (!load_at(v, n.base, n.off, n.size, x)) return -1;
+      if (n.base != kLink && (v.direct >> n.depth & 1)) {  // the common case, inline
+        const uint64_t off = uint64_t(n.off) + (n.base == kTrans ? v.thoff : 0);
+        if (off + n.size > v.nlen) return -1;
+        x = read_be(v.nh + off, n.size);
+      } else if (!load_at(v, n.base, n.depth, n.off, n.size, x)) {
+        return -1;
+      }
       return compare(n.cmp, x & n.mask, n.k);
     }
     uint32_t st[kMaxStack];
@@ -399,13 +436,13 @@ class Program {
           st[sp++] = v.ctx[w >> 8];
           break;
         case kLoad:
-          if (!load_at(v, w >> 8 & 0xff, st[sp - 1], w >> 16, st[sp - 1])) return -1;
+          if (!load_at(v, w >> 8 & 0xf, w >> 12 & 0xf, st[sp - 1], w >> 16, st[sp - 1])) return -1;
           break;
         case kNeg:
           st[sp - 1] = 0u - st[sp - 1];
           break;
         case kChain:
-          if (!protochain(v, w >> 8, st[sp - 1], st[sp - 1])) return -1;
+          if (!protochain(v, w >> 8 & 0xf, w >> 12 & 0xf, st[sp - 1], st[sp - 1])) return -1;
           break;
         default: {
           const uint32_t b = st[--sp];

@@ -86,7 +86,7 @@ function emit(a: Arith, out: number[]): number {
       return 1;
     case 'load': {
       const d = emit(a.off, out);
-      out.push(OP.load | (a.base << 8) | (a.size << 16));
+      out.push(OP.load | (a.base << 8) | (a.depth << 12) | (a.size << 16));
       return d;
     }
     case 'neg': {
@@ -95,7 +95,7 @@ function emit(a: Arith, out: number[]): number {
       return d;
     }
     case 'chain':
-      out.push(OP.const, a.v, OP.chain | (a.family << 8));
+      out.push(OP.const, a.v, OP.chain | (a.family << 8) | (a.depth << 12));
       return 1;
     case 'bin': {
       const d1 = emit(a.a, out);

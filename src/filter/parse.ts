@@ -48,10 +48,12 @@ const MAX_VLAN_DEPTH = 2;
 export type Arith =
   | { k: 'num'; v: number }
   | { k: 'ctx'; which: number }
-  | { k: 'load'; base: number; off: Arith; size: 1 | 2 | 4 }
+  // `depth`: the VLAN tags the primitive stepped into; a network or transport load is from
+  // the frame's 14 + 4 * depth, as tcpdump reads it, whatever tags the frame really has.
+  | { k: 'load'; base: number; off: Arith; size: 1 | 2 | 4; depth: number }
   // tcpdump's protochain walk over the IPv4 (4) or IPv6 (6) header chain, stopping at `v`:
   // the protocol it ends on (see filter_program.h).
-  | { k: 'chain'; family: 4 | 6; v: number }
+  | { k: 'chain'; family: 4 | 6; v: number; depth: number }
   | { k: 'bin'; op: BinOp; a: Arith; b: Arith }
   | { k: 'neg'; a: Arith };
 export type BinOp = '+' | '-' | '*' | '/' | '%' | '&' | '|' | '^' | '<<' | '>>';
@@ -219,7 +221,7 @@ const UNSUPPORTED = new Set([
 
 const num = (v: number): Arith => ({ k: 'num', v: v >>> 0 });
 const ctx = (which: number): Arith => ({ k: 'ctx', which });
-const load = (base: number, off: number | Arith, size: 1 | 2 | 4): Arith => ({ k: 'load', base, off: typeof off === 'number' ? num(off) : off, size });
+const load = (base: number, off: number | Arith, size: 1 | 2 | 4, depth = 0): Arith => ({ k: 'load', base, off: typeof off === 'number' ? num(off) : off, size, depth });
 const test = (a: Arith, op: RelOp, b: Arith): Cond => ({ k: 'test', a, op, b });
 const and = (a: Cond, b: Cond): Cond => ({ k: 'and', a, b });
 const or = (a: Cond, b: Cond): Cond => ({ k: 'or', a, b });
@@ -451,23 +453,28 @@ class Parser {
     if (p === 'ether' || p === 'link') return load(BASE.link, off, size);
     if (p === 'ip') {
       this.guards.push(this.family('ip'));
-      return load(BASE.net, off, size);
+      return this.nload(BASE.net, off, size);
     }
     if (p === 'ip6') {
       this.guards.push(this.family('ip6'));
-      return load(BASE.net, off, size);
+      return this.nload(BASE.net, off, size);
     }
     if (p === 'icmp6') {
       // libpcap: ip6 with next header 58 (no extension headers), then 40 bytes on.
-      this.guards.push(and(this.family('ip6'), test(load(BASE.net, 6, 1), '==', num(58))));
-      return load(BASE.net, { k: 'bin', op: '+', a: off, b: num(40) }, size);
+      this.guards.push(and(this.family('ip6'), test(this.nload(BASE.net, 6, 1), '==', num(58))));
+      return this.nload(BASE.net, { k: 'bin', op: '+', a: off, b: num(40) }, size);
     }
     // tcp[], udp[], icmp[] ...: IPv4 with that protocol, first fragment, after the IHL.
-    this.guards.push(allOf([this.family('ip'), test(load(BASE.net, 9, 1), '==', num(PROTO_NUMBERS[p])), this.firstFragment()]));
-    return load(BASE.trans, off, size);
+    this.guards.push(allOf([this.family('ip'), test(this.nload(BASE.net, 9, 1), '==', num(PROTO_NUMBERS[p])), this.firstFragment()]));
+    return this.nload(BASE.trans, off, size);
   }
 
   // ---- primitives ----
+
+  // A load from the network or transport header of the packet inside the tags stepped into so far.
+  private nload(base: number, off: number | Arith, size: 1 | 2 | 4): Arith {
+    return load(base, off, size, this.vlanDepth);
+  }
 
   // The type field after `vlanDepth` tags: what libpcap's gen_linktype compares.
   private family(f: keyof typeof ETHERTYPE): Cond {
@@ -477,15 +484,15 @@ class Parser {
     return test(ctx(CTX.type0 + this.vlanDepth), '==', num(t));
   }
   private firstFragment(): Cond {
-    return test(masked(load(BASE.net, 6, 2), 0x1fff), '==', num(0));
+    return test(masked(this.nload(BASE.net, 6, 2), 0x1fff), '==', num(0));
   }
   // libpcap's `ip6 proto N`: the next header, or one fragment header then N.
   private ip6Proto(n: number): Cond {
-    const nxt = load(BASE.net, 6, 1);
-    return and(this.family('ip6'), or(test(nxt, '==', num(n)), and(test(nxt, '==', num(44)), test(load(BASE.net, 40, 1), '==', num(n)))));
+    const nxt = this.nload(BASE.net, 6, 1);
+    return and(this.family('ip6'), or(test(nxt, '==', num(n)), and(test(nxt, '==', num(44)), test(this.nload(BASE.net, 40, 1), '==', num(n)))));
   }
   private ip4Proto(n: number): Cond {
-    return and(this.family('ip'), test(load(BASE.net, 9, 1), '==', num(n)));
+    return and(this.family('ip'), test(this.nload(BASE.net, 9, 1), '==', num(n)));
   }
   private protoKeyword(p: string): Cond {
     switch (p) {
@@ -642,8 +649,8 @@ class Parser {
         this.fail(t, "'ip broadcast' needs the network's netmask, which a filter here (like tcpdump reading a file) does not know: write 'ip dst host 255.255.255.255' or test the host part with ip[16:4]");
       this.fail(t, `'${proto} broadcast' is not valid: use 'ether broadcast' (or 'broadcast')`);
     }
-    if (proto === 'ip') return and(this.family('ip'), test(load(BASE.net, 16, 1), '>=', num(224)));
-    if (proto === 'ip6') return and(this.family('ip6'), test(load(BASE.net, 24, 1), '==', num(255)));
+    if (proto === 'ip') return and(this.family('ip'), test(this.nload(BASE.net, 16, 1), '>=', num(224)));
+    if (proto === 'ip6') return and(this.family('ip6'), test(this.nload(BASE.net, 24, 1), '==', num(255)));
     this.fail(t, `'${proto} multicast' is not valid: use 'ether multicast', 'ip multicast' or 'ip6 multicast'`);
   }
 
@@ -691,7 +698,7 @@ class Parser {
   private protochain(proto: string | undefined, at: Tok): Cond {
     const v = this.protoNumber(this.next());
     this.last = undefined;
-    const chain = (f: 'ip' | 'ip6') => and(this.family(f), test({ k: 'chain', family: f === 'ip' ? 4 : 6, v }, '==', num(v)));
+    const chain = (f: 'ip' | 'ip6') => and(this.family(f), test({ k: 'chain', family: f === 'ip' ? 4 : 6, v, depth: this.vlanDepth }, '==', num(v)));
     if (proto === 'ip' || proto === 'ip6') return chain(proto);
     if (proto === undefined) return or(chain('ip'), chain('ip6'));
     this.fail(at, `'${proto} protochain' is not valid: use 'ip protochain', 'ip6 protochain' or 'protochain'`);
@@ -775,7 +782,7 @@ class Parser {
     }
     const proto = q.proto;
     if (proto && !['ip', 'arp', 'rarp'].includes(proto)) this.fail(t, `'${proto} ${type}' is not valid: ${type} takes ip, arp or rarp (or nothing)`);
-    const cmp = (off: number) => test(masked(load(BASE.net, off, 4), mask), '==', num(addr & mask));
+    const cmp = (off: number) => test(masked(this.nload(BASE.net, off, 4), mask), '==', num(addr & mask));
     const ipPart = () => and(this.family('ip'), this.dirCond(q.dir, () => cmp(12), () => cmp(16)));
     const arpPart = (f: 'arp' | 'rarp') => and(this.family(f), this.dirCond(q.dir, () => cmp(14), () => cmp(24)));
     if (proto === 'ip') return ipPart();
@@ -807,7 +814,7 @@ class Parser {
       if ((value & ~mask) >>> 0 !== 0) this.fail(t, `non-network bits set in '${t.text}/${plen}'`);
       return { off: 4 * w, mask, value };
     });
-    const cmp = (base: number) => allOf(words.map((w) => test(masked(load(BASE.net, base + w.off, 4), w.mask), '==', num(w.value))));
+    const cmp = (base: number) => allOf(words.map((w) => test(masked(this.nload(BASE.net, base + w.off, 4), w.mask), '==', num(w.value))));
     return and(this.family('ip6'), this.dirCond(q.dir, () => cmp(8), () => cmp(24)));
   }
 
@@ -855,12 +862,12 @@ class Parser {
       this.fail(t, `${type === 'port' ? 'port' : 'port in range'} '${t.text}' is ${realProto === 6 ? 'tcp' : 'udp'}`);
     const protos = proto ? [PROTO_NUMBERS[proto]] : realProto !== undefined ? [realProto] : [132, 6, 17];
     const portCmp = (base: number, off: number) => {
-      const v = load(base, off, 2);
+      const v = this.nload(base, off, 2);
       return type === 'port' ? test(v, '==', num(lo)) : and(test(v, '>=', num(lo)), test(v, '<=', num(hi)));
     };
     const ports = (base: number, at: number) => this.dirCond(q.dir, () => portCmp(base, at), () => portCmp(base, at + 2));
-    const v6 = and(this.family('ip6'), and(anyOf(protos.map((p) => test(load(BASE.net, 6, 1), '==', num(p)))), ports(BASE.net, 40)));
-    const v4 = and(this.family('ip'), and(anyOf(protos.map((p) => test(load(BASE.net, 9, 1), '==', num(p)))), and(this.firstFragment(), ports(BASE.trans, 0))));
+    const v6 = and(this.family('ip6'), and(anyOf(protos.map((p) => test(this.nload(BASE.net, 6, 1), '==', num(p)))), ports(BASE.net, 40)));
+    const v4 = and(this.family('ip'), and(anyOf(protos.map((p) => test(this.nload(BASE.net, 9, 1), '==', num(p)))), and(this.firstFragment(), ports(BASE.trans, 0))));
     return or(v6, v4);
   }
 }
