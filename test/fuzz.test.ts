@@ -702,7 +702,7 @@ const specs: Spec[] = [
   },
   {
     name: 'IPClassifier',
-    element: (n) => pg.IPClassifier({ patterns: ['tcp port 80 or udp port 53', 'icmp[icmptype] = icmp-echo', 'ip6 and udp', 'src net 10.0.0.0/8 and ip[8] > 1 and tcp[(tcp[12] >> 4) * 4] >= 0', 'vlan or arp'] }, n),
+    element: (n) => pg.IPClassifier({ patterns: ['tcp port 80 or udp port 53', 'icmp[icmptype] = icmp-echo', 'ip6 and udp', 'src net 10.0.0.0/8 and ip[8] > 1 and tcp[(tcp[12] >> 4) * 4] >= 0', 'vlan or arp or protochain 17 or ether multicast or ether[12:2] < 1500'] }, n),
     inputs: [[etherFeed(), { link: 'ether', gen: (r) => validFrame(r), prep: (s, tag) => s.to(MarkIPHeader({ offset: 14 }, `mark_${tag}`)) }]],
     outputs: 5,
     outLink: ETH,

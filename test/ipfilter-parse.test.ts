@@ -1,7 +1,7 @@
 // The tcpdump-expression parser and compiler on their own: errors name the token and its
 // position; precedence, abbreviations and constant folding; the program text format.
 import t from 'tap';
-import { parseFilter, FilterSyntaxError, compileRules, serializeProgram, classifierRules, filterRules, DROP_OUTPUT, DROP_RULE_OUTPUT, parseIPv6 } from '../src/filter/index.js';
+import { parseFilter, FilterSyntaxError, compileRules, serializeProgram, classifierRules, filterRules, DROP_OUTPUT, DROP_RULE_OUTPUT, parseIPv6, SERVICES_FILE } from '../src/filter/index.js';
 
 function error(expr: string): FilterSyntaxError {
   try {
@@ -15,10 +15,22 @@ function error(expr: string): FilterSyntaxError {
 
 t.test('syntax errors name the token and its position', async (t) => {
   const cases: [string, string, number, RegExp][] = [
-    ['ether host 02:00:00:00:00:01', 'ether', 0, /not supported/],
+    ['ppp host 02:00:00:00:00:01', 'ppp', 0, /not supported/],
     ['tcp and gateway 198.18.0.1', 'gateway', 8, /not supported/],
     ['host www.example.com', 'www.example.com', 5, /unknown primitive|host names/],
-    ['port http', 'http', 5, /port names are not supported/],
+    ['port nosuchservice', 'nosuchservice', 5, /unknown port 'nosuchservice'/],
+    ['udp port smtp', 'smtp', 9, /port 'smtp' is tcp/],
+    ['ip broadcast', 'broadcast', 3, /netmask/],
+    ['ip6 broadcast', 'broadcast', 4, /ether broadcast/],
+    ['ether net 198.18.0.0/16', 'net', 6, /not valid/],
+    ['ether host 198.18.0.1', '198.18.0.1', 11, /Ethernet address/],
+    ['ether', 'ether', 0, /needs host, src, dst, proto/],
+    ['ether proto \\ipx', '\\ipx', 12, /not supported/],
+    ['ether proto 0x10000', '0x10000', 12, /EtherType/],
+    ['net 198.18.0.1/15', '198.18.0.1', 4, /non-network bits/],
+    ['tcp protochain 6', 'protochain', 4, /is not valid/],
+    ['arp multicast', 'multicast', 4, /not valid/],
+    ['net 198.18.0.0 mask 255.255.0.0 mask', 'mask', 32, /unexpected token/],
     ['tcp port', '', 8, /port must be a number.*ended/],
     ['tcp and (udp', '', 12, /expected '\)'/],
     ['tcp ) or udp', ')', 4, /unexpected token/],
@@ -36,7 +48,7 @@ t.test('syntax errors name the token and its position', async (t) => {
     ['198.18.0.1', '198.18.0.1', 0, /needs a qualifier/],
     ['tcp $ udp', '$', 4, /unexpected character/],
     ['', '', 0, /empty expression/],
-    ['ether[0] = 1', 'ether', 0, /not supported/],
+    ['arp[0] = 1', 'arp', 0, /not supported/],
     ['len > ', '', 6, /expected a number/],
   ];
   for (const [expr, token, pos, re] of cases) {
@@ -44,6 +56,40 @@ t.test('syntax errors name the token and its position', async (t) => {
     t.equal(e.token, token, `'${expr}': token`);
     t.equal(e.position, pos, `'${expr}': position`);
     t.match(e.message, re, `'${expr}': reason`);
+  }
+});
+
+t.test('tcpdump spellings that mean the same thing', async (t) => {
+  const same = (a: string, b: string) => t.same(parseFilter(a), parseFilter(b), `'${a}' is '${b}'`);
+  same('tcp portrange 25', 'tcp portrange 25-25');
+  same('net 198.18.0.0 mask 255.255', 'net 198.18.0.0/16');
+  same('host 198.18', 'net 198.18.0.0/16');
+  same('net 198', 'net 198.0.0.0/8');
+  same('host 3323068417', 'host 198.18.0.1');
+  same('port smtp', 'tcp port 25'); // smtp is TCP only in the services table
+  same('port domain', 'port 53'); // TCP and UDP agree: both, and SCTP, as a number
+  same('portrange ftp-smtp', 'tcp portrange 21-25');
+  same('port smtp or domain', 'tcp port 25 or port 53');
+  same('broadcast', 'ether broadcast');
+  same('multicast', 'ether multicast');
+  same('link src 2:0:0:0:0:1', 'ether src 02:00:00:00:00:01');
+  same('src 0:1:2:3:4:5', 'ether src 00:01:02:03:04:05'); // Click's shorthand
+  same('ether host 2:0:0:0:0:1 or 2:0:0:0:0:2', 'ether host 2:0:0:0:0:1 or ether host 2:0:0:0:0:2');
+  same('ether proto \\arp', 'ether proto 0x806');
+  same('ether proto \\ip', 'ip');
+  same('ip6 protochain \\tcp', 'ip6 protochain 6');
+});
+
+t.test('without a services table, a port name is an error that says so', async (t) => {
+  const saved = SERVICES_FILE.path;
+  SERVICES_FILE.path = '/nonexistent/services';
+  try {
+    const e = error('port smtp');
+    t.equal(e.token, 'smtp');
+    t.match(e.message, /services table \/nonexistent\/services.*netbase.*give the port number/);
+    t.ok(parseFilter('port 25'), 'numbers still work');
+  } finally {
+    SERVICES_FILE.path = saved;
   }
 });
 
@@ -77,9 +123,14 @@ t.test('programs: first match, shared nodes, constant folding, format', async (t
   t.ok(folded.nodes.some((n) => n.code[0] === 0 && n.code[1] === 13 && n.code[2] === (1 | (1 << 8) | (1 << 16))), 'constant offsets are folded');
   const all = compileRules(classifierRules(['-']));
   t.equal(all.entry, -1, "'-' alone needs no node");
-  const rules = filterRules(['deny tcp', 'allow all', '2 udp']);
+  const rules = filterRules(['deny tcp', 'allow all', '2 udp', 'drop', 'allow any', '1 -']);
   t.equal(rules[0].output, DROP_RULE_OUTPUT, 'deny drops');
   t.equal(rules[1].cond, undefined, 'all matches everything');
   t.equal(rules[2].output, 2, 'N sends to output N');
+  t.ok(rules[3].cond === undefined && rules[3].output === DROP_RULE_OUTPUT, "a bare 'drop' drops everything (Click)");
+  t.ok(rules[4].cond === undefined && rules[5].cond === undefined, "'any' and '-' match everything");
+  t.equal(compileRules(filterRules([])).entry, -(DROP_OUTPUT + 1), 'no rules: everything dropped');
+  const chain = compileRules(classifierRules(['ip6 protochain 6']));
+  t.ok(chain.nodes.some((n) => n.code.includes(14 | (6 << 8))), 'protochain is one native walk');
   t.equal(compileRules([{ cond: parseFilter('tcp'), output: 0 }]).nodes.some((n) => n.no === -(DROP_OUTPUT + 1)), true, 'no match drops');
 });

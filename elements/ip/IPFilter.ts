@@ -14,20 +14,21 @@ expression the packet matches decides:
 - \`deny EXPR\` or \`drop EXPR\`: dropped, counted in \`dropped\`;
 - \`N EXPR\`: output N (a decimal number below the number of outputs).
 
-A packet no rule matches is dropped and counted in \`no_match\`. EXPR \`all\` (or \`-\`, \`true\`) matches
-every packet: end with \`allow all\` for a default-allow filter. \`packets\` counts every packet
+A packet no rule matches is dropped and counted in \`no_match\`. EXPR \`all\` (or \`-\`, \`any\`, \`true\`)
+matches every packet, and so does an action alone, as in Click (\`drop\`, \`allow\`): end with
+\`allow all\` for a default-allow filter. No rules at all (and then no outputs are needed) drops
+every packet, as Click's \`IPFilter()\`. \`packets\` counts every packet
 filtered. Each batch is filtered whole, then each output receives one sub-batch in arrival order.
 
 ${FILTER_LANGUAGE_DOC}`,
   inputs: '1',
-  outputs: '1-',
+  outputs: '0-',
   processing: 'h/h',
   config: Type.Object(
     {
       rules: Type.Array(Type.String(), {
-        minItems: 1,
         maxItems: 4096,
-        description: "Rules tried in order: 'allow EXPR', 'deny EXPR', 'drop EXPR' or 'N EXPR'.",
+        description: "Rules tried in order: 'allow EXPR', 'deny EXPR', 'drop EXPR' or 'N EXPR' (an action alone: every packet).",
       }),
       program: Type.Optional(
         Type.String({ default: '', description: 'Filled in by the compiler from the rules (the decision DAG); leave it empty.' }),

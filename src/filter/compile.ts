@@ -2,17 +2,18 @@
 // evaluate (elements/ip/filter_program.h).
 //
 // Each node is one comparison `LHS op RHS`, where both sides are small postfix programs
-// over 32-bit unsigned values (constants, bounds-checked loads from the network or
-// transport header, per-packet context values, arithmetic); a node has three successors:
-// comparison true, false, and `fail` (a load ran past the end of the packet, or a division
-// by zero). As in BPF, where such a load rejects the whole filter, `fail` leads to the
+// over 32-bit unsigned values (constants, bounds-checked loads from the network,
+// transport or link header, per-packet context values, arithmetic, tcpdump's protochain
+// walk); a node has three successors: comparison true, false, and `fail` (a load ran past
+// the end of the packet, a context value the frame is too short to hold, or a division by
+// zero). As in BPF, where such a load rejects the whole filter, `fail` leads to the
 // next rule, whatever the enclosing and/or/not. Rules are chained in order: a rule's false
 // and fail exits enter the next rule, the last one's drop. Nodes are emitted children
 // first (every successor has a smaller index, so evaluation always ends) and identical
 // nodes are shared.
-import { FilterSyntaxError, parseFilter, type Arith, type Cond, type RelOp } from './parse.js';
+import { CTX, FilterSyntaxError, parseFilter, type Arith, type Cond, type RelOp } from './parse.js';
 
-export const OP = { const: 0, load: 1, ctx: 2, add: 3, sub: 4, mul: 5, div: 6, mod: 7, and: 8, or: 9, xor: 10, shl: 11, shr: 12, neg: 13 } as const;
+export const OP = { const: 0, load: 1, ctx: 2, add: 3, sub: 4, mul: 5, div: 6, mod: 7, and: 8, or: 9, xor: 10, shl: 11, shr: 12, neg: 13, chain: 14 } as const;
 export const CMP: Record<RelOp, number> = { '==': 0, '!=': 1, '<': 2, '<=': 3, '>': 4, '>=': 5 };
 /** The leaf output meaning "drop". */
 export const DROP_OUTPUT = 65535;
@@ -85,7 +86,7 @@ function emit(a: Arith, out: number[]): number {
       return 1;
     case 'load': {
       const d = emit(a.off, out);
-      out.push(OP.load | (a.base << 8) | (a.size << 16));
+      out.push(OP.load | (a.base << 8) | (a.depth << 12) | (a.size << 16));
       return d;
     }
     case 'neg': {
@@ -93,6 +94,9 @@ function emit(a: Arith, out: number[]): number {
       out.push(OP.neg);
       return d;
     }
+    case 'chain':
+      out.push(OP.const, a.v, OP.chain | (a.family << 8) | (a.depth << 12));
+      return 1;
     case 'bin': {
       const d1 = emit(a.a, out);
       const d2 = emit(a.b, out);
@@ -150,10 +154,14 @@ class Builder {
 }
 
 
+// Whether evaluating `a` can fail (a load or a context value the packet may lack).
 function readsPacket(a: Arith): boolean {
   switch (a.k) {
     case 'load':
+    case 'chain':
       return true;
+    case 'ctx':
+      return a.which !== CTX.len;
     case 'bin':
       return readsPacket(a.a) || readsPacket(a.b) || a.op === '/' || a.op === '%';
     case 'neg':

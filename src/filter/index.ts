@@ -3,12 +3,13 @@
 import { compileRules, serializeProgram, DROP_OUTPUT, DROP_RULE_OUTPUT, ProgramTooLarge, type FilterRule } from './compile.js';
 import { parseFilter, FilterSyntaxError, type Cond } from './parse.js';
 
-export { parseFilter, FilterSyntaxError, parseIPv4, parseIPv6 } from './parse.js';
+export { parseFilter, FilterSyntaxError, parseIPv4, parseIPv6, SERVICES_FILE } from './parse.js';
 export type { Cond, Arith } from './parse.js';
 export { compileRules, serializeProgram, DROP_OUTPUT, DROP_RULE_OUTPUT } from './compile.js';
 export type { FilterProgram, FilterRule } from './compile.js';
 
-const MATCH_ALL = new Set(['-', 'all', 'true']);
+// Click's spellings of "every packet" for a whole pattern.
+const MATCH_ALL = new Set(['-', 'all', 'any', 'true']);
 
 function parseExpr(expr: string, where: string): Cond | undefined {
   const trimmed = expr.trim();
@@ -27,12 +28,12 @@ function parseExpr(expr: string, where: string): Cond | undefined {
   }
 }
 
-/** IPClassifier: one pattern per output; '-' (or 'all', 'true') matches every packet. */
+/** IPClassifier: one pattern per output; '-' (or 'all', 'any', 'true') matches every packet. */
 export function classifierRules(patterns: string[]): FilterRule[] {
   return patterns.map((p, i) => ({ cond: parseExpr(p, `pattern ${i} ('${p}')`), output: i }));
 }
 
-/** IPFilter: `allow EXPR`, `deny EXPR` / `drop EXPR`, or `N EXPR` (to output N). */
+/** IPFilter: `allow EXPR`, `deny EXPR` / `drop EXPR`, or `N EXPR` (to output N); an action alone matches every packet (Click). */
 export function filterRules(rules: string[]): FilterRule[] {
   return rules.map((r, i) => {
     const m = r.match(/^\s*(allow|deny|drop|[0-9]+)(\s+|$)/);
@@ -40,8 +41,7 @@ export function filterRules(rules: string[]): FilterRule[] {
     if (!m) throw new FilterSyntaxError(`${where}: a rule starts with allow, deny, drop or an output number`, r.trim().split(/\s+/)[0] ?? '', 0);
     const action = m[1];
     const rest = r.slice(m[0].length);
-    if (rest.trim() === '') throw new FilterSyntaxError(`${where}: the rule has no expression (use '${action} all' to match every packet)`, action, m[0].length);
-    const cond = parseExpr(' '.repeat(m[0].length) + rest, where);
+    const cond = rest.trim() === '' ? undefined : parseExpr(' '.repeat(m[0].length) + rest, where);
     const output = action === 'allow' ? 0 : action === 'deny' || action === 'drop' ? DROP_RULE_OUTPUT : Number(action);
     if (output !== DROP_RULE_OUTPUT && output > 65533) throw new FilterSyntaxError(`${where}: output ${output} is too large`, action, 0);
     return { cond, output };

@@ -6,8 +6,12 @@
 // header from the IHL, IPv6 `port` does not chase extension headers while IPv6 `tcp`
 // looks through one fragment header, `tcp[...]` is IPv4 only, `and` and `or` have equal
 // precedence and associate left to right, and `vlan` shifts every primitive after it to
-// the frame inside the tag. Leaves are comparisons of arithmetic over packet bytes and
+// the frame inside the tag. Protocol tests look only at the EtherType (no IP version
+// check), and every load tcpdump makes is made here too, even one a mask makes
+// pointless (`net fd00::/16` reads all four words of the address), because a load past
+// the end rejects the packet. Leaves are comparisons of arithmetic over packet bytes and
 // per-packet context values (see compile.ts for how they are evaluated).
+import { readFileSync } from 'node:fs';
 
 export class FilterSyntaxError extends Error {
   constructor(
@@ -19,18 +23,37 @@ export class FilterSyntaxError extends Error {
   }
 }
 
-/** Per-packet values the evaluator provides (the numbers are part of the program format). */
-export const CTX = { len: 0, family: 1, vid0: 2, vid1: 3 } as const;
-/** Load bases: the network header, or the IPv4 transport header (network header + 4 * the low nibble of its first byte, as BPF's `ldxb 4*([k]&0xf)`, whatever the packet). */
-export const BASE = { net: 0, trans: 1 } as const;
-/** Family codes in the `family` context value; the VLAN tag count is added times FAMILY_TAG. */
-export const FAMILY = { ip: 4, ip6: 6, arp: 0x0806, rarp: 0x8035 } as const;
-export const FAMILY_TAG = 0x10000;
+/**
+ * Per-packet values the evaluator provides (the numbers are part of the program format):
+ * `len`, the frame length; `type0..2`, the 16-bit type field after 0, 1 and 2 VLAN tags (the
+ * EtherType or a tag's TPID: the bytes tcpdump reads at 12, 16 and 20); `vid0..1`, the VLAN
+ * id of the first and second tag. Every value but `len` can be missing (the frame is too
+ * short to hold it), and a comparison reading a missing value fails like a load past the end.
+ */
+export const CTX = { len: 0, type0: 1, type1: 2, type2: 3, vid0: 4, vid1: 5 } as const;
+/**
+ * Load bases: the network header; the IPv4 transport header (network header + 4 * the low
+ * nibble of its first byte, as BPF's `ldxb 4*([k]&0xf)`, whatever the packet); the link
+ * header (the Ethernet header from the MAC header annotation, with a tag VLANDecap moved
+ * into the VLAN annotation put back in place, as tcpdump saw the frame).
+ */
+export const BASE = { net: 0, trans: 1, link: 2 } as const;
+/** The EtherTypes of the families. */
+export const ETHERTYPE = { ip: 0x0800, ip6: 0x86dd, arp: 0x0806, rarp: 0x8035 } as const;
+/** The tag protocol identifiers tcpdump's `vlan` accepts, in its order. */
+const TPIDS = [0x8100, 0x88a8, 0x9100];
+/** The deepest VLAN nesting an expression may step into. */
+const MAX_VLAN_DEPTH = 2;
 
 export type Arith =
   | { k: 'num'; v: number }
   | { k: 'ctx'; which: number }
-  | { k: 'load'; base: number; off: Arith; size: 1 | 2 | 4 }
+  // `depth`: the VLAN tags the primitive stepped into; a network or transport load is from
+  // the frame's 14 + 4 * depth, as tcpdump reads it, whatever tags the frame really has.
+  | { k: 'load'; base: number; off: Arith; size: 1 | 2 | 4; depth: number }
+  // tcpdump's protochain walk over the IPv4 (4) or IPv6 (6) header chain, stopping at `v`:
+  // the protocol it ends on (see filter_program.h).
+  | { k: 'chain'; family: 4 | 6; v: number; depth: number }
   | { k: 'bin'; op: BinOp; a: Arith; b: Arith }
   | { k: 'neg'; a: Arith };
 export type BinOp = '+' | '-' | '*' | '/' | '%' | '&' | '|' | '^' | '<<' | '>>';
@@ -45,7 +68,7 @@ export type Cond =
 
 // ---- lexer ----
 
-type TokKind = 'num' | 'addr4' | 'addr6' | 'word' | 'name' | 'op' | 'end';
+type TokKind = 'num' | 'addr4' | 'addr6' | 'mac' | 'word' | 'name' | 'op' | 'end';
 interface Tok {
   kind: TokKind;
   text: string;
@@ -68,7 +91,8 @@ function lex(src: string): Tok[] {
     const rest = src.slice(i);
     let m: RegExpMatchArray | null;
     if (brackets === 0 && (m = rest.match(/^[0-9a-fA-F]*:[0-9a-fA-F:.]*/)) && m[0].includes(':') && /^[0-9a-fA-F:.]+$/.test(m[0]) && m[0].length > 1) {
-      out.push({ kind: 'addr6', text: m[0], pos: i });
+      // Six groups of one or two hex digits is an Ethernet address (tcpdump's lexer agrees).
+      out.push({ kind: /^[0-9a-fA-F]{1,2}(:[0-9a-fA-F]{1,2}){5}$/.test(m[0]) ? 'mac' : 'addr6', text: m[0], pos: i });
       i += m[0].length;
       continue;
     }
@@ -135,12 +159,58 @@ const NAMED_CONSTANTS: Record<string, number> = {
   'icmp6-multicastlistenerdone': 132, 'icmp6-routersolicit': 133, 'icmp6-routeradvert': 134, 'icmp6-neighborsolicit': 135,
   'icmp6-neighboradvert': 136, 'icmp6-redirect': 137,
 };
+// `ether proto \NAME`: libpcap's table of Ethernet types and LLC SAPs.
+const ETHER_PROTO_NAMES: Record<string, number> = {
+  aarp: 0x80f3, arp: 0x0806, atalk: 0x809b, decnet: 0x6003, ip: 0x0800, ip6: 0x86dd, lat: 0x6004, loopback: 0x9000,
+  mopdl: 0x6001, moprc: 0x6002, rarp: 0x8035, sca: 0x6007, iso: 0xfe, stp: 0x42, ipx: 0xe0, netbeui: 0xf0,
+};
+// Types libpcap matches through 802.2 LLC/SNAP encapsulations as well (IPX, AppleTalk, AARP): not supported.
+const LLC_SPECIAL = new Set([0xe0, 0x809b, 0x80f3]);
+// LLC SAPs libpcap checks in both DSAP and SSAP (OSI, IP over 802.2, NetBEUI).
+const LLC_BOTH_SAPS = new Set([0xfe, 0x06, 0xf0]);
+
+// ---- services (port names) ----
+
+/** Where tcpdump (getaddrinfo) finds service names; a test may point it elsewhere. */
+export const SERVICES_FILE = { path: '/etc/services' };
+let services: { path: string; tcp: Map<string, number>; udp: Map<string, number> } | undefined;
+
+/** The TCP and UDP ports of a service name, read from the services table once (names and aliases, the first entry winning, as getaddrinfo). */
+function serviceTable(): { tcp: Map<string, number>; udp: Map<string, number> } {
+  if (services && services.path === SERVICES_FILE.path) return services;
+  let text: string;
+  try {
+    text = readFileSync(SERVICES_FILE.path, 'utf8');
+  } catch {
+    throw new Error(`port names need the services table ${SERVICES_FILE.path}, which cannot be read (on Debian it comes with the netbase package): install it or give the port number`);
+  }
+  const tcp = new Map<string, number>(), udp = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const fields = line.replace(/#.*/, '').trim().split(/\s+/);
+    const m = fields.length >= 2 ? /^([0-9]+)\/(tcp|udp)$/.exec(fields[1]) : null;
+    if (!m) continue;
+    const table = m[2] === 'tcp' ? tcp : udp;
+    for (const name of [fields[0], ...fields.slice(2)]) if (!table.has(name)) table.set(name, Number(m[1]));
+  }
+  services = { path: SERVICES_FILE.path, tcp, udp };
+  return services;
+}
+
+/** libpcap's pcap_nametoport: the port and its protocol (6, 17, or undefined for both when TCP and UDP agree). */
+function servicePort(name: string): { port: number; proto: number | undefined } | undefined {
+  const { tcp, udp } = serviceTable();
+  const t = tcp.get(name), u = udp.get(name);
+  if (t !== undefined) return { port: t, proto: u === t ? undefined : 6 };
+  if (u !== undefined) return { port: u, proto: 17 };
+  return undefined;
+}
+
 // Byte-expression protocols: [family guard, base]. Transport ones are IPv4 first fragments only (as libpcap).
 const LOAD_PROTOS = new Set(['ip', 'ip6', 'tcp', 'udp', 'icmp', 'sctp', 'igmp', 'pim', 'vrrp', 'icmp6']);
 const QUAL_PROTOS = new Set(['ip', 'ip6', 'arp', 'rarp', 'tcp', 'udp', 'sctp', 'icmp', 'icmp6', 'igmp', 'pim', 'vrrp', 'ah', 'esp']);
 const UNSUPPORTED = new Set([
-  'ether', 'link', 'ppp', 'slip', 'fddi', 'tr', 'wlan', 'decnet', 'atalk', 'aarp', 'ipx', 'iso', 'esis', 'isis', 'clnp', 'stp',
-  'netbeui', 'lat', 'mopdl', 'moprc', 'sca', 'gateway', 'broadcast', 'multicast', 'protochain', 'mpls', 'pppoed', 'pppoes',
+  'ppp', 'slip', 'fddi', 'tr', 'wlan', 'decnet', 'atalk', 'aarp', 'ipx', 'iso', 'esis', 'isis', 'clnp', 'stp',
+  'netbeui', 'lat', 'mopdl', 'moprc', 'sca', 'gateway', 'mpls', 'pppoed', 'pppoes',
   'geneve', 'inbound', 'outbound', 'ifname', 'on', 'rnr', 'rulenum', 'reason', 'rset', 'srnr', 'subrulenum', 'action', 'type',
   'subtype', 'dir', 'ra', 'ta', 'addr1', 'addr2', 'addr3', 'addr4', 'llc', 'atmfield', 'vpi', 'vci', 'lane', 'oamf4', 'oam',
   'metac', 'bcc', 'sc', 'ilmic', 'connectmsg', 'metaconnect', 'hdpc', 'fisu', 'lssu', 'msu', 'sio', 'opc', 'dpc', 'sls',
@@ -151,7 +221,7 @@ const UNSUPPORTED = new Set([
 
 const num = (v: number): Arith => ({ k: 'num', v: v >>> 0 });
 const ctx = (which: number): Arith => ({ k: 'ctx', which });
-const load = (base: number, off: number | Arith, size: 1 | 2 | 4): Arith => ({ k: 'load', base, off: typeof off === 'number' ? num(off) : off, size });
+const load = (base: number, off: number | Arith, size: 1 | 2 | 4, depth = 0): Arith => ({ k: 'load', base, off: typeof off === 'number' ? num(off) : off, size, depth });
 const test = (a: Arith, op: RelOp, b: Arith): Cond => ({ k: 'test', a, op, b });
 const and = (a: Cond, b: Cond): Cond => ({ k: 'and', a, b });
 const or = (a: Cond, b: Cond): Cond => ({ k: 'or', a, b });
@@ -289,9 +359,9 @@ class Parser {
     if (t.kind === 'word') {
       if (t.text === 'len') return true;
       if (t.text in NAMED_CONSTANTS) return true;
-      if (LOAD_PROTOS.has(t.text) && this.isOp(n, '[')) return true;
-      if ((t.text === 'ether' || t.text === 'link' || t.text === 'arp' || t.text === 'rarp') && this.isOp(n, '['))
-        this.fail(t, `'${t.text}[...]' byte expressions are not supported (the filter sees packets from their network header)`);
+      if ((LOAD_PROTOS.has(t.text) || t.text === 'ether' || t.text === 'link') && this.isOp(n, '[')) return true;
+      if ((t.text === 'arp' || t.text === 'rarp') && this.isOp(n, '['))
+        this.fail(t, `'${t.text}[...]' byte expressions are not supported: use ether[...] with the offset from the Ethernet header`);
     }
     return false;
   }
@@ -361,7 +431,7 @@ class Parser {
     if (t.kind === 'word') {
       if (t.text === 'len') return ctx(CTX.len);
       if (t.text in NAMED_CONSTANTS) return num(NAMED_CONSTANTS[t.text]);
-      if (LOAD_PROTOS.has(t.text) && this.isOp(this.peek(), '[')) return this.byteExpr(t);
+      if ((LOAD_PROTOS.has(t.text) || t.text === 'ether' || t.text === 'link') && this.isOp(this.peek(), '[')) return this.byteExpr(t);
       if (UNSUPPORTED.has(t.text)) this.fail(t, `'${t.text}' is not supported in byte expressions`);
     }
     this.fail(t, 'expected a number, len, a named constant or a byte expression like ip[0] or tcp[13:1]');
@@ -379,39 +449,50 @@ class Parser {
     }
     this.expectOp(']');
     const p = proto.text;
+    // The link header does not move with `vlan` (libpcap's OR_LINKHDR), and needs no family.
+    if (p === 'ether' || p === 'link') return load(BASE.link, off, size);
     if (p === 'ip') {
       this.guards.push(this.family('ip'));
-      return load(BASE.net, off, size);
+      return this.nload(BASE.net, off, size);
     }
     if (p === 'ip6') {
       this.guards.push(this.family('ip6'));
-      return load(BASE.net, off, size);
+      return this.nload(BASE.net, off, size);
     }
     if (p === 'icmp6') {
       // libpcap: ip6 with next header 58 (no extension headers), then 40 bytes on.
-      this.guards.push(and(this.family('ip6'), test(load(BASE.net, 6, 1), '==', num(58))));
-      return load(BASE.net, { k: 'bin', op: '+', a: off, b: num(40) }, size);
+      this.guards.push(and(this.family('ip6'), test(this.nload(BASE.net, 6, 1), '==', num(58))));
+      return this.nload(BASE.net, { k: 'bin', op: '+', a: off, b: num(40) }, size);
     }
     // tcp[], udp[], icmp[] ...: IPv4 with that protocol, first fragment, after the IHL.
-    this.guards.push(allOf([this.family('ip'), test(load(BASE.net, 9, 1), '==', num(PROTO_NUMBERS[p])), this.firstFragment()]));
-    return load(BASE.trans, off, size);
+    this.guards.push(allOf([this.family('ip'), test(this.nload(BASE.net, 9, 1), '==', num(PROTO_NUMBERS[p])), this.firstFragment()]));
+    return this.nload(BASE.trans, off, size);
   }
 
   // ---- primitives ----
 
-  private family(f: keyof typeof FAMILY): Cond {
-    return test(ctx(CTX.family), '==', num(FAMILY[f] + this.vlanDepth * FAMILY_TAG));
+  // A load from the network or transport header of the packet inside the tags stepped into so far.
+  private nload(base: number, off: number | Arith, size: 1 | 2 | 4): Arith {
+    return load(base, off, size, this.vlanDepth);
+  }
+
+  // The type field after `vlanDepth` tags: what libpcap's gen_linktype compares.
+  private family(f: keyof typeof ETHERTYPE): Cond {
+    return this.etherType(ETHERTYPE[f]);
+  }
+  private etherType(t: number): Cond {
+    return test(ctx(CTX.type0 + this.vlanDepth), '==', num(t));
   }
   private firstFragment(): Cond {
-    return test(masked(load(BASE.net, 6, 2), 0x1fff), '==', num(0));
+    return test(masked(this.nload(BASE.net, 6, 2), 0x1fff), '==', num(0));
   }
   // libpcap's `ip6 proto N`: the next header, or one fragment header then N.
   private ip6Proto(n: number): Cond {
-    const nxt = load(BASE.net, 6, 1);
-    return and(this.family('ip6'), or(test(nxt, '==', num(n)), and(test(nxt, '==', num(44)), test(load(BASE.net, 40, 1), '==', num(n)))));
+    const nxt = this.nload(BASE.net, 6, 1);
+    return and(this.family('ip6'), or(test(nxt, '==', num(n)), and(test(nxt, '==', num(44)), test(this.nload(BASE.net, 40, 1), '==', num(n)))));
   }
   private ip4Proto(n: number): Cond {
-    return and(this.family('ip'), test(load(BASE.net, 9, 1), '==', num(n)));
+    return and(this.family('ip'), test(this.nload(BASE.net, 9, 1), '==', num(n)));
   }
   private protoKeyword(p: string): Cond {
     switch (p) {
@@ -436,7 +517,13 @@ class Parser {
     if (t.kind !== 'word') return this.bareId();
     const w = t.text;
     if (UNSUPPORTED.has(w))
-      this.fail(t, `'${w}' is not supported by IPClassifier/IPFilter (supported: host, net, port, portrange, proto, ip, ip6, arp, rarp, tcp, udp, sctp, icmp, icmp6, igmp, pim, vrrp, ah, esp, vlan, len, less, greater and byte expressions)`);
+      this.fail(t, `'${w}' is not supported by IPClassifier/IPFilter (supported: host, net, port, portrange, proto, protochain, ip, ip6, arp, rarp, tcp, udp, sctp, icmp, icmp6, igmp, pim, vrrp, ah, esp, ether, broadcast, multicast, vlan, len, less, greater, true, false and byte expressions)`);
+    if (w === 'true' || w === 'false') {
+      // Click's constants (tcpdump has none).
+      this.next();
+      this.last = undefined;
+      return { k: w };
+    }
     if (w === 'less' || w === 'greater') {
       this.next();
       const n = this.next();
@@ -446,63 +533,175 @@ class Parser {
     if (w === 'vlan') {
       this.next();
       const depth = this.vlanDepth;
-      if (depth >= 2) this.fail(t, 'at most two vlan primitives (802.1ad + 802.1Q) are supported in one expression');
-      const tagged = test(ctx(CTX.family), '>=', num((depth + 1) * FAMILY_TAG));
-      let c = tagged;
+      if (depth >= MAX_VLAN_DEPTH) this.fail(t, `at most ${MAX_VLAN_DEPTH} vlan primitives (802.1ad + 802.1Q) are supported in one expression`);
+      // libpcap: the type field is one of the TPIDs, then the id from the tag's TCI.
+      const type = ctx(CTX.type0 + depth);
+      let c = anyOf(TPIDS.map((tpid) => test(type, '==', num(tpid))));
       if (this.peek().kind === 'num') {
         const id = this.next();
         if (id.value! > 4095) this.fail(id, 'a VLAN id must be from 0 to 4095');
-        c = and(tagged, test(ctx(depth === 0 ? CTX.vid0 : CTX.vid1), '==', num(id.value!)));
+        c = and(c, test(ctx(CTX.vid0 + depth), '==', num(id.value!)));
       }
       this.vlanDepth++;
+      this.last = undefined;
       return c;
     }
+    if (w === 'broadcast' || w === 'multicast') {
+      this.next();
+      this.last = undefined;
+      return w === 'broadcast' ? this.etherBroadcast() : this.etherMulticast();
+    }
+    if (w === 'ether' || w === 'link') return this.etherPrimitive();
     const q: Quals = {};
     if (QUAL_PROTOS.has(w)) {
       this.next();
       q.proto = w;
       const n = this.peek();
-      if (this.isWord(n, 'proto')) {
+      if (this.isWord(n, 'proto', 'protochain')) {
         this.next();
-        return this.protoPrimitive(w, n);
+        return n.text === 'proto' ? this.protoPrimitive(w, n) : this.protochain(w, n);
+      }
+      if (this.isWord(n, 'broadcast', 'multicast')) {
+        this.next();
+        this.last = undefined;
+        return this.ipCast(w, n);
       }
       if (!this.isWord(n, 'src', 'dst', 'host', 'net', 'port', 'portrange')) {
         this.last = undefined;
         return this.protoKeyword(w);
       }
     }
-    if (this.isWord(this.peek(), 'proto')) {
+    if (this.isWord(this.peek(), 'proto', 'protochain')) {
       const pt = this.next();
-      return this.protoPrimitive(undefined, pt);
+      return pt.text === 'proto' ? this.protoPrimitive(undefined, pt) : this.protochain(undefined, pt);
     }
-    if (this.isWord(this.peek(), 'src', 'dst')) {
-      const d = this.next().text as 'src' | 'dst';
-      const a = this.peek(), b = this.peek(1);
-      if (this.isWord(a, 'or', 'and') && this.isWord(b, d === 'src' ? 'dst' : 'src')) {
-        this.next();
-        this.next();
-        q.dir = a.text === 'or' ? 'src or dst' : 'src and dst';
-      } else q.dir = d;
-    }
+    if (this.isWord(this.peek(), 'src', 'dst')) q.dir = this.direction();
     if (this.isWord(this.peek(), 'host', 'net', 'port', 'portrange')) q.type = this.next().text as Quals['type'];
     const idTok = this.peek();
-    if (idTok.kind === 'word' && !q.type && !q.dir && !q.proto) this.fail(idTok, 'unknown primitive or keyword (host names are not supported: give the address)');
+    if (idTok.kind === 'word' && !q.type && !q.dir && !q.proto) {
+      // A bare name after a qualified primitive takes its qualifiers (`port smtp or domain`).
+      if (this.last) return this.qualifiedId({ ...this.last });
+      this.fail(idTok, 'unknown primitive or keyword (host names are not supported: give the address)');
+    }
     return this.qualifiedId(q);
   }
 
+  private direction(): Quals['dir'] {
+    const d = this.next().text as 'src' | 'dst';
+    const a = this.peek(), b = this.peek(1);
+    if (this.isWord(a, 'or', 'and') && this.isWord(b, d === 'src' ? 'dst' : 'src')) {
+      this.next();
+      this.next();
+      return a.text === 'or' ? 'src or dst' : 'src and dst';
+    }
+    return d;
+  }
+
+  // ---- link layer ----
+
+  // `ether [src|dst|...] [host] MAC`, `ether proto N`, `ether broadcast|multicast`.
+  private etherPrimitive(): Cond {
+    const t = this.next();
+    const n = this.peek();
+    if (this.isWord(n, 'proto')) {
+      this.next();
+      this.last = undefined;
+      return this.etherProto(this.next());
+    }
+    if (this.isWord(n, 'broadcast', 'multicast')) {
+      this.next();
+      this.last = undefined;
+      return n.text === 'broadcast' ? this.etherBroadcast() : this.etherMulticast();
+    }
+    const q: Quals = { proto: 'ether' };
+    if (this.isWord(this.peek(), 'src', 'dst')) q.dir = this.direction();
+    if (this.isWord(this.peek(), 'host')) {
+      this.next();
+      q.type = 'host';
+    } else if (this.isWord(this.peek(), 'net', 'port', 'portrange')) this.fail(this.peek(), `'${t.text} ${this.peek().text}' is not valid: ${t.text} takes host, proto, broadcast or multicast`);
+    if (this.peek().kind !== 'mac' && !q.dir && !q.type) this.fail(t, `'${t.text}' needs host, src, dst, proto, broadcast, multicast or [offset]`);
+    return this.qualifiedId(q);
+  }
+
+  // libpcap's gen_bcmp: compare the 6 bytes at `off` as a word at off + 2, then a half-word at off.
+  private macAt(off: number, mac: number[]): Cond {
+    const w = ((mac[2] << 24) | (mac[3] << 16) | (mac[4] << 8) | mac[5]) >>> 0;
+    return and(test(load(BASE.link, off + 2, 4), '==', num(w)), test(load(BASE.link, off, 2), '==', num((mac[0] << 8) | mac[1])));
+  }
+
+  private etherHost(q: Quals, t: Tok): Cond {
+    const mac = t.text.split(':').map((x) => parseInt(x, 16));
+    return this.dirCond(q.dir, () => this.macAt(6, mac), () => this.macAt(0, mac));
+  }
+
+  private etherBroadcast(): Cond {
+    return this.macAt(0, [255, 255, 255, 255, 255, 255]);
+  }
+
+  private etherMulticast(): Cond {
+    return test(masked(load(BASE.link, 0, 1), 1), '!=', num(0));
+  }
+
+  // `ip multicast`, `ip6 multicast`; `ip broadcast` needs the netmask, which tcpdump refuses too when it has none.
+  private ipCast(proto: string, t: Tok): Cond {
+    if (t.text === 'broadcast') {
+      if (proto === 'ip')
+        this.fail(t, "'ip broadcast' needs the network's netmask, which a filter here (like tcpdump reading a file) does not know: write 'ip dst host 255.255.255.255' or test the host part with ip[16:4]");
+      this.fail(t, `'${proto} broadcast' is not valid: use 'ether broadcast' (or 'broadcast')`);
+    }
+    if (proto === 'ip') return and(this.family('ip'), test(this.nload(BASE.net, 16, 1), '>=', num(224)));
+    if (proto === 'ip6') return and(this.family('ip6'), test(this.nload(BASE.net, 24, 1), '==', num(255)));
+    this.fail(t, `'${proto} multicast' is not valid: use 'ether multicast', 'ip multicast' or 'ip6 multicast'`);
+  }
+
+  // libpcap's gen_ether_linktype: an EtherType, or an 802.2 LLC SAP when at most 1500.
+  private etherProto(n: Tok): Cond {
+    let v: number;
+    if (n.kind === 'num') v = n.value!;
+    else if (n.kind === 'name' && n.text.slice(1) in ETHER_PROTO_NAMES) v = ETHER_PROTO_NAMES[n.text.slice(1)];
+    else if (n.kind === 'word' && n.text in ETHER_PROTO_NAMES) this.fail(n, `write '\\${n.text}' (protocol names after 'proto' need a backslash, as in tcpdump)`);
+    else this.fail(n, `'ether proto' needs an EtherType or a name like \\arp (${Object.keys(ETHER_PROTO_NAMES).join(', ')})`);
+    if (v > 0xffff) this.fail(n, 'an EtherType must be from 0 to 0xffff');
+    if (LLC_SPECIAL.has(v)) this.fail(n, 'IPX, AppleTalk and AARP (matched by tcpdump in 802.2 LLC and SNAP frames too) are not supported: compare ether[...] bytes');
+    const type = ctx(CTX.type0 + this.vlanDepth);
+    if (v > 1500) return test(type, '==', num(v));
+    // An 802.3 frame (a length, not a type) whose LLC header names the SAP.
+    const llc = 14 + 4 * this.vlanDepth;
+    const sap = LLC_BOTH_SAPS.has(v) ? test(load(BASE.link, llc, 2), '==', num((v << 8) | v)) : test(load(BASE.link, llc, 1), '==', num(v));
+    return and(not(test(type, '>', num(1500))), sap);
+  }
+
+  // ---- IP protocols ----
+
   private protoPrimitive(proto: string | undefined, at: Tok): Cond {
-    const n = this.next();
+    const v = this.protoNumber(this.next());
+    this.last = undefined;
+    if (proto === 'ip') return this.ip4Proto(v);
+    if (proto === 'ip6') return this.ip6Proto(v);
+    if (proto === undefined) return or(this.ip4Proto(v), this.ip6Proto(v));
+    this.fail(at, `'${proto} proto' is not valid: use 'ip proto', 'ip6 proto' or 'proto'`);
+  }
+
+  private protoNumber(n: Tok): number {
     let v: number;
     if (n.kind === 'num') v = n.value!;
     else if (n.kind === 'name' && n.text.slice(1) in PROTO_NUMBERS) v = PROTO_NUMBERS[n.text.slice(1)];
     else if (n.kind === 'word' && n.text in PROTO_NUMBERS) this.fail(n, `write '\\${n.text}' (protocol names after 'proto' need a backslash, as in tcpdump)`);
     else this.fail(n, "'proto' needs a protocol number or a name like \\tcp");
     if (v > 255) this.fail(n, 'a protocol number must be from 0 to 255');
+    return v;
+  }
+
+  // libpcap's gen_protochain: walk IPv6 extension headers (hop-by-hop, destination options,
+  // routing, fragment) and AH (IPv4 too) until the protocol is N, no next header, or another
+  // protocol; natively, in one node (filter_program.h, protochain()).
+  private protochain(proto: string | undefined, at: Tok): Cond {
+    const v = this.protoNumber(this.next());
     this.last = undefined;
-    if (proto === 'ip') return this.ip4Proto(v);
-    if (proto === 'ip6') return this.ip6Proto(v);
-    if (proto === undefined) return or(this.ip4Proto(v), this.ip6Proto(v));
-    this.fail(at, `'${proto} proto' is not valid: use 'ip proto', 'ip6 proto' or 'proto'`);
+    const chain = (f: 'ip' | 'ip6') => and(this.family(f), test({ k: 'chain', family: f === 'ip' ? 4 : 6, v, depth: this.vlanDepth }, '==', num(v)));
+    if (proto === 'ip' || proto === 'ip6') return chain(proto);
+    if (proto === undefined) return or(chain('ip'), chain('ip6'));
+    this.fail(at, `'${proto} protochain' is not valid: use 'ip protochain', 'ip6 protochain' or 'protochain'`);
   }
 
   // A bare id inherits the previous primitive's qualifiers (`host a or b`, `port 80 or 443`).
@@ -516,11 +715,17 @@ class Parser {
   private qualifiedId(q: Quals): Cond {
     const t = this.next();
     this.last = { ...q };
+    if (t.kind === 'mac') {
+      // tcpdump wants `ether` here; Click takes a bare Ethernet address (`src 0:1:2:3:4:5`).
+      if (q.type && q.type !== 'host') this.fail(t, `an Ethernet address after '${q.type}': use 'ether host'`);
+      if (q.proto && q.proto !== 'ether') this.fail(t, `an Ethernet address after '${q.proto}': use 'ether host'`);
+      return this.etherHost(q, t);
+    }
+    if (q.proto === 'ether') this.fail(t, t.kind === 'end' ? `expected an Ethernet address (the expression ended)` : "expected an Ethernet address like 02:00:00:00:00:01");
     const type = q.type ?? (this.isOp(this.peek(), '/') || this.isWord(this.peek(), 'mask') ? 'net' : 'host');
     if (type === 'port' || type === 'portrange') return this.portPrimitive(q, type, t);
-    if (t.kind === 'addr4' || (t.kind === 'num' && type === 'net')) return this.host4(q, type, t);
+    if (t.kind === 'addr4' || t.kind === 'num') return this.host4(q, type, t);
     if (t.kind === 'addr6') return this.host6(q, type, t);
-    if (t.kind === 'num') this.fail(t, `a ${type} needs an address`);
     if (t.kind === 'end') this.fail(t, `expected an address after '${type}'`);
     this.fail(t, t.kind === 'word' ? 'host names are not supported: give the address' : `expected an address after '${type}'`);
   }
@@ -539,34 +744,45 @@ class Parser {
   }
 
   private host4(q: Quals, type: 'host' | 'net', t: Tok): Cond {
-    const text = t.kind === 'num' ? String(t.value) : t.text;
-    const parts = t.kind === 'num' ? [t.value!] : parseIPv4(t.text);
-    if (!parts || parts.some((p) => p > 255)) this.fail(t, 'not a valid IPv4 address');
-    let addr = 0;
-    for (let i = 0; i < 4; i++) addr = (addr * 256 + (parts[i] ?? 0)) >>> 0;
-    let mask = 0xffffffff;
-    if (type === 'host') {
-      if (parts.length !== 4) this.fail(t, 'a host address needs four parts (use net for a network)');
+    let addr: number, mask: number;
+    if (t.kind === 'num') {
+      // libpcap: a number is a 32-bit host address, or for `net` a network number moved up to
+      // the top byte (`net 10` is 10.0.0.0/8).
+      addr = t.value! >>> 0;
+      mask = 0xffffffff;
+      if (type === 'net')
+        while (addr && (addr & 0xff000000) === 0) {
+          addr = (addr << 8) >>> 0;
+          mask = (mask << 8) >>> 0;
+        }
     } else {
-      mask = parts.length === 4 ? 0xffffffff : (0xffffffff << (32 - 8 * parts.length)) >>> 0;
-      if (this.isOp(this.peek(), '/')) {
-        this.next();
+      const parts = parseIPv4(t.text);
+      if (!parts) this.fail(t, 'not a valid IPv4 address');
+      // An abbreviated address stands for its leading bytes (198.18 = 198.18.0.0/16), host or net, as in libpcap.
+      addr = 0;
+      for (let i = 0; i < 4; i++) addr = (addr * 256 + (parts[i] ?? 0)) >>> 0;
+      mask = (0xffffffff << (32 - 8 * parts.length)) >>> 0;
+    }
+    if (this.isOp(this.peek(), '/') || this.isWord(this.peek(), 'mask')) {
+      if (t.kind !== 'addr4') this.fail(this.peek(), `a network with '${this.peek().text}' needs a dotted address (${t.text}.0/...)`);
+      if (type !== 'net') this.fail(this.peek(), `'${this.peek().text}' is for networks: use 'net'`);
+      if (this.isOp(this.next(), '/')) {
         const l = this.next();
         if (l.kind !== 'num' || l.value! > 32) this.fail(l, 'a prefix length must be from 0 to 32');
-        // An abbreviated address stands for its leading bytes (198.18/15 = 198.18.0.0/15), as in libpcap.
         mask = l.value === 0 ? 0 : (0xffffffff << (32 - l.value!)) >>> 0;
-      } else if (this.isWord(this.peek(), 'mask')) {
-        this.next();
+      } else {
         const m = this.next();
-        const mp = m.kind === 'addr4' ? parseIPv4(m.text) : undefined;
-        if (!mp || mp.length !== 4) this.fail(m, "'mask' needs a dotted-quad mask like 255.255.0.0");
+        const mp = m.kind === 'addr4' || m.kind === 'num' ? parseIPv4(m.text) : undefined;
+        if (!mp) this.fail(m, "'mask' needs a dotted mask like 255.255.0.0 (or 255.255)");
+        // A short mask stands for its leading bytes, as the address does (libpcap).
         mask = mp.reduce((x, y) => (x * 256 + y) >>> 0, 0);
+        mask = mp.length === 4 ? mask : (mask * 2 ** (32 - 8 * mp.length)) >>> 0;
       }
-      if ((addr & ~mask) >>> 0 !== 0) this.fail(t, `non-network bits set in '${text}' for that mask`);
+      if ((addr & ~mask) >>> 0 !== 0) this.fail(t, `non-network bits set in '${t.text}' for that mask`);
     }
     const proto = q.proto;
     if (proto && !['ip', 'arp', 'rarp'].includes(proto)) this.fail(t, `'${proto} ${type}' is not valid: ${type} takes ip, arp or rarp (or nothing)`);
-    const cmp = (off: number) => test(masked(load(BASE.net, off, 4), mask), '==', num(addr & mask));
+    const cmp = (off: number) => test(masked(this.nload(BASE.net, off, 4), mask), '==', num(addr & mask));
     const ipPart = () => and(this.family('ip'), this.dirCond(q.dir, () => cmp(12), () => cmp(16)));
     const arpPart = (f: 'arp' | 'rarp') => and(this.family(f), this.dirCond(q.dir, () => cmp(14), () => cmp(24)));
     if (proto === 'ip') return ipPart();
@@ -589,40 +805,69 @@ class Parser {
       if (this.isWord(this.peek(), 'mask')) this.fail(this.peek(), "IPv6 networks take '/LEN', not 'mask'");
     }
     if (q.proto && q.proto !== 'ip6') this.fail(t, `'${q.proto} ${type}' with an IPv6 address: use 'ip6 ${type}' or no qualifier`);
-    const words: { off: number; mask: number; value: number }[] = [];
-    for (let w = 0; w < 4; w++) {
+    // libpcap's gen_hostop6 loads all four words, masked ones too: a packet cut short
+    // inside the address is rejected even by a /16.
+    const words = [0, 1, 2, 3].map((w) => {
       const bits = Math.max(0, Math.min(32, plen - 32 * w));
       const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
       const value = ((bytes[4 * w] << 24) | (bytes[4 * w + 1] << 16) | (bytes[4 * w + 2] << 8) | bytes[4 * w + 3]) >>> 0;
       if ((value & ~mask) >>> 0 !== 0) this.fail(t, `non-network bits set in '${t.text}/${plen}'`);
-      if (mask) words.push({ off: 4 * w, mask, value });
-    }
-    const cmp = (base: number) =>
-      words.length === 0 ? ({ k: 'true' } as Cond) : allOf(words.map((w) => test(masked(load(BASE.net, base + w.off, 4), w.mask), '==', num(w.value))));
+      return { off: 4 * w, mask, value };
+    });
+    const cmp = (base: number) => allOf(words.map((w) => test(masked(this.nload(BASE.net, base + w.off, 4), w.mask), '==', num(w.value))));
     return and(this.family('ip6'), this.dirCond(q.dir, () => cmp(8), () => cmp(24)));
   }
 
   private portPrimitive(q: Quals, type: 'port' | 'portrange', t: Tok): Cond {
-    if (t.kind === 'word') this.fail(t, 'port names are not supported: give the port number');
-    if (t.kind !== 'num' || t.value! > 65535) this.fail(t, 'a port must be a number from 0 to 65535');
-    let lo = t.value!, hi = lo;
-    if (type === 'portrange') {
-      this.expectOp('-');
-      const h = this.next();
-      if (h.kind !== 'num' || h.value! > 65535) this.fail(h, 'a port must be a number from 0 to 65535');
-      hi = h.value!;
-      if (hi < lo) [lo, hi] = [hi, lo];
-    }
     const proto = q.proto;
     if (proto && !['tcp', 'udp', 'sctp'].includes(proto)) this.fail(t, `illegal qualifier of '${type}': '${proto}' (use tcp, udp, sctp or nothing)`);
-    const protos = proto ? [PROTO_NUMBERS[proto]] : [132, 6, 17];
+    let realProto: number | undefined; // a service name's own protocol (libpcap's real_proto)
+    const number = (tok: Tok, text = tok.text): number => {
+      if (tok.kind === 'num') {
+        if (tok.value! > 65535) this.fail(tok, 'a port must be a number from 0 to 65535');
+        return tok.value!;
+      }
+      if (tok.kind !== 'word') this.fail(tok, tok.kind === 'end' ? 'a port must be a number from 0 to 65535' : 'expected a port number or a service name');
+      let sp;
+      try {
+        sp = servicePort(text);
+      } catch (e) {
+        this.fail(tok, (e as Error).message);
+      }
+      if (!sp) this.fail(tok, `unknown port '${text}' (not in ${SERVICES_FILE.path}): give the port number`);
+      // libpcap: both protocols when TCP and UDP agree; a range of names of different protocols takes both.
+      realProto = realProto === undefined || realProto === sp.proto ? sp.proto : undefined;
+      return sp.port;
+    };
+    let lo: number, hi: number;
+    if (type === 'portrange' && t.kind === 'word') {
+      // `portrange smtp-domain`: libpcap splits a name range at its first '-'.
+      const dash = t.text.indexOf('-');
+      if (dash < 0) this.fail(t, "a port range is 'LOW-HIGH' (numbers or service names)");
+      lo = number(t, t.text.slice(0, dash));
+      const r1 = realProto;
+      hi = number(t, t.text.slice(dash + 1));
+      if (r1 !== realProto) realProto = undefined;
+    } else {
+      lo = number(t);
+      hi = lo;
+      // `portrange 25` is the one port, as in libpcap.
+      if (type === 'portrange' && this.isOp(this.peek(), '-')) {
+        this.next();
+        hi = number(this.next());
+      }
+    }
+    if (hi < lo) [lo, hi] = [hi, lo];
+    if (realProto !== undefined && proto && PROTO_NUMBERS[proto] !== realProto)
+      this.fail(t, `${type === 'port' ? 'port' : 'port in range'} '${t.text}' is ${realProto === 6 ? 'tcp' : 'udp'}`);
+    const protos = proto ? [PROTO_NUMBERS[proto]] : realProto !== undefined ? [realProto] : [132, 6, 17];
     const portCmp = (base: number, off: number) => {
-      const v = load(base, off, 2);
+      const v = this.nload(base, off, 2);
       return type === 'port' ? test(v, '==', num(lo)) : and(test(v, '>=', num(lo)), test(v, '<=', num(hi)));
     };
     const ports = (base: number, at: number) => this.dirCond(q.dir, () => portCmp(base, at), () => portCmp(base, at + 2));
-    const v6 = and(this.family('ip6'), and(anyOf(protos.map((p) => test(load(BASE.net, 6, 1), '==', num(p)))), ports(BASE.net, 40)));
-    const v4 = and(this.family('ip'), and(anyOf(protos.map((p) => test(load(BASE.net, 9, 1), '==', num(p)))), and(this.firstFragment(), ports(BASE.trans, 0))));
+    const v6 = and(this.family('ip6'), and(anyOf(protos.map((p) => test(this.nload(BASE.net, 6, 1), '==', num(p)))), ports(BASE.net, 40)));
+    const v4 = and(this.family('ip'), and(anyOf(protos.map((p) => test(this.nload(BASE.net, 9, 1), '==', num(p)))), and(this.firstFragment(), ports(BASE.trans, 0))));
     return or(v6, v4);
   }
 }
