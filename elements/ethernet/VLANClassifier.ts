@@ -10,15 +10,15 @@ export const VLANClassifier = defineElement({
   doc: `A VLAN demultiplexer: \`vlans\` lists one entry per output, a VLAN id or a list of ids, and a frame
 whose VLAN id is listed in entry i leaves on output i, unchanged. Click has no such element (its configs
 use Classifier patterns like \`12/8100 14/000a%0fff\`); it is named after Classifier and IPClassifier,
-whose shape it has (a list, one output per entry, the first-listed entry wins, nothing listed twice
-here), and not VLANSwitch, which would suggest a VLAN-aware learning bridge like EtherSwitch.
+whose shape it has (a list with one output per entry, the rest on a last output), and not VLANSwitch,
+which would suggest a VLAN-aware learning bridge like EtherSwitch. A VLAN id may be listed only once.
 
 Where the VLAN id comes from (\`source\`):
 - \`'frame'\` (default): the outer tag of the frame. A frame is tagged when its EtherType (bytes 12-13) is
-  one of \`tpids\` (default 0x8100 only, as VLANDecap; add 0x88a8 for 802.1ad service tags); its VLAN id
+  one of \`tpids\` (default 0x8100 only, as Click's VLANDecap; add 0x88a8 for 802.1ad service tags); its VLAN id
   is the low 12 bits of the TCI in bytes 14-15. Only the outer tag counts: a double-tagged frame goes by
-  its outer id (an 802.1ad outer tag with the default \`tpids\` makes the frame untagged here; put
-  VLANDecap first to switch on the inner id). A frame shorter than 14 bytes, or tagged and shorter than
+  its outer id (an 802.1ad outer tag with the default \`tpids\` makes the frame untagged here; to
+  switch on the inner id, take the outer tag off with VLANDecap first). A frame shorter than 14 bytes, or tagged and shorter than
   18, is dropped and counted in \`drops_short\`.
 - \`'annotation'\`: the packet's VLAN annotation (FromDevice without \`restoreVlan\`, VLANDecap,
   SetVLANAnno); a packet without one is untagged. The packet's bytes are not read.
