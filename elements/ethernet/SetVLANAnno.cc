@@ -13,8 +13,8 @@ class SetVLANAnno final : public Element {
   void configure(const Config& conf) override {
     const int64_t tci = conf.integer("vlanTci", -1, 0xffff);
     const int64_t id = conf.integer("vlanId", 0, 0xfff), pcp = conf.integer("pcp", 0, 7);
-    if (tci >= 0 && (id || pcp)) throw ConfigError("give either vlanTci or vlanId and pcp, not both");
-    tci_.store(uint16_t(tci >= 0 ? tci : id | pcp << 13));
+    if (tci >= 0 && id) throw ConfigError("give either vlanTci or vlanId, not both");
+    tci_.store(uint16_t((tci >= 0 ? tci : id) | pcp << 13));  // as Click: pcp is ORed into vlanTci too
   }
 
   void push(int, Batch& b) override {
