@@ -1,8 +1,8 @@
 // Packets and batches. A packet lives in a fixed-size buffer from the engine's pool:
 // [Packet metadata, 128 bytes][headroom][data ... tailroom]. The metadata holds the
 // annotations elements read and write (paint, destination address, VLAN, table id,
-// timestamp, header offsets, link-level packet type). Packets are never allocated on the packet path except
-// from the pool, and always travel in batches.
+// timestamp, header offsets, link-level packet type). Packets are never allocated on the
+// packet path except from the pool, and always travel in batches.
 #pragma once
 #include <cstddef>
 #include <cstdint>

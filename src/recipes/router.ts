@@ -22,11 +22,12 @@
 // (LookupIP6Route) the same for IPv6 (ICMP6Error no route; ff00::/8, fe80::/10, ::/128, ::1 never
 // forwarded).
 //
-// DropBroadcasts sits on the IPv4 input path after Strip, where Click places it: it reads the
-// packet-type annotation FromDevice set, which survives stripping, so a link-level broadcast or
-// multicast IPv4 packet is neither forwarded nor delivered (RFC 1812 5.3.4). ICMPv6 time exceeded and no-route errors come from the address of the interface the
-// packet came in by (its paint, set on input); packet too big from the outgoing interface's.
-// Replies from the router itself (ping) pass the output path like any packet, so they leave
+// DropBroadcasts sits on the IPv4 input path after Strip, as in Click's routers: it reads the
+// packet-type annotation FromDevice set, which survives stripping, so an IPv4 packet received as
+// a link-level broadcast or multicast is neither forwarded nor delivered (RFC 1812 5.3.4; the
+// recipe forwards no IP multicast). ICMPv6 time exceeded and no-route errors come from the
+// address of the interface the packet came in by (its paint, set on input); packet too big from
+// the outgoing interface's. Replies from the router itself (ping) pass the output path like any packet, so they leave
 // with TTL 63.
 //
 // NAT (optional, `nat`, IPv4 only; IPv6 is routed without translation): one IPRewriter `nat`
