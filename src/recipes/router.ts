@@ -27,8 +27,8 @@
 // a link-level broadcast or multicast is neither forwarded nor delivered (RFC 1812 5.3.4; the
 // recipe forwards no IP multicast). ICMPv6 time exceeded and no-route errors come from the
 // address of the interface the packet came in by (its paint, set on input); packet too big from
-// the outgoing interface's. Replies from the router itself (ping) pass the output path like any packet, so they leave
-// with TTL 63.
+// the outgoing interface's. Replies from the router itself (ping) pass the output path like any
+// packet, so they leave with TTL 63.
 //
 // NAT (optional, `nat`, IPv4 only; IPv6 is routed without translation): one IPRewriter `nat`
 // for the outside interface O, with the snat spec on input 0 and the reply/port-forward spec on
