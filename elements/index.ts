@@ -19,6 +19,10 @@ export { Tee } from './standard/Tee.js';
 export { TimestampStamp } from './standard/TimestampStamp.js';
 export { Unstrip } from './standard/Unstrip.js';
 export { CheckLength } from './standard/CheckLength.js';
+export { Idle } from './standard/Idle.js';
+export { Truncate } from './standard/Truncate.js';
+export { PaintTee } from './standard/PaintTee.js';
+export { StripToNetworkHeader } from './standard/StripToNetworkHeader.js';
 
 export { Queue } from './queue/Queue.js';
 export { Unqueue } from './queue/Unqueue.js';
@@ -52,6 +56,7 @@ export { IPFilter } from './ip/IPFilter.js';
 export { IPRewriter } from './ip/IPRewriter.js';
 export { IPGWOptions } from './ip/IPGWOptions.js';
 export { FixIPSrc } from './ip/FixIPSrc.js';
+export { CheckICMPHeader } from './ip/CheckICMPHeader.js';
 
 // ip6
 export { LookupIP6Route } from './ip6/LookupIP6Route.js';
@@ -80,3 +85,6 @@ export { EtherRewrite } from './ethernet/EtherRewrite.js';
 export { EtherMirror } from './ethernet/EtherMirror.js';
 export { HostEtherFilter } from './ethernet/HostEtherFilter.js';
 export { DropBroadcasts } from './ethernet/DropBroadcasts.js';
+export { SetVLANAnno } from './ethernet/SetVLANAnno.js';
+export { EtherVLANEncap } from './ethernet/EtherVLANEncap.js';
+export { VLANClassifier } from './ethernet/VLANClassifier.js';

@@ -1,8 +1,8 @@
 // Packets and batches. A packet lives in a fixed-size buffer from the engine's pool:
 // [Packet metadata, 128 bytes][headroom][data ... tailroom]. The metadata holds the
 // annotations elements read and write (paint, destination address, VLAN, table id,
-// timestamp, header offsets). Packets are never allocated on the packet path except
-// from the pool, and always travel in batches.
+// timestamp, header offsets, link-level packet type). Packets are never allocated on the
+// packet path except from the pool, and always travel in batches.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -26,9 +26,31 @@ struct Annotations {
   int16_t mac_offset;     // header offsets from the buffer start; -1 = not set
   int16_t network_offset;
   int16_t transport_offset;
-  uint8_t user[36];       // free for elements (documented per element)
+  uint8_t packet_type;    // how the frame reached us at the link level: kHost, kBroadcast, ...
+  uint8_t user[35];       // free for elements (documented per element)
 };
 static_assert(sizeof(Annotations) == 80, "annotation layout is part of the element ABI");
+
+// The link-level packet-type annotation (Click's packet_type_anno; the values are Linux's
+// PACKET_* sll_pkttype values, which Click uses too). FromDevice copies the kernel's verdict;
+// FromPcap and Tap, which have no kernel verdict, derive it from the Ethernet destination
+// (ether_packet_type). It survives Strip, so DropBroadcasts works after the link header is gone.
+constexpr uint8_t kHost = 0;       // to this host (also the value of a fresh packet)
+constexpr uint8_t kBroadcast = 1;  // to the link-level broadcast address
+constexpr uint8_t kMulticast = 2;  // to a link-level multicast group
+constexpr uint8_t kOtherHost = 3;  // to another host (seen in promiscuous mode)
+constexpr uint8_t kOutgoing = 4;   // sent by this host (a capture of our own transmission)
+constexpr uint8_t kLoopback = 5;
+constexpr uint8_t kFastRoute = 6;
+
+// The packet type an Ethernet destination address implies (the caller checks there are 6 bytes):
+// all ones is broadcast, the group bit set is multicast, anything else is taken as for us.
+// Branch-free: mixed traffic would otherwise mispredict on the receive path.
+inline uint8_t ether_packet_type(const uint8_t* dst) {
+  const uint8_t group = dst[0] & 1;
+  const uint8_t all_ones = (dst[0] & dst[1] & dst[2] & dst[3] & dst[4] & dst[5]) == 0xff;
+  return uint8_t(group * (kMulticast - all_ones));  // 0 host, 1 broadcast, 2 multicast
+}
 
 constexpr uint8_t kVlanPresent = 1;
 // ICMPError sets it on the errors it makes; FixIPSrc then gives them the IPv4 source address

@@ -18,7 +18,7 @@ t.test('a good graph compiles to a versioned plan with defaults filled in', asyn
   t.equal(plan.version, PLAN_VERSION);
   t.equal(plan.name, 'ok');
   t.same(plan.elements.map((e) => e.name), ['src', 'c', 'd']);
-  t.same(plan.elements[0].config, { limit: 5, data: '', length: 64, burst: 32, rate: 0, active: true });
+  t.same(plan.elements[0].config, { limit: 5, data: '00'.repeat(64), length: -1, burst: 32, rate: 0, active: true });
   t.same(plan.elements[1].inputs, ['push']);
   t.same(plan.connections, [
     { from: 'src', fromPort: 0, to: 'c', toPort: 0 },

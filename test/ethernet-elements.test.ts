@@ -17,6 +17,7 @@ import {
   EtherMirror,
   HostEtherFilter,
   DropBroadcasts,
+  Strip,
   graph,
   compile,
   type ElementNode,
@@ -237,22 +238,35 @@ t.test('HostEtherFilter routes own, other, broadcast and multicast frames', asyn
 
 // ---------- DropBroadcasts ----------
 
-t.test('DropBroadcasts drops frames to ff:ff:ff:ff:ff:ff only', async (t) => {
+t.test('DropBroadcasts drops link-level broadcasts and multicasts by the packet-type annotation, after Strip too', async (t) => {
   const bcast = ether({ dst: 'ff:ff:ff:ff:ff:ff', payload: 'who has' });
   const almost = ether({ dst: 'ff:ff:ff:ff:ff:fe', payload: 'multicast, not broadcast' });
   const mcast = ether({ dst: '01:00:5e:7f:ff:fa', payload: 'ssdp' });
   const uni = udp4Frame({});
   const srcBcast = ether({ src: 'ff:ff:ff:ff:ff:ff', payload: 'broadcast source' });
   const frames: Buffer[] = [];
-  for (let i = 0; i < 20; i++) frames.push(i % 4 === 0 ? bcast : [almost, mcast, uni, srcBcast][i % 4]);
-  const short = [bcast.subarray(0, 13), Buffer.alloc(6, 0xff)];
+  for (let i = 0; i < 20; i++) frames.push([bcast, almost, mcast, uni, srcBcast][i % 5]);
+  // Shorter than an Ethernet header: FromPcap still types them by the 6 destination bytes.
+  const short = [bcast.subarray(0, 13), Buffer.alloc(6, 0xff), Buffer.from([0x02, 0, 0, 0, 0, 1, 9])];
   const inFile = input('dropb', [...frames, ...short]);
+  const isGroup = (x: Buffer) => x.length >= 6 && (x[0] & 1) === 1;
   const s = await runGraph(() => {
     FromPcap({ file: inFile }).to(DropBroadcasts({}, 'db')).to(sink('dropb'));
+    // Where Click places it: the link header is gone, the annotation is not.
+    FromPcap({ file: inFile }).to(Strip({ length: 14 })).to(DropBroadcasts({}, 'db_strip')).to(Unstrip({ length: 14 })).to(sink('dropb-strip'));
+    // Output 1 takes what would be dropped.
+    const d2 = FromPcap({ file: inFile }).to(DropBroadcasts({}, 'db2'));
+    d2.to(sink('dropb-0'));
+    d2.out(1).to(sink('dropb-1'));
   });
-  sameBuffers(t, read('dropb'), frames.filter((x) => x !== bcast), 'everything but broadcasts passes, in order');
-  t.equal(s.elements.db.drops_broadcast, 5);
-  t.equal(s.elements.db.drops_short, 2);
+  sameBuffers(t, read('dropb'), [...frames, ...short].filter((x) => !isGroup(x)), 'unicast destinations pass, in order');
+  t.equal(s.elements.db.drops_broadcast, 6, 'broadcasts: 4 whole frames, a 13-byte and a 6-byte one');
+  t.equal(s.elements.db.drops_multicast, 8, 'multicasts, ff:ff:ff:ff:ff:fe among them');
+  sameBuffers(t, read('dropb-strip'), frames.filter((x) => !isGroup(x)), 'after Strip (frames of 14 bytes or more)');
+  t.same([s.elements.db_strip.drops_broadcast, s.elements.db_strip.drops_multicast], [4, 8]);
+  sameBuffers(t, read('dropb-0'), [...frames, ...short].filter((x) => !isGroup(x)), 'two outputs: output 0 as with one');
+  sameBuffers(t, read('dropb-1'), [...frames, ...short].filter(isGroup), 'two outputs: output 1 gets the broadcasts and multicasts, in order');
+  t.same([s.elements.db2.diverted, s.elements.db2.drops_broadcast, s.elements.db2.drops_multicast], [14, 0, 0]);
   t.equal(s.pool.available, s.pool.capacity, 'every buffer back in the pool');
 });
 
@@ -276,8 +290,8 @@ t.test('the agnostic elements work between Queue and Unqueue', async (t) => {
   t.equal(s.elements.p_enc.drops_short, 1);
   sameBuffers(t, read('p-eth'), withBcast.map((f) => Buffer.concat([mac(src), mac(dst), f.subarray(12)])), 'EtherRewrite then EtherMirror pulled');
   t.equal(s.elements.p_rw.drops_short, 1);
-  sameBuffers(t, read('p-db'), plain.filter((_, i) => i % 10 !== 0), 'DropBroadcasts pulled');
-  t.same([s.elements.p_db.drops_broadcast, s.elements.p_db.drops_short], [50, 1]);
+  sameBuffers(t, read('p-db'), [...plain.filter((_, i) => i % 10 !== 0), ...short], 'DropBroadcasts pulled (the 13-byte frame is to 00:00:00:00:00:00)');
+  t.same([s.elements.p_db.drops_broadcast, s.elements.p_db.drops_multicast], [50, 0]);
   t.equal(s.pool.available, s.pool.capacity, 'every buffer back in the pool');
 });
 

@@ -22,7 +22,7 @@ import * as pg from 'pktgraph';
 import { graph, compile, FromPcap, ToPcap, Counter, Strip, MarkIPHeader, type ElementNode } from 'pktgraph';
 import { runCompiled, tmpPath } from './lib/run.js';
 import { writePcap, readPcap, LINKTYPE_RAW, LINKTYPE_ETHERNET } from './lib/pcap.js';
-import { ether, ipv4, ipv6, udp, checksum16, pseudoHeaderSum, mac, ETH_ARP, ETH_IPV4, ETH_IPV6, PROTO_UDP, PROTO_TCP, PROTO_ICMPV6 } from './lib/packets.js';
+import { ether, ipv4, ipv6, udp, icmp4, checksum16, pseudoHeaderSum, mac, ETH_ARP, ETH_IPV4, ETH_IPV6, PROTO_UDP, PROTO_TCP, PROTO_ICMPV6 } from './lib/packets.js';
 import {
   Rng,
   hashString,
@@ -355,6 +355,53 @@ const specs: Spec[] = [
     check: (_, p) => (p.length >= 20 && p[0] >> 4 === 4 && (p[0] & 15) >= 5 && p[9] === PROTO_UDP && !l4v4Ok(p, PROTO_UDP) ? 'wrong UDP checksum' : undefined),
   },
   {
+    name: 'StripToNetworkHeader',
+    element: (n) => pg.StripToNetworkHeader({}, n),
+    inputs: [[...ip4Feeds(), { link: 'ether', gen: eth(4, validIpv4), share: 0.3, vlan: true, prep: (s, tag) => s.to(MarkIPHeader({ offset: 14 }, `mark14_${tag}`)) }]],
+    outputs: 1,
+    mustPass: [0],
+  },
+  {
+    name: 'CheckICMPHeader',
+    element: (n) => pg.CheckICMPHeader({}, n),
+    inputs: [ip4Feeds((r) => (r.chance(0.7) ? icmpIpv4(r) : validIpv4(r)))],
+    outputs: 1,
+    mustPass: [0],
+    // Like Click's, it trusts the IPv4 header it is given (CheckIPHeader checks the version and checksum).
+    check: (_, p) => {
+      if (p.length < 20) return `${p.length} bytes`;
+      const hl = (p[0] & 15) * 4;
+      const tl = p.readUInt16BE(2);
+      if (hl < 20 || tl < hl || tl > p.length) return `IHL ${hl / 4}, total length ${tl}, ${p.length} bytes`;
+      const m = p.subarray(hl, tl);
+      return p[9] !== 1 ? `protocol ${p[9]}` : m.length < 8 ? `${m.length}-byte message` : checksum16(m) !== 0 ? 'wrong ICMP checksum' : undefined;
+    },
+  },
+  {
+    name: 'CheckICMPHeader(two outputs)',
+    element: (n) => pg.CheckICMPHeader({}, n),
+    inputs: [ip4Feeds((r) => (r.chance(0.7) ? icmpIpv4(r) : validIpv4(r)))],
+    outputs: 2,
+    mustPass: [0, 1],
+    balance: (t, c, ins, outs) => {
+      t.equal(sum(ins), sum(outs), 'in = output 0 + output 1');
+      t.equal(c.rejected, outs[1], 'rejected = output 1');
+    },
+  },
+  {
+    name: 'PaintTee',
+    element: (n) => pg.PaintTee({ color: 2 }, n),
+    inputs: [[{ ...etherFeed(), prep: (s, tag) => s.to(pg.Paint({ color: 2 }, `paint_${tag}`)) }]],
+    outputs: 2,
+    outLink: ETH,
+    mustPass: [0, 1],
+    balance: (t, c, ins, outs) => {
+      t.equal(outs[0], sum(ins), 'every packet on output 0');
+      t.equal(outs[1], c.copies, 'copies = output 1');
+      t.equal(c.copies + c.pool_empty, sum(ins), 'a copy of each (or counted in pool_empty)');
+    },
+  },
+  {
     name: 'ICMPPingResponder',
     element: (n) => pg.ICMPPingResponder({}, n),
     inputs: [ip4Feeds()],
@@ -607,8 +654,42 @@ const specs: Spec[] = [
     outputs: 1,
     outLink: ETH,
     mustPass: [0],
-    model: (p) => (p.length < 14 || p.subarray(0, 6).equals(Buffer.alloc(6, 0xff)) ? -1 : 0),
+    // FromPcap types a frame by its destination (6 bytes are enough); broadcast and multicast are dropped.
+    model: (p) => (p.length >= 6 && p[0] & 1 ? -1 : 0),
   },
+  {
+    name: 'VLANClassifier',
+    element: (n) => pg.VLANClassifier({ vlans: [10, [20, 21]] }, n),
+    inputs: [[{ link: 'ether', gen: (r) => vlanTagged(r) }]],
+    outputs: 3,
+    outLink: ETH,
+    mustPass: [0, 1, 2],
+    model: (p) => {
+      if (p.length < 14) return -1;
+      if (p.readUInt16BE(12) !== 0x8100) return 2;
+      if (p.length < 18) return -1;
+      const id = p.readUInt16BE(14) & 0xfff;
+      return id === 10 ? 0 : id === 20 || id === 21 ? 1 : 2;
+    },
+  },
+  {
+    name: 'VLANClassifier(annotation+drop)',
+    element: (n) => pg.VLANClassifier({ vlans: [[10, 99], 20], source: 'annotation', unlisted: 'drop', nativeVlan: 20 }, n),
+    inputs: [[{ link: 'ether', gen: (r) => vlanTagged(r), prep: (s, tag) => s.to(pg.VLANDecap({}, `decap_${tag}`)) }]],
+    outputs: 2,
+    outLink: ETH,
+    mustPass: [0, 1],
+  },
+  {
+    name: 'VLANDecap+EtherVLANEncap(fromAnnotation)',
+    element: (n) => pg.EtherVLANEncap({ src: '02:00:00:00:00:01', dst: '02:00:00:00:00:02', fromAnnotation: true, nativeVlan: 99 }, n),
+    inputs: [[{ link: 'ether', gen: (r) => vlanTagged(r), prep: (s, tag) => s.to(pg.VLANDecap({}, `decap_${tag}`)) }]],
+    outputs: 1,
+    outLink: ETH,
+    mustPass: [0],
+    check: (_, p) => (p.length < 14 || ![0x8100, 0x0800].includes(p.readUInt16BE(12)) ? `header ${hex(p.subarray(0, 18))}` : undefined),
+  },
+  { name: 'Truncate', element: (n) => pg.Truncate({ length: 60 }, n), inputs: [[etherFeed()]], outputs: 1, outLink: ETH, mustPass: [0], expect: (p) => p.subarray(0, 60) },
   {
     name: 'VLANEncap',
     element: (n) => pg.VLANEncap({ vlanId: 100, pcp: 3 }, n),
@@ -750,6 +831,28 @@ function naPacket(r: Rng): Buffer {
   const dst = r.chance(0.8) ? '2001:db8::ff' : 'ff02::1';
   return ipv6({ src: target, dst, nextHeader: PROTO_ICMPV6, hopLimit: 255, payload: neighborMessage(r, 136, target, dst, target) });
 }
+/** Frames with 0-2 tags (802.1Q or 802.1ad) whose VLAN ids come mostly from a few listed ones. */
+function vlanTagged(r: Rng): Sample {
+  const s = validFrame(r);
+  const tags = r.int(3);
+  const parts = [s.data.subarray(0, 12)];
+  for (let i = 0; i < tags; i++) {
+    const tag = Buffer.alloc(4);
+    tag.writeUInt16BE(r.chance(0.8) ? 0x8100 : 0x88a8, 0);
+    tag.writeUInt16BE((r.int(16) << 12) | (r.chance(0.8) ? r.pick([10, 20, 21, 99]) : r.int(4096)), 2);
+    parts.push(tag);
+  }
+  parts.push(s.data.subarray(12));
+  return { data: Buffer.concat(parts), layout: { ...s.layout, l3: (s.layout.l3 ?? 14) + tags * 4, bounds: [...s.layout.bounds, 12, 14, 16, 18] } };
+}
+/** ICMP messages of the types whose length CheckICMPHeader checks. */
+function icmpIpv4(r: Rng): Buffer {
+  const type = r.pick([0, 3, 4, 5, 8, 11, 12, 13, 14, 15, 16, 9]);
+  const fixed: Record<number, number> = { 13: 12, 14: 12, 15: 0, 16: 0 };
+  const quote = ipv4({ src: '198.18.0.2', dst: '198.18.0.1', payload: udp({ payload: r.bytes(r.int(20)) }) });
+  const payload = type in fixed ? r.bytes(r.chance(0.8) ? fixed[type] : r.int(20)) : [3, 4, 5, 11, 12].includes(type) ? quote : r.bytes(r.int(64));
+  return ipv4({ src: '198.18.0.1', dst: '198.18.0.2', proto: 1, payload: icmp4({ type, code: r.int(4), rest: r.u32(), payload }) });
+}
 function tagged(r: Rng): Sample {
   const s = validFrame(r);
   const data = vlanStack(r, s.data, r.int(3));
@@ -840,7 +943,7 @@ async function fuzzRun(t: Test, spec: Spec, files: string[]): Promise<boolean> {
     spec.balance(t, c, ins, outs);
     if (t.counts.fail > before) ok = false;
   }
-  if (!spec.balance || !['EtherSwitch', 'IPReassembler', 'IPFragmenter', 'IPFragmenter(Ethernet)', 'IPFragmenter(mtu 68)', 'ARPQuerier', 'IP6NDSolicitor'].includes(spec.name)) {
+  if (!spec.balance || !['EtherSwitch', 'IPReassembler', 'IPFragmenter', 'IPFragmenter(Ethernet)', 'IPFragmenter(mtu 68)', 'ARPQuerier', 'IP6NDSolicitor', 'PaintTee'].includes(spec.name)) {
     const drops = total(c, defaultDrops);
     must(sum(ins) === sum(outs) + drops, `in (${sum(ins)}) = out (${sum(outs)}) + drops (${drops}) [${Object.entries(c).filter(([, v]) => v).map(([k, v]) => `${k}=${v}`).join(' ')}]`);
   }

@@ -36,7 +36,7 @@ function mixedGraph(name: string, limit: number) {
   return compile(
     graph(name, () => {
       InfiniteSource({ length: 64, limit, burst: 32 }, { name: 'cheap_src', thread: 0 }).to(Counter({}, 'cheap')).to(Discard({}, 'cheap_sink'));
-      InfiniteSource({ data: BIG, length: 0, limit, burst: 32 }, { name: 'heavy_src', thread: 0 })
+      InfiniteSource({ data: BIG, limit, burst: 32 }, { name: 'heavy_src', thread: 0 })
         .to(Strip({ length: 14 }, 'strip'))
         .to(CheckIPHeader({}, 'check'))
         .to(SetUDPChecksum({}, 'csum'))

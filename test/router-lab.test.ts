@@ -6,7 +6,8 @@
 // unrouted network in 198.18.0.0/15 answered with Destination Net Unreachable, and malformed
 // IPv4 and IPv6 packets of each kind, injected from h1 with a raw AF_PACKET socket while a ping
 // runs, dropped and counted by reason in the router's CheckIPHeader/CheckIP6Header while the
-// ping succeeds; h3's link at MTU 1280 makes a big ping6 get Packet too big. Through the IPv4 router with h3's link at MTU 1000: a big ping without DF is
+// ping succeeds, and well-formed IPv4 sent to the link-level broadcast and a multicast address
+// dropped by DropBroadcasts (after Strip, by FromDevice's packet-type annotation); h3's link at MTU 1280 makes a big ping6 get Packet too big. Through the IPv4 router with h3's link at MTU 1000: a big ping without DF is
 // fragmented and answered, and one with DF gets "Frag needed ... mtu = 1000". Needs root and
 // network namespaces; skips with the reason otherwise.
 import t from 'tap';
@@ -53,11 +54,15 @@ kinds = [
     (0x86dd, ip6()[:30]),                       # truncated IPv6 header
 ]
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s.bind((ifname, 0))
+# Well-formed IPv4 sent as link-level broadcast and multicast: DropBroadcasts drops them.
+group = [bytes.fromhex('ffffffffffff'), bytes.fromhex('01005e000005')]
 for i in range(count):
     for typ, body in kinds:
         s.send(dst + src + struct.pack('!H', typ) + body)
+    for g in group:
+        s.send(g + src + struct.pack('!H', 0x0800) + ip4())
     time.sleep(0.02)
-print('sent', count * len(kinds), flush=True)
+print('sent', count * (len(kinds) + len(group)), flush=True)
 `;
 
 function topology(): Topology {
@@ -183,6 +188,11 @@ function main() {
       { version: d('if0_check6', 'drops_version'), payload_length: d('if0_check6', 'drops_payload_length'), short: d('if0_check6', 'drops_short') },
       { version: n, payload_length: n, short: n },
       'IPv6: each kind dropped and counted by reason in if0_check6 (CheckIP6Header)',
+    );
+    t.same(
+      { broadcast: d('if0_nobcast', 'drops_broadcast'), multicast: d('if0_nobcast', 'drops_multicast') },
+      { broadcast: n, multicast: n },
+      'link-level broadcast and multicast IPv4 dropped after Strip by DropBroadcasts, by the packet type FromDevice took from the kernel',
     );
     t.ok(d('if0_check', 'packets') >= 12, `the ping's requests passed the check meanwhile (${d('if0_check', 'packets')} packets)`);
 

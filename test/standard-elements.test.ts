@@ -299,7 +299,7 @@ t.test('HashSwitch keeps each flow on one output and drops short packets', async
   const sizes = [100, 200, 400, 800, 1600];
   const s = await runGraph(() => {
     const hs = HashSwitch({ offset: 26, length: 8 }, 'hs');
-    sizes.forEach((n, i) => InfiniteSource({ data: flowHex(i), length: 0, limit: n, burst: 13 }, `f${i}`).to(hs));
+    sizes.forEach((n, i) => InfiniteSource({ data: flowHex(i), limit: n, burst: 13 }, `f${i}`).to(hs));
     InfiniteSource({ length: 33, limit: 77 }, 'short').to(hs);
     hs.out(0).to(Counter({}, 'c0')).to(Discard());
     hs.out(1).to(Counter({}, 'c1')).to(Discard());
@@ -315,7 +315,7 @@ t.test('HashSwitch spreads many flows over its outputs', async (t) => {
   const flows = 64;
   const s = await runGraph(() => {
     const hs = HashSwitch({ offset: 26, length: 8 }, 'hs');
-    for (let i = 0; i < flows; i++) InfiniteSource({ data: flowHex(i), length: 0, limit: 10 }, `f${i}`).to(hs);
+    for (let i = 0; i < flows; i++) InfiniteSource({ data: flowHex(i), limit: 10 }, `f${i}`).to(hs);
     for (let o = 0; o < 4; o++) hs.out(o).to(Counter({}, `c${o}`)).to(Discard());
   });
   let total = 0;

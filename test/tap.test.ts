@@ -9,7 +9,7 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync, chmodSync } from 'node:fs';
-import { graph, compile, Runtime, Tap, FromPcap, ToPcap, Counter, Discard } from 'pktgraph';
+import { graph, compile, Runtime, Tap, FromPcap, ToPcap, Counter, Discard, DropBroadcasts } from 'pktgraph';
 import { createLab, labAvailable } from '../src/lab/index.js';
 import { tmpPath } from './lib/run.js';
 import { writePcap, readPcap, encodePcap } from './lib/pcap.js';
@@ -79,7 +79,11 @@ function main() {
         graph('tap', () => {
           const tap = Tap({ device: dev, mac: TAP_MAC, mtu: 1400 }, 'tap');
           FromPcap({ file: toHost, active: false }, 'src').to(tap);
-          tap.to(Counter({}, 'cnt')).to(ToPcap({ file: fromHost }, 'out'));
+          // DropBroadcasts' output 1 shows which frames Tap marked broadcast or multicast.
+          const out = ToPcap({ file: fromHost }, 'out');
+          const db = tap.to(Counter({}, 'cnt')).to(DropBroadcasts({}, 'db'));
+          db.to(out);
+          db.out(1).to(Counter({}, 'group')).to(out);
         }),
       ),
     );
@@ -155,6 +159,11 @@ function main() {
     t.equal(c.drops, 0n, 'no drops');
 
     rt.stop();
+    g.write('out', 'flush', '');
+    const frames = readPcap(fromHost).packets.map((p) => p.data);
+    const group = frames.filter((f) => f.length >= 6 && (f[0] & 1) === 1).length;
+    t.ok(group >= 1, `the ARP broadcasts among them (${group})`);
+    t.equal(g.counter('group', 'packets'), BigInt(group), "Tap's packet type: exactly the frames to broadcast or multicast addresses were marked so (DropBroadcasts output 1)");
     g.remove();
     t.notOk(exists(dev, ns), 'the device is gone once the graph is removed (not persistent)');
     t.notOk(exists(dev), '... and not back in the root namespace');

@@ -148,8 +148,8 @@ class FromDevice final : public Element {
       }
       taken++;
       const auto* sll = reinterpret_cast<const sockaddr_ll*>(block + off + TPACKET_ALIGN(sizeof(tpacket3_hdr)));
-      if (off + TPACKET_ALIGN(sizeof(tpacket3_hdr)) + sizeof(sockaddr_ll) <= block_size_ && sll->sll_pkttype == PACKET_OUTGOING)
-        continue;  // our own transmission (kernels without PACKET_IGNORE_OUTGOING)
+      const uint8_t ptype = off + TPACKET_ALIGN(sizeof(tpacket3_hdr)) + sizeof(sockaddr_ll) <= block_size_ ? sll->sll_pkttype : kHost;
+      if (ptype == PACKET_OUTGOING) continue;  // our own transmission (kernels without PACKET_IGNORE_OUTGOING)
       const bool vlan = (h->tp_status & TP_STATUS_VLAN_VALID) != 0;
       const bool inline_tag = vlan && restore_vlan_;
       const uint32_t need = snap + (inline_tag ? 4 : 0);
@@ -176,6 +176,7 @@ class FromDevice final : public Element {
       }
       p->set_length(need);  // fits: need <= room_
       p->anno().timestamp_ns = int64_t(h->tp_sec) * 1000000000ll + int64_t(h->tp_nsec);
+      p->anno().packet_type = ptype;  // the kernel's PACKET_* values are PacketType's
       p->set_mac_header(p->data());
       csum_not_ready += (h->tp_status & TP_STATUS_CSUMNOTREADY) != 0;
       bytes += need;
@@ -226,7 +227,7 @@ class FromDevice final : public Element {
       if (mac > frame_size_ || snap > frame_size_ - mac) {
         count(c_ring_errors_);
       } else if (sll->sll_pkttype != PACKET_OUTGOING) {
-        const Take t = take(b.pkts[out], f + mac, snap, len, status, h->tp_vlan_tci, h->tp_vlan_tpid, int64_t(h->tp_sec) * 1000000000ll + int64_t(h->tp_nsec));
+        const Take t = take(b.pkts[out], f + mac, snap, len, status, h->tp_vlan_tci, h->tp_vlan_tpid, int64_t(h->tp_sec) * 1000000000ll + int64_t(h->tp_nsec), sll->sll_pkttype);
         if (t == Take::TooLong) {
           too_long++;
         } else {
@@ -255,7 +256,8 @@ class FromDevice final : public Element {
 
   // One received frame into a pool packet (V2; V3 has the same steps inline).
   enum class Take { Ok, TooLong };
-  Take take(Packet* p, const uint8_t* src, uint32_t snap, uint32_t len, uint32_t status, uint16_t tci, uint16_t tpid_field, int64_t ts) {
+  Take take(Packet* p, const uint8_t* src, uint32_t snap, uint32_t len, uint32_t status, uint16_t tci, uint16_t tpid_field, int64_t ts,
+            uint8_t ptype) {
     const bool vlan = (status & TP_STATUS_VLAN_VALID) != 0;
     const bool inline_tag = vlan && restore_vlan_;
     const uint32_t need = snap + (inline_tag ? 4 : 0);
@@ -276,6 +278,7 @@ class FromDevice final : public Element {
     }
     p->set_length(need);
     p->anno().timestamp_ns = ts;
+    p->anno().packet_type = ptype;
     p->set_mac_header(p->data());
     return Take::Ok;
   }

@@ -12,7 +12,9 @@ when it is full or \`blockTimeoutMs\` after its first frame (so at low rates a f
 long). The task only reads the ring's status words: no system call per packet, and none at all while
 nothing arrives (the worker idles instead). Each frame is copied into a pool packet (its data start is
 the Ethernet header, also set as the MAC header annotation; its timestamp annotation is the kernel's
-receive time); a block goes back to the kernel once every frame in it has been taken.
+receive time; its packet-type annotation is the kernel's verdict, \`sll_pkttype\`: host, broadcast,
+multicast or other host, see \`native/packet.h\`); a block goes back to the kernel once every frame
+in it has been taken.
 
 \`tpacketVersion: 2\` uses a TPACKET_V2 ring instead: one slot of \`frameSize\` bytes per frame, each
 handed over (and given back) on its own as soon as the kernel has written it, with no block timeout.

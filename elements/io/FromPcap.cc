@@ -131,9 +131,10 @@ class FromPcap final : public Element {
       std::memcpy(p->data(), map_ + r.off, r.incl);
       p->set_length(r.incl);  // fits: incl <= the pool's buffer room, checked above
       p->anno().timestamp_ns = r.ts;
-      if (linktype_ == kLinkEthernet)
+      if (linktype_ == kLinkEthernet) {
         p->set_mac_header(p->data());
-      else
+        if (r.incl >= 6) p->anno().packet_type = ether_packet_type(p->data());
+      } else
         p->set_network_header(p->data());
       bytes += r.incl;
       truncated += r.orig > r.incl;

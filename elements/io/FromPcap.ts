@@ -14,7 +14,10 @@ configuration error naming the file. Reading the packets makes no system call.
 
 Each packet gets its record's timestamp (ns since the epoch) as its timestamp annotation (a record
 stamped exactly 0 leaves the annotation unset), and its MAC header (Ethernet) or network header (raw
-IP link types) annotation set to the start of the data. A record that captured fewer bytes than the
+IP link types) annotation set to the start of the data. An Ethernet record also gets its
+packet-type annotation from its destination address (\`native/packet.h\`): broadcast, multicast
+(group bit set) or host (anything else, as a capture does not say whether a frame was for us); raw
+IP records stay host. A record that captured fewer bytes than the
 packet had on the wire is emitted with the captured bytes and counted in \`truncated\`. A record
 whose header claims more bytes than remain in the file (a file cut short), or more than a pool
 buffer holds, ends the playback there: it is counted in \`bad_records\` and the source finishes.

@@ -140,6 +140,7 @@ class Tap final : public Element {
         p->set_length(uint32_t(r));  // r <= room_
         p->anno().timestamp_ns = ts;
         p->set_mac_header(p->data());
+        if (r >= 6) p->anno().packet_type = ether_packet_type(p->data());  // no kernel verdict here
         bytes += uint64_t(r);
         got++;
       }

@@ -13,8 +13,10 @@ IFF_NO_PI: whole Ethernet frames, no extra header), creating it when it does not
 pushed into its input are written to the device: the host's network stack receives them as if they
 had arrived on that interface (Click's ToHost). Frames the host sends through the device (ARP
 requests, replies, anything routed to it) come out of its output (Click's FromHost), up to \`burst\`
-per task round, each with its timestamp annotation set and its MAC header annotation at the start
-of the data.
+per task round, each with its timestamp annotation set, its MAC header annotation at the start
+of the data, and its packet-type annotation (\`native/packet.h\`) derived from the Ethernet
+destination: broadcast, multicast (group bit set) or host (anything else; the device has no kernel
+verdict to copy).
 
 TAP has no batch read or write: the task makes one read(2) per frame and stops at the first that
 finds nothing (EAGAIN), and each pushed frame costs one write(2). This per-packet system call is

@@ -22,6 +22,8 @@ constexpr uint32_t kMagicMicro = 0xa1b2c3d4;
 constexpr uint32_t kMagicNano = 0xa1b23c4d;
 constexpr size_t kBufferBytes = 256 * 1024;
 constexpr size_t kRecordHeader = 16;
+constexpr uint32_t kLinkEthernet = 1;
+constexpr uint32_t kLinkRaw = 101;  // raw IPv4 or IPv6, told apart by the version nibble
 
 inline void put32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }  // host byte order, like libpcap
 inline void put16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
@@ -57,7 +59,10 @@ class ToPcap final : public Element {
     file_ = conf.string("file");
     nano_ = conf.boolean("nanosecond");
     snaplen_ = uint32_t(conf.integer("snaplen", 1, 262144));
-    uint32_t linktype = uint32_t(conf.integer("linktype", 0, 65535));
+    // 'auto': Ethernet until the first packet says otherwise (see first_packet).
+    const json::Value& lt = conf.value("linktype");
+    auto_ = lt.is_string() && lt.as_string() == "auto";
+    const uint32_t linktype = auto_ ? kLinkEthernet : uint32_t(conf.integer("linktype", 0, 65535));
     burst_ = uint32_t(conf.integer("burst", 1, kMaxBatch));
     c_packets_ = counter("packets");
     c_bytes_ = counter("bytes");
@@ -93,6 +98,7 @@ class ToPcap final : public Element {
     uint64_t bytes = 0;
     {
       std::lock_guard<std::mutex> lock(mutex_);
+      if (auto_ && b.count) first_packet(b.pkts[0]);
       for (uint32_t i = 0; i < b.count; i++) {
         append(b.pkts[i]);
         bytes += b.pkts[i]->length();
@@ -121,6 +127,21 @@ class ToPcap final : public Element {
   }
 
  private:
+  // linktype 'auto': the first packet decides the file's link type, by where its data starts:
+  // at a network header, or past a MAC header (a stripped link header), is raw IP; anything
+  // else (at a MAC header, or no header annotations: a packet made in the graph) is Ethernet,
+  // which the header already says. Once per file, under the lock.
+  void first_packet(const Packet* p) {
+    auto_ = false;
+    const Annotations& a = p->anno();
+    const int32_t start = int32_t(p->headroom());
+    const bool raw = a.mac_offset != start && (a.network_offset == start || (a.mac_offset >= 0 && a.mac_offset < start));
+    if (!raw || fd_ < 0) return;
+    uint8_t v[4];
+    put32(v, kLinkRaw);
+    if (::pwrite(fd_, v, 4, 20) != 4) count(c_write_errors_);
+  }
+
   // Add one record to the buffer (the lock is held), writing the buffer first if full.
   void append(const Packet* p) {
     const uint32_t len = p->length();
@@ -168,6 +189,7 @@ class ToPcap final : public Element {
 
   std::string file_;
   bool nano_ = false;
+  bool auto_ = false;  // the link type waits for the first packet (under the lock)
   uint32_t snaplen_ = 65535;
   uint32_t burst_ = 32;
   int fd_ = -1;

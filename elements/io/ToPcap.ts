@@ -15,7 +15,17 @@ file is complete once the graph has been removed.
 Each record's timestamp is the packet's timestamp annotation when set (FromPcap sets it), else the
 worker's wall clock; with \`nanosecond\` the file keeps nanoseconds (magic 0xa1b23c4d), otherwise
 microseconds. Packets longer than \`snaplen\` are cut to it (the record keeps the original length).
-\`linktype\` only labels the file: 1 for Ethernet, 101 for raw IP, and so on.
+A pcap file has one link type, in its header. With \`linktype: 'auto'\` (the default) the first
+packet written decides it, by its header annotations: a packet whose data starts at its network
+header, or past its MAC header (its link header was stripped, e.g. after Strip or
+StripToNetworkHeader), is raw IP (101, LINKTYPE_RAW: IPv4 or IPv6 by the version nibble, as
+tcpdump reads it); any other packet, one starting at its MAC header or one made in the graph with no
+header annotations (InfiniteSource), is Ethernet (1). So FromPcap of a raw IP file into ToPcap stays raw
+IP, and Strip(14) then ToPcap writes raw IP. Until a packet arrives the header says Ethernet (an empty
+file is Ethernet); the first packet rewrites it once. Later packets of another kind are written as they
+are: send one kind to each ToPcap. A number sets the link type instead and nothing is guessed (1
+Ethernet, as Click's ToDump ENCAP ETHER; 101 raw IP; 228 IPv4; 229 IPv6; ...). Click's ToDump has no
+automatic choice (its default is ETHER, or USE_ENCAP_FROM names upstream elements to ask).
 
 Its input is agnostic: pushed to, it writes what arrives; connected to a pull output (after a
 Queue), it runs a task that pulls up to \`burst\` packets a round. It may be pushed to from several
@@ -31,7 +41,12 @@ the run's summary can see.`,
       file: Type.String({ minLength: 1, description: 'Path of the pcap file to write (created or truncated).' }),
       nanosecond: Type.Optional(Type.Boolean({ default: false, description: 'Nanosecond timestamps (magic 0xa1b23c4d) instead of microseconds.' })),
       snaplen: Type.Optional(Type.Integer({ minimum: 1, maximum: 262144, default: 65535, description: 'Most bytes kept of each packet; also written in the file header.' })),
-      linktype: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, default: 1, description: 'Link type written in the file header (1: Ethernet, 101: raw IP).' })),
+      linktype: Type.Optional(
+        Type.Union([Type.Literal('auto'), Type.Integer({ minimum: 0, maximum: 65535 })], {
+          default: 'auto',
+          description: "Link type of the file: 'auto' (the first packet decides: raw IP 101 or Ethernet 1) or a number (1: Ethernet, 101: raw IP).",
+        }),
+      ),
       burst: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, default: 32, description: 'Packets pulled per task round (pull mode only).' })),
     },
     { additionalProperties: false },

@@ -16,9 +16,8 @@ class InfiniteSource final : public Element {
 
   void configure(const Config& conf) override {
     std::vector<uint8_t> data = conf.hex_bytes("data");
-    int64_t length = conf.integer("length", 0, 65535);
-    if (length == 0) length = int64_t(data.size());
-    if (length == 0) throw ConfigError("the packet is empty: give 'data' or a 'length'");
+    int64_t length = conf.integer("length", -1, 65535);
+    if (length < 0) length = int64_t(data.size());  // Click's default; 0 gives empty packets
     if (uint64_t(length) > pool().buffer_size() - pool().headroom())
       throw ConfigError("config field 'length' (" + std::to_string(length) + ") exceeds the pool's buffer room of " +
                         std::to_string(pool().buffer_size() - pool().headroom()) + " bytes");
@@ -45,7 +44,7 @@ class InfiniteSource final : public Element {
     const uint8_t* src = template_.data();
     for (uint32_t i = 0; i < b.count; i++) {
       Packet* p = b.pkts[i];
-      std::memcpy(p->data(), src, len);
+      if (len) std::memcpy(p->data(), src, len);
       p->set_length(len);
     }
     pacing_.commit(b.count);

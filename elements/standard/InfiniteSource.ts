@@ -6,8 +6,10 @@ export const InfiniteSource = defineElement({
   name: 'InfiniteSource',
   group: 'standard',
   summary: 'Emits copies of one packet, as fast as it can or at a set rate.',
-  doc: `Each task round emits up to \`burst\` copies of the packet given by \`data\` (hex), padded
-with zeros or cut to \`length\` bytes when \`length\` is not 0. With \`limit\` it stops after that many
+  doc: `Click's InfiniteSource. Each task round emits up to \`burst\` copies of the packet given by \`data\`
+(hex; 64 zero bytes by default), padded with zeros or cut to \`length\` bytes when \`length\` is given
+(as Click's LENGTH; by default the packet is \`data\` as it is). An empty packet is allowed, as in Click:
+\`data: ''\` or \`length: 0\` emits zero-length packets. With \`limit\` it stops after that many
 packets, and a graph whose sources have all stopped ends once its queues are empty. With \`rate\`
 it paces packets to that many per second with a token bucket \`burst\` packets deep: a round that
 comes late (the worker was busy or descheduled) sends what the rate called for, up to \`burst\` at
@@ -22,8 +24,8 @@ When the pool has no free buffer it skips the round and counts \`pool_empty\`.`,
   processing: '/h',
   config: Type.Object(
     {
-      data: Type.Optional(hexBytes('The packet, as hex digits (spaces and colons allowed).', '')),
-      length: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, default: 64, description: 'Packet length in bytes; 0 means the length of data.' })),
+      data: Type.Optional(hexBytes('The packet, as hex digits (spaces and colons allowed); 64 zero bytes by default.', '00'.repeat(64))),
+      length: Type.Optional(Type.Integer({ minimum: -1, maximum: 65535, default: -1, description: 'Packet length in bytes (data padded with zeros or cut); -1: the length of data.' })),
       limit: Type.Optional(Type.Integer({ minimum: -1, default: -1, description: 'Packets to emit in all; -1 for no limit.' })),
       burst: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, default: 32, description: 'Packets per task round (one batch).' })),
       rate: Type.Optional(Type.Number({ minimum: 0, maximum: 1e10, default: 0, description: 'Packets per second; 0 for as fast as possible.' })),

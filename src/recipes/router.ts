@@ -4,7 +4,7 @@
 //
 //   FromDevice -> HostEtherFilter -> Classifier: ARP request -> ARPResponder -> ToDevice
 //                                                ARP reply   -> ARPQuerier[1]
-//                                                IPv4 -> DropBroadcasts -> Strip(14) -> CheckIPHeader -> GetIPAddress -> rt
+//                                                IPv4 -> Strip(14) -> DropBroadcasts -> CheckIPHeader -> GetIPAddress -> rt
 //                                                Neighbor Solicitation  -> IP6NDAdvertiser -> ToDevice
 //                                                Neighbor Advertisement -> IP6NDSolicitor[1]
 //                                                IPv6 -> Strip(14) -> Paint(i) -> CheckIP6Header -> rt6
@@ -22,13 +22,13 @@
 // (LookupIP6Route) the same for IPv6 (ICMP6Error no route; ff00::/8, fe80::/10, ::/128, ::1 never
 // forwarded).
 //
-// DropBroadcasts sits on the IPv4 input path, before Strip, because pktgraph's DropBroadcasts
-// looks at the frame's own destination (Click's looks at a packet-type annotation that survives
-// stripping): a link-level broadcast IPv4 packet is neither forwarded nor delivered (RFC 1812
-// 5.3.4). ICMPv6 time exceeded and no-route errors come from the address of the interface the
-// packet came in by (its paint, set on input); packet too big from the outgoing interface's.
-// Replies from the router itself (ping) pass the output path like any packet, so they leave
-// with TTL 63.
+// DropBroadcasts sits on the IPv4 input path after Strip, as in Click's routers: it reads the
+// packet-type annotation FromDevice set, which survives stripping, so an IPv4 packet received as
+// a link-level broadcast or multicast is neither forwarded nor delivered (RFC 1812 5.3.4; the
+// recipe forwards no IP multicast). ICMPv6 time exceeded and no-route errors come from the
+// address of the interface the packet came in by (its paint, set on input); packet too big from
+// the outgoing interface's. Replies from the router itself (ping) pass the output path like any
+// packet, so they leave with TTL 63.
 //
 // NAT (optional, `nat`, IPv4 only; IPv6 is routed without translation): one IPRewriter `nat`
 // for the outside interface O, with the snat spec on input 0 and the reply/port-forward spec on
@@ -490,8 +490,8 @@ export function buildRouter(d: RouterDescription): { rt?: ElementNode; rt6?: Ele
         (c) => void c.to(arpq.in(1)),
         (c) => {
           const checked = c
-            .to(DropBroadcasts({}, nm('nobcast')))
             .to(Strip({ length: 14 }, nm('strip')))
+            .to(DropBroadcasts({}, nm('nobcast')))
             .to(CheckIPHeader({ checksum: d.options?.checksum ?? true }, nm('check')));
           // Outside: replies and port forwards are translated before the lookup.
           if (outside) checked.to(IPReassembler({}, 'nat_reass_in')).to(rw!.in(1));

@@ -26,7 +26,7 @@ export function pcapFiles(prefix: string, defaults: { linktype?: number } = {}) 
       made.push(f);
       return f;
     },
-    sink(tag: string, options: { linktype?: number; name?: string } = {}): ElementNode {
+    sink(tag: string, options: { linktype?: number | 'auto'; name?: string } = {}): ElementNode {
       made.push(outFile(tag));
       return ToPcap({ file: outFile(tag), linktype: options.linktype ?? linktype }, options.name ?? `sink_${tag.replace(/[^A-Za-z0-9_]/g, '_')}`);
     },

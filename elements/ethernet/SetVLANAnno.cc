@@ -1,0 +1,62 @@
+// SetVLANAnno: sets each packet's VLAN annotation. Documentation: SetVLANAnno.ts.
+#include <atomic>
+
+#include "element.h"
+
+namespace pg {
+
+class SetVLANAnno final : public Element {
+ public:
+  const char* port_count() const override { return "1/1"; }
+  const char* processing() const override { return "a/a"; }
+
+  void configure(const Config& conf) override {
+    const int64_t tci = conf.integer("vlanTci", -1, 0xffff);
+    const int64_t id = conf.integer("vlanId", 0, 0xfff), pcp = conf.integer("pcp", 0, 7);
+    if (tci >= 0 && id) throw ConfigError("give either vlanTci or vlanId, not both");
+    tci_.store(uint16_t((tci >= 0 ? tci : id) | pcp << 13));  // as Click: pcp is ORed into vlanTci too
+  }
+
+  void push(int, Batch& b) override {
+    set(b, 0);
+    output_push(0, b);
+  }
+
+  uint32_t pull(int, Batch& b, uint32_t max) override {
+    const uint32_t first = b.count;
+    input_pull(0, b, max);
+    set(b, first);
+    return b.count - first;
+  }
+
+  void add_handlers(std::vector<Handler>& h) override {
+    h.push_back({"vlan_tci", [this] { return std::to_string(tci_.load()); },
+                 [this](const std::string& v) { tci_.store(uint16_t(parse_u64(v, 0, 0xffff, "vlan_tci"))); }});
+    h.push_back({"vlan_id", [this] { return std::to_string(tci_.load() & 0xfff); },
+                 [this](const std::string& v) { replace(0x0fff, uint16_t(parse_u64(v, 0, 0xfff, "vlan_id"))); }});
+    h.push_back({"vlan_pcp", [this] { return std::to_string(tci_.load() >> 13); },
+                 [this](const std::string& v) { replace(0xe000, uint16_t(parse_u64(v, 0, 7, "vlan_pcp") << 13)); }});
+  }
+
+ private:
+  void set(Batch& b, uint32_t first) {
+    const uint16_t tci = tci_.load(std::memory_order_relaxed);
+    for (uint32_t i = first; i < b.count; i++) {
+      Annotations& a = b.pkts[i]->anno();
+      a.vlan_tci = tci;
+      a.flags |= kVlanPresent;
+    }
+  }
+  // Change the bits of mask to v (control thread).
+  void replace(uint16_t mask, uint16_t v) {
+    uint16_t old = tci_.load();
+    while (!tci_.compare_exchange_weak(old, uint16_t((old & ~mask) | v))) {
+    }
+  }
+
+  std::atomic<uint16_t> tci_{0};
+};
+
+PG_ELEMENT(SetVLANAnno);
+
+}  // namespace pg

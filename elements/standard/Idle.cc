@@ -1,0 +1,26 @@
+// Idle: never emits a packet; frees what is pushed into it. Documentation: Idle.ts.
+#include "element.h"
+
+namespace pg {
+
+class Idle final : public Element {
+ public:
+  const char* port_count() const override { return "-/-"; }
+  const char* processing() const override { return "a/a"; }
+
+  void configure(const Config&) override { c_drops_ = counter("drops"); }
+
+  void push(int, Batch& b) override {
+    count(c_drops_, b.count);
+    drop(b);
+  }
+
+  uint32_t pull(int, Batch&, uint32_t) override { return 0; }
+
+ private:
+  uint32_t c_drops_ = 0;
+};
+
+PG_ELEMENT(Idle);
+
+}  // namespace pg

@@ -1,0 +1,21 @@
+// Truncate: shortens packets to at most a length. Documentation: Truncate.ts.
+#include "per_packet.h"
+
+namespace pg {
+
+class Truncate final : public PerPacketElement<Truncate> {
+ public:
+  void configure(const Config& conf) override { length_ = uint32_t(conf.integer("length", 0, 65535)); }
+
+  uint32_t action(Packet* p) const {
+    if (p->length() > length_) p->take(p->length() - length_);
+    return kKeep;
+  }
+
+ private:
+  uint32_t length_ = 0;
+};
+
+PG_ELEMENT(Truncate);
+
+}  // namespace pg
