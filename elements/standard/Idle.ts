@@ -14,6 +14,6 @@ no downstream element to sleep: pktgraph's pull paths have no such notifiers.`,
   outputs: '-',
   processing: 'a/a',
   config: Type.Object({}, { additionalProperties: false }),
-  counters: { drops: 'packets pushed into it (all freed)' },
+  counters: { drops: 'packets pushed into it, all dropped (freed)' },
   examples: ["Idle().to(Queue()).to(ToDevice({ device: 'eth0' }))", "CheckICMPHeader({}, 'chk'); // chk.out(1).to(Idle())"],
 });
