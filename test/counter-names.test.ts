@@ -15,12 +15,6 @@ import { dropLines } from '../src/cli/summary.js';
 // "dropped", but not "(including those dropped)" as in Classifier's `packets`.
 const saysDropped = (doc: string) => /\bdropped\b/.test(doc.replace(/\(including those dropped\)/, ''));
 
-// Counters of elements other parts of issue 9 are changing at the same time: the lead
-// renames these when merging (IPFilter: no_match -> drops_no_match, dropped ->
-// drops_denied; IPClassifier: no_match -> drops_no_match; ICMPError.drops_no_buffer's
-// documentation to say "dropped"). An entry that already follows the convention is fine.
-const pending = new Set(['IPFilter.no_match', 'IPFilter.dropped', 'IPClassifier.no_match', 'ICMPError.drops_no_buffer']);
-
 t.test('every counter documented as counting dropped packets is named drops, drops_<reason> or <x>_drops', async (t) => {
   const all = allDescriptors();
   t.ok(all.length > 60, `${all.length} descriptors walked`);
@@ -30,8 +24,8 @@ t.test('every counter documented as counting dropped packets is named drops, dro
       const id = `${d.name}.${name}`;
       if (isDropCounter(name)) {
         drops++;
-        if (!pending.has(id)) t.ok(saysDropped(doc), `${id} is named as a drop counter, so its documentation says what was dropped: "${doc}"`);
-      } else if (saysDropped(doc) && !pending.has(id)) {
+        t.ok(saysDropped(doc), `${id} is named as a drop counter, so its documentation says what was dropped: "${doc}"`);
+      } else if (saysDropped(doc)) {
         t.fail(`${id} counts dropped packets ("${doc}") but is not named drops, drops_<reason> or <x>_drops`);
       }
     }

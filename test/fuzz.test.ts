@@ -215,7 +215,7 @@ function fragmentGen(): (r: Rng) => Buffer {
 
 const ETH = 'ether' as const;
 const countersFor = (c: Counters, names: string[]) => sum(names.map((n) => c[n] ?? 0));
-const defaultDrops = /^(drops_|suppressed_)|^(no_match|rate_limited|dropped)$/;
+const defaultDrops = /^(drops_|suppressed_)|^(rate_limited)$/;
 
 const specs: Spec[] = [
   // standard

@@ -478,7 +478,7 @@ t.test('IPClassifier with several patterns: first match wins, the rest dropped a
     else unmatched++;
   });
   outs.forEach((f, i) => sameSelection(t, readPcap(f).packets.map((p) => indexOf(p.tsNs)), want[i], `output ${i} ('${patterns[i]}')`));
-  t.equal(s.elements.multi.no_match, unmatched, 'no_match counts the packets no pattern matched');
+  t.equal(s.elements.multi.drops_no_match, unmatched, 'drops_no_match counts the packets no pattern matched');
   t.equal(s.elements.multi.packets, frames.length, 'packets counts every packet');
   t.ok(unmatched > 0 && want.every((w) => w.length > 0), 'every output and the drop see packets');
   t.equal(s.pool.available, s.pool.capacity, 'every buffer back in the pool');
@@ -502,8 +502,8 @@ t.test('IPFilter: rules in order, allow/deny/drop/N, counters', { skip: noTcpdum
     else want[action[k]].push(idx);
   });
   outs.forEach((f, i) => sameSelection(t, readPcap(f).packets.map((p) => indexOf(p.tsNs)), want[i], `output ${i}`));
-  t.equal(s.elements.filter.dropped, dropped, 'dropped counts packets deny/drop rules took');
-  t.equal(s.elements.filter.no_match, noMatch, 'no_match counts packets no rule took');
+  t.equal(s.elements.filter.drops_denied, dropped, 'drops_denied counts packets deny/drop rules took');
+  t.equal(s.elements.filter.drops_no_match, noMatch, 'drops_no_match counts packets no rule took');
   t.equal(s.elements.filter.packets, frames.length, 'packets counts every packet');
   t.ok(dropped > 0 && noMatch > 0, 'both kinds of drop happen');
 });
@@ -537,12 +537,12 @@ t.test("Click's rule spellings: true, false, a bare action, no rules", async (t)
   });
   const e = s.elements;
   const nip = tcpdumpCount('ip');
-  t.equal(e.none.no_match, frames.length, 'IPFilter() drops every packet as no_match');
-  t.equal(e.nopatterns.no_match, frames.length, 'IPClassifier() drops every packet as no_match');
+  t.equal(e.none.drops_no_match, frames.length, 'IPFilter() drops every packet as drops_no_match');
+  t.equal(e.nopatterns.drops_no_match, frames.length, 'IPClassifier() drops every packet as drops_no_match');
   t.equal(e.ft0.packets, frames.length, "'allow false or true' takes every packet 'allow false' did not");
-  t.equal(e.bare.dropped + e.bare0.packets, frames.length, "'allow' alone takes every packet 'drop tcp' left");
-  t.ok(e.bare.dropped > 0 && e.bare0.packets > 0, 'both rules took packets');
-  t.equal(e.dropall.dropped, frames.length, "'drop' alone drops every packet");
+  t.equal(e.bare.drops_denied + e.bare0.packets, frames.length, "'allow' alone takes every packet 'drop tcp' left");
+  t.ok(e.bare.drops_denied > 0 && e.bare0.packets > 0, 'both rules took packets');
+  t.equal(e.dropall.drops_denied, frames.length, "'drop' alone drops every packet");
   t.equal(e.cl0.packets ?? 0, 0, "'false' matches nothing");
   if (nip !== undefined) t.equal(e.cl1.packets, nip, "'true and ip' is 'ip'");
   t.equal((e.cl1.packets ?? 0) + (e.cl2.packets ?? 0), frames.length, "'any' takes the rest");

@@ -138,7 +138,7 @@ number or a name valid for the type: ${Object.entries(ICMP_ERROR_CODES)
     suppressed_source_routed: 'packets not answered with a redirect because they carry a source route (RFC 1812 5.2.7.2)',
     rate_limited: 'packets not answered because the rate limit was reached',
     drops_malformed: 'packets dropped because the IPv4 header is missing, short or inconsistent',
-    drops_no_buffer: 'errors not sent because the packet pool was empty',
+    drops_no_buffer: 'packets dropped without an error message because the packet pool was empty',
   },
   examples: [
     "const ttl = CheckIPHeader().to(DecIPTTL({}, 'ttl')); ttl.out(1).to(ICMPError({ src: '192.0.2.1', type: 'timeexceeded', code: 'transit' }))",

@@ -112,7 +112,7 @@ export const IPClassifier = defineElement({
   summary: 'Sends each IP packet to the output of the first tcpdump expression it matches.',
   doc: `Click's IPClassifier with tcpdump's expression language. \`patterns\` has one expression per output;
 a packet goes to output i when it matches pattern i and no earlier pattern; a packet that matches
-none is dropped and counted in \`no_match\` (end with \`-\` to keep every packet). \`-\` (or \`all\`,
+none is dropped and counted in \`drops_no_match\` (end with \`-\` to keep every packet). \`-\` (or \`all\`,
 \`any\`, \`true\`) matches every packet. The number of outputs must equal the number of patterns; as
 in Click, no patterns (and no outputs) drops every packet. \`packets\`
 counts every packet classified. Each batch is classified whole, then each output receives one
@@ -134,7 +134,7 @@ ${FILTER_LANGUAGE_DOC}`,
     },
     { additionalProperties: false },
   ),
-  counters: { packets: 'packets classified (including those dropped)', no_match: 'packets dropped because they matched no pattern' },
+  counters: { packets: 'packets classified (including those dropped)', drops_no_match: 'packets dropped because they matched no pattern' },
   handlers: { program: { doc: 'the compiled decision DAG, one node per line', read: true } },
   check: (config, ports) => {
     if (config.program) return "config field 'program' is filled in by the compiler from 'patterns': leave it out";

@@ -11,10 +11,10 @@ export const IPFilter = defineElement({
 expression the packet matches decides:
 
 - \`allow EXPR\`: output 0;
-- \`deny EXPR\` or \`drop EXPR\`: dropped, counted in \`dropped\`;
+- \`deny EXPR\` or \`drop EXPR\`: dropped, counted in \`drops_denied\`;
 - \`N EXPR\`: output N (a decimal number below the number of outputs).
 
-A packet no rule matches is dropped and counted in \`no_match\`. EXPR \`all\` (or \`-\`, \`any\`, \`true\`)
+A packet no rule matches is dropped and counted in \`drops_no_match\`. EXPR \`all\` (or \`-\`, \`any\`, \`true\`)
 matches every packet, and so does an action alone, as in Click (\`drop\`, \`allow\`): end with
 \`allow all\` for a default-allow filter. No rules at all (and then no outputs are needed) drops
 every packet, as Click's \`IPFilter()\`. \`packets\` counts every packet
@@ -38,8 +38,8 @@ ${FILTER_LANGUAGE_DOC}`,
   ),
   counters: {
     packets: 'packets filtered (including those dropped)',
-    no_match: 'packets dropped because no rule matched them',
-    dropped: 'packets dropped by a deny or drop rule',
+    drops_no_match: 'packets dropped because no rule matched them',
+    drops_denied: 'packets dropped by a deny or drop rule',
   },
   handlers: { program: { doc: 'the compiled decision DAG, one node per line', read: true } },
   check: (config, ports) => {

@@ -481,8 +481,8 @@ class FilterElement : public Element {
   void configure(const Config& conf) override {
     program_.load(conf.string("program"), uint32_t(noutputs()), "config field 'program'");
     c_packets_ = counter("packets");
-    c_no_match_ = counter("no_match");
-    if (counts_rule_drops()) c_dropped_ = counter("dropped");
+    c_no_match_ = counter("drops_no_match");
+    if (counts_rule_drops()) c_dropped_ = counter("drops_denied");
   }
 
   void push(int, Batch& b) override {
