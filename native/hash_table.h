@@ -34,8 +34,11 @@
 
 namespace pg {
 
-// The default key hash: every 8-byte word of the key through a multiply, then a final
-// mix, so the high 32 bits (the tag and home) depend on every key bit.
+// The default key hash: each 8-byte word of the key xored in, its high half folded onto its
+// low half, then one multiply, so every key bit reaches the high 32 bits (the tag and home)
+// at the cost of one multiply per word. (A bare multiply would leave the home blind to the
+// key's top bits; one 64x64->128 multiply folded in half clusters sequential IPv4 keys.
+// test/native/hash_table_test.cc measures the probe lengths.)
 template <class K>
 struct ByteHash {
   uint64_t operator()(const K& k) const {
@@ -45,11 +48,11 @@ struct ByteHash {
     for (size_t i = 0; i < sizeof(K); i += 8) {
       uint64_t w = 0;
       std::memcpy(&w, b + i, sizeof(K) - i < 8 ? sizeof(K) - i : 8);
-      h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+      h ^= w;
       h ^= h >> 29;
+      h *= 0xbf58476d1ce4e5b9ull;
     }
-    h *= 0x94d049bb133111ebull;
-    return h ^ (h >> 31);
+    return h;
   }
 };
 

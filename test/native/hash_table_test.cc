@@ -58,6 +58,15 @@ template <>
 uint64_t make_key<uint64_t>(uint64_t i) {
   return 0x020000000000ull + i;  // EtherSwitch: a 48-bit MAC as a number
 }
+// MAC addresses that differ only in their first three bytes (the vendor part): a bare
+// multiplicative hash would leave these to a few homes.
+struct Vendor {
+  uint64_t mac;
+};
+template <>
+Vendor make_key<Vendor>(uint64_t i) {
+  return Vendor{(i & 0xffffff) << 24 | 0x000001};
+}
 template <>
 std::array<uint8_t, 4> make_key<std::array<uint8_t, 4>>(uint64_t i) {
   const uint32_t a = 0xc6120000u + uint32_t(i);  // 198.18.0.0 + i
@@ -225,11 +234,11 @@ void probe_lengths(const char* keys, uint32_t capacity) {
   }
   hit /= capacity;
   miss /= capacity;
-  // Linear probing at load a expects (1 + 1/(1-a))/2 = 1.5 slots for a hit and
-  // (1 + 1/(1-a)^2)/2 = 2.5 for a miss; a hash that clustered these sequential keys would
-  // be far above.
+  // Linear probing with a random hash at load a expects (1 + 1/(1-a))/2 = 1.5 slots for a
+  // hit and (1 + 1/(1-a)^2)/2 = 2.5 for a miss; a hash that clustered these sequential keys
+  // would be far above (a folded 128-bit multiply gave 4.4 per miss on the IPv4 keys).
   char line[200];
-  std::snprintf(line, sizeof line, "%s keys 0..%u at load 1/2: %.2f slots per hit (expected 1.5), %.2f per miss (2.5), longest %zu", keys,
+  std::snprintf(line, sizeof line, "%s keys 0..%u at load 1/2: %.2f slots per hit, %.2f per miss (a random hash: 1.5 and 2.5), longest %zu", keys,
                 capacity - 1, hit, miss, longest);
   CHECK(hit < 1.8 && miss < 3.2 && longest < 64, line);
   unit::section(std::string("probe lengths: ") + line, before);
@@ -274,6 +283,7 @@ int main(int argc, char** argv) {
   random_ops_for<std::array<uint8_t, 16>>("IPv6 (16 bytes)", false, rng);
   random_ops_for<FlowKey>("flow (16 bytes)", true, rng);
   probe_lengths<uint64_t>("MAC", 65536);
+  probe_lengths<Vendor>("MAC (vendor bytes)", 65536);
   probe_lengths<std::array<uint8_t, 4>>("IPv4", 65536);
   probe_lengths<std::array<uint8_t, 16>>("IPv6", 65536);
   probe_lengths<FlowKey>("flow", 65536);
