@@ -17,9 +17,10 @@
 //   all the time. The price: erase() and sweep() move entries, so a value pointer stays
 //   valid across finds and inserts but not across an erase or a sweep.
 // - Keys are hashed and compared as bytes, so K must be trivially copyable without
-//   implicit padding (give explicit, zeroed padding members). The default hash is a
-//   multiply-xorshift over 8-byte words; hash(k), prefetch(h) and the find(k, h) forms
-//   let a batch hash its keys and start loading their slots before it looks them up.
+//   implicit padding (give explicit, zeroed padding members). The default hash is an
+//   xorshift-multiply over 8-byte words (the Hash parameter replaces it: EtherSwitch keeps
+//   its one-multiply MAC hash); hash(k), prefetch(h) and the find(k, h) forms let a batch
+//   hash its keys and start loading their slots before it looks them up.
 // - No locking inside: a table shared by several workers is guarded by its owner, as
 //   element state always is (SpinLock, once per batch).
 #pragma once
@@ -34,9 +35,9 @@
 
 namespace pg {
 
-// The default key hash: each 8-byte word of the key xored in, its high half folded onto its
-// low half, then one multiply, so every key bit reaches the high 32 bits (the tag and home)
-// at the cost of one multiply per word. (A bare multiply would leave the home blind to the
+// The default key hash: each 8-byte word of the key xored in, the upper bits shifted down
+// onto the lower ones (h ^= h >> 29), then one multiply, so every key bit reaches the high 32
+// bits (the tag and home) at the cost of one multiply per word. (A bare multiply would leave the home blind to the
 // key's top bits; one 64x64->128 multiply folded in half clusters sequential IPv4 keys.
 // test/native/hash_table_test.cc measures the probe lengths.)
 template <class K>
@@ -64,7 +65,8 @@ class HashTable {
  public:
   static constexpr uint32_t kMaxCapacity = uint32_t(1) << 30;
 
-  // Allocates room for `capacity` entries (1..kMaxCapacity) and empties the table.
+  // Allocates room for `capacity` entries (1..kMaxCapacity) and empties the table; call it
+  // (in configure) before any other use.
   void init(uint32_t capacity) {
     if (capacity == 0 || capacity > kMaxCapacity) throw std::length_error("HashTable capacity must be 1.." + std::to_string(kMaxCapacity));
     size_t n = 16;
