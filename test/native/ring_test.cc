@@ -5,6 +5,7 @@
 // Usage: ring_test [SEED]
 #include "ring.h"
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <random>
