@@ -10,8 +10,11 @@ namespace pg {
 
 class PtrRing {
  public:
-  explicit PtrRing(uint32_t size_pow2)
-      : size_(size_pow2), mask_(size_pow2 - 1), slots_(new void*[size_pow2]) {}
+  // start: where the head and tail counters begin; they are free-running 32-bit counters,
+  // so a test starts them just below 2^32 to cross the wrap at once.
+  explicit PtrRing(uint32_t size_pow2, uint32_t start = 0)
+      : size_(size_pow2), mask_(size_pow2 - 1), slots_(new void*[size_pow2]),
+        prod_head_(start), prod_tail_(start), cons_head_(start), cons_tail_(start) {}
 
   uint32_t size() const { return size_; }
   uint32_t count() const {
@@ -63,10 +66,10 @@ class PtrRing {
  private:
   const uint32_t size_, mask_;
   std::unique_ptr<void*[]> slots_;
-  alignas(64) std::atomic<uint32_t> prod_head_{0};
-  alignas(64) std::atomic<uint32_t> prod_tail_{0};
-  alignas(64) std::atomic<uint32_t> cons_head_{0};
-  alignas(64) std::atomic<uint32_t> cons_tail_{0};
+  alignas(64) std::atomic<uint32_t> prod_head_;
+  alignas(64) std::atomic<uint32_t> prod_tail_;
+  alignas(64) std::atomic<uint32_t> cons_head_;
+  alignas(64) std::atomic<uint32_t> cons_tail_;
 };
 
 inline uint32_t next_pow2(uint32_t v) {

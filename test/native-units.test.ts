@@ -1,0 +1,49 @@
+// The native unit tests (test/native/*_test.cc): the hash table (native/hash_table.h), the
+// ring (native/ring.h) and the FIB's LPM (native/fib/lpm.*), each a C++ program built by
+// scripts/native-tests.mjs plainly and with AddressSanitizer and UndefinedBehaviorSanitizer.
+// Each program prints an "ok ..." line per group of checks and a total; this test requires
+// a clean exit, the groups each unit must run, a non-zero number of checks and no failure.
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+// A fresh build compiles six programs: about 40 s of CPU, longer on a busy machine.
+t.setTimeout(900_000);
+
+// The groups each unit prints (the start of its "ok" lines): a program that stopped
+// running one fails here.
+const groups: Record<string, string[]> = {
+  hash_table: ['quota:', 'random operations against std::map: MAC', 'random operations against std::map: IPv4', 'random operations against std::map: IPv6',
+    'random operations against std::map: flow', 'probe lengths: MAC', 'probe lengths: flow'],
+  ring: ['single thread: FIFO order', 'single thread: 20000 random bursts on a ring of 64 from counter 4294963200 (across 2^32)',
+    '2 producer(s), 2 consumer(s)', '3 producer(s), 1 consumer(s)', '1 producer(s), 3 consumer(s)'],
+  lpm: ['empty table', 'IPv4: 300 random', 'IPv4: 6000 random', 'IPv6: 300 random', 'IPv6: 5000 random', 'IPv4: 3000 incremental changes on 300',
+    'IPv4: 3000 incremental changes on 5000', 'IPv6: 2000 incremental changes on 300', 'IPv6: 2000 incremental changes on 5000',
+    'IPv4: a reader thread', 'IPv6: a reader thread'],
+};
+
+const gxx = spawnSync('g++', ['--version']);
+t.test('native unit tests', { skip: gxx.error ? 'g++ is not installed (the native build needs it too)' : false }, async (t) => {
+  const built = spawnSync(process.execPath, ['scripts/native-tests.mjs'], { cwd: root, encoding: 'utf8', timeout: 600_000 });
+  if (built.status !== 0) {
+    t.fail(`scripts/native-tests.mjs failed: ${built.stderr}`);
+    return;
+  }
+  const programs = JSON.parse(built.stdout.trim().split('\n').pop()!) as { name: string; sanitized: boolean; bin: string; env: Record<string, string> }[];
+  t.same([...new Set(programs.map((p) => p.name))].sort(), Object.keys(groups).sort(), 'one program per unit');
+  for (const p of programs) {
+    await t.test(`${p.name}${p.sanitized ? ' (AddressSanitizer, UndefinedBehaviorSanitizer)' : ''}`, async (t) => {
+      const r = spawnSync(p.bin, [], { encoding: 'utf8', env: { ...process.env, ...p.env }, timeout: 300_000 });
+      const lines = (r.stdout ?? '').split('\n');
+      for (const l of lines) if (l.startsWith('info ') || l.startsWith('seed ')) t.comment(l);
+      t.equal(r.status, 0, `${p.bin} exits with 0${r.signal ? ` (killed by ${r.signal})` : ''}${r.stderr ? `\n${r.stderr.slice(0, 4000)}` : ''}`);
+      const oks = lines.filter((l) => l.startsWith('ok ')).map((l) => l.slice(3));
+      for (const l of lines.filter((l) => l.startsWith('not ok ') || l.startsWith('FAIL '))) t.fail(l);
+      for (const g of groups[p.name] ?? []) t.ok(oks.some((l) => l.startsWith(g)), `ran: ${oks.find((l) => l.startsWith(g)) ?? g}`);
+      const total = lines.map((l) => /^(\w+): (\d+) checks, (\d+) failed$/.exec(l)).find((m) => m);
+      t.ok(total && total[1] === p.name && Number(total[2]) > 0 && total[3] === '0', `${total?.[0] ?? 'no total line'}`);
+    });
+  }
+});
