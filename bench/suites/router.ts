@@ -1,9 +1,10 @@
 // The router suite: a whole IPv4 forwarding path in memory, over a full Internet table.
 // FlowSource (64 B IPv4/UDP frames, random destinations) -> Strip(14) -> CheckIPHeader ->
 // IPLookup (full table) -> DecIPTTL -> EtherEncap -> Discard, one thread; and the path of
-// Click's two-interface IP router (its mk-ip-router): Classifier (ARP/IP) -> DropBroadcasts ->
-// Strip -> CheckIPHeader -> GetIPAddress -> IPLookup -> per output IPGWOptions -> FixIPSrc ->
-// DecIPTTL -> IPFragmenter -> ARPQuerier -> Discard, with gateways resolved by ARPQuerier.
+// Click's two-interface IP router (its mk-ip-router): Classifier (ARP/IP) -> Paint -> Strip ->
+// CheckIPHeader -> GetIPAddress -> IPLookup -> per output DropBroadcasts -> PaintTee ->
+// IPGWOptions -> FixIPSrc -> DecIPTTL -> IPFragmenter -> ARPQuerier -> Discard, with gateways
+// resolved by ARPQuerier.
 //
 // The table: `--routes FILE` (`prefix/len nexthop-index` per line, gzip when it ends in .gz),
 // else ../shared/data/fib/ipv4-full-902k.txt.gz when present (and `--synthetic` not given),
@@ -21,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   graph, compile, runPlan, Runtime, FlowSource, Strip, CheckIPHeader, IPLookup, DecIPTTL, EtherEncap, Discard, Classifier, DropBroadcasts,
-  GetIPAddress, IPGWOptions, FixIPSrc, IPFragmenter, ARPQuerier, Tee, type Plan, type RunningGraph,
+  GetIPAddress, IPGWOptions, FixIPSrc, IPFragmenter, ARPQuerier, Tee, Paint, PaintTee, type Plan, type RunningGraph,
 } from 'pktgraph';
 import { stats, spreadWarning, gbitPerSecond, cpuShare, cpuShareWarning, type CaseResult } from '../lib.js';
 import type { Suite, SuiteContext, BenchOptions } from '../harness.js';
@@ -98,13 +99,18 @@ function buildFullPlan(table: Table): Plan {
       const rt = IPLookup({ file: table.gatewayFile, routes: ['default 198.18.0.1 0'] }, 'rt');
       cls.out(0).to(Discard({}, 'arp_requests'));
       cls.out(3).to(Discard({}, 'other'));
-      cls.out(2).to(DropBroadcasts({}, 'nobcast')).to(Strip({ length: 14 }, 'strip')).to(CheckIPHeader({}, 'check')).to(GetIPAddress({ offset: 16 }, 'getaddr')).to(rt);
+      // Packets arrive on an interface none of the outputs leads to, so PaintTee copies none
+      // (a copy would be an ICMP redirect in Click's router).
+      cls.out(2).to(Paint({ color: OUTPUTS }, 'paint')).to(Strip({ length: 14 }, 'strip')).to(CheckIPHeader({}, 'check')).to(GetIPAddress({ offset: 16 }, 'getaddr')).to(rt);
       // ARP replies go to every querier, as in Click's router (the source sends none here).
       const replies = cls.out(1).to(Tee({}, 'arp_replies'));
       const sink = Discard({}, 'sink');
       for (let o = 0; o < OUTPUTS; o++) {
         const arpq = ARPQuerier({ ip: ROUTER_IP, mac: ROUTER_MAC }, `arpq${o}`);
-        rt.out(o)
+        const paintTee = PaintTee({ color: o }, `painttee${o}`);
+        rt.out(o).to(DropBroadcasts({}, `nobcast${o}`)).to(paintTee);
+        paintTee.out(1).to(Discard({}, `redirect${o}`));
+        paintTee
           .to(IPGWOptions({ address: ROUTER_IP }, `gwopt${o}`))
           .to(FixIPSrc({ address: ROUTER_IP }, `fixsrc${o}`))
           .to(DecIPTTL({}, `ttl${o}`))
@@ -170,7 +176,7 @@ async function runRouterSuite(opts: SuiteContext): Promise<CaseResult[]> {
     },
     {
       name: "IPv4 router path, Click's two-interface router elements, 902k table + default route",
-      description: `FlowSource (${FRAME} B IPv4/UDP frames, 1024 flows, random destinations) -> Classifier (ARP request / ARP reply / IPv4 / other) -> DropBroadcasts -> Strip(14) -> CheckIPHeader -> GetIPAddress(16) -> IPLookup (${table.routes} routes from ${table.source} with gateways 198.18.<output>.1, output = next-hop index mod ${OUTPUTS}, plus a default route) -> per output IPGWOptions -> FixIPSrc -> DecIPTTL -> IPFragmenter(1500) -> ARPQuerier (the four gateways written as static entries at start, inside the warm-up) -> Discard, one thread: the element path of Click's two-interface IP router (mk-ip-router) without its PaintTee redirect check, in memory.`,
+      description: `FlowSource (${FRAME} B IPv4/UDP frames, 1024 flows, random destinations) -> Classifier (ARP request / ARP reply / IPv4 / other) -> Paint -> Strip(14) -> CheckIPHeader -> GetIPAddress(16) -> IPLookup (${table.routes} routes from ${table.source} with gateways 198.18.<output>.1, output = next-hop index mod ${OUTPUTS}, plus a default route) -> per output DropBroadcasts -> PaintTee -> IPGWOptions -> FixIPSrc -> DecIPTTL -> IPFragmenter(1500) -> ARPQuerier (the four gateways written as static entries at start, inside the warm-up) -> Discard, one thread: the element path of Click's two-interface IP router (mk-ip-router), in memory.`,
       withDefault: true,
       full: true,
     },
