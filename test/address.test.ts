@@ -7,6 +7,9 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { ipv4Address } from '../src/graph/types.js';
 import { checkLabAddress } from '../src/lab/lab.js';
+import { compile, graph, InfiniteSource, ICMP6Error, Discard } from 'pktgraph';
+import { subnetBroadcast } from '../elements/ethernet/ARPQuerier.js';
+import { arpEntryError } from '../elements/ethernet/ARPResponder.js';
 import { formatIPv4, formatIPv6, parseIP, parseIPv4, parseIPv6, parseMac, parsePrefix } from '../src/util/address.js';
 
 const hasPython = spawnSync('python3', ['-c', 'import socket'], { stdio: 'ignore' }).status === 0;
@@ -133,4 +136,19 @@ t.test("the lab's address check (src/lab/lab.ts) reads addresses with the same p
   t.throws(() => checkLabAddress('198.18.0.01', 'a'), /'198\.18\.0\.01' is not an IPv4 or IPv6 address/, 'a leading zero (inet_pton refuses it)');
   t.throws(() => checkLabAddress('fd00::1/129', 'a'), /bad prefix length in 'fd00::1\/129'/);
   t.throws(() => checkLabAddress('198.18.0.1/24/1', 'a'), /is not an address or prefix/);
+});
+
+t.test('descriptor checks read addresses with the same parsers', async (t) => {
+  t.equal(subnetBroadcast('198.18.1.7/24'), '198.18.1.255', "ARPQuerier's subnet broadcast");
+  t.equal(subnetBroadcast('198.18.1.7/30'), '198.18.1.7');
+  t.equal(subnetBroadcast('198.18.1.7/31'), '255.255.255.255', 'no broadcast address on /31 (RFC 3021)');
+  t.equal(subnetBroadcast('198.18.1.7'), '255.255.255.255');
+  t.equal(arpEntryError('198.18.0.1 198.18.7.0/24 02:00:00:00:00:01'), undefined);
+  t.match(arpEntryError('198.18.0.01 02:00:00:00:00:01'), /'198\.18\.0\.01' is not an IPv4 address/, 'a leading zero, refused as inet_pton refuses it');
+  t.match(arpEntryError('198.18.0.0/08 02:00:00:00:00:01'), /'\/08': a prefix length is a number at most 32/);
+  t.match(arpEntryError('198.18.0.1 02:00:00:00:00:1'), /is not 'ADDRESS\[\/LEN\] \.\.\. MAC'/);
+  const icmp6 = (src: string) => () => compile(graph('g', () => InfiniteSource({ limit: 0 }).to(ICMP6Error({ src, type: 1, code: 0 }, 'e')).to(Discard())));
+  t.doesNotThrow(icmp6('fd00::198.18.0.1'), "ICMP6Error's src in the embedded IPv4 form, as inet_pton reads it");
+  t.throws(icmp6('fd00::198.18.0.01'), /element 'e' \(ICMP6Error\).*src: 'fd00::198\.18\.0\.01' is not an IPv6 address/);
+  t.throws(icmp6('ff02::1.2.3.4'), /is a multicast address/);
 });
