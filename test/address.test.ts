@@ -10,7 +10,7 @@ import { checkLabAddress } from '../src/lab/lab.js';
 import { compile, graph, InfiniteSource, ICMP6Error, Discard } from 'pktgraph';
 import { subnetBroadcast } from '../elements/ethernet/ARPQuerier.js';
 import { arpEntryError } from '../elements/ethernet/ARPResponder.js';
-import { formatIPv4, formatIPv6, parseIP, parseIPv4, parseIPv6, parseMac, parsePrefix } from '../src/util/address.js';
+import { formatIPv4, formatIPv6, ipv6Bytes, parseIP, parseIPv4, parseIPv6, parseMac, parsePrefix } from '../src/util/address.js';
 
 const hasPython = spawnSync('python3', ['-c', 'import socket'], { stdio: 'ignore' }).status === 0;
 
@@ -115,6 +115,7 @@ t.test('prefixes', async (t) => {
   t.equal(parsePrefix('fd00::/64', { width: 32 }), "'fd00::' is not an IPv4 address", 'the family is checked');
   t.equal(parsePrefix('0.0.0.0/0', { strict: true, width: 32 }).toString(), '[object Object]', 'the default route');
   t.same(parseIP('fd00::1'), { width: 128, addr: 0xfd000000000000000000000000000001n });
+  t.same(ipv6Bytes(parseIPv6('fd00::ffff:198.18.0.1')!), [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 18, 0, 1], 'bytes in network order');
 });
 
 t.test('MAC addresses as the native ether_from_text reads them', async (t) => {

@@ -142,3 +142,8 @@ export function parsePrefix(
   }
   return { width: a.width, addr: a.addr, len, net };
 }
+
+/** An IPv6 address as its 16 bytes, in network order. */
+export function ipv6Bytes(v: bigint): number[] {
+  return Array.from({ length: 16 }, (_, i) => Number((v >> BigInt(120 - 8 * i)) & 0xffn));
+}
