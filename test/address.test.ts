@@ -1,10 +1,11 @@
 // The TypeScript address parsers (src/util/address.ts) accept exactly what the native side's
 // inet_pton(3) accepts, and read the same bytes: a table of valid and invalid inputs (hand-picked
 // edge cases plus random mutations of valid ones) is checked against libc's inet_pton through
-// Python's socket module, an independent caller of the same function. Formatting agrees with
+// Python's socket module, an independent caller of the same function, and against Node's net module. Formatting agrees with
 // inet_ntop, prefixes and MACs parse as the native side reads them.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
+import { isIPv4, isIPv6 } from 'node:net';
 import { ipv4Address } from '../src/graph/types.js';
 import { checkLabAddress } from '../src/lab/lab.js';
 import { compile, graph, InfiniteSource, ICMP6Error, Discard } from 'pktgraph';
@@ -87,6 +88,16 @@ t.test('IPv4 and IPv6 parsing agrees with inet_pton', { skip: !hasPython && 'pyt
     if (g !== want6[i] && bad6++ < 10) t.fail(`parseIPv6(${JSON.stringify(s)}) = ${g}, inet_pton says ${want6[i]}`);
   }
   t.equal(bad6, 0, `${v6.length} IPv6 inputs (${want6.filter((x) => x).length} valid): every verdict and value agrees with inet_pton`);
+});
+
+t.test("verdicts agree with Node's net.isIPv4/isIPv6 (libuv's own inet_pton) on random inputs", async (t) => {
+  // Node also accepts an IPv6 zone ('fe80::1%eth0'), which inet_pton does not: inputs with '%'
+  // are left out.
+  const inputs = [...v4Table, ...v6Table, ...mutations(['fd00::1', '::ffff:198.18.0.1', '64:ff9b::1.2.3.4', '1:2:3:4:5:6:7:8', '198.18.0.1', '::'], 50000)].filter(
+    (s) => !s.includes('%'),
+  );
+  t.same(inputs.filter((s) => isIPv4(s) !== (parseIPv4(s) !== undefined)), [], `${inputs.length} inputs: parseIPv4 accepts what isIPv4 accepts`);
+  t.same(inputs.filter((s) => isIPv6(s) !== (parseIPv6(s) !== undefined)), [], 'parseIPv6 accepts what isIPv6 accepts');
 });
 
 t.test('formatting agrees with inet_ntop and round-trips', { skip: !hasPython && 'python3 is not installed (the libc oracle)' }, async (t) => {
