@@ -1,7 +1,7 @@
 // Classifier: the native decision tree checked against a naive reference implementation of
 // the pattern semantics on random pattern sets and random packets (including packets too
-// short for the clauses), compile-time and load-time syntax errors worded the same on both
-// sides, the output-count check, and the program handler.
+// short for the clauses), compile-time syntax errors, the clauses the plan carries and the native
+// side's check of them, the output-count check, and the program handler.
 import t, { type Test } from 'tap';
 import { rmSync } from 'node:fs';
 import { graph, compile, Runtime, GraphError, Classifier, FromPcap, ToPcap, InfiniteSource, Discard, type Plan } from 'pktgraph';
@@ -249,8 +249,7 @@ t.test('the decision tree skips tests earlier tests decided', async (t) => {
   }
 });
 
-// Syntax errors: the descriptor's check (compile time) and the native side (load time) word
-// them the same way.
+// Syntax errors, found once, by the descriptor's check (compile time).
 const BAD: [string[], string][] = [
   [['12/0800', ''], "pattern 1 is empty: use '-' to match every packet"],
   [['   '], "pattern 0 is empty: use '-' to match every packet"],
@@ -288,32 +287,65 @@ t.test('syntax errors come at compile time, naming the pattern and the token', a
   }
 });
 
-t.test('the native side refuses the same patterns with the same words', async (t) => {
+t.test('the plan carries each pattern parsed into clauses of bytes', async (t) => {
+  const plan = compile(
+    graph('clauses', () => {
+      const c = InfiniteSource({ limit: 1 }).to(Classifier({ patterns: ['12/0800 !23/06', '14/4?%f0', '0/aBcD%F0f0', '-'] }, 'cl'));
+      for (let i = 0; i < 4; i++) c.out(i).to(Discard());
+    }),
+  );
+  const cl = plan.elements.find((e) => e.name === 'cl')!;
+  t.same(
+    cl.config.clauses,
+    [
+      [
+        { offset: 12, value: [0x08, 0x00], mask: [0xff, 0xff], not: false },
+        { offset: 23, value: [0x06], mask: [0xff], not: true },
+      ],
+      [{ offset: 14, value: [0x40], mask: [0xf0], not: false }],
+      [{ offset: 0, value: [0xa0, 0xc0], mask: [0xf0, 0xf0], not: false }],
+      [],
+    ],
+    "offsets, values (bits outside the mask cleared), masks ('?' nibbles left out), negation; '-' has no clauses",
+  );
+  t.throws(
+    () => compile(graph('x', () => InfiniteSource({ limit: 1 }).to(Classifier({ patterns: ['-'], clauses: [[]] }, 'cl')).to(Discard()))),
+    /element 'cl' \(Classifier\).*: config field 'clauses' is filled in by the compiler from 'patterns': leave it out/,
+  );
+});
+
+t.test('the native side parses no pattern text: it checks the clauses again and refuses a bad plan by name', async (t) => {
   const good = compile(
     graph('native', () => {
-      const c = InfiniteSource({ limit: 1 }).to(Classifier({ patterns: ['-', '-', '-'] }, 'cl'));
-      for (let i = 0; i < 3; i++) c.out(i).to(Discard({}, `d${i}`));
+      const c = InfiniteSource({ limit: 1 }).to(Classifier({ patterns: ['12/0800', '-'] }, 'cl'));
+      for (let i = 0; i < 2; i++) c.out(i).to(Discard({}, `d${i}`));
     }),
   );
   const rt = new Runtime({ threads: 1, poolBuffers: 256 });
   try {
-    const load = (patterns: string[]) => () => {
+    const load = (clauses: unknown[], patterns = ['p', 'q']) => () => {
       const plan = structuredClone(good);
       const cl = plan.elements.find((e) => e.name === 'cl')!;
-      cl.config = { ...cl.config, patterns };
-      // Keep the output count equal to the pattern count (the check being tested is the syntax).
-      cl.outputs = patterns.map(() => 'push');
-      plan.elements = plan.elements.filter((e) => !/^d\d+$/.test(e.name));
-      plan.connections = plan.connections.filter((c) => !/^d\d+$/.test(c.to));
-      patterns.forEach((_, i) => {
-        plan.elements.push({ name: `d${i}`, class: 'Discard', config: { burst: 32 }, inputs: ['push'], outputs: [] });
-        plan.connections.push({ from: 'cl', fromPort: i, to: `d${i}`, toPort: 0 });
-      });
+      cl.config = { ...cl.config, patterns, clauses } as typeof cl.config;
       rt.load(plan).remove();
     };
-    for (const [patterns, message] of BAD) t.throws(load(patterns), new RegExp(`element 'cl' \\(Classifier\\): ${escape(message)}`), message.slice(0, 60));
-    for (const p of GOOD) t.doesNotThrow(load([p]), `'${p}' is accepted`);
-    t.doesNotThrow(load(['-', '-', '-']));
+    const clause = (offset: unknown, value: unknown, mask: unknown, not: unknown = false) => ({ offset, value, mask, not });
+    const BAD_PLANS: [unknown[], string][] = [
+      [[[clause(65536, [8], [255])], []], "config field 'clauses' item 0 clause 0: offset must be an integer from 0 to 65535"],
+      [[[clause(1.5, [8], [255])], []], 'offset must be an integer from 0 to 65535'],
+      [[[], [clause(0, [8, 0], [255])]], "config field 'clauses' item 1 clause 0: value and mask must be the same number of bytes, at least one"],
+      [[[clause(0, [], [])], []], 'value and mask must be the same number of bytes, at least one'],
+      [[[clause(0, [256], [255])], []], 'value and mask are bytes \\(integers from 0 to 255\\)'],
+      [[[clause(0, ['08'], [255])], []], 'value and mask are bytes'],
+      [[[clause(65535, [0, 0], [255, 255])], []], 'reaches beyond byte 65535'],
+      [[[{ offset: 12, value: [8] }], []], 'must be \\{ offset, value, mask, not \\}'],
+      [['12/0800', []], "config field 'clauses' item 0 must be an array of clauses"],
+      [[['12/0800'], []], "config field 'clauses' item 0 clause 0 must be"],
+      [[[]], "config fields 'patterns' and 'clauses' must have one item per pattern each"],
+      [[[clause(0, new Array(40000).fill(0), new Array(40000).fill(255))], [clause(0, new Array(40000).fill(0), new Array(40000).fill(255))]], 'the patterns need 20000 word tests; at most 16384 are supported'],
+    ];
+    for (const [clauses, message] of BAD_PLANS) t.throws(load(clauses), new RegExp(`element 'cl' \\(Classifier\\): .*${message}`), message.slice(0, 70));
+    t.doesNotThrow(load([[clause(12, [8, 0], [255, 255])], []]), 'the clauses the compiler makes load');
   } finally {
     rt.close();
   }
@@ -342,7 +374,7 @@ t.test('the number of outputs must equal the number of patterns', async (t) => {
     }),
   );
   const cl = plan.elements.find((e) => e.name === 'cl')!;
-  cl.config = { ...cl.config, patterns: ['-'] };
+  cl.config = { ...cl.config, patterns: ['-'], clauses: [[]] };
   const rt = new Runtime({ threads: 1, poolBuffers: 256 });
   try {
     t.throws(() => rt.load(plan), /element 'cl' \(Classifier\): has 1 pattern\(s\) but 2 output\(s\): give one pattern per output/);

@@ -532,3 +532,80 @@ t.test('config errors name the field', async (t) => {
   );
   t.throws(() => compile(build({ inputs: [{ kind: 'snat', address: '198.18.2', forward: 0, reply: 1 }, { kind: 'drop' }] })), /inputs/);
 });
+
+t.test('the plan carries the specs normalised; the native side reads only them and checks them again', async (t) => {
+  const empty = tmpPath('iprw-plan-in.pcap');
+  writePcap(empty, []);
+  const outs = [0, 1, 2].map((o) => tmpPath(`iprw-plan-out${o}.pcap`));
+  t.teardown(() => [empty, ...outs].forEach((f) => rmSync(f, { force: true })));
+  const plan = compile(
+    graph('iprw-plan', () => {
+      const nat = IPRewriter({ ...gateway({ rules: true }), capacity: 16 }, 'nat');
+      for (let i = 0; i < 2; i++) FromPcap({ file: empty }).to(nat.in(i));
+      for (let o = 0; o < 3; o++) nat.out(o).to(ToPcap({ file: outs[o] }));
+    }),
+  );
+  const nat = plan.elements.find((e) => e.name === 'nat')!;
+  t.same(
+    nat.config.specs,
+    [
+      { kind: 'snat', forward: 0, reply: 1, pass: -1, address: 0xc6120201, low: 1024, high: 65535, preservePort: false, rules: [] },
+      {
+        kind: 'dnat',
+        forward: 1,
+        reply: 0,
+        pass: 2,
+        address: 0,
+        low: 0,
+        high: 0,
+        preservePort: false,
+        rules: [
+          { proto: 6, port: 2222, to: 0xc6120105, toPort: 22, address: 0 },
+          { proto: 17, port: 5000, to: 0xc6120105, toPort: 5000, address: 0 },
+        ],
+      },
+    ],
+    'addresses as numbers, the default range and toPort filled in, protocols as numbers, absent outputs -1',
+  );
+  const rt = new Runtime({ threads: 1, poolBuffers: 256 });
+  try {
+    const load = (edit: (specs: Record<string, unknown>[]) => void) => () => {
+      const p = structuredClone(plan);
+      const e = p.elements.find((x) => x.name === 'nat')!;
+      edit(e.config.specs as Record<string, unknown>[]);
+      rt.load(p).remove();
+    };
+    t.doesNotThrow(load(() => {}), 'the compiled plan loads');
+    t.doesNotThrow(
+      load((s) => {
+        (s[0] as { address: number }).address = 0xc6120299;
+        (s[1].rules as { to: number }[])[0].to = 0xc6120106;
+      }),
+      'the engine follows the numbers, not the text of inputs',
+    );
+    const bad: [(s: Record<string, unknown>[]) => void, RegExp][] = [
+      [(s) => (s[0].address = 2 ** 32), /specs\[0\]\.address: an integer from 0 to 4294967295/],
+      [(s) => (s[0].address = '198.18.2.1'), /specs\[0\]\.address: an integer/],
+      [(s) => (s[0].low = 0), /specs\[0\]\.low: an integer from 1 to 65535/],
+      [(s) => ((s[0].low = 3000), (s[0].high = 2000)), /specs\[0\]\.high: an integer from 3000 to 65535/],
+      [(s) => (s[0].reply = 3), /specs\[0\]\.reply: output 3 does not exist \(3 output\(s\) connected\)/],
+      [(s) => ((s[1].rules as { proto: number }[])[1].proto = 1), /specs\[1\]\.rules\[1\]\.proto: 6 \(TCP\) or 17 \(UDP\)/],
+      [(s) => ((s[1].rules as { to?: number }[])[0].to = undefined), /specs\[1\]\.rules\[0\]\.to: an integer/],
+      [(s) => (s[1].kind = 'nat'), /specs\[1\]\.kind: 'nat' is not one of/],
+      [(s) => s.pop(), /specs: 1 input spec\(s\) but 2 input\(s\) connected/],
+    ];
+    for (const [edit, re] of bad) t.throws(load(edit), new RegExp(`element 'nat' \\(IPRewriter\\): ${re.source}`), re.source);
+  } finally {
+    rt.close();
+  }
+  t.throws(
+    () =>
+      compile(
+        graph('iprw-specs', () => {
+          const nat = IPRewriter({ inputs: [{ kind: 'drop' }], specs: [] }, 'nat');
+          FromPcap({ file: '/dev/null' }).to(nat).to(ToPcap({ file: '/dev/null' }));
+        }),
+      ),
+    /'nat' \(IPRewriter\).*config field 'specs' is filled in by the compiler from 'inputs': leave it out/,
+  );
+});

@@ -2,19 +2,17 @@ import { Type } from 'typebox';
 import { defineElement } from '../../src/graph/descriptor.js';
 import { resolverFields, resolverHandlers } from './resolverFields.js';
 import { etherAddress, ipv4Address } from '../../src/graph/types.js';
+import { formatIPv4, maskOf, parsePrefix } from '../../src/util/address.js';
 
-const OCTET = '(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])';
+const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])'; // as inet_pton: no leading zeros
 const IPV4 = `(${OCTET}\\.){3}${OCTET}`;
 
 /** The subnet broadcast address of 'A.B.C.D/LEN' (Click: the address with the host bits set), or
  *  255.255.255.255 without a prefix, or with /31 or /32, which have no broadcast address (RFC 3021). */
 export function subnetBroadcast(ip: string): string {
-  const [addr, len] = ip.split('/');
-  const bits = len === undefined ? 32 : Number(len);
-  if (bits >= 31) return '255.255.255.255';
-  const a = addr.split('.').reduce((v, o) => (v << 8) | Number(o), 0) >>> 0;
-  const b = (a | (0xffffffff >>> bits)) >>> 0;
-  return [24, 16, 8, 0].map((s) => (b >>> s) & 255).join('.');
+  const p = parsePrefix(ip, { width: 32, bareAddress: true });
+  if (typeof p === 'string' || p.len >= 31) return '255.255.255.255';
+  return formatIPv4(p.net | (~maskOf(32, p.len) & 0xffffffffn));
 }
 
 export const ARPQuerier = defineElement({

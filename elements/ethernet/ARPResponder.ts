@@ -1,16 +1,17 @@
 import { Type } from 'typebox';
 import { defineElement } from '../../src/graph/descriptor.js';
+import { parseIPv4, parseMac, parsePrefix } from '../../src/util/address.js';
 
 /** The error in one ARPResponder entry ('ADDRESS[/LEN] [ADDRESS[/LEN] ...] MAC'), or undefined. */
 export function arpEntryError(entry: string): string | undefined {
   const w = entry.trim().split(/\s+/);
   const form = `entry '${entry}' is not 'ADDRESS[/LEN] ... MAC' (like '10.0.0.1 02:00:00:00:00:01' or '10.0.0.0/24 10.0.1.1 02:00:00:00:00:01')`;
-  if (w.length < 2 || !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(w[w.length - 1])) return form;
+  if (w.length < 2 || parseMac(w[w.length - 1]) === undefined) return form;
   for (const a of w.slice(0, -1)) {
-    const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\/(\d{1,2}))?$/.exec(a);
-    if (!m) return form;
-    for (let i = 1; i <= 4; i++) if (Number(m[i]) > 255) return `entry '${entry}': '${m.slice(1, 5).join('.')}' is not an IPv4 address`;
-    if (m[5] !== undefined && Number(m[5]) > 32) return `entry '${entry}': a prefix length is at most 32`;
+    const [addr, len, extra] = a.split('/');
+    if (extra !== undefined || !/^[0-9.]+$/.test(addr)) return form;
+    if (parseIPv4(addr) === undefined) return `entry '${entry}': '${addr}' is not an IPv4 address`;
+    if (len !== undefined && typeof parsePrefix(a, { width: 32 }) === 'string') return `entry '${entry}': '/${len}': a prefix length is a number at most 32`;
   }
   return undefined;
 }

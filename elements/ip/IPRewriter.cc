@@ -125,12 +125,13 @@ class IPRewriter final : public Element {
     timeout_ns_[kIcmpCls] = seconds_ns(conf.number("icmpTimeout", 0.001, 31536000.0));
     min_timeout_ = *std::min_element(timeout_ns_, timeout_ns_ + kClasses);
 
-    const json::Value& list = conf.value("inputs");
-    if (!list.is_array() || list.as_array().empty()) throw ConfigError("inputs: give one input spec per input, at least one");
+    // The specs come normalised by the compiler in `specs` (the user's `inputs` are not read).
+    const json::Value& list = conf.value("specs");
+    if (!list.is_array() || list.as_array().empty()) throw ConfigError("specs: give one input spec per input, at least one");
     int i = 0;
-    for (const json::Value& v : list.as_array()) specs_.push_back(parse_spec(v, "inputs[" + std::to_string(i++) + "]"));
+    for (const json::Value& v : list.as_array()) specs_.push_back(parse_spec(v, "specs[" + std::to_string(i++) + "]"));
     if (int(specs_.size()) != ninputs())
-      throw ConfigError("inputs: " + std::to_string(specs_.size()) + " input spec(s) but " + std::to_string(ninputs()) +
+      throw ConfigError("specs: " + std::to_string(specs_.size()) + " input spec(s) but " + std::to_string(ninputs()) +
                         " input(s) connected; give one spec per input");
     // DNAT ports on a source-NAT address are never handed out to source NAT.
     for (const Spec& s : specs_)
@@ -373,20 +374,13 @@ class IPRewriter final : public Element {
 
   // ---------------- configuration ----------------
 
-  static uint32_t parse_addr(const json::Value& v, const std::string& what) {
-    if (!v.is_string()) throw ConfigError(what + ": not an IPv4 address");
-    return config_ipv4(v.as_string(), what);
-  }
+  // An output number, or -1 (none) where the spec may leave it out.
   int32_t parse_output(const json::Value& obj, const char* key, const std::string& what, bool required) const {
-    const json::Value* v = obj.find(key);
-    if (!v) {
-      if (required) throw ConfigError(what + "." + key + ": missing (an output number)");
-      return -1;
-    }
-    if (!v->is_number() || v->as_number() < 0 || v->as_number() != double(int64_t(v->as_number())) || v->as_number() >= noutputs())
-      throw ConfigError(what + "." + key + ": output " + v->dump() + " does not exist (" + std::to_string(noutputs()) +
+    const int64_t o = parse_int(obj, key, what, required ? 0 : -1, 65535);
+    if (o >= noutputs())
+      throw ConfigError(what + "." + key + ": output " + std::to_string(o) + " does not exist (" + std::to_string(noutputs()) +
                         " output(s) connected)");
-    return int32_t(v->as_number());
+    return int32_t(o);
   }
   static int64_t parse_int(const json::Value& obj, const char* key, const std::string& what, int64_t lo, int64_t hi) {
     const json::Value* v = obj.find(key);
@@ -396,6 +390,8 @@ class IPRewriter final : public Element {
     return int64_t(v->as_number());
   }
 
+  // One spec as the compiler normalised it (IPRewriter.ts, planSpec): every field present,
+  // addresses as numbers in host order. Checked again, never parsed from text.
   Spec parse_spec(const json::Value& v, const std::string& what) {
     if (!v.is_object()) throw ConfigError(what + ": an input spec object");
     const json::Value* kind = v.find("kind");
@@ -404,7 +400,7 @@ class IPRewriter final : public Element {
     Spec s;
     if (k == "drop") return s;
     if (k == "pass") {
-      s.pass = parse_output(v, "output", what, true);
+      s.pass = parse_output(v, "pass", what, true);
       return s;
     }
     if (k == "keep") s.kind = Spec::kKeep;
@@ -415,21 +411,12 @@ class IPRewriter final : public Element {
     s.reply = parse_output(v, "reply", what, true);
     s.pass = parse_output(v, "pass", what, false);
     if (s.kind == Spec::kSnat) {
-      const json::Value* a = v.find("address");
-      if (!a) throw ConfigError(what + ".address: missing (the address sources are rewritten to)");
-      const uint32_t addr = parse_addr(*a, what + ".address");
-      uint32_t lo = 1024, hi = 65535;
-      if (const json::Value* pr = v.find("ports")) {
-        unsigned a1 = 0, a2 = 0;
-        char extra = 0;
-        if (!pr->is_string() || std::sscanf(pr->as_string().c_str(), "%u-%u%c", &a1, &a2, &extra) != 2 || a1 < 1 || a1 > a2 || a2 > 65535)
-          throw ConfigError(what + ".ports: 'LOW-HIGH' with 1 <= LOW <= HIGH <= 65535, e.g. '1024-65535'");
-        lo = a1, hi = a2;
-      }
-      if (const json::Value* pp = v.find("preservePort")) {
-        if (!pp->is_bool()) throw ConfigError(what + ".preservePort: true or false");
-        s.preserve = pp->as_bool();
-      }
+      const uint32_t addr = htonl(uint32_t(parse_int(v, "address", what, 0, 0xffffffffll)));
+      const uint32_t lo = uint32_t(parse_int(v, "low", what, 1, 65535));
+      const uint32_t hi = uint32_t(parse_int(v, "high", what, lo, 65535));
+      const json::Value* pp = v.find("preservePort");
+      if (!pp || !pp->is_bool()) throw ConfigError(what + ".preservePort: true or false");
+      s.preserve = pp->as_bool();
       for (size_t i = 0; i < pools_.size(); i++)
         if (pools_[i].addr == addr) {
           if (pools_[i].lo != lo || pools_[i].hi != hi)
@@ -450,18 +437,13 @@ class IPRewriter final : public Element {
       for (const json::Value& r : rules->as_array()) {
         const std::string rw = what + ".rules[" + std::to_string(j++) + "]";
         if (!r.is_object()) throw ConfigError(rw + ": a rule object");
-        const json::Value* pr = r.find("proto");
         Rule rule{};
-        if (pr && pr->is_string() && pr->as_string() == "tcp") rule.proto = kTCP;
-        else if (pr && pr->is_string() && pr->as_string() == "udp") rule.proto = kUDP;
-        else throw ConfigError(rw + ".proto: 'tcp' or 'udp'");
+        rule.proto = uint8_t(parse_int(r, "proto", rw, 0, 255));
+        if (rule.proto != kTCP && rule.proto != kUDP) throw ConfigError(rw + ".proto: 6 (TCP) or 17 (UDP)");
         rule.port = uint16_t(parse_int(r, "port", rw, 1, 65535));
-        const json::Value* to = r.find("to");
-        if (!to) throw ConfigError(rw + ".to: missing (the inside address)");
-        rule.to = parse_addr(*to, rw + ".to");
-        rule.to_port = r.find("toPort") ? uint16_t(parse_int(r, "toPort", rw, 1, 65535)) : rule.port;
-        const json::Value* a = r.find("address");
-        rule.addr = a && !(a->is_string() && a->as_string().empty()) ? parse_addr(*a, rw + ".address") : 0;
+        rule.to = htonl(uint32_t(parse_int(r, "to", rw, 0, 0xffffffffll)));
+        rule.to_port = uint16_t(parse_int(r, "toPort", rw, 1, 65535));
+        rule.addr = htonl(uint32_t(parse_int(r, "address", rw, 0, 0xffffffffll)));
         s.rules.push_back(rule);
       }
     }

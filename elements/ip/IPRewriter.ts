@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox';
 import { defineElement } from '../../src/graph/descriptor.js';
 import { ipv4Address } from '../../src/graph/types.js';
+import { parseIPv4 } from '../../src/util/address.js';
 
 const output = (description: string) => Type.Integer({ minimum: 0, maximum: 65535, description });
 
@@ -58,12 +59,66 @@ const InputSpec = Type.Union([
 
 export type IPRewriterInputSpec = Static<typeof InputSpec>;
 
-function parsePorts(text: string): [number, number] | undefined {
-  const m = /^(\d+)-(\d+)$/.exec(text);
+/** 'LOW-HIGH' with 1 <= LOW <= HIGH <= 65535 (snat port ranges; ipRouter's nat.ports too). */
+export function parsePortRange(text: string): [number, number] | undefined {
+  const m = /^(\d{1,5})-(\d{1,5})$/.exec(text);
   if (!m) return undefined;
   const lo = Number(m[1]);
   const hi = Number(m[2]);
   return lo >= 1 && lo <= hi && hi <= 65535 ? [lo, hi] : undefined;
+}
+
+const u32 = (description: string) => Type.Integer({ minimum: 0, maximum: 4294967295, description });
+const planOutput = (description: string) => Type.Integer({ minimum: -1, maximum: 65535, description: `${description}; -1: none` });
+
+/** An input spec as the plan carries it: every field present, addresses as numbers (host order). */
+const PlanSpec = Type.Object(
+  {
+    kind: Type.Union([Type.Literal('drop'), Type.Literal('pass'), Type.Literal('keep'), Type.Literal('snat'), Type.Literal('dnat')]),
+    forward: planOutput('forward output'),
+    reply: planOutput('reply output'),
+    pass: planOutput('pass output'),
+    address: u32('snat: the source address'),
+    low: Type.Integer({ minimum: 0, maximum: 65535, description: 'snat: the lowest port handed out' }),
+    high: Type.Integer({ minimum: 0, maximum: 65535, description: 'snat: the highest port handed out' }),
+    preservePort: Type.Boolean({ description: "snat: keep a flow's own port when free" }),
+    rules: Type.Array(
+      Type.Object(
+        {
+          proto: Type.Union([Type.Literal(6), Type.Literal(17)], { description: 'the IP protocol (TCP 6, UDP 17)' }),
+          port: Type.Integer({ minimum: 1, maximum: 65535 }),
+          to: u32('the inside address'),
+          toPort: Type.Integer({ minimum: 1, maximum: 65535 }),
+          address: u32('the destination address matched; 0: any'),
+        },
+        { additionalProperties: false },
+      ),
+      { description: 'dnat: the forwarding rules' },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type IPRewriterPlanSpec = Static<typeof PlanSpec>;
+
+/** The spec of one input, normalised for the plan (the checks have passed). */
+function planSpec(s: IPRewriterInputSpec): IPRewriterPlanSpec {
+  const p: IPRewriterPlanSpec = { kind: s.kind, forward: -1, reply: -1, pass: -1, address: 0, low: 0, high: 0, preservePort: false, rules: [] };
+  if (s.kind === 'drop') return p;
+  if (s.kind === 'pass') return { ...p, pass: s.output };
+  Object.assign(p, { forward: s.forward, reply: s.reply, pass: s.pass ?? -1 });
+  if (s.kind === 'snat') {
+    const [low, high] = parsePortRange(s.ports ?? '1024-65535')!;
+    Object.assign(p, { address: parseIPv4(s.address)!, low, high, preservePort: s.preservePort ?? true });
+  }
+  if (s.kind === 'dnat')
+    p.rules = s.rules.map((r) => ({
+      proto: r.proto === 'tcp' ? 6 : 17,
+      port: r.port,
+      to: parseIPv4(r.to)!,
+      toPort: r.toPort ?? r.port,
+      address: r.address ? parseIPv4(r.address)! : 0,
+    }));
+  return p;
 }
 
 export const IPRewriter = defineElement({
@@ -153,6 +208,10 @@ on a third: the table is guarded by a spin lock taken once per batch, for the lo
 only; parsing and rewriting happen outside it. A batch's packets leave in their arrival order, one
 sub-batch per output.
 
+The compiler normalises the specs once into the plan's \`specs\` field (every field present,
+addresses as numbers, the port range as \`low\` and \`high\`, protocols as numbers); the engine reads
+only that field and checks it again.
+
 Handlers: \`mappings\` (how many), \`table\` (one line per mapping: protocol, the forward direction's
 source and destination, \`=>\`, what they become, the forward and reply outputs, the TCP state
 (\`established\` or \`transitory\`, \`-\` otherwise) and the seconds since the last packet), and \`clear\`
@@ -174,6 +233,9 @@ source and destination, \`=>\`, what they become, the forward and reply outputs,
       ),
       udpTimeout: Type.Optional(Type.Number({ minimum: 0.001, maximum: 31536000, default: 300, description: 'Seconds an idle UDP mapping lives.' })),
       icmpTimeout: Type.Optional(Type.Number({ minimum: 0.001, maximum: 31536000, default: 60, description: 'Seconds an idle ICMP echo mapping lives.' })),
+      specs: Type.Optional(
+        Type.Array(PlanSpec, { description: "Filled in by the compiler from 'inputs' (the specs with addresses as numbers, ports as ranges); leave it out." }),
+      ),
     },
     { additionalProperties: false },
   ),
@@ -198,6 +260,7 @@ source and destination, \`=>\`, what they become, the forward and reply outputs,
     clear: { doc: 'write anything: remove every mapping', write: true },
   },
   check: (config, ports) => {
+    if (config.specs) return "config field 'specs' is filled in by the compiler from 'inputs': leave it out";
     const specs = config.inputs ?? [];
     if (specs.length !== ports.inputs)
       return `inputs: ${specs.length} input spec(s) but ${ports.inputs} input(s) connected; give one spec per input`;
@@ -211,7 +274,7 @@ source and destination, \`=>\`, what they become, the forward and reply outputs,
           return `${where}.${field}: output ${o} does not exist (${ports.outputs} output(s) connected); connect it or pick another`;
       if (s.kind === 'snat') {
         const range = s.ports ?? '1024-65535';
-        if (!parsePorts(range)) return `${where}.ports: '${range}' is not 'LOW-HIGH' with 1 <= LOW <= HIGH <= 65535`;
+        if (!parsePortRange(range)) return `${where}.ports: '${range}' is not 'LOW-HIGH' with 1 <= LOW <= HIGH <= 65535`;
         const other = ranges.get(s.address);
         if (other !== undefined && other !== range)
           return `${where}.ports: address ${s.address} is used by another snat spec with ports '${other}'; give both the same range`;
@@ -220,6 +283,7 @@ source and destination, \`=>\`, what they become, the forward and reply outputs,
     }
     return undefined;
   },
+  plan: (config) => ({ specs: config.inputs.map(planSpec) }),
   examples: [
     "const nat = IPRewriter({ inputs: [{ kind: 'snat', address: '198.18.2.1', forward: 0, reply: 1 }, { kind: 'dnat', rules: [{ proto: 'tcp', port: 2222, to: '198.18.1.2', toPort: 22 }], forward: 1, reply: 0, pass: 2 }] }, 'nat')",
     'pktgraph read nat.table',

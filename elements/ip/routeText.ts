@@ -5,118 +5,12 @@
 //   PREFIX OUTPUT | PREFIX GATEWAY OUTPUT | PREFIX [via GATEWAY] [dev OUTPUT]
 //   PREFIX nexthop [via GW] [dev OUT] nexthop ...      (ECMP)
 // PREFIX: ADDRESS/LEN, a bare ADDRESS (host route) or `default`; '#' starts a comment.
-// parsePrefix (prefixes alone, for other elements' configs) stays here.
+// Addresses and prefixes alone (other elements' configs) are parsed by src/util/address.ts.
 
 import { Type } from 'typebox';
 import { loadNative } from '../../src/runtime/native.js';
 
 type Width = 32 | 128;
-
-function parse4(s: string): number | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
-  if (!m) return undefined;
-  let v = 0;
-  for (let i = 1; i <= 4; i++) {
-    const p = Number(m[i]);
-    if (p > 255) return undefined;
-    v = v * 256 + p;
-  }
-  return v;
-}
-
-function parse6(s: string): bigint | undefined {
-  if (s.length > 45 || s.length === 0) return undefined;
-  let text = s;
-  let tail: bigint[] = [];
-  const v4 = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (v4) {
-    const a = parse4(v4[2]);
-    if (a === undefined) return undefined;
-    tail = [BigInt(Math.floor(a / 65536)), BigInt(a % 65536)];
-    text = v4[1].endsWith('::') ? v4[1] : v4[1].slice(0, -1);
-  }
-  const halves = text.split('::');
-  if (halves.length > 2) return undefined;
-  const groups = (h: string): bigint[] | undefined => {
-    if (h === '') return [];
-    const out: bigint[] = [];
-    for (const g of h.split(':')) {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
-      out.push(BigInt(parseInt(g, 16)));
-    }
-    return out;
-  };
-  const head = groups(halves[0]);
-  const rest = halves.length === 2 ? groups(halves[1]) : [];
-  if (!head || !rest) return undefined;
-  const known = [...head, ...rest, ...tail];
-  let all: bigint[];
-  if (halves.length === 2) {
-    if (known.length > 7) return undefined;
-    all = [...head, ...new Array<bigint>(8 - known.length).fill(0n), ...rest, ...tail];
-  } else {
-    if (known.length !== 8) return undefined;
-    all = known;
-  }
-  return all.reduce((a, g) => (a << 16n) | g, 0n);
-}
-
-/** RFC 5952 text (what inet_ntop prints). */
-function format6(v: bigint): string {
-  const g = Array.from({ length: 8 }, (_, i) => Number((v >> BigInt(112 - 16 * i)) & 0xffffn));
-  let best = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) [best, bestLen] = [i, j - i];
-    i = j;
-  }
-  if (bestLen < 2) return g.map((x) => x.toString(16)).join(':');
-  // inet_ntop prints ::ffff:a.b.c.d and ::a.b.c.d forms for mapped/compatible addresses.
-  const hex = (xs: number[]) => xs.map((x) => x.toString(16)).join(':');
-  if (best === 0 && (bestLen === 6 || (bestLen === 5 && g[5] === 0xffff))) {
-    const d = `${g[6] >> 8}.${g[6] & 255}.${g[7] >> 8}.${g[7] & 255}`;
-    return bestLen === 5 ? `::ffff:${d}` : `::${d}`;
-  }
-  return `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
-}
-
-function formatPrefix(key: bigint | number, len: number, width: Width): string {
-  if (width === 32) {
-    const k = Number(key);
-    return `${Math.floor(k / 2 ** 24)}.${Math.floor(k / 2 ** 16) % 256}.${Math.floor(k / 256) % 256}.${k % 256}/${len}`;
-  }
-  return `${format6(BigInt(key))}/${len}`;
-}
-
-/** Parse a prefix: [key, len] (IPv4 keys are numbers, IPv6 keys bigints) or an error sentence. */
-export function parsePrefix(s: string, width: Width): [bigint | number, number] | string {
-  if (s === 'default') return [width === 32 ? 0 : 0n, 0];
-  const slash = s.indexOf('/');
-  const addr = slash < 0 ? s : s.slice(0, slash);
-  const key = width === 32 ? parse4(addr) : parse6(addr);
-  if (key === undefined) return `'${addr}' is not an ${width === 32 ? 'IPv4' : 'IPv6'} address`;
-  let len: number = width;
-  if (slash >= 0) {
-    const l = s.slice(slash + 1);
-    if (!/^\d{1,3}$/.test(l) || Number(l) > width) return `prefix length '${l}' must be a number from 0 to ${width}`;
-    len = Number(l);
-  }
-  if (typeof key === 'number') {
-    const host = len === 32 ? 0 : 2 ** (32 - len);
-    const masked = host ? key - (key % host) : key;
-    if (masked !== key) return `'${s}' has bits set beyond its length (did you mean ${formatPrefix(masked, len, width)}?)`;
-    return [key, len];
-  }
-  const mask = len === 0 ? 0n : ((1n << BigInt(len)) - 1n) << BigInt(width - len);
-  if (key & ~mask & ((1n << BigInt(width)) - 1n)) return `'${s}' has bits set beyond its length (did you mean ${formatPrefix(key & mask, len, width)}?)`;
-  return [key, len];
-}
 
 /** The descriptors' check: the first bad route, named, or a prefix given twice (by the native parser). */
 export function checkRoutes(routes: string[], width: Width, outputs: number): string | undefined {

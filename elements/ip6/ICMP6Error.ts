@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import { defineElement } from '../../src/graph/descriptor.js';
 import { ipv6Address } from '../../src/graph/types.js';
-import { parsePrefix } from '../ip/routeText.js';
+import { parseIPv6 } from '../../src/util/address.js';
 
 export const ICMP6Error = defineElement({
   name: 'ICMP6Error',
@@ -73,9 +73,8 @@ Packets without a usable header are dropped and counted in \`drops_malformed\` (
     { additionalProperties: false },
   ),
   check: (c) => {
-    const r = parsePrefix(c.src, 128);
-    if (typeof r === 'string' || c.src.includes('/')) return `src: '${c.src}' is not an IPv6 address`;
-    const v = r[0] as bigint;
+    const v = parseIPv6(c.src);
+    if (v === undefined) return `src: '${c.src}' is not an IPv6 address`;
     if (v >> 120n === 0xffn) return `src: '${c.src}' is a multicast address; give the router's unicast address`;
     if (v === 0n) return `src: '${c.src}' is the unspecified address; give the router's unicast address`;
     return undefined;

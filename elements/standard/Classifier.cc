@@ -1,5 +1,6 @@
 // Classifier: sends each packet to the output of the first pattern it matches.
-// Documentation (pattern syntax and semantics): Classifier.ts.
+// Documentation (pattern syntax and semantics): Classifier.ts, which also parses the patterns:
+// the plan carries each pattern's clauses as bytes (`clauses`), never text to parse here.
 //
 // The patterns compile into a decision tree. Every clause becomes tests of the aligned
 // 32-bit words it covers, each `len >= minlen && (load32(off) & mask) == value`, where
@@ -44,15 +45,6 @@ struct Pattern {
   std::vector<Cond> conds;
 };
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
 // The word tests of one clause covering bytes [offset, offset + value.size()).
 std::vector<WordTest> clause_tests(uint32_t offset, const std::vector<uint8_t>& value, const std::vector<uint8_t>& mask) {
   const uint32_t end = offset + uint32_t(value.size());
@@ -82,63 +74,44 @@ std::vector<WordTest> clause_tests(uint32_t offset, const std::vector<uint8_t>& 
   return out;
 }
 
-// Parses one pattern; returns the problem (worded as Classifier.ts words it) or "".
-std::string parse_pattern(const std::string& text, size_t index, Pattern& pat, uint32_t& words) {
-  pat.text = text;
-  std::vector<std::string> tokens;
-  for (size_t i = 0; i < text.size();) {
-    while (i < text.size() && is_space(text[i])) i++;
-    size_t s = i;
-    while (i < text.size() && !is_space(text[i])) i++;
-    if (i > s) tokens.push_back(text.substr(s, i - s));
-  }
-  const std::string idx = std::to_string(index);
-  if (tokens.empty()) return "pattern " + idx + " is empty: use '-' to match every packet";
-  const std::string where = "pattern " + idx + " ('" + text + "')";
-  if (tokens.size() == 1 && tokens[0] == "-") {
+// Builds one pattern from its clauses as the compiler parsed them (Classifier.ts: each clause
+// { offset, value, mask, not }, bytes; no clauses: '-'). Returns the problem with the plan or "".
+std::string build_pattern(const json::Value& clauses, size_t index, Pattern& pat, uint32_t& words) {
+  const std::string where = "config field 'clauses' item " + std::to_string(index);
+  if (!clauses.is_array()) return where + " must be an array of clauses";
+  if (clauses.as_array().empty()) {
     pat.any = true;
     return "";
   }
   std::vector<WordTest> positive;  // merged per word, in order of first appearance
-  for (const std::string& token : tokens) {
-    auto bad = [&](const char* why) { return where + ": '" + token + "': " + why; };
-    if (token == "-") return where + ": '-' must be the whole pattern";
-    const bool negated = token[0] == '!';
-    const std::string clause = negated ? token.substr(1) : token;
-    const size_t slash = clause.find('/');
-    if (slash == std::string::npos) return bad("expected OFFSET/VALUE or OFFSET/VALUE%MASK");
-    const std::string offs = clause.substr(0, slash);
-    if (offs.empty() || !std::all_of(offs.begin(), offs.end(), [](char c) { return c >= '0' && c <= '9'; }))
-      return bad("the offset must be a decimal number");
-    if (offs.size() > 5 || std::stoul(offs) > 65535) return bad("the offset must be at most 65535");
-    const uint32_t offset = uint32_t(std::stoul(offs));
-    const std::string rest = clause.substr(slash + 1);
-    const size_t pct = rest.find('%');
-    const std::string val = pct == std::string::npos ? rest : rest.substr(0, pct);
-    if (val.empty() || !std::all_of(val.begin(), val.end(), [](char c) { return c == '?' || hex_value(c) >= 0; }))
-      return bad("the value must be hex digits or '?'");
-    if (val.size() % 2) return bad("the value must have an even number of hex digits");
-    std::vector<uint8_t> value(val.size() / 2, 0), mask(val.size() / 2, 0);
-    for (size_t i = 0; i < val.size(); i++) {
-      int shift = i % 2 ? 0 : 4;
-      if (val[i] != '?') {
-        value[i / 2] = uint8_t(value[i / 2] | hex_value(val[i]) << shift);
-        mask[i / 2] = uint8_t(mask[i / 2] | 0xf << shift);
-      }
+  size_t j = 0;
+  for (const json::Value& cl : clauses.as_array()) {
+    const std::string what = where + " clause " + std::to_string(j++);
+    const json::Value* off = cl.is_object() ? cl.find("offset") : nullptr;
+    const json::Value* val = cl.is_object() ? cl.find("value") : nullptr;
+    const json::Value* msk = cl.is_object() ? cl.find("mask") : nullptr;
+    const json::Value* neg = cl.is_object() ? cl.find("not") : nullptr;
+    if (!off || !val || !msk || !neg || !off->is_number() || !val->is_array() || !msk->is_array() || !neg->is_bool())
+      return what + " must be { offset, value, mask, not }";
+    const double o = off->as_number();
+    const size_t n = val->as_array().size();
+    if (o < 0 || o > 65535 || o != double(uint32_t(o))) return what + ": offset must be an integer from 0 to 65535";
+    if (n == 0 || msk->as_array().size() != n) return what + ": value and mask must be the same number of bytes, at least one";
+    const uint32_t offset = uint32_t(o);
+    const uint32_t last = offset + uint32_t(n) - 1;
+    if (last > 65535) return what + ": reaches beyond byte 65535";
+    std::vector<uint8_t> value(n), mask(n);
+    for (size_t i = 0; i < n; i++) {
+      const json::Value& v = val->as_array()[i];
+      const json::Value& m = msk->as_array()[i];
+      if (!v.is_number() || !m.is_number() || v.as_number() < 0 || v.as_number() > 255 || m.as_number() < 0 || m.as_number() > 255 ||
+          v.as_number() != double(int(v.as_number())) || m.as_number() != double(int(m.as_number())))
+        return what + ": value and mask are bytes (integers from 0 to 255)";
+      mask[i] = uint8_t(m.as_number());
+      value[i] = uint8_t(uint8_t(v.as_number()) & mask[i]);
     }
-    if (pct != std::string::npos) {
-      const std::string m = rest.substr(pct + 1);
-      if (m.empty() || !std::all_of(m.begin(), m.end(), [](char c) { return hex_value(c) >= 0; }))
-        return bad("the mask must be hex digits");
-      if (m.size() != val.size()) return bad("the mask must have as many hex digits as the value");
-      for (size_t i = 0; i < m.size(); i++) {
-        int shift = i % 2 ? 0 : 4;
-        mask[i / 2] = uint8_t(mask[i / 2] & (hex_value(m[i]) << shift | (0xf << (4 - shift))));
-      }
-    }
-    const uint32_t last = offset + uint32_t(value.size()) - 1;
-    if (last > 65535) return bad("the clause reaches beyond byte 65535");
     words += (last >> 2) - (offset >> 2) + 1;
+    const bool negated = neg->as_bool();
 
     std::vector<WordTest> tests = clause_tests(offset, value, mask);
     if (negated) {
@@ -417,16 +390,20 @@ class Classifier final : public Element {
   const char* processing() const override { return "h/h"; }
 
   void configure(const Config& conf) override {
-    const json::Value& list = conf.value("patterns");
+    // The compiler parsed the patterns into `clauses`; their text is kept only to print them.
+    const json::Value& list = conf.value("clauses");
+    const json::Value& texts = conf.value("patterns");
     if (!list.is_array() || list.as_array().empty())
-      throw ConfigError("config field 'patterns' must be a non-empty array of strings, got " + list.dump());
-    if (list.as_array().size() > 4096) throw ConfigError("config field 'patterns' has more than 4096 patterns");
+      throw ConfigError("config field 'clauses' must be a non-empty array (one item per pattern), got " + list.dump());
+    if (list.as_array().size() > 4096) throw ConfigError("config field 'clauses' has more than 4096 patterns");
+    if (!texts.is_array() || texts.as_array().size() != list.as_array().size())
+      throw ConfigError("config fields 'patterns' and 'clauses' must have one item per pattern each");
     std::vector<Pattern> pats(list.as_array().size());
     uint32_t words = 0;
     for (size_t i = 0; i < pats.size(); i++) {
-      const json::Value& v = list.as_array()[i];
-      if (!v.is_string()) throw ConfigError("config field 'patterns' item " + std::to_string(i) + " must be a string, got " + v.dump());
-      std::string err = parse_pattern(v.as_string(), i, pats[i], words);
+      const json::Value& t = texts.as_array()[i];
+      pats[i].text = t.is_string() ? t.as_string() : t.dump();
+      std::string err = build_pattern(list.as_array()[i], i, pats[i], words);
       if (!err.empty()) throw ConfigError(err);
     }
     if (words > kMaxWordTests)

@@ -7,10 +7,10 @@ export function hexBytes(description: string, def?: string) {
   return Type.String({ pattern: '^[0-9a-fA-F :\\n\\t]*$', description, ...(def !== undefined ? { default: def } : {}) });
 }
 
-/** A dotted-quad IPv4 address. */
+/** A dotted-quad IPv4 address, as inet_pton reads it (no leading zeros; src/util/address.ts parses it). */
 export function ipv4Address(description: string, def?: string) {
   return Type.String({
-    pattern: '^((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])$',
+    pattern: '^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$',
     description,
     ...(def !== undefined ? { default: def } : {}),
   });

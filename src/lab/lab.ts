@@ -26,6 +26,7 @@
 // whether a lab can be built here, and why not.
 import { execFile, spawnSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { parseIP, parsePrefix } from '../util/address.js';
 
 export const LAB_PREFIX = 'pg-';
 
@@ -118,38 +119,21 @@ export function labAvailable(): { ok: boolean; reason?: string } {
 
 // ---- address checks: only 198.18.0.0/15 and fd00::/8 ----
 
-function parseIpv4(s: string): number[] | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
-  if (!m) return undefined;
-  const b = m.slice(1).map(Number);
-  return b.every((x) => x <= 255) ? b : undefined;
-}
-
-function ipv6FirstHextet(s: string): number | undefined {
-  if (!/^[0-9a-fA-F:.]+$/.test(s) || !s.includes(':') || s.startsWith(':')) return undefined;
-  const first = s.split(':')[0];
-  return first.length >= 1 && first.length <= 4 ? parseInt(first, 16) : undefined;
-}
-
 /** Check an address or prefix ('198.18.1.1', '198.18.1.1/24', 'fd00::1/64') is in the lab ranges. */
 export function checkLabAddress(text: string, what: string): 4 | 6 {
   const [addr, len, extra] = text.split('/');
   if (extra !== undefined) throw new LabError(`${what}: '${text}' is not an address or prefix`);
-  const v4 = parseIpv4(addr);
-  if (v4) {
-    if (len !== undefined && !(/^\d{1,2}$/.test(len) && Number(len) <= 32)) throw new LabError(`${what}: bad prefix length in '${text}'`);
-    if (v4[0] !== 198 || (v4[1] !== 18 && v4[1] !== 19) || (len !== undefined && Number(len) < 15))
+  const a = parseIP(addr);
+  if (!a) throw new LabError(`${what}: '${text}' is not an IPv4 or IPv6 address`);
+  if (len !== undefined && typeof parsePrefix(text, { width: a.width }) === 'string') throw new LabError(`${what}: bad prefix length in '${text}'`);
+  if (a.width === 32) {
+    if (a.addr >> 17n !== 0x6309n || (len !== undefined && Number(len) < 15))
       throw new LabError(`${what}: '${text}' is outside 198.18.0.0/15; labs use only 198.18.0.0/15 and fd00::/8`);
     return 4;
   }
-  const h = ipv6FirstHextet(addr);
-  if (h !== undefined) {
-    if (len !== undefined && !(/^\d{1,3}$/.test(len) && Number(len) <= 128)) throw new LabError(`${what}: bad prefix length in '${text}'`);
-    if (h >> 8 !== 0xfd || (len !== undefined && Number(len) < 8))
-      throw new LabError(`${what}: '${text}' is outside fd00::/8; labs use only 198.18.0.0/15 and fd00::/8`);
-    return 6;
-  }
-  throw new LabError(`${what}: '${text}' is not an IPv4 or IPv6 address`);
+  if (a.addr >> 120n !== 0xfdn || (len !== undefined && Number(len) < 8))
+    throw new LabError(`${what}: '${text}' is outside fd00::/8; labs use only 198.18.0.0/15 and fd00::/8`);
+  return 6;
 }
 
 // ---- the lab ----

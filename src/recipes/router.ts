@@ -53,6 +53,8 @@
 // traffic other than NAT's: what arrives there for neither a mapping, a port forward nor one of
 // the router's addresses is dropped (counted in nat_unsolicited).
 import { readFileSync } from 'node:fs';
+import { formatIPv4, formatIPv6, maskOf, parseIPv4, parseIPv6, parseMac, parsePrefix } from '../util/address.js';
+import { parsePortRange } from '../../elements/ip/IPRewriter.js';
 import { graph, type GraphDefinition, type ElementNode, type OutputPort, type ParamValue } from '../graph/graph.js';
 import {
   FromDevice,
@@ -130,43 +132,15 @@ class RouterError extends Error {
   override name = 'RouterError';
 }
 
-// ---- addresses, as bigints of 32 or 128 bits ----
+// ---- addresses, as bigints of 32 or 128 bits (parsed by src/util/address.ts) ----
 
-function parse4(s: string): bigint | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
-  if (!m) return undefined;
-  const b = m.slice(1).map(Number);
-  if (b.some((x) => x > 255)) return undefined;
-  return b.reduce((a, x) => (a << 8n) | BigInt(x), 0n);
-}
-
-function parse6(s: string): bigint | undefined {
-  if (!/^[0-9a-fA-F:]+$/.test(s)) return undefined;
-  const halves = s.split('::');
-  if (halves.length > 2) return undefined;
-  const groups = (h: string) => (h === '' ? [] : h.split(':'));
-  const head = groups(halves[0]);
-  const tail = halves.length === 2 ? groups(halves[1]) : [];
-  if ([...head, ...tail].some((g) => !/^[0-9a-fA-F]{1,4}$/.test(g))) return undefined;
-  const missing = 8 - head.length - tail.length;
-  if (halves.length === 2 ? missing < 1 : missing !== 0) return undefined;
-  return [...head, ...new Array<string>(missing).fill('0'), ...tail].reduce((a, g) => (a << 16n) | BigInt(parseInt(g, 16)), 0n);
-}
-
-const format4 = (v: bigint) => [24n, 16n, 8n, 0n].map((s) => String((v >> s) & 255n)).join('.');
-/** IPv6 text with the longest run of two or more zero groups shortened to '::' (RFC 5952). */
-function format6(v: bigint): string {
-  const g = Array.from({ length: 8 }, (_, i) => Number((v >> BigInt(112 - 16 * i)) & 0xffffn));
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; i++) {
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) [best, bestLen] = [i, j - i];
-  }
-  const hex = (xs: number[]) => xs.map((x) => x.toString(16)).join(':');
-  return best < 0 ? hex(g) : `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
-}
+const parse4 = (s: string): bigint | undefined => {
+  const v = parseIPv4(s);
+  return v === undefined ? undefined : BigInt(v);
+};
+const parse6 = parseIPv6;
+const format4 = formatIPv4;
+const format6 = formatIPv6;
 
 interface Net {
   width: 32 | 128;
@@ -175,24 +149,21 @@ interface Net {
   net: bigint; // network address
 }
 
-const maskOf = (width: number, len: number) => (len === 0 ? 0n : ((1n << BigInt(len)) - 1n) << BigInt(width - len));
 const inNet = (n: Net, a: bigint) => (a & maskOf(n.width, n.len)) === n.net;
 const fmt = (width: number, v: bigint) => (width === 32 ? format4(v) : format6(v));
 
 function parseIfAddress(text: string, width: 32 | 128, what: string): Net {
-  const m = /^([^/]+)\/(\d{1,3})$/.exec(text.trim());
-  const addr = m ? (width === 32 ? parse4(m[1]) : parse6(m[1])) : undefined;
-  if (!m || addr === undefined || Number(m[2]) > width || Number(m[2]) < 1)
+  const p = parsePrefix(text.trim(), { width });
+  if (typeof p === 'string' || p.len < 1)
     throw new RouterError(`${what}: '${text}' is not an ${width === 32 ? 'IPv4' : 'IPv6'} address with a prefix length (like ${width === 32 ? "'198.18.1.254/24'" : "'fd00:1::fe/64'"})`);
-  const len = Number(m[2]);
-  return { width, addr, len, net: addr & maskOf(width, len) };
+  return { width, addr: p.addr, len: p.len, net: p.net };
 }
 
 /** The device's own MAC address, if it exists here; else a locally administered one derived from its name. */
 function deviceMac(device: string): { mac: string; own: boolean } {
   try {
     const mac = readFileSync(`/sys/class/net/${device}/address`, 'utf8').trim().toLowerCase();
-    if (/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(mac) && mac !== '00:00:00:00:00:00') return { mac, own: true };
+    if (parseMac(mac) !== undefined && mac !== '00:00:00:00:00:00') return { mac, own: true };
   } catch {
     // not here (compiled on another machine, or the lab is not up yet)
   }
@@ -237,7 +208,7 @@ function checkDescription(d: RouterDescription): Iface[] {
     let mac = x.mac;
     let promisc = false;
     if (mac !== undefined) {
-      if (!/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(mac)) throw new RouterError(`${what}: mac '${mac}' is not like 02:00:00:00:00:01`);
+      if (parseMac(mac) === undefined) throw new RouterError(`${what}: mac '${mac}' is not like 02:00:00:00:00:01`);
       promisc = true; // frames to a MAC the device does not own: see them all, HostEtherFilter keeps ours
     } else {
       const m = deviceMac(x.device);
@@ -274,8 +245,7 @@ function staticRoutes(d: RouterDescription, ifs: Iface[]): Routes {
       if (v6) out.default6 = true;
       else out.default4 = true;
     } else {
-      const [a] = prefix.split('/');
-      if ((v6 ? parse6(a) : parse4(a)) === undefined) throw new RouterError(`route '${r}': prefix '${prefix}' is not an IPv${v6 ? 6 : 4} prefix (the gateway is IPv${v6 ? 6 : 4})`);
+      if (typeof parsePrefix(prefix, { width, bareAddress: true }) === 'string') throw new RouterError(`route '${r}': prefix '${prefix}' is not an IPv${v6 ? 6 : 4} prefix (the gateway is IPv${v6 ? 6 : 4})`);
     }
     (v6 ? out.v6 : out.v4).push(`${prefix} via ${gw} dev ${i.index + 1}`);
   }
@@ -321,8 +291,7 @@ function checkNat(d: RouterDescription, ifs: Iface[]): Nat | undefined {
     if (a !== o.v4.addr) extra = address;
   }
   const ports = n.ports ?? '1024-65535';
-  const pm = typeof ports === 'string' ? /^(\d{1,5})-(\d{1,5})$/.exec(ports) : null;
-  if (!pm || Number(pm[1]) < 1 || Number(pm[1]) > Number(pm[2]) || Number(pm[2]) > 65535)
+  if (typeof ports !== 'string' || !parsePortRange(ports))
     throw new RouterError(`nat.ports: '${ports}' is not 'LOW-HIGH' with 1 <= LOW <= HIGH <= 65535 (like '1024-65535')`);
   const own = new Set(ifs.filter((x) => x.v4).map((x) => x.v4!.addr));
   const seen = new Set<string>();
