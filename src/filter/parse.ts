@@ -12,6 +12,7 @@
 // the end rejects the packet. Leaves are comparisons of arithmetic over packet bytes and
 // per-packet context values (see compile.ts for how they are evaluated).
 import { readFileSync } from 'node:fs';
+import { ipv6Bytes, parseIPv6 as parseIPv6Value } from '../util/address.js';
 
 export class FilterSyntaxError extends Error {
   constructor(
@@ -230,33 +231,18 @@ const anyOf = (cs: Cond[]): Cond => cs.reduce((x, y) => or(x, y));
 const allOf = (cs: Cond[]): Cond => cs.reduce((x, y) => and(x, y));
 const masked = (a: Arith, mask: number): Arith => (mask >>> 0 === 0xffffffff ? a : { k: 'bin', op: '&', a, b: num(mask) });
 
+// IPv4 in tcpdump's filter syntax, deliberately not the shared parser (src/util/address.ts):
+// partial forms (`net 10.1`) and leading zeros read as decimal, as libpcap reads them.
 export function parseIPv4(text: string): number[] | undefined {
   const parts = text.split('.');
   if (parts.length < 1 || parts.length > 4 || parts.some((p) => !/^[0-9]+$/.test(p) || Number(p) > 255)) return undefined;
   return parts.map(Number);
 }
 
+// IPv6 as libpcap reads it (through inet_pton): the project's one IPv6 parser.
 export function parseIPv6(text: string): number[] | undefined {
-  let s = text;
-  const lastColon = s.lastIndexOf(':');
-  if (s.slice(lastColon + 1).includes('.')) {
-    // An embedded IPv4 address (::ffff:198.18.0.1) is two more groups.
-    const v4 = parseIPv4(s.slice(lastColon + 1));
-    if (!v4 || v4.length !== 4) return undefined;
-    s = s.slice(0, lastColon + 1) + ((v4[0] << 8) | v4[1]).toString(16) + ':' + ((v4[2] << 8) | v4[3]).toString(16);
-  }
-  const halves = s.split('::');
-  if (halves.length > 2) return undefined;
-  const groups = (h: string) => (h === '' ? [] : h.split(':'));
-  const head = groups(halves[0]);
-  const back = halves.length === 2 ? groups(halves[1]) : [];
-  if ([...head, ...back].some((g) => !/^[0-9a-fA-F]{1,4}$/.test(g))) return undefined;
-  const total = head.length + back.length;
-  if (halves.length === 1 ? total !== 8 : total > 7) return undefined;
-  const words = [...head, ...new Array(8 - total).fill('0'), ...back].map((g) => parseInt(g, 16));
-  const bytes: number[] = [];
-  for (const w of words) bytes.push(w >> 8, w & 0xff);
-  return bytes;
+  const v = parseIPv6Value(text);
+  return v === undefined ? undefined : ipv6Bytes(v);
 }
 
 interface Quals {
