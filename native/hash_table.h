@@ -1,6 +1,6 @@
 // HashTable<K, V>: the native side's one hash table, for element state keyed by a small
-// POD key (EtherSwitch's MAC table; the neighbour tables of ARPQuerier/IP6NDSolicitor,
-// IPRewriter's flow index and IPReassembler's datagrams are meant to move onto it).
+// POD key (EtherSwitch's MAC table, the neighbour table of ARPQuerier/IP6NDSolicitor,
+// IPReassembler's datagrams; IPRewriter's flow index is meant to move onto it).
 //
 // - Fixed size, bounded: init(capacity) allocates every slot once, a power of two and at
 //   least twice the capacity (the load stays at most 1/2, so probes are short and always
