@@ -96,6 +96,20 @@ class IPReassembler final : public Element {
     uint16_t id = 0;
     uint8_t proto = 0, pad = 0;
   };
+  // HashTable's default hash of a DgKey, computed from its fields: reading the key back as
+  // 8-byte words just after it was stored field by field stalls store forwarding (it cost
+  // about 15 ns a fragment).
+  struct DgHash {
+    uint64_t operator()(const DgKey& k) const {
+      uint64_t h = 0x9e3779b97f4a7c15ull;
+      for (const uint64_t w : {uint64_t(k.dst) << 32 | k.src, uint64_t(k.pad) << 24 | uint64_t(k.proto) << 16 | k.id}) {
+        h ^= w;
+        h ^= h >> 29;
+        h *= 0xbf58476d1ce4e5b9ull;
+      }
+      return h;
+    }
+  };
   struct Entry {
     DgKey key;
     bool have_last = false;
@@ -348,7 +362,7 @@ class IPReassembler final : public Element {
 
   uint64_t max_bytes_ = 4 << 20, timeout_ns_ = 30000000000ull;
   std::vector<Entry> entries_;
-  HashTable<DgKey, int32_t> index_;  // datagram -> its entry
+  HashTable<DgKey, int32_t, DgHash> index_;  // datagram -> its entry
   std::vector<Node> nodes_;
   int32_t free_entry_ = -1, free_node_ = -1, fifo_head_ = -1, fifo_tail_ = -1;
   uint64_t held_bytes_ = 0;
