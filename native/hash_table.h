@@ -1,6 +1,7 @@
 // HashTable<K, V>: the native side's one hash table, for element state keyed by a small
-// POD key (EtherSwitch's MAC table; the neighbour tables of ARPQuerier/IP6NDSolicitor,
-// IPRewriter's flow index and IPReassembler's datagrams are meant to move onto it).
+// POD key (EtherSwitch's MAC table, the neighbour table of ARPQuerier/IP6NDSolicitor,
+// IPReassembler's datagrams), and HashIndex, the same table for records that keep their
+// own keys (IPRewriter's flows: a slot holds a reference to the record, not the key).
 //
 // - Fixed size, bounded: init(capacity) allocates every slot once, a power of two and at
 //   least twice the capacity (the load stays at most 1/2, so probes are short and always
@@ -57,17 +58,32 @@ struct ByteHash {
   }
 };
 
-template <class K, class V, class Hash = ByteHash<K>>
-class HashTable {
-  static_assert(std::is_trivially_copyable_v<K> && std::has_unique_object_representations_v<K>,
-                "HashTable keys are compared as bytes: a trivially copyable type without implicit padding");
+namespace detail {
 
+// What HashTable and HashIndex share: the slots (each begins with its 32-bit tag, 0 when
+// empty), their sizing, and deletion by backward shift.
+template <class Slot>
+class OpenSlots {
  public:
   static constexpr uint32_t kMaxCapacity = uint32_t(1) << 30;
 
-  // Allocates room for `capacity` entries (1..kMaxCapacity) and empties the table; call it
-  // (in configure) before any other use.
-  void init(uint32_t capacity) {
+  uint32_t size() const { return size_; }
+  uint32_t capacity() const { return capacity_; }
+  bool full() const { return size_ >= capacity_; }
+  size_t slot_count() const { return slots_.size(); }
+  size_t memory() const { return slots_.size() * sizeof(Slot); }
+
+  // Start loading the home slot of a key with hash h.
+  void prefetch(uint64_t h) const { __builtin_prefetch(&slots_[tag_of(h) & mask_]); }
+
+  void clear() {
+    for (Slot& s : slots_) s = Slot{};
+    size_ = 0;
+  }
+
+ protected:
+  // Allocates room for `capacity` entries (1..kMaxCapacity) and empties the table.
+  void init_slots(uint32_t capacity) {
     if (capacity == 0 || capacity > kMaxCapacity) throw std::length_error("HashTable capacity must be 1.." + std::to_string(kMaxCapacity));
     size_t n = 16;
     while (n < size_t(capacity) * 2) n <<= 1;
@@ -77,15 +93,56 @@ class HashTable {
     size_ = 0;
   }
 
-  uint32_t size() const { return size_; }
-  uint32_t capacity() const { return capacity_; }
-  bool full() const { return size_ >= capacity_; }
-  size_t slot_count() const { return slots_.size(); }
-  size_t memory() const { return slots_.size() * sizeof(Slot); }
+  static uint32_t tag_of(uint64_t h) { return uint32_t(h >> 32) | 0x80000000u; }
+
+  // Empties slot i, moving back each later entry of its run whose home does not lie
+  // cyclically in (hole, its slot]: a probe from that home would otherwise stop at the hole.
+  void erase_slot(size_t i) {
+    for (size_t j = i;;) {
+      j = (j + 1) & mask_;
+      if (slots_[j].tag == 0) break;
+      const size_t home = slots_[j].tag & mask_;
+      if (i <= j ? (i < home && home <= j) : (i < home || home <= j)) continue;
+      slots_[i] = slots_[j];
+      i = j;
+    }
+    slots_[i] = Slot{};
+    size_--;
+  }
+
+  std::vector<Slot> slots_;
+  size_t mask_ = 0;
+  uint32_t capacity_ = 0, size_ = 0;
+};
+
+template <class K, class V>
+struct KeyedSlot {
+  uint32_t tag = 0;
+  K key{};
+  V value{};
+};
+
+struct IndexSlot {
+  uint32_t tag = 0;
+  uint32_t ref = 0;
+};
+
+}  // namespace detail
+
+template <class K, class V, class Hash = ByteHash<K>>
+class HashTable : public detail::OpenSlots<detail::KeyedSlot<K, V>> {
+  static_assert(std::is_trivially_copyable_v<K> && std::has_unique_object_representations_v<K>,
+                "HashTable keys are compared as bytes: a trivially copyable type without implicit padding");
+  using Slot = detail::KeyedSlot<K, V>;
+  using Base = detail::OpenSlots<Slot>;
+  using Base::capacity_, Base::erase_slot, Base::mask_, Base::size_, Base::slots_, Base::tag_of;
+
+ public:
+  // Allocates room for `capacity` entries (1..kMaxCapacity) and empties the table; call it
+  // (in configure) before any other use.
+  void init(uint32_t capacity) { Base::init_slots(capacity); }
 
   static uint64_t hash(const K& k) { return Hash{}(k); }
-  // Start loading the home slot of a key with hash h.
-  void prefetch(uint64_t h) const { __builtin_prefetch(&slots_[tag_of(h) & mask_]); }
 
   // The value of k, or nullptr.
   V* find(const K& k) { return find(k, hash(k)); }
@@ -167,39 +224,69 @@ class HashTable {
       if (s.tag) f(s.key, s.value);
   }
 
-  void clear() {
-    for (Slot& s : slots_) s = Slot{};
-    size_ = 0;
-  }
-
  private:
-  struct Slot {
-    uint32_t tag = 0;
-    K key{};
-    V value{};
-  };
-
-  static uint32_t tag_of(uint64_t h) { return uint32_t(h >> 32) | 0x80000000u; }
   static bool same(const K& a, const K& b) { return std::memcmp(&a, &b, sizeof(K)) == 0; }
+};
 
-  // Empties slot i, moving back each later entry of its run whose home does not lie
-  // cyclically in (hole, its slot]: a probe from that home would otherwise stop at the hole.
-  void erase_slot(size_t i) {
-    for (size_t j = i;;) {
-      j = (j + 1) & mask_;
-      if (slots_[j].tag == 0) break;
-      const size_t home = slots_[j].tag & mask_;
-      if (i <= j ? (i < home && home <= j) : (i < home || home <= j)) continue;
-      slots_[i] = slots_[j];
-      i = j;
+// HashIndex: the same table for records that keep their own keys (IPRewriter's flows, one
+// key per direction). A slot is the tag and a 32-bit reference to a record, 8 bytes where a
+// HashTable slot would hold the key too (16 more bytes for a flow key, times the slots of
+// every flow of every graph); a lookup compares keys through the caller, which reads the
+// key from the record a reference names. The caller hashes (HashTable's ByteHash or its
+// own), numbers its records (references are not 0), and owns the records and their keys.
+class HashIndex : public detail::OpenSlots<detail::IndexSlot> {
+  using Slot = detail::IndexSlot;
+
+ public:
+  // Allocates room for `capacity` references (1..kMaxCapacity) and empties the index; call
+  // it (in configure) before any other use.
+  void init(uint32_t capacity) { init_slots(capacity); }
+
+  // The reference under hash h whose record holds the key (holds(ref) says whether it
+  // does), or 0.
+  template <class Holds>
+  uint32_t find(uint64_t h, Holds&& holds) const {
+    const uint32_t tag = tag_of(h);
+    for (size_t i = tag & mask_;; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (s.tag == 0) return 0;
+      if (s.tag == tag && holds(s.ref)) return s.ref;
     }
-    slots_[i] = Slot{};
-    size_--;
   }
 
-  std::vector<Slot> slots_;
-  size_t mask_ = 0;
-  uint32_t capacity_ = 0, size_ = 0;
+  // How many slots a lookup reads (for tests and diagnostics).
+  template <class Holds>
+  size_t probes(uint64_t h, Holds&& holds) const {
+    const uint32_t tag = tag_of(h);
+    size_t n = 1;
+    for (size_t i = tag & mask_; slots_[i].tag && !(slots_[i].tag == tag && holds(slots_[i].ref)); i = (i + 1) & mask_) n++;
+    return n;
+  }
+
+  // Adds ref (not 0) under the hash h of its record's key, which must not be in the index
+  // already; false when the index is full.
+  bool insert(uint64_t h, uint32_t ref) {
+    if (size_ >= capacity_) return false;
+    const uint32_t tag = tag_of(h);
+    size_t i = tag & mask_;
+    while (slots_[i].tag) i = (i + 1) & mask_;
+    slots_[i] = Slot{tag, ref};
+    size_++;
+    return true;
+  }
+
+  // Removes ref, added under hash h; false when it is absent.
+  bool erase(uint64_t h, uint32_t ref) {
+    const uint32_t tag = tag_of(h);
+    for (size_t i = tag & mask_;; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (s.tag == 0) return false;
+      if (s.tag == tag && s.ref == ref) {
+        erase_slot(i);
+        return true;
+      }
+    }
+  }
 };
 
 }  // namespace pg

@@ -16,7 +16,9 @@ t.setTimeout(900_000);
 // running one fails here.
 const groups: Record<string, string[]> = {
   hash_table: ['quota:', 'random operations against std::map: MAC', 'random operations against std::map: IPv4', 'random operations against std::map: IPv6',
-    'random operations against std::map: flow', 'probe lengths: MAC', 'probe lengths: flow'],
+    'random operations against std::map: flow', 'probe lengths: MAC', 'probe lengths: flow',
+    'HashIndex random operations against std::set: default', 'HashIndex random operations against std::set: clustered',
+    'HashIndex random operations against std::set: constant', 'HashIndex: 131072 flow keys'],
   ring: ['single thread: FIFO order', 'single thread: 20000 random bursts on a ring of 64 from counter 4294963200 (across 2^32)',
     '2 producer(s), 2 consumer(s)', '3 producer(s), 1 consumer(s)', '1 producer(s), 3 consumer(s)'],
   lpm: ['empty table', 'IPv4: 300 random', 'IPv4: 6000 random', 'IPv6: 300 random', 'IPv6: 5000 random', 'IPv4: 3000 incremental changes on 300',

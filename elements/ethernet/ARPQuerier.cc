@@ -29,12 +29,6 @@ class ARPQuerier final : public NeighbourResolver<ARPQuerier, 4> {
     std::snprintf(text, sizeof text, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
     out += text;
   }
-  static size_t hash(const Addr& a) {
-    uint32_t ip;
-    std::memcpy(&ip, a.data(), 4);
-    return size_t((uint64_t(ip) * 0x9e3779b97f4a7c15ull) >> 32);
-  }
-
   // 255.255.255.255 and the subnet's broadcast address go to the broadcast address,
   // 224.0.0.0/4 to 01:00:5e and its low 23 bits.
   bool multicast_mac(const Addr& a, uint8_t* mac) const {

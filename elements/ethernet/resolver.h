@@ -10,7 +10,6 @@
 //   static bool parse_addr(const std::string&, Addr&);
 //   static const char* refused(const Addr&);       nullptr, or why the address is not allowed
 //   static void format_addr(const Addr&, std::string& out);   appends the text form
-//   static size_t hash(const Addr&);
 //   bool multicast_mac(const Addr&, uint8_t mac[6]) const;    a next hop resolved without asking
 //                                                            (broadcast, multicast; may be static)
 //   static bool destination(Packet*, Addr&);                 the next hop; false: too short
@@ -19,10 +18,11 @@
 //
 // Addresses are byte arrays in network order, so memcmp order is numeric order.
 //
-// The table is open addressing with linear probing over a power-of-two array of at least
-// twice `entryCapacity` slots, with backward-shift deletion (no tombstones). Packets held
-// for an unresolved address sit in a FIFO per entry, linked through a node array of
-// `capacity` nodes allocated at load (its free list bounds the packets held in all).
+// The table is a HashTable (hash_table.h) of `entryCapacity` entries keyed by address;
+// expired entries are swept out when it is full (at most every 100 ms) and by the timer.
+// Packets held for an unresolved address sit in a FIFO per entry, linked through a node
+// array of `capacity` nodes allocated at load (its free list bounds the packets held in
+// all); the entry holds node indexes, so the table may move it.
 //
 // Input 0 and input 1 may be pushed from different workers, and the timer fires on a
 // third: the table, the queues and the free list are guarded by one spin lock, taken once
@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "element.h"
+#include "hash_table.h"
 #include "spin_lock.h"
 
 namespace pg {
@@ -90,9 +91,7 @@ class NeighbourResolver : public Element {
     c_ignored_ = counter(Derived::kIgnoredCounter);
     c_pool_empty_ = counter("pool_empty");
 
-    slots_ = 16;
-    while (slots_ < size_t(entry_capacity_) * 2) slots_ <<= 1;
-    table_.assign(slots_, Entry{});
+    table_.init(entry_capacity_);
     nodes_.assign(capacity_, Node{});
     for (uint32_t i = 0; i < capacity_; i++) nodes_[i].next = i + 1 < capacity_ ? int32_t(i + 1) : -1;
     free_ = 0;
@@ -108,11 +107,10 @@ class NeighbourResolver : public Element {
 
   void cleanup() override {
     std::vector<Packet*> gone;
-    for (Entry& e : table_) {
-      if (e.state == kEmpty) continue;
+    table_.for_each([&](const Addr&, const Entry& e) {
       for (int32_t i = e.head; i >= 0; i = nodes_[size_t(i)].next) gone.push_back(nodes_[size_t(i)].pkt);
-      e = Entry{};
-    }
+    });
+    table_.clear();
     if (!gone.empty()) pool().free(gone.data(), uint32_t(gone.size()));
     held_.store(0);
   }
@@ -130,11 +128,10 @@ class NeighbourResolver : public Element {
   uint8_t my_mac_[6] = {};
 
  private:
-  enum : uint8_t { kEmpty = 0, kPending, kDynamic, kStatic };
+  enum : uint8_t { kNew = 0, kPending, kDynamic, kStatic };  // kNew: inserted, not yet set
 
   struct Entry {
-    Addr ip{};
-    uint8_t state = kEmpty;
+    uint8_t state = kNew;
     uint8_t mac[6] = {};
     uint32_t polls = 0;     // requests sent while pending
     uint64_t stamp = 0;     // dynamic: learned or refreshed; pending: first request; static: inserted
@@ -164,61 +161,22 @@ class NeighbourResolver : public Element {
 
   // ---------------- table (the lock is held) ----------------
 
-  size_t home(const Addr& ip) const { return Derived::hash(ip) & (slots_ - 1); }
-
-  Entry* find(const Addr& ip) {
-    for (size_t i = home(ip), k = 0; k < slots_; i = (i + 1) & (slots_ - 1), k++) {
-      Entry& e = table_[i];
-      if (e.state == kEmpty) return nullptr;
-      if (e.ip == ip) return &e;
-    }
-    return nullptr;
-  }
-
-  // A fresh (empty-state) entry for ip, which must not be in the table; nullptr when full.
+  // A new (kNew) entry for ip, which must not be in the table; nullptr when full. When
+  // full it first sweeps out expired entries, at most every 100 ms; that moves entries, so
+  // no other Entry* may be held across it.
   Entry* insert(const Addr& ip, uint64_t now) {
-    if (used_ >= entry_capacity_) {
-      if (now < next_purge_) return nullptr;
+    bool inserted;
+    Entry* e = table_.find_or_insert(ip, inserted);
+    if (!e && now >= next_purge_) {
       next_purge_ = now + 100000000ull;
       purge_expired(now);
-      if (used_ >= entry_capacity_) return nullptr;
+      e = table_.find_or_insert(ip, inserted);
     }
-    size_t i = home(ip);
-    while (table_[i].state != kEmpty) i = (i + 1) & (slots_ - 1);
-    table_[i] = Entry{};
-    table_[i].ip = ip;
-    used_++;
-    return &table_[i];
-  }
-
-  // Remove the entry in slot i (its queue must be empty or already taken); entries after it
-  // may move back, one of them into slot i.
-  void erase(size_t i) {
-    size_t j = i;
-    for (;;) {
-      table_[i] = Entry{};
-      for (;;) {
-        j = (j + 1) & (slots_ - 1);
-        if (table_[j].state == kEmpty) {
-          used_--;
-          return;
-        }
-        const size_t k = home(table_[j].ip);
-        // The entry at j may stay unless its home lies cyclically in (i, j].
-        const bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
-        if (!stays) break;
-      }
-      table_[i] = table_[j];
-      i = j;
-    }
+    return e;
   }
 
   void purge_expired(uint64_t now) {
-    for (size_t i = 0; i < slots_;) {
-      const Entry& e = table_[i];
-      if (e.state == kDynamic && e.held == 0 && age(now, e.stamp) > timeout_ns_) erase(i);
-      else i++;
-    }
+    table_.sweep([&](const Addr&, const Entry& e) { return e.state == kDynamic && e.held == 0 && age(now, e.stamp) > timeout_ns_; });
   }
 
   bool usable(const Entry& e, uint64_t now) const {
@@ -307,7 +265,7 @@ class NeighbourResolver : public Element {
           b.pkts[out++] = p;
           continue;
         }
-        Entry* e = find(hop[i]);
+        Entry* e = table_.find(hop[i]);
         if (e && usable(*e, now)) {
           // Near the end of a learned entry's life, ask again (every pollInterval) while using it.
           if (e->state == kDynamic && age(now, e->stamp) >= refresh_ns_ && age(now, e->last_req) >= poll_ns_) {
@@ -377,7 +335,7 @@ class NeighbourResolver : public Element {
           nign++;
           continue;
         }
-        Entry* e = find(l.addr);
+        Entry* e = table_.find(l.addr);
         if (e && e->state == kStatic) {
           nign++;
           continue;
@@ -453,12 +411,7 @@ class NeighbourResolver : public Element {
       SpinLock::Guard lock(lock_);
       uint64_t next = ~uint64_t(0);
       bool more = false;
-      for (size_t i = 0; i < slots_;) {
-        Entry& e = table_[i];
-        if (e.state == kEmpty) {
-          i++;
-          continue;
-        }
+      table_.sweep([&](const Addr& ip, Entry& e) {
         if (e.state == kPending) {
           if (age(now, e.stamp) >= give_up_ns_) {
             for (int32_t j = e.head; j >= 0; j = nodes_[size_t(j)].next) {
@@ -468,12 +421,11 @@ class NeighbourResolver : public Element {
             ndropped += e.held;
             const Release r = detach(e);
             give_back(r.head, r.tail);
-            erase(i);
-            continue;  // slot i may now hold another entry
+            return true;
           }
           if (age(now, e.last_req) >= poll_ns_) {
             if (nreq < kMaxBatch) {
-              req[nreq++] = e.ip;
+              req[nreq++] = ip;
               e.last_req = now;
               e.polls++;
             } else {
@@ -481,21 +433,18 @@ class NeighbourResolver : public Element {
             }
           }
           next = std::min(next, std::min(e.last_req + poll_ns_, e.stamp + give_up_ns_));
-        } else {
-          if (e.held) {
-            if (nrel < kMaxBatch) rel[nrel++] = detach(e);
-            else more = true;
-          }
-          if (e.state == kDynamic) {
-            if (e.held == 0 && age(now, e.stamp) > timeout_ns_) {
-              erase(i);
-              continue;
-            }
-            next = std::min(next, std::max<uint64_t>(e.stamp + timeout_ns_ + 1, now + 100000000ull));
-          }
+          return false;
         }
-        i++;
-      }
+        if (e.held) {
+          if (nrel < kMaxBatch) rel[nrel++] = detach(e);
+          else more = true;
+        }
+        if (e.state == kDynamic) {
+          if (e.held == 0 && age(now, e.stamp) > timeout_ns_) return true;
+          next = std::min(next, std::max<uint64_t>(e.stamp + timeout_ns_ + 1, now + 100000000ull));
+        }
+        return false;
+      });
       if (more) next = now;
       if (next != ~uint64_t(0)) timer_.schedule_at(next);
     }
@@ -532,7 +481,7 @@ class NeighbourResolver : public Element {
     if ((mac[0] & 1)) throw HandlerError("insert: '" + w[1] + "' is a multicast address");
     const uint64_t now = monotonic_ns();
     SpinLock::Guard lock(lock_);
-    Entry* e = find(ip);
+    Entry* e = table_.find(ip);
     if (!e) {
       next_purge_ = 0;  // make room from expired entries if needed
       e = insert(ip, now);
@@ -561,10 +510,10 @@ class NeighbourResolver : public Element {
     std::vector<Packet*> gone;
     {
       SpinLock::Guard lock(lock_);
-      Entry* e = find(ip);
+      Entry* e = table_.find(ip);
       if (!e) throw HandlerError("delete: no entry for " + w[0]);
       flush(*e, gone);
-      erase(size_t(e - table_.data()));
+      table_.erase(ip);
     }
     if (!gone.empty()) {
       pool().free(gone.data(), uint32_t(gone.size()));
@@ -576,12 +525,10 @@ class NeighbourResolver : public Element {
     std::vector<Packet*> gone;
     {
       SpinLock::Guard lock(lock_);
-      for (Entry& e : table_) {
-        if (e.state == kEmpty) continue;
+      table_.sweep([&](const Addr&, Entry& e) {
         flush(e, gone);
-        e = Entry{};
-      }
-      used_ = 0;
+        return true;
+      });
     }
     if (!gone.empty()) {
       pool().free(gone.data(), uint32_t(gone.size()));
@@ -601,13 +548,12 @@ class NeighbourResolver : public Element {
     {
       SpinLock::Guard lock(lock_);
       const uint64_t now = monotonic_ns();
-      for (const Entry& e : table_) {
-        if (e.state == kEmpty) continue;
-        if (e.state == kDynamic && e.held == 0 && age(now, e.stamp) > timeout_ns_) continue;
-        Row r{e.ip, e.state, {}, age(now, e.stamp), e.held};
+      table_.for_each([&](const Addr& ip, const Entry& e) {
+        if (e.state == kDynamic && e.held == 0 && age(now, e.stamp) > timeout_ns_) return;
+        Row r{ip, e.state, {}, age(now, e.stamp), e.held};
         std::memcpy(r.mac, e.mac, 6);
         rows.push_back(r);
-      }
+      });
     }
     std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return std::memcmp(a.ip.data(), b.ip.data(), N) < 0; });
     std::string s;
@@ -635,9 +581,7 @@ class NeighbourResolver : public Element {
   uint64_t refresh_ns_ = 0;  // a learned entry this old is asked for again when used
 
   SpinLock lock_;
-  size_t slots_ = 0;
-  std::vector<Entry> table_;
-  uint32_t used_ = 0;
+  HashTable<Addr, Entry> table_;
   uint64_t next_purge_ = 0;
   std::vector<Node> nodes_;
   int32_t free_ = -1;

@@ -5,9 +5,10 @@
 // A mapping (a "flow") has two directions: forward (the packet that created it) and reply.
 // Each direction has the key its packets arrive with and the tuple they leave with; the
 // reply key is the reverse of the forward tuple and the reply tuple the reverse of the
-// forward key. Both keys sit in one open-addressing index (linear probing, backward-shift
-// deletion, at least four slots per flow so probes stay short); a slot holds the flow and
-// direction and the key's hash, and the key itself is compared in the flow record. Flows
+// forward key. Both keys sit in one HashIndex (native/hash_table.h: linear probing,
+// backward-shift deletion, at least four slots per flow so probes stay short); a slot holds
+// the key's hash tag and the flow and direction, 8 bytes, and the key itself is compared in
+// the flow record. Flows
 // come from a free list of `capacity` records allocated at load: nothing is allocated per
 // packet. Each flow is on the idle list of its timeout class (TCP established, TCP
 // transitory, UDP, ICMP), kept in order of last use, so the timer expires flows from the
@@ -33,6 +34,7 @@
 #include <vector>
 
 #include "batch_split.h"
+#include "hash_table.h"
 #include "ip_util.h"
 #include "spin_lock.h"
 
@@ -156,9 +158,7 @@ class IPRewriter final : public Element {
     flows_.assign(capacity_, Flow{});
     for (uint32_t f = 0; f < capacity_; f++) flows_[f].next = f + 1 < capacity_ ? f + 1 : kNil;
     free_ = 0;
-    slots_ = 16;
-    while (slots_ < size_t(capacity_) * 4) slots_ <<= 1;
-    index_.assign(slots_, Slot{});
+    index_.init(2 * capacity_);  // a key per direction
     add_timer(timer_);
   }
 
@@ -187,7 +187,7 @@ class IPRewriter final : public Element {
       // Hash outside the lock and start loading the index slot the lookup will read.
       if (q.kind == kMappable || q.kind == kEchoReply || q.kind == kError) {
         q.hash = hash_key(q.proto, q.key);
-        __builtin_prefetch(&index_[q.hash & (slots_ - 1)]);
+        index_.prefetch(q.hash);
       }
     }
 
@@ -329,10 +329,6 @@ class IPRewriter final : public Element {
     uint8_t proto = 0, cls = 0, tcp = 0;
     bool used = false;
   };
-  struct Slot {
-    uint32_t ref = 0;  // 0: empty; else (flow << 1 | direction) + 1
-    uint32_t hash = 0;
-  };
   struct Parsed {
     Packet* pkt;
     uint8_t* ip;
@@ -343,7 +339,7 @@ class IPRewriter final : public Element {
     Tuple key;        // this packet's key (ICMP errors: the reversed quoted packet's key)
     Tuple to;         // the tuple of the direction it belongs to
     Tuple from;       // ICMP errors: the key of that direction
-    uint32_t hash;    // of (proto, key)
+    uint64_t hash;    // of (proto, key)
     uint8_t proto;    // (ICMP errors: the quoted packet's protocol)
     uint8_t kind, tcp_flags, act, reason;
     uint16_t out;
@@ -528,34 +524,32 @@ class IPRewriter final : public Element {
 
   // ---------------- the table (lock held) ----------------
 
-  static uint32_t hash_key(uint8_t proto, const Tuple& t) {
+  // The index's hash of a key (its high 32 bits are the slot tag and home).
+  static uint64_t hash_key(uint8_t proto, const Tuple& t) {
     uint64_t a = uint64_t(t.s) << 32 | t.d;
     uint64_t b = uint64_t(t.sp) << 24 | uint64_t(t.dp) << 8 | proto;
     uint64_t h = (a ^ (b * 0xc2b2ae3d27d4eb4full)) * 0x9e3779b97f4a7c15ull;
     h ^= h >> 29;
-    h *= 0xbf58476d1ce4e5b9ull;
-    return uint32_t(h >> 32);
+    return h * 0xbf58476d1ce4e5b9ull;
   }
+  // An index reference: a flow and a direction (never 0).
+  static uint32_t ref_of(uint32_t f, uint32_t dir) { return (f << 1 | dir) + 1; }
 
   int32_t find(uint8_t proto, const Tuple& k, uint32_t& dir) const { return find(proto, k, dir, hash_key(proto, k)); }
-  int32_t find(uint8_t proto, const Tuple& k, uint32_t& dir, uint32_t h) const {
-    for (size_t i = h & (slots_ - 1);; i = (i + 1) & (slots_ - 1)) {
-      const Slot& s = index_[i];
-      if (s.ref == 0) return -1;
-      if (s.hash != h) continue;
-      const uint32_t f = (s.ref - 1) >> 1, d = (s.ref - 1) & 1;
-      const Flow& fl = flows_[f];
-      if (fl.proto == proto && fl.key[d] == k) {
-        dir = d;
-        return int32_t(f);
-      }
-    }
+  int32_t find(uint8_t proto, const Tuple& k, uint32_t& dir, uint64_t h) const {
+    const uint32_t ref = index_.find(h, [&](uint32_t r) {
+      const Flow& fl = flows_[(r - 1) >> 1];
+      return fl.proto == proto && fl.key[(r - 1) & 1] == k;
+    });
+    if (ref == 0) return -1;
+    dir = (ref - 1) & 1;
+    return int32_t((ref - 1) >> 1);
   }
 
   bool expired(const Flow& f, uint64_t now) const { return now - std::min(now, f.last) >= timeout_ns_[f.cls]; }
 
   // The live flow of a key; an expired one found here is removed at once.
-  int32_t lookup(uint8_t proto, const Tuple& k, uint32_t& dir, uint64_t now, uint32_t h) {
+  int32_t lookup(uint8_t proto, const Tuple& k, uint32_t& dir, uint64_t now, uint64_t h) {
     const int32_t f = find(proto, k, dir, h);
     if (f < 0) return -1;
     if (expired(flows_[size_t(f)], now)) {
@@ -566,34 +560,15 @@ class IPRewriter final : public Element {
     return f;
   }
 
+  // The index holds two keys a flow and was sized for every flow: an insert never fails.
   void insert_key(uint32_t f, uint32_t dir) {
     const Flow& fl = flows_[f];
-    const uint32_t h = hash_key(fl.proto, fl.key[dir]);
-    size_t i = h & (slots_ - 1);
-    while (index_[i].ref) i = (i + 1) & (slots_ - 1);
-    index_[i] = Slot{(f << 1 | dir) + 1, h};
+    index_.insert(hash_key(fl.proto, fl.key[dir]), ref_of(f, dir));
   }
 
   void erase_key(uint32_t f, uint32_t dir) {
-    const uint32_t ref = (f << 1 | dir) + 1;
     const Flow& fl = flows_[f];
-    size_t i = hash_key(fl.proto, fl.key[dir]) & (slots_ - 1);
-    while (index_[i].ref != ref) i = (i + 1) & (slots_ - 1);
-    // Backward-shift deletion: later slots of the run move up unless their home lies
-    // cyclically in (i, j].
-    size_t j = i;
-    for (;;) {
-      index_[i] = Slot{};
-      for (;;) {
-        j = (j + 1) & (slots_ - 1);
-        if (index_[j].ref == 0) return;
-        const size_t k = index_[j].hash & (slots_ - 1);
-        const bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
-        if (!stays) break;
-      }
-      index_[i] = index_[j];
-      i = j;
-    }
+    index_.erase(hash_key(fl.proto, fl.key[dir]), ref_of(f, dir));
   }
 
   void list_unlink(uint32_t f) {
@@ -891,8 +866,7 @@ class IPRewriter final : public Element {
   std::vector<Spec> specs_;
   std::vector<Pool> pools_;
   std::vector<Flow> flows_;
-  std::vector<Slot> index_;
-  size_t slots_ = 0;
+  HashIndex index_;  // (proto, key) -> ref_of(flow, direction)
   uint32_t capacity_ = 0, used_ = 0, free_ = kNil;
   uint32_t head_[kClasses] = {kNil, kNil, kNil, kNil}, tail_[kClasses] = {kNil, kNil, kNil, kNil};
   uint64_t timeout_ns_[kClasses] = {};

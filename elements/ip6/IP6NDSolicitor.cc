@@ -25,14 +25,6 @@ class IP6NDSolicitor final : public NeighbourResolver<IP6NDSolicitor, 16> {
     inet_ntop(AF_INET6, a.data(), text, sizeof text);
     out += text;
   }
-  static size_t hash(const Addr& a) {
-    uint64_t x, y;
-    std::memcpy(&x, a.data(), 8);
-    std::memcpy(&y, a.data() + 8, 8);
-    const uint64_t h = (x * 0x9e3779b97f4a7c15ull) ^ (y * 0xc2b2ae3d27d4eb4full);
-    return size_t((h ^ (h >> 29)) * 0x9e3779b97f4a7c15ull >> 32);
-  }
-
   // A multicast next hop maps to 33:33 and its low 32 bits (RFC 2464), without ND.
   static bool multicast_mac(const Addr& a, uint8_t* mac) {
     if (a[0] != 0xff) return false;

@@ -2,6 +2,7 @@
 // shapes the elements use (a MAC address, IPv4 and IPv6 addresses, a NAT flow key), with
 // the default hash and with hashes that force collisions and runs wrapping past the last
 // slot; the quota; sweeps visiting every entry exactly once while erasing; probe lengths.
+// HashIndex (keys kept in the caller's records) the same way, and its 8-byte slots.
 // Usage: hash_table_test [SEED]
 #include "hash_table.h"
 
@@ -10,12 +11,14 @@
 #include <cstring>
 #include <map>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "check.h"
 
 using pg::ByteHash;
+using pg::HashIndex;
 using pg::HashTable;
 
 namespace {
@@ -244,6 +247,80 @@ void probe_lengths(const char* keys, uint32_t capacity) {
   unit::section(std::string("probe lengths: ") + line, before);
 }
 
+// HashIndex over records holding flow keys (record r holds make_key(r), reference r + 1),
+// random inserts, finds and erases against std::set, with hash h.
+template <class H>
+void index_random_ops(const char* hash, uint32_t capacity, int ops, std::mt19937_64& rng) {
+  const long before = unit::failures;
+  HashIndex t;
+  t.init(capacity);
+  std::vector<FlowKey> records(size_t(capacity) * 2 + 3);  // room for misses and a full index
+  for (size_t r = 0; r < records.size(); r++) records[r] = make_key<FlowKey>(r);
+  auto holds = [&](const FlowKey& k) { return [&records, k](uint32_t ref) { return bytes(records[ref - 1]) == bytes(k); }; };
+  std::set<uint32_t> ref;  // the references present
+  int fulls = 0;
+  for (int op = 0; op < ops; op++) {
+    const uint32_t r = uint32_t(rng() % records.size());
+    const FlowKey& k = records[r];
+    const uint64_t h = H{}(k);
+    const bool present = ref.count(r + 1);
+    const unsigned what = unsigned(rng() % 1000);
+    if (what < 420) {
+      if (present) continue;  // the caller inserts only absent keys
+      const bool room = ref.size() < capacity;
+      CHECK(t.insert(h, r + 1) == room, room ? "insert of an absent key succeeds" : "insert into a full index fails");
+      if (room) ref.insert(r + 1);
+      else fulls++;
+    } else if (what < 700) {
+      CHECK(t.find(h, holds(k)) == (present ? r + 1 : 0), "find agrees with the reference");
+    } else if (what < 995) {
+      CHECK(t.erase(h, r + 1) == present, "erase finds exactly the present references");
+      ref.erase(r + 1);
+    } else {
+      t.clear();
+      ref.clear();
+    }
+    if (op % 997 == 0 || op == ops - 1) {
+      bool all = t.size() == ref.size();
+      for (uint32_t x : ref) all = all && t.find(H{}(records[x - 1]), holds(records[x - 1])) == x;
+      CHECK(all, "every present key is found with its reference, and the size agrees");
+    }
+  }
+  unit::section(std::string("HashIndex random operations against std::set: ") + hash + " hash, capacity " + std::to_string(capacity) + " (" +
+                    std::to_string(t.slot_count()) + " slots): " + std::to_string(ops) + " operations, " + std::to_string(fulls) +
+                    " refused as full",
+                before);
+}
+
+// A HashIndex slot is a tag and a reference, whatever the key: 8 bytes where a HashTable
+// slot holds the key too; probes as short as HashTable's.
+void index_memory_and_probes() {
+  const long before = unit::failures;
+  const uint32_t capacity = 131072;  // IPRewriter's default: 65,536 flows, two keys each
+  HashIndex t;
+  t.init(capacity);
+  HashTable<FlowKey, uint32_t> keyed;
+  keyed.init(capacity);
+  CHECK(t.memory() == t.slot_count() * 8, "a HashIndex slot is 8 bytes");
+  CHECK(t.slot_count() == keyed.slot_count() && keyed.memory() == keyed.slot_count() * 24, "a HashTable slot of a flow key is 24 bytes");
+  std::vector<FlowKey> records(size_t(capacity) * 2);
+  for (size_t r = 0; r < records.size(); r++) records[r] = make_key<FlowKey>(r);
+  auto holds = [&](uint64_t r) { return [&records, r](uint32_t ref) { return ref == r + 1; }; };
+  for (uint32_t r = 0; r < capacity; r++) t.insert(ByteHash<FlowKey>{}(records[r]), r + 1);
+  double hit = 0, miss = 0;
+  for (uint32_t r = 0; r < capacity; r++) {
+    hit += double(t.probes(ByteHash<FlowKey>{}(records[r]), holds(r)));
+    miss += double(t.probes(ByteHash<FlowKey>{}(records[capacity + r]), holds(capacity + r)));
+  }
+  hit /= capacity;
+  miss /= capacity;
+  char line[200];
+  std::snprintf(line, sizeof line, "%u flow keys at load 1/2 in %zu KiB (a HashTable of them: %zu KiB): %.2f slots per hit, %.2f per miss", capacity,
+                t.memory() >> 10, keyed.memory() >> 10, hit, miss);
+  CHECK(hit < 1.8 && miss < 3.2, line);
+  unit::section(std::string("HashIndex: ") + line, before);
+}
+
 double cpu_seconds() {
   timespec ts;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -287,6 +364,10 @@ int main(int argc, char** argv) {
   probe_lengths<std::array<uint8_t, 4>>("IPv4", 65536);
   probe_lengths<std::array<uint8_t, 16>>("IPv6", 65536);
   probe_lengths<FlowKey>("flow", 65536);
+  for (uint32_t cap : {1u, 5u, 64u, 1000u}) index_random_ops<ByteHash<FlowKey>>("default", cap, cap < 64 ? 4000 : 40000, rng);
+  index_random_ops<ClusterHash<FlowKey>>("clustered (homes in the last 8 slots)", 200, 20000, rng);
+  index_random_ops<ConstHash<FlowKey>>("constant", 40, 6000, rng);
+  index_memory_and_probes();
   lookup_rate(4096, rng);
   lookup_rate(1 << 20, rng);
   return unit::finish("hash_table");
