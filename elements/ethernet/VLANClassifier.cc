@@ -9,9 +9,6 @@ namespace pg {
 
 class VLANClassifier final : public Element {
  public:
-  const char* port_count() const override { return "1/1-"; }
-  const char* processing() const override { return "h/h"; }
-
   void configure(const Config& conf) override {
     const auto& vlans = conf.value("vlans");
     if (!vlans.is_array() || vlans.as_array().empty()) throw ConfigError("config field 'vlans' must be a non-empty array");
@@ -44,7 +41,7 @@ class VLANClassifier final : public Element {
       if (!t.is_number() || t.as_number() < 0x600 || t.as_number() > 0xffff) throw ConfigError("config field 'tpids': an EtherType is 0x600 to 0xffff");
       tpids_[ntpids_++] = uint16_t(t.as_number());
     }
-    const int64_t native = conf.integer("nativeVlan", -1, 4095);
+    const int64_t native = conf.bounded("nativeVlan", 4095);  // indexes table_
     untagged_ = native < 0 ? unlisted_ : table_[native];
     outputs_needed_ = n + (drop_unlisted ? 0 : 1);
     c_short_ = counter("drops_short");

@@ -7,9 +7,6 @@ namespace pg {
 
 class CheckICMPHeader final : public Element {
  public:
-  const char* port_count() const override { return "1/1-2"; }
-  const char* processing() const override { return "a/ah"; }
-
   void configure(const Config&) override {
     // Reason counters first, in Reason order (their index is the reason).
     for (const char* n : {"drops_no_header", "drops_not_icmp", "drops_fragment", "drops_bad_length", "drops_bad_checksum"}) counter(n);

@@ -413,9 +413,6 @@ const char* tier_name(int tier) {
 
 class Classifier final : public Element {
  public:
-  const char* port_count() const override { return "1/1-"; }
-  const char* processing() const override { return "h/h"; }
-
   void configure(const Config& conf) override {
     const json::Value& list = conf.value("patterns");
     if (!list.is_array() || list.as_array().empty())

@@ -6,11 +6,8 @@ namespace pg {
 
 class Discard final : public Element {
  public:
-  const char* port_count() const override { return "1/0"; }
-  const char* processing() const override { return "a/"; }
-
   void configure(const Config& conf) override {
-    burst_ = uint32_t(conf.integer("burst", 1, kMaxBatch));
+    burst_ = uint32_t(conf.bounded("burst", kMaxBatch));
     c_packets_ = counter("packets");
     c_bytes_ = counter("bytes");
   }
