@@ -90,9 +90,10 @@ std::string Config::string(const char* key) const {
   const json::Value& v = need(key);
   if (!v.is_string()) throw ConfigError(std::string("config field '") + key + "' must be a string, got " + v.dump());
   if (!f.values.empty() && std::find(f.values.begin(), f.values.end(), v.as_string()) == f.values.end()) {
-    std::string list;
-    for (const std::string& x : f.values) list += (list.empty() ? "'" : ", '") + x + "'";
-    throw ConfigError(std::string("config field '") + key + "' must be one of " + list + ", got " + v.dump());
+    std::string list;  // "a", "b" or "c"
+    for (size_t i = 0; i < f.values.size(); i++)
+      list += std::string(i == 0 ? "" : i + 1 == f.values.size() ? " or " : ", ") + "\"" + f.values[i] + "\"";
+    throw ConfigError(std::string("config field '") + key + "' must be " + list + ", got " + v.dump());
   }
   return v.as_string();
 }

@@ -13,8 +13,7 @@ class VLANClassifier final : public Element {
     const auto& vlans = conf.value("vlans");
     if (!vlans.is_array() || vlans.as_array().empty()) throw ConfigError("config field 'vlans' must be a non-empty array");
     const uint32_t n = uint32_t(vlans.as_array().size());
-    const bool drop_unlisted = conf.string("unlisted") == "drop";
-    if (!drop_unlisted && conf.string("unlisted") != "output") throw ConfigError("config field 'unlisted' must be 'output' or 'drop'");
+    const bool drop_unlisted = conf.string("unlisted") == "drop";  // or "output" (the getter checks)
     unlisted_ = drop_unlisted ? kDrop : n;
     table_ = std::make_unique<uint16_t[]>(4096);
     for (uint32_t i = 0; i < 4096; i++) table_[i] = uint16_t(unlisted_);
@@ -31,9 +30,7 @@ class VLANClassifier final : public Element {
       else
         add(e, i);
     }
-    const std::string source = conf.string("source");
-    if (source != "frame" && source != "annotation") throw ConfigError("config field 'source' must be 'frame' or 'annotation'");
-    from_anno_ = source == "annotation";
+    from_anno_ = conf.string("source") == "annotation";  // or "frame" (the getter checks)
     const auto& tpids = conf.value("tpids");
     if (!tpids.is_array() || tpids.as_array().empty() || tpids.as_array().size() > 4) throw ConfigError("config field 'tpids' must list 1 to 4 EtherTypes");
     ntpids_ = 0;

@@ -122,15 +122,8 @@ inline uint32_t below(uint32_t random32, uint32_t n) { return uint32_t((uint64_t
 class FlowSource final : public Element {
  public:
   void configure(const Config& conf) override {
-    std::string family = conf.string("family");
-    if (family != "ipv4" && family != "ipv6")
-      throw ConfigError("config field 'family' must be \"ipv4\" or \"ipv6\", got " + quoted(family));
-    std::string protocol = conf.string("protocol");
-    if (protocol != "udp" && protocol != "tcp")
-      throw ConfigError("config field 'protocol' must be \"udp\" or \"tcp\", got " + quoted(protocol));
-    std::string order = conf.string("order");
-    if (order != "round-robin" && order != "random")
-      throw ConfigError("config field 'order' must be \"round-robin\" or \"random\", got " + quoted(order));
+    // The getters accept only the values the descriptor declares.
+    const std::string family = conf.string("family"), protocol = conf.string("protocol"), order = conf.string("order");
     v6_ = family == "ipv6";
     tcp_ = protocol == "tcp";
     random_order_ = order == "random";
