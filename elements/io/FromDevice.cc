@@ -396,7 +396,7 @@ class FromDevice final : public Element {
 
   std::string device_;
   bool promisc_ = false, restore_vlan_ = false;
-  uint32_t burst_ = 32, block_size_ = 1 << 20, blocks_ = 16, frame_size_ = 2048, block_timeout_ms_ = 1;
+  uint32_t burst_ = 0, block_size_ = 0, blocks_ = 0, frame_size_ = 0, block_timeout_ms_ = 0;  // set by configure()
   int fanout_ = 0;
   int version_ = 3;  // TPACKET_V3 (blocks) or TPACKET_V2 (a status word per frame)
   uint32_t frames_per_block_ = 1, frames_ = 1;

@@ -228,7 +228,7 @@ class FromPcap final : public Element {
   uint32_t room_ = 0;
 
   uint64_t repeat_ = 1;
-  uint32_t burst_ = 32;
+  uint32_t burst_ = 0;  // set by configure()
   bool timing_ = false;
   std::atomic<bool> active_{true};
   std::atomic<bool> finished_{false};

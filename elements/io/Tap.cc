@@ -240,7 +240,7 @@ class Tap final : public Element {
   }
 
   std::string device_, mac_text_;
-  uint32_t mtu_ = 1500, queues_ = 1, burst_ = 32, room_ = 0;
+  uint32_t mtu_ = 0, queues_ = 0, burst_ = 0, room_ = 0;  // set by configure()
   bool up_ = true, persist_ = false;
   std::vector<int> fds_;
   // Per task (worker-private, a cache line each): the queue its next round starts with.

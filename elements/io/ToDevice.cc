@@ -44,9 +44,7 @@ class ToDevice final : public Element {
     device_ = conf.string("device");
     burst_ = uint32_t(conf.bounded("burst", kMaxBatch));
     qdisc_bypass_ = conf.boolean("qdiscBypass");
-    const std::string method = conf.string("method");
-    if (method == "ring") use_ring_ = true;
-    else if (method != "sendmmsg") throw ConfigError("config field 'method' is '" + method + "': use 'sendmmsg' or 'ring'");
+    use_ring_ = conf.string("method") == "ring";  // or "sendmmsg" (the getter checks)
     ring_frames_ = uint32_t(conf.integer("ringFrames"));
     ring_frame_size_ = uint32_t(conf.integer("ringFrameSize"));
     if (ring_frame_size_ != 0 && (ring_frame_size_ < 256 || (ring_frame_size_ & (ring_frame_size_ - 1)) != 0))
@@ -367,7 +365,7 @@ class ToDevice final : public Element {
   static constexpr uint32_t kVnet = sizeof(VnetHeader);  // before each frame in a slot
 
   std::string device_;
-  uint32_t burst_ = 32;
+  uint32_t burst_ = 0;  // set by configure()
   bool qdisc_bypass_ = false, use_ring_ = false;
   int fd_ = -1;
   // TX ring (method 'ring'): its socket, mapping, next slot and the writer flag.

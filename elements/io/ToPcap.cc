@@ -189,7 +189,7 @@ class ToPcap final : public Element {
   bool nano_ = false;
   bool auto_ = false;  // the link type waits for the first packet (under the lock)
   uint32_t snaplen_ = 65535;
-  uint32_t burst_ = 32;
+  uint32_t burst_ = 0;  // set by configure()
   int fd_ = -1;
   std::unique_ptr<uint8_t[]> buf_;
   size_t capacity_ = 0, used_ = 0;

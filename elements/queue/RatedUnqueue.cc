@@ -64,7 +64,7 @@ class RatedUnqueue final : public Element {
  private:
   std::atomic<double> rate_{0};
   std::atomic<bool> active_{true};
-  uint32_t burst_ = 32;
+  uint32_t burst_ = 0;  // set by configure()
   // Task state, touched only by the worker running the task.
   TokenBucket bucket_;
   bool started_ = false;

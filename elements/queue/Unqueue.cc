@@ -31,7 +31,7 @@ class Unqueue final : public Element {
   }
 
  private:
-  uint32_t burst_ = 32;
+  uint32_t burst_ = 0;  // set by configure()
   std::atomic<bool> active_{true};
   uint32_t c_packets_ = 0;
 };

@@ -32,7 +32,7 @@ class Discard final : public Element {
   }
 
  private:
-  uint32_t burst_ = 32;
+  uint32_t burst_ = 0;  // set by configure()
   uint32_t c_packets_ = 0, c_bytes_ = 0;
 };
 
