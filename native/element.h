@@ -196,7 +196,8 @@ class Element {
   uint32_t counter_base() const { return counter_base_; }
 
  protected:
-  // The index for count() of a counter the descriptor declares (in configure or later);
+  // The index for count() of a counter the descriptor declares (in configure or later, not
+  // in the constructor);
   // a ConfigError naming the declared ones if it does not.
   uint32_t counter(const std::string& name) const;
   void count(uint32_t index, uint64_t n = 1) {
