@@ -138,6 +138,8 @@ Graph::ClassMap Graph::read_classes(const json::Value& plan) {
     int lo, hi;
     if (!parse_count_range(f->inputs, lo, hi) || !parse_count_range(f->outputs, lo, hi))
       throw PlanError(where + ": bad port count '" + f->inputs + "/" + f->outputs + "' (Click notation: 1, -, 1-2, 2-)");
+    if (f->processing.find_first_not_of("ahl/") != std::string::npos || std::count(f->processing.begin(), f->processing.end(), '/') > 1)
+      throw PlanError(where + ": bad processing '" + f->processing + "' (Click notation: letters a, h, l per port, like h/l or a/a)");
     const json::Value& counters = member(c, "counters", where);
     if (!counters.is_array()) throw PlanError(where + ".counters must be an array of names");
     for (const json::Value& n : counters.as_array()) {

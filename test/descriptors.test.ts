@@ -157,6 +157,7 @@ t.test('the native side refuses a plan that disagrees with its class facts', asy
       /^element 'd' \(Discard\): has 2 input\(s\), the class takes 1$/);
     t.throws(load(withQueue({ processing: 'h/h' })), /^element 'q' \(Queue\): output 0 is pull but the class only supports push there$/);
     t.throws(load(withQueue({ inputs: 'two' })), /^plan: classes\.Queue: bad port count 'two\/1'/);
+    t.throws(load(withQueue({ processing: 'push/pull' })), /^plan: classes\.Queue: bad processing 'push\/pull'/);
     // Fields: ranges come from the plan; a field it does not declare is refused.
     t.throws(load(withQueue({}, { capacity: 0 })), /^element 'q' \(Queue\): config field 'capacity' must be from 1 to 16777216, got 0$/);
     t.throws(load(withQueue({ fields: { capacity: { type: 'integer', minimum: 1, maximum: 10 } } })),
