@@ -56,8 +56,9 @@ int64_t Config::integer(const char* key) const {
   if (!v.is_number() || v.as_number() != std::floor(v.as_number()))
     throw ConfigError(std::string("config field '") + key + "' must be an integer, got " + v.dump());
   const double d = v.as_number();
-  if (!f.in_range(d) || std::fabs(d) > FieldSpec::kMaxExact)
-    throw ConfigError(std::string("config field '") + key + "' must be " + f.range_text() + ", got " + v.dump());
+  if (std::fabs(d) > FieldSpec::kMaxExact)
+    throw ConfigError(std::string("config field '") + key + "' must be an exact integer, at most 2^53 - 1 in size, got " + v.dump());
+  if (!f.in_range(d)) throw ConfigError(std::string("config field '") + key + "' must be " + f.range_text() + ", got " + v.dump());
   return int64_t(d);
 }
 

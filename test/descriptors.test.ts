@@ -14,7 +14,7 @@ import * as elements from '../elements/index.js';
 import { allDescriptors, type ElementDescriptor } from '../src/graph/descriptor.js';
 import { compile } from '../src/compiler/compile.js';
 import type { Plan } from '../src/compiler/plan.js';
-import { graph, InfiniteSource, Queue, Unqueue, Discard, Counter, Tee, Null, type ElementNode } from '../src/index.js';
+import { graph, InfiniteSource, Queue, Unqueue, Discard, Counter, Tee, Null, LatencyMeter, EtherSwitch, type ElementNode } from '../src/index.js';
 import { Runtime } from '../src/runtime/runtime.js';
 import { loadNative } from '../src/runtime/native.js';
 import { writePcap } from './lib/pcap.js';
@@ -202,6 +202,42 @@ t.test("a push cycle is allowed only through a class whose facts say it ends pus
     t.throws(() => rt.engine.addGraph(JSON.stringify(cyclic)), /^plan: push cycle: 'c' \(Counter\) -> 't' \(Tee\) -> 'n' \(Null\) -> back to 'c'/);
     const ends: Plan = { ...cyclic, classes: { ...cyclic.classes, Null: { ...cyclic.classes.Null, endsPushCycles: true } } };
     t.doesNotThrow(() => rt.engine.addGraph(JSON.stringify(ends)), 'accepted when Null is said to end push cycles');
+  } finally {
+    rt.close();
+  }
+});
+
+t.test("a class's facts follow its schema: unions, string values, exclusive bounds, endsPushCycles", async (t) => {
+  const { classFacts } = await import('../src/compiler/compile.js');
+  const facts = (name: string) => classFacts(allDescriptors().find((d) => d.name === name)!);
+  t.same(facts('ICMPError').fields.type, { type: ['integer', 'string'], minimum: 0, maximum: 255, values: ['unreachable', 'redirect', 'timeexceeded', 'parameterproblem'] });
+  t.same(facts('ICMPError').fields.code, { type: ['integer', 'string'], minimum: 0, maximum: 255 }, 'a free string branch lists no values');
+  t.equal(facts('ICMPError').endsPushCycles, true);
+  t.equal(facts('Queue').endsPushCycles, undefined);
+  t.same(facts('EtherSwitch').fields.timeout, { type: 'number', exclusiveMinimum: 0, maximum: 31536000 });
+  t.same(facts('LatencyMeter').fields.arrival, { type: 'string', values: ['now', 'annotation'] });
+  t.same(facts('InfiniteSource').fields.limit, { type: 'integer', minimum: -1 }, 'no maximum declared: the engine takes the exact JSON range');
+
+  // The engine checks those: an exclusive bound, a string value, an unbounded integer.
+  const rt = new Runtime({ threads: 1, poolBuffers: 256 });
+  try {
+    const plan = compile(graph('kinds', () => {
+      InfiniteSource({ limit: 1 }, 'src').to(LatencyMeter({}, 'lat')).to(Discard({}, 'd'));
+    }));
+    const load = (el: string, config: object) => () =>
+      rt.engine.addGraph(JSON.stringify({ ...plan, elements: plan.elements.map((e) => (e.name === el ? { ...e, config: { ...e.config, ...config } } : e)) }));
+    t.throws(load('lat', { arrival: 'later' }), /^element 'lat' \(LatencyMeter\): config field 'arrival' must be "now" or "annotation", got "later"$/);
+    t.throws(load('src', { limit: 2 ** 60 }), /^element 'src' \(InfiniteSource\): config field 'limit' must be an exact integer, at most 2\^53 - 1 in size, got 1\.15\d*e\+18$/);
+    t.throws(load('src', { limit: -2 }), /^element 'src' \(InfiniteSource\): config field 'limit' must be at least -1, got -2$/);
+    const sw = compile(graph('sw', () => {
+      const s = EtherSwitch({}, 'sw');
+      InfiniteSource({ limit: 1 }, 'a').to(s.in(0));
+      InfiniteSource({ limit: 1 }, 'b').to(s.in(1));
+      s.out(0).to(Discard({}, 'x'));
+      s.out(1).to(Discard({}, 'y'));
+    }));
+    t.throws(() => rt.engine.addGraph(JSON.stringify({ ...sw, elements: sw.elements.map((e) => (e.name === 'sw' ? { ...e, config: { ...e.config, timeout: 0 } } : e)) })),
+      /^element 'sw' \(EtherSwitch\): config field 'timeout' must be more than 0 and at most 31536000, got 0$/);
   } finally {
     rt.close();
   }
