@@ -21,6 +21,23 @@ std::string format_number(double v) {
   return buf;
 }
 
+std::string FieldSpec::range_text() const {
+  const bool lo = minimum > -kMaxExact || exclusive_min, hi = maximum < kMaxExact || exclusive_max;
+  const std::string a = format_number(minimum), b = format_number(maximum);
+  if (!exclusive_min && !exclusive_max) return lo && hi ? "from " + a + " to " + b : lo ? "at least " + a : hi ? "at most " + b : "any number";
+  std::string t = lo ? (exclusive_min ? "more than " : "at least ") + a : "";
+  if (hi) t += (lo ? " and " : "") + std::string(exclusive_max ? "less than " : "at most ") + b;
+  return t;
+}
+
+const FieldSpec& ClassFacts::field(const std::string& key) const {
+  auto it = fields.find(key);
+  if (it == fields.end())
+    throw ConfigError("config field '" + key + "' is not declared by class " + name +
+                      "'s descriptor (the plan's classes." + name + ".fields); declare it in " + name + ".ts");
+  return it->second;
+}
+
 const json::Value& Config::need(const char* key) const {
   const json::Value* v = obj_ ? obj_->find(key) : nullptr;
   if (!v) throw ConfigError(std::string("config field '") + key + "' is missing");
@@ -32,40 +49,60 @@ bool Config::has(const char* key) const {
   return v && !v->is_null();
 }
 
-int64_t Config::integer(const char* key, int64_t min, int64_t max) const {
+// Integers are also bounded by the exact range of a double, so the cast below is exact.
+int64_t Config::integer(const char* key) const {
+  const FieldSpec& f = facts_->field(key);
   const json::Value& v = need(key);
   if (!v.is_number() || v.as_number() != std::floor(v.as_number()))
     throw ConfigError(std::string("config field '") + key + "' must be an integer, got " + v.dump());
-  double d = v.as_number();
-  if (d < double(min) || d > double(max))
-    throw ConfigError(std::string("config field '") + key + "' must be from " + std::to_string(min) + " to " +
-                      std::to_string(max) + ", got " + v.dump());
+  const double d = v.as_number();
+  if (std::fabs(d) > FieldSpec::kMaxExact)
+    throw ConfigError(std::string("config field '") + key + "' must be an exact integer, at most 2^53 - 1 in size, got " + v.dump());
+  if (!f.in_range(d)) throw ConfigError(std::string("config field '") + key + "' must be " + f.range_text() + ", got " + v.dump());
   return int64_t(d);
 }
 
-double Config::number(const char* key, double min, double max) const {
+int64_t Config::bounded(const char* key, int64_t native_max) const {
+  const int64_t v = integer(key);
+  if (v > native_max)
+    throw ConfigError(std::string("config field '") + key + "' must be at most " + std::to_string(native_max) +
+                      " (the engine's limit), got " + std::to_string(v));
+  return v;
+}
+
+double Config::number(const char* key) const {
+  const FieldSpec& f = facts_->field(key);
   const json::Value& v = need(key);
   if (!v.is_number()) throw ConfigError(std::string("config field '") + key + "' must be a number, got " + v.dump());
-  double d = v.as_number();
-  if (d < min || d > max)
-    throw ConfigError(std::string("config field '") + key + "' must be from " + format_number(min) + " to " +
-                      format_number(max) + ", got " + v.dump());
+  const double d = v.as_number();
+  if (!f.in_range(d)) throw ConfigError(std::string("config field '") + key + "' must be " + f.range_text() + ", got " + v.dump());
   return d;
 }
 
 bool Config::boolean(const char* key) const {
+  facts_->field(key);
   const json::Value& v = need(key);
   if (!v.is_bool()) throw ConfigError(std::string("config field '") + key + "' must be true or false, got " + v.dump());
   return v.as_bool();
 }
 
 std::string Config::string(const char* key) const {
+  const FieldSpec& f = facts_->field(key);
   const json::Value& v = need(key);
   if (!v.is_string()) throw ConfigError(std::string("config field '") + key + "' must be a string, got " + v.dump());
+  if (!f.values.empty() && std::find(f.values.begin(), f.values.end(), v.as_string()) == f.values.end()) {
+    std::string list;  // "a", "b" or "c"
+    for (size_t i = 0; i < f.values.size(); i++)
+      list += std::string(i == 0 ? "" : i + 1 == f.values.size() ? " or " : ", ") + "\"" + f.values[i] + "\"";
+    throw ConfigError(std::string("config field '") + key + "' must be " + list + ", got " + v.dump());
+  }
   return v.as_string();
 }
 
-const json::Value& Config::value(const char* key) const { return need(key); }
+const json::Value& Config::value(const char* key) const {
+  facts_->field(key);
+  return need(key);
+}
 
 std::vector<uint8_t> parse_hex(const std::string& text, const std::string& what) {
   std::vector<uint8_t> out;
@@ -98,6 +135,39 @@ void Element::push(int port, Batch& batch) { drop(batch); }
 uint32_t Element::pull(int port, Batch& batch, uint32_t max) { return 0; }
 
 // ---- counters ----
+
+uint32_t Element::counter(const std::string& name) const {
+  const std::vector<std::string>& names = facts_->counters;
+  auto it = std::find(names.begin(), names.end(), name);
+  if (it != names.end()) return uint32_t(it - names.begin());
+  std::string list;
+  for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
+  throw ConfigError("counter '" + name + "' is not declared by class " + class_name_ + "'s descriptor (it declares: " +
+                    (list.empty() ? "none" : list) + "); declare it in " + class_name_ + ".ts's counters");
+}
+
+// ---- write handlers that set a config field: the field's declared range ----
+
+int64_t parse_field_integer(const ClassFacts& facts, const std::string& s, const char* field, const char* what) {
+  const FieldSpec& f = facts.field(field);
+  if (!what) what = field;
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(s.c_str(), &end, 10);
+  if (s.empty() || *end != '\0' || errno) throw HandlerError(std::string(what) + " must be a whole number, got '" + s + "'");
+  if (!f.in_range(double(v))) throw HandlerError(std::string(what) + " must be " + f.range_text() + ", got " + s);
+  return v;
+}
+
+double parse_field_number(const ClassFacts& facts, const std::string& s, const char* field, const char* what) {
+  const FieldSpec& f = facts.field(field);
+  if (!what) what = field;
+  char* end = nullptr;
+  const double v = std::strtod(s.c_str(), &end);
+  if (s.empty() || *end != '\0' || !std::isfinite(v)) throw HandlerError(std::string(what) + " must be a number, got '" + s + "'");
+  if (!f.in_range(v)) throw HandlerError(std::string(what) + " must be " + f.range_text() + ", got " + s);
+  return v;
+}
 
 CounterArena::CounterArena(uint32_t rows_, uint32_t slots_) : rows(rows_), slots(slots_) {
   stride = (slots + 7) & ~7u;

@@ -1,20 +1,27 @@
 // The element API: what every element, built in or out of tree, derives from.
 //
+// The element's TypeScript descriptor (elements/<group>/Name.ts) is the one declaration of
+// its ports, processing, counters, config fields with their ranges and defaults, and whether
+// it ends push cycles; the plan carries those facts once per class (ClassFacts) and the
+// native side takes them from there, never restating them.
 // An element is configured from its plan entry (a JSON object whose fields the
 // TypeScript descriptor already validated and filled with defaults; the native side
-// checks them again), connected to its neighbours, then moves batches:
+// checks them again against the plan's class facts), connected to its neighbours, then
+// moves batches:
 //   push(port, batch)        a batch arrives on a push input; the element owns its packets
 //   pull(port, batch, max)   a neighbour pulls from this element's pull output: append up
 //                            to max packets to the batch and return how many
 //   run_task()               for elements that own a task (sources, Unqueue, ...): do one
 //                            round of work, return whether anything was done
-// Counters are declared with counter("name") and bumped with count(); they live in a
-// per-graph arena that TypeScript reads without copies. Handlers are named read/write
+// Counters are the descriptor's, in its order: counter("name") gives a declared counter's
+// index (an undeclared name is a ConfigError), count() bumps it; they live in a per-graph
+// arena that TypeScript reads without copies. Handlers are named read/write
 // functions. Register a class with PG_ELEMENT(ClassName).
 #pragma once
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -39,23 +46,55 @@ struct HandlerError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Typed reads of an element's config object; each getter checks type and range and
-// names the field in its error.
+// One config field's type and range as the descriptor's schema declares it (the plan's
+// classes.<Class>.fields.<name>; docs/plan.md). Bounds absent from the schema are the
+// limits of an exact JSON integer.
+struct FieldSpec {
+  static constexpr double kMaxExact = 9007199254740991.0;  // 2^53 - 1
+  double minimum = -kMaxExact, maximum = kMaxExact;
+  bool exclusive_min = false, exclusive_max = false;
+  std::vector<std::string> values;  // a string field's allowed values; empty: any
+
+  bool in_range(double v) const {
+    return (exclusive_min ? v > minimum : v >= minimum) && (exclusive_max ? v < maximum : v <= maximum);
+  }
+  std::string range_text() const;  // "from 1 to 256", "more than 0 and at most 31536000"
+};
+
+// The descriptor's facts for one element class, read from the plan's `classes`.
+struct ClassFacts {
+  std::string name;
+  std::string inputs, outputs, processing;  // Click notation: "1", "-", "1-2"; "h/l", "a/a", "hl/h"
+  std::vector<std::string> counters;         // in declared order: the counter indexes
+  bool ends_push_cycles = false;
+  std::map<std::string, FieldSpec> fields;
+  // The field's spec; a ConfigError if the descriptor declares no such field.
+  const FieldSpec& field(const std::string& key) const;
+};
+
+// Typed reads of an element's config object; each getter checks the value's type and the
+// range the descriptor declares for the field, and names the field in its error.
 class Config {
  public:
-  explicit Config(const json::Value* object) : obj_(object) {}
+  Config(const json::Value* object, const ClassFacts& facts) : obj_(object), facts_(&facts) {}
   bool has(const char* key) const;
-  int64_t integer(const char* key, int64_t min, int64_t max) const;
-  double number(const char* key, double min, double max) const;
+  int64_t integer(const char* key) const;
+  // integer(), also at most `native_max`: a limit the C++ relies on for memory safety (the
+  // batch size for a burst, a table's last index), so a hand-made plan declaring a wider range
+  // is refused rather than trusted. Not a restated descriptor range: the descriptor matches it.
+  int64_t bounded(const char* key, int64_t native_max) const;
+  double number(const char* key) const;
   bool boolean(const char* key) const;
-  std::string string(const char* key) const;
+  std::string string(const char* key) const;  // one of the field's values, when it declares them
   // A string of hex digits (spaces and colons ignored) as bytes.
   std::vector<uint8_t> hex_bytes(const char* key) const;
   const json::Value& value(const char* key) const;  // any type; must be present
+  const ClassFacts& facts() const { return *facts_; }
 
  private:
   const json::Value& need(const char* key) const;
   const json::Value* obj_;
+  const ClassFacts* facts_;
 };
 
 std::vector<uint8_t> parse_hex(const std::string& text, const std::string& what);
@@ -66,6 +105,12 @@ struct Handler {
   std::function<void(const std::string&)> write;      // empty: not writable; throws HandlerError
   bool exclusive = false;  // the write runs while the graph is paused (structural changes)
 };
+
+// A write handler's value for config field `field` of a class, checked against the field's
+// declared range (HandlerError naming `what`, the field when null). Elements call their
+// members of the same names; helpers that hold handlers for an element (SourcePacing) these.
+int64_t parse_field_integer(const ClassFacts& facts, const std::string& text, const char* field, const char* what = nullptr);
+double parse_field_number(const ClassFacts& facts, const std::string& text, const char* field, const char* what = nullptr);
 
 enum class Processing : uint8_t { Push, Pull };
 
@@ -116,16 +161,6 @@ class Element {
  public:
   virtual ~Element() = default;
 
-  // Port counts and processing this class accepts, in Click's notation, checked against
-  // the plan: port_count() like "1/1", "0/1", "1/-" (any number), "1-2/1";
-  // processing() like "a/a" (agnostic), "h/l" (push in, pull out), "/h"; per port
-  // letters, the last repeating: "hl/h" is input 0 push, input 1 and later pull.
-  virtual const char* port_count() const = 0;
-  virtual const char* processing() const = 0;
-  // True for an element through which no packet can go round a push cycle for ever (its
-  // descriptor's endsPushCycles says why); the graph loader refuses other push cycles.
-  virtual bool ends_push_cycles() const { return false; }
-
   // ---- lifecycle (control thread) ----
   virtual void configure(const Config& conf) {}
   virtual void initialize() {}   // after all connections are made
@@ -155,15 +190,16 @@ class Element {
   int thread_hint() const { return thread_hint_; }
   Graph* graph() const { return graph_; }
   PacketPool& pool() const { return *pool_; }
-  const std::vector<std::string>& counter_names() const { return counter_names_; }
+  // The descriptor's facts for this element's class (ports, processing, counters, fields).
+  const ClassFacts& facts() const { return *facts_; }
+  const std::vector<std::string>& counter_names() const { return facts_->counters; }
   uint32_t counter_base() const { return counter_base_; }
 
  protected:
-  // Declare a counter (in configure or the constructor); returns its index for count().
-  uint32_t counter(const std::string& name) {
-    counter_names_.push_back(name);
-    return uint32_t(counter_names_.size() - 1);
-  }
+  // The index for count() of a counter the descriptor declares (in configure or later, not
+  // in the constructor);
+  // a ConfigError naming the declared ones if it does not.
+  uint32_t counter(const std::string& name) const;
   void count(uint32_t index, uint64_t n = 1) {
     uint64_t& cell = arena_->row(tls_row())[counter_base_ + index];
     std::atomic_ref<uint64_t> c(cell);
@@ -171,6 +207,15 @@ class Element {
   }
   uint64_t counter_value(uint32_t index) const { return arena_->sum(counter_base_ + index); }
   void reset_counter(uint32_t index) { arena_->zero(counter_base_ + index, 1); }
+
+  // A write handler's value for config field `field`, checked against the field's declared
+  // range; the HandlerError names `what` (the handler; the field when null).
+  int64_t parse_field_integer(const std::string& text, const char* field, const char* what = nullptr) const {
+    return pg::parse_field_integer(*facts_, text, field, what);
+  }
+  double parse_field_number(const std::string& text, const char* field, const char* what = nullptr) const {
+    return pg::parse_field_number(*facts_, text, field, what);
+  }
 
   // This element owns a task (call in configure or initialize).
   void request_task() { wants_task_ = true; }
@@ -217,7 +262,7 @@ class Element {
   };
   std::string name_, class_name_;
   std::vector<Link> inputs_, outputs_;
-  std::vector<std::string> counter_names_;
+  std::shared_ptr<const ClassFacts> facts_;
   uint32_t counter_base_ = 0;
   CounterArena* arena_ = nullptr;
   PacketPool* pool_ = nullptr;

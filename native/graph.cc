@@ -43,8 +43,7 @@ char processing_letter(const std::string& side, int port) {
   return side[size_t(port) < side.size() ? size_t(port) : side.size() - 1];
 }
 
-void split_code(const char* code, std::string& in, std::string& out) {
-  std::string c = code ? code : "";
+void split_code(const std::string& c, std::string& in, std::string& out) {
   auto slash = c.find('/');
   if (slash == std::string::npos) {
     in = out = c;
@@ -85,12 +84,13 @@ Graph::~Graph() {
 // Loading, phase by phase; each phase throws PlanError naming what it refuses.
 void Graph::load(const json::Value& plan, PacketPool& pool, int workers, int& next_worker) {
   read_header(plan);
+  const ClassMap classes = read_classes(plan);
   const json::Value& elems = member(plan, "elements", "plan");
   if (!elems.is_array()) throw PlanError("plan: 'elements' must be an array");
   if (elems.as_array().empty()) throw PlanError("plan: the graph has no elements");
   std::map<std::string, int> index;
   for (size_t i = 0; i < elems.as_array().size(); i++) {
-    std::unique_ptr<Element> e = create_element(elems.as_array()[i], "plan: elements[" + std::to_string(i) + "]", index, pool, workers);
+    std::unique_ptr<Element> e = create_element(elems.as_array()[i], "plan: elements[" + std::to_string(i) + "]", index, classes, pool, workers);
     index[e->name()] = int(elements_.size());
     elements_.push_back(std::move(e));
   }
@@ -116,10 +116,75 @@ void Graph::read_header(const json::Value& plan) {
   name_ = name.as_string();
 }
 
+// The plan's `classes`: each class's descriptor facts (docs/plan.md), checked for shape here
+// and for meaning where they are used (port counts in set_ports, ranges by the getters).
+Graph::ClassMap Graph::read_classes(const json::Value& plan) {
+  const json::Value& cj = member(plan, "classes", "plan");
+  if (!cj.is_object()) throw PlanError("plan: 'classes' must be an object of element classes");
+  ClassMap out;
+  for (const auto& [cls, c] : cj.as_object()) {
+    const std::string where = "plan: classes." + cls;
+    if (!c.is_object()) throw PlanError(where + " must be an object");
+    auto f = std::make_shared<ClassFacts>();
+    f->name = cls;
+    auto text = [&](const char* key) {
+      const json::Value& v = member(c, key, where);
+      if (!v.is_string()) throw PlanError(where + "." + key + " must be a string, got " + v.dump());
+      return v.as_string();
+    };
+    f->inputs = text("inputs");
+    f->outputs = text("outputs");
+    f->processing = text("processing");
+    int lo, hi;
+    if (!parse_count_range(f->inputs, lo, hi) || !parse_count_range(f->outputs, lo, hi))
+      throw PlanError(where + ": bad port count '" + f->inputs + "/" + f->outputs + "' (Click notation: 1, -, 1-2, 2-)");
+    if (f->processing.find_first_not_of("ahl/") != std::string::npos || std::count(f->processing.begin(), f->processing.end(), '/') > 1)
+      throw PlanError(where + ": bad processing '" + f->processing + "' (Click notation: letters a, h, l per port, like h/l or a/a)");
+    const json::Value& counters = member(c, "counters", where);
+    if (!counters.is_array()) throw PlanError(where + ".counters must be an array of names");
+    for (const json::Value& n : counters.as_array()) {
+      if (!n.is_string()) throw PlanError(where + ".counters must be an array of names, got " + n.dump());
+      f->counters.push_back(n.as_string());
+    }
+    if (const json::Value* e = c.find("endsPushCycles"); e && !e->is_null()) {
+      if (!e->is_bool()) throw PlanError(where + ".endsPushCycles must be true or false, got " + e->dump());
+      f->ends_push_cycles = e->as_bool();
+    }
+    const json::Value& fields = member(c, "fields", where);
+    if (!fields.is_object()) throw PlanError(where + ".fields must be an object");
+    for (const auto& [key, fj] : fields.as_object()) {
+      const std::string fw = where + ".fields." + key;
+      if (!fj.is_object()) throw PlanError(fw + " must be an object");
+      FieldSpec spec;
+      auto bound = [&](const char* k, double& to, bool* exclusive) {
+        const json::Value* v = fj.find(k);
+        if (!v) return;
+        if (!v->is_number()) throw PlanError(fw + "." + k + " must be a number, got " + v->dump());
+        to = v->as_number();
+        if (exclusive) *exclusive = true;
+      };
+      bound("minimum", spec.minimum, nullptr);
+      bound("maximum", spec.maximum, nullptr);
+      bound("exclusiveMinimum", spec.minimum, &spec.exclusive_min);
+      bound("exclusiveMaximum", spec.maximum, &spec.exclusive_max);
+      if (const json::Value* vals = fj.find("values")) {
+        if (!vals->is_array()) throw PlanError(fw + ".values must be an array of strings");
+        for (const json::Value& v : vals->as_array()) {
+          if (!v.is_string()) throw PlanError(fw + ".values must be an array of strings, got " + v.dump());
+          spec.values.push_back(v.as_string());
+        }
+      }
+      f->fields[key] = std::move(spec);
+    }
+    out[cls] = std::move(f);
+  }
+  return out;
+}
+
 // One element of the plan: made from its class, its ports checked against the class, its
 // thread hint read and its config applied.
 std::unique_ptr<Element> Graph::create_element(const json::Value& ej, const std::string& where, const std::map<std::string, int>& index,
-                                               PacketPool& pool, int workers) {
+                                               const ClassMap& classes, PacketPool& pool, int workers) {
   if (!ej.is_object()) throw PlanError(where + " must be an object");
   const json::Value& en = member(ej, "name", where);
   const json::Value& ec = member(ej, "class", where);
@@ -130,7 +195,11 @@ std::unique_ptr<Element> Graph::create_element(const json::Value& ej, const std:
   if (index.count(ename)) throw PlanError("plan: two elements are named '" + ename + "'; element names must be unique");
   ElementFactory factory = find_element(cls);
   if (!factory) throw PlanError(elem_desc(ename, cls) + ": no element class '" + cls + "' is registered in the engine");
+  auto facts = classes.find(cls);
+  if (facts == classes.end())
+    throw PlanError(elem_desc(ename, cls) + ": the plan's 'classes' has no entry for class '" + cls + "' (recompile the graph)");
   std::unique_ptr<Element> e = factory();
+  e->facts_ = facts->second;
   e->name_ = ename;
   e->class_name_ = cls;
   e->pool_ = &pool;
@@ -148,27 +217,28 @@ std::unique_ptr<Element> Graph::create_element(const json::Value& ej, const std:
   const json::Value* conf = ej.find("config");
   if (conf && !conf->is_object() && !conf->is_null()) throw PlanError(elem_desc(ename, cls) + ": 'config' must be an object");
   try {
-    e->configure(Config(conf));
+    e->configure(Config(conf, *e->facts_));
   } catch (const std::exception& err) {  // ConfigError and anything else configure throws
     throw PlanError(elem_desc(ename, cls) + ": " + err.what());
   }
   return e;
 }
 
-// The plan's port lists ("push"/"pull" per port) against the class's port counts and processing.
+// The plan's port lists ("push"/"pull" per port) against the class's port counts and processing
+// (from its descriptor, in the plan's classes).
 void Graph::set_ports(Element& e, const json::Value& ins, const json::Value& outs) {
   const std::string d = elem_desc(e.name(), e.class_name());
   if (!ins.is_array() || !outs.is_array()) throw PlanError(d + ": 'inputs' and 'outputs' must be arrays of \"push\" or \"pull\"");
   int lo_in, hi_in, lo_out, hi_out;
-  std::string pc_in, pc_out;
-  split_code(e.port_count(), pc_in, pc_out);
-  if (!parse_count_range(pc_in, lo_in, hi_in) || !parse_count_range(pc_out, lo_out, hi_out))
-    throw PlanError(d + ": the class declares a bad port count '" + e.port_count() + "'");
+  const std::string& pc_in = e.facts().inputs;
+  const std::string& pc_out = e.facts().outputs;
+  parse_count_range(pc_in, lo_in, hi_in);  // read_classes checked both
+  parse_count_range(pc_out, lo_out, hi_out);
   int nin = int(ins.as_array().size()), nout = int(outs.as_array().size());
   if (nin < lo_in || nin > hi_in) throw PlanError(d + ": has " + std::to_string(nin) + " input(s), the class takes " + pc_in);
   if (nout < lo_out || nout > hi_out) throw PlanError(d + ": has " + std::to_string(nout) + " output(s), the class takes " + pc_out);
   std::string pr_in, pr_out;
-  split_code(e.processing(), pr_in, pr_out);
+  split_code(e.facts().processing, pr_in, pr_out);
   auto side = [&](const json::Value& arr, std::vector<Element::Link>& links, const std::string& code, const char* what) {
     for (size_t p = 0; p < arr.as_array().size(); p++) {
       const json::Value& v = arr.as_array()[p];
@@ -245,7 +315,8 @@ void Graph::connect(const json::Value& conns, const std::map<std::string, int>& 
 }
 
 // No push cycle (a packet would go round for ever, one nested call per pass: a stack
-// overflow, or a worker that never returns) unless an element on it ends_push_cycles(), and
+// overflow, or a worker that never returns) unless an element on it ends push cycles (its
+// descriptor's endsPushCycles, in the plan's classes), and
 // no pull cycle (a pull that never ends). The compiler refuses both; this is for other plans.
 void Graph::check_cycles() const {
   std::unordered_map<const Element*, size_t> index;
@@ -256,7 +327,7 @@ void Graph::check_cycles() const {
       const Element& e = *elements_[i];
       if (push) {
         for (const Element::Link& l : e.outputs_)
-          if (l.processing == Processing::Push && !e.ends_push_cycles() && !l.peer->ends_push_cycles()) next[i].push_back(index.at(l.peer));
+          if (l.processing == Processing::Push && !e.facts().ends_push_cycles && !l.peer->facts().ends_push_cycles) next[i].push_back(index.at(l.peer));
       } else {
         for (const Element::Link& l : e.inputs_)
           if (l.processing == Processing::Pull) next[i].push_back(index.at(l.peer));
@@ -302,7 +373,7 @@ void Graph::make_counters(int workers) {
   uint32_t slots = 0;
   for (auto& e : elements_) {
     e->counter_base_ = slots;
-    slots += uint32_t(e->counter_names_.size());
+    slots += uint32_t(e->counter_names().size());
   }
   counters_ = std::make_shared<CounterArena>(uint32_t(workers) + 1, slots);
   for (auto& e : elements_) e->arena_ = counters_.get();
@@ -405,6 +476,7 @@ void Graph::set_profiling(bool on) {
       probe->name_ = real->name_;  // the engine names tasks by their element
       probe->class_name_ = real->class_name_;
       probe->pool_ = real->pool_;
+      probe->facts_ = real->facts_;
       probe->graph_ = this;
       probes_.push_back(std::move(probe));
     }

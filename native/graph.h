@@ -14,7 +14,7 @@
 
 namespace pg {
 
-constexpr int kPlanVersion = 1;
+constexpr int kPlanVersion = 2;
 
 // The plan was refused; the message names the element, port or field.
 struct PlanError : std::runtime_error {
@@ -85,8 +85,10 @@ class Graph {
   // Loading by phase (graph.cc), in this order.
   void load(const json::Value& plan, PacketPool& pool, int workers, int& next_worker);
   void read_header(const json::Value& plan);
+  using ClassMap = std::map<std::string, std::shared_ptr<const ClassFacts>>;
+  static ClassMap read_classes(const json::Value& plan);
   std::unique_ptr<Element> create_element(const json::Value& element, const std::string& where, const std::map<std::string, int>& index,
-                                          PacketPool& pool, int workers);
+                                          const ClassMap& classes, PacketPool& pool, int workers);
   static void set_ports(Element& e, const json::Value& inputs, const json::Value& outputs);
   void connect(const json::Value& connections, const std::map<std::string, int>& index);
   void check_cycles() const;

@@ -17,9 +17,6 @@ namespace pg {
 template <class Derived>
 class PerPacketElement : public Element {
  public:
-  const char* port_count() const override { return "1/1"; }
-  const char* processing() const override { return "a/a"; }
-
   void push(int, Batch& b) override {
     process(b, 0);
     output_push(0, b);

@@ -63,8 +63,6 @@ class ProfileProbe final : public Element {
   ProfileProbe(Element* target, CounterArena* arena, uint32_t base) : target_(target), prof_(arena), base_(base) {}
   Element* target() const { return target_; }
 
-  const char* port_count() const override { return target_->port_count(); }
-  const char* processing() const override { return target_->processing(); }
 
   void push(int port, Batch& batch) override {
     ProfileThread& th = profile_thread();

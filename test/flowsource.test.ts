@@ -453,7 +453,7 @@ t.test('handlers: active, rate and limit read and write; reset restarts the same
     g.write('src', 'rate', '2000');
     t.equal(g.read('src', 'rate'), '2000');
     t.throws(() => g.write('src', 'rate', 'fast'), /rate must be a number/);
-    t.throws(() => g.write('src', 'limit', '-5'), /limit must be a whole number/);
+    t.throws(() => g.write('src', 'limit', '-5'), /limit must be at least -1, got -5/);
     const started = Date.now();
     g.write('src', 'active', 'true');
     for (let i = 0; i < 400 && !g.drained(); i++) await sleep(5);

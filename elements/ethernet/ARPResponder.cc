@@ -14,8 +14,6 @@ namespace pg {
 
 class ARPResponder final : public PerPacketElement<ARPResponder> {
  public:
-  const char* processing() const override { return "h/h"; }
-
   void configure(const Config& conf) override {
     const json::Value& list = conf.value("entries");
     if (!list.is_array()) throw ConfigError("entries: must be an array of 'ADDRESS[/LEN] ... MAC' strings");

@@ -6,9 +6,6 @@ namespace pg {
 
 class DropBroadcasts final : public Element {
  public:
-  const char* port_count() const override { return "1/1-2"; }
-  const char* processing() const override { return "a/ah"; }
-
   void configure(const Config&) override {
     c_broadcast_ = counter("drops_broadcast");
     c_multicast_ = counter("drops_multicast");

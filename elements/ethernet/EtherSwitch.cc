@@ -26,13 +26,10 @@ namespace pg {
 
 class EtherSwitch final : public Element {
  public:
-  const char* port_count() const override { return "-/-"; }
-  const char* processing() const override { return "h/h"; }
-
   void configure(const Config& conf) override {
-    const double timeout = conf.number("timeout", 1e-9, 31536000.0);
+    const double timeout = conf.number("timeout");
     timeout_ns_.store(uint64_t(timeout * 1e9) ? uint64_t(timeout * 1e9) : 1);
-    capacity_ = uint32_t(conf.integer("capacity", 1, 1 << 20));
+    capacity_ = uint32_t(conf.integer("capacity"));
     if (ninputs() != noutputs())
       throw ConfigError("an EtherSwitch port is an input and an output: " + std::to_string(ninputs()) + " input(s) but " +
                         std::to_string(noutputs()) + " output(s) are connected");
@@ -132,7 +129,7 @@ class EtherSwitch final : public Element {
     h.push_back({"table", [this] { return table_text(); }, nullptr});
     h.push_back({"timeout", [this] { return format_number(double(timeout_ns_.load()) / 1e9); },
                  [this](const std::string& v) {
-                   const double s = parse_double(v, 1e-9, 31536000.0, "timeout");
+                   const double s = parse_field_number(v, "timeout");
                    const uint64_t ns = uint64_t(s * 1e9);
                    timeout_ns_.store(ns ? ns : 1);
                  }});

@@ -11,10 +11,10 @@ class EtherVLANEncap final : public PerPacketElement<EtherVLANEncap> {
     std::vector<uint8_t> dst = conf.hex_bytes("dst"), src = conf.hex_bytes("src");
     if (dst.size() != 6) throw ConfigError("dst: an Ethernet address has 6 bytes");
     if (src.size() != 6) throw ConfigError("src: an Ethernet address has 6 bytes");
-    const uint32_t type = uint32_t(conf.integer("type", 0, 0xffff));
-    const uint32_t id = uint32_t(conf.integer("vlanId", 0, 0xfff)), pcp = uint32_t(conf.integer("pcp", 0, 7));
+    const uint32_t type = uint32_t(conf.integer("type"));
+    const uint32_t id = uint32_t(conf.integer("vlanId")), pcp = uint32_t(conf.integer("pcp"));
     from_anno_ = conf.boolean("fromAnnotation");
-    native_ = int32_t(conf.integer("nativeVlan", -1, 0xfff));
+    native_ = int32_t(conf.integer("nativeVlan"));
     if (from_anno_ && (id || pcp)) throw ConfigError("with fromAnnotation the tag comes from the annotation: leave vlanId and pcp unset");
     std::memcpy(header_, dst.data(), 6);
     std::memcpy(header_ + 6, src.data(), 6);

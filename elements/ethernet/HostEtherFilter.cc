@@ -9,9 +9,6 @@ namespace pg {
 
 class HostEtherFilter final : public Element {
  public:
-  const char* port_count() const override { return "1/1-2"; }
-  const char* processing() const override { return "h/h"; }
-
   void configure(const Config& conf) override {
     std::vector<uint8_t> m = conf.hex_bytes("mac");
     if (m.size() != 6) throw ConfigError("mac: an Ethernet address has 6 bytes");

@@ -7,12 +7,9 @@ namespace pg {
 
 class SetVLANAnno final : public Element {
  public:
-  const char* port_count() const override { return "1/1"; }
-  const char* processing() const override { return "a/a"; }
-
   void configure(const Config& conf) override {
-    const int64_t tci = conf.integer("vlanTci", -1, 0xffff);
-    const int64_t id = conf.integer("vlanId", 0, 0xfff), pcp = conf.integer("pcp", 0, 7);
+    const int64_t tci = conf.integer("vlanTci");
+    const int64_t id = conf.integer("vlanId"), pcp = conf.integer("pcp");
     if (tci >= 0 && id) throw ConfigError("give either vlanTci or vlanId, not both");
     tci_.store(uint16_t((tci >= 0 ? tci : id) | pcp << 13));  // as Click: pcp is ORed into vlanTci too
   }
@@ -33,9 +30,9 @@ class SetVLANAnno final : public Element {
     h.push_back({"vlan_tci", [this] { return std::to_string(tci_.load()); },
                  [this](const std::string& v) { tci_.store(uint16_t(parse_u64(v, 0, 0xffff, "vlan_tci"))); }});
     h.push_back({"vlan_id", [this] { return std::to_string(tci_.load() & 0xfff); },
-                 [this](const std::string& v) { replace(0x0fff, uint16_t(parse_u64(v, 0, 0xfff, "vlan_id"))); }});
+                 [this](const std::string& v) { replace(0x0fff, uint16_t(parse_field_integer(v, "vlanId", "vlan_id"))); }});
     h.push_back({"vlan_pcp", [this] { return std::to_string(tci_.load() >> 13); },
-                 [this](const std::string& v) { replace(0xe000, uint16_t(parse_u64(v, 0, 7, "vlan_pcp") << 13)); }});
+                 [this](const std::string& v) { replace(0xe000, uint16_t(parse_field_integer(v, "pcp", "vlan_pcp") << 13)); }});
   }
 
  private:

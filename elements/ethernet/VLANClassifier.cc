@@ -9,15 +9,11 @@ namespace pg {
 
 class VLANClassifier final : public Element {
  public:
-  const char* port_count() const override { return "1/1-"; }
-  const char* processing() const override { return "h/h"; }
-
   void configure(const Config& conf) override {
     const auto& vlans = conf.value("vlans");
     if (!vlans.is_array() || vlans.as_array().empty()) throw ConfigError("config field 'vlans' must be a non-empty array");
     const uint32_t n = uint32_t(vlans.as_array().size());
-    const bool drop_unlisted = conf.string("unlisted") == "drop";
-    if (!drop_unlisted && conf.string("unlisted") != "output") throw ConfigError("config field 'unlisted' must be 'output' or 'drop'");
+    const bool drop_unlisted = conf.string("unlisted") == "drop";  // or "output" (the getter checks)
     unlisted_ = drop_unlisted ? kDrop : n;
     table_ = std::make_unique<uint16_t[]>(4096);
     for (uint32_t i = 0; i < 4096; i++) table_[i] = uint16_t(unlisted_);
@@ -34,9 +30,7 @@ class VLANClassifier final : public Element {
       else
         add(e, i);
     }
-    const std::string source = conf.string("source");
-    if (source != "frame" && source != "annotation") throw ConfigError("config field 'source' must be 'frame' or 'annotation'");
-    from_anno_ = source == "annotation";
+    from_anno_ = conf.string("source") == "annotation";  // or "frame" (the getter checks)
     const auto& tpids = conf.value("tpids");
     if (!tpids.is_array() || tpids.as_array().empty() || tpids.as_array().size() > 4) throw ConfigError("config field 'tpids' must list 1 to 4 EtherTypes");
     ntpids_ = 0;
@@ -44,7 +38,7 @@ class VLANClassifier final : public Element {
       if (!t.is_number() || t.as_number() < 0x600 || t.as_number() > 0xffff) throw ConfigError("config field 'tpids': an EtherType is 0x600 to 0xffff");
       tpids_[ntpids_++] = uint16_t(t.as_number());
     }
-    const int64_t native = conf.integer("nativeVlan", -1, 4095);
+    const int64_t native = conf.bounded("nativeVlan", 4095);  // indexes table_
     untagged_ = native < 0 ? unlisted_ : table_[native];
     outputs_needed_ = n + (drop_unlisted ? 0 : 1);
     c_short_ = counter("drops_short");

@@ -9,7 +9,7 @@ namespace pg {
 class VLANDecap final : public PerPacketElement<VLANDecap> {
  public:
   void configure(const Config& conf) override {
-    tpid_ = uint16_t(conf.integer("ethertype", 0x600, 0xffff));
+    tpid_ = uint16_t(conf.integer("ethertype"));
     counter("drops_short");  // 0
   }
 

@@ -8,12 +8,12 @@ namespace pg {
 class VLANEncap final : public PerPacketElement<VLANEncap> {
  public:
   void configure(const Config& conf) override {
-    const uint32_t id = uint32_t(conf.integer("vlanId", 0, 4095));
-    const uint32_t pcp = uint32_t(conf.integer("pcp", 0, 7));
+    const uint32_t id = uint32_t(conf.integer("vlanId"));
+    const uint32_t pcp = uint32_t(conf.integer("pcp"));
     const uint32_t dei = conf.boolean("dei") ? 1 : 0;
-    const uint32_t tpid = uint32_t(conf.integer("ethertype", 0, 0xffff));
+    const uint32_t tpid = uint32_t(conf.integer("ethertype"));
     if (tpid != 0x8100 && tpid != 0x88a8) throw ConfigError("ethertype: must be 0x8100 (802.1Q) or 0x88a8 (802.1ad)");
-    native_ = int32_t(conf.integer("nativeVlan", -1, 4095));
+    native_ = int32_t(conf.integer("nativeVlan"));
     from_anno_ = conf.boolean("fromAnnotation");
     tpid_ = uint16_t(tpid);
     tci_ = uint16_t(pcp << 13 | dei << 12 | id);

@@ -61,8 +61,6 @@ class NeighbourResolver : public Element {
     const uint8_t* mac;
   };
 
-  const char* port_count() const override { return "2/1"; }
-  const char* processing() const override { return "h/h"; }
 
   void configure(const Config& conf) override {
     const std::string ip = conf.string("ip");
@@ -71,12 +69,12 @@ class NeighbourResolver : public Element {
     const std::vector<uint8_t> m = conf.hex_bytes("mac");
     if (m.size() != 6) throw ConfigError("mac: an Ethernet address has 6 bytes");
     std::memcpy(my_mac_, m.data(), 6);
-    capacity_ = uint32_t(conf.integer("capacity", 1, 1 << 20));
-    per_host_ = uint32_t(conf.integer("perHost", 1, 1 << 20));
-    entry_capacity_ = uint32_t(conf.integer("entryCapacity", 1, 65536));
-    timeout_ns_ = seconds_ns(conf.number("timeout", 0.001, 31536000.0));
-    poll_ns_ = seconds_ns(conf.number("pollInterval", 0.001, 3600.0));
-    give_up_ns_ = seconds_ns(conf.number("pendingTimeout", 0.001, 3600.0));
+    capacity_ = uint32_t(conf.integer("capacity"));
+    per_host_ = uint32_t(conf.integer("perHost"));
+    entry_capacity_ = uint32_t(conf.integer("entryCapacity"));
+    timeout_ns_ = seconds_ns(conf.number("timeout"));
+    poll_ns_ = seconds_ns(conf.number("pollInterval"));
+    give_up_ns_ = seconds_ns(conf.number("pendingTimeout"));
     refresh_ns_ = std::max(timeout_ns_ - std::min(timeout_ns_, give_up_ns_), timeout_ns_ / 2);
 
     c_sent_ = counter("sent");

@@ -55,19 +55,17 @@ class FromDevice final : public Element {
     watch_.close();
   }
 
-  const char* port_count() const override { return "0/1"; }
-  const char* processing() const override { return "/h"; }
 
   void configure(const Config& conf) override {
     device_ = conf.string("device");
     promisc_ = conf.boolean("promisc");
-    burst_ = uint32_t(conf.integer("burst", 1, kMaxBatch));
-    block_size_ = uint32_t(conf.integer("blockSize", 4096, 1 << 30));
-    blocks_ = uint32_t(conf.integer("blocks", 1, 1 << 20));
-    frame_size_ = uint32_t(conf.integer("frameSize", 128, 1 << 30));
-    block_timeout_ms_ = uint32_t(conf.integer("blockTimeoutMs", 1, 1000));
-    version_ = int(conf.integer("tpacketVersion", 2, 3));
-    fanout_ = int(conf.integer("fanout", 0, 65535));
+    burst_ = uint32_t(conf.bounded("burst", kMaxBatch));
+    block_size_ = uint32_t(conf.integer("blockSize"));
+    blocks_ = uint32_t(conf.integer("blocks"));
+    frame_size_ = uint32_t(conf.integer("frameSize"));
+    block_timeout_ms_ = uint32_t(conf.integer("blockTimeoutMs"));
+    version_ = int(conf.integer("tpacketVersion"));
+    fanout_ = int(conf.integer("fanout"));
     restore_vlan_ = conf.boolean("restoreVlan");
     c_packets_ = counter("packets");
     c_bytes_ = counter("bytes");
@@ -398,7 +396,7 @@ class FromDevice final : public Element {
 
   std::string device_;
   bool promisc_ = false, restore_vlan_ = false;
-  uint32_t burst_ = 32, block_size_ = 1 << 20, blocks_ = 16, frame_size_ = 2048, block_timeout_ms_ = 1;
+  uint32_t burst_ = 0, block_size_ = 0, blocks_ = 0, frame_size_ = 0, block_timeout_ms_ = 0;  // set by configure()
   int fanout_ = 0;
   int version_ = 3;  // TPACKET_V3 (blocks) or TPACKET_V2 (a status word per frame)
   uint32_t frames_per_block_ = 1, frames_ = 1;

@@ -42,13 +42,11 @@ class FromPcap final : public Element {
  public:
   ~FromPcap() override { unmap(); }
 
-  const char* port_count() const override { return "0/1"; }
-  const char* processing() const override { return "/h"; }
 
   void configure(const Config& conf) override {
     file_ = conf.string("file");
-    repeat_ = uint64_t(conf.integer("repeat", 1, INT64_MAX));
-    burst_ = uint32_t(conf.integer("burst", 1, kMaxBatch));
+    repeat_ = uint64_t(conf.integer("repeat"));
+    burst_ = uint32_t(conf.bounded("burst", kMaxBatch));
     timing_ = conf.boolean("timing");
     active_.store(conf.boolean("active"));
     c_packets_ = counter("packets");
@@ -230,7 +228,7 @@ class FromPcap final : public Element {
   uint32_t room_ = 0;
 
   uint64_t repeat_ = 1;
-  uint32_t burst_ = 32;
+  uint32_t burst_ = 0;  // set by configure()
   bool timing_ = false;
   std::atomic<bool> active_{true};
   std::atomic<bool> finished_{false};

@@ -30,17 +30,15 @@ class Tap final : public Element {
  public:
   ~Tap() override { release(); }
 
-  const char* port_count() const override { return "1/1"; }
-  const char* processing() const override { return "h/h"; }
 
   void configure(const Config& conf) override {
     device_ = conf.string("device");
     const std::string mac = conf.string("mac");
-    mtu_ = uint32_t(conf.integer("mtu", 68, 65521));
+    mtu_ = uint32_t(conf.integer("mtu"));
     up_ = conf.boolean("up");
     persist_ = conf.boolean("persist");
-    queues_ = uint32_t(conf.integer("queues", 1, 256));
-    burst_ = uint32_t(conf.integer("burst", 1, kMaxBatch));
+    queues_ = uint32_t(conf.integer("queues"));
+    burst_ = uint32_t(conf.bounded("burst", kMaxBatch));
     c_rx_packets_ = counter("rx_packets");
     c_rx_bytes_ = counter("rx_bytes");
     c_tx_packets_ = counter("tx_packets");
@@ -242,7 +240,7 @@ class Tap final : public Element {
   }
 
   std::string device_, mac_text_;
-  uint32_t mtu_ = 1500, queues_ = 1, burst_ = 32, room_ = 0;
+  uint32_t mtu_ = 0, queues_ = 0, burst_ = 0, room_ = 0;  // set by configure()
   bool up_ = true, persist_ = false;
   std::vector<int> fds_;
   // Per task (worker-private, a cache line each): the queue its next round starts with.

@@ -39,18 +39,14 @@ class ToDevice final : public Element {
     watch_.close();
   }
 
-  const char* port_count() const override { return "1/0"; }
-  const char* processing() const override { return "a/"; }
 
   void configure(const Config& conf) override {
     device_ = conf.string("device");
-    burst_ = uint32_t(conf.integer("burst", 1, kMaxBatch));
+    burst_ = uint32_t(conf.bounded("burst", kMaxBatch));
     qdisc_bypass_ = conf.boolean("qdiscBypass");
-    const std::string method = conf.string("method");
-    if (method == "ring") use_ring_ = true;
-    else if (method != "sendmmsg") throw ConfigError("config field 'method' is '" + method + "': use 'sendmmsg' or 'ring'");
-    ring_frames_ = uint32_t(conf.integer("ringFrames", 16, 1 << 16));
-    ring_frame_size_ = uint32_t(conf.integer("ringFrameSize", 0, 1 << 16));
+    use_ring_ = conf.string("method") == "ring";  // or "sendmmsg" (the getter checks)
+    ring_frames_ = uint32_t(conf.integer("ringFrames"));
+    ring_frame_size_ = uint32_t(conf.integer("ringFrameSize"));
     if (ring_frame_size_ != 0 && (ring_frame_size_ < 256 || (ring_frame_size_ & (ring_frame_size_ - 1)) != 0))
       throw ConfigError("config field 'ringFrameSize' is " + std::to_string(ring_frame_size_) + ": give a power of two from 256 to 65536, or 0 to size the slots from the device's MTU");
     c_packets_ = counter("packets");
@@ -369,7 +365,7 @@ class ToDevice final : public Element {
   static constexpr uint32_t kVnet = sizeof(VnetHeader);  // before each frame in a slot
 
   std::string device_;
-  uint32_t burst_ = 32;
+  uint32_t burst_ = 0;  // set by configure()
   bool qdisc_bypass_ = false, use_ring_ = false;
   int fd_ = -1;
   // TX ring (method 'ring'): its socket, mapping, next slot and the writer flag.

@@ -52,18 +52,16 @@ class ToPcap final : public Element {
  public:
   ~ToPcap() override { finish(); }
 
-  const char* port_count() const override { return "1/0"; }
-  const char* processing() const override { return "a/"; }
 
   void configure(const Config& conf) override {
     file_ = conf.string("file");
     nano_ = conf.boolean("nanosecond");
-    snaplen_ = uint32_t(conf.integer("snaplen", 1, 262144));
+    snaplen_ = uint32_t(conf.integer("snaplen"));
     // 'auto': Ethernet until the first packet says otherwise (see first_packet).
     const json::Value& lt = conf.value("linktype");
     auto_ = lt.is_string() && lt.as_string() == "auto";
-    const uint32_t linktype = auto_ ? kLinkEthernet : uint32_t(conf.integer("linktype", 0, 65535));
-    burst_ = uint32_t(conf.integer("burst", 1, kMaxBatch));
+    const uint32_t linktype = auto_ ? kLinkEthernet : uint32_t(conf.integer("linktype"));
+    burst_ = uint32_t(conf.bounded("burst", kMaxBatch));
     c_packets_ = counter("packets");
     c_bytes_ = counter("bytes");
     c_write_errors_ = counter("write_errors");
@@ -191,7 +189,7 @@ class ToPcap final : public Element {
   bool nano_ = false;
   bool auto_ = false;  // the link type waits for the first packet (under the lock)
   uint32_t snaplen_ = 65535;
-  uint32_t burst_ = 32;
+  uint32_t burst_ = 0;  // set by configure()
   int fd_ = -1;
   std::unique_ptr<uint8_t[]> buf_;
   size_t capacity_ = 0, used_ = 0;

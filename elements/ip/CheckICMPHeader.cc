@@ -7,12 +7,11 @@ namespace pg {
 
 class CheckICMPHeader final : public Element {
  public:
-  const char* port_count() const override { return "1/1-2"; }
-  const char* processing() const override { return "a/ah"; }
-
   void configure(const Config&) override {
-    // Reason counters first, in Reason order (their index is the reason).
-    for (const char* n : {"drops_no_header", "drops_not_icmp", "drops_fragment", "drops_bad_length", "drops_bad_checksum"}) counter(n);
+    // Reason counters first, in Reason order (their index is the reason), as the descriptor declares them.
+    uint32_t reason = 0;
+    for (const char* n : {"drops_no_header", "drops_not_icmp", "drops_fragment", "drops_bad_length", "drops_bad_checksum"})
+      if (counter(n) != reason++) throw ConfigError(std::string("counter '") + n + "' must be number " + std::to_string(reason) + " in CheckICMPHeader.ts's counters (its index is the reason)");
     c_rejected_ = counter("rejected");
   }
 

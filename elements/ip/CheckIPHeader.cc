@@ -8,7 +8,7 @@ namespace pg {
 class CheckIPHeader final : public PerPacketElement<CheckIPHeader> {
  public:
   void configure(const Config& conf) override {
-    offset_ = uint32_t(conf.integer("offset", 0, 4096));
+    offset_ = uint32_t(conf.integer("offset"));
     checksum_ = conf.boolean("checksum");
     c_passed_ = int32_t(counter("packets"));
     c_short_ = counter("drops_short");

@@ -7,7 +7,7 @@ namespace pg {
 class GREDecap final : public PerPacketElement<GREDecap> {
  public:
   void configure(const Config& conf) override {
-    const int64_t key = conf.integer("key", -1, 0xffffffffLL);
+    const int64_t key = conf.integer("key");
     want_key_ = key >= 0;
     key_ = uint32_t(key >= 0 ? key : 0);
     // The eight drop reasons first: PerPacketElement counts drops by counter index, below 8.

@@ -7,10 +7,10 @@ class GREEncap final : public encap::EncapElement<GREEncap> {
  public:
   void configure(const Config& conf) override {
     const uint32_t src = config_ipv4(conf.string("src"), "src"), dst = config_ipv4(conf.string("dst"), "dst");
-    const uint8_t tos = uint8_t(conf.integer("tos", 0, 255)), ttl = uint8_t(conf.integer("ttl", 0, 255));
+    const uint8_t tos = uint8_t(conf.integer("tos")), ttl = uint8_t(conf.integer("ttl"));
     tmpl_.init(47, src, dst, tos, ttl, conf.boolean("df"));
-    const uint32_t proto = uint32_t(conf.integer("protocol", 0, 0xffff));
-    const int64_t key = conf.integer("key", -1, 0xffffffffLL);
+    const uint32_t proto = uint32_t(conf.integer("protocol"));
+    const int64_t key = conf.integer("key");
     gre_[0] = key >= 0 ? 0x20 : 0;  // K bit (RFC 2890)
     gre_[1] = 0;                    // version 0
     gre_[2] = uint8_t(proto >> 8);

@@ -73,10 +73,6 @@ uint32_t source_route(const uint8_t* ip, uint32_t hlen) {
 
 class ICMPError final : public Element {
  public:
-  const char* port_count() const override { return "1/1"; }
-  const char* processing() const override { return "h/h"; }
-  bool ends_push_cycles() const override { return true; }  // never answers an error (descriptor: endsPushCycles)
-
   void configure(const Config& conf) override {
     const uint32_t a = config_ipv4(conf.string("src"), "src");
     std::memcpy(src_, &a, 4);
@@ -86,21 +82,21 @@ class ICMPError final : public Element {
       type_ = lookup(kTypes, t.as_string());
       if (type_ < 0) throw ConfigError("type: unknown ICMP error type '" + t.as_string() + "'");
     } else {
-      type_ = int(conf.integer("type", 0, 255));
+      type_ = int(conf.integer("type"));
     }
     const json::Value& c = conf.value("code");
     if (c.is_string()) {
       code_ = code_by_name(type_, c.as_string());
       if (code_ < 0) throw ConfigError("code: '" + c.as_string() + "' is not a code name of ICMP type " + std::to_string(type_));
     } else {
-      code_ = int(conf.integer("code", 0, 255));
+      code_ = int(conf.integer("code"));
     }
-    mtu_ = uint32_t(conf.integer("mtu", 0, 65535));
+    mtu_ = uint32_t(conf.integer("mtu"));
     if (type_ == 3 && code_ == 4 && mtu_ < 68) throw ConfigError("mtu: fragmentation needed (type 3, code 4) needs the next-hop MTU, 68 to 65535");
-    pointer_ = uint32_t(conf.integer("pointer", 0, 255));
-    rate_ = uint64_t(conf.integer("rateLimit", 0, 1000000));
-    tos_ = uint8_t(conf.integer("tos", 0, 255));
-    ttl_ = uint8_t(conf.integer("ttl", 1, 255));
+    pointer_ = uint32_t(conf.integer("pointer"));
+    rate_ = uint64_t(conf.integer("rateLimit"));
+    tos_ = uint8_t(conf.integer("tos"));
+    ttl_ = uint8_t(conf.integer("ttl"));
 
     c_errors_ = counter("errors");
     c_icmp_error_ = counter("suppressed_icmp_error");

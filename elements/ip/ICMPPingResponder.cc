@@ -7,10 +7,6 @@ namespace pg {
 
 class ICMPPingResponder final : public Element {
  public:
-  const char* port_count() const override { return "1/1-2"; }
-  const char* processing() const override { return "h/h"; }
-  bool ends_push_cycles() const override { return true; }  // never answers a reply (descriptor: endsPushCycles)
-
   void configure(const Config&) override {
     c_replies_ = counter("replies");
     c_not_echo_dropped_ = counter("drops_not_echo");

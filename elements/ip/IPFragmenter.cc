@@ -6,11 +6,8 @@ namespace pg {
 
 class IPFragmenter final : public Element {
  public:
-  const char* port_count() const override { return "1/1-2"; }
-  const char* processing() const override { return "h/h"; }
-
   void configure(const Config& conf) override {
-    mtu_ = uint32_t(conf.integer("mtu", 68, 65535));
+    mtu_ = uint32_t(conf.integer("mtu"));
     honor_df_ = conf.boolean("honorDF");
     c_packets_ = counter("packets");
     c_fragmented_ = counter("fragmented");

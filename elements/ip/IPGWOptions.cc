@@ -20,9 +20,6 @@ constexpr uint32_t kNoHeader = ~1u;  // no usable header
 
 class IPGWOptions final : public Element {
  public:
-  const char* port_count() const override { return "1/1-2"; }
-  const char* processing() const override { return "h/h"; }
-
   void configure(const Config& conf) override {
     addrs_.push_back(config_ipv4(conf.string("address"), "address"));
     const json::Value& more = conf.value("otherAddresses");

@@ -18,13 +18,10 @@ namespace pg {
 
 class IPReassembler final : public Element {
  public:
-  const char* port_count() const override { return "1/1"; }
-  const char* processing() const override { return "h/h"; }
-
   void configure(const Config& conf) override {
-    max_bytes_ = uint64_t(conf.integer("maxBytes", 0, int64_t(1) << 40));
-    timeout_ns_ = uint64_t(conf.number("timeout", 0.001, 3600) * 1e9);
-    const uint32_t nd = uint32_t(conf.integer("maxDatagrams", 1, 1 << 20));
+    max_bytes_ = uint64_t(conf.integer("maxBytes"));
+    timeout_ns_ = uint64_t(conf.number("timeout") * 1e9);
+    const uint32_t nd = uint32_t(conf.integer("maxDatagrams"));
     c_packets_ = counter("packets");
     c_reassembled_ = counter("reassembled");
     c_fragments_ = counter("fragments");

@@ -116,15 +116,12 @@ std::string ip_text(uint32_t a) {
 
 class IPRewriter final : public Element {
  public:
-  const char* port_count() const override { return "1-/1-"; }
-  const char* processing() const override { return "h/h"; }
-
   void configure(const Config& conf) override {
-    capacity_ = uint32_t(conf.integer("capacity", 1, 1 << 21));
-    timeout_ns_[kTcpEst] = seconds_ns(conf.number("tcpTimeout", 0.001, 31536000.0));
-    timeout_ns_[kTcpTrans] = seconds_ns(conf.number("tcpTransitoryTimeout", 0.001, 31536000.0));
-    timeout_ns_[kUdpCls] = seconds_ns(conf.number("udpTimeout", 0.001, 31536000.0));
-    timeout_ns_[kIcmpCls] = seconds_ns(conf.number("icmpTimeout", 0.001, 31536000.0));
+    capacity_ = uint32_t(conf.integer("capacity"));
+    timeout_ns_[kTcpEst] = seconds_ns(conf.number("tcpTimeout"));
+    timeout_ns_[kTcpTrans] = seconds_ns(conf.number("tcpTransitoryTimeout"));
+    timeout_ns_[kUdpCls] = seconds_ns(conf.number("udpTimeout"));
+    timeout_ns_[kIcmpCls] = seconds_ns(conf.number("icmpTimeout"));
     min_timeout_ = *std::min_element(timeout_ns_, timeout_ns_ + kClasses);
 
     // The specs come normalised by the compiler in `specs` (the user's `inputs` are not read).

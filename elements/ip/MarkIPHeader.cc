@@ -8,7 +8,7 @@ namespace pg {
 class MarkIPHeader final : public PerPacketElement<MarkIPHeader> {
  public:
   void configure(const Config& conf) override {
-    offset_ = uint32_t(conf.integer("offset", 0, 4096));
+    offset_ = uint32_t(conf.integer("offset"));
     c_short_ = counter("drops_short");
   }
 

@@ -8,9 +8,6 @@ namespace pg {
 
 class SetIPAddress final : public Element {
  public:
-  const char* port_count() const override { return "1/1"; }
-  const char* processing() const override { return "a/a"; }
-
   void configure(const Config& conf) override {
     addr_ = config_ipv4(conf.string("address"), "address");
   }

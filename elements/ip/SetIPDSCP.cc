@@ -8,7 +8,7 @@ namespace pg {
 class SetIPDSCP final : public PerPacketElement<SetIPDSCP> {
  public:
   void configure(const Config& conf) override {
-    dscp_ = uint8_t(conf.integer("dscp", 0, 63));
+    dscp_ = uint8_t(conf.integer("dscp"));
     c_no_header_ = counter("drops_no_header");
   }
 

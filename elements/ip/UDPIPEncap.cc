@@ -7,10 +7,10 @@ class UDPIPEncap final : public encap::EncapElement<UDPIPEncap> {
  public:
   void configure(const Config& conf) override {
     const uint32_t src = config_ipv4(conf.string("src"), "src"), dst = config_ipv4(conf.string("dst"), "dst");
-    const uint8_t tos = uint8_t(conf.integer("tos", 0, 255)), ttl = uint8_t(conf.integer("ttl", 0, 255));
+    const uint8_t tos = uint8_t(conf.integer("tos")), ttl = uint8_t(conf.integer("ttl"));
     tmpl_.init(17, src, dst, tos, ttl, conf.boolean("df"));
-    sport_ = uint16_t(conf.integer("sport", 0, 65535));
-    dport_ = uint16_t(conf.integer("dport", 0, 65535));
+    sport_ = uint16_t(conf.integer("sport"));
+    dport_ = uint16_t(conf.integer("dport"));
     checksum_ = conf.boolean("checksum");
     c_passed_ = int32_t(counter("packets"));
     c_headroom_ = counter("drops_no_headroom");

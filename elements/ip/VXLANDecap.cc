@@ -8,8 +8,8 @@ namespace pg {
 class VXLANDecap final : public PerPacketElement<VXLANDecap> {
  public:
   void configure(const Config& conf) override {
-    dport_ = uint16_t(conf.integer("dport", 0, 65535));
-    vni_ = uint32_t(conf.integer("vni", 0, 0xffffff));
+    dport_ = uint16_t(conf.integer("dport"));
+    vni_ = uint32_t(conf.integer("vni"));
     c_passed_ = int32_t(counter("packets"));
     c_short_ = counter("drops_short");
     c_ip_ = counter("drops_bad_ip");

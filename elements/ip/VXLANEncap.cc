@@ -8,10 +8,10 @@ class VXLANEncap final : public encap::EncapElement<VXLANEncap> {
  public:
   void configure(const Config& conf) override {
     const uint32_t src = config_ipv4(conf.string("src"), "src"), dst = config_ipv4(conf.string("dst"), "dst");
-    const uint8_t tos = uint8_t(conf.integer("tos", 0, 255)), ttl = uint8_t(conf.integer("ttl", 0, 255));
+    const uint8_t tos = uint8_t(conf.integer("tos")), ttl = uint8_t(conf.integer("ttl"));
     tmpl_.init(17, src, dst, tos, ttl, conf.boolean("df"));
-    dport_ = uint16_t(conf.integer("dport", 0, 65535));
-    const uint32_t vni = uint32_t(conf.integer("vni", 0, 0xffffff));
+    dport_ = uint16_t(conf.integer("dport"));
+    const uint32_t vni = uint32_t(conf.integer("vni"));
     checksum_ = conf.boolean("checksum");
     vx_[0] = 0x08;  // I flag: the VNI is valid
     vx_[4] = uint8_t(vni >> 16);

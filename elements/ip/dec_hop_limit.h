@@ -17,10 +17,6 @@ namespace pg {
 template <class Derived>
 class DecHopLimitElement : public Element {
  public:
-  const char* port_count() const override { return "1/1-2"; }
-  const char* processing() const override { return "h/h"; }
-  bool ends_push_cycles() const override { return true; }  // the hop limit bounds a loop (descriptor: endsPushCycles)
-
   void configure(const Config&) override {
     c_packets_ = counter("packets");
     c_expired_ = counter("expired");

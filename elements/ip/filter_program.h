@@ -475,9 +475,6 @@ class Program {
 // batch whole, push one sub-batch per output, drop and count the rest.
 class FilterElement : public Element {
  public:
-  const char* port_count() const override { return "1/0-"; }  // no rules: every packet dropped (Click)
-  const char* processing() const override { return "h/h"; }
-
   void configure(const Config& conf) override {
     program_.load(conf.string("program"), uint32_t(noutputs()), "config field 'program'");
     c_packets_ = counter("packets");

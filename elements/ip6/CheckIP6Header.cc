@@ -10,7 +10,7 @@ namespace pg {
 class CheckIP6Header final : public PerPacketElement<CheckIP6Header> {
  public:
   void configure(const Config& conf) override {
-    offset_ = uint32_t(conf.integer("offset", 0, 4096));
+    offset_ = uint32_t(conf.integer("offset"));
     c_passed_ = int32_t(counter("packets"));
     c_short_ = counter("drops_short");
     c_version_ = counter("drops_version");

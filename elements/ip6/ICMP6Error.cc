@@ -40,20 +40,16 @@ inline void put_be32(uint8_t* p, uint32_t v) {
 
 class ICMP6Error final : public Element {
  public:
-  const char* port_count() const override { return "1/1"; }
-  const char* processing() const override { return "h/h"; }
-  bool ends_push_cycles() const override { return true; }  // never answers an error (descriptor: endsPushCycles)
-
   void configure(const Config& conf) override {
     const std::string src = conf.string("src");
     config_ipv6(src, "src", src_);
     if (src_[0] == 0xff) throw ConfigError("src: '" + src + "' is a multicast address; give the router's unicast address");
     if (all_zero16(src_)) throw ConfigError("src: '" + src + "' is the unspecified address; give the router's unicast address");
-    type_ = uint8_t(conf.integer("type", 0, 127));
-    code_ = uint8_t(conf.integer("code", 0, 255));
-    mtu_ = uint32_t(conf.integer("mtu", 0, 4294967295ll));
-    pointer_ = uint32_t(conf.integer("pointer", 0, 4294967295ll));
-    const uint64_t rate = uint64_t(conf.integer("rateLimit", 0, 1000000));
+    type_ = uint8_t(conf.integer("type"));
+    code_ = uint8_t(conf.integer("code"));
+    mtu_ = uint32_t(conf.integer("mtu"));
+    pointer_ = uint32_t(conf.integer("pointer"));
+    const uint64_t rate = uint64_t(conf.integer("rateLimit"));
     if (rate) {
       interval_ns_ = 1000000000ull / rate;
       tolerance_ns_ = (rate - 1) * interval_ns_;  // a bucket of `rate` tokens

@@ -18,10 +18,6 @@ inline uint64_t ping6_pseudo_sum(const uint8_t* ip, uint32_t length, uint8_t nh)
 
 class ICMP6PingResponder final : public Element {
  public:
-  const char* port_count() const override { return "1/1-2"; }
-  const char* processing() const override { return "h/h"; }
-  bool ends_push_cycles() const override { return true; }  // never answers a reply (descriptor: endsPushCycles)
-
   void configure(const Config&) override {
     c_replies_ = counter("replies");
     c_not_echo_ = counter("not_echo");

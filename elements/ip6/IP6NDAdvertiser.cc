@@ -15,9 +15,6 @@ namespace pg {
 
 class IP6NDAdvertiser final : public Element {
  public:
-  const char* port_count() const override { return "1/1"; }
-  const char* processing() const override { return "h/h"; }
-
   void configure(const Config& conf) override {
     const json::Value& list = conf.value("entries");
     if (!list.is_array()) throw ConfigError("entries: must be an array of 'ADDRESS MAC' strings");

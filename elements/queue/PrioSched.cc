@@ -7,9 +7,6 @@ namespace pg {
 
 class PrioSched final : public Element {
  public:
-  const char* port_count() const override { return "1-/1"; }
-  const char* processing() const override { return "l/l"; }
-
   uint32_t pull(int, Batch& b, uint32_t max) override {
     max = std::min(max, kMaxBatch - b.count);
     uint32_t got = 0;

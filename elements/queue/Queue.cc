@@ -12,11 +12,8 @@ namespace pg {
 
 class Queue final : public Element {
  public:
-  const char* port_count() const override { return "1/1"; }
-  const char* processing() const override { return "h/l"; }
-
   void configure(const Config& conf) override {
-    capacity_.store(uint32_t(conf.integer("capacity", 1, 1 << 24)));
+    capacity_.store(uint32_t(conf.integer("capacity")));
     ring_ = std::make_unique<PtrRing>(next_pow2(std::max<uint32_t>(capacity_.load(), 64)));
     c_enqueued_ = counter("enqueued");
     c_drops_ = counter("drops");
@@ -58,7 +55,7 @@ class Queue final : public Element {
     h.push_back({"highwater_length", [this] { return std::to_string(highwater_.load()); }, nullptr});
     // Growing past the ring's size reallocates it, so this runs with the graph paused.
     h.push_back({"capacity", [this] { return std::to_string(capacity_.load()); },
-                 [this](const std::string& v) { set_capacity(uint32_t(parse_u64(v, 1, 1 << 24, "capacity"))); },
+                 [this](const std::string& v) { set_capacity(uint32_t(parse_field_integer(v, "capacity"))); },
                  /*exclusive=*/true});
     h.push_back({"reset", nullptr, [this](const std::string&) {
                    reset_counter(c_drops_);
@@ -81,7 +78,7 @@ class Queue final : public Element {
   }
 
   std::unique_ptr<PtrRing> ring_;
-  std::atomic<uint32_t> capacity_{1000};
+  std::atomic<uint32_t> capacity_{0};
   std::atomic<uint32_t> highwater_{0};
   uint32_t c_enqueued_ = 0, c_drops_ = 0;
 };

@@ -11,12 +11,9 @@ namespace pg {
 
 class RatedUnqueue final : public Element {
  public:
-  const char* port_count() const override { return "1/1"; }
-  const char* processing() const override { return "l/h"; }
-
   void configure(const Config& conf) override {
-    rate_.store(conf.number("rate", 0, 1e10));
-    burst_ = uint32_t(conf.integer("burst", 1, kMaxBatch));
+    rate_.store(conf.number("rate"));
+    burst_ = uint32_t(conf.bounded("burst", kMaxBatch));
     active_.store(conf.boolean("active"));
     bucket_.rate = rate_.load();
     bucket_.depth = double(burst_);
@@ -59,7 +56,7 @@ class RatedUnqueue final : public Element {
 
   void add_handlers(std::vector<Handler>& h) override {
     h.push_back({"rate", [this] { return format_number(rate_.load()); },
-                 [this](const std::string& v) { rate_.store(parse_double(v, 0, 1e10, "rate")); }});
+                 [this](const std::string& v) { rate_.store(parse_field_number(v, "rate")); }});
     h.push_back({"active", [this] { return std::string(active_.load() ? "true" : "false"); },
                  [this](const std::string& v) { active_.store(parse_bool(v, "active")); }});
   }
@@ -67,7 +64,7 @@ class RatedUnqueue final : public Element {
  private:
   std::atomic<double> rate_{0};
   std::atomic<bool> active_{true};
-  uint32_t burst_ = 32;
+  uint32_t burst_ = 0;  // set by configure()
   // Task state, touched only by the worker running the task.
   TokenBucket bucket_;
   bool started_ = false;

@@ -8,9 +8,6 @@ namespace pg {
 
 class RoundRobinSched final : public Element {
  public:
-  const char* port_count() const override { return "1-/1"; }
-  const char* processing() const override { return "l/l"; }
-
   // A batch pull behaves like `max` single-packet round-robin pulls: starting at `next_`,
   // input k of the round is offered max/n packets, the first max%n inputs one more; room
   // left by inputs that ran short is then offered to the inputs in the same order.

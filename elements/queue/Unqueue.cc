@@ -8,11 +8,8 @@ namespace pg {
 
 class Unqueue final : public Element {
  public:
-  const char* port_count() const override { return "1/1"; }
-  const char* processing() const override { return "l/h"; }
-
   void configure(const Config& conf) override {
-    burst_ = uint32_t(conf.integer("burst", 1, kMaxBatch));
+    burst_ = uint32_t(conf.bounded("burst", kMaxBatch));
     active_.store(conf.boolean("active"));
     c_packets_ = counter("packets");
     request_task();
@@ -34,7 +31,7 @@ class Unqueue final : public Element {
   }
 
  private:
-  uint32_t burst_ = 32;
+  uint32_t burst_ = 0;  // set by configure()
   std::atomic<bool> active_{true};
   uint32_t c_packets_ = 0;
 };

@@ -7,11 +7,8 @@ namespace pg {
 
 class CheckLength final : public Element {
  public:
-  const char* port_count() const override { return "1/1-2"; }
-  const char* processing() const override { return "h/h"; }
-
   void configure(const Config& conf) override {
-    length_ = uint32_t(conf.integer("length", 0, 1 << 30));
+    length_ = uint32_t(conf.integer("length"));
     c_long_ = counter("too_long");
     c_long_dropped_ = counter("drops_too_long");
   }

@@ -386,9 +386,6 @@ const char* tier_name(int tier) {
 
 class Classifier final : public Element {
  public:
-  const char* port_count() const override { return "1/1-"; }
-  const char* processing() const override { return "h/h"; }
-
   void configure(const Config& conf) override {
     // The compiler parsed the patterns into `clauses`; their text is kept only to print them.
     const json::Value& list = conf.value("clauses");

@@ -5,9 +5,6 @@ namespace pg {
 
 class Counter final : public Element {
  public:
-  const char* port_count() const override { return "1/1"; }
-  const char* processing() const override { return "a/a"; }
-
   void configure(const Config&) override {
     c_packets_ = counter("packets");
     c_bytes_ = counter("bytes");

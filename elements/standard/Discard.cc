@@ -6,11 +6,8 @@ namespace pg {
 
 class Discard final : public Element {
  public:
-  const char* port_count() const override { return "1/0"; }
-  const char* processing() const override { return "a/"; }
-
   void configure(const Config& conf) override {
-    burst_ = uint32_t(conf.integer("burst", 1, kMaxBatch));
+    burst_ = uint32_t(conf.bounded("burst", kMaxBatch));
     c_packets_ = counter("packets");
     c_bytes_ = counter("bytes");
   }
@@ -35,7 +32,7 @@ class Discard final : public Element {
   }
 
  private:
-  uint32_t burst_ = 32;
+  uint32_t burst_ = 0;  // set by configure()
   uint32_t c_packets_ = 0, c_bytes_ = 0;
 };
 

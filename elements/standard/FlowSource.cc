@@ -121,19 +121,9 @@ inline uint32_t below(uint32_t random32, uint32_t n) { return uint32_t((uint64_t
 
 class FlowSource final : public Element {
  public:
-  const char* port_count() const override { return "0/1"; }
-  const char* processing() const override { return "/h"; }
-
   void configure(const Config& conf) override {
-    std::string family = conf.string("family");
-    if (family != "ipv4" && family != "ipv6")
-      throw ConfigError("config field 'family' must be \"ipv4\" or \"ipv6\", got " + quoted(family));
-    std::string protocol = conf.string("protocol");
-    if (protocol != "udp" && protocol != "tcp")
-      throw ConfigError("config field 'protocol' must be \"udp\" or \"tcp\", got " + quoted(protocol));
-    std::string order = conf.string("order");
-    if (order != "round-robin" && order != "random")
-      throw ConfigError("config field 'order' must be \"round-robin\" or \"random\", got " + quoted(order));
+    // The getters accept only the values the descriptor declares.
+    const std::string family = conf.string("family"), protocol = conf.string("protocol"), order = conf.string("order");
     v6_ = family == "ipv6";
     tcp_ = protocol == "tcp";
     random_order_ = order == "random";
@@ -142,8 +132,8 @@ class FlowSource final : public Element {
     l4_off_ = kEtherLen + ip_hdr_;
     const uint32_t headers = l4_off_ + l4_hdr_;
 
-    int64_t length = conf.integer("length", 60, 1514);
-    int64_t length_max = conf.integer("lengthMax", 0, 1514);
+    int64_t length = conf.integer("length");
+    int64_t length_max = conf.integer("lengthMax");
     if (uint64_t(length) < headers)
       throw ConfigError("config field 'length' must be at least " + std::to_string(headers) + " for " + family + "/" +
                         protocol + " frames (14 Ethernet + " + std::to_string(ip_hdr_) + " " + (v6_ ? "IPv6" : "IPv4") +
@@ -166,18 +156,18 @@ class FlowSource final : public Element {
     uint8_t src_ip[16] = {}, dst_ip[16] = {};
     parse_ip(conf.string("srcIp"), "srcIp", v6_, v6_ ? "fd00::1" : "198.18.0.1", src_ip);
     parse_ip(conf.string("dstIp"), "dstIp", v6_, v6_ ? "fd00:1::1" : "198.19.0.1", dst_ip);
-    src_port_ = uint32_t(conf.integer("srcPort", 0, 65535));
-    const uint32_t dst_port = uint32_t(conf.integer("dstPort", 0, 65535));
-    flows_ = uint32_t(conf.integer("flows", 1, 1 << 24));
-    const int64_t dst_flows = conf.integer("dstFlows", 1, int64_t(1) << 32);
+    src_port_ = uint32_t(conf.integer("srcPort"));
+    const uint32_t dst_port = uint32_t(conf.integer("dstPort"));
+    flows_ = uint32_t(conf.integer("flows"));
+    const int64_t dst_flows = conf.integer("dstFlows");
     const bool dst_random = conf.boolean("dstRandom");
     if (dst_random && dst_flows > 1)
       throw ConfigError("config field 'dstRandom' cannot be combined with 'dstFlows' > 1 (got dstFlows " +
                         std::to_string(dst_flows) + "): choose random or sequential destinations");
     dst_last_ = uint32_t(dst_flows - 1);
     const DstMode dst_mode = dst_random ? kDstRandom : dst_flows > 1 ? kDstSeq : kDstFixed;
-    const uint32_t tcp_flags = uint32_t(conf.integer("tcpFlags", 0, 255));
-    seed_ = uint64_t(conf.integer("seed", 0, (int64_t(1) << 53) - 1));
+    const uint32_t tcp_flags = uint32_t(conf.integer("tcpFlags"));
+    seed_ = uint64_t(conf.integer("seed"));
     pacing_.configure(conf);
 
     // The low 32 bits of the source address are per flow; the template holds zeros there.

@@ -7,12 +7,9 @@ namespace pg {
 
 class HashSwitch final : public Element {
  public:
-  const char* port_count() const override { return "1/1-"; }
-  const char* processing() const override { return "h/h"; }
-
   void configure(const Config& conf) override {
-    offset_ = uint32_t(conf.integer("offset", 0, 65535));
-    length_ = uint32_t(conf.integer("length", 1, 65535));
+    offset_ = uint32_t(conf.integer("offset"));
+    length_ = uint32_t(conf.integer("length"));
     c_drops_ = counter("drops_short");
   }
 

@@ -5,9 +5,6 @@ namespace pg {
 
 class Idle final : public Element {
  public:
-  const char* port_count() const override { return "-/-"; }
-  const char* processing() const override { return "a/a"; }
-
   void configure(const Config&) override { c_drops_ = counter("drops"); }
 
   void push(int, Batch& b) override {

@@ -11,12 +11,9 @@ namespace pg {
 
 class InfiniteSource final : public Element {
  public:
-  const char* port_count() const override { return "0/1"; }
-  const char* processing() const override { return "/h"; }
-
   void configure(const Config& conf) override {
     std::vector<uint8_t> data = conf.hex_bytes("data");
-    int64_t length = conf.integer("length", -1, 65535);
+    int64_t length = conf.integer("length");
     if (length < 0) length = int64_t(data.size());  // Click's default; 0 gives empty packets
     if (uint64_t(length) > pool().buffer_size() - pool().headroom())
       throw ConfigError("config field 'length' (" + std::to_string(length) + ") exceeds the pool's buffer room of " +

@@ -45,16 +45,9 @@ inline void st(uint64_t& w, uint64_t v) { std::atomic_ref<uint64_t>(w).store(v, 
 
 class LatencyMeter final : public Element {
  public:
-  const char* port_count() const override { return "1/1"; }
-  const char* processing() const override { return "a/a"; }
-
   void configure(const Config& conf) override {
-    offset_ = conf.has("offset") ? uint32_t(conf.integer("offset", 0, 9000)) : 42;
-    if (conf.has("arrival")) {
-      std::string a = conf.string("arrival");
-      if (a != "now" && a != "annotation") throw ConfigError("LatencyMeter: arrival must be 'now' or 'annotation'");
-      use_annotation_ = a == "annotation";
-    }
+    offset_ = uint32_t(conf.integer("offset"));
+    use_annotation_ = conf.string("arrival") == "annotation";  // "now" or "annotation" (the getter checks)
     c_packets_ = counter("packets");
     c_measured_ = counter("measured");
     c_unstamped_ = counter("unstamped");

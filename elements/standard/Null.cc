@@ -5,9 +5,6 @@ namespace pg {
 
 class Null final : public Element {
  public:
-  const char* port_count() const override { return "1/1"; }
-  const char* processing() const override { return "a/a"; }
-
   void push(int, Batch& b) override { output_push(0, b); }
   uint32_t pull(int, Batch& b, uint32_t max) override { return input_pull(0, b, max); }
 };

@@ -5,10 +5,7 @@ namespace pg {
 
 class Paint final : public Element {
  public:
-  const char* port_count() const override { return "1/1"; }
-  const char* processing() const override { return "a/a"; }
-
-  void configure(const Config& conf) override { color_ = uint8_t(conf.integer("color", 0, 255)); }
+  void configure(const Config& conf) override { color_ = uint8_t(conf.integer("color")); }
 
   void push(int, Batch& b) override {
     paint(b, 0);

@@ -7,9 +7,6 @@ namespace pg {
 
 class PaintSwitch final : public Element {
  public:
-  const char* port_count() const override { return "1/-"; }
-  const char* processing() const override { return "h/h"; }
-
   void configure(const Config&) override { c_drops_ = counter("drops_no_output"); }
 
   void push(int, Batch& b) override {

@@ -6,11 +6,8 @@ namespace pg {
 
 class PaintTee final : public Element {
  public:
-  const char* port_count() const override { return "1/2"; }
-  const char* processing() const override { return "h/h"; }
-
   void configure(const Config& conf) override {
-    color_ = uint8_t(conf.integer("color", 0, 255));
+    color_ = uint8_t(conf.integer("color"));
     c_copies_ = counter("copies");
     c_pool_empty_ = counter("pool_empty");
   }

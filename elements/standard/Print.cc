@@ -15,12 +15,9 @@ namespace pg {
 
 class Print final : public Element {
  public:
-  const char* port_count() const override { return "1/1"; }
-  const char* processing() const override { return "a/a"; }
-
   void configure(const Config& conf) override {
     label_ = conf.string("label");
-    max_length_ = uint32_t(conf.integer("maxLength", 0, 65535));
+    max_length_ = uint32_t(conf.integer("maxLength"));
     contents_ = conf.boolean("contents");
     c_packets_ = counter("packets");
     c_write_errors_ = counter("write_errors");

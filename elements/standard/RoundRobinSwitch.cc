@@ -7,9 +7,6 @@ namespace pg {
 
 class RoundRobinSwitch final : public Element {
  public:
-  const char* port_count() const override { return "1/1-"; }
-  const char* processing() const override { return "h/h"; }
-
   void push(int, Batch& b) override {
     const uint32_t n = b.count;
     if (n == 0) return;

@@ -6,9 +6,6 @@ namespace pg {
 
 class SetTimestamp final : public Element {
  public:
-  const char* port_count() const override { return "1/1"; }
-  const char* processing() const override { return "a/a"; }
-
   void push(int, Batch& b) override {
     stamp(b, 0);
     output_push(0, b);

@@ -6,7 +6,7 @@ namespace pg {
 class Strip final : public PerPacketElement<Strip> {
  public:
   void configure(const Config& conf) override {
-    length_ = uint32_t(conf.integer("length", 0, 65535));
+    length_ = uint32_t(conf.integer("length"));
     counter("drops_short");  // counter 0: packets shorter than length
   }
 

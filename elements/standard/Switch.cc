@@ -8,11 +8,8 @@ namespace pg {
 
 class Switch final : public Element {
  public:
-  const char* port_count() const override { return "1/-"; }
-  const char* processing() const override { return "h/h"; }
-
   void configure(const Config& conf) override {
-    int64_t o = conf.integer("output", -1, 65535);
+    int64_t o = conf.integer("output");
     if (o >= noutputs())
       throw ConfigError("config field 'output' is " + std::to_string(o) + " but the element has " +
                         std::to_string(noutputs()) + " output(s); use -1 to drop every packet");

@@ -8,9 +8,6 @@ namespace pg {
 
 class Tee final : public Element {
  public:
-  const char* port_count() const override { return "1/1-"; }
-  const char* processing() const override { return "h/h"; }
-
   void configure(const Config&) override {
     c_packets_ = counter("packets");
     c_copies_ = counter("copies");

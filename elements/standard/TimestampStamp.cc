@@ -7,11 +7,8 @@ namespace pg {
 
 class TimestampStamp final : public Element {
  public:
-  const char* port_count() const override { return "1/1"; }
-  const char* processing() const override { return "a/a"; }
-
   void configure(const Config& conf) override {
-    offset_ = conf.has("offset") ? uint32_t(conf.integer("offset", 0, 9000)) : 42;
+    offset_ = uint32_t(conf.integer("offset"));
     c_stamped_ = counter("stamped");
     c_short_ = counter("too_short");
   }

@@ -5,7 +5,7 @@ namespace pg {
 
 class Truncate final : public PerPacketElement<Truncate> {
  public:
-  void configure(const Config& conf) override { length_ = uint32_t(conf.integer("length", 0, 65535)); }
+  void configure(const Config& conf) override { length_ = uint32_t(conf.integer("length")); }
 
   uint32_t action(Packet* p) const {
     if (p->length() > length_) p->take(p->length() - length_);

@@ -6,7 +6,7 @@ namespace pg {
 class Unstrip final : public PerPacketElement<Unstrip> {
  public:
   void configure(const Config& conf) override {
-    length_ = uint32_t(conf.integer("length", 0, 65535));
+    length_ = uint32_t(conf.integer("length"));
     counter("drops_no_headroom");  // counter 0: not enough headroom
   }
 

@@ -35,10 +35,11 @@ class SourcePacing {
  public:
   // Reads `limit`, `burst`, `rate` and `active` (all required: the compiler fills defaults).
   void configure(const Config& conf) {
-    limit_.store(conf.integer("limit", -1, INT64_MAX));
-    burst_ = uint32_t(conf.integer("burst", 1, kMaxBatch));
-    rate_.store(conf.number("rate", 0, 1e10));
+    limit_.store(conf.integer("limit"));
+    burst_ = uint32_t(conf.bounded("burst", kMaxBatch));
+    rate_.store(conf.number("rate"));
     active_.store(conf.boolean("active"));
+    facts_ = &conf.facts();  // the element's, for the handlers' ranges
     bucket_.depth = double(burst_);
     restart_ = true;
   }
@@ -104,10 +105,10 @@ class SourcePacing {
     h.push_back({"active", [this] { return std::string(active_.load() ? "true" : "false"); },
                  [this](const std::string& v) { active_.store(parse_bool(v, "active")); }});
     h.push_back({"rate", [this] { return format_number(rate_.load()); },
-                 [this](const std::string& v) { rate_.store(parse_double(v, 0, 1e10, "rate")); }});
+                 [this](const std::string& v) { rate_.store(parse_field_number(*facts_, v, "rate")); }});
     h.push_back({"limit", [this] { return std::to_string(limit_.load()); },
                  [this](const std::string& v) {
-                   limit_.store(v == "-1" ? -1 : int64_t(parse_u64(v, 0, INT64_MAX, "limit")));
+                   limit_.store(parse_field_integer(*facts_, v, "limit"));
                  }});
     h.push_back({"reset", nullptr, [this, on_reset](const std::string&) {
                    sent_.store(0);
@@ -116,11 +117,13 @@ class SourcePacing {
   }
 
  private:
-  std::atomic<int64_t> limit_{-1};
+  // Set by configure() (the descriptor declares the defaults).
+  std::atomic<int64_t> limit_{0};
   std::atomic<uint64_t> sent_{0};
   std::atomic<double> rate_{0};
-  std::atomic<bool> active_{true};
-  uint32_t burst_ = 32;
+  std::atomic<bool> active_{false};
+  uint32_t burst_ = 0;
+  const ClassFacts* facts_ = nullptr;
   // Worker only.
   TokenBucket bucket_;
   double lost_ = 0;       // discarded credit not yet reported (a fraction of a packet)

@@ -13,9 +13,6 @@ namespace pg::fib {
 
 class RouteLookupElement : public Element {
  public:
-  const char* port_count() const override { return "1/1-"; }
-  const char* processing() const override { return "h/h"; }
-
   void configure(const Config& conf) override {
     routes_ = std::make_unique<RouteSet>(width(), uint32_t(noutputs()));
     std::vector<std::pair<std::string, std::string>> lines;

@@ -10,7 +10,7 @@ import type { TObject } from 'typebox';
 import { GraphError, at, type GraphBuilder, type GraphDefinition, type ElementNode, type ParamValue } from '../graph/graph.js';
 import type { ElementDescriptor } from '../graph/descriptor.js';
 import { closest } from '../util/suggest.js';
-import { PLAN_FORMAT, PLAN_VERSION, type Plan, type PlanElement, type PortProcessing } from './plan.js';
+import { PLAN_FORMAT, PLAN_VERSION, type Plan, type PlanClass, type PlanElement, type PlanField, type PortProcessing } from './plan.js';
 
 export interface CompileOptions {
   params?: Partial<Record<string, ParamValue>>;
@@ -77,14 +77,40 @@ export function compileBuilder(name: string, builder: GraphBuilder, params: Plan
     if (e.site) pe.site = e.site;
     return pe;
   });
+  const classes: Record<string, PlanClass> = {};
+  for (const e of elements) classes[e.className] ??= classFacts(e.descriptor!);
   return {
     format: PLAN_FORMAT,
     version: PLAN_VERSION,
     name,
     params,
+    classes,
     elements: planElements,
     connections: edges.map((c) => ({ from: c.from.name, fromPort: c.fromPort, to: c.to.name, toPort: c.toPort })),
   };
+}
+
+/** What the native side takes from a descriptor (docs/plan.md, `classes`): ports, processing,
+ *  counters in order, endsPushCycles, and each config field's type and range. */
+export function classFacts(d: ElementDescriptor): PlanClass {
+  const fields: Record<string, PlanField> = {};
+  for (const [k, s] of Object.entries<any>(d.config.properties ?? {})) fields[k] = fieldFacts(s);
+  const c: PlanClass = { inputs: d.inputs, outputs: d.outputs, processing: d.processing, counters: Object.keys(d.counters), fields };
+  if (d.endsPushCycles) c.endsPushCycles = true;
+  return c;
+}
+
+// A union's numeric branch gives the range, its string literals the values (ICMPError's
+// `type`: a number or a name); an enum gives values.
+function fieldFacts(s: any): PlanField {
+  const branches: any[] = s.anyOf ?? [s];
+  const types = [...new Set(branches.map((b) => b.type ?? (typeof b.const === 'string' || b.enum ? 'string' : 'any')))];
+  const f: PlanField = { type: types.length === 1 ? types[0] : types };
+  const num = branches.find((b) => b.type === 'integer' || b.type === 'number');
+  for (const k of ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum'] as const) if (num?.[k] !== undefined) f[k] = num[k];
+  const literals = branches.flatMap((b) => (b.enum ? b.enum : typeof b.const === 'string' ? [b.const] : []));
+  if (literals.length && !branches.some((b) => b.type === 'string' && b.const === undefined)) f.values = literals;
+  return f;
 }
 
 function desc(e: ElementNode): string {

@@ -1,7 +1,7 @@
 // The plan: the only contract between TypeScript and the native engine.
 // Its schema is documented in docs/plan.md; bump PLAN_VERSION on any incompatible change
 // (the engine refuses plans of another version).
-export const PLAN_VERSION = 1;
+export const PLAN_VERSION = 2;
 export const PLAN_FORMAT = 'pktgraph-plan';
 
 export type PortProcessing = 'push' | 'pull';
@@ -16,6 +16,31 @@ export interface PlanElement {
   site?: string;
 }
 
+/** One config field's type and range, from the descriptor's schema: what the native getters
+ *  (`conf.integer("capacity")`) and write handlers check a value against. */
+export interface PlanField {
+  /** JSON type, or the types of a union ('integer', 'number', 'string', 'boolean', 'array', 'object'). */
+  type: string | string[];
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  exclusiveMaximum?: number;
+  /** The strings a string field may be (an enum, or a union's string literals). */
+  values?: string[];
+}
+
+/** The descriptor's facts the native side needs, once per element class used in the graph. */
+export interface PlanClass {
+  inputs: string;
+  outputs: string;
+  processing: string;
+  /** Counter names in declared order: the native element's counter indexes. */
+  counters: string[];
+  /** Present (true) when the descriptor sets endsPushCycles. */
+  endsPushCycles?: true;
+  fields: Record<string, PlanField>;
+}
+
 export interface PlanConnection {
   from: string;
   fromPort: number;
@@ -28,6 +53,7 @@ export interface Plan {
   version: number;
   name: string;
   params: Record<string, string | number | boolean>;
+  classes: Record<string, PlanClass>;
   elements: PlanElement[];
   connections: PlanConnection[];
 }

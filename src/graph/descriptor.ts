@@ -1,7 +1,8 @@
 // Element descriptors: the TypeScript half of every element. A descriptor names the
 // class (the same name the C++ half registers with PG_ELEMENT), documents it, declares
 // its ports, push/pull processing, config schema (typebox: types, ranges, defaults and
-// field documentation in one place), counters and handlers. `defineElement` turns a
+// field documentation in one place), counters and handlers: the one declaration of each,
+// which the plan carries to the C++ half (its `classes`, docs/plan.md). `defineElement` turns a
 // descriptor into a typed constructor for graph files. Built-in and out-of-tree
 // elements register through the same call.
 import type { Static, TObject } from 'typebox';
@@ -45,7 +46,7 @@ export interface ElementDescriptor<S extends TObject = TObject> {
   processing: ProcessingCode;
   /** Config schema; optional fields carry their default. */
   config: S;
-  /** Counters the native element declares, in the same order, with their meaning. */
+  /** Counters, in order (the native element's counter indexes), with their meaning. */
   counters: Record<string, string>;
   /** Native handlers (beyond the generic ones every element has). */
   handlers?: Record<string, HandlerDoc>;
@@ -60,8 +61,8 @@ export interface ElementDescriptor<S extends TObject = TObject> {
   examples?: string[];
   /** Set (to the reason) by an element through which no packet can circle for ever, so a push
    *  cycle through it is allowed (ICMPError: it never answers an ICMP error, as in Click's
-   *  router, where its errors go back to the route lookup). The C++ class says the same with
-   *  ends_push_cycles(). */
+   *  router, where its errors go back to the route lookup). The plan carries it to the engine's
+   *  cycle check. */
   endsPushCycles?: string;
 }
 

@@ -1,0 +1,244 @@
+// Each element's TypeScript descriptor is the one declaration of its ports, processing,
+// counters, config ranges and defaults, and push-cycle ending; the plan carries those facts
+// once per class (docs/plan.md, `classes`) and the native class takes them from there
+// (docs/writing-elements.md). This walks every registered element: each descriptor has a
+// native class and each native class a descriptor; each element loads in the engine with a
+// minimal valid config, which runs its configure(), where a counter its descriptor does not
+// declare is refused; and the counters named in its C++ source are declared. Then
+// hand-made plans that disagree with a class's facts are refused with clear messages.
+import t from 'tap';
+import { readFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import * as elements from '../elements/index.js';
+import { allDescriptors, type ElementDescriptor } from '../src/graph/descriptor.js';
+import { compile } from '../src/compiler/compile.js';
+import type { Plan } from '../src/compiler/plan.js';
+import { graph, InfiniteSource, Queue, Unqueue, Discard, Counter, Tee, Null, LatencyMeter, EtherSwitch, type ElementNode } from '../src/index.js';
+import { Runtime } from '../src/runtime/runtime.js';
+import { loadNative } from '../src/runtime/native.js';
+import { writePcap } from './lib/pcap.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'pg-descriptors-'));
+t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
+
+// Required fields (and a few port counts) for a minimal valid config; everything else takes
+// the descriptor's defaults.
+const minimal: Record<string, Record<string, unknown>> = {
+  ARPQuerier: { ip: '198.18.0.1', mac: '02:00:00:00:00:01' },
+  ARPResponder: { entries: ['198.18.0.1 02:00:00:00:00:01'] },
+  CheckLength: { length: 100 },
+  Classifier: { patterns: ['-'] },
+  EtherEncap: { src: '02:00:00:00:00:01', dst: '02:00:00:00:00:02' },
+  EtherRewrite: { src: '02:00:00:00:00:01', dst: '02:00:00:00:00:02' },
+  EtherVLANEncap: { src: '02:00:00:00:00:01', dst: '02:00:00:00:00:02' },
+  FixIPSrc: { address: '198.18.0.1' },
+  FromPcap: { file: join(tmp, 'in.pcap') },
+  GetIPAddress: { offset: 16 },
+  GREEncap: { src: '198.18.0.1', dst: '198.18.0.2' },
+  HashSwitch: { offset: 0, length: 4 },
+  HostEtherFilter: { mac: '02:00:00:00:00:01' },
+  ICMP6Error: { src: 'fd00::1', type: 3 },
+  ICMPError: { src: '198.18.0.1', type: 'timeexceeded' },
+  IP6NDAdvertiser: { entries: ['fd00::1 02:00:00:00:00:01'] },
+  IP6NDSolicitor: { ip: 'fd00::1', mac: '02:00:00:00:00:01' },
+  IPClassifier: { patterns: ['-'] },
+  IPEncap: { proto: 4, src: '198.18.0.1', dst: '198.18.0.2' },
+  IPFilter: { rules: ['allow ip'] },
+  IPFragmenter: { mtu: 576 },
+  IPGWOptions: { address: '198.18.0.1' },
+  IPRewriter: { inputs: [{ kind: 'snat', address: '198.18.0.100', forward: 0, reply: 0 }] },
+  Paint: { color: 1 },
+  PaintTee: { color: 1 },
+  RatedUnqueue: { rate: 1000 },
+  SetIPAddress: { address: '198.18.0.1' },
+  SetIPDSCP: { dscp: 46 },
+  ToPcap: { file: join(tmp, 'out.pcap') },
+  Truncate: { length: 60 },
+  UDPIPEncap: { src: '198.18.0.1', sport: 1, dst: '198.18.0.2', dport: 2 },
+  VLANClassifier: { vlans: [10] },
+  VXLANDecap: { vni: 1 },
+  VXLANEncap: { src: '198.18.0.1', dst: '198.18.0.2', vni: 1 },
+};
+const portCounts: Record<string, [number, number]> = { EtherSwitch: [2, 2], PaintTee: [1, 2], VLANClassifier: [1, 2] };
+// They open network devices when loaded (root, CAP_NET_RAW, /dev/net/tun): their counters are
+// checked in their source below, and they load in test/device.test.ts and test/tap.test.ts.
+// (The source check reads only the element's .cc: shared headers such as filter_program.h
+// declare counters for several classes, which the load covers.)
+const devices = new Set(['FromDevice', 'ToDevice', 'Tap']);
+
+// The fewest ports a descriptor's count allows, at least one where it allows any.
+const fewest = (spec: string) => (spec === '-' ? 1 : Math.max(Number(spec.split('-')[0]), spec === '0' ? 0 : 1));
+// Click's processing letter of one port ('h', 'l', 'a'; the last letter repeats).
+const letter = (code: string, side: 0 | 1, port: number) => {
+  const s = code.split('/')[side] ?? '';
+  return s === '' ? 'a' : s[Math.min(port, s.length - 1)];
+};
+
+// The element alone, each input fed by a source that sends nothing (through a Queue where the
+// input pulls), each output drained (through an Unqueue where it pulls).
+function alone(d: ElementDescriptor): Plan {
+  const ctor = (elements as Record<string, unknown>)[d.name] as (c: object, n: string) => ElementNode;
+  const [nin, nout] = portCounts[d.name] ?? [fewest(d.inputs), fewest(d.outputs)];
+  return compile(
+    graph(`alone_${d.name}`, () => {
+      const e = ctor(minimal[d.name] ?? {}, 'e');
+      for (let i = 0; i < nin; i++) {
+        const src = InfiniteSource({ limit: 0 }, `src${i}`);
+        (letter(d.processing, 0, i) === 'l' ? src.to(Queue({}, `q${i}`)) : src).to(e.in(i));
+      }
+      for (let o = 0; o < nout; o++) {
+        const out = e.out(o);
+        (letter(d.processing, 1, o) === 'l' ? out.to(Unqueue({}, `u${o}`)) : out).to(Discard({}, `d${o}`));
+      }
+    }),
+  );
+}
+
+t.test('every descriptor has a native class and every native class a descriptor', async (t) => {
+  const native = new Set(loadNative().elementClasses());
+  const described = new Set(allDescriptors().map((d) => d.name));
+  t.ok(described.size > 60, `${described.size} descriptors`);
+  t.same([...described].filter((n) => !native.has(n)), [], 'descriptors without a native class');
+  t.same([...native].filter((n) => !described.has(n)), [], 'native classes without a descriptor');
+});
+
+t.test('every element loads with a minimal config: its native counters are the declared ones', async (t) => {
+  writePcap(join(tmp, 'in.pcap'), [{ data: Buffer.alloc(60), tsNs: 0n }]);
+  const rt = new Runtime({ threads: 1, poolBuffers: 1024 });
+  try {
+    for (const d of allDescriptors()) {
+      if (devices.has(d.name)) continue;
+      let g;
+      try {
+        const plan = alone(d);
+        t.same(plan.classes[d.name].counters, Object.keys(d.counters), `${d.name}: the plan carries its counters in declared order`);
+        g = rt.load(plan);
+      } catch (err) {
+        t.fail(`${d.name} did not load: ${(err as Error).message}`);
+        continue;
+      }
+      t.same(Object.keys(g.counters('e')), Object.keys(d.counters), `${d.name} loads; its counters are its descriptor's`);
+      g.remove();
+    }
+  } finally {
+    rt.close();
+  }
+});
+
+t.test("every counter named in an element's C++ source is declared by its descriptor", async (t) => {
+  const root = join(dirname(new URL(import.meta.url).pathname), '..');
+  for (const d of allDescriptors()) {
+    const cc = join(root, 'elements', d.group, `${d.name}.cc`);
+    t.ok(existsSync(cc), `${d.name}: elements/${d.group}/${d.name}.cc beside its descriptor`);
+    if (!existsSync(cc)) continue;
+    const names = [...readFileSync(cc, 'utf8').matchAll(/\bcounter\("(\w+)"\)/g)].map((m) => m[1]);
+    const undeclared = [...new Set(names)].filter((n) => !(n in d.counters));
+    t.same(undeclared, [], `${d.name}: ${names.length} counter("...") calls, all declared`);
+  }
+});
+
+t.test('the native side refuses a plan that disagrees with its class facts', async (t) => {
+  const good = compile(graph('facts', () => InfiniteSource({ limit: 1 }, 'src').to(Queue({ capacity: 100 }, 'q')).to(Unqueue({}, 'u')).to(Discard({}, 'd'))));
+  const rt = new Runtime({ threads: 1, poolBuffers: 256 });
+  const load = (plan: unknown) => () => rt.engine.addGraph(JSON.stringify(plan));
+  const withQueue = (facts: object, config?: object): Plan => ({
+    ...good,
+    classes: { ...good.classes, Queue: { ...good.classes.Queue, ...facts } },
+    elements: good.elements.map((e) => (e.name === 'q' && config ? { ...e, config: { ...e.config, ...config } } : e)),
+  });
+  try {
+    t.same(good.classes.Queue, {
+      inputs: '1', outputs: '1', processing: 'h/l', counters: ['enqueued', 'drops'],
+      fields: { capacity: { type: 'integer', minimum: 1, maximum: 16777216 } },
+    }, "the plan carries Queue's descriptor facts");
+    // Ports: the plan's element against its class.
+    t.throws(load({ ...good, elements: good.elements.map((e) => (e.name === 'd' ? { ...e, inputs: ['push', 'push'] } : e)) }),
+      /^element 'd' \(Discard\): has 2 input\(s\), the class takes 1$/);
+    t.throws(load(withQueue({ processing: 'h/h' })), /^element 'q' \(Queue\): output 0 is pull but the class only supports push there$/);
+    t.throws(load(withQueue({ inputs: 'two' })), /^plan: classes\.Queue: bad port count 'two\/1'/);
+    t.throws(load(withQueue({ processing: 'push/pull' })), /^plan: classes\.Queue: bad processing 'push\/pull'/);
+    // Fields: ranges come from the plan; a field it does not declare is refused.
+    t.throws(load(withQueue({}, { capacity: 0 })), /^element 'q' \(Queue\): config field 'capacity' must be from 1 to 16777216, got 0$/);
+    t.throws(load(withQueue({ fields: { capacity: { type: 'integer', minimum: 1, maximum: 10 } } })),
+      /^element 'q' \(Queue\): config field 'capacity' must be from 1 to 10, got 100$/, "the plan's range is the one checked");
+    t.throws(load(withQueue({ fields: {} })), /^element 'q' \(Queue\): config field 'capacity' is not declared by class Queue's descriptor/);
+    t.throws(load(withQueue({ fields: { capacity: { type: 'integer', minimum: 'one' } } })), /^plan: classes\.Queue\.fields\.capacity\.minimum must be a number, got "one"$/);
+    // Counters: one the native class uses but the descriptor does not declare.
+    t.throws(load(withQueue({ counters: ['enqueued'] })),
+      /^element 'q' \(Queue\): counter 'drops' is not declared by class Queue's descriptor \(it declares: enqueued\); declare it in Queue\.ts's counters$/);
+    // Classes: each class used needs its entry.
+    const { Queue: _q, ...noQueue } = good.classes;
+    t.throws(load({ ...good, classes: noQueue }), /^element 'q' \(Queue\): the plan's 'classes' has no entry for class 'Queue'/);
+    t.throws(load({ ...good, classes: undefined }), /^plan: 'classes' is missing$/);
+
+    // The engine is unharmed; a write handler that sets a field checks the field's range.
+    const g = rt.load(good);
+    t.throws(() => g.write('q', 'capacity', '0'), /capacity must be from 1 to 16777216, got 0/);
+    t.throws(() => g.write('q', 'capacity', 'lots'), /capacity must be a whole number, got 'lots'/);
+    g.write('q', 'capacity', '16777216');
+    t.equal(g.read('q', 'capacity'), '16777216');
+    g.remove();
+  } finally {
+    rt.close();
+  }
+});
+
+t.test("a push cycle is allowed only through a class whose facts say it ends push cycles", async (t) => {
+  const open = compile(graph('cyc', () => {
+    const c = Counter({}, 'c');
+    const tee = Tee({}, 't');
+    InfiniteSource({ limit: 1 }, 'src').to(c).to(tee);
+    tee.out(0).to(Null({}, 'n')).to(Discard({}, 'end'));
+    tee.out(1).to(Discard({}, 'd'));
+  }));
+  const cyclic: Plan = {
+    ...open,
+    elements: open.elements.filter((e) => e.name !== 'end'),
+    connections: open.connections.map((c) => (c.to === 'end' ? { ...c, to: 'c', toPort: 0 } : c)),
+  };
+  const rt = new Runtime({ threads: 1, poolBuffers: 256 });
+  try {
+    t.throws(() => rt.engine.addGraph(JSON.stringify(cyclic)), /^plan: push cycle: 'c' \(Counter\) -> 't' \(Tee\) -> 'n' \(Null\) -> back to 'c'/);
+    const ends: Plan = { ...cyclic, classes: { ...cyclic.classes, Null: { ...cyclic.classes.Null, endsPushCycles: true } } };
+    t.doesNotThrow(() => rt.engine.addGraph(JSON.stringify(ends)), 'accepted when Null is said to end push cycles');
+  } finally {
+    rt.close();
+  }
+});
+
+t.test("a class's facts follow its schema: unions, string values, exclusive bounds, endsPushCycles", async (t) => {
+  const { classFacts } = await import('../src/compiler/compile.js');
+  const facts = (name: string) => classFacts(allDescriptors().find((d) => d.name === name)!);
+  t.same(facts('ICMPError').fields.type, { type: ['integer', 'string'], minimum: 0, maximum: 255, values: ['unreachable', 'redirect', 'timeexceeded', 'parameterproblem'] });
+  t.same(facts('ICMPError').fields.code, { type: ['integer', 'string'], minimum: 0, maximum: 255 }, 'a free string branch lists no values');
+  t.equal(facts('ICMPError').endsPushCycles, true);
+  t.equal(facts('Queue').endsPushCycles, undefined);
+  t.same(facts('EtherSwitch').fields.timeout, { type: 'number', exclusiveMinimum: 0, maximum: 31536000 });
+  t.same(facts('LatencyMeter').fields.arrival, { type: 'string', values: ['now', 'annotation'] });
+  t.same(facts('InfiniteSource').fields.limit, { type: 'integer', minimum: -1 }, 'no maximum declared: the engine takes the exact JSON range');
+
+  // The engine checks those: an exclusive bound, a string value, an unbounded integer.
+  const rt = new Runtime({ threads: 1, poolBuffers: 256 });
+  try {
+    const plan = compile(graph('kinds', () => {
+      InfiniteSource({ limit: 1 }, 'src').to(LatencyMeter({}, 'lat')).to(Discard({}, 'd'));
+    }));
+    const load = (el: string, config: object) => () =>
+      rt.engine.addGraph(JSON.stringify({ ...plan, elements: plan.elements.map((e) => (e.name === el ? { ...e, config: { ...e.config, ...config } } : e)) }));
+    t.throws(load('lat', { arrival: 'later' }), /^element 'lat' \(LatencyMeter\): config field 'arrival' must be "now" or "annotation", got "later"$/);
+    t.throws(load('src', { limit: 2 ** 60 }), /^element 'src' \(InfiniteSource\): config field 'limit' must be an exact integer, at most 2\^53 - 1 in size, got 1\.15\d*e\+18$/);
+    t.throws(load('src', { limit: -2 }), /^element 'src' \(InfiniteSource\): config field 'limit' must be at least -1, got -2$/);
+    const sw = compile(graph('sw', () => {
+      const s = EtherSwitch({}, 'sw');
+      InfiniteSource({ limit: 1 }, 'a').to(s.in(0));
+      InfiniteSource({ limit: 1 }, 'b').to(s.in(1));
+      s.out(0).to(Discard({}, 'x'));
+      s.out(1).to(Discard({}, 'y'));
+    }));
+    t.throws(() => rt.engine.addGraph(JSON.stringify({ ...sw, elements: sw.elements.map((e) => (e.name === 'sw' ? { ...e, config: { ...e.config, timeout: 0 } } : e)) })),
+      /^element 'sw' \(EtherSwitch\): config field 'timeout' must be more than 0 and at most 31536000, got 0$/);
+  } finally {
+    rt.close();
+  }
+});
