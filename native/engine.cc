@@ -132,6 +132,12 @@ void Engine::worker_main(int index) {
   self.in_loop.store(true);
   uint32_t idle = 0;
   while (!stop_.load(std::memory_order_relaxed)) {
+    // On the test clock, a full fence between the last round's `rounds` store and this clock
+    // read (and set_virtual_time's seq_cst store) make the epoch wait exact: once the control
+    // thread has seen a round end after its store, every later round reads the new time.
+    // Without it, x86 may let this read pass the buffered `rounds` store, and a round counted
+    // as "after the move" could still run at the old time.
+    if (options_.virtual_clock_ns) std::atomic_thread_fence(std::memory_order_seq_cst);
     const uint64_t virtual_now = virtual_now_.load(std::memory_order_acquire);
     tls_clock.mono_ns = virtual_now ? virtual_now : monotonic_ns();
     tls_clock.real_ns = realtime_ns();
@@ -399,7 +405,7 @@ void Engine::set_virtual_time(uint64_t ns) {
   std::lock_guard<std::mutex> lock(control_);
   if (virtual_now_.load() == 0) throw std::logic_error("this engine runs on the real clock (no virtualClockNs option)");
   if (ns < virtual_now_.load()) throw std::invalid_argument("the virtual clock never goes back");
-  virtual_now_.store(ns, std::memory_order_release);
+  virtual_now_.store(ns, std::memory_order_seq_cst);  // pairs with the worker loop's fence
   wait_epoch();  // two rounds: the second began after the store
 }
 

@@ -17,12 +17,14 @@ import {
   SetIPAddress,
   ICMPPingResponder,
   ICMPError,
+  Strip,
   graph,
   compile,
 } from 'pktgraph';
 import { runGraph } from './lib/run.js';
 import { pcapFiles, sameBuffers } from './lib/pcapfiles.js';
-import { ipv4, udp, tcp, icmp4, parseIpv4, verifyIpv4Checksum, verifyL4Checksum, PROTO_ICMP, PROTO_TCP } from './lib/packets.js';
+import { LINKTYPE_ETHERNET } from './lib/pcap.js';
+import { ether, ipv4, udp, tcp, icmp4, parseIpv4, verifyIpv4Checksum, verifyL4Checksum, PROTO_ICMP, PROTO_TCP } from './lib/packets.js';
 
 // ---------- helpers ----------
 
@@ -326,6 +328,18 @@ t.test('ICMPError: suppressed cases are counted and nothing is emitted', async (
   t.equal(c.errors, 0);
   t.equal(c.rate_limited, 0);
   t.equal(s.pool.available, s.pool.capacity, 'every original freed');
+});
+
+t.test('ICMPError: no error about a datagram that came as a link-level broadcast or multicast (RFC 1812 4.3.2.7, as Click)', async (t) => {
+  // The packet-type annotation FromPcap sets from the Ethernet destination survives Strip.
+  const dgram = udpIp('10.0.0.1', '10.0.0.2');
+  const to = ['ff:ff:ff:ff:ff:ff', '01:00:5e:00:00:01', '33:33:00:00:00:01', '02:00:00:00:00:02'];
+  const inFile = input('linkcast', to.map((dst) => ether({ dst, payload: dgram })), LINKTYPE_ETHERNET);
+  const s = await runGraph(() => {
+    FromPcap({ file: inFile }).to(Strip({ length: 14 })).to(MarkIPHeader()).to(ICMPError({ src: ROUTER, type: 'unreachable', code: 'host', rateLimit: 0 }, 'err')).to(sink('linkcast'));
+  });
+  sameBuffers(t, read('linkcast'), [icmpErrorRef(dgram, { type: 3, code: 1, id: parseIpv4(read('linkcast')[0]).id })], 'one error: about the unicast frame only');
+  t.equal(s.elements.err.suppressed_bad_destination, 3, 'the broadcast and the two multicast frames counted');
 });
 
 t.test('ICMPError: the rate limit (token bucket of one second, starting full)', async (t) => {

@@ -15,6 +15,7 @@ import {
   ICMP6PingResponder,
   ICMP6Error,
   LookupIP6Route,
+  Strip,
   graph,
   compile,
 } from 'pktgraph';
@@ -334,6 +335,19 @@ t.test('ICMP6Error: packet too big with the MTU, capped at 1280 bytes; suppressi
   t.ok(rate1.errors >= 1 && rate1.errors <= 2, `rateLimit 1: one error (got ${rate1.errors})`);
   t.equal(rate1.errors + rate1.rate_limited, rateIn.length);
   t.equal(s.pool.available, s.pool.capacity, 'every buffer back in the pool (originals freed, errors written)');
+});
+
+t.test('ICMP6Error: no error about a packet that came as a link-level multicast, except packet too big (RFC 4443 2.4 e)', async (t) => {
+  // The packet-type annotation FromPcap sets from the Ethernet destination survives Strip.
+  const pkt = udpPacket(A, B, 'to a link-level group');
+  const frames = ['33:33:00:00:00:01', 'ff:ff:ff:ff:ff:ff', '02:00:00:00:00:02'].map((dst) => ether({ dst, type: ETH_IPV6, payload: pkt }));
+  const s = await runGraph(() => {
+    FromPcap({ file: input('linkcast', frames, LINKTYPE_ETHERNET) }).to(Strip({ length: 14 })).to(CheckIP6Header()).to(ICMP6Error({ src: R, type: 1, code: 3, rateLimit: 0 }, 'unreach')).to(sink('linkcast'));
+    FromPcap({ file: input('linkcast-ptb', frames, LINKTYPE_ETHERNET) }).to(Strip({ length: 14 })).to(CheckIP6Header()).to(ICMP6Error({ src: R, type: 2, mtu: 1280, rateLimit: 0 }, 'ptb')).to(sink('linkcast-ptb'));
+  });
+  sameBuffers(t, read('linkcast'), [errorFor(pkt, 1, 3, 0)], 'port unreachable only about the unicast frame');
+  t.equal(s.elements.unreach.suppressed_bad_destination, 2, 'the multicast and broadcast frames counted');
+  t.equal(read('linkcast-ptb').length, 3, 'packet too big is sent whatever the link-level destination');
 });
 
 t.test('ICMP6Error refuses a source address that is not unicast', async (t) => {

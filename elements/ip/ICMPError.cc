@@ -189,6 +189,8 @@ class ICMPError final : public Element {
     if (ip[12] == 0 || ip[12] == 127 || ip[12] >= 224) return c_bad_source_;
     // Nor about a datagram sent to a multicast address or the limited broadcast.
     if ((ip[16] & 0xf0) == 0xe0 || (ip[16] == 255 && ip[17] == 255 && ip[18] == 255 && ip[19] == 255)) return c_bad_destination_;
+    // Nor about one that came as a link-level broadcast or multicast (RFC 1812 4.3.2.7, as Click).
+    if (p->anno().packet_type == kBroadcast || p->anno().packet_type == kMulticast) return c_bad_destination_;
     if (ip[9] == 1) {
       if (avail < hlen + 1 || total < hlen + 1) return c_malformed_;  // no ICMP type to look at
       const uint8_t t = ip[hlen];

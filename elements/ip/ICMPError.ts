@@ -54,7 +54,9 @@ No error is sent (the packet is dropped and counted) about:
 - \`suppressed_fragment\`: a fragment other than the first (fragment offset not 0);
 - \`suppressed_bad_source\`: a source that does not name one host: 0.0.0.0/8, loopback 127.0.0.0/8,
   multicast 224.0.0.0/4, or 240.0.0.0/4 (class E and the broadcast 255.255.255.255) (RFC 1122 3.2.2);
-- \`suppressed_bad_destination\`: a datagram sent to a multicast address or 255.255.255.255;
+- \`suppressed_bad_destination\`: a datagram sent to a multicast address or 255.255.255.255, or one that
+  arrived as a link-level broadcast or multicast (its packet-type annotation, set by FromDevice, FromPcap
+  and Tap; RFC 1812 4.3.2.7, as Click);
 - \`suppressed_icmp_error\`: an ICMP error message (ICMP types 3, 4, 5, 11 and 12); queries and
   replies (echo, timestamp, ...) do get errors;
 - \`suppressed_source_routed\`: for a redirect (type 5), a source-routed datagram (RFC 1812
@@ -133,7 +135,7 @@ number or a name valid for the type: ${Object.entries(ICMP_ERROR_CODES)
     errors: 'ICMP error messages sent (on output 0)',
     suppressed_icmp_error: 'packets not answered because they are ICMP error messages (types 3, 4, 5, 11, 12)',
     suppressed_bad_source: 'packets not answered because the source is 0/8, 127/8, 224/4 or 240/4',
-    suppressed_bad_destination: 'packets not answered because the destination is multicast or 255.255.255.255',
+    suppressed_bad_destination: 'packets not answered because the destination is multicast or 255.255.255.255, or they arrived as link-level broadcast or multicast',
     suppressed_fragment: 'packets not answered because they are fragments other than the first',
     suppressed_source_routed: 'packets not answered with a redirect because they carry a source route (RFC 1812 5.2.7.2)',
     rate_limited: 'packets not answered because the rate limit was reached',

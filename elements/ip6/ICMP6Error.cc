@@ -146,7 +146,10 @@ class ICMP6Error final : public Element {
     }
     if (nh == 58 && off < avail && ip[off] < 128) return c_icmp_error_;
     if (ip[8] == 0xff || all_zero16(ip + 8)) return c_bad_source_;
-    if (ip[24] == 0xff && type_ != 2 && !(type_ == 4 && code_ == 2)) return c_bad_destination_;
+    // Nor about one sent to a multicast address, at the IP or the link level (RFC 4443 2.4 e),
+    // except packet too big and parameter problem code 2.
+    const bool multicast = ip[24] == 0xff || p->anno().packet_type == kBroadcast || p->anno().packet_type == kMulticast;
+    if (multicast && type_ != 2 && !(type_ == 4 && code_ == 2)) return c_bad_destination_;
     return kKeep;
   }
 

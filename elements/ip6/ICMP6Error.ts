@@ -36,8 +36,10 @@ No error is sent (the packet is dropped and counted) about (RFC 4443 section 2.4
   options and (first) fragment headers are walked to find it; informational messages (echo, ...) do get
   errors;
 - \`suppressed_bad_source\`: a multicast (ff00::/8) or unspecified (::) source, which names no one host;
-- \`suppressed_bad_destination\`: a packet sent to a multicast address, except for packet too big (type 2)
-  and parameter problem code 2 (unrecognized option), which RFC 4443 allows for multicast;
+- \`suppressed_bad_destination\`: a packet sent to a multicast address, or one that arrived as a
+  link-level broadcast or multicast (its packet-type annotation, set by FromDevice, FromPcap and Tap),
+  except for packet too big (type 2) and parameter problem code 2 (unrecognized option), which RFC 4443
+  2.4 (e) allows for multicast;
 - \`rate_limited\`: more than \`rateLimit\` errors per second (RFC 4443 section 2.4 (f)). A token bucket
   holds up to \`rateLimit\` tokens (one second's worth) and starts full; it refills at \`rateLimit\` tokens
   per second (from the worker's loop clock) and every error takes one, so a burst of 1000 packets at
@@ -84,7 +86,7 @@ Packets without a usable header are dropped and counted in \`drops_malformed\` (
     errors: 'ICMPv6 error messages sent (on output 0)',
     suppressed_icmp_error: 'packets not answered because they are ICMPv6 error messages (types below 128)',
     suppressed_bad_source: 'packets not answered because the source is multicast (ff00::/8) or unspecified (::)',
-    suppressed_bad_destination: 'packets not answered because the destination is multicast (except packet too big and parameter problem code 2)',
+    suppressed_bad_destination: 'packets not answered because the destination is multicast, at the IP or the link level (except packet too big and parameter problem code 2)',
     rate_limited: 'packets not answered because the rate limit was reached',
     drops_malformed: 'packets dropped because the network-header annotation is unset or the 40-byte IPv6 header is not inside the packet',
     drops_no_buffer: 'errors dropped (not sent) because the packet pool was empty',
