@@ -12,7 +12,8 @@
       "sources": ["<!@(node scripts/native-sources.mjs)"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
-        "native"
+        "native",
+        "elements/lib"
       ],
       # C++ exceptions are on: configuration and plan errors are thrown as
       # exceptions and become JavaScript errors; the packet path never throws.

@@ -320,7 +320,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     for (size_t i = 0; i < names.size(); i++) arr.Set(uint32_t(i), names[i]);
     return arr;
   }));
-  // The compile-time check of IPLookup's and LookupIP6Route's `routes` (elements/ip/routeText.ts),
+  // The compile-time check of IPLookup's and LookupIP6Route's `routes` (elements/lib/routeText.ts),
   // by the parser configure and the route handlers use: checkRoutes(width, outputs, routes)
   // returns '' or the first problem ("route 3 ('...'): ..."), in the words a load would use.
   exports.Set("checkRoutes", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { defineElement } from '../../src/graph/descriptor.js';
-import { resolverFields, resolverHandlers } from './resolverFields.js';
+import { resolverFields, resolverHandlers } from '../lib/resolverFields.js';
 import { etherAddress, ipv4Address } from '../../src/graph/types.js';
 import { formatIPv4, maskOf, parsePrefix } from '../../src/util/address.js';
 

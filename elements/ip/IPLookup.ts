@@ -1,5 +1,5 @@
 import { defineElement } from '../../src/graph/descriptor.js';
-import { checkRoutes, lookupDescriptorParts } from './routeText.js';
+import { checkRoutes, lookupDescriptorParts } from '../lib/routeText.js';
 
 export const IPLookup = defineElement({
   name: 'IPLookup',

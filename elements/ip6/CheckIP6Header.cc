@@ -2,7 +2,7 @@
 // Documentation: CheckIP6Header.ts.
 #include <cstring>
 
-#include "../ip/ip_util.h"
+#include "ip_util.h"
 #include "per_packet.h"
 
 namespace pg {

@@ -1,7 +1,7 @@
 // DecIP6HLIM: decrements the IPv6 hop limit; expired packets go to output 1 (if
 // connected) or are dropped. Documentation: DecIP6HLIM.ts. The batch loop is DecIPTTL's
-// (../ip/dec_hop_limit.h).
-#include "../ip/dec_hop_limit.h"
+// (elements/lib/dec_hop_limit.h).
+#include "dec_hop_limit.h"
 
 namespace pg {
 

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <string>
 
-#include "../ip/ip_util.h"
+#include "ip_util.h"
 #include "element.h"
 
 namespace pg {

@@ -2,7 +2,7 @@
 // ICMP6PingResponder.ts.
 #include <cstring>
 
-#include "../ip/ip_util.h"
+#include "ip_util.h"
 #include "batch_split.h"
 #include "element.h"
 

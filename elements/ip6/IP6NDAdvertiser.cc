@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "../ip/ip_util.h"
+#include "ip_util.h"
 #include "element.h"
 
 namespace pg {

@@ -1,13 +1,13 @@
 // IP6NDSolicitor: resolves IPv6 next hops with Neighbor Discovery (RFC 4861) and
 // encapsulates IPv6 packets in Ethernet. Documentation: IP6NDSolicitor.ts. The table,
-// queues, timer and handlers are ARPQuerier's (../ethernet/resolver.h), keyed by 16-byte
+// queues, timer and handlers are ARPQuerier's (elements/lib/resolver.h), keyed by 16-byte
 // addresses; this file holds what is Neighbor Discovery's own.
 #include <arpa/inet.h>
 
 #include <cstring>
 
-#include "../ethernet/resolver.h"
-#include "../ip/ip_util.h"
+#include "resolver.h"
+#include "ip_util.h"
 
 namespace pg {
 

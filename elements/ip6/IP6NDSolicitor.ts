@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { defineElement } from '../../src/graph/descriptor.js';
-import { resolverFields, resolverHandlers } from '../ethernet/resolverFields.js';
+import { resolverFields, resolverHandlers } from '../lib/resolverFields.js';
 import { etherAddress, ipv6Address } from '../../src/graph/types.js';
 
 export const IP6NDSolicitor = defineElement({

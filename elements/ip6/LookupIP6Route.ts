@@ -1,5 +1,5 @@
 import { defineElement } from '../../src/graph/descriptor.js';
-import { checkRoutes, lookupDescriptorParts } from '../ip/routeText.js';
+import { checkRoutes, lookupDescriptorParts } from '../lib/routeText.js';
 
 export const LookupIP6Route = defineElement({
   name: 'LookupIP6Route',

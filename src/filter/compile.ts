@@ -1,5 +1,5 @@
 // Compiles parsed filter rules into the decision DAG the native IPClassifier and IPFilter
-// evaluate (elements/ip/filter_program.h).
+// evaluate (elements/lib/filter_program.h).
 //
 // Each node is one comparison `LHS op RHS`, where both sides are small postfix programs
 // over 32-bit unsigned values (constants, bounds-checked loads from the network,
