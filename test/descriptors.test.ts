@@ -184,29 +184,6 @@ t.test('the native side refuses a plan that disagrees with its class facts', asy
   }
 });
 
-t.test("a push cycle is allowed only through a class whose facts say it ends push cycles", async (t) => {
-  const open = compile(graph('cyc', () => {
-    const c = Counter({}, 'c');
-    const tee = Tee({}, 't');
-    InfiniteSource({ limit: 1 }, 'src').to(c).to(tee);
-    tee.out(0).to(Null({}, 'n')).to(Discard({}, 'end'));
-    tee.out(1).to(Discard({}, 'd'));
-  }));
-  const cyclic: Plan = {
-    ...open,
-    elements: open.elements.filter((e) => e.name !== 'end'),
-    connections: open.connections.map((c) => (c.to === 'end' ? { ...c, to: 'c', toPort: 0 } : c)),
-  };
-  const rt = new Runtime({ threads: 1, poolBuffers: 256 });
-  try {
-    t.throws(() => rt.engine.addGraph(JSON.stringify(cyclic)), /^plan: push cycle: 'c' \(Counter\) -> 't' \(Tee\) -> 'n' \(Null\) -> back to 'c'/);
-    const ends: Plan = { ...cyclic, classes: { ...cyclic.classes, Null: { ...cyclic.classes.Null, endsPushCycles: true } } };
-    t.doesNotThrow(() => rt.engine.addGraph(JSON.stringify(ends)), 'accepted when Null is said to end push cycles');
-  } finally {
-    rt.close();
-  }
-});
-
 t.test("a class's facts follow its schema: unions, string values, exclusive bounds, endsPushCycles", async (t) => {
   const { classFacts } = await import('../src/compiler/compile.js');
   const facts = (name: string) => classFacts(allDescriptors().find((d) => d.name === name)!);
