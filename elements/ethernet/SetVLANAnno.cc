@@ -1,11 +1,11 @@
 // SetVLANAnno: sets each packet's VLAN annotation. Documentation: SetVLANAnno.ts.
 #include <atomic>
 
-#include "element.h"
+#include "per_packet.h"
 
 namespace pg {
 
-class SetVLANAnno final : public Element {
+class SetVLANAnno final : public PerPacketElement<SetVLANAnno> {
  public:
   void configure(const Config& conf) override {
     const int64_t tci = conf.integer("vlanTci");
@@ -14,16 +14,11 @@ class SetVLANAnno final : public Element {
     tci_.store(uint16_t((tci >= 0 ? tci : id) | pcp << 13));  // as Click: pcp is ORed into vlanTci too
   }
 
-  void push(int, Batch& b) override {
-    set(b, 0);
-    output_push(0, b);
-  }
-
-  uint32_t pull(int, Batch& b, uint32_t max) override {
-    const uint32_t first = b.count;
-    input_pull(0, b, max);
-    set(b, first);
-    return b.count - first;
+  uint32_t action(Packet* p) {
+    Annotations& a = p->anno();
+    a.vlan_tci = tci_.load(std::memory_order_relaxed);  // a plain load: no cost per packet
+    a.flags |= kVlanPresent;
+    return kKeep;
   }
 
   void add_handlers(std::vector<Handler>& h) override {
@@ -36,14 +31,6 @@ class SetVLANAnno final : public Element {
   }
 
  private:
-  void set(Batch& b, uint32_t first) {
-    const uint16_t tci = tci_.load(std::memory_order_relaxed);
-    for (uint32_t i = first; i < b.count; i++) {
-      Annotations& a = b.pkts[i]->anno();
-      a.vlan_tci = tci;
-      a.flags |= kVlanPresent;
-    }
-  }
   // Change the bits of mask to v (control thread).
   void replace(uint16_t mask, uint16_t v) {
     uint16_t old = tci_.load();
