@@ -1,0 +1,134 @@
+// The traffic suite's convergence, in memory on the real clock, counters sampled every few ms:
+// - rate change: a rate element shaping a backlogged queue is re-rated through its handler
+//   (1 Gbit/s -> 500 Mbit/s, then back); the time until the achieved rate, over sliding 20 ms
+//   windows, is within 2% of the new rate and stays there (the 0.5 s observed after the change);
+// - new contender: two classes (Paint 0 and 1, each a paced source above the link -> Queue)
+//   under a scheduler, the link a rate element at 1 Gbit/s; class 1's source starts while
+//   class 0 has the link to itself; the time until each class's share of what the link sent is
+//   within 2% of its due (counted per class after the link by PaintSwitch -> Discard).
+// The answer's resolution is the window (20 ms): a change that takes effect at once measures
+// about one window.
+import { InfiniteSource, Queue, Discard, Paint, PaintSwitch, Unqueue, type ElementNode } from 'pktgraph';
+import { stats, type CaseResult } from '../../lib.js';
+import { rateElements, schedElements, inUnit, IPV4_UDP_64, type RateElement, type SchedElement } from './elements.js';
+import { sampleUntil, convergenceTime, nowS, sleep, rateLabel, type Sample } from './measure.js';
+import { startGraph, shapedPath, offered, OFFERED_NOTE, QUEUE_CAPACITY } from './accuracy.js';
+import { SHARE_TOLERANCE, CONVERGENCE_TARGET_MS, burstBytes, BURST_NOTE, type TrafficSettings } from './settings.js';
+import type { Job } from './jobs.js';
+
+const FRAME = 1518;
+const BYTES = FRAME - 4;
+const HIGH = 1e9;
+const LOW = 5e8;
+const OBSERVE_S = 0.5;
+
+/** One figure over the trials: median and max of the settled times (ms); unsettled trials noted. */
+function timesResult(base: CaseResult, times: (number | undefined)[], what: string): CaseResult {
+  const settled = times.filter((t): t is number => t !== undefined).map((t) => t * 1000);
+  const unsettled = times.length - settled.length;
+  const r: CaseResult = { ...base, warnings: [] };
+  if (!settled.length) return { ...r, status: 'failed', reason: `${what}: never within ${SHARE_TOLERANCE * 100}% for the ${OBSERVE_S * 1000} ms observed after the change (${times.length} trial(s))` };
+  const st = stats(settled);
+  r.mpps = st;
+  r.target = { note: `within ${SHARE_TOLERANCE * 100}% in <= ${CONVERGENCE_TARGET_MS} ms (median ${st.median.toFixed(0)} ms, worst ${unsettled ? 'never settled' : `${st.max.toFixed(0)} ms`})` };
+  r.met = unsettled === 0 && st.max <= CONVERGENCE_TARGET_MS;
+  r.extra = { unit: 'ms', trials: times.length, ...(unsettled ? { unsettled } : {}) };
+  if (unsettled) r.warnings.push(`${unsettled} of ${times.length} trial(s) never settled within ${SHARE_TOLERANCE * 100}% in the ${OBSERVE_S * 1000} ms observed`);
+  return r;
+}
+
+function rateChangeJob(e: RateElement, s: TrafficSettings): Job {
+  return {
+    label: `convergence: ${e.name} rate change`,
+    run: async (step) => {
+      const base: CaseResult = {
+        suite: 'traffic',
+        name: `convergence: ${e.name} re-rated ${rateLabel(HIGH)} <-> ${rateLabel(LOW)}`,
+        description: `InfiniteSource (${FRAME} B, ${OFFERED_NOTE} of ${rateLabel(HIGH)}) -> Queue (${QUEUE_CAPACITY}) -> ${e.setup} -> Discard, one worker, real clock; the rate written through its \`${e.rateHandler}\` handler from ${rateLabel(HIGH)} to ${rateLabel(LOW)} and back, ${s.convergenceTrials} time(s) each way; Discard's bytes sampled every ${s.sampleMs} ms; time from the write until the rate over sliding ${s.windowMs} ms windows is within ${SHARE_TOLERANCE * 100}% of the new rate for good (the resolution is one window).`,
+        threads: 1,
+        frameBytes: FRAME,
+        group: 'convergence',
+        forwarder: 'engine',
+        warnings: [],
+      };
+      const run = startGraph('traffic-rate-change', () => shapedPath(e, inUnit(e, HIGH, BYTES), burstBytes(HIGH, BYTES), FRAME, offered(HIGH / 8 / BYTES)));
+      const times: (number | undefined)[] = [];
+      try {
+        await sleep(500);
+        for (let trial = 0; trial < s.convergenceTrials; trial++)
+          for (const to of [LOW, HIGH]) {
+            step(`trial ${trial + 1}: to ${rateLabel(to)}`);
+            const samples: Sample[] = [];
+            const read = () => [Number(run.g.counter('sink', 'bytes'))];
+            await sampleUntil(read, nowS() + 0.1, s.sampleMs, samples);
+            const change = nowS();
+            run.g.write('x', e.rateHandler, e.rateText(inUnit(e, to, BYTES)));
+            await sampleUntil(read, change + OBSERVE_S, s.sampleMs, samples);
+            times.push(convergenceTime(samples, change, [0], [to], s.windowMs / 1000, SHARE_TOLERANCE, { scale: 8 }));
+          }
+      } finally {
+        run.close();
+      }
+      return timesResult(base, times, 'the achieved rate');
+    },
+  };
+}
+
+/** Two classes under `sched`, the link `link` at HIGH; class 1 starts after class 0 has the link. */
+function contenderJob(sched: SchedElement, link: RateElement, weights: number[], s: TrafficSettings): Job {
+  const fractions = sched.shares(weights);
+  const shares = fractions.map((f) => f * HIGH);
+  return {
+    label: `convergence: ${sched.name} new contender`,
+    run: async (step) => {
+      const base: CaseResult = {
+        suite: 'traffic',
+        name: `convergence: ${sched.name}, a new contender (weights ${weights.join(':')})`,
+        description: `Two classes, each InfiniteSource (${FRAME} B, ${OFFERED_NOTE} of the link) -> Paint(class) -> Queue (${QUEUE_CAPACITY}) -> ${sched.setup}; the link ${link.setup} at ${rateLabel(HIGH)} (${BURST_NOTE}) -> PaintSwitch -> a Discard per class; one worker, real clock. Class 1's source is switched on (its \`active\` handler) while class 0 has the link alone; counters sampled every ${s.sampleMs} ms; time until each class's share of what the link sent, over sliding ${s.windowMs} ms windows, is within ${SHARE_TOLERANCE * 100}% of its due (${fractions.map((f) => `${+(f * 100).toFixed(1)}%`).join(', ')}: ${shares.map(rateLabel).join(', ')}) for good (the link's own accuracy is the accuracy cases'); ${s.convergenceTrials} trial(s).`,
+        threads: 1,
+        frameBytes: FRAME,
+        group: 'convergence',
+        forwarder: 'engine',
+        warnings: [],
+      };
+      const times: (number | undefined)[] = [];
+      for (let trial = 0; trial < s.convergenceTrials; trial++) {
+        step(`trial ${trial + 1}`);
+        const run = startGraph('traffic-contender', () => {
+          const sc = sched.make(weights, 'sched');
+          weights.forEach((_, k) => {
+            InfiniteSource({ data: IPV4_UDP_64, length: BYTES, rate: offered(HIGH / 8 / BYTES), burst: 256, active: k === 0 }, `src${k}`)
+              .to(Paint({ color: k }, `paint${k}`))
+              .to(Queue({ capacity: QUEUE_CAPACITY }, `q${k}`))
+              .to(sc.in(k));
+          });
+          const x: ElementNode = sc.to(link.make(inUnit(link, HIGH, BYTES), burstBytes(HIGH, BYTES), FRAME, 'link'));
+          const ps = (link.place === 'pull' ? x.to(Unqueue({ burst: 256 }, 'pump')) : x).to(PaintSwitch({}, 'classes'));
+          weights.forEach((_, k) => ps.out(k).to(Discard({}, `sink${k}`)));
+        });
+        try {
+          await sleep(500);
+          const read = () => weights.map((_, k) => Number(run.g.counter(`sink${k}`, 'bytes')));
+          const samples: Sample[] = [];
+          await sampleUntil(read, nowS() + 0.1, s.sampleMs, samples);
+          const change = nowS();
+          for (let k = 1; k < weights.length; k++) run.g.write(`src${k}`, 'active', 'true');
+          await sampleUntil(read, change + OBSERVE_S, s.sampleMs, samples);
+          times.push(convergenceTime(samples, change, weights.map((_, k) => k), fractions, s.windowMs / 1000, SHARE_TOLERANCE, { shares: true }));
+        } finally {
+          run.close();
+        }
+      }
+      return timesResult(base, times, 'the class rates');
+    },
+  };
+}
+
+export function convergenceJobs(s: TrafficSettings): Job[] {
+  // The link: a bit-rate element where there is one, else RatedUnqueue.
+  const link = rateElements.find((e) => e.name === 'BandwidthRatedUnqueue') ?? rateElements.find((e) => e.name === 'RatedUnqueue')!;
+  return [
+    ...rateElements.map((e) => rateChangeJob(e, s)),
+    ...schedElements.map((sc) => contenderJob(sc, link, sc.name === 'RoundRobinSched' ? [1, 1] : [1, 3], s)),
+  ];
+}

@@ -1,0 +1,346 @@
+// The traffic suite's lab: shaping on veth, the engine side by side with Linux tc in the same
+// run on the interfaces suite's topology (needs root):
+//
+//   gen namespace ──veth── root namespace (the shaper under test) ──veth── sink namespace
+//   (trafgen)       0a  0b  engine: FromDevice -> Queue -> shaper -> ToDevice   1b  1a (counted)
+//                           Linux:  bridge 0b-1b, a tc qdisc (TBF, HTB) on 1b
+//
+// Traffic: trafgen (netsniff-ng, installed with apt-get when missing; else the engine's own
+// generator in a separate process, said in the notes) sends 1518 B frames (1514 on the veth) at
+// 1.25x the shaped rate, or flat out for the highest rate (0.8x the least of what the Linux
+// bridge and the engine delivered unshaped at full load, measured first). Achieved rate =
+// the sink interface's received bytes (frames without FCS, as tc and the engine count them) x 8
+// over 1 s windows, from /proc/<pid>/net/dev of a process in the sink namespace, read with the
+// time beside each read; windows start once frames arrive plus 0.5 s.
+// Same settings both sides: rate, a bucket of 32 frames or 1 ms of the rate, a queue of 1000
+// frames (engine Queue; TBF limit 1000 x 1514 bytes; HTB's leaf a pfifo of 1000).
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { graph, compile, Runtime, labAvailable, FromDevice, ToDevice, Queue, Unqueue, Discard, type Lab, type RunningGraph } from 'pktgraph';
+import { stats, type CaseResult, type Comparison } from '../../lib.js';
+import type { Progress } from '../../progress.js';
+import { buildLab, sh, sleep as msleep, type Env } from '../interfaces/topology.js';
+import { chooseGenerator, makeGenerator } from '../interfaces/generator.js';
+import { kernelBridge } from '../interfaces/kernel-cases.js';
+import { SINK_DISCARD_MAC } from '../interfaces/settings.js';
+import { rateElements, inUnit, type RateElement } from './elements.js';
+import { windowRates, errorSummary, rateLabel, round, nowS, type Sample } from './measure.js';
+import { ACCURACY_TARGET_PCT, burstBytes, BURST_NOTE, type TrafficSettings } from './settings.js';
+
+const FRAME = 1518;
+const BYTES = FRAME - 4;
+const QUEUE = 1000;
+const OFFER = 1.25;
+
+/** The engine's path without shaping (an Unqueue in the shaper's place), for the full-load trial. */
+const UNSHAPED: RateElement = { name: 'Unqueue', unit: 'packets', place: 'unqueue', setup: 'Unqueue', make: (_r, _b, _f, name) => Unqueue({ burst: 64 }, name), rateHandler: '', rateText: String };
+
+/** The device under test between a and b: started, then torn down. */
+interface Shaper {
+  key: string;
+  name: string;
+  forwarder: 'engine' | 'kernel';
+  setup: string;
+  start(env: Env, a: string, b: string, bps: number): { teardown: () => void; counters?: () => Record<string, number> };
+}
+
+function engineShaper(e: RateElement): Shaper {
+  return {
+    key: `engine-${e.name}`,
+    name: `engine ${e.name}`,
+    forwarder: 'engine',
+    setup: `FromDevice -> Queue (${QUEUE}) -> ${e.setup} -> ToDevice (qdiscBypass), one worker`,
+    start: (_env, a, b, bps) => {
+      const rt = new Runtime({ threads: 1, poolBuffers: 16384 });
+      let g: RunningGraph;
+      try {
+        g = rt.load(
+          compile(
+            graph('traffic-lab', () => {
+              const tx = ToDevice({ device: b, qdiscBypass: true }, 'tx');
+              const rx = FromDevice({ device: a, burst: 64 }, 'rx');
+              const x = e.make(inUnit(e, bps, BYTES), burstBytes(bps, BYTES), FRAME, 'x');
+              if (e.place === 'push') {
+                rx.to(x);
+                x.out(0).to(tx);
+                x.out(1).to(Discard({}, 'over'));
+              } else rx.to(Queue({ capacity: QUEUE }, 'q')).to(x).to(tx);
+            }),
+          ),
+        );
+        rt.start();
+      } catch (err) {
+        rt.close();
+        throw err;
+      }
+      const running = g;
+      return {
+        counters: () => {
+          const out: Record<string, number> = {};
+          for (const [el, cs] of Object.entries(running.allCounters())) for (const [k, v] of Object.entries(cs)) if (v > 0n && /drops|shortfall|pool_empty/.test(k)) out[`${el}.${k}`] = Number(v);
+          return out;
+        },
+        teardown: () => {
+          try {
+            rt.stop();
+            running.remove();
+          } finally {
+            rt.close();
+          }
+        },
+      };
+    },
+  };
+}
+
+/** Linux: a bridge between a and b, and `qdisc(b, bps, burst)` on b (tc commands). */
+function kernelShaper(key: string, name: string, setup: string, qdisc: (dev: string, bps: number, burst: number) => string[][]): Shaper {
+  return {
+    key,
+    name,
+    forwarder: 'kernel',
+    setup,
+    start: (env, a, b, bps) => {
+      const br = kernelBridge(env, a, b) as { teardown: () => void };
+      const teardown = () => {
+        spawnSync('tc', ['qdisc', 'del', 'dev', b, 'root'], { stdio: 'ignore' });
+        br.teardown();
+      };
+      try {
+        for (const cmd of qdisc(b, bps, burstBytes(bps, BYTES))) sh('tc', cmd, name);
+      } catch (err) {
+        teardown();
+        throw err;
+      }
+      return { teardown };
+    },
+  };
+}
+
+const tbf = kernelShaper('kernel-tbf', 'Linux tc TBF', `a Linux bridge between the two root-side veth ends, \`tc qdisc ... tbf rate R burst B limit ${QUEUE * BYTES}\` on the egress end`, (dev, bps, burst) => [
+  ['qdisc', 'replace', 'dev', dev, 'root', 'tbf', 'rate', `${Math.round(bps)}bit`, 'burst', String(burst), 'limit', String(QUEUE * BYTES)],
+]);
+
+const htb = kernelShaper('kernel-htb', 'Linux tc HTB', `a Linux bridge between the two root-side veth ends, HTB on the egress end: root 1: (default 10), class 1:1 rate R ceil R, leaf 1:10 rate R ceil R (burst = cburst = B), a pfifo of ${QUEUE} under the leaf`, (dev, bps, burst) => {
+  const cls = (parent: string, id: string) => ['class', 'add', 'dev', dev, 'parent', parent, 'classid', id, 'htb', 'rate', `${Math.round(bps)}bit`, 'ceil', `${Math.round(bps)}bit`, 'burst', String(burst), 'cburst', String(burst)];
+  return [
+    ['qdisc', 'replace', 'dev', dev, 'root', 'handle', '1:', 'htb', 'default', '10'],
+    cls('1:', '1:1'),
+    cls('1:1', '1:10'),
+    ['qdisc', 'add', 'dev', dev, 'parent', '1:10', 'handle', '10:', 'pfifo', 'limit', String(QUEUE)],
+  ];
+});
+
+/** Received bytes and packets of `dev` in the namespace of process `pid` (/proc/<pid>/net/dev). */
+function rxOf(pid: number, dev: string): [number, number] {
+  const line = readFileSync(`/proc/${pid}/net/dev`, 'utf8')
+    .split('\n')
+    .find((l) => l.trim().startsWith(`${dev}:`));
+  if (!line) throw new Error(`traffic bench: no ${dev} in /proc/${pid}/net/dev`);
+  const f = line.slice(line.indexOf(':') + 1).trim().split(/\s+/).map(Number);
+  return [f[0], f[1]];
+}
+
+interface LabOutcome {
+  shaper: Shaper;
+  bps: number;
+  achieved?: number[];
+  offeredBps?: number;
+  error?: string;
+  skipped?: string;
+  counters?: Record<string, number>;
+}
+
+/** Which qdisc kinds this kernel has (probed on a lab interface). */
+function probeQdisc(dev: string, kind: string): string | undefined {
+  const r = spawnSync('tc', ['qdisc', 'replace', 'dev', dev, 'root', kind], { encoding: 'utf8' });
+  spawnSync('tc', ['qdisc', 'del', 'dev', dev, 'root'], { stdio: 'ignore' });
+  return r.status === 0 ? undefined : (r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n')[0];
+}
+
+export interface LabPhase {
+  count: number;
+  run(progress: Progress, index: number): Promise<{ cases: CaseResult[]; notes: string[] }>;
+}
+
+export function labPhase(s: TrafficSettings): LabPhase {
+  const shapers: Shaper[] = [...rateElements.map(engineShaper), tbf, htb];
+  const rateCount = s.labRates.length + 1; // + the highest this host sustains
+  return {
+    count: rateCount * shapers.length + 1,
+    run: async (progress, index) => {
+      const notes: string[] = [];
+      const why = typeof process.getuid === 'function' && process.getuid() !== 0 ? 'needs root (network namespaces, veth pairs, AF_PACKET sockets, tc)' : (() => {
+        const a = labAvailable();
+        return a.ok ? undefined : `cannot build the lab here: ${a.reason}`;
+      })();
+      if (why) return { cases: skippedAll(shapers, s, why), notes: [`lab: skipped: ${why}`] };
+      const tmp = mkdtempSync(join(tmpdir(), 'pktgraph-bench-traffic-'));
+      let lab: Lab | undefined;
+      let holder: ChildProcess | undefined;
+      let teardown: (() => void) | undefined;
+      const cleanup = () => {
+        try {
+          teardown?.();
+        } catch {}
+        teardown = undefined;
+        holder?.kill('SIGKILL');
+        lab?.destroy();
+        rmSync(tmp, { recursive: true, force: true });
+      };
+      const onSignal = (sig: NodeJS.Signals) => {
+        console.error(`\nbench traffic: ${sig}: tearing the lab down`);
+        cleanup();
+        process.exit(130);
+      };
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      const outcomes: LabOutcome[] = [];
+      try {
+        progress.startCase(index, 'lab: building the lab');
+        const choice = chooseGenerator(progress, false);
+        notes.push(`lab generator: ${choice.note}`);
+        lab = buildLab();
+        const env: Env = { lab, gen: makeGenerator(lab, lab.link(0).a, choice, tmp), genNs: lab.netns('gen'), sinkNs: lab.netns('sink'), genIf: lab.link(0).a, sinkIf: lab.link(1).a };
+        const a = lab.link(0).b;
+        const b = lab.link(1).b;
+        // A process in the sink namespace whose /proc/<pid>/net/dev shows the sink's counters.
+        holder = lab.spawn('sink', ['sleep', '100000'], { stdio: 'ignore' });
+        await msleep(200);
+        const rx = () => rxOf(holder!.pid!, env.sinkIf);
+        rx();
+        for (const kind of ['fq_codel', 'hfsc', 'cake']) {
+          const missing = probeQdisc(b, kind);
+          notes.push(missing ? `Linux ${kind}: not in this kernel (\`tc qdisc add ... ${kind}\`: ${missing}), so it is not compared` : `Linux ${kind}: present in this kernel (no comparison case yet)`);
+        }
+        // The highest rate this host sustains: 0.8x the least the bridge and the engine move unshaped.
+        progress.step(1, 1, 'full-load trials, unshaped');
+        const full = async (): Promise<number> => {
+          const [b0] = rx();
+          const t0 = nowS();
+          await env.gen.send(FRAME, SINK_DISCARD_MAC, 0, 1.5);
+          await msleep(300);
+          const [b1] = rx();
+          return ((b1 - b0) * 8) / (nowS() - t0 - 0.3);
+        };
+        const unshaped: number[] = [];
+        for (const dut of [
+          () => kernelBridge(env, a, b) as { teardown: () => void },
+          () => engineShaper(UNSHAPED).start(env, a, b, 0),
+        ]) {
+          const d = dut();
+          teardown = d.teardown;
+          try {
+            await msleep(300);
+            unshaped.push(await full());
+          } finally {
+            teardown = undefined;
+            d.teardown();
+          }
+        }
+        const top = Number((0.8 * Math.min(...unshaped)).toPrecision(2));
+        notes.push(`lab: unshaped at full load the Linux bridge delivered ${rateLabel(unshaped[0])} and the engine (FromDevice -> Queue -> Unqueue -> ToDevice) ${rateLabel(unshaped[1])} of 1518 B frames; the highest shaped rate is 0.8x the lesser, ${rateLabel(top)}`);
+        const rates = [...s.labRates.filter((r) => r < top), top];
+        let i = index + 1;
+        for (const bps of rates)
+          for (const shaper of shapers) {
+            progress.startCase(i++, `lab: ${shaper.name} at ${rateLabel(bps)}`);
+            const o: LabOutcome = { shaper, bps };
+            outcomes.push(o);
+            try {
+              const d = shaper.start(env, a, b, bps);
+              teardown = d.teardown;
+              await msleep(300);
+              const pps = OFFER * bps / 8 / BYTES;
+              const flatOut = bps >= top;
+              const seconds = 1 + s.labWindows + 1;
+              progress.step(1, 1, `${s.labWindows} windows of 1 s, offered ${flatOut ? 'flat out' : rateLabel(OFFER * bps)}`);
+              const [, p0] = rx();
+              const sending = env.gen.send(FRAME, SINK_DISCARD_MAC, flatOut ? 0 : pps, seconds);
+              // Windows start 0.5 s after the first frames reach the sink.
+              const tStart = nowS();
+              while (rx()[1] === p0 && nowS() - tStart < 15) await msleep(5);
+              const samples: Sample[] = [];
+              const firstSeen = nowS();
+              await msleep(500);
+              const t0 = nowS();
+              while (nowS() < t0 + s.labWindows + 0.05) {
+                const [bytes] = rx();
+                samples.push({ t: nowS(), v: [bytes] });
+                await msleep(50);
+              }
+              samples.push({ t: nowS(), v: [rx()[0]] });
+              await sending;
+              if (firstSeen - tStart >= 15) throw new Error('no frame reached the sink within 15 s');
+              o.achieved = windowRates(samples, 0, t0, 1, 8);
+              o.counters = d.counters?.();
+            } catch (err) {
+              o.error = String((err as Error).message).split('\n')[0].slice(0, 300);
+              console.error(`\ntraffic bench: lab: ${shaper.name} at ${rateLabel(bps)}: ${o.error}`);
+            } finally {
+              const t = teardown;
+              teardown = undefined;
+              try {
+                t?.();
+              } catch (err) {
+                console.error(`traffic bench: lab: teardown: ${(err as Error).message}`);
+              }
+            }
+          }
+      } finally {
+        process.removeListener('SIGINT', onSignal);
+        process.removeListener('SIGTERM', onSignal);
+        cleanup();
+      }
+      return { cases: toResults(outcomes, s, shapers), notes };
+    },
+  };
+}
+
+function describe(shaper: Shaper, s: TrafficSettings): string {
+  return `${shaper.setup}; ${BURST_NOTE}. trafgen in gen sends 1518 B frames at ${OFFER}x the rate (flat out at the highest rate); achieved = the sink interface's received bytes x 8 over ${s.labWindows} 1 s windows, 0.5 s after the first frames arrive; error = (achieved - configured) / configured.`;
+}
+
+function skippedAll(shapers: Shaper[], s: TrafficSettings, reason: string): CaseResult[] {
+  return s.labRates.flatMap((bps) =>
+    shapers.map((sh): CaseResult => ({ suite: 'traffic', name: `lab veth: ${sh.name} at ${rateLabel(bps)}`, description: describe(sh, s), threads: sh.forwarder === 'engine' ? 1 : 0, frameBytes: FRAME, group: 'lab', forwarder: sh.forwarder, status: 'skipped', reason, warnings: [] })),
+  );
+}
+
+function toResults(outcomes: LabOutcome[], s: TrafficSettings, shapers: Shaper[]): CaseResult[] {
+  const results: CaseResult[] = [];
+  for (const o of outcomes) {
+    const { shaper, bps } = o;
+    const base: CaseResult = { suite: 'traffic', name: `lab veth: ${shaper.name} at ${rateLabel(bps)}`, description: describe(shaper, s), threads: shaper.forwarder === 'engine' ? 1 : 0, frameBytes: FRAME, group: 'lab', forwarder: shaper.forwarder, warnings: [] };
+    if (o.error || !o.achieved?.length) {
+      results.push({ ...base, status: 'failed', reason: o.error ?? 'no window measured' });
+      continue;
+    }
+    const err = errorSummary(o.achieved, bps);
+    const r: CaseResult = {
+      ...base,
+      mpps: stats(o.achieved.map((x) => x / 1e6)),
+      target: { note: `every 1 s window within ${ACCURACY_TARGET_PCT}% of the configured rate (median ${err.medianPct.toFixed(2)}%, worst ${err.worstPct.toFixed(2)}%)` },
+      met: Math.abs(err.worstPct) <= ACCURACY_TARGET_PCT,
+      extra: { unit: 'Mbit/s', shaper: shaper.name, configuredMbps: bps / 1e6, medianErrorPct: round(err.medianPct, 3), worstErrorPct: round(err.worstPct, 3), windows: o.achieved.length, ...(o.counters ?? {}) },
+    };
+    if (shaper.forwarder === 'engine') {
+      const versus: Comparison[] = [];
+      for (const k of shapers.filter((x) => x.forwarder === 'kernel')) {
+        const other = outcomes.find((x) => x.shaper === k && x.bps === bps);
+        if (!other) continue;
+        if (other.error || !other.achieved?.length) versus.push({ name: k.name, status: 'failed', reason: other.error });
+        else {
+          const om = stats(other.achieved).median;
+          const oe = errorSummary(other.achieved, bps);
+          versus.push({ name: `${k.name} (median error ${oe.medianPct.toFixed(2)}%, worst ${oe.worstPct.toFixed(2)}%), Mbit/s`, status: 'ok', mpps: round(om / 1e6, 3), ratio: round(stats(o.achieved).median / om, 3) });
+        }
+      }
+      r.versus = versus;
+    }
+    results.push(r);
+  }
+  return results;
+}
