@@ -85,6 +85,7 @@ options:
   --cases LIST      interfaces: only these cases (bridge, router, scaling); traffic: only these
                     phases (accuracy, convergence, cost, lab)
   --generator engine  interfaces: the engine's own generator instead of trafgen
+  --generator trafgen traffic: trafgen instead of the engine's generator (lab part)
   --ring BxS        interfaces: FromDevice ring, blocks x block size
   --routes FILE / --routes6 FILE / --synthetic   router, fib: route tables
   --lookups N       fib: lookups per measurement (default 20000000)

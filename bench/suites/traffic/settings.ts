@@ -25,6 +25,8 @@ export interface TrafficSettings {
   convergenceTrials: number;
   sampleMs: number;
   windowMs: number;
+  /** Lab generator: 'engine' (default) or 'trafgen'. */
+  generator: 'engine' | 'trafgen';
   /** Cost: runs (with and without the element, alternated), seconds each, warm-up. */
   costRuns: number;
   costSeconds: number;
@@ -46,6 +48,7 @@ export function settingsFrom(ctx: SuiteContext): TrafficSettings {
   const phases = new Set((o.other.cases ?? PHASES.join(',')).split(',').map((s) => s.trim()) as Phase[]);
   for (const p of phases) if (!PHASES.includes(p)) throw new Error(`bench traffic: --cases takes ${PHASES.join(', ')} (got '${p}')`);
   const quick = o.quick;
+  if (o.other.generator !== undefined && !['engine', 'trafgen'].includes(o.other.generator)) throw new Error(`bench traffic: --generator takes engine or trafgen (got '${o.other.generator}')`);
   return {
     quick,
     phases,
@@ -53,6 +56,7 @@ export function settingsFrom(ctx: SuiteContext): TrafficSettings {
     windows: quick ? 2 : 5,
     labRates: quick ? [1e7, 1e8] : [1e7, 1e8, 5e8],
     labWindows: quick ? 2 : 5,
+    generator: o.other.generator === 'trafgen' ? 'trafgen' : 'engine',
     convergenceTrials: quick ? 1 : 3,
     sampleMs: 2,
     windowMs: 20,
