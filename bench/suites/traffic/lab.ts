@@ -2,7 +2,7 @@
 // run on the interfaces suite's topology (needs root):
 //
 //   gen namespace ──veth── root namespace (the shaper under test) ──veth── sink namespace
-//   (trafgen)       0a  0b  engine: FromDevice -> Queue -> shaper -> ToDevice   1b  1a (counted)
+//   (generator)     0a  0b  engine: FromDevice -> Queue -> shaper -> ToDevice   1b  1a (counted)
 //                           Linux:  bridge 0b-1b, a tc qdisc (TBF, HTB) on 1b
 //
 // Traffic: the engine's FlowSource in a separate process in gen (the interfaces suite's
@@ -208,8 +208,11 @@ export function labPhase(s: TrafficSettings): LabPhase {
         // 17 Mbit/s of a 100 Mbit/s rate on this shared machine: its frames came in bursts that
         // no 1000-frame queue holds. FlowSource paces with a token bucket (bursts of at most 256
         // frames, catching up after a late round). Either way the offered rate is measured.
-        const choice = chooseGenerator(progress, s.generator !== 'trafgen');
-        notes.push(`lab generator: ${choice.note}${s.generator !== 'trafgen' ? ' (the traffic suite\'s default; --generator trafgen for netsniff-ng\'s trafgen, whose paced traffic arrived here in bursts no 1000-frame queue holds, so every shaper fell short alike)' : ''}`);
+        const choice =
+          s.generator === 'trafgen'
+            ? chooseGenerator(progress, false)
+            : { kind: 'engine' as const, note: "the engine's FlowSource -> ToDevice in a separate node process in gen (the traffic suite's default; --generator trafgen for netsniff-ng's trafgen, whose paced traffic arrived here in bursts no 1000-frame queue holds, so every shaper fell short alike)" };
+        notes.push(`lab generator: ${choice.note}`);
         lab = buildLab();
         const env: Env = { lab, gen: makeGenerator(lab, lab.link(0).a, choice, tmp), genNs: lab.netns('gen'), sinkNs: lab.netns('sink'), genIf: lab.link(0).a, sinkIf: lab.link(1).a };
         const a = lab.link(0).b;
