@@ -364,7 +364,7 @@ function toResults(outcomes: LabOutcome[], s: TrafficSettings, shapers: Shaper[]
         else {
           const om = stats(other.achieved).median;
           const oe = errorSummary(other.achieved, bps);
-          versus.push({ name: `${k.name} (median error ${oe.medianPct.toFixed(2)}%, worst ${oe.worstPct.toFixed(2)}%), Mbit/s`, status: 'ok', mpps: round(om / 1e6, 3), ratio: round(stats(o.achieved).median / om, 3) });
+          versus.push({ name: `${k.name} [Mbit/s; median error ${oe.medianPct.toFixed(2)}%, worst ${oe.worstPct.toFixed(2)}%]`, status: 'ok', mpps: round(om / 1e6, 3), ratio: round(stats(o.achieved).median / om, 3) });
         }
       }
       r.versus = versus;
