@@ -60,6 +60,10 @@ export const trafficSuite: Suite = {
       cases.push(...r.cases);
       notes.push(...r.notes);
     }
+    // The targets, met or missed, in one line each way (issue 10's targets are benchmark targets).
+    const judged = cases.filter((c) => c.met !== undefined);
+    const missed = judged.filter((c) => c.met === false);
+    if (judged.length) notes.push(`Targets: ${judged.length - missed.length} of ${judged.length} judged cases met${missed.length ? `; missed: ${missed.map((c) => c.name).join('; ')}` : ''}.`);
     return {
       cases,
       notes,
