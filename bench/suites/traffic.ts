@@ -23,7 +23,7 @@ import { accuracyJobs } from './traffic/accuracy.js';
 import { convergenceJobs } from './traffic/convergence.js';
 import { costJobs } from './traffic/cost.js';
 import { labPhase } from './traffic/lab.js';
-import { rateElements, schedElements, costCases } from './traffic/elements.js';
+import { rateElements, schedElements, costCases, missingElements } from './traffic/elements.js';
 import { oneLine } from './interfaces/report.js';
 import type { Job } from './traffic/jobs.js';
 
@@ -55,6 +55,8 @@ export const trafficSuite: Suite = {
       `Elements measured: rate ${rateElements.map((e) => e.name).join(', ')}; schedulers ${schedElements.map((e) => e.name).join(', ')}; cost ${costCases.map((c) => c.name).join(', ')}.`,
       'Rates count a frame\'s bytes without its FCS (as the engine\'s counters and Linux tc do); a packets-per-second element is set to the bit rate / (8 x those bytes).',
     ];
+    const missing = missingElements();
+    if (missing.length) notes.push(`Not in this build, so not measured: ${missing.join(', ')}.`);
     if (lab) {
       const r = await lab.run(ctx.progress, jobs.length);
       cases.push(...r.cases);

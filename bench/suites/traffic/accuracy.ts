@@ -28,18 +28,27 @@ export function startGraph(name: string, build: () => void, threads = 1): { rt: 
   }
 }
 
-/** source (paced at `srcPps`) -> Queue -> the element (at `rate` in its unit) -> ... -> Discard 'sink'. */
-export function shapedPath(e: RateElement, rate: number, burst: number, frameBytes: number, srcPps: number, prefix = '') {
-  const src = InfiniteSource({ data: IPV4_UDP_64, length: frameBytes - 4, rate: srcPps, burst: 256 }, `${prefix}src`);
-  const sink = Discard({}, `${prefix}sink`);
+/** source (paced at `srcPps`) -> Queue -> the element (at `rate` in its unit) -> ... -> Discard 'sink', by the element's place. */
+export function shapedPath(e: RateElement, rate: number, burst: number, frameBytes: number, srcPps: number) {
+  const src = InfiniteSource({ data: IPV4_UDP_64, length: frameBytes - 4, rate: srcPps, burst: 256 }, 'src');
+  const sink = Discard({}, 'sink');
+  const x = e.make(rate, burst, frameBytes - 4, 'x');
   if (e.place === 'push') {
-    const x = src.to(e.make(rate, burst, frameBytes, `${prefix}x`));
+    src.to(x);
     x.out(0).to(sink);
-    x.out(1).to(Discard({}, `${prefix}over`));
-    return;
+    x.out(1).to(Discard({}, 'over'));
+  } else if (e.place === 'queue') src.to(x).to(Unqueue({ burst: 256 }, 'pump')).to(sink);
+  else {
+    src.to(Queue({ capacity: QUEUE_CAPACITY }, 'q')).to(x);
+    (e.place === 'pull' ? x.to(Unqueue({ burst: 256 }, 'pump')) : x).to(sink);
   }
-  const x = src.to(Queue({ capacity: QUEUE_CAPACITY }, `${prefix}q`)).to(e.make(rate, burst, frameBytes, `${prefix}x`));
-  (e.place === 'pull' ? x.to(Unqueue({ burst: 256 }, `${prefix}pump`)) : x).to(sink);
+}
+
+/** The path as the case descriptions say it. */
+export function pathText(e: RateElement): string {
+  if (e.place === 'push') return `${e.setup}, the rest to another Discard`;
+  if (e.place === 'queue') return `${e.setup} (its leaf queues in the Queue's place) -> Unqueue`;
+  return `Queue (${QUEUE_CAPACITY}) -> ${e.setup}${e.place === 'pull' ? ' -> Unqueue' : ''}`;
 }
 
 function accuracyJob(e: RateElement, bps: number, s: TrafficSettings): Job {
@@ -53,7 +62,7 @@ function accuracyJob(e: RateElement, bps: number, s: TrafficSettings): Job {
       const base: CaseResult = {
         suite: 'traffic',
         name: `accuracy in memory: ${e.name} at ${rateLabel(bps)}`,
-        description: `InfiniteSource (${frame} B frames, ${OFFERED_NOTE}) -> Queue (${QUEUE_CAPACITY}) -> ${e.setup} -> ${e.place === 'pull' ? 'Unqueue -> ' : ''}Discard, one worker, real clock; ${BURST_NOTE}. Achieved = Discard's bytes (frames without FCS) x 8 over each of ${s.windows} 1 s windows after a 0.5 s warm-up; error = (achieved - configured) / configured.`,
+        description: `InfiniteSource (${frame} B frames, ${OFFERED_NOTE}) -> ${pathText(e)} -> Discard, one worker, real clock; ${BURST_NOTE}. Achieved = Discard's bytes (frames without FCS) x 8 over each of ${s.windows} 1 s windows after a 0.5 s warm-up; error = (achieved - configured) / configured.`,
         threads: 1,
         frameBytes: frame,
         group: 'accuracy',

@@ -12,7 +12,7 @@ import { InfiniteSource, Queue, Discard, Paint, PaintSwitch, Unqueue, type Eleme
 import { stats, type CaseResult } from '../../lib.js';
 import { rateElements, schedElements, inUnit, IPV4_UDP_64, type RateElement, type SchedElement } from './elements.js';
 import { sampleUntil, convergenceTime, nowS, sleep, rateLabel, type Sample } from './measure.js';
-import { startGraph, shapedPath, offered, OFFERED_NOTE, QUEUE_CAPACITY } from './accuracy.js';
+import { startGraph, shapedPath, pathText, offered, OFFERED_NOTE, QUEUE_CAPACITY } from './accuracy.js';
 import { SHARE_TOLERANCE, CONVERGENCE_TARGET_MS, burstBytes, BURST_NOTE, type TrafficSettings } from './settings.js';
 import type { Job } from './jobs.js';
 
@@ -44,7 +44,7 @@ function rateChangeJob(e: RateElement, s: TrafficSettings): Job {
       const base: CaseResult = {
         suite: 'traffic',
         name: `convergence: ${e.name} re-rated ${rateLabel(HIGH)} <-> ${rateLabel(LOW)}`,
-        description: `InfiniteSource (${FRAME} B, ${OFFERED_NOTE} of ${rateLabel(HIGH)}) -> Queue (${QUEUE_CAPACITY}) -> ${e.setup} -> Discard, one worker, real clock; the rate written through its \`${e.rateHandler}\` handler from ${rateLabel(HIGH)} to ${rateLabel(LOW)} and back, ${s.convergenceTrials} time(s) each way; Discard's bytes sampled every ${s.sampleMs} ms; time from the write until the rate over sliding ${s.windowMs} ms windows is within ${SHARE_TOLERANCE * 100}% of the new rate for good (the resolution is one window).`,
+        description: `InfiniteSource (${FRAME} B, ${OFFERED_NOTE} of ${rateLabel(HIGH)}) -> ${pathText(e)} -> Discard, one worker, real clock; the rate written through its \`${e.rateHandler}\` handler from ${rateLabel(HIGH)} to ${rateLabel(LOW)} and back, ${s.convergenceTrials} time(s) each way; Discard's bytes sampled every ${s.sampleMs} ms; time from the write until the rate over sliding ${s.windowMs} ms windows is within ${SHARE_TOLERANCE * 100}% of the new rate for good (the resolution is one window).`,
         threads: 1,
         frameBytes: FRAME,
         group: 'convergence',
@@ -62,7 +62,7 @@ function rateChangeJob(e: RateElement, s: TrafficSettings): Job {
             const read = () => [Number(run.g.counter('sink', 'bytes'))];
             await sampleUntil(read, nowS() + 0.1, s.sampleMs, samples);
             const change = nowS();
-            run.g.write('x', e.rateHandler, e.rateText(inUnit(e, to, BYTES)));
+            run.g.write('x', e.rateHandler, e.rateText(inUnit(e, to, BYTES), burstBytes(to, BYTES)));
             await sampleUntil(read, change + OBSERVE_S, s.sampleMs, samples);
             times.push(convergenceTime(samples, change, [0], [to], s.windowMs / 1000, SHARE_TOLERANCE, { scale: 8 }));
           }
@@ -74,17 +74,19 @@ function rateChangeJob(e: RateElement, s: TrafficSettings): Job {
   };
 }
 
-/** Two classes under `sched`, the link `link` at HIGH; class 1 starts after class 0 has the link. */
-function contenderJob(sched: SchedElement, link: RateElement, weights: number[], s: TrafficSettings): Job {
-  const fractions = sched.shares(weights);
+/** Two classes under `sched`, the link at HIGH; class 1 starts after class 0 has the link alone. */
+function contenderJob(sched: SchedElement, link: RateElement, s: TrafficSettings): Job {
+  const fractions = sched.shares;
   const shares = fractions.map((f) => f * HIGH);
+  const burst = burstBytes(HIGH, BYTES);
+  const linkText = sched.kind === 'link' ? `${sched.setup}, the link at ${rateLabel(HIGH)} (${BURST_NOTE}) -> Unqueue` : `${sched.setup} -> the link, ${link.setup} at ${rateLabel(HIGH)} (${BURST_NOTE})`;
   return {
     label: `convergence: ${sched.name} new contender`,
     run: async (step) => {
       const base: CaseResult = {
         suite: 'traffic',
-        name: `convergence: ${sched.name}, a new contender (weights ${weights.join(':')})`,
-        description: `Two classes, each InfiniteSource (${FRAME} B, ${OFFERED_NOTE} of the link) -> Paint(class) -> Queue (${QUEUE_CAPACITY}) -> ${sched.setup}; the link ${link.setup} at ${rateLabel(HIGH)} (${BURST_NOTE}) -> PaintSwitch -> a Discard per class; one worker, real clock. Class 1's source is switched on (its \`active\` handler) while class 0 has the link alone; counters sampled every ${s.sampleMs} ms; time until each class's share of what the link sent, over sliding ${s.windowMs} ms windows, is within ${SHARE_TOLERANCE * 100}% of its due (${fractions.map((f) => `${+(f * 100).toFixed(1)}%`).join(', ')}: ${shares.map(rateLabel).join(', ')}) for good (the link's own accuracy is the accuracy cases'); ${s.convergenceTrials} trial(s).`,
+        name: `convergence: ${sched.name}, a new contender (weights ${sched.weights.join(':')})`,
+        description: `Two classes, each InfiniteSource (${FRAME} B, ${OFFERED_NOTE} of the link) -> Paint(class) -> ${sched.kind === 'link' ? '' : `Queue (${QUEUE_CAPACITY}) -> `}${linkText} -> PaintSwitch -> a Discard per class; one worker, real clock. Class 1's source is switched on (its \`active\` handler) while class 0 has the link alone; counters sampled every ${s.sampleMs} ms; time until each class's share of what the link sent, over sliding ${s.windowMs} ms windows, is within ${SHARE_TOLERANCE * 100}% of its due (${fractions.map((f) => `${+(f * 100).toFixed(1)}%`).join(', ')}: ${shares.map(rateLabel).join(', ')}) for good (the link's own accuracy is the accuracy cases'); ${s.convergenceTrials} trial(s).`,
         threads: 1,
         frameBytes: FRAME,
         group: 'convergence',
@@ -95,40 +97,41 @@ function contenderJob(sched: SchedElement, link: RateElement, weights: number[],
       for (let trial = 0; trial < s.convergenceTrials; trial++) {
         step(`trial ${trial + 1}`);
         const run = startGraph('traffic-contender', () => {
-          const sc = sched.make(weights, 'sched');
-          weights.forEach((_, k) => {
-            InfiniteSource({ data: IPV4_UDP_64, length: BYTES, rate: offered(HIGH / 8 / BYTES), burst: 256, active: k === 0 }, `src${k}`)
-              .to(Paint({ color: k }, `paint${k}`))
-              .to(Queue({ capacity: QUEUE_CAPACITY }, `q${k}`))
-              .to(sc.in(k));
+          const sc = sched.make('sched', HIGH, burst);
+          fractions.forEach((_, k) => {
+            const painted = InfiniteSource({ data: IPV4_UDP_64, length: BYTES, rate: offered(HIGH / 8 / BYTES), burst: 256, active: k === 0 }, `src${k}`).to(Paint({ color: k }, `paint${k}`));
+            if (sched.kind === 'link') painted.to(sc);
+            else painted.to(Queue({ capacity: QUEUE_CAPACITY }, `q${k}`)).to(sc.in(k));
           });
-          const x: ElementNode = sc.to(link.make(inUnit(link, HIGH, BYTES), burstBytes(HIGH, BYTES), FRAME, 'link'));
-          const ps = (link.place === 'pull' ? x.to(Unqueue({ burst: 256 }, 'pump')) : x).to(PaintSwitch({}, 'classes'));
-          weights.forEach((_, k) => ps.out(k).to(Discard({}, `sink${k}`)));
+          let out: ElementNode;
+          if (sched.kind === 'link') out = sc.to(Unqueue({ burst: 256 }, 'pump'));
+          else {
+            const x = sc.to(link.make(inUnit(link, HIGH, BYTES), burst, BYTES, 'link'));
+            out = link.place === 'pull' ? x.to(Unqueue({ burst: 256 }, 'pump')) : x;
+          }
+          const ps = out.to(PaintSwitch({}, 'classes'));
+          fractions.forEach((_, k) => ps.out(k).to(Discard({}, `sink${k}`)));
         });
         try {
           await sleep(500);
-          const read = () => weights.map((_, k) => Number(run.g.counter(`sink${k}`, 'bytes')));
+          const read = () => fractions.map((_, k) => Number(run.g.counter(`sink${k}`, 'bytes')));
           const samples: Sample[] = [];
           await sampleUntil(read, nowS() + 0.1, s.sampleMs, samples);
           const change = nowS();
-          for (let k = 1; k < weights.length; k++) run.g.write(`src${k}`, 'active', 'true');
+          for (let k = 1; k < fractions.length; k++) run.g.write(`src${k}`, 'active', 'true');
           await sampleUntil(read, change + OBSERVE_S, s.sampleMs, samples);
-          times.push(convergenceTime(samples, change, weights.map((_, k) => k), fractions, s.windowMs / 1000, SHARE_TOLERANCE, { shares: true }));
+          times.push(convergenceTime(samples, change, fractions.map((_, k) => k), fractions, s.windowMs / 1000, SHARE_TOLERANCE, { shares: true }));
         } finally {
           run.close();
         }
       }
-      return timesResult(base, times, 'the class rates');
+      return timesResult(base, times, 'the class shares');
     },
   };
 }
 
 export function convergenceJobs(s: TrafficSettings): Job[] {
-  // The link: a bit-rate element where there is one, else RatedUnqueue.
+  // The link under a pull scheduler: a bit-rate element where there is one, else RatedUnqueue.
   const link = rateElements.find((e) => e.name === 'BandwidthRatedUnqueue') ?? rateElements.find((e) => e.name === 'RatedUnqueue')!;
-  return [
-    ...rateElements.map((e) => rateChangeJob(e, s)),
-    ...schedElements.map((sc) => contenderJob(sc, link, sc.name === 'RoundRobinSched' ? [1, 1] : [1, 3], s)),
-  ];
+  return [...rateElements.map((e) => rateChangeJob(e, s)), ...schedElements.map((sc) => contenderJob(sc, link, s))];
 }

@@ -17,21 +17,22 @@ interface CostRun {
 }
 
 async function measure(c: CostCase, withElement: boolean, s: TrafficSettings): Promise<CostRun> {
-  const run = startGraph('traffic-cost', () => c.build(withElement));
+  const run = startGraph('traffic-cost', () => c.build(withElement), c.threads);
   try {
     await sleep(s.warmup * 1000);
     const cpu = () => run.rt.workerStats().reduce((n, w) => n + w.cpuNs, 0);
-    const p0 = Number(run.g.counter(SINK_NAME, 'packets'));
+    const sunk = () => run.g.elementNames().filter((n) => n.startsWith(SINK_NAME)).reduce((a, n) => a + Number(run.g.counter(n, 'packets')), 0);
+    const p0 = sunk();
     const c0 = cpu();
     const t0 = nowS();
     await sleep(s.costSeconds * 1000);
-    const p1 = Number(run.g.counter(SINK_NAME, 'packets'));
+    const p1 = sunk();
     const c1 = cpu();
     const seconds = nowS() - t0;
     const packets = p1 - p0;
     if (packets <= 0) throw new Error(`no packet reached the sink ${withElement ? 'with' : 'without'} ${c.name}`);
     const nsPerPacket = (c1 - c0) / packets;
-    return { nsPerPacket, mpps: packets / seconds / 1e6, share: cpuShare({ cpuNsPerPacket: nsPerPacket, packets, seconds }, 1) };
+    return { nsPerPacket, mpps: packets / seconds / 1e6, share: cpuShare({ cpuNsPerPacket: nsPerPacket, packets, seconds }, c.threads) };
   } finally {
     run.close();
   }
@@ -61,8 +62,8 @@ function costJob(c: CostCase, s: TrafficSettings): Job {
       const r: CaseResult = {
         suite: 'traffic',
         name: `cost per packet: ${c.name}`,
-        description: `${c.description} Baseline: ${c.baseline}. 64 B frames from InfiniteSource flat out, one worker; engine CPU ns per packet reaching the Discard with the element minus without it, ${s.costRuns} alternated pair(s) of ${s.costSeconds} s after ${s.warmup} s of warm-up each; the median difference.`,
-        threads: 1,
+        description: `${c.description} Baseline: ${c.baseline}. 64 B frames flat out, ${c.threads === 1 ? 'one worker' : `${c.threads} workers`}; engine CPU ns per packet reaching the Discards with the element minus without it, ${s.costRuns} alternated pair(s) of ${s.costSeconds} s after ${s.warmup} s of warm-up each; the median difference.`,
+        threads: c.threads,
         frameBytes: 64,
         group: 'cost',
         forwarder: 'engine',

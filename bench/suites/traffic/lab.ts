@@ -36,7 +36,7 @@ const QUEUE = 1000;
 const OFFER = 1.25;
 
 /** The engine's path without shaping (an Unqueue in the shaper's place), for the full-load trial. */
-const UNSHAPED: RateElement = { name: 'Unqueue', unit: 'packets', place: 'unqueue', setup: 'Unqueue', make: (_r, _b, _f, name) => Unqueue({ burst: 64 }, name), rateHandler: '', rateText: String };
+const UNSHAPED: RateElement = { name: 'Unqueue', needs: [], unit: 'packets', place: 'unqueue', lab: true, setup: 'Unqueue', make: (_r, _b, _f, name) => Unqueue({ burst: 64 }, name), rateHandler: '', rateText: String };
 
 /** The device under test between a and b: started, then torn down. */
 interface Shaper {
@@ -52,7 +52,7 @@ function engineShaper(e: RateElement): Shaper {
     key: `engine-${e.name}`,
     name: `engine ${e.name}`,
     forwarder: 'engine',
-    setup: `FromDevice -> Queue (${QUEUE}) -> ${e.setup} -> ToDevice (qdiscBypass), one worker`,
+    setup: `FromDevice -> ${e.place === 'queue' ? `${e.setup} (leaf queues of ${QUEUE})` : `Queue (${QUEUE}) -> ${e.setup}`} -> ToDevice (qdiscBypass), one worker`,
     start: (_env, a, b, bps) => {
       const rt = new Runtime({ threads: 1, poolBuffers: 16384 });
       let g: RunningGraph;
@@ -62,12 +62,13 @@ function engineShaper(e: RateElement): Shaper {
             graph('traffic-lab', () => {
               const tx = ToDevice({ device: b, qdiscBypass: true }, 'tx');
               const rx = FromDevice({ device: a, burst: 64 }, 'rx');
-              const x = e.make(inUnit(e, bps, BYTES), burstBytes(bps, BYTES), FRAME, 'x');
+              const x = e.make(inUnit(e, bps, BYTES), burstBytes(bps, BYTES), BYTES, 'x');
               if (e.place === 'push') {
                 rx.to(x);
                 x.out(0).to(tx);
                 x.out(1).to(Discard({}, 'over'));
-              } else rx.to(Queue({ capacity: QUEUE }, 'q')).to(x).to(tx);
+              } else if (e.place === 'queue') rx.to(x).to(tx);
+              else rx.to(Queue({ capacity: QUEUE }, 'q')).to(x).to(tx);
             }),
           ),
         );
@@ -169,7 +170,7 @@ export interface LabPhase {
 
 export function labPhase(s: TrafficSettings): LabPhase {
   const only = process.env.PG_TRAFFIC_LAB_ONLY; // debugging: one shaper by key
-  const shapers: Shaper[] = [...rateElements.map(engineShaper), tbf, htb].filter((x) => !only || x.key === only);
+  const shapers: Shaper[] = [...rateElements.filter((e) => e.lab).map(engineShaper), tbf, htb].filter((x) => !only || x.key === only);
   const rateCount = s.labRates.length + 1; // + the highest this host sustains
   return {
     count: rateCount * shapers.length + 1,
