@@ -125,14 +125,12 @@ const tbf = kernelShaper('kernel-tbf', 'Linux tc TBF', `a Linux bridge between t
   ['qdisc', 'replace', 'dev', dev, 'root', 'tbf', 'rate', `${Math.round(bps)}bit`, 'burst', String(burst), 'limit', String(QUEUE * BYTES)],
 ]);
 
-const htb = kernelShaper('kernel-htb', 'Linux tc HTB', `a Linux bridge between the two root-side veth ends, HTB on the egress end: root 1: (default 10), class 1:1 rate R ceil R, leaf 1:10 rate R ceil R (burst = cburst = B), a pfifo of ${QUEUE} under the leaf`, (dev, bps, burst) => {
-  const cls = (parent: string, id: string) => ['class', 'add', 'dev', dev, 'parent', parent, 'classid', id, 'htb', 'rate', `${Math.round(bps)}bit`, 'ceil', `${Math.round(bps)}bit`, 'burst', String(burst), 'cburst', String(burst)];
-  return [
-    ['qdisc', 'replace', 'dev', dev, 'root', 'handle', '1:', 'htb', 'default', '10'],
-    cls('1:', '1:1'),
-    cls('1:1', '1:10'),
-    ['qdisc', 'add', 'dev', dev, 'parent', '1:10', 'handle', '10:', 'pfifo', 'limit', String(QUEUE)],
-  ];
+// The same tree as the engine's HTBSched case (elements.ts): the link class at the rate, two
+// leaves guaranteed a fifth of it each and ceiling it, all traffic to the first, which borrows.
+const htb = kernelShaper('kernel-htb', 'Linux tc HTB', `a Linux bridge between the two root-side veth ends, HTB on the egress end: class 1:1 at the rate R (ceil R) under the root, leaves 1:10 (the default) and 1:20 under it each rate R/5 ceil R (burst = cburst = B), a pfifo of ${QUEUE} under each leaf; all traffic to 1:10, which borrows the rest`, (dev, bps, burst) => {
+  const cls = (parent: string, id: string, rate: number) => ['class', 'add', 'dev', dev, 'parent', parent, 'classid', id, 'htb', 'rate', `${Math.round(rate)}bit`, 'ceil', `${Math.round(bps)}bit`, 'burst', String(burst), 'cburst', String(burst)];
+  const leaf = (id: string) => ['qdisc', 'add', 'dev', dev, 'parent', `1:${id}`, 'handle', `${id}:`, 'pfifo', 'limit', String(QUEUE)];
+  return [['qdisc', 'replace', 'dev', dev, 'root', 'handle', '1:', 'htb', 'default', '10'], cls('1:', '1:1', bps), cls('1:1', '1:10', bps / 5), cls('1:1', '1:20', bps / 5), leaf('10'), leaf('20')];
 });
 
 /** Received bytes and packets of `dev` in the namespace of process `pid` (/proc/<pid>/net/dev). */
