@@ -29,6 +29,7 @@ export { Unqueue } from './queue/Unqueue.js';
 export { PrioSched } from './queue/PrioSched.js';
 export { RatedUnqueue } from './queue/RatedUnqueue.js';
 export { RoundRobinSched } from './queue/RoundRobinSched.js';
+export { Policer } from './queue/Policer.js';
 
 // ip
 export { IPLookup } from './ip/IPLookup.js';

@@ -50,6 +50,7 @@ const minimal: Record<string, Record<string, unknown>> = {
   IPRewriter: { inputs: [{ kind: 'snat', address: '198.18.0.100', forward: 0, reply: 0 }] },
   Paint: { color: 1 },
   PaintTee: { color: 1 },
+  Policer: { cir: 1000, cbs: 1500 },
   RatedUnqueue: { rate: 1000 },
   SetIPAddress: { address: '198.18.0.1' },
   SetIPDSCP: { dscp: 46 },
