@@ -23,6 +23,8 @@ export { Idle } from './standard/Idle.js';
 export { Truncate } from './standard/Truncate.js';
 export { PaintTee } from './standard/PaintTee.js';
 export { StripToNetworkHeader } from './standard/StripToNetworkHeader.js';
+export { Meter } from './standard/Meter.js';
+export { BandwidthMeter } from './standard/BandwidthMeter.js';
 
 export { Queue } from './queue/Queue.js';
 export { Unqueue } from './queue/Unqueue.js';
