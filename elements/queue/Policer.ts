@@ -33,8 +33,8 @@ paint annotation (0 green, 1 yellow, 2 or more red) and the RFCs' colour-aware r
 packet never leaves in a better colour than it came with (a yellow packet is never green, a red one
 always red), and a pre-coloured packet takes tokens only from the buckets its result draws on
 (srTCM: a yellow packet only from E; trTCM: a yellow packet only from P). The paint annotation
-is the input because any classifier can set it (an IPClassifier on \`ip dscp 12\` then Paint, to
-read RFC 2597's AF drop precedence, or a previous Policer's \`paint\` action); without
+is the input because any classifier can set it (an IPClassifier on \`ip[1] & 0xfc == 48\`, DSCP
+12, then Paint, to read RFC 2597's AF drop precedence; or a previous Policer's \`paint\` action); without
 \`colorAware\` the paint is not read.
 
 Units: \`cir\` and \`pir\` are bits per second (as routers and tc configure them; the RFCs' bytes
