@@ -1,9 +1,10 @@
 // A token bucket on an explicit clock: the one pacing unit for anything held to a rate
-// (paced sources and RatedUnqueue in packets per second; shapers and policers in bytes or
-// bits per second). Tokens accrue at `rate` per second up to `depth`; credit that would
-// overflow the depth is discarded and handed back to the caller, who decides whether it was
-// a shortfall (the element ran late) or nothing (it had nothing to send). Plain data, no
-// clock read, no atomics: the caller passes the time, so tests drive it with a virtual clock.
+// (paced sources and RatedUnqueue in packets per second; shapers in bytes or bits per second;
+// meters use ExactBucket below). Tokens accrue at `rate` per second up to `depth`; credit
+// that would overflow the depth is discarded and handed back to the caller, who decides
+// whether it was a shortfall (the element ran late) or nothing (it had nothing to send).
+// Plain data, no clock read, no atomics: the caller passes the time, so tests drive it with
+// a virtual clock.
 //
 // Accrual is computed from the time since the last refill, never by counting rounds, so a
 // late round catches up on everything that fits in the depth.
@@ -71,6 +72,28 @@ struct TokenBucket {
     rate = new_rate;
     tokens = std::min(tokens, 1.0);
     return over;
+  }
+};
+
+// Exact integer credit for meters (Policer: RFC 2697/2698), where a packet that just empties a
+// bucket must conform and a reference model must agree packet for packet: no floating point.
+// The caller picks a credit unit that makes a rate of R per second exactly R units per ns
+// (Policer: 1e-9 bit for rates in bit/s), so `credit(R, ns)` needs no division.
+struct ExactBucket {
+  // R x ns units, saturating (a long idle time fills any bucket).
+  static uint64_t credit(uint64_t rate, uint64_t ns) {
+    uint64_t c;
+    return __builtin_mul_overflow(rate, ns, &c) ? UINT64_MAX : c;
+  }
+  // Adds `add` units to `level`, up to `depth`; returns the units that did not fit.
+  static uint64_t fill(uint64_t& level, uint64_t depth, uint64_t add) {
+    const uint64_t room = depth > level ? depth - level : 0;
+    if (add <= room) {
+      level += add;
+      return 0;
+    }
+    level = depth;
+    return add - room;
   }
 };
 

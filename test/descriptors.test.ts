@@ -27,6 +27,7 @@ t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
 const minimal: Record<string, Record<string, unknown>> = {
   ARPQuerier: { ip: '198.18.0.1', mac: '02:00:00:00:00:01' },
   ARPResponder: { entries: ['198.18.0.1 02:00:00:00:00:01'] },
+  BandwidthMeter: { rates: [1000] },
   CheckLength: { length: 100 },
   Classifier: { patterns: ['-'] },
   EtherEncap: { src: '02:00:00:00:00:01', dst: '02:00:00:00:00:02' },
@@ -43,6 +44,7 @@ const minimal: Record<string, Record<string, unknown>> = {
   IP6NDAdvertiser: { entries: ['fd00::1 02:00:00:00:00:01'] },
   IP6NDSolicitor: { ip: 'fd00::1', mac: '02:00:00:00:00:01' },
   IPClassifier: { patterns: ['-'] },
+  Meter: { rates: [1000] },
   IPEncap: { proto: 4, src: '198.18.0.1', dst: '198.18.0.2' },
   IPFilter: { rules: ['allow ip'] },
   IPFragmenter: { mtu: 576 },
@@ -50,6 +52,7 @@ const minimal: Record<string, Record<string, unknown>> = {
   IPRewriter: { inputs: [{ kind: 'snat', address: '198.18.0.100', forward: 0, reply: 0 }] },
   Paint: { color: 1 },
   PaintTee: { color: 1 },
+  Policer: { cir: 1000, cbs: 1500 },
   RatedUnqueue: { rate: 1000 },
   SetIPAddress: { address: '198.18.0.1' },
   SetIPDSCP: { dscp: 46 },

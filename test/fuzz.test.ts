@@ -339,6 +339,20 @@ const specs: Spec[] = [
     check: (_, p) => (p[1] >> 2 !== 46 ? `DSCP ${p[1] >> 2}` : undefined),
   },
   {
+    // Remarking by colour: IPv4 and IPv6 headers at the network header (raw IP feeds), with
+    // buckets small enough that all three colours occur.
+    name: 'Policer',
+    element: (n) => pg.Policer({ cir: 1e9, cbs: 3000, ebs: 3000, greenAction: 'dscp', yellowAction: 'dscp', redAction: 'dscp', greenDscp: 46, yellowDscp: 12, redDscp: 0 }, n),
+    inputs: [[{ link: 'raw', gen: raw4(), share: 0.5 }, { link: 'raw', gen: raw6(), share: 0.5 }]],
+    outputs: 3,
+    mustPass: [0],
+    check: (port, p) => {
+      const want = [46, 12, 0][port];
+      const dscp = p[0] >> 4 === 4 ? p[1] >> 2 : ((p[0] & 15) << 2) | (p[1] >> 6);
+      return p[0] >> 4 !== 4 && p[0] >> 4 !== 6 ? `version ${p[0] >> 4} on output ${port}` : dscp !== want ? `DSCP ${dscp} on output ${port}` : undefined;
+    },
+  },
+  {
     name: 'SetTCPChecksum',
     element: (n) => pg.SetTCPChecksum({}, n),
     inputs: [ip4Feeds()],
