@@ -27,7 +27,7 @@ function timesResult(base: CaseResult, times: (number | undefined)[], what: stri
   const settled = times.filter((t): t is number => t !== undefined).map((t) => t * 1000);
   const unsettled = times.length - settled.length;
   const r: CaseResult = { ...base, warnings: [] };
-  if (!settled.length) return { ...r, status: 'failed', reason: `${what}: never within ${SHARE_TOLERANCE * 100}% for the ${OBSERVE_S * 1000} ms observed after the change (${times.length} trial(s))` };
+  if (!settled.length) return { ...r, status: 'failed', extra: { unit: 'ms', trials: times.length }, reason: `${what}: never within ${SHARE_TOLERANCE * 100}% for the ${OBSERVE_S * 1000} ms observed after the change (${times.length} trial(s))` };
   const st = stats(settled);
   r.mpps = st;
   r.target = { note: `within ${SHARE_TOLERANCE * 100}% in <= ${CONVERGENCE_TARGET_MS} ms (median ${st.median.toFixed(0)} ms, worst ${unsettled ? 'never settled' : `${st.max.toFixed(0)} ms`})` };
