@@ -28,6 +28,7 @@ export const bitRateFields = {
   rate: Type.Number({
     exclusiveMinimum: 0,
     maximum: 1e12,
+    unit: 'bit/s', // read by the run summary (a shortfall's rates in bits per second)
     description: "Bits per second (Click's Bandwidth elements take bytes per second with units; here a plain number of bits per second, as tc's rates).",
   }),
   burst: Type.Optional(
