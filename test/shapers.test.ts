@@ -307,3 +307,32 @@ t.test('bad configs are compile errors naming the element and the field', async 
   const burst = (name: string) => plan.elements.find((e) => e.name === name)!.config.burst;
   t.same([burst('a'), burst('b'), burst('c')], [32, 10000, 125000 + 1518 + 24], 'default bursts in the plan');
 });
+
+t.test('on the real clock: a BandwidthShaper holds its rate, and the worker sleeps while it waits for credit', async (t) => {
+  // 8 Mbit/s of 1000 B packets: 1000 a second. The burst (100 ms) absorbs a descheduled worker, so
+  // the tolerance below holds on a busy machine: never more than the rate (plus one packet), and
+  // at least 90% of it.
+  const rate = 8e6;
+  const rt = new Runtime({ threads: 1, poolBuffers: 8192 });
+  t.teardown(() => rt.close());
+  const g = rt.load(compile(graph('real', () => {
+    InfiniteSource({ length: 1000, limit: 4000, burst: 256 }, 'src').to(Queue({ capacity: 4096 }, 'q')).to(BandwidthShaper({ rate, burst: 100_000 }, 's')).to(Unqueue({ burst: 256 })).to(Counter({}, 'c')).to(Discard());
+  })));
+  rt.start();
+  await new Promise((r) => setTimeout(r, 300)); // the first burst is gone
+  const b0 = num(g, 'c', 'bytes');
+  const cpu0 = rt.workerStats()[0].cpuNs;
+  const t0 = process.hrtime.bigint();
+  await new Promise((r) => setTimeout(r, 1000));
+  const b1 = num(g, 'c', 'bytes');
+  const cpu1 = rt.workerStats()[0].cpuNs;
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const want = (rate / 8) * seconds;
+  const msg = `${b1 - b0} bytes in ${seconds.toFixed(3)} s at ${rate / 8} B/s`;
+  t.ok(b1 - b0 <= want + 2000, `${msg}: no more than the rate`);
+  t.ok(b1 - b0 >= want * 0.9, `${msg}: about the rate`);
+  t.ok(Number(g.read('q', 'length')) > 0, 'packets were waiting all along');
+  const busy = (cpu1 - cpu0) / 1e9 / seconds;
+  t.ok(busy < 0.5, `the worker used ${(100 * busy).toFixed(1)}% of a CPU: it sleeps until credit is due instead of spinning`);
+  rt.stop();
+});
