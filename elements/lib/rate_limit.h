@@ -56,8 +56,9 @@ class RateLimit {
     return bucket_;
   }
 
-  // The last packet's cost: what a byte of credit lost is worth in packets, roughly.
-  double last_cost() const { return last_cost_; }
+  // The mean cost of the packets the last pull passed: what a byte of credit lost is worth in
+  // packets, roughly.
+  double mean_cost() const { return mean_cost_; }
 
   // A packet's cost in tokens: 1, or its length plus the overhead.
   double cost(const Packet* p) const { return bytes_ ? double(p->length() + overhead_) : 1.0; }
@@ -66,31 +67,33 @@ class RateLimit {
   // packets, each while credit is held, pulling with `pull(batch, n)` (the element's
   // input_pull). Packets pulled beyond the credit wait here, in order, for the next call (a
   // pull cannot see a packet's size before taking it); each pull asks for about as many as the
-  // credit covers at the last packet's cost, so few wait. Returns the packets appended; adds
+  // credit covers at the mean cost of the packets the last call passed, so few wait. Returns the packets appended; adds
   // their bytes to `bytes`; `dry` tells whether the input ran out.
   template <class Pull>
   uint32_t pull_bytes(Batch& b, uint32_t max, Pull&& pull, uint64_t& bytes, bool& dry) {
     max = std::min(max, kMaxBatch - b.count);
     const uint32_t first = b.count;
+    double costs = 0;
     dry = false;
     while (head_ < held_.count && b.count - first < max && bucket_.any()) {
-      charge(held_.pkts[head_], bytes);
+      costs += charge(held_.pkts[head_], bytes);
       b.pkts[b.count++] = held_.pkts[head_++];
     }
     if (head_ == held_.count) head_ = held_.count = 0;
     while (held_.count == 0 && b.count - first < max && bucket_.any()) {
       const uint32_t room = max - (b.count - first);
-      const uint32_t want = uint32_t(std::clamp(std::ceil(bucket_.tokens / last_cost_), 1.0, double(room)));
+      const uint32_t want = uint32_t(std::clamp(std::ceil(bucket_.tokens / mean_cost_), 1.0, double(room)));
       const uint32_t from = b.count;
       const uint32_t n = pull(b, want);
       if (n < want) dry = true;
       uint32_t i = from;
-      while (i < b.count && bucket_.any()) charge(b.pkts[i++], bytes);
+      while (i < b.count && bucket_.any()) costs += charge(b.pkts[i++], bytes);
       for (uint32_t j = i; j < b.count; j++) held_.pkts[held_.count++] = b.pkts[j];
       b.count = i;
       if (dry) break;
     }
     held_now_.store(held_.count - head_, std::memory_order_relaxed);
+    if (b.count > first) mean_cost_ = costs / double(b.count - first);
     return b.count - first;
   }
 
@@ -115,10 +118,11 @@ class RateLimit {
  private:
   double tokens_per_second(double rate) const { return bytes_ ? rate / 8 : rate; }
 
-  void charge(const Packet* p, uint64_t& bytes) {
-    last_cost_ = cost(p);
-    bucket_.take(last_cost_);
+  double charge(const Packet* p, uint64_t& bytes) {
+    const double c = cost(p);
+    bucket_.take(c);
     bytes += p->length();
+    return c;
   }
 
   // Set by configure(); written by handlers.
@@ -130,7 +134,9 @@ class RateLimit {
   // Under `lock`.
   TokenBucket bucket_;
   bool started_ = false;
-  double last_cost_ = 64;  // the last packet's cost: how pull_bytes sizes its next pull
+  // How pull_bytes sizes its next pull; before any packet, a full-size Ethernet frame's bytes,
+  // so the first pulls ask for too few rather than too many.
+  double mean_cost_ = 1518;
   Batch held_;             // pulled beyond the credit: held_.pkts[head_ .. count) wait, in order
   uint32_t head_ = 0;
   std::atomic<uint64_t> held_now_{0};

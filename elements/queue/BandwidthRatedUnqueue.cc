@@ -31,7 +31,7 @@ class BandwidthRatedUnqueue final : public Element {
       bool dry;
       limit_.pull_bytes(b, kMaxBatch, [this](Batch& into, uint32_t k) { return input_pull(0, into, k); }, bytes, dry);
       if (over > 0 && !dry) {
-        lost_ += over / limit_.last_cost();  // packets were waiting: the round came late
+        lost_ += over / limit_.mean_cost();  // packets were waiting: the round came late
         late = uint64_t(lost_);
         lost_ -= double(late);
       }

@@ -14,7 +14,7 @@ empty by less than a packet, a debt paid before the next one goes), so the long-
 whatever the packet sizes, as BandwidthShaper. Packets pulled beyond the credit wait here, in
 order, for the next round. A round that comes late (the worker was busy or descheduled) moves what
 the rate called for up to the burst; credit beyond it is discarded and, when packets were waiting,
-counted in \`rate_shortfall\` (in packets, at the size of the last packet moved). Between packets
+counted in \`rate_shortfall\` (in packets, at the mean size of those last moved). Between packets
 the task tells its worker when credit is next due, so an idle worker sleeps instead of spinning.
 Differences from Click: the rate is in bits per second (Click: bytes per second with units) and
 the burst a bucket depth in bytes. \`rate\`, \`burst\` and \`active\` are writable while running;
@@ -33,7 +33,7 @@ a new rate applies from then on with no burst of saved credit (at most one byte'
   counters: {
     packets: 'packets moved',
     bytes: 'bytes moved (packet lengths, without the overhead)',
-    rate_shortfall: 'packets the configured rate called for that were not sent because the element ran late (catch-up credit beyond the burst was discarded while packets waited; at the size of the last packet moved)',
+    rate_shortfall: 'packets the configured rate called for that were not sent because the element ran late (catch-up credit beyond the burst was discarded while packets waited; at the mean size of those last moved)',
   },
   handlers: {
     ...rateHandlers('bits per second', 'bytes'),

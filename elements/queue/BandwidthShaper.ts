@@ -13,8 +13,8 @@ empty by less than one packet, a debt paid before the next one goes: the long-ru
 whatever the packet sizes, a packet larger than the burst still passes, and at most \`burst\`
 bytes plus one packet leave at once. A pull cannot see the next packet's size before taking it, so
 packets pulled beyond the credit wait here, in order, for the next pull (at most one batch, and
-usually none: each pull asks upstream for about as many packets as the credit covers at the last
-packet's size). When the rate holds packets back it tells the puller's worker when credit is next
+usually few: each pull asks upstream for about as many packets as the credit covers at the mean
+size of those it last passed). When the rate holds packets back it tells the puller's worker when credit is next
 due, so an idle worker sleeps until then. Differences from Click: the rate is in bits per second
 (Click: bytes per second with units), and the burst is a bucket depth in bytes (Click paces by the
 gap between packets). \`rate\` and \`burst\` are writable while running: a new rate applies from
