@@ -66,9 +66,10 @@ class RateLimit {
   // Pull through a byte bucket (under `lock`, after update()): appends to `b` at most `max`
   // packets, each while credit is held, pulling with `pull(batch, n)` (the element's
   // input_pull). Packets pulled beyond the credit wait here, in order, for the next call (a
-  // pull cannot see a packet's size before taking it); each pull asks for about as many as the
-  // credit covers at the mean cost of the packets the last call passed, so few wait. Returns the packets appended; adds
-  // their bytes to `bytes`; `dry` tells whether the input ran out.
+  // pull cannot see a packet's size before taking it); each pull asks for about as many as
+  // the credit covers at the mean cost of the packets the last call passed, so few wait.
+  // Returns the packets appended; adds their bytes to `bytes`; `dry` tells whether the input
+  // ran out (a pull gave fewer than asked).
   template <class Pull>
   uint32_t pull_bytes(Batch& b, uint32_t max, Pull&& pull, uint64_t& bytes, bool& dry) {
     max = std::min(max, kMaxBatch - b.count);
