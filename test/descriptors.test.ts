@@ -27,11 +27,11 @@ t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
 const minimal: Record<string, Record<string, unknown>> = {
   ARPQuerier: { ip: '198.18.0.1', mac: '02:00:00:00:00:01' },
   ARPResponder: { entries: ['198.18.0.1 02:00:00:00:00:01'] },
+  CheckLength: { length: 100 },
+  Classifier: { patterns: ['-'] },
   BandwidthRatedSplitter: { rate: 1e6 },
   BandwidthRatedUnqueue: { rate: 1e6 },
   BandwidthShaper: { rate: 1e6 },
-  CheckLength: { length: 100 },
-  Classifier: { patterns: ['-'] },
   EtherEncap: { src: '02:00:00:00:00:01', dst: '02:00:00:00:00:02' },
   EtherRewrite: { src: '02:00:00:00:00:01', dst: '02:00:00:00:00:02' },
   EtherVLANEncap: { src: '02:00:00:00:00:01', dst: '02:00:00:00:00:02' },
