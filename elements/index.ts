@@ -30,6 +30,11 @@ export { Queue } from './queue/Queue.js';
 export { Unqueue } from './queue/Unqueue.js';
 export { PrioSched } from './queue/PrioSched.js';
 export { RatedUnqueue } from './queue/RatedUnqueue.js';
+export { Shaper } from './queue/Shaper.js';
+export { BandwidthShaper } from './queue/BandwidthShaper.js';
+export { BandwidthRatedUnqueue } from './queue/BandwidthRatedUnqueue.js';
+export { RatedSplitter } from './queue/RatedSplitter.js';
+export { BandwidthRatedSplitter } from './queue/BandwidthRatedSplitter.js';
 export { RoundRobinSched } from './queue/RoundRobinSched.js';
 export { Policer } from './queue/Policer.js';
 

@@ -47,6 +47,13 @@ struct TokenBucket {
   uint64_t whole() const { return tokens >= 1 ? uint64_t(tokens) : 0; }
   void take(double n) { tokens -= n; }
 
+  // Byte buckets (the Bandwidth* elements) let a packet go while any credit is held and take
+  // its whole size, so the bucket may go below empty by less than one packet; that debt is paid
+  // before the next packet goes. The long-run rate stays exact whatever the packet sizes and
+  // the depth (a packet larger than the depth still passes), and no packet waits for credit it
+  // could never hold. Click's BandwidthShaper likewise charges a packet's length after it goes.
+  bool any() const { return tokens > 0; }
+
   // When `n` tokens will be held (last_ns if they already are; UINT64_MAX at rate 0).
   uint64_t time_of(double n) const {
     if (tokens >= n) return last_ns;
@@ -62,6 +69,18 @@ struct TokenBucket {
   uint64_t wake_time(uint64_t gather_ns) const {
     const double most = std::max(1.0, std::floor(depth / 2));
     return time_of(std::clamp(std::floor(rate * double(gather_ns) * 1e-9), 1.0, most));
+  }
+
+  // A new depth from `now` on: credit beyond it is discarded and returned (as by refill); a
+  // deeper bucket holds no more credit than before, so raising the burst grants none.
+  double set_depth(uint64_t now, double new_depth) {
+    double over = refill(now);
+    depth = new_depth;
+    if (tokens > depth) {
+      over += tokens - depth;
+      tokens = depth;
+    }
+    return over;
   }
 
   // A new rate from `now` on: the time before it accrues at the old rate (what overflowed is

@@ -21,6 +21,7 @@ const units = [
   { name: 'hash_table', sources: ['test/native/hash_table_test.cc'] },
   { name: 'ring', sources: ['test/native/ring_test.cc'] },
   { name: 'lpm', sources: ['test/native/lpm_test.cc', 'native/fib/lpm.cc'] },
+  { name: 'token_bucket', sources: ['test/native/token_bucket_test.cc'] },
 ];
 
 // binding.gyp's flags (C++20, warnings, -march) at -O2; the sanitizer build at -O1 like

@@ -4,7 +4,7 @@
 // (test/counter-names.test.ts checks drops from a real run.)
 import t from 'tap';
 import { compile } from '../src/compiler/compile.js';
-import { graph, InfiniteSource, Queue, RatedUnqueue, Discard, Counter } from '../src/index.js';
+import { graph, InfiniteSource, Queue, RatedUnqueue, BandwidthRatedUnqueue, Discard, Counter } from '../src/index.js';
 import type { RunSummary } from '../src/runtime/run.js';
 import { MIN_PACKETS_FOR_CPU, shortfalls, summaryLines } from '../src/cli/summary.js';
 
@@ -54,6 +54,13 @@ t.test('each element with a nonzero rate_shortfall gets a line: its rate, what i
       ['pace', 9_000, 8_000, 10_000],
     ],
   );
+});
+
+t.test("a Bandwidth element's shortfall line gives its rates in bits per second", async (t) => {
+  const bw = compile(graph('bw', () => InfiniteSource({}, 'source').to(Queue({}, 'q')).to(BandwidthRatedUnqueue({ rate: 1e9 }, 'pace')).to(Discard({}, 'sink'))));
+  // 500 MB in 5 s: 800 Mbit/s of the 1 Gbit/s configured.
+  const s = summary(400_000, { pace: { packets: 400_000, bytes: 500_000_000, rate_shortfall: 1000 } });
+  t.match(summaryLines(bw, s, undefined).join('\n'), /^ {2}pace \(BandwidthRatedUnqueue\) fell behind its rate: configured 1,000,000,000 bit\/s, delivered 800,000,000 bit\/s; 1,000 packets/m);
 });
 
 t.test('no shortfall, no drops: no such lines', async (t) => {

@@ -33,9 +33,11 @@ export interface Drop {
 export interface Shortfall {
   element: string;
   class: string;
-  /** The configured rate (packets per second) when the run ended. */
+  /** The configured rate when the run ended, in `unit`: packets per second, or bits per
+   *  second for an element whose descriptor's `rate` field says `unit: 'bit/s'` (Bandwidth*). */
   rate: number;
-  /** Packets it sent, and per second over the run. */
+  unit: '/s' | ' bit/s';
+  /** Packets it sent, and what it delivered per second over the run (in `unit`). */
   packets: number;
   deliveredRate: number;
   /** Its rate_shortfall counter. */
@@ -67,7 +69,9 @@ export function shortfalls(plan: Plan, s: RunSummary, configOf: ConfigOf = planC
     if (shortfall <= 0) continue;
     const rate = Number(configOf(e.name)?.rate ?? e.config.rate ?? 0);
     const packets = c.packets ?? 0;
-    out.push({ element: e.name, class: e.class, rate, packets, deliveredRate: s.seconds > 0 ? packets / s.seconds : 0, shortfall });
+    const bits = (findDescriptor(e.class)?.config.properties?.rate as { unit?: string } | undefined)?.unit === 'bit/s';
+    const delivered = bits ? (c.bytes ?? 0) * 8 : packets;
+    out.push({ element: e.name, class: e.class, rate, unit: bits ? ' bit/s' : '/s', packets, deliveredRate: s.seconds > 0 ? delivered / s.seconds : 0, shortfall });
   }
   return out;
 }
@@ -86,7 +90,7 @@ export function dropLines(plan: Plan, s: RunSummary): string[] {
 export function shortfallLines(list: Shortfall[]): string[] {
   return list.map(
     (f) =>
-      `  ${f.element} (${f.class}) fell behind its rate: configured ${n(f.rate)}/s, delivered ${n(f.deliveredRate)}/s; ` +
+      `  ${f.element} (${f.class}) fell behind its rate: configured ${n(f.rate)}${f.unit}, delivered ${n(f.deliveredRate)}${f.unit}; ` +
       `${n(f.shortfall)} packets the rate called for were not sent (${SHORTFALL_COUNTER}: it ran late)`,
   );
 }

@@ -220,7 +220,9 @@ export function describeSchema(s: any): string {
   if (s.enum) return s.enum.map((x: unknown) => JSON.stringify(x)).join(' | ');
   let t = s.type === 'integer' ? 'a whole number' : s.type === 'number' ? 'a number' : s.type === 'string' ? 'a string' : s.type === 'boolean' ? 'true or false' : s.type === 'array' ? `an array of ${describeSchema(s.items)}` : s.type ?? 'a value';
   if (s.minimum !== undefined && s.maximum !== undefined) t += ` from ${s.minimum} to ${s.maximum}`;
+  else if (s.exclusiveMinimum !== undefined && s.maximum !== undefined) t += ` more than ${s.exclusiveMinimum} and at most ${s.maximum}`;
   else if (s.minimum !== undefined) t += ` >= ${s.minimum}`;
+  else if (s.exclusiveMinimum !== undefined) t += ` > ${s.exclusiveMinimum}`;
   else if (s.maximum !== undefined) t += ` <= ${s.maximum}`;
   if (s.pattern) t += ` matching ${s.pattern}`;
   return t;
