@@ -251,7 +251,7 @@ export function labPhase(s: TrafficSettings): LabPhase {
             d.teardown();
           }
         }
-        notes.push("lab: on veth a transmit runs the receiver's path in the sender's thread, so tc's shaping runs in the generator's thread (the bridge forwards inline) while the engine's runs in its own worker, which competes with the generator for the CPUs: at the top rate the engine's figure includes that contention");
+        notes.push("lab: on veth a transmit runs the receiver's path in the sender's thread, so tc's shaping runs in the kernel's softirq work, mostly in the generator's thread (the bridge forwards inline), while the engine's runs in its own worker, which competes with the generator for the CPUs: at the top rate the engine's figure includes that contention");
         const top = Number((0.8 * Math.min(...unshaped)).toPrecision(2));
         notes.push(`lab: unshaped at full load the Linux bridge delivered ${rateLabel(unshaped[0])} and the engine (FromDevice -> Queue -> Unqueue -> ToDevice) ${rateLabel(unshaped[1])} of 1518 B frames; the highest shaped rate is 0.8x the lesser, ${rateLabel(top)}`);
         const rates = [...s.labRates.filter((r) => r < top), top];
