@@ -23,12 +23,14 @@ export { Idle } from './standard/Idle.js';
 export { Truncate } from './standard/Truncate.js';
 export { PaintTee } from './standard/PaintTee.js';
 export { StripToNetworkHeader } from './standard/StripToNetworkHeader.js';
+export { SetTableID } from './standard/SetTableID.js';
 
 export { Queue } from './queue/Queue.js';
 export { Unqueue } from './queue/Unqueue.js';
 export { PrioSched } from './queue/PrioSched.js';
 export { RatedUnqueue } from './queue/RatedUnqueue.js';
 export { RoundRobinSched } from './queue/RoundRobinSched.js';
+export { HTBSched } from './queue/HTBSched.js';
 
 // ip
 export { IPLookup } from './ip/IPLookup.js';
