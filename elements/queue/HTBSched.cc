@@ -63,6 +63,7 @@ class HTBSched final : public Element {
   struct Spec {
     std::string name, parent;
     double rate = 0, ceil = 0, burst = 0, cburst = 0;  // bits/s, bytes
+    bool ceil_auto = true;                             // defaulted: follows the rate
     bool burst_auto = true, cburst_auto = true;        // defaulted: follows the rate (ceil)
     uint32_t weight = 1, capacity = 1000;
     int64_t match = -1;  // -1: none
@@ -602,8 +603,8 @@ class HTBSched final : public Element {
       if (o.find("match")) s.match = int64_t(field_number(o, "match", w, 0, kMaxMatch, false, true));
     }
     if (!base || o.find("rate")) s.rate = field_number(o, "rate", w, 0, kMaxRate, true, false);
-    if (o.find("ceil")) s.ceil = field_number(o, "ceil", w, 0, kMaxRate, true, false);
-    else if (!base) s.ceil = s.rate;
+    if (o.find("ceil")) s.ceil = field_number(o, "ceil", w, 0, kMaxRate, true, false), s.ceil_auto = false;
+    if (s.ceil_auto) s.ceil = s.rate;
     if (o.find("burst")) s.burst = field_number(o, "burst", w, 0, kMaxBurst, false, true), s.burst_auto = false;
     if (o.find("cburst")) s.cburst = field_number(o, "cburst", w, 0, kMaxBurst, false, true), s.cburst_auto = false;
     if (s.burst_auto) s.burst = default_burst(s.rate);
@@ -642,14 +643,6 @@ class HTBSched final : public Element {
     std::vector<Spec> specs = current_specs();
     specs.push_back(s);
     if (std::string e = check_tree(specs); !e.empty()) throw ConfigError("add: " + e);
-    if (s.parent != "root") {
-      const int32_t p = by_name_.at(s.parent);
-      const Node& pc = nodes_[p];
-      if (!pc.children && (pc.spec.match >= 0 || p == default_))
-        throw ConfigError("add (class '" + s.name + "').parent: class '" + s.parent + "' is a leaf that " +
-                          (pc.spec.match >= 0 ? "match " + std::to_string(pc.spec.match) + " selects" : "is the default") +
-                          ", so it cannot get children; give the new class another parent");
-    }
     attach(create(s));
     rebuild();
   }

@@ -81,10 +81,9 @@ pulled from the one output (by ToDevice, Unqueue, ...) in the order the tree all
 
 - A class under its rate sends on its own tokens, before any class that borrows.
 - A class over its rate but under its ceil borrows its parent's spare capacity; siblings that borrow
-  share what the parent can lend in proportion to their \`weight\` (deficit round-robin, each
-  round about \`weight\` full-size frames' worth, at every level of the tree). A parent over its own
-  rate borrows in turn from its parent, and so on up to the class holding the link's rate; spare
-  capacity nearer the leaf is used first.
+  share what the parent can lend in proportion to their \`weight\`, at every level of the tree. A
+  parent over its own rate borrows in turn from its parent, and so on up to the class holding the
+  link's rate; spare capacity nearer the leaf is used first.
 - A class never sends above its ceil; a class's sending counts against the rate and ceil of all
   its ancestors, so a parent's ceil caps its whole subtree.
 
@@ -113,12 +112,12 @@ packets) is dropped and counted in \`drops_full\` and in its class's \`drops\`.
 same rules as the configuration, the error naming the class and field):
 \`add\` takes a class as a JSON object with the fields of a \`classes\` entry (\`{"name": "t7",
 "parent": "uplink", "rate": 1e6, "ceil": 5e6, "match": 7}\`); a leaf that gets its first child
-becomes an inner class, its waiting packets freed (\`drops_class_removed\`) unless a \`match\` or the
-default sends packets to it (then the add is refused). \`remove\` takes a class name: a class with
+becomes an inner class, its waiting packets freed (\`drops_class_removed\`); one that a \`match\` or
+the default sends packets to cannot (the add is refused). \`remove\` takes a class name: a class with
 children or the default class is refused; the removed leaf's waiting packets are freed and
 counted in \`drops_class_removed\`. \`change\` takes a JSON object with \`name\` and any of \`rate\`,
 \`ceil\`, \`burst\`, \`cburst\`, \`weight\`, \`capacity\`: new rates apply from then on, saved credit
-kept up to the new bursts. \`classes\` lists every class, parents before children, one per line:
+kept up to the new bursts; a ceil or burst never given follows the new rate, as its default does. \`classes\` lists every class, parents before children, one per line:
 \`NAME parent=P rate=R ceil=C burst=B cburst=CB weight=W [match=M] leaf|inner mode=MODE
 backlog=N packets=N bytes=N drops=N borrowed=N\`, where the mode is \`send\` (under its rate),
 \`borrow\` (over its rate, under its ceil) or \`wait\` (at its ceil), \`packets\` and \`bytes\` count what
@@ -129,8 +128,15 @@ Cost does not grow with the number of classes: only classes that have packets an
 the lists searched (one per level, and one per parent of its borrowing children), classes waiting
 for tokens sit in a heap by the time they may send again, and a packet's work is a walk from its
 leaf up to the root. Pushes and pulls from different workers share the tree under a spin lock
-taken once per batch. Differences from HTB: no priorities (weights only), weights instead of
-quanta, and every level shares by weight, where HTB's inner classes take turns by leaves.`,
+taken once per batch.
+
+Differences from HTB: no priorities; siblings share by weight with start-time fair queueing
+(each borrower's tag advances by the bytes it is sent over its weight, the smallest tag goes next,
+a returning class starts no earlier than the others), where HTB rotates deficit round-robin
+pointers by leaf quanta: classes near their rate leave and rejoin the lists at almost every
+packet, which skews HTB's round-robin but not tags. As in HTB, a leaf under its own rate sends
+whatever the state of its ancestors (its guarantee is covered by theirs, see above), so many
+identical leaves whose tokens come due together send a burst of one packet each.`,
   inputs: '1',
   outputs: '1',
   processing: 'h/l',
