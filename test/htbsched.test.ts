@@ -242,3 +242,40 @@ t.test('1000 leaves in a 3-level tree, keyed by table_id', async (t) => {
   t.ok(lo >= 0.8 * M * 0.98 && hi <= 0.8 * M * 1.02, `every leaf within 2% of 0.8 Mbit/s (${(lo / 1e6).toFixed(3)} to ${(hi / 1e6).toFixed(3)})`);
   t.equal(g.counters('htb').drops_unclassified, 0n, 'every packet classified');
 });
+
+t.test('bad configurations are compile errors naming the class and field; the engine refuses them too', async (t) => {
+  const build = (classes: HTBClass[], extra: { default?: string; key?: 'paint' | 'table_id' } = {}) => () =>
+    compile(graph('bad', () => InfiniteSource({ limit: 0 }).to(HTBSched({ classes, ...extra }, 'htb')).to(Unqueue()).to(Discard())));
+  const link = uplink(10 * M);
+  const cases: [string, HTBClass[], RegExp, { default?: string; key?: 'paint' | 'table_id' }?][] = [
+    ['ceil below rate', [link, { name: 'a', parent: 'link', rate: 5 * M, ceil: 4 * M }], /classes\[1\] \(class 'a'\)\.ceil: 4000000 bit\/s is below its rate 5000000 bit\/s/],
+    ['zero rate', [link, { name: 'a', parent: 'link', rate: 0 }], /config field 'classes\.1\.rate' must be > 0 .*got 0/],
+    ['negative burst', [link, { name: 'a', parent: 'link', rate: M, burst: -1 }], /config field 'classes\.1\.burst' must be >= 0 .*got -1/],
+    ['no parent', [link, { name: 'a', rate: M } as HTBClass], /config field 'classes\.1\.parent' must be given/],
+    ['unknown parent', [link, { name: 'a', parent: 'lnk', rate: M }], /classes\[1\] \(class 'a'\)\.parent: no class 'lnk'/],
+    ['a cycle', [link, { name: 'a', parent: 'b', rate: M }, { name: 'b', parent: 'a', rate: M }], /classes\[1\] \(class 'a'\)\.parent: the parents of 'a' go round in a cycle \(a -> b -> a\)/],
+    ['duplicate names', [link, { name: 'a', parent: 'link', rate: M }, { name: 'a', parent: 'link', rate: M }], /classes\[2\]\.name: class 'a' is defined twice/],
+    ['children over the parent', [link, { name: 'a', parent: 'link', rate: 6 * M }, { name: 'b', parent: 'link', rate: 5 * M }], /classes\[0\] \(class 'link'\)\.rate: its children's rates add up to 11000000 bit\/s, above its rate 10000000/],
+    ['borrowing under the root', [{ name: 'link', parent: 'root', rate: M, ceil: 2 * M }], /classes\[0\] \(class 'link'\)\.ceil: a class under the root has no parent to borrow from/],
+    ['match on an inner class', [{ ...link, match: 1 }, { name: 'a', parent: 'link', rate: M }], /classes\[0\] \(class 'link'\)\.match: only a leaf class/],
+    ['a paint above 255', [link, { name: 'a', parent: 'link', rate: M, match: 256 }], /classes\[1\] \(class 'a'\)\.match: 256 is not a paint colour/],
+    ['a match used twice', [link, { name: 'a', parent: 'link', rate: M, match: 7 }, { name: 'b', parent: 'link', rate: M, match: 7 }], /classes\[2\] \(class 'b'\)\.match: table_id 7 already selects class 'a'/, { key: 'table_id' }],
+    ['an unknown default', [link, { name: 'a', parent: 'link', rate: M }], /default: no class 'b'/, { default: 'b' }],
+    ['an inner default', [link, { name: 'a', parent: 'link', rate: M }], /default: class 'link' has children/, { default: 'link' }],
+    ['root as a name', [{ name: 'root', parent: 'root', rate: M }], /classes\[0\]\.name: 'root' is the link itself/],
+    [
+      'nine levels',
+      Array.from({ length: 9 }, (_, i) => ({ name: `c${i}`, parent: i ? `c${i - 1}` : 'root', rate: M })),
+      /classes\[8\] \(class 'c8'\)\.parent: the class is 9 levels below the link; at most 8/,
+    ],
+  ];
+  for (const [what, classes, re, extra] of cases) t.throws(build(classes, extra), re, what);
+
+  // A hand-made plan that skips the compiler's checks: the engine checks the same rules.
+  const plan = build([link, { name: 'a', parent: 'link', rate: M }])();
+  const htb = plan.elements.find((e) => e.name === 'htb')!;
+  (htb.config.classes as HTBClass[])[1].ceil = M / 2;
+  const rt = new Runtime({ threads: 1 });
+  t.teardown(() => rt.close());
+  t.throws(() => rt.load(plan), /'htb'.*class 'a'\.ceil: 500000 bit\/s is below its rate 1000000 bit\/s/, 'the engine refuses it, naming the class and field');
+});
