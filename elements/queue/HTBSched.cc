@@ -54,6 +54,57 @@ enum Mode : uint8_t { kSend, kBorrow, kWait };
 enum Where : uint8_t { kNowhere, kRow, kFeed };
 const char* const kModeNames[] = {"send", "borrow", "wait"};
 
+// A binary min-heap of class indexes with their keys beside them, so a sift reads only this
+// array; each class's position is kept in `pos` (a compact array, one int per class).
+template <class K>
+struct KeyHeap {
+  struct Entry {
+    K key;
+    int32_t x;
+  };
+  std::vector<Entry> e;
+
+  bool empty() const { return e.empty(); }
+  int32_t top() const { return e[0].x; }
+  K top_key() const { return e[0].key; }
+  void push(int32_t x, K key, int32_t* pos) {
+    e.push_back({key, x});  // reserved when the tree changes: no allocation on the packet path
+    fix(e.size() - 1, pos);
+  }
+  void set_key(int32_t x, K key, int32_t* pos) {
+    e[size_t(pos[x])].key = key;
+    fix(size_t(pos[x]), pos);
+  }
+  void erase(int32_t x, int32_t* pos) {
+    const size_t i = size_t(pos[x]);
+    pos[x] = -1;
+    const Entry last = e.back();
+    e.pop_back();
+    if (i == e.size()) return;
+    e[i] = last;
+    fix(i, pos);
+  }
+  void fix(size_t i, int32_t* pos) {
+    const Entry v = e[i];
+    while (i > 0 && v.key < e[(i - 1) / 2].key) {
+      e[i] = e[(i - 1) / 2];
+      pos[e[i].x] = int32_t(i);
+      i = (i - 1) / 2;
+    }
+    for (const size_t n = e.size();;) {
+      size_t m = 2 * i + 1;
+      if (m >= n) break;
+      if (m + 1 < n && e[m + 1].key < e[m].key) m++;
+      if (!(e[m].key < v.key)) break;
+      e[i] = e[m];
+      pos[e[i].x] = int32_t(i);
+      i = m;
+    }
+    e[i] = v;
+    pos[v.x] = int32_t(i);
+  }
+};
+
 double default_burst(double bits_per_s) { return std::max(std::ceil(bits_per_s / 8 * kBurstSeconds), kMinBurstBytes); }
 
 }  // namespace
@@ -71,27 +122,28 @@ class HTBSched final : public Element {
 
   // A row or a feed: a heap of classes by tag, and the tag of the last one served.
   struct List {
-    std::vector<int32_t> heap;
+    KeyHeap<double> heap;
     double vtime = 0;
   };
 
+  // The packet path's fields first (a class's first cache lines), the configuration last.
   struct Node {
-    Spec spec;
-    bool used = false;
     int32_t parent = kNone;  // kNone: under the root (the link)
     uint32_t children = 0;
     int level = 0;
-    TokenBucket tokens, ctokens;  // bytes, at the rate and at the ceil
     Mode mode = kSend;
     Where where = kNowhere;
-    int32_t lpos = -1;     // position in the list `where` says
+    bool used = false;
+    uint32_t head = 0, len = 0, capacity = 0;
+    Packet** q = nullptr;    // a leaf's queue: a circle of qsize >= capacity slots (in storage)
+    uint32_t qsize = 0;
+    double inv_weight = 1;
+    TokenBucket tokens, ctokens;  // bytes, at the rate and at the ceil
     double tag[2] = {0, 0};  // fair-queueing tags in its row and in its parent's feed
-    List feed;             // borrowing children (an inner class)
-    uint64_t event = 0;    // when a class not in send mode changes mode
-    int32_t heap = -1;     // position in heap_
-    std::vector<Packet*> q;  // a leaf's queue: a circle of q.size() >= capacity slots
-    uint32_t head = 0, len = 0;
     uint64_t packets = 0, bytes = 0, drops = 0, borrowed = 0;
+    List feed;               // borrowing children (an inner class)
+    std::vector<Packet*> storage;
+    Spec spec;
   };
 
  public:
@@ -115,6 +167,8 @@ class HTBSched final : public Element {
     if (std::string e = check_tree(specs); !e.empty()) throw ConfigError(e);
 
     nodes_.resize(max_classes_);
+    lpos_.assign(max_classes_, -1);
+    wpos_.assign(max_classes_, -1);
     for (int32_t n = int32_t(max_classes_) - 1; n >= 0; n--) free_.push_back(n);
     if (key_table_) by_table_.init(max_classes_);
     by_paint_.fill(kNone);
@@ -139,13 +193,13 @@ class HTBSched final : public Element {
           continue;
         }
         Node& c = nodes_[x];
-        if (c.len >= c.spec.capacity) {
+        if (c.len >= c.capacity) {
           c.drops++;
           full[nf++] = p;
           continue;
         }
         uint32_t at = c.head + c.len;
-        if (at >= c.q.size()) at -= uint32_t(c.q.size());
+        if (at >= c.qsize) at -= c.qsize;
         c.q[at] = p;
         if (c.len++ == 0) link(x);
       }
@@ -179,7 +233,7 @@ class HTBSched final : public Element {
         bytes += p->length();
       }
       // Packets wait for tokens: run the puller again when the first class may send.
-      if (got < max && row_mask_ == 0 && !heap_.empty() && held_.load(std::memory_order_relaxed) > got) wake_at(nodes_[heap_[0]].event);
+      if (got < max && row_mask_ == 0 && !waitq_.empty() && held_.load(std::memory_order_relaxed) > got) wake_at(waitq_.top_key());
     }
     if (got) {
       held_.fetch_sub(got, std::memory_order_relaxed);
@@ -219,48 +273,6 @@ class HTBSched final : public Element {
     return x == kNone ? default_ : x;
   }
 
-  // ---- heaps of class indexes, each class keeping its position ----
-
-  template <class Key, class Pos>
-  void heap_fix(std::vector<int32_t>& h, size_t i, Key key, Pos pos) {
-    auto swap = [&](size_t a, size_t b) {
-      std::swap(h[a], h[b]);
-      pos(h[a]) = int32_t(a);
-      pos(h[b]) = int32_t(b);
-    };
-    while (i > 0 && key(h[i]) < key(h[(i - 1) / 2])) {
-      swap(i, (i - 1) / 2);
-      i = (i - 1) / 2;
-    }
-    for (;;) {
-      size_t l = 2 * i + 1, m = i;
-      if (l < h.size() && key(h[l]) < key(h[m])) m = l;
-      if (l + 1 < h.size() && key(h[l + 1]) < key(h[m])) m = l + 1;
-      if (m == i) return;
-      swap(i, m);
-      i = m;
-    }
-  }
-  template <class Key, class Pos>
-  void heap_erase(std::vector<int32_t>& h, int32_t x, Key key, Pos pos) {
-    const size_t i = size_t(pos(x));
-    pos(x) = -1;
-    if (i + 1 < h.size()) {
-      h[i] = h.back();
-      pos(h[i]) = int32_t(i);
-      h.pop_back();
-      heap_fix(h, i, key, pos);
-    } else {
-      h.pop_back();
-    }
-  }
-  auto tag_key(int w) {
-    return [this, w](int32_t x) { return nodes_[x].tag[w]; };
-  }
-  auto lpos() {
-    return [this](int32_t x) -> int32_t& { return nodes_[x].lpos; };
-  }
-
   // ---- the active lists (rows and feeds) ----
 
   // Joins a list (w: 0 a row, 1 a feed) no earlier than its current tag: no credit is saved
@@ -268,9 +280,7 @@ class HTBSched final : public Element {
   void list_insert(List& l, int32_t x, int w) {
     Node& c = nodes_[x];
     c.tag[w] = std::max(c.tag[w], l.vtime);
-    c.lpos = int32_t(l.heap.size());
-    l.heap.push_back(x);  // reserved in rebuild(): no allocation here
-    heap_fix(l.heap, size_t(c.lpos), tag_key(w), lpos());
+    l.heap.push(x, c.tag[w], lpos_.data());
   }
 
   bool active(const Node& c) const { return c.children ? !c.feed.heap.empty() : c.len != 0; }
@@ -304,13 +314,13 @@ class HTBSched final : public Element {
       c.where = kNowhere;
       if (w == kRow) {
         List& row = rows_[c.level];
-        heap_erase(row.heap, x, tag_key(0), lpos());
+        row.heap.erase(x, lpos_.data());
         if (row.heap.empty()) row_mask_ &= ~(1u << c.level);
         return;
       }
       if (w == kNowhere) return;
       Node& p = nodes_[c.parent];
-      heap_erase(p.feed.heap, x, tag_key(1), lpos());
+      p.feed.heap.erase(x, lpos_.data());
       if (!p.feed.heap.empty()) return;
       x = c.parent;
     }
@@ -342,26 +352,15 @@ class HTBSched final : public Element {
   }
 
   void run_events() {
-    while (!heap_.empty() && nodes_[heap_[0]].event <= now_) update_mode(heap_[0]);
+    while (!waitq_.empty() && waitq_.top_key() <= now_) update_mode(waitq_.top());
   }
 
-  auto event_key() {
-    return [this](int32_t x) { return nodes_[x].event; };
-  }
-  auto hpos() {
-    return [this](int32_t x) -> int32_t& { return nodes_[x].heap; };
-  }
   void heap_set(int32_t x, uint64_t ev) {
-    Node& c = nodes_[x];
-    c.event = ev;
-    if (c.heap < 0) {
-      c.heap = int32_t(heap_.size());
-      heap_.push_back(x);  // reserved at load: no allocation here
-    }
-    heap_fix(heap_, size_t(c.heap), event_key(), hpos());
+    if (wpos_[x] < 0) waitq_.push(x, ev, wpos_.data());
+    else if (waitq_.e[size_t(wpos_[x])].key != ev) waitq_.set_key(x, ev, wpos_.data());
   }
   void heap_remove(int32_t x) {
-    if (nodes_[x].heap >= 0) heap_erase(heap_, x, event_key(), hpos());
+    if (wpos_[x] >= 0) waitq_.erase(x, wpos_.data());
   }
 
   // ---- one packet ----
@@ -376,7 +375,7 @@ class HTBSched final : public Element {
     List* l = &rows_[level];
     int32_t x;
     for (;;) {
-      x = l->heap[0];
+      x = l->heap.top();
       path[n] = x;
       lists[n++] = l;
       Node& c = nodes_[x];
@@ -385,15 +384,15 @@ class HTBSched final : public Element {
     }
     Node& leaf = nodes_[x];
     Packet* p = leaf.q[leaf.head];
-    if (++leaf.head == leaf.q.size()) leaf.head = 0;
+    if (++leaf.head == leaf.qsize) leaf.head = 0;
     const uint32_t len = p->length();
     const double cost = double(len + overhead_);
     for (int i = 0; i < n; i++) {
       const int w = i == 0 ? 0 : 1;
       Node& c = nodes_[path[i]];
       lists[i]->vtime = c.tag[w];
-      c.tag[w] += cost / c.spec.weight;
-      heap_fix(lists[i]->heap, 0, tag_key(w), lpos());
+      c.tag[w] += cost * c.inv_weight;
+      lists[i]->heap.set_key(path[i], c.tag[w], lpos_.data());  // the top: sifts down
     }
     if (--leaf.len == 0) unlink(x);
     // Charge the leaf and its ancestors: those below the level served borrowed (ceil tokens
@@ -424,7 +423,7 @@ class HTBSched final : public Element {
     Packet* batch[kMaxBatch];
     while (c.len) {
       batch[n++] = c.q[c.head];
-      if (++c.head == c.q.size()) c.head = 0;
+      if (++c.head == c.qsize) c.head = 0;
       c.len--;
       if (n == kMaxBatch || c.len == 0) {
         pool().free(batch, n);
@@ -445,14 +444,18 @@ class HTBSched final : public Element {
     c.ctokens.rate = c.spec.ceil / 8;
     c.ctokens.depth = c.spec.cburst;
     c.ctokens.tokens = std::min(c.ctokens.tokens, c.ctokens.depth);
+    c.inv_weight = 1.0 / c.spec.weight;
   }
 
   void set_capacity(Node& c) {
     if (c.children) return;
-    if (c.q.size() >= c.spec.capacity && !c.q.empty()) return;  // shrinking keeps the packets queued
-    std::vector<Packet*> q(std::max<uint32_t>(c.spec.capacity, c.len));
-    for (uint32_t i = 0; i < c.len; i++) q[i] = c.q[(c.head + i) % c.q.size()];
-    c.q = std::move(q);
+    c.capacity = c.spec.capacity;
+    if (c.qsize >= c.capacity) return;  // shrinking keeps the packets queued
+    std::vector<Packet*> q(std::max<uint32_t>(c.capacity, c.len));
+    for (uint32_t i = 0; i < c.len; i++) q[i] = c.q[(c.head + i) % c.qsize];
+    c.storage = std::move(q);
+    c.q = c.storage.data();
+    c.qsize = uint32_t(c.storage.size());
     c.head = 0;
   }
 
@@ -491,7 +494,9 @@ class HTBSched final : public Element {
         // A leaf becoming an inner class: its queue goes (the add was refused if packets are
         // sent to it by match or default).
         purge(p, true);
-        p.q = {};
+        p.storage = {};
+        p.q = nullptr;
+        p.qsize = p.capacity = 0;
       }
     }
     set_capacity(c);
@@ -501,20 +506,20 @@ class HTBSched final : public Element {
   // is added or removed (the graph is paused).
   void rebuild() {
     for (List& row : rows_) {
-      row.heap.clear();
-      row.heap.reserve(max_classes_);
+      row.heap.e.clear();
+      row.heap.e.reserve(max_classes_);
     }
     row_mask_ = 0;
-    heap_.reserve(max_classes_);
+    waitq_.e.reserve(max_classes_);
+    std::fill(lpos_.begin(), lpos_.end(), -1);
     for (Node& c : nodes_) {
       if (!c.used) continue;
       int depth = 1;
       for (int32_t p = c.parent; p != kNone; p = nodes_[p].parent) depth++;
       c.level = c.children ? kLevels - depth : 0;
       c.where = kNowhere;
-      c.lpos = -1;
-      c.feed.heap.clear();
-      c.feed.heap.reserve(c.children);
+      c.feed.heap.e.clear();
+      c.feed.heap.e.reserve(c.children);
     }
     for (int32_t x = 0; x < int32_t(nodes_.size()); x++)
       if (nodes_[x].used && !nodes_[x].children && nodes_[x].len) link(x);
@@ -729,7 +734,8 @@ class HTBSched final : public Element {
   int32_t default_ = kNone;
   std::array<List, kLevels> rows_;      // per level, the active classes in send mode
   uint32_t row_mask_ = 0;               // levels whose row is not empty
-  std::vector<int32_t> heap_;           // classes not in send mode, by event time
+  KeyHeap<uint64_t> waitq_;             // classes not in send mode, by the time that changes
+  std::vector<int32_t> lpos_, wpos_;    // each class's position in its list and in waitq_
   uint64_t now_ = 0;                    // the engine clock at the last pull (handlers use it)
   std::atomic<uint64_t> held_{0};
 };
