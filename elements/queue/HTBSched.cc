@@ -107,8 +107,8 @@ struct KeyHeap {
 
 double default_burst(double bits_per_s) { return std::max(std::ceil(bits_per_s / 8 * kBurstSeconds), kMinBurstBytes); }
 
-}  // namespace
-
+// In this anonymous namespace too: internal linkage, so the packet path's helpers are called
+// directly (and inlined) rather than through the shared object's interposable symbols.
 class HTBSched final : public Element {
   // A class as configured (or added, or changed).
   struct Spec {
@@ -397,19 +397,24 @@ class HTBSched final : public Element {
     if (--leaf.len == 0) unlink(x);
     // Charge the leaf and its ancestors: those below the level served borrowed (ceil tokens
     // only), the rest pay both.
+    // A class's mode (and its wait) is recomputed only when these tokens could change it: a
+    // sender that stays at or above zero, or a borrower whose ceil tokens do, keeps its mode.
     for (int32_t i = x; i != kNone;) {
       Node& c = nodes_[i];
+      c.ctokens.refill(now_);
+      c.ctokens.take(cost);
+      bool same;
       if (c.level >= level) {
         c.tokens.refill(now_);
         c.tokens.take(cost);
+        same = c.mode == kSend && c.tokens.tokens >= 0 && c.ctokens.tokens >= 0;
       } else {
         c.borrowed++;
+        same = c.mode == kBorrow && c.ctokens.tokens >= 0;
       }
-      c.ctokens.refill(now_);
-      c.ctokens.take(cost);
       c.packets++;
       c.bytes += len;
-      update_mode(i);
+      if (!same) update_mode(i);
       i = c.parent;
     }
     return p;
@@ -739,6 +744,8 @@ class HTBSched final : public Element {
   uint64_t now_ = 0;                    // the engine clock at the last pull (handlers use it)
   std::atomic<uint64_t> held_{0};
 };
+
+}  // namespace
 
 PG_ELEMENT(HTBSched);
 
