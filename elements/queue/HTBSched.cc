@@ -126,6 +126,13 @@ class HTBSched final : public Element {
     double vtime = 0;
   };
 
+  // A queued packet with its length, read when it was pushed (and its metadata in cache), so
+  // that the pull charges it without touching the packet.
+  struct Slot {
+    Packet* p;
+    uint32_t len;
+  };
+
   // The packet path's fields first (a class's first cache lines), the configuration last.
   struct Node {
     int32_t parent = kNone;  // kNone: under the root (the link)
@@ -135,14 +142,14 @@ class HTBSched final : public Element {
     Where where = kNowhere;
     bool used = false;
     uint32_t head = 0, len = 0, capacity = 0;
-    Packet** q = nullptr;    // a leaf's queue: a circle of qsize >= capacity slots (in storage)
+    Slot* q = nullptr;       // a leaf's queue: a circle of qsize >= capacity slots (in storage)
     uint32_t qsize = 0;
     double inv_weight = 1;
     TokenBucket tokens, ctokens;  // bytes, at the rate and at the ceil
     double tag[2] = {0, 0};  // fair-queueing tags in its row and in its parent's feed
     uint64_t packets = 0, bytes = 0, drops = 0, borrowed = 0;
     List feed;               // borrowing children (an inner class)
-    std::vector<Packet*> storage;
+    std::vector<Slot> storage;
     Spec spec;
   };
 
@@ -200,7 +207,7 @@ class HTBSched final : public Element {
         }
         uint32_t at = c.head + c.len;
         if (at >= c.qsize) at -= c.qsize;
-        c.q[at] = p;
+        c.q[at] = {p, p->length()};
         if (c.len++ == 0) link(x);
       }
     }
@@ -227,10 +234,11 @@ class HTBSched final : public Element {
       now_ = std::max(now_, now_ns());
       run_events();
       for (; got < max; got++) {
-        Packet* p = dequeue();
+        uint32_t len;
+        Packet* p = dequeue(len);
         if (!p) break;
         b.pkts[b.count++] = p;
-        bytes += p->length();
+        bytes += len;
       }
       // Packets wait for tokens: run the puller again when the first class may send.
       if (got < max && row_mask_ == 0 && !waitq_.empty() && held_.load(std::memory_order_relaxed) > got) wake_at(waitq_.top_key());
@@ -365,7 +373,8 @@ class HTBSched final : public Element {
 
   // ---- one packet ----
 
-  Packet* dequeue() {
+  // The next packet the tree allows (nullptr: none now), and its length.
+  Packet* dequeue(uint32_t& len) {
     if (!row_mask_) return nullptr;
     const int level = __builtin_ctz(row_mask_);
     // Down from the row: the smallest tag of each list, to a leaf.
@@ -383,9 +392,10 @@ class HTBSched final : public Element {
       l = &c.feed;  // an active inner class has borrowers
     }
     Node& leaf = nodes_[x];
-    Packet* p = leaf.q[leaf.head];
+    const Slot slot = leaf.q[leaf.head];
+    Packet* p = slot.p;
     if (++leaf.head == leaf.qsize) leaf.head = 0;
-    const uint32_t len = p->length();
+    len = slot.len;
     const double cost = double(len + overhead_);
     for (int i = 0; i < n; i++) {
       const int w = i == 0 ? 0 : 1;
@@ -427,7 +437,7 @@ class HTBSched final : public Element {
     uint32_t n = 0;
     Packet* batch[kMaxBatch];
     while (c.len) {
-      batch[n++] = c.q[c.head];
+      batch[n++] = c.q[c.head].p;
       if (++c.head == c.qsize) c.head = 0;
       c.len--;
       if (n == kMaxBatch || c.len == 0) {
@@ -456,7 +466,7 @@ class HTBSched final : public Element {
     if (c.children) return;
     c.capacity = c.spec.capacity;
     if (c.qsize >= c.capacity) return;  // shrinking keeps the packets queued
-    std::vector<Packet*> q(std::max<uint32_t>(c.capacity, c.len));
+    std::vector<Slot> q(std::max<uint32_t>(c.capacity, c.len));
     for (uint32_t i = 0; i < c.len; i++) q[i] = c.q[(c.head + i) % c.qsize];
     c.storage = std::move(q);
     c.q = c.storage.data();
