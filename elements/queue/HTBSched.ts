@@ -95,7 +95,8 @@ above the parent's ceil, or cannot keep them at all). A child's ceil above its p
 and simply never reached.
 
 Tokens are bytes: each packet costs its length plus \`overhead\` (framing the link adds, like tc's
-\`overhead\`: 24 for Ethernet's preamble, start delimiter and gap plus 4 for the FCS). A class may
+\`overhead\`: 24 on Ethernet, for the preamble and start delimiter, 8, the gap between frames, 12,
+and the FCS, 4). A class may
 send while its tokens are not negative, so a packet can take it below zero, and the debt is repaid
 before it sends again (so rates hold to the byte over time). \`burst\` and \`cburst\` bound the
 credit saved while idle. Token arithmetic runs on the engine's clock (cached per worker round;
