@@ -316,3 +316,60 @@ t.test('two workers: pushes on one, pulls on the other, live changes between; ev
   t.ok(c.packets > 0n, `${c.packets} packets sent`);
   t.ok(c.drops_class_removed > 0n && c.drops_unclassified > 0n, `c's packets freed with it (${c.drops_class_removed}), and unclassified while it was gone (${c.drops_unclassified})`);
 });
+
+t.test('random live changes under traffic: no crash, every refusal a sentence, every packet accounted for', async (t) => {
+  // A seeded sequence of adds (under the link or under any class), removes and changes on the
+  // virtual clock, one per millisecond, with 40 flows spread over table ids 0..39.
+  let seed = 7;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const rt = new Runtime({ threads: 1, poolBuffers: 16384, virtualClockNs: T0 });
+  t.teardown(() => rt.close());
+  const g = rt.load(
+    compile(
+      graph('htbrandom', () => {
+        const h = HTBSched({ key: 'table_id', maxClasses: 64, classes: [uplink(100 * M), { name: 'x', parent: 'link', rate: M, match: 0 }] }, 'htb');
+        FlowSource({ flows: 40, srcPort: 0, length: 200, burst: 32 }, 'src').to(SetTableID({ offset: 34 })).to(h);
+        h.to(Unqueue({ burst: 32 }, 'pump')).to(Discard({}, 'sink'));
+      }),
+    ),
+  );
+  rt.start();
+  const names = new Set(['link', 'x']);
+  const pick = () => [...names][Math.floor(rnd() * names.size)];
+  let done = 0;
+  let refused = 0;
+  let most = 0;
+  for (let ms = 1; ms <= 2000; ms++) {
+    rt.setVirtualTime(T0 + ms * MS);
+    const r = rnd();
+    try {
+      if (r < 0.45) {
+        const name = `c${Math.floor(rnd() * 40)}`;
+        const rate = Math.ceil(rnd() * 4) * 0.1 * M;
+        const spec = { name, parent: rnd() < 0.5 ? 'link' : pick(), rate, ceil: rate * (1 + Math.floor(rnd() * 5)), capacity: 1 + Math.floor(rnd() * 50), weight: 1 + Math.floor(rnd() * 5) };
+        g.write('htb', 'add', JSON.stringify(rnd() < 0.7 ? { ...spec, match: Math.floor(rnd() * 40) } : spec));
+        names.add(name);
+      } else if (r < 0.7) {
+        const name = pick();
+        if (name === 'link') continue; // the link stays
+        g.write('htb', 'remove', name);
+        names.delete(name);
+      } else {
+        const rate = Math.ceil(rnd() * 8) * 0.1 * M;
+        g.write('htb', 'change', JSON.stringify({ name: pick(), rate, ...(rnd() < 0.5 ? { ceil: rate * 2 } : {}), ...(rnd() < 0.3 ? { capacity: 1 + Math.floor(rnd() * 20) } : {}) }));
+      }
+      done++;
+    } catch (e) {
+      refused++;
+      if (!/^(add|change|remove)\b.*(class|default)/.test((e as Error).message)) t.fail(`an unclear refusal: ${(e as Error).message}`);
+    }
+    most = Math.max(most, g.read('htb', 'classes').trim().split('\n').length);
+  }
+  rt.stop();
+  t.ok(done > 500 && refused > 100, `${done} changes made, ${refused} refused`);
+  t.ok(most >= 5, `up to ${most} classes at once`);
+  const c = g.counters('htb');
+  const backlog = [...classes(g).values()].reduce((s, r) => s + Number(r.backlog ?? 0), 0);
+  t.ok(c.packets > 1000n, `${c.packets} packets sent`);
+  t.equal(c.enqueued, c.packets + BigInt(backlog) + c.drops_class_removed, `queued ${c.enqueued} = sent ${c.packets} + waiting ${backlog} + freed with their class ${c.drops_class_removed}`);
+});
