@@ -123,7 +123,8 @@ kept up to the new bursts; a ceil or burst never given follows the new rate, as 
 backlog=N packets=N bytes=N drops=N borrowed=N\`, where the mode is \`send\` (under its rate),
 \`borrow\` (over its rate, under its ceil) or \`wait\` (at its ceil), \`packets\` and \`bytes\` count what
 the class sent (its subtree's, for an inner class), and \`borrowed\` the packets it sent over its rate
-with a parent's spare capacity.
+with a parent's spare capacity. (The generic \`config\` handler shows the classes the graph was
+loaded with; \`classes\` shows them as they are now.)
 
 Cost does not grow with the number of classes: only classes that have packets and may send are on
 the lists searched (one per level, and one per parent of its borrowing children), classes waiting
