@@ -210,9 +210,9 @@ class HTBSched final : public Element {
         c.q[at] = {p, p->length()};
         if (c.len++ == 0) link(x);
       }
+      held_.fetch_add(b.count - nu - nf, std::memory_order_relaxed);  // under the lock: never below 0
     }
     const uint32_t queued = b.count - nu - nf;
-    held_.fetch_add(queued, std::memory_order_relaxed);
     if (queued) count(c_enqueued_, queued);
     if (nu) {
       count(c_unclassified_, nu);
@@ -242,9 +242,9 @@ class HTBSched final : public Element {
       }
       // Packets wait for tokens: run the puller again when the first class may send.
       if (got < max && row_mask_ == 0 && !waitq_.empty() && held_.load(std::memory_order_relaxed) > got) wake_at(waitq_.top_key());
+      held_.fetch_sub(got, std::memory_order_relaxed);
     }
     if (got) {
-      held_.fetch_sub(got, std::memory_order_relaxed);
       count(c_packets_, got);
       count(c_bytes_, bytes);
     }
