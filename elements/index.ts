@@ -25,6 +25,7 @@ export { PaintTee } from './standard/PaintTee.js';
 export { StripToNetworkHeader } from './standard/StripToNetworkHeader.js';
 export { Meter } from './standard/Meter.js';
 export { BandwidthMeter } from './standard/BandwidthMeter.js';
+export { SetTableID } from './standard/SetTableID.js';
 
 export { Queue } from './queue/Queue.js';
 export { Unqueue } from './queue/Unqueue.js';
@@ -37,6 +38,7 @@ export { RatedSplitter } from './queue/RatedSplitter.js';
 export { BandwidthRatedSplitter } from './queue/BandwidthRatedSplitter.js';
 export { RoundRobinSched } from './queue/RoundRobinSched.js';
 export { Policer } from './queue/Policer.js';
+export { HTBSched } from './queue/HTBSched.js';
 
 // ip
 export { IPLookup } from './ip/IPLookup.js';

@@ -42,6 +42,7 @@ const minimal: Record<string, Record<string, unknown>> = {
   GREEncap: { src: '198.18.0.1', dst: '198.18.0.2' },
   HashSwitch: { offset: 0, length: 4 },
   HostEtherFilter: { mac: '02:00:00:00:00:01' },
+  HTBSched: { classes: [{ name: 'link', parent: 'root', rate: 1e6 }] },
   ICMP6Error: { src: 'fd00::1', type: 3 },
   ICMPError: { src: '198.18.0.1', type: 'timeexceeded' },
   IP6NDAdvertiser: { entries: ['fd00::1 02:00:00:00:00:01'] },
