@@ -86,6 +86,7 @@ options:
                     phases (accuracy, convergence, cost, lab)
   --generator engine  interfaces: the engine's own generator instead of trafgen
   --generator trafgen traffic: trafgen instead of the engine's generator (lab part)
+  --only A,B        traffic: only the cases naming one of these (element names: HTBSched,Policer)
   --ring BxS        interfaces: FromDevice ring, blocks x block size
   --routes FILE / --routes6 FILE / --synthetic   router, fib: route tables
   --lookups N       fib: lookups per measurement (default 20000000)
@@ -94,7 +95,7 @@ options:
                     that should not become the published results)
 Writes bench/results/<date>-<suite>.json, bench/RESULTS.md and bench/plots/*.svg.`;
 
-const valued = new Set(['out', 'runs', 'seconds', 'warmup', 'sizes', 'trial', 'confirm', 'click', 'line-rate', 'cases', 'generator', 'ring', 'routes', 'routes6', 'lookups']);
+const valued = new Set(['only', 'out', 'runs', 'seconds', 'warmup', 'sizes', 'trial', 'confirm', 'click', 'line-rate', 'cases', 'generator', 'ring', 'routes', 'routes6', 'lookups']);
 
 export class UsageError extends Error {}
 

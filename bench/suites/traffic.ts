@@ -18,7 +18,7 @@
 // convergence.ts, cost.ts, lab.ts.
 import type { CaseResult } from '../lib.js';
 import type { Suite } from '../harness.js';
-import { settingsFrom } from './traffic/settings.js';
+import { settingsFrom, wanted } from './traffic/settings.js';
 import { accuracyJobs } from './traffic/accuracy.js';
 import { convergenceJobs } from './traffic/convergence.js';
 import { costJobs } from './traffic/cost.js';
@@ -36,7 +36,7 @@ export const trafficSuite: Suite = {
       ...(s.phases.has('accuracy') ? accuracyJobs(s) : []),
       ...(s.phases.has('convergence') ? convergenceJobs(s) : []),
       ...(s.phases.has('cost') ? costJobs(s) : []),
-    ];
+    ].filter((j) => wanted(s, j.label));
     const lab = s.phases.has('lab') ? labPhase(s) : undefined;
     ctx.progress.plan(jobs.length + (lab?.count ?? 0));
     const cases: CaseResult[] = [];

@@ -28,7 +28,7 @@ import { kernelBridge } from '../interfaces/kernel-cases.js';
 import { SINK_DISCARD_MAC } from '../interfaces/settings.js';
 import { rateElements, inUnit, type RateElement } from './elements.js';
 import { windowRates, errorSummary, rateLabel, round, nowS, type Sample } from './measure.js';
-import { ACCURACY_TARGET_PCT, burstBytes, BURST_NOTE, type TrafficSettings } from './settings.js';
+import { ACCURACY_TARGET_PCT, burstBytes, BURST_NOTE, wanted, type TrafficSettings } from './settings.js';
 
 const FRAME = 1518;
 const BYTES = FRAME - 4;
@@ -167,8 +167,8 @@ export interface LabPhase {
 }
 
 export function labPhase(s: TrafficSettings): LabPhase {
-  const only = process.env.PG_TRAFFIC_LAB_ONLY; // debugging: one shaper by key
-  const shapers: Shaper[] = [...rateElements.filter((e) => e.lab).map(engineShaper), tbf, htb].filter((x) => !only || x.key === only);
+  // --only picks engine shapers by name; Linux's are always there to compare with.
+  const shapers: Shaper[] = [...rateElements.filter((e) => e.lab && wanted(s, e.name)).map(engineShaper), tbf, htb];
   const rateCount = s.labRates.length + 1; // + the highest this host sustains
   return {
     count: rateCount * shapers.length + 1,

@@ -25,6 +25,8 @@ export interface TrafficSettings {
   convergenceTrials: number;
   sampleMs: number;
   windowMs: number;
+  /** --only: keep the cases whose name contains one of these (element names); empty: all. */
+  only: string[];
   /** Lab generator: 'engine' (default) or 'trafgen'. */
   generator: 'engine' | 'trafgen';
   /** Cost: runs (with and without the element, alternated), seconds each, warm-up. */
@@ -43,6 +45,9 @@ export interface TrafficSettings {
 export const burstBytes = (bps: number, frameBytes: number) => Math.round(Math.max(32 * frameBytes, (bps / 8) * 0.005));
 export const BURST_NOTE = 'a bucket of 32 frames or 5 ms of the rate, whichever is more (capped at the element\'s maximum)';
 
+/** Whether --only keeps a case of this name. */
+export const wanted = (s: TrafficSettings, name: string) => !s.only.length || s.only.some((o) => name.includes(o));
+
 export function settingsFrom(ctx: SuiteContext): TrafficSettings {
   const o = ctx.options;
   const phases = new Set((o.other.cases ?? PHASES.join(',')).split(',').map((s) => s.trim()) as Phase[]);
@@ -56,6 +61,7 @@ export function settingsFrom(ctx: SuiteContext): TrafficSettings {
     windows: quick ? 1 : 5,
     labRates: quick ? [1e8] : [1e7, 1e8, 5e8],
     labWindows: quick ? 1 : 5,
+    only: (o.other.only ?? '').split(',').map((x) => x.trim()).filter(Boolean),
     generator: o.other.generator === 'trafgen' ? 'trafgen' : 'engine',
     convergenceTrials: quick ? 1 : 3,
     sampleMs: 2,
