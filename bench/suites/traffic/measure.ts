@@ -74,35 +74,46 @@ export function errorSummary(achieved: number[], configured: number): ErrorSumma
   return { medianPct, worstPct };
 }
 
+export interface Convergence {
+  /** Seconds after the change until every class is within tolerance (undefined: never). */
+  settled: number | undefined;
+  /** Of the back-to-back windows from then to the end, the share in which every class stays within tolerance. */
+  held: number;
+}
+
 /**
- * Time (seconds after `change`) until every class is within `tolerance` (a fraction) of its
- * target and stays there to the end of the samples. Each class's rate is counter `counters[k]`
- * over sliding windows of `width` seconds ending at each sample; a window counts once it lies
- * wholly after the change (so the answer is at least `width`, the resolution). With `shares`
- * the targets are fractions of the classes' total (what each class gets of the link, whatever
- * the link's own rate did in that window); otherwise they are rates (per second, x `scale`).
- * Undefined when the classes never settle.
+ * How classes settle after a change at time `change`. Each class's rate is counter
+ * `counters[k]` over windows of `width` seconds; the classes have settled at the end of the
+ * first window lying wholly after the change in which every class is within `tolerance` (a
+ * fraction) of its target, and in the window after it too (so a rate crossing the target on its
+ * way does not count). The answer is at least `width` (the resolution). Then `held` says how
+ * steady they stayed: a descheduled worker shows up as a window off target there, not as a
+ * later settling time. With `shares` the targets are fractions of the classes' total (what each
+ * class gets of the link, whatever the link's own rate did); otherwise rates (per second x `scale`).
  */
-export function convergenceTime(samples: Sample[], change: number, counters: number[], targets: number[], width: number, tolerance: number, opts: { scale?: number; shares?: boolean } = {}): number | undefined {
+export function convergence(samples: Sample[], change: number, counters: number[], targets: number[], width: number, tolerance: number, opts: { scale?: number; shares?: boolean } = {}): Convergence {
   const scale = opts.scale ?? 1;
-  let settledAt: number | undefined;
-  let j = 0; // start of the window ending at sample i
-  for (let i = 0; i < samples.length; i++) {
-    const end = samples[i];
-    if (end.t - width < change) continue;
-    while (j + 1 < i && samples[j + 1].t <= end.t - width) j++;
-    const begin = samples[j];
-    if (begin.t < change || end.t - begin.t <= 0) continue;
-    const rates = counters.map((c) => ((end.v[c] - begin.v[c]) / (end.t - begin.t)) * scale);
-    const total = rates.reduce((a, b) => a + b, 0);
-    const ok = rates.every((rate, k) => {
+  const last = samples.length ? samples[samples.length - 1].t : 0;
+  const within = (a: Sample, b: Sample) => {
+    if (b.t <= a.t) return false;
+    const rates = counters.map((c) => ((b.v[c] - a.v[c]) / (b.t - a.t)) * scale);
+    const total = rates.reduce((x, y) => x + y, 0);
+    return rates.every((rate, k) => {
       const got = opts.shares ? (total > 0 ? rate / total : 0) : rate;
       return Math.abs(got - targets[k]) <= tolerance * targets[k];
     });
-    if (!ok) settledAt = undefined;
-    else if (settledAt === undefined) settledAt = end.t;
+  };
+  for (const end of samples) {
+    if (end.t - width < change || end.t + width > last + width * 0.02) continue;
+    const begin = nearest(samples, end.t - width);
+    if (begin.t < change - width * 0.02) continue;
+    if (!within(begin, end) || !within(end, nearest(samples, end.t + width))) continue;
+    let n = 0;
+    let ok = 0;
+    for (let a = end.t; a + width <= last + width * 0.02; a += width, n++) if (within(nearest(samples, a), nearest(samples, a + width))) ok++;
+    return { settled: end.t - change, held: n ? ok / n : 1 };
   }
-  return settledAt === undefined ? undefined : settledAt - change;
+  return { settled: undefined, held: 0 };
 }
 
 /** Median of finite values (NaN when none). */
