@@ -29,6 +29,9 @@ export { Unqueue } from './queue/Unqueue.js';
 export { PrioSched } from './queue/PrioSched.js';
 export { RatedUnqueue } from './queue/RatedUnqueue.js';
 export { RoundRobinSched } from './queue/RoundRobinSched.js';
+export { RED } from './queue/RED.js';
+export { CoDel } from './queue/CoDel.js';
+export { FQCoDel } from './queue/FQCoDel.js';
 
 // ip
 export { IPLookup } from './ip/IPLookup.js';
