@@ -67,9 +67,9 @@ struct CoDelParams {
 // details the RFC describes: the count carried over when dropping resumes within 16 intervals,
 // and with ECN a packet marked (and delivered) where a drop would be, ending that round of drops.
 struct CoDelState {
+  uint64_t first_above_time = 0, drop_next = 0;
   uint32_t count = 0, lastcount = 0;
   bool dropping = false;
-  uint64_t first_above_time = 0, drop_next = 0;
 
   uint64_t control_law(uint64_t t, const CoDelParams& c) const {
     return t + uint64_t(double(c.interval_ns) / std::sqrt(double(count)));

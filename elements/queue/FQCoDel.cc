@@ -36,7 +36,10 @@ class FQCoDel final : public Element {
   void push(int, Batch& b) override {
     uint32_t idx[kMaxBatch];
     const uint64_t nflows = flows_.size();
-    for (uint32_t i = 0; i < b.count; i++) idx[i] = uint32_t((flow_hash(b.pkts[i]) * nflows) >> 32);
+    for (uint32_t i = 0; i < b.count; i++) {
+      idx[i] = uint32_t((flow_hash(b.pkts[i]) * nflows) >> 32);
+      __builtin_prefetch(&flows_[idx[i]], 1);
+    }
     const uint64_t now = now_ns();
     Packet* dead[kMaxBatch];
     uint32_t ndead = 0, new_flows = 0;
@@ -50,9 +53,9 @@ class FQCoDel final : public Element {
         aqm::set_enqueue_time(p, now);
         Flow& f = flows_[idx[i]];
         append(f, p);
-        if (f.list == kNoList) {
+        if (f.next == kIdle) {
           f.deficit = quantum;
-          list_push(new_, idx[i], kNew);
+          list_push(new_, idx[i]);
           new_flows++;
         }
         if (packets_ > limit) {
@@ -101,7 +104,7 @@ class FQCoDel final : public Element {
         if (f.deficit <= 0) {
           f.deficit += quantum;
           list_pop(*l);
-          list_push(old_, fi, kOld);
+          list_push(old_, fi);
           continue;
         }
         auto take = [&](uint64_t& left) -> Packet* {
@@ -115,9 +118,9 @@ class FQCoDel final : public Element {
           // An emptied new flow goes round the old list once, so it cannot starve old flows
           // by coming back as new (RFC 8290 section 4.2).
           if (l == &new_ && old_.head != kNone)
-            list_push(old_, fi, kOld);
+            list_push(old_, fi);
           else
-            f.list = kNoList;
+            f.next = kIdle;
           continue;
         }
         f.deficit -= int32_t(p->length());
@@ -175,18 +178,19 @@ class FQCoDel final : public Element {
   }
 
  private:
-  static constexpr uint32_t kNone = ~0u;
-  static constexpr uint8_t kNoList = 0, kNew = 1, kOld = 2;
+  static constexpr uint32_t kNone = ~0u;      // a list's end
+  static constexpr uint32_t kIdle = ~0u - 1;  // a flow on no list
 
-  struct Flow {
+  // One cache line a flow.
+  struct alignas(64) Flow {
     Packet* head = nullptr;
     Packet* tail = nullptr;
     uint64_t bytes = 0;
     int32_t deficit = 0;
-    uint32_t next = kNone;  // the next flow on its list
-    uint8_t list = kNoList;
+    uint32_t next = kIdle;  // the next flow on its list, kNone at the end; kIdle: on no list
     aqm::CoDelState codel;
   };
+  static_assert(sizeof(Flow) == 64);
   struct List {
     uint32_t head = kNone, tail = kNone, size = 0;
   };
@@ -223,10 +227,9 @@ class FQCoDel final : public Element {
     return p;
   }
 
-  void list_push(List& l, uint32_t fi, uint8_t which) {
+  void list_push(List& l, uint32_t fi) {
     Flow& f = flows_[fi];
     f.next = kNone;
-    f.list = which;
     if (l.tail == kNone)
       l.head = fi;
     else
@@ -242,8 +245,9 @@ class FQCoDel final : public Element {
     l.size--;
   }
 
-  // Over the limit: drop from the head of the queue with the most bytes, until half of them
-  // are gone or 64 packets (room for which the caller makes in dead), so the scan over the queues is paid once per many drops.
+  // Over the limit: drop from the head of the queue with the most bytes until half of its bytes
+  // or 64 packets are gone (the caller makes room in dead), so the scan over the queues is paid
+  // once per many drops (Linux's fq_codel_drop).
   void drop_from_fattest(Packet** dead, uint32_t& ndead) {
     uint32_t fat = 0;
     for (uint32_t i = 1; i < flows_.size(); i++)
@@ -261,44 +265,45 @@ class FQCoDel final : public Element {
   }
 
   // The flow key hashed with the seed: addresses, protocol and ports of the IP header at the
-  // network-header annotation; else the first 14 bytes.
+  // network-header annotation; else the first 14 bytes. Words are loaded straight from the
+  // packet and mixed (multiply-xorshift); the top 32 bits of the result pick the queue.
   uint64_t flow_hash(Packet* p) const {
-    uint8_t key[40];
-    uint32_t n = 0;
     const uint8_t* ip = p->network_header();
     const uint8_t* end = p->end_data();
-    if (ip && ip >= p->data() && ip + 20 <= end && (ip[0] >> 4) == 4) {
-      std::memcpy(key, ip + 12, 8);
-      key[8] = ip[9];
-      n = 9;
-      const uint32_t hlen = uint32_t(ip[0] & 15) * 4;
-      const bool fragment = (ip::load_be16(ip + 6) & 0x3fff) != 0;
-      if (!fragment && has_ports(ip[9]) && hlen >= 20 && ip + hlen + 4 <= end) {
-        std::memcpy(key + n, ip + hlen, 4);
-        n += 4;
-      }
-    } else if (ip && ip >= p->data() && ip + 40 <= end && (ip[0] >> 4) == 6) {
-      std::memcpy(key, ip + 8, 32);
-      key[32] = ip[6];
-      n = 33;
-      if (has_ports(ip[6]) && ip + 44 <= end) {
-        std::memcpy(key + n, ip + 40, 4);
-        n += 4;
-      }
-    } else {
-      n = std::min<uint32_t>(p->length(), 14);
-      std::memcpy(key, p->data(), n);
-    }
-    // Eight bytes at a time through a multiply-xorshift mixer; the top 32 bits pick the queue.
-    uint64_t h = seed_ ^ (uint64_t(n) * 0x9e3779b97f4a7c15ull);
-    for (uint32_t i = 0; i < n; i += 8) {
-      uint64_t w = 0;
-      std::memcpy(&w, key + i, std::min<uint32_t>(8, n - i));
+    uint64_t h = seed_;
+    auto mix = [&h](uint64_t w) {
       h = (h ^ w) * 0xff51afd7ed558ccdull;
       h ^= h >> 32;
+    };
+    if (ip && ip >= p->data() && ip + 20 <= end && (ip[0] >> 4) == 4) {
+      mix(load64(ip + 12));  // source and destination
+      const uint32_t hlen = uint32_t(ip[0] & 15) * 4;
+      const bool fragment = (ip::load_be16(ip + 6) & 0x3fff) != 0;
+      uint64_t ports = 0;
+      if (!fragment && has_ports(ip[9]) && hlen >= 20 && ip + hlen + 4 <= end) ports = load32(ip + hlen);
+      mix(uint64_t(ip[9]) << 32 | ports);
+    } else if (ip && ip >= p->data() && ip + 40 <= end && (ip[0] >> 4) == 6) {
+      for (uint32_t i = 8; i < 40; i += 8) mix(load64(ip + i));
+      const uint64_t ports = has_ports(ip[6]) && ip + 44 <= end ? load32(ip + 40) : 0;
+      mix(uint64_t(ip[6]) << 32 | ports);
+    } else if (p->length() >= 14) {
+      mix(load64(p->data()));
+      mix(load64(p->data() + 6));  // bytes 6-13 (overlapping the first word)
+    } else {
+      for (uint32_t i = 0; i < p->length(); i++) mix(p->data()[i]);
     }
     h *= 0xc4ceb9fe1a85ec53ull;
     return h >> 32;
+  }
+  static uint64_t load64(const uint8_t* q) {
+    uint64_t v;
+    std::memcpy(&v, q, 8);
+    return v;
+  }
+  static uint32_t load32(const uint8_t* q) {
+    uint32_t v;
+    std::memcpy(&v, q, 4);
+    return v;
   }
   static bool has_ports(uint8_t proto) { return proto == 6 || proto == 17 || proto == 132 || proto == 136; }
 
