@@ -2,10 +2,13 @@
 // is exact): a sparse flow beside a bulk one that overloads the link goes out within the
 // millisecond it arrived and loses nothing, while the bulk flow queues and CoDel drops from it;
 // two backlogged flows of different packet sizes get the same bytes (deficit round-robin, within
-// 1%); over the total limit, packets go from the fattest flow; bad configs name the field.
+// 1%); over the total limit, packets go from the fattest flow; bad configs name the field. Then,
+// on the real clock and two workers, CoDel and FQCoDel pushed on one and pulled on the other lose
+// no packet uncounted.
 import t, { type Test } from 'tap';
-import { compile, graph, Runtime, InfiniteSource, MarkIPHeader, FQCoDel, CoDel, RatedUnqueue, Unqueue, Classifier, Counter, Discard, type RunningGraph } from 'pktgraph';
+import { compile, graph, Runtime, InfiniteSource, FlowSource, MarkIPHeader, FQCoDel, CoDel, RatedUnqueue, Unqueue, Classifier, Counter, Discard, type RunningGraph } from 'pktgraph';
 import { udp4Frame } from './lib/packets.js';
+import { runGraph } from './lib/run.js';
 
 const T0 = 1_000_000_000;
 const MS = 1_000_000;
@@ -129,4 +132,19 @@ t.test('handlers and bad configs', async (t) => {
   t.throws(() => g.write('q', 'quantum', '1'), /quantum/);
   t.throws(() => g.write('q', 'interval', '0.001'), /interval: must be more than target/);
   t.same([g.read('q', 'new_flows_len'), g.read('q', 'old_flows_len'), g.read('q', 'length')], ['0', '0', '0']);
+});
+
+t.test('pushed on one worker and pulled on another, every packet is delivered or counted (CoDel and FQCoDel)', async (t) => {
+  for (const kind of ['CoDel', 'FQCoDel'] as const) {
+    const s = await runGraph(
+      () => {
+        const q = kind === 'CoDel' ? CoDel({ capacity: 512 }, 'q') : FQCoDel({ limit: 512, seed: 3 }, 'q');
+        FlowSource({ flows: 64, length: 64, limit: 2_000_000 }, { name: 'src', thread: 0 }).to(q).to(Unqueue({}, { name: 'pump', thread: 1 })).to(Counter({}, 'out')).to(Discard());
+      },
+      { threads: 2, timeoutSeconds: 60, poolBuffers: 8192 },
+    );
+    const q = s.elements.q;
+    const lost = (q.drops_full ?? 0) + (q.drops_overflow ?? 0) + q.drops_delay;
+    t.equal(s.elements.out.packets + lost, 2_000_000, `${kind}: ${s.elements.out.packets} delivered + ${lost} dropped (counted) = the 2,000,000 sent`);
+  }
 });
