@@ -283,3 +283,38 @@ t.test('the compiler finds the queues downstream, as Click does; bad configs nam
   t.throws(bad({ minThresh: 5, maxThresh: 10, maxP: 0.1, queues: ['nope'] }), /config field 'queues': no element 'nope'/);
   t.throws(bad({ minThresh: 5, maxThresh: 10, maxP: 0.1, stability: 17 }), /config field 'stability'/);
 });
+
+t.test('the average decays by one step per 20 ms while the queues are empty (virtual clock)', async (t) => {
+  const T0 = 1_000_000_000; // 50 ticks of 20 ms exactly
+  const rt = new Runtime({ threads: 1, poolBuffers: 4096, virtualClockNs: T0 });
+  t.teardown(() => rt.close());
+  const g = rt.load(
+    compile(
+      graph('red_idle', () => {
+        ballast(20);
+        InfiniteSource({ length: 64, rate: 1000, burst: 1, active: false }, 'src').to(RED({ minThresh: 100, maxThresh: 200, maxP: 0.1, stability: 1, queues: ['ballast'] }, 'red')).to(Discard());
+      }),
+    ),
+  );
+  rt.start();
+  const at = (ms: number) => rt.setVirtualTime(T0 + ms * 1_000_000);
+  at(0);
+  g.write('src', 'active', 'true');
+  for (let ms = 1; ms <= 60; ms++) at(ms);
+  const avg = () => Number(g.read('red', 'avg_queue_size'));
+  t.ok(Math.abs(avg() - 20) < 1e-9, `with the ballast at 20 for 60 packets, the average is 20 (${avg()})`);
+  g.write('hold', 'active', 'true'); // drain the ballast
+  at(61); // the first packet to see the queues empty: one zero sample (weight 1/2)
+  t.ok(Math.abs(avg() - 10) < 1e-9, `the first packet at empty queues halved it (${avg()})`);
+  const want: [number, number][] = [];
+  const got: [number, number][] = [];
+  for (let ms = 62; ms <= 160; ms++) {
+    at(ms);
+    // Ticks are whole 20 ms of the clock: 61 ms is in tick 3 (from T0), so the average halves again at 80, 100, ...
+    const steps = 1 + Math.floor(ms / 20) - Math.floor(61 / 20);
+    want.push([ms, 20 * 0.5 ** steps]);
+    got.push([ms, Number(avg().toPrecision(12))]);
+  }
+  t.same(got, want.map(([ms, v]) => [ms, Number(v.toPrecision(12))]), 'one more halving at each 20 ms tick, none between');
+  rt.stop();
+});
