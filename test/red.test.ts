@@ -4,6 +4,7 @@
 // beforehand and named in `queues`, so the average is exactly that length while RED's own packets
 // go to a Counter or a ToPcap: every count is RED's decision at a known average.
 import t, { type Test } from 'tap';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -184,6 +185,17 @@ t.test('ECN: ECN-capable packets are marked CE (checksum fixed) instead of dropp
     return f.readUInt16BE(12) === 0x0800 ? diff.every((i) => i === 15 || i === 24 || i === 25) : diff.every((i) => i === 15);
   });
   t.ok(onlyEcn, 'a marked packet differs from what was sent only in its ECN bits (and the IPv4 checksum)');
+
+  // tcpdump, an independent reader, agrees: the CE marks, and no bad IPv4 checksum.
+  if (spawnSync('tcpdump', ['--version'], { stdio: 'ignore' }).status !== 0) {
+    t.comment('tcpdump check skipped: tcpdump is not installed (scripts/ensure-test-tools.sh installs it)');
+    return;
+  }
+  const lines = spawnSync('tcpdump', ['-nn', '-v', '-r', join(tmp, 'ecn-out.pcap')], { encoding: 'utf8' }).stdout.split('\n').filter((l) => / IP6? \(/.test(l));
+  t.equal(lines.length, out.length, `tcpdump read the ${out.length} packets`);
+  const ce = lines.filter((l) => /\(tos 0x[0-9a-f]*[37b],CE,/.test(l) || /\(class 0x[0-9a-f]*[37bf],/.test(l));
+  t.equal(ce.length, marks, `tcpdump sees CE on ${ce.length} packets`);
+  t.same(lines.filter((l) => /bad cksum/.test(l)), [], 'tcpdump finds no bad IPv4 header checksum');
 });
 
 t.test('ECN: forced drops stay drops for ECN-capable packets', async (t) => {
