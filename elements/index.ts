@@ -39,6 +39,9 @@ export { BandwidthRatedSplitter } from './queue/BandwidthRatedSplitter.js';
 export { RoundRobinSched } from './queue/RoundRobinSched.js';
 export { Policer } from './queue/Policer.js';
 export { HTBSched } from './queue/HTBSched.js';
+export { RED } from './queue/RED.js';
+export { CoDel } from './queue/CoDel.js';
+export { FQCoDel } from './queue/FQCoDel.js';
 
 // ip
 export { IPLookup } from './ip/IPLookup.js';

@@ -67,6 +67,7 @@ const minimal: Record<string, Record<string, unknown>> = {
   UDPIPEncap: { src: '198.18.0.1', sport: 1, dst: '198.18.0.2', dport: 2 },
   VLANClassifier: { vlans: [10] },
   VXLANDecap: { vni: 1 },
+  RED: { minThresh: 5, maxThresh: 15, maxP: 0.1 },
   VXLANEncap: { src: '198.18.0.1', dst: '198.18.0.2', vni: 1 },
 };
 const portCounts: Record<string, [number, number]> = { EtherSwitch: [2, 2], PaintTee: [1, 2], VLANClassifier: [1, 2] };
@@ -75,6 +76,8 @@ const portCounts: Record<string, [number, number]> = { EtherSwitch: [2, 2], Pain
 // (The source check reads only the element's .cc: shared headers such as filter_program.h
 // declare counters for several classes, which the load covers.)
 const devices = new Set(['FromDevice', 'ToDevice', 'Tap']);
+// RED watches the queues after it, so its outputs drain through one.
+const queueAfter = new Set(['RED']);
 
 // The fewest ports a descriptor's count allows, at least one where it allows any.
 const fewest = (spec: string) => (spec === '-' ? 1 : Math.max(Number(spec.split('-')[0]), spec === '0' ? 0 : 1));
@@ -98,7 +101,8 @@ function alone(d: ElementDescriptor): Plan {
       }
       for (let o = 0; o < nout; o++) {
         const out = e.out(o);
-        (letter(d.processing, 1, o) === 'l' ? out.to(Unqueue({}, `u${o}`)) : out).to(Discard({}, `d${o}`));
+        const pulled = letter(d.processing, 1, o) === 'l' ? out : queueAfter.has(d.name) ? out.to(Queue({}, `qo${o}`)) : undefined;
+        (pulled ? pulled.to(Unqueue({}, `u${o}`)) : out).to(Discard({}, `d${o}`));
       }
     }),
   );

@@ -827,6 +827,23 @@ const specs: Spec[] = [
     outputs: 3,
     mustPass: [0],
   },
+  // queues that parse headers: FQCoDel's flow hash, and both ECN-marking (a target of 1 us puts
+  // them in their dropping state, so marks and drops happen); pulled by the ToPcap
+  ...(['CoDel', 'FQCoDel'] as const).map(
+    (kind): Spec => ({
+      name: kind,
+      element: (n) => (kind === 'CoDel' ? pg.CoDel : pg.FQCoDel)({ ecn: true, target: 0.000001, interval: 0.000002, mtu: 0, ...(kind === 'CoDel' ? { capacity: 100000 } : { limit: 100000 }) }, n),
+      inputs: [
+        [
+          ...ip4Feeds().map((f) => ({ ...f, share: f.share! / 2 })),
+          { ...ip6Feeds()[0], share: 0.2 }, // no header annotation: the fallback flow key
+          { ...ip6Feeds()[0], share: 0.3, prep: (s, tag) => s.to(pg.CheckIP6Header({}, `mark6_${tag}`)) },
+        ],
+      ],
+      outputs: 1,
+      mustPass: [0],
+    }),
+  ),
 ];
 
 function echo6(r: Rng): Buffer {

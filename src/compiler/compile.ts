@@ -8,7 +8,7 @@
 import { Value } from 'typebox/value';
 import type { TObject } from 'typebox';
 import { GraphError, at, type GraphBuilder, type GraphDefinition, type ElementNode, type ParamValue } from '../graph/graph.js';
-import type { ElementDescriptor } from '../graph/descriptor.js';
+import type { ElementDescriptor, GraphContext } from '../graph/descriptor.js';
 import { closest } from '../util/suggest.js';
 import { PLAN_FORMAT, PLAN_VERSION, type Plan, type PlanClass, type PlanElement, type PlanField, type PortProcessing } from './plan.js';
 
@@ -48,10 +48,11 @@ export function compileBuilder(name: string, builder: GraphBuilder, params: Plan
   checkConnections(elements, edges, ports, processing, problems);
   checkCycles(elements, edges, processing, problems);
 
+  const context = (e: ElementNode) => graphContext(e, elements, edges, ports, processing);
   for (const e of elements) {
     const d = e.descriptor!;
     if (d.check && configs.get(e)) {
-      const msg = d.check(configs.get(e) as never, ports.get(e)!);
+      const msg = d.check(configs.get(e) as never, ports.get(e)!, context(e));
       if (msg) problems.push(`${desc(e)}: ${msg}`);
     }
     const t = e.options.thread;
@@ -61,7 +62,7 @@ export function compileBuilder(name: string, builder: GraphBuilder, params: Plan
   if (problems.length) throw new GraphError(problems);
   for (const e of elements) {
     const d = e.descriptor!;
-    if (d.plan) Object.assign(configs.get(e)!, d.plan(configs.get(e) as never, ports.get(e)!));
+    if (d.plan) Object.assign(configs.get(e)!, d.plan(configs.get(e) as never, ports.get(e)!, context(e)));
   }
 
   const planElements: PlanElement[] = elements.map((e) => {
@@ -119,6 +120,43 @@ function desc(e: ElementNode): string {
 
 function key(e: ElementNode, side: 'in' | 'out', port: number): string {
   return `${e.id}:${side}:${port}`;
+}
+
+// ---- the graph around an element, for descriptors' check and plan hooks ----
+
+function graphContext(
+  self: ElementNode,
+  elements: ElementNode[],
+  edges: RealEdge[],
+  ports: Map<ElementNode, { inputs: number; outputs: number }>,
+  processing: Map<string, PortProcessing>,
+): GraphContext {
+  const isQueue = (n: ElementNode) =>
+    (ports.get(n)?.outputs ?? 0) > 0 && processing.get(key(n, 'in', 0)) === 'push' && processing.get(key(n, 'out', 0)) === 'pull';
+  return {
+    queuesDownstream(output) {
+      const found: string[] = [];
+      const seen = new Set<ElementNode>([self]);
+      const follow = (from: ElementNode, port: number) => {
+        if (processing.get(key(from, 'out', port)) !== 'push') return;
+        for (const c of edges) {
+          if (c.from !== from || c.fromPort !== port || seen.has(c.to)) continue;
+          seen.add(c.to);
+          if (isQueue(c.to)) found.push(c.to.name);
+          else for (let i = 0; i < (ports.get(c.to)?.outputs ?? 0); i++) follow(c.to, i);
+        }
+      };
+      follow(self, output);
+      return found;
+    },
+    findQueue(name) {
+      const scope = self.name.includes('/') ? self.name.slice(0, self.name.lastIndexOf('/') + 1) : '';
+      const e = elements.find((n) => n.name === scope + name) ?? elements.find((n) => n.name === name);
+      if (!e) return { error: `no element '${name}' in the graph` };
+      if (!isQueue(e)) return { error: `'${e.name}' (${e.className}) is not a queue (an element with a push input and a pull output, such as Queue)` };
+      return { name: e.name };
+    },
+  };
 }
 
 // ---- configs ----

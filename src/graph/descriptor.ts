@@ -52,11 +52,11 @@ export interface ElementDescriptor<S extends TObject = TObject> {
   handlers?: Record<string, HandlerDoc>;
   /** Read handlers computed in TypeScript from counters (rates and the like). */
   derived?: Record<string, DerivedHandler>;
-  /** Checks across fields or against the port count; return an error sentence or undefined. */
-  check?: (config: Static<S>, ports: { inputs: number; outputs: number }) => string | undefined;
+  /** Checks across fields, against the port count or the graph around; return an error sentence or undefined. */
+  check?: (config: Static<S>, ports: { inputs: number; outputs: number }, graph: GraphContext) => string | undefined;
   /** Fields the compiler derives into the plan once every check has passed (for example a
    *  compiled program): the returned fields replace the config's. */
-  plan?: (config: Static<S>, ports: { inputs: number; outputs: number }) => Partial<Static<S>>;
+  plan?: (config: Static<S>, ports: { inputs: number; outputs: number }, graph: GraphContext) => Partial<Static<S>>;
   /** Examples for the documentation. */
   examples?: string[];
   /** Set (to the reason) by an element through which no packet can circle for ever, so a push
@@ -64,6 +64,18 @@ export interface ElementDescriptor<S extends TObject = TObject> {
    *  router, where its errors go back to the route lookup). The plan carries it to the engine's
    *  cycle check. */
   endsPushCycles?: string;
+}
+
+/** What `check` and `plan` may ask about the graph around an element (the compiler answers from
+ *  the flattened graph with push and pull resolved). A queue is an element whose input 0 is push
+ *  and output 0 pull (Queue, CoDel, FQCoDel): Click's Storage. */
+export interface GraphContext {
+  /** Click's flow-based router context: the queues nearest downstream of the element's push
+   *  `output`, found by following push connections through any other elements; plan names. */
+  queuesDownstream(output: number): string[];
+  /** The plan name of the queue `name` refers to (looked up in the element's compound first,
+   *  then as a full name), or why there is none. */
+  findQueue(name: string): { name: string } | { error: string };
 }
 
 export interface ElementConstructor<S extends TObject> {
