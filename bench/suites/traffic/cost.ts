@@ -11,6 +11,8 @@ import type { TrafficSettings } from './settings.js';
 import type { Job } from './jobs.js';
 
 interface CostRun {
+  /** Drop counters of the element ('drops', 'drops_*') that counted, as 'name=count'. */
+  drops: string[];
   nsPerPacket: number;
   mpps: number;
   share: number;
@@ -32,7 +34,9 @@ async function measure(c: CostCase, withElement: boolean, s: TrafficSettings): P
     const packets = p1 - p0;
     if (packets <= 0) throw new Error(`no packet reached the sink ${withElement ? 'with' : 'without'} ${c.name}`);
     const nsPerPacket = (c1 - c0) / packets;
-    return { nsPerPacket, mpps: packets / seconds / 1e6, share: cpuShare({ cpuNsPerPacket: nsPerPacket, packets, seconds }, c.threads) };
+    const x = run.g.elementNames().includes('x') ? run.g.counters('x') : {};
+    const drops = Object.entries(x).filter(([k, v]) => /^drops/.test(k) && v > 0n).map(([k, v]) => `${k}=${v}`);
+    return { drops, nsPerPacket, mpps: packets / seconds / 1e6, share: cpuShare({ cpuNsPerPacket: nsPerPacket, packets, seconds }, c.threads) };
   } finally {
     run.close();
   }
@@ -58,6 +62,8 @@ function costJob(c: CostCase, s: TrafficSettings): Job {
       const share = median([...withRuns, ...without].map((x) => x.share));
       const sw = cpuShareWarning(share);
       if (sw) warnings.push(sw);
+      const dropped = [...new Set(withRuns.flatMap((w) => w.drops.map((d) => d.split('=')[0])))];
+      if (dropped.length) warnings.push(`the element dropped packets (${dropped.join(', ')}): the figure is not only its pass-through cost`);
       if (st.runs.length > 1 && st.max - st.min > Math.max(5, Math.abs(st.median))) warnings.push(`the differences disagree across runs (${st.min.toFixed(1)} to ${st.max.toFixed(1)} ns): the machine was noisy`);
       const r: CaseResult = {
         suite: 'traffic',
