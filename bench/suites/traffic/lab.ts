@@ -22,7 +22,7 @@ import { spawnSync, type ChildProcess } from 'node:child_process';
 import { graph, compile, Runtime, labAvailable, FromDevice, ToDevice, Queue, Unqueue, Discard, type Lab, type RunningGraph } from 'pktgraph';
 import { stats, type CaseResult, type Comparison } from '../../lib.js';
 import type { Progress } from '../../progress.js';
-import { buildLab, sh, counters, sleep as msleep, type Env } from '../interfaces/topology.js';
+import { buildLab, sh, sleep as msleep, type Env } from '../interfaces/topology.js';
 import { chooseGenerator, makeGenerator } from '../interfaces/generator.js';
 import { kernelBridge } from '../interfaces/kernel-cases.js';
 import { SINK_DISCARD_MAC } from '../interfaces/settings.js';
@@ -133,14 +133,14 @@ const htb = kernelShaper('kernel-htb', 'Linux tc HTB', `a Linux bridge between t
   return [['qdisc', 'replace', 'dev', dev, 'root', 'handle', '1:', 'htb', 'default', '10'], cls('1:', '1:1', bps), cls('1:1', '1:10', bps / 5), cls('1:1', '1:20', bps / 5), leaf('10'), leaf('20')];
 });
 
-/** Received bytes and packets of `dev` in the namespace of process `pid` (/proc/<pid>/net/dev). */
-function rxOf(pid: number, dev: string): [number, number] {
+/** Interface counters of `dev` in the namespace of process `pid` (/proc/<pid>/net/dev), read without starting a process. */
+function devCounters(pid: number, dev: string): { rxBytes: number; rxPackets: number; txBytes: number; txDropped: number } {
   const line = readFileSync(`/proc/${pid}/net/dev`, 'utf8')
     .split('\n')
     .find((l) => l.trim().startsWith(`${dev}:`));
   if (!line) throw new Error(`traffic bench: no ${dev} in /proc/${pid}/net/dev`);
   const f = line.slice(line.indexOf(':') + 1).trim().split(/\s+/).map(Number);
-  return [f[0], f[1]];
+  return { rxBytes: f[0], rxPackets: f[1], txBytes: f[8], txDropped: f[11] };
 }
 
 interface LabOutcome {
@@ -181,14 +181,14 @@ export function labPhase(s: TrafficSettings): LabPhase {
       if (why) return { cases: skippedAll(shapers, s, why), notes: [`lab: skipped: ${why}`] };
       const tmp = mkdtempSync(join(tmpdir(), 'pktgraph-bench-traffic-'));
       let lab: Lab | undefined;
-      let holder: ChildProcess | undefined;
+      let holders: ChildProcess[] = [];
       let teardown: (() => void) | undefined;
       const cleanup = () => {
         try {
           teardown?.();
         } catch {}
         teardown = undefined;
-        holder?.kill('SIGKILL');
+        for (const h of holders) h.kill('SIGKILL');
         lab?.destroy();
         rmSync(tmp, { recursive: true, force: true });
       };
@@ -216,11 +216,19 @@ export function labPhase(s: TrafficSettings): LabPhase {
         const env: Env = { lab, gen: makeGenerator(lab, lab.link(0).a, choice, tmp), genNs: lab.netns('gen'), sinkNs: lab.netns('sink'), genIf: lab.link(0).a, sinkIf: lab.link(1).a };
         const a = lab.link(0).b;
         const b = lab.link(1).b;
-        // A process in the sink namespace whose /proc/<pid>/net/dev shows the sink's counters.
-        holder = lab.spawn('sink', ['sleep', '100000'], { stdio: 'ignore' });
+        // A process in the sink and one in the gen namespace, whose /proc/<pid>/net/dev show
+        // those namespaces' counters (read beside each sample's time, no process started).
+        holders = [lab.spawn('sink', ['sleep', '100000'], { stdio: 'ignore' }), lab.spawn('gen', ['sleep', '100000'], { stdio: 'ignore' })];
         await msleep(200);
-        const rx = () => rxOf(holder!.pid!, env.sinkIf);
+        const sinkPid = holders[0].pid!;
+        const genPid = holders[1].pid!;
+        const rx = () => {
+          const c = devCounters(sinkPid, env.sinkIf);
+          return [c.rxBytes, c.rxPackets];
+        };
+        const tx = () => devCounters(genPid, env.genIf);
         rx();
+        tx();
         for (const kind of ['fq_codel', 'hfsc', 'cake']) {
           const missing = probeQdisc(b, kind);
           notes.push(missing ? `Linux ${kind}: not in this kernel (\`tc qdisc add ... ${kind}\`: ${missing}), so it is not compared` : `Linux ${kind}: present in this kernel (no comparison case yet)`);
@@ -270,8 +278,7 @@ export function labPhase(s: TrafficSettings): LabPhase {
               const seconds = 1 + s.labWindows + 1;
               progress.step(1, 1, `${s.labWindows} windows of 1 s, offered ${flatOut ? 'flat out' : rateLabel(OFFER * bps)}`);
               const [, p0] = rx();
-              const [tx0, txd0] = counters(env.genNs, env.genIf, ['tx_bytes', 'tx_dropped']);
-              const tSend = nowS();
+              const d0 = tx().txDropped;
               const sending = env.gen.send(FRAME, SINK_DISCARD_MAC, flatOut ? 0 : pps, seconds);
               // Windows start 0.5 s after the traffic arrives: at least half the rate over 100 ms
               // (not a stray frame; the generator takes a moment to start).
@@ -290,17 +297,18 @@ export function labPhase(s: TrafficSettings): LabPhase {
               const firstSeen = nowS();
               await msleep(500);
               const t0 = nowS();
+              const sample = () => samples.push({ t: nowS(), v: [rx()[0], tx().txBytes] });
               while (nowS() < t0 + s.labWindows + 0.05) {
-                const [bytes] = rx();
-                samples.push({ t: nowS(), v: [bytes] });
+                sample();
                 await msleep(50);
               }
-              samples.push({ t: nowS(), v: [rx()[0]] });
+              sample();
               if (process.env.PG_TRAFFIC_DEBUG) console.error(samples.map((x) => `${(x.t - t0).toFixed(2)}:${x.v[0]}`).join(' '));
-              const sendSeconds = (await sending) ?? nowS() - tSend;
-              const [tx1, txd1] = counters(env.genNs, env.genIf, ['tx_bytes', 'tx_dropped']);
-              o.offeredBps = ((tx1 - tx0) * 8) / sendSeconds;
-              if (txd1 > txd0) o.offeredDropped = txd1 - txd0;
+              await sending;
+              // Offered: what the generator's interface sent over the same windows.
+              o.offeredBps = windowRates(samples, 1, t0, s.labWindows, 8)[0];
+              const d1 = tx().txDropped;
+              if (d1 > d0) o.offeredDropped = d1 - d0;
               if (firstSeen - tStart >= 15) throw new Error('the traffic did not reach the sink within 15 s');
               o.achieved = windowRates(samples, 0, t0, 1, 8);
               o.counters = d.counters?.();
@@ -354,7 +362,7 @@ function toResults(outcomes: LabOutcome[], s: TrafficSettings, shapers: Shaper[]
       met: Math.abs(err.worstPct) <= ACCURACY_TARGET_PCT,
       extra: { unit: 'Mbit/s', shaper: shaper.name, configuredMbps: bps / 1e6, ...(o.offeredBps ? { offeredMbps: round(o.offeredBps / 1e6, 2) } : {}), ...(o.offeredDropped ? { generatorTxDropped: o.offeredDropped } : {}), medianErrorPct: round(err.medianPct, 3), worstErrorPct: round(err.worstPct, 3), windows: o.achieved.length, ...(o.counters ?? {}) },
     };
-    if (o.offeredBps !== undefined && o.offeredBps < bps * 1.02) r.warnings.push(`the generator offered only ${rateLabel(o.offeredBps)} (over its whole send, start and end included): the shaper was not always backlogged`);
+    if (o.offeredBps !== undefined && o.offeredBps < bps * 1.02) r.warnings.push(`the generator offered only ${rateLabel(o.offeredBps)} over the windows: the shaper was not always backlogged`);
     if (shaper.forwarder === 'engine') {
       const versus: Comparison[] = [];
       for (const k of shapers.filter((x) => x.forwarder === 'kernel')) {
