@@ -29,6 +29,8 @@ export { Unqueue } from './queue/Unqueue.js';
 export { PrioSched } from './queue/PrioSched.js';
 export { RatedUnqueue } from './queue/RatedUnqueue.js';
 export { RoundRobinSched } from './queue/RoundRobinSched.js';
+export { DRRSched } from './queue/DRRSched.js';
+export { WFQSched } from './queue/WFQSched.js';
 
 // ip
 export { IPLookup } from './ip/IPLookup.js';
