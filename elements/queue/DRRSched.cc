@@ -109,6 +109,7 @@ class DRRSched final : public Element {
         in.deficit = 0;  // an input that runs empty saves up no credit
         return End::Empty;
       }
+      prefetch_packets(b, first);
       const uint32_t stop = std::min(b.count, first + (room - sent));
       uint32_t k = first;
       for (; k < stop; k++) {

@@ -130,6 +130,7 @@ class WFQSched final : public Element {
   bool refill(uint32_t i, Input& in, Batch& b) {
     const uint32_t first = b.count;
     if (input_pull(int(i), b, refill_room(b)) == 0) return false;
+    prefetch_packets(b, first);
     held_now_ += b.count - first;
     in.held.take(b, first);
     return true;
