@@ -21,7 +21,7 @@ export function perInputFields<One extends string, List extends string>(s: PerIn
       Type.Array(Type.Integer(range), {
         default: [],
         maxItems: 65536,
-        description: `One value per input, overriding '${s.one}' (${s.description.replace(/\.$/, '')}); [] (the default): every input takes '${s.one}'.`,
+        description: `One value per input, in input order, instead of '${s.one}'; [] (the default): every input takes '${s.one}'.`,
       }),
     ),
   } as { [K in One]: TOptional<TInteger> } & { [K in List]: TOptional<TArray<TInteger>> };

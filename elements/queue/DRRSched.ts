@@ -21,7 +21,8 @@ its deficit, and the input sends packets while the next one's length (its bytes 
 them: no preamble or inter-frame gap) is within the deficit, taking each length off it. A packet larger
 than the deficit waits for the input's next turn; the rest of the deficit is kept for it. An input
 found empty loses its deficit, so an idle input saves up no credit. Inputs that always have packets get
-byte shares in proportion to their quanta, whatever their packet sizes (within one packet per round).
+byte shares in proportion to their quanta, whatever their packet sizes (what each has sent stays
+within a quantum and a packet of its share).
 
 Unlike Click, where one QUANTUM (default 500) serves every input, each input has its own: \`quantum\`
 for all of them (default 500, as Click), \`quanta\` for one value per input; the \`quanta\` handler reads
@@ -32,9 +33,10 @@ input could send is not repeated one by one: the element adds the quanta of the 
 A pull of up to N packets goes on from where the previous one stopped (in the middle of a turn if the
 batch filled) and fills the batch whenever any input has packets. Inputs are pulled a batch at a time
 and the packets the deficit does not cover yet are held in the element (at most 32 per input, counted
-as the element's held packets), so a Queue in front shows up to that many fewer than are waiting. Each pull tries every empty input once (there is no notification
-of new packets), and ends without a packet only when every input was empty. Inputs and output are pull,
-usually fed by Queues; the element is pulled by one puller (Unqueue, RatedUnqueue or a scheduler).`,
+as the element's held packets), so a Queue in front shows up to that many fewer than are waiting. An
+empty input is tried once a round (there is no notification of new packets), and a pull ends without
+a packet only after a round in which every input was empty. Inputs and output are pull, usually fed
+by Queues; the element is pulled by one puller (Unqueue, RatedUnqueue or a scheduler).`,
   inputs: '1-',
   outputs: '1',
   processing: 'l/l',
