@@ -15,8 +15,8 @@ namespace pg {
 
 // Packets a scheduler pulled from one input and has not sent yet: it must see a packet's length
 // before it decides to send it, and it pulls its inputs a batch at a time (one pull per packet
-// would cost a call and a compare-and-swap on the Queue each). Refilled only when empty, from the
-// free tail of the batch being built (scratch room every pull has), so no batch per input.
+// would cost a call and a compare-and-swap on the Queue each). Refilled only when empty, through
+// the free tail of the batch being built, so no batch per input.
 struct HeldPackets {
   static constexpr uint32_t kCapacity = 32;  // the most packets one input has held
   Packet* pkts[kCapacity];
@@ -47,8 +47,10 @@ inline void prefetch_packets(const Batch& b, uint32_t from) {
   for (uint32_t k = from; k < b.count; k++) __builtin_prefetch(b.pkts[k]);
 }
 
-// The scratch room for a refill: at most kCapacity, and what b still has free.
-inline uint32_t refill_room(const Batch& b) { return std::min(HeldPackets::kCapacity, kMaxBatch - b.count); }
+// How many packets to pull into an empty hold: `want` (what the puller still asks for, so that no
+// more than that waits here, unseen by the queue in front and its drop policy), at most kCapacity,
+// and no more than b's free tail, the scratch room (never empty while the puller asks for more).
+inline uint32_t refill_room(const Batch& b, uint32_t want) { return std::min({want, HeldPackets::kCapacity, kMaxBatch - b.count}); }
 
 // A config field holding one whole number per input (`list`, e.g. quanta), each in the range the
 // descriptor declares for `item`, the field that gives every input's default (quantum): the

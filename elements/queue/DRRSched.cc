@@ -91,7 +91,7 @@ class DRRSched final : public Element {
 
   // One input's turn (or what is left of it): its packets while the deficit covers them and the
   // batch has `room`. The held packets come first; then the input is pulled straight into the
-  // batch and what the deficit does not cover (or the room does not take) is held.
+  // batch, for no more than the room, and what the deficit does not cover is held.
   End turn(uint32_t i, Input& in, Batch& b, uint32_t room, uint32_t& sent, uint64_t& bytes) {
     while (true) {
       for (; !in.held.empty(); sent++) {
@@ -105,14 +105,13 @@ class DRRSched final : public Element {
       }
       if (sent == room) return End::Room;
       const uint32_t first = b.count;
-      if (input_pull(int(i), b, refill_room(b)) == 0) {
+      if (input_pull(int(i), b, refill_room(b, room - sent)) == 0) {
         in.deficit = 0;  // an input that runs empty saves up no credit
         return End::Empty;
       }
       prefetch_packets(b, first);
-      const uint32_t stop = std::min(b.count, first + (room - sent));
       uint32_t k = first;
-      for (; k < stop; k++) {
+      for (; k < b.count; k++) {
         const uint32_t len = b.pkts[k]->length();
         if (len > in.deficit) break;
         in.deficit -= len;

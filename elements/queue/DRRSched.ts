@@ -31,9 +31,10 @@ the largest packet lets every input send at every turn; a smaller one works too 
 input could send is not repeated one by one: the element adds the quanta of the rounds needed at once).
 
 A pull of up to N packets goes on from where the previous one stopped (in the middle of a turn if the
-batch filled) and fills the batch whenever any input has packets. Inputs are pulled a batch at a time
-and the packets the deficit does not cover yet are held in the element (at most 32 per input, counted
-as the element's held packets), so a Queue in front shows up to that many fewer than are waiting. An
+batch filled) and fills the batch whenever any input has packets. Inputs are pulled a batch at a time,
+for no more packets than the pull still asks for, and those the deficit does not cover yet wait in the
+element for the input's next turn (at most 32 per input, counted as the element's held packets): a
+Queue in front shows that many fewer than are waiting, and its drop policy does not see them. An
 empty input is tried once a round (there is no notification of new packets), and a pull ends without
 a packet only after a round in which every input was empty. Inputs and output are pull, usually fed
 by Queues; the element is pulled by one puller (Unqueue, RatedUnqueue or a scheduler).`,

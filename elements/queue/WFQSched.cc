@@ -28,7 +28,7 @@ class WFQSched final : public Element {
     // an input that was idle has saved up nothing.
     for (uint32_t i = 0; i < n_; i++) {
       Input& in = in_[i];
-      if (in.active || !refill(i, in, b)) continue;
+      if (in.active || !refill(i, in, b, 1)) continue;  // its first packet: the rest as it sends
       in.finish = vtime_ + in.cost();
       in.active = true;
       heap_push(i);
@@ -53,7 +53,7 @@ class WFQSched final : public Element {
         // At a full batch an input with nothing held leaves the heap rather than be pulled for a
         // packet not sent now; it comes back at the next pull with the same finish time (vtime_ is
         // its last one).
-        if (in.held.empty() && (got + sent == max || !refill(i, in, b))) {
+        if (in.held.empty() && (got + sent == max || !refill(i, in, b, max - got - sent))) {
           in.active = false;
           break;
         }
@@ -126,10 +126,10 @@ class WFQSched final : public Element {
     uint64_t cost() const { return uint64_t(held.front()->length()) * step.load(std::memory_order_relaxed); }
   };
 
-  // Pulls input i into its empty hold through the batch's free tail; false if it had nothing.
-  bool refill(uint32_t i, Input& in, Batch& b) {
+  // Pulls up to `want` packets of input i into its empty hold; false if it had none.
+  bool refill(uint32_t i, Input& in, Batch& b, uint32_t want) {
     const uint32_t first = b.count;
-    if (input_pull(int(i), b, refill_room(b)) == 0) return false;
+    if (input_pull(int(i), b, refill_room(b, want)) == 0) return false;
     prefetch_packets(b, first);
     held_now_ += b.count - first;
     in.held.take(b, first);

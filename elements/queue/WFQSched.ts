@@ -38,9 +38,11 @@ Weights are whole numbers from 1 to 1000000: \`weight\` for every input (default
 input's next packet on). Virtual times are integers (2^40 units a byte at weight 1), so shares are exact
 to a part in a million at the largest weights and tags never lose precision.
 
-A pull of up to N packets fills the batch whenever any input has packets; inputs are pulled a batch
-at a time and their packets held in the element until their turn (at most 32 per input, counted as the
-element's held packets), so a Queue in front shows up to that many fewer than are waiting. Each pull
+A pull of up to N packets fills the batch whenever any input has packets. An input that starts to send
+is pulled for one packet (its finish time needs the length), then a batch at a time, for no more
+packets than the pull still asks for; pulled packets wait in the element for their turn (at most 32 per
+input, counted as the element's held packets), so a Queue in front shows that many fewer than are
+waiting, and its drop policy does not see them. Each pull
 tries every empty input once (there is no notification of new packets): cheap for a few inputs, a cost
 per pull that grows with the number of idle ones. Inputs and output are pull, usually fed by Queues;
 the element is pulled by one puller (Unqueue, RatedUnqueue or a scheduler).`,
