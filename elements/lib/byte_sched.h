@@ -97,6 +97,10 @@ struct ServedCounts {
     packets.store(packets.load(std::memory_order_relaxed) + p, std::memory_order_relaxed);
     bytes.store(bytes.load(std::memory_order_relaxed) + b, std::memory_order_relaxed);
   }
+  void reset() {
+    packets.store(0);
+    bytes.store(0);
+  }
 };
 
 // Values separated by spaces, the form the list handlers read and write.

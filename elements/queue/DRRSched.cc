@@ -74,7 +74,7 @@ class DRRSched final : public Element {
     h.push_back({"input_bytes", [this] { return join_per_input(ninputs(), [this](int i) { return in_[i].served.bytes.load(); }); }, nullptr});
     // Exclusive: the puller's counts are plain read-modify-writes.
     h.push_back({"reset", nullptr, [this](const std::string&) {
-                   for (uint32_t i = 0; i < n_; i++) in_[i].served.packets.store(0), in_[i].served.bytes.store(0);
+                   for (uint32_t i = 0; i < n_; i++) in_[i].served.reset();
                    reset_counter(c_packets_);
                    reset_counter(c_bytes_);
                  }, /*exclusive=*/true});
