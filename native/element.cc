@@ -129,6 +129,12 @@ std::vector<uint8_t> Config::hex_bytes(const char* key) const {
   return parse_hex(string(key), std::string("config field '") + key + "'");
 }
 
+void Config::ether(const char* key, uint8_t out[6]) const {
+  const std::vector<uint8_t> m = hex_bytes(key);
+  if (m.size() != 6) throw ConfigError(std::string(key) + ": an Ethernet address has 6 bytes");
+  std::memcpy(out, m.data(), 6);
+}
+
 // ---- default packet-path behaviour: the compiler never lets these run ----
 
 void Element::push(int port, Batch& batch) { drop(batch); }

@@ -88,6 +88,8 @@ class Config {
   std::string string(const char* key) const;  // one of the field's values, when it declares them
   // A string of hex digits (spaces and colons ignored) as bytes.
   std::vector<uint8_t> hex_bytes(const char* key) const;
+  // An Ethernet address (hex_bytes, exactly 6 of them) into out.
+  void ether(const char* key, uint8_t out[6]) const;
   const json::Value& value(const char* key) const;  // any type; must be present
   const ClassFacts& facts() const { return *facts_; }
 

@@ -66,9 +66,7 @@ class NeighbourResolver : public Element {
     const std::string ip = conf.string("ip");
     if (!Derived::parse_addr(ip, my_ip_)) throw ConfigError("ip: '" + ip + "' is not an " + Derived::kFamily + " address");
     if (const char* why = Derived::refused(my_ip_)) throw ConfigError("ip: '" + ip + "' is " + why);
-    const std::vector<uint8_t> m = conf.hex_bytes("mac");
-    if (m.size() != 6) throw ConfigError("mac: an Ethernet address has 6 bytes");
-    std::memcpy(my_mac_, m.data(), 6);
+    conf.ether("mac", my_mac_);
     capacity_ = uint32_t(conf.integer("capacity"));
     per_host_ = uint32_t(conf.integer("perHost"));
     entry_capacity_ = uint32_t(conf.integer("entryCapacity"));
