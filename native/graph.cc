@@ -59,6 +59,34 @@ const json::Value& member(const json::Value& obj, const char* key, const std::st
   return *v;
 }
 
+// One field's facts (docs/plan.md, classes.C.fields), an array's items recursively.
+FieldSpec parse_field_spec(const json::Value& fj, const std::string& fw) {
+  if (!fj.is_object()) throw PlanError(fw + " must be an object");
+  FieldSpec spec;
+  auto bound = [&](const char* k, double& to, bool* exclusive) {
+    const json::Value* v = fj.find(k);
+    if (!v) return;
+    if (!v->is_number()) throw PlanError(fw + "." + k + " must be a number, got " + v->dump());
+    to = v->as_number();
+    if (exclusive) *exclusive = true;
+  };
+  bound("minimum", spec.minimum, nullptr);
+  bound("maximum", spec.maximum, nullptr);
+  bound("exclusiveMinimum", spec.minimum, &spec.exclusive_min);
+  bound("exclusiveMaximum", spec.maximum, &spec.exclusive_max);
+  bound("minItems", spec.min_items, nullptr);
+  bound("maxItems", spec.max_items, nullptr);
+  if (const json::Value* vals = fj.find("values")) {
+    if (!vals->is_array()) throw PlanError(fw + ".values must be an array of strings");
+    for (const json::Value& v : vals->as_array()) {
+      if (!v.is_string()) throw PlanError(fw + ".values must be an array of strings, got " + v.dump());
+      spec.values.push_back(v.as_string());
+    }
+  }
+  if (const json::Value* items = fj.find("items")) spec.items = std::make_shared<const FieldSpec>(parse_field_spec(*items, fw + ".items"));
+  return spec;
+}
+
 int port_number(const json::Value& v, const std::string& where) {
   if (!v.is_number() || v.as_number() < 0 || v.as_number() > 65535 || v.as_number() != double(int(v.as_number())))
     throw PlanError(where + " must be a port number from 0 to 65535, got " + v.dump());
@@ -152,30 +180,7 @@ Graph::ClassMap Graph::read_classes(const json::Value& plan) {
     }
     const json::Value& fields = member(c, "fields", where);
     if (!fields.is_object()) throw PlanError(where + ".fields must be an object");
-    for (const auto& [key, fj] : fields.as_object()) {
-      const std::string fw = where + ".fields." + key;
-      if (!fj.is_object()) throw PlanError(fw + " must be an object");
-      FieldSpec spec;
-      auto bound = [&](const char* k, double& to, bool* exclusive) {
-        const json::Value* v = fj.find(k);
-        if (!v) return;
-        if (!v->is_number()) throw PlanError(fw + "." + k + " must be a number, got " + v->dump());
-        to = v->as_number();
-        if (exclusive) *exclusive = true;
-      };
-      bound("minimum", spec.minimum, nullptr);
-      bound("maximum", spec.maximum, nullptr);
-      bound("exclusiveMinimum", spec.minimum, &spec.exclusive_min);
-      bound("exclusiveMaximum", spec.maximum, &spec.exclusive_max);
-      if (const json::Value* vals = fj.find("values")) {
-        if (!vals->is_array()) throw PlanError(fw + ".values must be an array of strings");
-        for (const json::Value& v : vals->as_array()) {
-          if (!v.is_string()) throw PlanError(fw + ".values must be an array of strings, got " + v.dump());
-          spec.values.push_back(v.as_string());
-        }
-      }
-      f->fields[key] = std::move(spec);
-    }
+    for (const auto& [key, fj] : fields.as_object()) f->fields[key] = parse_field_spec(fj, where + ".fields." + key);
     out[cls] = std::move(f);
   }
   return out;

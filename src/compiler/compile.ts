@@ -101,7 +101,8 @@ export function classFacts(d: ElementDescriptor): PlanClass {
 }
 
 // A union's numeric branch gives the range, its string literals the values (ICMPError's
-// `type`: a number or a name); an enum gives values.
+// `type`: a number or a name); an enum gives values; an array (or a union's array branch) its
+// item count bounds and, recursively, its items' facts.
 function fieldFacts(s: any): PlanField {
   const branches: any[] = s.anyOf ?? [s];
   const types = [...new Set(branches.map((b) => b.type ?? (typeof b.const === 'string' || b.enum ? 'string' : 'any')))];
@@ -110,6 +111,11 @@ function fieldFacts(s: any): PlanField {
   for (const k of ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum'] as const) if (num?.[k] !== undefined) f[k] = num[k];
   const literals = branches.flatMap((b) => (b.enum ? b.enum : typeof b.const === 'string' ? [b.const] : []));
   if (literals.length && !branches.some((b) => b.type === 'string' && b.const === undefined)) f.values = literals;
+  const arr = branches.find((b) => b.type === 'array');
+  if (arr) {
+    for (const k of ['minItems', 'maxItems'] as const) if (arr[k] !== undefined) f[k] = arr[k];
+    if (arr.items && !Array.isArray(arr.items)) f.items = fieldFacts(arr.items);
+  }
   return f;
 }
 

@@ -27,6 +27,11 @@ export interface PlanField {
   exclusiveMaximum?: number;
   /** The strings a string field may be (an enum, or a union's string literals). */
   values?: string[];
+  /** An array field's (or a union's array branch's) item count bounds and its items' facts
+   *  (VLANClassifier's `vlans`: items are VLAN ids 0 to 4095, or arrays of them). */
+  minItems?: number;
+  maxItems?: number;
+  items?: PlanField;
 }
 
 /** The descriptor's facts the native side needs, once per element class used in the graph. */
