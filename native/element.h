@@ -71,6 +71,8 @@ struct ClassFacts {
   std::string inputs, outputs, processing;  // Click notation: "1", "-", "1-2"; "h/l", "a/a", "hl/h"
   std::vector<std::string> counters;         // in declared order: the counter indexes
   bool ends_push_cycles = false;
+  bool hop_limited = false;     // it ends push cycles by a hop count (up to 255 passes)
+  bool copies_packets = false;  // a push cycle through it must pass a non-hop-limited ender
   std::map<std::string, FieldSpec> fields;
   // The field's spec; a ConfigError if the descriptor declares no such field.
   const FieldSpec& field(const std::string& key) const;

@@ -31,6 +31,7 @@ frame from it), sorted by address.`,
   inputs: '-',
   outputs: '-',
   processing: 'h/h',
+  copiesPackets: 'it floods broadcast, multicast and unknown-destination frames, a copy to every port but the one they came in on',
   config: Type.Object(
     {
       timeout: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 31536000, default: 300, description: 'Seconds after which an address not seen again is forgotten.' })),

@@ -20,6 +20,7 @@ position (Click's \`a/ah\`); output 1 is push. Each output keeps the arrival ord
   processing: 'a/ah',
   config: Type.Object({}, { additionalProperties: false }),
   endsPushCycles: "it takes one from the TTL on each pass and a packet whose TTL runs out leaves by output 1 (or is dropped), so a packet goes round a routing loop through it at most 255 times, as on a real network",
+  hopLimited: true,
   counters: {
     packets: 'packets whose TTL was decremented (sent to output 0)',
     expired: 'packets that arrived with TTL 0 or 1, sent to output 1',

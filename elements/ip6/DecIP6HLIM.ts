@@ -19,6 +19,7 @@ dropped and counted in \`drops_no_header\`. The version is not checked (CheckIP6
   processing: 'a/ah',
   config: Type.Object({}, { additionalProperties: false }),
   endsPushCycles: "it takes one from the hop limit on each pass and a packet whose hop limit runs out leaves by output 1 (or is dropped), so a packet goes round a routing loop through it at most 255 times, as on a real network",
+  hopLimited: true,
   counters: {
     packets: 'packets whose hop limit was decremented (sent to output 0)',
     expired: 'packets that arrived with hop limit 0 or 1, sent to output 1',

@@ -15,6 +15,7 @@ original still passes. Push only.`,
   inputs: '1',
   outputs: '2',
   processing: 'h/h',
+  copiesPackets: 'it sends a copy of each packet painted its colour to output 1, beside the packet on output 0',
   config: Type.Object(
     { color: Type.Integer({ minimum: 0, maximum: 255, description: 'The paint whose packets are copied to output 1.' }) },
     { additionalProperties: false },

@@ -14,6 +14,7 @@ Tee is push only; the number of outputs is the number connected (at least one).`
   inputs: '1',
   outputs: '1-',
   processing: 'h/h',
+  copiesPackets: 'it sends a copy of each packet to every output',
   config: Type.Object({}, { additionalProperties: false }),
   counters: {
     packets: 'packets received',

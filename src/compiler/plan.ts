@@ -43,6 +43,11 @@ export interface PlanClass {
   counters: string[];
   /** Present (true) when the descriptor sets endsPushCycles. */
   endsPushCycles?: true;
+  /** Present (true) when the descriptor sets hopLimited: it ends push cycles by a hop count. */
+  hopLimited?: true;
+  /** Present (true) when the descriptor sets copiesPackets: a push cycle through it must pass
+   *  an element that ends push cycles and is not hopLimited. */
+  copiesPackets?: true;
   fields: Record<string, PlanField>;
 }
 
