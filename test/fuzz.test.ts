@@ -865,7 +865,7 @@ function resolverBalance(ignored: string) {
   return (t: Test, c: Counters, ins: number[], outs: number[]) => {
     t.equal(outs[0], c.sent + c.requests, 'output = sent + requests');
     t.equal(ins[1], c.replies + c[ignored] + c.drops_malformed, `input 1 = replies + ${ignored} + drops_malformed`);
-    t.equal(ins[0], c.sent + countersFor(c, ['drops_queue_full', 'drops_unresolved', 'drops_table_full', 'drops_no_headroom', 'drops_short']), 'input 0 = sent + drops');
+    t.equal(ins[0], c.sent + countersFor(c, ['drops_queue_full', 'drops_unresolved', 'drops_table_full', 'drops_no_headroom', 'drops_short', 'drops_zero_address']), 'input 0 = sent + drops');
     t.ok(c.replies > 0, 'some replies taught the table');
   };
 }
