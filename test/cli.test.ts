@@ -107,6 +107,8 @@ t.test('a graph file outside the repository importing pktgraph runs until draine
   t.equal(s.stoppedBy, 'drained');
   t.equal(s.packets, 300);
   t.equal(s.elements.c.bytes, 30000);
+  t.equal(s.cpuNsPerPacket, null, 'no CPU per packet for 300 packets, as the text summary');
+  t.match(s.cpuNsPerPacketNote, /^not measured: 300 packets, under the 10000/);
 });
 
 t.test('without --json and into a pipe: plain lines each second, then a summary', async (t) => {

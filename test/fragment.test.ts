@@ -121,7 +121,7 @@ t.test('IPFragmenter: fragments have the right bytes, offsets, MF, options and c
     of.slice(1).every((p) => hl(p) === 28 && p.subarray(20, 28).equals(Buffer.concat([LSRR, Buffer.alloc(1)]))),
     'later fragments carry only the copied option, padded',
   );
-  t.same(s.elements.frag, { packets: 3, fragmented: 2, fragments: frags.length - 1, drops_df: 0, drops_malformed: 0, pool_empty: 0 }, 'counters');
+  t.same(s.elements.frag, { packets: 3, fragmented: 2, fragments: frags.length - 1, drops_df: 0, drops_malformed: 0, drops_pool_empty: 0 }, 'counters');
   t.equal(s.elements.fragnodf.drops_df, 1, 'without output 1 the DF packet is dropped and counted');
   t.equal(read('nodf').length, out.length, 'and the rest the same');
   t.equal(s.elements.fragall.fragmented, 3, 'honorDF false: the DF packet fragmented too');

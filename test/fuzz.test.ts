@@ -398,7 +398,7 @@ const specs: Spec[] = [
     balance: (t, c, ins, outs) => {
       t.equal(outs[0], sum(ins), 'every packet on output 0');
       t.equal(outs[1], c.copies, 'copies = output 1');
-      t.equal(c.copies + c.pool_empty, sum(ins), 'a copy of each (or counted in pool_empty)');
+      t.equal(c.copies + c.drops_pool_empty, sum(ins), 'a copy of each (or counted in drops_pool_empty)');
     },
   },
   {
@@ -755,7 +755,7 @@ const specs: Spec[] = [
     mustPass: [0, 1, 2],
     balance: (t, c, ins, outs) => {
       t.equal(sum(ins), c.forwarded + c.flooded + c.drops_short + c.drops_same_port, 'in = forwarded + flooded + drops');
-      t.equal(sum(outs), c.forwarded + c.flooded * 2 - c.pool_empty, 'out = forwarded + 2 copies per flooded frame');
+      t.equal(sum(outs), c.forwarded + c.flooded * 2 - c.drops_pool_empty, 'out = forwarded + 2 copies per flooded frame');
     },
   },
   // newer elements

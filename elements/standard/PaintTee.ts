@@ -10,7 +10,7 @@ annotation is \`color\` also has a copy (bytes and annotations, as Tee copies) s
 before the originals. Click's use: send ICMP redirects for packets routed back out of the interface
 they came in by (Paint on input, PaintTee on the way out, ICMPError on output 1). Click's ANNO
 argument (another one-byte annotation) has no counterpart: the paint annotation is the only one.
-When the pool has no buffer for a copy, the copy is not made and counted in \`pool_empty\`; the
+When the pool has no buffer for a copy, the copy is not made and counted in \`drops_pool_empty\`; the
 original still passes. Push only.`,
   inputs: '1',
   outputs: '2',
@@ -22,7 +22,7 @@ original still passes. Push only.`,
   ),
   counters: {
     copies: 'copies sent on output 1',
-    pool_empty: 'copies not made because the packet pool was empty',
+    drops_pool_empty: 'copies dropped (not made) because the packet pool was empty',
   },
   examples: ["const pt = PaintTee({ color: 1 }, 'pt'); // pt.out(1).to(ICMPError({ src: '198.18.0.1', type: 5, code: 1 }))"],
 });
