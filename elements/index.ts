@@ -42,6 +42,8 @@ export { HTBSched } from './queue/HTBSched.js';
 export { RED } from './queue/RED.js';
 export { CoDel } from './queue/CoDel.js';
 export { FQCoDel } from './queue/FQCoDel.js';
+export { DRRSched } from './queue/DRRSched.js';
+export { WFQSched } from './queue/WFQSched.js';
 
 // ip
 export { IPLookup } from './ip/IPLookup.js';

@@ -104,6 +104,58 @@ const json::Value& Config::value(const char* key) const {
   return need(key);
 }
 
+namespace {
+// An integer item of an array field, checked against the item spec (may be null).
+int64_t array_integer(const json::Value& v, const FieldSpec* item, const std::string& what, int64_t native_max) {
+  if (!v.is_number() || v.as_number() != std::floor(v.as_number()) || std::fabs(v.as_number()) > FieldSpec::kMaxExact)
+    throw ConfigError(what + " must be an integer, got " + v.dump());
+  const double d = v.as_number();
+  if (item && !item->in_range(d)) throw ConfigError(what + " must be " + item->range_text() + ", got " + v.dump());
+  if (d > double(native_max)) throw ConfigError(what + " must be at most " + std::to_string(native_max) + " (the engine's limit), got " + v.dump());
+  return int64_t(d);
+}
+
+// The items of an array field, their count checked against the spec.
+const std::vector<json::Value>& array_items(const json::Value& v, const FieldSpec& f, const std::string& what) {
+  if (!v.is_array()) throw ConfigError(what + " must be an array, got " + v.dump());
+  const double n = double(v.as_array().size());
+  if (n < f.min_items || n > f.max_items) {
+    const FieldSpec count{f.min_items, f.max_items};
+    throw ConfigError(what + " must have " + count.range_text() + " items, got " + std::to_string(v.as_array().size()));
+  }
+  return v.as_array();
+}
+}  // namespace
+
+std::vector<int64_t> Config::integers(const char* key, int64_t native_max) const {
+  const FieldSpec& f = facts_->field(key);
+  const std::string what = std::string("config field '") + key + "'";
+  std::vector<int64_t> out;
+  size_t i = 0;
+  for (const json::Value& v : array_items(need(key), f, what))
+    out.push_back(array_integer(v, f.items.get(), what + " item " + std::to_string(i++), native_max));
+  return out;
+}
+
+std::vector<std::vector<int64_t>> Config::integer_lists(const char* key, int64_t native_max) const {
+  const FieldSpec& f = facts_->field(key);
+  const std::string what = std::string("config field '") + key + "'";
+  const FieldSpec* item = f.items.get();
+  std::vector<std::vector<int64_t>> out;
+  for (const json::Value& v : array_items(need(key), f, what)) {
+    const std::string w = what + " item " + std::to_string(out.size());
+    std::vector<int64_t>& list = out.emplace_back();
+    if (!v.is_array()) {
+      list.push_back(array_integer(v, item, w, native_max));
+      continue;
+    }
+    if (!item || !item->items) throw ConfigError(w + " must be an integer, got " + v.dump());
+    size_t j = 0;
+    for (const json::Value& x : array_items(v, *item, w)) list.push_back(array_integer(x, item->items.get(), w + " item " + std::to_string(j++), native_max));
+  }
+  return out;
+}
+
 std::vector<uint8_t> parse_hex(const std::string& text, const std::string& what) {
   std::vector<uint8_t> out;
   int nibble = -1;
@@ -127,6 +179,12 @@ std::vector<uint8_t> parse_hex(const std::string& text, const std::string& what)
 
 std::vector<uint8_t> Config::hex_bytes(const char* key) const {
   return parse_hex(string(key), std::string("config field '") + key + "'");
+}
+
+void Config::ether(const char* key, uint8_t out[6]) const {
+  const std::vector<uint8_t> m = hex_bytes(key);
+  if (m.size() != 6) throw ConfigError(std::string(key) + ": an Ethernet address has 6 bytes");
+  std::memcpy(out, m.data(), 6);
 }
 
 // ---- default packet-path behaviour: the compiler never lets these run ----

@@ -54,6 +54,10 @@ struct FieldSpec {
   double minimum = -kMaxExact, maximum = kMaxExact;
   bool exclusive_min = false, exclusive_max = false;
   std::vector<std::string> values;  // a string field's allowed values; empty: any
+  // An array field's (or a union's array branch's) item count bounds and its items' spec
+  // (null: the descriptor declares none).
+  double min_items = 0, max_items = kMaxExact;
+  std::shared_ptr<const FieldSpec> items;
 
   bool in_range(double v) const {
     return (exclusive_min ? v > minimum : v >= minimum) && (exclusive_max ? v < maximum : v <= maximum);
@@ -67,6 +71,8 @@ struct ClassFacts {
   std::string inputs, outputs, processing;  // Click notation: "1", "-", "1-2"; "h/l", "a/a", "hl/h"
   std::vector<std::string> counters;         // in declared order: the counter indexes
   bool ends_push_cycles = false;
+  bool hop_limited = false;     // it ends push cycles by a hop count (up to 255 passes)
+  bool copies_packets = false;  // a push cycle through it must pass a non-hop-limited ender
   std::map<std::string, FieldSpec> fields;
   // The field's spec; a ConfigError if the descriptor declares no such field.
   const FieldSpec& field(const std::string& key) const;
@@ -88,7 +94,15 @@ class Config {
   std::string string(const char* key) const;  // one of the field's values, when it declares them
   // A string of hex digits (spaces and colons ignored) as bytes.
   std::vector<uint8_t> hex_bytes(const char* key) const;
+  // An Ethernet address (hex_bytes, exactly 6 of them) into out.
+  void ether(const char* key, uint8_t out[6]) const;
   const json::Value& value(const char* key) const;  // any type; must be present
+  // An array of integers, its length and each item checked against the field's declared item
+  // count and item range; each item also at most `native_max` (as bounded()).
+  std::vector<int64_t> integers(const char* key, int64_t native_max = INT64_MAX) const;
+  // An array whose items are integers or arrays of integers (VLANClassifier's vlans: 10 or
+  // [20, 21]), a lone integer read as a list of one; checked as integers() does, at each level.
+  std::vector<std::vector<int64_t>> integer_lists(const char* key, int64_t native_max = INT64_MAX) const;
   const ClassFacts& facts() const { return *facts_; }
 
  private:

@@ -59,6 +59,34 @@ const json::Value& member(const json::Value& obj, const char* key, const std::st
   return *v;
 }
 
+// One field's facts (docs/plan.md, classes.C.fields), an array's items recursively.
+FieldSpec parse_field_spec(const json::Value& fj, const std::string& fw) {
+  if (!fj.is_object()) throw PlanError(fw + " must be an object");
+  FieldSpec spec;
+  auto bound = [&](const char* k, double& to, bool* exclusive) {
+    const json::Value* v = fj.find(k);
+    if (!v) return;
+    if (!v->is_number()) throw PlanError(fw + "." + k + " must be a number, got " + v->dump());
+    to = v->as_number();
+    if (exclusive) *exclusive = true;
+  };
+  bound("minimum", spec.minimum, nullptr);
+  bound("maximum", spec.maximum, nullptr);
+  bound("exclusiveMinimum", spec.minimum, &spec.exclusive_min);
+  bound("exclusiveMaximum", spec.maximum, &spec.exclusive_max);
+  bound("minItems", spec.min_items, nullptr);
+  bound("maxItems", spec.max_items, nullptr);
+  if (const json::Value* vals = fj.find("values")) {
+    if (!vals->is_array()) throw PlanError(fw + ".values must be an array of strings");
+    for (const json::Value& v : vals->as_array()) {
+      if (!v.is_string()) throw PlanError(fw + ".values must be an array of strings, got " + v.dump());
+      spec.values.push_back(v.as_string());
+    }
+  }
+  if (const json::Value* items = fj.find("items")) spec.items = std::make_shared<const FieldSpec>(parse_field_spec(*items, fw + ".items"));
+  return spec;
+}
+
 int port_number(const json::Value& v, const std::string& where) {
   if (!v.is_number() || v.as_number() < 0 || v.as_number() > 65535 || v.as_number() != double(int(v.as_number())))
     throw PlanError(where + " must be a port number from 0 to 65535, got " + v.dump());
@@ -150,32 +178,17 @@ Graph::ClassMap Graph::read_classes(const json::Value& plan) {
       if (!e->is_bool()) throw PlanError(where + ".endsPushCycles must be true or false, got " + e->dump());
       f->ends_push_cycles = e->as_bool();
     }
+    auto flag = [&](const char* k, bool& to) {
+      if (const json::Value* e = c.find(k); e && !e->is_null()) {
+        if (!e->is_bool()) throw PlanError(where + "." + k + " must be true or false, got " + e->dump());
+        to = e->as_bool();
+      }
+    };
+    flag("hopLimited", f->hop_limited);
+    flag("copiesPackets", f->copies_packets);
     const json::Value& fields = member(c, "fields", where);
     if (!fields.is_object()) throw PlanError(where + ".fields must be an object");
-    for (const auto& [key, fj] : fields.as_object()) {
-      const std::string fw = where + ".fields." + key;
-      if (!fj.is_object()) throw PlanError(fw + " must be an object");
-      FieldSpec spec;
-      auto bound = [&](const char* k, double& to, bool* exclusive) {
-        const json::Value* v = fj.find(k);
-        if (!v) return;
-        if (!v->is_number()) throw PlanError(fw + "." + k + " must be a number, got " + v->dump());
-        to = v->as_number();
-        if (exclusive) *exclusive = true;
-      };
-      bound("minimum", spec.minimum, nullptr);
-      bound("maximum", spec.maximum, nullptr);
-      bound("exclusiveMinimum", spec.minimum, &spec.exclusive_min);
-      bound("exclusiveMaximum", spec.maximum, &spec.exclusive_max);
-      if (const json::Value* vals = fj.find("values")) {
-        if (!vals->is_array()) throw PlanError(fw + ".values must be an array of strings");
-        for (const json::Value& v : vals->as_array()) {
-          if (!v.is_string()) throw PlanError(fw + ".values must be an array of strings, got " + v.dump());
-          spec.values.push_back(v.as_string());
-        }
-      }
-      f->fields[key] = std::move(spec);
-    }
+    for (const auto& [key, fj] : fields.as_object()) f->fields[key] = parse_field_spec(fj, where + ".fields." + key);
     out[cls] = std::move(f);
   }
   return out;
@@ -316,7 +329,7 @@ void Graph::connect(const json::Value& conns, const std::map<std::string, int>& 
 
 // No push cycle (a packet would go round for ever, one nested call per pass: a stack
 // overflow, or a worker that never returns) unless an element on it ends push cycles (its
-// descriptor's endsPushCycles, in the plan's classes), and
+// descriptor's endsPushCycles, in the plan's classes) and none copies packets, and
 // no pull cycle (a pull that never ends). The compiler refuses both; this is for other plans.
 void Graph::check_cycles() const {
   std::unordered_map<const Element*, size_t> index;
@@ -365,6 +378,45 @@ void Graph::check_cycles() const {
         }
       }
     }
+  }
+  // Every push cycle left passes an element that ends it; one through an element that copies
+  // packets (copiesPackets: Tee) that only hop counts end (hopLimited: DecIPTTL) is refused, as
+  // each pass would multiply them (2^255 before DecIPTTL ends it). The shortest such cycle from
+  // the copier back to it, breadth first, not through other enders (ICMPError).
+  auto ends = [](const Element& e) { return e.facts().ends_push_cycles && !e.facts().hop_limited; };
+  for (size_t c = 0; c < elements_.size(); c++) {
+    if (!elements_[c]->facts().copies_packets) continue;
+    std::vector<size_t> parent(elements_.size(), SIZE_MAX), queue{c};
+    size_t last = SIZE_MAX;
+    for (size_t qi = 0; qi < queue.size() && last == SIZE_MAX; qi++) {
+      const Element& u = *elements_[queue[qi]];
+      if (ends(u)) continue;
+      for (const Element::Link& l : u.outputs_) {
+        if (l.processing != Processing::Push || ends(*l.peer)) continue;
+        const size_t v = index.at(l.peer);
+        if (v == c) {
+          last = queue[qi];
+          break;
+        }
+        if (parent[v] == SIZE_MAX) {
+          parent[v] = queue[qi];
+          queue.push_back(v);
+        }
+      }
+    }
+    if (last == SIZE_MAX) continue;
+    std::vector<size_t> path{last};
+    while (path.front() != c) path.insert(path.begin(), parent[path.front()]);
+    auto name = [&](size_t n) { return "'" + elements_[n]->name() + "' (" + elements_[n]->class_name() + ")"; };
+    std::string cycle, enders;
+    for (size_t n : path) {
+      cycle += (cycle.empty() ? "" : " -> ") + name(n);
+      if (elements_[n]->facts().ends_push_cycles) enders += (enders.empty() ? "" : " and ") + name(n);
+    }
+    // The same sentence as the compiler's (src/compiler/compile.ts).
+    throw PlanError("plan: push cycle through a packet-copying element: " + cycle + " -> back to '" + elements_[c]->name() + "': " + name(c) +
+                    " copies packets, so each pass round the cycle multiplies them, and " + enders +
+                    " ends the cycle only at the hop limit (up to 255 passes: 2^255 packets); put a Queue in the cycle (and an Unqueue after it to push its packets on), or take '" + elements_[c]->name() + "' out of it");
   }
 }
 

@@ -26,8 +26,11 @@ struct Annotations {
   int16_t mac_offset;     // header offsets from the buffer start; -1 = not set
   int16_t network_offset;
   int16_t transport_offset;
+  uint32_t extra_length;  // bytes the packet stands for beyond its data (Click's EXTRA_LENGTH_ANNO:
+                          // cut off by Truncate, or not captured in a pcap file); ToPcap adds it
+                          // to a record's original length
   uint8_t packet_type;    // how the frame reached us at the link level: kHost, kBroadcast, ...
-  uint8_t user[35];       // free for elements (documented per element)
+  uint8_t user[31];       // free for elements (documented per element)
 };
 static_assert(sizeof(Annotations) == 80, "annotation layout is part of the element ABI");
 

@@ -11,7 +11,7 @@ import { checkLabAddress } from '../src/lab/lab.js';
 import { compile, graph, InfiniteSource, ICMP6Error, Discard } from 'pktgraph';
 import { subnetBroadcast } from '../elements/ethernet/ARPQuerier.js';
 import { arpEntryError } from '../elements/ethernet/ARPResponder.js';
-import { formatIPv4, formatIPv6, ipv6Bytes, parseIP, parseIPv4, parseIPv6, parseMac, parsePrefix } from '../src/util/address.js';
+import { formatIPv4, formatIPv6, ipv6Bytes, netmaskLength, parseIP, parseIPv4, parseIPv6, parseMac, parsePrefix } from '../src/util/address.js';
 
 const hasPython = spawnSync('python3', ['-c', 'import socket'], { stdio: 'ignore' }).status === 0;
 
@@ -125,6 +125,12 @@ t.test('prefixes', async (t) => {
   t.equal(parsePrefix('fd00::/129'), "prefix length '129' must be a number from 0 to 128");
   t.equal(parsePrefix('fd00::/64', { width: 32 }), "'fd00::' is not an IPv4 address", 'the family is checked');
   t.equal(parsePrefix('0.0.0.0/0', { strict: true, width: 32 }).toString(), '[object Object]', 'the default route');
+  // Click's dotted netmasks, where asked for (ARPResponder).
+  t.same([0, 1, 8, 23, 24, 31, 32].map((len) => netmaskLength(formatIPv4(len ? (0xffffffffn << BigInt(32 - len)) & 0xffffffffn : 0n))), [0, 1, 8, 23, 24, 31, 32], 'every length from its mask');
+  for (const bad of ['255.0.255.0', '0.0.0.255', '255.255.255.254x', '255.255.254.1']) t.equal(netmaskLength(bad), undefined, `${bad} is not a netmask`);
+  t.same(parsePrefix('198.18.0.7/255.255.255.0', { netmask: true }), { width: 32, addr: 0xc6120007n, len: 24, net: 0xc6120000n }, 'a dotted netmask');
+  t.equal(parsePrefix('198.18.0.0/255.0.255.0', { netmask: true }), "netmask '255.0.255.0' is not a dotted IPv4 netmask with its one bits together at the top (like 255.255.255.0)");
+  t.equal(parsePrefix('198.18.0.0/255.255.255.0'), "prefix length '255.255.255.0' must be a number from 0 to 32", 'only where asked for');
   t.same(parseIP('fd00::1'), { width: 128, addr: 0xfd000000000000000000000000000001n });
   t.same(ipv6Bytes(parseIPv6('fd00::ffff:198.18.0.1')!), [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 18, 0, 1], 'bytes in network order');
 });

@@ -122,6 +122,53 @@ t.test('ARPResponder entries are checked when compiling', async (t) => {
   t.throws(build(['10.0.0.0/33 02:00:00:00:00:01']), /at most 32/, 'a bad prefix length');
   t.throws(build(['10.0.0.1 02:00:00:00:01']), /ADDRESS\[\/LEN\] \.\.\. MAC/, 'a short MAC');
   t.throws(build([]), /entries/, 'no entries');
+  t.doesNotThrow(build(['198.18.0.0/255.255.255.0 02:00:00:00:00:01']), "Click's dotted netmask");
+  t.throws(build(['198.18.0.0/255.0.255.0 02:00:00:00:00:01']), /'\/255\.0\.255\.0': a prefix length is a number at most 32 or a dotted netmask/, 'a netmask whose ones are not together');
+});
+
+t.test("ARPResponder takes Click's dotted netmasks (198.18.0.0/255.255.255.0), in entries and in add", async (t) => {
+  const inFile = tmpPath('arpresp-mask-in.pcap');
+  const outFile = tmpPath('arpresp-mask-out.pcap');
+  t.teardown(() => {
+    rmSync(inFile, { force: true });
+    rmSync(outFile, { force: true });
+  });
+  const A = '02:00:00:00:00:0a';
+  const B = '02:00:00:00:00:0b';
+  const targets = ['198.18.0.77', '198.18.1.1', '198.18.2.5', '198.19.255.1', '198.18.3.9'];
+  writePcap(inFile, targets.map((tpa) => ({ data: arp({ op: 1, sha: A, spa: '198.18.9.9', tpa }) })));
+  const s = await runGraph(
+    () =>
+      FromPcap({ file: inFile })
+        .to(ARPResponder({ entries: ['198.18.0.0/255.255.255.0 02:00:00:00:00:0b', '198.18.1.1 198.19.0.0/255.255.0.0 02:00:00:00:00:0c'] }, 'resp'))
+        .to(ToPcap({ file: outFile })),
+    { name: 'arpresp-mask' },
+  );
+  const answer = (tpa: string, hw: string) => arp({ op: 2, sha: hw, spa: tpa, tha: A, tpa: '198.18.9.9', ethSrc: hw, ethDst: A });
+  sameBuffers(t, readPcap(outFile).packets.map((p) => p.data), [answer('198.18.0.77', B), answer('198.18.1.1', '02:00:00:00:00:0c'), answer('198.19.255.1', '02:00:00:00:00:0c')], '/255.255.255.0 is /24, /255.255.0.0 is /16');
+  t.same([s.elements.resp.replies, s.elements.resp.drops_no_entry], [3, 2]);
+
+  // The add handler parses the same form at run time.
+  const h = resolverHarness(t, 'arpresp-mask-add', [], [targets.map((tpa) => arp({ op: 1, sha: A, spa: '198.18.9.9', tpa }))], 'req', () => {
+    const r = ARPResponder({ entries: ['198.18.0.1 02:00:00:00:00:0b'] }, 'resp');
+    return { ipIn: r.in(0), replyIn: r.in(0), out: r.out(0) };
+  });
+  h.g.write('resp', 'add', '198.18.2.0/255.255.254.0 02:00:00:00:00:0d');
+  t.throws(() => h.g.write('resp', 'add', '198.18.4.0/255.255.0.255 02:00:00:00:00:0d'), /is not an IPv4 address or prefix/, 'a mask with a gap is refused');
+  t.same(h.g.read('resp', 'table').split('\n'), ['198.18.0.1/32 02:00:00:00:00:0b', '198.18.2.0/23 02:00:00:00:00:0d', ''], 'the table shows the mask as a length');
+  await h.play('req0', targets.length);
+  sameBuffers(t, h.output(), [answer('198.18.2.5', '02:00:00:00:00:0d'), answer('198.18.3.9', '02:00:00:00:00:0d')], 'requests in 198.18.2.0/23 answered');
+  h.finish(t);
+});
+
+t.test('ARPQuerier never asks for 0.0.0.0 (Click drops it: "missing dest IP addr annotation?")', async (t) => {
+  const zero = ipPacket('0.0.0.0', 'to nowhere');
+  const q = querier(t, 'aq-zero', [[zero, ipPacket('10.0.0.5', 'real'), zero]], [[]], {}, { direct: true });
+  await q.play('ip0', 3);
+  t.equal(q.g.counter('aq', 'drops_zero_address'), 2n, 'dropped and counted');
+  t.equal(q.g.counter('aq', 'requests'), 1n, 'one request, for 10.0.0.5 only');
+  sameBuffers(t, q.output(), [request('10.0.0.5')], 'no request for 0.0.0.0 on the wire');
+  q.finish(t);
 });
 
 t.test("ARPResponder handlers (Click's): table, add, remove, lookup; replies follow the changes", async (t) => {
@@ -246,6 +293,7 @@ t.test('ARPQuerier holds packets for unknown next hops, asks once, and sends the
       drops_table_full: 0n,
       drops_no_headroom: 0n,
       drops_short: 0n,
+      drops_zero_address: 0n,
       drops_malformed: 0n,
       arp_ignored: 1n,
       pool_empty: 0n,

@@ -3,7 +3,7 @@
 // (drops_too_long without output 1).
 import t from 'tap';
 import { rmSync } from 'node:fs';
-import { FromPcap, ToPcap, CheckLength } from 'pktgraph';
+import { FromPcap, ToPcap, CheckLength, Queue, Unqueue } from 'pktgraph';
 import { runGraph, tmpPath } from './lib/run.js';
 import { writePcap, readPcap } from './lib/pcap.js';
 
@@ -39,4 +39,24 @@ t.test('CheckLength splits by length, keeping bytes and order', async (t) => {
   t.equal(readPcap(path('only')).packets.length, wantShort.length, 'without output 1 the long ones are dropped');
   t.same([s2.elements.len.drops_too_long, s2.elements.len.too_long], [wantLong.length, 0], '... and counted in drops_too_long');
   t.equal(s2.pool.available, s2.pool.capacity, 'every buffer back in the pool');
+});
+
+t.test('CheckLength in pull position (between a Queue and an Unqueue): output 1 is pushed', async (t) => {
+  const sizes = Array.from({ length: 200 }, (_, i) => 60 + ((i * 53) % 1400));
+  const pkts = sizes.map((n, i) => Buffer.alloc(n, i & 0xff));
+  const limit = 700;
+  writePcap(path('pull-in'), pkts.map((data) => ({ data })));
+  const s = await runGraph(() => {
+    const c = FromPcap({ file: path('pull-in') }).to(Queue({ capacity: 1000 })).to(CheckLength({ length: limit }, 'len'));
+    c.out(1).to(ToPcap({ file: path('pull-long') }));
+    c.to(Unqueue({ burst: 5 })).to(ToPcap({ file: path('pull-short') }));
+  });
+  const short = readPcap(path('pull-short')).packets.map((p) => p.data);
+  const long = readPcap(path('pull-long')).packets.map((p) => p.data);
+  const wantShort = pkts.filter((p) => p.length <= limit);
+  const wantLong = pkts.filter((p) => p.length > limit);
+  t.ok(short.length === wantShort.length && short.every((p, i) => p.equals(wantShort[i])), `pulled: the ${wantShort.length} short packets, in order`);
+  t.ok(long.length === wantLong.length && long.every((p, i) => p.equals(wantLong[i])), `pushed to output 1: the ${wantLong.length} long ones, in order`);
+  t.same([s.elements.len.too_long, s.elements.len.drops_too_long], [wantLong.length, 0]);
+  t.equal(s.pool.available, s.pool.capacity, 'every buffer back in the pool');
 });

@@ -1,6 +1,6 @@
 // The compiler's rules, each with the error a user would see.
 import t from 'tap';
-import { graph, compound, compile, toDot, InfiniteSource, Counter, Discard, Queue, Unqueue, IPRewriter, GraphError, PLAN_VERSION, Tee, Null, RoundRobinSched, ICMPError, CheckIPHeader } from 'pktgraph';
+import { graph, compound, compile, toDot, InfiniteSource, Counter, Discard, Queue, Unqueue, IPRewriter, GraphError, PLAN_VERSION, Tee, Null, RoundRobinSched, ICMPError, CheckIPHeader, DecIPTTL, PaintTee } from 'pktgraph';
 
 function problems(build: () => void, params?: Record<string, string>): string {
   try {
@@ -232,4 +232,34 @@ t.test('push and pull cycles are refused, naming the elements in order and the f
     check.to(Counter({}, 'lookup')).to(ICMPError({ src: '198.18.0.1', type: 'unreachable', code: 'net' }, 'err')).to(check);
   }));
   t.equal(router.elements.length, 4, 'a cycle through ICMPError compiles');
+});
+
+t.test('a push cycle through an element that copies packets is refused when only a hop count ends it', async (t) => {
+  // Tee -> DecIPTTL -> back to the Tee: each pass doubles the packets, 2^255 before the TTL runs out.
+  const tee = problems(() => {
+    const check = CheckIPHeader({}, 'check');
+    const copy = Tee({}, 'tee');
+    InfiniteSource({ limit: 1 }, 'src').to(check).to(copy);
+    const ttl = copy.out(0).to(DecIPTTL({}, 'ttl'));
+    ttl.to(check);
+    ttl.out(1).to(Discard({}, 'expired'));
+    copy.out(1).to(Discard({}, 'd'));
+  });
+  t.match(tee, /^push cycle through a packet-copying element: 'tee' \(Tee\) -> 'ttl' \(DecIPTTL\) -> 'check' \(CheckIPHeader\) -> back to 'tee' \(defined at .*compiler\.test\.ts:\d+.*\): 'tee' \(Tee\) copies packets, so each pass round the cycle multiplies them, and 'ttl' \(DecIPTTL\) ends the cycle only at the hop limit \(up to 255 passes: 2\^255 packets\); put a Queue in the cycle \(and an Unqueue after it to push its packets on\), or take 'tee' out of it$/);
+  t.equal(tee.split('\n').length, 1, 'one problem');
+
+  // Click's router: PaintTee's copies go to ICMPError (redirects), whose errors go back to the
+  // lookup; an error is never answered, so the copies stop there.
+  const router = compile(graph('r', () => {
+    const check = CheckIPHeader({}, 'check');
+    InfiniteSource({ limit: 1 }, 'src').to(check);
+    const pt = check.to(PaintTee({ color: 1 }, 'pt'));
+    pt.out(1).to(ICMPError({ src: '198.18.0.1', type: 'redirect', code: 'host' }, 'redirect')).to(check);
+    const ttl = pt.out(0).to(DecIPTTL({}, 'ttl'));
+    ttl.out(1).to(ICMPError({ src: '198.18.0.1', type: 'timeexceeded', code: 0 }, 'expired')).to(check);
+    ttl.to(Discard({}, 'out'));
+  }));
+  t.equal(router.elements.length, 7, 'a copier whose copies pass ICMPError compiles');
+  t.equal(router.classes.PaintTee.copiesPackets, true);
+  t.equal(router.classes.DecIPTTL.hopLimited, true);
 });

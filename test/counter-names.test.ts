@@ -8,7 +8,7 @@ import '../elements/index.js';
 import { allDescriptors } from '../src/graph/descriptor.js';
 import { isDropCounter } from '../src/cli/summary.js';
 import { compile } from '../src/compiler/compile.js';
-import { graph, InfiniteSource, Classifier, Discard, Queue, Unqueue, CheckLength } from '../src/index.js';
+import { graph, InfiniteSource, Classifier, Discard, Queue, Unqueue, CheckLength, Tee } from '../src/index.js';
 import { runPlan } from '../src/runtime/run.js';
 import { dropLines } from '../src/cli/summary.js';
 
@@ -60,4 +60,25 @@ t.test("a run's drop counters are found and named by the summary", async (t) => 
   t.match(lines.join('\n'), /cl +Classifier +drops_no_match +1,000 +packets dropped because they matched no pattern/);
   t.match(lines.join('\n'), /len +CheckLength +drops_too_long +1,000 +packets longer than length, dropped because output 1 does not exist/);
   t.notMatch(lines.join('\n'), /\bq\b/, 'a queue that dropped nothing is not named');
+});
+
+t.test('copies the pool could not give are drops the summary names (Tee, PaintTee, EtherSwitch, IPFragmenter: drops_pool_empty)', async (t) => {
+  // 64 buffers in all; the source takes 48 per batch, leaving at most 16 for the Tee's copies.
+  const plan = compile(
+    graph('copies', () => {
+      const tee = InfiniteSource({ length: 60, limit: 4800, burst: 48 }, 'src').to(Tee({}, 'tee'));
+      tee.out(0).to(Discard({}, 'a'));
+      tee.out(1).to(Discard({}, 'b'));
+    }),
+  );
+  const s = await runPlan(plan, { threads: 1, poolBuffers: 64 });
+  const missed = s.elements.tee.drops_pool_empty;
+  t.ok(missed > 0, `${missed} copies missed`);
+  const lines = dropLines(plan, s).join('\n');
+  t.match(lines, new RegExp(`tee +Tee +drops_pool_empty +${missed.toLocaleString('en-US')} +copies dropped \\(not made\\) because the packet pool was empty`));
+  for (const [cls, counter] of [['Tee', 'drops_pool_empty'], ['PaintTee', 'drops_pool_empty'], ['EtherSwitch', 'drops_pool_empty'], ['IPFragmenter', 'drops_pool_empty'], ['FromDevice', 'drops_ring_error']]) {
+    const d = allDescriptors().find((x) => x.name === cls)!;
+    const old = counter === 'drops_ring_error' ? 'ring_errors' : 'pool_empty';
+    t.ok(counter in d.counters && !(old in d.counters), `${cls} names its lost packets ${counter}, not ${old}`);
+  }
 });

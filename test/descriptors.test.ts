@@ -14,7 +14,7 @@ import * as elements from '../elements/index.js';
 import { allDescriptors, type ElementDescriptor } from '../src/graph/descriptor.js';
 import { compile } from '../src/compiler/compile.js';
 import type { Plan } from '../src/compiler/plan.js';
-import { graph, InfiniteSource, Queue, Unqueue, Discard, Counter, Tee, Null, LatencyMeter, EtherSwitch, type ElementNode } from '../src/index.js';
+import { graph, InfiniteSource, Queue, Unqueue, Discard, Counter, Tee, Null, LatencyMeter, EtherSwitch, VLANClassifier, type ElementNode } from '../src/index.js';
 import { Runtime } from '../src/runtime/runtime.js';
 import { loadNative } from '../src/runtime/native.js';
 import { writePcap } from './lib/pcap.js';
@@ -228,6 +228,51 @@ t.test("a class's facts follow its schema: unions, string values, exclusive boun
     }));
     t.throws(() => rt.engine.addGraph(JSON.stringify({ ...sw, elements: sw.elements.map((e) => (e.name === 'sw' ? { ...e, config: { ...e.config, timeout: 0 } } : e)) })),
       /^element 'sw' \(EtherSwitch\): config field 'timeout' must be more than 0 and at most 31536000, got 0$/);
+  } finally {
+    rt.close();
+  }
+});
+
+t.test("an array field's item count and item range are class facts, checked by the compiler and by the engine", async (t) => {
+  const { classFacts } = await import('../src/compiler/compile.js');
+  const facts = (name: string) => classFacts(allDescriptors().find((d) => d.name === name)!);
+  const vlanId = { type: 'integer', minimum: 0, maximum: 4095 };
+  t.same(facts('VLANClassifier').fields.vlans, {
+    type: 'array', minItems: 1, maxItems: 4096,
+    items: { type: ['integer', 'array'], minimum: 0, maximum: 4095, minItems: 1, items: vlanId },
+  }, 'vlans: VLAN ids or non-empty arrays of them');
+  t.same(facts('VLANClassifier').fields.tpids, { type: 'array', minItems: 1, maxItems: 4, items: { type: 'integer', minimum: 0x600, maximum: 0xffff } });
+  t.same(facts('IPGWOptions').fields.otherAddresses.items, { type: 'string' }, 'an array of strings: items carry their type');
+
+  // The compiler refuses an item out of range, naming the field and the item.
+  const vc = (config: object) => graph('vc', () => {
+    const c = InfiniteSource({ limit: 1 }, 'src').to(VLANClassifier(config as never, 'vc'));
+    c.out(0).to(Discard({}, 'a'));
+    c.out(1).to(Discard({}, 'b'));
+  });
+  t.throws(() => compile(vc({ vlans: [[5, 4096]] })), /element 'vc' \(VLANClassifier\).*vlans/);
+  t.throws(() => compile(vc({ vlans: [5], tpids: [0x100] })), /element 'vc' \(VLANClassifier\).*tpids/);
+
+  // The engine checks the plan's item facts again (a hand-made plan), and takes the range from them.
+  const good = compile(vc({ vlans: [[5, 6]], tpids: [0x8100, 0x88a8] }));
+  const rt = new Runtime({ threads: 1, poolBuffers: 256 });
+  try {
+    const load = (config: object, fields?: object) => () => rt.engine.addGraph(JSON.stringify({
+      ...good,
+      classes: { ...good.classes, VLANClassifier: { ...good.classes.VLANClassifier, fields: { ...good.classes.VLANClassifier.fields, ...fields } } },
+      elements: good.elements.map((e) => (e.name === 'vc' ? { ...e, config: { ...e.config, ...config } } : e)),
+    }));
+    rt.load(good).remove(); // the compiled plan loads
+    t.throws(load({ vlans: [[5, 4096]] }), /^element 'vc' \(VLANClassifier\): config field 'vlans' item 0 item 1 must be from 0 to 4095, got 4096$/);
+    t.throws(load({ vlans: [-1] }), /^element 'vc' \(VLANClassifier\): config field 'vlans' item 0 must be from 0 to 4095, got -1$/);
+    t.throws(load({ vlans: [[]] }), /^element 'vc' \(VLANClassifier\): config field 'vlans' item 0 must have at least 1 items, got 0$/);
+    t.throws(load({ tpids: [0x8100, 0x100] }), /^element 'vc' \(VLANClassifier\): config field 'tpids' item 1 must be from 1536 to 65535, got 256$/);
+    t.throws(load({ tpids: [1, 2, 3, 4, 5].map((i) => 0x8100 + i) }), /^element 'vc' \(VLANClassifier\): config field 'tpids' must have from 1 to 4 items, got 5$/);
+    t.throws(load({ vlans: [[5, 6]] }, { vlans: { type: 'array', items: { type: ['integer', 'array'], minimum: 0, maximum: 10, items: { type: 'integer', minimum: 0, maximum: 5 } } } }),
+      /^element 'vc' \(VLANClassifier\): config field 'vlans' item 0 item 1 must be from 0 to 5, got 6$/, "the plan's item range is the one checked");
+    t.throws(load({ vlans: [9000] }, { vlans: { type: 'array', items: { type: 'integer', minimum: 0, maximum: 10000 } } }),
+      /^element 'vc' \(VLANClassifier\): config field 'vlans' item 0 must be at most 4095 \(the engine's limit\), got 9000$/, 'a plan declaring a wider range meets the engine limit');
+    t.throws(load({}, { tpids: { type: 'array', minItems: 'one' } }), /^plan: classes\.VLANClassifier\.fields\.tpids\.minItems must be a number, got "one"$/);
   } finally {
     rt.close();
   }

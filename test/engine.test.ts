@@ -181,10 +181,15 @@ t.test('the native side refuses push and pull cycles in hand-made plans', async 
     const ends: Plan = {
       ...cyclic,
       name: 'cyc-ends',
-      classes: { ...cyclic.classes, Null: { ...cyclic.classes.Null, endsPushCycles: true } },
+      classes: { ...cyclic.classes, Null: { ...cyclic.classes.Null, endsPushCycles: true, hopLimited: true } },
       elements: cyclic.elements.map((e) => (e.name === 'src' ? { ...e, config: { ...e.config, active: false } } : e)),
     };
-    t.doesNotThrow(load(ends), 'accepted when Null is said to end push cycles');
+    t.throws(load(ends), /^plan: push cycle through a packet-copying element: 't' \(Tee\) -> 'n' \(Null\) -> 'c' \(Counter\) -> back to 't': 't' \(Tee\) copies packets, so each pass round the cycle multiplies them, and 'n' \(Null\) ends the cycle only at the hop limit .*or take 't' out of it$/,
+      'with Null said to end push cycles by a hop count, the Tee on the cycle is refused');
+    const endsForGood: Plan = { ...ends, classes: { ...ends.classes, Null: { ...ends.classes.Null, hopLimited: undefined } } };
+    t.doesNotThrow(load(endsForGood), 'accepted when Null is said to end push cycles outright');
+    const notCopying: Plan = { ...ends, name: 'cyc-ends2', classes: { ...ends.classes, Tee: { ...ends.classes.Tee, copiesPackets: undefined } } };
+    t.doesNotThrow(load(notCopying), 'and when the Tee is not said to copy packets');
 
     // A pull cycle: the scheduler's input and output both on one Null.
     const chain = compile(graph('pc', () => {
@@ -212,19 +217,29 @@ t.test('the native side refuses push and pull cycles in hand-made plans', async 
 
 // Last in this file: the worker it wedges spins until the process exits.
 t.test('a worker that never returns: stop() gives up in time, names the element, and nothing is freed under it', async (t) => {
-  // A Tee in a loop through DecIPTTL: allowed (the TTL bounds a routing loop), but every pass
-  // doubles the packets, so the source's task runs for 2^64 passes.
-  const storm = compile(graph('storm', () => {
+  // A Tee in a loop through DecIPTTL: every pass doubles the packets, so the source's task runs
+  // for 2^255 passes. The compiler and the engine refuse it (the Tee copies packets); a
+  // hand-made plan that hides the Tee's copiesPackets fact is the way left to wedge a worker.
+  const built = (back: boolean) => graph('storm', () => {
     const c = Counter({}, 'c');
     const tee = Tee({}, 't');
     InfiniteSource({ limit: 1, data: '45000014 00000000 40110000 c6120001 c6120002' }, 'src').to(MarkIPHeader({ offset: 0 }, 'mark')).to(c).to(tee);
     for (const k of [0, 1]) {
       const ttl = DecIPTTL({}, `ttl${k}`);
-      tee.out(k).to(ttl).to(c);
+      tee.out(k).to(ttl).to(back ? c : Discard({}, `back${k}`));
       ttl.out(1).to(Discard({}, `expired${k}`));
     }
-  }));
+  });
+  t.throws(() => compile(built(true)), /push cycle through a packet-copying element: 't' \(Tee\)/);
+  const open = compile(built(false));
+  const looped: Plan = {
+    ...open,
+    elements: open.elements.filter((e) => !e.name.startsWith('back')),
+    connections: open.connections.map((c) => (c.to.startsWith('back') ? { ...c, to: 'c', toPort: 0 } : c)),
+  };
+  const storm: Plan = { ...looped, classes: { ...looped.classes, Tee: { ...looped.classes.Tee, copiesPackets: undefined } } };
   const rt = new Runtime({ threads: 1, poolBuffers: 1024 });
+  t.throws(() => rt.engine.addGraph(JSON.stringify(looped)), /^plan: push cycle through a packet-copying element: 't' \(Tee\) -> 'ttl0' \(DecIPTTL\) -> 'c' \(Counter\) -> back to 't'/, 'the engine refuses it too');
   const g = rt.load(storm);
   rt.start();
   await new Promise((r) => setTimeout(r, 200));

@@ -108,7 +108,7 @@ t.test('learning, flooding, unicast to the learned port, same-port drops', async
   t.equal(c.forwarded, 3n, 'three frames went to their learned port');
   t.equal(c.flooded, 4n, 'four frames were flooded');
   t.equal(c.drops_same_port, 0n);
-  t.equal(c.pool_empty, 0n);
+  t.equal(c.drops_pool_empty, 0n);
   const out = s.finish();
   t.same(out[0], ['b-a', 'b-c', 'c-a', 'c-mcast'], 'port 0 got the frames for A and the floods from 1 and 2');
   t.same(out[1], ['a-b', 'a-bcast', 'c-b', 'c-mcast'], 'port 1 got the floods from 0, and c-b once');
@@ -235,7 +235,7 @@ t.test('three ports pushed from two workers at once: every frame accounted for',
   t.equal(sw.forwarded + sw.flooded + sw.drops_same_port + sw.drops_short, sent, 'every frame was forwarded, flooded or dropped');
   t.equal(sw.drops_same_port + sw.drops_short + sw.table_full, 0, 'no drops, the table never filled');
   const delivered = r.elements.out0.packets + r.elements.out1.packets + r.elements.out2.packets;
-  t.equal(delivered, sw.forwarded + 2 * sw.flooded - sw.pool_empty, 'outputs got one frame per forward and two per flood (less copies the pool could not give)');
+  t.equal(delivered, sw.forwarded + 2 * sw.flooded - sw.drops_pool_empty, 'outputs got one frame per forward and two per flood (less copies the pool could not give)');
   t.ok(sw.flooded >= 3 * reps, `at least the broadcasts were flooded (${sw.flooded})`);
   t.equal(r.pool.available, r.pool.capacity, 'every buffer back in the pool');
 });

@@ -107,7 +107,7 @@ function main() {
     t.ok(u0 * 10n > sum, `worker 0 got more than 10% (${numbers})`);
     t.ok(u1 * 10n > sum, `worker 1 got more than 10% (${numbers})`);
     t.equal(c.rx0.packets + c.rx1.packets, sum + c.other0.packets + c.other1.packets, 'every frame received was classified');
-    t.equal(c.rx0.ring_errors + c.rx1.ring_errors + c.rx0.drops_too_long + c.rx1.drops_too_long, 0n, 'no ring errors, no frame too long');
+    t.equal(c.rx0.drops_ring_error + c.rx1.drops_ring_error + c.rx0.drops_too_long + c.rx1.drops_too_long, 0n, 'no ring errors, no frame too long');
     g.remove();
     t.equal(rt.poolStats().available, rt.poolStats().capacity, 'every buffer back in the pool');
 

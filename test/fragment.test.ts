@@ -7,7 +7,7 @@
 import t from 'tap';
 import { graph, compile, Runtime, FromPcap, MarkIPHeader, IPFragmenter, IPReassembler } from 'pktgraph';
 import { runGraph, tmpPath } from './lib/run.js';
-import { pcapFiles } from './lib/pcapfiles.js';
+import { pcapFiles, sameBuffers } from './lib/pcapfiles.js';
 import { readPcap, LINKTYPE_RAW, LINKTYPE_ETHERNET } from './lib/pcap.js';
 import { ether, ipv4, udp, checksum16, verifyIpv4Checksum, PROTO_UDP } from './lib/packets.js';
 import { Rng, fragmentSet, validIpv4 } from './lib/fuzz.js';
@@ -121,7 +121,7 @@ t.test('IPFragmenter: fragments have the right bytes, offsets, MF, options and c
     of.slice(1).every((p) => hl(p) === 28 && p.subarray(20, 28).equals(Buffer.concat([LSRR, Buffer.alloc(1)]))),
     'later fragments carry only the copied option, padded',
   );
-  t.same(s.elements.frag, { packets: 3, fragmented: 2, fragments: frags.length - 1, drops_df: 0, drops_malformed: 0, pool_empty: 0 }, 'counters');
+  t.same(s.elements.frag, { packets: 3, fragmented: 2, fragments: frags.length - 1, drops_df: 0, drops_malformed: 0, drops_pool_empty: 0 }, 'counters');
   t.equal(s.elements.fragnodf.drops_df, 1, 'without output 1 the DF packet is dropped and counted');
   t.equal(read('nodf').length, out.length, 'and the rest the same');
   t.equal(s.elements.fragall.fragmented, 3, 'honorDF false: the DF packet fragmented too');
@@ -191,6 +191,35 @@ t.test('IPFragmenter -> IPReassembler gives the originals back byte for byte', a
   t.same(sortK(read('two')).map((b) => b.toString('hex')), sortK(origs).map((b) => b.toString('hex')), 'two workers: originals back');
   t.equal(s3.elements.re2.reassembled, 3);
   t.equal(s3.pool.available, s3.pool.capacity, 'every buffer back in the pool');
+});
+
+t.test('IPReassembler: a first fragment refused (too big, no room) leaves no trace of its datagram', async (t) => {
+  // One probe finds a datagram or adds it; a refused first fragment takes its key out again,
+  // so the datagram's fragments that come later start it afresh and the others are untouched.
+  const src = '198.18.1.1';
+  const dst = '198.18.2.2';
+  const fr = (id: number, off: number, len: number, mf: boolean) => ipv4({ src, dst, id, fragOffset: off / 8, mf, payload: bytes(len) });
+  const a = [fr(20, 0, 16, true), fr(20, 16, 8, false)];
+  const b = [fr(21, 0, 16, true), fr(21, 16, 8, false)];
+  const c = [fr(22, 0, 16, true), fr(22, 16, 8, false)];
+  const pkts = [
+    fr(21, 65528, 16, true), // new datagram 21, beyond 65535 bytes: refused
+    a[0], // datagram 20 takes the one entry (maxDatagrams 1)
+    c[0], // datagram 22: no entry left, refused
+    b[0], // 21 again: still no entry
+    a[1], // 20 complete: its entry is free
+    b[0], b[1], // 21 from the start: reassembled
+    c[0], c[1], // then 22
+  ];
+  const f = input('refused', pkts);
+  const s = await runGraph(() => {
+    FromPcap({ file: f }).to(IPReassembler({ maxDatagrams: 1, timeout: 0.2 }, 're')).to(sink('refused'));
+  });
+  const e = s.elements.re;
+  t.same([e.drops_too_big, e.oversized, e.drops_memory, e.reassembled], [1, 1, 2, 3], 'one too big, two without room, three reassembled');
+  sameBuffers(t, read('refused'), [reassemble(a), reassemble(b), reassemble(c)], 'each datagram whole and right: no refused key was left pointing at an entry');
+  t.equal(e.packets + e.fragments_reassembled + e.drops_too_big + e.drops_memory, pkts.length, 'every packet in counted once');
+  t.equal(s.pool.available, s.pool.capacity, 'every buffer back in the pool');
 });
 
 t.test('IPReassembler: overlaps, malformed fragments, maxBytes, too big', async (t) => {

@@ -412,7 +412,7 @@ const specs: Spec[] = [
     balance: (t, c, ins, outs) => {
       t.equal(outs[0], sum(ins), 'every packet on output 0');
       t.equal(outs[1], c.copies, 'copies = output 1');
-      t.equal(c.copies + c.pool_empty, sum(ins), 'a copy of each (or counted in pool_empty)');
+      t.equal(c.copies + c.drops_pool_empty, sum(ins), 'a copy of each (or counted in drops_pool_empty)');
     },
   },
   {
@@ -769,7 +769,7 @@ const specs: Spec[] = [
     mustPass: [0, 1, 2],
     balance: (t, c, ins, outs) => {
       t.equal(sum(ins), c.forwarded + c.flooded + c.drops_short + c.drops_same_port, 'in = forwarded + flooded + drops');
-      t.equal(sum(outs), c.forwarded + c.flooded * 2 - c.pool_empty, 'out = forwarded + 2 copies per flooded frame');
+      t.equal(sum(outs), c.forwarded + c.flooded * 2 - c.drops_pool_empty, 'out = forwarded + 2 copies per flooded frame');
     },
   },
   // newer elements
@@ -896,7 +896,7 @@ function resolverBalance(ignored: string) {
   return (t: Test, c: Counters, ins: number[], outs: number[]) => {
     t.equal(outs[0], c.sent + c.requests, 'output = sent + requests');
     t.equal(ins[1], c.replies + c[ignored] + c.drops_malformed, `input 1 = replies + ${ignored} + drops_malformed`);
-    t.equal(ins[0], c.sent + countersFor(c, ['drops_queue_full', 'drops_unresolved', 'drops_table_full', 'drops_no_headroom', 'drops_short']), 'input 0 = sent + drops');
+    t.equal(ins[0], c.sent + countersFor(c, ['drops_queue_full', 'drops_unresolved', 'drops_table_full', 'drops_no_headroom', 'drops_short', 'drops_zero_address']), 'input 0 = sent + drops');
     t.ok(c.replies > 0, 'some replies taught the table');
   };
 }

@@ -473,9 +473,10 @@ t.test('the agnostic elements work in pull position (between a Queue and an Unqu
   const src = '02:00:00:00:00:01';
   const dst = '02:00:00:00:00:02';
   const s = await runGraph(() => {
-    FromPcap({ file: inFile })
-      .to(Queue({ capacity: 1000 }))
-      .to(CheckIPHeader({}, 'chk'))
+    // DecIPTTL rejects in pull position too: its output 1 (push) gets the expired packets.
+    const ttl = FromPcap({ file: inFile }).to(Queue({ capacity: 1000 })).to(CheckIPHeader({}, 'chk')).to(DecIPTTL({}, 'ttl'));
+    ttl.out(1).to(sink('pull-expired'));
+    ttl
       .to(SetIPDSCP({ dscp: 8 }))
       .to(SetIPChecksum())
       .to(SetUDPChecksum())
@@ -486,10 +487,13 @@ t.test('the agnostic elements work in pull position (between a Queue and an Unqu
       .to(sink('pull'));
   });
   const out = read('pull');
-  t.equal(out.length, ips.length, 'the good packets come through');
+  const live = ips.filter((p) => p[8] > 1);
+  t.equal(out.length, live.length, 'the good packets come through');
+  sameBuffers(t, read('pull-expired'), ips.filter((p) => p[8] <= 1), 'the expired ones leave DecIPTTL on output 1, unchanged and in order');
+  t.same([s.elements.ttl.packets, s.elements.ttl.expired, s.elements.ttl.drops_expired], [live.length, ips.length - live.length, 0]);
   t.equal(s.elements.chk.drops_checksum, 1);
   t.equal(s.elements.chk.drops_short, 1);
-  t.equal(out.findIndex((p, i) => p[14 + 1] >> 2 !== 8 || !verifyIpv4Checksum(p, 14) || !verifyL4Checksum(p, 14) || !p.subarray(0, 6).equals(mac(dst)) || p.length !== ips[i].length + 14), -1, 'each element did its work');
+  t.equal(out.findIndex((p, i) => p[14 + 1] >> 2 !== 8 || !verifyIpv4Checksum(p, 14) || !verifyL4Checksum(p, 14) || !p.subarray(0, 6).equals(mac(dst)) || p.length !== live[i].length + 14 || p[14 + 8] !== live[i][8] - 1), -1, 'each element did its work');
   t.equal(s.pool.available, s.pool.capacity);
 });
 

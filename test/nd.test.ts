@@ -220,6 +220,7 @@ t.test('IP6NDSolicitor holds packets for unknown next hops, solicits once, and s
       drops_table_full: 0n,
       drops_no_headroom: 0n,
       drops_short: 0n,
+      drops_zero_address: 0n,
       drops_malformed: 0n,
       na_ignored: 1n,
       pool_empty: 0n,

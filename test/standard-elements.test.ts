@@ -76,7 +76,7 @@ t.test('Tee sends every packet to every output', async (t) => {
   }
   t.equal(s.elements.tee.packets, 5000);
   t.equal(s.elements.tee.copies, 10000);
-  t.equal(s.elements.tee.pool_empty, 0);
+  t.equal(s.elements.tee.drops_pool_empty, 0);
   t.equal(s.pool.available, s.pool.capacity);
 });
 
@@ -100,8 +100,8 @@ t.test('Tee counts copies it cannot make when the pool is empty', async (t) => {
     { poolBuffers: 64 },
   );
   t.equal(s.elements.c0.packets, 4800, 'every original goes out of output 0');
-  t.ok(s.elements.tee.pool_empty > 0, `missed ${s.elements.tee.pool_empty} copies`);
-  t.equal(s.elements.c1.packets + s.elements.tee.pool_empty, 4800, 'each packet was either copied or counted');
+  t.ok(s.elements.tee.drops_pool_empty > 0, `missed ${s.elements.tee.drops_pool_empty} copies`);
+  t.equal(s.elements.c1.packets + s.elements.tee.drops_pool_empty, 4800, 'each packet was either copied or counted');
   t.equal(s.elements.tee.copies, s.elements.c1.packets);
   t.equal(s.pool.available, s.pool.capacity);
 });

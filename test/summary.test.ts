@@ -6,7 +6,7 @@ import t from 'tap';
 import { compile } from '../src/compiler/compile.js';
 import { graph, InfiniteSource, Queue, RatedUnqueue, BandwidthRatedUnqueue, Discard, Counter } from '../src/index.js';
 import type { RunSummary } from '../src/runtime/run.js';
-import { MIN_PACKETS_FOR_CPU, shortfalls, summaryLines } from '../src/cli/summary.js';
+import { MIN_PACKETS_FOR_CPU, cpuPerPacketJson, shortfalls, summaryLines } from '../src/cli/summary.js';
 
 const plan = compile(
   graph('paced', () => {
@@ -81,4 +81,10 @@ t.test('CPU per packet is not shown for a handful of packets', async (t) => {
   const text = summaryLines(plan, few, undefined).join('\n');
   t.match(text, /2 threads, CPU per packet not shown \(under 10,000 packets\), stopped because the duration ended/);
   t.notMatch(text, /ns CPU per packet/);
+  t.same(cpuPerPacketJson(few), {
+    cpuNsPerPacket: null,
+    cpuNsPerPacketNote: `not measured: ${MIN_PACKETS_FOR_CPU - 1} packets, under the ${MIN_PACKETS_FOR_CPU} it takes for CPU per packet to mean more than start-up and idle polling`,
+  }, '--json agrees: null, with the reason');
+  const many = summary(MIN_PACKETS_FOR_CPU, { source: { packets: MIN_PACKETS_FOR_CPU, bytes: 0, pool_empty: 0 } });
+  t.same(cpuPerPacketJson(many), { cpuNsPerPacket: many.cpuNsPerPacket }, 'and the figure from 10,000 packets');
 });

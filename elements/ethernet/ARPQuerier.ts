@@ -58,7 +58,9 @@ The table holds at most \`entryCapacity\` addresses (pending, learned and static
 new address when it is full (after expired entries are purged) is dropped and counted in
 \`drops_table_full\`. A packet with less than 14 bytes of
 headroom is dropped and counted in \`drops_no_headroom\`; one with no destination annotation and no
-complete IPv4 header (20 bytes) in \`drops_short\`. An ARP request the pool has no buffer for is
+complete IPv4 header (20 bytes) in \`drops_short\`; one whose next hop is 0.0.0.0 (no destination
+annotation and a zero destination address) in \`drops_zero_address\`, never ARPed for (Click drops it
+too, asking "missing dest IP addr annotation?"). An ARP request the pool has no buffer for is
 counted in \`pool_empty\`.
 
 Input 0 and input 1 may be pushed from different workers: the table and the held packets are
@@ -102,6 +104,7 @@ the same way.`,
     drops_table_full: 'packets for a new address dropped because the table held entryCapacity addresses',
     drops_no_headroom: 'packets dropped because they had less than 14 bytes of headroom',
     drops_short: 'packets dropped because they had no destination annotation and no complete IPv4 header',
+    drops_zero_address: 'packets dropped because their next hop was 0.0.0.0 (no destination annotation and a zero IPv4 destination: never ARPed for, as in Click)',
     drops_malformed: 'frames on input 1 dropped because they are not Ethernet/IPv4 ARP frames of at least 42 bytes, or have a multicast or zero sender address',
     arp_ignored: 'well-formed ARP frames on input 1 that taught nothing (requests, replies for static entries, for ip itself, unsolicited ones, or when the table was full)',
     pool_empty: 'ARP requests not sent because the packet pool was empty',

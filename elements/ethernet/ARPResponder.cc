@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <bit>
 #include <cctype>
 #include <cstring>
 #include <sstream>
@@ -91,7 +92,8 @@ class ARPResponder final : public PerPacketElement<ARPResponder> {
     return w;
   }
 
-  // 'ADDRESS[/LEN]' into e (address and mask); false if it is not one.
+  // 'ADDRESS[/LEN]' into e (address and mask), LEN a length or a dotted netmask whose one bits
+  // are together at the top (Click's 10.0.0.0/255.255.255.0); false if it is not one.
   static bool parse_prefix(const std::string& text, Entry& e) {
     std::string addr = text;
     e.len = 32;
@@ -99,9 +101,16 @@ class ARPResponder final : public PerPacketElement<ARPResponder> {
     if (slash != std::string::npos) {
       addr = text.substr(0, slash);
       const std::string len = text.substr(slash + 1);
-      if (len.empty() || len.size() > 2 || !std::all_of(len.begin(), len.end(), [](char c) { return std::isdigit(uint8_t(c)); })) return false;
-      e.len = std::stoi(len);
-      if (e.len > 32) return false;
+      uint8_t m[4];
+      if (ipv4_from_text(len, m)) {
+        const uint32_t mask = uint32_t(m[0]) << 24 | uint32_t(m[1]) << 16 | uint32_t(m[2]) << 8 | m[3];
+        e.len = std::countl_one(mask);
+        if (e.len < 32 && (mask << e.len) != 0) return false;
+      } else {
+        if (len.empty() || len.size() > 2 || !std::all_of(len.begin(), len.end(), [](char c) { return std::isdigit(uint8_t(c)); })) return false;
+        e.len = std::stoi(len);
+        if (e.len > 32) return false;
+      }
     }
     uint8_t b[4];
     if (!ipv4_from_text(addr, b)) return false;

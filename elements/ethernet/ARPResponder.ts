@@ -2,7 +2,8 @@ import { Type } from 'typebox';
 import { defineElement } from '../../src/graph/descriptor.js';
 import { parseIPv4, parseMac, parsePrefix } from '../../src/util/address.js';
 
-/** The error in one ARPResponder entry ('ADDRESS[/LEN] [ADDRESS[/LEN] ...] MAC'), or undefined. */
+/** The error in one ARPResponder entry ('ADDRESS[/LEN] [ADDRESS[/LEN] ...] MAC', LEN a length or
+ *  a dotted netmask), or undefined. */
 export function arpEntryError(entry: string): string | undefined {
   const w = entry.trim().split(/\s+/);
   const form = `entry '${entry}' is not 'ADDRESS[/LEN] ... MAC' (like '10.0.0.1 02:00:00:00:00:01' or '10.0.0.0/24 10.0.1.1 02:00:00:00:00:01')`;
@@ -11,7 +12,8 @@ export function arpEntryError(entry: string): string | undefined {
     const [addr, len, extra] = a.split('/');
     if (extra !== undefined || !/^[0-9.]+$/.test(addr)) return form;
     if (parseIPv4(addr) === undefined) return `entry '${entry}': '${addr}' is not an IPv4 address`;
-    if (len !== undefined && typeof parsePrefix(a, { width: 32 }) === 'string') return `entry '${entry}': '/${len}': a prefix length is a number at most 32`;
+    const prefix = len === undefined ? undefined : parsePrefix(a, { width: 32, netmask: true });
+    if (typeof prefix === 'string') return `entry '${entry}': '/${len}': a prefix length is a number at most 32 or a dotted netmask like 255.255.255.0`;
   }
   return undefined;
 }
@@ -22,7 +24,8 @@ export const ARPResponder = defineElement({
   summary: 'Answers ARP requests for the addresses it is configured with (Click\'s ARPResponder).',
   doc: `Click's ARPResponder(IP MAC, ...). Each entry of \`entries\` is \`ADDRESS[/LEN] [ADDRESS[/LEN] ...] MAC\`: a
 request for one of the addresses (with \`/LEN\`, for any address in that prefix: proxy ARP) is answered
-with MAC. When several entries match, the longest prefix wins; an entry for a prefix already listed
+with MAC. LEN is a prefix length or, as in Click, a dotted netmask (\`198.18.0.0/255.255.255.0\` is
+\`198.18.0.0/24\`; a mask whose one bits are not together at the top is refused). When several entries match, the longest prefix wins; an entry for a prefix already listed
 replaces the earlier one (as in Click, the later wins).
 
 Input 0 takes Ethernet frames. An ARP request (EtherType 0x0806, hardware type 1, protocol type

@@ -38,7 +38,7 @@ class EtherSwitch final : public Element {
     c_flooded_ = counter("flooded");
     c_same_port_ = counter("drops_same_port");
     c_short_ = counter("drops_short");
-    c_pool_empty_ = counter("pool_empty");
+    c_pool_empty_ = counter("drops_pool_empty");
     c_table_full_ = counter("table_full");
     table_.init(capacity_);
   }

@@ -11,7 +11,7 @@ set, a multicast address, is never learned), then looks up its destination: a un
 on another port j sends the frame to output j only; one known on port i itself is dropped (the
 destination is on the segment the frame came from) and counted in \`drops_same_port\`; an unknown
 address, the broadcast address or any multicast address floods the frame to every output except i
-(copies come from the packet pool; a copy the pool cannot give is counted in \`pool_empty\` and that
+(copies come from the packet pool; a copy the pool cannot give is counted in \`drops_pool_empty\` and that
 output misses the frame). A switch with one port floods to nowhere: such frames are freed.
 
 A learned entry expires \`timeout\` seconds after the last frame from its address; an expired entry
@@ -31,6 +31,7 @@ frame from it), sorted by address.`,
   inputs: '-',
   outputs: '-',
   processing: 'h/h',
+  copiesPackets: 'it floods broadcast, multicast and unknown-destination frames, a copy to every port but the one they came in on',
   config: Type.Object(
     {
       timeout: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 31536000, default: 300, description: 'Seconds after which an address not seen again is forgotten.' })),
@@ -43,7 +44,7 @@ frame from it), sorted by address.`,
     flooded: 'frames flooded (unknown, broadcast or multicast destination); counted once per frame, not per copy',
     drops_same_port: 'frames dropped because their destination was learned on the port they came in on',
     drops_short: 'frames dropped because they are shorter than an Ethernet header (14 bytes)',
-    pool_empty: 'flood copies missed because the packet pool was empty',
+    drops_pool_empty: 'flood copies dropped (not made) because the packet pool was empty',
     table_full: 'source addresses not learned because the table was full',
   },
   handlers: {

@@ -18,7 +18,11 @@ tag is in the frame, as VLANEncap does; \`vlanId\` and \`pcp\` must then stay 0.
 the default 0 is Click's (id 0 carries only a priority, so it leaves untagged); -1 tags every packet.
 
 The MAC-header annotation is set to the new header. A packet with too little headroom (18 bytes, 14 when
-untagged) is dropped and counted in \`drops_no_headroom\`. Works in push or pull position.`,
+untagged) is dropped and counted in \`drops_no_headroom\`. Works in push or pull position.
+
+While it runs, the write handlers \`vlanId\`, \`pcp\` and \`type\` change the header (Click's vlan_id,
+vlan_pcp and ethertype); packets after the write get the new one. With \`fromAnnotation\` only
+\`type\` may be written.`,
   inputs: '1',
   outputs: '1',
   processing: 'a/a',
@@ -35,6 +39,11 @@ untagged) is dropped and counted in \`drops_no_headroom\`. Works in push or pull
     { additionalProperties: false },
   ),
   check: (c) => (c.fromAnnotation && (c.vlanId || c.pcp) ? 'with fromAnnotation the tag comes from the annotation: leave vlanId and pcp unset' : undefined),
+  handlers: {
+    vlanId: { doc: "read or set the VLAN id of the tag (Click's vlan_id)", read: true, write: true },
+    pcp: { doc: "read or set the priority code point (Click's vlan_pcp)", read: true, write: true },
+    type: { doc: "read or set the EtherType of the payload, as a decimal number (Click's ethertype)", read: true, write: true },
+  },
   counters: { drops_no_headroom: 'packets dropped because they had too little headroom for the header' },
   examples: ["CheckIPHeader().to(EtherVLANEncap({ src: '02:00:00:00:00:01', dst: '02:00:00:00:00:02', vlanId: 10 })).to(ToPcap({ file: 'out.pcap' }))"],
 });

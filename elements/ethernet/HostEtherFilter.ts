@@ -13,11 +13,11 @@ destination clear) addressed to another host is rejected (counted in \`other\`).
 the broadcast address and to any multicast address are accepted. Rejected frames go to output 1,
 unchanged, when it is connected, else they are dropped and counted in \`drops_own\` and
 \`drops_other\` instead. A frame shorter than an
-Ethernet header (14 bytes) is dropped and counted in \`drops_short\`. Push only; a batch with rejected
-frames is split between the two outputs, each keeping the arrival order.`,
+Ethernet header (14 bytes) is dropped and counted in \`drops_short\`. Output 0 works in push or pull
+position (Click's \`a/ah\`); output 1 is push. Each output keeps the arrival order.`,
   inputs: '1',
   outputs: '1-2',
-  processing: 'h/h',
+  processing: 'a/ah',
   config: Type.Object(
     {
       mac: etherAddress("The host's Ethernet address, like 02:00:00:00:00:01."),

@@ -10,34 +10,24 @@ namespace pg {
 class VLANClassifier final : public Element {
  public:
   void configure(const Config& conf) override {
-    const auto& vlans = conf.value("vlans");
-    if (!vlans.is_array() || vlans.as_array().empty()) throw ConfigError("config field 'vlans' must be a non-empty array");
-    const uint32_t n = uint32_t(vlans.as_array().size());
+    // Item counts and ranges are the descriptor's, checked by the getters.
+    const std::vector<std::vector<int64_t>> vlans = conf.integer_lists("vlans", 4095);  // indexes table_
+    const uint32_t n = uint32_t(vlans.size());
     const bool drop_unlisted = conf.string("unlisted") == "drop";  // or "output" (the getter checks)
     unlisted_ = drop_unlisted ? kDrop : n;
     table_ = std::make_unique<uint16_t[]>(4096);
     for (uint32_t i = 0; i < 4096; i++) table_[i] = uint16_t(unlisted_);
-    auto add = [&](const json::Value& v, uint32_t out) {
-      const double d = v.is_number() ? v.as_number() : -1;
-      if (d < 0 || d > 4095 || d != double(int(d))) throw ConfigError("config field 'vlans' entry " + std::to_string(out) + ": a VLAN id is 0 to 4095");
-      if (table_[int(d)] != unlisted_) throw ConfigError("config field 'vlans': VLAN " + std::to_string(int(d)) + " is listed twice");
-      table_[int(d)] = uint16_t(out);
-    };
-    for (uint32_t i = 0; i < n; i++) {
-      const auto& e = vlans.as_array()[i];
-      if (e.is_array())
-        for (const auto& v : e.as_array()) add(v, i);
-      else
-        add(e, i);
-    }
+    for (uint32_t i = 0; i < n; i++)
+      for (int64_t id : vlans[i]) {
+        if (id < 0) throw ConfigError("config field 'vlans' item " + std::to_string(i) + ": a VLAN id is at least 0 (the engine's table)");
+        if (table_[id] != unlisted_) throw ConfigError("config field 'vlans': VLAN " + std::to_string(id) + " is listed twice");
+        table_[id] = uint16_t(i);
+      }
     from_anno_ = conf.string("source") == "annotation";  // or "frame" (the getter checks)
-    const auto& tpids = conf.value("tpids");
-    if (!tpids.is_array() || tpids.as_array().empty() || tpids.as_array().size() > 4) throw ConfigError("config field 'tpids' must list 1 to 4 EtherTypes");
+    const std::vector<int64_t> tpids = conf.integers("tpids", 0xffff);
+    if (tpids.size() > 4) throw ConfigError("config field 'tpids' lists " + std::to_string(tpids.size()) + " EtherTypes; the engine takes at most 4");
     ntpids_ = 0;
-    for (const auto& t : tpids.as_array()) {
-      if (!t.is_number() || t.as_number() < 0x600 || t.as_number() > 0xffff) throw ConfigError("config field 'tpids': an EtherType is 0x600 to 0xffff");
-      tpids_[ntpids_++] = uint16_t(t.as_number());
-    }
+    for (int64_t t : tpids) tpids_[ntpids_++] = uint16_t(t);
     const int64_t native = conf.bounded("nativeVlan", 4095);  // indexes table_
     untagged_ = native < 0 ? unlisted_ : table_[native];
     outputs_needed_ = n + (drop_unlisted ? 0 : 1);

@@ -28,7 +28,11 @@ gets the same result from its default NATIVE_VLAN 0).
 The 12 address bytes move 4 bytes into the headroom and the rest of the frame stays where it is (the
 network-header annotation stays valid); the MAC-header annotation is set to the frame start. A packet
 with less than 4 bytes of headroom is dropped and counted in \`drops_no_headroom\`; one shorter than an
-Ethernet header (14 bytes) is dropped and counted in \`drops_short\`. Works in push or pull position.`,
+Ethernet header (14 bytes) is dropped and counted in \`drops_short\`. Works in push or pull position.
+
+While it runs, the write handlers \`vlanId\`, \`pcp\`, \`dei\` and \`ethertype\` change the tag (Click's
+vlan_id, vlan_pcp and ethertype; \`pktgraph write tag.vlanId 20\`); packets after the write get the new
+tag. With \`fromAnnotation\` only \`ethertype\` may be written.`,
   inputs: '1',
   outputs: '1',
   processing: 'a/a',
@@ -53,6 +57,12 @@ Ethernet header (14 bytes) is dropped and counted in \`drops_short\`. Works in p
     if (config.fromAnnotation && (config.vlanId !== 0 || config.pcp !== 0 || config.dei))
       return 'with fromAnnotation the tag comes from the annotation: leave vlanId, pcp and dei unset';
     return undefined;
+  },
+  handlers: {
+    vlanId: { doc: "read or set the VLAN id of the tag (Click's vlan_id)", read: true, write: true },
+    pcp: { doc: "read or set the priority code point (Click's vlan_pcp)", read: true, write: true },
+    dei: { doc: 'read or set the drop eligible indicator (true or false)', read: true, write: true },
+    ethertype: { doc: "read or set the tag protocol id, 0x8100 or 0x88a8 as a decimal number (Click's ethertype)", read: true, write: true },
   },
   counters: {
     drops_short: 'packets dropped because they were shorter than an Ethernet header (14 bytes)',

@@ -72,7 +72,7 @@ class FromDevice final : public Element {
     c_kernel_drops_ = counter("kernel_drops");
     c_pool_empty_ = counter("pool_empty");
     c_too_long_ = counter("drops_too_long");
-    c_ring_errors_ = counter("ring_errors");
+    c_ring_errors_ = counter("drops_ring_error");
     c_csum_not_ready_ = counter("csum_not_ready");
     c_device_faults_ = counter("device_faults");
     c_reopens_ = counter("reopens");
@@ -142,6 +142,7 @@ class FromDevice final : public Element {
       next_off_ = off + h->tp_next_offset;
       if (h->tp_next_offset == 0 && next_pkt_ < npkts) {
         bad = true;
+        next_pkt_--;  // this frame is lost with the rest
         break;
       }
       taken++;
@@ -179,7 +180,7 @@ class FromDevice final : public Element {
       csum_not_ready += (h->tp_status & TP_STATUS_CSUMNOTREADY) != 0;
       bytes += need;
     }
-    if (bad) count(c_ring_errors_);
+    if (bad) count(c_ring_errors_, npkts - next_pkt_);  // the frames of the block not taken are lost
     if (bad || next_pkt_ >= npkts) {
       // Every frame of the block is taken (or the block cannot be walked): give it back.
       __atomic_store_n(&bd->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);

@@ -83,7 +83,7 @@ again, the timer opens a new socket and ring (counted in \`reopens\`) and traffi
     kernel_drops: 'frames the kernel dropped because the ring was full (PACKET_STATISTICS)',
     pool_empty: 'rounds cut short because the packet pool was empty',
     drops_too_long: 'frames dropped: cut by the ring frame size, or longer than a pool buffer',
-    ring_errors: 'ring blocks abandoned because their frame headers did not fit the block (never expected)',
+    drops_ring_error: 'frames dropped because their ring frame header did not fit the ring block or frame, with the rest of the block (never expected)',
     csum_not_ready: 'frames pushed whose transport checksum the kernel had not filled in yet (a sender on this host with checksum offload)',
     device_faults: 'times the device went down or disappeared while the graph ran',
     reopens: 'times the socket and ring were opened again because the device came back with a new interface index',

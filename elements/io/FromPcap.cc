@@ -129,6 +129,7 @@ class FromPcap final : public Element {
       std::memcpy(p->data(), map_ + r.off, r.incl);
       p->set_length(r.incl);  // fits: incl <= the pool's buffer room, checked above
       p->anno().timestamp_ns = r.ts;
+      p->anno().extra_length = r.orig > r.incl ? r.orig - r.incl : 0;  // not captured
       if (linktype_ == kLinkEthernet) {
         p->set_mac_header(p->data());
         if (r.incl >= 6) p->anno().packet_type = ether_packet_type(p->data());

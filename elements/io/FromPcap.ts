@@ -18,7 +18,8 @@ IP link types) annotation set to the start of the data. An Ethernet record also 
 packet-type annotation from its destination address (\`native/packet.h\`): broadcast, multicast
 (group bit set) or host (anything else, as a capture does not say whether a frame was for us); raw
 IP records stay host. A record that captured fewer bytes than the
-packet had on the wire is emitted with the captured bytes and counted in \`truncated\`. A record
+packet had on the wire is emitted with the captured bytes, the bytes missing in its extra-length
+annotation (so ToPcap writes the original length again), and counted in \`truncated\`. A record
 whose header claims more bytes than remain in the file (a file cut short), or more than a pool
 buffer holds, ends the playback there: it is counted in \`bad_records\` and the source finishes.
 

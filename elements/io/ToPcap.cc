@@ -155,7 +155,7 @@ class ToPcap final : public Element {
     put32(r, sec);
     put32(r + 4, nano_ ? sub : sub / 1000);
     put32(r + 8, incl);
-    put32(r + 12, len);
+    put32(r + 12, len + p->anno().extra_length);  // the original length (Truncate, a snapped capture)
     std::memcpy(r + kRecordHeader, p->data(), incl);
     used_ += kRecordHeader + incl;
   }

@@ -14,7 +14,9 @@ file is complete once the graph has been removed.
 
 Each record's timestamp is the packet's timestamp annotation when set (FromPcap sets it), else the
 worker's wall clock; with \`nanosecond\` the file keeps nanoseconds (magic 0xa1b23c4d), otherwise
-microseconds. Packets longer than \`snaplen\` are cut to it (the record keeps the original length).
+microseconds. Packets longer than \`snaplen\` are cut to it (the record keeps the original length). A record's
+original length also counts the packet's extra-length annotation (bytes Truncate cut off, or that
+FromPcap's file did not capture), so a truncated packet is recorded as tcpdump's snap length records it.
 A pcap file has one link type, in its header. With \`linktype: 'auto'\` (the default) the first
 packet written decides it, by its header annotations: a packet whose data starts at its network
 header, or past its MAC header (its link header was stripped, e.g. after Strip or

@@ -1,30 +1,24 @@
 // CheckICMPHeader: checks the length and checksum of ICMP messages over IPv4.
 // Documentation: CheckICMPHeader.ts.
-#include "element.h"
 #include "ip_util.h"
+#include "per_packet.h"
 
 namespace pg {
 
-class CheckICMPHeader final : public Element {
+class CheckICMPHeader final : public PerPacketElement<CheckICMPHeader> {
  public:
+  static constexpr bool kRejects = true;
+
   void configure(const Config&) override {
-    // Reason counters first, in Reason order (their index is the reason), as the descriptor declares them.
-    uint32_t reason = 0;
+    const uint32_t rejected = counter("rejected");
+    uint32_t i = 0;
     for (const char* n : {"drops_no_header", "drops_not_icmp", "drops_fragment", "drops_bad_length", "drops_bad_checksum"})
-      if (counter(n) != reason++) throw ConfigError(std::string("counter '") + n + "' must be number " + std::to_string(reason) + " in CheckICMPHeader.ts's counters (its index is the reason)");
-    c_rejected_ = counter("rejected");
+      verdicts_[i++] = reject(counter(n), rejected);
   }
 
-  void push(int, Batch& b) override {
-    check(b, 0);
-    output_push(0, b);
-  }
-
-  uint32_t pull(int, Batch& b, uint32_t max) override {
-    const uint32_t first = b.count;
-    input_pull(0, b, max);
-    check(b, first);
-    return b.count - first;
+  uint32_t action(Packet* p) const {
+    const Reason r = reason(p);
+    return r == kOk ? kKeep : verdicts_[r];
   }
 
  private:
@@ -57,33 +51,7 @@ class CheckICMPHeader final : public Element {
     return ip::fold(ip::sum_bytes(s.l4, s.length)) == 0xffff ? kOk : kBadChecksum;
   }
 
-  void check(Batch& b, uint32_t first) {
-    Batch bad;
-    uint32_t reasons[kReasons] = {};
-    uint32_t keep = first;
-    for (uint32_t i = first; i < b.count; i++) {
-      Packet* p = b.pkts[i];
-      const Reason r = reason(p);
-      if (r == kOk) {
-        b.pkts[keep++] = p;
-      } else {
-        reasons[r]++;
-        bad.add(p);
-      }
-    }
-    b.count = keep;
-    if (bad.empty()) return;
-    if (noutputs() > 1) {
-      count(c_rejected_, bad.count);
-      output_push(1, bad);
-      return;
-    }
-    for (uint32_t r = 0; r < kReasons; r++)
-      if (reasons[r]) count(r, reasons[r]);
-    drop(bad);
-  }
-
-  uint32_t c_rejected_ = 0;
+  uint32_t verdicts_[kReasons] = {};
 };
 
 PG_ELEMENT(CheckICMPHeader);

@@ -13,13 +13,14 @@ counted in \`packets\`. A packet with TTL 0 or 1 has expired: unchanged, it goes
 exists (for an ICMP time-exceeded error; counted in \`expired\`), else it is dropped (counted in
 \`drops_expired\`).
 A packet whose network-header annotation is unset, or whose first 20 header bytes are not inside the
-packet, is dropped and counted in \`drops_no_header\`. Push only; a batch with expired packets is split
-between the two outputs, each keeping the arrival order.`,
+packet, is dropped and counted in \`drops_no_header\`. Output 0 works in push or pull
+position (Click's \`a/ah\`); output 1 is push. Each output keeps the arrival order.`,
   inputs: '1',
   outputs: '1-2',
-  processing: 'h/h',
+  processing: 'a/ah',
   config: Type.Object({}, { additionalProperties: false }),
   endsPushCycles: "it takes one from the TTL on each pass and a packet whose TTL runs out leaves by output 1 (or is dropped), so a packet goes round a routing loop through it at most 255 times, as on a real network",
+  hopLimited: true,
   counters: {
     packets: 'packets whose TTL was decremented (sent to output 0)',
     expired: 'packets that arrived with TTL 0 or 1, sent to output 1',

@@ -1,57 +1,27 @@
 // ICMPPingResponder: turns ICMP echo requests into echo replies in place.
 // Documentation: ICMPPingResponder.ts.
-#include "batch_split.h"
 #include "ip_util.h"
+#include "per_packet.h"
 
 namespace pg {
 
-class ICMPPingResponder final : public Element {
+class ICMPPingResponder final : public PerPacketElement<ICMPPingResponder> {
  public:
+  static constexpr bool kRejects = true;
+
   void configure(const Config&) override {
-    c_replies_ = counter("replies");
-    c_not_echo_dropped_ = counter("drops_not_echo");
+    c_passed_ = int32_t(counter("replies"));
     c_malformed_ = counter("drops_malformed");
-    c_not_echo_ = counter("not_echo");
+    r_not_echo_ = reject(counter("drops_not_echo"), counter("not_echo"));
   }
 
-  void push(int, Batch& b) override {
-    Packet* dead[kMaxBatch];
-    uint32_t out[kMaxBatch];
-    uint32_t ndead = 0, nmalformed = 0, nnot = 0, nreplies = 0, keep = 0;
-    const bool have_other = noutputs() > 1;
-    for (uint32_t i = 0; i < b.count; i++) {
-      Packet* p = b.pkts[i];
-      switch (respond(p)) {
-        case Verdict::Reply:
-          nreplies++;
-          out[keep] = 0;
-          b.pkts[keep++] = p;
-          break;
-        case Verdict::NotEcho:
-          nnot++;
-          if (have_other) {
-            out[keep] = 1;
-            b.pkts[keep++] = p;
-          } else {
-            dead[ndead++] = p;
-          }
-          break;
-        case Verdict::Malformed:
-          nmalformed++;
-          dead[ndead++] = p;
-          break;
-      }
+  uint32_t action(Packet* p) const {
+    switch (respond(p)) {
+      case Verdict::Reply: return kKeep;
+      case Verdict::NotEcho: return r_not_echo_;
+      case Verdict::Malformed: break;
     }
-    b.count = keep;
-    if (ndead) pool().free(dead, ndead);
-    if (nreplies) count(c_replies_, nreplies);
-    if (nmalformed) count(c_malformed_, nmalformed);
-    if (nnot) count(have_other ? c_not_echo_ : c_not_echo_dropped_, nnot);
-    if (!keep) return;
-    if (have_other && nnot)
-      split_push(b, out, 2, [this](uint32_t port, Batch& sub) { output_push(int(port), sub); });
-    else
-      output_push(0, b);
+    return c_malformed_;
   }
 
  private:
@@ -98,7 +68,7 @@ class ICMPPingResponder final : public Element {
   }
 
   static constexpr uint8_t kReplyTTL = 64;
-  uint32_t c_replies_ = 0, c_not_echo_dropped_ = 0, c_malformed_ = 0, c_not_echo_ = 0;
+  uint32_t c_malformed_ = 0, r_not_echo_ = 0;
 };
 
 PG_ELEMENT(ICMPPingResponder);

@@ -23,11 +23,11 @@ or a non-zero offset) go unchanged to output 1 when it exists, counted in \`not_
 output 1 they are dropped and counted in \`drops_not_echo\`. Malformed packets are dropped and counted
 in \`drops_malformed\`: the network-header annotation unset or its first 20 bytes outside the packet,
 a version other than 4, IHL < 5, a total length below the header length or beyond the packet, or an
-ICMP message (of an unfragmented ICMP packet) shorter than its 8-byte header. Push only; a batch is
-split between the two outputs, each keeping the arrival order.`,
+ICMP message (of an unfragmented ICMP packet) shorter than its 8-byte header. Output 0 works in push or
+pull position (Click's \`a/ah\`); output 1 is push. Each output keeps the arrival order.`,
   inputs: '1',
   outputs: '1-2',
-  processing: 'h/h',
+  processing: 'a/ah',
   config: Type.Object({}, { additionalProperties: false }),
   endsPushCycles: "its replies may go back to the route lookup: it answers only echo requests, never a reply, so a packet passes it at most twice",
   counters: {

@@ -14,7 +14,7 @@ class IPFragmenter final : public Element {
     c_fragments_ = counter("fragments");
     c_df_ = counter("drops_df");
     c_malformed_ = counter("drops_malformed");
-    c_pool_empty_ = counter("pool_empty");
+    c_pool_empty_ = counter("drops_pool_empty");
   }
 
   void push(int, Batch& b) override {

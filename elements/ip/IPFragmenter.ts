@@ -25,7 +25,7 @@ Padding after the total length is not copied. The original is freed.
 
 Dropped and counted: \`drops_malformed\`, the annotation unset or 20 bytes not inside the packet, version
 not 4, IHL < 5, total length shorter than the header or longer than the packet, or an option whose
-length runs past the header; \`pool_empty\`, originals that could not be split completely because the
+length runs past the header; \`drops_pool_empty\`, originals that could not be split completely because the
 pool ran dry (the fragments already sent stay sent). Push only.`,
   inputs: '1',
   outputs: '1-2',
@@ -45,7 +45,7 @@ pool ran dry (the fragments already sent stay sent). Push only.`,
     fragments: 'fragments sent on output 0',
     drops_df: 'DF datagrams too large for the MTU dropped because output 1 does not exist',
     drops_malformed: 'packets dropped because the IPv4 header is missing, short or inconsistent',
-    pool_empty: 'datagrams not completely fragmented because the packet pool was empty',
+    drops_pool_empty: 'datagrams dropped because the packet pool was empty before all their fragments were made (those made were sent)',
   },
   examples: [
     "CheckIPHeader().to(IPFragmenter({ mtu: 1400 }, 'frag')); // frag.out(1).to(ICMPError({ src: '192.0.2.1', type: 'unreachable', code: 'needfrag', mtu: 1400 }))",

@@ -209,27 +209,31 @@ class IPReassembler final : public Element {
     std::memcpy(&key.dst, ip + 16, 4);
     key.id = ip::load16(ip + 4);
     key.proto = ip[9];
-    const uint64_t h = index_.hash(key);
-    const int32_t* found = index_.find(key, h);
-    int32_t ei = found ? *found : -1;
+    // One probe finds the datagram or makes room for it; the rare refusals below take the new
+    // key out again. The index holds as many keys as there are entries, so it is full (null)
+    // only when every entry is in use.
+    bool inserted;
+    int32_t* slot = index_.find_or_insert(key, index_.hash(key), inserted);
     if (end + 20 > 65535) {  // the datagram would exceed 65535 bytes
       t.too_big++;
       t.oversized++;
       free_packet(p);
-      if (ei >= 0) t.too_big += release(ei);
+      if (inserted) index_.erase(key);
+      else if (slot) t.too_big += release(*slot);
       return nullptr;
     }
+    int32_t ei = slot && !inserted ? *slot : -1;
     if (ei < 0) {
-      if (free_entry_ < 0 || free_node_ < 0 || held_bytes_ + p->length() > max_bytes_) {
+      if (!slot || free_entry_ < 0 || free_node_ < 0 || held_bytes_ + p->length() > max_bytes_) {
         t.memory++;
         free_packet(p);
+        if (inserted) index_.erase(key);
         return nullptr;
       }
       ei = free_entry_;
+      *slot = ei;
       Entry& e = entries_[size_t(ei)];
       free_entry_ = e.next;
-      bool inserted;
-      *index_.find_or_insert(key, h, inserted) = ei;  // never full: it holds as many keys as there are entries
       e = Entry{};
       e.key = key;
       e.born = now;

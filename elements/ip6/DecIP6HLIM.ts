@@ -12,13 +12,14 @@ decremented (IPv6 has no header checksum, so nothing else changes); it leaves on
 (for an ICMPv6 time-exceeded error from ICMP6Error; counted in \`expired\`), else it is dropped (counted
 in \`drops_expired\`).
 A packet whose network-header annotation is unset, or whose 40-byte header is not inside the packet, is
-dropped and counted in \`drops_no_header\`. The version is not checked (CheckIP6Header does that). Push
-only; a batch with expired packets is split between the two outputs, each keeping the arrival order.`,
+dropped and counted in \`drops_no_header\`. The version is not checked (CheckIP6Header does that). Output
+0 works in push or pull position (Click's \`a/ah\`); output 1 is push. Each output keeps the arrival order.`,
   inputs: '1',
   outputs: '1-2',
-  processing: 'h/h',
+  processing: 'a/ah',
   config: Type.Object({}, { additionalProperties: false }),
   endsPushCycles: "it takes one from the hop limit on each pass and a packet whose hop limit runs out leaves by output 1 (or is dropped), so a packet goes round a routing loop through it at most 255 times, as on a real network",
+  hopLimited: true,
   counters: {
     packets: 'packets whose hop limit was decremented (sent to output 0)',
     expired: 'packets that arrived with hop limit 0 or 1, sent to output 1',

@@ -3,8 +3,7 @@
 #include <cstring>
 
 #include "ip_util.h"
-#include "batch_split.h"
-#include "element.h"
+#include "per_packet.h"
 
 namespace pg {
 
@@ -16,57 +15,22 @@ inline uint64_t ping6_pseudo_sum(const uint8_t* ip, uint32_t length, uint8_t nh)
 }
 }  // namespace
 
-class ICMP6PingResponder final : public Element {
+class ICMP6PingResponder final : public PerPacketElement<ICMP6PingResponder> {
  public:
+  static constexpr bool kRejects = true;
+
   void configure(const Config&) override {
-    c_replies_ = counter("replies");
-    c_not_echo_ = counter("not_echo");
-    c_not_echo_dropped_ = counter("drops_not_echo");
-    c_no_header_ = counter("drops_no_header");
-    c_malformed_ = counter("drops_malformed");
-    c_checksum_ = counter("drops_checksum");
-    c_bad_address_ = counter("drops_bad_address");
+    c_passed_ = int32_t(counter("replies"));
+    r_not_echo_ = reject(counter("drops_not_echo"), counter("not_echo"));
+    verdicts_[kNoHeader] = counter("drops_no_header");
+    verdicts_[kMalformed] = counter("drops_malformed");
+    verdicts_[kChecksum] = counter("drops_checksum");
+    verdicts_[kBadAddress] = counter("drops_bad_address");
   }
 
-  void push(int, Batch& b) override {
-    Packet* dead[kMaxBatch];
-    uint32_t out[kMaxBatch];
-    uint32_t reasons[kReasons] = {};
-    uint32_t ndead = 0, keep = 0, nreplies = 0, nnot = 0;
-    const bool have_other_port = noutputs() > 1;
-    for (uint32_t i = 0; i < b.count; i++) {
-      Packet* p = b.pkts[i];
-      const int r = respond(p);
-      if (r == kReply) {
-        nreplies++;
-        out[keep] = 0;
-        b.pkts[keep++] = p;
-      } else if (r == kNotEcho) {
-        nnot++;
-        if (have_other_port) {
-          out[keep] = 1;
-          b.pkts[keep++] = p;
-        } else {
-          dead[ndead++] = p;
-        }
-      } else {
-        reasons[r]++;
-        dead[ndead++] = p;
-      }
-    }
-    b.count = keep;
-    if (ndead) pool().free(dead, ndead);
-    if (nreplies) count(c_replies_, nreplies);
-    if (nnot) count(have_other_port ? c_not_echo_ : c_not_echo_dropped_, nnot);
-    if (reasons[kNoHeader]) count(c_no_header_, reasons[kNoHeader]);
-    if (reasons[kMalformed]) count(c_malformed_, reasons[kMalformed]);
-    if (reasons[kChecksum]) count(c_checksum_, reasons[kChecksum]);
-    if (reasons[kBadAddress]) count(c_bad_address_, reasons[kBadAddress]);
-    if (!keep) return;
-    if (nreplies && nreplies < keep)
-      split_push(b, out, 2, [this](uint32_t port, Batch& sub) { output_push(int(port), sub); });
-    else
-      output_push(nreplies ? 0 : 1, b);
+  uint32_t action(Packet* p) const {
+    const int r = respond(p);
+    return r == kReply ? kKeep : r == kNotEcho ? r_not_echo_ : verdicts_[r];
   }
 
  private:
@@ -108,7 +72,7 @@ class ICMP6PingResponder final : public Element {
     return kReply;
   }
 
-  uint32_t c_replies_ = 0, c_not_echo_ = 0, c_not_echo_dropped_ = 0, c_no_header_ = 0, c_malformed_ = 0, c_checksum_ = 0, c_bad_address_ = 0;
+  uint32_t r_not_echo_ = 0, verdicts_[kReasons] = {};
 };
 
 PG_ELEMENT(ICMP6PingResponder);

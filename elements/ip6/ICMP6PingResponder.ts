@@ -27,10 +27,10 @@ or another ICMPv6 type) goes, unchanged, to output 1 when it exists (counted in 
   destination is multicast (the reply would need a unicast source address, which this element does not
   know).
 
-Push only; a batch is split between the two outputs, each keeping the arrival order.`,
+Output 0 works in push or pull position; output 1 is push. Each output keeps the arrival order.`,
   inputs: '1',
   outputs: '1-2',
-  processing: 'h/h',
+  processing: 'a/ah',
   config: Type.Object({}, { additionalProperties: false }),
   endsPushCycles: "its replies may go back to the route lookup: it answers only echo requests, never a reply, so a packet passes it at most twice",
   counters: {

@@ -43,7 +43,9 @@ ARPQuerier's are (a packet in the last \`pendingTimeout\` seconds of its life se
 at most one every \`pollInterval\`). The table holds at most \`entryCapacity\` addresses; a packet for a
 new address when it is full is dropped and counted in \`drops_table_full\`. A packet with less than
 14 bytes of headroom is dropped and counted in \`drops_no_headroom\`; one with no destination
-annotation and no complete IPv6 header (40 bytes) in \`drops_short\`. A solicitation the pool has no
+annotation and no complete IPv6 header (40 bytes) in \`drops_short\`; one whose next hop is :: (no
+destination annotation and the unspecified destination) in \`drops_zero_address\`, never solicited. A
+solicitation the pool has no
 buffer for is counted in \`pool_empty\`.
 
 Input 0 and input 1 may be pushed from different workers: the table and the held packets are
@@ -75,6 +77,7 @@ address are sent); \`delete\` takes an IP and removes its entry (held packets ar
     drops_table_full: 'packets for a new address dropped because the table held entryCapacity addresses',
     drops_no_headroom: 'packets dropped because they had less than 14 bytes of headroom',
     drops_short: 'packets dropped because they had no destination annotation and no complete IPv6 header',
+    drops_zero_address: 'packets dropped because their next hop was :: (no destination annotation and the unspecified IPv6 destination: never solicited)',
     drops_malformed: 'advertisements on input 1 dropped because their hop limit, checksum, code, target, options or link-layer address are bad',
     na_ignored: 'frames on input 1 that taught nothing (not advertisements, or advertisements for static entries, for ip itself, unsolicited ones, or when the table was full)',
     pool_empty: 'solicitations not sent because the packet pool was empty',

@@ -42,10 +42,10 @@ inline bool mark_ce(Packet* p) {
 // ---- the enqueue time of a queued packet ----
 
 // CoDel and FQCoDel keep the time a packet was queued (the engine clock, ns) in user annotation
-// bytes 27-34 (the last 8) while it waits; FQCoDel also links its per-flow lists through bytes
-// 19-26. Bytes 0-18 (IPGWOptions' parameter-problem pointer, ...) are left alone.
-constexpr uint32_t kEnqueueTimeByte = 27;
-constexpr uint32_t kNextPacketByte = 19;
+// bytes 23-30 (the last 8) while it waits; FQCoDel also links its per-flow lists through bytes
+// 15-22. Bytes 0-14 (IPGWOptions' parameter-problem pointer, ...) are left alone.
+constexpr uint32_t kEnqueueTimeByte = 23;
+constexpr uint32_t kNextPacketByte = 15;
 static_assert(kEnqueueTimeByte + 8 <= sizeof(Annotations::user) && kNextPacketByte + 8 <= kEnqueueTimeByte);
 
 inline void set_enqueue_time(Packet* p, uint64_t ns) { std::memcpy(p->anno().user + kEnqueueTimeByte, &ns, 8); }

@@ -66,9 +66,7 @@ class NeighbourResolver : public Element {
     const std::string ip = conf.string("ip");
     if (!Derived::parse_addr(ip, my_ip_)) throw ConfigError("ip: '" + ip + "' is not an " + Derived::kFamily + " address");
     if (const char* why = Derived::refused(my_ip_)) throw ConfigError("ip: '" + ip + "' is " + why);
-    const std::vector<uint8_t> m = conf.hex_bytes("mac");
-    if (m.size() != 6) throw ConfigError("mac: an Ethernet address has 6 bytes");
-    std::memcpy(my_mac_, m.data(), 6);
+    conf.ether("mac", my_mac_);
     capacity_ = uint32_t(conf.integer("capacity"));
     per_host_ = uint32_t(conf.integer("perHost"));
     entry_capacity_ = uint32_t(conf.integer("entryCapacity"));
@@ -85,6 +83,7 @@ class NeighbourResolver : public Element {
     c_table_full_ = counter("drops_table_full");
     c_no_headroom_ = counter("drops_no_headroom");
     c_short_ = counter("drops_short");
+    c_zero_ = counter("drops_zero_address");
     c_malformed_ = counter("drops_malformed");
     c_ignored_ = counter(Derived::kIgnoredCounter);
     c_pool_empty_ = counter("pool_empty");
@@ -236,7 +235,7 @@ class NeighbourResolver : public Element {
     const uint64_t now = now_ns();
     Addr hop[kMaxBatch];
     Packet* gone[kMaxBatch];
-    uint32_t m = 0, ngone = 0, nheadroom = 0, nshort = 0;
+    uint32_t m = 0, ngone = 0, nheadroom = 0, nshort = 0, nzero = 0;
     for (uint32_t i = 0; i < n; i++) {
       Packet* p = b.pkts[i];
       if (p->headroom() < 14) {
@@ -247,6 +246,11 @@ class NeighbourResolver : public Element {
       if (!Derived::destination(p, hop[m])) {
         gone[ngone++] = p;
         nshort++;
+        continue;
+      }
+      if (hop[m] == Addr{}) {  // 0.0.0.0 or ::, never a next hop (as Click's ARPQuerier drops it)
+        gone[ngone++] = p;
+        nzero++;
         continue;
       }
       b.pkts[m++] = p;
@@ -301,6 +305,7 @@ class NeighbourResolver : public Element {
     if (ngone) pool().free(gone, ngone);
     if (nheadroom) count(c_no_headroom_, nheadroom);
     if (nshort) count(c_short_, nshort);
+    if (nzero) count(c_zero_, nzero);
     if (nfull) count(c_queue_full_, nfull);
     if (ntable) count(c_table_full_, ntable);
     if (out) count(c_sent_, out);
@@ -587,7 +592,7 @@ class NeighbourResolver : public Element {
   Timer timer_{[this] { on_timer(); }};
 
   uint32_t c_sent_ = 0, c_requests_ = 0, c_replies_ = 0, c_queue_full_ = 0, c_unresolved_ = 0, c_table_full_ = 0, c_no_headroom_ = 0,
-           c_short_ = 0, c_malformed_ = 0, c_ignored_ = 0, c_pool_empty_ = 0;
+           c_short_ = 0, c_zero_ = 0, c_malformed_ = 0, c_ignored_ = 0, c_pool_empty_ = 0;
 };
 
 }  // namespace pg

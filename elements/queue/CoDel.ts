@@ -20,7 +20,7 @@ as CheckIPHeader or MarkIPHeader set it) says ECN-capable (ECT(0), ECT(1)) is ma
 Experienced instead of dropped (the IPv4 checksum updated) and counted in \`marks\`; other packets
 are dropped as without it (\`drops_delay\`).
 
-The enqueue time travels in the packet's user annotation bytes 27-34 while it is queued. Pushing
+The enqueue time travels in the packet's user annotation bytes 23-30 while it is queued. Pushing
 and pulling may happen on different workers (the storage is Queue's lock-free ring; the pulling
 side's state is taken once per pull). A pull of n packets is n dequeues of the RFC, one after
 another, at the pulling worker's round time.`,

@@ -27,8 +27,8 @@ holding the most bytes, up to half of its bytes (at most 64 packets) at once, as
 fq_codel does (counted in \`drops_overflow\`).
 
 With \`ecn\`, CoDel marks ECN-capable packets Congestion Experienced instead of dropping them (see
-CoDel). While queued, a packet carries its enqueue time in user annotation bytes 27-34 and the
-link to the next packet of its queue in bytes 19-26. Pushing and pulling may happen on different
+CoDel). While queued, a packet carries its enqueue time in user annotation bytes 23-30 and the
+link to the next packet of its queue in bytes 15-22. Pushing and pulling may happen on different
 workers: the queues are under one lock, taken once per push and once per pull.`,
   inputs: '1',
   outputs: '1',

@@ -9,10 +9,11 @@ export const CheckLength = defineElement({
 unchanged. A longer one leaves, unchanged, on output 1 when that output exists (counted in
 \`too_long\`), else it is dropped (counted in \`drops_too_long\`). In a router, after the Ethernet header is stripped, it checks datagrams
 against a link's MTU, e.g. in front of ICMP6Error's packet too big (IPv6 routers do not fragment).
-Push only; a batch with long packets is split between the two outputs, each keeping the arrival order.`,
+Output 0 works in push or pull position (Click's \`a/ah\`); output 1 is push. Each output keeps the
+arrival order.`,
   inputs: '1',
   outputs: '1-2',
-  processing: 'h/h',
+  processing: 'a/ah',
   config: Type.Object(
     {
       length: Type.Integer({ minimum: 0, maximum: 1073741824, description: 'The most bytes a packet may have to leave on output 0.' }),

@@ -9,7 +9,7 @@ class PaintTee final : public Element {
   void configure(const Config& conf) override {
     color_ = uint8_t(conf.integer("color"));
     c_copies_ = counter("copies");
-    c_pool_empty_ = counter("pool_empty");
+    c_pool_empty_ = counter("drops_pool_empty");
   }
 
   void push(int, Batch& b) override {

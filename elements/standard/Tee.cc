@@ -11,7 +11,7 @@ class Tee final : public Element {
   void configure(const Config&) override {
     c_packets_ = counter("packets");
     c_copies_ = counter("copies");
-    c_pool_empty_ = counter("pool_empty");
+    c_pool_empty_ = counter("drops_pool_empty");
   }
 
   void push(int, Batch& b) override {

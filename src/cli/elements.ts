@@ -61,6 +61,7 @@ export function describeElement(d: ElementDescriptor): string[] {
   const out = [`${d.name} (${d.group}): ${d.summary}`, '', ...indent(d.doc.trim()), ''];
   out.push(`Ports: ${ports(d.inputs, 'input')}, ${ports(d.outputs, 'output')}; processing ${d.processing} (${processing(d.processing)})`);
   if (d.endsPushCycles) out.push(`Push cycles through it are allowed: ${d.endsPushCycles}.`);
+  if (d.copiesPackets) out.push(`No push cycle may pass it, even one another element ends: ${d.copiesPackets}.`);
 
   const schema = d.config as TObject;
   const required = new Set<string>((schema.required as string[] | undefined) ?? []);

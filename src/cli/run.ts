@@ -12,7 +12,7 @@ import { startControlServer, type ControlServer } from '../control/server.js';
 import { loadAndCompile } from './load.js';
 import { CliError } from './errors.js';
 import { fit, si, table } from './format.js';
-import { drops, shortfalls, summaryLines } from './summary.js';
+import { cpuPerPacketJson, drops, shortfalls, summaryLines } from './summary.js';
 import { profileLines } from './profile.js';
 
 export interface RunCommandOptions {
@@ -103,7 +103,7 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
   const configOf = (name: string) => running?.config(name);
   if (opts.json) {
     const gbps = bytes !== undefined && summary.seconds > 0 ? (bytes * 8) / summary.seconds / 1e9 : undefined;
-    console.log(JSON.stringify({ ...summary, bytes, gbps, drops: drops(plan, summary), shortfalls: shortfalls(plan, summary, configOf) }));
+    console.log(JSON.stringify({ ...summary, ...cpuPerPacketJson(summary), bytes, gbps, drops: drops(plan, summary), shortfalls: shortfalls(plan, summary, configOf) }));
   } else {
     for (const line of summaryLines(plan, summary, bytes, configOf)) console.log(line);
     for (const line of profileLines(summary)) console.log(line);

@@ -23,6 +23,13 @@ export const SHORTFALL_COUNTER = 'rate_shortfall';
 /** Below this many packets, CPU time per packet is mostly start-up and idle polling: not shown. */
 export const MIN_PACKETS_FOR_CPU = 10_000;
 
+/** `--json`'s CPU per packet: as the text summary, none (null, with the reason) under
+ *  MIN_PACKETS_FOR_CPU packets. */
+export function cpuPerPacketJson(s: RunSummary): { cpuNsPerPacket: number | null; cpuNsPerPacketNote?: string } {
+  if (s.packets >= MIN_PACKETS_FOR_CPU) return { cpuNsPerPacket: s.cpuNsPerPacket };
+  return { cpuNsPerPacket: null, cpuNsPerPacketNote: `not measured: ${s.packets} packets, under the ${MIN_PACKETS_FOR_CPU} it takes for CPU per packet to mean more than start-up and idle polling` };
+}
+
 export interface Drop {
   element: string;
   class: string;

@@ -98,11 +98,14 @@ export function classFacts(d: ElementDescriptor): PlanClass {
   for (const [k, s] of Object.entries<any>(d.config.properties ?? {})) fields[k] = fieldFacts(s);
   const c: PlanClass = { inputs: d.inputs, outputs: d.outputs, processing: d.processing, counters: Object.keys(d.counters), fields };
   if (d.endsPushCycles) c.endsPushCycles = true;
+  if (d.hopLimited) c.hopLimited = true;
+  if (d.copiesPackets) c.copiesPackets = true;
   return c;
 }
 
 // A union's numeric branch gives the range, its string literals the values (ICMPError's
-// `type`: a number or a name); an enum gives values.
+// `type`: a number or a name); an enum gives values; an array (or a union's array branch) its
+// item count bounds and, recursively, its items' facts.
 function fieldFacts(s: any): PlanField {
   const branches: any[] = s.anyOf ?? [s];
   const types = [...new Set(branches.map((b) => b.type ?? (typeof b.const === 'string' || b.enum ? 'string' : 'any')))];
@@ -111,6 +114,11 @@ function fieldFacts(s: any): PlanField {
   for (const k of ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum'] as const) if (num?.[k] !== undefined) f[k] = num[k];
   const literals = branches.flatMap((b) => (b.enum ? b.enum : typeof b.const === 'string' ? [b.const] : []));
   if (literals.length && !branches.some((b) => b.type === 'string' && b.const === undefined)) f.values = literals;
+  const arr = branches.find((b) => b.type === 'array');
+  if (arr) {
+    for (const k of ['minItems', 'maxItems'] as const) if (arr[k] !== undefined) f[k] = arr[k];
+    if (arr.items && !Array.isArray(arr.items)) f.items = fieldFacts(arr.items);
+  }
   return f;
 }
 
@@ -496,7 +504,9 @@ function checkConnections(
 // would send a packet round for ever, one nested call per pass, and a pull cycle would
 // pull for ever: both crash or hang a worker. Elements that declare endsPushCycles let a
 // push cycle through: ICMPError never answers an error and DecIPTTL bounds a routing loop,
-// so Click's router, whose errors go back to the route lookup, compiles.
+// so Click's router, whose errors go back to the route lookup, compiles. But a cycle through an
+// element that copies packets (copiesPackets: Tee) that only a hop count ends (hopLimited:
+// DecIPTTL) is refused: each pass would multiply the packets, 2^255 times.
 function checkCycles(elements: ElementNode[], edges: RealEdge[], processing: Map<string, PortProcessing>, problems: string[]) {
   const push = new Map<ElementNode, ElementNode[]>();
   const pull = new Map<ElementNode, ElementNode[]>();
@@ -510,14 +520,55 @@ function checkCycles(elements: ElementNode[], edges: RealEdge[], processing: Map
     } else pull.get(c.to)!.push(c.from);
   }
   const name = (e: ElementNode) => `'${e.name}' (${e.className})`;
-  for (const cycle of findCycles(elements, push))
+  const pushCycles = findCycles(elements, push);
+  for (const cycle of pushCycles)
     problems.push(
       `push cycle: ${cycle.map(name).join(' -> ')} -> back to '${cycle[0].name}'${at(cycle[0].site)}: a packet pushed into it would go round for ever; put a Queue in the cycle (and an Unqueue after it to push its packets on)`,
     );
+  if (!pushCycles.length) {
+    // Every push cycle left passes an element that ends it; one through a copier that only
+    // hopLimited elements end is refused.
+    const ends = (e: ElementNode) => e.descriptor!.endsPushCycles && !e.descriptor!.hopLimited;
+    const all = new Map<ElementNode, ElementNode[]>(elements.map((e) => [e, []]));
+    for (const c of edges)
+      if (processing.get(key(c.from, 'out', c.fromPort)) === 'push' && !ends(c.from) && !ends(c.to)) all.get(c.from)!.push(c.to);
+    const reported = new Set<ElementNode>();
+    for (const e of elements) {
+      if (!e.descriptor!.copiesPackets || reported.has(e)) continue;
+      const cycle = cycleThrough(e, all);
+      if (!cycle) continue;
+      cycle.forEach((n) => reported.add(n));
+      const enders = cycle.filter((n) => n.descriptor!.endsPushCycles).map(name).join(' and ');
+      problems.push(
+        `push cycle through a packet-copying element: ${cycle.map(name).join(' -> ')} -> back to '${e.name}'${at(e.site)}: ${name(e)} copies packets, so each pass round the cycle multiplies them, and ${enders} ends the cycle only at the hop limit (up to 255 passes: 2^255 packets); put a Queue in the cycle (and an Unqueue after it to push its packets on), or take '${e.name}' out of it`,
+      );
+    }
+  }
   for (const cycle of findCycles(elements, pull))
     problems.push(
       `pull cycle: ${cycle.map(name).join(' pulls from ')}, which pulls from '${cycle[0].name}' again${at(cycle[0].site)}: a pull would never end; put an Unqueue and a Queue after it in the cycle`,
     );
+}
+
+// The shortest cycle from `start` back to itself (breadth first), or undefined.
+function cycleThrough<T>(start: T, next: Map<T, T[]>): T[] | undefined {
+  const parent = new Map<T, T>();
+  const queue: T[] = [start];
+  for (let i = 0; i < queue.length; i++) {
+    const u = queue[i];
+    for (const v of next.get(u) ?? []) {
+      if (v === start) {
+        const path = [u];
+        while (path[0] !== start) path.unshift(parent.get(path[0])!);
+        return path;
+      }
+      if (!parent.has(v)) {
+        parent.set(v, u);
+        queue.push(v);
+      }
+    }
+  }
+  return undefined;
 }
 
 // Cycles of a directed graph, each once, in traversal order: an iterative depth-first

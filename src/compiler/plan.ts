@@ -27,6 +27,11 @@ export interface PlanField {
   exclusiveMaximum?: number;
   /** The strings a string field may be (an enum, or a union's string literals). */
   values?: string[];
+  /** An array field's (or a union's array branch's) item count bounds and its items' facts
+   *  (VLANClassifier's `vlans`: items are VLAN ids 0 to 4095, or arrays of them). */
+  minItems?: number;
+  maxItems?: number;
+  items?: PlanField;
 }
 
 /** The descriptor's facts the native side needs, once per element class used in the graph. */
@@ -38,6 +43,11 @@ export interface PlanClass {
   counters: string[];
   /** Present (true) when the descriptor sets endsPushCycles. */
   endsPushCycles?: true;
+  /** Present (true) when the descriptor sets hopLimited: it ends push cycles by a hop count. */
+  hopLimited?: true;
+  /** Present (true) when the descriptor sets copiesPackets: a push cycle through it must pass
+   *  an element that ends push cycles and is not hopLimited. */
+  copiesPackets?: true;
   fields: Record<string, PlanField>;
 }
 

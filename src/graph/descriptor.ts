@@ -64,6 +64,16 @@ export interface ElementDescriptor<S extends TObject = TObject> {
    *  router, where its errors go back to the route lookup). The plan carries it to the engine's
    *  cycle check. */
   endsPushCycles?: string;
+  /** With endsPushCycles: the element ends a cycle by a hop count (DecIPTTL), so a packet may
+   *  go round up to 255 times rather than at most twice (ICMPError). */
+  hopLimited?: true;
+  /** Set (to how) by an element that can send out more packets than it receives, copies of one
+   *  packet (Tee, PaintTee, EtherSwitch's flooding). Each pass round a push cycle through it
+   *  multiplies the packets, so a push cycle through it that only a hopLimited element ends
+   *  (2^255 packets after DecIPTTL's 255 passes) is refused by the compiler and the engine; one
+   *  that ICMPError ends (Click's router: PaintTee's copies become redirects, never answered)
+   *  is allowed. */
+  copiesPackets?: string;
 }
 
 /** What `check` and `plan` may ask about the graph around an element (the compiler answers from

@@ -251,6 +251,11 @@ export class RunningGraph {
     let value: unknown = text.trim();
     if (typeof before === 'number' && Number.isFinite(Number(value))) value = Number(value);
     else if (typeof before === 'boolean' && (value === 'true' || value === 'false')) value = value === 'true';
+    else if (Array.isArray(before) && before.every((v) => typeof v === 'number')) {
+      // A list of numbers (DRRSched's quanta), read back as numbers separated by spaces or commas.
+      const list = text.split(/[\s,]+/).filter(Boolean).map(Number);
+      if (list.every(Number.isFinite)) value = list;
+    }
     this.written.set(element, { ...this.written.get(element), [field]: value });
   }
 

@@ -117,11 +117,21 @@ export interface Prefix {
   net: bigint;
 }
 
+/** The prefix length of a dotted IPv4 netmask (255.255.255.0: 24), or undefined when the text
+ *  is not an IPv4 address whose one bits are contiguous from the top. */
+export function netmaskLength(text: string): number | undefined {
+  const m = parseIPv4(text);
+  if (m === undefined) return undefined;
+  const ones = Math.clz32(~m >>> 0);
+  return ones === 32 || ((m << ones) >>> 0) === 0 ? ones : undefined;
+}
+
 /** ADDRESS/LEN (or a bare ADDRESS, LEN = the width, when `bareAddress`) of the given family or
- *  either; an error sentence when it is not one. Host bits are allowed: `strict` refuses them. */
+ *  either; an error sentence when it is not one. Host bits are allowed: `strict` refuses them.
+ *  With `netmask`, an IPv4 LEN may also be a dotted netmask (Click's 10.0.0.0/255.255.255.0). */
 export function parsePrefix(
   text: string,
-  opts: { width?: 32 | 128; bareAddress?: boolean; strict?: boolean } = {},
+  opts: { width?: 32 | 128; bareAddress?: boolean; strict?: boolean; netmask?: boolean } = {},
 ): Prefix | string {
   const family = opts.width === 32 ? 'an IPv4' : opts.width === 128 ? 'an IPv6' : 'an IPv4 or IPv6';
   const slash = text.indexOf('/');
@@ -132,8 +142,11 @@ export function parsePrefix(
   let len: number = a.width;
   if (slash >= 0) {
     const l = text.slice(slash + 1);
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(l) || Number(l) > a.width) return `prefix length '${l}' must be a number from 0 to ${a.width}`;
-    len = Number(l);
+    const fromMask = opts.netmask && a.width === 32 && l.includes('.') ? netmaskLength(l) : undefined;
+    if (opts.netmask && a.width === 32 && l.includes('.') && fromMask === undefined)
+      return `netmask '${l}' is not a dotted IPv4 netmask with its one bits together at the top (like 255.255.255.0)`;
+    if (fromMask === undefined && (!/^(0|[1-9][0-9]{0,2})$/.test(l) || Number(l) > a.width)) return `prefix length '${l}' must be a number from 0 to ${a.width}`;
+    len = fromMask ?? Number(l);
   }
   const net = a.addr & maskOf(a.width, len);
   if (opts.strict && net !== a.addr) {

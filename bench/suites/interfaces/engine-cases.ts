@@ -62,7 +62,7 @@ function engineDut(name: string, threads: number, build: () => void, sentBy: str
       try {
         rt.stop();
         const c = running.allCounters();
-        const drops = Object.entries(c).flatMap(([el, cs]) => Object.entries(cs).filter(([k, v]) => v > 0n && /drops|pool_empty|ring_errors/.test(k)).map(([k, v]) => `${el}.${k}=${v}`));
+        const drops = Object.entries(c).flatMap(([el, cs]) => Object.entries(cs).filter(([k, v]) => v > 0n && /drops|pool_empty/.test(k)).map(([k, v]) => `${el}.${k}=${v}`));
         if (drops.length) console.error(`\ninterfaces bench: ${name}: counters: ${drops.join(', ')}`);
         running.remove();
       } finally {
