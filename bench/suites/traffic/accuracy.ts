@@ -32,9 +32,17 @@ export function startGraph(name: string, build: () => void, threads = 1): { rt: 
 
 /** source (paced at `srcPps`) -> Queue -> the element (at `rate` in its unit) -> ... -> Discard 'sink', by the element's place. */
 export function shapedPath(e: RateElement, rate: number, burst: number, frameBytes: number, srcPps: number) {
-  const src = InfiniteSource({ data: IPV4_UDP_64, length: frameBytes - 4, rate: srcPps, burst: 256 }, 'src');
   const sink = Discard({}, 'sink');
   const x = e.make(rate, burst, frameBytes - 4, 'x');
+  if (e.place === 'push' && (e.workers ?? 1) > 1) {
+    // Sources on several workers, together at srcPps, into the one element ('src' is the first).
+    const n = e.workers!;
+    for (let w = 0; w < n; w++) InfiniteSource({ data: IPV4_UDP_64, length: frameBytes - 4, rate: srcPps / n, burst: 256 }, { name: w ? `src${w}` : 'src', thread: w }).to(x);
+    x.out(0).to(sink);
+    x.out(1).to(Discard({}, 'over'));
+    return;
+  }
+  const src = InfiniteSource({ data: IPV4_UDP_64, length: frameBytes - 4, rate: srcPps, burst: 256 }, 'src');
   if (e.place === 'push') {
     src.to(x);
     x.out(0).to(sink);
@@ -64,20 +72,22 @@ function accuracyJob(e: RateElement, bps: number, s: TrafficSettings): Job {
       const base: CaseResult = {
         suite: 'traffic',
         name: `accuracy in memory: ${e.name} at ${rateLabel(bps)}`,
-        description: `InfiniteSource (${frame} B frames, ${OFFERED_NOTE}) -> ${pathText(e)} -> Discard, one worker, real clock; ${BURST_NOTE}. Achieved = Discard's bytes (frames without FCS) x 8 over each of ${s.windows} 1 s windows after a 0.5 s warm-up; error = (achieved - configured) / configured.`,
-        threads: 1,
+        description: `InfiniteSource (${frame} B frames, ${OFFERED_NOTE}) -> ${pathText(e)} -> Discard, ${(e.workers ?? 1) > 1 ? `${e.workers} workers` : 'one worker'}, real clock; ${BURST_NOTE}. Achieved = Discard's bytes (frames without FCS) x 8 over each of ${s.windows} 1 s windows after a 0.5 s warm-up; error = (achieved - configured) / configured.`,
+        threads: e.workers ?? 1,
         frameBytes: frame,
         group: 'accuracy',
         forwarder: 'engine',
         warnings: [],
       };
-      const run = startGraph(`traffic-accuracy`, () => shapedPath(e, inUnit(e, bps, bytes), burst, frame, srcPps));
+      const workers = e.workers ?? 1;
+      const run = startGraph(`traffic-accuracy`, () => shapedPath(e, inUnit(e, bps, bytes), burst, frame, srcPps), workers);
       try {
         step('warm-up');
         await sleep(500);
         step(`${s.windows} windows of 1 s`);
         const t0 = nowS();
-        const samples = await sampleUntil(() => [Number(run.g.counter('sink', 'bytes')), Number(run.g.counter('src', 'bytes'))], t0 + s.windows + 0.05, 50);
+        const sources = run.g.elementNames().filter((n) => /^src\d*$/.test(n));
+        const samples = await sampleUntil(() => [Number(run.g.counter('sink', 'bytes')), sources.reduce((a, n) => a + Number(run.g.counter(n, 'bytes')), 0)], t0 + s.windows + 0.05, 50);
         const achieved = windowRates(samples, 0, t0, 1, 8);
         const offeredBps = windowRates(samples, 1, t0, s.windows, 8)[0] ?? NaN;
         const err = errorSummary(achieved, bps);

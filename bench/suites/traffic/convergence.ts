@@ -47,14 +47,14 @@ function rateChangeJob(e: RateElement, s: TrafficSettings): Job {
       const base: CaseResult = {
         suite: 'traffic',
         name: `convergence: ${e.name} re-rated ${rateLabel(HIGH)} <-> ${rateLabel(LOW)}`,
-        description: `InfiniteSource (${FRAME} B, ${OFFERED_NOTE} of ${rateLabel(HIGH)}) -> ${pathText(e)} -> Discard, one worker, real clock; the rate written through its \`${e.rateHandler}\` handler from ${rateLabel(HIGH)} to ${rateLabel(LOW)} and back, ${s.convergenceTrials} time(s) each way; Discard's bytes sampled every ${s.sampleMs} ms; time from the write until the rate over a ${s.windowMs} ms window, and the window after it, is within ${SHARE_TOLERANCE * 100}% of the new rate (the resolution is one window); heldPct: the share of the back-to-back windows after that which stayed within (worst trial).`,
-        threads: 1,
+        description: `InfiniteSource (${FRAME} B, ${OFFERED_NOTE} of ${rateLabel(HIGH)}) -> ${pathText(e)} -> Discard, ${(e.workers ?? 1) > 1 ? `${e.workers} workers` : 'one worker'}, real clock; the rate written through its \`${e.rateHandler}\` handler from ${rateLabel(HIGH)} to ${rateLabel(LOW)} and back, ${s.convergenceTrials} time(s) each way; Discard's bytes sampled every ${s.sampleMs} ms; time from the write until the rate over a ${s.windowMs} ms window, and the window after it, is within ${SHARE_TOLERANCE * 100}% of the new rate (the resolution is one window); heldPct: the share of the back-to-back windows after that which stayed within (worst trial).`,
+        threads: e.workers ?? 1,
         frameBytes: FRAME,
         group: 'convergence',
         forwarder: 'engine',
         warnings: [],
       };
-      const run = startGraph('traffic-rate-change', () => shapedPath(e, inUnit(e, HIGH, BYTES), burstBytes(HIGH, BYTES), FRAME, offered(HIGH / 8 / BYTES)));
+      const run = startGraph('traffic-rate-change', () => shapedPath(e, inUnit(e, HIGH, BYTES), burstBytes(HIGH, BYTES), FRAME, offered(HIGH / 8 / BYTES)), e.workers ?? 1);
       const times: Convergence[] = [];
       try {
         await sleep(500);

@@ -38,6 +38,8 @@ export interface RateElement {
   setup: string;
   /** Compared with Linux tc on veth (shapers of a device's egress). */
   lab: boolean;
+  /** Push elements: sources on this many workers push into the one element (default 1). */
+  workers?: number;
   /** The element, at `rate` in its own unit, with a bucket of `burstBytes`, for packets of `packetBytes`. */
   make(rate: number, burstBytes: number, packetBytes: number, name: string): ElementNode;
   /** The handler that sets the rate while running, and its text for `rate` (its own unit). */
@@ -99,6 +101,12 @@ const allRateElements: RateElement[] = [
   {
     name: 'Policer (srTCM)', needs: ['Policer'], unit: 'bits', place: 'push', lab: false,
     setup: "Policer, RFC 2697 colour-blind (cir = the rate, cbs = the bucket, ebs 0: nothing yellow; red 'pass' to output 1), green (output 0) counted",
+    make: (rate, burst, _size, name) => el('Policer', { cir: Math.round(rate), cbs: burst, ebs: 0, redAction: 'pass' }, name),
+    rateHandler: 'cir', rateText: (rate) => String(Math.round(rate)),
+  },
+  {
+    name: 'Policer (srTCM), 2 workers', needs: ['Policer'], unit: 'bits', place: 'push', lab: false, workers: 2,
+    setup: "one Policer, RFC 2697 colour-blind as above, pushed into by two sources on two workers (each at half the offered rate): its buckets are shared, so the pair is held to the rate",
     make: (rate, burst, _size, name) => el('Policer', { cir: Math.round(rate), cbs: burst, ebs: 0, redAction: 'pass' }, name),
     rateHandler: 'cir', rateText: (rate) => String(Math.round(rate)),
   },
