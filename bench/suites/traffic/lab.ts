@@ -267,6 +267,8 @@ export function labPhase(s: TrafficSettings): LabPhase {
         for (const bps of rates)
           for (const shaper of shapers) {
             progress.startCase(i++, `lab: ${shaper.name} at ${rateLabel(bps)}`);
+            const tCase = nowS();
+            if (process.env.PG_TRAFFIC_DEBUG) console.error(`\ncase start ${shaper.name} ${bps}`);
             const o: LabOutcome = { shaper, bps };
             outcomes.push(o);
             try {
@@ -275,7 +277,7 @@ export function labPhase(s: TrafficSettings): LabPhase {
               await msleep(300);
               const pps = OFFER * bps / 8 / BYTES;
               const flatOut = bps >= top;
-              const seconds = 1 + s.labWindows + 1;
+              const seconds = s.labWindows + 1.2; // from the generator's first frame: 0.5 s before the windows, a margin after
               progress.step(1, 1, `${s.labWindows} windows of 1 s, offered ${flatOut ? 'flat out' : rateLabel(OFFER * bps)}`);
               const [, p0] = rx();
               const d0 = tx().txDropped;
@@ -304,7 +306,9 @@ export function labPhase(s: TrafficSettings): LabPhase {
               }
               sample();
               if (process.env.PG_TRAFFIC_DEBUG) console.error(samples.map((x) => `${(x.t - t0).toFixed(2)}:${x.v[0]}`).join(' '));
+              const tWait = nowS();
               await sending;
+              if (process.env.PG_TRAFFIC_DEBUG) console.error(`\nsetup+start ${(firstSeen - tStart).toFixed(2)} s, windows done ${(tWait - tStart).toFixed(2)} s, generator done ${(nowS() - tStart).toFixed(2)} s`);
               // Offered: what the generator's interface sent over the same windows.
               o.offeredBps = windowRates(samples, 1, t0, s.labWindows, 8)[0];
               const d1 = tx().txDropped;
@@ -323,6 +327,7 @@ export function labPhase(s: TrafficSettings): LabPhase {
               } catch (err) {
                 console.error(`traffic bench: lab: teardown: ${(err as Error).message}`);
               }
+              if (process.env.PG_TRAFFIC_DEBUG) console.error(`case took ${(nowS() - tCase).toFixed(2)} s`);
             }
           }
       } finally {
