@@ -106,6 +106,8 @@ function headline(latest: Map<string, LatestCase[]>): string[] {
   for (const [suite, cases] of latest)
     for (const { c, run } of cases) {
       if (c.frameBytes !== 64 && c.frameBytes !== 0) continue;
+      // The traffic suite's 64 B cases are its costs; its rates (some at 64 B frames) are in its plots.
+      if (suite === 'traffic' && c.group !== 'cost') continue;
       // Engine cases only: the kernel's and Click's figures appear beside them.
       if (c.forwarder && c.forwarder !== 'engine') continue;
       const result = isOk(c) ? `${num(c.mpps!.median, c.mpps!.median < 10 ? 3 : 2)} ${unitOf(c)}` : `${c.status}: ${c.reason ?? ''}`;
