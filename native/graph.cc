@@ -174,6 +174,12 @@ Graph::ClassMap Graph::read_classes(const json::Value& plan) {
           spec.values.push_back(v.as_string());
         }
       }
+      if (const json::Value* k = fj.find("kind"); k && !k->is_null()) {
+        static const char* const kinds[] = {"ipv4", "ipv6", "ip", "mac", "ipv4prefix", "ipv6prefix"};
+        if (!k->is_string() || std::find(std::begin(kinds), std::end(kinds), k->as_string()) == std::end(kinds))
+          throw PlanError(fw + ".kind must be \"ipv4\", \"ipv6\", \"ip\", \"mac\", \"ipv4prefix\" or \"ipv6prefix\", got " + k->dump());
+        spec.kind = k->as_string();
+      }
       f->fields[key] = std::move(spec);
     }
     out[cls] = std::move(f);

@@ -8,12 +8,12 @@ namespace pg {
 class EtherEncap final : public PerPacketElement<EtherEncap> {
  public:
   void configure(const Config& conf) override {
-    std::vector<uint8_t> dst = conf.hex_bytes("dst"), src = conf.hex_bytes("src");
-    if (dst.size() != 6) throw ConfigError("dst: an Ethernet address has 6 bytes");
-    if (src.size() != 6) throw ConfigError("src: an Ethernet address has 6 bytes");
+    uint8_t dst[6], src[6];
+    conf.mac("dst", dst);
+    conf.mac("src", src);
     const uint32_t type = uint32_t(conf.integer("type"));
-    std::memcpy(header_, dst.data(), 6);
-    std::memcpy(header_ + 6, src.data(), 6);
+    std::memcpy(header_, dst, 6);
+    std::memcpy(header_ + 6, src, 6);
     header_[12] = uint8_t(type >> 8);
     header_[13] = uint8_t(type);
     counter("drops_no_headroom");

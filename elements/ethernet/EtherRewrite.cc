@@ -9,11 +9,8 @@ namespace pg {
 class EtherRewrite final : public PerPacketElement<EtherRewrite> {
  public:
   void configure(const Config& conf) override {
-    std::vector<uint8_t> dst = conf.hex_bytes("dst"), src = conf.hex_bytes("src");
-    if (dst.size() != 6) throw ConfigError("dst: an Ethernet address has 6 bytes");
-    if (src.size() != 6) throw ConfigError("src: an Ethernet address has 6 bytes");
-    std::memcpy(addrs_, dst.data(), 6);
-    std::memcpy(addrs_ + 6, src.data(), 6);
+    conf.mac("dst", addrs_);
+    conf.mac("src", addrs_ + 6);
     counter("drops_short");  // 0
   }
 

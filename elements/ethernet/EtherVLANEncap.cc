@@ -8,16 +8,16 @@ namespace pg {
 class EtherVLANEncap final : public PerPacketElement<EtherVLANEncap> {
  public:
   void configure(const Config& conf) override {
-    std::vector<uint8_t> dst = conf.hex_bytes("dst"), src = conf.hex_bytes("src");
-    if (dst.size() != 6) throw ConfigError("dst: an Ethernet address has 6 bytes");
-    if (src.size() != 6) throw ConfigError("src: an Ethernet address has 6 bytes");
+    uint8_t dst[6], src[6];
+    conf.mac("dst", dst);
+    conf.mac("src", src);
     const uint32_t type = uint32_t(conf.integer("type"));
     const uint32_t id = uint32_t(conf.integer("vlanId")), pcp = uint32_t(conf.integer("pcp"));
     from_anno_ = conf.boolean("fromAnnotation");
     native_ = int32_t(conf.integer("nativeVlan"));
     if (from_anno_ && (id || pcp)) throw ConfigError("with fromAnnotation the tag comes from the annotation: leave vlanId and pcp unset");
-    std::memcpy(header_, dst.data(), 6);
-    std::memcpy(header_ + 6, src.data(), 6);
+    std::memcpy(header_, dst, 6);
+    std::memcpy(header_ + 6, src, 6);
     header_[12] = 0x81;
     header_[13] = 0x00;
     tci_ = uint16_t(id | pcp << 13);

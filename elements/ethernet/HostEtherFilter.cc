@@ -10,9 +10,7 @@ namespace pg {
 class HostEtherFilter final : public Element {
  public:
   void configure(const Config& conf) override {
-    std::vector<uint8_t> m = conf.hex_bytes("mac");
-    if (m.size() != 6) throw ConfigError("mac: an Ethernet address has 6 bytes");
-    std::memcpy(mac_, m.data(), 6);
+    conf.mac("mac", mac_);
     drop_own_ = conf.boolean("dropOwn");
     drop_other_ = conf.boolean("dropOther");
     c_short_ = counter("drops_short");

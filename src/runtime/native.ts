@@ -77,8 +77,16 @@ export interface NativeAddon {
   Engine: new (options?: EngineOptions) => NativeEngine;
   planVersion: number;
   elementClasses(): string[];
-  /** The route text check of IPLookup and LookupIP6Route: '' or the first problem. */
-  checkRoutes(width: 32 | 128, outputs: number, routes: string[]): string;
+  /** The route text parse of IPLookup and LookupIP6Route: the first problem, or the routes typed. */
+  parseRoutes(width: 32 | 128, outputs: number, routes: string[]): string | TypedRoute[];
+}
+
+/** A route as the plan carries it (IPLookup's and LookupIP6Route's `compiledRoutes`): addresses
+ *  typed as in address fields (IPv4 a number, IPv6 16 bytes); `gw` null without a gateway. */
+export interface TypedRoute {
+  addr: number | number[];
+  len: number;
+  hops: { gw: number | number[] | null; output: number }[];
 }
 
 let addon: NativeAddon | undefined;

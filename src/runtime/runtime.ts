@@ -3,6 +3,7 @@
 // a BigUint64Array view (no copies, no calls), handlers go through the addon, and the
 // drain check tells when a graph with finite sources has finished its work.
 import { findDescriptor, type CounterView } from '../graph/descriptor.js';
+import { addressText } from '../graph/types.js';
 import type { Plan, PlanElement } from '../compiler/plan.js';
 import { loadNative, type EngineOptions, type NativeEngine, type NativeGraphInfo } from './native.js';
 
@@ -235,7 +236,12 @@ export class RunningGraph {
    */
   config(element: string): Record<string, unknown> {
     const e = this.element(element);
-    return { ...e.plan.config, ...this.written.get(element) };
+    // Address fields are typed in the plan; shown in their canonical spelling ('198.18.0.1').
+    const fields = this.plan.classes?.[e.plan.class]?.fields ?? {};
+    const shown = Object.fromEntries(
+      Object.entries(e.plan.config).map(([k, v]) => [k, fields[k]?.kind ? addressText(fields[k].kind!, v) : v]),
+    );
+    return { ...shown, ...this.written.get(element) };
   }
 
   // The value as the element took it: read back when the handler is readable (it may have
