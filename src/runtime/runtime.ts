@@ -9,6 +9,13 @@ import { loadNative, type EngineOptions, type NativeEngine, type NativeGraphInfo
 
 export type { EngineOptions } from './native.js';
 
+/** An element's plan config as the `config` handler shows it: address fields, typed in the plan,
+ *  in their canonical spelling ('198.18.0.1', 'fd00::1', '02:00:00:00:00:01'). */
+export function shownConfig(plan: Plan, e: PlanElement): Record<string, unknown> {
+  const fields = plan.classes?.[e.class]?.fields ?? {};
+  return Object.fromEntries(Object.entries(e.config).map(([k, v]) => [k, fields[k]?.kind ? addressText(fields[k].kind!, v) : v]));
+}
+
 export interface HandlerInfo {
   name: string;
   read: boolean;
@@ -236,12 +243,7 @@ export class RunningGraph {
    */
   config(element: string): Record<string, unknown> {
     const e = this.element(element);
-    // Address fields are typed in the plan; shown in their canonical spelling ('198.18.0.1').
-    const fields = this.plan.classes?.[e.plan.class]?.fields ?? {};
-    const shown = Object.fromEntries(
-      Object.entries(e.plan.config).map(([k, v]) => [k, fields[k]?.kind ? addressText(fields[k].kind!, v) : v]),
-    );
-    return { ...shown, ...this.written.get(element) };
+    return { ...shownConfig(this.plan, e.plan), ...this.written.get(element) };
   }
 
   // The value as the element took it: read back when the handler is readable (it may have
