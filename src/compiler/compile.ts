@@ -9,7 +9,7 @@ import { Value } from 'typebox/value';
 import type { TObject } from 'typebox';
 import { GraphError, at, type GraphBuilder, type GraphDefinition, type ElementNode, type ParamValue } from '../graph/graph.js';
 import type { ElementDescriptor } from '../graph/descriptor.js';
-import { addressKindOf, typedAddress } from '../graph/types.js';
+import { ADDRESS_KIND, addressKindOf, describeAddress, typedAddress } from '../graph/types.js';
 import { closest } from '../util/suggest.js';
 import { PLAN_FORMAT, PLAN_VERSION, type Plan, type PlanClass, type PlanElement, type PlanField, type PortProcessing } from './plan.js';
 
@@ -272,6 +272,7 @@ function valueAt(v: unknown, path: string): unknown {
 
 export function describeSchema(s: any): string {
   if (!s) return '';
+  if (s[ADDRESS_KIND]) return describeAddress(s[ADDRESS_KIND]);
   if (s.anyOf) return s.anyOf.map(describeSchema).join(' or ');
   if (s.const !== undefined) return JSON.stringify(s.const);
   if (s.enum) return s.enum.map((x: unknown) => JSON.stringify(x)).join(' | ');

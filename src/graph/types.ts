@@ -71,6 +71,9 @@ export function addressKindOf(schema: any): { kind: AddressKind; array: boolean 
   return undefined;
 }
 
+/** What an address field holds, in words ('an IPv4 address'). */
+export const describeAddress = (kind: AddressKind) => FAMILY[kind];
+
 const FAMILY: Record<AddressKind, string> = {
   ipv4: 'an IPv4 address',
   ipv6: 'an IPv6 address',
