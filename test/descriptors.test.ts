@@ -296,6 +296,28 @@ t.test('address fields reach the engine typed, with their kind in the class fact
   }
 });
 
+t.test('every address field a descriptor declares is read by a typed getter: text in its place is refused', async (t) => {
+  const { classFacts } = await import('../src/compiler/compile.js');
+  const rt = new Runtime({ threads: 1, poolBuffers: 1024 });
+  let fields = 0;
+  try {
+    for (const d of allDescriptors()) {
+      if (devices.has(d.name)) continue;
+      for (const [k, f] of Object.entries(classFacts(d).fields)) {
+        if (!f.kind) continue;
+        fields++;
+        const plan = alone(d);
+        const e = plan.elements.find((x) => x.name === 'e')!;
+        e.config = { ...e.config, [k]: f.type === 'array' && f.kind === 'ipv4' ? ['198.18.0.1'] : '198.18.0.1' };
+        t.throws(() => rt.engine.addGraph(JSON.stringify(plan)), new RegExp(`^element 'e' \\(${d.name}\\): config field '${k}(\\.0)?' must be `), `${d.name}.${k} (${f.kind}): text refused`);
+      }
+    }
+  } finally {
+    rt.close();
+  }
+  t.ok(fields >= 20, `${fields} address fields`);
+});
+
 t.test('bad address text is a compile error naming the element and the field', async (t) => {
   const one = (make: () => ElementNode) => () => compile(graph('bad', () => InfiniteSource({ limit: 0 }).to(make()).to(Discard())));
   t.throws(one(() => ICMP6Error({ src: 'fd00::g', type: 1 }, 'e')), /element 'e' \(ICMP6Error\).*: config field 'src': 'fd00::g' is not an IPv6 address/);
