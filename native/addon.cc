@@ -323,8 +323,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // The compile-time parse of IPLookup's and LookupIP6Route's `routes` (elements/lib/routeText.ts),
   // by the parser route files and the route handlers use: parseRoutes(width, outputs, routes)
   // returns the first problem ("route 3 ('...'): ...", in the words a handler would use) or the
-  // routes typed, as the plan carries them: [{ addr, len, hops: [{ gw, output }] }], addresses
-  // as in every typed address field (IPv4 a number, IPv6 16 bytes; gw null without a gateway).
+  // routes typed, as the plan carries them: each [ADDR, LEN, GW, OUTPUT, GW, OUTPUT, ...] (a
+  // next hop per GW, OUTPUT pair), addresses as in every typed address field (IPv4 a number,
+  // IPv6 16 bytes; GW null without a gateway). Flat arrays: a full table is 900k of them.
   exports.Set("parseRoutes", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
     Napi::Env env = info.Env();
     if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsArray())
@@ -358,17 +359,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       set.parse(lines[i].second, key, len, hops);
       uint8_t k[16];
       for (int j = 15; j >= 0; j--, key >>= 8) k[j] = uint8_t(key);
-      Napi::Object r = Napi::Object::New(env);
-      r.Set("addr", addr(k));
-      r.Set("len", double(len));
-      Napi::Array hs = Napi::Array::New(env, hops.size());
+      Napi::Array r = Napi::Array::New(env, 2 + 2 * hops.size());
+      r.Set(uint32_t(0), addr(k));
+      r.Set(uint32_t(1), double(len));
       for (size_t h = 0; h < hops.size(); h++) {
-        Napi::Object o = Napi::Object::New(env);
-        o.Set("gw", hops[h].has_gw ? addr(hops[h].gw) : env.Null());
-        o.Set("output", double(hops[h].port));
-        hs.Set(uint32_t(h), o);
+        r.Set(uint32_t(2 + 2 * h), hops[h].has_gw ? addr(hops[h].gw) : env.Null());
+        r.Set(uint32_t(3 + 2 * h), double(hops[h].port));
       }
-      r.Set("hops", hs);
       out.Set(uint32_t(i), r);
     }
     return out;

@@ -336,11 +336,11 @@ t.test('IPLookup and LookupIP6Route: routes parsed once at compile time, typed i
   }));
   const config = (n: string) => plan.elements.find((e) => e.name === n)!.config;
   t.same(config('rt').compiledRoutes, [
-    { addr: 167772160, len: 8, hops: [{ gw: 3221225985, output: 0 }] },
-    { addr: 0, len: 0, hops: [{ gw: null, output: 1 }] },
-    { addr: 3323068416, len: 15, hops: [{ gw: 3323068417, output: 0 }, { gw: null, output: 1 }] },
-  ]);
-  t.same(config('rt6').compiledRoutes, [{ addr: [0xfd, ...Array(15).fill(0)], len: 8, hops: [{ gw: [0xfd, ...Array(14).fill(0), 1], output: 0 }] }]);
+    [167772160, 8, 3221225985, 0],
+    [0, 0, null, 1],
+    [3323068416, 15, 3323068417, 0, null, 1],
+  ], 'each route [ADDRESS, LEN, GATEWAY, OUTPUT, ...], IPv4 addresses as numbers');
+  t.same(config('rt6').compiledRoutes, [[[0xfd, ...Array(15).fill(0)], 8, [0xfd, ...Array(14).fill(0), 1], 0]], 'IPv6 addresses as 16 bytes');
   t.throws(() => compile(graph('r', () => InfiniteSource({ limit: 0 }).to(IPLookup({ routes: ['10.0.0.1/8 0'] }, 'e')).to(Discard()))),
     /element 'e' \(IPLookup\).*route 0 \('10\.0\.0\.1\/8 0'\): '10\.0\.0\.1\/8' has bits set beyond its length \(did you mean 10\.0\.0\.0\/8\?\)/);
   t.throws(() => compile(graph('r', () => InfiniteSource({ limit: 0 }).to(IPLookup({ routes: ['10.0.0.0/8 0'], compiledRoutes: [] } as never, 'e')).to(Discard()))),
@@ -356,12 +356,13 @@ t.test('IPLookup and LookupIP6Route: routes parsed once at compile time, typed i
     g.remove();
     const load = (routes: unknown[]) => () =>
       rt.engine.addGraph(JSON.stringify({ ...plan, elements: plan.elements.map((e) => (e.name === 'rt' ? { ...e, config: { ...e.config, compiledRoutes: routes } } : e)) }));
-    t.throws(load(['10.0.0.0/8 0']), /^element 'rt' \(IPLookup\): config field 'compiledRoutes\.0' must be \{addr, len \(0 to 32\), hops/, 'route text in the plan is refused');
-    t.throws(load([{ addr: 167772161, len: 8, hops: [{ gw: null, output: 0 }] }]), /^element 'rt' \(IPLookup\): config field 'compiledRoutes\.0': 10\.0\.0\.1\/8 has bits set beyond its length$/);
-    t.throws(load([{ addr: 0, len: 0, hops: [{ gw: null, output: 2 }] }]), /^element 'rt' \(IPLookup\): config field 'compiledRoutes\.0\.hops\.0\.output': output 2 does not exist: the element has 2 output\(s\)$/);
-    t.throws(load([{ addr: 0, len: 0, hops: [{ gw: '192.0.2.1', output: 0 }] }]), /^element 'rt' \(IPLookup\): config field 'compiledRoutes\.0\.hops\.0\.gw' must be an IPv4 address/);
-    t.throws(load([{ addr: 0, len: 0, hops: [{ gw: null, output: 0 }] }, { addr: 0, len: 0, hops: [{ gw: null, output: 1 }] }]),
-      /^element 'rt' \(IPLookup\): config field 'compiledRoutes\.1': prefix 0\.0\.0\.0\/0 is given twice$/);
+    t.throws(load(['10.0.0.0/8 0']), /^element 'rt' \(IPLookup\): config field 'compiledRoutes\.0' must be \[ADDRESS, LEN \(0 to 32\), GATEWAY or null, OUTPUT, \.\.\.\]/, 'route text in the plan is refused');
+    t.throws(load([[167772161, 8, null, 0]]), /^element 'rt' \(IPLookup\): config field 'compiledRoutes\.0': 10\.0\.0\.1\/8 has bits set beyond its length$/);
+    t.throws(load([[0, 0, null, 2]]), /^element 'rt' \(IPLookup\): config field 'compiledRoutes\.0\.3': output 2 does not exist: the element has 2 output\(s\)$/);
+    t.throws(load([[0, 0, '192.0.2.1', 0]]), /^element 'rt' \(IPLookup\): config field 'compiledRoutes\.0\.2' must be an IPv4 address/);
+    t.throws(load([[0, 33, null, 0]]), /^element 'rt' \(IPLookup\): config field 'compiledRoutes\.0' must be \[ADDRESS, LEN \(0 to 32\)/);
+    t.throws(load([[0, 0, null]]), /config field 'compiledRoutes\.0' must be/, 'a next hop without its output');
+    t.throws(load([[0, 0, null, 0], [0, 0, null, 1]]), /^element 'rt' \(IPLookup\): config field 'compiledRoutes\.1': prefix 0\.0\.0\.0\/0 is given twice$/);
   } finally {
     rt.close();
   }

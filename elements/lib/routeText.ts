@@ -112,7 +112,7 @@ cost one rebuild at most.${f.extra ? `\n${f.extra}` : ''}`;
         file: Type.Optional(Type.String({ default: '', description: "A file of more routes, one per line ('#' comments), read at load time: plain text, or gzip when the name ends in .gz; '' for none." })),
         compiledRoutes: Type.Optional(
           Type.Array(Type.Unknown(), {
-            description: "Filled in by the compiler from 'routes': each route typed, { addr, len, hops: [{ gw, output }] } (docs/plan.md); leave it out.",
+            description: "Filled in by the compiler from 'routes': each route typed, [ADDRESS, LEN, GATEWAY or null, OUTPUT, ...] (docs/plan.md); leave it out.",
           }),
         ),
       },

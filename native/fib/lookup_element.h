@@ -82,38 +82,35 @@ class RouteLookupElement : public Element {
  protected:
   virtual unsigned width() const = 0;
 
-  // The plan's typed routes ([{addr, len, hops: [{gw, output}]}], docs/plan.md), checked as
-  // route text is: the length, no host bits, outputs that exist, no prefix twice.
+  // The plan's typed routes (each [ADDR, LEN, GW, OUTPUT, GW, OUTPUT, ...], docs/plan.md),
+  // checked as route text is: the length, no host bits, outputs that exist, no prefix twice.
   void add_typed_routes(const json::Value& arr) {
     if (!arr.is_array()) throw ConfigError("config field 'compiledRoutes' must be an array of routes, got " + arr.dump());
     std::vector<Hop> hops;
     for (size_t i = 0; i < arr.as_array().size(); i++) {
       const json::Value& r = arr.as_array()[i];
       const std::string what = "config field 'compiledRoutes." + std::to_string(i);
-      const json::Value* a = r.is_object() ? r.find("addr") : nullptr;
-      const json::Value* l = r.is_object() ? r.find("len") : nullptr;
-      const json::Value* hs = r.is_object() ? r.find("hops") : nullptr;
-      if (!a || !l || !hs || !hs->is_array() || hs->as_array().empty() || hs->as_array().size() > 1024 || !l->is_number() ||
-          l->as_number() != double(unsigned(l->as_number())) || l->as_number() > width())
-        throw ConfigError(what + "' must be {addr, len (0 to " + std::to_string(width()) + "), hops: [1 to 1024 {gw, output}]}, got " + r.dump());
+      const size_t n = r.is_array() ? r.as_array().size() : 0;
+      const json::Value* l = n ? &r.as_array()[1] : nullptr;
+      if (n < 4 || n % 2 || n > 2 + 2 * 1024 || !l->is_number() || l->as_number() != double(unsigned(l->as_number())) || l->as_number() > width())
+        throw ConfigError(what + "' must be [ADDRESS, LEN (0 to " + std::to_string(width()) + "), GATEWAY or null, OUTPUT, ...] (1 to 1024 next hops), got " + r.dump());
       const unsigned len = unsigned(l->as_number());
-      const u128 key = typed_key(*a, what + ".addr'");
+      const u128 key = typed_key(r.as_array()[0], what + ".0'");
       if (key & ~prefix_mask(len))
         throw ConfigError(what + "': " + routes_->prefix_text(key, len) + " has bits set beyond its length");
       hops.clear();
-      for (size_t h = 0; h < hs->as_array().size(); h++) {
-        const json::Value& hj = hs->as_array()[h];
-        const std::string hw = what + ".hops." + std::to_string(h);
-        const json::Value* gw = hj.is_object() ? hj.find("gw") : nullptr;
-        const json::Value* out = hj.is_object() ? hj.find("output") : nullptr;
-        if (!gw || !out || !out->is_number() || out->as_number() != double(uint32_t(out->as_number())))
-          throw ConfigError(hw + "' must be {gw, output}, got " + hj.dump());
+      for (size_t h = 2; h < n; h += 2) {
+        const json::Value& gw = r.as_array()[h];
+        const json::Value& out = r.as_array()[h + 1];
+        const std::string hw = what + "." + std::to_string(h + 1) + "'";
+        if (!out.is_number() || out.as_number() != double(uint32_t(out.as_number())))
+          throw ConfigError(hw + " must be an output number, got " + out.dump());
         Hop hop;
-        hop.port = uint32_t(out->as_number());
+        hop.port = uint32_t(out.as_number());
         if (hop.port >= uint32_t(noutputs()))
-          throw ConfigError(hw + ".output': output " + std::to_string(hop.port) + " does not exist: the element has " + std::to_string(noutputs()) + " output(s)");
-        if (!gw->is_null()) {
-          const u128 g = typed_key(*gw, hw + ".gw'");
+          throw ConfigError(hw + ": output " + std::to_string(hop.port) + " does not exist: the element has " + std::to_string(noutputs()) + " output(s)");
+        if (!gw.is_null()) {
+          const u128 g = typed_key(gw, what + "." + std::to_string(h) + "'");
           for (int b = 0; b < 16; b++) hop.gw[b] = uint8_t(g >> (120 - 8 * b));
           hop.has_gw = true;
         }

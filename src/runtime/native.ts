@@ -81,13 +81,10 @@ export interface NativeAddon {
   parseRoutes(width: 32 | 128, outputs: number, routes: string[]): string | TypedRoute[];
 }
 
-/** A route as the plan carries it (IPLookup's and LookupIP6Route's `compiledRoutes`): addresses
- *  typed as in address fields (IPv4 a number, IPv6 16 bytes); `gw` null without a gateway. */
-export interface TypedRoute {
-  addr: number | number[];
-  len: number;
-  hops: { gw: number | number[] | null; output: number }[];
-}
+/** A route as the plan carries it (IPLookup's and LookupIP6Route's `compiledRoutes`):
+ *  [ADDRESS, LEN, GATEWAY, OUTPUT, GATEWAY, OUTPUT, ...], a GATEWAY, OUTPUT pair per next hop;
+ *  addresses typed as in address fields (IPv4 a number, IPv6 16 bytes), GATEWAY null for none. */
+export type TypedRoute = (number | number[] | null)[];
 
 let addon: NativeAddon | undefined;
 
