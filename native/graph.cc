@@ -175,9 +175,9 @@ Graph::ClassMap Graph::read_classes(const json::Value& plan) {
         }
       }
       if (const json::Value* k = fj.find("kind"); k && !k->is_null()) {
-        static const char* const kinds[] = {"ipv4", "ipv6", "ip", "mac", "ipv4prefix", "ipv6prefix"};
+        static const char* const kinds[] = {"ipv4", "ipv6", "ip", "mac", "ipv4prefix"};
         if (!k->is_string() || std::find(std::begin(kinds), std::end(kinds), k->as_string()) == std::end(kinds))
-          throw PlanError(fw + ".kind must be \"ipv4\", \"ipv6\", \"ip\", \"mac\", \"ipv4prefix\" or \"ipv6prefix\", got " + k->dump());
+          throw PlanError(fw + ".kind must be \"ipv4\", \"ipv6\", \"ip\", \"mac\" or \"ipv4prefix\", got " + k->dump());
         spec.kind = k->as_string();
       }
       f->fields[key] = std::move(spec);

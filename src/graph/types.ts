@@ -15,8 +15,8 @@ export function hexBytes(description: string, def?: string) {
 }
 
 /** What an address field holds: an IPv4 or IPv6 address, either (`ip`), an Ethernet address, or
- *  a prefix ADDRESS/LEN of one family. */
-export type AddressKind = 'ipv4' | 'ipv6' | 'ip' | 'mac' | 'ipv4prefix' | 'ipv6prefix';
+ *  an IPv4 prefix ADDRESS/LEN. */
+export type AddressKind = 'ipv4' | 'ipv6' | 'ip' | 'mac' | 'ipv4prefix';
 
 /** The schema keyword that marks an address field with its kind. */
 export const ADDRESS_KIND = 'addressKind';
@@ -80,7 +80,6 @@ const FAMILY: Record<AddressKind, string> = {
   ip: 'an IPv4 or IPv6 address',
   mac: 'an Ethernet address like 02:00:00:00:00:01',
   ipv4prefix: 'an IPv4 address or prefix ADDRESS/LEN',
-  ipv6prefix: 'an IPv6 address or prefix ADDRESS/LEN',
 };
 
 /** A typed address in the plan: IPv4 a number (the first byte most significant: 198.18.0.1 is
@@ -105,12 +104,9 @@ export function typedAddress(kind: AddressKind, text: string): TypedAddress | st
     }
     case 'mac':
       return parseMac(text) ?? bad;
-    case 'ipv4prefix':
-    case 'ipv6prefix': {
-      const width = kind === 'ipv4prefix' ? 32 : 128;
-      const p = parsePrefix(text, { width, bareAddress: true });
-      if (typeof p === 'string') return p;
-      return { addr: width === 32 ? Number(p.addr) : ipv6Bytes(p.addr), len: p.len };
+    case 'ipv4prefix': {
+      const p = parsePrefix(text, { width: 32, bareAddress: true });
+      return typeof p === 'string' ? p : { addr: Number(p.addr), len: p.len };
     }
   }
 }
