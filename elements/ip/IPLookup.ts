@@ -15,7 +15,8 @@ export const IPLookup = defineElement({
     setAnnotation: 'the destination annotation',
     fullTable: 'about 5 MB and over 100 M lookups/s per core\nfor a full Internet table',
     updates: ['902k table', 'about 150 ms for 900k routes'],
-    extra: 'Loading a full table (902k routes): through `file` about 0.5 s of CPU, the file streamed, never held\nwhole; through `routes` (inlined in\nthe graph) the compiler parses them once with the same native parser into the plan\'s typed routes, about 1.7 s\nof CPU of a compile of about 3 s, and the load reads those in about 1.2 s (2026-12-02, a busy 2-vCPU machine).',
+    extra:
+      "Loading a full table (902k routes): through `file` about 0.5 s of CPU, the file streamed, never held\nwhole; through `routes` (inlined in the graph) the compiler parses them once with the same native\nparser into the plan's typed routes, about 1.7 s of CPU of a compile of about 3 s, and the load\nreads those in about 1.2 s (2026-12-02, a busy 2-vCPU machine).",
   }),
   inputs: '1',
   outputs: '1-',
