@@ -242,7 +242,7 @@ t.test("an array field's item count and item range are class facts, checked by t
     items: { type: ['integer', 'array'], minimum: 0, maximum: 4095, minItems: 1, items: vlanId },
   }, 'vlans: VLAN ids or non-empty arrays of them');
   t.same(facts('VLANClassifier').fields.tpids, { type: 'array', minItems: 1, maxItems: 4, items: { type: 'integer', minimum: 0x600, maximum: 0xffff } });
-  t.same(facts('IPGWOptions').fields.otherAddresses.items, { type: 'string' }, 'an array of strings: items carry their type');
+  t.same(facts('IPLookup').fields.routes.items, { type: 'string' }, 'an array of strings: items carry their type');
 
   // The compiler refuses an item out of range, naming the field and the item.
   const vc = (config: object) => graph('vc', () => {

@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import { defineElement } from '../../src/graph/descriptor.js';
 import { etherAddress, ipv4Prefix } from '../../src/graph/types.js';
-import { parseIPv4, parseMac, parsePrefix } from '../../src/util/address.js';
+import { netmaskLength, parseIPv4, parseMac, parsePrefix } from '../../src/util/address.js';
 
 /** The error in one ARPResponder entry ('ADDRESS[/LEN] [ADDRESS[/LEN] ...] MAC', LEN a length or
  *  a dotted netmask), or undefined. */
@@ -93,7 +93,9 @@ Click's \`lookup\`, a read handler with a parameter there).`,
   plan: (config) => ({
     compiledEntries: config.entries.flatMap((e) => {
       const w = e.trim().split(/\s+/);
-      return w.slice(0, -1).map((prefix) => ({ prefix, mac: w[w.length - 1] }));
+      // A dotted netmask (Click's 10.0.0.0/255.255.255.0) becomes its length here.
+      const withLength = (a: string) => a.replace(/\/(.*\..*)$/, (_, mask: string) => `/${netmaskLength(mask)}`);
+      return w.slice(0, -1).map((prefix) => ({ prefix: withLength(prefix), mac: w[w.length - 1] }));
     }),
   }),
   examples: [
