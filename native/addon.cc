@@ -320,13 +320,16 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     for (size_t i = 0; i < names.size(); i++) arr.Set(uint32_t(i), names[i]);
     return arr;
   }));
-  // The compile-time check of IPLookup's and LookupIP6Route's `routes` (elements/lib/routeText.ts),
-  // by the parser configure and the route handlers use: checkRoutes(width, outputs, routes)
-  // returns '' or the first problem ("route 3 ('...'): ..."), in the words a load would use.
-  exports.Set("checkRoutes", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+  // The compile-time parse of IPLookup's and LookupIP6Route's `routes` (elements/lib/routeText.ts),
+  // by the parser route files and the route handlers use: parseRoutes(width, outputs, routes)
+  // returns the first problem ("route 3 ('...'): ...", in the words a handler would use) or the
+  // routes typed, as the plan carries them: each [ADDR, LEN, GW, OUTPUT, GW, OUTPUT, ...] (a
+  // next hop per GW, OUTPUT pair), addresses as in every typed address field (IPv4 a number,
+  // IPv6 16 bytes; GW null without a gateway). Flat arrays: a full table is 900k of them.
+  exports.Set("parseRoutes", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
     Napi::Env env = info.Env();
     if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsArray())
-      throw Napi::TypeError::New(env, "checkRoutes(width, outputs, routes)");
+      throw Napi::TypeError::New(env, "parseRoutes(width, outputs, routes)");
     const Napi::Array arr = info[2].As<Napi::Array>();
     std::vector<std::pair<std::string, std::string>> lines;
     lines.reserve(arr.Length());
@@ -335,12 +338,37 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       if (!v.IsString()) return Napi::String::New(env, "route " + std::to_string(i) + " is not a string");
       lines.emplace_back("route " + std::to_string(i), v.As<Napi::String>().Utf8Value());
     }
+    const unsigned width = info[0].As<Napi::Number>().Uint32Value();
+    pg::fib::RouteSet set(width, info[1].As<Napi::Number>().Uint32Value());
     try {
-      pg::fib::RouteSet(info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value()).add_lines(lines, false);
+      set.add_lines(lines, false);  // every check a load makes, duplicates included
     } catch (const std::runtime_error& e) {
       return Napi::String::New(env, e.what());
     }
-    return Napi::String::New(env, "");
+    auto addr = [&](const uint8_t* b) -> Napi::Value {  // network order
+      if (width == 32) return Napi::Number::New(env, double(uint32_t(b[0]) << 24 | uint32_t(b[1]) << 16 | uint32_t(b[2]) << 8 | b[3]));
+      Napi::Array a = Napi::Array::New(env, 16);
+      for (uint32_t i = 0; i < 16; i++) a.Set(i, double(b[i]));
+      return a;
+    };
+    Napi::Array out = Napi::Array::New(env, lines.size());
+    pg::fib::u128 key;
+    unsigned len;
+    std::vector<pg::fib::Hop> hops;
+    for (size_t i = 0; i < lines.size(); i++) {
+      set.parse(lines[i].second, key, len, hops);
+      uint8_t k[16];
+      for (int j = 15; j >= 0; j--, key >>= 8) k[j] = uint8_t(key);
+      Napi::Array r = Napi::Array::New(env, 2 + 2 * hops.size());
+      r.Set(uint32_t(0), addr(k));
+      r.Set(uint32_t(1), double(len));
+      for (size_t h = 0; h < hops.size(); h++) {
+        r.Set(uint32_t(2 + 2 * h), hops[h].has_gw ? addr(hops[h].gw) : env.Null());
+        r.Set(uint32_t(3 + 2 * h), double(hops[h].port));
+      }
+      out.Set(uint32_t(i), r);
+    }
+    return out;
   }));
   // LPM microbenchmark (bench/fib.ts): fibBench(width 32|128, routesText, lookups).
   exports.Set("fibBench", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {

@@ -177,14 +177,96 @@ std::vector<uint8_t> parse_hex(const std::string& text, const std::string& what)
   return out;
 }
 
-std::vector<uint8_t> Config::hex_bytes(const char* key) const {
-  return parse_hex(string(key), std::string("config field '") + key + "'");
+// ---- typed addresses ----
+
+namespace {
+const char* kind_text(const std::string& kind) {
+  return kind == "ipv4" ? "an IPv4 address" : kind == "ipv6" ? "an IPv6 address" : kind == "ip" ? "an IPv4 or IPv6 address"
+       : kind == "mac" ? "an Ethernet address" : kind == "ipv4prefix" ? "an IPv4 prefix" : "an address";
+}
+const char* kind_helper(const std::string& kind) {
+  return kind == "ipv4" ? "ipv4Address()" : kind == "ipv6" ? "ipv6Address()" : kind == "ip" ? "ipAddress()"
+       : kind == "mac" ? "etherAddress()" : "ipv4Prefix()";
+}
+// n bytes as an array of integers 0-255, or false.
+bool typed_bytes(const json::Value& v, size_t n, uint8_t* out) {
+  if (!v.is_array() || v.as_array().size() != n) return false;
+  for (size_t i = 0; i < n; i++) {
+    const json::Value& b = v.as_array()[i];
+    if (!b.is_number() || b.as_number() != std::floor(b.as_number()) || b.as_number() < 0 || b.as_number() > 255) return false;
+    out[i] = uint8_t(b.as_number());
+  }
+  return true;
+}
+bool typed_v4(const json::Value& v, uint32_t& out) {
+  if (!v.is_number() || v.as_number() != std::floor(v.as_number()) || v.as_number() < 0 || v.as_number() > 4294967295.0) return false;
+  out = htonl(uint32_t(v.as_number()));
+  return true;
+}
+}  // namespace
+
+uint32_t typed_ipv4(const json::Value& v, const std::string& what) {
+  uint32_t a;
+  if (!typed_v4(v, a)) throw ConfigError(what + " must be an IPv4 address (typed: a whole number from 0 to 4294967295), got " + v.dump());
+  return a;
+}
+void typed_ipv6(const json::Value& v, const std::string& what, uint8_t out[16]) {
+  if (!typed_bytes(v, 16, out)) throw ConfigError(what + " must be an IPv6 address (typed: an array of 16 bytes), got " + v.dump());
+}
+void typed_mac(const json::Value& v, const std::string& what, uint8_t out[6]) {
+  if (!typed_bytes(v, 6, out)) throw ConfigError(what + " must be an Ethernet address (typed: an array of 6 bytes), got " + v.dump());
 }
 
-void Config::ether(const char* key, uint8_t out[6]) const {
-  const std::vector<uint8_t> m = hex_bytes(key);
-  if (m.size() != 6) throw ConfigError(std::string(key) + ": an Ethernet address has 6 bytes");
-  std::memcpy(out, m.data(), 6);
+// The field's value, once its declared kind is the one read.
+const json::Value& Config::address(const char* key, const char* kind) const {
+  const FieldSpec& f = facts_->field(key);
+  if (f.kind != kind)
+    throw ConfigError(std::string("config field '") + key + "' is read as " + kind_text(kind) + " but class " + facts_->name +
+                      "'s descriptor declares " + (f.kind.empty() ? std::string("no address kind") : "kind '" + f.kind + "'") +
+                      " for it (the plan's classes." + facts_->name + ".fields." + key + ".kind); declare it with " +
+                      kind_helper(kind) + " in " + facts_->name + ".ts");
+  return need(key);
+}
+
+static std::string field_text(const char* key) { return std::string("config field '") + key + "'"; }
+
+uint32_t Config::ipv4(const char* key) const { return typed_ipv4(address(key, "ipv4"), field_text(key)); }
+void Config::ipv6(const char* key, uint8_t out[16]) const { typed_ipv6(address(key, "ipv6"), field_text(key), out); }
+void Config::mac(const char* key, uint8_t out[6]) const { typed_mac(address(key, "mac"), field_text(key), out); }
+
+int Config::ip(const char* key, uint8_t out[16]) const {
+  const json::Value& v = address(key, "ip");
+  uint32_t a;
+  if (typed_v4(v, a)) {
+    std::memcpy(out, &a, 4);
+    return 4;
+  }
+  if (typed_bytes(v, 16, out)) return 16;
+  throw ConfigError(field_text(key) + " must be an IPv4 or IPv6 address (typed: a whole number from 0 to 4294967295, or an array of 16 bytes), got " + v.dump());
+}
+
+uint32_t Config::ipv4_prefix(const char* key, int& len) const { return typed_ipv4_prefix(address(key, "ipv4prefix"), field_text(key), len); }
+
+uint32_t typed_ipv4_prefix(const json::Value& v, const std::string& what, int& len) {
+  const json::Value* a = v.is_object() ? v.find("addr") : nullptr;
+  const json::Value* l = v.is_object() ? v.find("len") : nullptr;
+  uint32_t out;
+  if (!a || !l || !typed_v4(*a, out) || !l->is_number() || l->as_number() != std::floor(l->as_number()) || l->as_number() < 0 || l->as_number() > 32)
+    throw ConfigError(what + " must be an IPv4 prefix (typed: {\"addr\": a whole number from 0 to 4294967295, \"len\": 0 to 32}), got " + v.dump());
+  len = int(l->as_number());
+  return out;
+}
+
+std::vector<uint32_t> Config::ipv4_list(const char* key) const {
+  const json::Value& v = address(key, "ipv4");
+  if (!v.is_array()) throw ConfigError(field_text(key) + " must be an array of IPv4 addresses, got " + v.dump());
+  std::vector<uint32_t> out;
+  for (size_t i = 0; i < v.as_array().size(); i++) out.push_back(typed_ipv4(v.as_array()[i], field_text((std::string(key) + "." + std::to_string(i)).c_str())));
+  return out;
+}
+
+std::vector<uint8_t> Config::hex_bytes(const char* key) const {
+  return parse_hex(string(key), std::string("config field '") + key + "'");
 }
 
 // ---- default packet-path behaviour: the compiler never lets these run ----
@@ -304,39 +386,6 @@ bool parse_bool(const std::string& s, const char* what) {
   if (s == "true" || s == "1" || s == "yes") return true;
   if (s == "false" || s == "0" || s == "no") return false;
   throw HandlerError(std::string(what) + " must be true or false, got '" + s + "'");
-}
-
-bool ipv4_from_text(const std::string& text, uint8_t out[4]) { return inet_pton(AF_INET, text.c_str(), out) == 1; }
-bool ipv6_from_text(const std::string& text, uint8_t out[16]) { return inet_pton(AF_INET6, text.c_str(), out) == 1; }
-
-bool ether_from_text(const std::string& text, uint8_t out[6]) {
-  if (text.size() != 17) return false;
-  for (int i = 0; i < 6; i++) {
-    if (i > 0 && text[3 * i - 1] != ':') return false;
-    uint8_t b = 0;
-    for (int k = 0; k < 2; k++) {
-      const char c = text[3 * i + k];
-      const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-      if (d < 0) return false;
-      b = uint8_t(b * 16 + d);
-    }
-    out[i] = b;
-  }
-  return true;
-}
-
-uint32_t config_ipv4(const std::string& text, const std::string& what) {
-  uint32_t v;
-  if (!ipv4_from_text(text, reinterpret_cast<uint8_t*>(&v))) throw ConfigError(what + ": '" + text + "' is not an IPv4 address");
-  return v;
-}
-
-void config_ipv6(const std::string& text, const std::string& what, uint8_t out[16]) {
-  if (!ipv6_from_text(text, out)) throw ConfigError(what + ": '" + text + "' is not an IPv6 address");
-}
-
-void config_ether(const std::string& text, const std::string& what, uint8_t out[6]) {
-  if (!ether_from_text(text, out)) throw ConfigError(what + ": '" + text + "' is not an Ethernet address like 02:00:00:00:00:01");
 }
 
 }  // namespace pg

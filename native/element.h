@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "address.h"
 #include "clock.h"
 #include "json.h"
 #include "packet.h"
@@ -58,6 +59,9 @@ struct FieldSpec {
   // (null: the descriptor declares none).
   double min_items = 0, max_items = kMaxExact;
   std::shared_ptr<const FieldSpec> items;
+  // An address field's kind ("ipv4", "ipv6", "ip", "mac", "ipv4prefix"; empty: none): the
+  // plan holds it typed, read by the getter of that kind (for an array field, each item).
+  std::string kind;
 
   bool in_range(double v) const {
     return (exclusive_min ? v > minimum : v >= minimum) && (exclusive_max ? v < maximum : v <= maximum);
@@ -94,8 +98,6 @@ class Config {
   std::string string(const char* key) const;  // one of the field's values, when it declares them
   // A string of hex digits (spaces and colons ignored) as bytes.
   std::vector<uint8_t> hex_bytes(const char* key) const;
-  // An Ethernet address (hex_bytes, exactly 6 of them) into out.
-  void ether(const char* key, uint8_t out[6]) const;
   const json::Value& value(const char* key) const;  // any type; must be present
   // An array of integers, its length and each item checked against the field's declared item
   // count and item range; each item also at most `native_max` (as bounded()).
@@ -103,15 +105,34 @@ class Config {
   // An array whose items are integers or arrays of integers (VLANClassifier's vlans: 10 or
   // [20, 21]), a lone integer read as a list of one; checked as integers() does, at each level.
   std::vector<std::vector<int64_t>> integer_lists(const char* key, int64_t native_max = INT64_MAX) const;
+  // Address fields (the descriptor's ipv4Address, ipv6Address, ipAddress, etherAddress,
+  // ipv4Prefix; docs/plan.md): typed in the plan, never text. Each getter checks the kind the
+  // descriptor declares for the field and the value. A field that may be '' is null then:
+  // test it with has().
+  uint32_t ipv4(const char* key) const;                    // network byte order
+  void ipv6(const char* key, uint8_t out[16]) const;
+  void mac(const char* key, uint8_t out[6]) const;
+  int ip(const char* key, uint8_t out[16]) const;          // kind "ip": 4 (IPv4 in out[0..3]) or 16
+  uint32_t ipv4_prefix(const char* key, int& len) const;   // the address (network order) and length
+  std::vector<uint32_t> ipv4_list(const char* key) const;  // an array of IPv4 addresses
   const ClassFacts& facts() const { return *facts_; }
 
  private:
   const json::Value& need(const char* key) const;
+  const json::Value& address(const char* key, const char* kind) const;
   const json::Value* obj_;
   const ClassFacts* facts_;
 };
 
 std::vector<uint8_t> parse_hex(const std::string& text, const std::string& what);
+
+// Typed addresses inside a field a plan hook derived (entries, routes): IPv4 a number (the
+// first byte most significant), IPv6 and Ethernet arrays of 16 and 6 bytes. A ConfigError
+// naming `what` (the path, like "config field 'table.2.mac'") when the value is not one.
+uint32_t typed_ipv4(const json::Value& v, const std::string& what);  // network byte order
+void typed_ipv6(const json::Value& v, const std::string& what, uint8_t out[16]);
+void typed_mac(const json::Value& v, const std::string& what, uint8_t out[6]);
+uint32_t typed_ipv4_prefix(const json::Value& v, const std::string& what, int& len);  // {addr, len}: network order
 
 struct Handler {
   std::string name;
@@ -309,15 +330,5 @@ std::string format_number(double v);  // shortest exact-ish decimal
 uint64_t parse_u64(const std::string& s, uint64_t min, uint64_t max, const char* what);
 double parse_double(const std::string& s, double min, double max, const char* what);
 bool parse_bool(const std::string& s, const char* what);
-
-// Addresses as text, for configs and handlers: false when `text` is not one (exact forms: dotted
-// IPv4, any IPv6 form, and Ethernet as six colon-separated hex bytes like 02:00:00:00:00:01).
-bool ipv4_from_text(const std::string& text, uint8_t out[4]);  // network byte order
-bool ipv6_from_text(const std::string& text, uint8_t out[16]);
-bool ether_from_text(const std::string& text, uint8_t out[6]);
-// The same, throwing ConfigError "WHAT: 'TEXT' is not an IPv4 address" (and so on).
-uint32_t config_ipv4(const std::string& text, const std::string& what);  // network byte order
-void config_ipv6(const std::string& text, const std::string& what, uint8_t out[16]);
-void config_ether(const std::string& text, const std::string& what, uint8_t out[6]);
 
 }  // namespace pg

@@ -83,6 +83,12 @@ FieldSpec parse_field_spec(const json::Value& fj, const std::string& fw) {
       spec.values.push_back(v.as_string());
     }
   }
+  if (const json::Value* k = fj.find("kind"); k && !k->is_null()) {
+    static const char* const kinds[] = {"ipv4", "ipv6", "ip", "mac", "ipv4prefix"};
+    if (!k->is_string() || std::find(std::begin(kinds), std::end(kinds), k->as_string()) == std::end(kinds))
+      throw PlanError(fw + ".kind must be \"ipv4\", \"ipv6\", \"ip\", \"mac\" or \"ipv4prefix\", got " + k->dump());
+    spec.kind = k->as_string();
+  }
   if (const json::Value* items = fj.find("items")) spec.items = std::make_shared<const FieldSpec>(parse_field_spec(*items, fw + ".items"));
   return spec;
 }

@@ -14,7 +14,7 @@
 
 namespace pg {
 
-constexpr int kPlanVersion = 2;
+constexpr int kPlanVersion = 3;
 
 // The plan was refused; the message names the element, port or field.
 struct PlanError : std::runtime_error {

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { isIPv4, isIPv6 } from 'node:net';
 import { ipv4Address } from '../src/graph/types.js';
 import { checkLabAddress } from '../src/lab/lab.js';
-import { compile, graph, InfiniteSource, ICMP6Error, Discard } from 'pktgraph';
+import { compile, graph, InfiniteSource, ICMP6Error, Discard, IPLookup, LookupIP6Route, Runtime } from 'pktgraph';
 import { subnetBroadcast } from '../elements/ethernet/ARPQuerier.js';
 import { arpEntryError } from '../elements/ethernet/ARPResponder.js';
 import { formatIPv4, formatIPv6, ipv6Bytes, netmaskLength, parseIP, parseIPv4, parseIPv6, parseMac, parsePrefix } from '../src/util/address.js';
@@ -90,6 +90,39 @@ t.test('IPv4 and IPv6 parsing agrees with inet_pton', { skip: !hasPython && 'pyt
   t.equal(bad6, 0, `${v6.length} IPv6 inputs (${want6.filter((x) => x).length} valid): every verdict and value agrees with inet_pton`);
 });
 
+// The native side parses text only where it arrives at run time (native/address.h: handlers,
+// route files): through the lookups' handlers, the same table against the same libc verdicts.
+t.test('the native parser of handler text (native/address.h) agrees with inet_pton', { skip: !hasPython && 'python3 is not installed (the libc oracle)' }, async (t) => {
+  const rt = new Runtime({ threads: 1, poolBuffers: 256 });
+  t.teardown(() => rt.close());
+  const g = rt.load(compile(graph('native-parse', () => {
+    InfiniteSource({ limit: 0 }).to(IPLookup({ routes: ['default dev 0'] }, 'rt')).to(LookupIP6Route({ routes: ['default dev 0'] }, 'rt6')).to(Discard());
+  })));
+  // The handlers trim white space at the ends of their value (and N-API strings end at a NUL).
+  const usable = (s: string) => s === s.trim() && !s.includes('\0') && !s.includes('#');
+  for (const [family, el, inputs] of [
+    [4, 'rt', [...v4Table, ...mutations(['198.18.0.1', '255.255.255.255', '10.0.0.0', '1.2.3.4'], 3000)].filter(usable)],
+    [6, 'rt6', [...v6Table, ...mutations(['fd00::1', '2001:db8:0:1:2:3:4:5', '::ffff:198.18.0.1', '64:ff9b::1.2.3.4', '::'], 3000)].filter(usable)],
+  ] as const) {
+    const want = libc(family, inputs);
+    const verdicts = inputs.map((s) => {
+      try {
+        g.write(el, 'lookup', s);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    t.same(inputs.filter((s, i) => verdicts[i] !== (want[i] !== null)), [], `IPv${family}: ${inputs.length} inputs, the native parser accepts exactly what inet_pton accepts`);
+    // Values: every valid input as a host route; the table prints each address the parser read.
+    const valid = [...new Map(inputs.map((s, i) => [want[i], s] as const).filter(([w]) => w !== null)).entries()];
+    g.write(el, 'set', valid.map(([, s]) => `${s} 0`).join('\n'));
+    const read = g.read(el, 'table').trim().split('\n').map((l) => l.split('/')[0]);
+    const asHex = (a: string) => (family === 4 ? hex(parseIPv4(a)!, 4) : hex(parseIPv6(a)!, 16));
+    t.same(new Set(read.map(asHex)), new Set(valid.map(([w]) => w)), `IPv${family}: ${valid.length} distinct addresses read as inet_pton reads them`);
+  }
+});
+
 t.test("verdicts agree with Node's net.isIPv4/isIPv6 (libuv's own inet_pton) on random inputs", async (t) => {
   // Node also accepts an IPv6 zone ('fe80::1%eth0'), which inet_pton does not: inputs with '%'
   // are left out.
@@ -135,7 +168,7 @@ t.test('prefixes', async (t) => {
   t.same(ipv6Bytes(parseIPv6('fd00::ffff:198.18.0.1')!), [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 18, 0, 1], 'bytes in network order');
 });
 
-t.test('MAC addresses as the native ether_from_text reads them', async (t) => {
+t.test('MAC addresses as the native parse_mac reads them', async (t) => {
   t.same(parseMac('02:00:00:00:00:0a'), [2, 0, 0, 0, 0, 10]);
   t.same(parseMac('FF:ff:FF:ff:FF:ff'), [255, 255, 255, 255, 255, 255], 'either case');
   for (const bad of ['02:00:00:00:00', '02:00:00:00:00:00:00', '2:0:0:0:0:1', '02-00-00-00-00-01', '020000000001', '02:00:00:00:00:0g', ' 02:00:00:00:00:01'])
@@ -167,6 +200,6 @@ t.test('descriptor checks read addresses with the same parsers', async (t) => {
   t.match(arpEntryError('198.18.0.1 02:00:00:00:00:1'), /is not 'ADDRESS\[\/LEN\] \.\.\. MAC'/);
   const icmp6 = (src: string) => () => compile(graph('g', () => InfiniteSource({ limit: 0 }).to(ICMP6Error({ src, type: 1, code: 0 }, 'e')).to(Discard())));
   t.doesNotThrow(icmp6('fd00::198.18.0.1'), "ICMP6Error's src in the embedded IPv4 form, as inet_pton reads it");
-  t.throws(icmp6('fd00::198.18.0.01'), /element 'e' \(ICMP6Error\).*src: 'fd00::198\.18\.0\.01' is not an IPv6 address/);
+  t.throws(icmp6('fd00::198.18.0.01'), /element 'e' \(ICMP6Error\).*config field 'src': 'fd00::198\.18\.0\.01' is not an IPv6 address/, 'the compiler checks an address field with the same parser');
   t.throws(icmp6('ff02::1.2.3.4'), /is a multicast address/);
 });

@@ -510,6 +510,6 @@ t.test("ARPQuerier with a prefix (Click's IP/LEN): the subnet broadcast goes to 
       }),
     );
   const cfg = build('198.18.4.1/22').elements.find((e) => e.name === 'aq')!.config;
-  t.same([cfg.ip, cfg.broadcast], ['198.18.4.1', '198.18.7.255'], 'the plan carries the address and the derived broadcast address, not the prefix text');
+  t.same([cfg.ip, cfg.broadcast], [{ addr: 3323069441, len: 22 }, 3323070463], 'the plan carries the prefix and the derived broadcast address typed (198.18.4.1/22, 198.18.7.255), not text');
   t.throws(() => build('10.0.0.1/33'), /'aq'.*ip/, 'a bad prefix length is refused');
 });

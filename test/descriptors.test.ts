@@ -14,7 +14,7 @@ import * as elements from '../elements/index.js';
 import { allDescriptors, type ElementDescriptor } from '../src/graph/descriptor.js';
 import { compile } from '../src/compiler/compile.js';
 import type { Plan } from '../src/compiler/plan.js';
-import { graph, InfiniteSource, Queue, Unqueue, Discard, Counter, Tee, Null, LatencyMeter, EtherSwitch, VLANClassifier, type ElementNode } from '../src/index.js';
+import { graph, InfiniteSource, Queue, Unqueue, Discard, Counter, Tee, Null, LatencyMeter, EtherSwitch, VLANClassifier, IPEncap, EtherEncap, IPGWOptions, ICMP6Error, ARPResponder, IPLookup, LookupIP6Route, type ElementNode } from '../src/index.js';
 import { Runtime } from '../src/runtime/runtime.js';
 import { loadNative } from '../src/runtime/native.js';
 import { writePcap } from './lib/pcap.js';
@@ -242,7 +242,7 @@ t.test("an array field's item count and item range are class facts, checked by t
     items: { type: ['integer', 'array'], minimum: 0, maximum: 4095, minItems: 1, items: vlanId },
   }, 'vlans: VLAN ids or non-empty arrays of them');
   t.same(facts('VLANClassifier').fields.tpids, { type: 'array', minItems: 1, maxItems: 4, items: { type: 'integer', minimum: 0x600, maximum: 0xffff } });
-  t.same(facts('IPGWOptions').fields.otherAddresses.items, { type: 'string' }, 'an array of strings: items carry their type');
+  t.same(facts('IPLookup').fields.routes.items, { type: 'string' }, 'an array of strings: items carry their type');
 
   // The compiler refuses an item out of range, naming the field and the item.
   const vc = (config: object) => graph('vc', () => {
@@ -273,6 +273,154 @@ t.test("an array field's item count and item range are class facts, checked by t
     t.throws(load({ vlans: [9000] }, { vlans: { type: 'array', items: { type: 'integer', minimum: 0, maximum: 10000 } } }),
       /^element 'vc' \(VLANClassifier\): config field 'vlans' item 0 must be at most 4095 \(the engine's limit\), got 9000$/, 'a plan declaring a wider range meets the engine limit');
     t.throws(load({}, { tpids: { type: 'array', minItems: 'one' } }), /^plan: classes\.VLANClassifier\.fields\.tpids\.minItems must be a number, got "one"$/);
+  } finally {
+    rt.close();
+  }
+});
+
+// Address fields (src/graph/types.ts; docs/plan.md, "Address fields"): the user writes text, the
+// compiler checks it and writes it typed, the class facts carry its kind, and the native getters
+// of that kind read it; text, or a value of another kind, in a hand-made plan is refused.
+t.test('address fields reach the engine typed, with their kind in the class facts', async (t) => {
+  const { classFacts } = await import('../src/compiler/compile.js');
+  const facts = (name: string) => classFacts(allDescriptors().find((d) => d.name === name)!);
+  t.same(facts('IPEncap').fields.src, { type: 'integer', kind: 'ipv4' });
+  t.same(facts('ICMP6Error').fields.src, { type: 'array', kind: 'ipv6' });
+  t.same(facts('EtherEncap').fields.dst, { type: 'array', kind: 'mac' });
+  t.same(facts('IPGWOptions').fields.otherAddresses, { type: 'array', kind: 'ipv4' }, 'an array of addresses: the kind of its items');
+  t.same(facts('ARPQuerier').fields.ip, { type: 'object', kind: 'ipv4prefix' });
+  t.same(facts('ARPQuerier').fields.broadcast, { type: ['integer', 'null'], kind: 'ipv4' }, "an address or '' (null)");
+  t.same(facts('Tap').fields.mac, { type: ['array', 'null'], kind: 'mac' });
+  t.same(facts('FlowSource').fields.srcIp, { type: ['integer', 'array', 'null'], kind: 'ip' });
+  // Every field a native getter reads as an address is declared with a kind (the load of every
+  // element above reads them all): no descriptor declares an address as a plain string.
+  for (const d of allDescriptors())
+    for (const [k, f] of Object.entries(classFacts(d).fields))
+      if (/^(src|dst|address|ip|mac|broadcast|srcEther|dstEther|srcIp|dstIp|otherAddresses)$/.test(k)) t.ok(f.kind, `${d.name}.${k} has an address kind`);
+
+  const plan = compile(graph('typed', () => {
+    InfiniteSource({ limit: 1 }, 'src')
+      .to(IPEncap({ proto: 4, src: '198.18.0.1', dst: '198.19.255.254' }, 'encap'))
+      .to(EtherEncap({ src: '02:00:00:00:00:01', dst: '0A:bc:00:00:00:FF' }, 'eth'))
+      .to(IPGWOptions({ address: '198.18.0.1', otherAddresses: ['198.18.0.2', '10.1.2.3'] }, 'gw'))
+      .to(ICMP6Error({ src: 'FD00:0:0::1', type: 1 }, 'icmp6'))
+      .to(ARPResponder({ entries: ['198.18.0.1 198.18.7.0/24 02:00:00:00:00:01'] }, 'arpr'))
+      .to(Discard({}, 'd'));
+  }));
+  const config = (n: string) => plan.elements.find((e) => e.name === n)!.config;
+  t.equal(config('encap').src, 3323068417, 'IPv4: a number, the first byte most significant');
+  t.equal(config('encap').dst, 3323199486);
+  t.same(config('eth').dst, [10, 188, 0, 0, 0, 255], 'Ethernet: 6 bytes');
+  t.same(config('gw').otherAddresses, [3323068418, 167838211]);
+  t.same(config('icmp6').src, [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], 'IPv6: 16 bytes');
+  t.same(config('arpr').compiledEntries, [
+    { prefix: { addr: 3323068417, len: 32 }, mac: [2, 0, 0, 0, 0, 1] },
+    { prefix: { addr: 3323070208, len: 24 }, mac: [2, 0, 0, 0, 0, 1] },
+  ], "ARPResponder's entries, parsed once by the compiler");
+
+  const rt = new Runtime({ threads: 1, poolBuffers: 256 });
+  try {
+    const g = rt.load(plan);
+    const shown = JSON.parse(g.read('encap', 'config'));
+    t.equal(shown.src, '198.18.0.1', "the config handler shows an address in its canonical spelling");
+    t.same(JSON.parse(g.read('gw', 'config')).otherAddresses, ['198.18.0.2', '10.1.2.3']);
+    t.equal(JSON.parse(g.read('icmp6', 'config')).src, 'fd00::1', 'IPv6 as inet_ntop prints it');
+    t.equal(JSON.parse(g.read('eth', 'config')).dst, '0a:bc:00:00:00:ff');
+    t.equal(g.read('arpr', 'table'), '198.18.0.1/32 02:00:00:00:00:01\n198.18.7.0/24 02:00:00:00:00:01\n');
+    g.remove();
+
+    // Hand-made plans: text where the plan wants a typed address, a value out of range, a
+    // kind the getter does not read; each refused naming the element and the field.
+    const withConfig = (el: string, c: object, classes = plan.classes) => () =>
+      rt.engine.addGraph(JSON.stringify({ ...plan, classes, elements: plan.elements.map((e) => (e.name === el ? { ...e, config: { ...e.config, ...c } } : e)) }));
+    t.throws(withConfig('encap', { src: '198.18.0.1' }),
+      /^element 'encap' \(IPEncap\): config field 'src' must be an IPv4 address \(typed: a whole number from 0 to 4294967295\), got "198\.18\.0\.1"$/);
+    t.throws(withConfig('encap', { dst: 2 ** 32 }), /^element 'encap' \(IPEncap\): config field 'dst' must be an IPv4 address/);
+    t.throws(withConfig('eth', { dst: [2, 0, 0, 0, 0] }), /^element 'eth' \(EtherEncap\): config field 'dst' must be an Ethernet address \(typed: an array of 6 bytes\), got \[2,0,0,0,0\]$/);
+    t.throws(withConfig('eth', { src: '02:00:00:00:00:01' }), /^element 'eth' \(EtherEncap\): config field 'src' must be an Ethernet address/);
+    t.throws(withConfig('icmp6', { src: [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 256] }), /^element 'icmp6' \(ICMP6Error\): config field 'src' must be an IPv6 address/);
+    t.throws(withConfig('gw', { otherAddresses: [1, '10.0.0.1'] }), /^element 'gw' \(IPGWOptions\): config field 'otherAddresses\.1' must be an IPv4 address/);
+    t.throws(withConfig('arpr', { compiledEntries: [{ prefix: { addr: 1, len: 33 }, mac: [2, 0, 0, 0, 0, 1] }] }),
+      /^element 'arpr' \(ARPResponder\): config field 'compiledEntries\.0\.prefix' must be an IPv4 prefix/);
+    const ipv6Src = { ...plan.classes, IPEncap: { ...plan.classes.IPEncap, fields: { ...plan.classes.IPEncap.fields, src: { type: 'array', kind: 'ipv6' } } } };
+    t.throws(withConfig('encap', {}, ipv6Src as Plan['classes']),
+      /^element 'encap' \(IPEncap\): config field 'src' is read as an IPv4 address but class IPEncap's descriptor declares kind 'ipv6' for it .*declare it with ipv4Address\(\) in IPEncap\.ts$/);
+    const noKind = { ...plan.classes, IPEncap: { ...plan.classes.IPEncap, fields: { ...plan.classes.IPEncap.fields, src: { type: 'string' } } } };
+    t.throws(withConfig('encap', {}, noKind as Plan['classes']), /config field 'src' is read as an IPv4 address but class IPEncap's descriptor declares no address kind/);
+    const badKind = { ...plan.classes, IPEncap: { ...plan.classes.IPEncap, fields: { ...plan.classes.IPEncap.fields, src: { type: 'string', kind: 'ipv5' } } } };
+    t.throws(withConfig('encap', {}, badKind as Plan['classes']), /^plan: classes\.IPEncap\.fields\.src\.kind must be "ipv4", .*got "ipv5"$/);
+  } finally {
+    rt.close();
+  }
+});
+
+t.test('every address field a descriptor declares is read by a typed getter: text in its place is refused', async (t) => {
+  const { classFacts } = await import('../src/compiler/compile.js');
+  const rt = new Runtime({ threads: 1, poolBuffers: 1024 });
+  let fields = 0;
+  try {
+    for (const d of allDescriptors()) {
+      if (devices.has(d.name)) continue;
+      for (const [k, f] of Object.entries(classFacts(d).fields)) {
+        if (!f.kind) continue;
+        fields++;
+        const plan = alone(d);
+        const e = plan.elements.find((x) => x.name === 'e')!;
+        e.config = { ...e.config, [k]: f.type === 'array' && f.kind === 'ipv4' ? ['198.18.0.1'] : '198.18.0.1' };
+        t.throws(() => rt.engine.addGraph(JSON.stringify(plan)), new RegExp(`^element 'e' \\(${d.name}\\): config field '${k}(\\.0)?' must be `), `${d.name}.${k} (${f.kind}): text refused`);
+      }
+    }
+  } finally {
+    rt.close();
+  }
+  t.ok(fields >= 20, `${fields} address fields`);
+});
+
+t.test('bad address text is a compile error naming the element and the field', async (t) => {
+  const one = (make: () => ElementNode) => () => compile(graph('bad', () => InfiniteSource({ limit: 0 }).to(make()).to(Discard())));
+  t.throws(one(() => ICMP6Error({ src: 'fd00::g', type: 1 }, 'e')), /element 'e' \(ICMP6Error\).*: config field 'src': 'fd00::g' is not an IPv6 address/);
+  t.throws(one(() => ICMP6Error({ src: '1:2:3:4:5:6:7:8:9', type: 1 }, 'e')), /config field 'src': '1:2:3:4:5:6:7:8:9' is not an IPv6 address/);
+  t.throws(one(() => IPGWOptions({ address: '198.18.0.1', otherAddresses: ['198.18.0.1', '198.18.0.256'] }, 'e')), /element 'e' \(IPGWOptions\).*config field 'otherAddresses\.1'/);
+  t.throws(one(() => IPEncap({ proto: 4, src: '198.18.0.01', dst: '198.18.0.2' }, 'e')), /element 'e' \(IPEncap\).*config field 'src'/);
+  t.throws(one(() => EtherEncap({ src: '02:00:00:00:00:1', dst: '02:00:00:00:00:02' }, 'e')), /element 'e' \(EtherEncap\).*config field 'src'/);
+  t.throws(one(() => ARPResponder({ entries: ['198.18.0.1 02:00:00:00:00:01'], compiledEntries: [] } as never, 'e')), /'compiledEntries' is filled in by the compiler from 'entries': leave it out/);
+});
+
+t.test('IPLookup and LookupIP6Route: routes parsed once at compile time, typed in the plan, checked again at load', async (t) => {
+  const plan = compile(graph('routes', () => {
+    const rt = InfiniteSource({ limit: 0 }, 'src').to(IPLookup({ routes: ['10.0.0.0/8 via 192.0.2.1 dev 0', 'default dev 1', '198.18.0.0/15 nexthop via 198.18.0.1 dev 0 nexthop dev 1'] }, 'rt'));
+    rt.out(0).to(Discard({}, 'a'));
+    rt.out(1).to(LookupIP6Route({ routes: ['fd00::/8 fd00::1 0'] }, 'rt6')).to(Discard({}, 'b'));
+  }));
+  const config = (n: string) => plan.elements.find((e) => e.name === n)!.config;
+  t.same(config('rt').compiledRoutes, [
+    [167772160, 8, 3221225985, 0],
+    [0, 0, null, 1],
+    [3323068416, 15, 3323068417, 0, null, 1],
+  ], 'each route [ADDRESS, LEN, GATEWAY, OUTPUT, ...], IPv4 addresses as numbers');
+  t.same(config('rt6').compiledRoutes, [[[0xfd, ...Array(15).fill(0)], 8, [0xfd, ...Array(14).fill(0), 1], 0]], 'IPv6 addresses as 16 bytes');
+  t.throws(() => compile(graph('r', () => InfiniteSource({ limit: 0 }).to(IPLookup({ routes: ['10.0.0.1/8 0'] }, 'e')).to(Discard()))),
+    /element 'e' \(IPLookup\).*route 0 \('10\.0\.0\.1\/8 0'\): '10\.0\.0\.1\/8' has bits set beyond its length \(did you mean 10\.0\.0\.0\/8\?\)/);
+  t.throws(() => compile(graph('r', () => InfiniteSource({ limit: 0 }).to(IPLookup({ routes: ['10.0.0.0/8 0'], compiledRoutes: [] } as never, 'e')).to(Discard()))),
+    /'compiledRoutes' is filled in by the compiler from 'routes': leave it out/);
+
+  const rt = new Runtime({ threads: 1, poolBuffers: 256 });
+  try {
+    const g = rt.load(plan);
+    t.equal(g.read('rt', 'table'), '0.0.0.0/0 dev 1\n10.0.0.0/8 via 192.0.2.1 dev 0\n198.18.0.0/15 nexthop via 198.18.0.1 dev 0 nexthop dev 1\n');
+    g.write('rt', 'lookup', '10.9.9.9');
+    t.equal(g.read('rt', 'lookup_result'), 'via 192.0.2.1 dev 0');
+    t.equal(g.read('rt6', 'table'), 'fd00::/8 via fd00::1 dev 0\n');
+    g.remove();
+    const load = (routes: unknown[]) => () =>
+      rt.engine.addGraph(JSON.stringify({ ...plan, elements: plan.elements.map((e) => (e.name === 'rt' ? { ...e, config: { ...e.config, compiledRoutes: routes } } : e)) }));
+    t.throws(load(['10.0.0.0/8 0']), /^element 'rt' \(IPLookup\): config field 'compiledRoutes\.0' must be \[ADDRESS, LEN \(0 to 32\), GATEWAY or null, OUTPUT, \.\.\.\]/, 'route text in the plan is refused');
+    t.throws(load([[167772161, 8, null, 0]]), /^element 'rt' \(IPLookup\): config field 'compiledRoutes\.0': 10\.0\.0\.1\/8 has bits set beyond its length$/);
+    t.throws(load([[0, 0, null, 2]]), /^element 'rt' \(IPLookup\): config field 'compiledRoutes\.0\.3': output 2 does not exist: the element has 2 output\(s\)$/);
+    t.throws(load([[0, 0, '192.0.2.1', 0]]), /^element 'rt' \(IPLookup\): config field 'compiledRoutes\.0\.2' must be an IPv4 address/);
+    t.throws(load([[0, 33, null, 0]]), /^element 'rt' \(IPLookup\): config field 'compiledRoutes\.0' must be \[ADDRESS, LEN \(0 to 32\)/);
+    t.throws(load([[0, 0, null]]), /config field 'compiledRoutes\.0' must be/, 'a next hop without its output');
+    t.throws(load([[0, 0, null, 0], [0, 0, null, 1]]), /^element 'rt' \(IPLookup\): config field 'compiledRoutes\.1': prefix 0\.0\.0\.0\/0 is given twice$/);
   } finally {
     rt.close();
   }

@@ -16,6 +16,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compile, Runtime, type RunningGraph, type Plan } from 'pktgraph';
 import { createLab, labAvailable, labObjects, type Lab, type Topology } from '../src/lab/index.js';
+import { shownConfig } from '../src/runtime/runtime.js';
 import { ping, pingSummary, hasPing } from './lib/labtools.js';
 import dualStack from '../configs/router-dual-stack.js';
 import ipv4Router from '../configs/router-ipv4.js';
@@ -72,7 +73,11 @@ function topology(): Topology {
   return t;
 }
 
-const configOf = (plan: Plan, name: string) => plan.elements.find((e) => e.name === name)?.config as Record<string, unknown> | undefined;
+// Addresses as text, as the config handler shows them (the plan holds them typed).
+const configOf = (plan: Plan, name: string) => {
+  const e = plan.elements.find((x) => x.name === name);
+  return e && shownConfig(plan, e);
+};
 
 function main() {
   t.test('the dual-stack and IPv4 routers between three namespaces', async (t) => {

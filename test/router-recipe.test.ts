@@ -7,6 +7,7 @@
 // refused by name.
 import t from 'tap';
 import { compile, toDot, ipRouter, graph, buildRouter, type RouterDescription, type Plan } from 'pktgraph';
+import { shownConfig } from '../src/runtime/runtime.js';
 import dualStack from '../configs/router-dual-stack.js';
 import ipv4Router from '../configs/router-ipv4.js';
 import natRouter from '../configs/router-nat.js';
@@ -14,7 +15,7 @@ import natRouter from '../configs/router-nat.js';
 const el = (plan: Plan, name: string) => {
   const e = plan.elements.find((x) => x.name === name);
   if (!e) throw new Error(`no element '${name}' in the plan`);
-  return e;
+  return { ...e, config: shownConfig(plan, e) }; // addresses as text, as the config handler shows them
 };
 const build = (d: RouterDescription) => compile(graph('r', () => void buildRouter(d)));
 

@@ -18,11 +18,22 @@ class ARPQuerier final : public NeighbourResolver<ARPQuerier, 4> {
 
   void configure(const Config& conf) override {
     NeighbourResolver::configure(conf);
-    const uint32_t b = config_ipv4(conf.string("broadcast"), "broadcast");  // the compiler derives it from ip's prefix
+    const uint32_t b = conf.ipv4("broadcast");  // the compiler derives it from ip's prefix
     std::memcpy(bcast_.data(), &b, 4);
   }
 
-  static bool parse_addr(const std::string& s, Addr& out) { return ipv4_from_text(s, out.data()); }
+  static void config_addr(const Config& conf, Addr& out) {
+    int len;
+    const uint32_t a = conf.ipv4_prefix("ip", len);  // the prefix gave `broadcast`, derived by the compiler
+    std::memcpy(out.data(), &a, 4);
+  }
+  static bool parse_addr(const std::string& s, Addr& out) {
+    uint32_t a;
+    if (!parse_ipv4(s, a)) return false;
+    a = htonl(a);
+    std::memcpy(out.data(), &a, 4);
+    return true;
+  }
   static const char* refused(const Addr&) { return nullptr; }
   static void format_addr(const Addr& a, std::string& out) {
     char text[INET_ADDRSTRLEN];

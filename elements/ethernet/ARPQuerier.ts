@@ -1,11 +1,8 @@
 import { Type } from 'typebox';
 import { defineElement } from '../../src/graph/descriptor.js';
 import { resolverFields, resolverHandlers } from '../lib/resolverFields.js';
-import { etherAddress, ipv4Address } from '../../src/graph/types.js';
+import { etherAddress, ipv4Address, ipv4Prefix, orEmpty } from '../../src/graph/types.js';
 import { formatIPv4, maskOf, parsePrefix } from '../../src/util/address.js';
-
-const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])'; // as inet_pton: no leading zeros
-const IPV4 = `(${OCTET}\\.){3}${OCTET}`;
 
 /** The subnet broadcast address of 'A.B.C.D/LEN' (Click: the address with the host bits set), or
  *  255.255.255.255 without a prefix, or with /31 or /32, which have no broadcast address (RFC 3021). */
@@ -80,15 +77,14 @@ the same way.`,
   processing: 'h/h',
   config: Type.Object(
     {
-      ip: Type.String({
-        pattern: `^${IPV4}(/(3[0-2]|[12]?[0-9]))?$`,
-        description: "This host's IPv4 address (the sender protocol address of the ARP requests), optionally with its prefix length ('198.18.0.1/24'), whose broadcast address is then sent to ff:ff:ff:ff:ff:ff.",
-      }),
+      ip: ipv4Prefix(
+        "This host's IPv4 address (the sender protocol address of the ARP requests), optionally with its prefix length ('198.18.0.1/24'), whose broadcast address is then sent to ff:ff:ff:ff:ff:ff.",
+      ),
       broadcast: Type.Optional(
-        Type.Union([ipv4Address('The subnet broadcast address.'), Type.Literal('')], {
-          default: '',
-          description: "The subnet broadcast address, sent to ff:ff:ff:ff:ff:ff (Click's BROADCAST); '' (the default): derived from ip's prefix, or none.",
-        }),
+        orEmpty(
+          ipv4Address('The subnet broadcast address.'),
+          "The subnet broadcast address, sent to ff:ff:ff:ff:ff:ff (Click's BROADCAST); '' (the default): derived from ip's prefix, or none.",
+        ),
       ),
       mac: etherAddress('This host\'s Ethernet address: the source of every frame sent, and the sender hardware address of the requests.'),
       ...resolverFields({ requests: 'ARP requests', request: 'request', reply: 'reply' }),
@@ -110,8 +106,8 @@ the same way.`,
     pool_empty: 'ARP requests not sent because the packet pool was empty',
   },
   handlers: resolverHandlers,
-  // The native side gets the plain address and the broadcast address, never the prefix text.
-  plan: (c) => ({ ip: c.ip.split('/')[0], broadcast: c.broadcast || subnetBroadcast(c.ip) }),
+  // The native side reads the address of \`ip\` and the broadcast address, derived here once.
+  plan: (c) => ({ broadcast: c.broadcast || subnetBroadcast(c.ip) }),
   examples: [
     "const rt = IPLookup({ routes: ['default via 192.0.2.254 dev 0'] }); const aq = ARPQuerier({ ip: '192.0.2.1/24', mac: '02:00:00:00:00:01' }, 'arpq'); rt.out(0).to(aq.in(0)); replies.to(aq.in(1)); aq.out(0).to(ToDevice({ device: 'eth0' }))",
   ],

@@ -16,14 +16,22 @@ namespace pg {
 class ARPResponder final : public PerPacketElement<ARPResponder> {
  public:
   void configure(const Config& conf) override {
-    const json::Value& list = conf.value("entries");
-    if (!list.is_array()) throw ConfigError("entries: must be an array of 'ADDRESS[/LEN] ... MAC' strings");
-    if (list.as_array().empty()) throw ConfigError("entries: give at least one 'ADDRESS[/LEN] MAC'");
+    // The compiler's parse of `entries`: one {prefix, mac} per address, typed.
+    const json::Value& list = conf.value("compiledEntries");
+    if (!list.is_array() || list.as_array().empty()) throw ConfigError("config field 'compiledEntries' must be a non-empty array of {prefix, mac}");
     std::vector<Entry> v;
-    for (const json::Value& x : list.as_array()) {
-      if (!x.is_string()) throw ConfigError("entries: must be an array of 'ADDRESS[/LEN] ... MAC' strings");
-      std::string err;
-      if (!parse_entry(x.as_string(), v, err)) throw ConfigError("entries: " + err);
+    for (size_t i = 0; i < list.as_array().size(); i++) {
+      const json::Value& x = list.as_array()[i];
+      const std::string what = "config field 'compiledEntries." + std::to_string(i);
+      const json::Value* prefix = x.is_object() ? x.find("prefix") : nullptr;
+      const json::Value* mac = x.is_object() ? x.find("mac") : nullptr;
+      if (!prefix || !mac) throw ConfigError(what + "' must be {prefix, mac}, got " + x.dump());
+      Entry e;
+      e.addr = ntohl(typed_ipv4_prefix(*prefix, what + ".prefix'", e.len));
+      e.mask = e.len == 0 ? 0 : ~uint32_t(0) << (32 - e.len);
+      e.addr &= e.mask;
+      typed_mac(*mac, what + ".mac'", e.mac);
+      v.push_back(e);
     }
     entries_ = merge({}, v);
     c_passed_ = int32_t(counter("replies"));  // 0
@@ -101,9 +109,7 @@ class ARPResponder final : public PerPacketElement<ARPResponder> {
     if (slash != std::string::npos) {
       addr = text.substr(0, slash);
       const std::string len = text.substr(slash + 1);
-      uint8_t m[4];
-      if (ipv4_from_text(len, m)) {
-        const uint32_t mask = uint32_t(m[0]) << 24 | uint32_t(m[1]) << 16 | uint32_t(m[2]) << 8 | m[3];
+      if (uint32_t mask; parse_ipv4(len, mask)) {  // host order
         e.len = std::countl_one(mask);
         if (e.len < 32 && (mask << e.len) != 0) return false;
       } else {
@@ -112,12 +118,10 @@ class ARPResponder final : public PerPacketElement<ARPResponder> {
         if (e.len > 32) return false;
       }
     }
-    uint8_t b[4];
-    if (!ipv4_from_text(addr, b)) return false;
     uint32_t a;
-    std::memcpy(&a, b, 4);
+    if (!parse_ipv4(addr, a)) return false;
     e.mask = e.len == 0 ? 0 : ~uint32_t(0) << (32 - e.len);
-    e.addr = ntohl(a) & e.mask;
+    e.addr = a & e.mask;
     return true;
   }
 
@@ -126,7 +130,7 @@ class ARPResponder final : public PerPacketElement<ARPResponder> {
   static bool parse_entry(const std::string& text, std::vector<Entry>& out, std::string& err) {
     const std::vector<std::string> w = words(text);
     Entry e;
-    if (w.size() < 2 || !ether_from_text(w.back(), e.mac)) {
+    if (w.size() < 2 || !parse_mac(w.back(), e.mac)) {
       err = "'" + text + "' is not 'ADDRESS[/LEN] ... MAC'";
       return false;
     }
@@ -189,28 +193,17 @@ class ARPResponder final : public PerPacketElement<ARPResponder> {
 
   void lookup(const std::string& text) {
     const std::vector<std::string> w = words(text);
-    uint8_t b[4];
-    if (w.size() != 1 || !ipv4_from_text(w[0], b)) throw HandlerError("lookup: write an IPv4 address");
     uint32_t a;
-    std::memcpy(&a, b, 4);
-    const Entry* e = find(ntohl(a));
-    lookup_result_ = e ? mac_text(e->mac) : "";
+    if (w.size() != 1 || !parse_ipv4(w[0], a)) throw HandlerError("lookup: write an IPv4 address");
+    const Entry* e = find(a);
+    lookup_result_ = e ? format_mac(e->mac) : "";
   }
 
-  static std::string prefix_text(const Entry& e) {
-    char s[24];
-    std::snprintf(s, sizeof s, "%u.%u.%u.%u/%d", e.addr >> 24, (e.addr >> 16) & 255, (e.addr >> 8) & 255, e.addr & 255, e.len);
-    return s;
-  }
-  static std::string mac_text(const uint8_t* m) {
-    char s[18];
-    std::snprintf(s, sizeof s, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
-    return s;
-  }
+  static std::string prefix_text(const Entry& e) { return format_ipv4(e.addr) + "/" + std::to_string(e.len); }
 
   std::string table_text() const {
     std::string s;
-    for (const Entry& e : entries_) s += prefix_text(e) + " " + mac_text(e.mac) + "\n";
+    for (const Entry& e : entries_) s += prefix_text(e) + " " + format_mac(e.mac) + "\n";
     return s;
   }
 

@@ -1,6 +1,7 @@
 import { Type } from 'typebox';
 import { defineElement } from '../../src/graph/descriptor.js';
-import { parseIPv4, parseMac, parsePrefix } from '../../src/util/address.js';
+import { etherAddress, ipv4Prefix } from '../../src/graph/types.js';
+import { netmaskLength, parseIPv4, parseMac, parsePrefix } from '../../src/util/address.js';
 
 /** The error in one ARPResponder entry ('ADDRESS[/LEN] [ADDRESS[/LEN] ...] MAC', LEN a length or
  *  a dotted netmask), or undefined. */
@@ -59,6 +60,11 @@ Click's \`lookup\`, a read handler with a parameter there).`,
         minItems: 1,
         description: "Addresses answered, one MAC per entry: 'ADDRESS[/LEN] [ADDRESS[/LEN] ...] MAC', e.g. '10.0.0.1 02:00:00:00:00:01' or '10.0.0.1 10.0.7.0/24 02:00:00:00:00:01'.",
       }),
+      compiledEntries: Type.Optional(
+        Type.Array(Type.Object({ prefix: ipv4Prefix('An address or prefix answered.'), mac: etherAddress('The MAC that answers it.') }), {
+          description: "Filled in by the compiler from 'entries' (one {prefix, mac} per address, typed); leave it out.",
+        }),
+      ),
     },
     { additionalProperties: false },
   ),
@@ -76,12 +82,22 @@ Click's \`lookup\`, a read handler with a parameter there).`,
     lookup_result: { doc: 'the MAC that answers the last lookup, or the empty string', read: true },
   },
   check: (config) => {
+    if (config.compiledEntries) return "config field 'compiledEntries' is filled in by the compiler from 'entries': leave it out";
     for (const e of config.entries) {
       const err = arpEntryError(e);
       if (err) return err;
     }
     return undefined;
   },
+  // Parsed once, here: the native side reads the typed entries (the compiler types the addresses).
+  plan: (config) => ({
+    compiledEntries: config.entries.flatMap((e) => {
+      const w = e.trim().split(/\s+/);
+      // A dotted netmask (Click's 10.0.0.0/255.255.255.0) becomes its length here.
+      const withLength = (a: string) => a.replace(/\/(.*\..*)$/, (_, mask: string) => `/${netmaskLength(mask)}`);
+      return w.slice(0, -1).map((prefix) => ({ prefix: withLength(prefix), mac: w[w.length - 1] }));
+    }),
+  }),
   examples: [
     "const c = FromDevice({ device: 'eth0' }).to(Classifier({ patterns: ['12/0806 20/0001', '-'] })); c.out(0).to(ARPResponder({ entries: ['192.0.2.1 02:00:00:00:00:01'] })).to(ToDevice({ device: 'eth0' })); c.out(1).to(Discard())",
   ],

@@ -8,8 +8,8 @@ namespace pg {
 class EtherEncap final : public PerPacketElement<EtherEncap> {
  public:
   void configure(const Config& conf) override {
-    conf.ether("dst", header_);
-    conf.ether("src", header_ + 6);
+    conf.mac("dst", header_);
+    conf.mac("src", header_ + 6);
     const uint32_t type = uint32_t(conf.integer("type"));
     header_[12] = uint8_t(type >> 8);
     header_[13] = uint8_t(type);

@@ -9,8 +9,8 @@ namespace pg {
 class EtherRewrite final : public PerPacketElement<EtherRewrite> {
  public:
   void configure(const Config& conf) override {
-    conf.ether("dst", addrs_);
-    conf.ether("src", addrs_ + 6);
+    conf.mac("dst", addrs_);
+    conf.mac("src", addrs_ + 6);
     counter("drops_short");  // 0
   }
 

@@ -9,8 +9,8 @@ namespace pg {
 class EtherVLANEncap final : public PerPacketElement<EtherVLANEncap> {
  public:
   void configure(const Config& conf) override {
-    conf.ether("dst", header_);
-    conf.ether("src", header_ + 6);
+    conf.mac("dst", header_);
+    conf.mac("src", header_ + 6);
     const uint32_t type = uint32_t(conf.integer("type"));
     const uint32_t id = uint32_t(conf.integer("vlanId")), pcp = uint32_t(conf.integer("pcp"));
     from_anno_ = conf.boolean("fromAnnotation");

@@ -11,7 +11,7 @@ class HostEtherFilter final : public PerPacketElement<HostEtherFilter> {
   static constexpr bool kRejects = true;
 
   void configure(const Config& conf) override {
-    conf.ether("mac", mac_);
+    conf.mac("mac", mac_);
     drop_own_ = conf.boolean("dropOwn");
     drop_other_ = conf.boolean("dropOther");
     c_short_ = counter("drops_short");

@@ -33,7 +33,6 @@ class Tap final : public Element {
 
   void configure(const Config& conf) override {
     device_ = conf.string("device");
-    const std::string mac = conf.string("mac");
     mtu_ = uint32_t(conf.integer("mtu"));
     up_ = conf.boolean("up");
     persist_ = conf.boolean("persist");
@@ -50,18 +49,10 @@ class Tap final : public Element {
         device_.find_first_of("/: \t\n\r\f\v") != std::string::npos)
       throw ConfigError("config field 'device' is '" + device_ + "': a device name is 1 to 15 characters without '/', ':' or white space");
     uint8_t addr[6];
-    bool set_mac = false;
-    if (!mac.empty()) {
-      std::vector<uint8_t> b;
-      try {
-        b = parse_hex(mac, "config field 'mac'");
-      } catch (const std::exception&) {
-        b.clear();
-      }
-      if (b.size() != 6) throw ConfigError("config field 'mac' is '" + mac + "': give six bytes in hex, like '02:00:00:00:00:01'");
-      if (b[0] & 1) throw ConfigError("config field 'mac' is '" + mac + "': a multicast address cannot be a device's address");
-      std::memcpy(addr, b.data(), 6);
-      set_mac = true;
+    const bool set_mac = !conf.value("mac").is_null();  // null: '' (keep the kernel's)
+    if (set_mac) {
+      conf.mac("mac", addr);
+      if (addr[0] & 1) throw ConfigError("config field 'mac' is " + format_mac(addr) + ": a multicast address cannot be a device's address");
     }
     room_ = pool().buffer_size() - pool().headroom();
     if (mtu_ + 14 > room_)

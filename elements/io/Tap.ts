@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import { defineElement } from '../../src/graph/descriptor.js';
+import { etherAddress, orEmpty } from '../../src/graph/types.js';
 
 // Linux accepts any name of 1 to 15 bytes other than '.' and '..' without '/', ':' or white space.
 const NAME = /^[^/:\s]{1,15}$/;
@@ -52,7 +53,7 @@ a device that exists but is not a TAP device with the same flags.`,
   config: Type.Object(
     {
       device: Type.String({ minLength: 1, maxLength: 15, description: 'Name of the TAP device to create or attach to (at most 15 characters).' }),
-      mac: Type.Optional(Type.String({ default: '', description: "MAC address to give the device ('02:00:00:00:00:01'); empty: keep the kernel's." })),
+      mac: Type.Optional(orEmpty(etherAddress('MAC address to give the device.'), "MAC address to give the device ('02:00:00:00:00:01'); empty: keep the kernel's.")),
       mtu: Type.Optional(Type.Integer({ minimum: 68, maximum: 65521, default: 1500, description: 'MTU of the device (the frame, 14 bytes more, must fit a pool buffer).' })),
       up: Type.Optional(Type.Boolean({ default: true, description: 'Bring the device up.' })),
       persist: Type.Optional(Type.Boolean({ default: false, description: 'Make the device persistent: it survives the graph.' })),

@@ -12,7 +12,7 @@ namespace pg {
 class FixIPSrc final : public PerPacketElement<FixIPSrc> {
  public:
   void configure(const Config& conf) override {
-    const uint32_t a = config_ipv4(conf.string("address"), "address");
+    const uint32_t a = conf.ipv4("address");
     std::memcpy(addr_, &a, 4);
     counter("drops_no_header");  // 0
     c_fixed_ = counter("fixed");

@@ -6,7 +6,7 @@ namespace pg {
 class GREEncap final : public encap::EncapElement<GREEncap> {
  public:
   void configure(const Config& conf) override {
-    const uint32_t src = config_ipv4(conf.string("src"), "src"), dst = config_ipv4(conf.string("dst"), "dst");
+    const uint32_t src = conf.ipv4("src"), dst = conf.ipv4("dst");
     const uint8_t tos = uint8_t(conf.integer("tos")), ttl = uint8_t(conf.integer("ttl"));
     tmpl_.init(47, src, dst, tos, ttl, conf.boolean("df"));
     const uint32_t proto = uint32_t(conf.integer("protocol"));

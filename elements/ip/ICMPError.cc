@@ -74,7 +74,7 @@ uint32_t source_route(const uint8_t* ip, uint32_t hlen) {
 class ICMPError final : public Element {
  public:
   void configure(const Config& conf) override {
-    const uint32_t a = config_ipv4(conf.string("src"), "src");
+    const uint32_t a = conf.ipv4("src");
     std::memcpy(src_, &a, 4);
 
     const json::Value& t = conf.value("type");

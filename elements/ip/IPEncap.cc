@@ -7,7 +7,7 @@ class IPEncap final : public encap::EncapElement<IPEncap> {
  public:
   void configure(const Config& conf) override {
     const uint8_t proto = uint8_t(conf.integer("proto"));
-    const uint32_t src = config_ipv4(conf.string("src"), "src"), dst = config_ipv4(conf.string("dst"), "dst");
+    const uint32_t src = conf.ipv4("src"), dst = conf.ipv4("dst");
     const uint8_t tos = uint8_t(conf.integer("tos")), ttl = uint8_t(conf.integer("ttl"));
     tmpl_.init(proto, src, dst, tos, ttl, conf.boolean("df"));
     c_passed_ = int32_t(counter("packets"));

@@ -21,13 +21,8 @@ constexpr uint32_t kNoHeader = ~1u;  // no usable header
 class IPGWOptions final : public Element {
  public:
   void configure(const Config& conf) override {
-    addrs_.push_back(config_ipv4(conf.string("address"), "address"));
-    const json::Value& more = conf.value("otherAddresses");
-    if (!more.is_array()) throw ConfigError("otherAddresses: expected an array of IPv4 addresses");
-    for (const json::Value& v : more.as_array()) {
-      if (!v.is_string()) throw ConfigError("otherAddresses: expected an array of IPv4 addresses");
-      addrs_.push_back(config_ipv4(v.as_string(), "otherAddresses"));
-    }
+    addrs_.push_back(conf.ipv4("address"));
+    for (uint32_t a : conf.ipv4_list("otherAddresses")) addrs_.push_back(a);
     c_packets_ = counter("packets");
     c_rewritten_ = counter("rewritten");
     c_bad_ = counter("bad_options");

@@ -9,7 +9,7 @@ namespace pg {
 class SetIPAddress final : public Element {
  public:
   void configure(const Config& conf) override {
-    addr_ = config_ipv4(conf.string("address"), "address");
+    addr_ = conf.ipv4("address");
   }
 
   void push(int, Batch& b) override {

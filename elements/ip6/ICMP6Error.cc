@@ -41,10 +41,9 @@ inline void put_be32(uint8_t* p, uint32_t v) {
 class ICMP6Error final : public Element {
  public:
   void configure(const Config& conf) override {
-    const std::string src = conf.string("src");
-    config_ipv6(src, "src", src_);
-    if (src_[0] == 0xff) throw ConfigError("src: '" + src + "' is a multicast address; give the router's unicast address");
-    if (all_zero16(src_)) throw ConfigError("src: '" + src + "' is the unspecified address; give the router's unicast address");
+    conf.ipv6("src", src_);
+    if (src_[0] == 0xff) throw ConfigError("config field 'src': " + format_ipv6(src_) + " is a multicast address; give the router's unicast address");
+    if (all_zero16(src_)) throw ConfigError("config field 'src': :: is the unspecified address; give the router's unicast address");
     type_ = uint8_t(conf.integer("type"));
     code_ = uint8_t(conf.integer("code"));
     mtu_ = uint32_t(conf.integer("mtu"));

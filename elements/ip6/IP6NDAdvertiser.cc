@@ -16,13 +16,21 @@ namespace pg {
 class IP6NDAdvertiser final : public Element {
  public:
   void configure(const Config& conf) override {
-    const json::Value& list = conf.value("entries");
-    if (!list.is_array()) throw ConfigError("entries: must be an array of 'ADDRESS MAC' strings");
-    for (const json::Value& v : list.as_array()) {
-      if (!v.is_string()) throw ConfigError("entries: must be an array of 'ADDRESS MAC' strings");
-      entries_.push_back(parse_entry(v.as_string()));
+    // The compiler's parse of `entries`: {ip, mac}, typed.
+    const json::Value& list = conf.value("compiledEntries");
+    if (!list.is_array() || list.as_array().empty()) throw ConfigError("config field 'compiledEntries' must be a non-empty array of {ip, mac}");
+    for (size_t i = 0; i < list.as_array().size(); i++) {
+      const json::Value& x = list.as_array()[i];
+      const std::string what = "config field 'compiledEntries." + std::to_string(i);
+      const json::Value* ip = x.is_object() ? x.find("ip") : nullptr;
+      const json::Value* mac = x.is_object() ? x.find("mac") : nullptr;
+      if (!ip || !mac) throw ConfigError(what + "' must be {ip, mac}, got " + x.dump());
+      Entry e{};
+      typed_ipv6(*ip, what + ".ip'", e.ip);
+      if (e.ip[0] == 0xff) throw ConfigError(what + ".ip': " + format_ipv6(e.ip) + " is a multicast address");
+      typed_mac(*mac, what + ".mac'", e.mac);
+      entries_.push_back(e);
     }
-    if (entries_.empty()) throw ConfigError("entries: give at least one 'ADDRESS MAC'");
     c_adverts_ = counter("advertisements");
     c_not_ns_ = counter("drops_not_solicitation");
     c_hop_limit_ = counter("drops_hop_limit");
@@ -62,18 +70,6 @@ class IP6NDAdvertiser final : public Element {
     uint8_t ip[16];
     uint8_t mac[6];
   };
-
-  static Entry parse_entry(const std::string& text) {
-    std::istringstream in(text);
-    std::string a, m, extra;
-    in >> a >> m;
-    if (a.empty() || m.empty() || (in >> extra)) throw ConfigError("entries: '" + text + "' is not 'ADDRESS MAC'");
-    Entry e{};
-    config_ipv6(a, "entries", e.ip);
-    if (e.ip[0] == 0xff) throw ConfigError("entries: '" + a + "' is a multicast address");
-    config_ether(m, "entries", e.mac);
-    return e;
-  }
 
   static uint64_t pseudo(const uint8_t* ip, uint32_t length) {
     return ip::sum_bytes(ip + 8, 32) + ip::net16(uint16_t(length >> 16)) + ip::net16(uint16_t(length)) + ip::net16(58);

@@ -1,7 +1,8 @@
 import { Type } from 'typebox';
 import { defineElement } from '../../src/graph/descriptor.js';
+import { etherAddress, ipv6Address } from '../../src/graph/types.js';
+import { parseIPv6, parseMac } from '../../src/util/address.js';
 
-const ENTRY = /^\s*([0-9a-fA-F:.]+)\s+([0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5})\s*$/;
 
 export const IP6NDAdvertiser = defineElement({
   name: 'IP6NDAdvertiser',
@@ -35,6 +36,11 @@ scan.`,
         minItems: 1,
         description: "Addresses answered, one per entry: 'ADDRESS MAC', e.g. 'fd00::1 02:00:00:00:00:01'.",
       }),
+      compiledEntries: Type.Optional(
+        Type.Array(Type.Object({ ip: ipv6Address('An address answered.'), mac: etherAddress('The MAC that answers it.') }), {
+          description: "Filled in by the compiler from 'entries' (typed); leave it out.",
+        }),
+      ),
     },
     { additionalProperties: false },
   ),
@@ -47,9 +53,23 @@ scan.`,
     drops_malformed: 'frames dropped because they are truncated or their solicitation is malformed',
   },
   check: (config) => {
-    for (const e of config.entries) if (!ENTRY.test(e)) return `entry '${e}' is not 'ADDRESS MAC' (like 'fd00::1 02:00:00:00:00:01')`;
+    if (config.compiledEntries) return "config field 'compiledEntries' is filled in by the compiler from 'entries': leave it out";
+    for (const e of config.entries) {
+      const w = e.trim().split(/\s+/);
+      if (w.length !== 2 || parseMac(w[1]) === undefined) return `entry '${e}' is not 'ADDRESS MAC' (like 'fd00::1 02:00:00:00:00:01')`;
+      const ip = parseIPv6(w[0]);
+      if (ip === undefined) return `entry '${e}': '${w[0]}' is not an IPv6 address`;
+      if (ip >> 120n === 0xffn) return `entry '${e}': '${w[0]}' is a multicast address`;
+    }
     return undefined;
   },
+  // Parsed once, here: the native side reads the typed entries.
+  plan: (config) => ({
+    compiledEntries: config.entries.map((e) => {
+      const [ip, mac] = e.trim().split(/\s+/);
+      return { ip, mac };
+    }),
+  }),
   examples: [
     "FromDevice({ device: 'eth0' }).to(IP6NDAdvertiser({ entries: ['fd00::1 02:00:00:00:00:01'] })).to(ToDevice({ device: 'eth0' }))",
   ],

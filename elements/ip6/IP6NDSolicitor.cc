@@ -18,7 +18,8 @@ class IP6NDSolicitor final : public NeighbourResolver<IP6NDSolicitor, 16> {
   static constexpr const char* kInsertExample = "fd00::2";
   static constexpr uint16_t kEtherType = 0x86dd;
 
-  static bool parse_addr(const std::string& s, Addr& out) { return ipv6_from_text(s, out.data()); }
+  static void config_addr(const Config& conf, Addr& out) { conf.ipv6("ip", out.data()); }
+  static bool parse_addr(const std::string& s, Addr& out) { return parse_ipv6(s, out.data()); }
   static const char* refused(const Addr& a) { return a[0] == 0xff ? "a multicast address" : nullptr; }
   static void format_addr(const Addr& a, std::string& out) {
     char text[INET6_ADDRSTRLEN];

@@ -1,5 +1,5 @@
 import { defineElement } from '../../src/graph/descriptor.js';
-import { checkRoutes, lookupDescriptorParts } from '../lib/routeText.js';
+import { checkRoutes, lookupDescriptorParts, planRoutes } from '../lib/routeText.js';
 
 export const LookupIP6Route = defineElement({
   name: 'LookupIP6Route',
@@ -19,7 +19,8 @@ export const LookupIP6Route = defineElement({
   inputs: '1',
   outputs: '1-',
   processing: 'h/h',
-  check: (config, ports) => checkRoutes(config.routes ?? [], 128, ports.outputs),
+  check: (config, ports) => checkRoutes(config, 128, ports.outputs),
+  plan: planRoutes,
   examples: [
     "FromPcap({ file: 'in.pcap' }).to(LookupIP6Route({ routes: ['2001:db8::/32 via fe80::1 dev 0', 'default dev 1'] }, 'rt')); // rt.out(0), rt.out(1)",
   ],

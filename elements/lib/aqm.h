@@ -6,6 +6,11 @@
 #include <cstdint>
 #include <cstring>
 
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "element.h"
 #include "ip_util.h"
 #include "packet.h"
 
@@ -61,6 +66,50 @@ struct CoDelParams {
   uint64_t target_ns = 5000000, interval_ns = 100000000;
   uint64_t mtu = 1514;  // MAXPACKET: no drop while at most this many bytes wait
   bool ecn = false;
+};
+
+// The settings CoDel and FQCoDel share (`target`, `interval`, `mtu`, `ecn`), read from the config
+// and (but `mtu`) written by handlers from the control thread, and read once per pull.
+class CoDelSettings {
+ public:
+  void configure(const Config& conf) {
+    facts_ = &conf.facts();
+    target_ns_.store(seconds_ns(conf.number("target")));
+    interval_ns_.store(seconds_ns(conf.number("interval")));
+    if (target_ns_.load() >= interval_ns_.load()) throw ConfigError("target must be less than interval");
+    mtu_ = uint64_t(conf.integer("mtu"));
+    ecn_.store(conf.boolean("ecn"));
+  }
+
+  CoDelParams now() const {
+    return {target_ns_.load(std::memory_order_relaxed), interval_ns_.load(std::memory_order_relaxed), mtu_,
+            ecn_.load(std::memory_order_relaxed)};
+  }
+
+  void add_handlers(std::vector<Handler>& h) {
+    h.push_back({"target", [this] { return format_number(double(target_ns_.load()) / 1e9); },
+                 [this](const std::string& v) {
+                   const uint64_t t = seconds_ns(parse_field_number(*facts_, v, "target"));
+                   if (t >= interval_ns_.load()) throw HandlerError("target: must be less than interval (" + format_number(double(interval_ns_.load()) / 1e9) + " s)");
+                   target_ns_.store(t);
+                 }});
+    h.push_back({"interval", [this] { return format_number(double(interval_ns_.load()) / 1e9); },
+                 [this](const std::string& v) {
+                   const uint64_t t = seconds_ns(parse_field_number(*facts_, v, "interval"));
+                   if (t <= target_ns_.load()) throw HandlerError("interval: must be more than target (" + format_number(double(target_ns_.load()) / 1e9) + " s)");
+                   interval_ns_.store(t);
+                 }});
+    h.push_back({"ecn", [this] { return std::string(ecn_.load() ? "true" : "false"); },
+                 [this](const std::string& v) { ecn_.store(parse_bool(v, "ecn")); }});
+  }
+
+ private:
+  static uint64_t seconds_ns(double s) { return uint64_t(std::llround(s * 1e9)); }
+
+  const ClassFacts* facts_ = nullptr;  // the element's, for the handlers' range checks
+  std::atomic<uint64_t> target_ns_{0}, interval_ns_{0};
+  std::atomic<bool> ecn_{false};
+  uint64_t mtu_ = 0;
 };
 
 // One queue's CoDel state and its dequeue, the RFC's pseudocode (section 5) with the Linux

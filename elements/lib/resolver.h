@@ -63,10 +63,13 @@ class NeighbourResolver : public Element {
 
 
   void configure(const Config& conf) override {
-    const std::string ip = conf.string("ip");
-    if (!Derived::parse_addr(ip, my_ip_)) throw ConfigError("ip: '" + ip + "' is not an " + Derived::kFamily + " address");
-    if (const char* why = Derived::refused(my_ip_)) throw ConfigError("ip: '" + ip + "' is " + why);
-    conf.ether("mac", my_mac_);
+    Derived::config_addr(conf, my_ip_);
+    if (const char* why = Derived::refused(my_ip_)) {
+      std::string text;
+      Derived::format_addr(my_ip_, text);
+      throw ConfigError("config field 'ip': " + text + " is " + why);
+    }
+    conf.mac("mac", my_mac_);
     capacity_ = uint32_t(conf.integer("capacity"));
     per_host_ = uint32_t(conf.integer("perHost"));
     entry_capacity_ = uint32_t(conf.integer("entryCapacity"));
@@ -480,7 +483,7 @@ class NeighbourResolver : public Element {
       throw HandlerError(std::string("insert: write 'IP MAC', like '") + Derived::kInsertExample + " 02:00:00:00:00:02'");
     if (!Derived::parse_addr(w[0], ip)) throw HandlerError("insert: '" + w[0] + "' is not an " + Derived::kFamily + " address");
     if (const char* why = Derived::refused(ip)) throw HandlerError("insert: '" + w[0] + "' is " + why);
-    if (!ether_from_text(w[1], mac)) throw HandlerError("insert: '" + w[1] + "' is not an Ethernet address like 02:00:00:00:00:02");
+    if (!parse_mac(w[1], mac)) throw HandlerError("insert: '" + w[1] + "' is not an Ethernet address like 02:00:00:00:00:02");
     if ((mac[0] & 1)) throw HandlerError("insert: '" + w[1] + "' is a multicast address");
     const uint64_t now = monotonic_ns();
     SpinLock::Guard lock(lock_);

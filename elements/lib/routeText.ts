@@ -1,6 +1,7 @@
 // Route text for IPLookup and LookupIP6Route has one parser, the native one
 // (native/fib/routes.cc), which reads route files, the route handlers' text and, through
-// checkRoutes below, the `routes` config at compile time:
+// parsedRoutes below, the `routes` config at compile time, once: the plan carries those routes
+// typed (`compiledRoutes`), and the load reads them without parsing text again:
 //
 //   PREFIX OUTPUT | PREFIX GATEWAY OUTPUT | PREFIX [via GATEWAY] [dev OUTPUT]
 //   PREFIX nexthop [via GW] [dev OUT] nexthop ...      (ECMP)
@@ -8,14 +9,29 @@
 // Addresses and prefixes alone (other elements' configs) are parsed by src/util/address.ts.
 
 import { Type } from 'typebox';
-import { loadNative } from '../../src/runtime/native.js';
+import { loadNative, type TypedRoute } from '../../src/runtime/native.js';
 
 type Width = 32 | 128;
 
-/** The descriptors' check: the first bad route, named, or a prefix given twice (by the native parser). */
-export function checkRoutes(routes: string[], width: Width, outputs: number): string | undefined {
-  if (routes.length === 0) return undefined;
-  return loadNative().checkRoutes(width, outputs, routes) || undefined;
+// The parse of one config's routes, from its check to its plan hook (the same object).
+const parsed = new WeakMap<object, TypedRoute[]>();
+
+/** The descriptors' check: the first bad route, named, or a prefix given twice (by the native
+ *  parser); the routes it parsed are kept for the plan hook. */
+export function checkRoutes(config: { routes?: string[]; compiledRoutes?: unknown }, width: Width, outputs: number): string | undefined {
+  if (config.compiledRoutes !== undefined) return "config field 'compiledRoutes' is filled in by the compiler from 'routes': leave it out";
+  const routes = config.routes ?? [];
+  const r = routes.length === 0 ? [] : loadNative().parseRoutes(width, outputs, routes);
+  if (typeof r === 'string') return r;
+  parsed.set(config, r);
+  return undefined;
+}
+
+/** The plan hook: the routes the check parsed, typed. */
+export function planRoutes(config: { routes?: string[] }): { compiledRoutes: TypedRoute[] } {
+  const r = parsed.get(config);
+  if (!r) throw new Error('internal: planRoutes before checkRoutes');
+  return { compiledRoutes: r };
 }
 
 /** What differs between IPLookup and LookupIP6Route in their descriptors. */
@@ -57,8 +73,10 @@ per entry) and from \`file\` (one per line, \`#\` comments); each is one of
 
 PREFIX is \`ADDRESS/LEN\`, a bare address (a /${f.width} host route) or \`default\` (${f.defaultPrefix}). A prefix with
 bits set beyond its length is refused (with the canonical prefix suggested), and so is a prefix
-given twice. OUTPUT is this element's output number. A bad route is refused at compile time (and
-again at load time) with an error naming the element and the route. \`file\` is read when the
+given twice. OUTPUT is this element's output number. \`routes\` is parsed once, at compile time, by the native
+route parser: a bad route is refused then with an error naming the element and the route, and the
+plan carries the routes typed (\`compiledRoutes\`, docs/plan.md), which the load checks again
+without parsing text. \`file\` is read when the
 graph loads, by the native side: plain text, or gzip when its name ends in \`.gz\` (a corrupt or
 truncated gzip file fails the load with an error naming the file).
 
@@ -92,6 +110,11 @@ cost one rebuild at most.${f.extra ? `\n${f.extra}` : ''}`;
       {
         routes: Type.Optional(Type.Array(Type.String(), { default: [], description: "Routes, one per entry: 'PREFIX OUTPUT', 'PREFIX GATEWAY OUTPUT', 'PREFIX [via GW] [dev OUTPUT]' or multipath." })),
         file: Type.Optional(Type.String({ default: '', description: "A file of more routes, one per line ('#' comments), read at load time: plain text, or gzip when the name ends in .gz; '' for none." })),
+        compiledRoutes: Type.Optional(
+          Type.Array(Type.Unknown(), {
+            description: "Filled in by the compiler from 'routes': each route typed, [ADDRESS, LEN, GATEWAY or null, OUTPUT, ...] (docs/plan.md); leave it out.",
+          }),
+        ),
       },
       { additionalProperties: false },
     ),

@@ -18,11 +18,7 @@ class CoDel final : public Element {
   void configure(const Config& conf) override {
     capacity_.store(uint32_t(conf.integer("capacity")));
     ring_ = std::make_unique<PtrRing>(next_pow2(std::max<uint32_t>(capacity_.load(), 64)));
-    target_ns_.store(seconds_ns(conf.number("target")));
-    interval_ns_.store(seconds_ns(conf.number("interval")));
-    if (target_ns_.load() >= interval_ns_.load()) throw ConfigError("target must be less than interval");
-    mtu_ = uint64_t(conf.integer("mtu"));
-    ecn_.store(conf.boolean("ecn"));
+    codel_.configure(conf);
     c_enqueued_ = counter("enqueued");
     c_drops_full_ = counter("drops_full");
     c_drops_delay_ = counter("drops_delay");
@@ -51,8 +47,7 @@ class CoDel final : public Element {
     max = std::min(max, kMaxBatch - b.count);
     if (max == 0) return 0;
     SpinLock::Guard g(lock_);
-    const aqm::CoDelParams params{target_ns_.load(std::memory_order_relaxed), interval_ns_.load(std::memory_order_relaxed), mtu_,
-                                  ecn_.load(std::memory_order_relaxed)};
+    const aqm::CoDelParams params = codel_.now();
     const uint64_t now = now_ns();
     // Packets come off the ring in chunks of what is still wanted; each is delivered or
     // dropped before the next chunk, so none is left over between pulls.
@@ -116,24 +111,10 @@ class CoDel final : public Element {
     h.push_back({"capacity", [this] { return std::to_string(capacity_.load()); },
                  [this](const std::string& v) { set_capacity(uint32_t(parse_field_integer(v, "capacity"))); },
                  /*exclusive=*/true});
-    h.push_back({"target", [this] { return format_number(double(target_ns_.load()) / 1e9); },
-                 [this](const std::string& v) {
-                   const uint64_t t = seconds_ns(parse_field_number(v, "target"));
-                   if (t >= interval_ns_.load()) throw HandlerError("target: must be less than interval (" + format_number(double(interval_ns_.load()) / 1e9) + " s)");
-                   target_ns_.store(t);
-                 }});
-    h.push_back({"interval", [this] { return format_number(double(interval_ns_.load()) / 1e9); },
-                 [this](const std::string& v) {
-                   const uint64_t t = seconds_ns(parse_field_number(v, "interval"));
-                   if (t <= target_ns_.load()) throw HandlerError("interval: must be more than target (" + format_number(double(target_ns_.load()) / 1e9) + " s)");
-                   interval_ns_.store(t);
-                 }});
-    h.push_back({"ecn", [this] { return std::string(ecn_.load() ? "true" : "false"); },
-                 [this](const std::string& v) { ecn_.store(parse_bool(v, "ecn")); }});
+    codel_.add_handlers(h);
   }
 
  private:
-  static uint64_t seconds_ns(double s) { return uint64_t(std::llround(s * 1e9)); }
 
   void set_capacity(uint32_t cap) {
     if (cap > ring_->size()) {
@@ -149,9 +130,7 @@ class CoDel final : public Element {
   std::unique_ptr<PtrRing> ring_;
   std::atomic<uint32_t> capacity_{0};
   std::atomic<int64_t> bytes_{0};
-  std::atomic<uint64_t> target_ns_{0}, interval_ns_{0};
-  std::atomic<bool> ecn_{false};
-  uint64_t mtu_ = 0;
+  aqm::CoDelSettings codel_;
   // Dequeue side.
   mutable SpinLock lock_;
   aqm::CoDelState state_;

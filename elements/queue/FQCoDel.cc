@@ -19,11 +19,7 @@ class FQCoDel final : public Element {
     flows_.resize(size_t(conf.bounded("flows", 65536)));
     quantum_.store(int32_t(conf.integer("quantum")));
     limit_.store(uint32_t(conf.integer("limit")));
-    target_ns_.store(seconds_ns(conf.number("target")));
-    interval_ns_.store(seconds_ns(conf.number("interval")));
-    if (target_ns_.load() >= interval_ns_.load()) throw ConfigError("target must be less than interval");
-    mtu_ = uint64_t(conf.integer("mtu"));
-    ecn_.store(conf.boolean("ecn"));
+    codel_.configure(conf);
     seed_ = uint64_t(conf.integer("seed"));
     if (seed_ == 0) seed_ = std::random_device{}() | 1;
     c_enqueued_ = counter("enqueued");
@@ -84,8 +80,7 @@ class FQCoDel final : public Element {
     uint64_t drops = 0, marks = 0;
     {
       SpinLock::Guard g(lock_);
-      const aqm::CoDelParams params{target_ns_.load(std::memory_order_relaxed), interval_ns_.load(std::memory_order_relaxed), mtu_,
-                                    ecn_.load(std::memory_order_relaxed)};
+      const aqm::CoDelParams params = codel_.now();
       const int32_t quantum = quantum_.load(std::memory_order_relaxed);
       const uint64_t now = now_ns();
       auto drop_one = [&](Packet* p) {
@@ -161,20 +156,7 @@ class FQCoDel final : public Element {
                  [this](const std::string& v) { limit_.store(uint32_t(parse_field_integer(v, "limit"))); }});
     h.push_back({"quantum", [this] { return std::to_string(quantum_.load()); },
                  [this](const std::string& v) { quantum_.store(int32_t(parse_field_integer(v, "quantum"))); }});
-    h.push_back({"target", [this] { return format_number(double(target_ns_.load()) / 1e9); },
-                 [this](const std::string& v) {
-                   const uint64_t t = seconds_ns(parse_field_number(v, "target"));
-                   if (t >= interval_ns_.load()) throw HandlerError("target: must be less than interval (" + format_number(double(interval_ns_.load()) / 1e9) + " s)");
-                   target_ns_.store(t);
-                 }});
-    h.push_back({"interval", [this] { return format_number(double(interval_ns_.load()) / 1e9); },
-                 [this](const std::string& v) {
-                   const uint64_t t = seconds_ns(parse_field_number(v, "interval"));
-                   if (t <= target_ns_.load()) throw HandlerError("interval: must be more than target (" + format_number(double(target_ns_.load()) / 1e9) + " s)");
-                   interval_ns_.store(t);
-                 }});
-    h.push_back({"ecn", [this] { return std::string(ecn_.load() ? "true" : "false"); },
-                 [this](const std::string& v) { ecn_.store(parse_bool(v, "ecn")); }});
+    codel_.add_handlers(h);
   }
 
  private:
@@ -195,7 +177,6 @@ class FQCoDel final : public Element {
     uint32_t head = kNone, tail = kNone, size = 0;
   };
 
-  static uint64_t seconds_ns(double s) { return uint64_t(std::llround(s * 1e9)); }
 
   static Packet* next_of(const Packet* p) {
     Packet* n;
@@ -314,9 +295,8 @@ class FQCoDel final : public Element {
   std::atomic<uint32_t> length_{0};  // packets_, for readers outside the lock
   std::atomic<int32_t> quantum_{1514};
   std::atomic<uint32_t> limit_{0};
-  std::atomic<uint64_t> target_ns_{0}, interval_ns_{0};
-  std::atomic<bool> ecn_{false};
-  uint64_t mtu_ = 0, seed_ = 0;
+  aqm::CoDelSettings codel_;
+  uint64_t seed_ = 0;
   mutable SpinLock lock_;
   uint32_t c_enqueued_ = 0, c_drops_overflow_ = 0, c_drops_delay_ = 0, c_marks_ = 0, c_new_flow_count_ = 0;
 };

@@ -64,43 +64,11 @@ inline uint32_t fold(uint64_t s) {
 }
 inline uint32_t checksum_of(uint64_t s) { return ~fold(s) & 0xffff; }
 
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string quoted(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (uint8_t(c) < 0x20) out += '?';
-    else out += c;
-  }
-  return out + "\"";
-}
-
-void parse_mac(const std::string& s, const char* field, uint8_t out[6]) {
-  bool ok = s.size() == 17;
-  for (size_t i = 0; ok && i < 6; i++) {
-    int hi = hex_digit(s[3 * i]), lo = hex_digit(s[3 * i + 1]);
-    if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':' && s[3 * i + 2] != '-')) ok = false;
-    else out[i] = uint8_t(hi << 4 | lo);
-  }
-  if (!ok)
-    throw ConfigError(std::string("config field '") + field +
-                      "' must be an Ethernet address as six hex bytes like 02:00:00:00:00:01, got " + quoted(s));
-}
-
-// An address of the family (4 or 16 bytes); empty text means the family's default.
-void parse_ip(const std::string& s, const char* field, bool v6, const char* def, uint8_t* out) {
-  const std::string& text = s.empty() ? std::string(def) : s;
-  bool ok = text.find('\0') == std::string::npos && text.size() < 64 &&
-            inet_pton(v6 ? AF_INET6 : AF_INET, text.c_str(), out) == 1;
-  if (!ok)
-    throw ConfigError(std::string("config field '") + field + "' must be an " + (v6 ? "IPv6" : "IPv4") +
-                      " address (family is " + (v6 ? "ipv6" : "ipv4") + "; empty for " + def + "), got " + quoted(s));
+// An address of the family (kind "ip": the compiler filled in the family's default for '').
+void family_ip(const Config& conf, const char* field, bool v6, uint8_t out[16]) {
+  if (conf.ip(field, out) != (v6 ? 16 : 4))
+    throw ConfigError(std::string("config field '") + field + "' must be an " + (v6 ? "IPv6" : "IPv4") + " address (family is " +
+                      (v6 ? "ipv6" : "ipv4") + ")");
 }
 
 // splitmix64: a fast, well-mixed PRNG; any seed (0 included) is fine.
@@ -151,11 +119,11 @@ class FlowSource final : public Element {
                         std::to_string(len_max_) + ") exceeds the pool's buffer room of " + std::to_string(room) + " bytes");
 
     uint8_t src_mac[6], dst_mac[6];
-    parse_mac(conf.string("srcEther"), "srcEther", src_mac);
-    parse_mac(conf.string("dstEther"), "dstEther", dst_mac);
+    conf.mac("srcEther", src_mac);
+    conf.mac("dstEther", dst_mac);
     uint8_t src_ip[16] = {}, dst_ip[16] = {};
-    parse_ip(conf.string("srcIp"), "srcIp", v6_, v6_ ? "fd00::1" : "198.18.0.1", src_ip);
-    parse_ip(conf.string("dstIp"), "dstIp", v6_, v6_ ? "fd00:1::1" : "198.19.0.1", dst_ip);
+    family_ip(conf, "srcIp", v6_, src_ip);
+    family_ip(conf, "dstIp", v6_, dst_ip);
     src_port_ = uint32_t(conf.integer("srcPort"));
     const uint32_t dst_port = uint32_t(conf.integer("dstPort"));
     flows_ = uint32_t(conf.integer("flows"));

@@ -1,7 +1,7 @@
-import { isIPv4, isIPv6 } from 'node:net';
 import { Type } from 'typebox';
 import { defineElement } from '../../src/graph/descriptor.js';
-import { etherAddress } from '../../src/graph/types.js';
+import { etherAddress, ipAddress, orEmpty } from '../../src/graph/types.js';
+import { parseIPv4, parseIPv6 } from '../../src/util/address.js';
 
 const HEADERS = { ipv4: 20, ipv6: 40, udp: 8, tcp: 20 } as const;
 const DEFAULT_IP = { ipv4: { src: '198.18.0.1', dst: '198.19.0.1' }, ipv6: { src: 'fd00::1', dst: 'fd00:1::1' } } as const;
@@ -80,18 +80,16 @@ mode is chosen at configuration (a separate specialisation), so the default fixe
       srcEther: Type.Optional(etherAddress('Source Ethernet address.', '02:00:00:00:00:01')),
       dstEther: Type.Optional(etherAddress('Destination Ethernet address.', '02:00:00:00:00:02')),
       srcIp: Type.Optional(
-        Type.String({
-          pattern: '^[0-9a-fA-F:.]*$',
-          default: '',
-          description: 'Source address of flow 0, of the `family`; empty for the family default (198.18.0.1 or fd00::1). Flow i uses this + i on the low 32 bits.',
-        }),
+        orEmpty(
+          ipAddress('Source address of flow 0.'),
+          'Source address of flow 0, of the `family`; empty for the family default (198.18.0.1 or fd00::1). Flow i uses this + i on the low 32 bits.',
+        ),
       ),
       dstIp: Type.Optional(
-        Type.String({
-          pattern: '^[0-9a-fA-F:.]*$',
-          default: '',
-          description: 'Destination address (of packet 0 with dstFlows), of the `family`; empty for the family default (198.19.0.1 or fd00:1::1).',
-        }),
+        orEmpty(
+          ipAddress('Destination address.'),
+          'Destination address (of packet 0 with dstFlows), of the `family`; empty for the family default (198.19.0.1 or fd00:1::1).',
+        ),
       ),
       srcPort: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, default: 1024, description: 'Source port of flow 0; flow i uses (srcPort + i mod 1024) mod 65536.' })),
       dstPort: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, default: 9, description: 'Destination port of every flow.' })),
@@ -146,7 +144,7 @@ mode is chosen at configuration (a separate specialisation), so the default fixe
       return `config field 'lengthMax' must be 0 (every frame 'length' bytes) or at least 'length' (${length}), got ${lengthMax}`;
     if (c.dstRandom && (c.dstFlows ?? 1) > 1)
       return `config field 'dstRandom' cannot be combined with 'dstFlows' > 1 (got dstFlows ${c.dstFlows}): choose random or sequential destinations`;
-    const isFamily = family === 'ipv4' ? isIPv4 : isIPv6;
+    const isFamily = (s: string) => (family === 'ipv4' ? parseIPv4(s) : parseIPv6(s)) !== undefined;
     for (const [field, which] of [['srcIp', 'src'], ['dstIp', 'dst']] as const) {
       const v = c[field] ?? '';
       if (v !== '' && !isFamily(v))
@@ -154,6 +152,8 @@ mode is chosen at configuration (a separate specialisation), so the default fixe
     }
     return undefined;
   },
+  // The family's default addresses for '' (the native side reads typed addresses only).
+  plan: (c) => ({ srcIp: c.srcIp || DEFAULT_IP[c.family ?? 'ipv4'].src, dstIp: c.dstIp || DEFAULT_IP[c.family ?? 'ipv4'].dst }),
   examples: [
     "FlowSource({ flows: 1000, limit: 1_000_000 }).to(Discard())",
     "FlowSource({ family: 'ipv6', protocol: 'tcp', length: 74, lengthMax: 1514, flows: 65536, order: 'random' }).to(Discard())",

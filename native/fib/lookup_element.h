@@ -15,17 +15,9 @@ class RouteLookupElement : public Element {
  public:
   void configure(const Config& conf) override {
     routes_ = std::make_unique<RouteSet>(width(), uint32_t(noutputs()));
-    std::vector<std::pair<std::string, std::string>> lines;
-    const json::Value& arr = conf.value("routes");
-    if (!arr.is_array()) throw ConfigError("'routes' must be an array of strings");
-    for (size_t i = 0; i < arr.as_array().size(); i++) {
-      const json::Value& r = arr.as_array()[i];
-      if (!r.is_string()) throw ConfigError("'routes' must be an array of strings (item " + std::to_string(i) + " is " + r.type_name() + ")");
-      lines.emplace_back("route " + std::to_string(i), r.as_string());
-    }
+    add_typed_routes(conf.value("compiledRoutes"));  // `routes`, parsed by the compiler
     const std::string file = conf.string("file");
     try {
-      routes_->add_lines(lines, false);
       if (!file.empty()) routes_->add_file(file);  // streamed: the file's text is never whole in memory
       pub_.publish(routes_->build(), [this] { synchronize(); });
       malloc_trim(0);  // hand the parsing's freed heap back to the system (a full table: tens of MB)
@@ -90,6 +82,51 @@ class RouteLookupElement : public Element {
  protected:
   virtual unsigned width() const = 0;
 
+  // The plan's typed routes (each [ADDR, LEN, GW, OUTPUT, GW, OUTPUT, ...], docs/plan.md),
+  // checked as route text is: the length, no host bits, outputs that exist, no prefix twice.
+  void add_typed_routes(const json::Value& arr) {
+    if (!arr.is_array()) throw ConfigError("config field 'compiledRoutes' must be an array of routes, got " + arr.dump());
+    std::vector<Hop> hops;
+    for (size_t i = 0; i < arr.as_array().size(); i++) {
+      const json::Value& r = arr.as_array()[i];
+      const std::string what = "config field 'compiledRoutes." + std::to_string(i);
+      const size_t n = r.is_array() ? r.as_array().size() : 0;
+      const json::Value* l = n ? &r.as_array()[1] : nullptr;
+      if (n < 4 || n % 2 || n > 2 + 2 * 1024 || !l->is_number() || l->as_number() != double(unsigned(l->as_number())) || l->as_number() > width())
+        throw ConfigError(what + "' must be [ADDRESS, LEN (0 to " + std::to_string(width()) + "), GATEWAY or null, OUTPUT, ...] (1 to 1024 next hops), got " + r.dump());
+      const unsigned len = unsigned(l->as_number());
+      const u128 key = typed_key(r.as_array()[0], what + ".0'");
+      if (key & ~prefix_mask(len))
+        throw ConfigError(what + "': " + routes_->prefix_text(key, len) + " has bits set beyond its length");
+      hops.clear();
+      for (size_t h = 2; h < n; h += 2) {
+        const json::Value& gw = r.as_array()[h];
+        const json::Value& out = r.as_array()[h + 1];
+        const std::string hw = what + "." + std::to_string(h + 1) + "'";
+        if (!out.is_number() || out.as_number() != double(uint32_t(out.as_number())))
+          throw ConfigError(hw + " must be an output number, got " + out.dump());
+        Hop hop;
+        hop.port = uint32_t(out.as_number());
+        if (hop.port >= uint32_t(noutputs()))
+          throw ConfigError(hw + ": output " + std::to_string(hop.port) + " does not exist: the element has " + std::to_string(noutputs()) + " output(s)");
+        if (!gw.is_null()) {
+          const u128 g = typed_key(gw, what + "." + std::to_string(h) + "'");
+          for (int b = 0; b < 16; b++) hop.gw[b] = uint8_t(g >> (120 - 8 * b));
+          hop.has_gw = true;
+        }
+        hops.push_back(hop);
+      }
+      if (!routes_->insert(key, len, hops)) throw ConfigError(what + "': prefix " + routes_->prefix_text(key, len) + " is given twice");
+    }
+  }
+  // A typed address of the element's family as an LPM key.
+  u128 typed_key(const json::Value& v, const std::string& what) const {
+    if (width() == 32) return key4(ntohl(typed_ipv4(v, what)));
+    uint8_t b[16];
+    typed_ipv6(v, what, b);
+    return key6(b);
+  }
+
   // The published snapshot's answer for an address, as route text without the prefix.
   std::string lookup_text(const std::string& addr_text) {
     std::string a = addr_text;
@@ -99,11 +136,11 @@ class RouteLookupElement : public Element {
     uint32_t nh;
     if (width() == 32) {
       uint32_t x;
-      if (!parse_ip4(a, x)) throw std::runtime_error("'" + a + "' is not an IPv4 address");
+      if (!parse_ipv4(a, x)) throw std::runtime_error("'" + a + "' is not an IPv4 address");
       nh = s->lpm->lookup(x);
     } else {
       uint8_t b[16];
-      if (!parse_ip6(a, b)) throw std::runtime_error("'" + a + "' is not an IPv6 address");
+      if (!parse_ipv6(a, b)) throw std::runtime_error("'" + a + "' is not an IPv6 address");
       nh = s->lpm->lookup6(b);
     }
     if (nh == kNoRoute) return "no route";

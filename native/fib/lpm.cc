@@ -319,46 +319,6 @@ uint32_t NextHopTable::add(const std::vector<uint32_t>& members) {
 }
 
 // ---------------------------------------------------------------------------------
-bool parse_ip4(const std::string& s, uint32_t& out) {
-  uint32_t v = 0;
-  int parts = 0;
-  size_t i = 0;
-  while (parts < 4) {
-    if (i >= s.size() || s[i] < '0' || s[i] > '9') return false;
-    uint32_t p = 0;
-    size_t digits = 0;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
-      p = p * 10 + uint32_t(s[i] - '0');
-      if (++digits > 3 || p > 255) return false;
-      i++;
-    }
-    v = v << 8 | p;
-    if (++parts < 4) {
-      if (i >= s.size() || s[i] != '.') return false;
-      i++;
-    }
-  }
-  if (i != s.size()) return false;
-  out = v;
-  return true;
-}
-
-bool parse_ip6(const std::string& s, uint8_t out[16]) {
-  if (s.size() > 45) return false;
-  return inet_pton(AF_INET6, s.c_str(), out) == 1;
-}
-
-std::string format_ip4(uint32_t a) {
-  return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 255) + "." + std::to_string((a >> 8) & 255) + "." +
-         std::to_string(a & 255);
-}
-
-std::string format_ip6(const uint8_t a[16]) {
-  char buf[INET6_ADDRSTRLEN];
-  inet_ntop(AF_INET6, a, buf, sizeof buf);
-  return buf;
-}
-
 bool parse_prefix(const std::string& s, unsigned width, u128& key, unsigned& len, std::string& error) {
   if (s == "default") {
     key = 0;
@@ -369,14 +329,14 @@ bool parse_prefix(const std::string& s, unsigned width, u128& key, unsigned& len
   const std::string addr = s.substr(0, slash);
   if (width == 32) {
     uint32_t a;
-    if (!parse_ip4(addr, a)) {
+    if (!parse_ipv4(addr, a)) {
       error = "'" + addr + "' is not an IPv4 address";
       return false;
     }
     key = key4(a);
   } else {
     uint8_t b[16];
-    if (!parse_ip6(addr, b)) {
+    if (!parse_ipv6(addr, b)) {
       error = "'" + addr + "' is not an IPv6 address";
       return false;
     }
@@ -399,13 +359,13 @@ bool parse_prefix(const std::string& s, unsigned width, u128& key, unsigned& len
 }
 
 std::string format_prefix(u128 key, unsigned len, unsigned width) {
-  if (width == 32) return format_ip4(uint32_t(key >> 96)) + "/" + std::to_string(len);
+  if (width == 32) return format_ipv4(uint32_t(key >> 96)) + "/" + std::to_string(len);
   uint8_t b[16];
   for (int i = 15; i >= 0; i--) {
     b[i] = uint8_t(key);
     key >>= 8;
   }
-  return format_ip6(b) + "/" + std::to_string(len);
+  return format_ipv6(b) + "/" + std::to_string(len);
 }
 
 std::vector<Route> parse_route_lines(const std::string& text, unsigned width) {

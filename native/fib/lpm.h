@@ -53,6 +53,8 @@
 #include <string>
 #include <vector>
 
+#include "address.h"
+
 namespace pg::fib {
 
 using u128 = unsigned __int128;
@@ -209,12 +211,7 @@ inline uint32_t flow_hash(uint64_t a, uint64_t b) {
   return uint32_t(h);
 }
 
-// ---- address and prefix text (control thread) ----
-// Parse "a.b.c.d" (IPv4, host order) or an IPv6 address into 16 bytes. False if malformed.
-bool parse_ip4(const std::string& s, uint32_t& out);
-bool parse_ip6(const std::string& s, uint8_t out[16]);
-std::string format_ip4(uint32_t addr);
-std::string format_ip6(const uint8_t a[16]);
+// ---- prefix text (control thread; addresses: native/address.h) ----
 // "PREFIX[/LEN]" or "default" for the family (width 32 or 128): key and length, or an error
 // sentence (host bits beyond the length are refused, naming the canonical prefix).
 bool parse_prefix(const std::string& s, unsigned width, u128& key, unsigned& len, std::string& error);

@@ -93,11 +93,11 @@ void RouteMap::maybe_merge() {
 bool RouteSet::parse_gw(const std::string& s, Hop& h) const {
   if (width_ == 32) {
     uint32_t a;
-    if (!parse_ip4(s, a)) return false;
+    if (!parse_ipv4(s, a)) return false;
     const uint8_t b[4] = {uint8_t(a >> 24), uint8_t(a >> 16), uint8_t(a >> 8), uint8_t(a)};
     std::memset(h.gw, 0, 16);
     std::memcpy(h.gw, b, 4);
-  } else if (!parse_ip6(s, h.gw)) {
+  } else if (!parse_ipv6(s, h.gw)) {
     return false;
   }
   h.has_gw = true;
@@ -369,8 +369,8 @@ std::string RouteSet::hops_text(const std::vector<Hop>& hops) const {
     if (hops.size() > 1) out += "nexthop ";
     if (h.has_gw) {
       out += "via ";
-      if (width_ == 32) out += format_ip4(uint32_t(h.gw[0]) << 24 | uint32_t(h.gw[1]) << 16 | uint32_t(h.gw[2]) << 8 | h.gw[3]);
-      else out += format_ip6(h.gw);
+      if (width_ == 32) out += format_ipv4(uint32_t(h.gw[0]) << 24 | uint32_t(h.gw[1]) << 16 | uint32_t(h.gw[2]) << 8 | h.gw[3]);
+      else out += format_ipv6(h.gw);
       out += ' ';
     }
     out += "dev " + std::to_string(h.port);

@@ -128,6 +128,14 @@ class RouteSet {
   // Add the routes of a file, read line by line (never whole; see for_each_route_line); errors
   // name the file and the line. For a set being configured: on an error it is left part-filled.
   void add_file(const std::string& path);
+  // One route already parsed (the plan's typed routes): false, and no change, when its prefix is
+  // there already.
+  bool insert(u128 key, unsigned len, const std::vector<Hop>& hops) {
+    const Prefix k{key, len};
+    if (!routes_.insert(k, intern(hops))) return false;
+    changed_.push_back(k);
+    return true;
+  }
   void remove_prefixes(const std::vector<std::string>& prefixes);  // all or nothing
   void clear() {
     routes_.clear();

@@ -9,6 +9,7 @@ import { Value } from 'typebox/value';
 import type { TObject } from 'typebox';
 import { GraphError, at, type GraphBuilder, type GraphDefinition, type ElementNode, type ParamValue } from '../graph/graph.js';
 import type { ElementDescriptor, GraphContext } from '../graph/descriptor.js';
+import { ADDRESS_KIND, addressKindOf, describeAddress, typedAddress } from '../graph/types.js';
 import { closest } from '../util/suggest.js';
 import { PLAN_FORMAT, PLAN_VERSION, type Plan, type PlanClass, type PlanElement, type PlanField, type PortProcessing } from './plan.js';
 
@@ -63,6 +64,7 @@ export function compileBuilder(name: string, builder: GraphBuilder, params: Plan
   for (const e of elements) {
     const d = e.descriptor!;
     if (d.plan) Object.assign(configs.get(e)!, d.plan(configs.get(e) as never, ports.get(e)!, context(e)));
+    configs.set(e, typedValue(d.config, configs.get(e)) as Record<string, unknown>);
   }
 
   const planElements: PlanElement[] = elements.map((e) => {
@@ -107,6 +109,13 @@ export function classFacts(d: ElementDescriptor): PlanClass {
 // `type`: a number or a name); an enum gives values; an array (or a union's array branch) its
 // item count bounds and, recursively, its items' facts.
 function fieldFacts(s: any): PlanField {
+  const address = addressKindOf(s);
+  if (address) {
+    // The plan holds the typed form (typedValue): its JSON type, and the kind that says how to read it.
+    const one = address.kind === 'ipv4' ? 'integer' : address.kind === 'ip' ? ['integer', 'array'] : address.kind.endsWith('prefix') ? 'object' : 'array';
+    const type = address.array ? 'array' : s.anyOf ? [one, 'null'].flat() : one;
+    return { type, kind: address.kind };
+  }
   const branches: any[] = s.anyOf ?? [s];
   const types = [...new Set(branches.map((b) => b.type ?? (typeof b.const === 'string' || b.enum ? 'string' : 'any')))];
   const f: PlanField = { type: types.length === 1 ? types[0] : types };
@@ -191,6 +200,7 @@ function normaliseConfig(e: ElementNode, problems: string[]): Record<string, unk
   if (!ok) return undefined;
   const filled = Value.Default(schema, structuredClone(given)) as Record<string, unknown>;
   const found = schemaProblems(schema, filled, '');
+  if (!found.length) found.push(...addressProblems(schema, filled, ''));
   for (const m of found) problems.push(`${desc(e)}: ${m}`);
   return found.length ? undefined : filled;
 }
@@ -203,6 +213,12 @@ function normaliseConfig(e: ElementNode, problems: string[]): Record<string, unk
 function schemaProblems(schema: any, value: unknown, path: string): string[] {
   if (Value.Check(schema, value)) return [];
   const field = path.replace(/^\./, '');
+  // Address text the pattern refuses: the address parser's words, not the pattern.
+  const address = addressKindOf(schema);
+  if (address && !address.array && typeof value === 'string' && value !== '') {
+    const r = typedAddress(address.kind, value);
+    if (typeof r === 'string') return [`config field '${field}': ${r}`];
+  }
   if (schema.anyOf) {
     const variants: any[] = schema.anyOf;
     if (value && typeof value === 'object' && !Array.isArray(value)) {
@@ -253,6 +269,47 @@ function schemaProblems(schema: any, value: unknown, path: string): string[] {
   return out.length ? out : [`config field '${field}' must be ${expected}, got ${JSON.stringify(value)}`];
 }
 
+// Address fields (src/graph/types.ts) whose text the schema's pattern let through but the
+// address parser refuses (an IPv6 address's pattern is loose), at any depth.
+function addressProblems(schema: any, value: unknown, path: string): string[] {
+  const field = path.replace(/^\./, '');
+  const address = addressKindOf(schema);
+  if (address) {
+    const texts = address.array ? (value as string[]).map((v, i) => [v, `${field}.${i}`] as const) : [[value as string, field] as const];
+    return texts.flatMap(([text, name]) => {
+      if (text === '') return [];
+      const r = typedAddress(address.kind, text);
+      return typeof r === 'string' ? [`config field '${name}': ${r}`] : [];
+    });
+  }
+  if (schema?.type === 'object' && schema.properties && value && typeof value === 'object')
+    return Object.keys(schema.properties).flatMap((k) => ((value as any)[k] === undefined ? [] : addressProblems(schema.properties[k], (value as any)[k], `${path}.${k}`)));
+  if (schema?.type === 'array' && schema.items && Array.isArray(value)) return value.flatMap((item, i) => addressProblems(schema.items, item, `${path}.${i}`));
+  return [];
+}
+
+// The plan's form of a checked config: every address field's text replaced by its typed form
+// ('' by null), at any depth of objects and arrays (not inside unions of objects: a descriptor
+// whose plan hook types such a field itself, like IPRewriter's specs, keeps its text).
+function typedValue(schema: any, value: unknown): unknown {
+  const address = addressKindOf(schema);
+  const one = (text: unknown) => {
+    if (typeof text !== 'string') return text; // typed already (a plan hook's)
+    if (text === '') return null;
+    const r = typedAddress(address!.kind, text);
+    if (typeof r === 'string') throw new Error(`internal: an address the checks passed is refused: ${r}`);
+    return r;
+  };
+  if (address) return address.array && Array.isArray(value) ? value.map(one) : one(value);
+  if (schema?.type === 'object' && schema.properties && value && typeof value === 'object' && !Array.isArray(value)) {
+    const out: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+    for (const k of Object.keys(schema.properties)) if (out[k] !== undefined) out[k] = typedValue(schema.properties[k], out[k]);
+    return out;
+  }
+  if (schema?.type === 'array' && schema.items && Array.isArray(value)) return value.map((item) => typedValue(schema.items, item));
+  return value;
+}
+
 function valueAt(v: unknown, path: string): unknown {
   let cur: any = v;
   for (const part of path.split('/').filter(Boolean)) cur = cur?.[part];
@@ -261,6 +318,7 @@ function valueAt(v: unknown, path: string): unknown {
 
 export function describeSchema(s: any): string {
   if (!s) return '';
+  if (s[ADDRESS_KIND]) return describeAddress(s[ADDRESS_KIND]);
   if (s.anyOf) return s.anyOf.map(describeSchema).join(' or ');
   if (s.const !== undefined) return JSON.stringify(s.const);
   if (s.enum) return s.enum.map((x: unknown) => JSON.stringify(x)).join(' | ');

@@ -1,7 +1,9 @@
 // The plan: the only contract between TypeScript and the native engine.
 // Its schema is documented in docs/plan.md; bump PLAN_VERSION on any incompatible change
 // (the engine refuses plans of another version).
-export const PLAN_VERSION = 2;
+import type { AddressKind } from '../graph/types.js';
+
+export const PLAN_VERSION = 3;
 export const PLAN_FORMAT = 'pktgraph-plan';
 
 export type PortProcessing = 'push' | 'pull';
@@ -32,6 +34,9 @@ export interface PlanField {
   minItems?: number;
   maxItems?: number;
   items?: PlanField;
+  /** An address field's kind (src/graph/types.ts): the plan holds its typed form (for an array
+   *  field, each item's), which the native getters of that kind read (docs/plan.md). */
+  kind?: AddressKind;
 }
 
 /** The descriptor's facts the native side needs, once per element class used in the graph. */

@@ -77,9 +77,14 @@ export interface NativeAddon {
   Engine: new (options?: EngineOptions) => NativeEngine;
   planVersion: number;
   elementClasses(): string[];
-  /** The route text check of IPLookup and LookupIP6Route: '' or the first problem. */
-  checkRoutes(width: 32 | 128, outputs: number, routes: string[]): string;
+  /** The route text parse of IPLookup and LookupIP6Route: the first problem, or the routes typed. */
+  parseRoutes(width: 32 | 128, outputs: number, routes: string[]): string | TypedRoute[];
 }
+
+/** A route as the plan carries it (IPLookup's and LookupIP6Route's `compiledRoutes`):
+ *  [ADDRESS, LEN, GATEWAY, OUTPUT, GATEWAY, OUTPUT, ...], a GATEWAY, OUTPUT pair per next hop;
+ *  addresses typed as in address fields (IPv4 a number, IPv6 16 bytes), GATEWAY null for none. */
+export type TypedRoute = (number | number[] | null)[];
 
 let addon: NativeAddon | undefined;
 

@@ -3,10 +3,18 @@
 // a BigUint64Array view (no copies, no calls), handlers go through the addon, and the
 // drain check tells when a graph with finite sources has finished its work.
 import { findDescriptor, type CounterView } from '../graph/descriptor.js';
+import { addressText } from '../graph/types.js';
 import type { Plan, PlanElement } from '../compiler/plan.js';
 import { loadNative, type EngineOptions, type NativeEngine, type NativeGraphInfo } from './native.js';
 
 export type { EngineOptions } from './native.js';
+
+/** An element's plan config as the `config` handler shows it: address fields, typed in the plan,
+ *  in their canonical spelling ('198.18.0.1', 'fd00::1', '02:00:00:00:00:01'). */
+export function shownConfig(plan: Plan, e: PlanElement): Record<string, unknown> {
+  const fields = plan.classes?.[e.class]?.fields ?? {};
+  return Object.fromEntries(Object.entries(e.config).map(([k, v]) => [k, fields[k]?.kind ? addressText(fields[k].kind!, v) : v]));
+}
 
 export interface HandlerInfo {
   name: string;
@@ -235,7 +243,7 @@ export class RunningGraph {
    */
   config(element: string): Record<string, unknown> {
     const e = this.element(element);
-    return { ...e.plan.config, ...this.written.get(element) };
+    return { ...shownConfig(this.plan, e.plan), ...this.written.get(element) };
   }
 
   // The value as the element took it: read back when the handler is readable (it may have

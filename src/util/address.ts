@@ -1,7 +1,8 @@
 // The one set of address parsers on the TypeScript side (configs, recipes, labs, descriptor
-// checks). They accept exactly what the native side's inet_pton(3) accepts (native/element.cc:
-// ipv4_from_text, ipv6_from_text, ether_from_text), so a config TypeScript passes is one the
-// engine reads; test/address.test.ts checks that against libc on a table of inputs.
+// checks, and the compiler's address fields, which reach the engine typed: src/graph/types.ts).
+// They accept exactly what inet_pton(3) accepts, as does the one native parser of text that
+// arrives at run time (native/address.h: handlers, route files); test/address.test.ts checks
+// both against libc on a table of inputs.
 //
 // IPv4 addresses are numbers (0 to 2^32-1), IPv6 addresses bigints (0 to 2^128-1).
 
