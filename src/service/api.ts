@@ -125,10 +125,8 @@ export function checkRequest(op: OperationName, args: unknown): string | undefin
     const name = field.split('.')[0];
     if (name === 'name' && typeof (args as { name?: unknown })?.name === 'string')
       return `'${(args as { name: string }).name}' is not a valid virtual router name: use ${ROUTER_NAME_RULE}`;
-    if (e.keyword === 'additionalProperties') {
-      const extra = (e.params as { additionalProperties?: string[] }).additionalProperties ?? [];
-      return `${op}: unknown field${extra.length > 1 ? 's' : ''} ${extra.map((x) => `'${field ? `${field}.` : ''}${x}'`).join(', ')}`;
-    }
+    // A field the schema does not declare (typebox reports it as its `false` sub-schema).
+    if (e.keyword === 'additionalProperties' || e.keyword === 'boolean') return `${op}: unknown field '${field}'`;
     if (field.startsWith('source')) return `${op}: 'source' must be { file, params? } or { recipe: 'ipRouter', description }, got ${JSON.stringify((args as { source?: unknown }).source)}`;
     return `${op}: ${field ? `field '${field}' ` : 'the request '}${e.message}`;
   }
