@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Engine, EngineError } from '../src/service/client.js';
+import { operationsDoc } from '../src/service/api.js';
 import { LINKTYPE_RAW, readPcap, writePcap } from './lib/pcap.js';
 import { ipv4, udp, PROTO_UDP } from './lib/packets.js';
 
@@ -112,6 +113,11 @@ let main: Awaited<ReturnType<typeof serve>>;
 
 t.before(async () => {
   main = await serve(sock);
+});
+
+t.test('docs/virtual-routers.md lists every operation as its schemas declare it', async (t) => {
+  const doc = readFileSync(join(root, 'docs', 'virtual-routers.md'), 'utf8');
+  for (const line of operationsDoc()) t.ok(doc.includes(line), line.slice(0, 40));
 });
 
 t.test('serve prints where its socket is, owner-only', async (t) => {

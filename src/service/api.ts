@@ -1,7 +1,7 @@
 // The operations of a pktgraph engine service, declared once: each operation's request and
 // answer as typebox schemas with their documentation. The control socket validates requests
 // against these (checkRequest) and the TypeScript client (Engine) and the CLI are typed from
-// them; `operationsDoc()` prints them (docs/virtual-routers.md is generated from it), and a
+// them; `operationsDoc()` prints them (the list in docs/virtual-routers.md, kept in step by test/vrouter.test.ts), and a
 // later HTTP API serves the same table.
 import { Type, type Static, type TSchema } from 'typebox';
 import { Value } from 'typebox/value';
