@@ -247,6 +247,17 @@ t.test('every lifecycle transition; every invalid one and every bad request refu
   await refused(t, engine, 'stop a failed router', () => engine.stopRouter('f'), /^virtual router 'f' is failed, not running/);
   t.same((await engine.deleteRouter('f')).releasedPackets, 0);
 
+  // A router built by the ipRouter recipe: its own elements, compiled at create; its devices do
+  // not exist here, so the engine refuses to load it and it is failed, with the reason.
+  const r1 = await engine.createRouter('r1', { recipe: 'ipRouter', description: { interfaces: [{ device: 'pg-vrnone0', ipv4: '198.18.1.254/24' }, { device: 'pg-vrnone1', ipv4: '198.18.2.254/24' }] } });
+  t.equal(r1.state, 'defined');
+  t.equal(r1.graph, 'r1');
+  const r1Elements = (await engine.showRouter('r1')).elementList;
+  t.ok(r1Elements.some((e) => e.class === 'IPLookup') && r1Elements.filter((e) => e.class === 'FromDevice').length === 2, 'its elements: an IPLookup, a FromDevice per interface');
+  t.match((await engine.startRouter('r1').then(() => undefined, (e: Error) => e))?.message, /^virtual router 'r1' failed to start: /);
+  t.equal((await engine.showRouter('r1')).state, 'failed');
+  await engine.deleteRouter('r1');
+
   // start resumes a stopped router where it was.
   t.equal((await engine.startRouter('q')).state, 'running');
   await waitFor('q to count again', async () => (await engine.counters('q')).counter.packets > stoppedAt.counter.packets);

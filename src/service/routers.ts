@@ -57,6 +57,8 @@ export class VirtualRouters {
   private readonly routers = new Map<string, Router>();
   /** Names being created (compiling), so two creates of one name cannot both succeed. */
   private readonly creating = new Set<string>();
+  /** Set once the engine is stopping: no request is taken after that. */
+  private closing = false;
 
   /** `onStop`: called (after the answer is sent) when an `engine.stop` request arrives. */
   constructor(
@@ -69,6 +71,7 @@ export class VirtualRouters {
   async perform(op: string, args: unknown): Promise<unknown>;
   async perform(op: string, args: unknown): Promise<unknown> {
     if (!isOperation(op)) throw new ServiceError(`unknown operation ${JSON.stringify(op)}`);
+    if (this.closing) throw new ServiceError('the engine is stopping; it takes no more requests');
     const problem = checkRequest(op, args ?? {});
     if (problem) throw new ServiceError(problem);
     const a = (args ?? {}) as { name: string };
@@ -88,7 +91,7 @@ export class VirtualRouters {
       case 'engine.status':
         return this.status();
       case 'engine.stop':
-        setImmediate(this.onStop);
+        setImmediate(this.onStop); // after the answer
         return { stopping: true };
     }
   }
@@ -127,6 +130,7 @@ export class VirtualRouters {
     } finally {
       this.creating.delete(req.name);
     }
+    if (this.closing) throw new ServiceError('the engine is stopping; it takes no more requests');
     taken();
     // The engine knows the graph by the router's name: two routers from one file do not collide.
     const r: Router = { name: req.name, state: 'defined', source: req.source, plan: { ...plan, name: req.name }, graphName: plan.name, created: new Date().toISOString() };
@@ -171,8 +175,9 @@ export class VirtualRouters {
     return { name, releasedPackets: held, pool: this.pool() };
   }
 
-  /** Delete every router (the engine is stopping). */
+  /** Delete every router: the engine is stopping, and takes no more requests (a create still compiling is refused). */
   deleteAll(): void {
+    this.closing = true;
     for (const name of [...this.routers.keys()]) this.delete(name);
   }
 
