@@ -263,6 +263,17 @@ t.test('every lifecycle transition; every invalid one and every bad request refu
   await waitFor('q to count again', async () => (await engine.counters('q')).counter.packets > stoppedAt.counter.packets);
   t.ok(Number(await engine.read('q', 'q', 'length')) >= Number(length), 'its queue kept what it held and grows again');
 
+  // Two creates of one name at once (two connections): one wins, the other is refused.
+  const both = await Promise.allSettled([engine.createRouter('twin', { file: held }), new Engine(sock).createRouter('twin', { file: held })]);
+  t.same(both.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+  t.match((both.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason.message, /^the name 'twin' is taken by another virtual router/);
+  await engine.deleteRouter('twin');
+
+  // handlers of a router's element through the CLI.
+  const h = await cli(['handlers', 'q/q', '--control', sock]);
+  t.equal(h.code, 0, h.stderr);
+  t.match(h.stdout, /^length +r/m);
+
   // vr list and show through the CLI.
   const list = await cli(['vr', 'list', '--json', '--control', sock]);
   t.same((JSON.parse(list.stdout) as { name: string; state: string }[]).map((r) => [r.name, r.state]), [['a', 'running'], ['b', 'running'], ['q', 'running']]);
