@@ -20,3 +20,4 @@ export * from './control/index.js';
 export * from './lab/index.js';
 export { ipRouter, buildRouter } from './recipes/router.js';
 export type { RouterDescription, RouterInterface, RouterOptions, RouterNat, RouterNatForward } from './recipes/router.js';
+export * from './service/index.js';

@@ -130,6 +130,34 @@ function program(): Command {
     .option('--control <name|path>', controlHelp)
     .action(async (graph: string | undefined, opts) => (await control()).profileCommand(graph, opts));
 
+  const vr = () => import('./vr.js');
+  p.command('serve')
+    .description('run an engine that hosts virtual routers until Ctrl-C, SIGTERM or `pktgraph vr shutdown`; manage them with `pktgraph vr`')
+    .option('-t, --threads <n>', `worker threads, ${range(ENGINE_LIMITS.threads)} (default: every CPU)`, integer(ENGINE_LIMITS.threads))
+    .option('--pool <n>', `packet buffers in the pool, ${range(ENGINE_LIMITS.poolBuffers)}`, integer(ENGINE_LIMITS.poolBuffers))
+    .option('--buffer-size <bytes>', `bytes per packet buffer, headroom included, ${range(ENGINE_LIMITS.bufferSize)} (default 2048)`, integer(ENGINE_LIMITS.bufferSize))
+    .option('--control <name|path>', `${controlHelp} (default: default, else the first free default-N)`)
+    .action(async (opts) => (await vr()).serveCommand(opts));
+
+  const vrs = p.command('vr').description('manage the virtual routers of an engine started with `pktgraph serve` (elements addressed as VR/ELEMENT.HANDLER by read and write)');
+  const controlOption = ['--control <name|path>', controlHelp] as const;
+  vrs.command('list').description('list the virtual routers and their states').option('--json', 'print JSON').option(...controlOption)
+    .action(async (opts) => (await vr()).vrListCommand(opts));
+  vrs.command('show').description('show a virtual router: state, graph, elements').argument('<name>', 'virtual router').option('--json', 'print JSON').option(...controlOption)
+    .action(async (name: string, opts) => (await vr()).vrShowCommand(name, opts));
+  vrs.command('create').description('define a virtual router from a graph file (compiled first: a graph that fails to compile changes nothing)')
+    .argument('<name>', "its name: letters, digits, '_' and '-'").argument('<file>', 'graph file (.ts or .js) whose default export is a graph')
+    .option(...paramOption).option('--start', 'start it too').option('--json', 'print JSON').option(...controlOption)
+    .action(async (name: string, file: string, opts) => (await vr()).vrCreateCommand(name, file, opts));
+  vrs.command('start').description('start a defined, failed or stopped virtual router').argument('<name>', 'virtual router').option('--json', 'print JSON').option(...controlOption)
+    .action(async (name: string, opts) => (await vr()).vrTransitionCommand('start', name, opts));
+  vrs.command('stop').description('stop a running virtual router (its sources stop; tables, counters and queued packets are kept)').argument('<name>', 'virtual router').option('--json', 'print JSON').option(...controlOption)
+    .action(async (name: string, opts) => (await vr()).vrTransitionCommand('stop', name, opts));
+  vrs.command('delete').description('delete a virtual router, releasing everything it held').argument('<name>', 'virtual router').option('--json', 'print JSON').option(...controlOption)
+    .action(async (name: string, opts) => (await vr()).vrDeleteCommand(name, opts));
+  vrs.command('shutdown').description('stop the engine: every virtual router deleted, then it exits').option(...controlOption)
+    .action(async (opts) => (await vr()).vrShutdownCommand(opts));
+
   const lab = () => import('./lab.js');
   const labs = p.command('lab').description('build, enter and remove lab topologies: namespaces joined by veth pairs (needs root)');
   labs.command('up').description('build the topology in FILE and print its id, namespaces and interfaces').argument('<file>', 'topology (.json, or a .ts/.js module exporting one)')

@@ -116,7 +116,7 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
  * taken explicit socket is an error before the engine starts; without --control the run
  * takes the first free default name (default-2, ...).
  */
-async function chooseControlPath(given: string | undefined): Promise<string> {
+export async function chooseControlPath(given: string | undefined): Promise<string> {
   if (!given?.includes('/')) ensureControlDir();
   if (given === undefined) return freeDefaultControlPath();
   const path = controlPath(given);

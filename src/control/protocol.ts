@@ -1,15 +1,20 @@
 // The control protocol: newline-delimited JSON over a Unix socket. Each request line
-// gets exactly one response line, in order.
+// gets exactly one response line, in order. `pktgraph serve` also takes the service's
+// operations (src/service/api.ts: vr.create, vr.list, ..., engine.stop) with their `args`.
+import type { OperationName } from '../service/api.js';
+
 export type ControlOp = 'read' | 'write' | 'handlers' | 'list' | 'counters' | 'profile';
 
 export interface ControlRequest {
-  op: ControlOp;
+  op: ControlOp | OperationName;
   /** Graph name; may be left out while a single graph runs. */
   graph?: string;
   element?: string;
   handler?: string;
   /** For write: the value given to the handler. For profile: 'on', 'off', 'reset' or '' (just read). */
   value?: string;
+  /** A service operation's arguments, as its schema in src/service/api.ts declares them. */
+  args?: unknown;
 }
 
 export type ControlResponse = { ok: true; value: unknown } | { ok: false; error: string };

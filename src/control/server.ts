@@ -3,7 +3,7 @@
 // work. Only the owner may connect (socket mode 0600, default directory mode 0700).
 import { createServer, type Server, type Socket } from 'node:net';
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
-import type { Runtime } from '../runtime/runtime.js';
+import type { Runtime, RunningGraph } from '../runtime/runtime.js';
 import type { ControlRequest, ControlResponse } from './protocol.js';
 import { probeSocket } from './client.js';
 import { checkSocketDir } from './path.js';
@@ -26,34 +26,48 @@ export function handleRequest(runtime: Runtime, request: unknown): ControlRespon
   }
 }
 
-function dispatch(runtime: Runtime, request: unknown): unknown {
+/** A request line as a ControlRequest, or an error if it is not a JSON object. */
+export function asRequest(request: unknown): ControlRequest {
   if (typeof request !== 'object' || request === null || Array.isArray(request)) throw new Error('a request must be a JSON object');
-  const req = request as ControlRequest;
-  const text = (field: 'graph' | 'element' | 'handler', required: boolean): string | undefined => {
-    const v = req[field];
-    if (v === undefined && !required) return undefined;
-    if (typeof v !== 'string' || v === '') throw new Error(`request field '${field}' must be a non-empty string`);
-    return v;
-  };
+  return request as ControlRequest;
+}
+
+/** A request field that must be a non-empty string when given (or always, if required). */
+export function requestText(req: ControlRequest, field: 'graph' | 'element' | 'handler', required: boolean): string | undefined {
+  const v = req[field];
+  if (v === undefined && !required) return undefined;
+  if (typeof v !== 'string' || v === '') throw new Error(`request field '${field}' must be a non-empty string`);
+  return v;
+}
+
+function dispatch(runtime: Runtime, request: unknown): unknown {
+  const req = asRequest(request);
+  if (req.op === 'list') {
+    const name = requestText(req, 'graph', false);
+    const graphs = name === undefined ? runtime.allGraphs() : [runtime.graph(name)];
+    return graphs.map((g) => ({ name: g.name, elements: g.plan.elements.map((e) => ({ name: e.name, class: e.class })) }));
+  }
+  if (!['read', 'write', 'handlers', 'counters', 'profile'].includes(req.op))
+    throw new Error(`unknown op ${JSON.stringify(req.op)}: use read, write, handlers, list, counters or profile`);
+  return graphRequest(runtime.graph(requestText(req, 'graph', false)), req);
+}
+
+/** The requests on one graph: read, write, handlers, counters and profile (req.graph already resolved to `g`). */
+export function graphRequest(g: RunningGraph, req: ControlRequest): unknown {
+  const text = (field: 'element' | 'handler', required: boolean) => requestText(req, field, required);
   switch (req.op) {
     case 'read':
-      return runtime.graph(text('graph', false)).read(text('element', true)!, text('handler', true)!);
+      return g.read(text('element', true)!, text('handler', true)!);
     case 'write': {
       const v = req.value ?? '';
       if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') throw new Error(`request field 'value' must be a string`);
-      runtime.graph(text('graph', false)).write(text('element', true)!, text('handler', true)!, String(v));
+      g.write(text('element', true)!, text('handler', true)!, String(v));
       return '';
     }
     case 'handlers':
-      return runtime.graph(text('graph', false)).handlers(text('element', true)!);
-    case 'list': {
-      const name = text('graph', false);
-      const graphs = name === undefined ? runtime.allGraphs() : [runtime.graph(name)];
-      return graphs.map((g) => ({ name: g.name, elements: g.plan.elements.map((e) => ({ name: e.name, class: e.class })) }));
-    }
+      return g.handlers(text('element', true)!);
     case 'counters': {
       // Counters are 64-bit: sent as decimal strings so no precision is lost.
-      const g = runtime.graph(text('graph', false));
       const strings = (c: Record<string, bigint>) => Object.fromEntries(Object.entries(c).map(([k, v]) => [k, v.toString()]));
       const element = text('element', false);
       if (element !== undefined) return strings(g.counters(element));
@@ -61,7 +75,6 @@ function dispatch(runtime: Runtime, request: unknown): unknown {
     }
     case 'profile': {
       // Per-element cost (RunningGraph.profile): switched on, off or reset first when asked.
-      const g = runtime.graph(text('graph', false));
       const action = req.value ?? '';
       if (action === 'on') g.setProfiling(true);
       else if (action === 'off') g.setProfiling(false);
@@ -70,12 +83,15 @@ function dispatch(runtime: Runtime, request: unknown): unknown {
       return g.profile();
     }
     default:
-      throw new Error(`unknown op ${JSON.stringify(req.op)}: use read, write, handlers, list, counters or profile`);
+      throw new Error(`unknown op ${JSON.stringify(req.op)}`);
   }
 }
 
 // Each request is answered in order, one after another.
-function serveConnection(socket: Socket, runtime: Runtime) {
+/** Answers one parsed request line (handleRequest for a `pktgraph run`, the service's for `pktgraph serve`). */
+export type RequestHandler = (request: unknown) => ControlResponse | Promise<ControlResponse>;
+
+function serveConnection(socket: Socket, answer: RequestHandler) {
   let buffered = '';
   let answered: Promise<void> = Promise.resolve();
   socket.setEncoding('utf8');
@@ -87,12 +103,18 @@ function serveConnection(socket: Socket, runtime: Runtime) {
       const line = buffered.slice(0, nl).trim();
       buffered = buffered.slice(nl + 1);
       if (line === '') continue;
-      answered = answered.then(() => {
+      answered = answered.then(async () => {
+        let request: unknown;
+        try {
+          request = JSON.parse(line);
+        } catch {
+          return writeResponse(socket, { ok: false, error: 'the request is not valid JSON' });
+        }
         let response: ControlResponse;
         try {
-          response = handleRequest(runtime, JSON.parse(line));
-        } catch {
-          response = { ok: false, error: 'the request is not valid JSON' };
+          response = await answer(request);
+        } catch (err) {
+          response = { ok: false, error: (err as Error).message };
         }
         return writeResponse(socket, response);
       });
@@ -133,10 +155,11 @@ async function writeResponse(socket: Socket, response: ControlResponse): Promise
 }
 
 /**
- * Listen on `path` for `runtime`. A stale socket file (nobody listening) is replaced; a
- * live one is an error. The caller must close the server before closing the runtime.
+ * Listen on `path` for `runtime` (its requests answered by `answer`, by default
+ * handleRequest). A stale socket file (nobody listening) is replaced; a live one is an
+ * error. The caller must close the server before closing the runtime.
  */
-export async function startControlServer(runtime: Runtime, path: string): Promise<ControlServer> {
+export async function startControlServer(runtime: Runtime, path: string, answer: RequestHandler = (r) => handleRequest(runtime, r)): Promise<ControlServer> {
   checkSocketDir(path);
   const state = await probeSocket(path);
   if (state === 'live')
@@ -147,7 +170,7 @@ export async function startControlServer(runtime: Runtime, path: string): Promis
   const server: Server = createServer((socket) => {
     connections.add(socket);
     socket.on('close', () => connections.delete(socket));
-    serveConnection(socket, runtime);
+    serveConnection(socket, answer);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

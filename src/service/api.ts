@@ -1,0 +1,145 @@
+// The operations of a pktgraph engine service, declared once: each operation's request and
+// answer as typebox schemas with their documentation. The control socket validates requests
+// against these (checkRequest) and the TypeScript client (Engine) and the CLI are typed from
+// them; `operationsDoc()` prints them (the list in docs/virtual-routers.md, kept in step by test/vrouter.test.ts), and a
+// later HTTP API serves the same table.
+import { Type, type Static, type TSchema } from 'typebox';
+import { Value } from 'typebox/value';
+
+/** A virtual router's name: also its graph's name in the engine and the prefix of its elements (VR/element). */
+const ROUTER_NAME_RULE = "1 to 64 letters, digits, '_' or '-' (no '/', ':' or '.': they separate router, element and handler)";
+export const RouterName = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: ROUTER_NAME_RULE });
+
+export const ParamValue = Type.Union([Type.String(), Type.Number(), Type.Boolean()]);
+
+/** Where a virtual router's graph comes from. */
+export const RouterSource = Type.Union([
+  Type.Object(
+    {
+      file: Type.String({ minLength: 1, description: 'graph file (.ts or .js) whose default export is a graph, as `pktgraph run` takes it; an absolute path (the engine resolves a relative one against its own directory)' }),
+      params: Type.Optional(Type.Record(Type.String(), ParamValue, { description: 'graph parameters, as `-p key=value`' })),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      recipe: Type.Literal('ipRouter', { description: 'a router built by the ipRouter recipe (`pktgraph recipes ipRouter`)' }),
+      description: Type.Record(Type.String(), Type.Unknown(), { description: "the recipe's RouterDescription (interfaces, routes, ...)" }),
+    },
+    { additionalProperties: false },
+  ),
+]);
+
+/**
+ * A virtual router's life: `defined` (compiled and checked; holds nothing in the engine),
+ * `running` (its graph loaded and its tasks on the workers), `stopped` (its graph loaded but
+ * off the workers: state, counters and queued packets kept), `failed` (the engine refused to
+ * load its graph; `error` says why; start tries again).
+ */
+export const RouterState = Type.Union([Type.Literal('defined'), Type.Literal('running'), Type.Literal('stopped'), Type.Literal('failed')]);
+
+export const RouterInfo = Type.Object({
+  name: RouterName,
+  state: RouterState,
+  source: RouterSource,
+  graph: Type.String({ description: 'the name the graph gives itself' }),
+  elements: Type.Integer({ description: 'number of elements' }),
+  created: Type.String({ description: 'when it was created (ISO 8601)' }),
+  error: Type.Optional(Type.String({ description: 'why it failed (state failed)' })),
+});
+
+export const RouterDetail = Type.Object({
+  ...RouterInfo.properties,
+  elementList: Type.Array(Type.Object({ name: Type.String(), class: Type.String() }), { description: 'every element, addressed as VR/element' }),
+  heldPackets: Type.Union([Type.Integer(), Type.Null()], { description: 'packets its elements hold (queues), null while it is not loaded' }),
+});
+
+export const PoolStats = Type.Object({
+  capacity: Type.Integer(),
+  available: Type.Integer({ description: 'free buffers (exact while the workers are idle)' }),
+  bufferSize: Type.Integer(),
+});
+
+const NameRequest = Type.Object({ name: RouterName }, { additionalProperties: false });
+
+/** Every operation: its request, its answer and what it does. */
+export const operations = {
+  'vr.list': {
+    doc: 'every virtual router, in creation order',
+    request: Type.Object({}, { additionalProperties: false }),
+    answer: Type.Array(RouterInfo),
+  },
+  'vr.show': {
+    doc: 'one virtual router, with its elements',
+    request: NameRequest,
+    answer: RouterDetail,
+  },
+  'vr.create': {
+    doc: 'define a virtual router: its graph is loaded and compiled first, and a graph that fails to compile changes nothing; `start` also starts it',
+    request: Type.Object({ name: RouterName, source: RouterSource, start: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+    answer: RouterInfo,
+  },
+  'vr.start': {
+    doc: 'start a defined, failed or stopped virtual router: load its graph into the engine (or put it back on the workers)',
+    request: NameRequest,
+    answer: RouterInfo,
+  },
+  'vr.stop': {
+    doc: 'stop a running virtual router: its tasks leave the workers (its sources stop); tables, counters and queued packets are kept',
+    request: NameRequest,
+    answer: RouterInfo,
+  },
+  'vr.delete': {
+    doc: 'delete a virtual router in any state: its graph leaves the engine and every packet it held goes back to the pool',
+    request: NameRequest,
+    answer: Type.Object({ name: RouterName, releasedPackets: Type.Integer({ description: 'packets it held, now back in the pool' }), pool: PoolStats }),
+  },
+  'engine.status': {
+    doc: 'the engine: worker threads, the packet pool and how many virtual routers are in each state',
+    request: Type.Object({}, { additionalProperties: false }),
+    answer: Type.Object({ threads: Type.Integer(), pool: PoolStats, routers: Type.Record(Type.String(), Type.Integer()) }),
+  },
+  'engine.stop': {
+    doc: 'stop the engine: answer, then delete every virtual router and exit (as SIGTERM does)',
+    request: Type.Object({}, { additionalProperties: false }),
+    answer: Type.Object({ stopping: Type.Boolean() }),
+  },
+} as const satisfies Record<string, { doc: string; request: TSchema; answer: TSchema }>;
+
+export type OperationName = keyof typeof operations;
+export type OperationRequest<O extends OperationName> = Static<(typeof operations)[O]['request']>;
+export type OperationAnswer<O extends OperationName> = Static<(typeof operations)[O]['answer']>;
+export type RouterSourceT = Static<typeof RouterSource>;
+export type RouterStateT = Static<typeof RouterState>;
+export type RouterInfoT = Static<typeof RouterInfo>;
+export type RouterDetailT = Static<typeof RouterDetail>;
+
+export const isOperation = (op: unknown): op is OperationName => typeof op === 'string' && Object.hasOwn(operations, op);
+
+/** Check a request's arguments against its operation's schema: the first problem as one sentence, or undefined. */
+export function checkRequest(op: OperationName, args: unknown): string | undefined {
+  const schema = operations[op].request;
+  if (Value.Check(schema, args)) return undefined;
+  for (const e of Value.Errors(schema, args)) {
+    const field = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
+    const name = field.split('.')[0];
+    if (name === 'name' && typeof (args as { name?: unknown })?.name === 'string')
+      return `'${(args as { name: string }).name}' is not a valid virtual router name: use ${ROUTER_NAME_RULE}`;
+    // A field the schema does not declare (typebox reports it as its `false` sub-schema).
+    if (e.keyword === 'additionalProperties' || e.keyword === 'boolean') return `${op}: unknown field '${field}'`;
+    if (field.startsWith('source')) return `${op}: 'source' must be { file, params? } or { recipe: 'ipRouter', description }, got ${JSON.stringify((args as { source?: unknown }).source)}`;
+    return `${op}: ${field ? `field '${field}' ` : 'the request '}${e.message}`;
+  }
+  return `${op}: the request does not match its schema`;
+}
+
+/** The operations as Markdown lines: name, what it does, request and answer fields. */
+export function operationsDoc(): string[] {
+  const fields = (s: TSchema): string => {
+    const props = (s as { properties?: Record<string, TSchema & { description?: string }> }).properties;
+    if (!props) return (s as { type?: string }).type === 'array' ? `array of ${fields((s as { items: TSchema }).items)}` : '';
+    const required = new Set((s as { required?: string[] }).required ?? []);
+    return Object.keys(props).length ? Object.keys(props).map((k) => `\`${k}\`${required.has(k) ? '' : '?'}`).join(', ') : '(none)';
+  };
+  return Object.entries(operations).map(([op, o]) => `- \`${op}\`: ${o.doc}. Request: ${fields(o.request)}. Answer: ${fields(o.answer)}.`);
+}

@@ -1,0 +1,214 @@
+// The operations layer of a pktgraph engine service: the virtual routers one engine hosts.
+// Each is a named instance of a graph (a graph file with parameters, or a recipe), compiled
+// and checked before anything changes, loaded into the one shared engine (the worker
+// threads are shared) under its own name, so its elements are addressed as VR/element.
+// The control socket (serve.ts) and the TypeScript client go through `perform`; a later
+// HTTP API is another door onto the same object.
+import { resolve as resolvePath } from 'node:path';
+import type { Plan } from '../compiler/plan.js';
+import type { GraphDefinition, ParamValue } from '../graph/graph.js';
+import type { Runtime, RunningGraph } from '../runtime/runtime.js';
+import { checkRequest, isOperation, type OperationAnswer, type OperationName, type OperationRequest, type RouterInfoT, type RouterSourceT, type RouterStateT } from './api.js';
+
+/** A refused request: one sentence; nothing was changed. */
+export class ServiceError extends Error {
+  override name = 'ServiceError';
+}
+
+interface Router {
+  name: string;
+  state: RouterStateT;
+  source: RouterSourceT;
+  plan: Plan;
+  /** The graph's own name (the plan is loaded under the router's name). */
+  graphName: string;
+  created: string;
+  graph?: RunningGraph;
+  error?: string;
+}
+
+const describe = (err: unknown): string => {
+  const problems = (err as { problems?: unknown }).problems;
+  if (Array.isArray(problems) && problems.length) return problems.join('; ');
+  return err instanceof Error ? err.message : String(err);
+};
+
+/** Build and compile a router's graph: every problem becomes one ServiceError naming the router. */
+async function compileSource(name: string, source: RouterSourceT): Promise<Plan> {
+  const { compile } = await import('../compiler/compile.js');
+  let def: GraphDefinition;
+  let params: Record<string, ParamValue> = {};
+  try {
+    if ('file' in source) {
+      const { loadGraph } = await import('../cli/load.js');
+      def = await loadGraph(resolvePath(source.file));
+      params = source.params ?? {};
+    } else {
+      const { ipRouter } = await import('../recipes/router.js');
+      def = ipRouter({ name }, () => source.description as never);
+    }
+    return compile(def, { params });
+  } catch (err) {
+    throw new ServiceError(`virtual router '${name}': its graph does not compile: ${describe(err)}`);
+  }
+}
+
+export class VirtualRouters {
+  private readonly routers = new Map<string, Router>();
+  /** Names being created (compiling), so two creates of one name cannot both succeed. */
+  private readonly creating = new Set<string>();
+  /** Set once the engine is stopping: no request is taken after that. */
+  private closing = false;
+
+  /** `onStop`: called (after the answer is sent) when an `engine.stop` request arrives. */
+  constructor(
+    readonly runtime: Runtime,
+    private readonly onStop: () => void = () => {},
+  ) {}
+
+  /** Run one operation, its request checked against its schema first. Throws ServiceError. */
+  async perform<O extends OperationName>(op: O, args: OperationRequest<O>): Promise<OperationAnswer<O>>;
+  async perform(op: string, args: unknown): Promise<unknown>;
+  async perform(op: string, args: unknown): Promise<unknown> {
+    if (!isOperation(op)) throw new ServiceError(`unknown operation ${JSON.stringify(op)}`);
+    if (this.closing) throw new ServiceError('the engine is stopping; it takes no more requests');
+    const problem = checkRequest(op, args ?? {});
+    if (problem) throw new ServiceError(problem);
+    const a = (args ?? {}) as { name: string };
+    switch (op) {
+      case 'vr.list':
+        return [...this.routers.values()].map((r) => this.info(r));
+      case 'vr.show':
+        return this.show(a.name);
+      case 'vr.create':
+        return this.create(args as OperationRequest<'vr.create'>);
+      case 'vr.start':
+        return this.start(a.name);
+      case 'vr.stop':
+        return this.stop(a.name);
+      case 'vr.delete':
+        return this.delete(a.name);
+      case 'engine.status':
+        return this.status();
+      case 'engine.stop':
+        setImmediate(this.onStop); // after the answer
+        return { stopping: true };
+    }
+  }
+
+  private router(name: string): Router {
+    const r = this.routers.get(name);
+    if (!r) {
+      const known = [...this.routers.keys()];
+      throw new ServiceError(`there is no virtual router named '${name}'; ${known.length ? `there are: ${known.join(', ')}` : 'there are none'}`);
+    }
+    return r;
+  }
+
+  private info(r: Router): RouterInfoT {
+    return { name: r.name, state: r.state, source: r.source, graph: r.graphName, elements: r.plan.elements.length, created: r.created, ...(r.error ? { error: r.error } : {}) };
+  }
+
+  show(name: string): OperationAnswer<'vr.show'> {
+    const r = this.router(name);
+    return {
+      ...this.info(r),
+      elementList: r.plan.elements.map((e) => ({ name: e.name, class: e.class })),
+      heldPackets: r.graph ? this.runtime.engine.graphState(r.graph.id).held : null,
+    };
+  }
+
+  async create(req: OperationRequest<'vr.create'>): Promise<RouterInfoT> {
+    const taken = () => {
+      if (this.routers.has(req.name) || this.creating.has(req.name)) throw new ServiceError(`the name '${req.name}' is taken by another virtual router; choose another or delete that one first`);
+    };
+    taken();
+    this.creating.add(req.name);
+    let plan: Plan;
+    try {
+      plan = await compileSource(req.name, req.source);
+    } finally {
+      this.creating.delete(req.name);
+    }
+    if (this.closing) throw new ServiceError('the engine is stopping; it takes no more requests');
+    taken();
+    // The engine knows the graph by the router's name: two routers from one file do not collide.
+    const r: Router = { name: req.name, state: 'defined', source: req.source, plan: { ...plan, name: req.name }, graphName: plan.name, created: new Date().toISOString() };
+    this.routers.set(r.name, r);
+    if (req.start) this.start(r.name);
+    return this.info(r);
+  }
+
+  start(name: string): RouterInfoT {
+    const r = this.router(name);
+    if (r.state === 'running') throw new ServiceError(`virtual router '${name}' is already running`);
+    if (r.state === 'stopped') {
+      r.graph!.resume();
+    } else {
+      // defined or failed: load it. A refusal leaves nothing in the engine and marks it failed.
+      try {
+        r.graph = this.runtime.load(r.plan);
+      } catch (err) {
+        r.state = 'failed';
+        r.error = describe(err);
+        throw new ServiceError(`virtual router '${name}' failed to start: ${r.error}`);
+      }
+      r.error = undefined;
+    }
+    r.state = 'running';
+    return this.info(r);
+  }
+
+  stop(name: string): RouterInfoT {
+    const r = this.router(name);
+    if (r.state !== 'running') throw new ServiceError(`virtual router '${name}' is ${r.state}, not running; only a running router can be stopped`);
+    r.graph!.pause();
+    r.state = 'stopped';
+    return this.info(r);
+  }
+
+  delete(name: string): OperationAnswer<'vr.delete'> {
+    const r = this.router(name);
+    const held = r.graph ? this.runtime.engine.graphState(r.graph.id).held : 0;
+    r.graph?.remove();
+    this.routers.delete(name);
+    return { name, releasedPackets: held, pool: this.pool() };
+  }
+
+  /** Delete every router: the engine is stopping, and takes no more requests (a create still compiling is refused). */
+  deleteAll(): void {
+    this.closing = true;
+    for (const name of [...this.routers.keys()]) this.delete(name);
+  }
+
+  private pool() {
+    const p = this.runtime.poolStats();
+    return { capacity: p.capacity, available: p.available, bufferSize: p.bufferSize };
+  }
+
+  status(): OperationAnswer<'engine.status'> {
+    const routers: Record<string, number> = { defined: 0, running: 0, stopped: 0, failed: 0 };
+    for (const r of this.routers.values()) routers[r.state]++;
+    return { threads: this.runtime.threads, pool: this.pool(), routers };
+  }
+
+  /**
+   * The loaded graph a handler request addresses: `graph` names the router, or the element is
+   * VR/element (the router's name up to the first '/'). Returns the graph and the element's
+   * name inside it.
+   */
+  target(graph: string | undefined, element: string | undefined): { graph: RunningGraph; element: string | undefined } {
+    let name = graph;
+    let rest = element;
+    if (name === undefined) {
+      const slash = element?.indexOf('/') ?? -1;
+      if (element === undefined || slash <= 0)
+        throw new ServiceError(`name the virtual router: VR/ELEMENT${element === undefined ? '' : ` (got '${element}')`}, like r1/counter.packets`);
+      name = element.slice(0, slash);
+      rest = element.slice(slash + 1);
+    }
+    const r = this.router(name);
+    if (!r.graph) throw new ServiceError(`virtual router '${name}' is ${r.state}: it has no running graph; start it with \`pktgraph vr start ${name}\``);
+    return { graph: r.graph, element: rest };
+  }
+}
