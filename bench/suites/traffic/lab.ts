@@ -150,7 +150,6 @@ interface LabOutcome {
   offeredBps?: number;
   offeredDropped?: number;
   error?: string;
-  skipped?: string;
   counters?: Record<string, number>;
 }
 
