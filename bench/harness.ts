@@ -56,6 +56,7 @@ export const suites: Record<string, () => Promise<Suite>> = {
   router: async () => (await import('./suites/router.js')).routerSuite,
   interfaces: async () => (await import('./suites/interfaces.js')).interfacesSuite,
   startup: async () => (await import('./suites/startup.js')).startupSuite,
+  traffic: async () => (await import('./suites/traffic.js')).trafficSuite,
 };
 
 export const usage = `usage: pktgraph bench [SUITE...] [options]      (or: npm run bench -- [SUITE...] [options])
@@ -67,19 +68,25 @@ suites: ${Object.keys(suites).join(', ')} (default: engine)
               Linux kernel (bridge, IP forwarding) and Click when present (needs root)
   startup     whole-process CPU, wall time and memory of the command line, a tiny graph's
               first packet, the 902k router's control socket and steady memory (--routes FILE)
+  traffic     shapers, policers, AQM and schedulers: rate accuracy over 1 s windows (1 Mbit/s
+              to 10 Gbit/s), convergence after a change, cost per packet, and on veth beside
+              Linux tc TBF and HTB (the lab part needs root)
 options:
   --runs N          runs per case (default per suite: 5; interfaces 3)
   --seconds S       measured seconds per run (in-memory suites; default 2)
   --warmup S        warm-up seconds before measuring (default 0.5)
-  --quick           interfaces: 64 B only, 1 run, short trials
+  --quick           interfaces: 64 B only, 1 run, short trials; traffic: fewer rates and windows
   --sizes A,B,...   interfaces: frame sizes (default 64,128,256,512,1024,1280,1518)
   --trial S         interfaces: seconds per search trial (default 1)
   --confirm S       interfaces: seconds of the confirming trial (default 3)
   --line-rate GBPS  interfaces: a link rate for the theoretical limit (veth has none)
   --click PATH      interfaces: Click's userlevel driver (default: click on PATH)
   --no-latency      interfaces: skip the latency measurement
-  --cases LIST      interfaces: only these cases (bridge, router, scaling)
+  --cases LIST      interfaces: only these cases (bridge, router, scaling); traffic: only these
+                    phases (accuracy, convergence, cost, lab)
   --generator engine  interfaces: the engine's own generator instead of trafgen
+  --generator trafgen traffic: trafgen instead of the engine's generator (lab part)
+  --only A,B        traffic: only the cases naming one of these (element names: HTBSched,Policer)
   --ring BxS        interfaces: FromDevice ring, blocks x block size
   --routes FILE / --routes6 FILE / --synthetic   router, fib: route tables
   --lookups N       fib: lookups per measurement (default 20000000)
@@ -88,7 +95,7 @@ options:
                     that should not become the published results)
 Writes bench/results/<date>-<suite>.json, bench/RESULTS.md and bench/plots/*.svg.`;
 
-const valued = new Set(['out', 'runs', 'seconds', 'warmup', 'sizes', 'trial', 'confirm', 'click', 'line-rate', 'cases', 'generator', 'ring', 'routes', 'routes6', 'lookups']);
+const valued = new Set(['only', 'out', 'runs', 'seconds', 'warmup', 'sizes', 'trial', 'confirm', 'click', 'line-rate', 'cases', 'generator', 'ring', 'routes', 'routes6', 'lookups']);
 
 export class UsageError extends Error {}
 

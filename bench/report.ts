@@ -3,7 +3,8 @@
 // runs those results came from (machine, date, command, commit, load average before and after),
 // warnings and case descriptions; a headline table at the top; plots of throughput by frame size
 // (engine beside the kernel, and the link's theoretical limit where it has one), of engine
-// scaling by worker count, and of cost by number of virtual routers when such results exist.
+// scaling by worker count, of the traffic suite's rate errors by configured rate (in memory and
+// on veth beside Linux tc), and of cost by number of virtual routers when such results exist.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative, dirname } from 'node:path';
 import { loadRuns, isOk, defaultPaths, type BenchPaths, type CaseResult, type SuiteRun } from './lib.js';
@@ -105,6 +106,8 @@ function headline(latest: Map<string, LatestCase[]>): string[] {
   for (const [suite, cases] of latest)
     for (const { c, run } of cases) {
       if (c.frameBytes !== 64 && c.frameBytes !== 0) continue;
+      // The traffic suite's 64 B cases are its costs; its rates (some at 64 B frames) are in its plots.
+      if (suite === 'traffic' && c.group !== 'cost') continue;
       // Engine cases only: the kernel's and Click's figures appear beside them.
       if (c.forwarder && c.forwarder !== 'engine') continue;
       const result = isOk(c) ? `${num(c.mpps!.median, c.mpps!.median < 10 ? 3 : 2)} ${unitOf(c)}` : `${c.status}: ${c.reason ?? ''}`;
@@ -166,6 +169,26 @@ export function plots(latest: Map<string, LatestCase[]>): Plot[] {
     }
     const ticks = [...new Set(eng.map((x) => x.c.threads))].sort((a, b) => a - b);
     out.push({ file: 'engine-scaling.svg', title: 'Engine scaling by worker count', svg: lineChart({ title: 'Engine scaling by worker count (in-memory graphs, 64 B)', subtitle: sub(eng), xLabel: 'worker threads', yLabel: 'Mpps', xTicks: ticks, series }) });
+  }
+  // Traffic: the worst 1 s window's rate error by configured rate, per element in memory and
+  // per shaper on veth (the engine beside Linux tc), with the 1% target.
+  const tr = (latest.get('traffic') ?? []).filter((x) => isOk(x.c) && typeof x.c.extra?.configuredMbps === 'number' && typeof x.c.extra?.worstErrorPct === 'number');
+  for (const [group, where, key] of [['accuracy', 'in memory', 'element'], ['lab', 'on veth, beside Linux tc', 'shaper']] as const) {
+    const cases = tr.filter((x) => x.c.group === group);
+    if (!cases.length) continue;
+    const bySeries = new Map<string, [number, number][]>();
+    for (const { c } of cases) {
+      const k = String(c.extra![key] ?? c.name);
+      bySeries.set(k, [...(bySeries.get(k) ?? []), [c.extra!.configuredMbps as number, Math.abs(c.extra!.worstErrorPct as number)]]);
+    }
+    const ticks = [...new Set(cases.map((x) => x.c.extra!.configuredMbps as number))].sort((a, b) => a - b);
+    const series: Series[] = [...bySeries].map(([name, points]) => ({ name, points }));
+    series.push({ name: 'target: 1%', points: [[ticks[0], 1], [ticks[ticks.length - 1], 1]], dashed: true });
+    out.push({
+      file: `traffic-accuracy-${group === 'lab' ? 'veth' : 'memory'}.svg`,
+      title: `Shaping accuracy ${where}: worst 1 s window`,
+      svg: lineChart({ title: `Shaping accuracy ${where}: worst 1 s window's error`, subtitle: sub(cases), xLabel: 'configured rate (Mbit/s)', yLabel: '|achieved - configured| / configured (%)', xTicks: ticks, xLog: ticks.length > 1, series }),
+    });
   }
   // Cost by number of virtual routers: only when the vrouters suite has results.
   const vr = (latest.get('vrouters') ?? []).filter((x) => isOk(x.c) && typeof x.c.extra?.vrouters === 'number');
