@@ -81,6 +81,7 @@ options:
   --cases LIST      interfaces: only these cases (bridge, router, scaling)
   --generator engine  interfaces: the engine's own generator instead of trafgen
   --ring BxS        interfaces: FromDevice ring, blocks x block size
+  --tpacket N       interfaces: the engine's FromDevice ring, TPACKET_V2 (2, the default) or V3 (3)
   --routes FILE / --routes6 FILE / --synthetic   router, fib: route tables
   --lookups N       fib: lookups per measurement (default 20000000)
   --report          run nothing: regenerate RESULTS.md and the plots from bench/results/
@@ -88,7 +89,7 @@ options:
                     that should not become the published results)
 Writes bench/results/<date>-<suite>.json, bench/RESULTS.md and bench/plots/*.svg.`;
 
-const valued = new Set(['out', 'runs', 'seconds', 'warmup', 'sizes', 'trial', 'confirm', 'click', 'line-rate', 'cases', 'generator', 'ring', 'routes', 'routes6', 'lookups']);
+const valued = new Set(['out', 'runs', 'seconds', 'warmup', 'sizes', 'trial', 'confirm', 'click', 'line-rate', 'cases', 'generator', 'ring', 'tpacket', 'routes', 'routes6', 'lookups']);
 
 export class UsageError extends Error {}
 

@@ -6,8 +6,8 @@
 // checks the status word of the current block (a memory read, no system call), copies up
 // to a burst of frames into pool packets, and gives the block back (TP_STATUS_KERNEL) once
 // every frame in it has been taken. Nothing ready: it returns false and the worker idles.
-// With tpacketVersion 2 the ring is TPACKET_V2: a status word per frame slot, each frame
-// taken and given back on its own (lower latency, no block timeout; run_v2).
+// With tpacketVersion 2 (the default) the ring is TPACKET_V2: a status word per frame slot,
+// each frame taken and given back on its own (no block timeout), and an adaptive wait (run_v2).
 //
 // Device faults: a Timer on the element's worker probes the device every 200 ms
 // (DeviceWatch, FromDevice.h). Down: the kernel stops filling the ring and resumes by
@@ -107,7 +107,10 @@ class FromDevice final : public Element {
     maybe_read_stats();
     if (version_ == 2) return run_v2();
     auto* bd = reinterpret_cast<tpacket_block_desc*>(map_ + size_t(cur_block_) * block_size_);
-    if ((__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0) return false;
+    if ((__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0) {
+      wake_on_fd(fd_);  // readable when the kernel hands the next block over
+      return false;
+    }
 
     const uint32_t npkts = bd->hdr.bh1.num_pkts;
     if (next_pkt_ == 0) next_off_ = bd->hdr.bh1.offset_to_first_pkt;
@@ -205,9 +208,29 @@ class FromDevice final : public Element {
   // TPACKET_V2: every frame has its own slot and status word, handed over as soon as the
   // kernel has written it (no block to fill or time out: at low rates a frame waits
   // microseconds, not up to a block timeout rounded up to the kernel's tick).
+  //
+  // Adaptive wait: while frames are sparse, an empty ring names the socket to the idle worker
+  // (wake_on_fd), which sleeps in poll() and runs as soon as the kernel writes a frame, so a
+  // lone frame is forwarded within microseconds. While they are dense (kDenseFramesPerMs or
+  // more in the last millisecond), waking per frame would cost a wake-up per few frames, so
+  // the worker sleeps kGatherNs instead and takes what gathered in the ring as one batch:
+  // the V3 block's batching, with a bounded wait of tens of microseconds instead of a block
+  // timeout of milliseconds.
   bool run_v2() {
     const uint8_t* first = frame_v2(cur_block_);
-    if ((__atomic_load_n(&reinterpret_cast<const tpacket2_hdr*>(first)->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0) return false;
+    const uint64_t now = now_ns();
+    if (now - window_start_ns_ >= kWindowNs) {
+      dense_ = window_frames_ * kWindowNs >= kDenseFramesPerMs * (now - window_start_ns_);
+      window_start_ns_ = now;
+      window_frames_ = 0;
+    }
+    if ((__atomic_load_n(&reinterpret_cast<const tpacket2_hdr*>(first)->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0) {
+      if (dense_)
+        wake_at(now + kGatherNs);
+      else
+        wake_on_fd(fd_);
+      return false;
+    }
     Batch b;
     b.count = pool().alloc(b.pkts, burst_);
     if (b.count < burst_) count(c_pool_empty_);
@@ -238,6 +261,7 @@ class FromDevice final : public Element {
       __atomic_store_n(&h->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
       cur_block_ = cur_block_ + 1 == frames_ ? 0 : cur_block_ + 1;  // the next frame, for V2
     }
+    window_frames_ += taken;
     if (out < b.count) pool().free(b.pkts + out, b.count - out);
     b.count = out;
     if (too_long) count(c_too_long_, too_long);
@@ -409,6 +433,12 @@ class FromDevice final : public Element {
 
   // Worker state: the block being read and the next frame in it (V2: the next frame).
   uint32_t cur_block_ = 0, next_pkt_ = 0, next_off_ = 0;
+  // V2's adaptive wait (run_v2): frames taken in the current window, and whether the last
+  // window was dense. 64 frames a millisecond and a 50 us gather: at least 3 frames a
+  // wake-up when gathering, and at most 50 us (plus the sleep's overshoot) added to a frame.
+  static constexpr uint64_t kWindowNs = 1000000, kDenseFramesPerMs = 64, kGatherNs = 50000;
+  uint64_t window_start_ns_ = 0, window_frames_ = 0;
+  bool dense_ = false;
   uint64_t next_stats_ns_ = 0;
 
   DeviceWatch watch_;
