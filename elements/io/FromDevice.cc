@@ -214,7 +214,7 @@ class FromDevice final : public Element {
   // lone frame is forwarded within microseconds. While they are dense (kDenseFramesPerMs or
   // more in the last millisecond), waking per frame would cost a wake-up per few frames, so
   // the worker sleeps kGatherNs instead and takes what gathered in the ring as one batch:
-  // the V3 block's batching, with a bounded wait of tens of microseconds instead of a block
+  // the V3 block's batching, with a bounded wait of about 100 microseconds instead of a block
   // timeout of milliseconds.
   bool run_v2() {
     const uint8_t* first = frame_v2(cur_block_);
