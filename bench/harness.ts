@@ -88,6 +88,7 @@ options:
   --generator trafgen traffic: trafgen instead of the engine's generator (lab part)
   --only A,B        traffic: only the cases naming one of these (element names: HTBSched,Policer)
   --ring BxS        interfaces: FromDevice ring, blocks x block size
+  --tpacket N       interfaces: the engine's FromDevice ring, TPACKET_V2 (2, the default) or V3 (3)
   --routes FILE / --routes6 FILE / --synthetic   router, fib: route tables
   --lookups N       fib: lookups per measurement (default 20000000)
   --report          run nothing: regenerate RESULTS.md and the plots from bench/results/
@@ -95,7 +96,7 @@ options:
                     that should not become the published results)
 Writes bench/results/<date>-<suite>.json, bench/RESULTS.md and bench/plots/*.svg.`;
 
-const valued = new Set(['only', 'out', 'runs', 'seconds', 'warmup', 'sizes', 'trial', 'confirm', 'click', 'line-rate', 'cases', 'generator', 'ring', 'routes', 'routes6', 'lookups']);
+const valued = new Set(['only', 'out', 'runs', 'seconds', 'warmup', 'sizes', 'trial', 'confirm', 'click', 'line-rate', 'cases', 'generator', 'ring', 'tpacket', 'routes', 'routes6', 'lookups']);
 
 export class UsageError extends Error {}
 

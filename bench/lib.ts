@@ -144,6 +144,9 @@ export interface CaseResult {
   /** Loss at full offered load, percent. */
   lossPct?: number;
   latency?: Latency;
+  /** Latency at fractions of a zero-loss rate (interfaces: the group's one-worker engine case's, so
+   * the engine and the kernel are measured at the same offered rates), lowest load first. */
+  latencyByLoad?: (Latency & { loadPct: number })[];
   /** Theoretical limit of the link at this frame size (Mpps), or null with limitNote saying why. */
   limitMpps?: number | null;
   limitNote?: string;

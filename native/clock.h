@@ -32,6 +32,19 @@ inline void wake_at(uint64_t monotonic_ns) {
   if (monotonic_ns < tls_wake_ns) tls_wake_ns = monotonic_ns;
 }
 
+// A task with nothing ready whose next work arrives on a file descriptor (a device's receive
+// ring) names the fd, so an idle worker waits in poll() on it instead of sleeping blind, and
+// runs again as soon as the fd is readable. Reset every round; up to kMaxWaitFds per worker.
+constexpr uint32_t kMaxWaitFds = 16;
+struct WaitFds {
+  int fd[kMaxWaitFds];
+  uint32_t n = 0;
+};
+extern thread_local WaitFds tls_wait_fds;
+inline void wake_on_fd(int fd) {
+  if (tls_wait_fds.n < kMaxWaitFds) tls_wait_fds.fd[tls_wait_fds.n++] = fd;
+}
+
 // The worker's cached monotonic time (the exact time on non-worker threads).
 inline uint64_t now_ns() { return tls_clock.mono_ns ? tls_clock.mono_ns : monotonic_ns(); }
 inline int64_t wall_ns() { return tls_clock.real_ns ? tls_clock.real_ns : realtime_ns(); }

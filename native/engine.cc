@@ -1,5 +1,6 @@
 #include "engine.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/resource.h>
@@ -15,6 +16,16 @@ namespace pg {
 
 thread_local LoopClock tls_clock;
 thread_local uint64_t tls_wake_ns = UINT64_MAX;
+thread_local WaitFds tls_wait_fds;
+
+// An idle worker's wait when tasks named fds (wake_on_fd): poll() on them for at most `ns`,
+// so a frame arriving on a device's ring ends the wait at once.
+static void wait_on_fds(uint64_t ns) {
+  pollfd p[kMaxWaitFds];
+  for (uint32_t i = 0; i < tls_wait_fds.n; i++) p[i] = {tls_wait_fds.fd[i], POLLIN, 0};
+  timespec ts{time_t(ns / 1000000000ull), long(ns % 1000000000ull)};
+  ppoll(p, tls_wait_fds.n, &ts, nullptr);
+}
 
 // The calling thread's user and system CPU time (one system call; a worker calls it every
 // 10 ms, never per packet).
@@ -142,6 +153,7 @@ void Engine::worker_main(int index) {
     tls_clock.mono_ns = virtual_now ? virtual_now : monotonic_ns();
     tls_clock.real_ns = realtime_ns();
     tls_wake_ns = UINT64_MAX;
+    tls_wait_fds.n = 0;
     if (tls_clock.mono_ns >= next_rusage_ns) {
       sample_rusage(self.user_ns, self.sys_ns);
       next_rusage_ns = tls_clock.mono_ns + 10000000;
@@ -169,17 +181,24 @@ void Engine::worker_main(int index) {
     // one sleep (a paced source or RatedUnqueue between packets), sleep towards it at once
     // instead of yielding: on a busy machine a yield can hand the CPU to another thread for
     // its whole time slice, while a thread waking from a short sleep is run promptly.
+    // When tasks named fds to wake on (a device's receive ring), the sleep is a poll() on them
+    // and the yields are skipped: the worker sleeps until a frame arrives, then runs at once.
     const uint64_t until_wake = tls_wake_ns > tls_clock.mono_ns ? tls_wake_ns - tls_clock.mono_ns : 0;
     const bool hinted = until_wake <= uint64_t(options_.idle_sleep_us) * 1000;
+    const bool fds = tls_wait_fds.n > 0;
     if (++idle < 64 || until_wake < 30000) {
       __builtin_ia32_pause();
-    } else if (idle < 256 && !hinted) {
+    } else if (idle < 256 && !hinted && !fds) {
       sched_yield();
     } else {
       uint64_t ns = uint64_t(idle < 1024 && !hinted ? 20 : options_.idle_sleep_us) * 1000;
-      ns = std::min(ns, until_wake - 20000);  // nanosleep overshoots by tens of microseconds
-      timespec ts{0, long(ns)};
-      nanosleep(&ts, nullptr);
+      ns = std::min(ns, until_wake - 20000);  // the sleep overshoots by tens of microseconds
+      if (fds) {
+        wait_on_fds(ns);
+      } else {
+        timespec ts{0, long(ns)};
+        nanosleep(&ts, nullptr);
+      }
     }
   }
   pool_->flush_cache();

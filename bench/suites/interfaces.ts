@@ -24,10 +24,12 @@
 // Per case and run: a trial at the generator's full rate, then the zero-loss search
 // (bench/search.ts: binary search between 0 and the full rate, first guess the rate delivered at
 // full load, short trials), then a longer confirming trial at the rate found (stepping down while
-// it loses). --runs runs per case (default 3), the median reported. Then, at the median rate, the
-// latency: the engine's generator in gen stamps each frame (TimestampStamp) and a separate engine
-// process in sink (bench/suites/latency-sink.ts: FromDevice -> LatencyMeter) records the delay from
-// the stamp to the sink's kernel receive time; p50/p99/p99.9/max.
+// it loses). --runs runs per case (default 3), the median reported. Then the latency, at 1%, 10%,
+// 50% and 90% of the zero-loss rate of the group's one-worker engine case (so the kernel and Click
+// are measured at the same offered rates as the engine; latencyByLoad) and at the case's own
+// zero-loss rate (latency): the engine's generator in gen stamps each frame (TimestampStamp) and a
+// separate engine process in sink (bench/suites/latency-sink.ts: FromDevice -> LatencyMeter)
+// records the delay from the stamp to the sink's kernel receive time; p50/p99/p99.9/max.
 //
 // veth has no line rate, so there is no theoretical limit (the results say so); --line-rate GBPS
 // computes one for a real link. The engine's CPU time per forwarded packet comes from the
@@ -50,6 +52,9 @@ import { chooseGenerator, makeGenerator } from './interfaces/generator.js';
 import { trial, measureRun, measureLatency } from './interfaces/trials.js';
 import { caseSpecs, type CaseSpec } from './interfaces/cases.js';
 import { oneLine, toResults, type CaseOutcome } from './interfaces/report.js';
+
+/** Latency load points, percent of the zero-loss rate (issue 15); the zero-loss rate itself too. */
+const LATENCY_LOADS = [1, 10, 50, 90];
 
 export const interfacesSuite: Suite = {
   description: 'veth forwarding, RFC 2544 zero-loss rate by frame size, latency, engine vs Linux kernel and Click',
@@ -80,6 +85,7 @@ export const interfacesSuite: Suite = {
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     const outcomes: CaseOutcome[] = [];
+    const reference = new Map<string, number>();
     const plan: { spec: CaseSpec; size: number }[] = [];
     for (const size of s.sizes) for (const spec of caseSpecs(s)) if (!spec.only64 || size === 64) plan.push({ spec, size });
     progress.plan(plan.length);
@@ -110,9 +116,18 @@ export const interfacesSuite: Suite = {
           for (let r = 0; r < s.runs; r++) o.runs.push(await measureRun(env, dut.dut, size, dstMac, s, (d) => progress.step(r + 1, s.runs, d)));
           const rates = o.runs.map((x) => x.zeroLossPps);
           const median = stats(rates).median;
+          // The load points' reference: the group's one-worker engine case (measured first), so the
+          // kernel and Click are measured at the same offered rates as the engine.
+          if (spec.forwarder === 'engine' && spec.threads === 1 && median > 0) reference.set(`${spec.group}/${size}`, median);
+          const ref = reference.get(`${spec.group}/${size}`) ?? median;
           if (s.latency && median > 0) {
-            progress.step(s.runs, s.runs, `latency at ${(median / 1e6).toFixed(3)} Mpps`);
             try {
+              o.latencyByLoad = [];
+              for (const load of LATENCY_LOADS) {
+                progress.step(s.runs, s.runs, `latency at ${load}% (${((ref * load) / 100 / 1e6).toFixed(3)} Mpps)`);
+                o.latencyByLoad.push({ ...(await measureLatency(env, size, dstMac, (ref * load) / 100, s.latencyS)), loadPct: load });
+              }
+              progress.step(s.runs, s.runs, `latency at ${(median / 1e6).toFixed(3)} Mpps`);
               o.latency = await measureLatency(env, size, dstMac, median, s.latencyS);
             } catch (e) {
               o.latencyError = oneLine((e as Error).message);
@@ -141,6 +156,6 @@ export const interfacesSuite: Suite = {
       'veth has no line rate, so no theoretical limit is shown' + (s.lineRate ? `; --line-rate ${s.lineRate} Gbit/s gives the limit column` : '') + "; the generator's full rate (extra.offeredMpps) is the practical ceiling here.",
       s.click ? `Click: ${s.click}` : `Click: skipped (${s.clickReason})`,
     ];
-    return { cases: toResults(outcomes, s), notes, settings: { sizes: s.sizes.join(','), searchSteps: s.steps, trialSeconds: s.trialS, confirmSeconds: s.confirmS, fullLoadSeconds: s.fullS, latencySeconds: s.latency ? s.latencyS : 0, generator: choice.kind } };
+    return { cases: toResults(outcomes, s), notes, settings: { sizes: s.sizes.join(','), searchSteps: s.steps, trialSeconds: s.trialS, confirmSeconds: s.confirmS, fullLoadSeconds: s.fullS, latencySeconds: s.latency ? s.latencyS : 0, generator: choice.kind, tpacketVersion: s.tpacketVersion } };
   },
 };

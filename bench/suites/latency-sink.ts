@@ -15,7 +15,9 @@ const rt = new Runtime({ threads: 1, poolBuffers: 8192 });
 const g = rt.load(
   compile(
     graph('latency-sink', () => {
-      FromDevice({ device, burst: 64 }, 'rx').to(LatencyMeter({ offset: 42, arrival: 'annotation' }, 'lat')).to(Discard({}, 'sink'));
+      // V3 blocks: the arrival is the kernel's receive time, so the sink's own delay does not count,
+      // and blocks hold the most frames if the sink falls behind.
+      FromDevice({ device, burst: 64, tpacketVersion: 3 }, 'rx').to(LatencyMeter({ offset: 42, arrival: 'annotation' }, 'lat')).to(Discard({}, 'sink'));
     }),
   ),
 );

@@ -1,13 +1,13 @@
 // FromDevice: receives frames from a network device through an AF_PACKET socket with a
-// TPACKET_V3 memory-mapped receive ring. Documentation: FromDevice.ts.
+// TPACKET_V2 or V3 memory-mapped receive ring. Documentation: FromDevice.ts.
 //
 // The kernel fills blocks of the ring with frames and hands a block over by setting its
 // status to TP_STATUS_USER (when the block is full or its timeout expires). The task
 // checks the status word of the current block (a memory read, no system call), copies up
 // to a burst of frames into pool packets, and gives the block back (TP_STATUS_KERNEL) once
 // every frame in it has been taken. Nothing ready: it returns false and the worker idles.
-// With tpacketVersion 2 the ring is TPACKET_V2: a status word per frame slot, each frame
-// taken and given back on its own (lower latency, no block timeout; run_v2).
+// With tpacketVersion 2 (the default) the ring is TPACKET_V2: a status word per frame slot,
+// each frame taken and given back on its own (no block timeout), and an adaptive wait (run_v2).
 //
 // Device faults: a Timer on the element's worker probes the device every 200 ms
 // (DeviceWatch, FromDevice.h). Down: the kernel stops filling the ring and resumes by
@@ -107,7 +107,10 @@ class FromDevice final : public Element {
     maybe_read_stats();
     if (version_ == 2) return run_v2();
     auto* bd = reinterpret_cast<tpacket_block_desc*>(map_ + size_t(cur_block_) * block_size_);
-    if ((__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0) return false;
+    if ((__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0) {
+      wake_on_fd(fd_);  // readable when the kernel hands the next block over
+      return false;
+    }
 
     const uint32_t npkts = bd->hdr.bh1.num_pkts;
     if (next_pkt_ == 0) next_off_ = bd->hdr.bh1.offset_to_first_pkt;
@@ -205,17 +208,49 @@ class FromDevice final : public Element {
   // TPACKET_V2: every frame has its own slot and status word, handed over as soon as the
   // kernel has written it (no block to fill or time out: at low rates a frame waits
   // microseconds, not up to a block timeout rounded up to the kernel's tick).
+  //
+  // Adaptive wait: while frames are sparse, an empty ring names the socket to the idle worker
+  // (wake_on_fd), which sleeps in poll() and runs as soon as the kernel writes a frame, so a
+  // lone frame is forwarded within microseconds. While they are dense (kDenseFramesPerMs or
+  // more in the last millisecond), waking per frame would cost a wake-up per few frames, so
+  // the worker sleeps kGatherNs instead and takes what gathered in the ring as one batch:
+  // the V3 block's batching, with a bounded wait of about 100 microseconds instead of a block
+  // timeout of milliseconds.
   bool run_v2() {
     const uint8_t* first = frame_v2(cur_block_);
-    if ((__atomic_load_n(&reinterpret_cast<const tpacket2_hdr*>(first)->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0) return false;
+    const uint64_t now = now_ns();
+    if (now - window_start_ns_ >= kWindowNs) {
+      dense_ = window_frames_ * kWindowNs >= kDenseFramesPerMs * (now - window_start_ns_);
+      window_start_ns_ = now;
+      window_frames_ = 0;
+    }
+    if ((__atomic_load_n(&reinterpret_cast<const tpacket2_hdr*>(first)->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0) {
+      if (dense_)
+        wake_at(now + kGatherNs);
+      else
+        wake_on_fd(fd_);
+      return false;
+    }
+    // Count the frames ready (up to a burst) first, so the round takes only the packets it
+    // fills from the pool: a trickle of frames must not cost a burst of packet resets a round.
+    // Slots are 2 KiB apart, too far for the hardware prefetcher, and freshly written by the
+    // kernel on another CPU: fetch each ready frame's first bytes while counting.
+    uint32_t ready = 0;
+    for (uint32_t i = cur_block_; ready < burst_ && ready < frames_; i = i + 1 == frames_ ? 0 : i + 1) {
+      const uint8_t* f = frame_v2(i);
+      if ((__atomic_load_n(&reinterpret_cast<const tpacket2_hdr*>(f)->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0) break;
+      __builtin_prefetch(f + 64);  // the frame starts about 80 bytes into its slot
+      __builtin_prefetch(f + 128);
+      ready++;
+    }
     Batch b;
-    b.count = pool().alloc(b.pkts, burst_);
-    if (b.count < burst_) count(c_pool_empty_);
+    b.count = pool().alloc(b.pkts, ready);
+    if (b.count < ready) count(c_pool_empty_);
     if (b.count == 0) return false;  // the frames wait in the ring
     uint32_t out = 0, taken = 0, too_long = 0, csum_not_ready = 0;
     uint64_t bytes = 0;
     const uint32_t hdr = TPACKET_ALIGN(sizeof(tpacket2_hdr));
-    while (out < b.count && taken < burst_) {
+    while (out < b.count && taken < ready) {
       uint8_t* f = frame_v2(cur_block_);
       auto* h = reinterpret_cast<tpacket2_hdr*>(f);
       const uint32_t status = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
@@ -238,6 +273,7 @@ class FromDevice final : public Element {
       __atomic_store_n(&h->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
       cur_block_ = cur_block_ + 1 == frames_ ? 0 : cur_block_ + 1;  // the next frame, for V2
     }
+    window_frames_ += taken;
     if (out < b.count) pool().free(b.pkts + out, b.count - out);
     b.count = out;
     if (too_long) count(c_too_long_, too_long);
@@ -409,6 +445,12 @@ class FromDevice final : public Element {
 
   // Worker state: the block being read and the next frame in it (V2: the next frame).
   uint32_t cur_block_ = 0, next_pkt_ = 0, next_off_ = 0;
+  // V2's adaptive wait (run_v2): frames taken in the current window, and whether the last
+  // window was dense. 64 frames a millisecond and a 100 us gather: at least 6 frames a
+  // wake-up when gathering, and at most 100 us (plus the sleep's overshoot) added to a frame.
+  static constexpr uint64_t kWindowNs = 1000000, kDenseFramesPerMs = 64, kGatherNs = 100000;
+  uint64_t window_start_ns_ = 0, window_frames_ = 0;
+  bool dense_ = false;
   uint64_t next_stats_ns_ = 0;
 
   DeviceWatch watch_;

@@ -4,26 +4,32 @@ import { defineElement } from '../../src/graph/descriptor.js';
 export const FromDevice = defineElement({
   name: 'FromDevice',
   group: 'io',
-  summary: 'Receives the frames arriving on a network device (AF_PACKET, memory-mapped TPACKET_V3 ring).',
-  doc: `Opens an AF_PACKET socket bound to \`device\` with a TPACKET_V3 receive ring of \`blocks\`
-blocks of \`blockSize\` bytes shared with the kernel, and pushes the frames that arrive out of its one
-output, up to \`burst\` per task round. The kernel packs frames into a block and hands the block over
-when it is full or \`blockTimeoutMs\` after its first frame (so at low rates a frame waits at most that
-long). The task only reads the ring's status words: no system call per packet, and none at all while
-nothing arrives (the worker idles instead). Each frame is copied into a pool packet (its data start is
-the Ethernet header, also set as the MAC header annotation; its timestamp annotation is the kernel's
-receive time; its packet-type annotation is the kernel's verdict, \`sll_pkttype\`: host, broadcast,
-multicast or other host, see \`native/packet.h\`); a block goes back to the kernel once every frame
-in it has been taken.
+  summary: 'Receives the frames arriving on a network device (AF_PACKET, memory-mapped TPACKET_V2 or V3 ring).',
+  doc: `Opens an AF_PACKET socket bound to \`device\` with a memory-mapped receive ring shared with the
+kernel, and pushes the frames that arrive out of its one output, up to \`burst\` per task round. The
+task only reads the ring's status words: no system call per packet. Each frame is copied into a pool
+packet (its data start is the Ethernet header, also set as the MAC header annotation; its timestamp
+annotation is the kernel's receive time; its packet-type annotation is the kernel's verdict,
+\`sll_pkttype\`: host, broadcast, multicast or other host, see \`native/packet.h\`).
 
-\`tpacketVersion: 2\` uses a TPACKET_V2 ring instead: one slot of \`frameSize\` bytes per frame, each
-handed over (and given back) on its own as soon as the kernel has written it, with no block timeout.
-The kernel's block timer runs on its tick (4 ms with HZ=250), so with V3 at low rates a frame can
-wait several milliseconds; with V2 it waits only for the worker's next round (measured here: ping
-through a bridge, 0.3 ms average round trip against 1.1 ms with V3). V3 is the default because it
-costs less per frame under load (V2 measured 14-20% more worker CPU per forwarded frame: fewer
-frames per round, smaller batches) and packs short frames densely (V2 holds blockSize / frameSize
-frames per block). See docs/interfaces-performance.md.
+The default ring is TPACKET_V2 (\`tpacketVersion: 2\`): one slot of \`frameSize\` bytes per frame
+(\`blockSize / frameSize\` slots per block), each handed over and given back on its own as soon as the
+kernel has written it. The wait adapts to the rate, with no knob: while frames are sparse (under 64 in
+the last millisecond), an empty ring makes the idle worker sleep in \`poll()\` on the socket, so it
+runs as soon as a frame arrives (a lone frame is forwarded within tens of microseconds); while they are
+dense, the worker sleeps 100 µs at a time instead and takes what gathered in the ring as one batch (at
+least 6 frames a wake-up, the batching a block gives, with about 100 µs at most added to a frame). The
+cost: at full load V2 takes more worker CPU a frame than V3 (measured 934-957 ns against 589-638 ns
+on veth, mostly the per-slot status words), so \`tpacketVersion: 3\` suits a graph where CPU matters
+more than latency.
+
+\`tpacketVersion: 3\` uses a TPACKET_V3 ring of \`blocks\` blocks of \`blockSize\` bytes: the kernel
+packs frames into a block and hands the block over when it is full or \`blockTimeoutMs\` after its
+first frame, and the worker polls for the next block. The block timer runs on the kernel's tick (4 ms
+with HZ=250), so at low rates a frame can wait several milliseconds (ping through a bridge: 1.1 ms
+average round trip against 0.3 ms with V2 before the adaptive wait); V3 packs short frames densely
+(about 450 64-byte frames in a 64 KiB block, 32 with V2), for a ring that must buffer a long pause of
+the worker. See docs/interfaces-performance.md for the measurements.
 
 Frames this host sends on the device (including ToDevice's on the same device) are never read back
 (PACKET_IGNORE_OUTGOING, and a per-frame check of the packet type on kernels without it). The kernel
@@ -70,9 +76,9 @@ again, the timer opens a new socket and ring (counted in \`reopens\`) and traffi
       blockSize: Type.Optional(Type.Integer({ minimum: 4096, maximum: 1073741824, default: 65536, description: 'Bytes per ring block (a multiple of the page size). Small blocks are handed over sooner; many of them buffer a worker that is briefly descheduled.' })),
       blocks: Type.Optional(Type.Integer({ minimum: 1, maximum: 1048576, default: 256, description: 'Blocks in the ring (16 MiB in all by default).' })),
       frameSize: Type.Optional(Type.Integer({ minimum: 128, maximum: 1073741824, default: 2048, description: 'Largest ring slot for one frame, ring header included (a multiple of 16, at most blockSize).' })),
-      blockTimeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 1, description: 'The kernel hands a block over at most this many ms after its first frame.' })),
+      blockTimeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 1, description: 'TPACKET_V3: the kernel hands a block over at most this many ms after its first frame (rounded up to its tick).' })),
       fanout: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, default: 0, description: 'PACKET_FANOUT group id (hash mode); 0: none.' })),
-      tpacketVersion: Type.Optional(Type.Integer({ minimum: 2, maximum: 3, default: 3, description: 'Ring layout: 3 (TPACKET_V3, frames packed in blocks handed over whole) or 2 (TPACKET_V2, a slot per frame handed over at once: lower latency at low rates).' })),
+      tpacketVersion: Type.Optional(Type.Integer({ minimum: 2, maximum: 3, default: 2, description: 'Ring layout: 2 (TPACKET_V2, a slot per frame handed over at once, with a wait that adapts to the rate) or 3 (TPACKET_V3, frames packed in blocks handed over when full or timed out: milliseconds of latency at low rates).' })),
       restoreVlan: Type.Optional(Type.Boolean({ default: false, description: 'Write the VLAN tag the kernel took off back into the frame instead of the annotation.' })),
     },
     { additionalProperties: false },

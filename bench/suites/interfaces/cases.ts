@@ -22,11 +22,12 @@ export interface CaseSpec {
 }
 
 export function caseSpecs(s: Settings): CaseSpec[] {
-  const ringNote = s.ring ? `${s.ring.blocks} blocks of ${s.ring.blockSize} B (--ring)` : 'the default ring (256 blocks of 64 KiB, 1 ms block timeout)';
+  const ringSize = s.ring ? `${s.ring.blocks} blocks of ${s.ring.blockSize} B (--ring)` : '256 blocks of 64 KiB';
+  const ringNote = s.tpacketVersion === 3 ? `TPACKET_V3 (--tpacket 3), ${ringSize}, 1 ms block timeout` : `TPACKET_V2, ${ringSize} in 2 KiB slots, adaptive wait`;
   const specs: CaseSpec[] = [];
   if (s.groups.has('bridge') || s.groups.has('scaling')) {
     if (s.groups.has('bridge'))
-      specs.push({ key: 'engine-bridge-1', group: 'bridge', forwarder: 'engine', threads: 1, dst: 'sink', name: 'engine L2 bridge veth -> veth (FromDevice -> ToDevice)', description: `FromDevice (TPACKET_V3, ${ringNote}) -> ToDevice (TX ring, qdiscBypass) between the two root-side veth ends, one direction, one worker; frames addressed to ${SINK_DISCARD_MAC} (counted and dropped by the sink).`, setUp: engineBridge(1, s) });
+      specs.push({ key: 'engine-bridge-1', group: 'bridge', forwarder: 'engine', threads: 1, dst: 'sink', name: 'engine L2 bridge veth -> veth (FromDevice -> ToDevice)', description: `FromDevice (${ringNote}) -> ToDevice (TX ring, qdiscBypass) between the two root-side veth ends, one direction, one worker; frames addressed to ${SINK_DISCARD_MAC} (counted and dropped by the sink).`, setUp: engineBridge(1, s) });
     if (s.groups.has('scaling'))
       specs.push({ key: 'engine-bridge-2', group: 'bridge', forwarder: 'engine', threads: 2, dst: 'sink', only64: true, name: 'engine L2 bridge veth -> veth (FromDevice -> ToDevice)', description: 'Two workers, each with its own FromDevice in one PACKET_FANOUT group (hash mode) and its own ToDevice (qdiscBypass).', setUp: engineBridge(2, s) });
     if (s.groups.has('bridge')) {

@@ -80,7 +80,7 @@ export function engineBridge(threads: number, s: Settings): CaseSpec['setUp'] {
       threads,
       () => {
         for (let i = 0; i < threads; i++)
-          FromDevice({ device: a, burst: 64, ...(s.ring ?? {}), ...(threads > 1 ? { fanout } : {}) }, { name: `rx${i}`, thread: i }).to(ToDevice({ device: b, qdiscBypass: true }, `tx${i}`));
+          FromDevice({ device: a, burst: 64, tpacketVersion: s.tpacketVersion, ...(s.ring ?? {}), ...(threads > 1 ? { fanout } : {}) }, { name: `rx${i}`, thread: i }).to(ToDevice({ device: b, qdiscBypass: true }, `tx${i}`));
       },
       Array.from({ length: threads }, (_, i) => `tx${i}`),
     );
@@ -96,7 +96,7 @@ export function engineRouter(s: Settings): CaseSpec['setUp'] {
       1,
       () => {
         const rt = IPLookup({ routes: ['198.19.0.0/24 0'] }, 'rt');
-        FromDevice({ device: a, burst: 64, ...(s.ring ?? {}) }, { name: 'rx', thread: 0 }).to(Strip({ length: 14 }, 'strip')).to(CheckIPHeader({}, 'check')).to(rt);
+        FromDevice({ device: a, burst: 64, tpacketVersion: s.tpacketVersion, ...(s.ring ?? {}) }, { name: 'rx', thread: 0 }).to(Strip({ length: 14 }, 'strip')).to(CheckIPHeader({}, 'check')).to(rt);
         rt.out(0)
           .to(DecIPTTL({}, 'ttl'))
           .to(EtherEncap({ type: 0x0800, src: ownMac, dst: sinkMac }, 'encap'))

@@ -11,6 +11,8 @@ export interface CaseOutcome {
   runs: RunMeasure[];
   latency?: Latency;
   latencyError?: string;
+  /** At LATENCY_LOADS of the reference zero-loss rate (interfaces.ts). */
+  latencyByLoad?: (Latency & { loadPct: number })[];
   error?: string;
   skipped?: string;
 }
@@ -84,6 +86,11 @@ export function toResults(outcomes: CaseOutcome[], s: Settings): CaseResult[] {
     };
     if (o.latency && o.latency.atMpps < st.median * 0.9)
       warnings.push(`latency measured at ${o.latency.atMpps.toFixed(3)} Mpps, below the zero-loss rate: the engine's generator (which stamps the frames) did not reach ${st.median.toFixed(3)} Mpps here`);
+    if (o.latencyByLoad?.length) {
+      r.latencyByLoad = o.latencyByLoad.map((l) => ({ ...l, p50Us: r1(l.p50Us), p99Us: r1(l.p99Us), p999Us: r1(l.p999Us), maxUs: r1(l.maxUs), atMpps: r3(l.atMpps) }));
+      // p50 / p99 / p99.9 µs at each load, for the results table.
+      extra.latencyByLoad = r.latencyByLoad.map((l) => `${l.loadPct}% (${l.atMpps} Mpps): ${l.p50Us} / ${l.p99Us} / ${l.p999Us}`).join('; ');
+    }
     if (o.latency) r.latency = { ...o.latency, p50Us: r1(o.latency.p50Us), p99Us: r1(o.latency.p99Us), p999Us: r1(o.latency.p999Us), maxUs: r1(o.latency.maxUs), atMpps: r3(o.latency.atMpps) };
     if (spec.forwarder === 'engine') {
       const cpu = medianFinite(o.runs.map((x) => cpuPerPacket(x.full)));
