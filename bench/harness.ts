@@ -88,7 +88,7 @@ options:
   --generator trafgen traffic: trafgen instead of the engine's generator (lab part)
   --only A,B        traffic: only the cases naming one of these (element names: HTBSched,Policer)
   --ring BxS        interfaces: FromDevice ring, blocks x block size
-  --tpacket N       interfaces: the engine's FromDevice ring, TPACKET_V2 (2, the default) or V3 (3)
+  --tpacket N       interfaces: the engine's FromDevice ring, TPACKET_V3 (3, the element's default) or V2 (2)
   --routes FILE / --routes6 FILE / --synthetic   router, fib: route tables
   --lookups N       fib: lookups per measurement (default 20000000)
   --report          run nothing: regenerate RESULTS.md and the plots from bench/results/

@@ -12,7 +12,7 @@ packet (its data start is the Ethernet header, also set as the MAC header annota
 annotation is the kernel's receive time; its packet-type annotation is the kernel's verdict,
 \`sll_pkttype\`: host, broadcast, multicast or other host, see \`native/packet.h\`).
 
-The default ring is TPACKET_V2 (\`tpacketVersion: 2\`): one slot of \`frameSize\` bytes per frame
+\`tpacketVersion: 2\` uses a TPACKET_V2 ring: one slot of \`frameSize\` bytes per frame
 (\`blockSize / frameSize\` slots per block), each handed over and given back on its own as soon as the
 kernel has written it. The wait adapts to the rate, with no knob: while frames are sparse (under 64 in
 the last millisecond), an empty ring makes the idle worker sleep in \`poll()\` on the socket, so it
@@ -20,10 +20,11 @@ runs as soon as a frame arrives (a lone frame is forwarded within tens of micros
 dense, the worker sleeps 100 µs at a time instead and takes what gathered in the ring as one batch (at
 least 6 frames a wake-up, the batching a block gives, with about 100 µs at most added to a frame). The
 cost: at full load V2 takes more worker CPU a frame than V3 (measured 934-957 ns against 589-638 ns
-on veth, mostly the per-slot status words), so \`tpacketVersion: 3\` suits a graph where CPU matters
-more than latency.
+on veth, mostly the per-slot status words), and in the same runs the zero-loss rate was lower (1.03
+against 1.29-1.35 Mpps), so it is not the default: choose it where latency matters more than CPU
+and peak rate (a ring that switches between the two by rate is still to come).
 
-\`tpacketVersion: 3\` uses a TPACKET_V3 ring of \`blocks\` blocks of \`blockSize\` bytes: the kernel
+The default, \`tpacketVersion: 3\`, uses a TPACKET_V3 ring of \`blocks\` blocks of \`blockSize\` bytes: the kernel
 packs frames into a block and hands the block over when it is full or \`blockTimeoutMs\` after its
 first frame, and the worker polls for the next block. The block timer runs on the kernel's tick (4 ms
 with HZ=250), so at low rates a frame can wait several milliseconds (ping through a bridge: 1.1 ms
@@ -78,7 +79,7 @@ again, the timer opens a new socket and ring (counted in \`reopens\`) and traffi
       frameSize: Type.Optional(Type.Integer({ minimum: 128, maximum: 1073741824, default: 2048, description: 'Largest ring slot for one frame, ring header included (a multiple of 16, at most blockSize).' })),
       blockTimeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 1, description: 'TPACKET_V3: the kernel hands a block over at most this many ms after its first frame (rounded up to its tick).' })),
       fanout: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, default: 0, description: 'PACKET_FANOUT group id (hash mode); 0: none.' })),
-      tpacketVersion: Type.Optional(Type.Integer({ minimum: 2, maximum: 3, default: 2, description: 'Ring layout: 2 (TPACKET_V2, a slot per frame handed over at once, with a wait that adapts to the rate) or 3 (TPACKET_V3, frames packed in blocks handed over when full or timed out: milliseconds of latency at low rates).' })),
+      tpacketVersion: Type.Optional(Type.Integer({ minimum: 2, maximum: 3, default: 3, description: 'Ring layout: 2 (TPACKET_V2, a slot per frame handed over at once, with a wait that adapts to the rate) or 3 (TPACKET_V3, frames packed in blocks handed over when full or timed out: milliseconds of latency at low rates).' })),
       restoreVlan: Type.Optional(Type.Boolean({ default: false, description: 'Write the VLAN tag the kernel took off back into the frame instead of the annotation.' })),
     },
     { additionalProperties: false },

@@ -32,7 +32,7 @@ export interface Settings {
   fullS: number;
   latencyS: number;
   ring?: { blocks: number; blockSize: number };
-  /** The engine's FromDevice ring version (--tpacket): 2 (the element's default) or 3. */
+  /** The engine's FromDevice ring version (--tpacket): 3 (the element's default) or 2. */
   tpacketVersion: 2 | 3;
   forceEngineGen: boolean;
   click?: string;
@@ -50,7 +50,7 @@ export function settingsFrom(ctx: SuiteContext): Settings {
     if (!m) throw new Error('bench interfaces: --ring takes BLOCKSxBYTES, e.g. 256x65536');
     ring = { blocks: Number(m[1]), blockSize: Number(m[2]) };
   }
-  const tpacket = o.other.tpacket ?? '2';
+  const tpacket = o.other.tpacket ?? '3';
   if (tpacket !== '2' && tpacket !== '3') throw new Error(`bench interfaces: --tpacket takes 2 or 3 (got '${tpacket}')`);
   const groups = new Set((o.other.cases ?? 'bridge,router,scaling').split(',').map((s) => s.trim()));
   for (const g of groups) if (!['bridge', 'router', 'scaling'].includes(g)) throw new Error(`bench interfaces: --cases takes bridge, router and scaling (got '${g}')`);
@@ -64,7 +64,7 @@ export function settingsFrom(ctx: SuiteContext): Settings {
     fullS: o.quick ? 1 : 2,
     latencyS: o.quick ? 1 : 3,
     ring,
-    tpacketVersion: tpacket === '3' ? 3 : 2,
+    tpacketVersion: tpacket === '2' ? 2 : 3,
     forceEngineGen: o.other.generator === 'engine',
     click: click.path,
     clickReason: click.reason,
