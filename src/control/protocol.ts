@@ -1,6 +1,9 @@
 // The control protocol: newline-delimited JSON over a Unix socket. Each request line
 // gets exactly one response line, in order.
-export type ControlOp = 'read' | 'write' | 'handlers' | 'list' | 'counters' | 'profile';
+import type { Plan } from '../compiler/plan.js';
+import type { ReplaceInfo } from '../runtime/native.js';
+
+export type ControlOp = 'read' | 'write' | 'handlers' | 'list' | 'counters' | 'profile' | 'replace';
 
 export interface ControlRequest {
   op: ControlOp;
@@ -10,6 +13,14 @@ export interface ControlRequest {
   handler?: string;
   /** For write: the value given to the handler. For profile: 'on', 'off', 'reset' or '' (just read). */
   value?: string;
+  /** For replace: the compiled plan that replaces the graph (hot reconfiguration). */
+  plan?: Plan;
+}
+
+/** What a replace request answers: the new graph's name and what the swap did (ReplaceInfo:
+ *  swapNs, taken, dropped). */
+export interface ReplaceResult extends ReplaceInfo {
+  graph: string;
 }
 
 export type ControlResponse = { ok: true; value: unknown } | { ok: false; error: string };

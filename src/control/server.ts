@@ -4,12 +4,14 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import type { Runtime } from '../runtime/runtime.js';
-import type { ControlRequest, ControlResponse } from './protocol.js';
+import type { Plan } from '../compiler/plan.js';
+import type { ControlRequest, ControlResponse, ReplaceResult } from './protocol.js';
 import { probeSocket } from './client.js';
 import { checkSocketDir } from './path.js';
 
-/** Longest request line accepted; a client sending more is cut off. */
-const MAX_LINE = 1 << 20;
+/** Longest request line accepted; a client sending more is cut off. A replace request carries
+ *  a whole plan (a router's inline routes: megabytes). */
+const MAX_LINE = 64 << 20;
 
 export interface ControlServer {
   readonly path: string;
@@ -69,8 +71,16 @@ function dispatch(runtime: Runtime, request: unknown): unknown {
       else if (action !== '') throw new Error(`profile takes 'on', 'off', 'reset' or nothing, got ${JSON.stringify(action)}`);
       return g.profile();
     }
+    case 'replace': {
+      // Hot reconfiguration (RunningGraph.replace): the engine checks the plan again and
+      // refuses a bad one with the old graph untouched.
+      const plan = req.plan as Plan | undefined;
+      if (typeof plan !== 'object' || plan === null || Array.isArray(plan)) throw new Error(`request field 'plan' must be a compiled plan (pktgraph compile FILE)`);
+      const g = runtime.graph(text('graph', false)).replace(plan);
+      return { graph: g.name, ...g.swap! } satisfies ReplaceResult;
+    }
     default:
-      throw new Error(`unknown op ${JSON.stringify(req.op)}: use read, write, handlers, list, counters or profile`);
+      throw new Error(`unknown op ${JSON.stringify(req.op)}: use read, write, handlers, list, counters, profile or replace`);
   }
 }
 
