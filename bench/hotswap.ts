@@ -29,6 +29,7 @@ const settle = arg('--settle', 200);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const max = (xs: number[]) => Math.max(...xs);
+const p90 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.9))];
 const us = (ns: number) => `${(ns / 1e3).toFixed(1)} µs`;
 
 const plan = (variant: boolean) =>
@@ -83,7 +84,8 @@ const drops = num('q', 'drops');
 rt.close();
 
 const swapNs = withSwap.map((w) => w.swapNs!);
-const line = (what: string, xs: number[], f: (x: number) => string) => `  ${what.padEnd(44)} median ${f(median(xs)).padStart(10)}   max ${f(max(xs)).padStart(10)}`;
+const line = (what: string, xs: number[], f: (x: number) => string) =>
+  `  ${what.padEnd(44)} median ${f(median(xs)).padStart(10)}   p90 ${f(p90(xs)).padStart(10)}   max ${f(max(xs)).padStart(10)}`;
 console.log(`hot reconfiguration under load: ${swaps} replacements, ${rate.toLocaleString('en')} packets/s of 64 B, 2 workers, ${settle} ms apart`);
 console.log(`  machine: ${cpus().length} x ${cpus()[0]?.model}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}, ${new Date().toISOString()}`);
 console.log(`  packets: ${sent.toLocaleString('en')} generated, ${delivered.toLocaleString('en')} delivered, ${drops} dropped (counted): lost ${sent - delivered - drops}`);
@@ -92,4 +94,6 @@ console.log(line('largest queue delay, windows with a swap', withSwap.map((w) =>
 console.log(line('largest queue delay, windows without', quiet.map((w) => w.maxDelay), us));
 console.log(line('generator shortfall, windows with a swap', withSwap.map((w) => w.shortfall), (x) => `${x} pkts`));
 console.log(line('generator shortfall, windows without', quiet.map((w) => w.shortfall), (x) => `${x} pkts`));
-console.log(`  target: 0 packets lost, forwarding gap <= 1 ms: ${sent - delivered - drops === 0 && max(swapNs) <= 1e6 ? 'met' : 'missed'}`);
+// The target holds for the longest gap; on a shared machine a worker descheduled during the
+// swap's epoch stretches it, so the median and p90 are given beside it.
+console.log(`  target: 0 packets lost, forwarding gap <= 1 ms: ${sent - delivered - drops === 0 && max(swapNs) <= 1e6 ? 'met' : 'missed'} (longest ${us(max(swapNs))})`);
