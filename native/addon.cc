@@ -57,6 +57,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                            InstanceMethod("threads", &EngineWrap::Threads),
                            InstanceMethod("addGraph", &EngineWrap::AddGraph),
                            InstanceMethod("removeGraph", &EngineWrap::RemoveGraph),
+                           InstanceMethod("replaceGraph", &EngineWrap::ReplaceGraph),
                            InstanceMethod("pauseGraph", &EngineWrap::PauseGraph),
                            InstanceMethod("resumeGraph", &EngineWrap::ResumeGraph),
                            InstanceMethod("handlers", &EngineWrap::Handlers),
@@ -123,6 +124,34 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     std::string plan = string_arg(info, 0, "plan");
     Engine& e = engine(env);
     uint32_t id = guarded(env, [&] { return e.add_graph(plan); });
+    return graph_info(env, e, id);
+  }
+
+  // replaceGraph(id, plan): the new graph's info (as addGraph's), with swapNs and taken.
+  Napi::Value ReplaceGraph(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t id = id_arg(info);
+    std::string plan = string_arg(info, 1, "plan");
+    Engine& e = engine(env);
+    uint64_t swap_ns = 0;
+    size_t taken = 0;
+    uint32_t nid = guarded(env, [&] { return e.replace_graph(id, plan, &swap_ns, &taken); });
+    Napi::Object out = graph_info(env, e, nid);
+    out.Set("swapNs", double(swap_ns));
+    out.Set("taken", double(taken));
+    // Packets old elements still held after the swap (their classes carry none): freed.
+    Napi::Array dropped = Napi::Array::New(env);
+    for (const auto& [name, count] : e.graph(nid).dropped) {
+      Napi::Object d = Napi::Object::New(env);
+      d.Set("element", name);
+      d.Set("packets", double(count));
+      dropped.Set(dropped.Length(), d);
+    }
+    out.Set("dropped", dropped);
+    return out;
+  }
+
+  Napi::Object graph_info(Napi::Env env, Engine& e, uint32_t id) {
     pg::Graph& g = e.graph(id);
     Napi::Object out = Napi::Object::New(env);
     out.Set("id", id);

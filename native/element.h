@@ -211,6 +211,19 @@ class Element {
   virtual uint64_t held_packets() const { return 0; }  // packets the element stores (queues)
   virtual void add_handlers(std::vector<Handler>& handlers) {}
 
+  // ---- hot reconfiguration (Engine::replace_graph; docs/writing-elements.md) ----
+  // A replacement graph's element with the same name and class as one of the running graph's
+  // is its successor: the engine carries its counters over by name, and these hooks let the
+  // class carry the rest (queued packets, tables, positions). Defaults: nothing more carries.
+  // prepare_take: control thread, once this element is initialised, while the old graph still
+  // runs (no handler runs meanwhile); throw ConfigError to refuse the replacement, and the old
+  // graph keeps running untouched. Do the slow work here (copies, builds).
+  virtual void prepare_take(const Element& old) {}
+  // take_state: neither graph on any worker (between their batches); must not throw, and
+  // should take microseconds (moves, swaps): it is the forwarding gap. `old` is destroyed
+  // (cleanup(), then its destructor) after it, so whatever is swapped into it is freed then.
+  virtual void take_state(Element& old) {}
+
   // ---- identity and wiring (set by the graph loader) ----
   const std::string& name() const { return name_; }
   const std::string& class_name() const { return class_name_; }
@@ -229,6 +242,10 @@ class Element {
   const ClassFacts& facts() const { return *facts_; }
   const std::vector<std::string>& counter_names() const { return facts_->counters; }
   uint32_t counter_base() const { return counter_base_; }
+  // While a replacement graph loads (configure, initialize, prepare_take): the running
+  // graph's element this one succeeds (same name and class), else null. A device element
+  // keeps the old one's socket instead of opening a second one when it names the same device.
+  Element* predecessor() const { return predecessor_; }
 
  protected:
   // The index for count() of a counter the descriptor declares (in configure or later, not
@@ -307,6 +324,7 @@ class Element {
   int thread_hint_ = -1;
   int task_count_ = 1;
   std::vector<int> task_workers_;
+  Element* predecessor_ = nullptr;
 };
 
 // ---- registry: built-in and out-of-tree elements register the same way ----

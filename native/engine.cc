@@ -295,6 +295,38 @@ uint32_t Engine::add_graph(const std::string& plan_json) {
   return id;
 }
 
+uint32_t Engine::replace_graph(uint32_t id, const std::string& plan_json, uint64_t* swap_ns, size_t* taken) {
+  std::lock_guard<std::mutex> lock(control_);
+  Graph& old = graph(id);
+  // Everything that can fail happens here, with the old graph still on the workers.
+  auto g = std::make_unique<Graph>(plan_json, *pool_, options_.threads, next_worker_, &old);
+  for (auto& [other_id, other] : graphs_)
+    if (other_id != id && other->name() == g->name())
+      throw PlanError("a graph named '" + g->name() + "' is already running in this engine; graph names must be unique");
+  g->synchronize = [this] { wait_epoch(); };
+  // The swap: the workers leave the old graph at the end of the round they are in (a batch
+  // is never split), the state moves, and the next round runs the new graph.
+  const uint64_t t0 = monotonic_ns();
+  const bool was_paused = old.paused;
+  if (!was_paused) {
+    old.paused = true;
+    publish();  // throws EngineStuck only if a worker never returns (then nothing can be swapped)
+  }
+  const size_t n = g->take_state_from(old);
+  g->paused = was_paused;
+  const uint32_t new_id = next_graph_id_++;
+  graphs_[new_id] = std::move(g);
+  std::unique_ptr<Graph> gone = std::move(graphs_[id]);
+  graphs_.erase(id);
+  // Publishing stores the new task lists at once, then waits an epoch to free the old lists.
+  const uint64_t t1 = monotonic_ns();
+  if (!was_paused) publish();
+  if (swap_ns) *swap_ns = t1 - t0;
+  if (taken) *taken = n;
+  if (wedged_) kept_.push_back(std::move(gone));
+  return new_id;  // `gone` is destroyed here: its cleanup() frees what its elements still hold
+}
+
 Graph& Engine::graph(uint32_t id) {
   auto it = graphs_.find(id);
   if (it == graphs_.end()) throw std::out_of_range("no graph with id " + std::to_string(id) + " in this engine");

@@ -80,6 +80,15 @@ class Engine {
   uint32_t add_graph(const std::string& plan_json);  // throws PlanError
   void remove_graph(uint32_t id);
   Graph& graph(uint32_t id);  // throws std::out_of_range with a clear message
+  // Hot reconfiguration: load `plan_json` as the successor of graph `id` (checked, configured
+  // and initialised while `id` keeps running: a PlanError leaves it untouched), then swap:
+  // take `id` off the workers (one epoch), let the new graph's elements take their
+  // predecessors' state (Graph::take_state_from), put the new graph on, and destroy the old
+  // one. Returns the new graph's id (a paused graph's successor starts paused). `swap_ns`
+  // (optional) gets the time from the old graph's removal from the task lists to the new
+  // one's publication, and `taken` how many elements took over.
+  // The new graph's `dropped` lists packets old elements still held after the swap (freed).
+  uint32_t replace_graph(uint32_t id, const std::string& plan_json, uint64_t* swap_ns = nullptr, size_t* taken = nullptr);
   void pause_graph(uint32_t id);
   void resume_graph(uint32_t id);
 

@@ -101,7 +101,8 @@ int port_number(const json::Value& v, const std::string& where) {
 
 }  // namespace
 
-Graph::Graph(const std::string& plan_json, PacketPool& pool, int workers, int& next_worker) : workers_(workers) {
+Graph::Graph(const std::string& plan_json, PacketPool& pool, int workers, int& next_worker, const Graph* predecessor)
+    : predecessor_(predecessor), workers_(workers) {
   json::Value plan;
   try {
     plan = json::Value::parse(plan_json);
@@ -132,8 +133,10 @@ void Graph::load(const json::Value& plan, PacketPool& pool, int workers, int& ne
   check_cycles();
   make_counters(workers);
   initialize_elements();
+  prepare_takes();
   place_tasks(workers, next_worker);
   handlers_.resize(elements_.size());
+  predecessor_ = nullptr;
 }
 
 void Graph::read_header(const json::Value& plan) {
@@ -223,6 +226,8 @@ std::unique_ptr<Element> Graph::create_element(const json::Value& ej, const std:
   e->class_name_ = cls;
   e->pool_ = &pool;
   e->graph_ = this;
+  if (predecessor_)
+    if (Element* o = predecessor_->element(ename); o && o->class_name() == cls) e->predecessor_ = o;
   set_ports(*e, member(ej, "inputs", where), member(ej, "outputs", where));
 
   if (const json::Value* th = ej.find("thread"); th && !th->is_null()) {
@@ -448,12 +453,56 @@ void Graph::initialize_elements() {
   }
 }
 
-// Tasks and timers onto workers: an element's hint, else round robin; timers go with their
-// element's task, else its hint, else the first task's worker.
+// A replacement's successors check they can take their predecessors' state (and prepare it).
+void Graph::prepare_takes() {
+  for (auto& e : elements_) {
+    if (!e->predecessor_) continue;
+    try {
+      e->prepare_take(*e->predecessor_);
+    } catch (const std::exception& err) {
+      throw PlanError(elem_desc(e->name(), e->class_name()) + ": cannot take over the running element's state: " + err.what());
+    }
+  }
+}
+
+size_t Graph::take_state_from(Graph& old) {
+  size_t n = 0;
+  CounterArena& mine = *counters_;
+  uint64_t* row = mine.row(mine.rows - 1);  // the other threads' row: no worker writes it
+  for (auto& e : elements_) {
+    Element* o = e->predecessor_;
+    if (!o) continue;
+    for (size_t j = 0; j < e->counter_names().size(); j++) {
+      const auto& names = o->counter_names();
+      const auto it = std::find(names.begin(), names.end(), e->counter_names()[j]);
+      if (it == names.end()) continue;
+      std::atomic_ref<uint64_t> c(row[e->counter_base_ + j]);
+      c.store(c.load(std::memory_order_relaxed) + old.counters_->sum(o->counter_base_ + uint32_t(it - names.begin())), std::memory_order_relaxed);
+    }
+    e->take_state(*o);
+    e->predecessor_ = nullptr;
+    n++;
+  }
+  // What the old elements still hold now (classes that do not carry their packets, elements
+  // the new plan lacks) is freed with the old graph: reported, never silent.
+  dropped.clear();
+  for (auto& o : old.elements_)
+    if (const uint64_t h = o->held_packets()) dropped.emplace_back(o->name(), h);
+  return n;
+}
+
+// Tasks and timers onto workers: an element's hint, else its predecessor's workers (a
+// replacement keeps each task where it ran, and a device's per-worker queues with it), else
+// round robin; timers go with their element's task, else its hint, else the first task's worker.
 void Graph::place_tasks(int workers, int& next_worker) {
   for (auto& e : elements_) {
     int w = -1;
-    if (e->wants_task()) {
+    const Element* pred = e->predecessor_;
+    if (e->wants_task() && e->thread_hint() < 0 && pred && !pred->task_workers_.empty() && int(pred->task_workers_.size()) == std::min(e->task_count_, workers)) {
+      for (int tw : pred->task_workers_) tasks_.push_back({e.get(), tw});
+      e->task_workers_ = pred->task_workers_;
+      w = pred->task_workers_.front();
+    } else if (e->wants_task()) {
       w = e->thread_hint() >= 0 ? e->thread_hint() : (next_worker++ % workers);
       tasks_.push_back({e.get(), w});
       e->task_workers_.assign(1, w);

@@ -33,7 +33,11 @@ struct TimerRef {
 class Graph {
  public:
   // Builds, configures, connects and initializes every element. Throws PlanError.
-  Graph(const std::string& plan_json, PacketPool& pool, int workers, int& next_worker);
+  // With a predecessor (a running graph this one is to replace): each element with the same
+  // name and class as one of its elements is that one's successor (Element::predecessor()),
+  // runs on the same workers, and is asked prepare_take(old) once initialised; the
+  // predecessor is only read.
+  Graph(const std::string& plan_json, PacketPool& pool, int workers, int& next_worker, const Graph* predecessor = nullptr);
   ~Graph();
 
   const std::string& name() const { return name_; }
@@ -46,6 +50,15 @@ class Graph {
 
   // Handlers of one element (built once, on first use).
   const std::vector<Handler>& handlers(int element_index);
+
+  // The swap of a replacement (Engine::replace_graph), with neither graph on the workers:
+  // every successor adds its predecessor's counters (by name) to its own and takes its state
+  // (Element::take_state). Never throws; returns how many elements took over. `old` is
+  // destroyed afterwards.
+  size_t take_state_from(Graph& old);
+  // After take_state_from: the old elements that still held packets (freed with the old
+  // graph), with how many: their classes do not carry packets, or the new plan lacks them.
+  std::vector<std::pair<std::string, uint64_t>> dropped;
 
   // Drain detection: all sources finished, nothing held, no task did any work.
   bool sources_finished() const;
@@ -94,8 +107,10 @@ class Graph {
   void check_cycles() const;
   void make_counters(int workers);
   void initialize_elements();
+  void prepare_takes();
   void place_tasks(int workers, int& next_worker);
   std::string name_;
+  const Graph* predecessor_ = nullptr;  // while loading a replacement
   std::vector<std::unique_ptr<Element>> elements_;
   std::vector<std::vector<Handler>> handlers_;
   std::vector<TaskRef> tasks_;

@@ -125,6 +125,20 @@ class EtherSwitch final : public Element {
     b.count = 0;
   }
 
+  // Hot reconfiguration: the learned addresses carry over with their ages, except those on a
+  // port this switch no longer has (and any a smaller table cannot hold, counted table_full).
+  void take_state(Element& old) override {
+    auto& o = static_cast<EtherSwitch&>(old);
+    o.table_.for_each([&](uint64_t key, const Entry& e) {
+      if (e.port >= uint32_t(noutputs())) return;
+      bool inserted;
+      Entry* mine = table_.find_or_insert(key, inserted);
+      if (mine) *mine = e;
+      else count(c_table_full_);
+    });
+    next_sweep_ = o.next_sweep_;
+  }
+
   void add_handlers(std::vector<Handler>& h) override {
     h.push_back({"table", [this] { return table_text(); }, nullptr});
     h.push_back({"timeout", [this] { return format_number(double(timeout_ns_.load()) / 1e9); },

@@ -85,7 +85,10 @@ class FromDevice final : public Element {
     if (uint64_t(block_size_) * blocks_ > (uint64_t(1) << 32))
       throw ConfigError("blockSize x blocks is more than 4 GiB");
 
-    open_ring();
+    // A hot reconfiguration's successor on the same device with the same ring keeps the
+    // running element's socket and ring (take_state): a second socket would receive a copy of
+    // every frame (duplicates after the swap) or, in a fanout group, a share (lost with it).
+    if (!same_socket(predecessor())) open_ring();
     watch_.open(device_);
     room_ = pool().buffer_size() - pool().headroom();
     request_task();
@@ -101,6 +104,23 @@ class FromDevice final : public Element {
   }
 
   void add_handlers(std::vector<Handler>& h) override { watch_.add_handlers(h); }
+
+  // Hot reconfiguration: the socket, its ring and the place in it move over (no frame is lost
+  // or seen twice); the old element, destroyed next, then closes nothing.
+  void take_state(Element& old) override {
+    auto& o = static_cast<FromDevice&>(old);
+    if (!same_socket(&o)) return;  // this one opened its own socket; the old one closes its
+    std::swap(fd_, o.fd_);
+    std::swap(map_, o.map_);
+    std::swap(map_bytes_, o.map_bytes_);
+    ifindex_ = o.ifindex_;
+    frames_per_block_ = o.frames_per_block_;
+    frames_ = o.frames_;
+    cur_block_ = o.cur_block_;
+    next_pkt_ = o.next_pkt_;
+    next_off_ = o.next_off_;
+    next_stats_ns_ = o.next_stats_ns_;
+  }
 
   bool run_task() override {
     if (map_ == nullptr) return false;
@@ -422,6 +442,15 @@ class FromDevice final : public Element {
     }
     const LinkState before = watch_.state();
     if (watch_.set(*this, p.state, p.why) && before == LinkState::Up) count(c_device_faults_);
+  }
+
+  // Whether `e` is a FromDevice whose socket this one can keep: same device and ring, same
+  // promiscuity and fanout group.
+  bool same_socket(const Element* e) const {
+    if (!e || e->class_name() != class_name()) return false;
+    auto* o = static_cast<const FromDevice*>(e);
+    return o->fd_ >= 0 && o->device_ == device_ && o->promisc_ == promisc_ && o->block_size_ == block_size_ && o->blocks_ == blocks_ &&
+           o->frame_size_ == frame_size_ && o->block_timeout_ms_ == block_timeout_ms_ && o->version_ == version_ && o->fanout_ == fanout_;
   }
 
   void release() {

@@ -58,11 +58,31 @@ class Tap final : public Element {
     if (mtu_ + 14 > room_)
       throw ConfigError("config field 'mtu' is " + std::to_string(mtu_) + ": a frame of mtu + 14 bytes must fit a pool buffer (" +
                         std::to_string(room_) + " bytes)");
-    open_device(set_mac ? addr : nullptr);
+    mac_conf_ = set_mac ? format_mac(addr) : "";
     request_tasks(int(queues_));
+    // A hot reconfiguration's successor for the same device keeps the running element's
+    // queues (take_state): opening them again would fail (single queue) or add queues the
+    // kernel spreads frames over (multi-queue), and those frames would be lost with them.
+    if (const Element* p = predecessor(); p && p->class_name() == class_name() && static_cast<const Tap*>(p)->device_ == device_) {
+      const Tap& o = *static_cast<const Tap*>(p);
+      if (o.mtu_ != mtu_ || o.queues_ != queues_ || o.up_ != up_ || o.persist_ != persist_ || o.mac_conf_ != mac_conf_)
+        throw ConfigError("device '" + device_ + "' is the running element's, whose queues a hot reconfiguration keeps as they are: keep its mtu, mac, queues, up and persist, or give the device another name");
+      return;
+    }
+    open_device(set_mac ? addr : nullptr);
   }
 
   void cleanup() override { release(); }
+
+  // Hot reconfiguration: the device's queues move over (their frames stay queued in the
+  // kernel for the next read), with the place each task reads from.
+  void take_state(Element& old) override {
+    auto& o = static_cast<Tap&>(old);
+    if (o.device_ != device_ || !fds_.empty()) return;
+    std::swap(fds_, o.fds_);
+    mac_text_ = o.mac_text_;
+    for (uint32_t i = 0; i < kMaxTasks; i++) task_state_[i] = o.task_state_[i];
+  }
 
   void push(int, Batch& b) override {
     if (fds_.empty()) {
@@ -230,7 +250,7 @@ class Tap final : public Element {
     fds_.clear();
   }
 
-  std::string device_, mac_text_;
+  std::string device_, mac_text_, mac_conf_;  // mac_conf_: the configured mac ('' none)
   uint32_t mtu_ = 0, queues_ = 0, burst_ = 0, room_ = 0;  // set by configure()
   bool up_ = true, persist_ = false;
   std::vector<int> fds_;

@@ -56,9 +56,27 @@ class ToDevice final : public Element {
     c_device_faults_ = counter("device_faults");
     c_rebinds_ = counter("rebinds");
     c_ring_full_ = counter("drops_ring_full");
-    open_socket();
+    // A hot reconfiguration's successor on the same device and method keeps the running
+    // element's sockets and TX ring (take_state) rather than opening its own.
+    if (!same_socket(predecessor())) open_socket();
     watch_.open(device_);
     add_timer(timer_);
+  }
+
+  // Hot reconfiguration: the sockets, the TX ring and the place in it move over; frames
+  // already in the ring are sent by the kernel as before. The old element then closes nothing.
+  void take_state(Element& old) override {
+    auto& o = static_cast<ToDevice&>(old);
+    if (!same_socket(&o)) return;  // this one opened its own; the old one closes its
+    std::swap(fd_, o.fd_);
+    std::swap(ring_fd_, o.ring_fd_);
+    std::swap(ring_, o.ring_);
+    std::swap(ring_bytes_, o.ring_bytes_);
+    ring_frames_ = o.ring_frames_;
+    ring_frame_size_ = o.ring_frame_size_;
+    ring_next_ = o.ring_next_;
+    ifindex_ = o.ifindex_;
+    max_len_.store(o.max_len_.load());
   }
 
   void initialize() override {
@@ -342,6 +360,15 @@ class ToDevice final : public Element {
     }
     const LinkState before = watch_.state();
     if (watch_.set(*this, p.state, p.why) && before == LinkState::Up) count(c_device_faults_);
+  }
+
+  // Whether `e` is a ToDevice whose sockets this one can keep: same device, qdisc bypass and
+  // method, and the same ring when it has one.
+  bool same_socket(const Element* e) const {
+    if (!e || e->class_name() != class_name()) return false;
+    auto* o = static_cast<const ToDevice*>(e);
+    return o->fd_ >= 0 && o->device_ == device_ && o->qdisc_bypass_ == qdisc_bypass_ && o->use_ring_ == use_ring_ &&
+           (!use_ring_ || (o->ring_frames_ >= ring_frames_ && (ring_frame_size_ == 0 || o->ring_frame_size_ == ring_frame_size_)));
   }
 
   void release() {

@@ -269,6 +269,40 @@ class IPRewriter final : public Element {
     split_push(b, out, uint32_t(noutputs()), [this](uint32_t o, Batch& sub) { output_push(int(o), sub); });
   }
 
+  // Hot reconfiguration: the mappings carry over whole (flows, their ports in the pools, their
+  // idle order and ages), so connections through the NAT go on. That needs the same table
+  // (capacity), the same pools (addresses and port ranges) and every output a flow may use:
+  // otherwise the replacement is refused, and the running graph keeps its mappings.
+  void prepare_take(const Element& old) override {
+    auto& o = static_cast<const IPRewriter&>(old);
+    bool same_pools = o.pools_.size() == pools_.size();
+    for (size_t i = 0; same_pools && i < pools_.size(); i++)
+      same_pools = o.pools_[i].addr == pools_[i].addr && o.pools_[i].lo == pools_[i].lo && o.pools_[i].hi == pools_[i].hi;
+    if (o.capacity_ != capacity_ || !same_pools || noutputs() < o.noutputs())
+      throw ConfigError("its NAT mappings carry over only to the same capacity (" + std::to_string(o.capacity_) +
+                        "), the same source-NAT addresses and port ranges, and at least its " + std::to_string(o.noutputs()) +
+                        " output(s); keep those, or remove the graph and add it again (the mappings are then lost)");
+  }
+  void take_state(Element& old) override {
+    auto& o = static_cast<IPRewriter&>(old);
+    // The new specs' forwarded ports stay reserved in the pools taken over.
+    std::vector<Pool> mine = std::move(pools_);
+    pools_ = std::move(o.pools_);
+    for (size_t i = 0; i < pools_.size(); i++)
+      for (int k = 0; k < 3; k++)
+        for (size_t w = 0; w < mine[i].bits[k].size() && w < pools_[i].bits[k].size(); w++) pools_[i].bits[k][w] |= mine[i].bits[k][w];
+    o.pools_ = std::move(mine);
+    std::swap(flows_, o.flows_);
+    std::swap(index_, o.index_);
+    used_ = o.used_;
+    free_ = o.free_;
+    std::copy(std::begin(o.head_), std::end(o.head_), head_);
+    std::copy(std::begin(o.tail_), std::end(o.tail_), tail_);
+    pending_expired_ = o.pending_expired_;
+    o.used_ = 0;
+    if (o.timer_.scheduled()) timer_.schedule_at(o.timer_.expiry());
+  }
+
   void add_handlers(std::vector<Handler>& h) override {
     h.push_back({"mappings", [this] {
                    SpinLock::Guard lock(lock_);

@@ -106,6 +106,23 @@ class RateLimit {
     held_now_.store(0);
   }
 
+  // Hot reconfiguration (no worker inside either): the packets waiting for credit move over, in
+  // order, and the bucket goes on where it was (a changed rate or burst applies from the next
+  // update(), as a handler's write would).
+  void take(RateLimit& old) {
+    held_.count = 0;
+    for (uint32_t i = old.head_; i < old.held_.count; i++) held_.pkts[held_.count++] = old.held_.pkts[i];
+    head_ = 0;
+    held_now_.store(held_.count);
+    old.head_ = old.held_.count = 0;
+    old.held_now_.store(0);
+    if (old.started_ && old.bytes_ == bytes_) {
+      bucket_ = old.bucket_;
+      started_ = true;
+      mean_cost_ = old.mean_cost_;
+    }
+  }
+
   // The `rate` and `burst` handlers (values in the fields' units, checked against their ranges).
   void add_handlers(std::vector<Handler>& h) {
     h.push_back({"rate", [this] { return format_number(rate_.load()); },

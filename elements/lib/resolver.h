@@ -115,6 +115,42 @@ class NeighbourResolver : public Element {
     held_.store(0);
   }
 
+  // Hot reconfiguration: the neighbour table carries over (learned, static and pending
+  // entries, with their ages), and the packets pending entries hold with them, in order. What
+  // a smaller table or fewer held-packet slots cannot take is dropped and counted
+  // (drops_table_full, drops_queue_full). The retry timer goes on where the old one was.
+  void take_state(Element& old) override {
+    auto& o = static_cast<NeighbourResolver&>(old);
+    std::vector<Packet*> no_entry, no_slot;
+    o.table_.for_each([&](const Addr& ip, const Entry& oe) {
+      bool inserted;
+      Entry* e = table_.find_or_insert(ip, inserted);
+      if (e) {
+        *e = oe;
+        e->head = e->tail = -1;
+        e->held = 0;
+      }
+      for (int32_t i = oe.head; i >= 0; i = o.nodes_[size_t(i)].next) {
+        Packet* p = o.nodes_[size_t(i)].pkt;
+        if (!e) no_entry.push_back(p);
+        else if (free_ < 0) no_slot.push_back(p);
+        else enqueue(*e, p);
+      }
+    });
+    o.table_.clear();
+    o.held_.store(0);
+    if (!no_entry.empty()) {
+      count(c_table_full_, no_entry.size());
+      pool().free(no_entry.data(), uint32_t(no_entry.size()));
+    }
+    if (!no_slot.empty()) {
+      count(c_queue_full_, no_slot.size());
+      pool().free(no_slot.data(), uint32_t(no_slot.size()));
+    }
+    if (o.timer_.scheduled()) timer_.schedule_at(o.timer_.expiry());
+    next_purge_ = o.next_purge_;
+  }
+
   void add_handlers(std::vector<Handler>& h) override {
     h.push_back({"table", [this] { return table_text(); }, nullptr});
     h.push_back({"insert", nullptr, [this](const std::string& v) { insert_static(v); }});

@@ -93,6 +93,18 @@ class SourcePacing {
     if (paced_) bucket_.take(double(n));
   }
 
+  // Hot reconfiguration: go on from where the old source was (its count towards the limit,
+  // and its bucket when the rate is the same, so the rate holds across the swap without a
+  // burst or a gap).
+  void take(const SourcePacing& old) {
+    sent_.store(old.sent_.load());
+    if (old.rate_.load() == rate_.load() && old.burst_ == burst_) {
+      bucket_ = old.bucket_;
+      lost_ = old.lost_;
+      restart_ = old.restart_;
+    }
+  }
+
   SourceState state() const {
     int64_t limit = limit_.load(std::memory_order_relaxed);
     if (limit < 0) return SourceState::Running;

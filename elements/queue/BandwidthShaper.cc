@@ -32,6 +32,8 @@ class BandwidthShaper final : public Element {
 
   uint64_t held_packets() const override { return limit_.held(); }
   void cleanup() override { limit_.free_held(pool()); }
+  // Hot reconfiguration: the packets waiting for credit and the bucket carry over.
+  void take_state(Element& old) override { limit_.take(static_cast<BandwidthShaper&>(old).limit_); }
   void add_handlers(std::vector<Handler>& h) override { limit_.add_handlers(h); }
 
  private:

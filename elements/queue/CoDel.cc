@@ -91,6 +91,27 @@ class CoDel final : public Element {
 
   uint64_t held_packets() const override { return ring_->count(); }
 
+  // Hot reconfiguration: the queued packets (with their enqueue times, so their sojourn goes
+  // on), the backlog in bytes and the RFC 8289 control state carry over; a ring smaller than
+  // them drops the rest, counted in drops_full.
+  void take_state(Element& old) override {
+    auto& o = static_cast<CoDel&>(old);
+    Packet* moved[kMaxBatch];
+    uint32_t n;
+    int64_t bytes = 0;
+    while ((n = o.ring_->dequeue(reinterpret_cast<void**>(moved), kMaxBatch)) > 0) {
+      const uint32_t in = ring_->enqueue(reinterpret_cast<void* const*>(moved), n, ring_->size());
+      for (uint32_t i = 0; i < in; i++) bytes += moved[i]->length();
+      if (in < n) {
+        count(c_drops_full_, n - in);
+        pool().free(moved + in, n - in);
+      }
+    }
+    o.bytes_.store(0);
+    bytes_.store(bytes);
+    state_ = o.state_;
+  }
+
   void cleanup() override {
     Batch b;
     while ((b.count = ring_->dequeue(reinterpret_cast<void**>(b.pkts), kMaxBatch)) > 0) drop(b);

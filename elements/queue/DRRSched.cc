@@ -58,6 +58,25 @@ class DRRSched final : public Element {
 
   uint64_t held_packets() const override { return held_.load(std::memory_order_relaxed); }
 
+  // Hot reconfiguration: each input's held packets and deficit, and whose turn it is, carry
+  // over (inputs the new scheduler lacks keep theirs: the swap reports them as dropped).
+  void take_state(Element& old) override {
+    auto& o = static_cast<DRRSched&>(old);
+    for (uint32_t i = 0; i < std::min(n_, o.n_); i++) {
+      in_[i].held = o.in_[i].held;
+      in_[i].deficit = o.in_[i].deficit;
+      held_now_ += in_[i].held.count;
+      o.held_now_ -= o.in_[i].held.count;
+      o.in_[i].held.head = o.in_[i].held.count = 0;
+    }
+    held_.store(held_now_);
+    o.held_.store(o.held_now_);
+    if (o.cur_ < n_) {
+      cur_ = o.cur_;
+      in_turn_ = o.in_turn_;
+    }
+  }
+
   void cleanup() override {
     for (uint32_t i = 0; i < n_; i++) in_[i].held.free_all(pool());
     held_now_ = 0;

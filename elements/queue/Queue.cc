@@ -50,6 +50,22 @@ class Queue final : public Element {
     while ((b.count = ring_->dequeue(reinterpret_cast<void**>(b.pkts), kMaxBatch)) > 0) drop(b);
   }
 
+  // Hot reconfiguration: the old queue's packets, in order, ahead of any new one (the ring is
+  // sized for a changed capacity; past it the rest are dropped and counted, as a push would).
+  void take_state(Element& old) override {
+    Queue& q = static_cast<Queue&>(old);
+    void* moved[kMaxBatch];
+    uint32_t n;
+    while ((n = q.ring_->dequeue(moved, kMaxBatch)) > 0) {
+      const uint32_t in = ring_->enqueue(moved, n, ring_->size());
+      if (in < n) {
+        count(c_drops_, n - in);
+        pool().free(reinterpret_cast<Packet**>(moved) + in, n - in);
+      }
+    }
+    highwater_.store(std::max(q.highwater_.load(), uint32_t(ring_->count())));
+  }
+
   void add_handlers(std::vector<Handler>& h) override {
     h.push_back({"length", [this] { return std::to_string(ring_->count()); }, nullptr});
     h.push_back({"highwater_length", [this] { return std::to_string(highwater_.load()); }, nullptr});

@@ -228,6 +228,18 @@ class FlowSource final : public Element {
     return true;
   }
 
+  // Hot reconfiguration: the count towards the limit, the pacing and the position in the flow
+  // sequence go on (positions past a smaller flow count start that sequence again).
+  void take_state(Element& old) override {
+    auto& o = static_cast<FlowSource&>(old);
+    pacing_.take(o.pacing_);
+    rng_ = o.rng_;
+    ip_id_ = o.ip_id_;
+    tcp_seq_ = o.tcp_seq_;
+    cursor_ = o.cursor_ < flows_ ? o.cursor_ : 0;
+    dst_cursor_ = o.dst_cursor_ <= dst_last_ ? o.dst_cursor_ : 0;
+  }
+
   SourceState source_state() const override { return pacing_.state(); }
 
   void add_handlers(std::vector<Handler>& h) override {

@@ -51,6 +51,9 @@ class InfiniteSource final : public Element {
     return true;
   }
 
+  // Hot reconfiguration: the count towards the limit and the pacing go on.
+  void take_state(Element& old) override { pacing_.take(static_cast<InfiniteSource&>(old).pacing_); }
+
   SourceState source_state() const override { return pacing_.state(); }
 
   void add_handlers(std::vector<Handler>& h) override { pacing_.add_handlers(h); }

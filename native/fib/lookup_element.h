@@ -28,6 +28,23 @@ class RouteLookupElement : public Element {
     c_short_ = counter("drops_short");
   }
 
+  // Hot reconfiguration: the old element's table carries over whole, with every change its
+  // handlers made since it loaded; this element's configured routes give way to it (change
+  // routes on a running graph with the add, remove and set handlers). Refused when a route
+  // sends to an output this element does not have.
+  void prepare_take(const Element& old) override {
+    const int64_t top = static_cast<const RouteLookupElement&>(old).routes_->highest_output();
+    if (top >= noutputs())
+      throw ConfigError("a route of the running element sends to output " + std::to_string(top) + " but this one has " +
+                        std::to_string(noutputs()) + " output(s); remove those routes first (the remove handler) or keep the outputs");
+  }
+  void take_state(Element& old) override {
+    auto& o = static_cast<RouteLookupElement&>(old);
+    std::swap(routes_, o.routes_);
+    routes_->set_outputs(uint32_t(noutputs()));
+    pub_.swap(o.pub_);
+  }
+
   void add_handlers(std::vector<Handler>& hs) override {
     auto writer = [this](const char* name, auto fn) {
       Handler h;

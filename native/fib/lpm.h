@@ -237,6 +237,13 @@ class Publisher {
   const T* get() const { return cur_.load(std::memory_order_acquire); }
   // The writer's own access to the published object, for changes readers may see at once.
   T* writable() const { return cur_.load(std::memory_order_acquire); }
+  // Exchange the published objects of two publishers no reader is using (a hot
+  // reconfiguration's swap, with both elements off the workers).
+  void swap(Publisher& other) {
+    T* mine = cur_.load(std::memory_order_relaxed);
+    cur_.store(other.cur_.load(std::memory_order_relaxed), std::memory_order_release);
+    other.cur_.store(mine, std::memory_order_release);
+  }
   template <class Sync>
   void publish(std::unique_ptr<T> next, Sync&& synchronize) {
     T* old = cur_.exchange(next.release(), std::memory_order_acq_rel);

@@ -154,6 +154,17 @@ class RouteSet {
   bool patch(Snapshot& s);
   std::string table() const;  // canonical text, one route per line, sorted by prefix
   size_t size() const { return routes_.size(); }
+  // The highest output a route sends to (-1: no route), and the output count routes are
+  // checked against: a set moves to a hot-reconfigured element that has at least that many.
+  int64_t highest_output() const {
+    int64_t top = -1;
+    routes_.for_each([&](const Prefix&, uint32_t id) {
+      for (const Hop& h : lists_[id]) top = std::max<int64_t>(top, h.port);
+      return true;
+    });
+    return top;
+  }
+  void set_outputs(uint32_t n) { noutputs_ = n; }
   std::string hops_text(const std::vector<Hop>& hops) const;
   std::string prefix_text(u128 key, unsigned len) const { return format_prefix(key, len, width_); }
 

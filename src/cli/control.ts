@@ -1,9 +1,9 @@
-// `pktgraph read`, `write`, `handlers`, `list` and `profile`: talk to a running `pktgraph run`
+// `pktgraph read`, `write`, `handlers`, `list`, `profile` and `reconfigure`: talk to a running `pktgraph run`
 // through its control socket.
 import { readdirSync } from 'node:fs';
 import { controlDir, controlPath } from '../control/path.js';
 import { controlRequest, NoEngineError, probeSocket } from '../control/client.js';
-import type { ControlRequest } from '../control/protocol.js';
+import type { ControlRequest, ReplaceResult } from '../control/protocol.js';
 import type { GraphProfile, HandlerInfo } from '../runtime/runtime.js';
 import { CliError } from './errors.js';
 import { table } from './format.js';
@@ -99,4 +99,22 @@ export async function profileCommand(graph: string | undefined, opts: { control?
   if (opts.json) console.log(JSON.stringify(p, null, 2));
   else if (chosen[0] === 'off') console.log('profiling is off');
   else for (const line of profileTable(p)) console.log(line);
+}
+
+/**
+ * `pktgraph reconfigure FILE`: compile the graph file here and have the running engine replace
+ * its graph with it (hot reconfiguration: RunningGraph.replace). A plan the engine refuses
+ * leaves the running graph untouched and the error names the element and field.
+ */
+export async function reconfigureCommand(file: string, opts: { control?: string; param?: string[]; graph?: string; json?: boolean }) {
+  const plan = await (await import('./load.js')).loadAndCompile(file, opts.param);
+  const r = (await request(opts.control, { op: 'replace', graph: opts.graph, plan })) as ReplaceResult;
+  if (opts.json) console.log(JSON.stringify(r));
+  else {
+    console.log(
+      `replaced graph '${r.graph}': ${r.taken} element${r.taken === 1 ? '' : 's'} took over their state; the workers were off the graph for ${(r.swapNs / 1e6).toFixed(3)} ms`,
+    );
+    // Never silent: packets held by elements that carry none were freed with the old graph.
+    for (const d of r.dropped) console.log(`  dropped ${d.packets} packet${d.packets === 1 ? '' : 's'} held by '${d.element}' (its class does not carry packets over, or the new graph lacks it)`);
+  }
 }

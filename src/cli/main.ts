@@ -120,6 +120,15 @@ function program(): Command {
     .option('--control <name|path>', controlHelp)
     .action(async (graph: string | undefined, opts) => (await control()).listCommand(graph, opts));
 
+  p.command('reconfigure')
+    .description("replace a running graph by FILE's graph without losing packets: elements with the same name and class keep their state (queues, tables, counters)")
+    .argument('<file>', 'graph file')
+    .option(...paramOption)
+    .option('--graph <name>', 'the graph to replace (default: the only one running)')
+    .option('--json', 'print the result as JSON')
+    .option('--control <name|path>', controlHelp)
+    .action(async (file: string, opts) => (await control()).reconfigureCommand(file, opts));
+
   p.command('profile')
     .description("a running graph's cost per element (ns per packet); --on switches profiling on, --off off, --reset zeroes it")
     .argument('[graph]', 'the graph (default: the only one)')

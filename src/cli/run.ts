@@ -32,7 +32,7 @@ export interface RunCommandOptions {
 const sourcesOf = (plan: Plan) => plan.elements.filter((e) => e.inputs.length === 0).map((e) => e.name);
 
 export async function runCommand(file: string, opts: RunCommandOptions): Promise<void> {
-  const plan = await loadAndCompile(file, opts.param);
+  let plan = await loadAndCompile(file, opts.param);
   const threads = opts.threads ?? Math.min(availableParallelism(), ENGINE_LIMITS.threads.max);
 
   const given = typeof opts.control === 'string' ? opts.control : undefined;
@@ -57,7 +57,7 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
   const onExit = () => server?.close();
   process.on('exit', onExit);
 
-  const meter = new Meter(plan);
+  const meter = new Meter();
   const live = !opts.json && process.stdout.isTTY ? new LiveDisplay(plan, socketPath) : undefined;
   let summary: RunSummary;
   let running: RunningGraph | undefined;
@@ -98,9 +98,12 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
     process.off('exit', onExit);
   }
   live?.clear();
+  // The graph as it ended: a `pktgraph reconfigure` may have replaced it while it ran.
+  const last = running?.latest();
+  if (last) plan = last.plan;
   const bytes = sourceBytes(plan, summary);
   // Rates as configured when the run ended (a write to a rate handler shows in config).
-  const configOf = (name: string) => running?.config(name);
+  const configOf = (name: string) => last?.config(name);
   if (opts.json) {
     const gbps = bytes !== undefined && summary.seconds > 0 ? (bytes * 8) / summary.seconds / 1e9 : undefined;
     console.log(JSON.stringify({ ...summary, ...cpuPerPacketJson(summary), bytes, gbps, drops: drops(plan, summary), shortfalls: shortfalls(plan, summary, configOf) }));
@@ -174,22 +177,20 @@ interface Measurement {
 class Meter {
   private prev = new Map<string, Record<string, bigint>>();
   private prevElapsed = 0;
-  private readonly sources: Set<string>;
-  constructor(private readonly plan: Plan) {
-    this.sources = new Set(sourcesOf(plan));
-  }
-
   measure(tick: TickInfo): Measurement {
     const dt = Math.max(tick.elapsed - this.prevElapsed, 1e-3);
     this.prevElapsed = tick.elapsed;
     let pps = 0;
     let bps: number | undefined;
-    const elements = this.plan.elements.map((e) => {
+    // The tick's graph's plan: a reconfiguration may have replaced the graph since the start.
+    const plan = tick.graph.plan;
+    const sources = new Set(sourcesOf(plan));
+    const elements = plan.elements.map((e) => {
       const now = tick.graph.counters(e.name);
       const before = this.prev.get(e.name) ?? {};
       this.prev.set(e.name, now);
       const counters = Object.entries(now).map(([name, value]) => ({ name, value, rate: Number(value - (before[name] ?? 0n)) / dt }));
-      if (this.sources.has(e.name)) {
+      if (sources.has(e.name)) {
         for (const c of counters) {
           if (c.name === 'packets') pps += c.rate;
           if (c.name === 'bytes') bps = (bps ?? 0) + c.rate;

@@ -4,12 +4,14 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import type { Runtime, RunningGraph } from '../runtime/runtime.js';
-import type { ControlRequest, ControlResponse } from './protocol.js';
+import type { Plan } from '../compiler/plan.js';
+import type { ControlRequest, ControlResponse, ReplaceResult } from './protocol.js';
 import { probeSocket } from './client.js';
 import { checkSocketDir } from './path.js';
 
-/** Longest request line accepted; a client sending more is cut off. */
-const MAX_LINE = 1 << 20;
+/** Longest request line accepted; a client sending more is cut off. A replace request carries
+ *  a whole plan (a router's inline routes: megabytes). */
+const MAX_LINE = 64 << 20;
 
 export interface ControlServer {
   readonly path: string;
@@ -47,8 +49,17 @@ function dispatch(runtime: Runtime, request: unknown): unknown {
     const graphs = name === undefined ? runtime.allGraphs() : [runtime.graph(name)];
     return graphs.map((g) => ({ name: g.name, elements: g.plan.elements.map((e) => ({ name: e.name, class: e.class })) }));
   }
+  if (req.op === 'replace') {
+    // Hot reconfiguration of a `pktgraph run` graph (RunningGraph.replace): the engine checks the
+    // plan again and refuses a bad one with the old graph untouched. (`pktgraph serve` has its
+    // own operations on virtual routers.)
+    const plan = req.plan as Plan | undefined;
+    if (typeof plan !== 'object' || plan === null || Array.isArray(plan)) throw new Error(`request field 'plan' must be a compiled plan (pktgraph compile FILE)`);
+    const g = runtime.graph(requestText(req, 'graph', false)).replace(plan);
+    return { graph: g.name, ...g.swap! } satisfies ReplaceResult;
+  }
   if (!['read', 'write', 'handlers', 'counters', 'profile'].includes(req.op))
-    throw new Error(`unknown op ${JSON.stringify(req.op)}: use read, write, handlers, list, counters or profile`);
+    throw new Error(`unknown op ${JSON.stringify(req.op)}: use read, write, handlers, list, counters, profile or replace`);
   return graphRequest(runtime.graph(requestText(req, 'graph', false)), req);
 }
 

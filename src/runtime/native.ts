@@ -4,6 +4,16 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/** What a hot reconfiguration did (Engine::replace_graph). */
+export interface ReplaceInfo {
+  /** How long the control thread kept the workers off the graph, ns: an upper bound on the forwarding gap (to within a worker round). */
+  swapNs: number;
+  /** Elements of the new graph that took over an old one's counters and state. */
+  taken: number;
+  /** Packets old elements still held after the swap, freed with the old graph (classes that carry no packets, or elements the new plan lacks): none in a graph whose packets wait only in classes that carry them (docs/writing-elements.md). */
+  dropped: { element: string; packets: number }[];
+}
+
 export interface NativeGraphInfo {
   id: number;
   name: string;
@@ -27,6 +37,8 @@ export interface NativeEngine {
   threads(): number;
   addGraph(planJson: string): NativeGraphInfo;
   removeGraph(id: number): void;
+  /** Hot reconfiguration (Engine::replace_graph): the new graph's info, with the swap's time and how many elements took over. */
+  replaceGraph(id: number, planJson: string): NativeGraphInfo & ReplaceInfo;
   pauseGraph(id: number): void;
   resumeGraph(id: number): void;
   handlers(id: number, element: string): NativeHandlerInfo[];

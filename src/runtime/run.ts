@@ -50,7 +50,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function runPlan(plan: Plan, options: RunOptions = {}): Promise<RunSummary> {
   const runtime = new Runtime(options);
   try {
-    const graph = runtime.load(plan);
+    // A control request may replace the graph while it runs (RunningGraph.replace): each
+    // poll follows it to the newest one, whose counters go on from the old one's.
+    let graph = runtime.load(plan);
     if (options.profile) graph.setProfiling(true);
     runtime.start();
     if (options.onStart) await options.onStart(runtime, graph);
@@ -67,6 +69,7 @@ export async function runPlan(plan: Plan, options: RunOptions = {}): Promise<Run
     let stoppedBy: RunSummary['stoppedBy'] = 'aborted';
     for (;;) {
       await sleep(pollMs);
+      graph = graph.latest();
       const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
       if (!warmedUp && elapsed >= options.warmup!) {
         warmedUp = true;
@@ -97,6 +100,7 @@ export async function runPlan(plan: Plan, options: RunOptions = {}): Promise<Run
     }
     // Read CPU time while the workers exist, then stop them, so the packet count and every
     // element counter below are final and agree with each other.
+    graph = graph.latest();
     const cpu = runtime.workerStats().reduce((s, w) => s + w.cpuNs, 0) - baseCpu;
     runtime.stop();
     const end = process.hrtime.bigint();
@@ -109,7 +113,7 @@ export async function runPlan(plan: Plan, options: RunOptions = {}): Promise<Run
     graph.remove();
     const pool = runtime.poolStats();
     return {
-      graph: plan.name,
+      graph: graph.name,
       threads: runtime.threads,
       packets: Number(packets),
       seconds,

@@ -5,9 +5,9 @@
 import { findDescriptor, type CounterView } from '../graph/descriptor.js';
 import { addressText } from '../graph/types.js';
 import type { Plan, PlanElement } from '../compiler/plan.js';
-import { loadNative, type EngineOptions, type NativeEngine, type NativeGraphInfo } from './native.js';
+import { loadNative, type EngineOptions, type NativeEngine, type NativeGraphInfo, type ReplaceInfo } from './native.js';
 
-export type { EngineOptions } from './native.js';
+export type { EngineOptions, ReplaceInfo } from './native.js';
 
 /** An element's plan config as the `config` handler shows it: address fields, typed in the plan,
  *  in their canonical spelling ('198.18.0.1', 'fd00::1', '02:00:00:00:00:01'). */
@@ -93,6 +93,8 @@ export class RunningGraph {
     private readonly runtime: Runtime,
     readonly plan: Plan,
     readonly info: NativeGraphInfo,
+    /** Set when this graph replaced another (Runtime.replace): what the swap did. */
+    readonly swap?: ReplaceInfo,
   ) {
     this.id = info.id;
     this.name = info.name;
@@ -345,6 +347,37 @@ export class RunningGraph {
     this.engine.resumeGraph(this.id);
   }
 
+  /**
+   * Hot reconfiguration: replace this running graph by `plan` and return the new graph. The
+   * engine loads and initialises the new graph first, with this one still running: a plan it
+   * refuses (a bad config, a device it cannot open, state an element cannot take over) throws,
+   * naming the element and field, and leaves this graph running untouched. Then, between
+   * batches, the workers leave this graph, every element of the new one with the same name and
+   * class as one here takes over its counters and its state (queued packets, FIB, ARP/ND, NAT
+   * and MAC tables, a source's position, a device's socket: docs/writing-elements.md, "Hot
+   * reconfiguration"), and the new graph runs. This object is then removed (its methods throw);
+   * use the one returned. A paused graph's replacement starts paused.
+   */
+  replace(plan: Plan): RunningGraph {
+    return this.runtime.replace(this, plan);
+  }
+
+  /** The graph that replaced this one, if any (Runtime.replace). */
+  successor: RunningGraph | undefined;
+
+  /** This graph, or the newest graph that replaced it (through any number of replacements). */
+  latest(): RunningGraph {
+    let g: RunningGraph = this;
+    while (g.successor) g = g.successor;
+    return g;
+  }
+
+  /** Mark this graph gone after a replacement (Runtime.replace). */
+  retire(successor: RunningGraph): void {
+    this.removed = true;
+    this.successor = successor;
+  }
+
   /** Take the graph off the engine; every packet it held goes back to the pool. */
   remove(): void {
     if (this.removed) return;
@@ -352,6 +385,16 @@ export class RunningGraph {
     this.removed = true;
     this.runtime.forget(this);
   }
+}
+
+// A plan this build can run: its version, and a native class for every element.
+function checkBuild(plan: Plan): void {
+  const native = loadNative();
+  if (plan.version !== native.planVersion)
+    throw new Error(`plan version ${plan.version} does not match the engine's ${native.planVersion}; recompile the graph`);
+  for (const e of plan.elements)
+    if (!native.elementClasses().includes(e.class))
+      throw new Error(`element '${e.name}': class '${e.class}' has a TypeScript descriptor but no native implementation in this build; rebuild with \`npm run build\``);
 }
 
 export class Runtime {
@@ -368,14 +411,24 @@ export class Runtime {
 
   /** Install a compiled plan; the engine checks it again and refuses a bad one. */
   load(plan: Plan): RunningGraph {
-    const native = loadNative();
-    if (plan.version !== native.planVersion)
-      throw new Error(`plan version ${plan.version} does not match the engine's ${native.planVersion}; recompile the graph`);
-    for (const e of plan.elements)
-      if (!native.elementClasses().includes(e.class))
-        throw new Error(`element '${e.name}': class '${e.class}' has a TypeScript descriptor but no native implementation in this build; rebuild with \`npm run build\``);
+    checkBuild(plan);
     const info = this.engine.addGraph(JSON.stringify(plan));
     const g = new RunningGraph(this, plan, info);
+    this.graphs.set(g.name, g);
+    return g;
+  }
+
+  /**
+   * Hot reconfiguration of a running graph (RunningGraph.replace): the new graph, whose
+   * `swap` says how long the workers were off the graph and how many elements took over.
+   */
+  replace(old: RunningGraph, plan: Plan): RunningGraph {
+    if (this.graphs.get(old.name) !== old) throw new Error(`graph '${old.name}' is not running in this engine`);
+    checkBuild(plan);
+    const info = this.engine.replaceGraph(old.id, JSON.stringify(plan));
+    const g = new RunningGraph(this, plan, info, { swapNs: info.swapNs, taken: info.taken, dropped: info.dropped });
+    old.retire(g);
+    this.graphs.delete(old.name);
     this.graphs.set(g.name, g);
     return g;
   }
