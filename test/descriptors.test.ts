@@ -491,3 +491,15 @@ t.test("no element's plan carries an address as text: the engine reads every add
     rt.close();
   }
 });
+
+t.test("an object's properties are class facts: arrays of objects are checked whole by the engine", async (t) => {
+  const clauses = classFactsOf(allDescriptors().find((d) => d.name === 'Classifier')!).fields.clauses;
+  t.same(clauses.items?.items?.properties, {
+    offset: { type: 'integer', minimum: 0, maximum: 65535 },
+    value: { type: 'array', minItems: 1, items: { type: 'integer', minimum: 0, maximum: 255 } },
+    mask: { type: 'array', minItems: 1, items: { type: 'integer', minimum: 0, maximum: 255 } },
+    not: { type: 'boolean' },
+  }, "Classifier's clauses: each clause's properties with their ranges");
+  const unions = classFactsOf(allDescriptors().find((d) => d.name === 'IPRewriter')!).fields.inputs;
+  t.notOk(unions.items?.properties, 'a union of objects has no one set of properties');
+});

@@ -107,7 +107,7 @@ export function classFacts(d: ElementDescriptor): PlanClass {
 
 // A union's numeric branch gives the range, its string literals the values (ICMPError's
 // `type`: a number or a name); an enum gives values; an array (or a union's array branch) its
-// item count bounds and, recursively, its items' facts.
+// item count bounds and, recursively, its items' facts; an object its properties' facts.
 function fieldFacts(s: any): PlanField {
   const address = addressKindOf(s);
   if (address) {
@@ -128,6 +128,9 @@ function fieldFacts(s: any): PlanField {
     for (const k of ['minItems', 'maxItems'] as const) if (arr[k] !== undefined) f[k] = arr[k];
     if (arr.items && !Array.isArray(arr.items)) f.items = fieldFacts(arr.items);
   }
+  // An object (not a union of them): its properties' facts.
+  if (branches.length === 1 && s.type === 'object' && s.properties)
+    f.properties = Object.fromEntries(Object.entries<any>(s.properties).map(([k, p]) => [k, fieldFacts(p)]));
   return f;
 }
 
