@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include "engine.h"
+#include "exit_watchdog.h"
 #include "fib/bench.h"
 #include "fib/routes.h"
 
@@ -399,6 +400,21 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     }
     return out;
   }));
+  // `pktgraph run`'s exit watchdog (native/exit_watchdog.h): armExitWatchdog({ graceMs,
+  // durationMs, socketPath }) once Node's signal handlers are in place; disarmExitWatchdog().
+  exports.Set("armExitWatchdog", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "armExitWatchdog({ graceMs, durationMs, socketPath })");
+    const Napi::Object o = info[0].As<Napi::Object>();
+    pg::exit_watchdog::Options opt;
+    opt.grace_ms = u32_option(o, "graceMs", 1000, 0, 60000);
+    const Napi::Value d = o.Get("durationMs");
+    if (d.IsNumber() && d.As<Napi::Number>().DoubleValue() >= 0) opt.duration_ms = int64_t(d.As<Napi::Number>().DoubleValue());
+    const Napi::Value s = o.Get("socketPath");
+    if (s.IsString()) opt.socket_path = s.As<Napi::String>().Utf8Value();
+    pg::exit_watchdog::arm(opt);
+  }));
+  exports.Set("disarmExitWatchdog", Napi::Function::New(env, [](const Napi::CallbackInfo&) { pg::exit_watchdog::disarm(); }));
   // LPM microbenchmark (bench/fib.ts): fibBench(width 32|128, routesText, lookups).
   exports.Set("fibBench", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
     Napi::Env env = info.Env();

@@ -125,7 +125,47 @@ const std::vector<json::Value>& array_items(const json::Value& v, const FieldSpe
   }
   return v.as_array();
 }
+
+bool has_type(const json::Value& v, const std::string& t) {
+  if (t == "any") return true;
+  if (t == "integer") return v.is_number() && v.as_number() == std::floor(v.as_number()) && std::fabs(v.as_number()) <= FieldSpec::kMaxExact;
+  if (t == "number") return v.is_number();
+  if (t == "string") return v.is_string();
+  if (t == "boolean") return v.is_bool();
+  if (t == "array") return v.is_array();
+  if (t == "object") return v.is_object();
+  return t == "null" && v.is_null();
+}
+
+// A whole value against its facts, recursively (Config::checked).
+void check_value(const json::Value& v, const FieldSpec& f, const std::string& what) {
+  if (!f.types.empty() && std::none_of(f.types.begin(), f.types.end(), [&](const std::string& t) { return has_type(v, t); })) {
+    std::string list;
+    for (size_t i = 0; i < f.types.size(); i++) list += (i ? " or " : "") + f.types[i];
+    throw ConfigError(what + " must be of type " + list + ", got " + v.dump());
+  }
+  if (v.is_number() && !f.in_range(v.as_number())) throw ConfigError(what + " must be " + f.range_text() + ", got " + v.dump());
+  if (v.is_string() && !f.values.empty() && std::find(f.values.begin(), f.values.end(), v.as_string()) == f.values.end())
+    throw ConfigError(what + " must be one of its declared values, got " + v.dump());
+  if (v.is_array()) {
+    size_t i = 0;
+    for (const json::Value& x : array_items(v, f, what))
+      if (f.items) check_value(x, *f.items, what + " item " + std::to_string(i++));
+  }
+  if (v.is_object() && !f.properties.empty())
+    for (const auto& [k, x] : v.as_object()) {
+      auto p = f.properties.find(k);
+      if (p == f.properties.end()) throw ConfigError(what + " has '" + k + "', which its descriptor does not declare");
+      check_value(x, *p->second, what + "." + k);
+    }
+}
 }  // namespace
+
+const json::Value& Config::checked(const char* key) const {
+  const json::Value& v = need(key);
+  check_value(v, facts_->field(key), std::string("config field '") + key + "'");
+  return v;
+}
 
 std::vector<int64_t> Config::integers(const char* key, int64_t native_max) const {
   const FieldSpec& f = facts_->field(key);

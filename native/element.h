@@ -59,6 +59,11 @@ struct FieldSpec {
   // (null: the descriptor declares none).
   double min_items = 0, max_items = kMaxExact;
   std::shared_ptr<const FieldSpec> items;
+  // The JSON types the value may have ("integer", "number", "string", "boolean", "array",
+  // "object", "null"; empty: any), and an object's properties' specs (empty: not an object
+  // with declared properties).
+  std::vector<std::string> types;
+  std::map<std::string, std::shared_ptr<const FieldSpec>> properties;
   // An address field's kind ("ipv4", "ipv6", "ip", "mac", "ipv4prefix"; empty: none): the
   // plan holds it typed, read by the getter of that kind (for an array field, each item).
   std::string kind;
@@ -99,6 +104,10 @@ class Config {
   // A string of hex digits (spaces and colons ignored) as bytes.
   std::vector<uint8_t> hex_bytes(const char* key) const;
   const json::Value& value(const char* key) const;  // any type; must be present
+  // A value of any shape (arrays of objects: Classifier's clauses) checked whole against the
+  // field's facts: types, ranges and string values, item counts and items, and an object's
+  // properties (present ones checked, undeclared ones refused); the error names the path.
+  const json::Value& checked(const char* key) const;
   // An array of integers, its length and each item checked against the field's declared item
   // count and item range; each item also at most `native_max` (as bounded()).
   std::vector<int64_t> integers(const char* key, int64_t native_max = INT64_MAX) const;

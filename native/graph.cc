@@ -90,6 +90,16 @@ FieldSpec parse_field_spec(const json::Value& fj, const std::string& fw) {
     spec.kind = k->as_string();
   }
   if (const json::Value* items = fj.find("items")) spec.items = std::make_shared<const FieldSpec>(parse_field_spec(*items, fw + ".items"));
+  if (const json::Value* t = fj.find("type")) {
+    for (const json::Value& x : t->is_array() ? t->as_array() : std::vector<json::Value>{*t}) {
+      if (!x.is_string()) throw PlanError(fw + ".type must be a string or an array of strings, got " + t->dump());
+      spec.types.push_back(x.as_string());
+    }
+  }
+  if (const json::Value* props = fj.find("properties")) {
+    if (!props->is_object()) throw PlanError(fw + ".properties must be an object");
+    for (const auto& [k, pj] : props->as_object()) spec.properties[k] = std::make_shared<const FieldSpec>(parse_field_spec(pj, fw + ".properties." + k));
+  }
   return spec;
 }
 

@@ -331,16 +331,20 @@ t.test('the native side parses no pattern text: it checks the clauses again and 
     };
     const clause = (offset: unknown, value: unknown, mask: unknown, not: unknown = false) => ({ offset, value, mask, not });
     const BAD_PLANS: [unknown[], string][] = [
-      [[[clause(65536, [8], [255])], []], "config field 'clauses' item 0 clause 0: offset must be an integer from 0 to 65535"],
-      [[[clause(1.5, [8], [255])], []], 'offset must be an integer from 0 to 65535'],
-      [[[], [clause(0, [8, 0], [255])]], "config field 'clauses' item 1 clause 0: value and mask must be the same number of bytes, at least one"],
-      [[[clause(0, [], [])], []], 'value and mask must be the same number of bytes, at least one'],
-      [[[clause(0, [256], [255])], []], 'value and mask are bytes \\(integers from 0 to 255\\)'],
-      [[[clause(0, ['08'], [255])], []], 'value and mask are bytes'],
+      // Types, ranges and counts: the class facts' (Config::checked), the same for every element.
+      [[[clause(65536, [8], [255])], []], "config field 'clauses' item 0 item 0\\.offset must be from 0 to 65535, got 65536"],
+      [[[clause(1.5, [8], [255])], []], "config field 'clauses' item 0 item 0\\.offset must be of type integer, got 1\\.5"],
+      [[[clause(0, [], [])], []], "config field 'clauses' item 0 item 0\\.value must have at least 1 items, got 0"],
+      [[[clause(0, [256], [255])], []], "config field 'clauses' item 0 item 0\\.value item 0 must be from 0 to 255, got 256"],
+      [[[clause(0, ['08'], [255])], []], "config field 'clauses' item 0 item 0\\.value item 0 must be of type integer, got \"08\""],
+      [[[{ ...clause(0, [8], [255]), offest: 1 }], []], "config field 'clauses' item 0 item 0 has 'offest', which its descriptor does not declare"],
+      [['12/0800', []], "config field 'clauses' item 0 must be of type array, got \"12/0800\""],
+      [[['12/0800'], []], "config field 'clauses' item 0 item 0 must be of type object, got \"12/0800\""],
+      [[], "config field 'clauses' must have from 1 to 4096 items, got 0"],
+      // What the facts cannot say: the element's own checks.
+      [[[], [clause(0, [8, 0], [255])]], "config field 'clauses' item 1 clause 0: value and mask must be the same number of bytes"],
       [[[clause(65535, [0, 0], [255, 255])], []], 'reaches beyond byte 65535'],
       [[[{ offset: 12, value: [8] }], []], 'must be \\{ offset, value, mask, not \\}'],
-      [['12/0800', []], "config field 'clauses' item 0 must be an array of clauses"],
-      [[['12/0800'], []], "config field 'clauses' item 0 clause 0 must be"],
       [[[]], "config fields 'patterns' and 'clauses' must have one item per pattern each"],
       [[[clause(0, new Array(40000).fill(0), new Array(40000).fill(255))], [clause(0, new Array(40000).fill(0), new Array(40000).fill(255))]], 'the patterns need 20000 word tests; at most 16384 are supported'],
     ];

@@ -12,9 +12,9 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import * as elements from '../elements/index.js';
 import { allDescriptors, type ElementDescriptor } from '../src/graph/descriptor.js';
-import { compile } from '../src/compiler/compile.js';
+import { classFacts as classFactsOf, compile } from '../src/compiler/compile.js';
 import type { Plan } from '../src/compiler/plan.js';
-import { graph, InfiniteSource, Queue, Unqueue, Discard, Counter, Tee, Null, LatencyMeter, EtherSwitch, VLANClassifier, IPEncap, EtherEncap, IPGWOptions, ICMP6Error, ARPResponder, IPLookup, LookupIP6Route, type ElementNode } from '../src/index.js';
+import { graph, InfiniteSource, Queue, Unqueue, Discard, Counter, Tee, Null, LatencyMeter, EtherSwitch, VLANClassifier, IPEncap, EtherEncap, IPGWOptions, ICMP6Error, ARPResponder, IPLookup, LookupIP6Route, IPRewriter, type ElementNode } from '../src/index.js';
 import { Runtime } from '../src/runtime/runtime.js';
 import { loadNative } from '../src/runtime/native.js';
 import { writePcap } from './lib/pcap.js';
@@ -37,6 +37,7 @@ const minimal: Record<string, Record<string, unknown>> = {
   EtherRewrite: { src: '02:00:00:00:00:01', dst: '02:00:00:00:00:02' },
   EtherVLANEncap: { src: '02:00:00:00:00:01', dst: '02:00:00:00:00:02' },
   FixIPSrc: { address: '198.18.0.1' },
+  FromDevice: { device: 'pg-none0' },
   FromPcap: { file: join(tmp, 'in.pcap') },
   GetIPAddress: { offset: 16 },
   GREEncap: { src: '198.18.0.1', dst: '198.18.0.2' },
@@ -62,6 +63,8 @@ const minimal: Record<string, Record<string, unknown>> = {
   SetIPDSCP: { dscp: 46 },
   Shaper: { rate: 1000 },
   RatedSplitter: { rate: 1000 },
+  Tap: { device: 'pg-none0', mac: '02:00:00:00:00:01' },
+  ToDevice: { device: 'pg-none0' },
   ToPcap: { file: join(tmp, 'out.pcap') },
   Truncate: { length: 60 },
   UDPIPEncap: { src: '198.18.0.1', sport: 1, dst: '198.18.0.2', dport: 2 },
@@ -424,4 +427,79 @@ t.test('IPLookup and LookupIP6Route: routes parsed once at compile time, typed i
   } finally {
     rt.close();
   }
+});
+
+t.test("no element's plan carries an address as text: the engine reads every address typed", async (t) => {
+  // Address-like text anywhere in a config: a dotted quad, an Ethernet address, an IPv6 address.
+  const ADDRESS = /(^|[^\d.])\d{1,3}(\.\d{1,3}){3}($|[^\d.])|\b[0-9a-f]{1,2}(:[0-9a-f]{1,2}){5}\b|[0-9a-f]{0,4}::[0-9a-f]{0,4}|([0-9a-f]{1,4}:){7}[0-9a-f]{1,4}/i;
+  // The mini-language text a user wrote (shown by the config handler), parsed once by the
+  // compiler into the typed field named beside it, which is what the engine reads; no C++
+  // source reads the text field.
+  const sources: Record<string, Record<string, string>> = {
+    ARPResponder: { entries: 'compiledEntries' },
+    IP6NDAdvertiser: { entries: 'compiledEntries' },
+    IPLookup: { routes: 'compiledRoutes' },
+    LookupIP6Route: { routes: 'compiledRoutes' },
+    IPFilter: { rules: 'program' },
+    IPClassifier: { patterns: 'program' },
+  };
+  const texts = (v: unknown, path: string): [string, string][] =>
+    typeof v === 'string' ? [[path, v]]
+      : Array.isArray(v) ? v.flatMap((x, i) => texts(x, `${path}.${i}`))
+        : v && typeof v === 'object' ? Object.entries(v).flatMap(([k, x]) => texts(x, path ? `${path}.${k}` : k)) : [];
+  const check = (plan: Plan, what: string) => {
+    for (const e of plan.elements) {
+      const allowed = sources[e.class] ?? {};
+      for (const [path, text] of texts(e.config, ''))
+        if (ADDRESS.test(text) && !(path.split('.')[0] in allowed)) t.fail(`${what}: ${e.class}'s plan carries address text in '${path}': ${JSON.stringify(text)}`);
+    }
+  };
+  let walked = 0;
+  for (const d of allDescriptors()) {
+    check(alone(d), `${d.name} alone`);
+    walked++;
+    for (const [field, typed] of Object.entries(sources[d.name] ?? {})) {
+      const cc = readFileSync(join(dirname(new URL(import.meta.url).pathname), '..', 'elements', d.group, `${d.name}.cc`), 'utf8');
+      t.notMatch(cc, new RegExp(`"${field}"`), `${d.name}.cc never reads '${field}': it reads '${typed}'`);
+      t.ok(typed in classFactsOf(d).fields, `${d.name} declares '${typed}'`);
+    }
+  }
+  t.ok(walked > 90, `walked ${walked} elements`);
+  // Addresses nested in unions of tagged objects (IPRewriter's specs) and in arrays of objects.
+  const nat = compile(graph('nat', () => {
+    const rw = IPRewriter({ inputs: [
+      { kind: 'snat', address: '198.18.2.1', forward: 0, reply: 1 },
+      { kind: 'dnat', rules: [{ proto: 'tcp', port: 2222, to: '198.18.1.2', toPort: 22, address: '198.18.2.1' }], forward: 1, reply: 0 },
+    ] }, 'nat');
+    InfiniteSource({ limit: 0 }, 's0').to(rw.in(0));
+    InfiniteSource({ limit: 0 }, 's1').to(rw.in(1));
+    rw.out(0).to(Discard({}, 'd0'));
+    rw.out(1).to(Discard({}, 'd1'));
+  }));
+  check(nat, 'IPRewriter with snat and dnat');
+  const config = nat.elements.find((e) => e.name === 'nat')!.config as { inputs: { address?: unknown; rules?: { to: unknown; address: unknown }[] }[] };
+  t.equal(config.inputs[0].address, 3323068929, "inputs[0].address typed, as every IPv4 address field");
+  t.same(config.inputs[1].rules![0], { proto: 'tcp', port: 2222, to: 3323068674, toPort: 22, address: 3323068929 });
+  const rt = new Runtime({ threads: 1, poolBuffers: 256 });
+  try {
+    const g = rt.load(nat);
+    const shown = JSON.parse(g.read('nat', 'config'));
+    t.equal(shown.inputs[0].address, '198.18.2.1', 'the config handler shows them as text');
+    t.same(shown.inputs[1].rules[0], { proto: 'tcp', port: 2222, to: '198.18.1.2', toPort: 22, address: '198.18.2.1' });
+    g.remove();
+  } finally {
+    rt.close();
+  }
+});
+
+t.test("an object's properties are class facts: arrays of objects are checked whole by the engine", async (t) => {
+  const clauses = classFactsOf(allDescriptors().find((d) => d.name === 'Classifier')!).fields.clauses;
+  t.same(clauses.items?.items?.properties, {
+    offset: { type: 'integer', minimum: 0, maximum: 65535 },
+    value: { type: 'array', minItems: 1, items: { type: 'integer', minimum: 0, maximum: 255 } },
+    mask: { type: 'array', minItems: 1, items: { type: 'integer', minimum: 0, maximum: 255 } },
+    not: { type: 'boolean' },
+  }, "Classifier's clauses: each clause's properties with their ranges");
+  const unions = classFactsOf(allDescriptors().find((d) => d.name === 'IPRewriter')!).fields.inputs;
+  t.notOk(unions.items?.properties, 'a union of objects has no one set of properties');
 });

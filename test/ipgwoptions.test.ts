@@ -6,7 +6,7 @@
 // with the pointer IPGWOptions annotated; FixIPSrc rewrites the source of ICMPError's messages
 // only, keeping the checksum right.
 import t from 'tap';
-import { FromPcap, ToPcap, CheckIPHeader, IPGWOptions, FixIPSrc, ICMPError, Discard, compile, graph } from 'pktgraph';
+import { FromPcap, ToPcap, CheckIPHeader, IPGWOptions, Queue, Unqueue, FixIPSrc, ICMPError, Discard, compile, graph } from 'pktgraph';
 import { runGraph } from './lib/run.js';
 import { pcapFiles, sameBuffers } from './lib/pcapfiles.js';
 import { ipv4, udp, icmp4, parseIpv4, verifyIpv4Checksum, verifyL4Checksum, checksum16, ip4, PROTO_ICMP } from './lib/packets.js';
@@ -139,6 +139,20 @@ t.test('IPGWOptions: bad options to output 1 with the pointer; ICMPError answers
   t.equal(s.elements.gw.packets, good.length, 'the good ones in packets');
   sameBuffers(t, read('raw'), badPkts, 'bad packets leave unchanged on output 1');
   t.equal(read('good').length, good.length, 'good ones on output 0');
+
+  // Pulled, as Click's (processing a/ah): output 0 pulled through an Unqueue, bad packets
+  // still pushed to output 1 as they are met.
+  const sp = await runGraph(() => {
+    const gw = FromPcap({ file: input('pulled', pkts) })
+      .to(CheckIPHeader())
+      .to(Queue({ capacity: 1024 }))
+      .to(IPGWOptions({ address: ME }, 'gw'));
+    gw.to(Unqueue({})).to(sink('pulled-good'));
+    gw.out(1).to(sink('pulled-raw'));
+  });
+  t.equal(sp.elements.gw.bad_options, bad.length, 'pulled: each bad packet counted in bad_options');
+  sameBuffers(t, read('pulled-raw'), badPkts, 'pulled: bad packets leave unchanged on output 1');
+  sameBuffers(t, read('pulled-good'), read('good'), 'pulled: the good ones on output 0, as pushed');
 
   // Through ICMPError(parameterproblem): the pointer comes from the annotation.
   const s2 = await runGraph(() => {

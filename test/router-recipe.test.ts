@@ -106,10 +106,10 @@ t.test('nat: the IPRewriter sits on the outside interface paths', async (t) => {
   t.same(
     nat.config.inputs,
     [
-      { kind: 'snat', address: '198.19.0.254', ports: '1024-65535', preservePort: true, forward: 0, reply: 1, pass: 3 },
-      { kind: 'dnat', rules: [{ proto: 'tcp', port: 8080, to: '198.18.1.1', toPort: 80, address: '198.19.0.254' }], forward: 1, reply: 0, pass: 2 },
+      { kind: 'snat', address: 3323134206, ports: '1024-65535', preservePort: true, forward: 0, reply: 1, pass: 3 },
+      { kind: 'dnat', rules: [{ proto: 'tcp', port: 8080, to: 3323068673, toPort: 80, address: 3323134206 }], forward: 1, reply: 0, pass: 2 },
     ],
-    "source NAT to the outside interface's address; the port forward on that address",
+    "source NAT to the outside interface's address (198.19.0.254, typed in the plan); the port forward (to 198.18.1.1) on that address",
   );
   // Outside input: checked, reassembled, then nat[1]; nothing from there straight into rt.
   t.ok(linked('up_check', 0, 'nat_reass_in') && linked('nat_reass_in', 0, 'nat', 1), 'outside input: CheckIPHeader -> IPReassembler -> nat[1]');
@@ -139,8 +139,8 @@ t.test('nat: the IPRewriter sits on the outside interface paths', async (t) => {
   });
   const o = el(other, 'nat').config;
   t.match(o, { capacity: 1000, udpTimeout: 30, tcpTimeout: 600 }, 'timeouts and capacity reach the IPRewriter');
-  t.match((o.inputs as unknown[])[0], { kind: 'snat', address: '198.19.0.9', ports: '20000-29999' }, 'the given address and ports');
-  t.match((o.inputs as unknown[])[1], { rules: [{ proto: 'udp', port: 53, to: '198.18.1.5', toPort: 53, address: '198.19.0.9' }] }, "a forward without a port keeps the public one");
+  t.match((o.inputs as unknown[])[0], { kind: 'snat', address: 3323133961, ports: '20000-29999' }, 'the given address (198.19.0.9) and ports');
+  t.match((o.inputs as unknown[])[1], { rules: [{ proto: 'udp', port: 53, to: 3323068677, toPort: 53, address: 3323133961 }] }, "a forward without a port keeps the public one");
   t.ok((el(other, 'rt').config.routes as string[]).includes('198.19.0.9/32 0'), "the NAT address is one of the router's (local delivery)");
   t.match(el(other, 'if1_arpr').config.entries, [/^198\.19\.0\.254 /, /^198\.19\.0\.9 /], 'ARP answers for it on the outside');
   const noFwd = build({ interfaces: [{ device: 'a0', ipv4: '198.18.1.254/24', ipv6: 'fd00:1::fe/64' }, { device: 'a1', ipv4: '198.19.0.254/24', ipv6: 'fd00:2::fe/64' }], nat: { outside: 'if1' } });

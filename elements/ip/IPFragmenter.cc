@@ -4,6 +4,10 @@
 
 namespace pg {
 
+// Not a PerPacketElement (native/per_packet.h), though it sends DF packets to output 1 as
+// one: a datagram over the MTU becomes several packets, allocated from the pool, and
+// PerPacketElement's action can only pass, drop or reject the one packet it is given.
+
 class IPFragmenter final : public Element {
  public:
   void configure(const Config& conf) override {

@@ -1,14 +1,15 @@
 // IPGWOptions: fills in the Record Route and Timestamp options a router must process
 // (RFC 791, RFC 1812 5.2.4); bad options go to output 1 with a parameter-problem pointer.
-// Documentation: IPGWOptions.ts.
+// Documentation: IPGWOptions.ts. A PerPacketElement (native/per_packet.h): a bad packet is
+// rejected (output 1 if connected, else dropped), the base does the batch loop.
 #include <arpa/inet.h>
 
 #include <cstring>
 #include <string>
 #include <vector>
 
-#include "batch_split.h"
 #include "ip_util.h"
+#include "per_packet.h"
 
 namespace pg {
 
@@ -18,81 +19,47 @@ constexpr uint32_t kOk = ~0u;        // options fine (maybe rewritten)
 constexpr uint32_t kNoHeader = ~1u;  // no usable header
 }  // namespace
 
-class IPGWOptions final : public Element {
+class IPGWOptions final : public PerPacketElement<IPGWOptions> {
  public:
+  static constexpr bool kRejects = true;  // bad options: output 1, or dropped
+
   void configure(const Config& conf) override {
     addrs_.push_back(conf.ipv4("address"));
     for (uint32_t a : conf.ipv4_list("otherAddresses")) addrs_.push_back(a);
-    c_packets_ = counter("packets");
+    c_passed_ = int32_t(counter("packets"));
     c_rewritten_ = counter("rewritten");
-    c_bad_ = counter("bad_options");
-    c_bad_dropped_ = counter("drops_bad_options");
+    bad_ = reject(counter("drops_bad_options"), counter("bad_options"));
     c_no_header_ = counter("drops_no_header");
   }
 
-  void push(int, Batch& b) override {
-    Packet* dead[kMaxBatch];
-    uint32_t out[kMaxBatch];
-    uint32_t ndead = 0, nbad = 0, nrewritten = 0, nnohdr = 0, keep = 0;
-    const bool have_bad_port = noutputs() > 1;
-    uint32_t ms = ~0u;  // ms since midnight UT, read at most once per batch
-    for (uint32_t i = 0; i < b.count; i++) {
-      Packet* p = b.pkts[i];
-      uint8_t* ip = ip::network_header_20(p);
-      if (!ip) {
-        dead[ndead++] = p;
-        nnohdr++;
-        continue;
-      }
-      if (ip[0] == 0x45) {  // no options: the common case, untouched
-        out[keep] = 0;
-        b.pkts[keep++] = p;
-        continue;
-      }
-      bool rewritten = false;
-      const uint32_t r = process(p, ip, ms, rewritten);
-      if (r == kNoHeader) {
-        dead[ndead++] = p;
-        nnohdr++;
-        continue;
-      }
-      if (r != kOk) {
-        nbad++;
-        if (!have_bad_port) {
-          dead[ndead++] = p;
-          continue;
-        }
-        Annotations& a = p->anno();
-        a.flags |= kParamProblem;
-        a.user[kParamProblemByte] = uint8_t(r);
-        out[keep] = 1;
-        b.pkts[keep++] = p;
-        continue;
-      }
-      if (rewritten) {
-        nrewritten++;
-        const uint32_t hlen = uint32_t(ip[0] & 15) * 4;
-        ip[10] = ip[11] = 0;
-        ip::store16(ip + 10, ip::checksum(ip, hlen));
-      }
-      out[keep] = 0;
-      b.pkts[keep++] = p;
-    }
-    b.count = keep;
-    if (ndead) pool().free(dead, ndead);
-    if (nnohdr) count(c_no_header_, nnohdr);
-    if (nbad) count(have_bad_port ? c_bad_ : c_bad_dropped_, nbad);
-    if (nrewritten) count(c_rewritten_, nrewritten);
-    const uint32_t passed = keep - (have_bad_port ? nbad : 0);
-    if (passed) count(c_packets_, passed);
-    if (!keep) return;
-    if (have_bad_port && nbad)
-      split_push(b, out, 2, [this](uint32_t port, Batch& sub) { output_push(int(port), sub); });
-    else
-      output_push(0, b);
+  uint32_t action(Packet* p) {
+    uint8_t* ip = ip::network_header_20(p);
+    if (!ip) return c_no_header_;
+    if (ip[0] == 0x45) return kKeep;  // no options: the common case, untouched
+    return with_options(p, ip);
   }
 
  private:
+  // Out of line, so that action() stays small enough to be inlined into the batch loop.
+  [[gnu::noinline]] uint32_t with_options(Packet* p, uint8_t* ip) {
+    bool rewritten = false;
+    const uint32_t r = process(p, ip, rewritten);
+    if (r == kNoHeader) return c_no_header_;
+    if (r != kOk) {
+      Annotations& a = p->anno();
+      a.flags |= kParamProblem;
+      a.user[kParamProblemByte] = uint8_t(r);
+      return bad_;
+    }
+    if (rewritten) {
+      const uint32_t hlen = uint32_t(ip[0] & 15) * 4;
+      ip[10] = ip[11] = 0;
+      ip::store16(ip + 10, ip::checksum(ip, hlen));
+      count(c_rewritten_, 1);  // rare: only packets with options to fill in
+    }
+    return kKeep;
+  }
+
   bool mine(const uint8_t* at) const {
     uint32_t v;
     std::memcpy(&v, at, 4);
@@ -103,7 +70,7 @@ class IPGWOptions final : public Element {
 
   // Walks the options of the header at ip: fills in Record Route and Timestamp. Returns kOk,
   // kNoHeader, or the offset (from the IP header) of the offending byte.
-  uint32_t process(Packet* p, uint8_t* ip, uint32_t& ms, bool& rewritten) const {
+  uint32_t process(Packet* p, uint8_t* ip, bool& rewritten) const {
     const uint32_t hlen = uint32_t(ip[0] & 15) * 4;
     if ((ip[0] >> 4) != 4 || hlen < 20 || ip + hlen > p->end_data()) return kNoHeader;
     uint32_t i = 20;
@@ -136,10 +103,7 @@ class IPGWOptions final : public Element {
         if (ptr + size - 1 <= len) {
           // flag 3: only when the next prespecified address is one of ours.
           if (flag != 3 || mine(ip + i + ptr - 1)) {
-            if (ms == ~0u) {
-              const int64_t now = wall_ns();
-              ms = uint32_t((now / 1000000) % 86400000);
-            }
+            const uint32_t ms = uint32_t((wall_ns() / 1000000) % 86400000);  // the round's cached time
             uint8_t* slot = ip + i + ptr - 1;
             if (flag == 1) std::memcpy(slot, &addrs_[0], 4);
             if (flag != 0) slot += 4;  // flag 3: the prespecified address stays
@@ -162,7 +126,7 @@ class IPGWOptions final : public Element {
   }
 
   std::vector<uint32_t> addrs_;  // network byte order; addrs_[0] is the one recorded
-  uint32_t c_packets_ = 0, c_rewritten_ = 0, c_bad_ = 0, c_bad_dropped_ = 0, c_no_header_ = 0;
+  uint32_t c_rewritten_ = 0, c_no_header_ = 0, bad_ = 0;
 };
 
 PG_ELEMENT(IPGWOptions);

@@ -33,11 +33,11 @@ is missing), so that
 \`ICMPError({ type: 'parameterproblem' })\` answers with that pointer; it is counted in \`bad_options\`; without
 output 1 it is dropped and counted in \`drops_bad_options\`. A packet whose network-header annotation is
 unset, whose version is not 4, whose IHL is below 5 or whose header runs past the packet is
-dropped and counted in \`drops_no_header\`. Push only; a batch with bad packets is split between the
-two outputs, each keeping the arrival order.`,
+dropped and counted in \`drops_no_header\`. Push or pull on output 0, as Click's (output 1 is push); a
+batch with bad packets is split between the two outputs, each keeping the arrival order.`,
   inputs: '1',
   outputs: '1-2',
-  processing: 'h/h',
+  processing: 'a/ah',
   config: Type.Object(
     {
       address: ipv4Address("This router's address on the interface: what Record Route and Timestamp (flag 1) write."),

@@ -210,7 +210,8 @@ sub-batch per output.
 
 The compiler normalises the specs once into the plan's \`specs\` field (every field present,
 addresses as numbers, the port range as \`low\` and \`high\`, protocols as numbers); the engine reads
-only that field and checks it again.
+only that field and checks it again. The plan keeps \`inputs\` too, for the \`config\` handler, with
+its addresses typed like every address field's (the handler shows them as text).
 
 Handlers: \`mappings\` (how many), \`table\` (one line per mapping: protocol, the forward direction's
 source and destination, \`=>\`, what they become, the forward and reply outputs, the TCP state

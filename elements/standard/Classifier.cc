@@ -78,7 +78,6 @@ std::vector<WordTest> clause_tests(uint32_t offset, const std::vector<uint8_t>& 
 // { offset, value, mask, not }, bytes; no clauses: '-'). Returns the problem with the plan or "".
 std::string build_pattern(const json::Value& clauses, size_t index, Pattern& pat, uint32_t& words) {
   const std::string where = "config field 'clauses' item " + std::to_string(index);
-  if (!clauses.is_array()) return where + " must be an array of clauses";
   if (clauses.as_array().empty()) {
     pat.any = true;
     return "";
@@ -87,28 +86,22 @@ std::string build_pattern(const json::Value& clauses, size_t index, Pattern& pat
   size_t j = 0;
   for (const json::Value& cl : clauses.as_array()) {
     const std::string what = where + " clause " + std::to_string(j++);
-    const json::Value* off = cl.is_object() ? cl.find("offset") : nullptr;
-    const json::Value* val = cl.is_object() ? cl.find("value") : nullptr;
-    const json::Value* msk = cl.is_object() ? cl.find("mask") : nullptr;
-    const json::Value* neg = cl.is_object() ? cl.find("not") : nullptr;
-    if (!off || !val || !msk || !neg || !off->is_number() || !val->is_array() || !msk->is_array() || !neg->is_bool())
-      return what + " must be { offset, value, mask, not }";
-    const double o = off->as_number();
+    // Types and ranges (offset, bytes, counts) were checked against the class facts
+    // (Config::checked); they do not say which properties are required.
+    const json::Value* off = cl.find("offset");
+    const json::Value* val = cl.find("value");
+    const json::Value* msk = cl.find("mask");
+    const json::Value* neg = cl.find("not");
+    if (!off || !val || !msk || !neg) return what + " must be { offset, value, mask, not }";
     const size_t n = val->as_array().size();
-    if (o < 0 || o > 65535 || o != double(uint32_t(o))) return what + ": offset must be an integer from 0 to 65535";
-    if (n == 0 || msk->as_array().size() != n) return what + ": value and mask must be the same number of bytes, at least one";
-    const uint32_t offset = uint32_t(o);
+    if (msk->as_array().size() != n) return what + ": value and mask must be the same number of bytes";
+    const uint32_t offset = uint32_t(off->as_number());
     const uint32_t last = offset + uint32_t(n) - 1;
     if (last > 65535) return what + ": reaches beyond byte 65535";
     std::vector<uint8_t> value(n), mask(n);
     for (size_t i = 0; i < n; i++) {
-      const json::Value& v = val->as_array()[i];
-      const json::Value& m = msk->as_array()[i];
-      if (!v.is_number() || !m.is_number() || v.as_number() < 0 || v.as_number() > 255 || m.as_number() < 0 || m.as_number() > 255 ||
-          v.as_number() != double(int(v.as_number())) || m.as_number() != double(int(m.as_number())))
-        return what + ": value and mask are bytes (integers from 0 to 255)";
-      mask[i] = uint8_t(m.as_number());
-      value[i] = uint8_t(uint8_t(v.as_number()) & mask[i]);
+      mask[i] = uint8_t(msk->as_array()[i].as_number());
+      value[i] = uint8_t(uint8_t(val->as_array()[i].as_number()) & mask[i]);
     }
     words += (last >> 2) - (offset >> 2) + 1;
     const bool negated = neg->as_bool();
@@ -388,11 +381,8 @@ class Classifier final : public Element {
  public:
   void configure(const Config& conf) override {
     // The compiler parsed the patterns into `clauses`; their text is kept only to print them.
-    const json::Value& list = conf.value("clauses");
+    const json::Value& list = conf.checked("clauses");  // 1 to 4096 patterns: the class facts
     const json::Value& texts = conf.value("patterns");
-    if (!list.is_array() || list.as_array().empty())
-      throw ConfigError("config field 'clauses' must be a non-empty array (one item per pattern), got " + list.dump());
-    if (list.as_array().size() > 4096) throw ConfigError("config field 'clauses' has more than 4096 patterns");
     if (!texts.is_array() || texts.as_array().size() != list.as_array().size())
       throw ConfigError("config fields 'patterns' and 'clauses' must have one item per pattern each");
     std::vector<Pattern> pats(list.as_array().size());

@@ -113,14 +113,14 @@ nibble; \`-\` is a pattern of no clauses); the engine builds the tree from those
             Type.Object(
               {
                 offset: Type.Integer({ minimum: 0, maximum: 65535 }),
-                value: Type.Array(Type.Integer({ minimum: 0, maximum: 255 })),
-                mask: Type.Array(Type.Integer({ minimum: 0, maximum: 255 })),
+                value: Type.Array(Type.Integer({ minimum: 0, maximum: 255 }), { minItems: 1 }),
+                mask: Type.Array(Type.Integer({ minimum: 0, maximum: 255 }), { minItems: 1 }),
                 not: Type.Boolean(),
               },
               { additionalProperties: false },
             ),
           ),
-          { description: "Filled in by the compiler from 'patterns' (each pattern's clauses as bytes); leave it out." },
+          { minItems: 1, maxItems: 4096, description: "Filled in by the compiler from 'patterns' (each pattern's clauses as bytes); leave it out." },
         ),
       ),
     },

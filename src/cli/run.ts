@@ -4,7 +4,7 @@ import { availableParallelism, constants as osConstants } from 'node:os';
 import { basename } from 'node:path';
 import { runPlan, type RunSummary, type TickInfo } from '../runtime/run.js';
 import type { Runtime, RunningGraph } from '../runtime/runtime.js';
-import { ENGINE_LIMITS } from '../runtime/native.js';
+import { ENGINE_LIMITS, loadNative } from '../runtime/native.js';
 import type { Plan } from '../compiler/plan.js';
 import { checkSocketDir, controlPath, ensureControlDir, freeDefaultControlPath } from '../control/path.js';
 import { probeSocket } from '../control/client.js';
@@ -42,13 +42,19 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
   // printed, then the exit status is 128 + the signal's number (130, 143), as a shell's. A
   // second one leaves at once, still removing the socket. The handlers go in once the
   // engine runs: before that (compiling, loading a large table) a signal's default action
-  // ends the process at once, where a handler would wait for the load to finish.
+  // ends the process at once, where a handler would wait for the load to finish. While the
+  // run is on, the native exit watchdog stands behind them: the JavaScript thread cannot run
+  // them while it is inside a long native call (a read handler formatting a whole routing
+  // table), so the watchdog ends the process itself if it is still there a second after a
+  // signal or after --duration (native/exit_watchdog.h).
   const abort = new AbortController();
   let server: ControlServer | undefined;
   let signalled: NodeJS.Signals | undefined;
+  let signalledAt = 0;
   const onSignal = (sig: NodeJS.Signals) => {
     if (!signalled) {
       signalled = sig;
+      signalledAt = performance.now();
       return abort.abort();
     }
     server?.close();
@@ -75,6 +81,7 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
         process.on('SIGINT', onSignal);
         process.on('SIGTERM', onSignal);
         if (socketPath) ({ server, path: socketPath } = await serveControl(runtime, socketPath, given === undefined));
+        loadNative().armExitWatchdog({ graceMs: GRACE_MS, durationMs: opts.duration === undefined ? -1 : opts.duration * 1000, socketPath });
         live?.setControl(socketPath);
       },
       onTick: (tick) => {
@@ -93,10 +100,12 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
     throw new CliError(message + hint, err);
   } finally {
     server?.close();
+    loadNative().disarmExitWatchdog();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     process.off('exit', onExit);
   }
+  const endedAt = performance.now();
   live?.clear();
   // The graph as it ended: a `pktgraph reconfigure` may have replaced it while it ran.
   const last = running?.latest();
@@ -111,7 +120,32 @@ export async function runCommand(file: string, opts: RunCommandOptions): Promise
     for (const line of summaryLines(plan, summary, bytes, configOf)) console.log(line);
     for (const line of profileLines(summary)) console.log(line);
   }
-  if (signalled) process.exitCode = signalStatus(signalled);
+  const status = signalled ? signalStatus(signalled) : 0;
+  if (signalled || summary.stoppedBy === 'duration') await exitBy((signalled ? signalledAt : endedAt) + FLUSH_MS, status);
+  else process.exitCode = status;
+}
+
+/** How long after a signal or --duration the native watchdog waits for the process to end. */
+const GRACE_MS = 1000;
+/** How long after them the output may take to be written (less than GRACE_MS). */
+const FLUSH_MS = 800;
+
+/**
+ * Set the exit status once stdout and stderr have taken everything, or leave at `deadline`
+ * without the rest. Output into a pipe is written asynchronously, and Node waits for it
+ * before exiting: a reader that has stopped reading (`pktgraph run g.ts | (sleep 30)`)
+ * would keep a run that a signal or --duration ended alive for as long as it sleeps.
+ */
+async function exitBy(deadline: number, status: number): Promise<void> {
+  const pending = () => process.stdout.writableLength + process.stderr.writableLength;
+  while (pending() > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  if (pending() === 0) {
+    process.exitCode = status;
+    return;
+  }
+  // A run that ended by itself but could not deliver its summary has failed.
+  if (process.stderr.writableLength === 0) console.error('pktgraph: stdout did not take the summary in time (its reader is not reading); ended without it');
+  process.exit(status || 1);
 }
 
 /**

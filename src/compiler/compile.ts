@@ -9,7 +9,7 @@ import { Value } from 'typebox/value';
 import type { TObject } from 'typebox';
 import { GraphError, at, type GraphBuilder, type GraphDefinition, type ElementNode, type ParamValue } from '../graph/graph.js';
 import type { ElementDescriptor, GraphContext } from '../graph/descriptor.js';
-import { ADDRESS_KIND, addressKindOf, describeAddress, typedAddress } from '../graph/types.js';
+import { ADDRESS_KIND, addressKindOf, describeAddress, mapAddresses, taggedVariant, typedAddress } from '../graph/types.js';
 import { closest } from '../util/suggest.js';
 import { PLAN_FORMAT, PLAN_VERSION, type Plan, type PlanClass, type PlanElement, type PlanField, type PortProcessing } from './plan.js';
 
@@ -107,7 +107,7 @@ export function classFacts(d: ElementDescriptor): PlanClass {
 
 // A union's numeric branch gives the range, its string literals the values (ICMPError's
 // `type`: a number or a name); an enum gives values; an array (or a union's array branch) its
-// item count bounds and, recursively, its items' facts.
+// item count bounds and, recursively, its items' facts; an object its properties' facts.
 function fieldFacts(s: any): PlanField {
   const address = addressKindOf(s);
   if (address) {
@@ -128,6 +128,9 @@ function fieldFacts(s: any): PlanField {
     for (const k of ['minItems', 'maxItems'] as const) if (arr[k] !== undefined) f[k] = arr[k];
     if (arr.items && !Array.isArray(arr.items)) f.items = fieldFacts(arr.items);
   }
+  // An object (not a union of them): its properties' facts.
+  if (branches.length === 1 && s.type === 'object' && s.properties)
+    f.properties = Object.fromEntries(Object.entries<any>(s.properties).map(([k, p]) => [k, fieldFacts(p)]));
   return f;
 }
 
@@ -226,8 +229,8 @@ function schemaProblems(schema: any, value: unknown, path: string): string[] {
       const tags = (s: any) => Object.entries(s?.properties ?? {}).filter(([, p]: [string, any]) => p?.const !== undefined) as [string, any][];
       const tagged = variants.filter((s) => s?.type === 'object' && tags(s).length > 0);
       if (tagged.length === variants.length) {
-        const match = tagged.filter((s) => tags(s).every(([k, p]) => v[k] === p.const));
-        if (match.length === 1) return schemaProblems(match[0], value, path);
+        const match = taggedVariant(schema, value);
+        if (match) return schemaProblems(match, value, path);
         const tagName = tags(tagged[0])[0][0];
         const allowed = tagged.map((s) => JSON.stringify(s.properties[tagName].const)).join(', ');
         return [`config field '${field ? `${field}.` : ''}${tagName}' must be one of ${allowed}, got ${JSON.stringify(v[tagName])}`];
@@ -289,25 +292,16 @@ function addressProblems(schema: any, value: unknown, path: string): string[] {
 }
 
 // The plan's form of a checked config: every address field's text replaced by its typed form
-// ('' by null), at any depth of objects and arrays (not inside unions of objects: a descriptor
-// whose plan hook types such a field itself, like IPRewriter's specs, keeps its text).
+// ('' by null), at any depth of objects, arrays and unions of tagged objects (IPRewriter's
+// `inputs`); a field a plan hook typed itself stays as it is.
 function typedValue(schema: any, value: unknown): unknown {
-  const address = addressKindOf(schema);
-  const one = (text: unknown) => {
+  return mapAddresses(schema, value, (kind, text) => {
     if (typeof text !== 'string') return text; // typed already (a plan hook's)
     if (text === '') return null;
-    const r = typedAddress(address!.kind, text);
+    const r = typedAddress(kind, text);
     if (typeof r === 'string') throw new Error(`internal: an address the checks passed is refused: ${r}`);
     return r;
-  };
-  if (address) return address.array && Array.isArray(value) ? value.map(one) : one(value);
-  if (schema?.type === 'object' && schema.properties && value && typeof value === 'object' && !Array.isArray(value)) {
-    const out: Record<string, unknown> = { ...(value as Record<string, unknown>) };
-    for (const k of Object.keys(schema.properties)) if (out[k] !== undefined) out[k] = typedValue(schema.properties[k], out[k]);
-    return out;
-  }
-  if (schema?.type === 'array' && schema.items && Array.isArray(value)) return value.map((item) => typedValue(schema.items, item));
-  return value;
+  });
 }
 
 function valueAt(v: unknown, path: string): unknown {

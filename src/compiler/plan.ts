@@ -34,6 +34,9 @@ export interface PlanField {
   minItems?: number;
   maxItems?: number;
   items?: PlanField;
+  /** An object field's (or an array's object items') properties, each with its facts in the
+   *  same form (Classifier's `clauses`: each clause's offset, value and mask bytes). */
+  properties?: Record<string, PlanField>;
   /** An address field's kind (src/graph/types.ts): the plan holds its typed form (for an array
    *  field, each item's), which the native getters of that kind read (docs/plan.md). */
   kind?: AddressKind;

@@ -124,3 +124,30 @@ export function addressText(kind: AddressKind, v: unknown): unknown {
   }
   return v;
 }
+
+/** The variant of a union of tagged objects (`{ kind: 'snat', ... } | { kind: 'dnat', ... }`)
+ *  whose tags (constant properties) `value` carries; undefined for any other schema or value. */
+export function taggedVariant(schema: any, value: unknown): any {
+  const variants: any[] | undefined = schema?.anyOf;
+  if (!variants || !value || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const tags = (s: any) => Object.entries(s?.properties ?? {}).filter(([, p]: [string, any]) => p?.const !== undefined);
+  if (!variants.every((s) => s?.type === 'object' && tags(s).length > 0)) return undefined;
+  const match = variants.filter((s) => tags(s).every(([k, p]: [string, any]) => (value as Record<string, unknown>)[k] === p.const));
+  return match.length === 1 ? match[0] : undefined;
+}
+
+/** `value` with `fn` applied to each address field's value (one address, or '' / null), at any
+ *  depth of objects, arrays and unions of tagged objects: the compiler types addresses with
+ *  it, the `config` handler shows them as text again. */
+export function mapAddresses(schema: any, value: unknown, fn: (kind: AddressKind, v: unknown) => unknown): unknown {
+  const address = addressKindOf(schema);
+  if (address) return address.array && Array.isArray(value) ? value.map((v) => fn(address.kind, v)) : fn(address.kind, value);
+  const object = taggedVariant(schema, value) ?? schema;
+  if (object?.type === 'object' && object.properties && value && typeof value === 'object' && !Array.isArray(value)) {
+    const out: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+    for (const k of Object.keys(object.properties)) if (out[k] !== undefined) out[k] = mapAddresses(object.properties[k], out[k], fn);
+    return out;
+  }
+  if (schema?.type === 'array' && schema.items && Array.isArray(value)) return value.map((item) => mapAddresses(schema.items, item, fn));
+  return value;
+}

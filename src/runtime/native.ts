@@ -89,6 +89,13 @@ export interface NativeAddon {
   Engine: new (options?: EngineOptions) => NativeEngine;
   planVersion: number;
   elementClasses(): string[];
+  /**
+   * `pktgraph run`'s exit watchdog (native/exit_watchdog.h): once Node's SIGINT and SIGTERM
+   * handlers are in place, ends the process (removing `socketPath`) when it has not ended
+   * itself `graceMs` after a signal (at once after a second) or after `durationMs` from now.
+   */
+  armExitWatchdog(options: { graceMs: number; durationMs?: number; socketPath?: string }): void;
+  disarmExitWatchdog(): void;
   /** The route text parse of IPLookup and LookupIP6Route: the first problem, or the routes typed. */
   parseRoutes(width: 32 | 128, outputs: number, routes: string[]): string | TypedRoute[];
 }

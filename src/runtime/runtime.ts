@@ -3,15 +3,18 @@
 // a BigUint64Array view (no copies, no calls), handlers go through the addon, and the
 // drain check tells when a graph with finite sources has finished its work.
 import { findDescriptor, type CounterView } from '../graph/descriptor.js';
-import { addressText } from '../graph/types.js';
+import { addressText, mapAddresses } from '../graph/types.js';
 import type { Plan, PlanElement } from '../compiler/plan.js';
 import { loadNative, type EngineOptions, type NativeEngine, type NativeGraphInfo, type ReplaceInfo } from './native.js';
 
 export type { EngineOptions, ReplaceInfo } from './native.js';
 
 /** An element's plan config as the `config` handler shows it: address fields, typed in the plan,
- *  in their canonical spelling ('198.18.0.1', 'fd00::1', '02:00:00:00:00:01'). */
+ *  in their canonical spelling ('198.18.0.1', 'fd00::1', '02:00:00:00:00:01'), at any depth
+ *  where the class's descriptor is at hand (IPRewriter's `inputs`), else at the top level. */
 export function shownConfig(plan: Plan, e: PlanElement): Record<string, unknown> {
+  const d = findDescriptor(e.class);
+  if (d) return mapAddresses(d.config, e.config, addressText) as Record<string, unknown>;
   const fields = plan.classes?.[e.class]?.fields ?? {};
   return Object.fromEntries(Object.entries(e.config).map(([k, v]) => [k, fields[k]?.kind ? addressText(fields[k].kind!, v) : v]));
 }
