@@ -52,7 +52,7 @@ export const trafficSuite: Suite = {
       }
     }
     const notes = [
-      `Elements measured: rate ${rateElements.map((e) => e.name).join(', ')}; schedulers ${schedElements.map((e) => e.name).join(', ')}; cost ${costCases.map((c) => c.name).join(', ')}.`,
+      `Elements the suite covers (--only picks among them): rate ${rateElements.map((e) => e.name).join(', ')}; schedulers ${schedElements.map((e) => e.name).join(', ')}; cost ${costCases.map((c) => c.name).join(', ')}.`,
       'Rates count a frame\'s bytes without its FCS (as the engine\'s counters and Linux tc do); a packets-per-second element is set to the bit rate / (8 x those bytes).',
     ];
     const missing = missingElements();
