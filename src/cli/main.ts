@@ -162,6 +162,10 @@ function program(): Command {
     .action(async (name: string, opts) => (await vr()).vrTransitionCommand('start', name, opts));
   vrs.command('stop').description('stop a running virtual router (its sources stop; tables, counters and queued packets are kept)').argument('<name>', 'virtual router').option('--json', 'print JSON').option(...controlOption)
     .action(async (name: string, opts) => (await vr()).vrTransitionCommand('stop', name, opts));
+  vrs.command('reconfigure').description("replace a virtual router's graph while it runs (compiled first: an error changes nothing; elements with the same name and class keep their state)")
+    .argument('<name>', 'virtual router').argument('<file>', 'graph file (.ts or .js) whose default export is a graph')
+    .option(...paramOption).option('--json', 'print JSON').option(...controlOption)
+    .action(async (name: string, file: string, opts) => (await vr()).vrReconfigureCommand(name, file, opts));
   vrs.command('delete').description('delete a virtual router, releasing everything it held').argument('<name>', 'virtual router').option('--json', 'print JSON').option(...controlOption)
     .action(async (name: string, opts) => (await vr()).vrDeleteCommand(name, opts));
   vrs.command('shutdown').description('stop the engine: every virtual router deleted, then it exits').option(...controlOption)

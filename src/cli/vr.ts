@@ -1,5 +1,5 @@
 // `pktgraph serve` (an engine hosting virtual routers) and `pktgraph vr list|show|create|
-// start|stop|delete`, which talk to it through its control socket (src/service/client.ts).
+// start|stop|reconfigure|delete`, which talk to it through its control socket (src/service/client.ts).
 import { NoEngineError } from '../control/client.js';
 import type { RouterInfoT } from '../service/api.js';
 import { Engine, EngineError } from '../service/client.js';
@@ -77,6 +77,17 @@ export async function vrShowCommand(name: string, opts: ControlOpts) {
 export async function vrCreateCommand(name: string, file: string, opts: ControlOpts & { param?: string[]; start?: boolean }) {
   const r = await call(opts.control, (e) => e.createRouter(name, { file, params: parseParams(opts.param ?? []) }, { start: opts.start }));
   console.log(opts.json ? JSON.stringify(r, null, 2) : line(r));
+}
+
+export async function vrReconfigureCommand(name: string, file: string, opts: ControlOpts & { param?: string[] }) {
+  const r = await call(opts.control, (e) => e.reconfigureRouter(name, { file, params: parseParams(opts.param ?? []) }));
+  if (opts.json) return console.log(JSON.stringify(r, null, 2));
+  const s = r.swap;
+  const dropped = s ? s.dropped.reduce((n, d) => n + d.packets, 0) : 0;
+  console.log(
+    `${line(r)} with its new graph (${r.elements} elements)` +
+      (s ? `; swapped in ${(s.swapNs / 1000).toFixed(1)} us, ${s.taken} element${s.taken === 1 ? '' : 's'} kept ${s.taken === 1 ? 'its' : 'their'} state, ${dropped} packet${dropped === 1 ? '' : 's'} dropped${dropped ? ` (${s.dropped.map((d) => `${d.element} ${d.packets}`).join(', ')})` : ''}` : ''),
+  );
 }
 
 export async function vrTransitionCommand(op: 'start' | 'stop', name: string, opts: ControlOpts) {

@@ -60,6 +60,15 @@ export const PoolStats = Type.Object({
   bufferSize: Type.Integer(),
 });
 
+/** What a hot reconfiguration of a loaded graph did (RunningGraph.replace). */
+export const SwapInfo = Type.Object({
+  swapNs: Type.Integer({ description: 'how long the workers were kept off the graph, ns (an upper bound on the forwarding gap)' }),
+  taken: Type.Integer({ description: "elements of the new graph that took over an old one's counters and state" }),
+  dropped: Type.Array(Type.Object({ element: Type.String(), packets: Type.Integer() }), {
+    description: 'per old element, packets it still held that no element of the new graph took over, freed (none where packets wait only in classes that carry them)',
+  }),
+});
+
 const NameRequest = Type.Object({ name: RouterName }, { additionalProperties: false });
 
 /** Every operation: its request, its answer and what it does. */
@@ -88,6 +97,14 @@ export const operations = {
     doc: 'stop a running virtual router: its tasks leave the workers (its sources stop); tables, counters and queued packets are kept',
     request: NameRequest,
     answer: RouterInfo,
+  },
+  'vr.reconfigure': {
+    doc: "replace a virtual router's graph: the new one is compiled and checked first (a compile error or an engine refusal changes nothing); a running or stopped router's graph is swapped between batches, elements with the same name and class keeping their counters and state, and it stays running or stopped; a defined or failed one just takes the new graph (a failed one becomes defined)",
+    request: Type.Object({ name: RouterName, source: RouterSource }, { additionalProperties: false }),
+    answer: Type.Object({
+      ...RouterInfo.properties,
+      swap: Type.Union([SwapInfo, Type.Null()], { description: 'what the swap did, null when the router had no graph in the engine' }),
+    }),
   },
   'vr.delete': {
     doc: 'delete a virtual router in any state: its graph leaves the engine and every packet it held goes back to the pool',

@@ -42,6 +42,11 @@ export class Engine {
     const s = 'file' in source ? { ...source, file: absolute(source.file) } : source;
     return this.request('vr.create', { name, source: s, ...(options.start === undefined ? {} : { start: options.start }) });
   }
+  /** Replace a router's graph (hot reconfiguration): the source as createRouter takes it. */
+  reconfigureRouter(name: string, source: RouterSourceT) {
+    const s = 'file' in source ? { ...source, file: absolute(source.file) } : source;
+    return this.request('vr.reconfigure', { name, source: s });
+  }
   startRouter(name: string) {
     return this.request('vr.start', { name });
   }

@@ -86,6 +86,8 @@ export class VirtualRouters {
         return this.start(a.name);
       case 'vr.stop':
         return this.stop(a.name);
+      case 'vr.reconfigure':
+        return this.reconfigure(args as OperationRequest<'vr.reconfigure'>);
       case 'vr.delete':
         return this.delete(a.name);
       case 'engine.status':
@@ -165,6 +167,38 @@ export class VirtualRouters {
     r.graph!.pause();
     r.state = 'stopped';
     return this.info(r);
+  }
+
+  /**
+   * Hot reconfiguration: compile the new graph first (an error changes nothing), then replace
+   * a loaded graph in the engine (RunningGraph.replace: refused plans leave the old one
+   * untouched; a paused graph's successor starts paused, so a stopped router stays stopped),
+   * or, for a router with nothing loaded, just keep the new plan.
+   */
+  async reconfigure(req: OperationRequest<'vr.reconfigure'>): Promise<OperationAnswer<'vr.reconfigure'>> {
+    const r = this.router(req.name);
+    const compiled = await compileSource(req.name, req.source);
+    if (this.closing) throw new ServiceError('the engine is stopping; it takes no more requests');
+    if (this.routers.get(req.name) !== r) throw new ServiceError(`virtual router '${req.name}' was deleted while its new graph compiled; nothing was changed`);
+    const plan: Plan = { ...compiled, name: req.name };
+    let swap: OperationAnswer<'vr.reconfigure'>['swap'] = null;
+    if (r.graph) {
+      let g: RunningGraph;
+      try {
+        g = r.graph.replace(plan);
+      } catch (err) {
+        throw new ServiceError(`virtual router '${req.name}': the engine refused the new graph, and the old one goes on ${r.state === 'running' ? 'running' : 'stopped'} untouched: ${describe(err)}`);
+      }
+      r.graph = g;
+      swap = g.swap ? { swapNs: g.swap.swapNs, taken: g.swap.taken, dropped: g.swap.dropped } : null;
+    } else if (r.state === 'failed') {
+      r.state = 'defined';
+      r.error = undefined;
+    }
+    r.plan = plan;
+    r.source = req.source;
+    r.graphName = compiled.name;
+    return { ...this.info(r), swap };
   }
 
   delete(name: string): OperationAnswer<'vr.delete'> {

@@ -23,6 +23,8 @@ export async function handleServiceRequest(routers: VirtualRouters, request: unk
       const graphs = name === undefined ? routers.runtime.allGraphs() : [routers.target(name, undefined).graph];
       return { ok: true, value: graphs.map((g) => ({ name: g.name, elements: g.plan.elements.map((e) => ({ name: `${g.name}/${e.name}`, class: e.class })) })) };
     }
+    // `pktgraph reconfigure` replaces a `pktgraph run` graph; here the router's state must follow its graph.
+    if (req.op === 'replace') throw new Error("this engine hosts virtual routers: replace a router's graph with `pktgraph vr reconfigure NAME FILE` (the vr.reconfigure operation)");
     if (!['read', 'write', 'handlers', 'counters', 'profile'].includes(req.op))
       throw new Error(`unknown op ${JSON.stringify(req.op)}: use read, write, handlers, list, counters, profile, or a service operation (vr.list, vr.create, ...)`);
     const element = requestText(req, 'element', false);
