@@ -3,11 +3,12 @@
 // bridges two lab veths (h1 -> FromDevice -> Counter -> ToDevice -> h2). Frames h1 sends while
 // the router is stopped are counted in FromDevice's drops_stopped and never reach h2, not even
 // after the start (nothing waits in the kernel's ring); frames sent after the start are
-// forwarded; the Counter keeps its count across stop and start. Needs root and network
+// forwarded; the Counter keeps its count across stop and start. The same for a router reading
+// a TAP device the test's host side writes to (Tap's drops_stopped). Needs root and network
 // namespaces (skips with the reason otherwise); run under flock /tmp/pktgraph-lab.lock.
 // No rates: every check is a count of tagged frames, waited for with a deadline.
 import t from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -65,6 +66,17 @@ export default graph({ name: 'bridge', params: { rx: '', tx: '' } }, (p) => {
 });
 `,
     );
+    const tapFile = join(work, 'tap.ts');
+    writeFileSync(
+      tapFile,
+      `import { graph, Idle, Tap, Classifier, Counter, Discard } from 'pktgraph';
+export default graph({ name: 'tapr', params: { dev: '' } }, (p) => {
+  const c = Idle().to(Tap({ device: p.dev }, 'tap')).to(Classifier({ patterns: ['12/88b5', '-'] }, 'ours'));
+  c.out(0).to(Counter({}, 'counter')).to(Discard());
+  c.out(1).to(Discard());
+});
+`,
+    );
     const sock = join(work, 'engine.sock');
     const env: NodeJS.ProcessEnv = { ...process.env, XDG_RUNTIME_DIR: work };
     delete env.NODE_OPTIONS;
@@ -115,6 +127,27 @@ export default graph({ name: 'bridge', params: { rx: '', tx: '' } }, (p) => {
     t.equal(end.rx.drops_stopped, stopped.rx.drops_stopped, 'no drops counted as stopped once started');
     t.ok(end.counter.packets >= atStop.counter.packets + 21n, 'the counter went on from where it was');
 
+    // A TAP device: the host writes the frames (on the root-namespace side of the device).
+    const dev = `${lab.prefix}tp`.slice(0, 15);
+    t.equal((await engine.createRouter('tp', { file: tapFile, params: { dev } }, { start: true })).state, 'running');
+    const hostSend = (tag: string, n: number) => {
+      const r = spawnSync('python3', ['-c', PY_TX, dev, tag, String(n)], { encoding: 'utf8', timeout: 20_000 });
+      if (r.status !== 0) throw new Error(`sending on ${dev} failed: ${r.stderr}`);
+    };
+    const tap = async () => await engine.counters('tp');
+    hostSend('run1', 20);
+    await waitFor('20 frames read from the TAP device', async () => (await tap()).counter.packets === 20n);
+    await engine.stopRouter('tp');
+    hostSend('stopped', 50);
+    await waitFor('50 frames dropped as stopped', async () => (await tap()).tap.drops_stopped >= 50n);
+    t.equal((await tap()).counter.packets, 20n, 'nothing passed the TAP router while stopped');
+    await engine.startRouter('tp');
+    hostSend('run2', 20);
+    await waitFor('20 more frames read', async () => (await tap()).counter.packets >= 40n);
+    await delay(300); // a stale burst, if any, would show up here
+    t.equal((await tap()).counter.packets, 40n, 'after the start only the 20 new frames came through the TAP router');
+
+    await engine.deleteRouter('tp');
     await engine.deleteRouter('vr');
     await engine.stop();
   });
