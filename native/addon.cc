@@ -61,6 +61,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                            InstanceMethod("replaceGraph", &EngineWrap::ReplaceGraph),
                            InstanceMethod("pauseGraph", &EngineWrap::PauseGraph),
                            InstanceMethod("resumeGraph", &EngineWrap::ResumeGraph),
+                           InstanceMethod("setGraphStopped", &EngineWrap::SetGraphStopped),
                            InstanceMethod("handlers", &EngineWrap::Handlers),
                            InstanceMethod("readHandler", &EngineWrap::ReadHandler),
                            InstanceMethod("writeHandler", &EngineWrap::WriteHandler),
@@ -204,6 +205,17 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value ResumeGraph(const Napi::CallbackInfo& info) {
     uint32_t id = id_arg(info);
     guarded(info.Env(), [&] { engine(info.Env()).resume_graph(id); return 0; });
+    return info.Env().Undefined();
+  }
+
+  Napi::Value SetGraphStopped(const Napi::CallbackInfo& info) {
+    uint32_t id = id_arg(info);
+    if (info.Length() < 2 || !info[1].IsBoolean()) {
+      Napi::TypeError::New(info.Env(), "setGraphStopped(id, stopped): stopped must be a boolean").ThrowAsJavaScriptException();
+      return info.Env().Undefined();
+    }
+    const bool on = info[1].As<Napi::Boolean>().Value();
+    guarded(info.Env(), [&] { engine(info.Env()).set_graph_stopped(id, on); return 0; });
     return info.Env().Undefined();
   }
 

@@ -233,6 +233,14 @@ class Element {
   // (cleanup(), then its destructor) after it, so whatever is swapped into it is freed then.
   virtual void take_state(Element& old) {}
 
+  // ---- a stopped graph (Engine::set_graph_stopped: a stopped virtual router) ----
+  // Its tasks and timers leave the workers, except those of elements that answer true here:
+  // device receivers, which go on reading their ring or queue and drop (and count) what they
+  // read while stopped(), so no stale frames wait in the kernel for the start.
+  virtual bool drains_while_stopped() const { return false; }
+  bool stopped() const { return stopped_.load(std::memory_order_relaxed); }
+  void set_stopped(bool on) { stopped_.store(on, std::memory_order_relaxed); }
+
   // ---- identity and wiring (set by the graph loader) ----
   const std::string& name() const { return name_; }
   const std::string& class_name() const { return class_name_; }
@@ -334,6 +342,7 @@ class Element {
   int task_count_ = 1;
   std::vector<int> task_workers_;
   Element* predecessor_ = nullptr;
+  std::atomic<bool> stopped_{false};  // written by the control thread, read by a worker
 };
 
 // ---- registry: built-in and out-of-tree elements register the same way ----

@@ -216,9 +216,11 @@ void Engine::publish() {
   for (auto& [id, g] : graphs_) {
     if (g->paused) continue;
     for (const TaskRef& t : g->tasks()) {
+      if (g->stopped && !t.element->drains_while_stopped()) continue;
       fresh[size_t(t.worker)]->tasks.push_back(t);
       fresh[size_t(t.worker)]->task_graphs.push_back(g.get());
     }
+    if (g->stopped) continue;
     for (const TimerRef& t : g->timers()) fresh[size_t(t.worker)]->timers.push_back(t.timer);
   }
   for (int i = 0; i < options_.threads; i++) workers_[size_t(i)].tasks.store(fresh[size_t(i)].get(), std::memory_order_release);
@@ -314,6 +316,7 @@ uint32_t Engine::replace_graph(uint32_t id, const std::string& plan_json, uint64
   }
   const size_t n = g->take_state_from(old);
   g->paused = was_paused;
+  g->set_stopped(old.stopped);
   const uint32_t new_id = next_graph_id_++;
   graphs_[new_id] = std::move(g);
   std::unique_ptr<Graph> gone = std::move(graphs_[id]);
@@ -355,6 +358,14 @@ void Engine::resume_graph(uint32_t id) {
   Graph& g = graph(id);
   if (!g.paused) return;
   g.paused = false;
+  publish();
+}
+
+void Engine::set_graph_stopped(uint32_t id, bool on) {
+  std::lock_guard<std::mutex> lock(control_);
+  Graph& g = graph(id);
+  if (g.stopped == on) return;
+  g.set_stopped(on);  // before publishing: a receiver drops from its first stopped round
   publish();
 }
 

@@ -91,6 +91,10 @@ class Engine {
   uint32_t replace_graph(uint32_t id, const std::string& plan_json, uint64_t* swap_ns = nullptr, size_t* taken = nullptr);
   void pause_graph(uint32_t id);
   void resume_graph(uint32_t id);
+  // Stop (or start) a graph's traffic: its tasks and timers leave the workers but its device
+  // receivers' (Element::drains_while_stopped), which drop and count what arrives; its state
+  // stays. A stopped graph's successor (replace_graph) starts stopped.
+  void set_graph_stopped(uint32_t id, bool on);
 
   std::string read_handler(uint32_t id, const std::string& element, const std::string& handler);
   void write_handler(uint32_t id, const std::string& element, const std::string& handler, const std::string& value);

@@ -91,6 +91,12 @@ class Graph {
   std::vector<WorkerSched> profile_sched_base;
 
   bool paused = false;  // engine bookkeeping: tasks withheld from the workers
+  // Engine bookkeeping: only drains_while_stopped() tasks on the workers (paused wins).
+  bool stopped = false;
+  void set_stopped(bool on) {
+    stopped = on;
+    for (auto& e : elements_) e->set_stopped(on);
+  }
   // Set by the engine: waits for a worker epoch (a no-op while the graph is not running).
   std::function<void()> synchronize;
 

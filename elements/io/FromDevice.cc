@@ -76,6 +76,7 @@ class FromDevice final : public Element {
     c_csum_not_ready_ = counter("csum_not_ready");
     c_device_faults_ = counter("device_faults");
     c_reopens_ = counter("reopens");
+    c_stopped_ = counter("drops_stopped");
 
     const long page = ::sysconf(_SC_PAGESIZE);
     if (block_size_ % uint32_t(page) != 0)
@@ -214,7 +215,9 @@ class FromDevice final : public Element {
     b.count = out;
     if (too_long) count(c_too_long_, too_long);
     if (csum_not_ready) count(c_csum_not_ready_, csum_not_ready);
-    if (out) {
+    if (out && stopped()) {
+      drop_stopped(b);
+    } else if (out) {
       count(c_packets_, out);
       count(c_bytes_, bytes);
       output_push(0, b);
@@ -223,6 +226,13 @@ class FromDevice final : public Element {
   }
 
   SourceState source_state() const override { return SourceState::Running; }
+  // A stopped router's device keeps its ring empty: what arrives meanwhile is dropped here.
+  bool drains_while_stopped() const override { return true; }
+  void drop_stopped(Batch& b) {
+    count(c_stopped_, b.count);
+    pool().free(b.pkts, b.count);
+    b.count = 0;
+  }
 
  private:
   // TPACKET_V2: every frame has its own slot and status word, handed over as soon as the
@@ -298,7 +308,9 @@ class FromDevice final : public Element {
     b.count = out;
     if (too_long) count(c_too_long_, too_long);
     if (csum_not_ready) count(c_csum_not_ready_, csum_not_ready);
-    if (out) {
+    if (out && stopped()) {
+      drop_stopped(b);
+    } else if (out) {
       count(c_packets_, out);
       count(c_bytes_, bytes);
       output_push(0, b);
@@ -486,7 +498,7 @@ class FromDevice final : public Element {
   Timer timer_{[this] { check_device(); }};
 
   uint32_t c_packets_ = 0, c_bytes_ = 0, c_kernel_drops_ = 0, c_pool_empty_ = 0, c_too_long_ = 0, c_ring_errors_ = 0, c_csum_not_ready_ = 0,
-           c_device_faults_ = 0, c_reopens_ = 0;
+           c_device_faults_ = 0, c_stopped_ = 0, c_reopens_ = 0;
 };
 
 PG_ELEMENT(FromDevice);

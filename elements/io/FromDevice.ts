@@ -94,6 +94,7 @@ again, the timer opens a new socket and ring (counted in \`reopens\`) and traffi
     csum_not_ready: 'frames pushed whose transport checksum the kernel had not filled in yet (a sender on this host with checksum offload)',
     device_faults: 'times the device went down or disappeared while the graph ran',
     reopens: 'times the socket and ring were opened again because the device came back with a new interface index',
+    drops_stopped: 'frames read while the virtual router was stopped, dropped (so none wait in the ring for the start)',
   },
   handlers: {
     state: { doc: "the device's link state as last checked (every 200 ms): up, down or missing", read: true },

@@ -44,6 +44,7 @@ class Tap final : public Element {
     c_tx_bytes_ = counter("tx_bytes");
     c_drops_ = counter("drops");
     c_pool_empty_ = counter("pool_empty");
+    c_stopped_ = counter("drops_stopped");
 
     if (device_.empty() || device_.size() >= IFNAMSIZ || device_ == "." || device_ == ".." ||
         device_.find_first_of("/: \t\n\r\f\v") != std::string::npos)
@@ -158,6 +159,11 @@ class Tap final : public Element {
     if (got < b.count) pool().free(b.pkts + got, b.count - got);
     b.count = got;
     if (got == 0) return false;
+    if (stopped()) {  // a stopped router: what the host sent meanwhile is dropped, not kept
+      count(c_stopped_, got);
+      pool().free(b.pkts, got);
+      return true;
+    }
     count(c_rx_packets_, got);
     count(c_rx_bytes_, bytes);
     output_push(0, b);
@@ -165,6 +171,7 @@ class Tap final : public Element {
   }
 
   SourceState source_state() const override { return SourceState::Running; }
+  bool drains_while_stopped() const override { return true; }
 
   void add_handlers(std::vector<Handler>& h) override {
     h.push_back({"mac", [this] { return mac_text_; }, nullptr});
@@ -260,7 +267,7 @@ class Tap final : public Element {
     uint32_t next_queue = 0;
   };
   TaskState task_state_[kMaxTasks];
-  uint32_t c_rx_packets_ = 0, c_rx_bytes_ = 0, c_tx_packets_ = 0, c_tx_bytes_ = 0, c_drops_ = 0, c_pool_empty_ = 0;
+  uint32_t c_rx_packets_ = 0, c_rx_bytes_ = 0, c_tx_packets_ = 0, c_tx_bytes_ = 0, c_drops_ = 0, c_pool_empty_ = 0, c_stopped_ = 0;
 };
 
 PG_ELEMENT(Tap);

@@ -69,6 +69,7 @@ a device that exists but is not a TAP device with the same flags.`,
     tx_bytes: 'bytes of those frames',
     drops: 'pushed frames dropped: refused by the device (queue full, device down) or shorter than 14 bytes',
     pool_empty: 'rounds cut short because the packet pool was empty',
+    drops_stopped: 'frames read from the device while its virtual router was stopped, dropped (so none wait for the start)',
   },
   handlers: {
     mac: { doc: "the device's MAC address, read when the graph was loaded", read: true },

@@ -41,6 +41,7 @@ export interface NativeEngine {
   replaceGraph(id: number, planJson: string): NativeGraphInfo & ReplaceInfo;
   pauseGraph(id: number): void;
   resumeGraph(id: number): void;
+  setGraphStopped(id: number, stopped: boolean): void;
   handlers(id: number, element: string): NativeHandlerInfo[];
   readHandler(id: number, element: string, handler: string): string;
   writeHandler(id: number, element: string, handler: string, value: string): void;

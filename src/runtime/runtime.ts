@@ -349,6 +349,15 @@ export class RunningGraph {
   resume(): void {
     this.engine.resumeGraph(this.id);
   }
+  /**
+   * Stop (true) or start (false) the graph's traffic: its tasks and timers leave the workers,
+   * except its device receivers' (FromDevice, Tap), which go on reading and drop what arrives,
+   * counted as `drops_stopped`, so nothing stale waits in the kernel for the start. Its state
+   * (tables, counters, queued packets) stays; a replacement of a stopped graph starts stopped.
+   */
+  setStopped(stopped: boolean): void {
+    this.engine.setGraphStopped(this.id, stopped);
+  }
 
   /**
    * Hot reconfiguration: replace this running graph by `plan` and return the new graph. The

@@ -33,7 +33,8 @@ export const RouterSource = Type.Union([
 /**
  * A virtual router's life: `defined` (compiled and checked; holds nothing in the engine),
  * `running` (its graph loaded and its tasks on the workers), `stopped` (its graph loaded but
- * off the workers: state, counters and queued packets kept), `failed` (the engine refused to
+ * off the workers, but its device receivers, which drop and count what arrives as
+ * `drops_stopped`: state, counters and queued packets kept), `failed` (the engine refused to
  * load its graph; `error` says why; start tries again).
  */
 export const RouterState = Type.Union([Type.Literal('defined'), Type.Literal('running'), Type.Literal('stopped'), Type.Literal('failed')]);
@@ -94,7 +95,7 @@ export const operations = {
     answer: RouterInfo,
   },
   'vr.stop': {
-    doc: 'stop a running virtual router: its tasks leave the workers (its sources stop); tables, counters and queued packets are kept',
+    doc: "stop a running virtual router: its tasks leave the workers (its sources stop) but its devices' receivers (FromDevice, Tap), which drop and count what arrives (drops_stopped), so nothing stale is forwarded at the start; tables, counters and queued packets are kept",
     request: NameRequest,
     answer: RouterInfo,
   },

@@ -145,7 +145,7 @@ export class VirtualRouters {
     const r = this.router(name);
     if (r.state === 'running') throw new ServiceError(`virtual router '${name}' is already running`);
     if (r.state === 'stopped') {
-      r.graph!.resume();
+      r.graph!.setStopped(false);
     } else {
       // defined or failed: load it. A refusal leaves nothing in the engine and marks it failed.
       try {
@@ -164,7 +164,7 @@ export class VirtualRouters {
   stop(name: string): RouterInfoT {
     const r = this.router(name);
     if (r.state !== 'running') throw new ServiceError(`virtual router '${name}' is ${r.state}, not running; only a running router can be stopped`);
-    r.graph!.pause();
+    r.graph!.setStopped(true); // its devices go on reading, dropping and counting what arrives
     r.state = 'stopped';
     return this.info(r);
   }
@@ -172,7 +172,7 @@ export class VirtualRouters {
   /**
    * Hot reconfiguration: compile the new graph first (an error changes nothing), then replace
    * a loaded graph in the engine (RunningGraph.replace: refused plans leave the old one
-   * untouched; a paused graph's successor starts paused, so a stopped router stays stopped),
+   * untouched; a stopped graph's successor starts stopped, so a stopped router stays stopped),
    * or, for a router with nothing loaded, just keep the new plan.
    */
   async reconfigure(req: OperationRequest<'vr.reconfigure'>): Promise<OperationAnswer<'vr.reconfigure'>> {
