@@ -98,12 +98,14 @@ options:
   --counts A,B,...  vrouters: router counts (default 1,10,100,1000)
   --create-budget S vrouters: stop creating routers after S seconds (default 120; --quick 30)
   --swaps N / --settle MS / --rate PPS   vrouters: reconfiguration under load (20 / 200 / 500000)
+  --burst N         vrouters: each router's generator burst, packets a task run (default 32)
+  --big-burst N     vrouters: the burst of the side-by-side 1 and most routers cases (default 256)
   --report          run nothing: regenerate RESULTS.md and the plots from bench/results/
   --out DIR         write DIR/results/*.json, DIR/RESULTS.md and DIR/plots/ instead (trial runs
                     that should not become the published results)
 Writes bench/results/<date>-<suite>.json, bench/RESULTS.md and bench/plots/*.svg.`;
 
-const valued = new Set(['only', 'out', 'runs', 'seconds', 'warmup', 'sizes', 'trial', 'confirm', 'click', 'line-rate', 'cases', 'generator', 'ring', 'tpacket', 'routes', 'routes6', 'lookups', 'counts', 'create-budget', 'swaps', 'settle', 'rate']);
+const valued = new Set(['only', 'out', 'runs', 'seconds', 'warmup', 'sizes', 'trial', 'confirm', 'click', 'line-rate', 'cases', 'generator', 'ring', 'tpacket', 'routes', 'routes6', 'lookups', 'counts', 'create-budget', 'swaps', 'settle', 'rate', 'burst', 'big-burst']);
 
 export class UsageError extends Error {}
 

@@ -302,7 +302,7 @@ t.test('smoke: a short engine suite run writes its JSON, report and scaling plot
 
 t.test('smoke: a short vrouters suite run creates, measures and deletes routers, swaps a graph under load, and plots cost and memory', async (t) => {
   const paths = tempPaths(t);
-  const out = await runBench(['vrouters', '--counts', '1,3', '--seconds', '0.2', '--warmup', '0.05', '--swaps', '2', '--settle', '100'], { paths, quiet: true, log: () => {}, command: 'test vrouters' });
+  const out = await runBench(['vrouters', '--runs', '1', '--counts', '1,3', '--seconds', '0.2', '--warmup', '0.05', '--swaps', '2', '--settle', '100'], { paths, quiet: true, log: () => {}, command: 'test vrouters' });
   const run = JSON.parse(readFileSync(out[0].file, 'utf8')) as SuiteRun;
   const c = (name: string) => run.cases.find((x) => x.name === name)!;
   for (const n of [1, 3]) {
@@ -311,8 +311,10 @@ t.test('smoke: a short vrouters suite run creates, measures and deletes routers,
     t.ok(c(`RSS with ${n} virtual router(s)`).mpps!.median > 0, 'RSS');
   }
   t.type(c('cost with 3 virtual router(s)').extra!.versusOne, 'number', 'cost beside one router');
-  t.equal(c('create and start one virtual router').mpps!.runs.length, 4, 'every create timed');
-  t.equal(c('delete one virtual router').mpps!.runs.length, 4, 'every delete timed');
+  t.equal(c('cost with 3 virtual router(s), burst 256').extra!.routers, 3, 'the most routers again with longer bursts');
+  t.ok(c('cost with 1 virtual router(s), burst 256').cpuNsPerPacket! > 0);
+  t.equal(c('create and start one virtual router').mpps!.runs.length, 8, 'every create timed (1 + 3, then 1 + 3 with longer bursts)');
+  t.equal(c('delete one virtual router').mpps!.runs.length, 8, 'every delete timed');
   const lost = c('reconfiguration: packets lost');
   t.ok((lost.extra!.sent as number) > 0, 'traffic during the swaps');
   t.equal(lost.mpps!.median, 0, 'no packet lost across the swaps');

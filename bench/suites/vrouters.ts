@@ -9,7 +9,9 @@
 // - cost with 1, 10, 100 and 1000 routers on one worker, every generator unpaced, so the worker
 //   is saturated and the same traffic (all it can move) is spread over all of them: CPU ns per
 //   packet (worker CPU time / packets discarded) and the process's RSS; 1000 is capped when
-//   creating them takes longer than --create-budget seconds (default 60), and the notes say so;
+//   creating them takes longer than --create-budget seconds (default 120, --quick 30), and the
+//   notes say so; then the fewest and the most again with 256-packet bursts (--big-burst), side
+//   by side: moving from one router's state to the next is paid once a task run;
 // - reconfiguration under load (the method bench/hotswap.ts had): a paced generator (worker 0)
 //   -> TimestampStamp -> Counter -> Queue -> Unqueue (worker 1) -> LatencyMeter -> Counter ->
 //   Discard at 500k packets/s replaced by a differing plan (an extra Counter, a changed Queue
@@ -47,7 +49,7 @@ interface CountRun {
 }
 
 /** N routers in a fresh one-worker engine: create and start each, measure, delete each. */
-async function measureCount(ctx: SuiteContext, count: number, budgetS: number): Promise<CountRun> {
+async function measureCount(ctx: SuiteContext, count: number, budgetS: number, burst: number): Promise<CountRun> {
   const runtime = new Runtime({ threads: 1, poolBuffers: 65536 });
   const vr = new VirtualRouters(runtime);
   runtime.start();
@@ -62,7 +64,7 @@ async function measureCount(ctx: SuiteContext, count: number, budgetS: number): 
       break;
     }
     const s = process.hrtime.bigint();
-    await vr.perform('vr.create', { name: `vr${i}`, source: { file: GRAPH, params: { routes: ROUTES, rate: 0 } }, start: true });
+    await vr.perform('vr.create', { name: `vr${i}`, source: { file: GRAPH, params: { routes: ROUTES, rate: 0, burst } }, start: true });
     createMs.push(Number(process.hrtime.bigint() - s) / 1e6);
   }
   const names = createMs.map((_, i) => `vr${i}`);
@@ -140,7 +142,7 @@ async function measureSwaps(swaps: number, rate: number, settle: number) {
 
 export const vroutersSuite: Suite = {
   description: 'virtual routers in one engine: create/start/delete time, cost and memory by count, reconfiguration under load',
-  defaultRuns: 1,
+  defaultRuns: 3,
   async run(ctx) {
     const o = ctx.options.other;
     const quick = ctx.options.quick;
@@ -149,9 +151,11 @@ export const vroutersSuite: Suite = {
     const swaps = Number(o.swaps ?? (quick ? 5 : 20));
     const settle = Number(o.settle ?? 200);
     const rate = Number(o.rate ?? 500_000);
+    const burst = Number(o.burst ?? 32);
+    const bigBurst = Number(o['big-burst'] ?? 256);
     const cases: CaseResult[] = [];
     const notes: string[] = [];
-    ctx.progress.plan(counts.length + 1);
+    ctx.progress.plan(counts.length + 2);
     const byCount: CountRun[] = [];
     for (const [i, n] of counts.entries()) {
       ctx.progress.startCase(i, `${n} virtual router(s)`);
@@ -159,7 +163,7 @@ export const vroutersSuite: Suite = {
       const runs: CountRun[] = [];
       for (let r = 0; r < ctx.runs; r++) {
         ctx.progress.step(r + 1, ctx.runs);
-        runs.push(await measureCount(ctx, n, budget));
+        runs.push(await measureCount(ctx, n, budget, burst));
       }
       const median = [...runs].sort((a, b) => a.nsPerPacket - b.nsPerPacket)[(runs.length - 1) >> 1];
       if (median.capped) notes.push(`${n} routers: creating them took longer than --create-budget ${budget} s; measured with the ${median.count} created by then`);
@@ -188,6 +192,21 @@ export const vroutersSuite: Suite = {
         }
       }
     }
+    // The same fewest and most routers side by side with 256-packet bursts: what switching from one
+    // router's state to the next costs is paid once a task run, so a longer batch amortises it.
+    const most = Math.max(...counts);
+    if (one && most > 1 && bigBurst !== burst) {
+      ctx.progress.startCase(counts.length, `1 and ${most} virtual routers, burst ${bigBurst}`);
+      const a = await measureCount(ctx, 1, budget, bigBurst);
+      const b = await measureCount(ctx, most, budget, bigBurst);
+      const ratio = b.nsPerPacket / a.nsPerPacket;
+      for (const r of [a, b]) {
+        const c = base(`cost with ${r.count} virtual router(s), burst ${bigBurst}`, `as the cost cases, each generator sending ${bigBurst}-packet bursts instead of ${burst}: the cost of moving from one router to the next spread over more packets.`, 'ns/pkt', [r.nsPerPacket], { routers: r.count, burst: bigBurst, mpps: Math.round(r.mpps * 1000) / 1000, ...(r === b ? { versusOne: Math.round(ratio * 1000) / 1000 } : {}) });
+        c.cpuNsPerPacket = r.nsPerPacket;
+        cases.push(c);
+      }
+      byCount.push({ ...a, nsPerPacket: NaN }, { ...b, nsPerPacket: NaN }); // their create and delete times count too
+    }
     const createMs = byCount.flatMap((r) => r.createMs);
     const deleteMs = byCount.flatMap((r) => r.deleteMs);
     const create = base('create and start one virtual router', `vr.create with start, through the operations layer: compiling bench/graphs/vrouter.ts (${ROUTES} routes) and loading it into the running engine, over ${createMs.length} creates (every router of the cost cases); median, min and max in ms (the first create also loads the graph file's module).`, 'ms', createMs, {}, false);
@@ -196,7 +215,7 @@ export const vroutersSuite: Suite = {
     cases.push(create);
     cases.push(base('delete one virtual router', `vr.delete of a running router (its graph taken off the workers and freed), over ${deleteMs.length} deletes; ms.`, 'ms', deleteMs, {}, false));
 
-    ctx.progress.startCase(counts.length, 'reconfiguration under load');
+    ctx.progress.startCase(counts.length + 1, 'reconfiguration under load');
     const s = await measureSwaps(swaps, rate, settle);
     const us = (ns: number[]) => ns.map((x) => x / 1e3);
     const desc = `${swaps} replacements of a running graph (${rate} packets/s of 64 B, 2 workers, ${settle} ms apart)`;
@@ -210,6 +229,6 @@ export const vroutersSuite: Suite = {
     gap.target = { note: '<= 1 ms, the longest of all swaps' };
     gap.met = gap.mpps!.max <= 1000;
     cases.push(gap);
-    return { cases, notes, settings: { routes: ROUTES, counts: counts.join(','), swaps, settle, rate, createBudgetS: budget } };
+    return { cases, notes, settings: { routes: ROUTES, counts: counts.join(','), swaps, settle, rate, createBudgetS: budget, burst, bigBurst } };
   },
 };
