@@ -196,6 +196,14 @@ export function plots(latest: Map<string, LatestCase[]>): Plot[] {
     const ticks = [...new Set(vr.map((x) => x.c.extra!.vrouters as number))].sort((a, b) => a - b);
     const xLog = ticks.length > 1 && ticks[0] > 0;
     const series: Series[] = [{ name: 'CPU ns per packet', points: vr.map((x) => [x.c.extra!.vrouters as number, x.c.cpuNsPerPacket ?? NaN]) }];
+    // The side-by-side cases with longer bursts, one series per burst.
+    const bursts = new Map<number, [number, number][]>();
+    for (const x of latest.get('vrouters') ?? []) {
+      const e = x.c.extra;
+      if (!isOk(x.c) || typeof e?.burst !== 'number' || typeof e.routers !== 'number') continue;
+      bursts.set(e.burst, [...(bursts.get(e.burst) ?? []), [e.routers, x.c.cpuNsPerPacket ?? NaN]]);
+    }
+    for (const [b, points] of bursts) series.push({ name: `CPU ns per packet, ${b}-packet bursts`, points: points.sort((p, q) => p[0] - q[0]) });
     out.push({ file: 'vrouters-cost.svg', title: 'Cost by number of virtual routers', svg: lineChart({ title: 'Cost by number of virtual routers', subtitle: sub(vr), xLabel: 'virtual routers', yLabel: 'engine CPU ns per packet', xTicks: ticks, xLog, series }) });
     // Memory: the process's RSS, and what the routers add to the engine without them.
     const mem = vr.filter((x) => typeof x.c.extra?.rssMB === 'number');

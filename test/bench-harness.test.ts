@@ -320,6 +320,10 @@ t.test('smoke: a short vrouters suite run creates, measures and deletes routers,
   t.equal(lost.mpps!.median, 0, 'no packet lost across the swaps');
   t.equal(c('reconfiguration: forwarding gap').mpps!.runs.length, 2, 'one gap per swap');
   for (const f of ['vrouters-cost.svg', 'vrouters-memory.svg']) t.same(xmlProblems(readFileSync(join(paths.plotsDir, f), 'utf8')), [], `${f} written, well-formed`);
+  const cost = readFileSync(join(paths.plotsDir, 'vrouters-cost.svg'), 'utf8');
+  t.match(cost, /data-name="CPU ns per packet"/);
+  t.match(cost, /data-name="CPU ns per packet, 256-packet bursts"/, 'the longer bursts beside');
+  t.match(readFileSync(join(paths.plotsDir, 'vrouters-memory.svg'), 'utf8'), /data-name="added by the routers"/);
 });
 
 t.test('progress: plain lines off a terminal, a redrawn bar on one', async (t) => {
