@@ -57,6 +57,7 @@ export const suites: Record<string, () => Promise<Suite>> = {
   interfaces: async () => (await import('./suites/interfaces.js')).interfacesSuite,
   startup: async () => (await import('./suites/startup.js')).startupSuite,
   traffic: async () => (await import('./suites/traffic.js')).trafficSuite,
+  vrouters: async () => (await import('./suites/vrouters.js')).vroutersSuite,
 };
 
 export const usage = `usage: pktgraph bench [SUITE...] [options]      (or: npm run bench -- [SUITE...] [options])
@@ -71,6 +72,9 @@ suites: ${Object.keys(suites).join(', ')} (default: engine)
   traffic     shapers, policers, AQM and schedulers: rate accuracy over 1 s windows (1 Mbit/s
               to 10 Gbit/s), convergence after a change, cost per packet, and on veth beside
               Linux tc TBF and HTB (the lab part needs root)
+  vrouters    virtual routers in one engine: create/start and delete time, CPU ns per packet
+              and memory with 1..1000 routers of 1000 routes, reconfiguration under load
+              (packets lost, forwarding gap)
 options:
   --runs N          runs per case (default per suite: 5; interfaces 3)
   --seconds S       measured seconds per run (in-memory suites; default 2)
@@ -91,12 +95,17 @@ options:
   --tpacket N       interfaces: the engine's FromDevice ring, TPACKET_V3 (3, the element's default) or V2 (2)
   --routes FILE / --routes6 FILE / --synthetic   router, fib: route tables
   --lookups N       fib: lookups per measurement (default 20000000)
+  --counts A,B,...  vrouters: router counts (default 1,10,100,1000)
+  --create-budget S vrouters: stop creating routers after S seconds (default 120; --quick 30)
+  --swaps N / --settle MS / --rate PPS   vrouters: reconfiguration under load (20 / 200 / 500000)
+  --burst N         vrouters: each router's generator burst, packets a task run (default 32)
+  --big-burst N     vrouters: the burst of the side-by-side 1 and most routers cases (default 256)
   --report          run nothing: regenerate RESULTS.md and the plots from bench/results/
   --out DIR         write DIR/results/*.json, DIR/RESULTS.md and DIR/plots/ instead (trial runs
                     that should not become the published results)
 Writes bench/results/<date>-<suite>.json, bench/RESULTS.md and bench/plots/*.svg.`;
 
-const valued = new Set(['only', 'out', 'runs', 'seconds', 'warmup', 'sizes', 'trial', 'confirm', 'click', 'line-rate', 'cases', 'generator', 'ring', 'tpacket', 'routes', 'routes6', 'lookups']);
+const valued = new Set(['only', 'out', 'runs', 'seconds', 'warmup', 'sizes', 'trial', 'confirm', 'click', 'line-rate', 'cases', 'generator', 'ring', 'tpacket', 'routes', 'routes6', 'lookups', 'counts', 'create-budget', 'swaps', 'settle', 'rate', 'burst', 'big-burst']);
 
 export class UsageError extends Error {}
 

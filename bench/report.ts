@@ -4,7 +4,7 @@
 // warnings and case descriptions; a headline table at the top; plots of throughput by frame size
 // (engine beside the kernel, and the link's theoretical limit where it has one), of engine
 // scaling by worker count, of the traffic suite's rate errors by configured rate (in memory and
-// on veth beside Linux tc), and of cost by number of virtual routers when such results exist.
+// on veth beside Linux tc), and of cost and memory by number of virtual routers when such results exist.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative, dirname } from 'node:path';
 import { loadRuns, isOk, defaultPaths, type BenchPaths, type CaseResult, type SuiteRun } from './lib.js';
@@ -193,8 +193,25 @@ export function plots(latest: Map<string, LatestCase[]>): Plot[] {
   // Cost by number of virtual routers: only when the vrouters suite has results.
   const vr = (latest.get('vrouters') ?? []).filter((x) => isOk(x.c) && typeof x.c.extra?.vrouters === 'number');
   if (vr.length) {
+    const ticks = [...new Set(vr.map((x) => x.c.extra!.vrouters as number))].sort((a, b) => a - b);
+    const xLog = ticks.length > 1 && ticks[0] > 0;
     const series: Series[] = [{ name: 'CPU ns per packet', points: vr.map((x) => [x.c.extra!.vrouters as number, x.c.cpuNsPerPacket ?? NaN]) }];
-    out.push({ file: 'vrouters-cost.svg', title: 'Cost by number of virtual routers', svg: lineChart({ title: 'Cost by number of virtual routers', subtitle: sub(vr), xLabel: 'virtual routers', yLabel: 'engine CPU ns per packet', series }) });
+    // The side-by-side cases with longer bursts, one series per burst.
+    const bursts = new Map<number, [number, number][]>();
+    for (const x of latest.get('vrouters') ?? []) {
+      const e = x.c.extra;
+      if (!isOk(x.c) || typeof e?.burst !== 'number' || typeof e.routers !== 'number') continue;
+      bursts.set(e.burst, [...(bursts.get(e.burst) ?? []), [e.routers, x.c.cpuNsPerPacket ?? NaN]]);
+    }
+    for (const [b, points] of bursts) series.push({ name: `CPU ns per packet, ${b}-packet bursts`, points: points.sort((p, q) => p[0] - q[0]) });
+    out.push({ file: 'vrouters-cost.svg', title: 'Cost by number of virtual routers', svg: lineChart({ title: 'Cost by number of virtual routers', subtitle: sub(vr), xLabel: 'virtual routers', yLabel: 'engine CPU ns per packet', xTicks: ticks, xLog, series }) });
+    // Memory: the process's RSS, and what the routers add to the engine without them.
+    const mem = vr.filter((x) => typeof x.c.extra?.rssMB === 'number');
+    if (mem.length) {
+      const at = (key: string) => mem.filter((x) => typeof x.c.extra?.[key] === 'number').map((x): [number, number] => [x.c.extra!.vrouters as number, x.c.extra![key] as number]);
+      const memSeries: Series[] = [{ name: 'process RSS', points: at('rssMB') }, { name: 'added by the routers', points: at('routersMB') }, { name: 'target: 512 MB', points: [[ticks[0], 512], [ticks[ticks.length - 1], 512]], dashed: true }];
+      out.push({ file: 'vrouters-memory.svg', title: 'Memory by number of virtual routers', svg: lineChart({ title: 'Memory by number of virtual routers', subtitle: sub(mem), xLabel: 'virtual routers', yLabel: 'MB (10^6 bytes)', xTicks: ticks, xLog, series: memSeries }) });
+    }
   }
   return out;
 }

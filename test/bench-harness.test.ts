@@ -1,6 +1,6 @@
 // The benchmark harness (bench/): the RFC 2544 zero-loss search on simulated lossy devices,
 // result files round-tripping into RESULTS.md, the SVG plots (well-formed XML with their series),
-// and a short smoke run of the engine suite into a temporary folder. Quick: no real benchmark.
+// and short smoke runs of the engine and vrouters suites into a temporary folder. Quick: no real benchmark.
 import t from 'tap';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -298,6 +298,32 @@ t.test('smoke: a short engine suite run writes its JSON, report and scaling plot
   t.ok(existsSync(paths.reportFile), 'RESULTS.md written to the given path');
   t.ok(existsSync(join(paths.plotsDir, 'engine-scaling.svg')), 'scaling plot written');
   t.ok(logs.some((l) => l.includes('generator -> Discard')), 'a summary line per case');
+});
+
+t.test('smoke: a short vrouters suite run creates, measures and deletes routers, swaps a graph under load, and plots cost and memory', async (t) => {
+  const paths = tempPaths(t);
+  const out = await runBench(['vrouters', '--runs', '1', '--counts', '1,3', '--seconds', '0.2', '--warmup', '0.05', '--swaps', '2', '--settle', '100'], { paths, quiet: true, log: () => {}, command: 'test vrouters' });
+  const run = JSON.parse(readFileSync(out[0].file, 'utf8')) as SuiteRun;
+  const c = (name: string) => run.cases.find((x) => x.name === name)!;
+  for (const n of [1, 3]) {
+    t.equal(c(`cost with ${n} virtual router(s)`).extra!.vrouters, n, `${n} routers created and measured`);
+    t.ok(c(`cost with ${n} virtual router(s)`).cpuNsPerPacket! > 0, 'their packets went through the FIB and were counted');
+    t.ok(c(`RSS with ${n} virtual router(s)`).mpps!.median > 0, 'RSS');
+  }
+  t.type(c('cost with 3 virtual router(s)').extra!.versusOne, 'number', 'cost beside one router');
+  t.equal(c('cost with 3 virtual router(s), burst 256').extra!.routers, 3, 'the most routers again with longer bursts');
+  t.ok(c('cost with 1 virtual router(s), burst 256').cpuNsPerPacket! > 0);
+  t.equal(c('create and start one virtual router').mpps!.runs.length, 8, 'every create timed (1 + 3, then 1 + 3 with longer bursts)');
+  t.equal(c('delete one virtual router').mpps!.runs.length, 8, 'every delete timed');
+  const lost = c('reconfiguration: packets lost');
+  t.ok((lost.extra!.sent as number) > 0, 'traffic during the swaps');
+  t.equal(lost.mpps!.median, 0, 'no packet lost across the swaps');
+  t.equal(c('reconfiguration: forwarding gap').mpps!.runs.length, 2, 'one gap per swap');
+  for (const f of ['vrouters-cost.svg', 'vrouters-memory.svg']) t.same(xmlProblems(readFileSync(join(paths.plotsDir, f), 'utf8')), [], `${f} written, well-formed`);
+  const cost = readFileSync(join(paths.plotsDir, 'vrouters-cost.svg'), 'utf8');
+  t.match(cost, /data-name="CPU ns per packet"/);
+  t.match(cost, /data-name="CPU ns per packet, 256-packet bursts"/, 'the longer bursts beside');
+  t.match(readFileSync(join(paths.plotsDir, 'vrouters-memory.svg'), 'utf8'), /data-name="added by the routers"/);
 });
 
 t.test('progress: plain lines off a terminal, a redrawn bar on one', async (t) => {

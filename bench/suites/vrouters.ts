@@ -1,0 +1,234 @@
+// The vrouters suite (issue 11): virtual routers in one engine, measured through the operations
+// layer `pktgraph serve` runs (VirtualRouters over an in-process Runtime: what a create, start,
+// delete or reconfigure costs in the engine, without the control socket's round trip, a
+// fraction of a millisecond). Each router is bench/graphs/vrouter.ts: a generator ->
+// Strip -> CheckIPHeader -> IPLookup (1000 routes) -> DecIPTTL -> Discard.
+// Cases:
+// - create and start (compiling the graph file with its 1000 routes, loading it), and delete:
+//   median and max over every router created for the cost cases;
+// - cost with 1, 10, 100 and 1000 routers on one worker, every generator unpaced, so the worker
+//   is saturated and the same traffic (all it can move) is spread over all of them: CPU ns per
+//   packet (worker CPU time / packets discarded) and the process's RSS; 1000 is capped when
+//   creating them takes longer than --create-budget seconds (default 120, --quick 30), and the
+//   notes say so; then the fewest and the most again with 256-packet bursts (--big-burst), side
+//   by side: moving from one router's state to the next is paid once a task run;
+// - reconfiguration under load (the method bench/hotswap.ts had): a paced generator (worker 0)
+//   -> TimestampStamp -> Counter -> Queue -> Unqueue (worker 1) -> LatencyMeter -> Counter ->
+//   Discard at 500k packets/s replaced by a differing plan (an extra Counter, a changed Queue
+//   capacity and Unqueue burst) every --settle ms: packets lost once drained (generated -
+//   delivered - counted drops, exactly), and the swap (workers off the graph, from taking the
+//   old graph off the task lists to publishing the new one: the forwarding gap's upper bound to
+//   within one worker round), beside the largest queue delay in windows with and without a swap.
+import { fileURLToPath } from 'node:url';
+import { graph, compile, Runtime, InfiniteSource, TimestampStamp, Counter, Queue, Unqueue, LatencyMeter, Discard, VirtualRouters, type RunningGraph } from 'pktgraph';
+import { stats, spreadWarning, type CaseResult } from '../lib.js';
+import type { Suite, SuiteContext } from '../harness.js';
+
+const GRAPH = fileURLToPath(new URL('../graphs/vrouter.ts', import.meta.url));
+const ROUTES = 1000;
+const MB = 1e6;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const rssMB = () => process.memoryUsage().rss / MB;
+// `spread`: the values are runs that should agree (warn when not), not a distribution (create times).
+const base = (name: string, description: string, unit: string, values: number[], extra: Record<string, number | string> = {}, spread = true): CaseResult => {
+  const st = stats(values);
+  const w = spread ? spreadWarning(name, st, unit, 2) : undefined;
+  return { suite: 'vrouters', name, description, threads: 1, frameBytes: 64, mpps: st, warnings: w ? [w] : [], extra: { unit, ...extra } };
+};
+
+interface CountRun {
+  count: number;
+  capped: boolean;
+  createMs: number[];
+  deleteMs: number[];
+  nsPerPacket: number;
+  mpps: number;
+  rss: number;
+  /** RSS of the started engine before any router was created. */
+  baseRss: number;
+}
+
+/** N routers in a fresh one-worker engine: create and start each, measure, delete each. */
+async function measureCount(ctx: SuiteContext, count: number, budgetS: number, burst: number): Promise<CountRun> {
+  const runtime = new Runtime({ threads: 1, poolBuffers: 65536 });
+  const vr = new VirtualRouters(runtime);
+  runtime.start();
+  await sleep(100);
+  const baseRss = rssMB();
+  const createMs: number[] = [];
+  const t0 = Date.now();
+  let capped = false;
+  for (let i = 0; i < count; i++) {
+    if ((Date.now() - t0) / 1000 > budgetS) {
+      capped = true;
+      break;
+    }
+    const s = process.hrtime.bigint();
+    await vr.perform('vr.create', { name: `vr${i}`, source: { file: GRAPH, params: { routes: ROUTES, rate: 0, burst } }, start: true });
+    createMs.push(Number(process.hrtime.bigint() - s) / 1e6);
+  }
+  const names = createMs.map((_, i) => `vr${i}`);
+  const packets = () => names.reduce((n, name) => n + Number(vr.target(name, 'sink').graph.counter('sink', 'packets')), 0);
+  const cpu = () => runtime.workerStats().reduce((s, w) => s + w.cpuNs, 0);
+  await sleep(ctx.warmup * 1000);
+  const p0 = packets();
+  const c0 = cpu();
+  const w0 = process.hrtime.bigint();
+  await sleep(ctx.seconds * 1000);
+  const p1 = packets();
+  const c1 = cpu();
+  const wall = Number(process.hrtime.bigint() - w0);
+  const rss = rssMB();
+  const deleteMs: number[] = [];
+  for (const name of names) {
+    const s = process.hrtime.bigint();
+    await vr.perform('vr.delete', { name });
+    deleteMs.push(Number(process.hrtime.bigint() - s) / 1e6);
+  }
+  runtime.close();
+  return { count: names.length, capped, createMs, deleteMs, nsPerPacket: (c1 - c0) / (p1 - p0), mpps: ((p1 - p0) / wall) * 1e3, rss, baseRss };
+}
+
+/** Reconfiguration under load: the loss and the swap's length over `swaps` replacements. */
+async function measureSwaps(swaps: number, rate: number, settle: number) {
+  const plan = (variant: boolean) =>
+    compile(
+      graph('hotswap-bench', () => {
+        const out = InfiniteSource({ length: 64, rate, burst: 32 }, { name: 'src', thread: 0 })
+          .to(TimestampStamp({}, 'stamp'))
+          .to(Counter({}, 'in'))
+          .to(Queue({ capacity: variant ? 32768 : 16384 }, 'q'))
+          .to(Unqueue({ burst: variant ? 64 : 32 }, { name: 'pump', thread: 1 }))
+          .to(LatencyMeter({}, 'lat'))
+          .to(Counter({}, 'out'));
+        (variant ? out.to(Counter({}, 'extra')) : out).to(Discard({}, 'sink'));
+      }),
+    );
+  const plans = [plan(false), plan(true)];
+  const rt = new Runtime({ threads: 2, poolBuffers: 65536 });
+  let g: RunningGraph = rt.load(plans[0]);
+  rt.start();
+  await sleep(500); // warm-up
+  // One settle window: the queue's largest delay in it, and the swap's length when it has one.
+  const window = async (swap: boolean) => {
+    g.write('lat', 'reset', '');
+    let swapNs: number | undefined;
+    await sleep(settle / 2);
+    if (swap) {
+      g = g.replace(g.plan === plans[0] ? plans[1] : plans[0]);
+      swapNs = g.swap!.swapNs;
+    }
+    await sleep(settle / 2);
+    return { maxDelayNs: Number(g.read('lat', 'max')), swapNs };
+  };
+  const withSwap: { maxDelayNs: number; swapNs?: number }[] = [];
+  const quiet: { maxDelayNs: number }[] = [];
+  for (let i = 0; i < swaps; i++) {
+    quiet.push(await window(false));
+    withSwap.push(await window(true));
+  }
+  // Stop generating, drain, and count.
+  g.write('src', 'active', 'false');
+  await sleep(200);
+  const deadline = Date.now() + 10_000;
+  while (Number(g.read('q', 'length')) > 0 && Date.now() < deadline) await sleep(10);
+  const num = (el: string, c: string) => Number(g.counter(el, c));
+  const sent = num('src', 'packets');
+  const delivered = num('sink', 'packets');
+  const drops = num('q', 'drops');
+  rt.close();
+  return { sent, delivered, drops, lost: sent - delivered - drops, swapNs: withSwap.map((w) => w.swapNs!), delaySwapNs: withSwap.map((w) => w.maxDelayNs), delayQuietNs: quiet.map((w) => w.maxDelayNs) };
+}
+
+export const vroutersSuite: Suite = {
+  description: 'virtual routers in one engine: create/start/delete time, cost and memory by count, reconfiguration under load',
+  defaultRuns: 3,
+  async run(ctx) {
+    const o = ctx.options.other;
+    const quick = ctx.options.quick;
+    const counts = (o.counts ?? (quick ? '1,10,100,1000' : '1,10,100,1000')).split(',').map(Number);
+    const budget = Number(o['create-budget'] ?? (quick ? 30 : 120));
+    const swaps = Number(o.swaps ?? (quick ? 5 : 20));
+    const settle = Number(o.settle ?? 200);
+    const rate = Number(o.rate ?? 500_000);
+    const burst = Number(o.burst ?? 32);
+    const bigBurst = Number(o['big-burst'] ?? 256);
+    const cases: CaseResult[] = [];
+    const notes: string[] = [];
+    ctx.progress.plan(counts.length + 2);
+    const byCount: CountRun[] = [];
+    for (const [i, n] of counts.entries()) {
+      ctx.progress.startCase(i, `${n} virtual router(s)`);
+      // Runs of one count: the median run by cost is kept, and every run's create/delete times.
+      const runs: CountRun[] = [];
+      for (let r = 0; r < ctx.runs; r++) {
+        ctx.progress.step(r + 1, ctx.runs);
+        runs.push(await measureCount(ctx, n, budget, burst));
+      }
+      const median = [...runs].sort((a, b) => a.nsPerPacket - b.nsPerPacket)[(runs.length - 1) >> 1];
+      if (median.capped) notes.push(`${n} routers: creating them took longer than --create-budget ${budget} s; measured with the ${median.count} created by then`);
+      byCount.push({ ...median, createMs: runs.flatMap((r) => r.createMs), deleteMs: runs.flatMap((r) => r.deleteMs) });
+      const c = base(`cost with ${median.count} virtual router(s)`, `${median.count} routers (${ROUTES} routes each), unpaced generators on one worker: engine CPU ns per packet (worker CPU / packets discarded over ${ctx.seconds} s); extra.mpps the total rate, extra.rssMB the process's resident memory, extra.routersMB what it gained from the engine started without routers (its packet pool of 65536 buffers included in rssMB) to the routers running.`, 'ns/pkt', runs.map((r) => r.nsPerPacket), { vrouters: median.count, mpps: Math.round(median.mpps * 1000) / 1000, rssMB: Math.round(median.rss), routersMB: Math.round(median.rss - median.baseRss) });
+      c.cpuNsPerPacket = median.nsPerPacket;
+      cases.push(c);
+      const mem = base(`RSS with ${median.count} virtual router(s)`, `the process's resident memory with ${median.count} routers of ${ROUTES} routes running, in MB (10^6 bytes); extra.routersMB: what the routers added to the engine started without them.`, 'MB', runs.map((r) => r.rss), { routers: median.count, routersMB: Math.round(median.rss - median.baseRss) });
+      if (n >= 1000) {
+        mem.target = { note: '<= 512 MB (1000 routers x 1000 routes)' };
+        mem.met = median.count >= 1000 && median.rss <= 512;
+      }
+      cases.push(mem);
+    }
+    // Cost against one router: the issue's target is for 1000 routers.
+    const one = byCount.find((r) => r.count === 1);
+    if (one) {
+      for (const c of cases) {
+        const n = c.extra?.vrouters as number | undefined;
+        if (n === undefined || n === 1) continue;
+        const ratio = c.cpuNsPerPacket! / one.nsPerPacket;
+        c.extra = { ...c.extra, versusOne: Math.round(ratio * 1000) / 1000 };
+        if (counts.includes(1000) && n === Math.max(...byCount.map((r) => r.count))) {
+          c.target = { ratio: 1.1, note: `<= 1.1x the cost with one router (1000 routers; measured ${ratio.toFixed(3)}x)` };
+          c.met = n >= 1000 && ratio <= 1.1;
+        }
+      }
+    }
+    // The same fewest and most routers side by side with 256-packet bursts: what switching from one
+    // router's state to the next costs is paid once a task run, so a longer batch amortises it.
+    const most = Math.max(...counts);
+    if (one && most > 1 && bigBurst !== burst) {
+      ctx.progress.startCase(counts.length, `1 and ${most} virtual routers, burst ${bigBurst}`);
+      const a = await measureCount(ctx, 1, budget, bigBurst);
+      const b = await measureCount(ctx, most, budget, bigBurst);
+      const ratio = b.nsPerPacket / a.nsPerPacket;
+      for (const r of [a, b]) {
+        const c = base(`cost with ${r.count} virtual router(s), burst ${bigBurst}`, `as the cost cases, each generator sending ${bigBurst}-packet bursts instead of ${burst}: the cost of moving from one router to the next spread over more packets.`, 'ns/pkt', [r.nsPerPacket], { routers: r.count, burst: bigBurst, mpps: Math.round(r.mpps * 1000) / 1000, ...(r === b ? { versusOne: Math.round(ratio * 1000) / 1000 } : {}) });
+        c.cpuNsPerPacket = r.nsPerPacket;
+        cases.push(c);
+      }
+      byCount.push({ ...a, nsPerPacket: NaN }, { ...b, nsPerPacket: NaN }); // their create and delete times count too
+    }
+    const createMs = byCount.flatMap((r) => r.createMs);
+    const deleteMs = byCount.flatMap((r) => r.deleteMs);
+    const create = base('create and start one virtual router', `vr.create with start, through the operations layer: compiling bench/graphs/vrouter.ts (${ROUTES} routes) and loading it into the running engine, over ${createMs.length} creates (every router of the cost cases, each while those created before it run unpaced on the worker); median, min and max in ms (the first create also loads the graph file's module).`, 'ms', createMs, {}, false);
+    create.target = { note: `<= 10 ms (median; the longest took ${create.mpps!.max.toFixed(1)} ms)` };
+    create.met = create.mpps!.median <= 10;
+    cases.push(create);
+    cases.push(base('delete one virtual router', `vr.delete of a running router (its graph taken off the workers and freed), over ${deleteMs.length} deletes; ms.`, 'ms', deleteMs, {}, false));
+
+    ctx.progress.startCase(counts.length + 1, 'reconfiguration under load');
+    const s = await measureSwaps(swaps, rate, settle);
+    const us = (ns: number[]) => ns.map((x) => x / 1e3);
+    const desc = `${swaps} replacements of a running graph (${rate} packets/s of 64 B, 2 workers, ${settle} ms apart)`;
+    const lost = base('reconfiguration: packets lost', `${desc}: generated - delivered - counted drops once drained (${s.sent} generated, ${s.delivered} delivered, ${s.drops} dropped).`, 'packets', [s.lost], { sent: s.sent, delivered: s.delivered, drops: s.drops });
+    lost.threads = 2;
+    lost.target = { note: '0 packets lost' };
+    lost.met = s.lost === 0;
+    cases.push(lost);
+    const gap = base('reconfiguration: forwarding gap', `${desc}: how long the workers were kept off the graph in each swap (Engine::replace_graph), the forwarding gap's upper bound to within one worker round; µs. extra: the largest queue delay in settle windows with a swap and without (medians, µs).`, 'µs', us(s.swapNs), { queueDelaySwapUs: stats(us(s.delaySwapNs)).median, queueDelayQuietUs: stats(us(s.delayQuietNs)).median, queueDelaySwapMaxUs: stats(us(s.delaySwapNs)).max }, false);
+    gap.threads = 2;
+    gap.target = { note: '<= 1 ms, the longest of all swaps' };
+    gap.met = gap.mpps!.max <= 1000;
+    cases.push(gap);
+    return { cases, notes, settings: { routes: ROUTES, counts: counts.join(','), swaps, settle, rate, createBudgetS: budget, burst, bigBurst } };
+  },
+};
