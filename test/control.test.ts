@@ -2,57 +2,28 @@
 // command line and the client library, errors, socket permissions and clean-up, a live
 // socket refused, a stale one replaced, and the default socket path.
 import t from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { controlRequest } from '../src/control/client.js';
 import { controlPath, ensureControlDir } from '../src/control/path.js';
+import { spawn } from 'node:child_process';
+import { startCli, waitFor } from './lib/cli.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const bin = join(root, 'bin', 'pktgraph.js');
 const work = mkdtempSync(join(tmpdir(), 'pktgraph-control-'));
-const children: ChildProcess[] = [];
 t.teardown(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   rmSync(work, { recursive: true, force: true });
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-function start(args: string[]): { child: ChildProcess; done: Promise<Result> } {
-  const env: NodeJS.ProcessEnv = { ...process.env, XDG_RUNTIME_DIR: work };
-  delete env.NODE_OPTIONS;
-  const child = spawn(process.execPath, [bin, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => (stdout += d));
-  child.stderr!.on('data', (d) => (stderr += d));
-  const done = new Promise<Result>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-  return { child, done };
-}
+const start = (args: string[]) => startCli(args, { cwd: root, runtimeDir: work });
 
 const cli = (args: string[]) => start(args).done;
 
-async function waitFor(what: string, check: () => Promise<boolean> | boolean, seconds = 20) {
-  const deadline = Date.now() + seconds * 1000;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 const finite = join(work, 'finite.ts');
 writeFileSync(

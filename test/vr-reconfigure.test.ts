@@ -6,49 +6,24 @@
 // changes nothing (vr show and counters equal before and after). No root needed: generators
 // only. No rate is measured: "running" is counters moving, which scheduling noise cannot break.
 import t from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Engine } from '../src/service/client.js';
+import { startCli, waitFor } from './lib/cli.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const bin = join(root, 'bin', 'pktgraph.js');
 const work = mkdtempSync(join(tmpdir(), 'pktgraph-vrre-'));
-const children: ChildProcess[] = [];
 t.teardown(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   rmSync(work, { recursive: true, force: true });
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function start(args: string[]) {
-  const env: NodeJS.ProcessEnv = { ...process.env, XDG_RUNTIME_DIR: work };
-  delete env.NODE_OPTIONS;
-  const child = spawn(process.execPath, [bin, ...args], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => (stdout += d));
-  child.stderr!.on('data', (d) => (stderr += d));
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-  return { child, done };
-}
+const start = (args: string[]) => startCli(args, { cwd: work, runtimeDir: work });
 const cli = (args: string[]) => start(args).done;
 
-async function waitFor(what: string, check: () => Promise<boolean> | boolean, seconds = 30) {
-  const deadline = Date.now() + seconds * 1000;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 // A paced generator through a queue drained by an Unqueue: packets are queued, delivered or
 // counted as the queue's drops, nowhere else.

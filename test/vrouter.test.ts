@@ -8,7 +8,6 @@
 // Rates are not measured: "stopped" is checked as counters not moving over 300 ms and
 // "running" as counters moving, which scheduling noise cannot break.
 import t, { type Test } from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -17,50 +16,20 @@ import { Engine, EngineError } from '../src/service/client.js';
 import { operationsDoc } from '../src/service/api.js';
 import { LINKTYPE_RAW, readPcap, writePcap } from './lib/pcap.js';
 import { ipv4, udp, PROTO_UDP } from './lib/packets.js';
+import { startCli, waitFor } from './lib/cli.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const bin = join(root, 'bin', 'pktgraph.js');
 const work = mkdtempSync(join(tmpdir(), 'pktgraph-vr-'));
-const children: ChildProcess[] = [];
 t.teardown(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   rmSync(work, { recursive: true, force: true });
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Result {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
 
-function start(args: string[]): { child: ChildProcess; done: Promise<Result> } {
-  const env: NodeJS.ProcessEnv = { ...process.env, XDG_RUNTIME_DIR: work };
-  delete env.NODE_OPTIONS;
-  const child = spawn(process.execPath, [bin, ...args], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => (stdout += d));
-  child.stderr!.on('data', (d) => (stderr += d));
-  const done = new Promise<Result>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-  return { child, done };
-}
+const start = (args: string[]) => startCli(args, { cwd: work, runtimeDir: work });
 const cli = (args: string[]) => start(args).done;
 
-async function waitFor(what: string, check: () => Promise<boolean> | boolean, seconds = 30) {
-  const deadline = Date.now() + seconds * 1000;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** Start `pktgraph serve` on `sock` and wait until it answers. */
 async function serve(sock: string) {
