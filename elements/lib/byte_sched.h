@@ -114,4 +114,18 @@ std::string join_per_input(int n, F value) {
   return s;
 }
 
+// The per-input count handlers of a byte scheduler: `input_packets` and `input_bytes` read what
+// each of the `n` inputs sent (`served(i)`: its ServedCounts), and `reset` zeroes them and runs
+// `reset_totals` (the element's own counters). Exclusive: the puller's counts are plain
+// read-modify-writes.
+template <class Served, class ResetTotals>
+void add_served_handlers(std::vector<Handler>& h, int n, Served served, ResetTotals reset_totals) {
+  h.push_back({"input_packets", [n, served] { return join_per_input(n, [&](int i) { return served(i).packets.load(); }); }, nullptr});
+  h.push_back({"input_bytes", [n, served] { return join_per_input(n, [&](int i) { return served(i).bytes.load(); }); }, nullptr});
+  h.push_back({"reset", nullptr, [n, served, reset_totals](const std::string&) {
+                 for (int i = 0; i < n; i++) served(i).reset();
+                 reset_totals();
+               }, /*exclusive=*/true});
+}
+
 }  // namespace pg

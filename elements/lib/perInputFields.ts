@@ -2,6 +2,7 @@
 // for all inputs and a list overriding it input by input, checked against the port count at
 // compile time and filled in for the plan, so the native side reads only the list (byte_sched.h).
 import { Type, type TArray, type TInteger, type TOptional } from 'typebox';
+import type { DerivedHandler, HandlerDoc } from '../../src/graph/descriptor.js';
 
 export interface PerInputSpec<One extends string = string, List extends string = string> {
   one: One; // the field every input takes: 'quantum'
@@ -40,3 +41,16 @@ export function perInputPlan(s: PerInputSpec, config: Record<string, unknown>, i
   const values = config[s.list] as number[];
   return { [s.list]: values.length ? values : Array.from({ length: inputs }, () => config[s.one] as number) };
 }
+
+/** What a byte scheduler counts, in all and per input (byte_sched.h's add_served_handlers): its
+ *  counters, the per-input count and reset handlers, and the derived rates. */
+export const servedCounters = { packets: 'packets sent, from every input', bytes: 'bytes sent, from every input' };
+export const servedHandlers: Record<string, HandlerDoc> = {
+  input_packets: { doc: 'packets sent from each input, separated by spaces', read: true },
+  input_bytes: { doc: 'bytes sent from each input, separated by spaces', read: true },
+  reset: { doc: 'zero the counts (per input and in all)', write: true },
+};
+export const servedDerived: Record<string, DerivedHandler> = {
+  rate: { doc: 'packets per second over the last sampling interval', read: (c) => String(c.rate('packets') ?? 0) },
+  byte_rate: { doc: 'bytes per second over the last sampling interval', read: (c) => String(c.rate('bytes') ?? 0) },
+};

@@ -89,14 +89,10 @@ class DRRSched final : public Element {
                    const std::vector<uint32_t> q = per_input_text(facts(), v, "quanta", "quantum", ninputs());
                    for (uint32_t i = 0; i < n_; i++) in_[i].quantum.store(q[i], std::memory_order_relaxed);
                  }});
-    h.push_back({"input_packets", [this] { return join_per_input(ninputs(), [this](int i) { return in_[i].served.packets.load(); }); }, nullptr});
-    h.push_back({"input_bytes", [this] { return join_per_input(ninputs(), [this](int i) { return in_[i].served.bytes.load(); }); }, nullptr});
-    // Exclusive: the puller's counts are plain read-modify-writes.
-    h.push_back({"reset", nullptr, [this](const std::string&) {
-                   for (uint32_t i = 0; i < n_; i++) in_[i].served.reset();
-                   reset_counter(c_packets_);
-                   reset_counter(c_bytes_);
-                 }, /*exclusive=*/true});
+    add_served_handlers(h, ninputs(), [this](int i) -> ServedCounts& { return in_[i].served; }, [this] {
+      reset_counter(c_packets_);
+      reset_counter(c_bytes_);
+    });
   }
 
  private:

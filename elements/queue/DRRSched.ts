@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { defineElement } from '../../src/graph/descriptor.js';
-import { perInputCheck, perInputFields, perInputPlan, type PerInputSpec } from '../lib/perInputFields.js';
+import { perInputCheck, perInputFields, perInputPlan, servedCounters, servedDerived, servedHandlers, type PerInputSpec } from '../lib/perInputFields.js';
 
 const quantum: PerInputSpec<'quantum', 'quanta'> = {
   one: 'quantum',
@@ -44,17 +44,12 @@ by Queues; the element is pulled by one puller (Unqueue, RatedUnqueue or a sched
   config: Type.Object(perInputFields(quantum), { additionalProperties: false }),
   check: (c, ports) => perInputCheck(quantum, c, ports.inputs),
   plan: (c, ports) => perInputPlan(quantum, c, ports.inputs),
-  counters: { packets: 'packets sent, from every input', bytes: 'bytes sent, from every input' },
+  counters: servedCounters,
   handlers: {
     quanta: { doc: 'read or set the quanta, bytes, one per input, separated by spaces (or commas)', read: true, write: true },
-    input_packets: { doc: 'packets sent from each input, separated by spaces', read: true },
-    input_bytes: { doc: 'bytes sent from each input, separated by spaces', read: true },
-    reset: { doc: 'zero the counts (per input and in all)', write: true },
+    ...servedHandlers,
   },
-  derived: {
-    rate: { doc: 'packets per second over the last sampling interval', read: (c) => String(c.rate('packets') ?? 0) },
-    byte_rate: { doc: 'bytes per second over the last sampling interval', read: (c) => String(c.rate('bytes') ?? 0) },
-  },
+  derived: servedDerived,
   examples: [
     "const drr = DRRSched({ quanta: [1500, 500] }); FromPcap({ file: 'a.pcap' }).to(Queue()).to(drr.in(0)); FromPcap({ file: 'b.pcap' }).to(Queue()).to(drr.in(1)); drr.to(Unqueue()).to(ToPcap({ file: 'out.pcap' })) // input 0 gets 3/4 of the bytes when both are busy",
   ],

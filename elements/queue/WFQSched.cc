@@ -93,14 +93,10 @@ class WFQSched final : public Element {
                    const std::vector<uint32_t> w = per_input_text(facts(), v, "weights", "weight", ninputs());
                    for (uint32_t i = 0; i < n_; i++) in_[i].set_weight(w[i]);
                  }});
-    h.push_back({"input_packets", [this] { return join_per_input(ninputs(), [this](int i) { return in_[i].served.packets.load(); }); }, nullptr});
-    h.push_back({"input_bytes", [this] { return join_per_input(ninputs(), [this](int i) { return in_[i].served.bytes.load(); }); }, nullptr});
-    // Exclusive: the puller's counts are plain read-modify-writes.
-    h.push_back({"reset", nullptr, [this](const std::string&) {
-                   for (uint32_t i = 0; i < n_; i++) in_[i].served.reset();
-                   reset_counter(c_packets_);
-                   reset_counter(c_bytes_);
-                 }, /*exclusive=*/true});
+    add_served_handlers(h, ninputs(), [this](int i) -> ServedCounts& { return in_[i].served; }, [this] {
+      reset_counter(c_packets_);
+      reset_counter(c_bytes_);
+    });
   }
 
  private:

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { defineElement } from '../../src/graph/descriptor.js';
-import { perInputCheck, perInputFields, perInputPlan, type PerInputSpec } from '../lib/perInputFields.js';
+import { perInputCheck, perInputFields, perInputPlan, servedCounters, servedDerived, servedHandlers, type PerInputSpec } from '../lib/perInputFields.js';
 
 const weight: PerInputSpec<'weight', 'weights'> = {
   one: 'weight',
@@ -52,17 +52,12 @@ the element is pulled by one puller (Unqueue, RatedUnqueue or a scheduler).`,
   config: Type.Object(perInputFields(weight), { additionalProperties: false }),
   check: (c, ports) => perInputCheck(weight, c, ports.inputs),
   plan: (c, ports) => perInputPlan(weight, c, ports.inputs),
-  counters: { packets: 'packets sent, from every input', bytes: 'bytes sent, from every input' },
+  counters: servedCounters,
   handlers: {
     weights: { doc: 'read or set the weights, one per input, separated by spaces (or commas)', read: true, write: true },
-    input_packets: { doc: 'packets sent from each input, separated by spaces', read: true },
-    input_bytes: { doc: 'bytes sent from each input, separated by spaces', read: true },
-    reset: { doc: 'zero the counts (per input and in all)', write: true },
+    ...servedHandlers,
   },
-  derived: {
-    rate: { doc: 'packets per second over the last sampling interval', read: (c) => String(c.rate('packets') ?? 0) },
-    byte_rate: { doc: 'bytes per second over the last sampling interval', read: (c) => String(c.rate('bytes') ?? 0) },
-  },
+  derived: servedDerived,
   examples: [
     "const wfq = WFQSched({ weights: [3, 1] }); FromPcap({ file: 'a.pcap' }).to(Queue()).to(wfq.in(0)); FromPcap({ file: 'b.pcap' }).to(Queue()).to(wfq.in(1)); wfq.to(Unqueue()).to(ToPcap({ file: 'out.pcap' })) // input 0 gets 3/4 of the bytes when both are busy",
   ],
