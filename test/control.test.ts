@@ -10,6 +10,7 @@ import { controlRequest } from '../src/control/client.js';
 import { controlPath, ensureControlDir } from '../src/control/path.js';
 import { spawn } from 'node:child_process';
 import { startCli, waitFor } from './lib/cli.js';
+import { writeRouteTableGraph } from './lib/tables.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const work = mkdtempSync(join(tmpdir(), 'pktgraph-control-'));
@@ -233,22 +234,7 @@ t.test('a socket path too long for the kernel, or in a missing directory: one se
 t.test('a handler answer of many megabytes arrives whole (the timeout is for an engine that does not answer)', async (t) => {
   // 300,000 routes of one /24 each: rt.table is about 8 MB of text.
   const n = 300_000;
-  const file = join(work, 'routes.txt');
-  const lines: string[] = [];
-  for (let i = 0; i < n; i++) lines.push(`${16 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}.0/24 ${i % 2}`);
-  writeFileSync(file, lines.join('\n') + '\n');
-  const graphFile = join(work, 'table.ts');
-  writeFileSync(
-    graphFile,
-    `import { graph, InfiniteSource, IPLookup, Discard } from 'pktgraph';
-export default graph('table', () => {
-  const rt = IPLookup({ file: ${JSON.stringify(file)} }, 'rt');
-  InfiniteSource({ limit: 1 }, 'src').to(rt);
-  rt.out(0).to(Discard({}, 'd0'));
-  rt.out(1).to(Discard({}, 'd1'));
-});
-`,
-  );
+  const graphFile = writeRouteTableGraph(work, n);
   const sock = join(work, 'table.sock');
   const run = start(['run', graphFile, '--threads', '1', '--keep-running', '--json', '--control', sock]);
   await waitFor('the control socket', () => existsSync(sock), 60);

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { controlRequest } from '../src/control/client.js';
+import { writeRouteTableGraph } from './lib/tables.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = join(root, 'bin', 'pktgraph.js');
@@ -94,22 +95,7 @@ t.test('SIGTERM during a large control read ends the run within the bound, with 
   // 900,000 routes: rt.table is 19 MB of text, formatted by one native call of a few hundred ms
   // on the JavaScript thread. A client reads it over and over; SIGTERM lands during a read.
   const n = 900_000;
-  const file = join(work, 'routes.txt');
-  const lines: string[] = [];
-  for (let i = 0; i < n; i++) lines.push(`${16 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}.0/24 ${i % 2}`);
-  writeFileSync(file, lines.join('\n') + '\n');
-  const graphFile = join(work, 'table.ts');
-  writeFileSync(
-    graphFile,
-    `import { graph, InfiniteSource, IPLookup, Discard } from 'pktgraph';
-export default graph('table', () => {
-  const rt = IPLookup({ file: ${JSON.stringify(file)} }, 'rt');
-  InfiniteSource({ limit: 1 }, 'src').to(rt);
-  rt.out(0).to(Discard({}, 'd0'));
-  rt.out(1).to(Discard({}, 'd1'));
-});
-`,
-  );
+  const graphFile = writeRouteTableGraph(work, n);
   const sock = join(work, 'table.sock');
   const run = start([bin, 'run', graphFile, '--threads', '1', '--keep-running', '--json', '--control', sock]);
   await waitFor('the control socket', () => existsSync(sock));
