@@ -207,3 +207,20 @@ export function cpuShareWarning(share: number): string | undefined {
   if (!Number.isFinite(share) || share >= 0.9) return undefined;
   return `the workers ran only ${Math.round(share * 100)}% of the measured time (other processes had the CPU): Mpps is low by about that factor; CPU ns/pkt is the steadier figure`;
 }
+
+/** While a lab is up: Ctrl-C or SIGTERM runs `cleanup` (namespaces, helpers, files) and exits
+ *  with 130, so an interrupted suite leaves nothing behind. Returns the function that stops
+ *  watching (call it, then clean up, in the suite's `finally`). */
+export function cleanUpOnSignal(suite: string, cleanup: () => void): () => void {
+  const onSignal = (sig: NodeJS.Signals) => {
+    console.error(`\nbench ${suite}: ${sig}: tearing the lab down`);
+    cleanup();
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return () => {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  };
+}

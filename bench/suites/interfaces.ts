@@ -44,7 +44,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labAvailable, type Lab } from 'pktgraph';
-import { stats } from '../lib.js';
+import { cleanUpOnSignal, stats } from '../lib.js';
 import type { Suite } from '../harness.js';
 import { settingsFrom, ROUTER_MAC, SINK_DISCARD_MAC } from './interfaces/settings.js';
 import { buildLab, macOf, sleep, type Env } from './interfaces/topology.js';
@@ -77,13 +77,7 @@ export const interfacesSuite: Suite = {
       lab?.destroy();
       rmSync(tmp, { recursive: true, force: true });
     };
-    const onSignal = (sig: NodeJS.Signals) => {
-      console.error(`\nbench interfaces: ${sig}: tearing the lab down`);
-      cleanup();
-      process.exit(130);
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    const stopWatching = cleanUpOnSignal('interfaces', cleanup);
     const outcomes: CaseOutcome[] = [];
     const reference = new Map<string, number>();
     const plan: { spec: CaseSpec; size: number }[] = [];
@@ -147,8 +141,7 @@ export const interfacesSuite: Suite = {
         }
       }
     } finally {
-      process.removeListener('SIGINT', onSignal);
-      process.removeListener('SIGTERM', onSignal);
+      stopWatching();
       cleanup();
     }
     const notes = [

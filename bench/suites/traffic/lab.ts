@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { graph, compile, Runtime, labAvailable, FromDevice, ToDevice, Queue, Unqueue, Discard, type Lab, type RunningGraph } from 'pktgraph';
-import { stats, type CaseResult, type Comparison } from '../../lib.js';
+import { cleanUpOnSignal, stats, type CaseResult, type Comparison } from '../../lib.js';
 import type { Progress } from '../../progress.js';
 import { buildLab, sh, sleep as msleep, type Env } from '../interfaces/topology.js';
 import { chooseGenerator, makeGenerator } from '../interfaces/generator.js';
@@ -191,13 +191,7 @@ export function labPhase(s: TrafficSettings): LabPhase {
         lab?.destroy();
         rmSync(tmp, { recursive: true, force: true });
       };
-      const onSignal = (sig: NodeJS.Signals) => {
-        console.error(`\nbench traffic: ${sig}: tearing the lab down`);
-        cleanup();
-        process.exit(130);
-      };
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
+      const stopWatching = cleanUpOnSignal('traffic', cleanup);
       const outcomes: LabOutcome[] = [];
       try {
         progress.startCase(index, 'lab: building the lab');
@@ -330,8 +324,7 @@ export function labPhase(s: TrafficSettings): LabPhase {
             }
           }
       } finally {
-        process.removeListener('SIGINT', onSignal);
-        process.removeListener('SIGTERM', onSignal);
+        stopWatching();
         cleanup();
       }
       return { cases: toResults(outcomes, s, shapers), notes };
