@@ -1,9 +1,9 @@
 // Interoperation with the Linux kernel's SRv6 (needs root, namespaces and seg6/seg6local):
 // host A <-> pktgraph (namespace pgx-srv6-p) <-> the kernel's SRv6 node B. IPv6 from A is
-// encapsulated by pktgraph (H.Encaps) over B's End and End.DT6 SIDs, IPv4 by H.Encaps.Red to B's
-// End.DX4 SID; B's replies come back encapsulated by the kernel (seg6 mode encap) to pktgraph's
-// End + End.DX6, End.DT4 (pktgraph's own table: this kernel has no VRF devices) and End.DX4
-// SIDs. Every ping must come back, and every counter on both sides must show the path taken.
+// encapsulated by pktgraph (H.Encaps) over B's End and End.DT6 SIDs, or to its End.DX6 SID, IPv4
+// by H.Encaps.Red to B's End.DX4 SID; B's replies come back encapsulated by the kernel (seg6
+// mode encap.red for IPv6, encap for IPv4) to pktgraph's End + End.DX6, End.DT4 (pktgraph's own
+// table: this kernel has no VRF devices) and End.DX4 SIDs. Every ping must come back, and every counter on both sides must show the path taken.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -56,7 +56,12 @@ function setUp() {
   // End.DT6 looks the inner packet up in the local table (255), where B's own address is.
   inNs(NS.b, 'ip', '-6', 'route', 'add', 'fd00:bb::6/128', 'encap', 'seg6local', 'action', 'End.DT6', 'table', '255', 'count', 'dev', 'pgx-b0');
   inNs(NS.b, 'ip', '-6', 'route', 'add', 'fd00:bb::4/128', 'encap', 'seg6local', 'action', 'End.DX4', 'nh4', '198.18.2.2', 'count', 'dev', 'pgx-b0');
-  inNs(NS.b, 'ip', '-6', 'route', 'add', 'fd00:a::/64', 'encap', 'seg6', 'mode', 'encap', 'segs', 'fd00:ff::1,fd00:ff::6', 'dev', 'pgx-b0');
+  // End.DX6's next hop must be a neighbour (the kernel refuses a local one): pktgraph, which counts
+  // the decapsulated packets it gets back.
+  inNs(NS.b, 'ip', '-6', 'route', 'add', 'fd00:bb::66/128', 'encap', 'seg6local', 'action', 'End.DX6', 'nh6', 'fd00:ab::1', 'count', 'dev', 'pgx-b0');
+  // Replies to A's IPv6 address with the kernel's reduced SRH (H.Encaps.Red: pktgraph's End finds
+  // its next SID at Segments Left 1 of a one-entry list).
+  inNs(NS.b, 'ip', '-6', 'route', 'add', 'fd00:a::/64', 'encap', 'seg6', 'mode', 'encap.red', 'segs', 'fd00:ff::1,fd00:ff::6', 'dev', 'pgx-b0');
   inNs(NS.b, 'ip', 'route', 'add', '198.18.1.0/24', 'encap', 'seg6', 'mode', 'encap', 'segs', 'fd00:ff::44', 'dev', 'pgx-b0');
   inNs(NS.b, 'ip', 'route', 'add', '198.18.11.0/24', 'encap', 'seg6', 'mode', 'encap', 'segs', 'fd00:ff::4', 'dev', 'pgx-b0');
 }
@@ -92,6 +97,7 @@ test('pktgraph and the kernel SRv6 nodes carry each other\'s traffic both ways',
   while (Date.now() < deadline && ping('-c', '1', '-W', '0.3', 'fd00:b::2').status !== 0);
   const received = (r) => Number(/(\d+) (packets )?received/.exec(r.stdout)?.[1] ?? -1);
   const v6 = ping('-c', '5', '-i', '0.2', '-W', '1', 'fd00:b::2');
+  const v6dx = ping('-c', '5', '-i', '0.2', '-W', '0.5', 'fd00:b::3'); // answered by nobody: counted
   const v4dt = ping('-c', '5', '-i', '0.2', '-W', '1', '-I', '198.18.1.1', '198.18.2.2');
   const v4dx = ping('-c', '5', '-i', '0.2', '-W', '1', '-I', '198.18.11.1', '198.18.2.2');
   const code = await ended;
@@ -104,7 +110,10 @@ test('pktgraph and the kernel SRv6 nodes carry each other\'s traffic both ways',
   // pktgraph's side: what it encapsulated and which of its SIDs the kernel's packets reached.
   assert.ok(c.encap6.packets >= 5, `H.Encaps packets ${c.encap6.packets}`);
   assert.ok(c.encap4.packets >= 10, `H.Encaps.Red packets ${c.encap4.packets}`);
-  assert.ok(c.sids.end >= 5 && c.sids.end_dx6 >= 5, `End ${c.sids.end}, End.DX6 ${c.sids.end_dx6}`);
+  assert.equal(c.encap6_dx.packets, 5, 'H.Encaps to the kernel End.DX6 SID');
+  assert.equal(c.dx6_back.packets, 5, "the kernel's End.DX6 decapsulated them and sent them to its next hop, pktgraph");
+  assert.equal(c.dx6_back.bytes, 5 * (14 + 40 + 64), 'as plain IPv6 echo requests');
+  assert.ok(c.sids.end >= 10 && c.sids.end_dx6 >= 10, `End ${c.sids.end}, End.DX6 ${c.sids.end_dx6}`);
   assert.equal(c.sids.end_dt4, 5);
   assert.equal(c.sids.end_dx4, 5);
   for (const [k, v] of Object.entries(c.sids)) if (k.startsWith('drops_')) assert.equal(v, 0, `sids.${k}`);
@@ -112,4 +121,5 @@ test('pktgraph and the kernel SRv6 nodes carry each other\'s traffic both ways',
   assert.ok(kernelCount('fd00:bb::1') >= 5, 'kernel End');
   assert.ok(kernelCount('fd00:bb::6') >= 5, 'kernel End.DT6');
   assert.equal(kernelCount('fd00:bb::4'), 10, 'kernel End.DX4');
+  assert.equal(kernelCount('fd00:bb::66'), 5, 'kernel End.DX6');
 });
