@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+// npm install builds the plugin (node-gyp, about 20 s of CPU), longer on a busy machine.
+t.setTimeout(400_000);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const work = mkdtempSync(join(tmpdir(), 'pgx-new-'));
 t.teardown(() => rmSync(work, { recursive: true, force: true }));

@@ -13,6 +13,8 @@ import { compile, Counter, defineElement, Discard, graph, InfiniteSource, runPla
 import { buildTestPlugin, pluginDir } from './fixtures/plugin/build.js';
 import { PluginCounter, Thrower } from './fixtures/plugin/index.js';
 
+// The first run builds the test plugin with node-gyp.
+t.setTimeout(300_000);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = (args: string[]) => spawnSync(process.execPath, [join(root, 'bin', 'pktgraph.js'), ...args], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
 const work = mkdtempSync(join(tmpdir(), 'pgx-plugins-'));

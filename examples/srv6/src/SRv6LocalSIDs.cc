@@ -17,7 +17,9 @@ class SRv6LocalSIDs final : public Element {
   enum class Behavior : uint8_t { End, EndX, EndDX4, EndDX6, EndDT4, EndDT6 };
 
   void configure(const Config& conf) override {
+    // Behaviours in Behavior's order, with the counter of the packets each handled.
     static const char* const names[] = {"End", "End.X", "End.DX4", "End.DX6", "End.DT4", "End.DT6"};
+    static const char* const counters[] = {"end", "end_x", "end_dx4", "end_dx6", "end_dt4", "end_dt6"};
     const json::Value& list = conf.checked("sids");
     for (size_t i = 0; i < list.as_array().size(); i++) {
       const json::Value& s = list.as_array()[i];
@@ -39,7 +41,7 @@ class SRv6LocalSIDs final : public Element {
     std::sort(entries_.begin(), entries_.end(), [](const Entry& a, const Entry& b) { return std::memcmp(a.sid, b.sid, 16) < 0; });
     for (size_t i = 1; i < entries_.size(); i++)
       if (!std::memcmp(entries_[i - 1].sid, entries_[i].sid, 16)) throw ConfigError("config field 'sids' lists the same SID twice");
-    for (int k = 0; k < 6; k++) c_behavior_[k] = counter(std::string(k == 0 ? "end" : k == 1 ? "end_x" : k == 2 ? "end_dx4" : k == 3 ? "end_dx6" : k == 4 ? "end_dt4" : "end_dt6"));
+    for (int k = 0; k < 6; k++) c_behavior_[k] = counter(counters[k]);
     c_not_local_ = counter("not_local");
     c_short_ = counter("drops_short");
     c_not_ipv6_ = counter("drops_not_ipv6");
