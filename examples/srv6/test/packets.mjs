@@ -94,3 +94,20 @@ export function readPcap(bytes) {
 }
 
 export const hex = (b) => b.toString('hex');
+
+/** A pcap file (microseconds, raw IP link type 101) holding `packets`. */
+export function writePcap(packets) {
+  const head = Buffer.alloc(24);
+  head.writeUInt32LE(0xa1b2c3d4, 0);
+  head.writeUInt16LE(2, 4);
+  head.writeUInt16LE(4, 6);
+  head.writeUInt32LE(65535, 16);
+  head.writeUInt32LE(101, 20);
+  const records = packets.map((p) => {
+    const r = Buffer.alloc(16);
+    r.writeUInt32LE(p.length, 8);
+    r.writeUInt32LE(p.length, 12);
+    return Buffer.concat([r, p]);
+  });
+  return Buffer.concat([head, ...records]);
+}
