@@ -1,11 +1,12 @@
 import { defineElement, pluginLibrary, schema, Type } from 'pktgraph';
 
-const BEHAVIORS = ['End', 'End.X', 'End.DX4', 'End.DX6', 'End.DT4', 'End.DT6'] as const;
-
 const Sid = Type.Object(
   {
     sid: schema.ipv6Address('the local SID: an IPv6 address of this node'),
-    behavior: Type.Union(BEHAVIORS.map((b) => Type.Literal(b)), { description: 'the RFC 8986 behaviour bound to the SID' }),
+    behavior: Type.Union(
+      [Type.Literal('End'), Type.Literal('End.X'), Type.Literal('End.DX4'), Type.Literal('End.DX6'), Type.Literal('End.DT4'), Type.Literal('End.DT6')],
+      { description: 'the RFC 8986 behaviour bound to the SID' },
+    ),
     output: Type.Integer({ minimum: 1, maximum: 255, description: 'the output the processed packet leaves by' }),
     table: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295, default: 0, description: 'End.DT4, End.DT6: the table_id annotation given to the decapsulated packet' })),
     nexthop: Type.Optional(schema.orEmpty(schema.ipAddress('End.X, End.DX4, End.DX6: the next hop, put in the destination-address annotation'), "'' for none")),
