@@ -77,6 +77,22 @@ t.test('a plugin element runs with real packets: counters, handlers and profilin
   t.equal(g.counter('builtin', 'packets'), 500n);
 });
 
+t.test('a running graph with a plugin element is replaced live, its counters carried over like a built-in\'s', async (t) => {
+  const rt = new Runtime({ threads: 1 });
+  t.teardown(() => rt.close());
+  rt.start();
+  const make = () => compile(graph('plugin_swap', () => {
+    InfiniteSource({ length: 64, rate: 20000 }, 'src').to(PluginCounter({}, 'plugin')).to(Discard({}, 'sink'));
+  }));
+  const old = rt.load(make());
+  await new Promise((r) => setTimeout(r, 100));
+  const g = old.replace(make());
+  const carried = g.counter('plugin', 'packets');
+  t.ok(carried > 0n, 'the new element starts from the old one\'s count');
+  await new Promise((r) => setTimeout(r, 100));
+  t.ok(g.counter('plugin', 'packets') > carried, 'and goes on counting');
+});
+
 t.test('a plugin built against another element API version is refused, never loaded', async (t) => {
   const include = join(work, 'include-v999');
   cpSync(join(root, 'native'), include, { recursive: true });
