@@ -58,6 +58,7 @@ export const suites: Record<string, () => Promise<Suite>> = {
   startup: async () => (await import('./suites/startup.js')).startupSuite,
   traffic: async () => (await import('./suites/traffic.js')).trafficSuite,
   vrouters: async () => (await import('./suites/vrouters.js')).vroutersSuite,
+  plugins: async () => (await import('./suites/plugins.js')).pluginsSuite,
 };
 
 export const usage = `usage: pktgraph bench [SUITE...] [options]      (or: npm run bench -- [SUITE...] [options])
@@ -75,6 +76,7 @@ suites: ${Object.keys(suites).join(', ')} (default: engine)
   vrouters    virtual routers in one engine: create/start and delete time, CPU ns per packet
               and memory with 1..1000 routers of 1000 routes, reconfiguration under load
               (packets lost, forwarding gap)
+  plugins     a C++ plugin element's CPU ns per packet against the same element built in
 options:
   --runs N          runs per case (default per suite: 5; interfaces 3)
   --seconds S       measured seconds per run (in-memory suites; default 2)

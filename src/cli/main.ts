@@ -81,10 +81,37 @@ function program(): Command {
   p.command('elements')
     .description('list the elements, or document one')
     .argument('[name]', 'element class to document')
-    .action(async (name: string | undefined) => {
-      const { elementDoc, elementsList } = await import('./elements.js');
+    .option('--plugin <module>', "also an element package's elements: its folder, module file or package name (repeatable)", collect)
+    .action(async (name: string | undefined, opts: { plugin?: string[] }) => {
+      const { elementDoc, elementsList, importPlugins } = await import('./elements.js');
+      await importPlugins(opts.plugin ?? []);
       for (const line of name === undefined ? elementsList() : elementDoc(name)) console.log(line);
     });
+
+  const news = p.command('new').description('create a new package from a template');
+  news.command('element')
+    .description('create an element package (descriptor, implementation, test, README) that builds with `npm install` and passes `npm test`')
+    .argument('<name>', 'element class name, like MyTagger')
+    .argument('[dir]', 'folder to create (default: the name in kebab-case)')
+    .option('--cpp', 'a C++ plugin element (the data path)')
+    .option('--ts', 'a TypeScript element (control-plane logic)')
+    .option('--pktgraph <spec>', "the package's pktgraph dependency (default: this pktgraph: its folder when a checkout, else its version)")
+    .action(async (name: string, dir: string | undefined, opts) => {
+      for (const line of (await import('./new.js')).newElement(name, dir, opts)) console.log(line);
+    });
+
+  p.command('plugin-config')
+    .description('what a C++ element plugin builds against: the element API headers, flags and version')
+    .option('--include', 'the include directories')
+    .option('--cflags', 'the compiler flags (headers, PG_PLUGIN, the engine\'s C++ options)')
+    .option('--gypi', 'the node-gyp include file (native/plugin.gypi)')
+    .option('--api-version', 'the element API version plugins must be built against')
+    .action(async (opts) => console.log((await import('./plugin.js')).pluginConfig(opts)));
+
+  p.command('plugin-build')
+    .description("build a C++ element plugin package (its binding.gyp names the target and sources) against this pktgraph's element API")
+    .argument('[dir]', 'the package folder (default: the current folder)')
+    .action(async (dir: string | undefined) => (await import('./plugin.js')).pluginBuild(dir));
 
   p.command('recipes')
     .description('list the recipes (graphs built from a short description, like ipRouter), or document one')
