@@ -111,7 +111,7 @@ export async function startHttpApi(management: Management, options: HttpOptions)
     const m = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
     const who = m ? await users.verify(m[1]) : undefined;
     if (!who) {
-      limiter.fail(source);
+      if (header !== undefined) limiter.fail(source); // a request with no token is no login attempt
       throw new ServiceError(
         header === undefined ? 'no token: send `Authorization: Bearer TOKEN` (make one with `pktgraph user create`)' : m ? 'the bearer token is not valid (mistyped, or its user was deleted)' : 'the Authorization header must be `Bearer TOKEN`',
         'unauthorized',
