@@ -65,6 +65,8 @@ class LoginLimiter {
   }
 
   fail(source: string, now = Date.now()): void {
+    // Forget finished windows now and then, so many sources cannot grow the map without end.
+    if (this.failures.size >= 10000) for (const [s, f] of this.failures) if (now - f.since >= FAILURE_WINDOW_MS) this.failures.delete(s);
     const f = this.failures.get(source);
     if (!f || now - f.since >= FAILURE_WINDOW_MS) this.failures.set(source, { count: 1, since: now });
     else f.count++;

@@ -43,6 +43,14 @@ export async function handleServiceRequest(management: Management, request: unkn
     // counters and profile of a whole router: `graph` alone, or the element field naming just the router.
     const whole = (req.op === 'counters' || req.op === 'profile') && graph === undefined && element !== undefined && !element.includes('/');
     const t = whole ? routers.target(element, undefined) : routers.target(graph, element);
+    if (req.op === 'write') {
+      // A change: through the management layer, so it is audited as the HTTP API's writes are.
+      const v = req.value ?? '';
+      if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') throw new Error(`request field 'value' must be a string`);
+      const args = { name: t.graph.name, element: t.element!, handler: requestText(req, 'handler', true)!, value: String(v) };
+      await management.perform(LOCAL_OWNER, 'handler.write', args, { via: 'control' });
+      return { ok: true, value: '' };
+    }
     return { ok: true, value: graphRequest(t.graph, { ...req, element: t.element }) };
   } catch (err) {
     return { ok: false, error: (err as Error).message };
