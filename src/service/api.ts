@@ -113,8 +113,7 @@ export const AuditEntry = Type.Object({
  * body (POST, PUT); a GET changes nothing, every other method is a change (audited). `role`:
  * the least role that may run it (admin > operator > viewer). `router`: the request field that
  * names the virtual router it acts on, whose tenant must be the caller's (admins: any router).
- * `list`: its answer is a list of routers, filtered to the caller's tenant. `adminOnly`: says
- * why a request needs an admin even though the operation does not.
+ * `list`: its answer is a list of routers, filtered to the caller's tenant.
  */
 export interface HttpRoute {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -123,11 +122,7 @@ export interface HttpRoute {
   role: RoleT;
   router?: string;
   list?: boolean;
-  adminOnly?: (args: Record<string, unknown>) => string | undefined;
 }
-
-const graphFileNeedsAdmin = (a: Record<string, unknown>) =>
-  typeof a.source === 'object' && a.source !== null && 'file' in a.source ? 'a graph file is code the engine runs as itself: only an admin may name one (operators may use recipes)' : undefined;
 
 /** Every operation: its request, its answer, what it does and how HTTP serves it. */
 export const operations = {
@@ -174,7 +169,8 @@ export const operations = {
       ...RouterInfo.properties,
       swap: Type.Union([SwapInfo, Type.Null()], { description: 'what the swap did, null when the router had no graph in the engine' }),
     }),
-    http: { method: 'PUT', path: '/routers/:name/graph', group: 'topology', role: 'operator', router: 'name', adminOnly: graphFileNeedsAdmin },
+    // Admins only: a graph chooses the devices and files the engine opens (and a graph file is code it runs).
+    http: { method: 'PUT', path: '/routers/:name/graph', group: 'topology', role: 'admin', router: 'name' },
   },
   'vr.delete': {
     doc: 'delete a virtual router in any state: its graph leaves the engine and every packet it held goes back to the pool',

@@ -6,6 +6,7 @@
 // Later parts (metrics, events, the dashboard) are fastify plugins given to startHttpApi: they
 // get the app, `access(request)` (who is asking: role and tenant) and the management layer.
 import { chmodSync, unlinkSync } from 'node:fs';
+import { probeSocket } from '../control/client.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -198,9 +199,9 @@ export async function startHttpApi(management: Management, options: HttpOptions)
   }
   // The Unix socket: plain HTTP into the same routes, owner-only from the moment it exists.
   const local: Server = createServer((req, res) => app.routing(req, res));
-  try {
-    unlinkSync(options.socketPath); // the serve process owns this path (its control socket is checked live first)
-  } catch {}
+  const state = await probeSocket(options.socketPath);
+  if (state === 'live') throw new Error(`another pktgraph engine serves ${options.socketPath}: give this one another --state DIR`);
+  if (state === 'stale') unlinkSync(options.socketPath);
   await new Promise<void>((resolve, reject) => {
     const old = process.umask(0o177);
     local.once('error', (err) => reject(new Error(`cannot open the HTTP socket ${options.socketPath}: ${err.message}`)));
