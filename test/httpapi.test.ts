@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { operations, type OperationName } from '../src/service/api.js';
 import { Engine } from '../src/service/client.js';
+import { parseListen } from '../src/cli/vr.js';
 import { startCli, waitFor, type CliResult } from './lib/cli.js';
 
 const work = mkdtempSync(join(tmpdir(), 'pgh-api-'));
@@ -363,6 +364,14 @@ t.test('the CLI with --url: the same commands and the same output as over the co
 });
 
 const noOpenssl = spawnSync('openssl', ['version']).status !== 0 && 'openssl is not installed: cannot make a certificate';
+t.test('--http [ADDR:]PORT: 127.0.0.1 unless told', async (t) => {
+  t.same(parseListen('8080'), { host: '127.0.0.1', port: 8080 });
+  t.same(parseListen('0.0.0.0:80'), { host: '0.0.0.0', port: 80 });
+  t.same(parseListen('[::1]:8443'), { host: '::1', port: 8443 });
+  for (const bad of ['', 'http', 'a:b', '70000', '1.2.3.4:'])
+    t.throws(() => parseListen(bad), { message: `--http takes [ADDR:]PORT, like 8080 or 0.0.0.0:8080 or [::1]:8080, got '${bad}'` }, `'${bad}' refused`);
+});
+
 t.test('TLS with a self-signed certificate', { skip: noOpenssl }, async (t) => {
   const cert = join(work, 'cert.pem');
   const key = join(work, 'key.pem');
@@ -411,4 +420,24 @@ t.test('engine.stop by an admin over HTTP stops the engine cleanly', async (t) =
   t.match(done.stdout, /every virtual router deleted, every buffer back in the pool/);
   const lines = readFileSync(join(main.state, 'audit.log'), 'utf8').trimEnd().split('\n');
   t.match(JSON.parse(lines[lines.length - 1]), { who: 'admin', what: 'engine.stop', result: 'ok' }, 'audited');
+});
+
+t.test('users and tokens survive a restart, stored only hashed; --init-admin makes no second admin', async (t) => {
+  const stored = readFileSync(join(main.state, 'users.json'), 'utf8');
+  for (const [who, token] of Object.entries(tokens)) t.notOk(stored.includes(token.slice(17)), `${who}'s token secret is not in users.json`);
+  const again = join(work, 'again-admin.tok');
+  const s = start(['serve', '--control', join(work, 'again.sock'), '--threads', '1', '--pool', '1024', '--state', main.state, '--http', '127.0.0.1:0', '--init-admin', again]);
+  t.teardown(() => s.child.kill('SIGTERM'));
+  let out = '';
+  s.child.stdout!.on('data', (d) => (out += d));
+  let url = '';
+  await waitFor('the HTTP API banner', () => (url = /HTTP API on (http:\/\/[0-9.]+:\d+)/.exec(out)?.[1] ?? '') !== '');
+  t.notMatch(out, /made the user 'admin'/, 'no new admin');
+  t.throws(() => readFileSync(again), { code: 'ENOENT' }, 'no token file written');
+  const list = await http(url, 'GET', '/v1/routers', { token: tokens.opA });
+  t.equal(list.status, 200, "the operator's token from before the restart works");
+  t.same(list.body, [], 'no routers: they are not kept across restarts yet');
+  t.equal((await http(url, 'GET', '/v1/users', { token: main.admin })).body.length, Object.keys(tokens).length + 1, 'every user is back (and the one the CLI test made)');
+  s.child.kill('SIGTERM');
+  t.equal((await s.done).code, 0);
 });

@@ -185,7 +185,7 @@ function program(): Command {
     .action(async (name: string, opts) => (await vr()).userCreateCommand(name, opts));
   connect(users.command('token').description("print a new token for a user (its other tokens stay valid)").argument('<name>', 'user name').option('--json', 'print JSON'))
     .action(async (name: string, opts) => (await vr()).userTokenCommand(name, opts));
-  connect(users.command('delete').description('delete a user: its tokens stop working at once').argument('<name>', 'user name').option('--json', 'print nothing'))
+  connect(users.command('delete').description('delete a user: its tokens stop working at once').argument('<name>', 'user name').option('--json', 'print JSON'))
     .action(async (name: string, opts) => (await vr()).userDeleteCommand(name, opts));
   connect(p.command('audit').description('print the audit log (JSON lines: every change and refusal), oldest first (admins)')
     .option('--limit <n>', 'the last N entries (default 1000)', integer({ min: 1, max: 100000 })).option('--since <time>', 'entries at or after this ISO 8601 time'))

@@ -199,8 +199,8 @@ export async function userTokenCommand(name: string, opts: ControlOpts) {
 }
 
 export async function userDeleteCommand(name: string, opts: ControlOpts) {
-  await call(opts, (e) => e.request('user.delete', { name }));
-  if (!opts.json) console.log(`user '${name}' deleted; its tokens no longer work`);
+  const r = await call(opts, (e) => e.request('user.delete', { name }));
+  console.log(opts.json ? JSON.stringify(r, null, 2) : `user '${name}' deleted; its tokens no longer work`);
 }
 
 export async function auditCommand(opts: ControlOpts & { limit?: number; since?: string }) {

@@ -31,8 +31,9 @@ export class Management {
   async perform(who: Principal, op: string, args: unknown, origin: Origin): Promise<unknown> {
     const a = (typeof args === 'object' && args !== null ? args : {}) as Record<string, unknown>;
     const route = isOperation(op) ? httpRoute(op) : undefined;
-    const target = route?.router ?? (op.startsWith('user.') ? 'name' : undefined);
-    const named = target !== undefined && typeof a[target] === 'string' ? (a[target] as string) : undefined;
+    // What the audit names: the router (its field), else the user or router an operation names.
+    const field = route?.router ?? 'name';
+    const named = typeof a[field] === 'string' ? (a[field] as string) : undefined;
     try {
       if (!isOperation(op) || !route) throw new ServiceError(`unknown operation ${JSON.stringify(op)}`);
       this.authorise(who, op, a);
