@@ -60,6 +60,7 @@ interface Answer {
   status: number;
   body: any;
   text: string;
+  headers: Record<string, string | string[] | undefined>;
 }
 
 /** One HTTP request (over TCP, or the Unix socket when `socketPath` is given); the body sent as given (a string is sent raw). */
@@ -80,7 +81,7 @@ function http(base: string, method: string, path: string, opts: { token?: string
         } catch {
           body = undefined;
         }
-        resolve({ status: res.statusCode!, body, text });
+        resolve({ status: res.statusCode!, body, text, headers: res.headers });
       });
     });
     req.on('error', reject);
@@ -402,6 +403,7 @@ t.test('failed logins are rate-limited per source', async (t) => {
   const blocked = await viaUnix(main.admin);
   t.equal(blocked.status, 429, 'even a valid token waits out the window');
   t.match(blocked.body.error, /too many failed logins from unix; try again in \d+ s/);
+  t.equal(blocked.body.error, `too many failed logins from unix; try again in ${blocked.headers['retry-after']} s`, 'Retry-After says the same wait');
   t.equal((await api('GET', '/v1/routers', { token: main.admin })).status, 200, 'another source is not held back');
 });
 

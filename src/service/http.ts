@@ -132,7 +132,7 @@ export async function startHttpApi(management: Management, options: HttpOptions)
     if (err instanceof ServiceError) {
       // Refusals by the management layer are audited there; authentication failures here.
       if (err.kind === 'unauthorized' || err.kind === 'limited') management.record(undefined, op ?? `${req.method} ${req.url}`, undefined, origin, err);
-      if (err.kind === 'limited') reply.header('retry-after', String(Math.ceil(FAILURE_WINDOW_MS / 1000)));
+      if (err.kind === 'limited') reply.header('retry-after', String(limiter.blocked(origin.source) || 1));
       if (err.kind === 'unauthorized') reply.header('www-authenticate', 'Bearer');
       return refuse(reply, HTTP_STATUS[err.kind], err.message);
     }
