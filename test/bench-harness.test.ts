@@ -335,6 +335,7 @@ t.test('smoke: a short api suite run times route changes and lists through the H
   t.equal(change.extra!.requests, 40, 'every route change answered 200');
   t.ok(change.mpps!.median >= (change.extra!.p50 as number), 'p99 at least p50');
   t.match(change.target?.note, /<= 5 ms p99/);
+  t.ok(c('handler read beside the route changes (p99)').mpps!.median > 0, 'a read beside each change');
   t.equal(c('vr.list with 20 routers as admin (p99)').extra!.answered, 20, 'the admin sees every router');
   t.equal(c('vr.list with 20 routers as a tenant operator (p99)').extra!.answered, 2, 'a tenant operator its own (filtered)');
   t.equal(c('first request with a new token').mpps!.runs.length, 5, 'five new tokens');
