@@ -58,6 +58,7 @@ export const suites: Record<string, () => Promise<Suite>> = {
   startup: async () => (await import('./suites/startup.js')).startupSuite,
   traffic: async () => (await import('./suites/traffic.js')).trafficSuite,
   vrouters: async () => (await import('./suites/vrouters.js')).vroutersSuite,
+  linkemu: async () => (await import('./suites/linkemu.js')).linkemuSuite,
 };
 
 export const usage = `usage: pktgraph bench [SUITE...] [options]      (or: npm run bench -- [SUITE...] [options])
@@ -75,6 +76,8 @@ suites: ${Object.keys(suites).join(', ')} (default: engine)
   vrouters    virtual routers in one engine: create/start and delete time, CPU ns per packet
               and memory with 1..1000 routers of 1000 routes, reconfiguration under load
               (packets lost, forwarding gap)
+  linkemu     LinkEmulator: bandwidth, delay, jitter and loss measured against the configured
+              values, CPU ns per packet; netem side by side where the kernel has it
 options:
   --runs N          runs per case (default per suite: 5; interfaces 3)
   --seconds S       measured seconds per run (in-memory suites; default 2)
