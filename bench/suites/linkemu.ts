@@ -18,6 +18,8 @@ import { startGraph } from './traffic/accuracy.js';
 import { median, nowS, sleep, round } from './traffic/measure.js';
 
 type Emu = Parameters<typeof LinkEmulator>[0];
+/** The width of LatencyMeter's histogram buckets, relative: 16 per power of two. */
+const BUCKET = 2 ** (1 / 16) - 1;
 const base = (name: string, description: string, frameBytes: number): CaseResult => ({ suite: 'linkemu', name, description, threads: 1, frameBytes, forwarder: 'engine', warnings: [] });
 
 /** Bits per second delivered, and packets the source fell short of its rate (then the wire idled for want of input). */
@@ -100,12 +102,12 @@ export const linkemuSuite: Suite = {
     const quick = ctx.options.quick;
     const rates = quick ? [10e6, 100e6] : [1e6, 10e6, 100e6, 1e9];
     const delays: { name: string; emu: Emu; want: { p50: number; p90?: number; p99?: number }; note: string }[] = [
-      { name: 'delay 1 ms', emu: { delay: 0.001 }, want: { p50: 1 }, note: 'median within 0.5 ms + 5% of 1 ms' },
-      { name: 'delay 10 ms', emu: { delay: 0.01 }, want: { p50: 10 }, note: 'median within 0.5 ms + 5% of 10 ms' },
-      { name: 'delay 100 ms', emu: { delay: 0.1 }, want: { p50: 100 }, note: 'median within 0.5 ms + 5% of 100 ms' },
+      { name: 'delay 1 ms', emu: { delay: 0.001 }, want: { p50: 1 }, note: 'median within 0.5 ms + 5% of 1 ms (+ a histogram bucket)' },
+      { name: 'delay 10 ms', emu: { delay: 0.01 }, want: { p50: 10 }, note: 'median within 0.5 ms + 5% of 10 ms (+ a histogram bucket)' },
+      { name: 'delay 100 ms', emu: { delay: 0.1 }, want: { p50: 100 }, note: 'median within 0.5 ms + 5% of 100 ms (+ a histogram bucket)' },
       // Uniform 20 ± 5 ms: p50 20, p90 24. Normal (20, 2 ms): p50 20, p90 22.56.
-      { name: 'jitter uniform 20 ± 5 ms', emu: { delay: 0.02, jitter: 0.005, jitterReorders: true }, want: { p50: 20, p90: 24 }, note: 'p50 and p90 within 0.5 ms + 5% of 20 and 24 ms' },
-      { name: 'jitter normal 20 ms, deviation 2 ms', emu: { delay: 0.02, jitter: 0.002, distribution: 'normal', jitterReorders: true }, want: { p50: 20, p90: 22.56 }, note: 'p50 and p90 within 0.5 ms + 5% of 20 and 22.56 ms (p99 24.65: a busy machine adds its scheduling delays there)' },
+      { name: 'jitter uniform 20 ± 5 ms', emu: { delay: 0.02, jitter: 0.005, jitterReorders: true }, want: { p50: 20, p90: 24 }, note: 'p50 and p90 within 0.5 ms + 5% of 20 and 24 ms (+ a histogram bucket)' },
+      { name: 'jitter normal 20 ms, deviation 2 ms', emu: { delay: 0.02, jitter: 0.002, distribution: 'normal', jitterReorders: true }, want: { p50: 20, p90: 22.56 }, note: 'p50 and p90 within 0.5 ms + 5% of 20 and 22.56 ms (+ a histogram bucket; p99 24.65 is where a busy machine adds its scheduling delays)' },
     ];
     const losses: { name: string; emu: Emu; p: number }[] = [
       { name: 'loss 1% random', emu: { loss: 1, seed: 1 }, p: 0.01 },
@@ -148,7 +150,8 @@ export const linkemuSuite: Suite = {
         runs.push(await delayRun(d.emu, 1000, ctx.seconds, ctx.warmup));
       }
       const m = (k: 'p50' | 'p90' | 'p99' | 'min' | 'max' | 'mean') => median(runs.map((x) => x[k]));
-      const ok = (Object.entries(d.want) as [keyof typeof d.want, number][]).every(([k, want]) => Math.abs(m(k) - want) <= 0.5 + 0.05 * want);
+      // LatencyMeter's percentiles are its buckets' (16 a power of two: up to 4.4% off), so that is allowed on top.
+      const ok = (Object.entries(d.want) as [keyof typeof d.want, number][]).every(([k, want]) => Math.abs(m(k) - want) <= 0.5 + 0.05 * want + BUCKET * want);
       cases.push({
         ...base(d.name, `InfiniteSource (1000 packets/s) -> TimestampStamp -> LinkEmulator(${JSON.stringify(d.emu)}) -> LatencyMeter: CLOCK_MONOTONIC stamp to arrival, engine included (real clock).`, 100),
         mpps: stats(runs.map((x) => x.p50)),
