@@ -20,7 +20,7 @@ For each packet pushed in, in this order:
   (\`drops_loss\`). With \`'gilbert-elliott'\` (netem's gemodel, for bursty loss) a two-state chain moves,
   per packet, from good to bad with probability \`geP\` and from bad to good with \`geR\`, then the packet
   is lost with \`geLossBad\` (netem's 1-h) in the bad state and \`geLossGood\` (1-k) in the good one: the
-  mean loss is geP / (geP + geR) x geLossBad + geR / (geP + geR) x geLossGood, the mean burst 1 / geR packets.
+  mean loss is geP / (geP + geR) x geLossBad + geR / (geP + geR) x geLossGood, and a bad spell lasts 100 / geR packets on average.
 - **duplication**: with probability \`duplicate\` percent a copy is made (\`duplicated\`; a copy the
   pool cannot give is counted in \`drops_pool_empty\`), and the copy goes through the rest like a
   packet of its own, right behind the original (it takes its own time on the wire too).
