@@ -7,12 +7,14 @@
 // step), no reordering under jitter unless asked; loss (random within the binomial bound, and
 // Gilbert-Elliott's mean loss and burst length), duplication and reordering rates read from a
 // capture; a live change of one parameter leaving the others (handlers, config and traffic);
-// bad configs and handler values refused with the field named, changing nothing.
+// hot reconfiguration keeping the packets in flight on their times; two workers pushing at once
+// (real clock) with every packet delivered or counted; bad configs and handler values refused
+// with the field named, changing nothing.
 import t, { type Test } from 'tap';
 import { rmSync } from 'node:fs';
 import { compile, graph, Runtime, InfiniteSource, FlowSource, LinkEmulator, Counter, ToPcap, Discard, type RunningGraph } from 'pktgraph';
 import { readPcap } from './lib/pcap.js';
-import { tmpPath } from './lib/run.js';
+import { runGraph, tmpPath } from './lib/run.js';
 
 const T0 = 1_000_000_000;
 const US = 1_000;
@@ -237,6 +239,24 @@ t.test('hot reconfiguration keeps the packets in flight with their times, and th
   t.equal(g.read('le', 'delay'), '0.01');
   const pool = rt.poolStats();
   t.equal(pool.available, pool.capacity, 'every buffer back in the pool');
+});
+
+t.test('pushed from two workers at once (real clock), every packet is delivered or counted', async (t) => {
+  const s = await runGraph(
+    () => {
+      const le = LinkEmulator({ delay: 0.001, jitter: 0.0005, loss: 1, duplicate: 1, capacity: 100000, seed: 4 }, 'le');
+      InfiniteSource({ length: 64, limit: 50000, burst: 64 }, { name: 'a', thread: 0 }).to(le);
+      InfiniteSource({ length: 64, limit: 50000, burst: 64 }, { name: 'b', thread: 1 }).to(le);
+      le.to(Counter({}, 'out')).to(Discard());
+    },
+    { threads: 2, poolBuffers: 65536 },
+  );
+  const le = s.elements.le;
+  t.equal(le.packets, 100000);
+  t.ok(le.duplicated > 0 && le.drops_loss > 0, 'both impairments at work');
+  t.equal(le.packets + le.duplicated, le.sent + le.drops_loss + le.drops_overflow, `in ${le.packets} + copies ${le.duplicated} = sent ${le.sent} + lost ${le.drops_loss} + overflow ${le.drops_overflow}`);
+  t.equal(s.elements.out.packets, le.sent);
+  t.equal(s.pool.available, s.pool.capacity, 'every buffer back in the pool');
 });
 
 t.test('bad configs and handler values are refused, naming the field, and change nothing', async (t) => {
