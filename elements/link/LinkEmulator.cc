@@ -97,10 +97,15 @@ class LinkEmulator final : public Element {
 
   // Hot reconfiguration: the packets in flight keep their due times; the link's busy time, the
   // FIFO floor and the loss model's state carry over, so a new config applies from then on.
+  // Room for everything the old one can hold, reserved while it still runs (its heap never
+  // grows past its reservation), so the swap copies without allocating.
+  void prepare_take(const Element& old) override {
+    heap_.reserve(std::max<size_t>(capacity_, static_cast<const LinkEmulator&>(old).heap_.capacity()));
+  }
   void take_state(Element& old) override {
     auto& o = static_cast<LinkEmulator&>(old);
-    if (o.heap_.size() > capacity_) heap_.reserve(o.heap_.size());
-    heap_.swap(o.heap_);
+    heap_.assign(o.heap_.begin(), o.heap_.end());  // the same heap order
+    o.heap_.clear();
     link_free_ns_ = o.link_free_ns_;
     last_due_ = o.last_due_;
     last_now_ = o.last_now_;
