@@ -60,6 +60,7 @@ export const suites: Record<string, () => Promise<Suite>> = {
   vrouters: async () => (await import('./suites/vrouters.js')).vroutersSuite,
   plugins: async () => (await import('./suites/plugins.js')).pluginsSuite,
   api: async () => (await import('./suites/api.js')).apiSuite,
+  linkemu: async () => (await import('./suites/linkemu.js')).linkemuSuite,
 };
 
 export const usage = `usage: pktgraph bench [SUITE...] [options]      (or: npm run bench -- [SUITE...] [options])
@@ -80,6 +81,8 @@ suites: ${Object.keys(suites).join(', ')} (default: engine)
   plugins     a C++ plugin element's CPU ns per packet against the same element built in
   api         HTTP API latency: a route change (p99), vr.list with 1000 routers as an admin
               and as a tenant's operator, a new token's first request (scrypt)
+  linkemu     LinkEmulator: bandwidth, delay, jitter and loss measured against the configured
+              values, CPU ns per packet; netem side by side where the kernel has it
 options:
   --runs N          runs per case (default per suite: 5; interfaces 3)
   --seconds S       measured seconds per run (in-memory suites; default 2)

@@ -103,3 +103,6 @@ export { DropBroadcasts } from './ethernet/DropBroadcasts.js';
 export { SetVLANAnno } from './ethernet/SetVLANAnno.js';
 export { EtherVLANEncap } from './ethernet/EtherVLANEncap.js';
 export { VLANClassifier } from './ethernet/VLANClassifier.js';
+
+// link
+export { LinkEmulator } from './link/LinkEmulator.js';
