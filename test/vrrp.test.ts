@@ -149,7 +149,8 @@ t.test('election: higher priority and the address tie-break win; preemption; pri
   const last = Number(g.read('vrrp', 'last_advert'));
   t.ok(await until(() => g.read('vrrp', 'state') === 'master', 2000), 'takes over when they stop');
   const gap = Number(g.read('vrrp', 'master_since')) - last;
-  t.ok(gap >= 360 && gap < 360 + 300, `the Master_Down_Interval after the last advertisement (${gap.toFixed(1)} ms, 360.9 expected)`);
+  // Node's timers round to whole milliseconds, so one may fire up to a millisecond early.
+  t.ok(gap >= 359 && gap < 360 + 300, `the Master_Down_Interval after the last advertisement (${gap.toFixed(1)} ms, 360.9 expected)`);
 
   // Preemption: a lower-priority master is ignored by this backup, which takes over.
   peer({ src: '198.18.0.3', priority: 200 });

@@ -215,7 +215,13 @@ function receive(ctx: Ctx, f: Uint8Array): void {
     s.masterAddress = from;
     s.lastAdvertAt = ctx.now();
     becomeBackup(ctx);
+    return;
   }
+  // A lower master (one we preempted, or a split): answer at once rather than at our next
+  // interval (as keepalived does), so it steps down and the link's switches learn the virtual
+  // MAC on our port again without waiting an interval.
+  advertise(ctx);
+  ctx.schedule('adver', c.interval * 10);
 }
 
 export const VRRP = defineScriptElement({
@@ -236,7 +242,9 @@ interval / 256) becomes master: it advertises every \`interval\` and sends a gra
 request for each virtual address from the virtual MAC. A master that hears a higher priority
 (or the same one from a higher address) becomes backup. With \`preempt\` (the default) a backup
 ignores a master of lower priority and so takes over after the Master_Down_Interval; without,
-it follows any master. A priority-0 advertisement (a master shutting down) makes backups take
+it follows any master. A master that hears a lower priority advertises at once (as keepalived
+does) rather than at its next interval, so the other steps down and the link's switches learn
+the virtual MAC on its port again without delay. A priority-0 advertisement (a master shutting down) makes backups take
 over after Skew_Time. Advertisements are checked as RFC 5798 7.1 says (TTL 255, version 3,
 whole message, checksum, VRID; an owner discards all) and dropped under a named counter
 otherwise; an address list that differs from ours is counted (\`addresses_mismatch\`) and still

@@ -210,7 +210,7 @@ export class ScriptHost {
     const t = setTimeout(() => {
       this.timers.delete(timer);
       if (this.running) this.call(() => fn(this.ctx));
-    }, Math.max(0, ms));
+    }, Math.max(0, Math.ceil(ms)));
     t.unref(); // the graph's owner decides how long the process lives
     this.timers.set(timer, t);
   }
