@@ -1,6 +1,7 @@
 // See script.h: the native half of elements written in TypeScript.
 #include "script.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -23,6 +24,22 @@ ScriptRing::~ScriptRing() { std::free(mem); }
 ScriptElement::~ScriptElement() = default;
 
 void ScriptElement::configure(const Config& conf) {
+  // The script reads its own fields (in TypeScript), but the plan is checked here as for every
+  // element: each declared field against its facts, addresses by the getter of their kind.
+  for (const auto& [key, spec] : conf.facts().fields) {
+    const char* k = key.c_str();
+    if (!conf.has(k)) continue;
+    uint8_t buf[16];
+    int len;
+    const bool list = std::find(spec.types.begin(), spec.types.end(), "array") != spec.types.end();
+    if (spec.kind == "ipv4" && list) conf.ipv4_list(k);
+    else if (spec.kind == "ipv4") conf.ipv4(k);
+    else if (spec.kind == "ipv6") conf.ipv6(k, buf);
+    else if (spec.kind == "mac") conf.mac(k, buf);
+    else if (spec.kind == "ip") conf.ip(k, buf);
+    else if (spec.kind == "ipv4prefix") conf.ipv4_prefix(k, len);
+    else conf.checked(k);
+  }
   // Free-running u32 indexes wrap consistently only over a power-of-two slot count.
   const uint32_t slots = next_pow2(uint32_t(conf.integer("ringSlots")));
   const uint32_t snap = uint32_t(conf.integer("snapLength"));
