@@ -58,6 +58,7 @@ export const suites: Record<string, () => Promise<Suite>> = {
   startup: async () => (await import('./suites/startup.js')).startupSuite,
   traffic: async () => (await import('./suites/traffic.js')).trafficSuite,
   vrouters: async () => (await import('./suites/vrouters.js')).vroutersSuite,
+  scripts: async () => (await import('./suites/scripts.js')).scriptsSuite,
 };
 
 export const usage = `usage: pktgraph bench [SUITE...] [options]      (or: npm run bench -- [SUITE...] [options])

@@ -136,6 +136,13 @@ bool ScriptElement::run_task() {
   return true;
 }
 
+uint64_t ScriptElement::held_packets() const {
+  uint64_t n = 0;
+  for (ScriptRing* r : {rx_.get(), tx_.get()})
+    n += r->word(ScriptRing::kProd).load(std::memory_order_acquire) - r->word(ScriptRing::kCons).load(std::memory_order_acquire);
+  return n;
+}
+
 void ScriptElement::set_notifier(std::unique_ptr<ScriptNotifier> n) {
   notifier_.store(n.get(), std::memory_order_release);
   // A worker may have loaded the old one just before: let every worker finish its round.

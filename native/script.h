@@ -53,6 +53,9 @@ class ScriptElement : public Element {
   void initialize() override;
   void push(int port, Batch& batch) override;
   bool run_task() override;
+  // Packets waiting in either ring: a graph whose sources have finished is not drained while
+  // its script still has packets to handle or to send.
+  uint64_t held_packets() const override;
   void prepare_take(const Element& old) override;
   void take_state(Element& old) override;
 

@@ -118,6 +118,16 @@ function buildTestRunner() {
   run(process.execPath, [tap, 'build'], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
+// npm runs a dependency's install script even when the dependency is this checkout linked by
+// path (`"pktgraph": "file:../.."`, as element packages made by `pktgraph new element` and
+// examples/srv6 have it): a checkout already built is not rebuilt for each dependent (that
+// would also rewrite dist/ under whatever else is running from it). `npm run build` rebuilds.
+const dependent = what === 'all' && process.env.npm_lifecycle_event === 'install' && process.env.INIT_CWD && resolve(process.env.INIT_CWD) !== root;
+if (dependent && existsSync(join(root, 'build', 'Release', 'pktgraph.node')) && existsSync(join(root, 'dist', 'bundle', 'main.js'))) {
+  console.log(`pktgraph: already built in ${root} (\`npm run build\` there rebuilds it)`);
+  process.exit(0);
+}
+
 await withLock(async () => {
   if (what === 'native' || what === 'all') buildNative();
   if (what === 'ts' || what === 'all' || what === 'test') {

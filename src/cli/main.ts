@@ -86,6 +86,18 @@ function program(): Command {
       for (const line of name === undefined ? elementsList() : elementDoc(name)) console.log(line);
     });
 
+  const news = p.command('new').description('create a new package from a template');
+  news.command('element')
+    .description('create an element package (descriptor, implementation, test, README) that builds with `npm install` and passes `npm test`')
+    .argument('<name>', 'element class name, like MyTagger')
+    .argument('[dir]', 'folder to create (default: the name in kebab-case)')
+    .option('--cpp', 'a C++ plugin element (the data path)')
+    .option('--ts', 'a TypeScript element (control-plane logic)')
+    .option('--pktgraph <spec>', "the package's pktgraph dependency (default: this pktgraph: its folder when a checkout, else its version)")
+    .action(async (name: string, dir: string | undefined, opts) => {
+      for (const line of (await import('./new.js')).newElement(name, dir, opts)) console.log(line);
+    });
+
   p.command('recipes')
     .description('list the recipes (graphs built from a short description, like ipRouter), or document one')
     .argument('[name]', 'recipe to document')

@@ -1,0 +1,49 @@
+// `pktgraph new element NAME --ts`: the package it creates (a TypeScript element: descriptor and
+// script, a test, a README) installs with `npm install` and passes `npm test` as created,
+// offline, depending on this checkout by path (as a user's would on a version); its test runs
+// real packets through the script and back with `pktgraph run`.
+import t from 'tap';
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const work = mkdtempSync(join(tmpdir(), 'pgv-new-'));
+t.teardown(() => rmSync(work, { recursive: true, force: true }));
+// npm offline, quiet, with no NODE_OPTIONS from tap.
+const env: NodeJS.ProcessEnv = { ...process.env, npm_config_offline: 'true', npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' };
+delete env.NODE_OPTIONS;
+const cli = (args: string[], cwd = work) => spawnSync(process.execPath, [join(root, 'bin', 'pktgraph.js'), ...args], { cwd, env, encoding: 'utf8' });
+const npm = (args: string[], cwd: string) =>
+  new Promise<{ code: number; out: string }>((resolve) =>
+    execFile('npm', args, { cwd, env, timeout: 240_000 }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr })),
+  );
+
+t.test('a --ts element package installs with npm install and passes npm test as created', { timeout: 300_000 }, async (t) => {
+  const made = cli(['new', 'element', 'PgvGate', '--ts', 'pgv-gate']);
+  t.equal(made.status, 0, made.stderr);
+  t.match(made.stdout, /next: cd pgv-gate && npm install && npm test/);
+  const dir = join(work, 'pgv-gate');
+  for (const f of ['package.json', 'index.ts', 'src/PgvGate.ts', 'test/PgvGate.test.mjs', 'test/graph.ts', 'README.md', '.gitignore'])
+    t.ok(existsSync(join(dir, f)), `${f} created`);
+  const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+  t.equal(pkg.name, 'pgv-gate');
+  t.equal(pkg.dependencies.pktgraph, `file:${root}`, 'depends on this checkout by path');
+  for (const f of ['src/PgvGate.ts', 'test/graph.ts', 'test/PgvGate.test.mjs', 'README.md', 'index.ts'])
+    t.notMatch(readFileSync(join(dir, f), 'utf8'), /__[A-Z]+__/, `${f}: every placeholder filled`);
+
+  const install = await npm(['install'], dir);
+  t.equal(install.code, 0, install.out);
+  const test = await npm(['test'], dir);
+  t.equal(test.code, 0, test.out);
+  t.match(test.out, /# pass 1/, 'its test passes');
+  t.match(test.out, /# fail 0/);
+
+  // The element is a TypeScript element like any: documented from its descriptor.
+  const doc = cli(['run', 'test/graph.ts', '--json', '-t', '1', '--no-control'], dir);
+  t.equal(doc.status, 0, doc.stderr);
+  const { elements } = JSON.parse(doc.stdout.trim().split('\n').pop()!);
+  t.equal(elements.long.received, elements.long.handled + elements.long.drops_ring, 'received = handled + drops_ring');
+});
