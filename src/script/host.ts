@@ -45,6 +45,7 @@ export class ScriptHost {
   private closed = false;
   private lastError = '';
   private pendingDrain = false;
+  private txProd = 0; // the transmit ring's producer index, published by flush()
   readonly ctx: ScriptContext<Record<string, unknown>, unknown>;
 
   constructor(
@@ -86,6 +87,7 @@ export class ScriptHost {
     this.mask = r.slots - 1;
     this.slotBytes = r.slotBytes;
     this.snap = r.snap;
+    this.txProd = this.tx.words[PROD];
   }
 
   /** Run init() (the graph is starting, or starting again after a stop). */
@@ -138,7 +140,11 @@ export class ScriptHost {
   writeHandler(name: string, value: string): void {
     const h = this.def.handlers?.[name];
     if (!h?.write) throw new Error(`handler '${name}' of element '${this.element}' (${this.className}) is not writable`);
-    h.write(value, this.ctx);
+    try {
+      h.write(value, this.ctx);
+    } finally {
+      this.flush();
+    }
   }
 
   // Called by the engine (through the ThreadSafeFunction) when packets reach a waiting script.
@@ -189,7 +195,7 @@ export class ScriptHost {
     if (data.length > this.snap)
       throw new RangeError(`element '${this.element}' (${this.className}): a ${data.length}-byte packet is longer than snapLength (${this.snap}); raise snapLength`);
     const w = this.tx.words;
-    const prod = w[PROD];
+    const prod = this.txProd;
     if (((prod - Atomics.load(w, CONS)) >>> 0) >= this.slots) {
       this.graph.addCounter(this.element, 'drops_send_full', 1);
       return false;
@@ -198,8 +204,14 @@ export class ScriptHost {
     w[off >>> 2] = data.length;
     w[(off >>> 2) + 1] = port;
     this.tx.bytes.set(data, off + SLOT_HEADER);
-    Atomics.store(w, PROD, (prod + 1) >>> 0);
+    this.txProd = (prod + 1) >>> 0;
     return true;
+  }
+
+  // Publish what the script sent: once per call into it (a batch, a timer, a handler), so a
+  // batch of sends costs one atomic store, and the engine sees them together.
+  private flush(): void {
+    if (this.tx.words[PROD] !== this.txProd) Atomics.store(this.tx.words, PROD, this.txProd);
   }
 
   private schedule(timer: string, ms: number): void {
@@ -225,7 +237,9 @@ export class ScriptHost {
   private call(fn: () => void): void {
     try {
       fn();
+      this.flush();
     } catch (err) {
+      this.flush(); // what it sent before throwing goes out
       this.lastError = err instanceof Error ? err.message : String(err);
       try {
         this.graph.addCounter(this.element, 'errors', 1);
