@@ -7,11 +7,13 @@
 //   each return is one trip out of JavaScript through the engine and back in (the ring, the
 //   element's task, the graph, the ring, the wake-up): its p50/p99/max, and the packets/s the B
 //   in flight reach.
-// - VRRP failover (root, namespaces, a bridge): two pktgraph routers on one link, the master's
-//   engine closed; the time until the backup is master, against the RFC's Master_Down_Interval.
+// - VRRP failover (root, namespaces, a bridge; the lab of test/vrrp-lab.test.ts): two pktgraph
+//   routers on one link, the master's engine closed; the time until the backup is master,
+//   against the RFC's Master_Down_Interval, and the host's pings lost meanwhile.
 import { graph, compile, Runtime, InfiniteSource, Discard, Counter, Queue, Unqueue, Type, defineScriptElement, type RunningGraph } from 'pktgraph';
 import { stats, type CaseResult } from '../lib.js';
 import type { Suite } from '../harness.js';
+import { buildLab, teardownLab, labReason, start, until, ping, received } from '../../test/lib/vrrp-lab.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -125,12 +127,39 @@ async function loop(window: number, seconds: number, warmup: number) {
   }
 }
 
+// Two pktgraph routers (priorities 200 and 100) on the lab's link; once A is master and the host
+// pings the virtual address every 20 ms, A's engine is closed: the time until B is master, from
+// the crash and from A's last advertisement B heard, and the pings lost.
+async function failover(interval: number) {
+  const a = start('bench-vrrp-a', 'pgvA', '198.18.0.2', 200, interval);
+  const b = start('bench-vrrp-b', 'pgvB', '198.18.0.3', 100, interval);
+  let aOpen = true;
+  try {
+    if (!(await until(() => a.g.read('vrrp', 'state') === 'master' && b.g.read('vrrp', 'state') === 'backup', 20_000))) throw new Error('bench: no master elected in the VRRP lab');
+    await sleep(interval * 20);
+    const mdi = Number(b.g.read('vrrp', 'master_down_interval'));
+    const pings = ping(Math.ceil((mdi + 2000) / 20), 0.02);
+    await sleep(500);
+    const crashedAt = performance.now();
+    a.rt.close();
+    aOpen = false;
+    if (!(await until(() => b.g.read('vrrp', 'state') === 'master', mdi + 5000))) throw new Error('bench: the backup did not take over');
+    const since = Number(b.g.read('vrrp', 'master_since'));
+    const out = (await pings).out;
+    const sent = Number(/(\d+) packets transmitted/.exec(out)?.[1] ?? 0);
+    return { takeoverMs: since - crashedAt, afterLastAdvertMs: since - Number(b.g.read('vrrp', 'last_advert')), mdi, lost: sent - received(out) };
+  } finally {
+    if (aOpen) a.rt.close();
+    b.rt.close();
+  }
+}
+
 export const scriptsSuite: Suite = {
   description: 'elements written in TypeScript: packets/s through JavaScript and back, added latency for batches of 1 to 256',
   defaultRuns: 3,
   async run(ctx) {
     const cases: CaseResult[] = [];
-    ctx.progress.plan(BATCHES.length * 2);
+    ctx.progress.plan(BATCHES.length * 2 + 2);
     let k = 0;
     for (const burst of BATCHES) {
       ctx.progress.startCase(k++, `flood, bursts of ${burst}`);
@@ -182,6 +211,47 @@ export const scriptsSuite: Suite = {
         extra: { window, meanBatch: Math.round(median.meanBatch * 10) / 10, p99UsMedianOfRuns: Math.round(p99) },
       });
     }
-    return { cases, notes: ['One worker; the script runs on the Node.js main thread (woken by a ThreadSafeFunction call once per burst that finds it waiting).'] };
+    const notes = ['One worker; the script runs on the Node.js main thread (woken by a ThreadSafeFunction call once per burst that finds it waiting).'];
+    const why = labReason();
+    for (const interval of [100, 20]) {
+      const name = `VRRP failover, advertisements every ${interval * 10} ms`;
+      const description = `Two pktgraph routers (VRRP priorities 200 and 100, one engine each) on a bridge with a host pinging the virtual address every 20 ms; the master's engine is closed: ms until the backup is master (extra: after the last advertisement it heard, the RFC's Master_Down_Interval, pings lost).`;
+      if (why) {
+        cases.push({ suite: 'scripts', name, description, threads: 1, frameBytes: 0, status: 'skipped', reason: why, warnings: [] });
+        continue;
+      }
+      ctx.progress.startCase(k++, name);
+      const runs = [];
+      buildLab();
+      try {
+        for (let r = 0; r < ctx.runs; r++) {
+          ctx.progress.step(r + 1, ctx.runs);
+          runs.push(await failover(interval));
+        }
+      } finally {
+        teardownLab();
+      }
+      const st = stats(runs.map((x) => x.takeoverMs));
+      const mdi = runs[0].mdi;
+      cases.push({
+        suite: 'scripts',
+        name,
+        description,
+        threads: 1,
+        frameBytes: 0,
+        group: 'vrrp',
+        mpps: st,
+        target: { note: `takeover within the Master_Down_Interval (${mdi.toFixed(1)} ms)` },
+        met: st.max <= mdi,
+        warnings: [],
+        extra: {
+          unit: 'ms',
+          masterDownIntervalMs: Math.round(mdi * 10) / 10,
+          afterLastAdvertMs: Math.round(stats(runs.map((x) => x.afterLastAdvertMs)).median * 10) / 10,
+          lostPings: stats(runs.map((x) => x.lost)).median,
+        },
+      });
+    }
+    return { cases, notes };
   },
 };
