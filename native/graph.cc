@@ -228,11 +228,11 @@ std::unique_ptr<Element> Graph::create_element(const json::Value& ej, const std:
   const std::string& cls = ec.as_string();
   if (index.count(ename)) throw PlanError("plan: two elements are named '" + ename + "'; element names must be unique");
   auto facts = classes.find(cls);
+  // A class written in TypeScript has one native half for all: the script element.
+  ElementFactory factory = facts != classes.end() && facts->second->script ? &make_script_element : find_element(cls);
+  if (!factory) throw PlanError(elem_desc(ename, cls) + ": no element class '" + cls + "' is registered in the engine");
   if (facts == classes.end())
     throw PlanError(elem_desc(ename, cls) + ": the plan's 'classes' has no entry for class '" + cls + "' (recompile the graph)");
-  // A class written in TypeScript has one native half for all: the script element.
-  ElementFactory factory = facts->second->script ? &make_script_element : find_element(cls);
-  if (!factory) throw PlanError(elem_desc(ename, cls) + ": no element class '" + cls + "' is registered in the engine");
   std::unique_ptr<Element> e = factory();
   e->facts_ = facts->second;
   e->name_ = ename;

@@ -6,17 +6,9 @@
 // script errors are counted and named, and a hot replacement keeps the script and its state.
 import t from 'tap';
 import { compile, graph, Runtime, InfiniteSource, Counter, Discard, Type, defineScriptElement, findDescriptor, type RunningGraph } from 'pktgraph';
+import { sleep, until, counterOf } from './lib/wait.js';
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const n = (g: RunningGraph, el: string, c: string) => Number(g.counter(el, c));
-async function until(what: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (what()) return true;
-    await sleep(5);
-  }
-  return what();
-}
+const n = counterOf;
 
 // Rewrites each packet (byte 0 becomes its length mod 256, byte 1 the input port) and sends it on.
 const Rewrite = defineScriptElement({

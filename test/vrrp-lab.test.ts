@@ -19,7 +19,8 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Runtime, RunningGraph } from 'pktgraph';
-import { VIP, VMAC, HOST, KA, sleep, inHost, teardownLab, buildLab, labReason, start, until, ping, received, neighbourMac } from './lib/vrrp-lab.js';
+import { VIP, VMAC, HOST, KA, inHost, teardownLab, buildLab, labReason, start, ping, received, neighbourMac } from './lib/vrrp-lab.js';
+import { sleep, until } from './lib/wait.js';
 
 const reason = labReason();
 if (reason) {

@@ -9,18 +9,12 @@
 // runs it against pktgraph and keepalived on real interfaces.
 import t from 'tap';
 import { compile, graph, Runtime, Switch, Discard, Idle, Type, VRRP, defineScriptElement, type RunningGraph } from 'pktgraph';
+import { sleep, until, counterOf } from './lib/wait.js';
 import { ether, ipv4, checksum16, pseudoHeaderSum, ETH_ARP } from './lib/packets.js';
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const n = (g: RunningGraph, el: string, c: string) => Number(g.counter(el, c));
-async function until(what: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (what()) return true;
-    await sleep(2);
-  }
-  return what();
-}
+const n = counterOf;
+// Election timing is checked to the millisecond: poll every 2 ms.
+const untilFast = (what: () => boolean, ms: number) => until(what, ms, 2);
 
 // Another router on the link: the `send` handler emits the hex frame written to it.
 const Inject = defineScriptElement({
@@ -91,11 +85,11 @@ t.test('a lone router becomes master after the Master_Down_Interval and advertis
   t.equal(g.read('gate', 'switch'), '-1', 'with its gate closed');
   // 3 x 100 ms + (256 - 100) x 100 ms / 256 = 360.9375 ms
   t.equal(g.read('vrrp', 'master_down_interval'), '360.9375', 'Master_Down_Interval with Skew_Time');
-  t.ok(await until(() => g.read('vrrp', 'state') === 'master', 3000), 'becomes master');
+  t.ok(await untilFast(() => g.read('vrrp', 'state') === 'master', 3000), 'becomes master');
   const took = Number(g.read('vrrp', 'master_since')) - t0;
   t.ok(took >= 360 && took < 360 + 400, `after the Master_Down_Interval (${took.toFixed(1)} ms)`);
   t.equal(g.read('gate', 'switch'), '0', 'gate open');
-  t.ok(await until(() => adverts(g).length >= 3, 2000), 'advertises');
+  t.ok(await untilFast(() => adverts(g).length >= 3, 2000), 'advertises');
   const [a] = adverts(g);
   const f = a.f;
   t.equal(f.subarray(0, 6).toString('hex'), '01005e000012', 'to the VRRP group MAC');
@@ -127,7 +121,7 @@ t.test('election: higher priority and the address tie-break win; preemption; pri
   t.teardown(() => rt.close());
   const g = load(rt, { priority: 100 });
   rt.start();
-  t.ok(await until(() => g.read('vrrp', 'state') === 'master', 3000), 'master alone');
+  t.ok(await untilFast(() => g.read('vrrp', 'state') === 'master', 3000), 'master alone');
   const peer = (o: Parameters<typeof advert>[0]) => g.write('peer', 'send', advert(o));
 
   peer({ src: '198.18.0.3', priority: 50 });
@@ -137,7 +131,7 @@ t.test('election: higher priority and the address tie-break win; preemption; pri
   await sleep(30);
   t.equal(g.read('vrrp', 'state'), 'master', 'an equal priority from a lower address does not either');
   peer({ src: '198.18.0.3', priority: 100 });
-  t.ok(await until(() => g.read('vrrp', 'state') === 'backup', 1000), 'an equal priority from a higher address does');
+  t.ok(await untilFast(() => g.read('vrrp', 'state') === 'backup', 1000), 'an equal priority from a higher address does');
   t.equal(g.read('vrrp', 'master'), '198.18.0.3', 'the master is known');
   t.equal(g.read('gate', 'switch'), '-1', 'gate closed');
 
@@ -147,26 +141,26 @@ t.test('election: higher priority and the address tie-break win; preemption; pri
   clearInterval(keep);
   t.equal(g.read('vrrp', 'state'), 'backup', 'stays backup while the master advertises (700 ms, two Master_Down_Intervals)');
   const last = Number(g.read('vrrp', 'last_advert'));
-  t.ok(await until(() => g.read('vrrp', 'state') === 'master', 2000), 'takes over when they stop');
+  t.ok(await untilFast(() => g.read('vrrp', 'state') === 'master', 2000), 'takes over when they stop');
   const gap = Number(g.read('vrrp', 'master_since')) - last;
   // Node's timers round to whole milliseconds, so one may fire up to a millisecond early.
   t.ok(gap >= 359 && gap < 360 + 300, `the Master_Down_Interval after the last advertisement (${gap.toFixed(1)} ms, 360.9 expected)`);
 
   // Preemption: a lower-priority master is ignored by this backup, which takes over.
   peer({ src: '198.18.0.3', priority: 200 });
-  t.ok(await until(() => g.read('vrrp', 'state') === 'backup', 1000), 'backup again');
+  t.ok(await untilFast(() => g.read('vrrp', 'state') === 'backup', 1000), 'backup again');
   const lower = setInterval(() => peer({ src: '198.18.0.3', priority: 50 }), 100);
   const t1 = performance.now();
-  const pre = await until(() => g.read('vrrp', 'state') === 'master', 2000);
+  const pre = await untilFast(() => g.read('vrrp', 'state') === 'master', 2000);
   clearInterval(lower);
   t.ok(pre, `preempts a master of lower priority (after ${(performance.now() - t1).toFixed(0)} ms)`);
 
   // A master's priority-0 advertisement (shutting down): the backup takes over after Skew_Time.
   peer({ src: '198.18.0.3', priority: 200 });
-  t.ok(await until(() => g.read('vrrp', 'state') === 'backup', 1000), 'backup again');
+  t.ok(await untilFast(() => g.read('vrrp', 'state') === 'backup', 1000), 'backup again');
   const t2 = performance.now();
   peer({ src: '198.18.0.3', priority: 0 });
-  t.ok(await until(() => g.read('vrrp', 'state') === 'master', 1000), 'takes over on priority 0');
+  t.ok(await untilFast(() => g.read('vrrp', 'state') === 'master', 1000), 'takes over on priority 0');
   const skew = performance.now() - t2;
   t.ok(skew < 300, `after Skew_Time (60.9 ms), not the Master_Down_Interval: ${skew.toFixed(1)} ms`);
 
@@ -179,7 +173,7 @@ t.test('election: higher priority and the address tie-break win; preemption; pri
   peer({ src: '198.18.0.3', priority: 250, cut: 4 });
   g.write('peer', 'send', ether({ payload: ipv4({ proto: 17, payload: Buffer.alloc(8) }) }).toString('hex'));
   peer({ src: '198.18.0.3', priority: 10, addresses: ['198.18.0.9'] });
-  t.ok(await until(() => n(g, 'vrrp', 'handled') === n(g, 'vrrp', 'received') && n(g, 'vrrp', 'adverts_received') === before + 1, 1000), 'all handled');
+  t.ok(await untilFast(() => n(g, 'vrrp', 'handled') === n(g, 'vrrp', 'received') && n(g, 'vrrp', 'adverts_received') === before + 1, 1000), 'all handled');
   t.same(
     ['drops_ttl', 'drops_checksum', 'drops_vrid', 'drops_version', 'drops_short', 'drops_not_vrrp', 'addresses_mismatch'].map((c) => n(g, 'vrrp', c)),
     [1, 1, 1, 1, 1, 1, 1],
@@ -190,7 +184,7 @@ t.test('election: higher priority and the address tie-break win; preemption; pri
   // Shutdown: a master hands over with priority 0.
   const sent = adverts(g).length;
   g.write('vrrp', 'enabled', 'false');
-  t.ok(await until(() => adverts(g).length > sent, 1000), 'an advertisement on shutdown');
+  t.ok(await untilFast(() => adverts(g).length > sent, 1000), 'an advertisement on shutdown');
   t.equal(adverts(g).at(-1)!.f[34 + 2], 0, 'with priority 0');
   t.equal(g.read('vrrp', 'state'), 'initialize', 'and it stops');
   t.equal(g.read('gate', 'switch'), '-1', 'gate closed');
@@ -203,11 +197,11 @@ t.test('the owner of the addresses (priority 255) is master at once and ignores 
   t.teardown(() => rt.close());
   const g = load(rt, { priority: 255, address: VIP });
   rt.start();
-  t.ok(await until(() => adverts(g).length >= 1, 200), 'advertises at once, before any Master_Down_Interval');
+  t.ok(await untilFast(() => adverts(g).length >= 1, 200), 'advertises at once, before any Master_Down_Interval');
   t.equal(g.read('vrrp', 'state'), 'master');
   t.equal(adverts(g)[0].f[34 + 2], 255, 'priority 255');
   g.write('peer', 'send', advert({ src: '198.18.0.3', priority: 254 }));
-  t.ok(await until(() => n(g, 'vrrp', 'drops_owner') === 1, 1000), 'discards the others (drops_owner)');
+  t.ok(await untilFast(() => n(g, 'vrrp', 'drops_owner') === 1, 1000), 'discards the others (drops_owner)');
   t.equal(g.read('vrrp', 'state'), 'master');
 });
 

@@ -13,9 +13,8 @@
 import { graph, compile, Runtime, InfiniteSource, Discard, Counter, Queue, Unqueue, Type, defineScriptElement, type RunningGraph } from 'pktgraph';
 import { stats, type CaseResult } from '../lib.js';
 import type { Suite } from '../harness.js';
-import { buildLab, teardownLab, labReason, start, until, ping, received } from '../../test/lib/vrrp-lab.js';
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+import { buildLab, teardownLab, labReason, start, ping, received } from '../../test/lib/vrrp-lab.js';
+import { sleep, until } from '../../test/lib/wait.js';
 
 // Every packet straight back out.
 const Echo = defineScriptElement({

@@ -244,8 +244,8 @@ request for each virtual address from the virtual MAC. A master that hears a hig
 ignores a master of lower priority and so takes over after the Master_Down_Interval; without,
 it follows any master. A master that hears a lower priority advertises at once (as keepalived
 does) rather than at its next interval, so the other steps down and the link's switches learn
-the virtual MAC on its port again without delay. A priority-0 advertisement (a master shutting down) makes backups take
-over after Skew_Time. Advertisements are checked as RFC 5798 7.1 says (TTL 255, version 3,
+the virtual MAC on its port again without delay. A priority-0 advertisement (a master shutting
+down) makes backups take over after Skew_Time. Advertisements are checked as RFC 5798 7.1 says (TTL 255, version 3,
 whole message, checksum, VRID; an owner discards all) and dropped under a named counter
 otherwise; an address list that differs from ours is counted (\`addresses_mismatch\`) and still
 accepted, as the RFC says.

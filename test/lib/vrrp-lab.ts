@@ -9,7 +9,6 @@ export const VIP = '198.18.0.1';
 export const VMAC = '00:00:5e:00:01:07';
 export const HOST = 'pgv-h';
 export const KA = 'pgv-k';
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export function sh(args: string[], ok = true): { code: number; out: string } {
   const r = spawnSync(args[0], args.slice(1), { encoding: 'utf8', timeout: 20_000 });
@@ -87,14 +86,6 @@ export function start(name: string, dev: string, address: string, priority: numb
   return { rt, g };
 }
 
-export async function until(what: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (what()) return true;
-    await sleep(5);
-  }
-  return what();
-}
 
 // Asynchronous: the routers' VRRP scripts run on this thread, so a blocking wait here (spawnSync)
 // would hold their advertisements back.
