@@ -256,6 +256,11 @@ t.test('a hot replacement keeps the script running with its state; a stopped gra
   t.ok(await until(() => n(g, 'extra', 'packets') >= 20, 5000), 'the beacon goes on through the new element');
   const seen = g.read('col', 'seen').split('\n');
   t.equal(seen[0], '00000000', 'numbering did not restart');
+  // A replacement that would change the rings' geometry is refused, naming the fields; the graph runs on.
+  t.throws(() => g.replace(compile(graph('hot', () => Beacon({ ms: 2, per: 5, limit: 1_000_000, ringSlots: 2048 }, 'b').to(Counter({}, 'extra')).to(Collect({}, 'col'))))),
+    /element 'b' \(TestBeacon\): .*ringSlots and snapLength must stay the same for the running script to carry over \(1024 slots of 2048 bytes\)/);
+  const still = n(g, 'b', 'emitted');
+  t.ok(await until(() => n(g, 'b', 'emitted') > still, 5000), 'the refused replacement changed nothing: the beacon goes on');
   g.setStopped(true);
   await sleep(20);
   const stoppedAt = n(g, 'b', 'emitted');
