@@ -6,6 +6,7 @@ export type { GraphDefinition, NodeOptions, ElementNode, OutputPort, InputPort, 
 export { defineElement, findDescriptor, allDescriptors } from './graph/descriptor.js';
 export type { ElementDescriptor, ElementConstructor, CounterView } from './graph/descriptor.js';
 export { defineScriptElement, findScript, scriptCounters } from './script/define.js';
+export { setScriptWake } from './script/host.js';
 export type { ScriptContext, ScriptPacket, ScriptDefinition, ScriptHandler, ScriptElementDefinition } from './script/define.js';
 export * as schema from './graph/types.js';
 export { compile, compileBuilder } from './compiler/compile.js';

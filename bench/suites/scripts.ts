@@ -6,11 +6,12 @@
 //   graph (script -> Queue -> Unqueue -> script); each carries the time the script sent it, so
 //   each return is one trip out of JavaScript through the engine and back in (the ring, the
 //   element's task, the graph, the ring, the wake-up): its p50/p99/max, and the packets/s the B
-//   in flight reach.
+//   in flight reach. Beside it, the design not taken: the script polling its ring from a 1 ms
+//   timer instead of being woken by the engine.
 // - VRRP failover (root, namespaces, a bridge; the lab of test/vrrp-lab.test.ts): two pktgraph
 //   routers on one link, the master's engine closed; the time until the backup is master,
 //   against the RFC's Master_Down_Interval, and the host's pings lost meanwhile.
-import { graph, compile, Runtime, InfiniteSource, Discard, Counter, Queue, Unqueue, Type, defineScriptElement, type RunningGraph } from 'pktgraph';
+import { graph, compile, Runtime, InfiniteSource, Discard, Counter, Queue, Unqueue, Type, defineScriptElement, setScriptWake, type RunningGraph } from 'pktgraph';
 import { stats, type CaseResult } from '../lib.js';
 import type { Suite } from '../harness.js';
 import { buildLab, teardownLab, labReason, start, ping, received } from '../../test/lib/vrrp-lab.js';
@@ -158,7 +159,7 @@ export const scriptsSuite: Suite = {
   defaultRuns: 3,
   async run(ctx) {
     const cases: CaseResult[] = [];
-    ctx.progress.plan(BATCHES.length * 2 + 2);
+    ctx.progress.plan(BATCHES.length * 2 + 4);
     let k = 0;
     for (const burst of BATCHES) {
       ctx.progress.startCase(k++, `flood, bursts of ${burst}`);
@@ -210,7 +211,35 @@ export const scriptsSuite: Suite = {
         extra: { window, meanBatch: Math.round(median.meanBatch * 10) / 10, p99UsMedianOfRuns: Math.round(p99) },
       });
     }
-    const notes = ['One worker; the script runs on the Node.js main thread (woken by a ThreadSafeFunction call once per burst that finds it waiting).'];
+    // The alternative to the ThreadSafeFunction wake-up: a timer polling the ring every 1 ms.
+    for (const window of [1, 64]) {
+      ctx.progress.startCase(k++, `loop, ${window} in flight, polled every 1 ms`);
+      const runs = [];
+      setScriptWake({ pollMs: 1 });
+      try {
+        for (let r = 0; r < ctx.runs; r++) {
+          ctx.progress.step(r + 1, ctx.runs);
+          runs.push(await loop(window, ctx.seconds, ctx.warmup));
+        }
+      } finally {
+        setScriptWake({});
+      }
+      const median = [...runs].sort((a, b) => a.p99Us - b.p99Us)[(runs.length - 1) >> 1];
+      cases.push({
+        suite: 'scripts',
+        name: 'TypeScript element round trip, polled every 1 ms',
+        description: `As the round trip with ${window} in flight, but the script polls its ring from a 1 ms timer instead of being woken by the engine (the design not taken, measured beside it).`,
+        threads: 1,
+        frameBytes: 64,
+        forwarder: 'engine',
+        group: 'latency-polled',
+        mpps: stats(runs.map((x) => x.pps / 1e6)),
+        latency: { p50Us: median.p50Us, p99Us: median.p99Us, p999Us: median.p999Us, maxUs: median.maxUs, samples: median.samples, atMpps: median.pps / 1e6, method: 'script-stamped round trip (performance.now), 1 ms polling' },
+        warnings: [],
+        extra: { window, meanBatch: Math.round(median.meanBatch * 10) / 10 },
+      });
+    }
+    const notes = ['One worker; the script runs on the Node.js main thread (woken by a ThreadSafeFunction call once per burst that finds it waiting; the polled cases poll from a 1 ms timer instead).'];
     const why = labReason();
     for (const interval of [100, 20]) {
       const name = `VRRP failover, advertisements every ${interval * 10} ms`;

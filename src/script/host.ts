@@ -16,6 +16,14 @@ const CONS = 16;
 const WAKE = 32;
 const MAX_BATCH = 256;
 
+// How the script learns that packets arrived: the engine's ThreadSafeFunction call (the
+// default), or, for measuring the alternative (`pktgraph bench scripts`), a timer polling the
+// ring every pollMs. Scripts attached after the change use it.
+let wakeMode: { pollMs?: number } = {};
+export function setScriptWake(mode: { pollMs?: number }): void {
+  wakeMode = mode;
+}
+
 /** What the host needs of the graph it runs in (RunningGraph provides it). */
 export interface ScriptGraph {
   readonly id: number;
@@ -79,8 +87,15 @@ export class ScriptHost {
     this.attach();
   }
 
+  private poller: ReturnType<typeof setInterval> | undefined;
+
   private attach(): void {
-    const r = this.engine.scriptAttach(this.graph.id, this.element, this.wake);
+    const poll = wakeMode.pollMs;
+    const r = this.engine.scriptAttach(this.graph.id, this.element, poll ? () => {} : this.wake);
+    if (poll) {
+      this.poller = setInterval(() => this.drain(), poll);
+      this.poller.unref();
+    }
     this.rx = { words: new Uint32Array(r.rx), bytes: new Uint8Array(r.rx) };
     this.tx = { words: new Uint32Array(r.tx), bytes: new Uint8Array(r.tx) };
     this.slots = r.slots;
@@ -114,6 +129,7 @@ export class ScriptHost {
     this.stop();
     if (this.closed) return;
     this.closed = true;
+    if (this.poller) clearInterval(this.poller);
     try {
       this.engine.scriptDetach(this.graph.id, this.element);
     } catch {
@@ -160,6 +176,7 @@ export class ScriptHost {
     for (;;) {
       const cons = w[CONS];
       if (Atomics.load(w, PROD) === cons) {
+        if (this.poller) return; // the timer comes back; the engine need not call
         Atomics.store(w, WAKE, 1);
         if (Atomics.load(w, PROD) === cons) return; // the next packet wakes us
         Atomics.store(w, WAKE, 0);
