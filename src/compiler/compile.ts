@@ -103,6 +103,7 @@ export function classFacts(d: ElementDescriptor): PlanClass {
   if (d.hopLimited) c.hopLimited = true;
   if (d.copiesPackets) c.copiesPackets = true;
   if (d.script) c.script = true;
+  if (d.library) c.library = d.library;
   return c;
 }
 

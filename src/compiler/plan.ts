@@ -59,6 +59,9 @@ export interface PlanClass {
   /** Present (true) for an element written in TypeScript: the engine's script element
    *  (native/script.h) serves the class, and the runtime runs its script. */
   script?: true;
+  /** An out-of-tree class: the absolute path of the plugin library that holds its C++ half,
+   *  which the engine loads before building the graph (the descriptor's `library`). */
+  library?: string;
   fields: Record<string, PlanField>;
 }
 
