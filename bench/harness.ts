@@ -58,6 +58,7 @@ export const suites: Record<string, () => Promise<Suite>> = {
   startup: async () => (await import('./suites/startup.js')).startupSuite,
   traffic: async () => (await import('./suites/traffic.js')).trafficSuite,
   vrouters: async () => (await import('./suites/vrouters.js')).vroutersSuite,
+  scripts: async () => (await import('./suites/scripts.js')).scriptsSuite,
   plugins: async () => (await import('./suites/plugins.js')).pluginsSuite,
   api: async () => (await import('./suites/api.js')).apiSuite,
   linkemu: async () => (await import('./suites/linkemu.js')).linkemuSuite,

@@ -72,6 +72,7 @@ export { IPRewriter } from './ip/IPRewriter.js';
 export { IPGWOptions } from './ip/IPGWOptions.js';
 export { FixIPSrc } from './ip/FixIPSrc.js';
 export { CheckICMPHeader } from './ip/CheckICMPHeader.js';
+export { VRRP } from './ip/VRRP.js';
 
 // ip6
 export { LookupIP6Route } from './ip6/LookupIP6Route.js';

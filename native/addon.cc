@@ -7,6 +7,7 @@
 #include "exit_watchdog.h"
 #include "fib/bench.h"
 #include "fib/routes.h"
+#include "script.h"
 
 namespace {
 
@@ -46,6 +47,27 @@ uint32_t id_arg(const Napi::CallbackInfo& info) {
   return info[0].As<Napi::Number>().Uint32Value();
 }
 
+// Wakes a script element's JavaScript side: a ThreadSafeFunction that does not keep the
+// process alive (the graph does not; its owner decides when to exit).
+class TsfnNotifier : public pg::ScriptNotifier {
+ public:
+  TsfnNotifier(Napi::Env env, Napi::Function fn) : tsfn_(Napi::ThreadSafeFunction::New(env, fn, "pktgraph script", 0, 1)) {
+    tsfn_.Unref(env);
+  }
+  ~TsfnNotifier() override { tsfn_.Release(); }
+  void notify() override { tsfn_.NonBlockingCall(); }
+
+ private:
+  Napi::ThreadSafeFunction tsfn_;
+};
+
+// A ring's memory as an ArrayBuffer that keeps it alive as long as JavaScript holds it.
+Napi::ArrayBuffer ring_buffer(Napi::Env env, const std::shared_ptr<pg::ScriptRing>& r) {
+  auto* keep = new std::shared_ptr<pg::ScriptRing>(r);
+  return Napi::ArrayBuffer::New(
+      env, r->mem, r->bytes, [](Napi::Env, void*, std::shared_ptr<pg::ScriptRing>* k) { delete k; }, keep);
+}
+
 class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
  public:
   static Napi::Function Init(Napi::Env env) {
@@ -72,6 +94,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                            InstanceMethod("setVirtualTime", &EngineWrap::SetVirtualTime),
                            InstanceMethod("workerStats", &EngineWrap::WorkerStats),
                            InstanceMethod("poolStats", &EngineWrap::PoolStats),
+                           InstanceMethod("scriptAttach", &EngineWrap::ScriptAttach),
+                           InstanceMethod("scriptDetach", &EngineWrap::ScriptDetach),
                        });
   }
 
@@ -336,6 +360,41 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       arr.Set(uint32_t(i), o);
     }
     return arr;
+  }
+
+  pg::ScriptElement& script_element(Napi::Env env, uint32_t id, const std::string& name) {
+    pg::Graph& g = engine(env).graph(id);
+    auto* e = dynamic_cast<pg::ScriptElement*>(g.element(name));
+    if (!e) throw std::invalid_argument("graph '" + g.name() + "' has no TypeScript element named '" + name + "'");
+    return *e;
+  }
+
+  // scriptAttach(id, element, wake): the element's two rings for its script, and `wake`
+  // called (on this thread, in batches) when packets arrive in an empty rx ring.
+  Napi::Value ScriptAttach(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t id = id_arg(info);
+    std::string element = string_arg(info, 1, "element name");
+    if (info.Length() < 3 || !info[2].IsFunction()) throw Napi::TypeError::New(env, "scriptAttach(id, element, wake): wake must be a function");
+    return guarded(env, [&]() -> Napi::Value {
+      pg::ScriptElement& e = script_element(env, id, element);
+      e.set_notifier(std::make_unique<TsfnNotifier>(env, info[2].As<Napi::Function>()));
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("rx", ring_buffer(env, e.rx()));
+      o.Set("tx", ring_buffer(env, e.tx()));
+      o.Set("slots", e.rx()->slots);
+      o.Set("slotBytes", e.rx()->slot_bytes);
+      o.Set("snap", e.rx()->snap);
+      return o;
+    });
+  }
+
+  Napi::Value ScriptDetach(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t id = id_arg(info);
+    std::string element = string_arg(info, 1, "element name");
+    guarded(env, [&] { script_element(env, id, element).set_notifier(nullptr); return 0; });
+    return env.Undefined();
   }
 
   Napi::Value PoolStats(const Napi::CallbackInfo& info) {

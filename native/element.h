@@ -99,6 +99,7 @@ struct ClassFacts {
   bool ends_push_cycles = false;
   bool hop_limited = false;     // it ends push cycles by a hop count (up to 255 passes)
   bool copies_packets = false;  // a push cycle through it must pass a non-hop-limited ender
+  bool script = false;          // written in TypeScript: native/script.h serves the class
   std::map<std::string, FieldSpec> fields;
   // The field's spec; a ConfigError if the descriptor declares no such field.
   const FieldSpec& field(const std::string& key) const;

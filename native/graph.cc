@@ -1,4 +1,5 @@
 #include "graph.h"
+#include "script.h"
 #include "plugin.h"
 
 #include <algorithm>
@@ -219,6 +220,7 @@ Graph::ClassMap Graph::read_classes(const json::Value& plan) {
     }
     flag("hopLimited", f->hop_limited);
     flag("copiesPackets", f->copies_packets);
+    flag("script", f->script);
     const json::Value& fields = member(c, "fields", where);
     if (!fields.is_object()) throw PlanError(where + ".fields must be an object");
     for (const auto& [key, fj] : fields.as_object()) f->fields[key] = parse_field_spec(fj, where + ".fields." + key);
@@ -239,9 +241,10 @@ std::unique_ptr<Element> Graph::create_element(const json::Value& ej, const std:
   const std::string& ename = en.as_string();
   const std::string& cls = ec.as_string();
   if (index.count(ename)) throw PlanError("plan: two elements are named '" + ename + "'; element names must be unique");
-  ElementFactory factory = find_element(cls);
-  if (!factory) throw PlanError(elem_desc(ename, cls) + ": no element class '" + cls + "' is registered in the engine");
   auto facts = classes.find(cls);
+  // A class written in TypeScript has one native half for all: the script element.
+  ElementFactory factory = facts != classes.end() && facts->second->script ? &make_script_element : find_element(cls);
+  if (!factory) throw PlanError(elem_desc(ename, cls) + ": no element class '" + cls + "' is registered in the engine");
   if (facts == classes.end())
     throw PlanError(elem_desc(ename, cls) + ": the plan's 'classes' has no entry for class '" + cls + "' (recompile the graph)");
   std::unique_ptr<Element> e;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian tools the tests use as independent oracles and peers: tcpdump (reads
 # our pcap files, judges filter expressions; netbase gives it /etc/services for port names), ping and ethtool (namespace lab tests: ping
-# through the engine, offloads off on lab links), traceroute (the router lab test), iperf3 (TCP through LinkEmulator's bandwidth limit). Runs before `npm test`; installs only when running
+# through the engine, offloads off on lab links), traceroute (the router lab test), iperf3 (TCP through LinkEmulator's bandwidth limit), keepalived (the VRRP peer of
+# test/vrrp-lab.test.ts; its service is not started: the test runs it in a namespace). Runs before `npm test`; installs only when running
 # as root with apt-get available, otherwise the tests that need a missing tool skip and say so.
 set -u
 need=()
@@ -10,6 +11,7 @@ command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
 command -v ethtool >/dev/null 2>&1 || need+=(ethtool)
 command -v traceroute >/dev/null 2>&1 || need+=(traceroute)
 command -v iperf3 >/dev/null 2>&1 || need+=(iperf3)
+command -v keepalived >/dev/null 2>&1 || need+=(keepalived)
 [ -r /etc/services ] || need+=(netbase)  # the services table tcpdump and the filters read port names from
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != "0" ] || ! command -v apt-get >/dev/null 2>&1; then

@@ -5,6 +5,9 @@ export { graph, compound, GraphError, isGraphDefinition } from './graph/graph.js
 export type { GraphDefinition, NodeOptions, ElementNode, OutputPort, InputPort, CompoundIO, ParamValue } from './graph/graph.js';
 export { defineElement, findDescriptor, allDescriptors, pluginLibrary } from './graph/descriptor.js';
 export type { ElementDescriptor, ElementConstructor, CounterView } from './graph/descriptor.js';
+export { defineScriptElement, findScript, scriptCounters } from './script/define.js';
+export { setScriptWake } from './script/host.js';
+export type { ScriptContext, ScriptPacket, ScriptDefinition, ScriptHandler, ScriptElementDefinition } from './script/define.js';
 export * as schema from './graph/types.js';
 export { compile, compileBuilder } from './compiler/compile.js';
 export { toDot } from './compiler/dot.js';

@@ -1,6 +1,7 @@
-// `pktgraph new element NAME --cpp`: the package it creates builds with `npm install` and passes
-// `npm test` as created, offline, depending on this checkout by path (as a user's would on a
-// version); and the command refuses bad names, a missing kind and a folder in use.
+// `pktgraph new element NAME --cpp` and `--ts`: the package it creates builds with `npm install`
+// and passes `npm test` as created, offline, depending on this checkout by path (as a user's
+// would on a version; the --ts package's test runs real packets through its script with
+// `pktgraph run`); and the command refuses bad names, a missing kind and a folder in use.
 import t from 'tap';
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -40,6 +41,33 @@ t.test('a --cpp element package builds with npm install and passes npm test as c
   t.equal(test.code, 0, test.out);
   t.match(test.out, /# pass 2/, 'both of its tests pass');
   t.match(test.out, /# fail 0/);
+});
+
+t.test('a --ts element package installs with npm install and passes npm test as created', { timeout: 300_000 }, async (t) => {
+  const made = cli(['new', 'element', 'PgvGate', '--ts', 'pgv-gate']);
+  t.equal(made.status, 0, made.stderr);
+  t.match(made.stdout, /next: cd pgv-gate && npm install && npm test/);
+  const dir = join(work, 'pgv-gate');
+  for (const f of ['package.json', 'index.ts', 'src/PgvGate.ts', 'test/PgvGate.test.mjs', 'test/graph.ts', 'README.md', '.gitignore'])
+    t.ok(existsSync(join(dir, f)), `${f} created`);
+  const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+  t.equal(pkg.name, 'pgv-gate');
+  t.equal(pkg.dependencies.pktgraph, `file:${root}`, 'depends on this checkout by path');
+  for (const f of ['src/PgvGate.ts', 'test/graph.ts', 'test/PgvGate.test.mjs', 'README.md', 'index.ts'])
+    t.notMatch(readFileSync(join(dir, f), 'utf8'), /__[A-Z]+__/, `${f}: every placeholder filled`);
+
+  const install = await npm(['install'], dir);
+  t.equal(install.code, 0, install.out);
+  const test = await npm(['test'], dir);
+  t.equal(test.code, 0, test.out);
+  t.match(test.out, /# pass 1/, 'its test passes');
+  t.match(test.out, /# fail 0/);
+
+  // The element is a TypeScript element like any: documented from its descriptor.
+  const doc = cli(['run', 'test/graph.ts', '--json', '-t', '1', '--no-control'], dir);
+  t.equal(doc.status, 0, doc.stderr);
+  const { elements } = JSON.parse(doc.stdout.trim().split('\n').pop()!);
+  t.equal(elements.long.received, elements.long.handled + elements.long.drops_ring, 'received = handled + drops_ring');
 });
 
 t.test('bad names, no kind and a folder in use are refused with one sentence, creating nothing', async (t) => {

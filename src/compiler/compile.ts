@@ -102,6 +102,7 @@ export function classFacts(d: ElementDescriptor): PlanClass {
   if (d.endsPushCycles) c.endsPushCycles = true;
   if (d.hopLimited) c.hopLimited = true;
   if (d.copiesPackets) c.copiesPackets = true;
+  if (d.script) c.script = true;
   if (d.library) c.library = d.library;
   return c;
 }
@@ -154,6 +155,11 @@ function graphContext(
 ): GraphContext {
   const isQueue = (n: ElementNode) =>
     (ports.get(n)?.outputs ?? 0) > 0 && processing.get(key(n, 'in', 0)) === 'push' && processing.get(key(n, 'out', 0)) === 'pull';
+  // A name as written in the element's compound first, then as a full name.
+  const find = (name: string) => {
+    const scope = self.name.includes('/') ? self.name.slice(0, self.name.lastIndexOf('/') + 1) : '';
+    return elements.find((n) => n.name === scope + name) ?? elements.find((n) => n.name === name);
+  };
   return {
     queuesDownstream(output) {
       const found: string[] = [];
@@ -170,9 +176,12 @@ function graphContext(
       follow(self, output);
       return found;
     },
+    findElement(name) {
+      const e = find(name);
+      return e ? { name: e.name, className: e.className } : { error: `no element '${name}' in the graph` };
+    },
     findQueue(name) {
-      const scope = self.name.includes('/') ? self.name.slice(0, self.name.lastIndexOf('/') + 1) : '';
-      const e = elements.find((n) => n.name === scope + name) ?? elements.find((n) => n.name === name);
+      const e = find(name);
       if (!e) return { error: `no element '${name}' in the graph` };
       if (!isQueue(e)) return { error: `'${e.name}' (${e.className}) is not a queue (an element with a push input and a pull output, such as Queue)` };
       return { name: e.name };

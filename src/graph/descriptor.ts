@@ -75,6 +75,9 @@ export interface ElementDescriptor<S extends TObject = TObject> {
    *  that ICMPError ends (Click's router: PaintTee's copies become redirects, never answered)
    *  is allowed. */
   copiesPackets?: string;
+  /** Set by defineScriptElement (src/script/define.ts): the element's packet handling is a
+   *  TypeScript script, served in the engine by the native script element (native/script.h). */
+  script?: true;
   /** Out-of-tree C++ elements only: the absolute path of the plugin library (built by
    *  `pktgraph plugin-build`) whose PG_ELEMENT registers this class; the plan names it and the
    *  engine loads it when a graph uses the class. Set it with `pluginLibrary(import.meta.url, ...)`. */
@@ -97,6 +100,9 @@ export interface GraphContext {
   /** The plan name of the queue `name` refers to (looked up in the element's compound first,
    *  then as a full name), or why there is none. */
   findQueue(name: string): { name: string } | { error: string };
+  /** The plan name and class of the element `name` refers to (looked up as findQueue does), or
+   *  why there is none: for an element that drives another through its handlers (VRRP's gates). */
+  findElement(name: string): { name: string; className: string } | { error: string };
 }
 
 export interface ElementConstructor<S extends TObject> {

@@ -64,6 +64,11 @@ export interface NativeEngine {
   /** Per worker: cpuNs (its thread's CPU time, exact), userNs and sysNs (the user and kernel shares, sampled by the worker every 10 ms, so their sum trails cpuNs by up to about 10 ms); all 0 while the engine is stopped. */
   workerStats(): { rounds: number; busyRounds: number; cpuNs: number; userNs: number; sysNs: number }[];
   poolStats(): { capacity: number; available: number; bufferSize: number; headroom: number; allocFailures: number };
+  /** A TypeScript element's rings (native/script.h has the layout) for its script; `wake` is
+   *  called on this thread when packets reach the script waiting on an empty ring. */
+  scriptAttach(id: number, element: string, wake: () => void): { rx: ArrayBuffer; tx: ArrayBuffer; slots: number; slotBytes: number; snap: number };
+  /** The script no longer listens (the engine stops waking it). */
+  scriptDetach(id: number, element: string): void;
 }
 
 /**

@@ -5,6 +5,8 @@
 import { findDescriptor, type CounterView } from '../graph/descriptor.js';
 import { addressText, mapAddresses } from '../graph/types.js';
 import type { Plan, PlanElement } from '../compiler/plan.js';
+import { findScript } from '../script/define.js';
+import { ScriptHost } from '../script/host.js';
 import { loadNative, type EngineOptions, type NativeEngine, type NativeGraphInfo, type ReplaceInfo } from './native.js';
 
 export type { EngineOptions, ReplaceInfo } from './native.js';
@@ -91,6 +93,8 @@ export class RunningGraph {
   private removed = false;
   /** Config fields changed since loading through a write handler of the same name, by element. */
   private readonly written = new Map<string, Record<string, unknown>>();
+  /** The scripts of its elements written in TypeScript, by element name. */
+  private readonly scripts = new Map<string, ScriptHost>();
 
   constructor(
     private readonly runtime: Runtime,
@@ -121,6 +125,38 @@ export class RunningGraph {
     const e = this.byName.get(name);
     if (!e) throw new HandlerError(`graph '${this.name}' has no element named '${name}'`);
     return e;
+  }
+
+  /**
+   * Start the scripts of the graph's TypeScript elements (Runtime.load), or, after a hot
+   * replacement, carry on the old graph's scripts for elements of the same name and class (the
+   * engine moved their rings) and start the new ones; the old graph's others are stopped.
+   */
+  startScripts(old?: RunningGraph): void {
+    const kept = new Set<string>();
+    for (const e of this.plan.elements) {
+      if (!this.plan.classes[e.class]?.script) continue;
+      const prev = old?.scripts.get(e.name);
+      if (prev && prev.className === e.class) {
+        prev.rebind(this);
+        this.scripts.set(e.name, prev);
+        kept.add(e.name);
+        continue;
+      }
+      const host = new ScriptHost(this.runtime.engine, this, e.name, e.class, shownConfig(this.plan, e), e.outputs.length, findScript(e.class)!);
+      this.scripts.set(e.name, host);
+      host.start();
+    }
+    for (const [name, host] of old?.scripts ?? []) if (!kept.has(name)) host.close();
+  }
+
+  /** Add n to a counter of an element from this thread (TypeScript elements' scripts count so). */
+  addCounter(element: string, name: string, n: number): void {
+    const e = this.element(element);
+    const i = e.counters.indexOf(name);
+    if (i < 0) throw new HandlerError(`element '${element}' (${e.plan.class}) has no counter '${name}'; it has: ${e.counters.join(', ')}`);
+    // The last row is written by threads other than the workers (native/element.h).
+    this.view[(this.rows - 1) * this.stride + e.base + i] += BigInt(n);
   }
 
   private slot(slot: number): bigint {
@@ -191,6 +227,8 @@ export class RunningGraph {
     ];
     for (const c of e.counters) out.push({ name: c, read: true, write: false, doc: d?.counters[c] ?? 'counter' });
     for (const [n, h] of Object.entries(d?.derived ?? {})) out.push({ name: n, read: true, write: false, doc: h.doc });
+    if (this.scripts.has(element))
+      for (const [n, h] of Object.entries(d?.handlers ?? {})) out.push({ name: n, read: !!h.read, write: !!h.write, doc: h.doc });
     for (const h of this.engine.handlers(this.id, element)) {
       if (out.some((o) => o.name === h.name)) continue;
       out.push({ name: h.name, read: h.read, write: h.write, doc: d?.handlers?.[h.name]?.doc ?? '' });
@@ -224,6 +262,8 @@ export class RunningGraph {
       return derived.read(view);
     }
     try {
+      const script = this.scripts.get(element);
+      if (script?.hasHandler(handler)) return script.readHandler(handler);
       return this.engine.readHandler(this.id, element, handler);
     } catch (err) {
       throw new HandlerError((err as Error).message);
@@ -233,6 +273,8 @@ export class RunningGraph {
   write(element: string, handler: string, value: string): void {
     const e = this.element(element);
     try {
+      const script = this.scripts.get(element);
+      if (script?.hasHandler(handler)) return script.writeHandler(handler, value);
       this.engine.writeHandler(this.id, element, handler, value);
     } catch (err) {
       throw new HandlerError((err as Error).message);
@@ -357,6 +399,8 @@ export class RunningGraph {
    */
   setStopped(stopped: boolean): void {
     this.engine.setGraphStopped(this.id, stopped);
+    // Its scripts stop and start with it: a started script begins afresh (init), as after a reboot.
+    for (const s of this.scripts.values()) stopped ? s.stop() : s.start();
   }
 
   /**
@@ -393,6 +437,7 @@ export class RunningGraph {
   /** Take the graph off the engine; every packet it held goes back to the pool. */
   remove(): void {
     if (this.removed) return;
+    for (const s of this.scripts.values()) s.close();
     this.runtime.engine.removeGraph(this.id);
     this.removed = true;
     this.runtime.forget(this);
@@ -406,7 +451,10 @@ function checkBuild(plan: Plan): void {
     throw new Error(`plan version ${plan.version} does not match the engine's ${native.planVersion}; recompile the graph`);
   // A plugin class (its `library` in the plan) is registered when the engine loads the library.
   for (const e of plan.elements)
-    if (!plan.classes[e.class]?.library && !native.elementClasses().includes(e.class))
+    if (plan.classes[e.class]?.script) {
+      if (!findScript(e.class))
+        throw new Error(`element '${e.name}': class '${e.class}' is written in TypeScript, but no script for it is loaded in this process; import the module that defines it (defineScriptElement)`);
+    } else if (!plan.classes[e.class]?.library && !native.elementClasses().includes(e.class))
       throw new Error(`element '${e.name}': class '${e.class}' has a TypeScript descriptor but no native implementation in this build; rebuild with \`npm run build\``);
 }
 
@@ -428,6 +476,7 @@ export class Runtime {
     const info = this.engine.addGraph(JSON.stringify(plan));
     const g = new RunningGraph(this, plan, info);
     this.graphs.set(g.name, g);
+    g.startScripts();
     return g;
   }
 
@@ -443,6 +492,7 @@ export class Runtime {
     old.retire(g);
     this.graphs.delete(old.name);
     this.graphs.set(g.name, g);
+    g.startScripts(old);
     return g;
   }
 
