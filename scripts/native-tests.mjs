@@ -20,7 +20,7 @@ const out = join(root, 'build', 'native-tests');
 const units = [
   { name: 'hash_table', sources: ['test/native/hash_table_test.cc'] },
   { name: 'ring', sources: ['test/native/ring_test.cc'] },
-  { name: 'lpm', sources: ['test/native/lpm_test.cc', 'native/fib/lpm.cc'] },
+  { name: 'lpm', sources: ['test/native/lpm_test.cc', 'native/fib/lpm.cc', 'native/state_arena.cc'] },
   { name: 'token_bucket', sources: ['test/native/token_bucket_test.cc'] },
 ];
 
