@@ -52,11 +52,12 @@ void* StateArena::allocate(size_t bytes, size_t align, StateKind kind) {
     if (p + bytes > cur->data() + cur->size) p = nullptr;
   }
   if (!p) {
-    // Hot chunks start at a page (a small graph's elements and links fit), bulk ones at four;
-    // each next chunk of a kind doubles, up to the largest allocation.
-    const size_t first = kind == StateKind::Hot ? 4096 : 16384;
-    size_t size = cur ? std::min(cur->size * 2, kArenaMaxAlloc) : first;
-    size = std::max(size, (bytes + align + sizeof(Prefix) + sizeof(Chunk) + 4095) & ~size_t(4095)) - sizeof(Chunk);
+    // A block of a kilobyte or more that does not fit what is left goes to the heap at its
+    // size: a chunk gathers small blocks (the hot one stays the graph's first, which the worker
+    // prefetches), and an arena wastes less than a page of each kind. A chunk is a page, or
+    // the size of a large first block.
+    if (cur && bytes >= 1024) return nullptr;
+    const size_t size = std::max<size_t>(4096, (bytes + align + sizeof(Prefix) + sizeof(Chunk) + 4095) & ~size_t(4095)) - sizeof(Chunk);
     void* mem = std::aligned_alloc(64, size + sizeof(Chunk));
     if (!mem) throw std::bad_alloc();
     cur = new (mem) Chunk();

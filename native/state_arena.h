@@ -7,8 +7,10 @@
 //           (a FIB snapshot's header, next hops): a few kilobytes, contiguous, which the worker
 //           prefetches a couple of tasks ahead (Engine::worker_main);
 //   - bulk: larger per-graph arrays (a small FIB's trie), contiguous so they share pages.
-// Allocations outside a load (handlers, hot paths) and large ones (over kArenaMaxAlloc) go to
-// the heap as before. An arena's chunks are freed when the graph is gone and the last
+// Chunks are a page (or a large first block's size); a block of a kilobyte or more that does
+// not fit the current chunk goes to the heap at its size, so an arena wastes less than a page
+// of each kind and the first hot chunk keeps the small, hot objects. Allocations outside a
+// load (handlers, packet paths) and those over kArenaMaxAlloc go to the heap as before. An arena's chunks are freed when the graph is gone and the last
 // allocation in them is freed, so state one graph hands to its successor (a FIB taken over
 // in a hot reconfiguration) stays valid for as long as it is used.
 #pragma once
