@@ -32,6 +32,7 @@
 #include "json.h"
 #include "packet.h"
 #include "pool.h"
+#include "state_arena.h"
 
 // The element API's version. Bump it whenever a change to these headers (element.h and what
 // it includes) changes the binary interface an out-of-tree element is compiled against: a
@@ -222,6 +223,8 @@ struct CounterArena {
 class Element {
  public:
   virtual ~Element() = default;
+  // Elements live in their graph's arena (state_arena.h) when the graph loader makes them.
+  PG_STATE_OBJECT
 
   // ---- lifecycle (control thread) ----
   virtual void configure(const Config& conf) {}
@@ -347,12 +350,14 @@ class Element {
     int port = -1;
     Processing processing = Processing::Push;
   };
-  std::string name_, class_name_;
-  std::vector<Link> inputs_, outputs_;
-  std::shared_ptr<const ClassFacts> facts_;
-  uint32_t counter_base_ = 0;
+  // What the packet path reads first, so that it shares the object's first cache line with
+  // the vtable pointer; the links themselves are in the graph's hot arena.
+  StateVector<Link> outputs_, inputs_;
   CounterArena* arena_ = nullptr;
   PacketPool* pool_ = nullptr;
+  uint32_t counter_base_ = 0;
+  std::string name_, class_name_;
+  std::shared_ptr<const ClassFacts> facts_;
   Graph* graph_ = nullptr;
   std::vector<Timer*> timers_;
   bool wants_task_ = false;

@@ -27,6 +27,9 @@ static void wait_on_fds(uint64_t ns) {
   ppoll(p, tls_wait_fds.n, &ts, nullptr);
 }
 
+// The most of a graph's hot arena prefetched before one of its tasks runs (4 KB).
+constexpr uint32_t kPrefetchLines = 64;
+
 // The calling thread's user and system CPU time (one system call; a worker calls it every
 // 10 ms, never per packet).
 static void sample_rusage(std::atomic<uint64_t>& user_ns, std::atomic<uint64_t>& sys_ns) {
@@ -161,11 +164,23 @@ void Engine::worker_main(int index) {
     const TaskList* list = self.tasks.load(std::memory_order_acquire);
     bool busy = false;
     const size_t n = list->tasks.size();
+    const Slot* slots = list->tasks.data();
+    // Two tasks ahead (wrapping into the next round), the graph's hot state and counter row
+    // are fetched into the cache while this task runs: with many graphs on the worker, that
+    // state is rarely still cached from the last round, and fetching it only when the task
+    // dereferences it costs a chain of misses per task (docs/architecture.md, "Many graphs").
+    const size_t ahead = n > 2 ? 2 : 0;
     for (size_t i = 0; i < n; i++) {
-      self.in_task.store(list->tasks[i].element, std::memory_order_relaxed);
-      if (list->tasks[i].element->run_task()) {
+      if (ahead) {
+        const Slot& a = slots[i + ahead < n ? i + ahead : i + ahead - n];
+        for (uint32_t l = 0; l < a.hot_lines; l++) __builtin_prefetch(a.hot + size_t(l) * 64, 1);
+        for (uint32_t l = 0; l < a.counter_lines; l++) __builtin_prefetch(a.counters + size_t(l) * 64, 1);
+      }
+      const Slot& t = slots[i];
+      self.in_task.store(t.element, std::memory_order_relaxed);
+      if (t.element->run_task()) {
         busy = true;
-        list->task_graphs[i]->note_activity(index);
+        Graph::note_activity(t.activity);
       }
     }
     self.in_task.store(nullptr, std::memory_order_relaxed);
@@ -215,10 +230,13 @@ void Engine::publish() {
   for (auto& l : fresh) l = std::make_unique<TaskList>();
   for (auto& [id, g] : graphs_) {
     if (g->paused) continue;
+    // The hot arena (chunks' data start on a cache line) and the worker's counter row.
+    const uint32_t hot_lines = uint32_t(std::min<size_t>(kPrefetchLines, (g->hot_bytes() + 63) / 64));
+    CounterArena& counters = *g->counters();
     for (const TaskRef& t : g->tasks()) {
       if (g->stopped && !t.element->drains_while_stopped()) continue;
-      fresh[size_t(t.worker)]->tasks.push_back(t);
-      fresh[size_t(t.worker)]->task_graphs.push_back(g.get());
+      const char* row = reinterpret_cast<const char*>(counters.row(uint32_t(t.worker)));
+      fresh[size_t(t.worker)]->tasks.push_back(Slot{t.element, g->activity_cell(t.worker), g->hot_begin(), row, hot_lines, counters.stride / 8});
     }
     if (g->stopped) continue;
     for (const TimerRef& t : g->timers()) fresh[size_t(t.worker)]->timers.push_back(t.timer);

@@ -121,9 +121,17 @@ class Engine {
   void set_virtual_time(uint64_t ns);
 
  private:
+  // One task as a worker runs it: the element, where to count the graph's activity, and what
+  // to prefetch a few tasks ahead: the graph's hot state and the worker's counter row.
+  struct Slot {
+    Element* element;
+    uint64_t* activity;
+    const char* hot;
+    const char* counters;
+    uint32_t hot_lines, counter_lines;
+  };
   struct TaskList {
-    std::vector<TaskRef> tasks;  // with the graph, for activity accounting
-    std::vector<Graph*> task_graphs;
+    std::vector<Slot> tasks;
     std::vector<Timer*> timers;
   };
   struct alignas(64) Worker {

@@ -121,6 +121,7 @@ Graph::Graph(const std::string& plan_json, PacketPool& pool, int workers, int& n
   } catch (const json::ParseError& e) {
     throw PlanError(std::string("plan is not valid JSON: ") + e.what());
   }
+  ArenaScope scope(arena_.get());  // what the elements allocate while they load is the graph's
   load(plan, pool, workers, next_worker);
 }
 
@@ -297,7 +298,7 @@ void Graph::set_ports(Element& e, const json::Value& ins, const json::Value& out
   if (nout < lo_out || nout > hi_out) throw PlanError(d + ": has " + std::to_string(nout) + " output(s), the class takes " + pc_out);
   std::string pr_in, pr_out;
   split_code(e.facts().processing, pr_in, pr_out);
-  auto side = [&](const json::Value& arr, std::vector<Element::Link>& links, const std::string& code, const char* what) {
+  auto side = [&](const json::Value& arr, StateVector<Element::Link>& links, const std::string& code, const char* what) {
     for (size_t p = 0; p < arr.as_array().size(); p++) {
       const json::Value& v = arr.as_array()[p];
       if (!v.is_string() || (v.as_string() != "push" && v.as_string() != "pull"))
@@ -474,7 +475,9 @@ void Graph::make_counters(int workers) {
   }
   counters_ = std::make_shared<CounterArena>(uint32_t(workers) + 1, slots);
   for (auto& e : elements_) e->arena_ = counters_.get();
-  activity_.reset(new uint64_t[size_t(workers) * 8]());
+  const size_t bytes = size_t(workers) * 8 * sizeof(uint64_t);
+  activity_.reset(static_cast<uint64_t*>(state_alloc(bytes, 64, StateKind::Hot)));
+  std::memset(activity_.get(), 0, bytes);
 }
 
 void Graph::initialize_elements() {

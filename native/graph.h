@@ -65,10 +65,17 @@ class Graph {
   bool has_sources() const;
   uint64_t held_packets() const;
   uint64_t activity() const;
-  void note_activity(int worker) {
-    std::atomic_ref<uint64_t> a(activity_[worker * 8]);
+  // A worker's activity cell (the engine keeps the pointer beside each task it runs).
+  uint64_t* activity_cell(int worker) { return &activity_[size_t(worker) * 8]; }
+  static void note_activity(uint64_t* cell) {
+    std::atomic_ref<uint64_t> a(*cell);
     a.store(a.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
+  // The graph's hot state (elements, links, activity cells, small tables: state_arena.h),
+  // which the worker prefetches before running one of its tasks.
+  const char* hot_begin() const { return arena_->hot_begin(); }
+  size_t hot_bytes() const { return arena_->hot_bytes(); }
+  size_t arena_bytes() const { return arena_->reserved(); }
 
   // Profiling (native/profile.h): point every link and task at a timing probe, or back
   // at the elements, and zero the profile. Only while no worker is inside the graph
@@ -115,6 +122,9 @@ class Graph {
   void initialize_elements();
   void prepare_takes();
   void place_tasks(int workers, int& next_worker);
+  // Where the graph's elements and small tables are allocated while it loads; freed (chunk by
+  // chunk) once they are, so it is declared before everything allocated in it.
+  std::unique_ptr<StateArena> arena_ = std::make_unique<StateArena>();
   std::string name_;
   const Graph* predecessor_ = nullptr;  // while loading a replacement
   std::vector<std::unique_ptr<Element>> elements_;
@@ -122,7 +132,7 @@ class Graph {
   std::vector<TaskRef> tasks_;
   std::vector<TimerRef> timers_;
   std::shared_ptr<CounterArena> counters_;
-  std::unique_ptr<uint64_t[]> activity_;  // per worker, a cache line apart
+  std::unique_ptr<uint64_t[], StateFree> activity_;  // per worker, a cache line apart
   int workers_ = 1;
   bool profiling_ = false;
   std::vector<std::unique_ptr<Element>> probes_;  // ProfileProbe per element, made on first use

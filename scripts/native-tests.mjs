@@ -20,8 +20,9 @@ const out = join(root, 'build', 'native-tests');
 const units = [
   { name: 'hash_table', sources: ['test/native/hash_table_test.cc'] },
   { name: 'ring', sources: ['test/native/ring_test.cc'] },
-  { name: 'lpm', sources: ['test/native/lpm_test.cc', 'native/fib/lpm.cc'] },
+  { name: 'lpm', sources: ['test/native/lpm_test.cc', 'native/fib/lpm.cc', 'native/state_arena.cc'] },
   { name: 'token_bucket', sources: ['test/native/token_bucket_test.cc'] },
+  { name: 'state_arena', sources: ['test/native/state_arena_test.cc', 'native/state_arena.cc', 'native/fib/lpm.cc'] },
 ];
 
 // binding.gyp's flags (C++20, warnings, -march) at -O2; the sanitizer build at -O1 like

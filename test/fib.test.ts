@@ -287,6 +287,51 @@ for (const width of [32, 128] as Width[]) {
     });
   }
 
+  // A table configured in the plan is built in its graph's arena (native/state_arena.h); routes
+  // added later by the handler rebuild it on the heap, past the small table's 8-bit root to the
+  // 16-bit one, and a hot reconfiguration hands the table to a successor graph, the old graph
+  // (and its arena) going away while the table it built lives on.
+  t.test(`${fam}: a configured small table grows through the add handler to a large one and survives its graph's replacement`, async (t) => {
+    const rt = new Runtime({ threads: 1, poolBuffers: 1024 });
+    try {
+      rt.start();
+      const r = rng(width + 41);
+      const ref = new RefTable(width);
+      const first = randomTable(r, width, 300, OUTPUTS);
+      first.forEach((x) => ref.set(x));
+      let g = load(rt, width, first.map((x) => x.text), `grow${width}`);
+      let bad = check(t, g, ref, testAddresses(r, width, ref.routes(), 400), 'as configured');
+      const more = randomTable(r, width, 6000, OUTPUTS).filter((x) => !ref.has(x.key, x.len));
+      for (let i = 0; i < more.length; i += 1500) {
+        const chunk = more.slice(i, i + 1500);
+        g.write('rt', 'add', chunk.map((x) => x.text).join('\n'));
+        chunk.forEach((x) => ref.set(x));
+        bad += check(t, g, ref, testAddresses(r, width, ref.routes(), 300), `${ref.size} routes`);
+      }
+      t.ok(ref.size > 4096, `grown to ${ref.size} routes (a large table's root)`);
+      t.equal(g.read('rt', 'count'), String(ref.size), 'the count');
+      // The successor takes the table; then the old graph is freed, and more changes follow.
+      g = g.replace(
+        compile(
+          graph(`grow${width}`, () => {
+            const el = (width === 32 ? IPLookup : LookupIP6Route)({ routes: [] }, 'rt');
+            InfiniteSource({ limit: 0 }).to(el);
+            for (let k = 0; k < OUTPUTS; k++) el.out(k).to(Discard());
+          }),
+        ),
+      );
+      bad += check(t, g, ref, testAddresses(r, width, ref.routes(), 400), 'after the replacement');
+      const gone = ref.routes().slice(0, 200);
+      g.write('rt', 'remove', gone.map((x) => prefixText(x.key, x.len, width)).join('\n'));
+      gone.forEach((x) => ref.delete(x.key, x.len));
+      bad += check(t, g, ref, testAddresses(r, width, ref.routes(), 400), 'after removes on the successor');
+      t.equal(bad, 0, 'every lookup agrees with the reference');
+      t.same(tableLines(g, width), canonicalTable(ref), 'the final table');
+    } finally {
+      rt.close();
+    }
+  });
+
   t.test(`${fam}: memory grows with the routes; an empty table costs about a kilobyte`, async (t) => {
     const rt = new Runtime({ threads: 1, poolBuffers: 256 });
     try {

@@ -1,6 +1,6 @@
 // The native unit tests (test/native/*_test.cc): the hash table (native/hash_table.h), the
-// ring (native/ring.h), the FIB's LPM (native/fib/lpm.*) and the token bucket
-// (native/token_bucket.h), each a C++ program built by scripts/native-tests.mjs plainly and
+// ring (native/ring.h), the FIB's LPM (native/fib/lpm.*), the token bucket
+// (native/token_bucket.h) and the per-graph state arenas (native/state_arena.*), each a C++ program built by scripts/native-tests.mjs plainly and
 // with AddressSanitizer and UndefinedBehaviorSanitizer.
 // Each program prints an "ok ..." line per group of checks and a total; this test requires
 // a clean exit, the groups each unit must run, a non-zero number of checks and no failure.
@@ -25,6 +25,8 @@ const groups: Record<string, string[]> = {
   lpm: ['empty table', 'IPv4: 300 random', 'IPv4: 6000 random', 'IPv6: 300 random', 'IPv6: 5000 random', 'IPv4: 3000 incremental changes on 300',
     'IPv4: 3000 incremental changes on 5000', 'IPv6: 2000 incremental changes on 300', 'IPv6: 2000 incremental changes on 5000',
     'IPv4: a reader thread', 'IPv6: a reader thread'],
+  state_arena: ['outside a scope, blocks come from the heap', 'in a scope, blocks come from its arena', 'nested scopes restore the outer arena',
+    'an LPM table built in an arena'],
   token_bucket: ['byte bucket at 1 Mbit/s', 'byte bucket at 100000 Mbit/s', 'packet bucket at 1000 packets/s', 'packet bucket at 10000000000 packets/s',
     'set_rate and set_depth'],
 };

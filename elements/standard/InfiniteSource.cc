@@ -59,7 +59,7 @@ class InfiniteSource final : public Element {
   void add_handlers(std::vector<Handler>& h) override { pacing_.add_handlers(h); }
 
  private:
-  std::vector<uint8_t> template_;
+  StateVector<uint8_t> template_;  // in the graph's hot state: copied into every packet
   SourcePacing pacing_;
   uint32_t c_packets_ = 0, c_bytes_ = 0, c_pool_empty_ = 0, c_rate_shortfall_ = 0;
 };

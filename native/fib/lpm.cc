@@ -84,13 +84,12 @@ struct Builder {
 };
 
 namespace {
-// A vector holding v's elements with room for `extra` more.
-template <class T>
-void refit(std::vector<T>& v, size_t extra) {
-  std::vector<T> w;
-  w.reserve(v.size() + extra);
-  w.assign(v.begin(), v.end());
-  v.swap(w);
+// `to` set to the built elements with room for `extra` more: the table's arrays are allocated
+// once, at their size (the build's growing vectors stay out of the graph's arena).
+template <class V, class T>
+void refit(V& to, const std::vector<T>& built, size_t extra) {
+  to.reserve(built.size() + extra);
+  to.assign(built.begin(), built.end());
 }
 }  // namespace
 
@@ -108,15 +107,16 @@ std::unique_ptr<LpmTable> LpmTable::build(std::vector<Route> routes, unsigned wi
   t->width_ = width;
   t->root_bits_ = routes.size() > kSmallRoutes ? 16 : 8;
   t->root_.assign(size_t(1) << t->root_bits_, 0);
+  std::vector<Node> nodes;
+  std::vector<uint32_t> vals;
   if (routes.size() > kSmallRoutes) {
-    t->nodes_.reserve(routes.size() / 16);
-    t->vals_.reserve(routes.size());
+    nodes.reserve(routes.size() / 16);
+    vals.reserve(routes.size());
   }
-  Builder b{t->nodes_, t->vals_};
+  Builder b{nodes, vals};
   b.fill(routes.data(), routes.data() + routes.size(), 0, t->root_bits_, t->root_.data());
-  t->root_.shrink_to_fit();
-  refit(t->nodes_, spare_div ? t->nodes_.size() / spare_div + 4 : 0);
-  refit(t->vals_, spare_div ? t->vals_.size() / spare_div + 32 : 0);
+  refit(t->nodes_, nodes, spare_div ? nodes.size() / spare_div + 4 : 0);
+  refit(t->vals_, vals, spare_div ? vals.size() / spare_div + 32 : 0);
   return t;
 }
 

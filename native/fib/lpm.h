@@ -54,6 +54,7 @@
 #include <vector>
 
 #include "address.h"
+#include "state_arena.h"
 
 namespace pg::fib {
 
@@ -81,6 +82,9 @@ inline u128 prefix_mask(unsigned len) { return len == 0 ? u128(0) : ~u128(0) << 
 
 class LpmTable {
  public:
+  // Built while its graph loads, the table's header is in the graph's hot state and its arrays
+  // in its bulk state (state_arena.h); built later (a handler), both on the heap.
+  PG_STATE_OBJECT
   // Build from routes (any order; prefixes must be unique and have no bits beyond len).
   // width: 32 (IPv4) or 128 (IPv6). spare_div: reserve room for update(), 1/spare_div of
   // the table more (0: none).
@@ -159,9 +163,9 @@ class LpmTable {
   void expand(uint32_t n, uint32_t* slots) const;
 
   unsigned width_ = 32, root_bits_ = 8;
-  std::vector<uint32_t> root_;
-  std::vector<Node> nodes_;
-  std::vector<uint32_t> vals_;
+  StateVector<uint32_t, StateKind::Bulk> root_;
+  StateVector<Node, StateKind::Bulk> nodes_;
+  StateVector<uint32_t, StateKind::Bulk> vals_;
 };
 
 // ECMP: next-hop index -> one member or a group of members; members are the caller's own
@@ -197,8 +201,8 @@ class NextHopTable {
   struct Entry {
     uint32_t first, count;
   };
-  std::vector<Entry> entries_;
-  std::vector<uint32_t> members_;
+  StateVector<Entry> entries_;
+  StateVector<uint32_t> members_;
   std::map<std::vector<uint32_t>, uint32_t> index_;
 };
 

@@ -268,7 +268,7 @@ std::unique_ptr<Snapshot> RouteSet::build() {
   s->lpm = LpmTable::build(std::move(routes), width_, spare_div_);
   s->nexthops.reserve_spare(s->nexthops.size() / spare_div_ + 4);
   s->hops.reserve(s->hops.size() + s->hops.size() / spare_div_ + 4);
-  changed_.clear();
+  changed_ = {};  // its capacity too: a table's worth of prefixes, kept by every router otherwise
   changed_all_ = false;
   // Forget hop lists no route uses any more, once they are many.
   size_t used = 0;
@@ -358,7 +358,7 @@ bool RouteSet::patch(Snapshot& s) {
       if (spare_div_ > 2) spare_div_ /= 2;  // the spare room ran out: more next time
       return false;
     }
-  changed_.clear();
+  changed_ = {};
   return true;
 }
 

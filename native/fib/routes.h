@@ -38,9 +38,10 @@ struct Hop {
 
 // What workers read: immutable once published.
 struct Snapshot {
+  PG_STATE_OBJECT  // with its next hops, in its graph's hot state when built as the graph loads
   std::unique_ptr<LpmTable> lpm;
   NextHopTable nexthops;  // next-hop index -> members (indexes into hops)
-  std::vector<Hop> hops;
+  StateVector<Hop> hops;
   size_t memory() const { return lpm->memory() + nexthops.memory() + hops.capacity() * sizeof(Hop) + sizeof(Snapshot); }
 };
 

@@ -1,0 +1,100 @@
+// Per-graph state memory (design: state_arena.h).
+#include "state_arena.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+namespace pg {
+
+// A chunk: this header (one cache line), then bump-allocated blocks. `refs` counts the blocks
+// still allocated in it plus one for its arena while the arena is open.
+struct alignas(64) StateArena::Chunk {
+  std::atomic<int64_t> refs{1};
+  size_t size = 0;  // bytes after the header
+  size_t used = 0;
+  char* data() { return reinterpret_cast<char*>(this) + sizeof(Chunk); }
+};
+
+namespace {
+
+// Before every block: its chunk (null: a heap block) and, for a heap block, the distance back
+// to what malloc returned.
+struct Prefix {
+  StateArena::Chunk* chunk;
+  uint64_t offset;
+};
+static_assert(sizeof(Prefix) == 16);
+
+thread_local StateArena* tls_arena = nullptr;
+
+char* align_up(char* p, size_t align) { return reinterpret_cast<char*>((reinterpret_cast<uintptr_t>(p) + align - 1) & ~(uintptr_t(align) - 1)); }
+
+void release(StateArena::Chunk* c) noexcept {
+  if (c->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    c->~Chunk();
+    std::free(c);
+  }
+}
+
+}  // namespace
+
+StateArena::~StateArena() {
+  for (Chunk* c : chunks_) release(c);
+}
+
+void* StateArena::allocate(size_t bytes, size_t align, StateKind kind) {
+  if (bytes > kArenaMaxAlloc) return nullptr;
+  align = std::max<size_t>(align, 16);
+  Chunk*& cur = current_[size_t(kind)];
+  char* p = nullptr;
+  if (cur) {
+    p = align_up(cur->data() + cur->used + sizeof(Prefix), align);
+    if (p + bytes > cur->data() + cur->size) p = nullptr;
+  }
+  if (!p) {
+    // A block of a kilobyte or more that does not fit what is left goes to the heap at its
+    // size: a chunk gathers small blocks (the hot one stays the graph's first, which the worker
+    // prefetches), and an arena wastes less than a page of each kind. A chunk is a page, or
+    // the size of a large first block.
+    if (cur && bytes >= 1024) return nullptr;
+    const size_t size = std::max<size_t>(4096, (bytes + align + sizeof(Prefix) + sizeof(Chunk) + 4095) & ~size_t(4095)) - sizeof(Chunk);
+    void* mem = std::aligned_alloc(64, size + sizeof(Chunk));
+    if (!mem) throw std::bad_alloc();
+    cur = new (mem) Chunk();
+    cur->size = size;
+    chunks_.push_back(cur);
+    reserved_ += size + sizeof(Chunk);
+    if (kind == StateKind::Hot && !first_hot_) first_hot_ = cur;
+    p = align_up(cur->data() + sizeof(Prefix), align);
+  }
+  *reinterpret_cast<Prefix*>(p - sizeof(Prefix)) = Prefix{cur, 0};
+  cur->used = size_t(p + bytes - cur->data());
+  cur->refs.fetch_add(1, std::memory_order_relaxed);
+  return p;
+}
+
+const char* StateArena::hot_begin() const { return first_hot_ ? first_hot_->data() : nullptr; }
+size_t StateArena::hot_bytes() const { return first_hot_ ? first_hot_->used : 0; }
+
+ArenaScope::ArenaScope(StateArena* arena) : previous_(tls_arena) { tls_arena = arena; }
+ArenaScope::~ArenaScope() { tls_arena = previous_; }
+
+void* state_alloc(size_t bytes, size_t align, StateKind kind) {
+  if (tls_arena)
+    if (void* p = tls_arena->allocate(bytes, align, kind)) return p;
+  align = std::max<size_t>(align, 16);
+  char* raw = static_cast<char*>(std::malloc(bytes + align + sizeof(Prefix)));
+  if (!raw) throw std::bad_alloc();
+  char* p = align_up(raw + sizeof(Prefix), align);
+  *reinterpret_cast<Prefix*>(p - sizeof(Prefix)) = Prefix{nullptr, uint64_t(p - raw)};
+  return p;
+}
+
+void state_free(void* p) noexcept {
+  if (!p) return;
+  const Prefix x = *reinterpret_cast<Prefix*>(static_cast<char*>(p) - sizeof(Prefix));
+  if (x.chunk) release(x.chunk);
+  else std::free(static_cast<char*>(p) - x.offset);
+}
+
+}  // namespace pg
