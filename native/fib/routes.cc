@@ -173,7 +173,7 @@ uint32_t RouteSet::intern(const std::vector<Hop>& hops) {
   return id;
 }
 
-void RouteSet::add_lines(const std::vector<std::pair<std::string, std::string>>& lines, bool replace) {
+void RouteSet::add_lines(const std::vector<std::pair<std::string, std::string>>& lines, bool replace, size_t limit) {
   // All or nothing. replace: parse everything, then apply (only parsing can fail).
   // Otherwise insert as we go (one hash operation a route) and, on an error, erase what
   // this call inserted (all of it new).
@@ -216,11 +216,26 @@ void RouteSet::add_lines(const std::vector<std::pair<std::string, std::string>>&
     }
     throw std::runtime_error(name(i) + ": prefix " + prefix_text(key, len) + " is already in the table");
   }
+  if (limit != SIZE_MAX && replace) {
+    // Count the prefixes this call adds (not replaces), each once, before changing anything.
+    std::unordered_map<Prefix, bool, PrefixHash> fresh;
+    for (auto& [k, id] : parsed)
+      if (!routes_.find(k)) fresh.emplace(k, true);
+    if (routes_.size() + fresh.size() > limit) throw std::runtime_error(over_limit(routes_.size() + fresh.size(), limit));
+  } else if (routes_.size() > limit) {
+    const size_t would = routes_.size();
+    for (const Prefix& k : inserted) routes_.erase(k);
+    throw std::runtime_error(over_limit(would, limit));
+  }
   for (auto& [k, id] : parsed) {
     routes_.assign(k, id);
     changed_.push_back(k);
   }
   changed_.insert(changed_.end(), inserted.begin(), inserted.end());
+}
+
+std::string over_limit(size_t would, size_t limit) {
+  return "the change would make " + std::to_string(would) + " routes, more than the table's limit of " + std::to_string(limit) + " (max_routes)";
 }
 
 void RouteSet::remove_prefixes(const std::vector<std::string>& prefixes) {

@@ -42,6 +42,15 @@ struct Snapshot {
   NextHopTable nexthops;  // next-hop index -> members (indexes into hops)
   std::vector<Hop> hops;
   size_t memory() const { return lpm->memory() + nexthops.memory() + hops.capacity() * sizeof(Hop) + sizeof(Snapshot); }
+  // A private copy with the same spare room (RouteSet::patch can bring it up to date).
+  std::unique_ptr<Snapshot> copy() const {
+    auto s = std::make_unique<Snapshot>();
+    s->lpm = lpm->copy();
+    s->nexthops = nexthops.copy();
+    s->hops.reserve(hops.capacity());
+    s->hops.assign(hops.begin(), hops.end());
+    return s;
+  }
 };
 
 struct Prefix {
@@ -123,8 +132,9 @@ class RouteSet {
   // Add routes: each entry is (label, text); errors name the label and the text, e.g.
   // "route 3 ('10.0.0.0/33 1'): prefix length '33' must be ...".
   // replace: an existing prefix is replaced; otherwise a prefix given twice is an error.
-  // All or nothing: on an error nothing changes.
-  void add_lines(const std::vector<std::pair<std::string, std::string>>& lines, bool replace);
+  // All or nothing: on an error nothing changes. limit: the most routes the set may hold
+  // afterwards (SIZE_MAX: no limit); a change beyond it is refused whole.
+  void add_lines(const std::vector<std::pair<std::string, std::string>>& lines, bool replace, size_t limit = SIZE_MAX);
   // Add the routes of a file, read line by line (never whole; see for_each_route_line); errors
   // name the file and the line. For a set being configured: on an error it is left part-filled.
   void add_file(const std::string& path);
@@ -154,6 +164,8 @@ class RouteSet {
   bool patch(Snapshot& s);
   std::string table() const;  // canonical text, one route per line, sorted by prefix
   size_t size() const { return routes_.size(); }
+  // Prefixes changed since the last build() or patch() (every one: SIZE_MAX).
+  size_t pending() const { return changed_all_ ? SIZE_MAX : changed_.size(); }
   // The highest output a route sends to (-1: no route), and the output count routes are
   // checked against: a set moves to a hot-reconfigured element that has at least that many.
   int64_t highest_output() const {
@@ -208,6 +220,9 @@ class RouteSet {
   // often is rebuilt less often, and one that is not costs little.
   unsigned spare_div_ = 8;
 };
+
+// The refusal of a change that would leave more routes than a table's limit.
+std::string over_limit(size_t would, size_t limit);
 
 // Split text into lines, dropping comments ('#' to the end of the line) and blank lines.
 // Each kept line comes with its 1-based line number.

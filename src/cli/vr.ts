@@ -1,7 +1,7 @@
 // `pktgraph serve` (an engine hosting virtual routers) and `pktgraph vr list|show|create|
 // start|stop|reconfigure|delete`, which talk to it through its control socket (src/service/client.ts).
 import { NoEngineError } from '../control/client.js';
-import type { RouterInfoT } from '../service/api.js';
+import { QUOTA_NAMES, type QuotaName, type QuotasT, type RouterInfoT } from '../service/api.js';
 import { Engine, EngineError } from '../service/client.js';
 import { CliError } from './errors.js';
 import { table } from './format.js';
@@ -12,6 +12,19 @@ export interface ServeCommandOptions {
   threads?: number;
   pool?: number;
   bufferSize?: number;
+  quota?: string[];
+}
+
+/** `--quota routes=1000,buffers=4096` (repeatable): quotas by name, 'none' for no limit. */
+export function parseQuotas(list: string[]): QuotasT {
+  const out: QuotasT = {};
+  for (const item of list.flatMap((l) => l.split(','))) {
+    const m = /^([a-z]+)=(\d+|none)$/.exec(item.trim());
+    if (!m || !(QUOTA_NAMES as string[]).includes(m[1]))
+      throw new CliError(`--quota expects NAME=N or NAME=none with NAME one of ${QUOTA_NAMES.join(', ')}, got '${item}'`);
+    out[m[1] as QuotaName] = m[2] === 'none' ? null : Number(m[2]);
+  }
+  return out;
 }
 
 export async function serveCommand(opts: ServeCommandOptions): Promise<void> {
@@ -22,6 +35,7 @@ export async function serveCommand(opts: ServeCommandOptions): Promise<void> {
   try {
     result = await serveEngine({
       socketPath,
+      quotas: parseQuotas(opts.quota ?? []),
       threads: opts.threads,
       poolBuffers: opts.pool,
       bufferSize: opts.bufferSize,
@@ -38,7 +52,7 @@ export async function serveCommand(opts: ServeCommandOptions): Promise<void> {
   console.log(`pktgraph: stopped ${why}: every virtual router deleted, every buffer back in the pool (${available} of ${capacity})`);
 }
 
-async function call<T>(control: string | undefined, f: (e: Engine) => Promise<T>): Promise<T> {
+export async function call<T>(control: string | undefined, f: (e: Engine) => Promise<T>): Promise<T> {
   const engine = new Engine(control);
   try {
     return await f(engine);
@@ -70,12 +84,15 @@ export async function vrShowCommand(name: string, opts: ControlOpts) {
   console.log(`  graph:   ${r.graph} from ${sourceText(r)}`);
   console.log(`  created: ${r.created}`);
   if (r.heldPackets !== null) console.log(`  held:    ${r.heldPackets} packets`);
+  console.log('  quotas:');
+  for (const l of table(Object.entries(r.quotas).map(([q, u]) => [q, `${u.used} of ${u.limit ?? 'no limit'}`]), '    ')) console.log(l);
   console.log(`  elements (read them as ${r.name}/ELEMENT.HANDLER):`);
   for (const l of table(r.elementList.map((e) => [`${r.name}/${e.name}`, e.class]), '    ')) console.log(l);
 }
 
-export async function vrCreateCommand(name: string, file: string, opts: ControlOpts & { param?: string[]; start?: boolean }) {
-  const r = await call(opts.control, (e) => e.createRouter(name, { file, params: parseParams(opts.param ?? []) }, { start: opts.start }));
+export async function vrCreateCommand(name: string, file: string, opts: ControlOpts & { param?: string[]; start?: boolean; quota?: string[] }) {
+  const quotas = parseQuotas(opts.quota ?? []);
+  const r = await call(opts.control, (e) => e.createRouter(name, { file, params: parseParams(opts.param ?? []) }, { start: opts.start, quotas }));
   console.log(opts.json ? JSON.stringify(r, null, 2) : line(r));
 }
 
@@ -99,6 +116,13 @@ export async function vrDeleteCommand(name: string, opts: ControlOpts) {
   const r = await call(opts.control, (e) => e.deleteRouter(name));
   if (opts.json) return console.log(JSON.stringify(r, null, 2));
   console.log(`virtual router '${r.name}' deleted; ${r.releasedPackets} packet${r.releasedPackets === 1 ? '' : 's'} it held went back to the pool`);
+}
+
+export async function vrQuotaCommand(name: string, quotas: string[], opts: ControlOpts) {
+  const q = parseQuotas(quotas);
+  const use = await call(opts.control, (e) => (quotas.length ? e.setQuotas(name, q) : e.showRouter(name).then((r) => r.quotas)));
+  if (opts.json) return console.log(JSON.stringify(use, null, 2));
+  for (const l of table([['QUOTA', 'USED', 'LIMIT'], ...Object.entries(use).map(([k, u]) => [k, String(u.used), u.limit === null ? 'none' : String(u.limit)])])) console.log(l);
 }
 
 export async function vrShutdownCommand(opts: ControlOpts) {

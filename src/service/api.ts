@@ -39,6 +39,30 @@ export const RouterSource = Type.Union([
  */
 export const RouterState = Type.Union([Type.Literal('defined'), Type.Literal('running'), Type.Literal('stopped'), Type.Literal('failed')]);
 
+/**
+ * A virtual router's quotas: the most it may hold of each table and buffer a tenant can fill,
+ * so that hitting one hurts only that tenant. Elements declare what they hold of each in their
+ * descriptors (`quotas`); a plan whose elements could hold more is refused before it loads.
+ */
+const quotaField = (description: string) => Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 2 ** 32 }), Type.Null()], { description: `${description}; null: no limit` }));
+export const Quotas = Type.Object(
+  {
+    routes: quotaField('routes in all its FIB tables (IPLookup, LookupIP6Route): a route request beyond it is refused, nothing changed'),
+    nat: quotaField("NAT mappings: the sum of its IPRewriters' capacity (a new flow beyond a full table is dropped and counted in drops_table_full)"),
+    neighbours: quotaField("ARP and ND entries: the sum of its ARPQueriers' and IP6NDSolicitors' entryCapacity (a new address beyond is dropped and counted in drops_table_full)"),
+    buffers: quotaField('packet buffers its queues may hold: the sum of their capacities (Queue, CoDel, FQCoDel, HTBSched leaves, packets ARPQuerier and IP6NDSolicitor hold while resolving)'),
+  },
+  { additionalProperties: false },
+);
+export type QuotaName = keyof Static<typeof Quotas>;
+export const QUOTA_NAMES = Object.keys(Quotas.properties) as QuotaName[];
+
+/** One quota: what the router holds (or has reserved, by its configuration) against its limit. */
+export const QuotaUse = Type.Object({
+  used: Type.Integer({ description: 'routes in its tables now (routes), or what its configuration reserves (nat, neighbours, buffers)' }),
+  limit: Type.Union([Type.Integer(), Type.Null()], { description: 'the quota; null: no limit' }),
+});
+
 export const RouterInfo = Type.Object({
   name: RouterName,
   state: RouterState,
@@ -53,6 +77,7 @@ export const RouterDetail = Type.Object({
   ...RouterInfo.properties,
   elementList: Type.Array(Type.Object({ name: Type.String(), class: Type.String() }), { description: 'every element, addressed as VR/element' }),
   heldPackets: Type.Union([Type.Integer(), Type.Null()], { description: 'packets its elements hold (queues), null while it is not loaded' }),
+  quotas: Type.Record(Type.String(), QuotaUse, { description: 'each quota (routes, nat, neighbours, buffers): use against limit' }),
 });
 
 export const PoolStats = Type.Object({
@@ -72,6 +97,24 @@ export const SwapInfo = Type.Object({
 
 const NameRequest = Type.Object({ name: RouterName }, { additionalProperties: false });
 
+/** Which FIB table of a router a route request addresses. */
+const RouteTarget = {
+  name: RouterName,
+  table: Type.Optional(Type.String({ minLength: 1, description: "the FIB element (IPLookup or LookupIP6Route) by name; default: the router's only one for the routes' family" })),
+  family: Type.Optional(Type.Union([Type.Literal('ipv4'), Type.Literal('ipv6')], { description: 'the family whose table is meant, when the routes do not say it (route.show, route.load)' })),
+};
+const RouteLines = Type.Array(Type.String({ minLength: 1 }), {
+  minItems: 1,
+  description: "routes as IPLookup takes them: 'PREFIX OUTPUT', 'PREFIX GATEWAY OUTPUT', 'PREFIX [via GW] [dev OUTPUT]' or multipath",
+});
+const RouteChange = Type.Object({
+  name: RouterName,
+  table: Type.String({ description: 'the FIB element changed' }),
+  changed: Type.Optional(Type.Integer({ description: 'routes (or prefixes) the request gave (not for route.load)' })),
+  count: Type.Integer({ description: 'routes in the table afterwards' }),
+  ns: Type.Integer({ description: 'time the engine took to check, apply and publish the change, ns' }),
+});
+
 /** Every operation: its request, its answer and what it does. */
 export const operations = {
   'vr.list': {
@@ -85,8 +128,8 @@ export const operations = {
     answer: RouterDetail,
   },
   'vr.create': {
-    doc: 'define a virtual router: its graph is loaded and compiled first, and a graph that fails to compile changes nothing; `start` also starts it',
-    request: Type.Object({ name: RouterName, source: RouterSource, start: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+    doc: "define a virtual router: its graph is loaded and compiled first, and a graph that fails to compile or holds more than its quotas changes nothing; `quotas` default to the engine's (`pktgraph serve --quota`); `start` also starts it",
+    request: Type.Object({ name: RouterName, source: RouterSource, start: Type.Optional(Type.Boolean()), quotas: Type.Optional(Quotas) }, { additionalProperties: false }),
     answer: RouterInfo,
   },
   'vr.start': {
@@ -112,6 +155,50 @@ export const operations = {
     request: NameRequest,
     answer: Type.Object({ name: RouterName, releasedPackets: Type.Integer({ description: 'packets it held, now back in the pool' }), pool: PoolStats }),
   },
+  'vr.quota': {
+    doc: "change a virtual router's quotas (the fields given; null lifts one): refused, nothing changed, when it holds more than a new quota already (routes in its tables, or what its graph reserves)",
+    request: Type.Object({ name: RouterName, quotas: Quotas }, { additionalProperties: false }),
+    answer: Type.Record(Type.String(), QuotaUse),
+  },
+  'route.add': {
+    doc: 'add routes for new prefixes to a running or stopped router\'s FIB table: a prefix already there is refused, naming it; all or nothing, visible to the data path at one instant',
+    request: Type.Object({ ...RouteTarget, routes: RouteLines }, { additionalProperties: false }),
+    answer: RouteChange,
+  },
+  'route.replace': {
+    doc: 'add routes, each replacing the route of its prefix if there is one; all or nothing, visible at one instant',
+    request: Type.Object({ ...RouteTarget, routes: RouteLines }, { additionalProperties: false }),
+    answer: RouteChange,
+  },
+  'route.del': {
+    doc: 'remove the routes of prefixes: a prefix with no route is refused, naming it; all or nothing, visible at one instant',
+    request: Type.Object({ ...RouteTarget, prefixes: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: "prefixes: 'ADDRESS/LEN', a bare address or 'default'" }) }, { additionalProperties: false }),
+    answer: RouteChange,
+  },
+  'route.load': {
+    doc: "the routes of a file the engine reads itself (one per line, '#' comments, gzip when the name ends in .gz), the fast way to program many: `mode` add (new prefixes only, the default), replace, or set (the file becomes the whole table); all or nothing, visible at one instant",
+    request: Type.Object(
+      {
+        ...RouteTarget,
+        file: Type.String({ minLength: 1, description: 'an absolute path the engine can read (the client makes a relative one absolute)' }),
+        mode: Type.Optional(Type.Union([Type.Literal('add'), Type.Literal('replace'), Type.Literal('set')], { description: 'add (default), replace or set' })),
+      },
+      { additionalProperties: false },
+    ),
+    answer: RouteChange,
+  },
+  'route.show': {
+    doc: "a router's FIB table: every route sorted by prefix, or with `lookup` the route one address takes",
+    request: Type.Object({ ...RouteTarget, lookup: Type.Optional(Type.String({ minLength: 1, description: 'an address to look up in the published table' })) }, { additionalProperties: false }),
+    answer: Type.Object({
+      name: RouterName,
+      table: Type.String(),
+      class: Type.String(),
+      count: Type.Integer(),
+      routes: Type.Optional(Type.Array(Type.String(), { description: "'PREFIX [via GW] dev OUTPUT', sorted by prefix" })),
+      lookup: Type.Optional(Type.String({ description: "'[via GW] dev OUTPUT' or 'no route'" })),
+    }),
+  },
   'engine.status': {
     doc: 'the engine: worker threads, the packet pool and how many virtual routers are in each state',
     request: Type.Object({}, { additionalProperties: false }),
@@ -128,6 +215,7 @@ export type OperationName = keyof typeof operations;
 export type OperationRequest<O extends OperationName> = Static<(typeof operations)[O]['request']>;
 export type OperationAnswer<O extends OperationName> = Static<(typeof operations)[O]['answer']>;
 export type RouterSourceT = Static<typeof RouterSource>;
+export type QuotasT = Static<typeof Quotas>;
 export type RouterStateT = Static<typeof RouterState>;
 export type RouterInfoT = Static<typeof RouterInfo>;
 export type RouterDetailT = Static<typeof RouterDetail>;

@@ -5,7 +5,7 @@ import { Runtime, type EngineOptions } from '../runtime/runtime.js';
 import type { ControlResponse } from '../control/protocol.js';
 import { asRequest, graphRequest, requestText, startControlServer, type ControlServer } from '../control/server.js';
 import { VirtualRouters } from './routers.js';
-import { isOperation } from './api.js';
+import { isOperation, type QuotasT } from './api.js';
 
 /**
  * One request to a serving engine: a service operation (`{ op: 'vr.create', args }`), or a
@@ -32,13 +32,18 @@ export async function handleServiceRequest(routers: VirtualRouters, request: unk
     // counters and profile of a whole router: `graph` alone, or the element field naming just the router.
     const whole = (req.op === 'counters' || req.op === 'profile') && graph === undefined && element !== undefined && !element.includes('/');
     const t = whole ? routers.target(element, undefined) : routers.target(graph, element);
-    return { ok: true, value: graphRequest(t.graph, { ...req, element: t.element }) };
+    if (req.op === 'write') routers.checkWrite(t.graph, t.element, req.handler, req.value);
+    const value = graphRequest(t.graph, { ...req, element: t.element });
+    if (req.op === 'write') routers.afterWrite(t.graph, t.element);
+    return { ok: true, value };
   } catch (err) {
     return { ok: false, error: (err as Error).message };
   }
 }
 
 export interface ServeOptions extends EngineOptions {
+  /** Every virtual router's quotas unless its vr.create says otherwise. */
+  quotas?: QuotasT;
   /** The control socket's path (resolved by the caller). */
   socketPath: string;
   /** Told once the socket is served. */
@@ -53,7 +58,7 @@ export interface ServeResult {
 
 /** Serve an engine until SIGINT, SIGTERM or an engine.stop request; resolves once it has stopped cleanly. */
 export async function serveEngine(options: ServeOptions): Promise<ServeResult> {
-  const { socketPath, onReady, ...engineOptions } = options;
+  const { socketPath, onReady, quotas, ...engineOptions } = options;
   const runtime = new Runtime(engineOptions);
   let server: ControlServer | undefined;
   let reason: ServeResult['reason'] | undefined;
@@ -68,7 +73,7 @@ export async function serveEngine(options: ServeOptions): Promise<ServeResult> {
   process.on('exit', onExit);
   try {
     runtime.start();
-    const routers = new VirtualRouters(runtime, () => stop('request'));
+    const routers = new VirtualRouters(runtime, () => stop('request'), quotas);
     server = await startControlServer(runtime, socketPath, (req) => handleServiceRequest(routers, req));
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
