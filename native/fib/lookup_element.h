@@ -69,16 +69,11 @@ class RouteLookupElement : public Element {
       };
       return h;
     };
-    auto labelled = [](const std::string& v) {
-      std::vector<std::pair<std::string, std::string>> out;
-      for (auto& [n, text] : route_lines(v)) out.emplace_back("route " + std::to_string(n), text);
-      return out;
-    };
     // add and replace: a route for an existing prefix replaces it; insert: new prefixes only.
     for (const char* name : {"add", "replace", "insert"}) {
       const bool replace = name[0] != 'i';
-      hs.push_back(writer(name, [this, labelled, replace](const std::string& v) {
-        routes_->add_lines(labelled(v), replace, max_routes_);
+      hs.push_back(writer(name, [this, replace](const std::string& v) {
+        routes_->add_text(v, replace, max_routes_);
         commit();
       }));
     }
@@ -88,9 +83,9 @@ class RouteLookupElement : public Element {
       routes_->remove_prefixes(prefixes);
       commit();
     }));
-    hs.push_back(writer("set", [this, labelled](const std::string& v) {
+    hs.push_back(writer("set", [this](const std::string& v) {
       RouteSet fresh(width(), uint32_t(noutputs()));
-      fresh.add_lines(labelled(v), false);
+      fresh.add_text(v, false);
       set_table(std::move(fresh));
     }));
     // "MODE PATH": the file's routes (read here, plain or gzip) inserted, replacing, or as the whole table.
@@ -107,12 +102,7 @@ class RouteLookupElement : public Element {
         set_table(std::move(fresh));
         return;
       }
-      std::vector<std::pair<std::string, std::string>> lines;
-      for_each_route_line(path, [&](size_t n, const std::string& text) {
-        lines.emplace_back("file '" + path + "' line " + std::to_string(n), text);
-        return true;
-      });
-      routes_->add_lines(lines, mode == "replace", max_routes_);
+      routes_->add_file_all_or_nothing(path, mode == "replace", max_routes_);
       commit();
     }));
     Handler limit;

@@ -174,62 +174,92 @@ uint32_t RouteSet::intern(const std::vector<Hop>& hops) {
 }
 
 void RouteSet::add_lines(const std::vector<std::pair<std::string, std::string>>& lines, bool replace, size_t limit) {
-  // All or nothing. replace: parse everything, then apply (only parsing can fail).
-  // Otherwise insert as we go (one hash operation a route) and, on an error, erase what
-  // this call inserted (all of it new).
-  std::vector<std::pair<Prefix, uint32_t>> parsed;
-  std::vector<Prefix> inserted;
-  if (replace) parsed.reserve(lines.size());
-  else inserted.reserve(lines.size());
-  u128 key;
-  unsigned len;
-  std::vector<Hop> hops;
+  std::vector<Parsed> parsed;
+  parsed.reserve(lines.size());
+  std::vector<Hop> scratch;
   auto name = [&](size_t k) { return lines[k].first + " ('" + lines[k].second + "')"; };
-  size_t i = 0;
-  bool duplicate = false;
-  try {
-    for (; i < lines.size() && !duplicate; i++) {
-      parse(lines[i].second, key, len, hops);
-      const Prefix k{key, len};
-      const uint32_t id = intern(hops);
-      if (replace) {
-        parsed.emplace_back(k, id);
-      } else if (routes_.insert(k, id)) {  // sorted input: appended, O(1) a route
-        inserted.push_back(k);
-      } else {
-        duplicate = true;
-        break;
-      }
+  for (size_t i = 0; i < lines.size(); i++) {
+    try {
+      parsed.push_back(parse_one(lines[i].second, i, scratch));
+    } catch (const std::runtime_error& e) {
+      throw std::runtime_error(name(i) + ": " + e.what());
     }
-  } catch (const std::runtime_error& e) {
-    for (const Prefix& k : inserted) routes_.erase(k);
-    throw std::runtime_error(name(i) + ": " + e.what());
   }
-  if (duplicate) {
-    for (const Prefix& k : inserted) routes_.erase(k);
-    // Name the earlier line if it is in this call.
-    for (size_t j = 0; j < i; j++) {
-      u128 k2;
-      unsigned l2;
-      parse(lines[j].second, k2, l2, hops);
-      if (k2 == key && l2 == len) throw std::runtime_error(name(i) + ": prefix " + prefix_text(key, len) + " is also " + name(j));
+  apply(parsed, replace, limit, name);
+}
+
+void RouteSet::add_text(const std::string& text, bool replace, size_t limit) {
+  const std::vector<std::pair<size_t, std::string>> lines = route_lines(text);
+  std::vector<Parsed> parsed;
+  parsed.reserve(lines.size());
+  std::vector<Hop> scratch;
+  auto name = [&](size_t k) { return "route " + std::to_string(lines[k].first) + " ('" + lines[k].second + "')"; };
+  for (size_t i = 0; i < lines.size(); i++) {
+    try {
+      parsed.push_back(parse_one(lines[i].second, i, scratch));
+    } catch (const std::runtime_error& e) {
+      throw std::runtime_error(name(i) + ": " + e.what());
     }
-    throw std::runtime_error(name(i) + ": prefix " + prefix_text(key, len) + " is already in the table");
   }
-  if (limit != SIZE_MAX && replace) {
-    // Count the prefixes this call adds (not replaces), each once, before changing anything.
-    std::unordered_map<Prefix, bool, PrefixHash> fresh;
-    for (auto& [k, id] : parsed)
-      if (!routes_.find(k)) fresh.emplace(k, true);
-    if (routes_.size() + fresh.size() > limit) throw std::runtime_error(over_limit(routes_.size() + fresh.size(), limit));
-  } else if (routes_.size() > limit) {
+  apply(parsed, replace, limit, name);
+}
+
+void RouteSet::add_file_all_or_nothing(const std::string& path, bool replace, size_t limit) {
+  const std::string label = "file '" + path + "' line ";
+  std::vector<Parsed> parsed;
+  std::vector<Hop> scratch;
+  for_each_route_line(path, [&](size_t n, const std::string& text) {
+    try {
+      parsed.push_back(parse_one(text, n, scratch));
+    } catch (const std::runtime_error& e) {
+      throw std::runtime_error(label + std::to_string(n) + " ('" + text + "'): " + e.what());
+    }
+    return true;
+  });
+  // A label names the line's text, read again from the file (only for an error).
+  apply(parsed, replace, limit, [&](size_t n) {
+    std::string text;
+    for_each_route_line(path, [&](size_t m, const std::string& t) {
+      if (m == n) text = t;
+      return m < n;
+    });
+    return label + std::to_string(n) + " ('" + text + "')";
+  });
+}
+
+void RouteSet::apply(const std::vector<Parsed>& routes, bool replace, size_t limit, const std::function<std::string(size_t)>& name) {
+  if (replace) {
+    // Only parsing can fail: count what is new against the limit, then assign (the last wins).
+    if (limit != SIZE_MAX) {
+      std::unordered_map<Prefix, bool, PrefixHash> fresh;
+      for (const Parsed& r : routes)
+        if (!routes_.find(r.prefix)) fresh.emplace(r.prefix, true);
+      if (routes_.size() + fresh.size() > limit) throw std::runtime_error(over_limit(routes_.size() + fresh.size(), limit));
+    }
+    for (const Parsed& r : routes) {
+      routes_.assign(r.prefix, r.id);
+      changed_.push_back(r.prefix);
+    }
+    return;
+  }
+  // Insert as we go (sorted input: appended, O(1) a route); on an error erase what was inserted.
+  std::vector<Prefix> inserted;
+  inserted.reserve(routes.size());
+  for (size_t i = 0; i < routes.size(); i++) {
+    const Prefix& k = routes[i].prefix;
+    if (routes_.insert(k, routes[i].id)) {
+      inserted.push_back(k);
+      continue;
+    }
+    for (const Prefix& p : inserted) routes_.erase(p);
+    for (size_t j = 0; j < i; j++)  // name the earlier route if it is in this call
+      if (routes[j].prefix == k) throw std::runtime_error(name(routes[i].at) + ": prefix " + prefix_text(k.key, k.len) + " is also " + name(routes[j].at));
+    throw std::runtime_error(name(routes[i].at) + ": prefix " + prefix_text(k.key, k.len) + " is already in the table");
+  }
+  if (routes_.size() > limit) {
     const size_t would = routes_.size();
-    for (const Prefix& k : inserted) routes_.erase(k);
+    for (const Prefix& p : inserted) routes_.erase(p);
     throw std::runtime_error(over_limit(would, limit));
-  }
-  for (auto& [k, id] : parsed) {
-    routes_.assign(k, id);
-    changed_.push_back(k);
   }
   changed_.insert(changed_.end(), inserted.begin(), inserted.end());
 }

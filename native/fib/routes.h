@@ -135,6 +135,11 @@ class RouteSet {
   // All or nothing: on an error nothing changes. limit: the most routes the set may hold
   // afterwards (SIZE_MAX: no limit); a change beyond it is refused whole.
   void add_lines(const std::vector<std::pair<std::string, std::string>>& lines, bool replace, size_t limit = SIZE_MAX);
+  // The same for route text (one per line, '#' comments; errors name "route N"), and for a
+  // route file (errors name the file and the line), read line by line: labels are made only for
+  // an error, so a bulk change costs a parse and a map operation a route.
+  void add_text(const std::string& text, bool replace, size_t limit = SIZE_MAX);
+  void add_file_all_or_nothing(const std::string& path, bool replace, size_t limit = SIZE_MAX);
   // Add the routes of a file, read line by line (never whole; see for_each_route_line); errors
   // name the file and the line. For a set being configured: on an error it is left part-filled.
   void add_file(const std::string& path);
@@ -181,6 +186,20 @@ class RouteSet {
   std::string prefix_text(u128 key, unsigned len) const { return format_prefix(key, len, width_); }
 
  private:
+  // A parsed route waiting to be applied; `at`: where it came from, for an error's label.
+  struct Parsed {
+    Prefix prefix;
+    uint32_t id;
+    size_t at;
+  };
+  Parsed parse_one(const std::string& text, size_t at, std::vector<Hop>& scratch) {
+    u128 key;
+    unsigned len;
+    parse(text, key, len, scratch);
+    return Parsed{Prefix{key, len}, intern(scratch), at};
+  }
+  // Apply parsed routes, all or nothing (see add_lines); name(at) labels a route for an error.
+  void apply(const std::vector<Parsed>& routes, bool replace, size_t limit, const std::function<std::string(size_t)>& name);
   struct PrefixHash {
     size_t operator()(const Prefix& p) const { return flow_hash(uint64_t(p.key >> 64) ^ p.len, uint64_t(p.key)); }
   };

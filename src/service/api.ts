@@ -4,7 +4,7 @@
 // them; `operationsDoc()` prints them (the list in docs/virtual-routers.md, kept in step by test/vrouter.test.ts), and a
 // later HTTP API serves the same table.
 import { Type, type Static, type TSchema } from 'typebox';
-import { Value } from 'typebox/value';
+import { Compile } from 'typebox/compile';
 
 /** A virtual router's name: also its graph's name in the engine and the prefix of its elements (VR/element). */
 const ROUTER_NAME_RULE = "1 to 64 letters, digits, '_' or '-' (no '/', ':' or '.': they separate router, element and handler)";
@@ -222,11 +222,15 @@ export type RouterDetailT = Static<typeof RouterDetail>;
 
 export const isOperation = (op: unknown): op is OperationName => typeof op === 'string' && Object.hasOwn(operations, op);
 
+const validators: Partial<Record<OperationName, ReturnType<typeof Compile>>> = {};
+
 /** Check a request's arguments against its operation's schema: the first problem as one sentence, or undefined. */
 export function checkRequest(op: OperationName, args: unknown): string | undefined {
-  const schema = operations[op].request;
-  if (Value.Check(schema, args)) return undefined;
-  for (const e of Value.Errors(schema, args)) {
+  // Compiled once an operation: a bulk route request's million strings check in tens of ms
+  // (the interpreted Value.Check took 25 s).
+  const check = (validators[op] ??= Compile(operations[op].request));
+  if (check.Check(args)) return undefined;
+  for (const e of check.Errors(args)) {
     const field = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
     const name = field.split('.')[0];
     if (name === 'name' && typeof (args as { name?: unknown })?.name === 'string')
