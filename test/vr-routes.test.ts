@@ -139,7 +139,7 @@ t.test('two routers with the same prefixes: separate tables, for lookups and for
   t.match(await engine.replaceRoutes('a', ['198.18.1.0/24 dev 0', '198.18.2.0/24 dev 1']), { changed: 2, count: 4 });
   t.equal(await look('a', '198.18.1.9'), 'dev 0');
   t.equal(await look('a', '198.18.2.9'), 'dev 1');
-  t.match(await engine.deleteRoutes('a', ['198.18.2.0/24', '10.0.0.0/8']), { changed: 2, count: 2 });
+  t.match(await engine.deleteRoutes('a', '198.18.2.0/24\n10.0.0.0/8\n'), { count: 2 }, 'del, the prefixes as text');
   t.equal(await look('a', '10.1.2.3'), 'no route');
   t.equal(await look('b', '10.1.2.3'), 'dev 1', "b's 10.0.0.0/8 stays");
   t.same((await engine.showRoutes('a', { family: 'ipv4' })).routes, ['198.18.0.0/24 dev 0', '198.18.1.0/24 dev 0']);
@@ -151,6 +151,8 @@ t.test('bad route requests are refused with one sentence, and change nothing in 
   const bad = [...good.slice(0, 500), '172.31.0.0/33 dev 1', ...good.slice(500)];
   await refused(t, engine.addRoutes('a', bad), /virtual router 'a' table 'rt': route\.add refused, nothing changed: route 501 \('172\.31\.0\.0\/33 dev 1'\)/, 'a bulk add with one bad line');
   await refused(t, engine.replaceRoutes('a', [...good, 'bogus 1']), /route 1001 \('bogus 1'\): 'bogus' is not an IPv4/, 'a bulk replace with one bad line');
+  await refused(t, engine.addRoutes('a', `# as text\n${good.join('\n')}\nbogus 1\n`), /route 1002 \('bogus 1'\): 'bogus' is not an IPv4/, 'a bulk add as text with one bad line (route N: its line)');
+  await refused(t, engine.request('route.add', { name: 'a', routes: ['172.16.0.0/24 dev 1'], text: '172.17.0.0/24 dev 1' }), /route\.add: give the routes as 'routes' \(a list\) or as 'text' \(one per line\), one of the two/, 'both a list and text');
   await refused(t, engine.addRoutes('a', [...good, '198.18.1.0/24 dev 1']), /route 1001 \('198\.18\.1\.0\/24 dev 1'\): prefix 198\.18\.1\.0\/24 is already in the table/, 'add of an existing prefix names it');
   await refused(t, engine.addRoutes('a', ['172.16.0.0/24 dev 1', '172.16.0.0/24 dev 0']), /route 2 .*is also route 1/, 'a prefix twice in one add');
   await refused(t, engine.deleteRoutes('a', ['198.18.1.0/24', '192.0.2.0/24']), /no route for 192\.0\.2\.0\/24/, 'del of a missing prefix names it');

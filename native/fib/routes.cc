@@ -173,11 +173,12 @@ uint32_t RouteSet::intern(const std::vector<Hop>& hops) {
   return id;
 }
 
-void RouteSet::add_lines(const std::vector<std::pair<std::string, std::string>>& lines, bool replace, size_t limit) {
+// Parse entries (their text (k).second), naming a bad one with name(k), then apply them.
+template <class Lines>
+void RouteSet::parse_apply(const Lines& lines, const std::function<std::string(size_t)>& name, bool replace, size_t limit) {
   std::vector<Parsed> parsed;
   parsed.reserve(lines.size());
   std::vector<Hop> scratch;
-  auto name = [&](size_t k) { return lines[k].first + " ('" + lines[k].second + "')"; };
   for (size_t i = 0; i < lines.size(); i++) {
     try {
       parsed.push_back(parse_one(lines[i].second, i, scratch));
@@ -188,20 +189,13 @@ void RouteSet::add_lines(const std::vector<std::pair<std::string, std::string>>&
   apply(parsed, replace, limit, name);
 }
 
+void RouteSet::add_lines(const std::vector<std::pair<std::string, std::string>>& lines, bool replace, size_t limit) {
+  parse_apply(lines, [&](size_t k) { return lines[k].first + " ('" + lines[k].second + "')"; }, replace, limit);
+}
+
 void RouteSet::add_text(const std::string& text, bool replace, size_t limit) {
   const std::vector<std::pair<size_t, std::string>> lines = route_lines(text);
-  std::vector<Parsed> parsed;
-  parsed.reserve(lines.size());
-  std::vector<Hop> scratch;
-  auto name = [&](size_t k) { return "route " + std::to_string(lines[k].first) + " ('" + lines[k].second + "')"; };
-  for (size_t i = 0; i < lines.size(); i++) {
-    try {
-      parsed.push_back(parse_one(lines[i].second, i, scratch));
-    } catch (const std::runtime_error& e) {
-      throw std::runtime_error(name(i) + ": " + e.what());
-    }
-  }
-  apply(parsed, replace, limit, name);
+  parse_apply(lines, [&](size_t k) { return "route " + std::to_string(lines[k].first) + " ('" + lines[k].second + "')"; }, replace, limit);
 }
 
 void RouteSet::add_file_all_or_nothing(const std::string& path, bool replace, size_t limit) {

@@ -198,6 +198,8 @@ class RouteSet {
     parse(text, key, len, scratch);
     return Parsed{Prefix{key, len}, intern(scratch), at};
   }
+  template <class Lines>
+  void parse_apply(const Lines& lines, const std::function<std::string(size_t)>& name, bool replace, size_t limit);
   // Apply parsed routes, all or nothing (see add_lines); name(at) labels a route for an error.
   void apply(const std::vector<Parsed>& routes, bool replace, size_t limit, const std::function<std::string(size_t)>& name);
   struct PrefixHash {

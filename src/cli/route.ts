@@ -35,12 +35,14 @@ const target = (o: RouteCommandOptions): RouteTableOptions => ({ ...(o.table ? {
 
 export async function routeChangeCommand(op: 'add' | 'replace' | 'del', args: string[], opts: RouteCommandOptions) {
   const lines = routeLines(args, opts.file);
+  // Sent as one text (route N: the request's Nth), far cheaper than a list of many strings.
+  const text = lines.join('\n');
   const r = await call(opts.control, (e) =>
-    op === 'add' ? e.addRoutes(opts.vr, lines, target(opts)) : op === 'replace' ? e.replaceRoutes(opts.vr, lines, target(opts)) : e.deleteRoutes(opts.vr, lines, target(opts)),
+    op === 'add' ? e.addRoutes(opts.vr, text, target(opts)) : op === 'replace' ? e.replaceRoutes(opts.vr, text, target(opts)) : e.deleteRoutes(opts.vr, text, target(opts)),
   );
-  if (opts.json) return console.log(JSON.stringify(r, null, 2));
+  if (opts.json) return console.log(JSON.stringify({ ...r, changed: lines.length }, null, 2));
   const what = op === 'del' ? 'removed' : op === 'add' ? 'added' : 'added or replaced';
-  console.log(`${r.name}/${r.table}: ${r.changed} route${r.changed === 1 ? '' : 's'} ${what}; ${r.count} in the table`);
+  console.log(`${r.name}/${r.table}: ${lines.length} route${lines.length === 1 ? '' : 's'} ${what}; ${r.count} in the table`);
 }
 
 export async function routeLoadCommand(file: string, opts: RouteCommandOptions & { mode?: 'add' | 'replace' | 'set' }) {

@@ -107,10 +107,16 @@ const RouteLines = Type.Array(Type.String({ minLength: 1 }), {
   minItems: 1,
   description: "routes as IPLookup takes them: 'PREFIX OUTPUT', 'PREFIX GATEWAY OUTPUT', 'PREFIX [via GW] [dev OUTPUT]' or multipath",
 });
+const RouteText = Type.Optional(
+  Type.String({
+    minLength: 1,
+    description: "instead of the list: the same as one string, one per line ('#' comments): much cheaper to send (and to check) than a list of a million strings",
+  }),
+);
 const RouteChange = Type.Object({
   name: RouterName,
   table: Type.String({ description: 'the FIB element changed' }),
-  changed: Type.Optional(Type.Integer({ description: 'routes (or prefixes) the request gave (not for route.load)' })),
+  changed: Type.Optional(Type.Integer({ description: 'routes (or prefixes) the request listed (not for `text` or route.load)' })),
   count: Type.Integer({ description: 'routes in the table afterwards' }),
   ns: Type.Integer({ description: 'time the engine took to check, apply and publish the change, ns' }),
 });
@@ -161,18 +167,21 @@ export const operations = {
     answer: Type.Record(Type.String(), QuotaUse),
   },
   'route.add': {
-    doc: 'add routes for new prefixes to a running or stopped router\'s FIB table: a prefix already there is refused, naming it; all or nothing, visible to the data path at one instant',
-    request: Type.Object({ ...RouteTarget, routes: RouteLines }, { additionalProperties: false }),
+    doc: 'add routes for new prefixes to a running or stopped router\'s FIB table (`routes`, or `text`): a prefix already there is refused, naming it; all or nothing, visible to the data path at one instant',
+    request: Type.Object({ ...RouteTarget, routes: Type.Optional(RouteLines), text: RouteText }, { additionalProperties: false }),
     answer: RouteChange,
   },
   'route.replace': {
     doc: 'add routes, each replacing the route of its prefix if there is one; all or nothing, visible at one instant',
-    request: Type.Object({ ...RouteTarget, routes: RouteLines }, { additionalProperties: false }),
+    request: Type.Object({ ...RouteTarget, routes: Type.Optional(RouteLines), text: RouteText }, { additionalProperties: false }),
     answer: RouteChange,
   },
   'route.del': {
     doc: 'remove the routes of prefixes: a prefix with no route is refused, naming it; all or nothing, visible at one instant',
-    request: Type.Object({ ...RouteTarget, prefixes: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: "prefixes: 'ADDRESS/LEN', a bare address or 'default'" }) }, { additionalProperties: false }),
+    request: Type.Object(
+      { ...RouteTarget, prefixes: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: "prefixes: 'ADDRESS/LEN', a bare address or 'default'" })), text: RouteText },
+      { additionalProperties: false },
+    ),
     answer: RouteChange,
   },
   'route.load': {

@@ -52,17 +52,18 @@ export class Engine {
   setQuotas(name: string, quotas: QuotasT) {
     return this.request('vr.quota', { name, quotas });
   }
-  /** Routes for new prefixes (an existing prefix is refused); all or nothing, visible at one instant. */
-  addRoutes(name: string, routes: string[], options: RouteTableOptions = {}) {
-    return this.request('route.add', { name, ...options, routes });
+  /** Routes for new prefixes (an existing prefix is refused); all or nothing, visible at one
+   *  instant. A list, or one string of routes one per line (much cheaper for very many). */
+  addRoutes(name: string, routes: string[] | string, options: RouteTableOptions = {}) {
+    return this.request('route.add', { name, ...options, ...(typeof routes === 'string' ? { text: routes } : { routes }) });
   }
   /** Routes added or replacing their prefix's route; all or nothing, visible at one instant. */
-  replaceRoutes(name: string, routes: string[], options: RouteTableOptions = {}) {
-    return this.request('route.replace', { name, ...options, routes });
+  replaceRoutes(name: string, routes: string[] | string, options: RouteTableOptions = {}) {
+    return this.request('route.replace', { name, ...options, ...(typeof routes === 'string' ? { text: routes } : { routes }) });
   }
   /** Remove the routes of these prefixes (a missing one is refused); all or nothing. */
-  deleteRoutes(name: string, prefixes: string[], options: RouteTableOptions = {}) {
-    return this.request('route.del', { name, ...options, prefixes });
+  deleteRoutes(name: string, prefixes: string[] | string, options: RouteTableOptions = {}) {
+    return this.request('route.del', { name, ...options, ...(typeof prefixes === 'string' ? { text: prefixes } : { prefixes }) });
   }
   /** The routes of a file the engine reads itself (a relative path is taken from this process's directory): the fast way to program many. */
   loadRoutes(name: string, file: string, options: RouteTableOptions & { mode?: 'add' | 'replace' | 'set' } = {}) {

@@ -60,6 +60,9 @@ function reserved(plan: Plan): Record<QuotaName, { total: number; parts: { eleme
   return out;
 }
 
+/** The first routes of route text (its first 4 KB), to tell their family. */
+const routeSample = (text: string) => (text.length > 4096 ? text.slice(0, text.lastIndexOf('\n', 4096) + 1) : text).split('\n').map((l) => l.replace(/#.*/, '').trim()).filter((l) => l !== '');
+
 /** The first routes of a route file (its first 4 KB, gzip or not readable: none), to tell their family. */
 function firstRoutes(file: string): string[] {
   if (file.endsWith('.gz')) return [];
@@ -75,7 +78,8 @@ function firstRoutes(file: string): string[] {
   } catch {
     return []; // the engine names the file when it cannot read it
   }
-  return buf.subarray(0, n).toString('latin1').split('\n').slice(0, -1).map((l) => l.replace(/#.*/, '').trim()).filter((l) => l !== '');
+  const head = buf.subarray(0, n).toString('latin1');
+  return routeSample(n === buf.length ? head.slice(0, head.lastIndexOf('\n') + 1) : head);
 }
 
 /** What each quota's excess is made of, and the fix, for a refusal. */
@@ -306,15 +310,18 @@ export class VirtualRouters {
    */
   changeRoutes(op: 'route.add' | 'route.replace' | 'route.del' | 'route.load', req: OperationRequest<'route.add' | 'route.replace' | 'route.del' | 'route.load'>): OperationAnswer<'route.add'> {
     const r = this.loaded(req.name);
-    const lines = 'routes' in req ? req.routes : 'prefixes' in req ? req.prefixes : [];
+    const lines = ('routes' in req ? req.routes : 'prefixes' in req ? req.prefixes : undefined) ?? [];
+    const text = 'text' in req ? req.text : undefined;
+    if (!('file' in req) && (text === undefined) === (lines.length === 0))
+      throw new ServiceError(`${op}: give the ${op === 'route.del' ? 'prefixes' : 'routes'} as '${op === 'route.del' ? 'prefixes' : 'routes'}' (a list) or as 'text' (one per line), one of the two`);
     // One entry, one line: a line break inside one would make it several routes.
     const broken = lines.findIndex((l) => /[\n\r]/.test(l));
     if (broken >= 0) throw new ServiceError(`${op}: route ${broken + 1} (${JSON.stringify(lines[broken])}) contains a line break; give one route per entry`);
     if ('file' in req && !isAbsolute(req.file)) throw new ServiceError(`${op}: the file '${req.file}' must be an absolute path (the engine reads it from its own directory)`);
-    const t = this.fibTable(r, req, 'file' in req ? firstRoutes(req.file) : lines);
+    const t = this.fibTable(r, req, 'file' in req ? firstRoutes(req.file) : text !== undefined ? routeSample(text) : lines);
     const counts = this.routeCounts(r);
     const handler = op === 'route.del' ? 'remove' : op === 'route.replace' ? 'replace' : op === 'route.add' ? 'insert' : 'load';
-    const value = 'file' in req ? `${{ add: 'insert', replace: 'replace', set: 'set' }[req.mode ?? 'add']} ${req.file}` : lines.join('\n');
+    const value = 'file' in req ? `${{ add: 'insert', replace: 'replace', set: 'set' }[req.mode ?? 'add']} ${req.file}` : text ?? lines.join('\n');
     const t0 = process.hrtime.bigint();
     try {
       r.graph.write(t.element, handler, value);
@@ -332,7 +339,7 @@ export class VirtualRouters {
     const ns = Number(process.hrtime.bigint() - t0);
     const after = this.routeCounts(r);
     if (r.quotas.routes !== null) this.syncRouteLimits(r, after);
-    return { name: req.name, table: t.element, ...('file' in req ? {} : { changed: lines.length }), count: after.find((c) => c.element === t.element)!.count, ns };
+    return { name: req.name, table: t.element, ...(lines.length ? { changed: lines.length } : {}), count: after.find((c) => c.element === t.element)!.count, ns };
   }
 
   showRoutes(req: OperationRequest<'route.show'>): OperationAnswer<'route.show'> {
