@@ -189,6 +189,17 @@ t.test('bulk routes from a file the engine reads, from a file and stdin through 
   // set: the file becomes the whole table.
   t.match(await engine.loadRoutes('b', file, { mode: 'set' }), { table: 'rt', count: 3000 });
   t.equal(await look('b', '198.18.0.1'), 'no route', "set dropped the routes the file lacks");
+  // A bulk replace (merged into the table in one pass): every route flipped, 100 new, and a prefix
+  // given twice, the later winning.
+  const flipped = routes.map((l) => l.replace(/dev (\d)$/, (_, d) => `dev ${1 - Number(d)}`));
+  const fresh = Array.from({ length: 100 }, (_, i) => `10.100.${i}.0/24 dev 0`);
+  t.match(await engine.replaceRoutes('b', [...fresh, ...flipped, '10.100.7.0/24 dev 1']), { count: 3100 });
+  t.equal(await look('b', '10.0.0.1'), 'dev 1', 'flipped');
+  t.equal(await look('b', '10.11.183.7'), 'dev 0', 'flipped');
+  t.equal(await look('b', '10.100.7.1'), 'dev 1', 'the later of a prefix given twice');
+  t.equal(await look('b', '10.100.8.1'), 'dev 0', 'new');
+  t.equal((await engine.showRoutes('b', { table: 'rt' })).routes!.length, 3100);
+  await engine.loadRoutes('b', file, { mode: 'set' });
 
   // Through the CLI: arguments, a file, stdin; show; del; JSON.
   const add = await cli(['route', 'add', '--vr', 'b', '198.18.0.0/24 dev 1', '198.18.1.0/24 via 192.0.2.7 dev 0', '--control', sock]);

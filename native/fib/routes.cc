@@ -70,6 +70,29 @@ bool RouteMap::erase(const Prefix& p) {
   return true;
 }
 
+void RouteMap::assign_all(std::vector<std::pair<Prefix, uint32_t>> items) {
+  std::stable_sort(items.begin(), items.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<Entry> merged;
+  merged.reserve(size_ + items.size());
+  size_t i = 0;
+  // The next item, the last of its prefix (a prefix given twice: the later wins).
+  auto take = [&]() {
+    while (i + 1 < items.size() && items[i + 1].first == items[i].first) i++;
+    merged.push_back(entry(items[i].first, items[i].second));
+    i++;
+  };
+  for_each([&](const Prefix& p, uint32_t id) {
+    while (i < items.size() && items[i].first < p) take();
+    if (i < items.size() && items[i].first == p) take();
+    else merged.push_back(entry(p, id));
+    return true;
+  });
+  while (i < items.size()) take();
+  base_.swap(merged);
+  delta_.clear();
+  size_ = base_.size();
+}
+
 void RouteMap::remap(const std::vector<uint32_t>& map) {
   for (Entry& e : base_) e.id = map[e.id];
   for (auto& [p, id] : delta_)
@@ -230,10 +253,16 @@ void RouteSet::apply(const std::vector<Parsed>& routes, bool replace, size_t lim
         if (!routes_.find(r.prefix)) fresh.emplace(r.prefix, true);
       if (routes_.size() + fresh.size() > limit) throw std::runtime_error(over_limit(routes_.size() + fresh.size(), limit));
     }
-    for (const Parsed& r : routes) {
-      routes_.assign(r.prefix, r.id);
-      changed_.push_back(r.prefix);
+    if (routes.size() > 1024 + routes_.size() / 16) {
+      // Many at once: one merge pass over the map, not a tree operation each.
+      std::vector<std::pair<Prefix, uint32_t>> items;
+      items.reserve(routes.size());
+      for (const Parsed& r : routes) items.emplace_back(r.prefix, r.id);
+      routes_.assign_all(std::move(items));
+    } else {
+      for (const Parsed& r : routes) routes_.assign(r.prefix, r.id);
     }
+    for (const Parsed& r : routes) changed_.push_back(r.prefix);
     return;
   }
   // Insert as we go (sorted input: appended, O(1) a route); on an error erase what was inserted.
@@ -427,16 +456,21 @@ std::string RouteSet::table() const {
 }
 
 std::vector<std::pair<size_t, std::string>> route_lines(const std::string& text) {
+  // One copy a kept line (a bulk change has a million): its body, found in place.
   std::vector<std::pair<size_t, std::string>> out;
-  std::istringstream in(text);
-  std::string line;
   size_t n = 0;
-  while (std::getline(in, line)) {
+  for (size_t pos = 0; pos < text.size();) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
     n++;
-    const std::string body = strip_comment(line);
-    if (body.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const size_t b = body.find_first_not_of(" \t"), e = body.find_last_not_of(" \t\r");
-    out.emplace_back(n, body.substr(b, e - b + 1));
+    size_t stop = text.find('#', pos);
+    if (stop == std::string::npos || stop > end) stop = end;
+    size_t b = pos;
+    while (b < stop && (text[b] == ' ' || text[b] == '\t' || text[b] == '\r')) b++;
+    size_t e = stop;
+    while (e > b && (text[e - 1] == ' ' || text[e - 1] == '\t' || text[e - 1] == '\r')) e--;
+    if (e > b) out.emplace_back(n, text.substr(b, e - b));
+    pos = end + 1;
   }
   return out;
 }

@@ -80,6 +80,8 @@ class RouteMap {
   bool insert(const Prefix& p, uint32_t id);
   // Add a prefix or replace its id.
   void assign(const Prefix& p, uint32_t id);
+  // Add or replace many prefixes in one merge pass (a prefix given twice: the later wins).
+  void assign_all(std::vector<std::pair<Prefix, uint32_t>> items);
   // Remove a prefix; false if it is not there.
   bool erase(const Prefix& p);
   // Call f(prefix, id) for every prefix from `from` on, in order, until it returns false.
