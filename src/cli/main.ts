@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ENGINE_LIMITS, packageRoot } from '../runtime/native.js';
 import { describeError } from './errors.js';
-import { QUOTA_NAMES } from '../service/api.js';
+import { QUOTA_NAMES } from '../service/quotas.js';
 
 // Each command loads its modules when it runs, so `pktgraph read` and friends start
 // without loading the compiler and every element.

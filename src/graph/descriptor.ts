@@ -6,7 +6,7 @@
 // descriptor into a typed constructor for graph files. Built-in and out-of-tree
 // elements register through the same call.
 import type { Static, TObject } from 'typebox';
-import type { QuotaName } from '../service/api.js';
+import type { QuotaName } from '../service/quotas.js';
 import { ElementNode, currentScope, type NodeOptions } from './graph.js';
 
 export type ProcessingCode = string; // Click notation: 'a/a', 'h/l', '/h', 'hl/h'
@@ -51,7 +51,7 @@ export interface ElementDescriptor<S extends TObject = TObject> {
   counters: Record<string, string>;
   /** Native handlers (beyond the generic ones every element has). */
   handlers?: Record<string, HandlerDoc>;
-  /** What the element holds of its virtual router's quotas (QuotaName, src/service/api.ts): per
+  /** What the element holds of its virtual router's quotas (QuotaName, src/service/quotas.ts): per
    *  quota, the config field (a number) or a function of the config giving the most it can
    *  hold. A serving engine checks the sum over a router's graph against its quotas before
    *  loading it, and a write to that field's handler too; the element's own bound (a full

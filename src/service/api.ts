@@ -5,6 +5,7 @@
 // later HTTP API serves the same table.
 import { Type, type Static, type TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
+import { QUOTA_DOCS, QUOTA_NAMES, type QuotaName } from './quotas.js';
 
 /** A virtual router's name: also its graph's name in the engine and the prefix of its elements (VR/element). */
 const ROUTER_NAME_RULE = "1 to 64 letters, digits, '_' or '-' (no '/', ':' or '.': they separate router, element and handler)";
@@ -45,17 +46,14 @@ export const RouterState = Type.Union([Type.Literal('defined'), Type.Literal('ru
  * descriptors (`quotas`); a plan whose elements could hold more is refused before it loads.
  */
 const quotaField = (description: string) => Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 2 ** 32 }), Type.Null()], { description: `${description}; null: no limit` }));
-export const Quotas = Type.Object(
-  {
-    routes: quotaField('routes in all its FIB tables (IPLookup, LookupIP6Route): a route request beyond it is refused, nothing changed'),
-    nat: quotaField("NAT mappings: the sum of its IPRewriters' capacity (a new flow beyond a full table is dropped and counted in drops_table_full)"),
-    neighbours: quotaField("ARP and ND entries: the sum of its ARPQueriers' and IP6NDSolicitors' entryCapacity (a new address beyond is dropped and counted in drops_table_full)"),
-    buffers: quotaField('packet buffers its queues may hold: the sum of their capacities (Queue, CoDel, FQCoDel, HTBSched leaves, packets ARPQuerier and IP6NDSolicitor hold while resolving)'),
-  },
-  { additionalProperties: false },
-);
-export type QuotaName = keyof Static<typeof Quotas>;
-export const QUOTA_NAMES = Object.keys(Quotas.properties) as QuotaName[];
+const quotaFields = {
+  routes: quotaField(QUOTA_DOCS.routes),
+  nat: quotaField(QUOTA_DOCS.nat),
+  neighbours: quotaField(QUOTA_DOCS.neighbours),
+  buffers: quotaField(QUOTA_DOCS.buffers),
+} satisfies Record<QuotaName, unknown>;
+export const Quotas = Type.Object(quotaFields, { additionalProperties: false });
+export { QUOTA_NAMES, type QuotaName };
 
 /** One quota: what the router holds (or has reserved, by its configuration) against its limit. */
 export const QuotaUse = Type.Object({
