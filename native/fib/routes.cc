@@ -463,8 +463,8 @@ std::vector<std::pair<size_t, std::string>> route_lines(const std::string& text)
     size_t end = text.find('\n', pos);
     if (end == std::string::npos) end = text.size();
     n++;
-    size_t stop = text.find('#', pos);
-    if (stop == std::string::npos || stop > end) stop = end;
+    // '#' searched within this line only (not to the end of a text of a million lines).
+    const size_t stop = size_t(std::find(text.begin() + long(pos), text.begin() + long(end), '#') - text.begin());
     size_t b = pos;
     while (b < stop && (text[b] == ' ' || text[b] == '\t' || text[b] == '\r')) b++;
     size_t e = stop;

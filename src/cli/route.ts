@@ -3,16 +3,15 @@
 // from a file or stdin (--file, '-' for stdin) read here and sent in one all-or-nothing request;
 // `route load` has the engine read a file itself, the fast way to program many.
 import { readFileSync } from 'node:fs';
-import { call } from './vr.js';
+import { call, type ConnectOpts } from './vr.js';
 import { CliError } from './errors.js';
 import type { RouteTableOptions } from '../service/client.js';
 
-export interface RouteCommandOptions {
+export interface RouteCommandOptions extends ConnectOpts {
   vr: string;
   table?: string;
   family?: 'ipv4' | 'ipv6';
   file?: string;
-  control?: string;
   json?: boolean;
 }
 
@@ -37,7 +36,7 @@ export async function routeChangeCommand(op: 'add' | 'replace' | 'del', args: st
   const lines = routeLines(args, opts.file);
   // Sent as one text (route N: the request's Nth), far cheaper than a list of many strings.
   const text = lines.join('\n');
-  const r = await call(opts.control, (e) =>
+  const r = await call(opts, (e) =>
     op === 'add' ? e.addRoutes(opts.vr, text, target(opts)) : op === 'replace' ? e.replaceRoutes(opts.vr, text, target(opts)) : e.deleteRoutes(opts.vr, text, target(opts)),
   );
   if (opts.json) return console.log(JSON.stringify({ ...r, changed: lines.length }, null, 2));
@@ -46,13 +45,13 @@ export async function routeChangeCommand(op: 'add' | 'replace' | 'del', args: st
 }
 
 export async function routeLoadCommand(file: string, opts: RouteCommandOptions & { mode?: 'add' | 'replace' | 'set' }) {
-  const r = await call(opts.control, (e) => e.loadRoutes(opts.vr, file, { ...target(opts), ...(opts.mode ? { mode: opts.mode } : {}) }));
+  const r = await call(opts, (e) => e.loadRoutes(opts.vr, file, { ...target(opts), ...(opts.mode ? { mode: opts.mode } : {}) }));
   if (opts.json) return console.log(JSON.stringify(r, null, 2));
   console.log(`${r.name}/${r.table}: '${file}' loaded (${opts.mode ?? 'add'}) in ${(r.ns / 1e6).toFixed(1)} ms; ${r.count} routes in the table`);
 }
 
 export async function routeShowCommand(opts: RouteCommandOptions & { lookup?: string }) {
-  const r = await call(opts.control, (e) => e.showRoutes(opts.vr, { ...target(opts), ...(opts.lookup ? { lookup: opts.lookup } : {}) }));
+  const r = await call(opts, (e) => e.showRoutes(opts.vr, { ...target(opts), ...(opts.lookup ? { lookup: opts.lookup } : {}) }));
   if (opts.json) return console.log(JSON.stringify(r, null, 2));
   if (r.lookup !== undefined) return console.log(`${opts.lookup}: ${r.lookup}`);
   console.log(`# ${r.name}/${r.table} (${r.class}): ${r.count} route${r.count === 1 ? '' : 's'}`);
