@@ -78,7 +78,7 @@ suites: ${Object.keys(suites).join(', ')} (default: engine)
               Linux tc TBF and HTB (the lab part needs root)
   vrouters    virtual routers in one engine: create/start and delete time, CPU ns per packet
               and memory with 1..1000 routers of 1000 routes, reconfiguration under load
-              (packets lost, forwarding gap)
+              (packets lost, forwarding gap), bulk route programming (routes/s)
   plugins     a C++ plugin element's CPU ns per packet against the same element built in
   api         HTTP API latency: a route change (p99), vr.list with 1000 routers as an admin
               and as a tenant's operator, a new token's first request (scrypt)
@@ -96,7 +96,8 @@ options:
   --click PATH      interfaces: Click's userlevel driver (default: click on PATH)
   --no-latency      interfaces: skip the latency measurement
   --cases LIST      interfaces: only these cases (bridge, router, scaling); traffic: only these
-                    phases (accuracy, convergence, cost, lab)
+                    phases (accuracy, convergence, cost, lab); vrouters: only these groups (cost,
+                    reconfigure, routes: bulk route programming)
   --generator engine  interfaces: the engine's own generator instead of trafgen
   --generator trafgen traffic: trafgen instead of the engine's generator (lab part)
   --only A,B        traffic: only the cases naming one of these (element names: HTBSched,Policer)
@@ -109,6 +110,7 @@ options:
   --swaps N / --settle MS / --rate PPS   vrouters: reconfiguration under load (20 / 200 / 500000)
   --burst N         vrouters: each router's generator burst, packets a task run (default 32)
   --big-burst N     vrouters: the burst of the side-by-side 1 and most routers cases (default 256)
+  --spread-routers N  vrouters: routers the routes cases spread 1000 routes each over (default 1000)
   --requests N      api: requests per run (default 2000; --quick 300)
   --routers N       api: routers for the vr.list cases (default 1000; --quick 100)
   --report          run nothing: regenerate RESULTS.md and the plots from bench/results/
@@ -116,7 +118,7 @@ options:
                     that should not become the published results)
 Writes bench/results/<date>-<suite>.json, bench/RESULTS.md and bench/plots/*.svg.`;
 
-const valued = new Set(['only', 'out', 'runs', 'seconds', 'warmup', 'sizes', 'trial', 'confirm', 'click', 'line-rate', 'cases', 'generator', 'ring', 'tpacket', 'routes', 'routes6', 'lookups', 'counts', 'create-budget', 'swaps', 'settle', 'rate', 'burst', 'big-burst', 'requests', 'routers']);
+const valued = new Set(['only', 'out', 'runs', 'seconds', 'warmup', 'sizes', 'trial', 'confirm', 'click', 'line-rate', 'cases', 'generator', 'ring', 'tpacket', 'routes', 'routes6', 'lookups', 'counts', 'create-budget', 'swaps', 'settle', 'rate', 'burst', 'big-burst', 'requests', 'routers', 'spread-routers']);
 
 export class UsageError extends Error {}
 

@@ -151,7 +151,7 @@ for (const width of [32, 128] as Width[]) {
       t.same(tableLines(g, width), canonicalTable(ref), 'the final table');
       // A failed change changes nothing.
       const before = g.read('rt', 'table');
-      t.throws(() => g.write('rt', 'add', `${width === 32 ? '10.0.0.0/8' : 'fd00::/8'} 1\nbogus 1`), /route \('bogus 1'\): 'bogus' is not an IPv[46] address/);
+      t.throws(() => g.write('rt', 'add', `${width === 32 ? '10.0.0.0/8' : 'fd00::/8'} 1\nbogus 1`), /route 2 \('bogus 1'\): 'bogus' is not an IPv[46] address/);
       t.throws(() => g.write('rt', 'remove', width === 32 ? '203.0.113.0/24' : '2001:db8:ffff::/48'), /no route for/);
       t.equal(g.read('rt', 'table'), before, 'a refused add or remove leaves the table as it was');
     } finally {

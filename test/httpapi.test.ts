@@ -331,7 +331,7 @@ t.test('/v1/openapi.json: every operation once, its schemas from api.ts', async 
     t.same(f.item.responses[200].content['application/json'].schema, JSON.parse(JSON.stringify(o.answer)), `${op}: answer schema`);
   }
   const create = found.get('vr.create')!.item.requestBody.content['application/json'].schema;
-  t.same(Object.keys(create.properties).sort(), ['name', 'source', 'start', 'tenant']);
+  t.same(Object.keys(create.properties).sort(), ['name', 'quotas', 'source', 'start', 'tenant']);
   t.same(found.get('vr.show')!.item.parameters.map((p: any) => `${p.in}:${p.name}`), ['path:name']);
 });
 

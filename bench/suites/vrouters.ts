@@ -19,10 +19,24 @@
 //   capacity and Unqueue burst) every --settle ms: packets lost once drained (generated -
 //   delivered - counted drops, exactly), and the swap (workers off the graph, from taking the
 //   old graph off the task lists to publishing the new one: the forwarding gap's upper bound to
-//   within one worker round), beside the largest queue delay in windows with and without a swap.
+//   within one worker round), beside the largest queue delay in windows with and without a swap;
+// - bulk route programming (--cases routes), the whole path a user's requests take: this
+//   process's Engine client -> the control socket -> a `pktgraph serve` child process (one
+//   worker) -> the operations layer -> the FIB's native handler. Routes/s of a full table
+//   (../shared/data/fib's 902k IPv4 routes, else a synthetic table of the same mix) into one
+//   router's table as route.add with the routes inline (JSON: a list, and one text), as route.load of a file the
+//   engine reads, and as a route.replace of the whole table under traffic; and 1000 routes into
+//   each of 1000 routers, one request per router, inline and from a file. Every change is all or
+//   nothing and published at one instant; each router runs its generator at 1000 packets/s.
+// `--cases cost,reconfigure,routes` picks among the three groups (default: all).
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { graph, compile, Runtime, InfiniteSource, TimestampStamp, Counter, Queue, Unqueue, LatencyMeter, Discard, VirtualRouters, type RunningGraph } from 'pktgraph';
+import { graph, compile, Runtime, InfiniteSource, TimestampStamp, Counter, Queue, Unqueue, LatencyMeter, Discard, VirtualRouters, Engine, type RunningGraph } from 'pktgraph';
 import { stats, spreadWarning, type CaseResult } from '../lib.js';
+import { readTable, sharedFibDir, synthetic } from '../routes.js';
 import type { Suite, SuiteContext } from '../harness.js';
 
 const GRAPH = fileURLToPath(new URL('../graphs/vrouter.ts', import.meta.url));
@@ -141,6 +155,111 @@ async function measureSwaps(swaps: number, rate: number, settle: number) {
   return { sent, delivered, drops, lost: sent - delivered - drops, swapNs: withSwap.map((w) => w.swapNs!), delaySwapNs: withSwap.map((w) => w.maxDelayNs), delayQuietNs: quiet.map((w) => w.maxDelayNs) };
 }
 
+const BIN = fileURLToPath(new URL('../../bin/pktgraph.js', import.meta.url));
+
+/** `pktgraph serve` in a child process (one worker) and a client of it here; close() stops it. */
+async function serveChild(dir: string) {
+  const sock = join(dir, 'engine.sock');
+  const child = spawn(process.execPath, [BIN, 'serve', '--control', sock, '--threads', '1', '--pool', '65536'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const exited = new Promise<void>((r) => child.on('exit', () => r()));
+  const engine = new Engine(sock, 600_000);
+  const deadline = Date.now() + 30_000;
+  while (!(await engine.status().then(() => true, () => false))) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error('pktgraph serve did not start within 30 s');
+    await sleep(50);
+  }
+  // CPU time of serve's main thread (the operations layer and the FIB's handlers run there; the
+  // worker's own time is not in it), from /proc, in seconds.
+  const hz = 100;
+  const serviceCpu = () => {
+    const f = readFileSync(`/proc/${child.pid}/task/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) / hz;
+  };
+  return {
+    engine,
+    serviceCpu,
+    close: async () => {
+      await engine.stop().catch(() => undefined);
+      await Promise.race([exited, sleep(10_000)]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
+/** Bulk route programming through the whole path: routes/s per case, over `runs` runs. */
+async function measureRoutes(ctx: SuiteContext, runs: number, spreadCount: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'pktgraph-bench-routes-'));
+  const real = join(sharedFibDir, 'ipv4-full-902k.txt.gz');
+  const source = existsSync(real) ? 'the 902k-route IPv4 table (../shared/data/fib)' : 'a synthetic 902k-route IPv4 table (the shared tables are absent)';
+  // Each route through a gateway chosen by its next-hop index: 256 next hops, as in the file.
+  const full = (existsSync(real) ? readTable(real) : synthetic(32, 901_899)).split('\n').filter((l) => l.trim()).map((l) => {
+    const [prefix, nh] = l.trim().split(/\s+/);
+    return `${prefix} via 10.0.${Number(nh) & 255}.1 dev 0`;
+  });
+  const replaced = full.map((l) => l.replace(/via 10\.0\.(\d+)\.1/, (_, n) => `via 10.1.${n}.1`));
+  const fullFile = join(dir, 'full.txt');
+  writeFileSync(fullFile, full.join('\n') + '\n');
+  const small = (k: number) => Array.from({ length: 1000 }, (_, i) => `198.${18 + (k & 1)}.${i >> 2}.${(i & 3) * 64}/26 via 10.0.${i & 255}.1 dev 0`);
+  const smallFile = join(dir, 'small.txt');
+  writeFileSync(smallFile, small(0).join('\n') + '\n');
+  const fullText = full.join('\n');
+  const results = { add: [] as number[], text: [] as number[], load: [] as number[], replace: [] as number[], spreadAdd: [] as number[], spreadLoad: [] as number[], engineMs: { add: [] as number[], text: [] as number[], load: [] as number[], replace: [] as number[] } };
+  const { engine, serviceCpu, close } = await serveChild(dir);
+  // Routes per CPU second of the whole path (this client's process and serve's main thread): what
+  // a busy machine's scheduling does not change.
+  const cpuRate: Record<string, number[]> = {};
+  const source1 = { file: GRAPH, params: { routes: 0, rate: 1000, burst: 32 } };
+  try {
+    for (let r = 0; r < runs; r++) {
+      ctx.progress.step(r + 1, runs);
+      const time = async <T>(f: () => Promise<T>, key?: string, routes = full.length) => {
+        const c0 = process.cpuUsage();
+        const s0 = serviceCpu();
+        const t0 = process.hrtime.bigint();
+        const v = await f();
+        const s = Number(process.hrtime.bigint() - t0) / 1e9;
+        const c = process.cpuUsage(c0);
+        if (key) (cpuRate[key] ??= []).push(routes / ((c.user + c.system) / 1e6 + serviceCpu() - s0) / 1e6);
+        return { v, s };
+      };
+      await engine.createRouter('one', source1, { start: true });
+      const add = await time(() => engine.addRoutes('one', full), 'add');
+      results.add.push(full.length / add.s / 1e6);
+      results.engineMs.add.push(add.v.ns / 1e6);
+      const rep = await time(() => engine.replaceRoutes('one', replaced), 'replace');
+      results.replace.push(full.length / rep.s / 1e6);
+      results.engineMs.replace.push(rep.v.ns / 1e6);
+      await engine.deleteRouter('one');
+      await engine.createRouter('one', source1, { start: true });
+      const text = await time(() => engine.addRoutes('one', fullText), 'text');
+      results.text.push(full.length / text.s / 1e6);
+      results.engineMs.text.push(text.v.ns / 1e6);
+      await engine.deleteRouter('one');
+      await engine.createRouter('one', source1, { start: true });
+      const load = await time(() => engine.loadRoutes('one', fullFile), 'load');
+      results.load.push(full.length / load.s / 1e6);
+      results.engineMs.load.push(load.v.ns / 1e6);
+      await engine.deleteRouter('one');
+      // Spread: routers created first (not timed), then 1000 routes into each, one request each.
+      const names = Array.from({ length: spreadCount }, (_, i) => `s${i}`);
+      for (const n of names) await engine.createRouter(n, source1, { start: true });
+      const spreadAdd = await time(async () => {
+        for (const [i, n] of names.entries()) await engine.addRoutes(n, small(i));
+      }, 'spreadAdd', names.length * 1000);
+      results.spreadAdd.push((names.length * 1000) / spreadAdd.s / 1e6);
+      const spreadLoad = await time(async () => {
+        for (const n of names) await engine.loadRoutes(n, smallFile, { mode: 'set' });
+      }, 'spreadLoad', names.length * 1000);
+      results.spreadLoad.push((names.length * 1000) / spreadLoad.s / 1e6);
+      for (const n of names) await engine.deleteRouter(n);
+    }
+  } finally {
+    await close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return { ...results, cpuRate, routes: full.length, source };
+}
+
 export const vroutersSuite: Suite = {
   description: 'virtual routers in one engine: create/start/delete time, cost and memory by count, reconfiguration under load',
   defaultRuns: 3,
@@ -156,9 +275,12 @@ export const vroutersSuite: Suite = {
     const bigBurst = Number(o['big-burst'] ?? 256);
     const cases: CaseResult[] = [];
     const notes: string[] = [];
-    ctx.progress.plan(counts.length + 2);
+    const groups = new Set((o.cases ?? 'cost,reconfigure,routes').split(','));
+    for (const g of groups) if (!['cost', 'reconfigure', 'routes'].includes(g)) throw new Error(`vrouters: --cases takes cost, reconfigure and routes, got '${g}'`);
+    const spreadCount = Number(o['spread-routers'] ?? 1000);
+    ctx.progress.plan((groups.has('cost') ? counts.length + 1 : 0) + (groups.has('reconfigure') ? 1 : 0) + (groups.has('routes') ? 1 : 0));
     const byCount: CountRun[] = [];
-    for (const [i, n] of counts.entries()) {
+    for (const [i, n] of (groups.has('cost') ? counts : []).entries()) {
       ctx.progress.startCase(i, `${n} virtual router(s)`);
       // Runs of one count: the median run by cost is kept, and every run's create/delete times.
       const runs: CountRun[] = [];
@@ -196,7 +318,7 @@ export const vroutersSuite: Suite = {
     // The same fewest and most routers side by side with 256-packet bursts: what switching from one
     // router's state to the next costs is paid once a task run, so a longer batch amortises it.
     const most = Math.max(...counts);
-    if (one && most > 1 && bigBurst !== burst) {
+    if (groups.has('cost') && one && most > 1 && bigBurst !== burst) {
       ctx.progress.startCase(counts.length, `1 and ${most} virtual routers, burst ${bigBurst}`);
       const a = await measureCount(ctx, 1, budget, bigBurst);
       const b = await measureCount(ctx, most, budget, bigBurst);
@@ -208,6 +330,7 @@ export const vroutersSuite: Suite = {
       }
       byCount.push({ ...a, nsPerPacket: NaN }, { ...b, nsPerPacket: NaN }); // their create and delete times count too
     }
+    if (groups.has('cost')) {
     const createMs = byCount.flatMap((r) => r.createMs);
     const deleteMs = byCount.flatMap((r) => r.deleteMs);
     const create = base('create and start one virtual router', `vr.create with start, through the operations layer: compiling bench/graphs/vrouter.ts (${ROUTES} routes) and loading it into the running engine, over ${createMs.length} creates (every router of the cost cases, each while those created before it run unpaced on the worker); median, min and max in ms (the first create also loads the graph file's module).`, 'ms', createMs, {}, false);
@@ -215,7 +338,29 @@ export const vroutersSuite: Suite = {
     create.met = create.mpps!.median <= 10;
     cases.push(create);
     cases.push(base('delete one virtual router', `vr.delete of a running router (its graph taken off the workers and freed), over ${deleteMs.length} deletes; ms.`, 'ms', deleteMs, {}, false));
+    }
 
+    if (groups.has('routes')) {
+      ctx.progress.startCase(0, 'bulk route programming');
+      const m = await measureRoutes(ctx, ctx.runs, spreadCount);
+      const med = (v: number[]) => Math.round(stats(v).median);
+      const cpu = (k: string) => ({ cpuMRoutesPerS: Math.round(stats(m.cpuRate[k] ?? [0]).median * 1000) / 1000 });
+      const routeCase = (name: string, description: string, values: number[], extra: Record<string, number | string> = {}) => {
+        const c = base(name, `${description} extra.cpuMRoutesPerS: millions of routes per CPU second of the client's process and serve's main thread together (what scheduling on a busy machine does not change). Through the whole path: an Engine client -> the control socket -> \`pktgraph serve\` (its own process, one worker) -> the FIB's native handler, from the request sent to its answer; millions of routes per second, all or nothing, published at one instant.`, 'M routes/s', values, extra);
+        c.target = { note: '>= 1 M routes/s in bulk (VPP\'s API: about 300k/s)' };
+        c.met = c.mpps!.median >= 1;
+        return c;
+      };
+      cases.push(routeCase('routes: route.add of a full table, inline, one router', `route.add of ${m.routes} routes (${m.source}, 256 gateways) as one JSON request into an empty table; extra.engineMs: the engine's share (handler: parse, check, build, publish).`, m.add, { routes: m.routes, engineMs: med(m.engineMs.add), ...cpu('add') }));
+      cases.push(routeCase('routes: route.add of a full table, inline as text, one router', `route.add of the same ${m.routes} routes as one JSON request whose \`text\` holds them one per line (one string, not a list); extra.engineMs as above.`, m.text, { routes: m.routes, engineMs: med(m.engineMs.text), ...cpu('text') }));
+      cases.push(routeCase('routes: route.load of a full-table file, one router', `route.load of the same ${m.routes} routes from a plain-text file the engine reads itself, into an empty table; extra.engineMs as above.`, m.load, { routes: m.routes, engineMs: med(m.engineMs.load), ...cpu('load') }));
+      cases.push(routeCase('routes: route.replace of a full table under traffic, one router', `route.replace of all ${m.routes} routes (each to another gateway) as one JSON request, while the router forwards; extra.engineMs as above.`, m.replace, { routes: m.routes, engineMs: med(m.engineMs.replace), ...cpu('replace') }));
+      cases.push(routeCase(`routes: route.add spread over ${spreadCount} routers`, `1000 routes into each of ${spreadCount} running routers, one route.add request (inline) per router, one after another.`, m.spreadAdd, { routers: spreadCount, ...cpu('spreadAdd') }));
+      cases.push(routeCase(`routes: route.load spread over ${spreadCount} routers`, `a 1000-route file loaded (mode set) into each of ${spreadCount} running routers, one route.load request per router, one after another.`, m.spreadLoad, { routers: spreadCount, ...cpu('spreadLoad') }));
+    }
+
+    const settings: Record<string, string | number> = { routes: ROUTES, counts: counts.join(','), cases: [...groups].join(','), spreadRouters: spreadCount, swaps, settle, rate, createBudgetS: budget, burst, bigBurst };
+    if (!groups.has('reconfigure')) return { cases, notes, settings };
     ctx.progress.startCase(counts.length + 1, 'reconfiguration under load');
     const s = await measureSwaps(swaps, rate, settle);
     const us = (ns: number[]) => ns.map((x) => x / 1e3);
@@ -230,6 +375,6 @@ export const vroutersSuite: Suite = {
     gap.target = { note: '<= 1 ms, the longest of all swaps' };
     gap.met = gap.mpps!.max <= 1000;
     cases.push(gap);
-    return { cases, notes, settings: { routes: ROUTES, counts: counts.join(','), swaps, settle, rate, createBudgetS: budget, burst, bigBurst } };
+    return { cases, notes, settings };
   },
 };

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { defineElement } from '../../src/graph/descriptor.js';
-import { resolverFields, resolverHandlers } from '../lib/resolverFields.js';
+import { resolverFields, resolverHandlers, resolverQuotas } from '../lib/resolverFields.js';
 import { etherAddress, ipv4Address, ipv4Prefix, orEmpty } from '../../src/graph/types.js';
 import { formatIPv4, maskOf, parsePrefix } from '../../src/util/address.js';
 
@@ -106,6 +106,7 @@ the same way.`,
     pool_empty: 'ARP requests not sent because the packet pool was empty',
   },
   handlers: resolverHandlers,
+  quotas: resolverQuotas,
   // The native side reads the address of \`ip\` and the broadcast address, derived here once.
   plan: (c) => ({ broadcast: c.broadcast || subnetBroadcast(c.ip) }),
   examples: [

@@ -255,6 +255,7 @@ source and destination, \`=>\`, what they become, the forward and reply outputs,
     drops_table_full: 'new flows dropped because capacity mappings existed',
     drops_conflict: 'new flows dropped because their reply direction would collide with an existing mapping',
   },
+  quotas: { nat: 'capacity' },
   handlers: {
     mappings: { doc: 'the number of mappings', read: true },
     table: { doc: "the mappings, one per line: 'PROTO SRC DST => NEWSRC NEWDST out F reply R STATE idle SECONDS'", read: true },

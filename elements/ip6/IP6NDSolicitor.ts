@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { defineElement } from '../../src/graph/descriptor.js';
-import { resolverFields, resolverHandlers } from '../lib/resolverFields.js';
+import { resolverFields, resolverHandlers, resolverQuotas } from '../lib/resolverFields.js';
 import { etherAddress, ipv6Address } from '../../src/graph/types.js';
 
 export const IP6NDSolicitor = defineElement({
@@ -83,6 +83,7 @@ address are sent); \`delete\` takes an IP and removes its entry (held packets ar
     pool_empty: 'solicitations not sent because the packet pool was empty',
   },
   handlers: resolverHandlers,
+  quotas: resolverQuotas,
   examples: [
     "const nd = IP6NDSolicitor({ ip: 'fd00::1', mac: '02:00:00:00:00:01' }, 'nds'); rt.out(0).to(nd.in(0)); adverts.to(nd.in(1)); nd.out(0).to(ToDevice({ device: 'eth0' }))",
   ],

@@ -16,6 +16,9 @@ export function resolverFields(w: { requests: string; request: string; reply: st
   };
 }
 
+/** What a resolver's config holds of its virtual router's quotas: its table and held packets. */
+export const resolverQuotas = { neighbours: 'entryCapacity', buffers: 'capacity' } as const;
+
 export const resolverHandlers = {
   table: { doc: "the entries, sorted by address: 'IP MAC AGE', 'IP MAC static' or 'IP pending AGE HELD'", read: true },
   insert: { doc: "write 'IP MAC': a static entry (packets held for IP are sent)", write: true },

@@ -103,7 +103,9 @@ updates use it up) is used up; then, as for \`set\`, a change that covers most o
 default route, short prefixes) or a write of very many routes, a new table is built in one pass
 (${f.updates[1]}) and published with an atomic pointer swap, the old one freed once every
 worker has finished the batch it was in. Changes never pause traffic; several routes in one write
-cost one rebuild at most.${f.extra ? `\n${f.extra}` : ''}`;
+cost one rebuild at most, and become visible at one instant: a write that changes more than one
+prefix patches a private copy of the table (a memory copy, about a millisecond for a full table)
+or builds a new one, and publishes it whole, so no lookup sees part of the change.${f.extra ? `\n${f.extra}` : ''}`;
   return {
     doc,
     config: Type.Object(
@@ -118,14 +120,19 @@ cost one rebuild at most.${f.extra ? `\n${f.extra}` : ''}`;
       },
       { additionalProperties: false },
     ),
+    quotas: { routes: (c: { routes?: string[]; compiledRoutes?: unknown[] }) => (c.compiledRoutes ?? c.routes ?? []).length },
     counters: {
       drops_no_route: 'packets dropped because no route matched their destination',
       drops_short: `packets dropped because their ${fam} header is not inside the packet (and no destination annotation is set)`,
     },
     handlers: {
-      add: { doc: 'write routes (one per line); a route for an existing prefix replaces it; all or nothing', write: true },
-      remove: { doc: 'write prefixes (one per line) whose routes are removed; all or nothing', write: true },
+      add: { doc: 'write routes (one per line); a route for an existing prefix replaces it (as replace); all or nothing', write: true },
+      replace: { doc: 'write routes (one per line), each added or replacing the route of its prefix; all or nothing', write: true },
+      insert: { doc: 'write routes (one per line) for new prefixes only: a prefix already in the table is refused, naming it; all or nothing', write: true },
+      remove: { doc: 'write prefixes (one per line) whose routes are removed (a prefix with no route is refused); all or nothing', write: true },
       set: { doc: 'write the whole table (routes, one per line), replacing every route', write: true },
+      load: { doc: "write 'insert PATH', 'replace PATH' or 'set PATH': the routes of a file (one per line, gzip when it ends in .gz) read here, natively, inserted, replacing, or as the whole table; all or nothing", write: true },
+      max_routes: { doc: "the most routes the table may hold ('none': no limit; a serving engine sets it from the virtual router's routes quota): a change beyond it is refused whole", read: true, write: true },
       table: { doc: "every route, one per line, sorted by prefix, as 'PREFIX [via GW] dev OUTPUT'", read: true },
       count: { doc: 'the number of routes', read: true },
       memory: { doc: 'bytes used by the published lookup structure (table, next hops)', read: true },

@@ -44,6 +44,7 @@ another, at the pulling worker's round time.`,
     drops_delay: 'packets dropped at the head because their sojourn time was too long (the control law)',
     marks: 'packets marked Congestion Experienced where a drop was due, and delivered (ecn)',
   },
+  quotas: { buffers: 'capacity' },
   handlers: {
     length: { doc: 'packets in the queue now', read: true },
     bytes: { doc: 'bytes in the queue now', read: true },

@@ -54,6 +54,7 @@ workers: the queues are under one lock, taken once per push and once per pull.`,
     marks: 'packets marked Congestion Experienced where a drop was due, and delivered (ecn)',
     new_flow_count: 'times a queue that held nothing got a packet and joined the new-flows list',
   },
+  quotas: { buffers: 'limit' },
   handlers: {
     length: { doc: 'packets in all queues now', read: true },
     bytes: { doc: 'bytes in all queues now', read: true },

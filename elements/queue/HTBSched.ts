@@ -165,6 +165,8 @@ identical leaves whose tokens come due together send a burst of one packet each.
     drops_full: "packets dropped because their leaf class's queue was full (per class in the classes handler)",
     drops_class_removed: 'packets dropped because their class was removed, or became an inner class, while they waited',
   },
+  // Leaf classes hold packets; a class someone names as parent is inner.
+  quotas: { buffers: (c) => c.classes.filter((x) => !c.classes.some((y) => y.parent === x.name)).reduce((n, x) => n + (x.capacity ?? 1000), 0) },
   handlers: {
     classes: { doc: 'every class with its rates, mode, backlog and counters, one per line', read: true },
     add: { doc: 'add a class: a JSON object like a classes entry', write: true },

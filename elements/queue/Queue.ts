@@ -21,6 +21,7 @@ lowering it keeps the packets already queued.`,
     { additionalProperties: false },
   ),
   counters: { enqueued: 'packets accepted', drops: 'packets dropped because the queue was full' },
+  quotas: { buffers: 'capacity' },
   handlers: {
     length: { doc: 'packets in the queue now', read: true },
     highwater_length: { doc: 'the most packets the queue has held', read: true },

@@ -43,6 +43,7 @@ class RouteLookupElement : public Element {
     std::swap(routes_, o.routes_);
     routes_->set_outputs(uint32_t(noutputs()));
     pub_.swap(o.pub_);
+    max_routes_ = o.max_routes_;
   }
 
   void add_handlers(std::vector<Handler>& hs) override {
@@ -68,27 +69,59 @@ class RouteLookupElement : public Element {
       };
       return h;
     };
-    auto labelled = [](const std::string& v) {
-      std::vector<std::pair<std::string, std::string>> out;
-      for (auto& [n, text] : route_lines(v)) out.emplace_back("route", text);
-      return out;
-    };
-    hs.push_back(writer("add", [this, labelled](const std::string& v) {
-      routes_->add_lines(labelled(v), true);
-      commit();
-    }));
+    // add and replace: a route for an existing prefix replaces it; insert: new prefixes only.
+    for (const char* name : {"add", "replace", "insert"}) {
+      const bool replace = name[0] != 'i';
+      hs.push_back(writer(name, [this, replace](const std::string& v) {
+        routes_->add_text(v, replace, max_routes_);
+        commit();
+      }));
+    }
     hs.push_back(writer("remove", [this](const std::string& v) {
       std::vector<std::string> prefixes;
       for (auto& [n, text] : route_lines(v)) prefixes.push_back(text);
       routes_->remove_prefixes(prefixes);
       commit();
     }));
-    hs.push_back(writer("set", [this, labelled](const std::string& v) {
+    hs.push_back(writer("set", [this](const std::string& v) {
       RouteSet fresh(width(), uint32_t(noutputs()));
-      fresh.add_lines(labelled(v), false);
-      *routes_ = std::move(fresh);
-      pub_.publish(routes_->build(), [this] { synchronize(); });
+      fresh.add_text(v, false);
+      set_table(std::move(fresh));
     }));
+    // "MODE PATH": the file's routes (read here, plain or gzip) inserted, replacing, or as the whole table.
+    hs.push_back(writer("load", [this](const std::string& v) {
+      const size_t sp = v.find(' ');
+      const std::string mode = v.substr(0, sp);
+      std::string path = sp == std::string::npos ? "" : v.substr(sp + 1);
+      while (!path.empty() && (path.back() == '\n' || path.back() == '\r')) path.pop_back();
+      if ((mode != "insert" && mode != "replace" && mode != "set") || path.empty())
+        throw std::runtime_error("load: write 'insert PATH', 'replace PATH' or 'set PATH', got '" + v + "'");
+      if (mode == "set") {
+        RouteSet fresh(width(), uint32_t(noutputs()));
+        fresh.add_file(path);  // an error leaves `fresh` part-filled, and it is dropped
+        set_table(std::move(fresh));
+        return;
+      }
+      routes_->add_file_all_or_nothing(path, mode == "replace", max_routes_);
+      commit();
+    }));
+    Handler limit;
+    limit.name = "max_routes";
+    limit.read = [this]() { return max_routes_ == SIZE_MAX ? std::string("none") : std::to_string(max_routes_); };
+    limit.write = [this](const std::string& v) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (v == "none" || v == "none\n") {
+        max_routes_ = SIZE_MAX;
+        return;
+      }
+      char* end = nullptr;
+      const unsigned long long n = std::strtoull(v.c_str(), &end, 10);
+      if (v.empty() || v[0] < '0' || v[0] > '9' || (*end && *end != '\n')) throw HandlerError("max_routes: write a number of routes, or 'none' for no limit, got '" + v + "'");
+      if (routes_->size() > n)
+        throw HandlerError("max_routes: the table holds " + std::to_string(routes_->size()) + " routes, more than " + std::to_string(n) + "; remove routes first");
+      max_routes_ = size_t(n);
+    };
+    hs.push_back(limit);
     hs.push_back(writer("lookup", [this](const std::string& v) { last_lookup_ = lookup_text(v); }));
     hs.push_back(reader("lookup_result", [this]() { return last_lookup_; }));
     hs.push_back(reader("table", [this]() { return routes_->table(); }));
@@ -175,12 +208,32 @@ class RouteLookupElement : public Element {
   // After a change to the route set: patch the published snapshot in place (microseconds, no
   // epoch wait), or, when it cannot be patched, build a new one and publish it (one epoch
   // wait for the whole write, however many routes it changed).
+  // A change of several prefixes is patched into a private copy of the snapshot (a memory copy,
+  // milliseconds for a full table) and published whole, so workers see all of it at one instant,
+  // never a part; one prefix is patched in place (each lookup sees it before or after).
   void commit() {
-    if (!routes_->patch(*pub_.writable())) pub_.publish(routes_->build(), [this] { synchronize(); });
+    const size_t n = routes_->pending();
+    if (n <= 1) {
+      if (routes_->patch(*pub_.writable())) return;
+    } else if (n != SIZE_MAX) {
+      auto next = pub_.get()->copy();
+      if (routes_->patch(*next)) {
+        pub_.publish(std::move(next), [this] { synchronize(); });
+        return;
+      }
+    }
+    pub_.publish(routes_->build(), [this] { synchronize(); });
+  }
+  // Replace the whole table (set, load set), within the limit; nothing changes on a refusal.
+  void set_table(RouteSet&& fresh) {
+    if (fresh.size() > max_routes_) throw std::runtime_error(over_limit(fresh.size(), max_routes_));
+    *routes_ = std::move(fresh);
+    pub_.publish(routes_->build(), [this] { synchronize(); });
   }
 
   std::unique_ptr<RouteSet> routes_;
   std::mutex mu_;  // control thread only: handlers
+  size_t max_routes_ = SIZE_MAX;  // the most routes the table may hold (SIZE_MAX: no limit): a virtual router's routes quota
   std::string last_lookup_ = "no lookup yet";
 };
 

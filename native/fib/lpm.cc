@@ -207,6 +207,18 @@ bool LpmTable::update(u128 key, unsigned len, const RegionFn& region) {
   return true;
 }
 
+std::unique_ptr<LpmTable> LpmTable::copy() const {
+  auto t = std::unique_ptr<LpmTable>(new LpmTable());
+  t->width_ = width_;
+  t->root_bits_ = root_bits_;
+  t->root_ = root_;
+  t->nodes_.reserve(nodes_.capacity());  // the spare room update() appends into
+  t->nodes_.assign(nodes_.begin(), nodes_.end());
+  t->vals_.reserve(vals_.capacity());
+  t->vals_.assign(vals_.begin(), vals_.end());
+  return t;
+}
+
 size_t LpmTable::memory() const {
   return sizeof(LpmTable) + root_.capacity() * 4 + nodes_.capacity() * sizeof(Node) + vals_.capacity() * 4;
 }

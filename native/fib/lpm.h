@@ -97,6 +97,9 @@ class LpmTable {
   // prefix (key, len) (added, removed or replaced), while workers read it (see above).
   // False, with the table unchanged, when the spare capacity is too small or region() gave up.
   bool update(u128 key, unsigned len, const RegionFn& region);
+  // A private copy with the same spare room, for a change of many routes that must become
+  // visible at one instant: updated where no worker reads it, then published whole.
+  std::unique_ptr<LpmTable> copy() const;
 
   unsigned width() const { return width_; }
   size_t memory() const;          // bytes of the lookup structure
@@ -195,6 +198,16 @@ class NextHopTable {
   }
   // Whether a next hop of n members can be added without moving the arrays workers read.
   bool has_room(uint32_t n) const { return entries_.size() < entries_.capacity() && members_.size() + n <= members_.capacity(); }
+  // A copy with the same spare room (LpmTable::copy).
+  NextHopTable copy() const {
+    NextHopTable t;
+    t.entries_.reserve(entries_.capacity());
+    t.entries_.assign(entries_.begin(), entries_.end());
+    t.members_.reserve(members_.capacity());
+    t.members_.assign(members_.begin(), members_.end());
+    t.index_ = index_;
+    return t;
+  }
   size_t memory() const { return entries_.capacity() * sizeof(Entry) + members_.capacity() * 4; }
 
  private:

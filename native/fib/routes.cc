@@ -70,6 +70,29 @@ bool RouteMap::erase(const Prefix& p) {
   return true;
 }
 
+void RouteMap::assign_all(std::vector<std::pair<Prefix, uint32_t>> items) {
+  std::stable_sort(items.begin(), items.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<Entry> merged;
+  merged.reserve(size_ + items.size());
+  size_t i = 0;
+  // The next item, the last of its prefix (a prefix given twice: the later wins).
+  auto take = [&]() {
+    while (i + 1 < items.size() && items[i + 1].first == items[i].first) i++;
+    merged.push_back(entry(items[i].first, items[i].second));
+    i++;
+  };
+  for_each([&](const Prefix& p, uint32_t id) {
+    while (i < items.size() && items[i].first < p) take();
+    if (i < items.size() && items[i].first == p) take();
+    else merged.push_back(entry(p, id));
+    return true;
+  });
+  while (i < items.size()) take();
+  base_.swap(merged);
+  delta_.clear();
+  size_ = base_.size();
+}
+
 void RouteMap::remap(const std::vector<uint32_t>& map) {
   for (Entry& e : base_) e.id = map[e.id];
   for (auto& [p, id] : delta_)
@@ -173,54 +196,99 @@ uint32_t RouteSet::intern(const std::vector<Hop>& hops) {
   return id;
 }
 
-void RouteSet::add_lines(const std::vector<std::pair<std::string, std::string>>& lines, bool replace) {
-  // All or nothing. replace: parse everything, then apply (only parsing can fail).
-  // Otherwise insert as we go (one hash operation a route) and, on an error, erase what
-  // this call inserted (all of it new).
-  std::vector<std::pair<Prefix, uint32_t>> parsed;
+// Parse entries (their text (k).second), naming a bad one with name(k), then apply them.
+template <class Lines>
+void RouteSet::parse_apply(const Lines& lines, const std::function<std::string(size_t)>& name, bool replace, size_t limit) {
+  std::vector<Parsed> parsed;
+  parsed.reserve(lines.size());
+  std::vector<Hop> scratch;
+  for (size_t i = 0; i < lines.size(); i++) {
+    try {
+      parsed.push_back(parse_one(lines[i].second, i, scratch));
+    } catch (const std::runtime_error& e) {
+      throw std::runtime_error(name(i) + ": " + e.what());
+    }
+  }
+  apply(parsed, replace, limit, name);
+}
+
+void RouteSet::add_lines(const std::vector<std::pair<std::string, std::string>>& lines, bool replace, size_t limit) {
+  parse_apply(lines, [&](size_t k) { return lines[k].first + " ('" + lines[k].second + "')"; }, replace, limit);
+}
+
+void RouteSet::add_text(const std::string& text, bool replace, size_t limit) {
+  const std::vector<std::pair<size_t, std::string>> lines = route_lines(text);
+  parse_apply(lines, [&](size_t k) { return "route " + std::to_string(lines[k].first) + " ('" + lines[k].second + "')"; }, replace, limit);
+}
+
+void RouteSet::add_file_all_or_nothing(const std::string& path, bool replace, size_t limit) {
+  const std::string label = "file '" + path + "' line ";
+  std::vector<Parsed> parsed;
+  std::vector<Hop> scratch;
+  for_each_route_line(path, [&](size_t n, const std::string& text) {
+    try {
+      parsed.push_back(parse_one(text, n, scratch));
+    } catch (const std::runtime_error& e) {
+      throw std::runtime_error(label + std::to_string(n) + " ('" + text + "'): " + e.what());
+    }
+    return true;
+  });
+  // A label names the line's text, read again from the file (only for an error).
+  apply(parsed, replace, limit, [&](size_t n) {
+    std::string text;
+    for_each_route_line(path, [&](size_t m, const std::string& t) {
+      if (m == n) text = t;
+      return m < n;
+    });
+    return label + std::to_string(n) + " ('" + text + "')";
+  });
+}
+
+void RouteSet::apply(const std::vector<Parsed>& routes, bool replace, size_t limit, const std::function<std::string(size_t)>& name) {
+  if (replace) {
+    // Only parsing can fail: count what is new against the limit, then assign (the last wins).
+    if (limit != SIZE_MAX) {
+      std::unordered_map<Prefix, bool, PrefixHash> fresh;
+      for (const Parsed& r : routes)
+        if (!routes_.find(r.prefix)) fresh.emplace(r.prefix, true);
+      if (routes_.size() + fresh.size() > limit) throw std::runtime_error(over_limit(routes_.size() + fresh.size(), limit));
+    }
+    if (routes.size() > 1024 + routes_.size() / 16) {
+      // Many at once: one merge pass over the map, not a tree operation each.
+      std::vector<std::pair<Prefix, uint32_t>> items;
+      items.reserve(routes.size());
+      for (const Parsed& r : routes) items.emplace_back(r.prefix, r.id);
+      routes_.assign_all(std::move(items));
+    } else {
+      for (const Parsed& r : routes) routes_.assign(r.prefix, r.id);
+    }
+    for (const Parsed& r : routes) changed_.push_back(r.prefix);
+    return;
+  }
+  // Insert as we go (sorted input: appended, O(1) a route); on an error erase what was inserted.
   std::vector<Prefix> inserted;
-  if (replace) parsed.reserve(lines.size());
-  else inserted.reserve(lines.size());
-  u128 key;
-  unsigned len;
-  std::vector<Hop> hops;
-  auto name = [&](size_t k) { return lines[k].first + " ('" + lines[k].second + "')"; };
-  size_t i = 0;
-  bool duplicate = false;
-  try {
-    for (; i < lines.size() && !duplicate; i++) {
-      parse(lines[i].second, key, len, hops);
-      const Prefix k{key, len};
-      const uint32_t id = intern(hops);
-      if (replace) {
-        parsed.emplace_back(k, id);
-      } else if (routes_.insert(k, id)) {  // sorted input: appended, O(1) a route
-        inserted.push_back(k);
-      } else {
-        duplicate = true;
-        break;
-      }
+  inserted.reserve(routes.size());
+  for (size_t i = 0; i < routes.size(); i++) {
+    const Prefix& k = routes[i].prefix;
+    if (routes_.insert(k, routes[i].id)) {
+      inserted.push_back(k);
+      continue;
     }
-  } catch (const std::runtime_error& e) {
-    for (const Prefix& k : inserted) routes_.erase(k);
-    throw std::runtime_error(name(i) + ": " + e.what());
+    for (const Prefix& p : inserted) routes_.erase(p);
+    for (size_t j = 0; j < i; j++)  // name the earlier route if it is in this call
+      if (routes[j].prefix == k) throw std::runtime_error(name(routes[i].at) + ": prefix " + prefix_text(k.key, k.len) + " is also " + name(routes[j].at));
+    throw std::runtime_error(name(routes[i].at) + ": prefix " + prefix_text(k.key, k.len) + " is already in the table");
   }
-  if (duplicate) {
-    for (const Prefix& k : inserted) routes_.erase(k);
-    // Name the earlier line if it is in this call.
-    for (size_t j = 0; j < i; j++) {
-      u128 k2;
-      unsigned l2;
-      parse(lines[j].second, k2, l2, hops);
-      if (k2 == key && l2 == len) throw std::runtime_error(name(i) + ": prefix " + prefix_text(key, len) + " is also " + name(j));
-    }
-    throw std::runtime_error(name(i) + ": prefix " + prefix_text(key, len) + " is already in the table");
-  }
-  for (auto& [k, id] : parsed) {
-    routes_.assign(k, id);
-    changed_.push_back(k);
+  if (routes_.size() > limit) {
+    const size_t would = routes_.size();
+    for (const Prefix& p : inserted) routes_.erase(p);
+    throw std::runtime_error(over_limit(would, limit));
   }
   changed_.insert(changed_.end(), inserted.begin(), inserted.end());
+}
+
+std::string over_limit(size_t would, size_t limit) {
+  return "the change would make " + std::to_string(would) + " routes, more than the table's limit of " + std::to_string(limit) + " (max_routes)";
 }
 
 void RouteSet::remove_prefixes(const std::vector<std::string>& prefixes) {
@@ -388,16 +456,21 @@ std::string RouteSet::table() const {
 }
 
 std::vector<std::pair<size_t, std::string>> route_lines(const std::string& text) {
+  // One copy a kept line (a bulk change has a million): its body, found in place.
   std::vector<std::pair<size_t, std::string>> out;
-  std::istringstream in(text);
-  std::string line;
   size_t n = 0;
-  while (std::getline(in, line)) {
+  for (size_t pos = 0; pos < text.size();) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
     n++;
-    const std::string body = strip_comment(line);
-    if (body.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const size_t b = body.find_first_not_of(" \t"), e = body.find_last_not_of(" \t\r");
-    out.emplace_back(n, body.substr(b, e - b + 1));
+    // '#' searched within this line only (not to the end of a text of a million lines).
+    const size_t stop = size_t(std::find(text.begin() + long(pos), text.begin() + long(end), '#') - text.begin());
+    size_t b = pos;
+    while (b < stop && (text[b] == ' ' || text[b] == '\t' || text[b] == '\r')) b++;
+    size_t e = stop;
+    while (e > b && (text[e - 1] == ' ' || text[e - 1] == '\t' || text[e - 1] == '\r')) e--;
+    if (e > b) out.emplace_back(n, text.substr(b, e - b));
+    pos = end + 1;
   }
   return out;
 }

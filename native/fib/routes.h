@@ -43,6 +43,15 @@ struct Snapshot {
   NextHopTable nexthops;  // next-hop index -> members (indexes into hops)
   StateVector<Hop> hops;
   size_t memory() const { return lpm->memory() + nexthops.memory() + hops.capacity() * sizeof(Hop) + sizeof(Snapshot); }
+  // A private copy with the same spare room (RouteSet::patch can bring it up to date).
+  std::unique_ptr<Snapshot> copy() const {
+    auto s = std::make_unique<Snapshot>();
+    s->lpm = lpm->copy();
+    s->nexthops = nexthops.copy();
+    s->hops.reserve(hops.capacity());
+    s->hops.assign(hops.begin(), hops.end());
+    return s;
+  }
 };
 
 struct Prefix {
@@ -72,6 +81,8 @@ class RouteMap {
   bool insert(const Prefix& p, uint32_t id);
   // Add a prefix or replace its id.
   void assign(const Prefix& p, uint32_t id);
+  // Add or replace many prefixes in one merge pass (a prefix given twice: the later wins).
+  void assign_all(std::vector<std::pair<Prefix, uint32_t>> items);
   // Remove a prefix; false if it is not there.
   bool erase(const Prefix& p);
   // Call f(prefix, id) for every prefix from `from` on, in order, until it returns false.
@@ -124,8 +135,14 @@ class RouteSet {
   // Add routes: each entry is (label, text); errors name the label and the text, e.g.
   // "route 3 ('10.0.0.0/33 1'): prefix length '33' must be ...".
   // replace: an existing prefix is replaced; otherwise a prefix given twice is an error.
-  // All or nothing: on an error nothing changes.
-  void add_lines(const std::vector<std::pair<std::string, std::string>>& lines, bool replace);
+  // All or nothing: on an error nothing changes. limit: the most routes the set may hold
+  // afterwards (SIZE_MAX: no limit); a change beyond it is refused whole.
+  void add_lines(const std::vector<std::pair<std::string, std::string>>& lines, bool replace, size_t limit = SIZE_MAX);
+  // The same for route text (one per line, '#' comments; errors name "route N"), and for a
+  // route file (errors name the file and the line), read line by line: labels are made only for
+  // an error, so a bulk change costs a parse and a map operation a route.
+  void add_text(const std::string& text, bool replace, size_t limit = SIZE_MAX);
+  void add_file_all_or_nothing(const std::string& path, bool replace, size_t limit = SIZE_MAX);
   // Add the routes of a file, read line by line (never whole; see for_each_route_line); errors
   // name the file and the line. For a set being configured: on an error it is left part-filled.
   void add_file(const std::string& path);
@@ -155,6 +172,8 @@ class RouteSet {
   bool patch(Snapshot& s);
   std::string table() const;  // canonical text, one route per line, sorted by prefix
   size_t size() const { return routes_.size(); }
+  // Prefixes changed since the last build() or patch() (every one: SIZE_MAX).
+  size_t pending() const { return changed_all_ ? SIZE_MAX : changed_.size(); }
   // The highest output a route sends to (-1: no route), and the output count routes are
   // checked against: a set moves to a hot-reconfigured element that has at least that many.
   int64_t highest_output() const {
@@ -170,6 +189,22 @@ class RouteSet {
   std::string prefix_text(u128 key, unsigned len) const { return format_prefix(key, len, width_); }
 
  private:
+  // A parsed route waiting to be applied; `at`: where it came from, for an error's label.
+  struct Parsed {
+    Prefix prefix;
+    uint32_t id;
+    size_t at;
+  };
+  Parsed parse_one(const std::string& text, size_t at, std::vector<Hop>& scratch) {
+    u128 key;
+    unsigned len;
+    parse(text, key, len, scratch);
+    return Parsed{Prefix{key, len}, intern(scratch), at};
+  }
+  template <class Lines>
+  void parse_apply(const Lines& lines, const std::function<std::string(size_t)>& name, bool replace, size_t limit);
+  // Apply parsed routes, all or nothing (see add_lines); name(at) labels a route for an error.
+  void apply(const std::vector<Parsed>& routes, bool replace, size_t limit, const std::function<std::string(size_t)>& name);
   struct PrefixHash {
     size_t operator()(const Prefix& p) const { return flow_hash(uint64_t(p.key >> 64) ^ p.len, uint64_t(p.key)); }
   };
@@ -209,6 +244,9 @@ class RouteSet {
   // often is rebuilt less often, and one that is not costs little.
   unsigned spare_div_ = 8;
 };
+
+// The refusal of a change that would leave more routes than a table's limit.
+std::string over_limit(size_t would, size_t limit);
 
 // Split text into lines, dropping comments ('#' to the end of the line) and blank lines.
 // Each kept line comes with its 1-based line number.

@@ -1,7 +1,8 @@
 // The `pktgraph` command line (bin/pktgraph.js runs main()).
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { ENGINE_LIMITS, packageVersion } from '../runtime/native.js';
 import { describeError } from './errors.js';
+import { QUOTA_NAMES } from '../service/quotas.js';
 
 // Each command loads its modules when it runs, so `pktgraph read` and friends start
 // without loading the compiler and every element.
@@ -25,6 +26,7 @@ function seconds(v: string) {
 }
 
 const collect = (v: string, list: string[] | undefined) => [...(list ?? []), v];
+const quotaNames = QUOTA_NAMES.join(', ');
 
 function program(): Command {
   const p = new Command('pktgraph')
@@ -163,6 +165,7 @@ function program(): Command {
     .option('--pool <n>', `packet buffers in the pool, ${range(ENGINE_LIMITS.poolBuffers)}`, integer(ENGINE_LIMITS.poolBuffers))
     .option('--buffer-size <bytes>', `bytes per packet buffer, headroom included, ${range(ENGINE_LIMITS.bufferSize)} (default 2048)`, integer(ENGINE_LIMITS.bufferSize))
     .option('--control <name|path>', `${controlHelp} (default: default, else the first free default-N)`)
+    .option('--quota <name=n,...>', `default quotas of every virtual router (${quotaNames}; N or none), repeatable`, collect, [])
     .option('--http <[addr:]port>', 'serve the HTTP API on this TCP address (127.0.0.1 unless an address is given; 0 picks a free port)')
     .option('--tls-cert <file>', 'serve the HTTP API over TLS with this certificate (PEM; with --tls-key)')
     .option('--tls-key <file>', "the certificate's private key (PEM)")
@@ -186,8 +189,12 @@ function program(): Command {
     .action(async (name: string, opts) => (await vr()).vrShowCommand(name, opts));
   connect(vrs.command('create').description('define a virtual router from a graph file (compiled first: a graph that fails to compile changes nothing)')
     .argument('<name>', "its name: letters, digits, '_' and '-'").argument('<file>', 'graph file (.ts or .js) whose default export is a graph')
-    .option(...paramOption).option('--start', 'start it too').option('--tenant <tenant>', 'give it to a tenant (its operators and viewers manage and see it)').option('--json', 'print JSON'))
+    .option(...paramOption).option('--start', 'start it too').option('--tenant <tenant>', 'give it to a tenant (its operators and viewers manage and see it)')
+    .option('--quota <name=n,...>', `its quotas (${quotaNames}; N or none; default: the engine's), repeatable`, collect, []).option('--json', 'print JSON'))
     .action(async (name: string, file: string, opts) => (await vr()).vrCreateCommand(name, file, opts));
+  connect(vrs.command('quota').description(`show or change a virtual router's quotas (${quotaNames}): use against limit`).argument('<name>', 'virtual router')
+    .argument('[quotas...]', 'NAME=N or NAME=none, e.g. routes=100000 buffers=4096').option('--json', 'print JSON'))
+    .action(async (name: string, quotas: string[], opts) => (await vr()).vrQuotaCommand(name, quotas, opts));
   connect(vrs.command('start').description('start a defined, failed or stopped virtual router').argument('<name>', 'virtual router').option('--json', 'print JSON'))
     .action(async (name: string, opts) => (await vr()).vrTransitionCommand('start', name, opts));
   connect(vrs.command('stop').description('stop a running virtual router (its sources stop; tables, counters and queued packets are kept)').argument('<name>', 'virtual router').option('--json', 'print JSON'))
@@ -203,6 +210,26 @@ function program(): Command {
     .action(async (name: string, tenant: string | undefined, opts) => (await vr()).vrAssignCommand(name, tenant, opts));
   connect(vrs.command('shutdown').description('stop the engine: every virtual router deleted, then it exits'))
     .action(async (opts) => (await vr()).vrShutdownCommand(opts));
+
+  const route = () => import('./route.js');
+  const routes = p.command('route').description("change and show a virtual router's FIB tables (IPLookup, LookupIP6Route) in an engine started with `pktgraph serve`");
+  const routeTarget = (c: Command) =>
+    connect(c).requiredOption('--vr <name>', 'the virtual router').option('--table <element>', "its FIB element (default: its only one for the routes' family)")
+      .addOption(new Option('--family <family>', 'the family whose table is meant, when the routes do not say').choices(['ipv4', 'ipv6'])).option('--json', 'print JSON');
+  for (const [op, doc] of [
+    ['add', 'add routes for new prefixes (a prefix already there is refused)'],
+    ['replace', 'add routes, each replacing the route of its prefix if any'],
+    ['del', 'remove the routes of prefixes (a prefix with no route is refused)'],
+  ] as const)
+    routeTarget(routes.command(op).description(`${doc}; all or nothing, visible to traffic at one instant`)
+      .argument('[routes...]', op === 'del' ? "prefixes: 'ADDRESS/LEN', an address or 'default'" : "routes, each one argument: '10.0.0.0/8 1', '10.1.0.0/16 via 192.0.2.1 dev 0'")
+      .option('--file <file>', "more, one per line ('#' comments), from a file, or '-' for stdin"))
+      .action(async (args: string[], opts) => (await route()).routeChangeCommand(op, args, opts));
+  routeTarget(routes.command('load').description('have the engine read a route file itself (plain, or gzip if it ends in .gz): the fast way to program many; all or nothing, visible at one instant')
+    .argument('<file>', 'route file, one per line').addOption(new Option('--mode <mode>', 'add: new prefixes only; replace; set: the file becomes the whole table').choices(['add', 'replace', 'set']).default('add')))
+    .action(async (file: string, opts) => (await route()).routeLoadCommand(file, opts));
+  routeTarget(routes.command('show').description("print a table's routes, sorted by prefix, or the route one address takes").option('--lookup <address>', 'look this address up'))
+    .action(async (opts) => (await route()).routeShowCommand(opts));
 
   const users = p.command('user').description("manage the HTTP API's users and their bearer tokens (admins; the first admin over the control socket or with `serve --init-admin`)");
   connect(users.command('list').description('list the users: role, tenant, tokens').option('--json', 'print JSON'))

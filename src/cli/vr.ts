@@ -4,7 +4,8 @@
 // the same commands and the same output either way.
 import { readFileSync } from 'node:fs';
 import { NoEngineError } from '../control/client.js';
-import type { RouterInfoT } from '../service/api.js';
+import type { QuotasT, RouterInfoT } from '../service/api.js';
+import { QUOTA_NAMES, type QuotaName } from '../service/quotas.js';
 import { Engine, EngineError, remoteEngine } from '../service/client.js';
 import { CliError } from './errors.js';
 import { table } from './format.js';
@@ -15,12 +16,25 @@ export interface ServeCommandOptions {
   threads?: number;
   pool?: number;
   bufferSize?: number;
+  quota?: string[];
   http?: string;
   tlsCert?: string;
   tlsKey?: string;
   state?: string;
   initAdmin?: string;
   bodyLimit?: number;
+}
+
+/** `--quota routes=1000,buffers=4096` (repeatable): quotas by name, 'none' for no limit. */
+export function parseQuotas(list: string[]): QuotasT {
+  const out: QuotasT = {};
+  for (const item of list.flatMap((l) => l.split(','))) {
+    const m = /^([a-z]+)=(\d+|none)$/.exec(item.trim());
+    if (!m || !(QUOTA_NAMES as string[]).includes(m[1]))
+      throw new CliError(`--quota expects NAME=N or NAME=none with NAME one of ${QUOTA_NAMES.join(', ')}, got '${item}'`);
+    out[m[1] as QuotaName] = m[2] === 'none' ? null : Number(m[2]);
+  }
+  return out;
 }
 
 /** `--http [ADDR:]PORT` (127.0.0.1 unless an address is given; [::1]:PORT for IPv6). */
@@ -59,6 +73,7 @@ export async function serveCommand(opts: ServeCommandOptions): Promise<void> {
   try {
     result = await serveEngine({
       socketPath,
+      quotas: parseQuotas(opts.quota ?? []),
       threads: opts.threads,
       poolBuffers: opts.pool,
       bufferSize: opts.bufferSize,
@@ -138,12 +153,15 @@ export async function vrShowCommand(name: string, opts: ControlOpts) {
   console.log(`  graph:   ${r.graph} from ${sourceText(r)}`);
   console.log(`  created: ${r.created}`);
   if (r.heldPackets !== null) console.log(`  held:    ${r.heldPackets} packets`);
+  console.log('  quotas:');
+  for (const l of table(Object.entries(r.quotas).map(([q, u]) => [q, `${u.used} of ${u.limit ?? 'no limit'}`]), '    ')) console.log(l);
   console.log(`  elements (read them as ${r.name}/ELEMENT.HANDLER):`);
   for (const l of table(r.elementList.map((e) => [`${r.name}/${e.name}`, e.class]), '    ')) console.log(l);
 }
 
-export async function vrCreateCommand(name: string, file: string, opts: ControlOpts & { param?: string[]; start?: boolean; tenant?: string }) {
-  const r = await call(opts, (e) => e.createRouter(name, { file, params: parseParams(opts.param ?? []) }, { start: opts.start, tenant: opts.tenant }));
+export async function vrCreateCommand(name: string, file: string, opts: ControlOpts & { param?: string[]; start?: boolean; tenant?: string; quota?: string[] }) {
+  const quotas = parseQuotas(opts.quota ?? []);
+  const r = await call(opts, (e) => e.createRouter(name, { file, params: parseParams(opts.param ?? []) }, { start: opts.start, tenant: opts.tenant, quotas }));
   console.log(opts.json ? JSON.stringify(r, null, 2) : line(r));
 }
 
@@ -167,6 +185,13 @@ export async function vrDeleteCommand(name: string, opts: ControlOpts) {
   const r = await call(opts, (e) => e.deleteRouter(name));
   if (opts.json) return console.log(JSON.stringify(r, null, 2));
   console.log(`virtual router '${r.name}' deleted; ${r.releasedPackets} packet${r.releasedPackets === 1 ? '' : 's'} it held went back to the pool`);
+}
+
+export async function vrQuotaCommand(name: string, quotas: string[], opts: ControlOpts) {
+  const q = parseQuotas(quotas);
+  const use = await call(opts, (e) => (quotas.length ? e.setQuotas(name, q) : e.showRouter(name).then((r) => r.quotas)));
+  if (opts.json) return console.log(JSON.stringify(use, null, 2));
+  for (const l of table([['QUOTA', 'USED', 'LIMIT'], ...Object.entries(use).map(([k, u]) => [k, String(u.used), u.limit === null ? 'none' : String(u.limit)])])) console.log(l);
 }
 
 export async function vrShutdownCommand(opts: ControlOpts) {

@@ -103,16 +103,21 @@ export function graphRequest(g: RunningGraph, req: ControlRequest): unknown {
 export type RequestHandler = (request: unknown) => ControlResponse | Promise<ControlResponse>;
 
 function serveConnection(socket: Socket, answer: RequestHandler) {
-  let buffered = '';
+  // A request of many megabytes (a bulk route change) comes in thousands of chunks: each is
+  // searched for the end of the line once, and the line decoded once, at its end.
+  const chunks: Buffer[] = [];
+  let buffered = 0;
   let answered: Promise<void> = Promise.resolve();
-  socket.setEncoding('utf8');
   socket.on('error', () => socket.destroy());
-  socket.on('data', (chunk: string) => {
-    buffered += chunk;
+  socket.on('data', (chunk: Buffer) => {
+    let start = 0;
     let nl: number;
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      const line = buffered.slice(0, nl).trim();
-      buffered = buffered.slice(nl + 1);
+    while ((nl = chunk.indexOf(0x0a, start)) >= 0) {
+      chunks.push(chunk.subarray(start, nl));
+      start = nl + 1;
+      const line = Buffer.concat(chunks).toString('utf8').trim();
+      chunks.length = 0;
+      buffered = 0;
       if (line === '') continue;
       answered = answered.then(async () => {
         let request: unknown;
@@ -130,9 +135,14 @@ function serveConnection(socket: Socket, answer: RequestHandler) {
         return writeResponse(socket, response);
       });
     }
-    if (buffered.length > MAX_LINE) {
+    if (start < chunk.length) {
+      chunks.push(chunk.subarray(start));
+      buffered += chunk.length - start;
+    }
+    if (buffered > MAX_LINE) {
       socket.end(JSON.stringify({ ok: false, error: `request longer than ${MAX_LINE} bytes` }) + '\n');
-      buffered = '';
+      chunks.length = 0;
+      buffered = 0;
     }
   });
 }

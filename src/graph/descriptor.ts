@@ -7,6 +7,7 @@
 // elements register through the same call.
 import { fileURLToPath } from 'node:url';
 import type { Static, TObject } from 'typebox';
+import type { QuotaName } from '../service/quotas.js';
 import { ElementNode, currentScope, type NodeOptions } from './graph.js';
 
 export type ProcessingCode = string; // Click notation: 'a/a', 'h/l', '/h', 'hl/h'
@@ -51,6 +52,13 @@ export interface ElementDescriptor<S extends TObject = TObject> {
   counters: Record<string, string>;
   /** Native handlers (beyond the generic ones every element has). */
   handlers?: Record<string, HandlerDoc>;
+  /** What the element holds of its virtual router's quotas (QuotaName, src/service/quotas.ts): per
+   *  quota, the config field (a number) or a function of the config giving the most it can
+   *  hold. A serving engine checks the sum over a router's graph against its quotas before
+   *  loading it, and a write to that field's handler too; the element's own bound (a full
+   *  table or queue) then turns anything beyond into a counted drop, never another tenant's
+   *  loss. `routes`: the configured routes, and the live table through the `count` handler. */
+  quotas?: Partial<Record<QuotaName, (keyof Static<S> & string) | ((config: Static<S>) => number)>>;
   /** Read handlers computed in TypeScript from counters (rates and the like). */
   derived?: Record<string, DerivedHandler>;
   /** Checks across fields, against the port count or the graph around; return an error sentence or undefined. */

@@ -9,8 +9,14 @@ import { isAbsolute, resolve } from 'node:path';
 import { controlRequest } from '../control/client.js';
 import { controlPath } from '../control/path.js';
 import type { ControlRequest } from '../control/protocol.js';
-import type { OperationAnswer, OperationName, OperationRequest, RouterSourceT } from './api.js';
+import type { OperationAnswer, OperationName, OperationRequest, QuotasT, RouterSourceT } from './api.js';
 import { httpRequest } from './openapi.js';
+
+/** Which FIB table of a router a route call addresses (default: its only one for the routes' family). */
+export interface RouteTableOptions {
+  table?: string;
+  family?: 'ipv4' | 'ipv6';
+}
 
 /** The engine refused a request (nothing was changed); the message says why. */
 export class EngineError extends Error {
@@ -102,10 +108,41 @@ export class Engine {
   showRouter(name: string) {
     return this.request('vr.show', { name });
   }
-  /** A graph file (a relative path is taken from this process's directory) with parameters, or `{ recipe: 'ipRouter', description }`; `tenant` gives it to a tenant. */
-  createRouter(name: string, source: RouterSourceT, options: { start?: boolean; tenant?: string } = {}) {
+  /** A graph file (a relative path is taken from this process's directory) with parameters, or `{ recipe: 'ipRouter', description }`; `tenant` gives it to a tenant; `quotas` (default: the engine's). */
+  createRouter(name: string, source: RouterSourceT, options: { start?: boolean; tenant?: string; quotas?: QuotasT } = {}) {
     const s = 'file' in source ? { ...source, file: absolute(source.file) } : source;
-    return this.request('vr.create', { name, source: s, ...(options.start === undefined ? {} : { start: options.start }), ...(options.tenant === undefined ? {} : { tenant: options.tenant }) });
+    return this.request('vr.create', {
+      name,
+      source: s,
+      ...(options.start === undefined ? {} : { start: options.start }),
+      ...(options.tenant === undefined ? {} : { tenant: options.tenant }),
+      ...(options.quotas ? { quotas: options.quotas } : {}),
+    });
+  }
+  /** Change a router's quotas (the ones given; null lifts one). */
+  setQuotas(name: string, quotas: QuotasT) {
+    return this.request('vr.quota', { name, quotas });
+  }
+  /** Routes for new prefixes (an existing prefix is refused); all or nothing, visible at one
+   *  instant. A list, or one string of routes one per line (much cheaper for very many). */
+  addRoutes(name: string, routes: string[] | string, options: RouteTableOptions = {}) {
+    return this.request('route.add', { name, ...options, ...(typeof routes === 'string' ? { text: routes } : { routes }) });
+  }
+  /** Routes added or replacing their prefix's route; all or nothing, visible at one instant. */
+  replaceRoutes(name: string, routes: string[] | string, options: RouteTableOptions = {}) {
+    return this.request('route.replace', { name, ...options, ...(typeof routes === 'string' ? { text: routes } : { routes }) });
+  }
+  /** Remove the routes of these prefixes (a missing one is refused); all or nothing. */
+  deleteRoutes(name: string, prefixes: string[] | string, options: RouteTableOptions = {}) {
+    return this.request('route.del', { name, ...options, ...(typeof prefixes === 'string' ? { text: prefixes } : { prefixes }) });
+  }
+  /** The routes of a file the engine reads itself (a relative path is taken from this process's directory): the fast way to program many. */
+  loadRoutes(name: string, file: string, options: RouteTableOptions & { mode?: 'add' | 'replace' | 'set' } = {}) {
+    return this.request('route.load', { name, ...options, file: absolute(file) });
+  }
+  /** A table's routes, or with `lookup` the route an address takes. */
+  showRoutes(name: string, options: RouteTableOptions & { lookup?: string } = {}) {
+    return this.request('route.show', { name, ...options });
   }
   /** Replace a router's graph (hot reconfiguration): the source as createRouter takes it. */
   reconfigureRouter(name: string, source: RouterSourceT) {

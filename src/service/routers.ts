@@ -4,11 +4,25 @@
 // threads are shared) under its own name, so its elements are addressed as VR/element.
 // The control socket (serve.ts) and the HTTP API (http.ts) reach `perform` through the
 // management layer (access.ts), which authorises each request and audits it.
-import { resolve as resolvePath } from 'node:path';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { isAbsolute, resolve as resolvePath } from 'node:path';
 import type { Plan } from '../compiler/plan.js';
+import { findDescriptor } from '../graph/descriptor.js';
 import type { GraphDefinition, ParamValue } from '../graph/graph.js';
 import type { Runtime, RunningGraph } from '../runtime/runtime.js';
-import { checkRequest, isOperation, type OperationAnswer, type OperationName, type OperationRequest, type RouterInfoT, type RouterSourceT, type RouterStateT } from './api.js';
+import {
+  QUOTA_NAMES,
+  checkRequest,
+  isOperation,
+  type OperationAnswer,
+  type OperationName,
+  type OperationRequest,
+  type QuotaName,
+  type QuotasT,
+  type RouterInfoT,
+  type RouterSourceT,
+  type RouterStateT,
+} from './api.js';
 
 /**
  * Why a request was refused, which the HTTP API gives as its status: invalid (400), unauthorized
@@ -42,7 +56,56 @@ interface Router {
   tenant?: string;
   graph?: RunningGraph;
   error?: string;
+  /** Its quotas, every one set (null: no limit). */
+  quotas: Record<QuotaName, number | null>;
 }
+
+/** The FIB element classes route requests address, with the family of their routes. */
+const FIB_FAMILY: Record<string, 'ipv4' | 'ipv6'> = { IPLookup: 'ipv4', LookupIP6Route: 'ipv6' };
+
+/** What a plan's elements hold of each quota, as their descriptors declare (`quotas`): per quota, the total and each element's share. */
+function reserved(plan: Plan): Record<QuotaName, { total: number; parts: { element: string; field: string; n: number }[] }> {
+  const out = Object.fromEntries(QUOTA_NAMES.map((q) => [q, { total: 0, parts: [] as { element: string; field: string; n: number }[] }])) as ReturnType<typeof reserved>;
+  for (const e of plan.elements) {
+    const declared = findDescriptor(e.class)?.quotas ?? {};
+    for (const [q, how] of Object.entries(declared) as [QuotaName, string | ((c: unknown) => number)][]) {
+      const n = typeof how === 'string' ? Number(e.config[how] ?? 0) : how(e.config);
+      out[q].total += n;
+      out[q].parts.push({ element: e.name, field: typeof how === 'string' ? `${e.class} ${how}` : e.class, n });
+    }
+  }
+  return out;
+}
+
+/** The first routes of route text (its first 4 KB), to tell their family. */
+const routeSample = (text: string) => (text.length > 4096 ? text.slice(0, text.lastIndexOf('\n', 4096) + 1) : text).split('\n').map((l) => l.replace(/#.*/, '').trim()).filter((l) => l !== '');
+
+/** The first routes of a route file (its first 4 KB, gzip or not readable: none), to tell their family. */
+function firstRoutes(file: string): string[] {
+  if (file.endsWith('.gz')) return [];
+  const buf = Buffer.alloc(4096);
+  let n = 0;
+  try {
+    const fd = openSync(file, 'r');
+    try {
+      n = readSync(fd, buf, 0, buf.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return []; // the engine names the file when it cannot read it
+  }
+  const head = buf.subarray(0, n).toString('latin1');
+  return routeSample(n === buf.length ? head.slice(0, head.lastIndexOf('\n') + 1) : head);
+}
+
+/** What each quota's excess is made of, and the fix, for a refusal. */
+const QUOTA_WHAT: Record<QuotaName, { holds: string; fix: string }> = {
+  routes: { holds: 'routes', fix: 'configure fewer routes' },
+  nat: { holds: 'NAT mappings', fix: "lower the IPRewriters' capacity" },
+  neighbours: { holds: 'ARP/ND entries', fix: "lower the resolvers' entryCapacity" },
+  buffers: { holds: 'packet buffers in its queues', fix: 'lower the queue capacities' },
+};
 
 const describe = (err: unknown): string => {
   const problems = (err as { problems?: unknown }).problems;
@@ -77,11 +140,17 @@ export class VirtualRouters {
   /** Set once the engine is stopping: no request is taken after that. */
   private closing = false;
 
-  /** `onStop`: called (after the answer is sent) when an `engine.stop` request arrives. */
+  /** The engine-wide default quotas (`pktgraph serve --quota`), every one set (null: no limit). */
+  readonly defaultQuotas: Record<QuotaName, number | null>;
+
+  /** `onStop`: called (after the answer is sent) when an `engine.stop` request arrives. `quotas`: the engine-wide defaults. */
   constructor(
     readonly runtime: Runtime,
     private readonly onStop: () => void = () => {},
-  ) {}
+    quotas: QuotasT = {},
+  ) {
+    this.defaultQuotas = Object.fromEntries(QUOTA_NAMES.map((q) => [q, quotas[q] ?? null])) as Record<QuotaName, number | null>;
+  }
 
   /** Run one operation, its request checked against its schema first. Throws ServiceError. */
   async perform<O extends OperationName>(op: O, args: OperationRequest<O>): Promise<OperationAnswer<O>>;
@@ -107,6 +176,15 @@ export class VirtualRouters {
         return this.reconfigure(args as OperationRequest<'vr.reconfigure'>);
       case 'vr.delete':
         return this.delete(a.name);
+      case 'vr.quota':
+        return this.setQuotas(args as OperationRequest<'vr.quota'>);
+      case 'route.add':
+      case 'route.replace':
+      case 'route.del':
+      case 'route.load':
+        return this.changeRoutes(op, args as OperationRequest<'route.add' | 'route.replace' | 'route.del' | 'route.load'>);
+      case 'route.show':
+        return this.showRoutes(args as OperationRequest<'route.show'>);
       case 'vr.assign':
         return this.assign(a.name, (args as OperationRequest<'vr.assign'>).tenant);
       case 'vr.graph':
@@ -119,16 +197,18 @@ export class VirtualRouters {
         const g = this.target(h.name, undefined).graph;
         // Counters are 64-bit: sent as decimal strings so no precision is lost.
         const strings = (c: Record<string, bigint>) => Object.fromEntries(Object.entries(c).map(([k, v]) => [k, v.toString()]));
+        if (op === 'handler.write') this.checkWrite(g, h.element, h.handler, h.value ?? '');
         try {
           if (op === 'vr.counters')
             return h.element === undefined ? Object.fromEntries(Object.entries(g.allCounters()).map(([e, c]) => [e, strings(c)])) : strings(g.counters(h.element));
           if (op === 'handler.list') return g.handlers(h.element);
           if (op === 'handler.read') return g.read(h.element, h.handler);
           g.write(h.element, h.handler, h.value ?? '');
-          return {};
         } catch (err) {
           throw new ServiceError(`virtual router '${h.name}': ${describe(err)}`);
         }
+        this.afterWrite(g, h.element);
+        return {};
       }
       case 'engine.status':
         return this.status();
@@ -184,7 +264,167 @@ export class VirtualRouters {
       ...this.info(r),
       elementList: r.plan.elements.map((e) => ({ name: e.name, class: e.class })),
       heldPackets: r.graph ? this.runtime.engine.graphState(r.graph.id).held : null,
+      quotas: this.quotaUse(r),
     };
+  }
+
+  /** Each quota's use: routes in its tables now (configured ones while not loaded), what its configuration reserves of the others. */
+  private quotaUse(r: Router): Record<QuotaName, { used: number; limit: number | null }> {
+    const res = reserved(r.plan);
+    const use = Object.fromEntries(QUOTA_NAMES.map((q) => [q, { used: res[q].total, limit: r.quotas[q] }])) as Record<QuotaName, { used: number; limit: number | null }>;
+    if (r.graph) use.routes.used = this.routeCounts(r).reduce((n, t) => n + t.count, 0);
+    return use;
+  }
+
+  /** Refuse a plan that could hold more than a quota: one sentence naming the elements and the fix. */
+  private checkQuotas(name: string, plan: Plan, quotas: Record<QuotaName, number | null>): void {
+    const res = reserved(plan);
+    for (const q of QUOTA_NAMES) {
+      const limit = quotas[q];
+      if (limit === null || res[q].total <= limit) continue;
+      const parts = res[q].parts.filter((p) => p.n > 0).map((p) => `${p.element} ${p.n} (${p.field})`);
+      throw new ServiceError(
+        `virtual router '${name}': its graph may hold ${res[q].total} ${QUOTA_WHAT[q].holds} (${parts.join(', ')}), over its ${q} quota of ${limit}; ${QUOTA_WHAT[q].fix} or raise the quota (vr quota ${name} ${q}=N); nothing was changed`,
+      );
+    }
+  }
+
+  /** The FIB tables of a loaded router with their route counts. */
+  private routeCounts(r: Router): { element: string; count: number }[] {
+    return r.plan.elements.filter((e) => FIB_FAMILY[e.class]).map((e) => ({ element: e.name, count: Number(r.graph!.read(e.name, 'count')) }));
+  }
+
+  /**
+   * Bound each FIB table of a loaded router by what the routes quota leaves (its own routes
+   * plus the headroom of the whole router), so any change through its handlers, not only route
+   * requests, is refused whole beyond the quota.
+   */
+  private syncRouteLimits(r: Router, counts = this.routeCounts(r)): void {
+    const limit = r.quotas.routes;
+    const headroom = limit === null ? null : Math.max(0, limit - counts.reduce((n, t) => n + t.count, 0));
+    for (const t of counts) r.graph!.write(t.element, 'max_routes', headroom === null ? 'none' : String(t.count + headroom));
+  }
+
+  /**
+   * Before a handler write to a router's element: a write to a config field a quota counts
+   * (a Queue's `capacity`) is refused when the router's graph would then hold more than it.
+   */
+  checkWrite(graph: RunningGraph, element: string | undefined, handler: string | undefined, value: string | undefined): void {
+    const r = this.routers.get(graph.name);
+    const e = graph.plan.elements.find((x) => x.name === element);
+    if (r?.graph !== graph || !e || !handler) return;
+    const d = findDescriptor(e.class);
+    const field = d?.handlers?.[handler]?.field ?? handler;
+    for (const [q, how] of Object.entries(d?.quotas ?? {}) as [QuotaName, unknown][]) {
+      if (how !== field || r.quotas[q] === null) continue;
+      const n = Number(value);
+      if (!Number.isFinite(n)) return; // the element refuses it
+      const plan = { ...r.plan, elements: r.plan.elements.map((x) => (x === e ? { ...x, config: { ...graph.config(x.name), [field]: n } } : { ...x, config: graph.config(x.name) })) };
+      this.checkQuotas(r.name, plan, r.quotas);
+    }
+  }
+
+  /** After a handler write to a router's element: its FIB tables' bounds follow the routes it now holds. */
+  afterWrite(graph: RunningGraph, element: string | undefined): void {
+    const r = this.routers.get(graph.name);
+    if (r?.graph === graph && r.quotas.routes !== null && element && FIB_FAMILY[graph.plan.elements.find((e) => e.name === element)?.class ?? '']) this.syncRouteLimits(r);
+  }
+
+  setQuotas(req: OperationRequest<'vr.quota'>): OperationAnswer<'vr.quota'> {
+    const r = this.router(req.name);
+    const next = { ...r.quotas };
+    for (const q of QUOTA_NAMES) if (req.quotas[q] !== undefined) next[q] = req.quotas[q]!;
+    this.checkQuotas(req.name, r.plan, next);
+    if (r.graph && next.routes !== null) {
+      const used = this.routeCounts(r).reduce((n, t) => n + t.count, 0);
+      if (used > next.routes)
+        throw new ServiceError(`virtual router '${req.name}' holds ${used} routes, more than the routes quota of ${next.routes} asked; remove routes first (route del) or ask for more; nothing was changed`);
+    }
+    r.quotas = next;
+    if (r.graph) this.syncRouteLimits(r);
+    return this.quotaUse(r);
+  }
+
+  /** The FIB element a route request addresses: named, or the router's only one for the family (given, or read from the routes). */
+  private fibTable(r: Router, req: { table?: string; family?: 'ipv4' | 'ipv6' }, sample: readonly string[] = []): { element: string; class: string } {
+    const fibs = r.plan.elements.filter((e) => FIB_FAMILY[e.class]).map((e) => ({ element: e.name, class: e.class }));
+    const list = () => (fibs.length ? `its tables: ${fibs.map((f) => `${f.element} (${f.class})`).join(', ')}` : 'it has no IPLookup or LookupIP6Route element');
+    if (req.table !== undefined) {
+      const t = fibs.find((f) => f.element === req.table);
+      if (!t) throw new ServiceError(`virtual router '${r.name}' has no FIB table '${req.table}'; ${list()}`);
+      return t;
+    }
+    let family = req.family;
+    for (let i = 0; family === undefined && i < sample.length && i < 64; i++) {
+      const prefix = sample[i].trim().split(/\s+/)[0];
+      if (prefix !== 'default') family = prefix.includes(':') ? 'ipv6' : 'ipv4';
+    }
+    const fit = family ? fibs.filter((f) => FIB_FAMILY[f.class] === family) : fibs;
+    if (fit.length === 1) return fit[0];
+    if (fit.length === 0) throw new ServiceError(`virtual router '${r.name}' has no ${family === 'ipv6' ? 'IPv6' : 'IPv4'} FIB table; ${list()}`);
+    throw new ServiceError(`virtual router '${r.name}' has several ${family ? `${family === 'ipv6' ? 'IPv6' : 'IPv4'} ` : ''}FIB tables (${fit.map((f) => f.element).join(', ')}): name one with 'table' (--table)`);
+  }
+
+  /** A router whose graph is in the engine (running or stopped): route requests need its tables. */
+  private loaded(name: string): Router & { graph: RunningGraph } {
+    const r = this.router(name);
+    if (!r.graph) throw new ServiceError(`virtual router '${name}' is ${r.state}: its tables exist once it is started; start it first (vr start ${name})`);
+    return r as Router & { graph: RunningGraph };
+  }
+
+  /**
+   * route.add, replace, del and load: one handler write on the FIB element, which checks the
+   * whole change first (all or nothing, within the bound the routes quota leaves) and publishes
+   * it at one instant (native/fib/lookup_element.h).
+   */
+  changeRoutes(op: 'route.add' | 'route.replace' | 'route.del' | 'route.load', req: OperationRequest<'route.add' | 'route.replace' | 'route.del' | 'route.load'>): OperationAnswer<'route.add'> {
+    const r = this.loaded(req.name);
+    const lines = ('routes' in req ? req.routes : 'prefixes' in req ? req.prefixes : undefined) ?? [];
+    const text = 'text' in req ? req.text : undefined;
+    if (!('file' in req) && (text === undefined) === (lines.length === 0))
+      throw new ServiceError(`${op}: give the ${op === 'route.del' ? 'prefixes' : 'routes'} as '${op === 'route.del' ? 'prefixes' : 'routes'}' (a list) or as 'text' (one per line), one of the two`);
+    // One entry, one line: a line break inside one would make it several routes.
+    const broken = lines.findIndex((l) => /[\n\r]/.test(l));
+    if (broken >= 0) throw new ServiceError(`${op}: route ${broken + 1} (${JSON.stringify(lines[broken])}) contains a line break; give one route per entry`);
+    if ('file' in req && !isAbsolute(req.file)) throw new ServiceError(`${op}: the file '${req.file}' must be an absolute path (the engine reads it from its own directory)`);
+    const t = this.fibTable(r, req, 'file' in req ? firstRoutes(req.file) : text !== undefined ? routeSample(text) : lines);
+    const counts = this.routeCounts(r);
+    const handler = op === 'route.del' ? 'remove' : op === 'route.replace' ? 'replace' : op === 'route.add' ? 'insert' : 'load';
+    const value = 'file' in req ? `${{ add: 'insert', replace: 'replace', set: 'set' }[req.mode ?? 'add']} ${req.file}` : text ?? lines.join('\n');
+    const t0 = process.hrtime.bigint();
+    try {
+      r.graph.write(t.element, handler, value);
+    } catch (err) {
+      const msg = (err as Error).message;
+      const over = / would make (\d+) routes, more than the table's limit/.exec(msg);
+      if (over && r.quotas.routes !== null) {
+        const others = counts.filter((c) => c.element !== t.element).reduce((n, c) => n + c.count, 0);
+        throw new ServiceError(
+          `virtual router '${req.name}': ${op} would make ${others + Number(over[1])} routes in its tables, over its routes quota of ${r.quotas.routes}; remove routes or raise the quota (vr quota ${req.name} routes=N); nothing was changed`,
+        );
+      }
+      throw new ServiceError(`virtual router '${req.name}' table '${t.element}': ${op} refused, nothing changed: ${msg}`);
+    }
+    const ns = Number(process.hrtime.bigint() - t0);
+    const after = this.routeCounts(r);
+    if (r.quotas.routes !== null) this.syncRouteLimits(r, after);
+    return { name: req.name, table: t.element, ...(lines.length ? { changed: lines.length } : {}), count: after.find((c) => c.element === t.element)!.count, ns };
+  }
+
+  showRoutes(req: OperationRequest<'route.show'>): OperationAnswer<'route.show'> {
+    const r = this.loaded(req.name);
+    const t = this.fibTable(r, req, req.lookup ? [req.lookup] : []);
+    const count = Number(r.graph.read(t.element, 'count'));
+    if (req.lookup !== undefined) {
+      try {
+        r.graph.write(t.element, 'lookup', req.lookup);
+      } catch (err) {
+        throw new ServiceError(`virtual router '${req.name}' table '${t.element}': ${(err as Error).message}`);
+      }
+      return { name: req.name, table: t.element, class: t.class, count, lookup: r.graph.read(t.element, 'lookup_result') };
+    }
+    const text = r.graph.read(t.element, 'table');
+    return { name: req.name, table: t.element, class: t.class, count, routes: text ? text.replace(/\n$/, '').split('\n') : [] };
   }
 
   async create(req: OperationRequest<'vr.create'>): Promise<RouterInfoT> {
@@ -201,8 +441,11 @@ export class VirtualRouters {
     }
     if (this.closing) throw new ServiceError('the engine is stopping; it takes no more requests', 'unavailable');
     taken();
+    const quotas = { ...this.defaultQuotas };
+    for (const q of QUOTA_NAMES) if (req.quotas?.[q] !== undefined) quotas[q] = req.quotas[q]!;
+    this.checkQuotas(req.name, plan, quotas);
     // The engine knows the graph by the router's name: two routers from one file do not collide.
-    const r: Router = { name: req.name, state: 'defined', source: req.source, plan: { ...plan, name: req.name }, graphName: plan.name, created: new Date().toISOString(), tenant: req.tenant };
+    const r: Router = { name: req.name, state: 'defined', source: req.source, plan: { ...plan, name: req.name }, graphName: plan.name, created: new Date().toISOString(), tenant: req.tenant, quotas };
     this.routers.set(r.name, r);
     if (req.start) this.start(r.name);
     return this.info(r);
@@ -222,6 +465,17 @@ export class VirtualRouters {
         r.error = describe(err);
         throw new ServiceError(`virtual router '${name}' failed to start: ${r.error}`);
       }
+      // Routes from table files are known once loaded: over the quota, it does not start.
+      const counts = this.routeCounts(r);
+      const used = counts.reduce((n, t) => n + t.count, 0);
+      if (r.quotas.routes !== null && used > r.quotas.routes) {
+        r.graph.remove();
+        r.graph = undefined;
+        r.state = 'failed';
+        r.error = `its tables hold ${used} routes (${counts.map((t) => `${t.element} ${t.count}`).join(', ')}), over its routes quota of ${r.quotas.routes}; load fewer routes or raise the quota (vr quota ${name} routes=N)`;
+        throw new ServiceError(`virtual router '${name}' failed to start: ${r.error}`);
+      }
+      this.syncRouteLimits(r, counts);
       r.error = undefined;
     }
     r.state = 'running';
@@ -248,6 +502,7 @@ export class VirtualRouters {
     if (this.closing) throw new ServiceError('the engine is stopping; it takes no more requests', 'unavailable');
     if (this.routers.get(req.name) !== r) throw new ServiceError(`virtual router '${req.name}' was deleted while its new graph compiled; nothing was changed`, 'conflict');
     const plan: Plan = { ...compiled, name: req.name };
+    this.checkQuotas(req.name, plan, r.quotas);
     let swap: OperationAnswer<'vr.reconfigure'>['swap'] = null;
     if (r.graph) {
       let g: RunningGraph;
@@ -257,6 +512,8 @@ export class VirtualRouters {
         throw new ServiceError(`virtual router '${req.name}': the engine refused the new graph, and the old one goes on ${r.state === 'running' ? 'running' : 'stopped'} untouched: ${describe(err)}`);
       }
       r.graph = g;
+      r.plan = plan;
+      this.syncRouteLimits(r); // its tables carried over; a new one starts bounded too
       swap = g.swap ? { swapNs: g.swap.swapNs, taken: g.swap.taken, dropped: g.swap.dropped } : null;
     } else if (r.state === 'failed') {
       r.state = 'defined';

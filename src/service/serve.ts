@@ -10,7 +10,7 @@ import type { ControlResponse } from '../control/protocol.js';
 import { asRequest, graphRequest, requestText, startControlServer, type ControlServer } from '../control/server.js';
 import { MAX_SOCKET_PATH } from '../control/path.js';
 import { VirtualRouters } from './routers.js';
-import { isOperation } from './api.js';
+import { isOperation, type QuotasT } from './api.js';
 import { LOCAL_OWNER, Management } from './access.js';
 import { AuditLog } from './audit.js';
 import { UserStore } from './users.js';
@@ -58,6 +58,8 @@ export async function handleServiceRequest(management: Management, request: unkn
 }
 
 export interface ServeOptions extends EngineOptions {
+  /** Every virtual router's quotas unless its vr.create says otherwise. */
+  quotas?: QuotasT;
   /** The control socket's path (resolved by the caller). */
   socketPath: string;
   /** The state directory (users, tokens, the audit log, the HTTP Unix socket); with it the HTTP API is served. */
@@ -84,7 +86,7 @@ export interface ServeResult {
 
 /** Serve an engine until SIGINT, SIGTERM or an engine.stop request; resolves once it has stopped cleanly. */
 export async function serveEngine(options: ServeOptions): Promise<ServeResult> {
-  const { socketPath, onReady, stateDir, http, tls, initAdmin, httpPlugins, version, bodyLimit, ...engineOptions } = options;
+  const { socketPath, onReady, quotas, stateDir, http, tls, initAdmin, httpPlugins, version, bodyLimit, ...engineOptions } = options;
   if (http && !stateDir) throw new Error('the HTTP API needs a state directory for its users and audit log: give --state DIR');
   let users: UserStore | undefined;
   let audit: AuditLog | undefined;
@@ -111,7 +113,7 @@ export async function serveEngine(options: ServeOptions): Promise<ServeResult> {
   process.on('exit', onExit);
   try {
     runtime.start();
-    const routers = new VirtualRouters(runtime, () => stop('request'));
+    const routers = new VirtualRouters(runtime, () => stop('request'), quotas);
     const management = new Management(routers, users, audit);
     server = await startControlServer(runtime, socketPath, (req) => handleServiceRequest(management, req));
     let made: string | undefined;

@@ -21,12 +21,13 @@ t.teardown(() => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 });
 
-/** `pktgraph ARGS` started in `cwd`, with default control sockets under `runtimeDir` (XDG_RUNTIME_DIR). */
-export function startCli(args: string[], where: { cwd: string; runtimeDir: string }): { child: ChildProcess; done: Promise<CliResult> } {
+/** `pktgraph ARGS` started in `cwd`, with default control sockets under `runtimeDir` (XDG_RUNTIME_DIR); `input`: its stdin. */
+export function startCli(args: string[], where: { cwd: string; runtimeDir: string; input?: string }): { child: ChildProcess; done: Promise<CliResult> } {
   const env: NodeJS.ProcessEnv = { ...process.env, XDG_RUNTIME_DIR: where.runtimeDir };
   delete env.NODE_OPTIONS;  // the test runner's loader is not the CLI's
-  const child = spawn(process.execPath, [pktgraphBin, ...args], { cwd: where.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [pktgraphBin, ...args], { cwd: where.cwd, env, stdio: [where.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
   children.push(child);
+  if (where.input !== undefined) child.stdin!.end(where.input);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d) => (stdout += d));
