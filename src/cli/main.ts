@@ -168,6 +168,21 @@ function program(): Command {
     .action(async (name: string, file: string, opts) => (await vr()).vrReconfigureCommand(name, file, opts));
   vrs.command('delete').description('delete a virtual router, releasing everything it held').argument('<name>', 'virtual router').option('--json', 'print JSON').option(...controlOption)
     .action(async (name: string, opts) => (await vr()).vrDeleteCommand(name, opts));
+  vrs.command('share').description("set a virtual router's bandwidth share on a port while it runs (rates like 10Mbit, 1.5Gbit, 800kbit or bits/s)")
+    .argument('<name>', 'virtual router').argument('<port>', 'port')
+    .option('--guarantee <rate>', 'guaranteed rate, kept under contention (0: none)').option('--limit <rate>', "the most it may send (0: the port's rate)")
+    .option('--weight <n>', "its share of the port's spare capacity").option('--json', 'print JSON').option(...controlOption)
+    .action(async (name: string, port: string, opts) => (await vr()).vrShareCommand(name, port, opts));
+  const ports = p.command('port').description('manage the ports an engine started with `pktgraph serve` shares among its virtual routers (FromPort, ToPort)');
+  ports.command('list').description('list the ports: attachments (VLAN, MACs, ring, share) and counters (frames nobody claimed, by reason)').option('--json', 'print JSON').option(...controlOption)
+    .action(async (opts) => (await vr()).portListCommand(opts));
+  ports.command('add').description('open an interface (or, with --tap, a TAP device the engine creates) as a port routers share')
+    .argument('<name>', 'port name (FromPort and ToPort name it)').argument('<device>', 'interface or TAP device name')
+    .option('--tap', 'create (or attach to) a TAP device').option('--rate <rate>', "the port's rate, which the guarantees share (default 10Gbit)")
+    .option('--json', 'print JSON').option(...controlOption)
+    .action(async (name: string, device: string, opts) => (await vr()).portAddCommand(name, device, opts));
+  ports.command('del').description('close a port (refused while routers are attached)').argument('<name>', 'port').option('--json', 'print JSON').option(...controlOption)
+    .action(async (name: string, opts) => (await vr()).portDelCommand(name, opts));
   vrs.command('shutdown').description('stop the engine: every virtual router deleted, then it exits').option(...controlOption)
     .action(async (opts) => (await vr()).vrShutdownCommand(opts));
 

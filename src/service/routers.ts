@@ -8,12 +8,14 @@ import { resolve as resolvePath } from 'node:path';
 import type { Plan } from '../compiler/plan.js';
 import type { GraphDefinition, ParamValue } from '../graph/graph.js';
 import type { Runtime, RunningGraph } from '../runtime/runtime.js';
+import { Ports, portUses } from './ports.js';
 import { checkRequest, isOperation, type OperationAnswer, type OperationName, type OperationRequest, type RouterInfoT, type RouterSourceT, type RouterStateT } from './api.js';
 
 /** A refused request: one sentence; nothing was changed. */
 export class ServiceError extends Error {
   override name = 'ServiceError';
 }
+const fail = (msg: string) => new ServiceError(msg);
 
 interface Router {
   name: string;
@@ -60,11 +62,16 @@ export class VirtualRouters {
   /** Set once the engine is stopping: no request is taken after that. */
   private closing = false;
 
+  /** Ports shared by the routers (ports.ts). */
+  private readonly ports: Ports;
+
   /** `onStop`: called (after the answer is sent) when an `engine.stop` request arrives. */
   constructor(
     readonly runtime: Runtime,
     private readonly onStop: () => void = () => {},
-  ) {}
+  ) {
+    this.ports = new Ports(runtime);
+  }
 
   /** Run one operation, its request checked against its schema first. Throws ServiceError. */
   async perform<O extends OperationName>(op: O, args: OperationRequest<O>): Promise<OperationAnswer<O>>;
@@ -90,6 +97,17 @@ export class VirtualRouters {
         return this.reconfigure(args as OperationRequest<'vr.reconfigure'>);
       case 'vr.delete':
         return this.delete(a.name);
+      case 'vr.share': {
+        const req = args as OperationRequest<'vr.share'>;
+        const r = this.router(req.name);
+        return this.ports.share(req, r.plan, !!r.graph, this.loadedPlans(), fail);
+      }
+      case 'port.add':
+        return this.ports.add(args as OperationRequest<'port.add'>, fail);
+      case 'port.del':
+        return this.ports.del(a.name, this.portUsers(a.name), fail);
+      case 'port.list':
+        return this.ports.list(this.loadedPlans());
       case 'engine.status':
         return this.status();
       case 'engine.stop':
@@ -148,6 +166,9 @@ export class VirtualRouters {
       r.graph!.setStopped(false);
     } else {
       // defined or failed: load it. A refusal leaves nothing in the engine and marks it failed.
+      // Port claims and shares are checked first: a collision is refused with nothing changed.
+      const problem = this.ports.check(name, r.plan, this.loadedPlans());
+      if (problem) throw new ServiceError(problem);
       try {
         r.graph = this.runtime.load(r.plan);
       } catch (err) {
@@ -156,6 +177,7 @@ export class VirtualRouters {
         throw new ServiceError(`virtual router '${name}' failed to start: ${r.error}`);
       }
       r.error = undefined;
+      this.ports.applyShares(name); // shares vr.share set earlier win over its ToPort fields
     }
     r.state = 'running';
     return this.info(r);
@@ -183,6 +205,8 @@ export class VirtualRouters {
     const plan: Plan = { ...compiled, name: req.name };
     let swap: OperationAnswer<'vr.reconfigure'>['swap'] = null;
     if (r.graph) {
+      const problem = this.ports.check(req.name, plan, this.loadedPlans());
+      if (problem) throw new ServiceError(problem);
       let g: RunningGraph;
       try {
         g = r.graph.replace(plan);
@@ -206,6 +230,7 @@ export class VirtualRouters {
     const held = r.graph ? this.runtime.engine.graphState(r.graph.id).held : 0;
     r.graph?.remove();
     this.routers.delete(name);
+    this.ports.forget(name);
     return { name, releasedPackets: held, pool: this.pool() };
   }
 
@@ -213,6 +238,17 @@ export class VirtualRouters {
   deleteAll(): void {
     this.closing = true;
     for (const name of [...this.routers.keys()]) this.delete(name);
+    this.ports.closeAll();
+  }
+
+  /** The plans of the routers whose graphs are in the engine (running or stopped), by name. */
+  private loadedPlans(): Map<string, Plan> {
+    return new Map([...this.routers.values()].filter((r) => r.graph).map((r) => [r.name, r.plan]));
+  }
+
+  /** The loaded routers that use port `name` (their FromPort or ToPort names it). */
+  private portUsers(name: string): string[] {
+    return [...this.loadedPlans()].filter(([, plan]) => portUses(plan).some((u) => u.port === name)).map(([r]) => r).sort();
   }
 
   private pool() {

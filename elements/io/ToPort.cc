@@ -1,0 +1,124 @@
+// ToPort: a virtual router's egress onto a shared port, through the port's HTBSched. Documentation: ToPort.ts.
+#include <cstring>
+#include <memory>
+
+#include "element.h"
+#include "graph.h"
+#include "port_hub.h"
+
+namespace pg {
+
+class ToPort final : public Element {
+ public:
+  void configure(const Config& conf) override {
+    port_ = conf.string("port");
+    vlan_ = uint16_t(conf.integer("vlan"));
+    guarantee_ = conf.number("guarantee");
+    limit_ = conf.number("limit");
+    weight_ = conf.integer("weight");
+    capacity_ = conf.integer("capacity");
+    if (limit_ > 0 && limit_ < guarantee_) throw ConfigError("limit: below the guarantee; a limit must be at least the guarantee");
+    c_packets_ = counter("packets");
+    c_bytes_ = counter("bytes");
+    c_short_ = counter("drops_short");
+    c_headroom_ = counter("drops_no_headroom");
+    hub_ = find_port(port_);
+    if (!hub_) throw ConfigError("port: no port named '" + port_ + "' in this engine; add it first (pktgraph port add " + port_ + " DEVICE)");
+    if (!hub_->egress.scheduler) throw ConfigError("port: port '" + port_ + "' has no egress scheduler");
+  }
+
+  void initialize() override {
+    sched_ = hub_->egress.scheduler;
+    // A hot reconfiguration onto the same port keeps the predecessor's class (take_state).
+    if (auto* old = dynamic_cast<ToPort*>(predecessor()); old && old->owns_class_ && old->port_ == port_) {
+      inherit_ = true;
+      return;
+    }
+    class_ = graph()->name();
+    id_ = hub_->next_class_id();
+    const std::string spec = "{\"name\":\"" + class_ + "\",\"parent\":\"" + hub_->egress.link_class + "\",\"rate\":" +
+                             format_number(guarantee_ > 0 ? guarantee_ : 1) + ",\"ceil\":" + format_number(limit_ > 0 ? limit_ : 1e12) +
+                             ",\"weight\":" + std::to_string(weight_) + ",\"capacity\":" + std::to_string(capacity_) + ",\"match\":" + std::to_string(id_) + "}";
+    try {
+      hub_->egress.add(spec);
+    } catch (const std::exception& e) {
+      throw ConfigError("port '" + port_ + "': the router's class was refused: " + e.what());
+    }
+    owns_class_ = true;
+  }
+
+  void take_state(Element& o) override {
+    auto& old = static_cast<ToPort&>(o);
+    if (!inherit_) return;
+    class_ = old.class_;
+    id_ = old.id_;
+    owns_class_ = true;
+    old.owns_class_ = false;
+  }
+
+  void cleanup() override {
+    if (!owns_class_) return;
+    owns_class_ = false;
+    try {
+      hub_->egress.remove(class_);
+    } catch (const std::exception&) {
+      // The port's graph refused (it is going too): nothing left to remove.
+    }
+  }
+
+  void push(int, Batch& b) override {
+    uint32_t n = 0, nshort = 0, nroom = 0;
+    uint64_t bytes = 0;
+    Packet* bad[kMaxBatch];
+    uint32_t nbad = 0;
+    for (uint32_t i = 0; i < b.count; i++) {
+      Packet* p = b.pkts[i];
+      if (p->length() < 14) {
+        nshort++;
+        bad[nbad++] = p;
+        continue;
+      }
+      if (vlan_) {
+        if (!p->push(4)) {
+          nroom++;
+          bad[nbad++] = p;
+          continue;
+        }
+        uint8_t* d = p->data();
+        std::memmove(d, d + 4, 12);
+        d[12] = 0x81;
+        d[13] = 0x00;
+        d[14] = uint8_t(vlan_ >> 8);
+        d[15] = uint8_t(vlan_);
+      }
+      p->set_mac_header(p->data());
+      p->anno().table_id = id_;
+      bytes += p->length();
+      b.pkts[n++] = p;
+    }
+    b.count = n;
+    if (n) {
+      count(c_packets_, n);
+      count(c_bytes_, bytes);
+      sched_->push(0, b);  // the port's HTBSched: its own lock, taken once per batch
+    }
+    if (nbad) pool().free(bad, nbad);
+    if (nshort) count(c_short_, nshort);
+    if (nroom) count(c_headroom_, nroom);
+  }
+
+ private:
+  std::string port_, class_;
+  uint16_t vlan_ = 0;
+  double guarantee_ = 0, limit_ = 0;
+  int64_t weight_ = 1, capacity_ = 1000;
+  uint32_t id_ = 0;
+  std::shared_ptr<PortHub> hub_;
+  Element* sched_ = nullptr;
+  bool owns_class_ = false, inherit_ = false;
+  uint32_t c_packets_ = 0, c_bytes_ = 0, c_short_ = 0, c_headroom_ = 0;
+};
+
+PG_ELEMENT(ToPort);
+
+}  // namespace pg
