@@ -18,7 +18,7 @@ class FromPort final : public Element {
     port_ = conf.string("port");
     vlan_ = int(conf.integer("vlan"));
     const json::Value& macs = conf.value("macs");
-    if (!macs.is_array()) throw ConfigError("config field 'macs': an array of MAC addresses");
+    if (!macs.is_array()) throw ConfigError("config field 'macs' must be an array of MAC addresses");
     for (size_t i = 0; i < macs.as_array().size(); i++) {
       uint8_t m[6];
       typed_mac(macs.as_array()[i], "config field 'macs." + std::to_string(i) + "'", m);

@@ -24,11 +24,11 @@ class ToPort final : public Element {
     c_headroom_ = counter("drops_no_headroom");
     hub_ = find_port(port_);
     if (!hub_) throw ConfigError("port: no port named '" + port_ + "' in this engine; add it first (pktgraph port add " + port_ + " DEVICE)");
-    if (!hub_->egress.scheduler) throw ConfigError("port: port '" + port_ + "' has no egress scheduler");
   }
 
   void initialize() override {
     sched_ = hub_->egress.scheduler;
+    if (!sched_) throw ConfigError("port: port '" + port_ + "' has no egress scheduler");
     // A hot reconfiguration onto the same port keeps the predecessor's class (take_state).
     if (auto* old = dynamic_cast<ToPort*>(predecessor()); old && old->owns_class_ && old->port_ == port_) {
       inherit_ = true;
