@@ -76,7 +76,7 @@ class PortHub {
   // set by PortDemux when the port graph initialises.
   struct Egress {
     class Element* scheduler = nullptr;
-    std::function<void(const std::string&)> add, remove;
+    std::function<void(const std::string&)> add, remove, change;
     std::string link_class;
   } egress;
   // A fresh class id (table_id annotation) for an attaching ToPort.

@@ -45,6 +45,7 @@ class PortDemux final : public Element {
     for (const Handler& h : handlers) {
       if (h.name == "add") eg.add = h.write;
       if (h.name == "remove") eg.remove = h.write;
+      if (h.name == "change") eg.change = h.write;
     }
     eg.scheduler = s;
     eg.link_class = link_;

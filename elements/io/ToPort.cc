@@ -1,4 +1,6 @@
 // ToPort: a virtual router's egress onto a shared port, through the port's HTBSched. Documentation: ToPort.ts.
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <memory>
 
@@ -7,6 +9,15 @@
 #include "port_hub.h"
 
 namespace pg {
+
+namespace {
+// A router's class saves up to 20 ms of its guarantee and of its limit (HTBSched's default is
+// 1 ms): a worker kept off its CPU for a few milliseconds on a busy machine would otherwise
+// lose credit the share entitles the router to.
+constexpr double kBurstSeconds = 0.02;
+constexpr double kMinBurst = 3028, kMaxBurst = 1073741824;
+double burst_for(double bits_per_s) { return std::min(kMaxBurst, std::max(kMinBurst, std::ceil(bits_per_s / 8 * kBurstSeconds))); }
+}  // namespace
 
 class ToPort final : public Element {
  public:
@@ -36,9 +47,8 @@ class ToPort final : public Element {
     }
     class_ = graph()->name();
     id_ = hub_->next_class_id();
-    const std::string spec = "{\"name\":\"" + class_ + "\",\"parent\":\"" + hub_->egress.link_class + "\",\"rate\":" +
-                             format_number(guarantee_ > 0 ? guarantee_ : 1) + ",\"ceil\":" + format_number(limit_ > 0 ? limit_ : 1e12) +
-                             ",\"weight\":" + std::to_string(weight_) + ",\"capacity\":" + std::to_string(capacity_) + ",\"match\":" + std::to_string(id_) + "}";
+    const std::string spec = "{\"name\":\"" + class_ + "\",\"parent\":\"" + hub_->egress.link_class + "\"," + share_fields() +
+                             ",\"capacity\":" + std::to_string(capacity_) + ",\"match\":" + std::to_string(id_) + "}";
     try {
       hub_->egress.add(spec);
     } catch (const std::exception& e) {
@@ -47,11 +57,22 @@ class ToPort final : public Element {
     owns_class_ = true;
   }
 
+  // `share`: the router's share as JSON ({"guarantee": bits/s, "limit": bits/s, "weight": n}, any
+  // of them; the rest stay), applied to its class at once; read, the share as it is now.
+  void add_handlers(std::vector<Handler>& h) override {
+    h.push_back({"share",
+                 [this] { return "{\"guarantee\":" + format_number(guarantee_) + ",\"limit\":" + format_number(limit_) + ",\"weight\":" + std::to_string(weight_) + "}"; },
+                 [this](const std::string& v) { set_share(v); }});
+  }
+
   void take_state(Element& o) override {
     auto& old = static_cast<ToPort&>(o);
     if (!inherit_) return;
     class_ = old.class_;
     id_ = old.id_;
+    guarantee_ = old.guarantee_;  // the running share wins, as the class is kept
+    limit_ = old.limit_;
+    weight_ = old.weight_;
     owns_class_ = true;
     old.owns_class_ = false;
   }
@@ -108,6 +129,44 @@ class ToPort final : public Element {
   }
 
  private:
+  // The class's rate, ceil, bursts and weight from the share (no guarantee: 1 bit/s, HTB's
+  // least; no limit: above any port's rate, so the port's own rate caps it).
+  std::string share_fields() const {
+    const double rate = guarantee_ > 0 ? guarantee_ : 1, ceil = limit_ > 0 ? limit_ : 1e12;
+    return "\"rate\":" + format_number(rate) + ",\"ceil\":" + format_number(ceil) + ",\"burst\":" + format_number(burst_for(rate)) +
+           ",\"cburst\":" + format_number(burst_for(limit_ > 0 ? limit_ : 1e9)) + ",\"weight\":" + std::to_string(weight_);
+  }
+
+  void set_share(const std::string& text) {
+    json::Value o;
+    try {
+      o = json::Value::parse(text);
+    } catch (const std::exception& e) {
+      throw HandlerError(std::string("share: not a JSON object (") + e.what() + "), e.g. {\"guarantee\": 10e6, \"limit\": 50e6, \"weight\": 2}");
+    }
+    if (!o.is_object()) throw HandlerError("share: a JSON object, e.g. {\"guarantee\": 10e6, \"limit\": 50e6, \"weight\": 2}");
+    double g = guarantee_, l = limit_;
+    int64_t w = weight_;
+    for (const auto& [k, v] : o.as_object()) {
+      if (!v.is_number()) throw HandlerError("share." + k + ": a number");
+      if (k == "guarantee") g = parse_field_number(format_number(v.as_number()), "guarantee", "share.guarantee");
+      else if (k == "limit") l = parse_field_number(format_number(v.as_number()), "limit", "share.limit");
+      else if (k == "weight") w = parse_field_integer(format_number(v.as_number()), "weight", "share.weight");
+      else throw HandlerError("share: unknown field '" + k + "'; a share has guarantee, limit and weight");
+    }
+    if (l > 0 && l < g) throw HandlerError("share.limit: below the guarantee; a limit must be at least the guarantee");
+    if (!owns_class_) throw HandlerError("share: the router has no class on port '" + port_ + "'");
+    const double og = guarantee_, ol = limit_;
+    const int64_t ow = weight_;
+    guarantee_ = g, limit_ = l, weight_ = w;
+    try {
+      hub_->egress.change("{\"name\":\"" + class_ + "\"," + share_fields() + "}");
+    } catch (const std::exception& e) {
+      guarantee_ = og, limit_ = ol, weight_ = ow;
+      throw HandlerError(std::string("share: port '") + port_ + "' refused it: " + e.what());
+    }
+  }
+
   std::string port_, class_;
   uint16_t vlan_ = 0;
   double guarantee_ = 0, limit_ = 0;

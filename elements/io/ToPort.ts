@@ -14,7 +14,9 @@ The frames of all routers on a port go through the port's HTBSched: at load the 
 router's class (named after the router) under the port's link class, with the router's bandwidth
 share: \`guarantee\` (HTB's rate: kept under contention), \`limit\` (HTB's ceil: never exceeded; 0, the
 default, is the port's rate) and \`weight\` (its part of the capacity nobody's guarantee uses), in bits
-per second, and \`capacity\` frames of queue. The guarantees of a port's routers may not add up to more
+per second, and \`capacity\` frames of queue. The class saves up to 20 ms of its guarantee and of its
+limit (HTB's default is 1 ms), so a worker kept off its CPU for a few milliseconds costs the router
+none of its share. The guarantees of a port's routers may not add up to more
 than the port's rate (the load is refused, naming the class). \`pktgraph vr share ROUTER PORT\` changes
 the share while the router runs; a hot reconfiguration whose ToPort names the same port keeps the class
 as it is then (with its waiting frames): the running share wins over the new graph's fields, as a
@@ -43,6 +45,13 @@ One ToPort per port in a router (the class is the router's).`,
     bytes: 'bytes of those frames (tag included)',
     drops_short: 'frames dropped because they were shorter than an Ethernet header',
     drops_no_headroom: 'frames dropped because there was no room to add the VLAN tag',
+  },
+  handlers: {
+    share: {
+      doc: "the router's share on the port as JSON ({\"guarantee\", \"limit\", \"weight\"}); written (any of the three; the rest stay), it changes the router's class at once (what `pktgraph vr share` does), refused with nothing changed when the port's guarantees would exceed its rate",
+      read: true,
+      write: true,
+    },
   },
   check: (config) => {
     if (config.limit && config.guarantee && config.limit < config.guarantee)

@@ -11,10 +11,8 @@ import type { OperationAnswer, OperationRequest, PortInfoT, PortShareT } from '.
 
 export const DEFAULT_PORT_RATE = 1e10;
 const LINK_CLASS = 'link';
-/** HTBSched's rate for a router with no guarantee (its rate must be above 0). */
-const NO_GUARANTEE = 1;
-/** HTBSched's ceil for a router with no limit (above the link's rate: never reached). */
-const NO_LIMIT = 1e12;
+/** The port's link class saves up to 20 ms of its rate (HTBSched's default is 1 ms): a worker kept off its CPU for a few ms would lose the link's capacity otherwise. */
+const LINK_BURST_SECONDS = 0.02;
 
 interface Port {
   name: string;
@@ -86,7 +84,8 @@ export class Ports {
     const def = graph({ name: `port.${req.name}` }, () => {
       const demux = PortDemux({ port: req.name, scheduler: 'sched', link: LINK_CLASS }, 'demux');
       // ToPort pushes into the scheduler from the routers' graphs; Idle only fills its input.
-      const sched = Idle({}, 'routers').to(HTBSched({ key: 'table_id', classes: [{ name: LINK_CLASS, parent: 'root', rate }] }, 'sched'));
+      const burst = Math.min(1073741824, Math.max(3028, Math.ceil((rate / 8) * LINK_BURST_SECONDS)));
+      const sched = Idle({}, 'routers').to(HTBSched({ key: 'table_id', classes: [{ name: LINK_CLASS, parent: 'root', rate, burst, cburst: burst }] }, 'sched'));
       if (kind === 'tap') {
         const tap = Tap({ device: req.device }, 'dev');
         sched.to(Unqueue({}, 'tx')).to(tap);
@@ -176,14 +175,14 @@ export class Ports {
   }
 
   /** After a router's graph loaded: apply the live shares vr.share set before (its ToPort made the class from its fields). */
-  applyShares(router: string): void {
+  applyShares(router: string, plan: Plan, graph: RunningGraph): void {
     for (const [port, share] of this.shares.get(router) ?? []) {
-      const p = this.ports.get(port);
+      const u = portUses(plan).find((x) => x.kind === 'ToPort' && x.port === port);
       // Checked when vr.share set them (and the guarantees again before this load): a refusal
       // here (the class changed by hand) keeps the graph's own share.
-      if (p)
+      if (u)
         try {
-          p.graph.write('sched', 'change', classChange(router, share));
+          graph.write(u.element, 'share', JSON.stringify(share));
         } catch {}
     }
   }
@@ -193,8 +192,8 @@ export class Ports {
     this.shares.delete(router);
   }
 
-  /** vr.share: `plan` is the router's, `loaded` whether its graph is in the engine, `others` the loaded routers' plans. */
-  share(req: OperationRequest<'vr.share'>, plan: Plan, loaded: boolean, others: Map<string, Plan>, fail: (msg: string) => Error): OperationAnswer<'vr.share'> {
+  /** vr.share: `plan` is the router's, `graph` its graph when it is in the engine, `others` the loaded routers' plans. */
+  share(req: OperationRequest<'vr.share'>, plan: Plan, graph: RunningGraph | undefined, others: Map<string, Plan>, fail: (msg: string) => Error): OperationAnswer<'vr.share'> {
     const p = this.port(req.port, fail);
     const u = portUses(plan).find((x) => x.kind === 'ToPort' && x.port === req.port);
     if (!u) throw fail(`virtual router '${req.name}' does not send on port '${req.port}' (its graph has no ToPort naming it), so it has no share there`);
@@ -202,12 +201,12 @@ export class Ports {
     const next: PortShareT = { guarantee: req.guarantee ?? cur.guarantee, limit: req.limit ?? cur.limit, weight: req.weight ?? cur.weight };
     if (next.limit && next.limit < next.guarantee)
       throw fail(`vr.share: the limit ${bits(next.limit)} is below the guarantee ${bits(next.guarantee)} for router '${req.name}' on port ${req.port}; a limit must be at least the guarantee`);
-    if (loaded) {
+    if (graph) {
       const sum = this.guaranteed(req.port, others, req.name) + next.guarantee;
       if (sum > p.rate)
         throw fail(`vr.share: a guarantee of ${bits(next.guarantee)} for router '${req.name}' would bring port ${req.port}'s guarantees to ${bits(sum)}, above its rate of ${bits(p.rate)}; lower a guarantee`);
       try {
-        p.graph.write('sched', 'change', classChange(req.name, next));
+        graph.write(u.element, 'share', JSON.stringify(next)); // ToPort changes its class
       } catch (err) {
         throw fail(`vr.share: port ${req.port} refused the share of router '${req.name}': ${(err as Error).message}`);
       }
@@ -267,6 +266,3 @@ export class Ports {
     };
   }
 }
-
-const classChange = (router: string, s: PortShareT) =>
-  JSON.stringify({ name: router, rate: s.guarantee > 0 ? s.guarantee : NO_GUARANTEE, ceil: s.limit > 0 ? s.limit : NO_LIMIT, weight: s.weight });

@@ -100,7 +100,7 @@ export class VirtualRouters {
       case 'vr.share': {
         const req = args as OperationRequest<'vr.share'>;
         const r = this.router(req.name);
-        return this.ports.share(req, r.plan, !!r.graph, this.loadedPlans(), fail);
+        return this.ports.share(req, r.plan, r.graph, this.loadedPlans(), fail);
       }
       case 'port.add':
         return this.ports.add(args as OperationRequest<'port.add'>, fail);
@@ -177,7 +177,7 @@ export class VirtualRouters {
         throw new ServiceError(`virtual router '${name}' failed to start: ${r.error}`);
       }
       r.error = undefined;
-      this.ports.applyShares(name); // shares vr.share set earlier win over its ToPort fields
+      this.ports.applyShares(name, r.plan, r.graph!); // shares vr.share set earlier win over its ToPort fields
     }
     r.state = 'running';
     return this.info(r);
