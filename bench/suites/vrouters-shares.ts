@@ -9,8 +9,10 @@
 // 10 Mbit/s is 125 frames a window). After the event (a vr.share changing b's
 // limit to 15 Mbit/s: a 27.5, b 12.5; or b created and started while a runs alone: a 40 -> 30,
 // b 10), the settling time is the end of the first window from which on every window of both
-// routers stays within 2% of its expected rate to the end of the 2 s recorded; the hold is the largest deviation
-// over 100 ms windows in the second after settling.
+// routers stays within 2% of its expected rate to the end of the 2 s recorded, at least a second
+// (else it never settled: NaN); the hold is the largest deviation over 100 ms windows in the
+// second after settling; and, however it went, the share of the 50 ms windows from 100 ms after
+// the event on in which both routers were within 2%.
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Runtime, VirtualRouters } from 'pktgraph';
@@ -28,6 +30,8 @@ export interface SettleRun {
   settleMs: number;
   /** The largest deviation from the expected rates over 100 ms windows in the second after settling, percent. */
   holdPct: number;
+  /** Of the 50 ms windows starting 100 ms or more after the event, those where both routers are within 2%, percent. */
+  windowsHeldPct: number;
 }
 
 interface Sample {
@@ -60,27 +64,33 @@ function windowRate(s: Sample[], i: number, ms: number, router: string): { rate:
 }
 
 function analyse(s: Sample[], t0: number, expected: Record<string, number>): SettleRun {
-  const ok = (i: number, ms: number, tol: number) =>
+  const holds = (i: number) =>
     Object.entries(expected).every(([r, e]) => {
-      const w = windowRate(s, i, ms, r);
-      return w !== undefined && Math.abs(w.rate - e) <= e * tol;
+      const w = windowRate(s, i, WINDOW_MS, r);
+      return w !== undefined && Math.abs(w.rate - e) <= e * 0.02;
     });
-  // The last window start after which every 25 ms window holds.
+  const complete = (i: number) => windowRate(s, i, WINDOW_MS, Object.keys(expected)[0]) !== undefined;
+  // The earliest window start from which every later window holds.
   let first = -1;
   for (let i = s.length - 1; i >= 0 && s[i].t >= t0; i--) {
-    if (windowRate(s, i, WINDOW_MS, Object.keys(expected)[0]) === undefined) continue;
-    if (!ok(i, WINDOW_MS, 0.02)) break;
+    if (!complete(i)) continue;
+    if (!holds(i)) break;
     first = i;
   }
-  if (first < 0) return { settleMs: NaN, holdPct: NaN };
+  // Windows 100 ms or more after the event that hold, percent (how often the shares are held).
+  const late = s.map((x, i) => i).filter((i) => s[i].t >= t0 + 100 && complete(i));
+  const windowsHeldPct = late.length ? (late.filter(holds).length / late.length) * 100 : NaN;
+  const lastEnd = s[s.length - 1].t;
+  if (first < 0) return { settleMs: NaN, holdPct: NaN, windowsHeldPct };
   const settled = windowRate(s, first, WINDOW_MS, Object.keys(expected)[0])!.end;
+  if (lastEnd - settled < 1000) return { settleMs: NaN, holdPct: NaN, windowsHeldPct }; // held, but not for a second
   let hold = 0;
   for (let i = first; i < s.length && s[i].t < settled + 1000; i++)
     for (const [r, e] of Object.entries(expected)) {
       const w = windowRate(s, i, 100, r);
       if (w) hold = Math.max(hold, (Math.abs(w.rate - e) / e) * 100);
     }
-  return { settleMs: Math.max(0, settled - t0), holdPct: hold };
+  return { settleMs: Math.max(0, settled - t0), holdPct: hold, windowsHeldPct };
 }
 
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
