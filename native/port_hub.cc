@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "address.h"
+#include "element.h"
 
 namespace pg {
 
@@ -151,6 +152,12 @@ std::shared_ptr<PortHub> find_port(const std::string& name) {
   auto& r = registry();
   auto it = r.find(name);
   return it == r.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<PortHub> attach_port(const std::string& name) {
+  auto hub = find_port(name);
+  if (!hub) throw ConfigError("port: no port named '" + name + "' in this engine; add it first (pktgraph port add " + name + " DEVICE)");
+  return hub;
 }
 
 std::vector<std::string> port_names() {

@@ -103,6 +103,9 @@ class PortHub {
 std::shared_ptr<PortHub> register_port(const std::string& name, PacketPool& pool);
 void unregister_port(const std::string& name, const PortHub* hub);
 std::shared_ptr<PortHub> find_port(const std::string& name);
+// find_port for an element attaching to it: a ConfigError naming the port and the remedy when
+// there is none.
+std::shared_ptr<PortHub> attach_port(const std::string& name);
 std::vector<std::string> port_names();
 
 std::string format_mac48(uint64_t mac);

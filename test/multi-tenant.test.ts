@@ -18,17 +18,15 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLab, labAvailable, type Topology } from '../src/lab/index.js';
 import { delay, ping, pingSummary } from './lib/labtools.js';
-import { startEngine } from './lib/ports.js';
+import { PY_VLAN_SOCKET, startEngine } from './lib/ports.js';
 
 const configs = join(dirname(fileURLToPath(import.meta.url)), '..', 'configs');
 
 // The upstream gateway 198.19.0.1 (MAC 02:00:00:00:99:01) on every VLAN, for argv[2] seconds;
 // first it asks, on each VLAN in argv[3], who has 198.19.0.2. Prints "arp VLAN MAC" per
 // answer it gets, "ping VLAN SRCMAC" per echo request it answers.
-const PY_GATEWAY = `
-import socket, struct, sys, time
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3)); s.bind((sys.argv[1], 0))
-s.setsockopt(263, 8, 1)
+const PY_GATEWAY = `${PY_VLAN_SOCKET}
+import time
 s.settimeout(0.05)
 ME, MYIP = bytes.fromhex('020000009901'), socket.inet_aton('198.19.0.1')
 def tag(v): return struct.pack('!HH', 0x8100, v)
@@ -41,16 +39,10 @@ for v in [int(x) for x in sys.argv[3].split(',')]:
     s.send(b'\\xff' * 6 + ME + tag(v) + b'\\x08\\x06' + arp)
 end = time.time() + float(sys.argv[2])
 while time.time() < end:
-    try: data, anc, fl, addr = s.recvmsg(4096, socket.CMSG_SPACE(32))
+    try: got = recv_vlan(s)
     except socket.timeout: continue
-    if addr[2] == socket.PACKET_OUTGOING: continue
-    vlan = 0
-    for lv, ty, c in anc:
-        if lv == 263 and ty == 8:
-            st, ln, sn, mac, net, tci, tp = struct.unpack('IIIHHHH', c[:20])
-            if st & 0x10: vlan = tci & 0xfff
-    eth, et, body = data[:12], data[12:14], data[14:]
-    if et == b'\\x81\\x00': vlan, et, body = struct.unpack('!H', data[14:16])[0] & 0xfff, data[16:18], data[18:]
+    if got is None: continue
+    data, vlan, et, body = got
     src = data[6:12]
     if et == b'\\x08\\x06' and len(body) >= 28:
         op = struct.unpack('!H', body[6:8])[0]

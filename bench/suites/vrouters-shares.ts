@@ -39,18 +39,34 @@ interface Sample {
   bytes: Record<string, number>;
 }
 
-async function sample(vr: VirtualRouters): Promise<Sample> {
+/** The time the samples are taken on: the real clock, or the engine's virtual one moved 1 ms a step. */
+interface Clock {
+  now(): number;
+  wait(ms: number): Promise<void>;
+}
+const realClock: Clock = { now: () => performance.now(), wait: sleep };
+function virtualClock(runtime: Runtime, t0Ns: number): Clock {
+  let ms = 0;
+  return {
+    now: () => ms,
+    wait: async (n) => {
+      for (const end = ms + n; ms < end; ) runtime.setVirtualTime(t0Ns + ++ms * 1e6);
+    },
+  };
+}
+
+async function sample(vr: VirtualRouters, clock: Clock): Promise<Sample> {
   const p = (await vr.perform('port.list', {})).find((x) => x.name === 'bench')!;
-  return { t: performance.now(), bytes: Object.fromEntries(p.attachments.map((a) => [a.router, a.share?.sent.bytes ?? 0])) };
+  return { t: clock.now(), bytes: Object.fromEntries(p.attachments.map((a) => [a.router, a.share?.sent.bytes ?? 0])) };
 }
 
 /** Samples every `everyMs` for `forMs`. */
-async function record(vr: VirtualRouters, forMs: number, everyMs = 5): Promise<Sample[]> {
+async function record(vr: VirtualRouters, clock: Clock, forMs: number, everyMs = 5): Promise<Sample[]> {
   const out: Sample[] = [];
-  const end = performance.now() + forMs;
-  while (performance.now() < end) {
-    out.push(await sample(vr));
-    await sleep(everyMs);
+  const end = clock.now() + forMs;
+  while (clock.now() < end) {
+    out.push(await sample(vr, clock));
+    await clock.wait(everyMs);
   }
   return out;
 }
@@ -95,32 +111,38 @@ function analyse(s: Sample[], t0: number, expected: Record<string, number>): Set
 
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 
-/** One run of each event in a fresh two-worker engine: the new contender, then the change. Throws when the veth pair cannot be made (root). */
-export async function measureShareSettling(): Promise<{ change: SettleRun; contender: SettleRun }> {
+/**
+ * One run of each event in a fresh two-worker engine: the new contender, then the change. On
+ * the real clock, or (`virtual`) on the engine's virtual clock: the scheduler's own settling,
+ * whatever else the machine runs. Throws when the veth pair cannot be made (root).
+ */
+export async function measureShareSettling(virtual = false): Promise<{ change: SettleRun; contender: SettleRun }> {
   try {
     ip('link', 'del', VETH[0]); // a leftover of an interrupted run
   } catch {}
   ip('link', 'add', VETH[0], 'type', 'veth', 'peer', 'name', VETH[1]);
-  const runtime = new Runtime({ threads: 2, poolBuffers: 65536 });
+  const T0 = 1e15;
+  const runtime = new Runtime({ threads: 2, poolBuffers: 65536, ...(virtual ? { virtualClockNs: T0 } : {}) });
   const vr = new VirtualRouters(runtime);
   runtime.start();
+  const clock = virtual ? virtualClock(runtime, T0) : realClock;
   try {
     for (const d of VETH) ip('link', 'set', d, 'up');
     await vr.perform('port.add', { name: 'bench', device: VETH[0], rate: PORT_RATE });
     const src = (pps: number, share: object) => ({ file: GRAPH, params: { port: 'bench', pps, length: LENGTH, ...share } });
     // A new contender: a alone (gets the port's 40), then b arrives.
     await vr.perform('vr.create', { name: 'a', source: src(pps(60e6), { guarantee: 20e6 }), start: true });
-    await sleep(300);
-    const pre = await record(vr, 200);
-    const tb = performance.now();
+    await clock.wait(300);
+    const pre = await record(vr, clock, 200);
+    const tb = clock.now();
     await vr.perform('vr.create', { name: 'b', source: src(pps(30e6), { guarantee: 5e6, limit: 10e6 }), start: true });
-    const after = await record(vr, 2000);
+    const after = await record(vr, clock, 2000);
     const contender = analyse([...pre, ...after], tb, { a: 30e6, b: 10e6 });
     // A change: b's limit raised to 15 Mbit/s.
-    const before = await record(vr, 200);
-    const tc = performance.now();
+    const before = await record(vr, clock, 200);
+    const tc = clock.now();
     await vr.perform('vr.share', { name: 'b', port: 'bench', limit: 15e6 });
-    const changed = await record(vr, 2000);
+    const changed = await record(vr, clock, 2000);
     const change = analyse([...before, ...changed], tc, { a: 27.5e6, b: 12.5e6 });
     return { change, contender };
   } finally {

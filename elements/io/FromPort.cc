@@ -32,8 +32,7 @@ class FromPort final : public Element {
     c_full_ = counter("drops_ring_full");
     c_stopped_ = counter("drops_stopped");
     c_exhausted_ = counter("budget_exhausted");
-    hub_ = find_port(port_);
-    if (!hub_) throw ConfigError("port: no port named '" + port_ + "' in this engine; add it first (pktgraph port add " + port_ + " DEVICE)");
+    hub_ = attach_port(port_);
     request_task();
   }
 

@@ -33,8 +33,7 @@ class ToPort final : public Element {
     c_bytes_ = counter("bytes");
     c_short_ = counter("drops_short");
     c_headroom_ = counter("drops_no_headroom");
-    hub_ = find_port(port_);
-    if (!hub_) throw ConfigError("port: no port named '" + port_ + "' in this engine; add it first (pktgraph port add " + port_ + " DEVICE)");
+    hub_ = attach_port(port_);
   }
 
   void initialize() override {

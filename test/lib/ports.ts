@@ -23,27 +23,39 @@ for i in range(n):
     if gap: time.sleep(gap)
 `;
 
-// argv: interface, seconds of silence that end it, a file to create once listening. Prints "VLAN TAG" per 0x88b5 frame received
-// (VLAN 0: untagged; the kernel hands a veth's tag over as auxiliary data), until a tag
-// starting with 'end' or the silence.
-export const PY_RX = `
+// Python: a packet socket on argv[1] that reports VLAN tags (PACKET_AUXDATA), and recv_vlan(s):
+// one frame received as (frame, VLAN, EtherType, payload), the VLAN from the frame's tag or, as
+// the kernel hands a veth's tag over, from the auxiliary data (0: untagged); None for a frame
+// the host sent itself.
+export const PY_VLAN_SOCKET = `
 import socket, sys, struct
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3)); s.bind((sys.argv[1], 0))
 s.setsockopt(263, 8, 1)  # SOL_PACKET, PACKET_AUXDATA
+def recv_vlan(s):
+    data, anc, flags, addr = s.recvmsg(4096, socket.CMSG_SPACE(32))
+    if addr[2] == socket.PACKET_OUTGOING: return None
+    vlan = 0
+    for level, typ, c in anc:
+        if level == 263 and typ == 8:
+            st, ln, snap, mac, net, tci, tpid = struct.unpack('IIIHHHH', c[:20])
+            if st & 0x10: vlan = tci & 0xfff
+    et, body = data[12:14], data[14:]
+    if et == b'\\x81\\x00':
+        vlan = struct.unpack('!H', data[14:16])[0] & 0xfff; et, body = data[16:18], data[18:]
+    return data, vlan, et, body
+`;
+
+// argv: interface, seconds of silence that end it, a file to create once listening. Prints
+// "VLAN TAG" per 0x88b5 frame received (VLAN 0: untagged), until a tag starting with 'end' or
+// the silence.
+export const PY_RX = `${PY_VLAN_SOCKET}
 s.settimeout(float(sys.argv[2]))
 open(sys.argv[3], 'w').close()
 try:
     while True:
-        data, anc, flags, addr = s.recvmsg(4096, socket.CMSG_SPACE(32))
-        if addr[2] == socket.PACKET_OUTGOING: continue
-        vlan = 0
-        for level, typ, c in anc:
-            if level == 263 and typ == 8:
-                st, ln, snap, mac, net, tci, tpid = struct.unpack('IIIHHHH', c[:20])
-                if st & 0x10: vlan = tci & 0xfff
-        et, body = data[12:14], data[14:]
-        if et == b'\\x81\\x00':
-            vlan = struct.unpack('!H', data[14:16])[0] & 0xfff; et, body = data[16:18], data[18:]
+        got = recv_vlan(s)
+        if got is None: continue
+        data, vlan, et, body = got
         if et != b'\\x88\\xb5': continue
         tag = body.split(b';')[0].decode(errors='replace')
         print(vlan, tag, flush=True)
