@@ -9,7 +9,8 @@
 //   - broadcasts kept per VLAN; demux by MAC among routers on one VLAN; frames nobody claims
 //     counted by reason;
 //   - a router attaching and detaching again and again while a tenant forwards: the tenant
-//     loses no frame;
+//     loses no frame; a tenant reconfigured live ten times under traffic keeps its ring and
+//     class (every frame delivered), and a reconfiguration onto a claimed VLAN is refused;
 //   - a flooded tenant (an expensive graph, flooded) does not starve another on the same port
 //     and worker: the other's delivered count stays >= 90% of what it is alone, and the flood's
 //     excess is counted at the flooded router's own ring;
@@ -163,6 +164,29 @@ if (!avail.ok) {
       t.equal(cycles, 30, '30 attach/detach cycles ran meanwhile');
       t.equal(new Set(got.map(([, tag]) => tag)).size, n, `all ${n} frames of a's steady stream delivered, none twice`);
       t.equal(got.length, n, 'and no more');
+    });
+
+    t.test('a tenant reconfigured live keeps its ring and class: none of its frames lost', async (t) => {
+      const atA = await receiveFrames(lab, 'a', aIf);
+      const n = 1000;
+      const sending = sendFrames(lab, 'up', upIf, n, 10, '02:00:00:00:0a:01', 'swap', 0.001);
+      let swaps = 0;
+      const reconf = (async () => {
+        while (swaps < 10) {
+          const r = await engine.reconfigureRouter('a', { file: files.tenant, params: { vlan: 10, dev: aEng } });
+          t.ok(r.swap!.taken >= 4, `swap ${swaps}: FromPort, ToPort and the rest took over (${r.swap!.taken} elements)`);
+          swaps++;
+          await delay(50);
+        }
+      })();
+      await Promise.all([sending, reconf]);
+      await sendFrames(lab, 'up', upIf, 1, 10, BROADCAST, 'end');
+      const got = (await atA.frames).filter(([, tag]) => tag.startsWith('swap-'));
+      t.equal(new Set(got.map(([, tag]) => tag)).size, n, `all ${n} frames delivered across ${swaps} live reconfigurations`);
+      t.same((await port()).attachments.filter((x) => x.router === 'a').length, 1, 'a is attached once');
+      // A reconfiguration onto b's VLAN is refused before anything changes.
+      await t.rejects(engine.reconfigureRouter('a', { file: files.tenant, params: { vlan: 20, dev: aEng } }), /^VLAN 20 on port uplink is claimed by router b; /);
+      t.equal((await port()).attachments.find((x) => x.router === 'a')!.vlan, 10, 'a still claims VLAN 10');
     });
 
     t.test('a flooded tenant does not starve another on the same port and worker', async (t) => {
