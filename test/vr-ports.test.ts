@@ -146,43 +146,39 @@ if (!avail.ok) {
       await engine.deleteRouter('d');
     });
 
-    t.test('a router attaching and detaching loses none of another tenant\'s frames', async (t) => {
+    /** The tags of `n` frames sent to a on VLAN 10 (1 ms apart) that reached a's side while `meanwhile` ran. */
+    const streamToA = async (n: number, tag: string, meanwhile: () => Promise<void>) => {
       const atA = await receiveFrames(lab, 'a', aIf);
+      await Promise.all([sendFrames(lab, 'up', upIf, n, 10, '02:00:00:00:0a:01', tag, 0.001), meanwhile()]);
+      await sendFrames(lab, 'up', upIf, 1, 10, BROADCAST, 'end');
+      return (await atA.frames).filter(([, x]) => x.startsWith(`${tag}-`)).map(([, x]) => x);
+    };
+
+    t.test('a router attaching and detaching loses none of another tenant\'s frames', async (t) => {
       const n = 1500;
-      const sending = sendFrames(lab, 'up', upIf, n, 10, '02:00:00:00:0a:01', 'steady', 0.001);
       let cycles = 0;
-      const churn = (async () => {
-        while (cycles < 30) {
+      const got = await streamToA(n, 'steady', async () => {
+        for (; cycles < 30; cycles++) {
           await engine.createRouter('churn', { file: files.sink, params: { vlan: 40 } }, { start: true });
           await engine.deleteRouter('churn');
-          cycles++;
         }
-      })();
-      await Promise.all([sending, churn]);
-      await sendFrames(lab, 'up', upIf, 1, 10, BROADCAST, 'end');
-      const got = (await atA.frames).filter(([, tag]) => tag.startsWith('steady-'));
+      });
       t.equal(cycles, 30, '30 attach/detach cycles ran meanwhile');
-      t.equal(new Set(got.map(([, tag]) => tag)).size, n, `all ${n} frames of a's steady stream delivered, none twice`);
+      t.equal(new Set(got).size, n, `all ${n} frames of a's steady stream delivered, none twice`);
       t.equal(got.length, n, 'and no more');
     });
 
     t.test('a tenant reconfigured live keeps its ring and class: none of its frames lost', async (t) => {
-      const atA = await receiveFrames(lab, 'a', aIf);
       const n = 1000;
-      const sending = sendFrames(lab, 'up', upIf, n, 10, '02:00:00:00:0a:01', 'swap', 0.001);
       let swaps = 0;
-      const reconf = (async () => {
-        while (swaps < 10) {
+      const got = await streamToA(n, 'swap', async () => {
+        for (; swaps < 10; swaps++) {
           const r = await engine.reconfigureRouter('a', { file: files.tenant, params: { vlan: 10, dev: aEng } });
           t.ok(r.swap!.taken >= 4, `swap ${swaps}: FromPort, ToPort and the rest took over (${r.swap!.taken} elements)`);
-          swaps++;
           await delay(50);
         }
-      })();
-      await Promise.all([sending, reconf]);
-      await sendFrames(lab, 'up', upIf, 1, 10, BROADCAST, 'end');
-      const got = (await atA.frames).filter(([, tag]) => tag.startsWith('swap-'));
-      t.equal(new Set(got.map(([, tag]) => tag)).size, n, `all ${n} frames delivered across ${swaps} live reconfigurations`);
+      });
+      t.equal(new Set(got).size, n, `all ${n} frames delivered across ${swaps} live reconfigurations`);
       t.same((await port()).attachments.filter((x) => x.router === 'a').length, 1, 'a is attached once');
       // A reconfiguration onto b's VLAN is refused before anything changes.
       await t.rejects(engine.reconfigureRouter('a', { file: files.tenant, params: { vlan: 20, dev: aEng } }), /^VLAN 20 on port uplink is claimed by router b; /);

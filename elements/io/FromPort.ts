@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import { defineElement } from '../../src/graph/descriptor.js';
 import { etherAddress } from '../../src/graph/types.js';
-import { PORT_NAME_PATTERN } from './PortDemux.js';
+import { attachmentFields } from './PortDemux.js';
 
 export const FromPort = defineElement({
   name: 'FromPort',
@@ -38,8 +38,7 @@ VLAN and addresses keeps the ring and its frames; one that changes the claim att
   processing: '/h',
   config: Type.Object(
     {
-      port: Type.String({ pattern: PORT_NAME_PATTERN, description: 'The shared port to attach to (as `pktgraph port add` named it).' }),
-      vlan: Type.Optional(Type.Integer({ minimum: 0, maximum: 4094, default: 0, description: 'The 802.1Q VLAN ID claimed; 0: the untagged segment.' })),
+      ...attachmentFields('The 802.1Q VLAN ID claimed; 0: the untagged segment.'),
       macs: Type.Optional(Type.Array(etherAddress("One of the router's MAC addresses."), { default: [], maxItems: 64, description: "The router's MAC addresses on the VLAN ([]: every unicast frame of the VLAN no other router claims)." })),
       capacity: Type.Optional(Type.Integer({ minimum: 16, maximum: 65536, default: 1024, description: "Frames the router's ingress ring holds." })),
       burst: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, default: 32, description: 'Most frames pushed per batch.' })),

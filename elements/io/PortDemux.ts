@@ -4,6 +4,12 @@ import { defineElement } from '../../src/graph/descriptor.js';
 // Port names: what `port.add` accepts (src/service/api.ts, PortName) and what FromPort and ToPort name.
 export const PORT_NAME_PATTERN = '^[A-Za-z0-9_-]{1,32}$';
 
+/** The config fields FromPort and ToPort share: the port they attach to and their VLAN. */
+export const attachmentFields = (vlanDescription: string) => ({
+  port: Type.String({ pattern: PORT_NAME_PATTERN, description: 'The shared port (as `pktgraph port add` named it).' }),
+  vlan: Type.Optional(Type.Integer({ minimum: 0, maximum: 4094, default: 0, description: vlanDescription })),
+});
+
 export const PortDemux = defineElement({
   name: 'PortDemux',
   group: 'io',

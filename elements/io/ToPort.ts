@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { defineElement } from '../../src/graph/descriptor.js';
-import { PORT_NAME_PATTERN } from './PortDemux.js';
+import { attachmentFields } from './PortDemux.js';
 
 export const ToPort = defineElement({
   name: 'ToPort',
@@ -31,8 +31,7 @@ One ToPort per port in a router (the class is the router's).`,
   processing: 'h/',
   config: Type.Object(
     {
-      port: Type.String({ pattern: PORT_NAME_PATTERN, description: 'The shared port to send on (as `pktgraph port add` named it).' }),
-      vlan: Type.Optional(Type.Integer({ minimum: 0, maximum: 4094, default: 0, description: 'The 802.1Q VLAN ID to tag frames with; 0: untagged.' })),
+      ...attachmentFields('The 802.1Q VLAN ID to tag frames with; 0: untagged.'),
       guarantee: Type.Optional(Type.Number({ minimum: 0, maximum: 1e12, default: 0, description: "The router's guaranteed rate on the port, bits/s (0: none guaranteed)." })),
       limit: Type.Optional(Type.Number({ minimum: 0, maximum: 1e12, default: 0, description: "The most the router may send on the port, bits/s (0: the port's rate)." })),
       weight: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, default: 1, description: "The router's share of the port's spare capacity, against the other routers' weights." })),

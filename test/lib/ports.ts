@@ -76,7 +76,7 @@ export async function sendFrames(lab: Lab, host: string, dev: string, n: number,
  * A receiver in a lab host, listening once this resolves; `frames` resolves to [vlan, tag]
  * pairs once it ends (a tag 'end...' or `silence` s without a frame).
  */
-export async function receiveFrames(lab: Lab, host: string, dev: string, silence = 3): Promise<{ frames: Promise<Array<[number, string]>> }> {
+export async function receiveFrames(lab: Lab, host: string, dev: string, silence = 10): Promise<{ frames: Promise<Array<[number, string]>> }> {
   const ready = join(mkdtempSync(join(tmpdir(), 'pktgraph-rx-')), 'ready');
   const run = lab.exec(host, ['python3', '-u', '-c', PY_RX, dev, String(silence), ready], { timeoutMs: 120_000 });
   let ended = false;
