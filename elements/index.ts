@@ -85,6 +85,9 @@ export { IP6NDSolicitor } from './ip6/IP6NDSolicitor.js';
 
 // io
 export { FromDevice } from './io/FromDevice.js';
+export { FromPort } from './io/FromPort.js';
+export { PortDemux } from './io/PortDemux.js';
+export { ToPort } from './io/ToPort.js';
 export { FromPcap } from './io/FromPcap.js';
 export { Tap } from './io/Tap.js';
 export { ToDevice } from './io/ToDevice.js';

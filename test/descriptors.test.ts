@@ -14,7 +14,7 @@ import * as elements from '../elements/index.js';
 import { allDescriptors, type ElementDescriptor } from '../src/graph/descriptor.js';
 import { classFacts as classFactsOf, compile } from '../src/compiler/compile.js';
 import type { Plan } from '../src/compiler/plan.js';
-import { graph, InfiniteSource, Queue, Unqueue, Discard, Counter, Tee, Null, LatencyMeter, EtherSwitch, VLANClassifier, IPEncap, EtherEncap, IPGWOptions, ICMP6Error, ARPResponder, IPLookup, LookupIP6Route, IPRewriter, type ElementNode } from '../src/index.js';
+import { graph, InfiniteSource, Queue, Unqueue, Discard, Counter, Tee, Null, LatencyMeter, EtherSwitch, VLANClassifier, IPEncap, EtherEncap, IPGWOptions, ICMP6Error, ARPResponder, IPLookup, LookupIP6Route, IPRewriter, Idle, PortDemux, HTBSched, type ElementNode } from '../src/index.js';
 import { Runtime } from '../src/runtime/runtime.js';
 import { loadNative } from '../src/runtime/native.js';
 import { writePcap } from './lib/pcap.js';
@@ -65,6 +65,9 @@ const minimal: Record<string, Record<string, unknown>> = {
   RatedSplitter: { rate: 1000 },
   Tap: { device: 'pg-none0', mac: '02:00:00:00:00:01' },
   ToDevice: { device: 'pg-none0' },
+  FromPort: { port: 'desc' },
+  ToPort: { port: 'desc' },
+  PortDemux: { port: 'desc-alone' },
   ToPcap: { file: join(tmp, 'out.pcap') },
   Truncate: { length: 60 },
   UDPIPEncap: { src: '198.18.0.1', sport: 1, dst: '198.18.0.2', dport: 2 },
@@ -98,6 +101,12 @@ function alone(d: ElementDescriptor): Plan {
   const [nin, nout] = portCounts[d.name] ?? [fewest(d.inputs), fewest(d.outputs)];
   return compile(
     graph(`alone_${d.name}`, () => {
+      // FromPort and ToPort attach to a port: its system elements come first in the plan, so
+      // the port is open when they load (see src/service/ports.ts).
+      if (d.name === 'FromPort' || d.name === 'ToPort') {
+        Idle({}, 'port_in').to(PortDemux({ port: 'desc', scheduler: 'port_sched' }, 'port_demux'));
+        Idle({}, 'routers').to(HTBSched({ key: 'table_id', classes: [{ name: 'link', parent: 'root', rate: 1e9 }] }, 'port_sched')).to(Unqueue({}, 'port_out')).to(Discard({}, 'port_drop'));
+      }
       const e = ctor(minimal[d.name] ?? {}, 'e');
       for (let i = 0; i < nin; i++) {
         const src = InfiniteSource({ limit: 0 }, `src${i}`);

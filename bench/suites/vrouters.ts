@@ -33,11 +33,14 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+// - bandwidth shares settling after a change (vr.share) and after a new contender on a shared
+//   port: bench/suites/vrouters-shares.ts (needs root for its TAP port; --shares 0 skips them).
 import { fileURLToPath } from 'node:url';
 import { graph, compile, Runtime, InfiniteSource, TimestampStamp, Counter, Queue, Unqueue, LatencyMeter, Discard, VirtualRouters, Engine, type RunningGraph } from 'pktgraph';
 import { stats, spreadWarning, type CaseResult } from '../lib.js';
 import { readTable, sharedFibDir, synthetic } from '../routes.js';
 import type { Suite, SuiteContext } from '../harness.js';
+import { measureShareSettling, type SettleRun } from './vrouters-shares.js';
 
 const GRAPH = fileURLToPath(new URL('../graphs/vrouter.ts', import.meta.url));
 const ROUTES = 1000;
@@ -279,6 +282,8 @@ export const vroutersSuite: Suite = {
     for (const g of groups) if (!['cost', 'reconfigure', 'routes'].includes(g)) throw new Error(`vrouters: --cases takes cost, reconfigure and routes, got '${g}'`);
     const spreadCount = Number(o['spread-routers'] ?? 1000);
     ctx.progress.plan((groups.has('cost') ? counts.length + 1 : 0) + (groups.has('reconfigure') ? 1 : 0) + (groups.has('routes') ? 1 : 0));
+    const shares = o.shares !== '0';
+    ctx.progress.plan(counts.length + 2 + (shares ? 1 : 0));
     const byCount: CountRun[] = [];
     for (const [i, n] of (groups.has('cost') ? counts : []).entries()) {
       ctx.progress.startCase(i, `${n} virtual router(s)`);
@@ -376,5 +381,42 @@ export const vroutersSuite: Suite = {
     gap.met = gap.mpps!.max <= 1000;
     cases.push(gap);
     return { cases, notes, settings };
+    if (shares) {
+      ctx.progress.startCase(counts.length + 2, 'bandwidth shares settling');
+      // The real clock (what a tenant sees on this machine) and the virtual one (the scheduler's own settling).
+      for (const virtual of [false, true]) {
+        const runs: { change: SettleRun; contender: SettleRun }[] = [];
+        let failed: string | undefined;
+        for (let r = 0; r < ctx.runs && !failed; r++) {
+          ctx.progress.step(r + 1, ctx.runs);
+          try {
+            runs.push(await measureShareSettling(virtual));
+          } catch (err) {
+            failed = (err as Error).message;
+          }
+        }
+        const event = { change: "after a change (vr.share raising b's limit from 10 to 15 Mbit/s: a 30 -> 27.5, b 10 -> 12.5)", contender: 'after a new contender (b created and started while a sends alone: a 40 -> 30, b 10)' } as const;
+        for (const k of ['change', 'contender'] as const) {
+          const name = `shares settle ${k === 'change' ? 'after a change' : 'after a new contender'}${virtual ? ', virtual clock' : ''}`;
+          const desc = `two routers on a 40 Mbit/s shared port (a: 20 Mbit/s guaranteed, offering 60; b: 5 guaranteed, 10 limit, offering 30; 500 B frames), ${event[k]}: ms from the event until every 50 ms window of both routers' sent rates stays within 2% of HTB's shares to the end of the 2 s recorded, a second at least (never: counted as 1e9 ms); extra.holdPct: the largest deviation over 100 ms windows in the second after (median run); extra.windowsHeldPct: of the 50 ms windows from 100 ms after the event on, those with both routers within 2% (median run). Sampled through port.list every 5 ms, ${virtual ? "on the engine's virtual clock moved 1 ms a step (the scheduler's own settling, whatever the machine runs)" : 'real clock'}.`;
+          if (failed || !runs.length) {
+            cases.push({ suite: 'vrouters', name, description: desc, threads: 2, frameBytes: 500, status: 'skipped', reason: failed ?? 'no runs', warnings: [] });
+            continue;
+          }
+          const settle = runs.map((r) => r[k].settleMs);
+          const c = base(name, desc, 'ms', settle.map((x) => (Number.isNaN(x) ? 1e9 : x)), {
+            holdPct: Math.round(stats(runs.map((r) => r[k].holdPct).map((x) => (Number.isNaN(x) ? 100 : x))).median * 100) / 100,
+            windowsHeldPct: Math.round(stats(runs.map((r) => r[k].windowsHeldPct).map((x) => (Number.isNaN(x) ? 0 : x))).median * 10) / 10,
+          }, false);
+          c.threads = 2;
+          c.frameBytes = 500;
+          c.target = { note: '<= 100 ms to settle (median), then held within 2%' };
+          c.met = c.mpps!.median <= 100 && (c.extra!.holdPct as number) <= 2;
+          if (settle.some(Number.isNaN)) notes.push(`${name}: ${settle.filter(Number.isNaN).length} of ${settle.length} runs never held within 2% for the last second or more of the recording (counted as 1e9 ms)`);
+          cases.push(c);
+        }
+      }
+    }
+    return { cases, notes, settings: { routes: ROUTES, counts: counts.join(','), swaps, settle, rate, createBudgetS: budget, burst, bigBurst, shares: shares ? 1 : 0 } };
   },
 };

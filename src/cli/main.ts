@@ -205,6 +205,21 @@ function program(): Command {
     .action(async (name: string, file: string, opts) => (await vr()).vrReconfigureCommand(name, file, opts));
   connect(vrs.command('delete').description('delete a virtual router, releasing everything it held').argument('<name>', 'virtual router').option('--json', 'print JSON'))
     .action(async (name: string, opts) => (await vr()).vrDeleteCommand(name, opts));
+  connect(vrs.command('share').description("set a virtual router's bandwidth share on a port while it runs (rates like 10Mbit, 1.5Gbit, 800kbit or bits/s)")
+    .argument('<name>', 'virtual router').argument('<port>', 'port')
+    .option('--guarantee <rate>', 'guaranteed rate, kept under contention (0: none)').option('--limit <rate>', "the most it may send (0: the port's rate)")
+    .option('--weight <n>', "its share of the port's spare capacity").option('--json', 'print JSON'))
+    .action(async (name: string, port: string, opts) => (await vr()).vrShareCommand(name, port, opts));
+  const ports = p.command('port').description('manage the ports an engine started with `pktgraph serve` shares among its virtual routers (FromPort, ToPort)');
+  connect(ports.command('list').description('list the ports: attachments (VLAN, MACs, ring, share) and counters (frames nobody claimed, by reason)').option('--json', 'print JSON'))
+    .action(async (opts) => (await vr()).portListCommand(opts));
+  connect(ports.command('add').description('open an interface (or, with --tap, a TAP device the engine creates) as a port routers share')
+    .argument('<name>', 'port name (FromPort and ToPort name it)').argument('<device>', 'interface or TAP device name')
+    .option('--tap', 'create (or attach to) a TAP device').option('--rate <rate>', "the port's rate, which the guarantees share (default 10Gbit)")
+    .option('--json', 'print JSON'))
+    .action(async (name: string, device: string, opts) => (await vr()).portAddCommand(name, device, opts));
+  connect(ports.command('del').description('close a port (refused while routers are attached)').argument('<name>', 'port').option('--json', 'print JSON'))
+    .action(async (name: string, opts) => (await vr()).portDelCommand(name, opts));
   connect(vrs.command('assign').description('give a virtual router to a tenant (admins only)').argument('<name>', 'virtual router').argument('[tenant]', 'the tenant')
     .option('--none', 'give it to no tenant (admins only see it)').option('--json', 'print JSON'))
     .action(async (name: string, tenant: string | undefined, opts) => (await vr()).vrAssignCommand(name, tenant, opts));

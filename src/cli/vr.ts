@@ -10,6 +10,7 @@ import { Engine, EngineError, remoteEngine } from '../service/client.js';
 import { CliError } from './errors.js';
 import { table } from './format.js';
 import { parseParams } from './load.js';
+import { bits } from '../service/ports.js';
 
 export interface ServeCommandOptions {
   control?: string;
@@ -197,6 +198,55 @@ export async function vrQuotaCommand(name: string, quotas: string[], opts: Contr
 export async function vrShutdownCommand(opts: ControlOpts) {
   await call(opts, (e) => e.stop());
   if (!opts.json) console.log('the engine is stopping');
+}
+
+/** A rate as tc writes it: 10Mbit, 1.5Gbit, 800kbit, 100bit, or a number of bits/s. */
+export function parseBitRate(text: string, what: string): number {
+  const m = /^(\d+(?:\.\d+)?(?:e\d+)?)\s*(bit|kbit|mbit|gbit|tbit|k|m|g|t)?(?:\/s|ps)?$/i.exec(text.trim());
+  if (!m) throw new CliError(`${what}: '${text}' is not a rate; write it like 10Mbit, 1.5Gbit, 800kbit or a number of bits/s`);
+  const scale: Record<string, number> = { '': 1, bit: 1, k: 1e3, kbit: 1e3, m: 1e6, mbit: 1e6, g: 1e9, gbit: 1e9, t: 1e12, tbit: 1e12 };
+  return Number(m[1]) * scale[(m[2] ?? '').toLowerCase()];
+}
+
+export async function vrShareCommand(name: string, port: string, opts: ControlOpts & { guarantee?: string; limit?: string; weight?: string }) {
+  const share = {
+    ...(opts.guarantee !== undefined ? { guarantee: parseBitRate(opts.guarantee, '--guarantee') } : {}),
+    ...(opts.limit !== undefined ? { limit: parseBitRate(opts.limit, '--limit') } : {}),
+    ...(opts.weight !== undefined ? { weight: Number(opts.weight) } : {}),
+  };
+  const r = await call(opts, (e) => e.shareRouter(name, port, share));
+  if (opts.json) return console.log(JSON.stringify(r, null, 2));
+  console.log(`virtual router '${r.name}' on port ${r.port}: guarantee ${r.guarantee ? bits(r.guarantee) : 'none'}, limit ${r.limit ? bits(r.limit) : "the port's rate"}, weight ${r.weight}`);
+}
+
+export async function portAddCommand(name: string, device: string, opts: ControlOpts & { tap?: boolean; rate?: string }) {
+  const r = await call(opts, (e) => e.addPort(name, device, { ...(opts.tap ? { tap: true } : {}), ...(opts.rate ? { rate: parseBitRate(opts.rate, '--rate') } : {}) }));
+  if (opts.json) return console.log(JSON.stringify(r, null, 2));
+  console.log(`port '${r.name}' is open on ${r.kind === 'tap' ? 'TAP device' : 'device'} ${r.device} (${bits(r.rate)})`);
+}
+
+export async function portDelCommand(name: string, opts: ControlOpts) {
+  const r = await call(opts, (e) => e.deletePort(name));
+  console.log(opts.json ? JSON.stringify(r, null, 2) : `port '${r.name}' is closed`);
+}
+
+export async function portListCommand(opts: ControlOpts) {
+  const list = await call(opts, (e) => e.listPorts());
+  if (opts.json) return console.log(JSON.stringify(list, null, 2));
+  if (!list.length) return console.log('no ports');
+  for (const p of list) {
+    const u = p.counters.unclaimed;
+    console.log(`${p.name}: ${p.kind} ${p.device}, ${bits(p.rate)}; received ${p.counters.received}, delivered ${p.counters.delivered}, sent ${p.counters.sent}; unclaimed: vlan ${u.vlan}, mac ${u.mac}, short ${u.short}; ring full ${p.counters.ringFull}`);
+    const rows = p.attachments.map((a) => [
+      a.router,
+      a.vlan === null ? '-' : a.vlan ? String(a.vlan) : 'untagged',
+      a.macs.join(',') || (a.vlan === null ? '-' : 'any'),
+      a.ring ? `${a.ring.used}/${a.ring.capacity} (full ${a.ring.full})` : '-',
+      a.share ? `${a.share.guarantee ? bits(a.share.guarantee) : '-'} / ${a.share.limit ? bits(a.share.limit) : '-'} / ${a.share.weight}` : '-',
+      a.share ? `${a.share.sent.packets} pkts, backlog ${a.share.backlog}, drops ${a.share.drops}` : '-',
+    ]);
+    if (rows.length) for (const l of table([['ROUTER', 'VLAN', 'MACS', 'RING', 'GUARANTEE/LIMIT/WEIGHT', 'SENT'], ...rows], '  ')) console.log(l);
+  }
 }
 
 export async function vrAssignCommand(name: string, tenant: string | undefined, opts: ControlOpts & { none?: boolean }) {

@@ -11,8 +11,10 @@ type FieldPath =
   | `options.${keyof RouterOptions}`;
 
 const fields: Record<FieldPath, string> = {
-  interfaces: 'the interfaces, at least one: { device, ipv4?, ipv6?, mtu?, mac?, name? } each',
-  'interfaces[].device': 'the network device, as `ip link` names it (required)',
+  interfaces: 'the interfaces, at least one: { device or port, ipv4?, ipv6?, mtu?, mac?, name? } each',
+  'interfaces[].device': 'the network device, as `ip link` names it (this or port)',
+  'interfaces[].port':
+    "instead of a device, a port shared by virtual routers (`pktgraph port add`): { name, vlan?, guarantee?, limit?, weight? }; the interface claims its VLAN (default 0: untagged) and its MAC there (FromPort) and sends through the port's scheduler with that bandwidth share in bits/s (ToPort); its MAC defaults to one derived from the port and VLAN",
   'interfaces[].ipv4': "the router's IPv4 address and the connected network's prefix length, like '198.18.1.254/24'",
   'interfaces[].ipv6': "the router's IPv6 address and prefix length, like 'fd00:1::fe/64' (an interface needs ipv4, ipv6 or both)",
   'interfaces[].mtu': 'MTU of the link, bytes from the IP header on (default 1500; 68 to 65535, at least 1280 with IPv6)',

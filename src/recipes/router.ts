@@ -59,6 +59,8 @@ import { graph, type GraphDefinition, type ElementNode, type OutputPort, type Pa
 import {
   FromDevice,
   ToDevice,
+  FromPort,
+  ToPort,
   HostEtherFilter,
   Classifier,
   ARPResponder,
@@ -92,8 +94,23 @@ import {
 
 // The description's fields are documented once, in router.doc.ts (`pktgraph recipes ipRouter`,
 // docs/recipes.md), checked against these types.
+/** An interface on a port shared by virtual routers (pktgraph port add): FromPort and ToPort. */
+export interface RouterPortAttachment {
+  /** The port's name. */
+  name: string;
+  /** The 802.1Q VLAN ID the interface claims and tags with (default 0: untagged). */
+  vlan?: number;
+  /** The router's bandwidth share on the port, bits/s (ToPort's guarantee, limit, weight). */
+  guarantee?: number;
+  limit?: number;
+  weight?: number;
+}
+
 export interface RouterInterface {
-  device: string;
+  /** The device (AF_PACKET), or leave it out and give `port`. */
+  device?: string;
+  /** Instead of a device: a shared port; the interface claims its VLAN and MAC there. */
+  port?: RouterPortAttachment;
   ipv4?: string;
   ipv6?: string;
   mtu?: number;
@@ -177,6 +194,7 @@ interface Iface {
   index: number;
   name: string;
   device: string;
+  port?: RouterPortAttachment;
   v4?: Net;
   v6?: Net;
   mtu: number;
@@ -189,10 +207,15 @@ function checkDescription(d: RouterDescription): Iface[] {
   const names = new Set<string>();
   const devices = new Set<string>();
   return d.interfaces.map((x, index) => {
-    const what = `interface ${index} (${x.device ?? '?'})`;
-    if (typeof x.device !== 'string' || !x.device) throw new RouterError(`interface ${index}: give its device`);
-    if (devices.has(x.device)) throw new RouterError(`${what}: device '${x.device}' is used twice`);
-    devices.add(x.device);
+    const port = x.port;
+    const what = `interface ${index} (${port ? `port ${port.name ?? '?'}` : x.device ?? '?'})`;
+    if (port !== undefined && x.device !== undefined) throw new RouterError(`${what}: give a device or a port, not both`);
+    if (port !== undefined && (typeof port.name !== 'string' || !port.name)) throw new RouterError(`interface ${index}: give its port's name`);
+    if (port === undefined && (typeof x.device !== 'string' || !x.device)) throw new RouterError(`interface ${index}: give its device (or a port)`);
+    // A port interface is told apart by its port and VLAN (one claim per VLAN and port).
+    const device = port ? `port:${port.name}.${port.vlan ?? 0}` : x.device!;
+    if (devices.has(device)) throw new RouterError(`${what}: ${port ? `port '${port.name}' VLAN ${port.vlan ?? 0}` : `device '${device}'`} is used twice`);
+    devices.add(device);
     const name = x.name ?? `if${index}`;
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new RouterError(`${what}: name '${name}': letters, digits and '_', starting with a letter`);
     if (names.has(name)) throw new RouterError(`${what}: name '${name}' is used twice`);
@@ -211,11 +234,11 @@ function checkDescription(d: RouterDescription): Iface[] {
       if (parseMac(mac) === undefined) throw new RouterError(`${what}: mac '${mac}' is not like 02:00:00:00:00:01`);
       promisc = true; // frames to a MAC the device does not own: see them all, HostEtherFilter keeps ours
     } else {
-      const m = deviceMac(x.device);
+      const m = deviceMac(device);
       mac = m.mac;
       promisc = !m.own;
     }
-    return { index, name, device: x.device, v4, v6, mtu, mac: mac.toLowerCase(), promisc };
+    return { index, name, device, port, v4, v6, mtu, mac: mac.toLowerCase(), promisc };
   });
 }
 
@@ -444,7 +467,10 @@ export function buildRouter(d: RouterDescription): { rt?: ElementNode; rt6?: Ele
   // ---- per interface ----
   for (const x of ifs) {
     const nm = (s: string) => `${x.name}_${s}`;
-    const tx = ToDevice({ device: x.device }, nm('tx'));
+    const p = x.port;
+    const tx = p
+      ? ToPort({ port: p.name, vlan: p.vlan ?? 0, guarantee: p.guarantee ?? 0, limit: p.limit ?? 0, weight: p.weight ?? 1 }, nm('tx'))
+      : ToDevice({ device: x.device }, nm('tx'));
     const patterns: string[] = [];
     const outs: ((port: OutputPort) => void)[] = [];
     if (x.v4) {
@@ -513,7 +539,8 @@ export function buildRouter(d: RouterDescription): { rt?: ElementNode; rt6?: Ele
     }
     patterns.push('-');
     outs.push((c) => void c.to(Discard({}, nm('other'))));
-    const cl = FromDevice({ device: x.device, promisc: x.promisc }, nm('rx'))
+    // On a shared port the interface claims its VLAN and its MAC address (as a NIC's virtual function).
+    const cl = (p ? FromPort({ port: p.name, vlan: p.vlan ?? 0, macs: [x.mac] }, nm('rx')) : FromDevice({ device: x.device, promisc: x.promisc }, nm('rx')))
       .to(HostEtherFilter({ mac: x.mac }, nm('hostfilter')))
       .to(Classifier({ patterns }, nm('classify')));
     outs.forEach((f, k) => f(cl.out(k)));

@@ -116,7 +116,7 @@ export function findScript(className: string): ScriptDefinition<TObject, unknown
 export function defineScriptElement<P extends TProperties, St = undefined>(
   def: ScriptElementDefinition<TObject<P>, St>,
 ): ElementConstructor<TObject<P & typeof scriptFields>> {
-  const { init, process, timers, stop, handlers, config, counters, check, plan, ...rest } = def;
+  const { init, process, timers, stop, handlers, config, counters, check, plan, quotas, ...rest } = def;
   for (const c of Object.keys(counters))
     if (c in scriptCounters) throw new Error(`TypeScript element '${def.name}': counter '${c}' is one every TypeScript element has; rename it`);
   for (const f of Object.keys(config.properties))
@@ -134,6 +134,7 @@ export function defineScriptElement<P extends TProperties, St = undefined>(
     },
     check: check as ((c: Full, p: { inputs: number; outputs: number }, g: GraphContext) => string | undefined) | undefined,
     plan: plan as ((c: Full, p: { inputs: number; outputs: number }, g: GraphContext) => Partial<Full>) | undefined,
+    quotas: quotas as ElementDescriptor<TObject<P & typeof scriptFields>>['quotas'],
     script: true,
   };
   const ctor = defineElement(descriptor);

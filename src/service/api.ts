@@ -9,6 +9,8 @@
 import { Type, type Static, type TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { QUOTA_DOCS, QUOTA_NAMES, type QuotaName } from './quotas.js';
+import { Value } from 'typebox/value';
+import { PORT_NAME_PATTERN } from '../../elements/io/PortDemux.js';
 
 /** A virtual router's name: also its graph's name in the engine and the prefix of its elements (VR/element). */
 const ROUTER_NAME_RULE = "1 to 64 letters, digits, '_' or '-' (no '/', ':' or '.': they separate router, element and handler)";
@@ -129,6 +131,57 @@ const RouteChange = Type.Object({
   count: Type.Integer({ description: 'routes in the table afterwards' }),
   ns: Type.Integer({ description: 'time the engine took to check, apply and publish the change, ns' }),
 });
+
+/** A shared port's name (FromPort and ToPort name it; PortDemux.ts declares the pattern). */
+const PORT_NAME_RULE = "1 to 32 letters, digits, '_' or '-'";
+export const PortName = Type.String({ pattern: PORT_NAME_PATTERN, description: PORT_NAME_RULE });
+const BitRate = (description: string) => Type.Number({ minimum: 0, maximum: 1e12, description });
+
+/** A virtual router's bandwidth share on one port (its class in the port's HTBSched). */
+export const PortShare = Type.Object({
+  guarantee: BitRate('guaranteed rate, bits/s (HTB rate; 0: none), kept under contention'),
+  limit: BitRate("the most it may send, bits/s (HTB ceil; 0: the port's rate), never exceeded"),
+  weight: Type.Integer({ minimum: 1, maximum: 10000, description: "its share of the port's spare capacity, against the other routers' weights" }),
+});
+
+export const PortAttachmentInfo = Type.Object({
+  router: RouterName,
+  vlan: Type.Union([Type.Integer(), Type.Null()], { description: 'the VLAN its FromPort claims (0: untagged), null when it only sends on the port' }),
+  macs: Type.Array(Type.String(), { description: 'the MAC addresses it claims ([]: every unicast frame of its VLAN nobody else claims)' }),
+  ring: Type.Union([Type.Object({ used: Type.Integer(), capacity: Type.Integer(), full: Type.Integer({ description: 'frames dropped because the ring was full' }) }), Type.Null()], {
+    description: 'its ingress ring, null when it only sends',
+  }),
+  share: Type.Union([Type.Object({ ...PortShare.properties, sent: Type.Object({ packets: Type.Integer(), bytes: Type.Integer() }), backlog: Type.Integer(), drops: Type.Integer() }), Type.Null()], {
+    description: 'its egress class: the share and what it sent, waits and dropped; null when it only receives',
+  }),
+});
+
+export const PortInfo = Type.Object({
+  name: PortName,
+  device: Type.String(),
+  kind: Type.Union([Type.Literal('device'), Type.Literal('tap')]),
+  rate: Type.Number({ description: "the port's rate, bits/s: what the guarantees share" }),
+  attachments: Type.Array(PortAttachmentInfo),
+  counters: Type.Object(
+    {
+      received: Type.Integer({ description: 'frames received from the device' }),
+      delivered: Type.Integer({ description: "frames (and broadcast copies) put on routers' rings" }),
+      sent: Type.Integer({ description: 'frames the scheduler sent to the device' }),
+      unclaimed: Type.Record(Type.String(), Type.Integer(), { description: 'frames nobody claimed, dropped, by reason: vlan, mac, short' }),
+      ringFull: Type.Integer({ description: "frames dropped because a router's ring was full" }),
+    },
+  ),
+});
+
+const PortAddRequest = Type.Object(
+  {
+    name: PortName,
+    device: Type.String({ minLength: 1, maxLength: 15, description: 'the interface (AF_PACKET), or with tap the TAP device the engine creates' }),
+    tap: Type.Optional(Type.Boolean({ description: 'create (or attach to) a TAP device instead of opening an existing interface' })),
+    rate: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1e12, description: "the port's rate in bits/s, shared by the routers' guarantees (default 1e10)" })),
+  },
+  { additionalProperties: false },
+);
 
 export const UserInfo = Type.Object({
   name: UserName,
@@ -313,6 +366,34 @@ export const operations = {
     }),
     http: { method: 'GET', path: '/routers/:name/routes', group: 'topology', role: 'viewer', router: 'name' },
   },
+  'vr.share': {
+    doc: "set a virtual router's bandwidth share on a port while it runs (its class in the port's scheduler): fields not given stay; a limit below the guarantee, guarantees adding up to more than the port's rate, or a router that does not send on the port are refused with nothing changed",
+    request: Type.Object(
+      { name: RouterName, port: PortName, guarantee: Type.Optional(PortShare.properties.guarantee), limit: Type.Optional(PortShare.properties.limit), weight: Type.Optional(PortShare.properties.weight) },
+      { additionalProperties: false },
+    ),
+    answer: Type.Object({ name: RouterName, port: PortName, ...PortShare.properties }),
+    http: { method: 'PUT', path: '/routers/:name/shares/:port', group: 'performance', role: 'operator', router: 'name' },
+  },
+  'port.add': {
+    doc: "open a port shared by virtual routers: the engine opens the interface (or creates the TAP device) once; routers attach with FromPort (a VLAN and/or MAC addresses) and ToPort (a bandwidth share)",
+    request: PortAddRequest,
+    answer: PortInfo,
+    http: { method: 'POST', path: '/ports', group: 'topology', role: 'admin' },
+  },
+  'port.del': {
+    doc: 'close a port; refused while routers are attached to it (naming them)',
+    request: Type.Object({ name: PortName }, { additionalProperties: false }),
+    answer: Type.Object({ name: PortName }),
+    http: { method: 'DELETE', path: '/ports/:name', group: 'topology', role: 'admin' },
+  },
+  'port.list': {
+    doc: "every port with its attachments (claims, rings, shares) and counters (frames nobody claimed, by reason)",
+    request: Type.Object({}, { additionalProperties: false }),
+    answer: Type.Array(PortInfo),
+    // Admins only: a port's attachments name every tenant's routers.
+    http: { method: 'GET', path: '/ports', group: 'topology', role: 'admin' },
+  },
   'engine.status': {
     doc: 'the engine: worker threads, the packet pool and how many virtual routers are in each state',
     request: Type.Object({}, { additionalProperties: false }),
@@ -371,6 +452,8 @@ export type QuotasT = Static<typeof Quotas>;
 export type RouterStateT = Static<typeof RouterState>;
 export type RouterInfoT = Static<typeof RouterInfo>;
 export type RouterDetailT = Static<typeof RouterDetail>;
+export type PortInfoT = Static<typeof PortInfo>;
+export type PortShareT = Static<typeof PortShare>;
 export type RoleT = Static<typeof Role>;
 export type UserInfoT = Static<typeof UserInfo>;
 export type AuditEntryT = Static<typeof AuditEntry>;
@@ -391,12 +474,14 @@ export function checkRequest(op: OperationName, args: unknown): string | undefin
   for (const e of check.Errors(args)) {
     const field = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
     const name = field.split('.')[0];
-    if (name === 'name' && typeof (args as { name?: unknown })?.name === 'string')
+    if (name === 'name' && !op.startsWith('port.') && typeof (args as { name?: unknown })?.name === 'string')
       return op.startsWith('user.')
         ? `'${(args as { name: string }).name}' is not a valid user name: use 1 to 64 letters, digits, '_' or '-'`
         : `'${(args as { name: string }).name}' is not a valid virtual router name: use ${ROUTER_NAME_RULE}`;
     // A field the schema does not declare (typebox reports it as its `false` sub-schema).
     if (e.keyword === 'additionalProperties' || e.keyword === 'boolean') return `${op}: unknown field '${field}'`;
+    if ((name === 'port' || (op.startsWith('port.') && name === 'name')) && typeof (args as Record<string, unknown>)?.[name] === 'string')
+      return `'${(args as Record<string, string>)[name]}' is not a valid port name: use ${PORT_NAME_RULE}`;
     if (field.startsWith('source')) return `${op}: 'source' must be { file, params? } or { recipe: 'ipRouter', description }, got ${JSON.stringify((args as { source?: unknown }).source)}`;
     return `${op}: ${field ? `field '${field}' ` : 'the request '}${e.message}`;
   }

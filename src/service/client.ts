@@ -158,6 +158,19 @@ export class Engine {
   deleteRouter(name: string) {
     return this.request('vr.delete', { name });
   }
+  /** Set a router's bandwidth share on a port (bits/s; fields not given stay). */
+  shareRouter(name: string, port: string, share: { guarantee?: number; limit?: number; weight?: number }) {
+    return this.request('vr.share', { name, port, ...share });
+  }
+  addPort(name: string, device: string, options: { tap?: boolean; rate?: number } = {}) {
+    return this.request('port.add', { name, device, ...options });
+  }
+  deletePort(name: string) {
+    return this.request('port.del', { name });
+  }
+  listPorts() {
+    return this.request('port.list', {});
+  }
   status() {
     return this.request('engine.status', {});
   }

@@ -23,6 +23,7 @@ import {
   type RouterSourceT,
   type RouterStateT,
 } from './api.js';
+import { Ports, portUses } from './ports.js';
 
 /**
  * Why a request was refused, which the HTTP API gives as its status: invalid (400), unauthorized
@@ -43,6 +44,7 @@ export class ServiceError extends Error {
     super(message);
   }
 }
+const fail = (msg: string) => new ServiceError(msg);
 
 interface Router {
   name: string;
@@ -143,6 +145,9 @@ export class VirtualRouters {
   /** The engine-wide default quotas (`pktgraph serve --quota`), every one set (null: no limit). */
   readonly defaultQuotas: Record<QuotaName, number | null>;
 
+  /** Ports shared by the routers (ports.ts). */
+  private readonly ports: Ports;
+
   /** `onStop`: called (after the answer is sent) when an `engine.stop` request arrives. `quotas`: the engine-wide defaults. */
   constructor(
     readonly runtime: Runtime,
@@ -150,6 +155,7 @@ export class VirtualRouters {
     quotas: QuotasT = {},
   ) {
     this.defaultQuotas = Object.fromEntries(QUOTA_NAMES.map((q) => [q, quotas[q] ?? null])) as Record<QuotaName, number | null>;
+    this.ports = new Ports(runtime);
   }
 
   /** Run one operation, its request checked against its schema first. Throws ServiceError. */
@@ -185,6 +191,17 @@ export class VirtualRouters {
         return this.changeRoutes(op, args as OperationRequest<'route.add' | 'route.replace' | 'route.del' | 'route.load'>);
       case 'route.show':
         return this.showRoutes(args as OperationRequest<'route.show'>);
+      case 'vr.share': {
+        const req = args as OperationRequest<'vr.share'>;
+        const r = this.router(req.name);
+        return this.ports.share(req, r.plan, r.graph, this.loadedPlans(), fail);
+      }
+      case 'port.add':
+        return this.ports.add(args as OperationRequest<'port.add'>, fail);
+      case 'port.del':
+        return this.ports.del(a.name, this.portUsers(a.name), fail);
+      case 'port.list':
+        return this.ports.list(this.loadedPlans());
       case 'vr.assign':
         return this.assign(a.name, (args as OperationRequest<'vr.assign'>).tenant);
       case 'vr.graph':
@@ -458,6 +475,9 @@ export class VirtualRouters {
       r.graph!.setStopped(false);
     } else {
       // defined or failed: load it. A refusal leaves nothing in the engine and marks it failed.
+      // Port claims and shares are checked first: a collision is refused with nothing changed.
+      const problem = this.ports.check(name, r.plan, this.loadedPlans());
+      if (problem) throw new ServiceError(problem);
       try {
         r.graph = this.runtime.load(r.plan);
       } catch (err) {
@@ -477,6 +497,7 @@ export class VirtualRouters {
       }
       this.syncRouteLimits(r, counts);
       r.error = undefined;
+      this.ports.applyShares(name, r.plan, r.graph!); // shares vr.share set earlier win over its ToPort fields
     }
     r.state = 'running';
     return this.info(r);
@@ -505,6 +526,8 @@ export class VirtualRouters {
     this.checkQuotas(req.name, plan, r.quotas);
     let swap: OperationAnswer<'vr.reconfigure'>['swap'] = null;
     if (r.graph) {
+      const problem = this.ports.check(req.name, plan, this.loadedPlans());
+      if (problem) throw new ServiceError(problem);
       let g: RunningGraph;
       try {
         g = r.graph.replace(plan);
@@ -530,6 +553,7 @@ export class VirtualRouters {
     const held = r.graph ? this.runtime.engine.graphState(r.graph.id).held : 0;
     r.graph?.remove();
     this.routers.delete(name);
+    this.ports.forget(name);
     return { name, releasedPackets: held, pool: this.pool() };
   }
 
@@ -537,6 +561,17 @@ export class VirtualRouters {
   deleteAll(): void {
     this.closing = true;
     for (const name of [...this.routers.keys()]) this.delete(name);
+    this.ports.closeAll();
+  }
+
+  /** The plans of the routers whose graphs are in the engine (running or stopped), by name. */
+  private loadedPlans(): Map<string, Plan> {
+    return new Map([...this.routers.values()].filter((r) => r.graph).map((r) => [r.name, r.plan]));
+  }
+
+  /** The loaded routers that use port `name` (their FromPort or ToPort names it). */
+  private portUsers(name: string): string[] {
+    return [...this.loadedPlans()].filter(([, plan]) => portUses(plan).some((u) => u.port === name)).map(([r]) => r).sort();
   }
 
   private pool() {

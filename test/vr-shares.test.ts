@@ -1,0 +1,114 @@
+// Bandwidth shares of virtual routers on a shared port (issue 11, item 5): two routers send
+// paced 1000-byte frames (InfiniteSource -> ToPort) onto one port of 40 Mbit/s opened on a lab
+// veth, each offering more than the port can take. The operations layer runs in this process
+// on an engine with a virtual clock, moved 1 ms at a time, so the rates are exact however
+// busy the machine is. Over one-second windows (after the scheduler's initial burst), from
+// the port's per-router counts of what it sent (port.list):
+//   - a limit is held (within 5% over a second), and spare capacity goes up to it;
+//   - a guarantee is kept under contention (at least 95% of it over a second), even against a
+//     contender with ten times the weight;
+//   - the port's rate is used in full (within 5%);
+//   - `vr.share` changes take effect while the routers run.
+// Needs root and network namespaces (skips with the reason otherwise); run under
+// flock /tmp/pktgraph-lab.lock.
+import t from 'tap';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLab, labAvailable } from '../src/lab/index.js';
+import { Runtime } from '../src/runtime/runtime.js';
+import { VirtualRouters } from '../src/service/routers.js';
+
+const SOURCE = `import { graph, InfiniteSource, ToPort } from 'pktgraph';
+// Paced 1000-byte broadcast frames onto the port, with the router's share as parameters.
+export default graph({ name: 'source', params: { pps: 1000, guarantee: 0, limit: 0, weight: 1 } }, (p) => {
+  InfiniteSource({ data: 'ff'.repeat(6) + '020000000001' + '88b5', length: 1000, rate: p.pps }, 'src')
+    .to(ToPort({ port: 'wan', guarantee: p.guarantee, limit: p.limit, weight: p.weight }, 'out'));
+});
+`;
+const PORT_RATE = 40e6;
+
+const T0 = 1e15;
+const MS = 1e6;
+
+const mbit = (x: number) => `${(x / 1e6).toFixed(2)} Mbit/s`;
+
+const avail = labAvailable();
+if (!avail.ok) {
+  t.test('bandwidth shares on a shared port', { skip: avail.reason }, async () => {});
+} else {
+  t.test('bandwidth shares on a shared port', async (t) => {
+    const work = mkdtempSync(join(tmpdir(), 'pktgraph-shares-'));
+    const lab = createLab({ hosts: [{ name: 'sink' }], links: [{ a: 'sink', b: 'engine' }] }, { id: `pgp${randomBytes(1).toString('hex')}` });
+    const rt = new Runtime({ threads: 2, poolBuffers: 16384, virtualClockNs: T0 });
+    rt.start();
+    const vr = new VirtualRouters(rt);
+    t.teardown(() => {
+      rt.close();
+      lab.destroy();
+      rmSync(work, { recursive: true, force: true });
+    });
+    const file = join(work, 'source.ts');
+    writeFileSync(file, SOURCE);
+    let now = 0; // virtual ms since T0
+    const advance = (ms: number) => {
+      for (const end = now + ms; now < end; ) rt.setVirtualTime(T0 + ++now * MS);
+    };
+    /** Bits per second each router sent on the port over `ms` virtual milliseconds. */
+    const rates = async (ms = 1000): Promise<Record<string, number>> => {
+      const sent = async () =>
+        Object.fromEntries((await vr.perform('port.list', {})).find((x) => x.name === 'wan')!.attachments.map((a) => [a.router, a.share!.sent.bytes]));
+      const a = await sent();
+      advance(ms);
+      const b = await sent();
+      return Object.fromEntries(Object.keys(b).map((r) => [r, ((b[r] - (a[r] ?? 0)) * 8) / (ms / 1000)]));
+    };
+    const share = (name: string, s: { guarantee?: number; limit?: number; weight?: number }) => vr.perform('vr.share', { name, port: 'wan', ...s });
+    await vr.perform('port.add', { name: 'wan', device: lab.link(0).b, rate: PORT_RATE });
+    // a offers 60 Mbit/s with 20 guaranteed; b offers 30 with 5 guaranteed and a 10 Mbit/s limit.
+    await vr.perform('vr.create', { name: 'a', source: { file, params: { pps: 7500, guarantee: 20e6 } }, start: true });
+    await vr.perform('vr.create', { name: 'b', source: { file, params: { pps: 3750, guarantee: 5e6, limit: 10e6 } }, start: true });
+    advance(300); // past the initial bursts
+
+    const check = async (what: string, expect: (r: Record<string, number>) => void) => {
+      const r = await rates();
+      t.comment(`${what}: ${Object.entries(r).map(([k, v]) => `${k} ${mbit(v)}`).join(', ')}`);
+      expect(r);
+    };
+    await check('a 20M guaranteed, b 5M guaranteed and limited to 10M', (r) => {
+      t.ok(r.b <= 10e6 * 1.05 && r.b >= 10e6 * 0.95, `b held at its 10 Mbit/s limit: ${mbit(r.b)}`);
+      t.ok(r.a >= 20e6 * 0.95, `a kept its 20 Mbit/s guarantee: ${mbit(r.a)}`);
+      t.ok(Math.abs(r.a + r.b - PORT_RATE) <= PORT_RATE * 0.05, `the port's 40 Mbit/s used in full: ${mbit(r.a + r.b)}`);
+    });
+
+    // Raise b's limit while it runs: the spare 15 Mbit/s is now shared 1:1 (b 12.5, a 27.5).
+    t.same(await share('b', { limit: 15e6 }), { name: 'b', port: 'wan', guarantee: 5e6, limit: 15e6, weight: 1 });
+    advance(100);
+    await check('b limited to 15M', (r) => {
+      t.ok(r.b <= 15e6 * 1.05, `b within its new 15 Mbit/s limit: ${mbit(r.b)}`);
+      t.ok(Math.abs(r.b - 12.5e6) <= 12.5e6 * 0.05, `b got its guarantee and half the spare, 12.5 Mbit/s: ${mbit(r.b)}`);
+      t.ok(r.a >= 20e6 * 0.95, `a kept its guarantee: ${mbit(r.a)}`);
+    });
+
+    // A contender with ten times the weight cannot take b's guarantee.
+    await share('a', { weight: 10 });
+    await share('b', { guarantee: 15e6, limit: 0 });
+    advance(100);
+    await check('b 15M guaranteed, a weight 10', (r) => {
+      t.ok(r.b >= 15e6 * 0.95, `b kept its 15 Mbit/s guarantee against a weight of 10: ${mbit(r.b)}`);
+      t.ok(r.a >= 20e6 * 0.95, `a kept its 20 Mbit/s guarantee: ${mbit(r.a)}`);
+      t.ok(Math.abs(r.a + r.b - PORT_RATE) <= PORT_RATE * 0.05, `the port used in full: ${mbit(r.a + r.b)}`);
+    });
+
+    // Alone, b sends all it offers (its limit was lifted).
+    await vr.perform('vr.delete', { name: 'a' });
+    advance(1500); // b's queue, full while it was held back, drains first
+    await check('b alone, no limit', (r) => {
+      t.ok(r.b >= 30e6 * 0.95 && r.b <= 30e6 * 1.05, `b alone sends what it offers, 30 Mbit/s: ${mbit(r.b)}`);
+    });
+    await vr.perform('vr.delete', { name: 'b' });
+    await vr.perform('port.del', { name: 'wan' });
+    t.same(await vr.perform('port.list', {}), [], 'the port closed');
+  });
+}
