@@ -278,12 +278,11 @@ export const vroutersSuite: Suite = {
     const bigBurst = Number(o['big-burst'] ?? 256);
     const cases: CaseResult[] = [];
     const notes: string[] = [];
-    const groups = new Set((o.cases ?? 'cost,reconfigure,routes').split(','));
-    for (const g of groups) if (!['cost', 'reconfigure', 'routes'].includes(g)) throw new Error(`vrouters: --cases takes cost, reconfigure and routes, got '${g}'`);
+    const groups = new Set((o.cases ?? 'cost,reconfigure,routes,shares').split(','));
+    for (const g of groups) if (!['cost', 'reconfigure', 'routes', 'shares'].includes(g)) throw new Error(`vrouters: --cases takes cost, reconfigure, routes and shares, got '${g}'`);
     const spreadCount = Number(o['spread-routers'] ?? 1000);
-    ctx.progress.plan((groups.has('cost') ? counts.length + 1 : 0) + (groups.has('reconfigure') ? 1 : 0) + (groups.has('routes') ? 1 : 0));
-    const shares = o.shares !== '0';
-    ctx.progress.plan(counts.length + 2 + (shares ? 1 : 0));
+    const shares = groups.has('shares') && o.shares !== '0';
+    ctx.progress.plan((groups.has('cost') ? counts.length + 1 : 0) + (groups.has('reconfigure') ? 1 : 0) + (groups.has('routes') ? 1 : 0) + (shares ? 1 : 0));
     const byCount: CountRun[] = [];
     for (const [i, n] of (groups.has('cost') ? counts : []).entries()) {
       ctx.progress.startCase(i, `${n} virtual router(s)`);
@@ -365,24 +364,24 @@ export const vroutersSuite: Suite = {
     }
 
     const settings: Record<string, string | number> = { routes: ROUTES, counts: counts.join(','), cases: [...groups].join(','), spreadRouters: spreadCount, swaps, settle, rate, createBudgetS: budget, burst, bigBurst };
-    if (!groups.has('reconfigure')) return { cases, notes, settings };
-    ctx.progress.startCase(counts.length + 1, 'reconfiguration under load');
-    const s = await measureSwaps(swaps, rate, settle);
-    const us = (ns: number[]) => ns.map((x) => x / 1e3);
-    const desc = `${swaps} replacements of a running graph (${rate} packets/s of 64 B, 2 workers, ${settle} ms apart)`;
-    const lost = base('reconfiguration: packets lost', `${desc}: generated - delivered - counted drops once drained (${s.sent} generated, ${s.delivered} delivered, ${s.drops} dropped).`, 'packets', [s.lost], { sent: s.sent, delivered: s.delivered, drops: s.drops });
-    lost.threads = 2;
-    lost.target = { note: '0 packets lost' };
-    lost.met = s.lost === 0;
-    cases.push(lost);
-    const gap = base('reconfiguration: forwarding gap', `${desc}: how long the workers were kept off the graph in each swap (Engine::replace_graph), the forwarding gap's upper bound to within one worker round; µs. extra: the largest queue delay in settle windows with a swap and without (medians, µs).`, 'µs', us(s.swapNs), { queueDelaySwapUs: stats(us(s.delaySwapNs)).median, queueDelayQuietUs: stats(us(s.delayQuietNs)).median, queueDelaySwapMaxUs: stats(us(s.delaySwapNs)).max }, false);
-    gap.threads = 2;
-    gap.target = { note: '<= 1 ms, the longest of all swaps' };
-    gap.met = gap.mpps!.max <= 1000;
-    cases.push(gap);
-    return { cases, notes, settings };
+    if (groups.has('reconfigure')) {
+      ctx.progress.startCase(counts.length + 1, 'reconfiguration under load');
+      const s = await measureSwaps(swaps, rate, settle);
+      const us = (ns: number[]) => ns.map((x) => x / 1e3);
+      const desc = `${swaps} replacements of a running graph (${rate} packets/s of 64 B, 2 workers, ${settle} ms apart)`;
+      const lost = base('reconfiguration: packets lost', `${desc}: generated - delivered - counted drops once drained (${s.sent} generated, ${s.delivered} delivered, ${s.drops} dropped).`, 'packets', [s.lost], { sent: s.sent, delivered: s.delivered, drops: s.drops });
+      lost.threads = 2;
+      lost.target = { note: '0 packets lost' };
+      lost.met = s.lost === 0;
+      cases.push(lost);
+      const gap = base('reconfiguration: forwarding gap', `${desc}: how long the workers were kept off the graph in each swap (Engine::replace_graph), the forwarding gap's upper bound to within one worker round; µs. extra: the largest queue delay in settle windows with a swap and without (medians, µs).`, 'µs', us(s.swapNs), { queueDelaySwapUs: stats(us(s.delaySwapNs)).median, queueDelayQuietUs: stats(us(s.delayQuietNs)).median, queueDelaySwapMaxUs: stats(us(s.delaySwapNs)).max }, false);
+      gap.threads = 2;
+      gap.target = { note: '<= 1 ms, the longest of all swaps' };
+      gap.met = gap.mpps!.max <= 1000;
+      cases.push(gap);
+    }
     if (shares) {
-      ctx.progress.startCase(counts.length + 2, 'bandwidth shares settling');
+      ctx.progress.startCase(counts.length + 3, 'bandwidth shares settling');
       // The real clock (what a tenant sees on this machine) and the virtual one (the scheduler's own settling).
       for (const virtual of [false, true]) {
         const runs: { change: SettleRun; contender: SettleRun }[] = [];
@@ -417,6 +416,7 @@ export const vroutersSuite: Suite = {
         }
       }
     }
-    return { cases, notes, settings: { routes: ROUTES, counts: counts.join(','), swaps, settle, rate, createBudgetS: budget, burst, bigBurst, shares: shares ? 1 : 0 } };
+    settings.shares = shares ? 1 : 0;
+    return { cases, notes, settings };
   },
 };
