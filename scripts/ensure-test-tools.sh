@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian tools the tests use as independent oracles and peers: tcpdump (reads
 # our pcap files, judges filter expressions; netbase gives it /etc/services for port names), ping and ethtool (namespace lab tests: ping
-# through the engine, offloads off on lab links), traceroute (the router lab test). Runs before `npm test`; installs only when running
+# through the engine, offloads off on lab links), traceroute (the router lab test), chromium (the dashboard test, headless), graphviz (the dashboard's graph layout). Runs before `npm test`; installs only when running
 # as root with apt-get available, otherwise the tests that need a missing tool skip and say so.
 set -u
 need=()
@@ -9,7 +9,9 @@ command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
 command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
 command -v ethtool >/dev/null 2>&1 || need+=(ethtool)
 command -v traceroute >/dev/null 2>&1 || need+=(traceroute)
-[ -r /etc/services ] || need+=(netbase)  # the services table tcpdump and the filters read port names from
+[ -r /etc/services ] || need+=(netbase)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)  # the dashboard test drives it headless over the DevTools protocol
+command -v dot >/dev/null 2>&1 || need+=(graphviz)  # the dashboard lays routers' graphs out with dot  # the services table tcpdump and the filters read port names from
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != "0" ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "ensure-test-tools: ${need[*]} missing and cannot be installed here (not root or no apt-get); tests that need them will skip" >&2
