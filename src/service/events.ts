@@ -25,8 +25,8 @@ export interface RouterRates {
   /** packets its sources emitted per second */
   packetsPerSecond: number;
   dropsPerSecond: number;
-  /** per element: packets (its 'packets' counter, else rx+tx) and drops per second */
-  elements: Record<string, { packetsPerSecond: number; dropsPerSecond: number }>;
+  /** per element: packets (its 'packets' counter, else rx+tx; null for neither) and drops per second */
+  elements: Record<string, { packetsPerSecond: number | null; dropsPerSecond: number }>;
   /** its ports: device element -> device and link state */
   ports: { element: string; class: string; device: string; state: string }[];
 }
@@ -36,7 +36,7 @@ export interface MonitorOptions {
   intervalMs?: number;
   /** Events kept for late subscribers (default 500). */
   keep?: number;
-  /** A router drops "a surge" at or above this many packets a second ... (default 1000) */
+  /** A router drops "a surge" at or above this many packets a second ... (default 1000; it ends below half of both) */
   surgeDropsPerSecond?: number;
   /** ... and this share of what its sources emitted (default 0.1). */
   surgeShare?: number;
@@ -52,7 +52,8 @@ interface Seen {
   surge: boolean;
 }
 
-const packetCounters = (c: Record<string, bigint>) => (c.packets ?? 0n) + (c.rx_packets ?? 0n) + (c.tx_packets ?? 0n);
+/** Packets an element handled: its 'packets' counter, else rx + tx (Tap), else none (a Queue counts 'enqueued'). */
+const packetCounters = (c: Record<string, bigint>) => (c.packets !== undefined ? c.packets : c.rx_packets !== undefined ? c.rx_packets + (c.tx_packets ?? 0n) : undefined);
 
 export class Monitor {
   private readonly seen = new Map<string, Seen>();
@@ -151,9 +152,10 @@ export class Monitor {
               if (isQuotaCounter(name) && old !== undefined && v > old) this.emit(info.name, tenant, { type: 'quota', element: e.name, counter: name, hits: Number(v - old), total: Number(v) });
             }
             const pk = packetCounters(c);
-            seen.totals.set(`${e.name}.*packets`, pk);
-            r.elements[e.name] = { packetsPerSecond: perSecond(`${e.name}.*packets`, pk), dropsPerSecond: elementDrops };
-            if (e.inputs.length === 0) r.packetsPerSecond += r.elements[e.name].packetsPerSecond;
+            if (pk !== undefined) seen.totals.set(`${e.name}.*packets`, pk);
+            const pps = pk === undefined ? null : perSecond(`${e.name}.*packets`, pk);
+            r.elements[e.name] = { packetsPerSecond: pps, dropsPerSecond: elementDrops };
+            if (e.inputs.length === 0) r.packetsPerSecond += pps ?? 0;
             r.dropsPerSecond += elementDrops;
             const port = portOf(e.class);
             if (port) {
@@ -169,7 +171,9 @@ export class Monitor {
         // A surge: many drops a second, and a good share of what the sources send (a router that
         // drops by design, a filter, has a low share or a steady rate: it would not end).
         const share = r.packetsPerSecond > 0 ? r.dropsPerSecond / r.packetsPerSecond : r.dropsPerSecond > 0 ? 1 : 0;
-        const surging = r.dropsPerSecond >= this.surgeRate && share >= this.surgeShare;
+        // Hysteresis: a surge ends only below half the thresholds, so a rate near them does not flap.
+        const k = seen.surge ? 0.5 : 1;
+        const surging = r.dropsPerSecond >= k * this.surgeRate && share >= k * this.surgeShare;
         if (surging && !seen.surge) this.emit(info.name, tenant, { type: 'drops.surge', dropsPerSecond: Math.round(r.dropsPerSecond), share: +share.toFixed(3), reasons: Object.fromEntries(Object.entries(reasons).map(([k, v]) => [k, Math.round(v)])) });
         if (!surging && seen.surge && before) this.emit(info.name, tenant, { type: 'drops.normal', dropsPerSecond: Math.round(r.dropsPerSecond) });
         seen.surge = surging;

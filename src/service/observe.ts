@@ -32,7 +32,7 @@ function layout(cache: Map<string, string>, dot: string): Promise<string> {
   const hit = cache.get(dot);
   if (hit) return Promise.resolve(hit);
   return new Promise((resolve, reject) => {
-    const child = execFile('dot', ['-Tsvg'], { timeout: 10_000, maxBuffer: 16 << 20 }, (err, svg) => {
+    const child = execFile('dot', ['-Tsvg', '-Gpad=0.3' /* room for the rates under the boxes */], { timeout: 10_000, maxBuffer: 16 << 20 }, (err, svg) => {
       if (err) {
         const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
         return reject(new ServiceError(missing ? "the graph cannot be drawn: Graphviz's `dot` is not installed on the engine's host (apt-get install graphviz)" : `the graph cannot be drawn: dot failed: ${err.message}`, missing ? 'unavailable' : 'invalid'));

@@ -71,30 +71,38 @@ async function refresh() {
     $('error').textContent = err.message;
     return;
   }
+  // Rows are updated in place (kept by router), so a click never lands on a row just replaced.
   const body = $('routers').tBodies[0];
-  body.replaceChildren(
-    ...routers.map((r) => {
-      const actions = session.actions.filter((op) => FITS[op](r.state)).map((op) => el('button', { 'data-action': op, onclick: (ev) => act(ev, op, r.name) }, LABELS[op]));
-      const row = el(
-        'tr',
-        { 'data-router': r.name, class: r.name === selected ? 'selected' : '', onclick: () => select(r.name) },
-        el('td', {}, r.name),
-        el('td', {}, r.tenant ?? '-'),
-        el('td', { class: `state-${r.state}` }, r.state),
-        el('td', { class: 'num pps' }, rate(r.packetsPerSecond)),
-        el('td', { class: 'num drops' }, rate(r.dropsPerSecond)),
-        el('td', {}, r.ports.map((p) => `${p.device} ${p.state}`).join(', ') || '-'),
-        el('td', {}, ...actions),
-      );
-      return row;
-    }),
-  );
+  const rows = new Map([...body.rows].map((row) => [row.dataset.router, row]));
+  body.replaceChildren(...routers.map((r) => updateRow(rows.get(r.name) ?? newRow(r.name), r)));
   const current = routers.find((r) => r.name === selected);
   if (current) await showDetail(current);
   else if (selected) {
     selected = undefined;
     $('detail').hidden = true;
   }
+}
+
+function newRow(name) {
+  const row = el('tr', { 'data-router': name, onclick: () => select(name) });
+  for (const c of ['name', 'tenant', 'state', 'num pps', 'num drops', 'ports', 'actions']) row.append(el('td', { class: c }));
+  return row;
+}
+
+function updateRow(row, r) {
+  const [name, tenant, state, pps, drops, ports, actions] = row.cells;
+  row.className = r.name === selected ? 'selected' : '';
+  name.textContent = r.name;
+  tenant.textContent = r.tenant ?? '-';
+  state.textContent = r.state;
+  state.className = `state state-${r.state}`;
+  pps.textContent = rate(r.packetsPerSecond);
+  drops.textContent = rate(r.dropsPerSecond);
+  ports.textContent = r.ports.map((p) => `${p.device} ${p.state}`).join(', ') || '-';
+  const offered = session.actions.filter((op) => FITS[op](r.state));
+  if (offered.join() !== [...actions.children].map((b) => b.dataset.action).join())
+    actions.replaceChildren(...offered.map((op) => el('button', { 'data-action': op, onclick: (ev) => act(ev, op, r.name) }, LABELS[op])));
+  return row;
 }
 
 async function act(ev, op, name) {
@@ -142,7 +150,7 @@ async function showDetail(r) {
       label.dataset.element = name;
       node.append(label);
     }
-    label.textContent = e ? `${rate(e.packetsPerSecond)} pps${e.dropsPerSecond ? `, ${rate(e.dropsPerSecond)} drops/s` : ''}` : '';
+    label.textContent = e ? [e.packetsPerSecond !== null && `${rate(e.packetsPerSecond)} pps`, (e.dropsPerSecond || e.packetsPerSecond === null) && `${rate(e.dropsPerSecond)} drops/s`].filter(Boolean).join(', ') : '';
   }
   $('ports').tBodies[0].replaceChildren(
     ...(r.ports.length ? r.ports.map((p) => el('tr', {}, el('td', {}, p.element), el('td', {}, p.class), el('td', {}, p.device), el('td', { class: `link-${p.state}` }, p.state))) : [el('tr', {}, el('td', { colSpan: 4 }, 'no ports: its graph opens no device'))]),
