@@ -60,6 +60,7 @@ export const suites: Record<string, () => Promise<Suite>> = {
   vrouters: async () => (await import('./suites/vrouters.js')).vroutersSuite,
   plugins: async () => (await import('./suites/plugins.js')).pluginsSuite,
   api: async () => (await import('./suites/api.js')).apiSuite,
+  metrics: async () => (await import('./suites/metrics.js')).metricsSuite,
 };
 
 export const usage = `usage: pktgraph bench [SUITE...] [options]      (or: npm run bench -- [SUITE...] [options])
@@ -80,6 +81,8 @@ suites: ${Object.keys(suites).join(', ')} (default: engine)
   plugins     a C++ plugin element's CPU ns per packet against the same element built in
   api         HTTP API latency: a route change (p99), vr.list with 1000 routers as an admin
               and as a tenant's operator, a new token's first request (scrypt)
+  metrics     Prometheus scrapes with 1000 routers as an admin and as a tenant's viewer, and
+              the forwarding gap (largest queue delay, packets lost) while scraping
 options:
   --runs N          runs per case (default per suite: 5; interfaces 3)
   --seconds S       measured seconds per run (in-memory suites; default 2)
@@ -106,13 +109,15 @@ options:
   --burst N         vrouters: each router's generator burst, packets a task run (default 32)
   --big-burst N     vrouters: the burst of the side-by-side 1 and most routers cases (default 256)
   --requests N      api: requests per run (default 2000; --quick 300)
-  --routers N       api: routers for the vr.list cases (default 1000; --quick 100)
+  --routers N       api: routers for the vr.list cases; metrics: routers (default 1000; --quick 100)
+  --scrapes N / --window MS / --windows N   metrics: scrapes a run (20), gap windows' length (1000)
+                    and count of each kind (10; --quick: 5 scrapes, 3 windows)
   --report          run nothing: regenerate RESULTS.md and the plots from bench/results/
   --out DIR         write DIR/results/*.json, DIR/RESULTS.md and DIR/plots/ instead (trial runs
                     that should not become the published results)
 Writes bench/results/<date>-<suite>.json, bench/RESULTS.md and bench/plots/*.svg.`;
 
-const valued = new Set(['only', 'out', 'runs', 'seconds', 'warmup', 'sizes', 'trial', 'confirm', 'click', 'line-rate', 'cases', 'generator', 'ring', 'tpacket', 'routes', 'routes6', 'lookups', 'counts', 'create-budget', 'swaps', 'settle', 'rate', 'burst', 'big-burst', 'requests', 'routers']);
+const valued = new Set(['only', 'out', 'runs', 'seconds', 'warmup', 'sizes', 'trial', 'confirm', 'click', 'line-rate', 'cases', 'generator', 'ring', 'tpacket', 'routes', 'routes6', 'lookups', 'counts', 'create-budget', 'swaps', 'settle', 'rate', 'burst', 'big-burst', 'requests', 'routers', 'scrapes', 'window', 'windows']);
 
 export class UsageError extends Error {}
 

@@ -14,7 +14,7 @@ import { Runtime, VirtualRouters, Management, UserStore, AuditLog, LOCAL_OWNER, 
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 if (!CHROMIUM) {
-  t.skip('no Chromium: install it with scripts/ensure-test-tools.sh (as root: apt-get install chromium)');
+  t.plan(0, 'skip: no Chromium: install it with scripts/ensure-test-tools.sh (as root: apt-get install chromium)');
   process.exit(0);
 }
 const { default: puppeteer } = await import('puppeteer-core');

@@ -11,7 +11,7 @@ import { packageRoot } from '../runtime/native.js';
 import { httpRoute, type OperationName } from './api.js';
 import { RANK } from './access.js';
 import { Monitor, type MonitorOptions } from './events.js';
-import { scrape, type Scope } from './metrics.js';
+import { MetricsExporter, type Scope } from './metrics.js';
 import { ServiceError } from './routers.js';
 import type { HttpContext, HttpPlugin } from './http.js';
 import type { Principal } from './users.js';
@@ -61,6 +61,7 @@ export function observe(options: ObserveOptions = {}): ObservePlugin {
       for (const end of streams) end();
       monitor.stop();
     });
+    const metrics = new MetricsExporter(management.routers);
     const files = dashboardFiles();
     const layouts = new Map<string, string>();
 
@@ -81,8 +82,7 @@ export function observe(options: ObserveOptions = {}): ObservePlugin {
 
     app.get('/v1/metrics', async (req, reply) => {
       const { scope } = await scopeOf(req);
-      const { contentType, text } = await scrape(management.routers, scope);
-      return reply.type(contentType).send(text);
+      return reply.type(metrics.contentType).send(await metrics.scrape(scope));
     });
 
     app.get('/v1/events/recent', async (req) => {
