@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Runtime, VirtualRouters, Management, UserStore, AuditLog, LOCAL_OWNER, startHttpApi, observe, type EngineEvent } from 'pktgraph';
+import { Runtime, VirtualRouters, Management, UserStore, AuditLog, LOCAL_OWNER, startHttpApi, observe, monitoring, type EngineEventT } from 'pktgraph';
 
 const work = mkdtempSync(join(tmpdir(), 'pgo-observe-'));
 const runtime = new Runtime({ threads: 1, poolBuffers: 4096 });
@@ -135,9 +135,43 @@ t.test("metrics: a tenant's token sees only its tenant's series", async (t) => {
   t.equal((await get('/v1/metrics', 'pgt_x_y')).status, 401);
 });
 
+t.test('every monitoring endpoint with every role: scoped answers, refusals in one sentence', async (t) => {
+  const opB = await token('opb', 'operator', 'B');
+  for (const [name, m] of Object.entries(monitoring)) {
+    const path = '/v1' + m.http.path.replace(':name', 'a1');
+    // The event stream answers 200 at once and stays open: only its status is read here.
+    const ask = (tok?: string, query = '') =>
+      name === 'events.stream'
+        ? new Promise<{ status: number; body: string }>((resolve, reject) => {
+            const req = request({ hostname: base.hostname, port: base.port, path: path + query, headers: tok ? { authorization: `Bearer ${tok}` } : {} }, (res) => {
+              let body = '';
+              res.on('data', (d) => (body += d));
+              if (res.statusCode === 200) (resolve({ status: 200, body: '' }), req.destroy());
+              else res.on('end', () => resolve({ status: res.statusCode!, body }));
+            });
+            req.on('error', reject);
+            req.end();
+          })
+        : get(path + query, tok);
+    t.equal((await ask()).status, 401, `${name}: no token`);
+    t.equal((await ask('pgt_bad_token')).status, 401, `${name}: a bad token`);
+    for (const [who, tok] of [['admin', admin], ['viewer of A', viewA]] as const) t.equal((await ask(tok)).status, 200, `${name}: ${who}`);
+    // a1 is tenant A's: B's operator is answered as if it did not exist; the rest answer B's own.
+    t.equal((await ask(opB)).status, name === 'vr.graph.svg' ? 404 : 200, `${name}: operator of B`);
+    const bad = await ask(viewA, '?colour=red');
+    t.equal(bad.status, 400, `${name}: an unknown query field`);
+    t.match(JSON.parse(bad.body).error, new RegExp(`^${name.replace(/\./g, '\\.')}: unknown query field 'colour'`));
+  }
+  const svg = await get('/v1/routers/a1/graph.svg', viewA);
+  t.match(svg.type, /^image\/svg\+xml/);
+  t.match(svg.body, /<title>counter<\/title>/, 'each element a node titled with its name');
+  t.equal((await get('/v1/events/recent?limit=-1', viewA)).status, 400);
+  t.match(JSON.parse((await get('/v1/events/recent?limit=x', viewA)).body).error, /^events\.recent: query field 'limit'/);
+});
+
 /** An SSE stream's events, parsed as they come. */
 function events(tok: string) {
-  const got: EngineEvent[] = [];
+  const got: EngineEventT[] = [];
   let res: IncomingMessage | undefined;
   const req = request({ hostname: base.hostname, port: base.port, path: '/v1/events', headers: { authorization: `Bearer ${tok}` } }, (r) => {
     res = r;
@@ -178,7 +212,7 @@ t.test("events: a tenant's viewer gets its routers' state changes and drop surge
   await until("a1's stop, a3's creation and its drop surge", () => a.got.some((e) => e.router === 'a1' && e.type === 'router.state' && e.to === 'stopped') && a.got.some((e) => e.router === 'a3' && e.type === 'drops.surge'));
   await until("the admin's view of b1's stop", () => all.got.some((e) => e.router === 'b1' && e.type === 'router.state' && e.to === 'stopped'));
   t.ok(a.got.some((e) => e.router === 'a3' && e.type === 'router.state' && e.from === null && e.to === 'running'), 'a3 created running');
-  const surge = a.got.find((e) => e.router === 'a3' && e.type === 'drops.surge') as Extract<EngineEvent, { type: 'drops.surge' }>;
+  const surge = a.got.find((e) => e.router === 'a3' && e.type === 'drops.surge') as Extract<EngineEventT, { type: 'drops.surge' }>;
   t.ok(surge.dropsPerSecond > 1000 && surge.share > 0.5, `surge ${surge.dropsPerSecond}/s, ${surge.share} of what is sent`);
   t.ok(surge.reasons['q.drops'] > 0, 'its reason: the queue');
   t.notOk(a.got.some((e) => e.tenant !== 'A'), 'nothing of another tenant');
@@ -186,9 +220,9 @@ t.test("events: a tenant's viewer gets its routers' state changes and drop surge
   await local('vr.delete', { name: 'a3' });
   await until('a3 deleted', () => a.got.some((e) => e.router === 'a3' && e.type === 'router.state' && e.to === null));
   // Recent events and rates, as the dashboard reads them: scoped too.
-  const recent = JSON.parse((await get('/v1/events/recent?limit=1000', viewA)).body) as EngineEvent[];
+  const recent = JSON.parse((await get('/v1/events/recent?limit=1000', viewA)).body) as EngineEventT[];
   t.ok(recent.length >= 3 && recent.every((e) => e.tenant === 'A'), `${recent.length} recent events, all tenant A's`);
-  t.ok(JSON.parse((await get('/v1/events/recent', admin)).body).some((e: EngineEvent) => e.tenant === 'B'));
+  t.ok(JSON.parse((await get('/v1/events/recent', admin)).body).some((e: EngineEventT) => e.tenant === 'B'));
   t.equal((await get('/v1/events/recent?limit=x', viewA)).status, 400);
   await local('vr.start', { name: 'a1' });
   await sleep(400);

@@ -2,34 +2,16 @@
 // shared memory, as metrics.ts does) and its ports' link states, and turns what changed into
 // events (router state changes, link up/down, quota hits, drop surges) and rates (packets and
 // drops per second, per router and per element) for the dashboard. Subscribers get the events
-// their scope may see; the last `keep` are kept for late subscribers and the dashboard.
+// their scope may see; the last `keep` are kept for late subscribers and the dashboard. The
+// events' and rates' schemas are in api.ts (EngineEvent, RouterRates).
 import { isDropCounter } from '../cli/summary.js';
 import { isQuotaCounter, portOf, scopedRouters, visible, type Scope } from './metrics.js';
 import type { VirtualRouters } from './routers.js';
+import type { EngineEventT, RouterRatesT, RouterStateT } from './api.js';
 
-export type EngineEvent = { id: number; time: string; router: string; tenant?: string } & (
-  | { type: 'router.state'; from: string | null; to: string | null }
-  | { type: 'link'; element: string; device: string; from: string | null; to: string }
-  | { type: 'quota'; element: string; counter: string; hits: number; total: number }
-  | { type: 'drops.surge'; dropsPerSecond: number; share: number; reasons: Record<string, number> }
-  | { type: 'drops.normal'; dropsPerSecond: number }
-);
-
+type EngineEvent = EngineEventT;
 type Body<E> = E extends unknown ? Omit<E, 'id' | 'time' | 'router' | 'tenant'> : never;
-
-/** Per-second rates of one router over the last interval. */
-export interface RouterRates {
-  name: string;
-  tenant?: string;
-  state: string;
-  /** packets its sources emitted per second */
-  packetsPerSecond: number;
-  dropsPerSecond: number;
-  /** per element: packets (its 'packets' counter, else rx+tx; null for neither) and drops per second */
-  elements: Record<string, { packetsPerSecond: number | null; dropsPerSecond: number }>;
-  /** its ports: device element -> device and link state */
-  ports: { element: string; class: string; device: string; state: string }[];
-}
+type RouterRates = RouterRatesT;
 
 export interface MonitorOptions {
   /** How often to look, ms (default 500). */
@@ -127,7 +109,7 @@ export class Monitor {
         names.add(info.name);
         const before = this.seen.get(info.name);
         const tenant = info.tenant;
-        if (!before || before.state !== info.state) this.emit(info.name, tenant, { type: 'router.state', from: before?.state ?? null, to: info.state });
+        if (!before || before.state !== info.state) this.emit(info.name, tenant, { type: 'router.state', from: (before?.state ?? null) as RouterStateT | null, to: info.state });
         const seen: Seen = { tenant, state: info.state, timeNs: now, totals: new Map(), links: new Map(), surge: before?.surge ?? false };
         const r: RouterRates = { name: info.name, ...(tenant ? { tenant } : {}), state: info.state, packetsPerSecond: 0, dropsPerSecond: 0, elements: {}, ports: [] };
         const dt = before ? Number(now - before.timeNs) / 1e9 : 0;
@@ -183,7 +165,7 @@ export class Monitor {
       for (const [name, s] of this.seen)
         if (!names.has(name)) {
           this.seen.delete(name);
-          this.emit(name, s.tenant, { type: 'router.state', from: s.state, to: null });
+          this.emit(name, s.tenant, { type: 'router.state', from: s.state as RouterStateT, to: null });
         }
       this.rates = rates;
     } finally {

@@ -15,5 +15,6 @@ export type { HttpApi, HttpContext, HttpPlugin, HttpOptions } from './http.js';
 export const startHttpApi = async (...args: Parameters<typeof import('./http.js').startHttpApi>) => (await import('./http.js')).startHttpApi(...args);
 // Monitoring (metrics, events, the dashboard): a plugin of the HTTP API; prom-client loads with it.
 export type { ObservePlugin, ObserveOptions } from './observe.js';
-export type { EngineEvent, RouterRates, MonitorOptions } from './events.js';
+export type { MonitorOptions } from './events.js';
+export { monitoring, EngineEvent, RouterRates, Session, type MonitoringName, type EngineEventT, type RouterRatesT } from './api.js';
 export const observe = async (...args: Parameters<typeof import('./observe.js').observe>) => (await import('./observe.js')).observe(...args);

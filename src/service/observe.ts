@@ -6,9 +6,10 @@
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Value } from 'typebox/value';
 import { packageRoot } from '../runtime/native.js';
-import { httpRoute, type OperationName } from './api.js';
+import { httpRoute, monitoring, type HttpRoute, type MonitoringName, type OperationName } from './api.js';
 import { RANK } from './access.js';
 import { Monitor, type MonitorOptions } from './events.js';
 import { MetricsExporter, type Scope } from './metrics.js';
@@ -65,68 +66,61 @@ export function observe(options: ObserveOptions = {}): ObservePlugin {
     const files = dashboardFiles();
     const layouts = new Map<string, string>();
 
-    /** The caller's scope: an admin sees all (or one tenant's with ?tenant=), others their tenant's. */
-    const scopeOf = async (req: FastifyRequest): Promise<{ who: Principal; scope: Scope }> => {
-      const who = await access(req);
-      const tenant = (req.query as { tenant?: unknown }).tenant;
-      if (who.role === 'admin') return { who, scope: typeof tenant === 'string' && tenant ? { tenant } : { all: true } };
-      if (tenant !== undefined && tenant !== who.tenant) throw new ServiceError(`'${who.user}' sees only tenant '${who.tenant}'; leave out ?tenant= or give its own`, 'forbidden');
-      return { who, scope: { tenant: who.tenant! } };
+    // Each endpoint of the monitoring table (api.ts): the caller authenticated, its role checked,
+    // its query checked against the schema, then answered within its scope.
+    const handlers: Record<MonitoringName, (c: { req: FastifyRequest; reply: FastifyReply; who: Principal; scope: Scope; query: Record<string, number | string | undefined> }) => Promise<unknown>> = {
+      'metrics.scrape': async ({ reply, scope }) => reply.type(metrics.contentType).send(await metrics.scrape(scope)),
+      'events.recent': async ({ scope, query }) => monitor.recent(scope, (query.limit as number | undefined) ?? 100, (query.after as number | undefined) ?? 0),
+      'events.stream': async ({ req, reply, scope, query }) => {
+        // The recent events after Last-Event-ID (or ?after=), then each new one.
+        const header = req.headers['last-event-id'];
+        if (header !== undefined && !/^\d+$/.test(String(header))) throw new ServiceError(`events.stream: the Last-Event-ID header must be an event id (a whole number), got '${header}'`);
+        const after = header !== undefined ? Number(header) : (query.after as number | undefined);
+        reply.hijack();
+        const res = reply.raw;
+        res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+        const send = (e: { id: number; type: string }) => res.write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
+        res.write(`retry: 2000\n: pktgraph events (the engine looks every ${monitor.intervalMs} ms)\n\n`);
+        if (after !== undefined) for (const e of monitor.recent(scope, undefined, after)) send(e);
+        const unsubscribe = monitor.subscribe(scope, send);
+        const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
+        const end = () => {
+          unsubscribe();
+          clearInterval(ping);
+          streams.delete(end);
+          res.end();
+        };
+        streams.add(end);
+        req.raw.on('close', end);
+      },
+      'dashboard.session': async ({ who }) => ({ user: who.user, role: who.role, ...(who.tenant ? { tenant: who.tenant } : {}), actions: ACTIONS.filter((op) => RANK[who.role] >= RANK[httpRoute(op).role]), intervalMs: monitor.intervalMs }),
+      'dashboard.rates': async ({ scope }) => monitor.currentRates(scope),
+      'vr.graph.svg': async ({ req, reply, who }) => {
+        const { name } = req.params as { name: string };
+        // Through the management layer: authorised and scoped like GET /v1/routers/:name/graph.
+        const { dot } = (await management.perform(who, 'vr.graph', { name }, { via: 'http', source: req.ip })) as { dot: string };
+        return reply.type('image/svg+xml').send(await layout(layouts, dot));
+      },
     };
-    const int = (v: unknown, field: string, fallback: number) => {
-      if (v === undefined) return fallback;
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 0) throw new ServiceError(`'${field}' must be a whole number of at least 0, got '${v}'`);
-      return n;
-    };
-
-    app.get('/v1/metrics', async (req, reply) => {
-      const { scope } = await scopeOf(req);
-      return reply.type(metrics.contentType).send(await metrics.scrape(scope));
-    });
-
-    app.get('/v1/events/recent', async (req) => {
-      const { scope } = await scopeOf(req);
-      const q = req.query as Record<string, unknown>;
-      return monitor.recent(scope, int(q.limit, 'limit', 100), int(q.after, 'after', 0));
-    });
-
-    // Server-Sent Events: the recent events after Last-Event-ID (or ?after=), then each new one.
-    app.get('/v1/events', async (req, reply) => {
-      const { scope } = await scopeOf(req);
-      const after = int(req.headers['last-event-id'] ?? (req.query as Record<string, unknown>).after, 'after', Number.MAX_SAFE_INTEGER);
-      reply.hijack();
-      const res = reply.raw;
-      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-      const send = (e: { id: number; type: string }) => res.write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
-      res.write(`retry: 2000\n: pktgraph events (every ${monitor.intervalMs} ms)\n\n`);
-      if (after !== Number.MAX_SAFE_INTEGER) for (const e of monitor.recent(scope, undefined, after)) send(e);
-      const unsubscribe = monitor.subscribe(scope, send);
-      const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
-      const end = () => {
-        unsubscribe();
-        clearInterval(ping);
-        streams.delete(end);
-        res.end();
-      };
-      streams.add(end);
-      req.raw.on('close', end);
-    });
-
-    app.get('/v1/dashboard/session', async (req) => {
-      const { who } = await scopeOf(req);
-      return { user: who.user, role: who.role, ...(who.tenant ? { tenant: who.tenant } : {}), actions: ACTIONS.filter((op) => RANK[who.role] >= RANK[httpRoute(op).role]), intervalMs: monitor.intervalMs };
-    });
-
-    app.get('/v1/dashboard/rates', async (req) => monitor.currentRates((await scopeOf(req)).scope));
-
-    app.get('/v1/routers/:name/graph.svg', async (req, reply) => {
-      const who = await access(req);
-      const { name } = req.params as { name: string };
-      // Through the management layer: authorised and scoped like GET /v1/routers/:name/graph.
-      const { dot } = (await management.perform(who, 'vr.graph', { name }, { via: 'http', source: req.ip })) as { dot: string };
-      return reply.type('image/svg+xml').send(await layout(layouts, dot));
-    });
+    for (const name of Object.keys(monitoring) as MonitoringName[]) {
+      const m = monitoring[name];
+      const route = m.http as HttpRoute;
+      app.get('/v1' + route.path, async (req, reply) => {
+        const who = await access(req);
+        if (RANK[who.role] < RANK[route.role]) throw new ServiceError(`${name} needs the ${route.role} role; '${who.user}' is ${who.role}`, 'forbidden');
+        const query = Value.Convert(m.query, { ...(req.query as object) }) as Record<string, number | string | undefined>;
+        const problem = [...Value.Errors(m.query, query)][0];
+        if (problem) {
+          const field = problem.instancePath.replace(/^\//, '');
+          throw new ServiceError(problem.keyword === 'additionalProperties' || problem.keyword === 'boolean' ? `${name}: unknown query field '${field}'` : `${name}: query field '${field}' ${problem.message}`);
+        }
+        // An admin sees every router, or one tenant's with ?tenant=; the others only their tenant's.
+        const tenant = query.tenant as string | undefined;
+        if (who.role !== 'admin' && tenant !== undefined && tenant !== who.tenant) throw new ServiceError(`'${who.user}' sees only tenant '${who.tenant}'; leave out ?tenant= or give its own`, 'forbidden');
+        const scope: Scope = who.role === 'admin' ? (tenant ? { tenant } : { all: true }) : { tenant: who.tenant! };
+        return handlers[name]({ req, reply, who, scope, query });
+      });
+    }
 
     app.get('/', async (_req, reply) => reply.redirect('/dashboard/'));
     app.get('/dashboard', async (_req, reply) => reply.redirect('/dashboard/'));
