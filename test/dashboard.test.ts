@@ -6,11 +6,10 @@
 // (the rate falls to 0). As a tenant's viewer: only its tenant's routers, and no button at all.
 // Screenshots go to docs/dashboard.png and docs/dashboard-viewer.png.
 import t from 'tap';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Runtime, VirtualRouters, Management, UserStore, AuditLog, LOCAL_OWNER, startHttpApi, observe } from 'pktgraph';
+import { monitoredEngine } from './lib/monitored-engine.js';
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 if (!CHROMIUM) {
@@ -20,22 +19,12 @@ if (!CHROMIUM) {
 const { default: puppeteer } = await import('puppeteer-core');
 const docs = fileURLToPath(new URL('../docs/', import.meta.url));
 
-const work = mkdtempSync(join(tmpdir(), 'pgo-dash-'));
-const runtime = new Runtime({ threads: 1, poolBuffers: 4096 });
-runtime.start();
-const routers = new VirtualRouters(runtime);
-const users = new UserStore(work);
-const audit = new AuditLog(work);
-const management = new Management(routers, users, audit);
-const api = await startHttpApi(management, { socketPath: join(work, 'http.sock'), listen: { host: '127.0.0.1', port: 0 }, plugins: [await observe({ intervalMs: 250 })] });
+const engine = await monitoredEngine('pgo-dash-', { intervalMs: 250 });
+const { work, local, token } = engine;
 const browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
 t.teardown(async () => {
   await browser.close();
-  await api.close();
-  routers.deleteAll();
-  runtime.close();
-  audit.close();
-  rmSync(work, { recursive: true, force: true });
+  await engine.close();
 });
 
 const lossy = join(work, 'lossy.ts');
@@ -44,8 +33,6 @@ export default graph({ name: 'lossy', params: { rate: 3000 } }, (p) => {
   InfiniteSource({ rate: p.rate, burst: 8, length: 64 }, 'source').to(Counter({}, 'counter')).to(Queue({ capacity: 50 }, 'queue')).to(RatedUnqueue({ rate: 2000 }, 'pump')).to(Discard({}, 'sink'));
 });
 `);
-const local = (op: string, args: object) => management.perform(LOCAL_OWNER, op, args, { via: 'control' });
-const token = async (name: string, role: string, tenant?: string) => ((await local('user.create', { name, role, ...(tenant ? { tenant } : {}) })) as { token: string }).token;
 const admin = await token('admin', 'admin');
 const viewer = await token('viewa', 'viewer', 'A');
 await local('vr.create', { name: 'edge-a', source: { file: lossy }, tenant: 'A', start: true });
@@ -58,7 +45,7 @@ async function open(tok: string) {
   await page.setViewport({ width: 1100, height: 900 });
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(`${api.url}/dashboard/`);
+  await page.goto(`${engine.url}/dashboard/`);
   await page.waitForSelector('#token', { visible: true });
   await page.type('#token', tok);
   await page.click('#login button[type=submit]');
@@ -115,7 +102,7 @@ t.test('a bad token is refused at the login', async (t) => {
   const context = await browser.createBrowserContext();
   t.teardown(() => context.close());
   const page = await context.newPage();
-  await page.goto(`${api.url}/dashboard/`);
+  await page.goto(`${engine.url}/dashboard/`);
   await page.waitForSelector('#token', { visible: true });
   await page.type('#token', 'pgt_nobody_secret');
   await page.click('#login button[type=submit]');

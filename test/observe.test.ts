@@ -8,29 +8,16 @@
 // under a FromDevice (skipped without root, the veth removed even when it fails).
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { request, type IncomingMessage } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Runtime, VirtualRouters, Management, UserStore, AuditLog, LOCAL_OWNER, startHttpApi, observe, monitoring, type EngineEventT } from 'pktgraph';
+import { monitoring, type EngineEventT } from 'pktgraph';
+import { monitoredEngine } from './lib/monitored-engine.js';
 
-const work = mkdtempSync(join(tmpdir(), 'pgo-observe-'));
-const runtime = new Runtime({ threads: 1, poolBuffers: 4096 });
-runtime.start();
-const routers = new VirtualRouters(runtime);
-const users = new UserStore(work);
-const audit = new AuditLog(work);
-const management = new Management(routers, users, audit);
-const plugin = await observe({ intervalMs: 100, surgeDropsPerSecond: 500, surgeShare: 0.3 });
-const api = await startHttpApi(management, { socketPath: join(work, 'http.sock'), listen: { host: '127.0.0.1', port: 0 }, plugins: [plugin] });
-const base = new URL(api.url!);
-t.teardown(async () => {
-  await api.close();
-  routers.deleteAll();
-  runtime.close();
-  audit.close();
-  rmSync(work, { recursive: true, force: true });
-});
+const engine = await monitoredEngine('pgo-observe-', { intervalMs: 100, surgeDropsPerSecond: 500, surgeShare: 0.3 });
+t.teardown(() => engine.close());
+const { work, local, token } = engine;
+const base = new URL(engine.url);
 
 // A generator into a Counter (no drops), and one sending 4000/s into a 20-packet queue drained at 1000/s (drops, a queue always full).
 const gen = join(work, 'gen.ts');
@@ -46,8 +33,6 @@ export default graph({ name: 'lossy', params: { rate: 4000 } }, (p) => {
 });
 `);
 
-const local = (op: string, args: object) => management.perform(LOCAL_OWNER, op, args, { via: 'control' });
-const token = async (name: string, role: string, tenant?: string) => ((await local('user.create', { name, role, ...(tenant ? { tenant } : {}) })) as { token: string }).token;
 const admin = await token('admin', 'admin');
 const viewA = await token('viewa', 'viewer', 'A');
 const viewB = await token('viewb', 'viewer', 'B');
@@ -83,9 +68,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 t.test('metrics: values are the counters, by router, element and reason', async (t) => {
   await sleep(300);
-  const before = (await management.perform(LOCAL_OWNER, 'vr.counters', { name: 'a1' }, { via: 'control' })) as Record<string, Record<string, string>>;
+  const before = (await local('vr.counters', { name: 'a1' })) as Record<string, Record<string, string>>;
   const m = await get('/v1/metrics', admin);
-  const after = (await management.perform(LOCAL_OWNER, 'vr.counters', { name: 'a1' }, { via: 'control' })) as Record<string, Record<string, string>>;
+  const after = (await local('vr.counters', { name: 'a1' })) as Record<string, Record<string, string>>;
   t.equal(m.status, 200);
   t.match(m.type, /^text\/plain; version=0\.0\.4/);
   t.equal(value(m.body, 'pktgraph_router_state', { router: 'a1', tenant: 'A', state: 'running' }), 1);
