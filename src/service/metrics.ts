@@ -69,9 +69,10 @@ class Family {
 
 /**
  * A router's series are written straight in the exposition format: with 1000 routers a scrape
- * has tens of thousands of series, and prom-client's per-series work (a label object hashed
- * into a map, then formatted) took about 1 s of the 200 ms a scrape may take here. prom-client
- * serves the engine's own series and Node's process metrics, and the content type.
+ * has 24k series, and prom-client's per-series work (a label object hashed into a map, then
+ * formatted) made a scrape take 0.8-1.4 s here, against 0.1-0.6 s written directly (one
+ * in-process trial each, same machine and load). prom-client serves the engine's own series,
+ * Node's process metrics, and the content type.
  */
 export class MetricsExporter {
   private readonly engine = new Registry();
