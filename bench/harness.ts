@@ -62,6 +62,7 @@ export const suites: Record<string, () => Promise<Suite>> = {
   plugins: async () => (await import('./suites/plugins.js')).pluginsSuite,
   api: async () => (await import('./suites/api.js')).apiSuite,
   linkemu: async () => (await import('./suites/linkemu.js')).linkemuSuite,
+  metrics: async () => (await import('./suites/metrics.js')).metricsSuite,
 };
 
 export const usage = `usage: pktgraph bench [SUITE...] [options]      (or: npm run bench -- [SUITE...] [options])
@@ -84,6 +85,8 @@ suites: ${Object.keys(suites).join(', ')} (default: engine)
               and as a tenant's operator, a new token's first request (scrypt)
   linkemu     LinkEmulator: bandwidth, delay, jitter and loss measured against the configured
               values, CPU ns per packet; netem side by side where the kernel has it
+  metrics     Prometheus scrapes with 1000 routers as an admin and as a tenant's viewer, and
+              the forwarding gap (largest queue delay, packets lost) while scraping
 options:
   --runs N          runs per case (default per suite: 5; interfaces 3)
   --seconds S       measured seconds per run (in-memory suites; default 2)
@@ -112,13 +115,15 @@ options:
   --big-burst N     vrouters: the burst of the side-by-side 1 and most routers cases (default 256)
   --spread-routers N  vrouters: routers the routes cases spread 1000 routes each over (default 1000)
   --requests N      api: requests per run (default 2000; --quick 300)
-  --routers N       api: routers for the vr.list cases (default 1000; --quick 100)
+  --routers N       api: routers for the vr.list cases; metrics: routers (default 1000; --quick 100)
+  --scrapes N / --window MS / --windows N   metrics: scrapes a run (20), gap windows' length (1000)
+                    and count of each kind (10; --quick: 5 scrapes, 3 windows)
   --report          run nothing: regenerate RESULTS.md and the plots from bench/results/
   --out DIR         write DIR/results/*.json, DIR/RESULTS.md and DIR/plots/ instead (trial runs
                     that should not become the published results)
 Writes bench/results/<date>-<suite>.json, bench/RESULTS.md and bench/plots/*.svg.`;
 
-const valued = new Set(['only', 'out', 'runs', 'seconds', 'warmup', 'sizes', 'trial', 'confirm', 'click', 'line-rate', 'cases', 'generator', 'ring', 'tpacket', 'routes', 'routes6', 'lookups', 'counts', 'create-budget', 'swaps', 'settle', 'rate', 'burst', 'big-burst', 'requests', 'routers', 'spread-routers']);
+const valued = new Set(['only', 'out', 'runs', 'seconds', 'warmup', 'sizes', 'trial', 'confirm', 'click', 'line-rate', 'cases', 'generator', 'ring', 'tpacket', 'routes', 'routes6', 'lookups', 'counts', 'create-budget', 'swaps', 'settle', 'rate', 'burst', 'big-burst', 'requests', 'routers', 'spread-routers', 'scrapes', 'window', 'windows']);
 
 export class UsageError extends Error {}
 

@@ -341,6 +341,20 @@ t.test('smoke: a short api suite run times route changes and lists through the H
   t.equal(c('first request with a new token').mpps!.runs.length, 5, 'five new tokens');
 });
 
+t.test('smoke: a short metrics suite run scrapes 20 routers and watches the probe router', async (t) => {
+  const paths = tempPaths(t);
+  const out = await runBench(['metrics', '--runs', '1', '--routers', '20', '--scrapes', '2', '--windows', '1', '--window', '300'], { paths, quiet: true, log: () => {}, command: 'test metrics' });
+  const run = JSON.parse(readFileSync(out[0].file, 'utf8')) as SuiteRun;
+  const c = (name: string) => run.cases.find((x) => x.name === name)!;
+  const admin = c('scrape with 20 routers as the admin');
+  t.ok(admin.mpps!.median > 0 && (admin.extra!.series as number) > 20 * 20, `${admin.extra!.series} series for 20 routers and the probe`);
+  t.match(admin.target?.note, /<= 200 ms/);
+  t.ok((c("scrape with 20 routers as a tenant's viewer").extra!.series as number) < (admin.extra!.series as number), "a tenant's viewer gets fewer series");
+  const gap = c('forwarding gap while scraping');
+  t.equal(gap.extra!.lost, 0, 'the probe lost nothing');
+  t.ok((gap.extra!.scrapes as number) >= 1, 'scrapes during the scraping window');
+});
+
 t.test('progress: plain lines off a terminal, a redrawn bar on one', async (t) => {
   const { makeProgress } = await import('../bench/progress.js');
   const plain: string[] = [];

@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { operations, type OperationName } from '../src/service/api.js';
+import { monitoring, operations, type OperationName } from '../src/service/api.js';
 import { Engine } from '../src/service/client.js';
 import { parseListen } from '../src/cli/vr.js';
 import { startCli, waitFor, type CliResult } from './lib/cli.js';
@@ -323,7 +323,7 @@ t.test('/v1/openapi.json: every operation once, its schemas from api.ts', async 
       t.notOk(found.has(item.operationId), `${item.operationId} once`);
       found.set(item.operationId, { path, method, item });
     }
-  t.same([...found.keys()].sort(), Object.keys(operations).sort(), 'every operation, nothing else');
+  t.same([...found.keys()].sort(), [...Object.keys(operations), ...Object.keys(monitoring)].sort(), 'every operation and monitoring endpoint, nothing else');
   for (const [op, o] of Object.entries(operations)) {
     const f = found.get(op)!;
     t.equal(`${f.method.toUpperCase()} ${f.path}`, `${o.http.method} /v1${o.http.path.replace(/:([a-z]+)/g, '{$1}')}`, `${op}: method and path`);

@@ -83,10 +83,13 @@ export async function serveCommand(opts: ServeCommandOptions): Promise<void> {
       tls,
       initAdmin: opts.initAdmin,
       bodyLimit: opts.bodyLimit,
+      // Metrics, events and the dashboard (docs/management.md).
+      httpPlugins: [(await import('../service/observe.js')).observe()],
       version: (await import('../runtime/native.js')).packageVersion(),
       onReady: ({ path, threads, poolBuffers, http: api, initAdmin }) => {
         console.log(`pktgraph: serving an engine (${threads} worker thread${threads === 1 ? '' : 's'}, ${poolBuffers} packet buffers) on the control socket ${path}`);
         if (api) console.log(`pktgraph: HTTP API ${api.url ? `on ${api.url} and ` : ''}on the Unix socket ${api.socketPath} (state in ${stateDir})`);
+        if (api?.url) console.log(`pktgraph: dashboard on ${api.url}/dashboard/, metrics on ${api.url}/v1/metrics`);
         if (initAdmin) console.log(`pktgraph: made the user 'admin' and wrote its token to ${initAdmin}`);
         console.log(`pktgraph: try \`pktgraph vr list --control ${path}\`; Ctrl-C, SIGTERM or \`pktgraph vr shutdown --control ${path}\` stops it`);
       },

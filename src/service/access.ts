@@ -9,7 +9,8 @@ import type { AuditLog } from './audit.js';
 import { HTTP_STATUS, ServiceError, type VirtualRouters } from './routers.js';
 import type { Principal, UserStore } from './users.js';
 
-const RANK: Record<RoleT, number> = { viewer: 0, operator: 1, admin: 2 };
+/** Roles by what they may do: each may what the ones below it may. */
+export const RANK: Record<RoleT, number> = { viewer: 0, operator: 1, admin: 2 };
 
 /** The owner of the control socket (mode 0600): an admin. */
 export const LOCAL_OWNER: Principal = { user: 'local', role: 'admin' };

@@ -500,3 +500,76 @@ export function operationsDoc(): string[] {
     ([op, o]) => `- \`${op}\`: ${o.doc}. Request: ${fields(o.request)}. Answer: ${fields(o.answer)}. HTTP: \`${o.http.method} /v1${o.http.path}\` (${o.http.role}).`,
   );
 }
+
+// Monitoring (observe.ts, docs/management.md): endpoints that are not operations of the
+// management layer (a text scrape, an event stream, the dashboard's readings), declared here
+// for their query fields, answers, roles and the OpenAPI document.
+const EventBase = { id: Type.Integer({ description: 'rises by one an event (the SSE id)' }), time: Type.String({ description: 'ISO 8601' }), router: RouterName, tenant: Type.Optional(TenantName) };
+export const EngineEvent = Type.Union([
+  Type.Object({ ...EventBase, type: Type.Literal('router.state'), from: Type.Union([RouterState, Type.Null()], { description: 'null: just created' }), to: Type.Union([RouterState, Type.Null()], { description: 'null: deleted' }) }),
+  Type.Object({ ...EventBase, type: Type.Literal('link'), element: Type.String(), device: Type.String(), from: Type.Union([Type.String(), Type.Null()], { description: 'null: first seen' }), to: Type.String({ description: 'up, down or missing' }) }),
+  Type.Object({ ...EventBase, type: Type.Literal('quota'), element: Type.String(), counter: Type.String({ description: 'a counter of refusals by a full table (drops_table_full, table_full, *quota*)' }), hits: Type.Integer({ description: 'refusals since the last look' }), total: Type.Integer() }),
+  Type.Object({ ...EventBase, type: Type.Literal('drops.surge'), dropsPerSecond: Type.Number(), share: Type.Number({ description: "drops over what the router's sources send" }), reasons: Type.Record(Type.String(), Type.Number(), { description: 'element.counter -> drops per second' }) }),
+  Type.Object({ ...EventBase, type: Type.Literal('drops.normal'), dropsPerSecond: Type.Number() }),
+]);
+export const RouterRates = Type.Object({
+  name: RouterName,
+  tenant: Type.Optional(TenantName),
+  state: RouterState,
+  packetsPerSecond: Type.Number({ description: 'what its sources emit per second' }),
+  dropsPerSecond: Type.Number(),
+  elements: Type.Record(Type.String(), Type.Object({ packetsPerSecond: Type.Union([Type.Number(), Type.Null()], { description: "its 'packets' counter (else rx + tx) per second; null: it counts no packets" }), dropsPerSecond: Type.Number() })),
+  ports: Type.Array(Type.Object({ element: Type.String(), class: Type.String(), device: Type.String(), state: Type.String({ description: 'up, down or missing' }) })),
+});
+export const Session = Type.Object({
+  user: UserName,
+  role: Role,
+  tenant: Type.Optional(TenantName),
+  actions: Type.Array(Type.String(), { description: 'the lifecycle operations its role allows (vr.start, vr.stop, vr.delete)' }),
+  intervalMs: Type.Integer({ description: 'how often the engine looks at its routers' }),
+});
+const ScopeQuery = { tenant: Type.Optional(TenantName) };
+const Count = (description: string) => Type.Optional(Type.Integer({ minimum: 0, description }));
+
+export const monitoring = {
+  'metrics.scrape': {
+    doc: "Prometheus metrics of the caller's routers (an admin's: every router, or ?tenant=, and the engine's series)",
+    http: { method: 'GET', path: '/metrics', group: 'performance', role: 'viewer' },
+    query: Type.Object(ScopeQuery, { additionalProperties: false }),
+    answer: { type: 'text/plain; version=0.0.4', schema: Type.String({ description: 'the Prometheus text format' }) },
+  },
+  'events.stream': {
+    doc: "Server-Sent Events: each event of the caller's routers as it happens (Last-Event-ID or ?after= replays the kept ones after it)",
+    http: { method: 'GET', path: '/events', group: 'fault', role: 'viewer' },
+    query: Type.Object({ ...ScopeQuery, after: Count('replay the kept events after this id first') }, { additionalProperties: false }),
+    answer: { type: 'text/event-stream', schema: EngineEvent },
+  },
+  'events.recent': {
+    doc: "The kept events of the caller's routers (the last 500), oldest first",
+    http: { method: 'GET', path: '/events/recent', group: 'fault', role: 'viewer' },
+    query: Type.Object({ ...ScopeQuery, limit: Count('at most this many, the newest (default 100)'), after: Count('only those after this id') }, { additionalProperties: false }),
+    answer: { type: 'application/json', schema: Type.Array(EngineEvent) },
+  },
+  'dashboard.session': {
+    doc: 'Who the token is and the lifecycle actions its role allows',
+    http: { method: 'GET', path: '/dashboard/session', group: 'management', role: 'viewer' },
+    query: Type.Object({}, { additionalProperties: false }),
+    answer: { type: 'application/json', schema: Session },
+  },
+  'dashboard.rates': {
+    doc: "The caller's routers with their states, packets and drops per second (per router and element) and ports, over the engine's last look",
+    http: { method: 'GET', path: '/dashboard/rates', group: 'performance', role: 'viewer' },
+    query: Type.Object(ScopeQuery, { additionalProperties: false }),
+    answer: { type: 'application/json', schema: Type.Array(RouterRates) },
+  },
+  'vr.graph.svg': {
+    doc: "A router's graph laid out by Graphviz (dot) as SVG, each element a node titled with its name",
+    http: { method: 'GET', path: '/routers/:name/graph.svg', group: 'topology', role: 'viewer', router: 'name' },
+    query: Type.Object({}, { additionalProperties: false }),
+    answer: { type: 'image/svg+xml', schema: Type.String() },
+  },
+} as const satisfies Record<string, { doc: string; http: HttpRoute; query: TSchema; answer: { type: string; schema: TSchema } }>;
+
+export type MonitoringName = keyof typeof monitoring;
+export type EngineEventT = Static<typeof EngineEvent>;
+export type RouterRatesT = Static<typeof RouterRates>;

@@ -13,3 +13,8 @@ export { AuditLog } from './audit.js';
 export { openApiDocument } from './openapi.js';
 export type { HttpApi, HttpContext, HttpPlugin, HttpOptions } from './http.js';
 export const startHttpApi = async (...args: Parameters<typeof import('./http.js').startHttpApi>) => (await import('./http.js')).startHttpApi(...args);
+// Monitoring (metrics, events, the dashboard): a plugin of the HTTP API; prom-client loads with it.
+export type { ObservePlugin, ObserveOptions } from './observe.js';
+export type { MonitorOptions } from './events.js';
+export { monitoring, EngineEvent, RouterRates, Session, type MonitoringName, type EngineEventT, type RouterRatesT } from './api.js';
+export const observe = async (...args: Parameters<typeof import('./observe.js').observe>) => (await import('./observe.js')).observe(...args);

@@ -2,7 +2,7 @@
 // document served at /v1/openapi.json: both made from the operations table in api.ts, so an
 // operation added there appears in the API and its document with nothing else to write.
 import type { TSchema } from 'typebox';
-import { operations, httpRoute, type OperationName } from './api.js';
+import { operations, httpRoute, monitoring, RouterName, type HttpRoute, type OperationName } from './api.js';
 
 type ObjectSchema = TSchema & { properties?: Record<string, TSchema>; required?: string[] };
 
@@ -75,6 +75,26 @@ export function openApiDocument(version: string): Record<string, unknown> {
       responses: {
         200: { description: 'done', content: { 'application/json': { schema: o.answer } } },
         default: { description: 'refused (400 invalid, 401 no valid token, 403 not allowed, 404 unknown or not yours, 409 conflict, 413 too large, 429 too many failed logins)', content: { 'application/json': { schema: ErrorAnswer } } },
+      },
+    };
+  }
+  // The monitoring endpoints (observe.ts): query fields and an answer of their own media type.
+  for (const [name, m] of Object.entries(monitoring)) {
+    const route = m.http as HttpRoute;
+    const props = (m.query as ObjectSchema).properties ?? {};
+    const fields = [...route.path.matchAll(/:([A-Za-z_]+)/g)].map((x) => x[1]);
+    const parameters = [...fields.map((f) => ({ name: f, in: 'path', required: true, schema: RouterName })), ...Object.entries(props).map(([f, schema]) => ({ name: f, in: 'query', required: false, schema }))];
+    const url = '/v1' + route.path.replace(/:([A-Za-z_]+)/g, '{$1}');
+    paths[url] ??= {};
+    paths[url].get = {
+      operationId: name,
+      summary: m.doc,
+      tags: [route.group],
+      'x-pktgraph-role': route.role,
+      ...(parameters.length ? { parameters } : {}),
+      responses: {
+        200: { description: 'the answer', content: { [m.answer.type]: { schema: m.answer.schema } } },
+        default: { description: 'refused (400 invalid, 401 no valid token, 403 not allowed, 404 unknown or not yours, 429 too many failed logins)', content: { 'application/json': { schema: ErrorAnswer } } },
       },
     };
   }
