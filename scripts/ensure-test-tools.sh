@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian tools the tests use as independent oracles and peers: tcpdump (reads
 # our pcap files, judges filter expressions; netbase gives it /etc/services for port names), ping and ethtool (namespace lab tests: ping
-# through the engine, offloads off on lab links), traceroute (the router lab test). Runs before `npm test`; installs only when running
+# through the engine, offloads off on lab links), traceroute (the router lab test), udhcpc (the DHCP lab test). Runs before `npm test`; installs only when running
 # as root with apt-get available, otherwise the tests that need a missing tool skip and say so.
 set -u
 need=()
@@ -9,6 +9,7 @@ command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
 command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
 command -v ethtool >/dev/null 2>&1 || need+=(ethtool)
 command -v traceroute >/dev/null 2>&1 || need+=(traceroute)
+command -v udhcpc >/dev/null 2>&1 || need+=(udhcpc)  # a DHCP client for the DHCPServer lab test (busybox's)
 [ -r /etc/services ] || need+=(netbase)  # the services table tcpdump and the filters read port names from
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != "0" ] || ! command -v apt-get >/dev/null 2>&1; then
