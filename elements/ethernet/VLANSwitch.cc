@@ -128,7 +128,7 @@ class VLANSwitch final : public Element {
 
   void add_handlers(std::vector<Handler>& h) override {
     h.push_back({"table", [this] { return table_text(); }, nullptr});
-    h.push_back({"ports", [this] { return ports_text(); }, nullptr});
+    h.push_back({"vlans", [this] { return ports_text(); }, nullptr});
     h.push_back({"port", nullptr, [this](const std::string& v) { set_port(v); }, true});
     h.push_back({"mirror", [this] { return mirror_text(); }, [this](const std::string& v) { parse_mirror(v); }, true});
     h.push_back({"timeout", [this] { return format_number(double(timeout_ns_.load()) / 1e9); },

@@ -28,7 +28,7 @@ the name VLANClassifier's documentation keeps for it.
 untagged (or priority-tagged, VLAN id 0) frame arriving there belongs to that VLAN; a frame tagged
 with another VLAN id is dropped (\`drops_vlan\`). A \`trunk\` port carries the VLANs in \`allowed\`
 (empty: all, 1 to 4094) tagged with an 802.1Q tag (TPID 0x8100; the priority bits are kept from the
-arriving tag); its \`nativeVlan\` travels untagged both ways, and without one (-1) untagged frames
+arriving tag); its \`nativeVlan\` (carried whether listed in \`allowed\` or not) travels untagged both ways, and without one (-1) untagged frames
 arriving there are dropped (\`drops_vlan\`), as are frames tagged with a VLAN the port does not allow.
 
 **Switching.** Learning and lookups are per VLAN: the table's key is the VLAN and the MAC address, so
@@ -55,8 +55,8 @@ arriving on it are dropped (\`drops_mirror_port\`), and it receives a copy of ev
 \`mirrored\` counts the copies; one the packet pool cannot give is counted in \`drops_pool_empty\`, as
 are flood copies.
 
-**Handlers.** \`table\` lists the live entries (MAC, VLAN, port, age in seconds), \`ports\` the port
-settings, one line per port (\`0 access 10\`, \`1 trunk 10,20 native 1\`, \`2 trunk all\`, \`3 mirror\`);
+**Handlers.** \`table\` lists the live entries (MAC, VLAN, port, age in seconds), \`vlans\` the ports'
+VLAN settings, one line per port (\`0 access 10\`, \`1 trunk 10,20 native 1\`, \`2 trunk all\`, \`3 mirror\`);
 \`port\` changes one port (\`1 access 20\`, \`2 trunk 10,20 native 1\`, \`2 trunk all\`) and forgets the
 addresses learned on it; \`mirror\` reads or sets the mirror (\`3 0,1 both\` or \`off\`); \`timeout\` reads or sets
 the ageing time. The ACLs change by reconfiguring the graph (their expressions are compiled in
@@ -106,7 +106,7 @@ sending each port's frames as one batch in arrival order.`,
   },
   handlers: {
     table: { doc: 'the live entries, one per line: MAC VLAN port age-in-seconds', read: true },
-    ports: { doc: "the ports, one per line: 'N access VLAN', 'N trunk VLANS|all [native V]' or 'N mirror'", read: true },
+    vlans: { doc: "the ports' VLAN settings, one per line: 'N access VLAN', 'N trunk VLANS|all [native V]' or 'N mirror'", read: true },
     port: { doc: "change one port: 'N access VLAN' or 'N trunk VLANS|all [native V]' (its learned addresses are forgotten)", write: true },
     mirror: { doc: "read or set the mirror: 'PORT SOURCES in|out|both' (sources comma-separated) or 'off'", read: true, write: true },
     timeout: { doc: 'read or set the entry timeout in seconds', read: true, write: true },
@@ -120,8 +120,6 @@ sending each port's frames as one batch in arrival order.`,
     for (const [i, p] of c.ports.entries()) {
       if (p.mode === 'access' && ((p.allowed ?? []).length || (p.nativeVlan ?? -1) !== -1))
         return `ports[${i}] is an access port: 'allowed' and 'nativeVlan' are for trunks (set mode: 'trunk' or use 'vlan')`;
-      if (p.mode === 'trunk' && p.nativeVlan !== undefined && p.nativeVlan > 0 && (p.allowed ?? []).length && !p.allowed!.includes(p.nativeVlan))
-        return `ports[${i}]: the native VLAN ${p.nativeVlan} is not in 'allowed': add it`;
       for (const dir of ['aclIn', 'aclOut'] as const) {
         const rules = p[dir] ?? [];
         let r;
