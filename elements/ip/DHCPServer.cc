@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -71,10 +72,15 @@ class DHCPServer final : public Element {
     c_exhausted_ = counter("drops_pool_exhausted");
     c_ignored_ = counter("drops_ignored");
     c_pool_empty_ = counter("drops_pool_empty");
+    add_timer(clock_timer_);
   }
+
+  // The first round's time, then once a second: the engine's clock for the leases handler.
+  void initialize() override { clock_timer_.schedule_at(1); }
 
   void push(int, Batch& b) override {
     const uint64_t now = now_ns();
+    clock_.store(now, std::memory_order_relaxed);
     Batch out;
     {
       SpinLock::Guard lock(lock_);
@@ -217,7 +223,10 @@ class DHCPServer final : public Element {
         count(c_requests_);
         if (m.has_server_id && m.server_id != server_) {  // SELECTING another server's offer
           const int64_t own = slot_of(m.mac);
-          if (own >= 0 && leases_[size_t(own)].state == kOffered) leases_[size_t(own)].state = kFree;
+          if (own >= 0 && leases_[size_t(own)].state == kOffered) {
+            leases_[size_t(own)].state = kFree;
+            leases_[size_t(own)].expires = 0;
+          }
           count(c_other_server_);
           return nullptr;
         }
@@ -384,7 +393,7 @@ class DHCPServer final : public Element {
 
   std::string leases_text() {
     SpinLock::Guard lock(lock_);
-    const uint64_t now = monotonic_ns();
+    const uint64_t now = clock_.load(std::memory_order_relaxed);
     std::vector<std::pair<uint32_t, std::string>> rows;
     static_by_mac_.for_each([&](uint64_t mac, const uint32_t& ip) { rows.push_back({ip, ip_text(ip) + " " + mac_text(mac) + " static -\n"}); });
     for (uint32_t i = 0; i < leases_.size(); i++) {
@@ -411,6 +420,13 @@ class DHCPServer final : public Element {
   HashTable<uint64_t, uint32_t> static_by_mac_;
   HashTable<uint32_t, uint32_t> static_ips_;
   SpinLock lock_;
+  // The engine's clock (virtual in tests) as the worker last saw it: handlers run on the
+  // control thread, which has no engine clock of its own.
+  std::atomic<uint64_t> clock_{0};
+  Timer clock_timer_{[this] {
+    clock_.store(now_ns(), std::memory_order_relaxed);
+    clock_timer_.schedule_after(1000000000ull);
+  }};
   uint32_t c_discovers_ = 0, c_offers_ = 0, c_requests_ = 0, c_acks_ = 0, c_naks_ = 0, c_releases_ = 0, c_declines_ = 0, c_informs_ = 0,
            c_other_server_ = 0, c_not_dhcp_ = 0, c_malformed_ = 0, c_exhausted_ = 0, c_ignored_ = 0, c_pool_empty_ = 0;
 };

@@ -34,7 +34,8 @@ address (option 61 is not used).
 
 Leases expire on the engine's clock. The table has room for every pool address and static binding,
 allocated when the graph is loaded. The \`leases\` handler lists them, one per line: address, MAC,
-state (\`offered\`, \`bound\`, \`declined\`, \`expired\`, \`static\`) and seconds left.
+state (\`offered\`, \`bound\`, \`declined\`, \`expired\`, \`static\`) and seconds left, by the engine's clock as the
+server last saw it (at its last message, and at least once a second).
 
 Malformed requests are dropped and counted in \`drops_malformed\`: frames too short for the IPv4, UDP
 and BOOTP headers, a bad IPv4 header length, a UDP length past the frame, an op other than
