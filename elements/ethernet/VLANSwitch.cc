@@ -7,9 +7,12 @@
 // on the frame as it is on the port's wire, with the header annotations set so the filter
 // program reads it as tcpdump would (filter_program.h).
 //
-// The whole batch is switched under one spin lock (ports may be pushed from several workers),
-// the per-port output batches being the element's own; the lock is held while they are pushed
-// (a push cycle back into the switch is refused by the compiler, so this cannot deadlock).
+// A batch is switched under one spin lock (ports may be pushed from several workers) into a
+// list of (frame, port) on the stack; the lock is released before the frames are pushed on,
+// one batch per port in arrival order. So a port's output may lead back into the switch (a
+// DHCP server or a host TAP on a port): that push takes the lock afresh. A frame never leaves
+// by its arrival port, so such a pair of ports cannot loop; a loop through two ports (a
+// switching loop) is cut by a nesting limit, counted.
 #include <algorithm>
 #include <atomic>
 #include <bitset>
@@ -100,18 +103,31 @@ class VLANSwitch final : public Element {
     c_headroom_ = counter("drops_no_headroom");
     c_pool_empty_ = counter("drops_pool_empty");
     c_table_full_ = counter("table_full");
-    outs_.resize(n);
+    c_loop_ = counter("drops_loop");
     members_.reserve(n);
   }
 
   void push(int port, Batch& b) override {
     if (b.count == 0) return;
+    if (depth >= kMaxDepth) {  // a switching loop through two ports
+      count(c_loop_, b.count);
+      drop(b);
+      return;
+    }
+    depth++;
     const uint64_t now = now_ns();
-    SpinLock::Guard lock(lock_);
-    const uint64_t timeout = timeout_ns_.load(std::memory_order_relaxed);
-    for (uint32_t i = 0; i < b.count; i++) switch_one(b.pkts[i], uint32_t(port), now, timeout);
+    const uint32_t worst = 2 * uint32_t(ports_.size()) + 1;  // one frame: a copy per port, each mirrored
+    Emits e;
+    for (uint32_t i = 0; i < b.count;) {
+      {
+        SpinLock::Guard lock(lock_);
+        const uint64_t timeout = timeout_ns_.load(std::memory_order_relaxed);
+        for (; i < b.count && e.n + worst <= kMaxEmit; i++) switch_one(b.pkts[i], uint32_t(port), now, timeout, e);
+      }
+      flush(e);
+    }
     b.count = 0;
-    for (uint32_t o = 0; o < outs_.size(); o++) flush(o);
+    depth--;
   }
 
   void take_state(Element& old) override {
@@ -185,16 +201,44 @@ class VLANSwitch final : public Element {
     return q.acl[d].run(p) == 0;
   }
 
-  void emit(uint32_t o, Packet* p) {
-    outs_[o].add(p);
-    if (outs_[o].full()) flush(o);
+  // Frames switched but not yet pushed on, with their ports, in order.
+  struct Emits {
+    uint32_t n = 0;
+    Packet* pkts[1024];
+    uint16_t port[1024];
+  };
+  static constexpr uint32_t kMaxEmit = 1024;
+  static constexpr int kMaxDepth = 8;
+  static inline thread_local int depth = 0;
+
+  static void emit(Emits& e, uint32_t o, Packet* p) {
+    e.pkts[e.n] = p;
+    e.port[e.n++] = uint16_t(o);
   }
-  void flush(uint32_t o) {
-    if (outs_[o].count) output_push(int(o), outs_[o]);
-    outs_[o].count = 0;
+  // One batch per port, in order of first appearance; frames in arrival order.
+  void flush(Emits& e) {
+    uint32_t done = 0;
+    for (uint32_t k = 0; k < e.n; k++) {
+      if (!e.pkts[k]) continue;
+      const uint16_t o = e.port[k];
+      Batch out;
+      for (uint32_t j = k; j < e.n; j++) {
+        if (!e.pkts[j] || e.port[j] != o) continue;
+        out.add(e.pkts[j]);
+        e.pkts[j] = nullptr;
+        done++;
+        if (out.full()) {
+          output_push(int(o), out);
+          out.count = 0;
+        }
+      }
+      if (out.count) output_push(int(o), out);
+      if (done == e.n) break;
+    }
+    e.n = 0;
   }
 
-  void mirror_copy(Packet* p) {
+  void mirror_copy(Packet* p, Emits& e) {
     Packet* c;
     if (pool().alloc(&c, 1) != 1) {
       count(c_pool_empty_);
@@ -202,10 +246,10 @@ class VLANSwitch final : public Element {
     }
     copy_packet(p, c);
     count(c_mirrored_);
-    emit(uint32_t(mirror_port_), c);
+    emit(e, uint32_t(mirror_port_), c);
   }
 
-  void switch_one(Packet* p, uint32_t in, uint64_t now, uint64_t timeout) {
+  void switch_one(Packet* p, uint32_t in, uint64_t now, uint64_t timeout, Emits& e) {
     const Port& q = ports_[in];
     if (q.mode == kMirror) return drop_one(p, c_mirror_port_);
     if (p->length() < 14) return drop_one(p, c_short_);
@@ -223,7 +267,7 @@ class VLANSwitch final : public Element {
     } else if (!q.allowed.test(vid) || int32_t(vid) == q.native) {
       return drop_one(p, c_vlan_);  // a VLAN the trunk does not carry (or its native one, tagged)
     }
-    if (q.mirror_in) mirror_copy(p);
+    if (q.mirror_in) mirror_copy(p, e);
     if (!acl_pass(p, in, 0)) return drop_one(p, c_acl_[0]);
     if (tagged) {
       std::memmove(d + 4, d, 12);
@@ -236,13 +280,13 @@ class VLANSwitch final : public Element {
     if (!(d[6] & 1)) learn(key_of(vid, d + 6), in, now, timeout);
     int64_t out = -1;
     if (!(d[0] & 1)) {
-      const Entry* e = table_.find(key_of(vid, d));
-      if (e && live(*e, now, timeout) && member(e->port, vid)) out = e->port;
+      const Entry* x = table_.find(key_of(vid, d));
+      if (x && live(*x, now, timeout) && member(x->port, vid)) out = x->port;
     }
     if (out == int64_t(in)) return drop_one(p, c_same_port_);
     if (out >= 0) {
       count(c_forwarded_);
-      return leave(p, uint32_t(out));
+      return leave(p, uint32_t(out), e);
     }
     members_.clear();
     for (uint32_t o = 0; o < ports_.size(); o++)
@@ -256,14 +300,14 @@ class VLANSwitch final : public Element {
         continue;
       }
       copy_packet(p, c);
-      leave(c, members_[k]);
+      leave(c, members_[k], e);
     }
-    leave(p, members_.back());
+    leave(p, members_.back(), e);
   }
 
   // The frame (untagged, its VLAN in the annotation) leaves by port o: tagged for a trunk's
   // non-native VLAN, through the out-ACL, copied to the mirror, then queued for o.
-  void leave(Packet* p, uint32_t o) {
+  void leave(Packet* p, uint32_t o, Emits& e) {
     const Port& q = ports_[o];
     const uint16_t tci = p->anno().vlan_tci;
     p->anno().vlan_tci = 0;
@@ -277,9 +321,12 @@ class VLANSwitch final : public Element {
       d[15] = uint8_t(tci);
     }
     if (!acl_pass(p, o, 1)) return drop_one(p, c_acl_[1]);
-    p->set_mac_header(p->data());
-    if (q.mirror_out) mirror_copy(p);
-    emit(o, p);
+    // Headers for what follows the port (a classifier), whatever they were on arrival.
+    uint8_t* f = p->data();
+    p->set_mac_header(f);
+    p->set_network_header(f + (f[12] == 0x81 && f[13] == 0x00 ? 18 : 14));
+    if (q.mirror_out) mirror_copy(p, e);
+    emit(e, o, p);
   }
 
   void drop_one(Packet* p, uint32_t c) {
@@ -466,10 +513,9 @@ class VLANSwitch final : public Element {
   HashTable<uint64_t, Entry, KeyHash> table_;
   uint64_t next_sweep_ = 0;
   SpinLock lock_;
-  std::vector<Batch> outs_;
   std::vector<uint32_t> members_;
   uint32_t c_forwarded_ = 0, c_flooded_ = 0, c_mirrored_ = 0, c_vlan_ = 0, c_acl_[2] = {0, 0}, c_same_port_ = 0, c_flood_none_ = 0,
-           c_mirror_port_ = 0, c_short_ = 0, c_headroom_ = 0, c_pool_empty_ = 0, c_table_full_ = 0;
+           c_mirror_port_ = 0, c_short_ = 0, c_headroom_ = 0, c_pool_empty_ = 0, c_table_full_ = 0, c_loop_ = 0;
 };
 
 PG_ELEMENT(VLANSwitch);

@@ -62,11 +62,16 @@ addresses learned on it; \`mirror\` reads or sets the mirror (\`3 0,1 both\` or 
 the ageing time. The ACLs change by reconfiguring the graph (their expressions are compiled in
 TypeScript); the learned addresses carry over a hot reconfiguration, as EtherSwitch's do.
 
-The switch handles one batch at a time under a spin lock (ports may be pushed from several workers),
-sending each port's frames as one batch in arrival order.`,
+A batch is switched under a spin lock (ports may be pushed from several workers), which is released
+before the frames go on, one batch per port in arrival order. So a port's output may lead back into the
+same port's input with no Queue between (a DHCPServer or a host's Tap on a port, as in
+configs/vswitch-host-only.ts): a frame never leaves by the port it came in on, so that cannot loop.
+A loop through two ports (a switching loop: the switch runs no spanning tree) is cut after 8 nested
+passes and counted in \`drops_loop\`.`,
   inputs: '-',
   outputs: '-',
   processing: 'h/h',
+  endsPushCycles: 'a frame never leaves by the port it came in on, so a port whose output leads back to its own input (a DHCP server, a host TAP) cannot loop; a loop through two ports is cut after 8 nested passes (drops_loop)',
   copiesPackets: 'it floods broadcast, multicast and unknown-destination frames to the other ports of their VLAN, and copies frames to the mirror port',
   config: Type.Object(
     {
@@ -100,6 +105,7 @@ sending each port's frames as one batch in arrival order.`,
     drops_flood_none: 'frames dropped because their VLAN has no other port to flood to',
     drops_mirror_port: 'frames dropped because they arrived on the mirror port',
     drops_short: 'frames dropped because they are shorter than an Ethernet header (14 bytes, 18 tagged)',
+    drops_loop: 'frames dropped because they came back into the switch through a loop of its ports more than 8 times',
     drops_no_headroom: 'frames dropped because there was no headroom to insert a trunk tag',
     drops_pool_empty: 'flood or mirror copies dropped (not made) because the packet pool was empty',
     table_full: 'source addresses not learned because the table was full',
