@@ -78,7 +78,7 @@ run past the end, no message type (option 53) or an unknown one.`,
     drops_malformed: 'DHCP requests dropped because they are malformed (see the documentation)',
     drops_pool_exhausted: 'DHCPDISCOVER messages dropped because no address was free',
     drops_ignored: 'messages dropped without an answer: a release or decline for an address the client does not hold, a reply type sent by a client',
-    drops_pool_empty: 'answers not sent because the packet pool was empty',
+    drops_pool_empty: 'answers dropped (not made) because the packet pool was empty',
   },
   handlers: {
     leases: { doc: 'the lease table, one line per address: IP MAC state seconds-left', read: true },
