@@ -801,6 +801,11 @@ const specs: Spec[] = [
     outLink: ETH,
     mustPass: [0, 1, 3],
     check: (port, p) => (p.length < 14 ? 'shorter than an Ethernet header' : port === 0 && p.readUInt16BE(12) === 0x8100 ? 'a tagged frame on an access port' : undefined),
+    balance: (t, c, ins, outs) => {
+      const arrived = c.forwarded + c.flooded + c.drops_vlan + c.drops_acl_in + c.drops_same_port + c.drops_flood_none + c.drops_mirror_port + c.drops_short + c.drops_loop;
+      t.equal(sum(ins), arrived, 'in = forwarded + flooded + dropped on arrival');
+      t.equal(outs[3], c.mirrored, 'the mirror port got the mirrored copies');
+    },
   },
   {
     name: 'DHCPServer',
@@ -810,6 +815,12 @@ const specs: Spec[] = [
     outLink: ETH,
     mustPass: [0],
     check: (_, p) => ipv4Problem(p, 14) ?? (!l4v4Ok(p.subarray(14), PROTO_UDP) ? 'wrong UDP checksum' : p.readUInt16BE(34) !== 67 ? 'not from port 67' : undefined),
+    balance: (t, c, ins, outs) => {
+      const handled = c.discovers + c.requests + c.informs + c.declines + c.releases + c.drops_ignored;
+      t.equal(sum(ins), handled + c.drops_not_dhcp + c.drops_malformed, 'in = messages handled + dropped');
+      t.equal(outs[0], c.offers + c.acks + c.naks, 'out = offers + acks + naks');
+      t.equal(c.offers, c.discovers - c.drops_pool_exhausted - c.drops_pool_empty, 'every discover offered unless the pool was exhausted');
+    },
   },
   // newer elements
   {
@@ -1013,7 +1024,7 @@ async function fuzzRun(t: Test, spec: Spec, files: string[]): Promise<boolean> {
     spec.balance(t, c, ins, outs);
     if (t.counts.fail > before) ok = false;
   }
-  if (!spec.balance || !['EtherSwitch', 'IPReassembler', 'IPFragmenter', 'IPFragmenter(Ethernet)', 'IPFragmenter(mtu 68)', 'ARPQuerier', 'IP6NDSolicitor', 'PaintTee'].includes(spec.name)) {
+  if (!spec.balance || !['EtherSwitch', 'VLANSwitch', 'DHCPServer', 'IPReassembler', 'IPFragmenter', 'IPFragmenter(Ethernet)', 'IPFragmenter(mtu 68)', 'ARPQuerier', 'IP6NDSolicitor', 'PaintTee'].includes(spec.name)) {
     const drops = total(c, defaultDrops);
     must(sum(ins) === sum(outs) + drops, `in (${sum(ins)}) = out (${sum(outs)}) + drops (${drops}) [${Object.entries(c).filter(([, v]) => v).map(([k, v]) => `${k}=${v}`).join(' ')}]`);
   }
