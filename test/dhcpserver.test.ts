@@ -210,3 +210,41 @@ t.test('DHCPServer: bad configs are refused naming the field', async (t) => {
   t.throws(() => build({ static: [{ mac: C1, ip: SERVER }] }), /server's own address/);
   t.throws(() => build({ leaseTime: 5 }), /leaseTime/);
 });
+
+t.test('DHCPServer: leases carry over a hot reconfiguration', async (t) => {
+  const inFile = tmpPath('dhcp-swap-in.pcap');
+  const outFile = tmpPath('dhcp-swap-out.pcap');
+  t.teardown(() => {
+    for (const f of [inFile, outFile]) rmSync(f, { force: true });
+  });
+  writePcap(inFile, [
+    { data: dhcpRequest({ type: DHCP.DISCOVER, chaddr: C1, xid: 1 }) },
+    { data: dhcpRequest({ type: DHCP.REQUEST, chaddr: C1, xid: 2, requested: '192.168.56.100', serverId: SERVER }) },
+    { data: dhcpRequest({ type: DHCP.DISCOVER, chaddr: C2, xid: 3 }) },
+  ]);
+  const plan = (over: Record<string, unknown>, active: boolean) =>
+    compile(
+      graph('dhcp-swap', () => {
+        FromPcap({ file: inFile, active }, 'src').to(DHCPServer({ ...config, ...over } as typeof config, 'dhcp')).to(ToPcap({ file: outFile }, 'out'));
+      }),
+    );
+  const rt = new Runtime({ threads: 1, poolBuffers: 256, virtualClockNs: T0 });
+  t.teardown(() => rt.close());
+  const g = rt.load(plan({}, true));
+  rt.start();
+  rt.setVirtualTime(T0);
+  const deadline = Date.now() + 5000;
+  while (g.counter('dhcp', 'offers') < 2n && Date.now() < deadline) await sleep(5);
+  await sleep(30);
+  const before = g.read('dhcp', 'leases');
+  t.equal(before, `192.168.56.50 ${C3} static -\n192.168.56.100 ${C1} bound 60\n192.168.56.101 ${C2} offered 30\n`);
+  // The new pool starts at .101: c1's lease at .100 is outside it and goes, c2's offer stays.
+  const g2 = g.replace(plan({ poolStart: '192.168.56.101', poolEnd: '192.168.56.110', dns: [] }, false));
+  t.equal(g2.read('dhcp', 'leases'), `192.168.56.50 ${C3} static -\n192.168.56.101 ${C2} offered 30\n`, 'the offer in the new pool carried over; the lease outside it did not');
+  const g3 = g2.replace(plan({ poolStart: '192.168.56.101', poolEnd: '192.168.56.110', static: [{ mac: C3, ip: '192.168.56.101' }] }, false));
+  t.equal(g3.read('dhcp', 'leases'), `192.168.56.101 ${C3} static -\n`, 'an address now statically bound is not carried over');
+  t.equal(g3.counter('dhcp', 'offers'), 2n, 'counters carry over');
+  rt.stop();
+  g3.remove();
+  t.equal(rt.poolStats().available, rt.poolStats().capacity, 'every buffer back in the pool');
+});

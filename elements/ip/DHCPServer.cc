@@ -91,6 +91,19 @@ class DHCPServer final : public Element {
     if (out.count) output_push(0, out);
   }
 
+  // Hot reconfiguration: leases and offers carry over (with their clients and expiry times)
+  // for addresses the new pool still holds that are not now the server's or a static binding's.
+  void take_state(Element& old) override {
+    auto& o = static_cast<DHCPServer&>(old);
+    for (uint32_t i = 0; i < o.leases_.size(); i++) {
+      const Lease& l = o.leases_[i];
+      const uint32_t ip = o.start_ + i;
+      if (!l.mac || !in_pool(ip) || reserved(ip)) continue;
+      assign(ip - start_, l.mac, l.state, l.expires);
+    }
+    clock_.store(o.clock_.load());
+  }
+
   void add_handlers(std::vector<Handler>& h) override { h.push_back({"leases", [this] { return leases_text(); }, nullptr}); }
 
  private:
