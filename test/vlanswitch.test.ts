@@ -219,3 +219,35 @@ t.test('bad graphs are refused before anything runs, naming the field', async (t
   t.throws(() => build({ ports: [{ vlan: 10, allowed: [10] }, {}] }), /ports\[0\] is an access port/);
   t.throws(() => build({ ports: [{ vlan: 5000 }, {}] }), /vlan/);
 });
+
+t.test('learned entries carry over a hot reconfiguration, except where the port no longer carries the VLAN', async (t) => {
+  const inFiles = [0, 1].map((i) => tmpPath(`vsw-swap-in${i}.pcap`));
+  t.teardown(() => {
+    for (const f of inFiles) rmSync(f, { force: true });
+  });
+  writePcap(inFiles[0], [{ data: frame(A, BCAST, 'a') }]);
+  writePcap(inFiles[1], [{ data: frame(B, BCAST, 'b') }]);
+  const plan = (ports: NonNullable<Parameters<typeof VLANSwitch>[0]>['ports'], active: boolean) =>
+    compile(
+      graph('vsw-swap', () => {
+        const sw = VLANSwitch({ ports }, 'sw');
+        inFiles.forEach((file, i) => {
+          FromPcap({ file, active }, `src${i}`).to(sw.in(i));
+          sw.out(i).to(ToPcap({ file: '/dev/null' }, `out${i}`));
+        });
+      }),
+    );
+  const rt = new Runtime({ threads: 1, poolBuffers: 256 });
+  t.teardown(() => rt.close());
+  const g = rt.load(plan([{ vlan: 5 }, { vlan: 5 }], true));
+  rt.start();
+  const deadline = Date.now() + 5000;
+  while (g.counter('sw', 'flooded') < 2n && Date.now() < deadline) await sleep(5);
+  await sleep(30);
+  t.same(g.read('sw', 'table').trim().split('\n').map((l) => l.split(' ').slice(0, 3).join(' ')), [`${A} 5 0`, `${B} 5 1`]);
+  const g2 = g.replace(plan([{ vlan: 6 }, { mode: 'trunk', allowed: [5] }], false));
+  t.same(g2.read('sw', 'table').trim().split('\n').map((l) => l.split(' ').slice(0, 3).join(' ')), [`${B} 5 1`], "B kept (its port is a trunk carrying VLAN 5); A dropped (its port is now VLAN 6)");
+  t.equal(g2.counter('sw', 'flooded'), 2n, 'counters carry over');
+  rt.stop();
+  g2.remove();
+});
