@@ -23,7 +23,7 @@
 
 #include "element.h"
 #include "filter_program.h"
-#include "hash_table.h"
+#include "mac_table.h"
 #include "spin_lock.h"
 
 namespace pg {
@@ -31,9 +31,6 @@ namespace pg {
 class VLANSwitch final : public Element {
  public:
   void configure(const Config& conf) override {
-    const double timeout = conf.number("timeout");
-    timeout_ns_.store(uint64_t(timeout * 1e9) ? uint64_t(timeout * 1e9) : 1);
-    capacity_ = uint32_t(conf.integer("capacity"));
     if (ninputs() != noutputs())
       throw ConfigError("a VLANSwitch port is an input and an output: " + std::to_string(ninputs()) + " input(s) but " +
                         std::to_string(noutputs()) + " output(s) are connected");
@@ -75,7 +72,7 @@ class VLANSwitch final : public Element {
         q.has_acl[d] = true;
       }
     }
-    table_.init(capacity_);
+    table_.init(uint32_t(conf.integer("capacity")), conf.number("timeout"));
     const json::Value& m = conf.checked("mirror");
     const json::Value* mp = m.find("port");
     const int32_t mport = mp ? int32_t(mp->as_number()) : -1;
@@ -121,7 +118,7 @@ class VLANSwitch final : public Element {
     for (uint32_t i = 0; i < b.count;) {
       {
         SpinLock::Guard lock(lock_);
-        const uint64_t timeout = timeout_ns_.load(std::memory_order_relaxed);
+        const uint64_t timeout = table_.timeout();
         for (; i < b.count && e.n + worst <= kMaxEmit; i++) switch_one(b.pkts[i], uint32_t(port), now, timeout, e);
       }
       flush(e);
@@ -131,27 +128,19 @@ class VLANSwitch final : public Element {
   }
 
   void take_state(Element& old) override {
-    auto& o = static_cast<VLANSwitch&>(old);
-    o.table_.for_each([&](uint64_t key, const Entry& e) {
-      if (e.port >= ports_.size() || !member(e.port, uint16_t(key >> 48))) return;
-      bool inserted;
-      Entry* mine = table_.find_or_insert(key, inserted);
-      if (mine) *mine = e;
-      else count(c_table_full_);
-    });
-    next_sweep_ = o.next_sweep_;
+    table_.take(
+        static_cast<VLANSwitch&>(old).table_,
+        [&](uint64_t key, const MacTable::Entry& e) { return e.port < ports_.size() && member(e.port, uint16_t(key >> 48)); },
+        [&] { count(c_table_full_); });
   }
 
   void add_handlers(std::vector<Handler>& h) override {
-    h.push_back({"table", [this] { return table_text(); }, nullptr});
+    h.push_back({"table", [this] { return table_.text(lock_, true); }, nullptr});
     h.push_back({"vlans", [this] { return ports_text(); }, nullptr});
     h.push_back({"port", nullptr, [this](const std::string& v) { set_port(v); }, true});
     h.push_back({"mirror", [this] { return mirror_text(); }, [this](const std::string& v) { parse_mirror(v); }, true});
-    h.push_back({"timeout", [this] { return format_number(double(timeout_ns_.load()) / 1e9); },
-                 [this](const std::string& v) {
-                   const uint64_t ns = uint64_t(parse_field_number(v, "timeout") * 1e9);
-                   timeout_ns_.store(ns ? ns : 1);
-                 }});
+    h.push_back({"timeout", [this] { return format_number(double(table_.timeout()) / 1e9); },
+                 [this](const std::string& v) { table_.set_timeout(parse_field_number(v, "timeout")); }});
   }
 
  private:
@@ -165,24 +154,12 @@ class VLANSwitch final : public Element {
     bool has_acl[2] = {false, false};
     bool mirror_in = false, mirror_out = false;
   };
-  struct Entry {
-    uint64_t seen = 0;
-    uint32_t port = 0;
-  };
-  struct KeyHash {
-    uint64_t operator()(uint64_t key) const { return key * 0x9e3779b97f4a7c15ull; }
-  };
 
   static void all_vlans(Port& q) {
     q.allowed.set();
     q.allowed.reset(0);
     q.allowed.reset(4095);
   }
-  static uint64_t key_of(uint16_t vid, const uint8_t* m) {
-    return uint64_t(vid) << 48 | uint64_t(m[0]) << 40 | uint64_t(m[1]) << 32 | uint64_t(m[2]) << 24 | uint64_t(m[3]) << 16 |
-           uint64_t(m[4]) << 8 | uint64_t(m[5]);
-  }
-  static bool live(const Entry& e, uint64_t now, uint64_t timeout) { return now - std::min(now, e.seen) <= timeout; }
 
   bool member(uint32_t o, uint16_t vid) const {
     const Port& q = ports_[o];
@@ -277,11 +254,11 @@ class VLANSwitch final : public Element {
     p->anno().vlan_tci = uint16_t((tci & 0xf000) | vid);
     p->anno().flags &= uint8_t(~kVlanPresent);
 
-    if (!(d[6] & 1)) learn(key_of(vid, d + 6), in, now, timeout);
+    if (!(d[6] & 1) && !table_.learn(MacTable::key(d + 6, vid), in, now, timeout)) count(c_table_full_);
     int64_t out = -1;
     if (!(d[0] & 1)) {
-      const Entry* x = table_.find(key_of(vid, d));
-      if (x && live(*x, now, timeout) && member(x->port, vid)) out = x->port;
+      const MacTable::Entry* x = table_.find(MacTable::key(d, vid), now, timeout);
+      if (x && member(x->port, vid)) out = x->port;
     }
     if (out == int64_t(in)) return drop_one(p, c_same_port_);
     if (out >= 0) {
@@ -334,22 +311,6 @@ class VLANSwitch final : public Element {
     pool().free(&p, 1);
   }
 
-  void learn(uint64_t key, uint32_t port, uint64_t now, uint64_t timeout) {
-    bool inserted;
-    Entry* e = table_.find_or_insert(key, inserted);
-    if (!e && now >= next_sweep_) {
-      next_sweep_ = now + 1000000000ull;
-      table_.sweep([&](uint64_t, const Entry& x) { return !live(x, now, timeout); });
-      e = table_.find_or_insert(key, inserted);
-    }
-    if (!e) {
-      count(c_table_full_);
-      return;
-    }
-    e->seen = now;
-    e->port = port;
-  }
-
   void set_mirror(int32_t port, const std::vector<uint32_t>& sources, const std::string& direction) {
     for (uint32_t i = 0; i < ports_.size(); i++) {
       ports_[i].mirror_in = ports_[i].mirror_out = false;
@@ -362,12 +323,9 @@ class VLANSwitch final : public Element {
       ports_[s].mirror_in = direction != "out";
       ports_[s].mirror_out = direction != "in";
     }
-    forget_port(uint32_t(port));
+    table_.forget_port(uint32_t(port));
   }
 
-  void forget_port(uint32_t port) {
-    table_.sweep([&](uint64_t, const Entry& e) { return e.port == port; });
-  }
 
   // 'N access VLAN' | 'N trunk VLANS|all [native V]'
   void set_port(const std::string& v) {
@@ -410,7 +368,7 @@ class VLANSwitch final : public Element {
     p.vlan = q.vlan;
     p.native = q.native;
     p.allowed = q.allowed;
-    forget_port(n);
+    table_.forget_port(n);
   }
 
   void parse_mirror(const std::string& v) {
@@ -475,43 +433,9 @@ class VLANSwitch final : public Element {
     return std::to_string(mirror_port_) + " " + (src.empty() ? "none" : src) + " " + dir + "\n";
   }
 
-  std::string table_text() {
-    struct Row {
-      uint64_t key, age;
-      uint32_t port;
-    };
-    std::vector<Row> rows;
-    {
-      SpinLock::Guard lock(lock_);
-      const uint64_t now = monotonic_ns();
-      const uint64_t timeout = timeout_ns_.load();
-      table_.for_each([&](uint64_t key, const Entry& e) {
-        if (live(e, now, timeout)) rows.push_back({key, now - std::min(now, e.seen), e.port});
-      });
-    }
-    // Sorted by address, then VLAN.
-    std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
-      const uint64_t ma = a.key & 0xffffffffffffull, mb = b.key & 0xffffffffffffull;
-      return ma != mb ? ma < mb : a.key < b.key;
-    });
-    std::string s;
-    char line[96];
-    for (const Row& r : rows) {
-      const uint64_t k = r.key;
-      std::snprintf(line, sizeof line, "%02x:%02x:%02x:%02x:%02x:%02x %u %u %.3f\n", unsigned(k >> 40 & 0xff), unsigned(k >> 32 & 0xff),
-                    unsigned(k >> 24 & 0xff), unsigned(k >> 16 & 0xff), unsigned(k >> 8 & 0xff), unsigned(k & 0xff), unsigned(k >> 48),
-                    r.port, double(r.age) / 1e9);
-      s += line;
-    }
-    return s;
-  }
-
-  std::atomic<uint64_t> timeout_ns_{300000000000ull};
-  uint32_t capacity_ = 4096;
   std::vector<Port> ports_;
   int32_t mirror_port_ = -1;
-  HashTable<uint64_t, Entry, KeyHash> table_;
-  uint64_t next_sweep_ = 0;
+  MacTable table_;
   SpinLock lock_;
   std::vector<uint32_t> members_;
   uint32_t c_forwarded_ = 0, c_flooded_ = 0, c_mirrored_ = 0, c_vlan_ = 0, c_acl_[2] = {0, 0}, c_same_port_ = 0, c_flood_none_ = 0,
