@@ -9,7 +9,8 @@ import t, { type Test } from 'tap';
 import { rmSync } from 'node:fs';
 import { graph, compile, Runtime, FromPcap, ToPcap, VLANSwitch } from 'pktgraph';
 import { tmpPath } from './lib/run.js';
-import { writePcap, readPcap } from './lib/pcap.js';
+import { writePcap } from './lib/pcap.js';
+import { pcapSwitch, type PcapSwitch } from './lib/pcapswitch.js';
 import { ether, ipv4, udp, tcp, icmp4, PROTO_UDP, PROTO_TCP, PROTO_ICMP, ETH_IPV4 } from './lib/packets.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -38,51 +39,17 @@ function ipFrame(src: string, dst: string, proto: number, vlan?: number): Buffer
   return ether({ src, dst, vlan, type: ETH_IPV4, minLength: 60, payload: ipv4({ src: '10.0.0.1', dst: '10.0.0.2', proto, payload }) });
 }
 
-interface Sw {
-  rt: Runtime;
-  g: ReturnType<Runtime['load']>;
-  play(i: number, n: number): Promise<void>;
-  finish(): Buffer[][];
-}
+interface Sw extends PcapSwitch {}
 
+/** The switch between pcap files; finish() also checks every buffer came back. */
 function makeSwitch(t: Test, name: string, config: Parameters<typeof VLANSwitch>[0], inputs: Buffer[][]): Sw {
-  const inFiles = inputs.map((frames, i) => {
-    const f = tmpPath(`${name}-in${i}.pcap`);
-    writePcap(f, frames.map((data) => ({ data })));
-    return f;
-  });
-  const outFiles = inputs.map((_, i) => tmpPath(`${name}-out${i}.pcap`));
-  t.teardown(() => {
-    for (const f of [...inFiles, ...outFiles]) rmSync(f, { force: true });
-  });
-  const rt = new Runtime({ threads: 1, poolBuffers: 2048 });
-  t.teardown(() => rt.close());
-  const g = rt.load(
-    compile(
-      graph(name, () => {
-        const sw = VLANSwitch(config, 'sw');
-        inFiles.forEach((file, i) => {
-          FromPcap({ file, active: false }, `src${i}`).to(sw.in(i));
-          sw.out(i).to(ToPcap({ file: outFiles[i] }, `out${i}`));
-        });
-      }),
-    ),
-  );
-  rt.start();
+  const s = pcapSwitch(t, name, inputs, () => VLANSwitch(config, 'sw'));
   return {
-    rt,
-    g,
-    async play(i, n) {
-      g.write(`src${i}`, 'active', 'true');
-      const deadline = Date.now() + 5000;
-      while (g.counter(`src${i}`, 'packets') < BigInt(n) && Date.now() < deadline) await sleep(5);
-      await sleep(30);
-    },
+    ...s,
     finish() {
-      rt.stop();
-      g.remove();
-      t.equal(rt.poolStats().available, rt.poolStats().capacity, 'every buffer (originals and copies) back in the pool');
-      return outFiles.map((f) => readPcap(f).packets.map((p) => p.data));
+      const out = s.finish();
+      t.equal(s.rt.poolStats().available, s.rt.poolStats().capacity, 'every buffer (originals and copies) back in the pool');
+      return out;
     },
   };
 }
