@@ -8,7 +8,7 @@
 // - bridged (configs/vswitch-bridged.ts): two VMs and a "LAN" namespace on one segment.
 // Each lab is destroyed to nothing. Needs root, network namespaces and udhcpc; skips with the
 // reason otherwise.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -69,17 +69,37 @@ async function until(what: () => boolean, ms = 15000): Promise<boolean> {
 const addrOf = (lab: Lab, host: string, ifname: string) =>
   /inet (\S+)\//.exec(spawnSync('ip', ['-n', lab.netns(host), '-4', 'addr', 'show', 'dev', ifname], { encoding: 'utf8' }).stdout)?.[1];
 
+/** A lab and a runtime, torn down even when the test fails; done() also checks the lab left
+ *  nothing behind. */
+function setup(t: Test, topology: Parameters<typeof createLab>[0], id: string) {
+  const lab = createLab(topology, { id });
+  const rt = new Runtime({ threads: 1, poolBuffers: 4096 });
+  const clients: ChildProcess[] = [];
+  let stopped = false;
+  const stop = () => {
+    if (stopped) return;
+    stopped = true;
+    for (const c of clients) c.kill('SIGKILL');
+    rt.close();
+    lab.destroy();
+  };
+  t.teardown(stop);
+  return {
+    lab,
+    rt,
+    clients,
+    done() {
+      stop();
+      t.same(labObjects(lab.prefix), { namespaces: [], interfaces: [] }, 'the lab left nothing behind');
+    },
+  };
+}
+
 function main() {
   t.test('host-only: DHCP leases to udhcpc, ping between VMs and to the host, renew, release', async (t) => {
-    const lab = createLab({ hosts: [{ name: 'vm1' }, { name: 'vm2' }, { name: 'host' }], links: [{ a: 'vm1', b: 'engine' }, { a: 'vm2', b: 'engine' }] }, { id: 'pgwho' });
+    const s = setup(t, { hosts: [{ name: 'vm1' }, { name: 'vm2' }, { name: 'host' }], links: [{ a: 'vm1', b: 'engine' }, { a: 'vm2', b: 'engine' }] }, 'pgwho');
+    const { lab, rt, clients } = s;
     const tap = `${lab.prefix}tap`;
-    const rt = new Runtime({ threads: 1, poolBuffers: 4096 });
-    const clients: ChildProcess[] = [];
-    t.teardown(() => {
-      for (const c of clients) c.kill('SIGKILL');
-      rt.close();
-      lab.destroy();
-    });
     const g = rt.load(compile(hostOnly, { params: { vm0: lab.link(0).b, vm1: lab.link(1).b, hostTap: tap, leaseTime: 600 } }));
     rt.start();
     // The host's side: the TAP into the 'host' namespace with the host's address.
@@ -123,27 +143,19 @@ function main() {
     t.equal(c.drops_malformed + c.drops_pool_exhausted + c.naks, 0n, 'no malformed requests, no exhaustion, no NAK');
     t.equal(g.counter('sw', 'drops_vlan') + g.counter('sw', 'drops_short'), 0n);
 
-    for (const ch of clients) ch.kill('SIGKILL');
-    rt.stop();
-    lab.destroy();
-    t.same(labObjects(lab.prefix), { namespaces: [], interfaces: [] }, 'the lab left nothing behind');
+    s.done();
   });
 
   t.test('NAT: a VM gets an address and a route by DHCP and reaches the outside through IPRewriter', async (t) => {
-    const lab = createLab(
+    const s = setup(
+      t,
       {
         hosts: [{ name: 'vm1' }, { name: 'vm2' }, { name: 'wan' }],
         links: [{ a: 'vm1', b: 'engine' }, { a: 'vm2', b: 'engine' }, { a: 'wan', b: 'engine', aAddresses: ['198.18.2.2/24'] }],
       },
-      { id: 'pgwnat' },
+      'pgwnat',
     );
-    const rt = new Runtime({ threads: 1, poolBuffers: 4096 });
-    const clients: ChildProcess[] = [];
-    t.teardown(() => {
-      for (const c of clients) c.kill('SIGKILL');
-      rt.close();
-      lab.destroy();
-    });
+    const { lab, rt, clients } = s;
     const g = rt.load(compile(natMode, { params: { vm0: lab.link(0).b, vm1: lab.link(1).b, outDev: lab.link(2).b } }));
     rt.start();
     const c1 = dhcpClient(lab, 'vm1', lab.link(0).a, true);
@@ -153,13 +165,12 @@ function main() {
     const p = await ping(lab, 'vm1', '198.18.2.2');
     t.equal(p.code, 0, `vm1 pings the outside through NAT: ${pingSummary(p)}`);
     t.match(g.read('nat', 'table'), /198\.18\.2\.254/, 'the NAT table maps vm1 to the uplink address');
-    rt.stop();
-    lab.destroy();
-    t.same(labObjects(lab.prefix), { namespaces: [], interfaces: [] }, 'the lab left nothing behind');
+    s.done();
   });
 
   t.test('bridged: two VMs and the LAN on one segment', async (t) => {
-    const lab = createLab(
+    const s = setup(
+      t,
       {
         hosts: [{ name: 'vm1' }, { name: 'vm2' }, { name: 'lan' }],
         links: [
@@ -168,13 +179,9 @@ function main() {
           { a: 'lan', b: 'engine', aAddresses: ['198.18.0.3/24'] },
         ],
       },
-      { id: 'pgwbr' },
+      'pgwbr',
     );
-    const rt = new Runtime({ threads: 1, poolBuffers: 4096 });
-    t.teardown(() => {
-      rt.close();
-      lab.destroy();
-    });
+    const { lab, rt } = s;
     const g = rt.load(compile(bridged, { params: { vm0: lab.link(0).b, vm1: lab.link(1).b, uplink: lab.link(2).b } }));
     rt.start();
     for (const [h, dst] of [
@@ -187,9 +194,7 @@ function main() {
     }
     const table = g.read('sw', 'table');
     t.equal(table.trim().split('\n').length, 3, `the switch learned the three hosts in VLAN 1:\n${table}`);
-    rt.stop();
-    lab.destroy();
-    t.same(labObjects(lab.prefix), { namespaces: [], interfaces: [] }, 'the lab left nothing behind');
+    s.done();
   });
 }
 
