@@ -69,6 +69,7 @@ export { VXLANDecap } from './ip/VXLANDecap.js';
 export { IPClassifier } from './ip/IPClassifier.js';
 export { IPFilter } from './ip/IPFilter.js';
 export { IPRewriter } from './ip/IPRewriter.js';
+export { DHCPServer } from './ip/DHCPServer.js';
 export { IPGWOptions } from './ip/IPGWOptions.js';
 export { FixIPSrc } from './ip/FixIPSrc.js';
 export { CheckICMPHeader } from './ip/CheckICMPHeader.js';
@@ -107,6 +108,7 @@ export { DropBroadcasts } from './ethernet/DropBroadcasts.js';
 export { SetVLANAnno } from './ethernet/SetVLANAnno.js';
 export { EtherVLANEncap } from './ethernet/EtherVLANEncap.js';
 export { VLANClassifier } from './ethernet/VLANClassifier.js';
+export { VLANSwitch } from './ethernet/VLANSwitch.js';
 
 // link
 export { LinkEmulator } from './link/LinkEmulator.js';

@@ -72,12 +72,14 @@ const minimal: Record<string, Record<string, unknown>> = {
   Truncate: { length: 60 },
   UDPIPEncap: { src: '198.18.0.1', sport: 1, dst: '198.18.0.2', dport: 2 },
   VLANClassifier: { vlans: [10] },
+  VLANSwitch: { ports: [{ vlan: 10 }, { mode: 'trunk' }] },
+  DHCPServer: { address: '198.18.0.1/24', mac: '02:00:00:00:00:01', poolStart: '198.18.0.100', poolEnd: '198.18.0.199' },
   VXLANDecap: { vni: 1 },
   RED: { minThresh: 5, maxThresh: 15, maxP: 0.1 },
   VXLANEncap: { src: '198.18.0.1', dst: '198.18.0.2', vni: 1 },
   VRRP: { vrid: 7, address: '198.18.0.2', addresses: ['198.18.0.1'] },
 };
-const portCounts: Record<string, [number, number]> = { EtherSwitch: [2, 2], PaintTee: [1, 2], VLANClassifier: [1, 2] };
+const portCounts: Record<string, [number, number]> = { EtherSwitch: [2, 2], VLANSwitch: [2, 2], PaintTee: [1, 2], VLANClassifier: [1, 2] };
 // They open network devices when loaded (root, CAP_NET_RAW, /dev/net/tun): their counters are
 // checked in their source below, and they load in test/device.test.ts and test/tap.test.ts.
 // (The source check reads only the element's .cc: shared headers such as filter_program.h

@@ -5,9 +5,10 @@
 // port check, and that every buffer returns to the pool. Needs no root.
 import t, { type Test } from 'tap';
 import { rmSync } from 'node:fs';
-import { graph, compile, Runtime, FromPcap, ToPcap, EtherSwitch, Counter, Discard, type RunningGraph } from 'pktgraph';
+import { graph, compile, FromPcap, ToPcap, EtherSwitch, Counter, Discard } from 'pktgraph';
 import { tmpPath, runGraph } from './lib/run.js';
 import { writePcap, readPcap } from './lib/pcap.js';
+import { pcapSwitch, type PcapSwitch } from './lib/pcapswitch.js';
 import { ether, ETH_ARP } from './lib/packets.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -25,57 +26,15 @@ function frame(src: string, dst: string, label: string): Buffer {
 }
 const labelOf = (b: Buffer) => b.subarray(14).toString().replace(/\.+$/, '');
 
-interface Switch3 {
-  rt: Runtime;
-  g: RunningGraph;
-  outFiles: string[];
-  /** Switch input i's source on; resolve once its n frames went through. */
-  play(i: number, n: number): Promise<void>;
+interface Switch3 extends Omit<PcapSwitch, 'finish'> {
   /** Remove the graph and read the labels each output received. */
   finish(): string[][];
 }
 
 /** A 3-port switch whose input i plays files[i] when switched on. */
 function switch3(t: Test, name: string, inputs: Buffer[][], config: { timeout?: number; capacity?: number } = {}): Switch3 {
-  const inFiles = inputs.map((frames, i) => {
-    const f = tmpPath(`${name}-in${i}.pcap`);
-    writePcap(f, frames.map((data) => ({ data })));
-    return f;
-  });
-  const outFiles = inputs.map((_, i) => tmpPath(`${name}-out${i}.pcap`));
-  t.teardown(() => {
-    for (const f of [...inFiles, ...outFiles]) rmSync(f, { force: true });
-  });
-  const rt = new Runtime({ threads: 1, poolBuffers: 2048 });
-  t.teardown(() => rt.close());
-  const g = rt.load(
-    compile(
-      graph(name, () => {
-        const sw = EtherSwitch(config, 'sw');
-        inFiles.forEach((file, i) => {
-          FromPcap({ file, active: false }, `src${i}`).to(sw.in(i));
-          sw.out(i).to(ToPcap({ file: outFiles[i] }, `out${i}`));
-        });
-      }),
-    ),
-  );
-  rt.start();
-  return {
-    rt,
-    g,
-    outFiles,
-    async play(i, n) {
-      g.write(`src${i}`, 'active', 'true');
-      const deadline = Date.now() + 5000;
-      while (g.counter(`src${i}`, 'packets') < BigInt(n) && Date.now() < deadline) await sleep(5);
-      await sleep(30); // the rest of the worker's round
-    },
-    finish() {
-      rt.stop();
-      g.remove();
-      return outFiles.map((f) => readPcap(f).packets.map((p) => labelOf(p.data)));
-    },
-  };
+  const s = pcapSwitch(t, name, inputs, () => EtherSwitch(config, 'sw'));
+  return { ...s, finish: () => s.finish().map((frames) => frames.map(labelOf)) };
 }
 
 t.test('learning, flooding, unicast to the learned port, same-port drops', async (t) => {

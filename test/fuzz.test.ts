@@ -21,6 +21,7 @@ import { rmSync } from 'node:fs';
 import * as pg from 'pktgraph';
 import { graph, compile, FromPcap, ToPcap, Counter, Strip, MarkIPHeader, type ElementNode } from 'pktgraph';
 import { runCompiled, tmpPath } from './lib/run.js';
+import { dhcpRequest } from './lib/dhcp.js';
 import { writePcap, readPcap, LINKTYPE_RAW, LINKTYPE_ETHERNET } from './lib/pcap.js';
 import { ether, ipv4, ipv6, udp, icmp4, checksum16, pseudoHeaderSum, mac, ETH_ARP, ETH_IPV4, ETH_IPV6, PROTO_UDP, PROTO_TCP, PROTO_ICMPV6 } from './lib/packets.js';
 import {
@@ -187,6 +188,19 @@ function vxlanPacket(r: Rng): Buffer {
   const src = '198.18.0.1';
   const dst = '198.18.0.2';
   return ipv4({ src, dst, proto: PROTO_UDP, payload: udp({ sport: 50000, dport: 4789, payload, ...(r.chance(0.5) ? { src, dst } : {}) }) });
+}
+/** A client's DHCP message (DISCOVER, REQUEST, DECLINE, RELEASE, INFORM) as IPv4, for DHCPServer. */
+function dhcpIpv4(r: Rng): Buffer {
+  const f = dhcpRequest({
+    type: r.pick([1, 1, 3, 3, 4, 7, 8]),
+    chaddr: r.pick(MACS.slice(0, 3)),
+    xid: r.u32(),
+    ...(r.chance(0.5) ? { requested: `192.0.2.${100 + r.int(5)}` } : {}),
+    ...(r.chance(0.5) ? { serverId: r.pick(['192.0.2.1', '192.0.2.9']) } : {}),
+    ...(r.chance(0.3) ? { ciaddr: `192.0.2.${100 + r.int(5)}` } : {}),
+    broadcast: r.chance(0.5),
+  });
+  return f.subarray(14);
 }
 /** IPv4 with options of every kind, for IPGWOptions. */
 function optionsIpv4(r: Rng): Buffer {
@@ -772,6 +786,42 @@ const specs: Spec[] = [
       t.equal(sum(outs), c.forwarded + c.flooded * 2 - c.drops_pool_empty, 'out = forwarded + 2 copies per flooded frame');
     },
   },
+  {
+    name: 'VLANSwitch',
+    element: (n) =>
+      pg.VLANSwitch(
+        {
+          ports: [{}, { mode: 'trunk', allowed: [1, 10, 20], nativeVlan: 1, aclIn: ['deny udp port 53', 'allow all'] }, { vlan: 10, aclOut: ['deny tcp port 80', 'allow all'] }, {}],
+          mirror: { port: 3, sources: [0, 1], direction: 'both' },
+        },
+        n,
+      ),
+    inputs: [[etherFeed()], [etherFeed()], [etherFeed()], [etherFeed()]],
+    outputs: 4,
+    outLink: ETH,
+    mustPass: [0, 1, 3],
+    check: (port, p) => (p.length < 14 ? 'shorter than an Ethernet header' : port === 0 && p.readUInt16BE(12) === 0x8100 ? 'a tagged frame on an access port' : undefined),
+    balance: (t, c, ins, outs) => {
+      const arrived = c.forwarded + c.flooded + c.drops_vlan + c.drops_acl_in + c.drops_same_port + c.drops_flood_none + c.drops_mirror_port + c.drops_short + c.drops_loop;
+      t.equal(sum(ins), arrived, 'in = forwarded + flooded + dropped on arrival');
+      t.equal(outs[3], c.mirrored, 'the mirror port got the mirrored copies');
+    },
+  },
+  {
+    name: 'DHCPServer',
+    element: (n) => pg.DHCPServer({ address: '192.0.2.1/24', mac: '02:00:00:00:00:fe', poolStart: '192.0.2.100', poolEnd: '192.0.2.103', router: '192.0.2.1', dns: ['192.0.2.53'], static: [{ mac: MACS[2], ip: '192.0.2.50' }] }, n),
+    inputs: [[{ link: 'ether', gen: eth(4, dhcpIpv4) }, etherFeed(['ipv4'])]],
+    outputs: 1,
+    outLink: ETH,
+    mustPass: [0],
+    check: (_, p) => ipv4Problem(p, 14) ?? (!l4v4Ok(p.subarray(14), PROTO_UDP) ? 'wrong UDP checksum' : p.readUInt16BE(34) !== 67 ? 'not from port 67' : undefined),
+    balance: (t, c, ins, outs) => {
+      const handled = c.discovers + c.requests + c.informs + c.declines + c.releases + c.drops_ignored;
+      t.equal(sum(ins), handled + c.drops_not_dhcp + c.drops_malformed, 'in = messages handled + dropped');
+      t.equal(outs[0], c.offers + c.acks + c.naks, 'out = offers + acks + naks');
+      t.equal(c.offers, c.discovers - c.drops_pool_exhausted - c.drops_pool_empty, 'every discover offered unless the pool was exhausted');
+    },
+  },
   // newer elements
   {
     name: 'IPGWOptions',
@@ -974,7 +1024,7 @@ async function fuzzRun(t: Test, spec: Spec, files: string[]): Promise<boolean> {
     spec.balance(t, c, ins, outs);
     if (t.counts.fail > before) ok = false;
   }
-  if (!spec.balance || !['EtherSwitch', 'IPReassembler', 'IPFragmenter', 'IPFragmenter(Ethernet)', 'IPFragmenter(mtu 68)', 'ARPQuerier', 'IP6NDSolicitor', 'PaintTee'].includes(spec.name)) {
+  if (!spec.balance || !['EtherSwitch', 'VLANSwitch', 'DHCPServer', 'IPReassembler', 'IPFragmenter', 'IPFragmenter(Ethernet)', 'IPFragmenter(mtu 68)', 'ARPQuerier', 'IP6NDSolicitor', 'PaintTee'].includes(spec.name)) {
     const drops = total(c, defaultDrops);
     must(sum(ins) === sum(outs) + drops, `in (${sum(ins)}) = out (${sum(outs)}) + drops (${drops}) [${Object.entries(c).filter(([, v]) => v).map(([k, v]) => `${k}=${v}`).join(' ')}]`);
   }

@@ -1,6 +1,6 @@
 // The engine suite: packets generated in memory, moved through small graphs, counted.
 // No devices; what it measures is the engine's own per-packet cost.
-import { graph, compile, runPlan, InfiniteSource, Discard, Counter, Classifier, Strip, type GraphDefinition } from 'pktgraph';
+import { graph, compile, runPlan, InfiniteSource, Discard, Counter, Classifier, Strip, Idle, EtherSwitch, VLANSwitch, type GraphDefinition } from 'pktgraph';
 import { stats, spreadWarning, gbitPerSecond, cpuShare, cpuShareWarning, type CaseResult } from '../lib.js';
 import type { Suite } from '../harness.js';
 
@@ -37,11 +37,28 @@ function classifierPipeline(i: number) {
   c.out(3).to(Discard({}, `other${i}`));
 }
 
+// A two-port switch: frames from port 0 to an unknown destination leave by port 1 (a flood to
+// one port: no copies), so this is the switch's per-frame lookup, learning and split.
+// VLANSwitch: port 0 a trunk, the frames tagged VLAN 10; port 1 an access port of VLAN 10, so
+// each frame is also untagged on the way.
+const VLAN10_UDP_68 = IPV4_UDP_64.slice(0, 24) + '8100000a' + IPV4_UDP_64.slice(24);
+function switchPipeline(vlan: boolean) {
+  return (i: number) => {
+    const sw = vlan ? VLANSwitch({ ports: [{ mode: 'trunk', allowed: [10] }, { vlan: 10 }] }, `sw${i}`) : EtherSwitch({}, `sw${i}`);
+    InfiniteSource({ data: vlan ? VLAN10_UDP_68 : IPV4_UDP_64, burst: 64 }, { name: `src${i}`, thread: i }).to(sw.in(0));
+    Idle({}, `idle${i}`).to(sw.in(1));
+    sw.out(0).to(Discard({}, `back${i}`));
+    sw.out(1).to(Discard({}, `sink${i}`));
+  };
+}
+
 export const engineCases: EngineCase[] = [
   { name: 'generator -> Discard', description: 'InfiniteSource (64 B frames, burst 64) straight into Discard.', threads: 1, frameBytes: 64, build: pipelines(1, discardPipeline), target: { mpps: 40, note: '>= 40 Mpps (Click ~15)' } },
   { name: 'generator -> Discard', description: 'Two independent pipelines, one per worker.', threads: 2, frameBytes: 64, build: pipelines(2, discardPipeline), target: { note: '>= 1.8x one thread' } },
   { name: 'generator -> Classifier -> Strip -> Counter -> Discard', description: 'Classifier with four patterns (ARP query, ARP reply, IPv4, other); IPv4 frames go on through Strip(14) and Counter.', threads: 1, frameBytes: 64, build: pipelines(1, classifierPipeline), target: { mpps: 25, note: '>= 25 Mpps' } },
   { name: 'generator -> Classifier -> Strip -> Counter -> Discard', description: 'Two independent pipelines, one per worker.', threads: 2, frameBytes: 64, build: pipelines(2, classifierPipeline), target: { note: '>= 1.8x one thread' } },
+  { name: 'generator -> EtherSwitch (2 ports) -> Discard', description: 'A learning bridge: each frame learned, looked up and sent to the other port.', threads: 1, frameBytes: 64, build: pipelines(1, switchPipeline(false)) },
+  { name: 'generator -> VLANSwitch (trunk -> access) -> Discard', description: 'The VLAN-aware switch: each frame tagged VLAN 10 on a trunk, learned and looked up in its VLAN, untagged for the access port.', threads: 1, frameBytes: 68, build: pipelines(1, switchPipeline(true)) },
 ];
 
 export const engineSuite: Suite = {

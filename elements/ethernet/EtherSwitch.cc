@@ -1,9 +1,6 @@
 // EtherSwitch: a learning Ethernet bridge. Documentation: EtherSwitch.ts.
 //
-// The MAC table is a HashTable (native/hash_table.h) of `capacity` entries. An expired
-// entry stays until its address is learned again (updated in place) or a sweep erases it:
-// when the table is full and a new address needs room, every expired entry is erased, at
-// most once a second (a full table of live entries must not cost a sweep per frame).
+// The MAC table is elements/lib/mac_table.h (shared with VLANSwitch).
 //
 // Ports may be pushed from several workers, so learning and lookups for one batch run
 // under a spin lock (taken once per batch, held for the classification only); the `table`
@@ -19,7 +16,7 @@
 
 #include "batch_split.h"
 #include "element.h"
-#include "hash_table.h"
+#include "mac_table.h"
 #include "spin_lock.h"
 
 namespace pg {
@@ -27,9 +24,6 @@ namespace pg {
 class EtherSwitch final : public Element {
  public:
   void configure(const Config& conf) override {
-    const double timeout = conf.number("timeout");
-    timeout_ns_.store(uint64_t(timeout * 1e9) ? uint64_t(timeout * 1e9) : 1);
-    capacity_ = uint32_t(conf.integer("capacity"));
     if (ninputs() != noutputs())
       throw ConfigError("an EtherSwitch port is an input and an output: " + std::to_string(ninputs()) + " input(s) but " +
                         std::to_string(noutputs()) + " output(s) are connected");
@@ -40,7 +34,7 @@ class EtherSwitch final : public Element {
     c_short_ = counter("drops_short");
     c_pool_empty_ = counter("drops_pool_empty");
     c_table_full_ = counter("table_full");
-    table_.init(capacity_);
+    table_.init(uint32_t(conf.integer("capacity")), conf.number("timeout"));
   }
 
   void push(int port, Batch& b) override {
@@ -54,7 +48,7 @@ class EtherSwitch final : public Element {
     uint32_t kept = 0, ngone = 0, nshort = 0, nsame = 0, nflood = 0, nfull = 0;
     {
       SpinLock::Guard lock(lock_);
-      const uint64_t timeout = timeout_ns_.load(std::memory_order_relaxed);
+      const uint64_t timeout = table_.timeout();
       for (uint32_t i = 0; i < n; i++) {
         Packet* p = b.pkts[i];
         if (p->length() < 14) {
@@ -63,11 +57,10 @@ class EtherSwitch final : public Element {
           continue;
         }
         const uint8_t* d = p->data();
-        if (!(d[6] & 1) && !learn(mac_key(d + 6), in, now, timeout)) nfull++;
+        if (!(d[6] & 1) && !table_.learn(MacTable::key(d + 6), in, now, timeout)) nfull++;
         uint32_t o = kFlood;
         if (!(d[0] & 1)) {
-          const Entry* e = table_.find(mac_key(d));
-          if (e && live(*e, now, timeout)) o = e->port;
+          if (const MacTable::Entry* e = table_.find(MacTable::key(d), now, timeout)) o = e->port;
         }
         if (o == in) {
           gone[ngone++] = p;
@@ -128,94 +121,21 @@ class EtherSwitch final : public Element {
   // Hot reconfiguration: the learned addresses carry over with their ages, except those on a
   // port this switch no longer has (and any a smaller table cannot hold, counted table_full).
   void take_state(Element& old) override {
-    auto& o = static_cast<EtherSwitch&>(old);
-    o.table_.for_each([&](uint64_t key, const Entry& e) {
-      if (e.port >= uint32_t(noutputs())) return;
-      bool inserted;
-      Entry* mine = table_.find_or_insert(key, inserted);
-      if (mine) *mine = e;
-      else count(c_table_full_);
-    });
-    next_sweep_ = o.next_sweep_;
+    table_.take(
+        static_cast<EtherSwitch&>(old).table_, [&](uint64_t, const MacTable::Entry& e) { return e.port < uint32_t(noutputs()); },
+        [&] { count(c_table_full_); });
   }
 
   void add_handlers(std::vector<Handler>& h) override {
-    h.push_back({"table", [this] { return table_text(); }, nullptr});
-    h.push_back({"timeout", [this] { return format_number(double(timeout_ns_.load()) / 1e9); },
-                 [this](const std::string& v) {
-                   const double s = parse_field_number(v, "timeout");
-                   const uint64_t ns = uint64_t(s * 1e9);
-                   timeout_ns_.store(ns ? ns : 1);
-                 }});
+    h.push_back({"table", [this] { return table_.text(lock_, false); }, nullptr});
+    h.push_back({"timeout", [this] { return format_number(double(table_.timeout()) / 1e9); },
+                 [this](const std::string& v) { table_.set_timeout(parse_field_number(v, "timeout")); }});
   }
 
  private:
   static constexpr uint32_t kFlood = 0xffffffffu;
 
-  struct Entry {
-    uint64_t seen = 0;  // monotonic ns of the last frame from the address
-    uint32_t port = 0;
-  };
-
-  // A MAC address as a number, the table's key.
-  static uint64_t mac_key(const uint8_t* m) {
-    return uint64_t(m[0]) << 40 | uint64_t(m[1]) << 32 | uint64_t(m[2]) << 24 | uint64_t(m[3]) << 16 |
-           uint64_t(m[4]) << 8 | uint64_t(m[5]);
-  }
-  // One multiply, as this table always hashed: the home takes the product's bits from 32 up,
-  // which every address byte but the top bits of the first reaches. HashTable's default hash
-  // (a shift and xor more) measured 0.5-0.7 ns more CPU a frame on the switch's unicast path.
-  struct MacHash {
-    uint64_t operator()(uint64_t key) const { return key * 0x9e3779b97f4a7c15ull; }
-  };
-  static bool live(const Entry& e, uint64_t now, uint64_t timeout) { return now - std::min(now, e.seen) <= timeout; }
-
-  // Learn key on port; false when a new address found no room.
-  bool learn(uint64_t key, uint32_t port, uint64_t now, uint64_t timeout) {
-    bool inserted;
-    Entry* e = table_.find_or_insert(key, inserted);
-    if (!e && now >= next_sweep_) {
-      next_sweep_ = now + 1000000000ull;
-      table_.sweep([&](uint64_t, const Entry& x) { return !live(x, now, timeout); });
-      e = table_.find_or_insert(key, inserted);
-    }
-    if (!e) return false;
-    e->seen = now;
-    e->port = port;
-    return true;
-  }
-
-  std::string table_text() {
-    struct Row {
-      uint64_t key, age;
-      uint32_t port;
-    };
-    std::vector<Row> rows;
-    {
-      SpinLock::Guard lock(lock_);
-      const uint64_t now = monotonic_ns();
-      const uint64_t timeout = timeout_ns_.load();
-      table_.for_each([&](uint64_t key, const Entry& e) {
-        if (live(e, now, timeout)) rows.push_back({key, now - std::min(now, e.seen), e.port});
-      });
-    }
-    std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.key < b.key; });
-    std::string s;
-    char line[80];
-    for (const Row& r : rows) {
-      const uint64_t k = r.key;
-      std::snprintf(line, sizeof line, "%02x:%02x:%02x:%02x:%02x:%02x %u %.3f\n", unsigned(k >> 40 & 0xff), unsigned(k >> 32 & 0xff),
-                    unsigned(k >> 24 & 0xff), unsigned(k >> 16 & 0xff), unsigned(k >> 8 & 0xff), unsigned(k & 0xff), r.port,
-                    double(r.age) / 1e9);
-      s += line;
-    }
-    return s;
-  }
-
-  std::atomic<uint64_t> timeout_ns_{300000000000ull};
-  uint32_t capacity_ = 4096;
-  HashTable<uint64_t, Entry, MacHash> table_;
-  uint64_t next_sweep_ = 0;
+  MacTable table_;
   SpinLock lock_;
   uint32_t c_forwarded_ = 0, c_flooded_ = 0, c_same_port_ = 0, c_short_ = 0, c_pool_empty_ = 0, c_table_full_ = 0;
 };
