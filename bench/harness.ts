@@ -87,7 +87,7 @@ options:
   --click PATH      interfaces: Click's userlevel driver (default: click on PATH)
   --no-latency      interfaces: skip the latency measurement
   --cases LIST      interfaces: only these cases (bridge, router, scaling); traffic: only these
-                    phases (accuracy, convergence, cost, lab)
+                    phases (accuracy, convergence, cost, lab); vrouters: cost, swap, save
   --generator engine  interfaces: the engine's own generator instead of trafgen
   --generator trafgen traffic: trafgen instead of the engine's generator (lab part)
   --only A,B        traffic: only the cases naming one of these (element names: HTBSched,Policer)
@@ -100,12 +100,13 @@ options:
   --swaps N / --settle MS / --rate PPS   vrouters: reconfiguration under load (20 / 200 / 500000)
   --burst N         vrouters: each router's generator burst, packets a task run (default 32)
   --big-burst N     vrouters: the burst of the side-by-side 1 and most routers cases (default 256)
+  --save-runs N     vrouters: saves and restores of the router with the full table (default 7; --quick 3)
   --report          run nothing: regenerate RESULTS.md and the plots from bench/results/
   --out DIR         write DIR/results/*.json, DIR/RESULTS.md and DIR/plots/ instead (trial runs
                     that should not become the published results)
 Writes bench/results/<date>-<suite>.json, bench/RESULTS.md and bench/plots/*.svg.`;
 
-const valued = new Set(['only', 'out', 'runs', 'seconds', 'warmup', 'sizes', 'trial', 'confirm', 'click', 'line-rate', 'cases', 'generator', 'ring', 'tpacket', 'routes', 'routes6', 'lookups', 'counts', 'create-budget', 'swaps', 'settle', 'rate', 'burst', 'big-burst']);
+const valued = new Set(['only', 'out', 'runs', 'seconds', 'warmup', 'sizes', 'trial', 'confirm', 'click', 'line-rate', 'cases', 'generator', 'ring', 'tpacket', 'routes', 'routes6', 'lookups', 'counts', 'create-budget', 'swaps', 'settle', 'rate', 'burst', 'big-burst', 'save-runs']);
 
 export class UsageError extends Error {}
 

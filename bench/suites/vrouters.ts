@@ -18,13 +18,23 @@
 //   capacity and Unqueue burst) every --settle ms: packets lost once drained (generated -
 //   delivered - counted drops, exactly), and the swap (workers off the graph, from taking the
 //   old graph off the task lists to publishing the new one: the forwarding gap's upper bound to
-//   within one worker round), beside the largest queue delay in windows with and without a swap.
+//   within one worker round), beside the largest queue delay in windows with and without a swap;
+// - save and restore of one router with the full IPv4 table (bench/graphs/vrouter-full.ts over
+//   ../shared/data/fib/ipv4-full-902k.txt.gz as router.ts prepares it, or --routes FILE):
+//   vr.save of the running router to a file, vr.restore of that file under another name,
+//   started (--save-runs times, each restored router checked to hold every route, then
+//   deleted); beside them, creating the same router from its route file.
+import { rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { graph, compile, Runtime, InfiniteSource, TimestampStamp, Counter, Queue, Unqueue, LatencyMeter, Discard, VirtualRouters, type RunningGraph } from 'pktgraph';
 import { stats, spreadWarning, type CaseResult } from '../lib.js';
 import type { Suite, SuiteContext } from '../harness.js';
+import { prepareTable } from './router.js';
 
 const GRAPH = fileURLToPath(new URL('../graphs/vrouter.ts', import.meta.url));
+const FULL_GRAPH = fileURLToPath(new URL('../graphs/vrouter-full.ts', import.meta.url));
 const ROUTES = 1000;
 const MB = 1e6;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -140,6 +150,45 @@ async function measureSwaps(swaps: number, rate: number, settle: number) {
   return { sent, delivered, drops, lost: sent - delivered - drops, swapNs: withSwap.map((w) => w.swapNs!), delaySwapNs: withSwap.map((w) => w.maxDelayNs), delayQuietNs: quiet.map((w) => w.maxDelayNs) };
 }
 
+/** Save and restore one running router with the full table through the operations layer, `runs` times. */
+async function measureSaveRestore(ctx: SuiteContext, runs: number) {
+  const table = prepareTable(ctx.options);
+  const file = join(tmpdir(), `pktgraph-bench-vr-${process.pid}.pgvr`);
+  const runtime = new Runtime({ threads: 1, poolBuffers: 8192 });
+  const vr = new VirtualRouters(runtime);
+  runtime.start();
+  try {
+    let t = performance.now();
+    await vr.perform('vr.create', { name: 'full', source: { file: FULL_GRAPH, params: { table: table.gatewayFile } }, start: true });
+    const createMs = performance.now() - t;
+    const routes = Number(runtime.graph('full').read('rt', 'count'));
+    const saveMs: number[] = [];
+    const restoreMs: number[] = [];
+    let bytes = 0;
+    let imageBytes = 0;
+    for (let r = 0; r < runs; r++) {
+      ctx.progress.step(r + 1, runs);
+      t = performance.now();
+      const s = await vr.perform('vr.save', { name: 'full', file });
+      saveMs.push(performance.now() - t);
+      bytes = s.bytes;
+      imageBytes = s.imageBytes;
+      t = performance.now();
+      await vr.perform('vr.restore', { file, name: 'copy', start: true });
+      restoreMs.push(performance.now() - t);
+      const got = Number(runtime.graph('copy').read('rt', 'count'));
+      if (got !== routes) throw new Error(`vrouters bench: the restored router holds ${got} routes, the saved one ${routes}`);
+      vr.perform('vr.delete', { name: 'copy' });
+    }
+    return { createMs, saveMs, restoreMs, routes, bytes, imageBytes, fileBytes: statSync(file).size, source: table.source };
+  } finally {
+    vr.deleteAll();
+    runtime.stop();
+    runtime.close();
+    for (const f of [file, table.file, table.gatewayFile]) rmSync(f, { force: true });
+  }
+}
+
 export const vroutersSuite: Suite = {
   description: 'virtual routers in one engine: create/start/delete time, cost and memory by count, reconfiguration under load',
   defaultRuns: 3,
@@ -155,9 +204,11 @@ export const vroutersSuite: Suite = {
     const bigBurst = Number(o['big-burst'] ?? 256);
     const cases: CaseResult[] = [];
     const notes: string[] = [];
-    ctx.progress.plan(counts.length + 2);
+    const saveRuns = Number(o['save-runs'] ?? (quick ? 3 : 7));
+    const phases = new Set((o.cases ?? 'cost,swap,save').split(','));
+    ctx.progress.plan(counts.length + 3);
     const byCount: CountRun[] = [];
-    for (const [i, n] of counts.entries()) {
+    for (const [i, n] of (phases.has('cost') ? counts : []).entries()) {
       ctx.progress.startCase(i, `${n} virtual router(s)`);
       // Runs of one count: the median run by cost is kept, and every run's create/delete times.
       const runs: CountRun[] = [];
@@ -195,7 +246,7 @@ export const vroutersSuite: Suite = {
     // The same fewest and most routers side by side with 256-packet bursts: what switching from one
     // router's state to the next costs is paid once a task run, so a longer batch amortises it.
     const most = Math.max(...counts);
-    if (one && most > 1 && bigBurst !== burst) {
+    if (phases.has('cost') && one && most > 1 && bigBurst !== burst) {
       ctx.progress.startCase(counts.length, `1 and ${most} virtual routers, burst ${bigBurst}`);
       const a = await measureCount(ctx, 1, budget, bigBurst);
       const b = await measureCount(ctx, most, budget, bigBurst);
@@ -209,26 +260,41 @@ export const vroutersSuite: Suite = {
     }
     const createMs = byCount.flatMap((r) => r.createMs);
     const deleteMs = byCount.flatMap((r) => r.deleteMs);
-    const create = base('create and start one virtual router', `vr.create with start, through the operations layer: compiling bench/graphs/vrouter.ts (${ROUTES} routes) and loading it into the running engine, over ${createMs.length} creates (every router of the cost cases, each while those created before it run unpaced on the worker); median, min and max in ms (the first create also loads the graph file's module).`, 'ms', createMs, {}, false);
-    create.target = { note: `<= 10 ms (median; the longest took ${create.mpps!.max.toFixed(1)} ms)` };
-    create.met = create.mpps!.median <= 10;
-    cases.push(create);
-    cases.push(base('delete one virtual router', `vr.delete of a running router (its graph taken off the workers and freed), over ${deleteMs.length} deletes; ms.`, 'ms', deleteMs, {}, false));
+    if (phases.has('cost')) {
+      const create = base('create and start one virtual router', `vr.create with start, through the operations layer: compiling bench/graphs/vrouter.ts (${ROUTES} routes) and loading it into the running engine, over ${createMs.length} creates (every router of the cost cases, each while those created before it run unpaced on the worker); median, min and max in ms (the first create also loads the graph file's module).`, 'ms', createMs, {}, false);
+      create.target = { note: `<= 10 ms (median; the longest took ${create.mpps!.max.toFixed(1)} ms)` };
+      create.met = create.mpps!.median <= 10;
+      cases.push(create);
+      cases.push(base('delete one virtual router', `vr.delete of a running router (its graph taken off the workers and freed), over ${deleteMs.length} deletes; ms.`, 'ms', deleteMs, {}, false));
+    }
+    if (phases.has('swap')) {
 
-    ctx.progress.startCase(counts.length + 1, 'reconfiguration under load');
-    const s = await measureSwaps(swaps, rate, settle);
-    const us = (ns: number[]) => ns.map((x) => x / 1e3);
-    const desc = `${swaps} replacements of a running graph (${rate} packets/s of 64 B, 2 workers, ${settle} ms apart)`;
-    const lost = base('reconfiguration: packets lost', `${desc}: generated - delivered - counted drops once drained (${s.sent} generated, ${s.delivered} delivered, ${s.drops} dropped).`, 'packets', [s.lost], { sent: s.sent, delivered: s.delivered, drops: s.drops });
-    lost.threads = 2;
-    lost.target = { note: '0 packets lost' };
-    lost.met = s.lost === 0;
-    cases.push(lost);
-    const gap = base('reconfiguration: forwarding gap', `${desc}: how long the workers were kept off the graph in each swap (Engine::replace_graph), the forwarding gap's upper bound to within one worker round; µs. extra: the largest queue delay in settle windows with a swap and without (medians, µs).`, 'µs', us(s.swapNs), { queueDelaySwapUs: stats(us(s.delaySwapNs)).median, queueDelayQuietUs: stats(us(s.delayQuietNs)).median, queueDelaySwapMaxUs: stats(us(s.delaySwapNs)).max }, false);
-    gap.threads = 2;
-    gap.target = { note: '<= 1 ms, the longest of all swaps' };
-    gap.met = gap.mpps!.max <= 1000;
-    cases.push(gap);
-    return { cases, notes, settings: { routes: ROUTES, counts: counts.join(','), swaps, settle, rate, createBudgetS: budget, burst, bigBurst } };
+      ctx.progress.startCase(counts.length + 1, 'reconfiguration under load');
+      const s = await measureSwaps(swaps, rate, settle);
+      const us = (ns: number[]) => ns.map((x) => x / 1e3);
+      const desc = `${swaps} replacements of a running graph (${rate} packets/s of 64 B, 2 workers, ${settle} ms apart)`;
+      const lost = base('reconfiguration: packets lost', `${desc}: generated - delivered - counted drops once drained (${s.sent} generated, ${s.delivered} delivered, ${s.drops} dropped).`, 'packets', [s.lost], { sent: s.sent, delivered: s.delivered, drops: s.drops });
+      lost.threads = 2;
+      lost.target = { note: '0 packets lost' };
+      lost.met = s.lost === 0;
+      cases.push(lost);
+      const gap = base('reconfiguration: forwarding gap', `${desc}: how long the workers were kept off the graph in each swap (Engine::replace_graph), the forwarding gap's upper bound to within one worker round; µs. extra: the largest queue delay in settle windows with a swap and without (medians, µs).`, 'µs', us(s.swapNs), { queueDelaySwapUs: stats(us(s.delaySwapNs)).median, queueDelayQuietUs: stats(us(s.delayQuietNs)).median, queueDelaySwapMaxUs: stats(us(s.delaySwapNs)).max }, false);
+      gap.threads = 2;
+      gap.target = { note: '<= 1 ms, the longest of all swaps' };
+      gap.met = gap.mpps!.max <= 1000;
+      cases.push(gap);
+    }
+    if (phases.has('save')) {
+      ctx.progress.startCase(counts.length + 2, 'save and restore with the full table');
+      const sr = await measureSaveRestore(ctx, saveRuns);
+      const what = `one running router (bench/graphs/vrouter-full.ts: IPLookup over ${sr.routes} routes from ${sr.source}, each with a gateway, 4 outputs)`;
+      const size = { routes: sr.routes, fileMB: Math.round(sr.fileBytes / 1e4) / 100, imageMB: Math.round(sr.imageBytes / 1e4) / 100 };
+      cases.push(base('save one virtual router with the full table', `vr.save of ${what} to a file, through the operations layer, ${saveRuns} times while it runs; ms. extra: the file and the state image before compression, MB.`, 'ms', sr.saveMs, size, false));
+      const restore = base('restore one virtual router with the full table', `vr.restore of that file under another name, started, ${saveRuns} times (each checked to hold every route, then deleted): read, decompressed, plan loaded with the saved table; ms. extra.createMs: creating the same router from its route file (compiled, the text parsed), once.`, 'ms', sr.restoreMs, { ...size, createMs: Math.round(sr.createMs) }, false);
+      restore.target = { note: `<= 1000 ms (the slowest of ${saveRuns} took ${restore.mpps!.max.toFixed(0)} ms)` };
+      restore.met = restore.mpps!.median <= 1000;
+      cases.push(restore);
+    }
+    return { cases, notes, settings: { routes: ROUTES, counts: counts.join(','), swaps, settle, rate, createBudgetS: budget, burst, bigBurst, saveRuns, cases: [...phases].join(',') } };
   },
 };
