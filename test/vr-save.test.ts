@@ -32,9 +32,9 @@ const graphFile = join(work, 'saved.ts');
 writeFileSync(
   graphFile,
   `import { graph, FromPcap, CheckIPHeader, IPLookup, CheckIP6Header, LookupIP6Route, IPRewriter, ARPQuerier, IP6NDSolicitor, Idle, Counter, ToPcap, Discard } from 'pktgraph';
-export default graph({ name: 'saved', params: { mac: '02:00:00:00:00:01' } }, (p) => {
+export default graph({ name: 'saved', params: { mac: '02:00:00:00:00:01', nat: '198.18.2.1' } }, (p) => {
   const rt4 = FromPcap({ file: 'in4.pcap', active: false }, 'in4').to(CheckIPHeader({}, 'check4')).to(IPLookup({ routes: ['default dev 1'] }, 'rt4'));
-  const nat = IPRewriter({ inputs: [{ kind: 'snat', address: '198.18.2.1', ports: '20000-20999', preservePort: false, forward: 0, reply: 0 }] }, 'nat');
+  const nat = IPRewriter({ inputs: [{ kind: 'snat', address: p.nat, ports: '20000-20999', preservePort: false, forward: 0, reply: 0 }] }, 'nat');
   rt4.out(0).to(Counter({}, 'local4')).to(nat).to(ToPcap({ file: 'out4.pcap', linktype: ${LINKTYPE_RAW} }, 'out4'));
   rt4.out(1).to(Counter({}, 'other4')).to(Discard({}, 'drop4'));
   const rt6 = FromPcap({ file: 'in6.pcap', active: false }, 'in6').to(CheckIP6Header({}, 'check6')).to(LookupIP6Route({ routes: ['::/0 dev 1'] }, 'rt6'));
@@ -158,6 +158,9 @@ t.test('save, restore on the same and another engine, forward, refuse bad files,
   t.equal(await list(b), listB, 'nor did anything change on the other engine');
   t.same(await snapshot(a, 'orig'), before, 'and the original is untouched');
 
+  // Handler-written config is in the saved plan: the sources were switched on.
+  const { manifest: saved0 } = await decodeRouterFile(readFileSync(file), 'orig.pgvr');
+  t.equal(saved0.plan.elements.find((e) => e.name === 'in4')!.config.active, true, "the handler-set 'active' is saved in the plan");
   // Another engine, another directory: identical, then forwarding with the restored state.
   const other = await b.restoreRouter(file);
   t.equal(other.name, 'orig');
@@ -179,6 +182,15 @@ t.test('save, restore on the same and another engine, forward, refuse bad files,
   }
   t.match(readPcap(join(dirB, 'out4.pcap')).packets[0].data.subarray(12, 16).join('.'), '198.18.2.1', 'translated by the NAT');
 
+  // Restored defined (start: false): it keeps the state for its start (the output files are
+  // compared already: it replays its input into them).
+  t.equal((await a.restoreRouter(file, { name: 'later', start: false })).state, 'defined');
+  await a.startRouter('later');
+  await a.stopRouter('later');
+  t.equal(await a.read('later', 'rt4', 'count'), '3002', 'a router restored defined starts with its tables');
+  t.equal(await a.read('later', 'nd', 'table'), before.nd);
+  await a.deleteRouter('later');
+
   // Clone with a new MAC: tables carried, counters from zero, the new MAC in its plan.
   const twin = await a.cloneRouter('orig', 'twin', { params: { mac: '02:00:00:00:00:99' }, start: true });
   t.match(twin, { name: 'twin', state: 'running', source: { file: graphFile, params: { mac: '02:00:00:00:00:99' } } });
@@ -195,6 +207,11 @@ t.test('save, restore on the same and another engine, forward, refuse bad files,
   t.match(JSON.stringify(manifest.plan.elements.find((e) => e.name === 'arp')!.config.mac), /153|99/, 'the clone has the new MAC');
   await t.rejects(a.cloneRouter('orig', 'copy'), /the name 'copy' is taken/);
   await t.rejects(a.cloneRouter('nobody', 'x'), /there is no virtual router named 'nobody'/);
+  // A clone whose NAT address differs cannot take the mappings: refused, nothing made.
+  const listBefore = await list(a);
+  const natErr = await a.cloneRouter('orig', 'renat', { params: { nat: '198.18.3.1' }, start: true }).then(() => undefined, (e: Error) => e);
+  t.match(natErr?.message, /could not be cloned as 'renat', and nothing was changed: .*element 'nat' \(IPRewriter\): cannot restore its saved state: its source-NAT addresses or port ranges differ/);
+  t.equal(await list(a), listBefore, 'the refused clone changed nothing');
   const plain = await a.cloneRouter('orig', 'plain');
   t.equal(plain.state, 'defined', 'a clone is defined unless started');
   await a.startRouter('plain');
