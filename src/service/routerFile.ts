@@ -45,7 +45,8 @@ export async function encodeRouterFile(manifest: Omit<RouterManifestT, 'image'>,
   const head = Buffer.alloc(12);
   ROUTER_FILE_MAGIC.copy(head);
   head.writeUInt32LE(ROUTER_FILE_VERSION, 8);
-  // Level 1: a full IPv4 table's image compresses about as well as at 6, several times faster.
+  // Level 1: the full IPv4 table's 8.1 MB image became 3.1 MB in 0.67 s, against 2.8 MB in 1.9 s
+  // at level 6 (2026-12-02, 2-vCPU EPYC under load); unpacking took 0.12-0.13 s either way.
   const body = await gzipAsync(Buffer.concat([len, json, image ?? Buffer.alloc(0)]), { level: 1 });
   return Buffer.concat([head, body]);
 }
