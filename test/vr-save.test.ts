@@ -125,6 +125,8 @@ t.test('save, restore on the same and another engine, forward, refuse bad files,
   t.match(saved, { name: 'orig', state: 'stopped', file });
   t.ok(saved.bytes > 100 && saved.imageBytes > saved.bytes, 'the file is compressed');
   t.same(await snapshot(a, 'orig'), before, 'saving changed nothing');
+  await t.rejects(a.saveRouter('orig', join(work, 'no', 'such', 'dir.pgvr')), /virtual router 'orig' could not be saved to .*dir\.pgvr: ENOENT/);
+  await t.rejects(a.saveRouter('nobody', file), /there is no virtual router named 'nobody'/);
 
   // The same engine, under a new name: stopped, as saved, and identical.
   const copy = await a.restoreRouter(file, { name: 'copy' });
