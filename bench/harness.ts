@@ -58,6 +58,8 @@ export const suites: Record<string, () => Promise<Suite>> = {
   startup: async () => (await import('./suites/startup.js')).startupSuite,
   traffic: async () => (await import('./suites/traffic.js')).trafficSuite,
   vrouters: async () => (await import('./suites/vrouters.js')).vroutersSuite,
+  plugins: async () => (await import('./suites/plugins.js')).pluginsSuite,
+  api: async () => (await import('./suites/api.js')).apiSuite,
 };
 
 export const usage = `usage: pktgraph bench [SUITE...] [options]      (or: npm run bench -- [SUITE...] [options])
@@ -75,6 +77,9 @@ suites: ${Object.keys(suites).join(', ')} (default: engine)
   vrouters    virtual routers in one engine: create/start and delete time, CPU ns per packet
               and memory with 1..1000 routers of 1000 routes, reconfiguration under load
               (packets lost, forwarding gap)
+  plugins     a C++ plugin element's CPU ns per packet against the same element built in
+  api         HTTP API latency: a route change (p99), vr.list with 1000 routers as an admin
+              and as a tenant's operator, a new token's first request (scrypt)
 options:
   --runs N          runs per case (default per suite: 5; interfaces 3)
   --seconds S       measured seconds per run (in-memory suites; default 2)
@@ -101,12 +106,14 @@ options:
   --burst N         vrouters: each router's generator burst, packets a task run (default 32)
   --big-burst N     vrouters: the burst of the side-by-side 1 and most routers cases (default 256)
   --save-runs N     vrouters: saves and restores of the router with the full table (default 7; --quick 3)
+  --requests N      api: requests per run (default 2000; --quick 300)
+  --routers N       api: routers for the vr.list cases (default 1000; --quick 100)
   --report          run nothing: regenerate RESULTS.md and the plots from bench/results/
   --out DIR         write DIR/results/*.json, DIR/RESULTS.md and DIR/plots/ instead (trial runs
                     that should not become the published results)
 Writes bench/results/<date>-<suite>.json, bench/RESULTS.md and bench/plots/*.svg.`;
 
-const valued = new Set(['only', 'out', 'runs', 'seconds', 'warmup', 'sizes', 'trial', 'confirm', 'click', 'line-rate', 'cases', 'generator', 'ring', 'tpacket', 'routes', 'routes6', 'lookups', 'counts', 'create-budget', 'swaps', 'settle', 'rate', 'burst', 'big-burst', 'save-runs']);
+const valued = new Set(['only', 'out', 'runs', 'seconds', 'warmup', 'sizes', 'trial', 'confirm', 'click', 'line-rate', 'cases', 'generator', 'ring', 'tpacket', 'routes', 'routes6', 'lookups', 'counts', 'create-budget', 'swaps', 'settle', 'rate', 'burst', 'big-burst', 'requests', 'routers', 'save-runs']);
 
 export class UsageError extends Error {}
 

@@ -377,9 +377,25 @@ static std::map<std::string, ElementFactory>& registry() {
 }
 static std::mutex registry_mutex;
 
+// While a plugin loads (native/plugin.cc), its static registrations are collected here instead,
+// so a plugin refused after dlopen has registered nothing.
+thread_local std::vector<std::pair<std::string, ElementFactory>>* tls_registration_capture = nullptr;
+
 void register_element(const char* class_name, ElementFactory factory) {
+  if (tls_registration_capture) {
+    tls_registration_capture->emplace_back(class_name, factory);
+    return;
+  }
   std::lock_guard<std::mutex> lock(registry_mutex);
   registry()[class_name] = factory;
+}
+
+std::string register_elements(const std::vector<std::pair<std::string, ElementFactory>>& classes) {
+  std::lock_guard<std::mutex> lock(registry_mutex);
+  for (auto& [name, f] : classes)
+    if (registry().count(name)) return name;
+  for (auto& [name, f] : classes) registry()[name] = f;
+  return "";
 }
 
 ElementFactory find_element(const std::string& class_name) {

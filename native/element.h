@@ -34,6 +34,23 @@
 #include "pool.h"
 #include "state.h"
 
+// The element API's version. Bump it whenever a change to these headers (element.h and what
+// it includes) changes the binary interface an out-of-tree element is compiled against: a
+// member or virtual function added, removed or reordered, a signature or struct layout
+// changed. The engine refuses a plugin built against any other version (native/plugin.h).
+#define PG_ELEMENT_API_VERSION 1
+#define PG_STRINGIFY_(x) #x
+#define PG_STRINGIFY(x) PG_STRINGIFY_(x)
+
+// A plugin (built with native/plugin.gypi, which defines PG_PLUGIN) carries the version it was
+// built against as text the engine finds in the file before loading it, so a plugin of another
+// version is refused without running any of its code. Weak: every translation unit has one,
+// the linker keeps one.
+#ifdef PG_PLUGIN
+extern "C" __attribute__((weak, used, visibility("default"))) const char pg_element_api_version[] =
+    "pktgraph-element-api-version=" PG_STRINGIFY(PG_ELEMENT_API_VERSION) ";";
+#endif
+
 namespace pg {
 
 class Graph;
@@ -370,7 +387,10 @@ struct ElementRegistrar {
   ElementRegistrar(const char* name, ElementFactory f) { register_element(name, f); }
 };
 
-#define PG_ELEMENT(Class)                                              \
+// Through a second macro so that a class name given by a macro registers under its expansion
+// (test/fixtures/plugin builds the built-in Counter as a plugin class named PluginCounter).
+#define PG_ELEMENT(Class) PG_ELEMENT_(Class)
+#define PG_ELEMENT_(Class)                                             \
   static ::pg::ElementRegistrar pg_register_##Class(#Class, []() -> std::unique_ptr<::pg::Element> { \
     return std::make_unique<Class>();                                  \
   })

@@ -1,4 +1,5 @@
 #include "graph.h"
+#include "plugin.h"
 
 #include <algorithm>
 #include <cstring>
@@ -206,6 +207,19 @@ Graph::ClassMap Graph::read_classes(const json::Value& plan) {
         to = e->as_bool();
       }
     };
+    // An out-of-tree class names its plugin library, loaded (once per process) before any
+    // element is made; a refused plugin fails this graph only.
+    if (const json::Value* lib = c.find("library"); lib && !lib->is_null()) {
+      if (!lib->is_string() || lib->as_string().empty()) throw PlanError(where + ".library must be the path of a plugin library, got " + lib->dump());
+      try {
+        load_plugin(lib->as_string());
+      } catch (const std::exception& err) {
+        throw PlanError(where + ": " + err.what());
+      }
+      if (!find_element(cls))
+        throw PlanError(where + ": plugin " + lib->as_string() + " does not register class '" + cls +
+                        "' (its .cc must end with PG_ELEMENT(" + cls + "))");
+    }
     flag("hopLimited", f->hop_limited);
     flag("copiesPackets", f->copies_packets);
     const json::Value& fields = member(c, "fields", where);
@@ -233,7 +247,12 @@ std::unique_ptr<Element> Graph::create_element(const json::Value& ej, const std:
   auto facts = classes.find(cls);
   if (facts == classes.end())
     throw PlanError(elem_desc(ename, cls) + ": the plan's 'classes' has no entry for class '" + cls + "' (recompile the graph)");
-  std::unique_ptr<Element> e = factory();
+  std::unique_ptr<Element> e;
+  try {
+    e = factory();
+  } catch (const std::exception& err) {  // a plugin's constructor
+    throw PlanError(elem_desc(ename, cls) + ": its constructor failed: " + err.what());
+  }
   e->facts_ = facts->second;
   e->name_ = ename;
   e->class_name_ = cls;
@@ -258,6 +277,8 @@ std::unique_ptr<Element> Graph::create_element(const json::Value& ej, const std:
     e->configure(Config(conf, *e->facts_));
   } catch (const std::exception& err) {  // ConfigError and anything else configure throws
     throw PlanError(elem_desc(ename, cls) + ": " + err.what());
+  } catch (...) {  // a plugin may throw anything
+    throw PlanError(elem_desc(ename, cls) + ": configure threw something that is not a std::exception");
   }
   return e;
 }
@@ -463,6 +484,8 @@ void Graph::initialize_elements() {
       e->initialize();
     } catch (const std::exception& err) {
       throw PlanError(elem_desc(e->name(), e->class_name()) + ": " + err.what());
+    } catch (...) {
+      throw PlanError(elem_desc(e->name(), e->class_name()) + ": initialize threw something that is not a std::exception");
     }
   }
 }

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Builds pktgraph: the native addon (node-gyp) and the TypeScript (tsc -> dist/).
 // Usage: node scripts/build.mjs [native|ts|all]   (default: all)
+//        node scripts/build.mjs plugin [DIR]  (an out-of-tree element plugin's package, default
+//        the current directory: node-gyp with native/plugin.gypi; `pktgraph plugin-build` runs it)
 // The TypeScript is type-checked and compiled by tsc (dist/src, dist/elements: declarations
 // and the modules tests and tools may import one by one), then bundled by esbuild into
 // dist/bundle/, which the command line and the package entry point load: one bundle starts
@@ -61,10 +63,26 @@ async function withLock(fn) {
   try { await fn(); } finally { try { unlinkSync(lock); } catch {} }
 }
 
-function buildNative() {
+function nodeDir() {
   const nodedir = dirname(dirname(process.execPath));
   if (!existsSync(join(nodedir, 'include', 'node', 'node_api.h')))
     fail(`Node's headers are not in ${nodedir}/include/node; install the Node.js headers for ${process.version}`);
+  return nodedir;
+}
+
+// A plugin's binding.gyp names its target and sources; plugin.gypi adds the element API
+// headers and the engine's flags. Built in the plugin's folder, with no lock of ours.
+function buildPlugin(dir) {
+  const nodedir = nodeDir();
+  const gyp = nodeGypScript();
+  if (!existsSync(join(dir, 'binding.gyp'))) fail(`${dir} has no binding.gyp (a plugin package names its target and sources there)`);
+  const debug = process.env.PKTGRAPH_DEBUG_BUILD ? ['--debug'] : [];
+  run(process.execPath, [gyp, 'configure', `--nodedir=${nodedir}`, ...debug, '--', '-I', join(root, 'native', 'plugin.gypi')], { cwd: dir });
+  run(process.execPath, [gyp, 'build', `--nodedir=${nodedir}`, '-j', 'max', ...debug], { cwd: dir });
+}
+
+function buildNative() {
+  const nodedir = nodeDir();
   const gyp = nodeGypScript();
   const debug = process.env.PKTGRAPH_DEBUG_BUILD ? ['--debug'] : [];
   const sanitize = process.env.PKTGRAPH_SANITIZE ? ['--', '-Dsanitize=1'] : [];
@@ -116,6 +134,21 @@ function buildTestRunner() {
   const tap = join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs');
   if (!existsSync(tap)) return; // a production install has no tap
   run(process.execPath, [tap, 'build'], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+// npm runs a dependency's install script even when the dependency is this checkout linked by
+// path (`"pktgraph": "file:../.."`, as element packages made by `pktgraph new element` and
+// examples/srv6 have it): a checkout already built is not rebuilt for each dependent (that
+// would also rewrite dist/ under whatever else is running from it). `npm run build` rebuilds.
+const dependent = what === 'all' && process.env.npm_lifecycle_event === 'install' && process.env.INIT_CWD && resolve(process.env.INIT_CWD) !== root;
+if (dependent && existsSync(join(root, 'build', 'Release', 'pktgraph.node')) && existsSync(join(root, 'dist', 'bundle', 'main.js'))) {
+  console.log(`pktgraph: already built in ${root} (\`npm run build\` there rebuilds it)`);
+  process.exit(0);
+}
+
+if (what === 'plugin') {
+  buildPlugin(resolve(process.argv[3] ?? process.cwd()));
+  process.exit(0);
 }
 
 await withLock(async () => {

@@ -3,7 +3,7 @@
 export * from '../elements/index.js';
 export { graph, compound, GraphError, isGraphDefinition } from './graph/graph.js';
 export type { GraphDefinition, NodeOptions, ElementNode, OutputPort, InputPort, CompoundIO, ParamValue } from './graph/graph.js';
-export { defineElement, findDescriptor, allDescriptors } from './graph/descriptor.js';
+export { defineElement, findDescriptor, allDescriptors, pluginLibrary } from './graph/descriptor.js';
 export type { ElementDescriptor, ElementConstructor, CounterView } from './graph/descriptor.js';
 export * as schema from './graph/types.js';
 export { compile, compileBuilder } from './compiler/compile.js';

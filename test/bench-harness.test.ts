@@ -333,6 +333,21 @@ t.test('smoke: a short vrouters suite run creates, measures and deletes routers,
   t.match(readFileSync(join(paths.plotsDir, 'vrouters-memory.svg'), 'utf8'), /data-name="added by the routers"/);
 });
 
+t.test('smoke: a short api suite run times route changes and lists through the HTTP API', async (t) => {
+  const paths = tempPaths(t);
+  const out = await runBench(['api', '--runs', '1', '--requests', '40', '--routers', '20'], { paths, quiet: true, log: () => {}, command: 'test api' });
+  const run = JSON.parse(readFileSync(out[0].file, 'utf8')) as SuiteRun;
+  const c = (name: string) => run.cases.find((x) => x.name === name)!;
+  const change = c('route change (p99)');
+  t.equal(change.extra!.requests, 40, 'every route change answered 200');
+  t.ok(change.mpps!.median >= (change.extra!.p50 as number), 'p99 at least p50');
+  t.match(change.target?.note, /<= 5 ms p99/);
+  t.ok(c('handler read beside the route changes (p99)').mpps!.median > 0, 'a read beside each change');
+  t.equal(c('vr.list with 20 routers as admin (p99)').extra!.answered, 20, 'the admin sees every router');
+  t.equal(c('vr.list with 20 routers as a tenant operator (p99)').extra!.answered, 2, 'a tenant operator its own (filtered)');
+  t.equal(c('first request with a new token').mpps!.runs.length, 5, 'five new tokens');
+});
+
 t.test('progress: plain lines off a terminal, a redrawn bar on one', async (t) => {
   const { makeProgress } = await import('../bench/progress.js');
   const plain: string[] = [];

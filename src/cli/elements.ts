@@ -16,6 +16,15 @@ export const GENERIC_HANDLERS: [string, string][] = [
   ['handlers', 'the handlers of this element'],
 ];
 
+/** Import element packages (a folder, module file or package name) so that their descriptors
+ *  register beside the built-in ones: a folder or file from the current directory, else a
+ *  package name resolved from it. */
+export async function importPlugins(specs: string[]): Promise<void> {
+  if (specs.length === 0) return;
+  const { loadModule } = await import('./load.js');
+  for (const spec of specs) await loadModule(spec);
+}
+
 export function elementsList(): string[] {
   const ds = allDescriptors().sort((a, b) => a.group.localeCompare(b.group) || a.name.localeCompare(b.name));
   const columns = process.stdout.isTTY ? process.stdout.columns : undefined;

@@ -148,6 +148,33 @@ export async function loadGraph(file: string): Promise<GraphDefinition> {
   throw new CliError(`${file} does not export a graph: make its default export (or an export named 'graph') the result of graph(...)`);
 }
 
+/** Import a module for its side effects (an element package registering its descriptors, for
+ *  `pktgraph elements --plugin`): a file, a package folder (its package.json's `exports` '.',
+ *  else `main`, else index.ts or index.js), or a package name under ./node_modules. */
+export async function loadModule(spec: string): Promise<void> {
+  let path = resolvePath(spec);
+  if (!existsSync(path) && !/^[./]/.test(spec)) path = resolvePath('node_modules', spec);
+  if (!existsSync(path)) throw new CliError(`cannot find the element package ${spec} (give its folder, a module file or a package installed here)`);
+  if (statSync(path).isDirectory()) {
+    let main: string | undefined;
+    try {
+      const pkg = JSON.parse(readFileSync(join(path, 'package.json'), 'utf8')) as { exports?: unknown; main?: string };
+      const dot = typeof pkg.exports === 'string' ? pkg.exports : (pkg.exports as Record<string, unknown> | undefined)?.['.'];
+      main = typeof dot === 'string' ? dot : typeof (dot as { default?: unknown })?.default === 'string' ? (dot as { default: string }).default : pkg.main;
+    } catch {}
+    const candidates = [main, 'index.ts', 'index.js'].filter((c): c is string => !!c).map((c) => join(path, c));
+    const found = candidates.find((c) => existsSync(c));
+    if (!found) throw new CliError(`${spec} has no entry module (its package.json's "exports" or "main", or index.ts)`);
+    path = found;
+  }
+  await setUpLoader();
+  try {
+    await import(pathToFileURL(path).href);
+  } catch (err) {
+    throw new CliError(`loading the element package ${spec} failed: ${firstUsefulLine(err instanceof Error ? err.message : String(err))}`, err);
+  }
+}
+
 /** Parse `-p KEY=VALUE` options into graph parameter overrides. */
 export function parseParams(list: string[]): Record<string, ParamValue> {
   const out: Record<string, ParamValue> = {};

@@ -1,8 +1,6 @@
 // The `pktgraph` command line (bin/pktgraph.js runs main()).
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { ENGINE_LIMITS, packageRoot } from '../runtime/native.js';
+import { ENGINE_LIMITS, packageVersion } from '../runtime/native.js';
 import { describeError } from './errors.js';
 
 // Each command loads its modules when it runs, so `pktgraph read` and friends start
@@ -28,18 +26,10 @@ function seconds(v: string) {
 
 const collect = (v: string, list: string[] | undefined) => [...(list ?? []), v];
 
-function version(): string {
-  try {
-    return JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version;
-  } catch {
-    return 'unknown';
-  }
-}
-
 function program(): Command {
   const p = new Command('pktgraph')
     .description('Run, inspect and control pktgraph packet-processing graphs.')
-    .version(version())
+    .version(packageVersion())
     .option('--debug', 'show stack traces on errors')
     .showHelpAfterError('(run with --help for usage)');
 
@@ -81,10 +71,37 @@ function program(): Command {
   p.command('elements')
     .description('list the elements, or document one')
     .argument('[name]', 'element class to document')
-    .action(async (name: string | undefined) => {
-      const { elementDoc, elementsList } = await import('./elements.js');
+    .option('--plugin <module>', "also an element package's elements: its folder, module file or package name (repeatable)", collect)
+    .action(async (name: string | undefined, opts: { plugin?: string[] }) => {
+      const { elementDoc, elementsList, importPlugins } = await import('./elements.js');
+      await importPlugins(opts.plugin ?? []);
       for (const line of name === undefined ? elementsList() : elementDoc(name)) console.log(line);
     });
+
+  const news = p.command('new').description('create a new package from a template');
+  news.command('element')
+    .description('create an element package (descriptor, implementation, test, README) that builds with `npm install` and passes `npm test`')
+    .argument('<name>', 'element class name, like MyTagger')
+    .argument('[dir]', 'folder to create (default: the name in kebab-case)')
+    .option('--cpp', 'a C++ plugin element (the data path)')
+    .option('--ts', 'a TypeScript element (control-plane logic)')
+    .option('--pktgraph <spec>', "the package's pktgraph dependency (default: this pktgraph: its folder when a checkout, else its version)")
+    .action(async (name: string, dir: string | undefined, opts) => {
+      for (const line of (await import('./new.js')).newElement(name, dir, opts)) console.log(line);
+    });
+
+  p.command('plugin-config')
+    .description('what a C++ element plugin builds against: the element API headers, flags and version')
+    .option('--include', 'the include directories')
+    .option('--cflags', 'the compiler flags (headers, PG_PLUGIN, the engine\'s C++ options)')
+    .option('--gypi', 'the node-gyp include file (native/plugin.gypi)')
+    .option('--api-version', 'the element API version plugins must be built against')
+    .action(async (opts) => console.log((await import('./plugin.js')).pluginConfig(opts)));
+
+  p.command('plugin-build')
+    .description("build a C++ element plugin package (its binding.gyp names the target and sources) against this pktgraph's element API")
+    .argument('[dir]', 'the package folder (default: the current folder)')
+    .action(async (dir: string | undefined) => (await import('./plugin.js')).pluginBuild(dir));
 
   p.command('recipes')
     .description('list the recipes (graphs built from a short description, like ipRouter), or document one')
@@ -141,47 +158,77 @@ function program(): Command {
 
   const vr = () => import('./vr.js');
   p.command('serve')
-    .description('run an engine that hosts virtual routers until Ctrl-C, SIGTERM or `pktgraph vr shutdown`; manage them with `pktgraph vr`')
+    .description('run an engine that hosts virtual routers until Ctrl-C, SIGTERM or `pktgraph vr shutdown`; manage them with `pktgraph vr` (docs/management.md: the HTTP API)')
     .option('-t, --threads <n>', `worker threads, ${range(ENGINE_LIMITS.threads)} (default: every CPU)`, integer(ENGINE_LIMITS.threads))
     .option('--pool <n>', `packet buffers in the pool, ${range(ENGINE_LIMITS.poolBuffers)}`, integer(ENGINE_LIMITS.poolBuffers))
     .option('--buffer-size <bytes>', `bytes per packet buffer, headroom included, ${range(ENGINE_LIMITS.bufferSize)} (default 2048)`, integer(ENGINE_LIMITS.bufferSize))
     .option('--control <name|path>', `${controlHelp} (default: default, else the first free default-N)`)
+    .option('--http <[addr:]port>', 'serve the HTTP API on this TCP address (127.0.0.1 unless an address is given; 0 picks a free port)')
+    .option('--tls-cert <file>', 'serve the HTTP API over TLS with this certificate (PEM; with --tls-key)')
+    .option('--tls-key <file>', "the certificate's private key (PEM)")
+    .option('--state <dir>', 'state directory: users and tokens, the audit log, the HTTP API\'s Unix socket (default with --http: $XDG_STATE_HOME/pktgraph)')
+    .option('--init-admin <file>', "with no user yet, make the user 'admin' and write its token to FILE (mode 0600)")
+    .option('--body-limit <bytes>', 'largest HTTP request body, bytes (default 64 MiB)', integer({ min: 1024, max: 2 ** 31 - 1 }))
     .action(async (opts) => (await vr()).serveCommand(opts));
 
+  // Every command that talks to a serving engine: its control socket, or its HTTP API with a token.
+  const connect = (c: Command) =>
+    c
+      .option('--control <name|path>', controlHelp)
+      .option('--url <url>', "a remote engine's HTTP API: http(s)://HOST:PORT or unix:/STATE/http.sock (or PKTGRAPH_URL); the token from PKTGRAPH_TOKEN or --token-file")
+      .option('--token-file <file>', 'read the bearer token from FILE')
+      .option('--cacert <file>', 'trust this CA certificate (PEM) for an https --url (or PKTGRAPH_CACERT)');
+
   const vrs = p.command('vr').description('manage the virtual routers of an engine started with `pktgraph serve` (elements addressed as VR/ELEMENT.HANDLER by read and write)');
-  const controlOption = ['--control <name|path>', controlHelp] as const;
-  vrs.command('list').description('list the virtual routers and their states').option('--json', 'print JSON').option(...controlOption)
+  connect(vrs.command('list').description('list the virtual routers and their states').option('--json', 'print JSON'))
     .action(async (opts) => (await vr()).vrListCommand(opts));
-  vrs.command('show').description('show a virtual router: state, graph, elements').argument('<name>', 'virtual router').option('--json', 'print JSON').option(...controlOption)
+  connect(vrs.command('show').description('show a virtual router: state, graph, elements').argument('<name>', 'virtual router').option('--json', 'print JSON'))
     .action(async (name: string, opts) => (await vr()).vrShowCommand(name, opts));
-  vrs.command('create').description('define a virtual router from a graph file (compiled first: a graph that fails to compile changes nothing)')
+  connect(vrs.command('create').description('define a virtual router from a graph file (compiled first: a graph that fails to compile changes nothing)')
     .argument('<name>', "its name: letters, digits, '_' and '-'").argument('<file>', 'graph file (.ts or .js) whose default export is a graph')
-    .option(...paramOption).option('--start', 'start it too').option('--json', 'print JSON').option(...controlOption)
+    .option(...paramOption).option('--start', 'start it too').option('--tenant <tenant>', 'give it to a tenant (its operators and viewers manage and see it)').option('--json', 'print JSON'))
     .action(async (name: string, file: string, opts) => (await vr()).vrCreateCommand(name, file, opts));
-  vrs.command('start').description('start a defined, failed or stopped virtual router').argument('<name>', 'virtual router').option('--json', 'print JSON').option(...controlOption)
+  connect(vrs.command('start').description('start a defined, failed or stopped virtual router').argument('<name>', 'virtual router').option('--json', 'print JSON'))
     .action(async (name: string, opts) => (await vr()).vrTransitionCommand('start', name, opts));
-  vrs.command('stop').description('stop a running virtual router (its sources stop; tables, counters and queued packets are kept)').argument('<name>', 'virtual router').option('--json', 'print JSON').option(...controlOption)
+  connect(vrs.command('stop').description('stop a running virtual router (its sources stop; tables, counters and queued packets are kept)').argument('<name>', 'virtual router').option('--json', 'print JSON'))
     .action(async (name: string, opts) => (await vr()).vrTransitionCommand('stop', name, opts));
-  vrs.command('reconfigure').description("replace a virtual router's graph while it runs (compiled first: an error changes nothing; elements with the same name and class keep their state)")
+  connect(vrs.command('reconfigure').description("replace a virtual router's graph while it runs (compiled first: an error changes nothing; elements with the same name and class keep their state)")
     .argument('<name>', 'virtual router').argument('<file>', 'graph file (.ts or .js) whose default export is a graph')
-    .option(...paramOption).option('--json', 'print JSON').option(...controlOption)
+    .option(...paramOption).option('--json', 'print JSON'))
     .action(async (name: string, file: string, opts) => (await vr()).vrReconfigureCommand(name, file, opts));
-  vrs.command('save').description('save a virtual router (configuration, compiled plan, counters, route, ARP/ND and NAT tables) to a file; it goes on running')
+  connect(vrs.command('save').description('save a virtual router (configuration, compiled plan, counters, route, ARP/ND and NAT tables) to a file; it goes on running')
     .argument('<name>', 'virtual router').argument('<file>', 'the file to write (docs/router-file.md)')
-    .option('--json', 'print JSON').option(...controlOption)
+    .option('--json', 'print JSON'))
     .action(async (name: string, file: string, opts) => (await vr()).vrSaveCommand(name, file, opts));
-  vrs.command('restore').description('restore a virtual router from a file `vr save` wrote (here or on another engine), running, stopped or defined as saved')
+  connect(vrs.command('restore').description('restore a virtual router from a file `vr save` wrote (here or on another engine), running, stopped or defined as saved')
     .argument('<file>', 'a router file').option('--name <name>', 'restore it under another name').option('--start', 'start it, whatever state it was saved in')
-    .option('--json', 'print JSON').option(...controlOption)
+    .option('--json', 'print JSON'))
     .action(async (file: string, opts) => (await vr()).vrRestoreCommand(file, opts));
-  vrs.command('clone').description('copy a virtual router under a new name with its tables (counters start at zero); -p overrides graph parameters (new MACs, another VLAN)')
+  connect(vrs.command('clone').description('copy a virtual router under a new name with its tables (counters start at zero); -p overrides graph parameters (new MACs, another VLAN)')
     .argument('<name>', 'virtual router').argument('<new>', "the copy's name")
-    .option(...paramOption).option('--start', 'start the copy').option('--json', 'print JSON').option(...controlOption)
+    .option(...paramOption).option('--start', 'start the copy').option('--json', 'print JSON'))
     .action(async (name: string, newName: string, opts) => (await vr()).vrCloneCommand(name, newName, opts));
-  vrs.command('delete').description('delete a virtual router, releasing everything it held').argument('<name>', 'virtual router').option('--json', 'print JSON').option(...controlOption)
+  connect(vrs.command('delete').description('delete a virtual router, releasing everything it held').argument('<name>', 'virtual router').option('--json', 'print JSON'))
     .action(async (name: string, opts) => (await vr()).vrDeleteCommand(name, opts));
-  vrs.command('shutdown').description('stop the engine: every virtual router deleted, then it exits').option(...controlOption)
+  connect(vrs.command('assign').description('give a virtual router to a tenant (admins only)').argument('<name>', 'virtual router').argument('[tenant]', 'the tenant')
+    .option('--none', 'give it to no tenant (admins only see it)').option('--json', 'print JSON'))
+    .action(async (name: string, tenant: string | undefined, opts) => (await vr()).vrAssignCommand(name, tenant, opts));
+  connect(vrs.command('shutdown').description('stop the engine: every virtual router deleted, then it exits'))
     .action(async (opts) => (await vr()).vrShutdownCommand(opts));
+
+  const users = p.command('user').description("manage the HTTP API's users and their bearer tokens (admins; the first admin over the control socket or with `serve --init-admin`)");
+  connect(users.command('list').description('list the users: role, tenant, tokens').option('--json', 'print JSON'))
+    .action(async (opts) => (await vr()).userListCommand(opts));
+  connect(users.command('create').description('make a user and print its first token (shown once; stored only hashed)').argument('<name>', 'user name')
+    .requiredOption('--role <role>', 'admin, operator or viewer').option('--tenant <tenant>', 'the tenant of an operator or viewer').option('--json', 'print JSON'))
+    .action(async (name: string, opts) => (await vr()).userCreateCommand(name, opts));
+  connect(users.command('token').description("print a new token for a user (its other tokens stay valid)").argument('<name>', 'user name').option('--json', 'print JSON'))
+    .action(async (name: string, opts) => (await vr()).userTokenCommand(name, opts));
+  connect(users.command('delete').description('delete a user: its tokens stop working at once').argument('<name>', 'user name').option('--json', 'print JSON'))
+    .action(async (name: string, opts) => (await vr()).userDeleteCommand(name, opts));
+  connect(p.command('audit').description('print the audit log (JSON lines: every change and refusal), oldest first (admins)')
+    .option('--limit <n>', 'the last N entries (default 1000)', integer({ min: 1, max: 100000 })).option('--since <time>', 'entries at or after this ISO 8601 time'))
+    .action(async (opts) => (await vr()).auditCommand(opts));
 
   const lab = () => import('./lab.js');
   const labs = p.command('lab').description('build, enter and remove lab topologies: namespaces joined by veth pairs (needs root)');

@@ -2,7 +2,8 @@
 // - 'pktgraph' resolves to this package's own entry point wherever the graph file is
 //   (outside this package Node would not find it at all), so graph file and command line
 //   share one copy of the element registry;
-// - TypeScript (.ts, .mts, .tsx) is compiled to JavaScript by esbuild, once: the result is
+// - TypeScript (.ts, .mts, .tsx), a graph file's or an element package's (under node_modules
+//   too), is compiled to JavaScript by esbuild, once: the result is
 //   kept in a cache directory under the hash of the file's path and text, so running or
 //   compiling the same graph again costs a file read, not a compiler start. esbuild is loaded
 //   only on a miss. Its output carries an inline source map (load.ts turns source maps on),
@@ -77,8 +78,9 @@ export async function resolve(specifier: string, context: ResolveContext, nextRe
     }
     if (!result!) throw err;
   }
-  if (result.url.startsWith('file:') && isTs(new URL(result.url).pathname) && !result.url.includes('/node_modules/'))
-    return { ...result, format: 'module' };
+  // TypeScript under node_modules too: element packages (docs/writing-elements.md) ship their
+  // descriptors as TypeScript.
+  if (result.url.startsWith('file:') && isTs(new URL(result.url).pathname)) return { ...result, format: 'module' };
   if ((result.format === 'commonjs' || result.format === 'commonjs-typescript') && isModule(result.url, context.parentURL)) return { ...result, format: 'module' };
   return result;
 }
@@ -114,7 +116,7 @@ async function compileTs(path: string, source: string): Promise<string> {
 }
 
 export async function load(url: string, context: { format?: string | null }, nextLoad: NextLoad): Promise<LoadResult> {
-  if (!url.startsWith('file:') || url.includes('/node_modules/')) return nextLoad(url, context);
+  if (!url.startsWith('file:')) return nextLoad(url, context);
   const path = fileURLToPath(url);
   if (!isTs(path)) return nextLoad(url, context);
   return { format: 'module', source: await compileTs(path, readFileSync(path, 'utf8')), shortCircuit: true };

@@ -102,6 +102,7 @@ export function classFacts(d: ElementDescriptor): PlanClass {
   if (d.endsPushCycles) c.endsPushCycles = true;
   if (d.hopLimited) c.hopLimited = true;
   if (d.copiesPackets) c.copiesPackets = true;
+  if (d.library) c.library = d.library;
   return c;
 }
 

@@ -56,6 +56,9 @@ export interface PlanClass {
   /** Present (true) when the descriptor sets copiesPackets: a push cycle through it must pass
    *  an element that ends push cycles and is not hopLimited. */
   copiesPackets?: true;
+  /** An out-of-tree class: the absolute path of the plugin library that holds its C++ half,
+   *  which the engine loads before building the graph (the descriptor's `library`). */
+  library?: string;
   fields: Record<string, PlanField>;
 }
 

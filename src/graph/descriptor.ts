@@ -5,6 +5,7 @@
 // which the plan carries to the C++ half (its `classes`, docs/plan.md). `defineElement` turns a
 // descriptor into a typed constructor for graph files. Built-in and out-of-tree
 // elements register through the same call.
+import { fileURLToPath } from 'node:url';
 import type { Static, TObject } from 'typebox';
 import { ElementNode, currentScope, type NodeOptions } from './graph.js';
 
@@ -74,6 +75,16 @@ export interface ElementDescriptor<S extends TObject = TObject> {
    *  that ICMPError ends (Click's router: PaintTee's copies become redirects, never answered)
    *  is allowed. */
   copiesPackets?: string;
+  /** Out-of-tree C++ elements only: the absolute path of the plugin library (built by
+   *  `pktgraph plugin-build`) whose PG_ELEMENT registers this class; the plan names it and the
+   *  engine loads it when a graph uses the class. Set it with `pluginLibrary(import.meta.url, ...)`. */
+  library?: string;
+}
+
+/** The absolute path of a plugin library given relative to the module that declares its
+ *  descriptors: `pluginLibrary(import.meta.url, '../build/Release/srv6.node')`. */
+export function pluginLibrary(moduleUrl: string, relativePath: string): string {
+  return fileURLToPath(new URL(relativePath, moduleUrl));
 }
 
 /** What `check` and `plan` may ask about the graph around an element (the compiler answers from

@@ -1,6 +1,6 @@
 // Loads the native addon built by `npm install` (build/Release/pktgraph.node).
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -119,6 +119,15 @@ export function packageRoot(): string {
     dir = resolve(dir, '..');
   }
   throw new Error('cannot find the pktgraph package root');
+}
+
+/** The package's version (package.json), or 'unknown'. */
+export function packageVersion(): string {
+  try {
+    return JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version;
+  } catch {
+    return 'unknown';
+  }
 }
 
 export function loadNative(): NativeAddon {

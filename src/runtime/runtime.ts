@@ -417,8 +417,9 @@ function checkBuild(plan: Plan): void {
   const native = loadNative();
   if (plan.version !== native.planVersion)
     throw new Error(`plan version ${plan.version} does not match the engine's ${native.planVersion}; recompile the graph`);
+  // A plugin class (its `library` in the plan) is registered when the engine loads the library.
   for (const e of plan.elements)
-    if (!native.elementClasses().includes(e.class))
+    if (!plan.classes[e.class]?.library && !native.elementClasses().includes(e.class))
       throw new Error(`element '${e.name}': class '${e.class}' has a TypeScript descriptor but no native implementation in this build; rebuild with \`npm run build\``);
 }
 

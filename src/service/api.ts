@@ -1,14 +1,22 @@
 // The operations of a pktgraph engine service, declared once: each operation's request and
-// answer as typebox schemas with their documentation. The control socket validates requests
-// against these (checkRequest) and the TypeScript client (Engine) and the CLI are typed from
-// them; `operationsDoc()` prints them (the list in docs/virtual-routers.md, kept in step by test/vrouter.test.ts), and a
-// later HTTP API serves the same table.
+// answer as typebox schemas with their documentation, and how the HTTP API serves it (method,
+// path, group, the role it needs, the request field naming its router). The control socket
+// and the HTTP API (http.ts: its routes and /v1/openapi.json are made from this table) validate
+// requests against these (checkRequest), the management layer (access.ts) authorises them from
+// the `http` entry, and the TypeScript client (Engine) and the CLI are typed from them;
+// `operationsDoc()` prints them (the list in docs/virtual-routers.md, kept in step by
+// test/vrouter.test.ts).
 import { Type, type Static, type TSchema } from 'typebox';
 import { Value } from 'typebox/value';
 
 /** A virtual router's name: also its graph's name in the engine and the prefix of its elements (VR/element). */
 const ROUTER_NAME_RULE = "1 to 64 letters, digits, '_' or '-' (no '/', ':' or '.': they separate router, element and handler)";
 export const RouterName = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: ROUTER_NAME_RULE });
+/** A tenant's or a user's name: the same rule as a router's. */
+export const TenantName = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: "a tenant: 1 to 64 letters, digits, '_' or '-'" });
+export const UserName = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: "a user: 1 to 64 letters, digits, '_' or '-'" });
+/** admin: everything (ports, users, tenants, creating routers and assigning them); operator: lifecycle, configuration and routes of its tenant's routers; viewer: reading its tenant's routers. */
+export const Role = Type.Union([Type.Literal('admin'), Type.Literal('operator'), Type.Literal('viewer')]);
 
 export const ParamValue = Type.Union([Type.String(), Type.Number(), Type.Boolean()]);
 
@@ -46,6 +54,7 @@ export const RouterInfo = Type.Object({
   graph: Type.String({ description: 'the name the graph gives itself' }),
   elements: Type.Integer({ description: 'number of elements' }),
   created: Type.String({ description: 'when it was created (ISO 8601)' }),
+  tenant: Type.Optional(TenantName),
   error: Type.Optional(Type.String({ description: 'why it failed (state failed)' })),
 });
 
@@ -71,33 +80,87 @@ export const SwapInfo = Type.Object({
 });
 
 const NameRequest = Type.Object({ name: RouterName }, { additionalProperties: false });
+const ElementRequest = { name: RouterName, element: Type.String({ minLength: 1, description: 'the element, as the graph names it (no VR/ prefix)' }) };
+const HandlerRequest = { ...ElementRequest, handler: Type.String({ minLength: 1, description: "the handler's name" }) };
 
-/** Every operation: its request, its answer and what it does. */
+export const UserInfo = Type.Object({
+  name: UserName,
+  role: Role,
+  tenant: Type.Optional(TenantName),
+  created: Type.String({ description: 'when it was created (ISO 8601)' }),
+  tokens: Type.Integer({ description: 'tokens it holds' }),
+});
+const NewToken = Type.String({ description: 'the bearer token (`Authorization: Bearer TOKEN`): shown once, stored only hashed' });
+
+/** One audit log line (audit.ts). */
+export const AuditEntry = Type.Object({
+  time: Type.String({ description: 'ISO 8601' }),
+  who: Type.String({ description: "the user; 'local' for the owner-only control socket; '-' when no valid token was given" }),
+  role: Type.Union([Role, Type.Null()]),
+  tenant: Type.Optional(TenantName),
+  what: Type.String({ description: 'the operation (or the HTTP request when it named none)' }),
+  target: Type.Optional(Type.String({ description: 'the router or user it named' })),
+  result: Type.Union([Type.Literal('ok'), Type.Literal('refused')]),
+  status: Type.Optional(Type.Integer({ description: 'the HTTP status of a refusal' })),
+  error: Type.Optional(Type.String({ description: 'why it was refused' })),
+  via: Type.Union([Type.Literal('http'), Type.Literal('control')]),
+  source: Type.Optional(Type.String({ description: "the client's address ('unix' for the local socket)" })),
+});
+
+/**
+ * How the HTTP API serves an operation and who may run it. `path` is under /v1; `:field`
+ * segments fill those request fields, the others come from the query (GET, DELETE) or the JSON
+ * body (POST, PUT); a GET changes nothing, every other method is a change (audited). `role`:
+ * the least role that may run it (admin > operator > viewer). `router`: the request field that
+ * names the virtual router it acts on, whose tenant must be the caller's (admins: any router).
+ * `list`: its answer is a list of routers, filtered to the caller's tenant.
+ */
+export interface HttpRoute {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  path: string;
+  group: 'performance' | 'fault' | 'topology' | 'management';
+  role: RoleT;
+  router?: string;
+  list?: boolean;
+}
+
+/** Every operation: its request, its answer, what it does and how HTTP serves it. */
 export const operations = {
   'vr.list': {
     doc: 'every virtual router, in creation order',
     request: Type.Object({}, { additionalProperties: false }),
     answer: Type.Array(RouterInfo),
+    http: { method: 'GET', path: '/routers', group: 'topology', role: 'viewer', list: true },
   },
   'vr.show': {
     doc: 'one virtual router, with its elements',
     request: NameRequest,
     answer: RouterDetail,
+    http: { method: 'GET', path: '/routers/:name', group: 'topology', role: 'viewer', router: 'name' },
   },
   'vr.create': {
-    doc: 'define a virtual router: its graph is loaded and compiled first, and a graph that fails to compile changes nothing; `start` also starts it',
-    request: Type.Object({ name: RouterName, source: RouterSource, start: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+    doc: 'define a virtual router: its graph is loaded and compiled first, and a graph that fails to compile changes nothing; `start` also starts it; `tenant` gives it to a tenant',
+    request: Type.Object({ name: RouterName, source: RouterSource, start: Type.Optional(Type.Boolean()), tenant: Type.Optional(TenantName) }, { additionalProperties: false }),
     answer: RouterInfo,
+    http: { method: 'POST', path: '/routers', group: 'topology', role: 'admin', router: 'name' },
+  },
+  'vr.assign': {
+    doc: "give a virtual router to a tenant (null: to none, admins only); the tenant's users see and manage it from then on",
+    request: Type.Object({ name: RouterName, tenant: Type.Union([TenantName, Type.Null()]) }, { additionalProperties: false }),
+    answer: RouterInfo,
+    http: { method: 'PUT', path: '/routers/:name/tenant', group: 'topology', role: 'admin', router: 'name' },
   },
   'vr.start': {
     doc: 'start a defined, failed or stopped virtual router: load its graph into the engine (or put it back on the workers)',
     request: NameRequest,
     answer: RouterInfo,
+    http: { method: 'POST', path: '/routers/:name/start', group: 'fault', role: 'operator', router: 'name' },
   },
   'vr.stop': {
     doc: "stop a running virtual router: its tasks leave the workers (its sources stop) but its devices' receivers (FromDevice, Tap), which drop and count what arrives (drops_stopped), so nothing stale is forwarded at the start; tables, counters and queued packets are kept",
     request: NameRequest,
     answer: RouterInfo,
+    http: { method: 'POST', path: '/routers/:name/stop', group: 'fault', role: 'operator', router: 'name' },
   },
   'vr.reconfigure': {
     doc: "replace a virtual router's graph: the new one is compiled and checked first (a compile error or an engine refusal changes nothing); a running or stopped router's graph is swapped between batches, elements with the same name and class keeping their counters and state, and it stays running or stopped; a defined or failed one just takes the new graph (a failed one becomes defined)",
@@ -106,11 +169,44 @@ export const operations = {
       ...RouterInfo.properties,
       swap: Type.Union([SwapInfo, Type.Null()], { description: 'what the swap did, null when the router had no graph in the engine' }),
     }),
+    // Admins only: a graph chooses the devices and files the engine opens (and a graph file is code it runs).
+    http: { method: 'PUT', path: '/routers/:name/graph', group: 'topology', role: 'admin', router: 'name' },
   },
   'vr.delete': {
     doc: 'delete a virtual router in any state: its graph leaves the engine and every packet it held goes back to the pool',
     request: NameRequest,
     answer: Type.Object({ name: RouterName, releasedPackets: Type.Integer({ description: 'packets it held, now back in the pool' }), pool: PoolStats }),
+    http: { method: 'DELETE', path: '/routers/:name', group: 'topology', role: 'admin', router: 'name' },
+  },
+  'vr.graph': {
+    doc: "a virtual router's graph as Graphviz DOT (`dot -Tsvg` draws it)",
+    request: NameRequest,
+    answer: Type.Object({ dot: Type.String() }),
+    http: { method: 'GET', path: '/routers/:name/graph', group: 'topology', role: 'viewer', router: 'name' },
+  },
+  'vr.counters': {
+    doc: "a running or stopped virtual router's counters, per element (or of one `element`), as decimal strings (they are 64-bit)",
+    request: Type.Object({ name: RouterName, element: Type.Optional(ElementRequest.element) }, { additionalProperties: false }),
+    answer: Type.Record(Type.String(), Type.Union([Type.String(), Type.Record(Type.String(), Type.String())])),
+    http: { method: 'GET', path: '/routers/:name/counters', group: 'performance', role: 'viewer', router: 'name' },
+  },
+  'handler.list': {
+    doc: "the handlers of a loaded virtual router's element: name, readable, writable, documentation",
+    request: Type.Object(ElementRequest, { additionalProperties: false }),
+    answer: Type.Array(Type.Object({ name: Type.String(), read: Type.Boolean(), write: Type.Boolean(), doc: Type.String() })),
+    http: { method: 'GET', path: '/routers/:name/elements/:element/handlers', group: 'topology', role: 'viewer', router: 'name' },
+  },
+  'handler.read': {
+    doc: "read a handler of a loaded virtual router's element (as `pktgraph read VR/ELEMENT.HANDLER`)",
+    request: Type.Object(HandlerRequest, { additionalProperties: false }),
+    answer: Type.String(),
+    http: { method: 'GET', path: '/routers/:name/elements/:element/handlers/:handler', group: 'performance', role: 'viewer', router: 'name' },
+  },
+  'handler.write': {
+    doc: "write a handler of a loaded virtual router's element (as `pktgraph write VR/ELEMENT.HANDLER VALUE`)",
+    request: Type.Object({ ...HandlerRequest, value: Type.Optional(Type.String({ description: "the value (default: '')" })) }, { additionalProperties: false }),
+    answer: Type.Object({}),
+    http: { method: 'PUT', path: '/routers/:name/elements/:element/handlers/:handler', group: 'topology', role: 'operator', router: 'name' },
   },
   'vr.save': {
     doc: "save a virtual router to a file (docs/router-file.md): its configuration (source, parameters and compiled plan, handler-written values folded in) and its state (counters, IPv4 and IPv6 route tables, ARP/ND and NAT tables, each as of one instant); it goes on running. Packets in queues and pending resolutions are not saved",
@@ -126,21 +222,26 @@ export const operations = {
       imageBytes: Type.Integer({ description: 'state image bytes before compression' }),
       ms: Type.Number({ description: 'how long the save took' }),
     }),
+    // It writes a file on the engine's host: admins only.
+    http: { method: 'POST', path: '/routers/:name/save', group: 'management', role: 'admin', router: 'name' },
   },
   'vr.restore': {
-    doc: "restore a virtual router from a file `vr.save` wrote, on this or another engine (its graph file need not exist: the compiled plan is in the file): same configuration, tables and counters, under its saved name or `name`; running, stopped or defined as saved, or running with `start: true`, defined with `start: false`. A file that is not a router file, is corrupt or truncated, of another format version or refused by the engine changes nothing",
+    doc: "restore a virtual router from a file `vr.save` wrote, on this or another engine (its graph file need not exist: the compiled plan is in the file): same configuration, tables and counters, under its saved name or `name`, given to `tenant` if named; running, stopped or defined as saved, or running with `start: true`, defined with `start: false`. A file that is not a router file, is corrupt or truncated, of another format version or refused by the engine changes nothing",
     request: Type.Object(
       {
         file: Type.String({ minLength: 1, description: 'a file `vr.save` wrote; an absolute path (the engine resolves a relative one against its own directory)' }),
         name: Type.Optional(RouterName),
         start: Type.Optional(Type.Boolean({ description: 'true: running; false: defined (its state kept for the start); absent: as saved' })),
+        tenant: Type.Optional(TenantName),
       },
       { additionalProperties: false },
     ),
     answer: Type.Object({ ...RouterInfo.properties, ms: Type.Number({ description: 'how long the restore took' }) }),
+    // It reads a file on the engine's host and makes a router: admins only.
+    http: { method: 'POST', path: '/routers/restore', group: 'management', role: 'admin', router: 'name' },
   },
   'vr.clone': {
-    doc: "copy a virtual router under a new name: its configuration and tables (routes, ARP/ND, NAT) as of now, counters starting at zero; `params` override graph parameters (new MACs, another VLAN), the graph compiled again with them (a router from a file only); the clone is defined, or running with `start` (a clone the engine refuses is not made)",
+    doc: "copy a virtual router under a new name: its configuration and tables (routes, ARP/ND, NAT) as of now, counters starting at zero; `params` override graph parameters (new MACs, another VLAN), the graph compiled again with them (a router from a file only); the clone is defined, or running with `start` (a clone the engine refuses is not made); it belongs to the original's tenant",
     request: Type.Object(
       {
         name: RouterName,
@@ -151,18 +252,58 @@ export const operations = {
       { additionalProperties: false },
     ),
     answer: RouterInfo,
+    // It makes a router, as vr.create does: admins only.
+    http: { method: 'POST', path: '/routers/:name/clone', group: 'topology', role: 'admin', router: 'name' },
   },
   'engine.status': {
     doc: 'the engine: worker threads, the packet pool and how many virtual routers are in each state',
     request: Type.Object({}, { additionalProperties: false }),
     answer: Type.Object({ threads: Type.Integer(), pool: PoolStats, routers: Type.Record(Type.String(), Type.Integer()) }),
+    http: { method: 'GET', path: '/engine', group: 'fault', role: 'admin' },
   },
   'engine.stop': {
     doc: 'stop the engine: answer, then delete every virtual router and exit (as SIGTERM does)',
     request: Type.Object({}, { additionalProperties: false }),
     answer: Type.Object({ stopping: Type.Boolean() }),
+    http: { method: 'POST', path: '/engine/stop', group: 'fault', role: 'admin' },
   },
-} as const satisfies Record<string, { doc: string; request: TSchema; answer: TSchema }>;
+  'user.list': {
+    doc: 'every user of the management API: role, tenant, how many tokens',
+    request: Type.Object({}, { additionalProperties: false }),
+    answer: Type.Array(UserInfo),
+    http: { method: 'GET', path: '/users', group: 'management', role: 'admin' },
+  },
+  'user.create': {
+    doc: "create a user with its first bearer token (operators and viewers belong to a tenant, admins to none); the answer holds the token, which is stored only hashed",
+    request: Type.Object({ name: UserName, role: Role, tenant: Type.Optional(TenantName) }, { additionalProperties: false }),
+    answer: Type.Object({ user: UserInfo, token: NewToken }),
+    http: { method: 'POST', path: '/users', group: 'management', role: 'admin' },
+  },
+  'user.token': {
+    doc: 'issue another bearer token for a user (its other tokens stay valid)',
+    request: Type.Object({ name: UserName }, { additionalProperties: false }),
+    answer: Type.Object({ user: UserInfo, token: NewToken }),
+    http: { method: 'POST', path: '/users/:name/tokens', group: 'management', role: 'admin' },
+  },
+  'user.delete': {
+    doc: 'delete a user: its tokens stop working at once',
+    request: Type.Object({ name: UserName }, { additionalProperties: false }),
+    answer: Type.Object({ name: UserName }),
+    http: { method: 'DELETE', path: '/users/:name', group: 'management', role: 'admin' },
+  },
+  'tenant.list': {
+    doc: 'every tenant (named by a router or a user) with its routers and users',
+    request: Type.Object({}, { additionalProperties: false }),
+    answer: Type.Array(Type.Object({ name: TenantName, routers: Type.Array(RouterName), users: Type.Array(UserName) })),
+    http: { method: 'GET', path: '/tenants', group: 'management', role: 'admin' },
+  },
+  'audit.read': {
+    doc: 'the audit log: every change and every refusal, oldest first; `limit` the last N (default 1000), `since` only entries at or after an ISO 8601 time',
+    request: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000 })), since: Type.Optional(Type.String({ minLength: 1 })) }, { additionalProperties: false }),
+    answer: Type.Array(AuditEntry),
+    http: { method: 'GET', path: '/audit', group: 'fault', role: 'admin' },
+  },
+} as const satisfies Record<string, { doc: string; request: TSchema; answer: TSchema; http: HttpRoute }>;
 
 export type OperationName = keyof typeof operations;
 export type OperationRequest<O extends OperationName> = Static<(typeof operations)[O]['request']>;
@@ -171,6 +312,12 @@ export type RouterSourceT = Static<typeof RouterSource>;
 export type RouterStateT = Static<typeof RouterState>;
 export type RouterInfoT = Static<typeof RouterInfo>;
 export type RouterDetailT = Static<typeof RouterDetail>;
+export type RoleT = Static<typeof Role>;
+export type UserInfoT = Static<typeof UserInfo>;
+export type AuditEntryT = Static<typeof AuditEntry>;
+
+/** An operation's HTTP entry (typed loosely: the table's literal types are narrower than HttpRoute). */
+export const httpRoute = (op: OperationName): HttpRoute => operations[op].http as HttpRoute;
 
 export const isOperation = (op: unknown): op is OperationName => typeof op === 'string' && Object.hasOwn(operations, op);
 
@@ -182,7 +329,10 @@ export function checkRequest(op: OperationName, args: unknown): string | undefin
     const field = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
     const name = field.split('.')[0];
     const value = (args as Record<string, unknown> | undefined)?.[name];
-    if ((name === 'name' || name === 'newName') && typeof value === 'string') return `'${value}' is not a valid virtual router name: use ${ROUTER_NAME_RULE}`;
+    if ((name === 'name' || name === 'newName') && typeof value === 'string')
+      return op.startsWith('user.')
+        ? `'${value}' is not a valid user name: use 1 to 64 letters, digits, '_' or '-'`
+        : `'${value}' is not a valid virtual router name: use ${ROUTER_NAME_RULE}`;
     // A field the schema does not declare (typebox reports it as its `false` sub-schema).
     if (e.keyword === 'additionalProperties' || e.keyword === 'boolean') return `${op}: unknown field '${field}'`;
     if (field.startsWith('source')) return `${op}: 'source' must be { file, params? } or { recipe: 'ipRouter', description }, got ${JSON.stringify((args as { source?: unknown }).source)}`;
@@ -191,7 +341,7 @@ export function checkRequest(op: OperationName, args: unknown): string | undefin
   return `${op}: the request does not match its schema`;
 }
 
-/** The operations as Markdown lines: name, what it does, request and answer fields. */
+/** The operations as Markdown lines: name, what it does, request and answer fields, HTTP method, path and role. */
 export function operationsDoc(): string[] {
   const fields = (s: TSchema): string => {
     const props = (s as { properties?: Record<string, TSchema & { description?: string }> }).properties;
@@ -199,5 +349,7 @@ export function operationsDoc(): string[] {
     const required = new Set((s as { required?: string[] }).required ?? []);
     return Object.keys(props).length ? Object.keys(props).map((k) => `\`${k}\`${required.has(k) ? '' : '?'}`).join(', ') : '(none)';
   };
-  return Object.entries(operations).map(([op, o]) => `- \`${op}\`: ${o.doc}. Request: ${fields(o.request)}. Answer: ${fields(o.answer)}.`);
+  return Object.entries(operations).map(
+    ([op, o]) => `- \`${op}\`: ${o.doc}. Request: ${fields(o.request)}. Answer: ${fields(o.answer)}. HTTP: \`${o.http.method} /v1${o.http.path}\` (${o.http.role}).`,
+  );
 }

@@ -1,33 +1,98 @@
 // The TypeScript client of a serving engine (`pktgraph serve`): every operation of api.ts
-// as a method, over the control socket. Errors are the engine's one-sentence refusals.
+// as a method, over the control socket or, given a URL and a token, the HTTP API (the request
+// mapped onto HTTP by the same table: openapi.ts httpRequest). Errors are the engine's
+// one-sentence refusals.
+import { readFileSync } from 'node:fs';
+import { request as httpRequestRaw } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { isAbsolute, resolve } from 'node:path';
 import { controlRequest } from '../control/client.js';
 import { controlPath } from '../control/path.js';
 import type { ControlRequest } from '../control/protocol.js';
 import type { OperationAnswer, OperationName, OperationRequest, RouterSourceT } from './api.js';
+import { httpRequest } from './openapi.js';
 
 /** The engine refused a request (nothing was changed); the message says why. */
 export class EngineError extends Error {
   override name = 'EngineError';
+  /** The HTTP status, over HTTP. */
+  status?: number;
+}
+
+/** A remote engine's HTTP API: `url` (http://HOST:PORT, https://..., or unix:/PATH/http.sock), a bearer token, and for https a CA certificate (PEM) to trust. */
+export interface RemoteEngine {
+  url: string;
+  token: string;
+  ca?: string | Buffer;
+}
+
+/** One request to the HTTP API: the answer's JSON, or EngineError with the engine's sentence. */
+function httpCall(remote: RemoteEngine, op: OperationName, args: Record<string, unknown>, timeoutMs: number): Promise<unknown> {
+  const r = httpRequest(op, args);
+  const body = r.body === undefined ? undefined : JSON.stringify(r.body);
+  const query = r.query.size ? `?${r.query}` : '';
+  const unix = remote.url.startsWith('unix:') ? remote.url.slice(5) : undefined;
+  const base = unix ? undefined : new URL(remote.url);
+  const headers: Record<string, string> = { authorization: `Bearer ${remote.token}`, accept: 'application/json' };
+  if (body !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) });
+  const options = {
+    method: r.method,
+    headers,
+    timeout: timeoutMs,
+    ...(unix ? { socketPath: unix, path: r.path + query } : { hostname: base!.hostname.replace(/^\[|\]$/g, ''), port: base!.port, path: base!.pathname.replace(/\/$/, '') + r.path + query }),
+    ...(remote.ca ? { ca: remote.ca } : {}),
+  };
+  const where = unix ? `the engine's HTTP socket ${unix}` : `the engine at ${remote.url}`;
+  return new Promise((resolveAnswer, reject) => {
+    const req = (base?.protocol === 'https:' ? httpsRequest : httpRequestRaw)(options, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        let value: unknown;
+        try {
+          value = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        } catch {
+          return reject(new Error(`${where} answered ${res.statusCode} with a body that is not JSON`));
+        }
+        if (res.statusCode !== undefined && res.statusCode < 300) return resolveAnswer(value);
+        const e = new EngineError((value as { error?: string }).error ?? `${where} answered ${res.statusCode}`);
+        e.status = res.statusCode;
+        reject(e);
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`${where} did not answer within ${timeoutMs} ms`)));
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      reject(err.code === 'ECONNREFUSED' || err.code === 'ENOENT' ? new Error(`no pktgraph engine answers at ${unix ?? remote.url} (${err.code})`) : new Error(`cannot talk to ${where}: ${err.message}`)),
+    );
+    req.end(body);
+  });
 }
 
 export class Engine {
-  /** The socket path. */
-  readonly path: string;
+  /** The control socket's path (when not remote). */
+  readonly path?: string;
+  readonly remote?: RemoteEngine;
 
-  /** `control`: a NAME (in the per-user socket directory) or a PATH containing '/', as `--control` takes it. */
-  constructor(control?: string, private readonly timeoutMs = 30000) {
-    this.path = controlPath(control);
+  /** `control`: a NAME (in the per-user socket directory) or a PATH containing '/', as `--control` takes it; or a remote engine's URL and token. */
+  constructor(control?: string | RemoteEngine, private readonly timeoutMs = 30000) {
+    if (typeof control === 'object') this.remote = control;
+    else this.path = controlPath(control);
+  }
+
+  /** Where it talks to, for messages. */
+  get where(): string {
+    return this.remote?.url ?? this.path!;
   }
 
   private async send(req: ControlRequest): Promise<unknown> {
-    const r = await controlRequest(this.path, req, this.timeoutMs);
+    const r = await controlRequest(this.path!, req, this.timeoutMs);
     if (!r.ok) throw new EngineError(r.error);
     return r.value;
   }
 
   /** Any operation of api.ts by name. */
   request<O extends OperationName>(op: O, args: OperationRequest<O>): Promise<OperationAnswer<O>> {
+    if (this.remote) return httpCall(this.remote, op, args as Record<string, unknown>, this.timeoutMs) as Promise<OperationAnswer<O>>;
     return this.send({ op, args }) as Promise<OperationAnswer<O>>;
   }
 
@@ -37,10 +102,10 @@ export class Engine {
   showRouter(name: string) {
     return this.request('vr.show', { name });
   }
-  /** A graph file (a relative path is taken from this process's directory) with parameters, or `{ recipe: 'ipRouter', description }`. */
-  createRouter(name: string, source: RouterSourceT, options: { start?: boolean } = {}) {
+  /** A graph file (a relative path is taken from this process's directory) with parameters, or `{ recipe: 'ipRouter', description }`; `tenant` gives it to a tenant. */
+  createRouter(name: string, source: RouterSourceT, options: { start?: boolean; tenant?: string } = {}) {
     const s = 'file' in source ? { ...source, file: absolute(source.file) } : source;
-    return this.request('vr.create', { name, source: s, ...(options.start === undefined ? {} : { start: options.start }) });
+    return this.request('vr.create', { name, source: s, ...(options.start === undefined ? {} : { start: options.start }), ...(options.tenant === undefined ? {} : { tenant: options.tenant }) });
   }
   /** Replace a router's graph (hot reconfiguration): the source as createRouter takes it. */
   reconfigureRouter(name: string, source: RouterSourceT) {
@@ -78,14 +143,14 @@ export class Engine {
 
   /** Read a handler of a router's element: `read('r1', 'counter', 'packets')`. */
   async read(router: string, element: string, handler: string): Promise<string> {
-    return String(await this.send({ op: 'read', graph: router, element, handler }));
+    return this.request('handler.read', { name: router, element, handler });
   }
   async write(router: string, element: string, handler: string, value = ''): Promise<void> {
-    await this.send({ op: 'write', graph: router, element, handler, value });
+    await this.request('handler.write', { name: router, element, handler, value });
   }
-  /** Every counter of a router's elements (or of one element), as bigints. */
+  /** Every counter of a router's elements, as bigints. */
   async counters(router: string): Promise<Record<string, Record<string, bigint>>> {
-    const c = (await this.send({ op: 'counters', graph: router })) as Record<string, Record<string, string>>;
+    const c = (await this.request('vr.counters', { name: router })) as Record<string, Record<string, string>>;
     return Object.fromEntries(Object.entries(c).map(([e, v]) => [e, Object.fromEntries(Object.entries(v).map(([k, n]) => [k, BigInt(n)]))]));
   }
 }
@@ -93,3 +158,29 @@ export class Engine {
 const absolute = (file: string) => (isAbsolute(file) ? file : resolve(file));
 /** The options given (undefined ones left out: the schemas refuse them). */
 const defined = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+
+/** A remote engine from `--url`, a token from `--token-file` or PKTGRAPH_TOKEN, and `--cacert` (or PKTGRAPH_CACERT): undefined without a URL. */
+export function remoteEngine(opts: { url?: string; tokenFile?: string; cacert?: string }, env: NodeJS.ProcessEnv = process.env): RemoteEngine | undefined {
+  const url = opts.url ?? env.PKTGRAPH_URL;
+  if (url === undefined) return undefined;
+  if (!/^(https?:\/\/|unix:\/)/.test(url)) throw new Error(`--url must be http://HOST:PORT, https://HOST:PORT or unix:/PATH/http.sock, got '${url}'`);
+  let token = env.PKTGRAPH_TOKEN;
+  if (opts.tokenFile !== undefined) {
+    try {
+      token = readFileSync(opts.tokenFile, 'utf8').trim();
+    } catch (err) {
+      throw new Error(`cannot read the token file ${opts.tokenFile}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    }
+  }
+  if (!token) throw new Error(`--url ${url} needs a token: set PKTGRAPH_TOKEN or give --token-file FILE`);
+  const caFile = opts.cacert ?? env.PKTGRAPH_CACERT;
+  let ca: Buffer | undefined;
+  if (caFile !== undefined) {
+    try {
+      ca = readFileSync(caFile);
+    } catch (err) {
+      throw new Error(`cannot read the CA certificate ${caFile}: ${(err as Error).message}`);
+    }
+  }
+  return { url, token, ...(ca ? { ca } : {}) };
+}

@@ -2,8 +2,8 @@
 // Each is a named instance of a graph (a graph file with parameters, or a recipe), compiled
 // and checked before anything changes, loaded into the one shared engine (the worker
 // threads are shared) under its own name, so its elements are addressed as VR/element.
-// The control socket (serve.ts) and the TypeScript client go through `perform`; a later
-// HTTP API is another door onto the same object.
+// The control socket (serve.ts) and the HTTP API (http.ts) reach `perform` through the
+// management layer (access.ts), which authorises each request and audits it.
 import { readFileSync } from 'node:fs';
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
@@ -14,9 +14,24 @@ import { packageRoot } from '../runtime/native.js';
 import { decodeRouterFile, encodeRouterFile } from './routerFile.js';
 import { checkRequest, isOperation, type OperationAnswer, type OperationName, type OperationRequest, type RouterInfoT, type RouterSourceT, type RouterStateT } from './api.js';
 
+/**
+ * Why a request was refused, which the HTTP API gives as its status: invalid (400), unauthorized
+ * (401: no valid token), forbidden (403: the role does not allow it), unknown (404: no such
+ * router or user, or not the caller's), conflict (409: a name taken, a state that does not
+ * allow it), limited (429: too many failed logins), unavailable (503: the engine is stopping).
+ */
+export type RefusalKind = 'invalid' | 'unauthorized' | 'forbidden' | 'unknown' | 'conflict' | 'limited' | 'unavailable';
+export const HTTP_STATUS: Record<RefusalKind, number> = { invalid: 400, unauthorized: 401, forbidden: 403, unknown: 404, conflict: 409, limited: 429, unavailable: 503 };
+
 /** A refused request: one sentence; nothing was changed. */
 export class ServiceError extends Error {
   override name = 'ServiceError';
+  constructor(
+    message: string,
+    readonly kind: RefusalKind = 'invalid',
+  ) {
+    super(message);
+  }
 }
 
 interface Router {
@@ -27,6 +42,8 @@ interface Router {
   /** The graph's own name (the plan is loaded under the router's name). */
   graphName: string;
   created: string;
+  /** The tenant it belongs to (its operators and viewers manage and see it); none: admins only. */
+  tenant?: string;
   graph?: RunningGraph;
   error?: string;
   /** Saved state (counters, tables) the graph starts with: a restored or cloned router not started yet. */
@@ -79,7 +96,7 @@ export class VirtualRouters {
   async perform(op: string, args: unknown): Promise<unknown>;
   async perform(op: string, args: unknown): Promise<unknown> {
     if (!isOperation(op)) throw new ServiceError(`unknown operation ${JSON.stringify(op)}`);
-    if (this.closing) throw new ServiceError('the engine is stopping; it takes no more requests');
+    if (this.closing) throw new ServiceError('the engine is stopping; it takes no more requests', 'unavailable');
     const problem = checkRequest(op, args ?? {});
     if (problem) throw new ServiceError(problem);
     const a = (args ?? {}) as { name: string };
@@ -98,6 +115,29 @@ export class VirtualRouters {
         return this.reconfigure(args as OperationRequest<'vr.reconfigure'>);
       case 'vr.delete':
         return this.delete(a.name);
+      case 'vr.assign':
+        return this.assign(a.name, (args as OperationRequest<'vr.assign'>).tenant);
+      case 'vr.graph':
+        return { dot: (await import('../compiler/dot.js')).toDot(this.router(a.name).plan) };
+      case 'vr.counters':
+      case 'handler.list':
+      case 'handler.read':
+      case 'handler.write': {
+        const h = args as OperationRequest<'handler.write'>;
+        const g = this.target(h.name, undefined).graph;
+        // Counters are 64-bit: sent as decimal strings so no precision is lost.
+        const strings = (c: Record<string, bigint>) => Object.fromEntries(Object.entries(c).map(([k, v]) => [k, v.toString()]));
+        try {
+          if (op === 'vr.counters')
+            return h.element === undefined ? Object.fromEntries(Object.entries(g.allCounters()).map(([e, c]) => [e, strings(c)])) : strings(g.counters(h.element));
+          if (op === 'handler.list') return g.handlers(h.element);
+          if (op === 'handler.read') return g.read(h.element, h.handler);
+          g.write(h.element, h.handler, h.value ?? '');
+          return {};
+        } catch (err) {
+          throw new ServiceError(`virtual router '${h.name}': ${describe(err)}`);
+        }
+      }
       case 'vr.save':
         return this.save(args as OperationRequest<'vr.save'>);
       case 'vr.restore':
@@ -110,19 +150,46 @@ export class VirtualRouters {
         setImmediate(this.onStop); // after the answer
         return { stopping: true };
     }
+    throw new ServiceError(`${op} is not an operation on virtual routers`);
+  }
+
+  /** The tenant of a router: a name, null for none, undefined when there is no such router. */
+  tenantOf(name: string): string | null | undefined {
+    const r = this.routers.get(name);
+    return r ? (r.tenant ?? null) : undefined;
+  }
+
+  /** Every router's name and tenant, in creation order. */
+  owners(): { name: string; tenant?: string }[] {
+    return [...this.routers.values()].map((r) => ({ name: r.name, tenant: r.tenant }));
+  }
+
+  private assign(name: string, tenant: string | null): RouterInfoT {
+    const r = this.router(name);
+    r.tenant = tenant ?? undefined;
+    return this.info(r);
   }
 
   private router(name: string): Router {
     const r = this.routers.get(name);
     if (!r) {
       const known = [...this.routers.keys()];
-      throw new ServiceError(`there is no virtual router named '${name}'; ${known.length ? `there are: ${known.join(', ')}` : 'there are none'}`);
+      throw new ServiceError(`there is no virtual router named '${name}'; ${known.length ? `there are: ${known.join(', ')}` : 'there are none'}`, 'unknown');
     }
     return r;
   }
 
   private info(r: Router): RouterInfoT {
-    return { name: r.name, state: r.state, source: r.source, graph: r.graphName, elements: r.plan.elements.length, created: r.created, ...(r.error ? { error: r.error } : {}) };
+    return {
+      name: r.name,
+      state: r.state,
+      source: r.source,
+      graph: r.graphName,
+      elements: r.plan.elements.length,
+      created: r.created,
+      ...(r.tenant ? { tenant: r.tenant } : {}),
+      ...(r.error ? { error: r.error } : {}),
+    };
   }
 
   show(name: string): OperationAnswer<'vr.show'> {
@@ -145,7 +212,7 @@ export class VirtualRouters {
     }
     this.claim(req.name);
     // The engine knows the graph by the router's name: two routers from one file do not collide.
-    const r: Router = { name: req.name, state: 'defined', source: req.source, plan: { ...plan, name: req.name }, graphName: plan.name, created: new Date().toISOString() };
+    const r: Router = { name: req.name, state: 'defined', source: req.source, plan: { ...plan, name: req.name }, graphName: plan.name, created: new Date().toISOString(), tenant: req.tenant };
     this.routers.set(r.name, r);
     if (req.start) this.start(r.name);
     return this.info(r);
@@ -153,7 +220,7 @@ export class VirtualRouters {
 
   start(name: string): RouterInfoT {
     const r = this.router(name);
-    if (r.state === 'running') throw new ServiceError(`virtual router '${name}' is already running`);
+    if (r.state === 'running') throw new ServiceError(`virtual router '${name}' is already running`, 'conflict');
     if (r.state === 'stopped') {
       r.graph!.setStopped(false);
     } else {
@@ -175,7 +242,7 @@ export class VirtualRouters {
 
   stop(name: string): RouterInfoT {
     const r = this.router(name);
-    if (r.state !== 'running') throw new ServiceError(`virtual router '${name}' is ${r.state}, not running; only a running router can be stopped`);
+    if (r.state !== 'running') throw new ServiceError(`virtual router '${name}' is ${r.state}, not running; only a running router can be stopped`, 'conflict');
     r.graph!.setStopped(true); // its devices go on reading, dropping and counting what arrives
     r.state = 'stopped';
     return this.info(r);
@@ -190,8 +257,8 @@ export class VirtualRouters {
   async reconfigure(req: OperationRequest<'vr.reconfigure'>): Promise<OperationAnswer<'vr.reconfigure'>> {
     const r = this.router(req.name);
     const compiled = await compileSource(req.name, req.source);
-    if (this.closing) throw new ServiceError('the engine is stopping; it takes no more requests');
-    if (this.routers.get(req.name) !== r) throw new ServiceError(`virtual router '${req.name}' was deleted while its new graph compiled; nothing was changed`);
+    if (this.closing) throw new ServiceError('the engine is stopping; it takes no more requests', 'unavailable');
+    if (this.routers.get(req.name) !== r) throw new ServiceError(`virtual router '${req.name}' was deleted while its new graph compiled; nothing was changed`, 'conflict');
     const plan: Plan = { ...compiled, name: req.name };
     let swap: OperationAnswer<'vr.reconfigure'>['swap'] = null;
     if (r.graph) {
@@ -260,7 +327,7 @@ export class VirtualRouters {
     const name = req.name ?? m.name;
     this.claim(name);
     const target = req.start === true ? 'running' : req.start === false ? 'defined' : m.state;
-    const r: Router = { name, state: 'defined', source: m.source, plan: { ...m.plan, name }, graphName: m.graph, created: new Date().toISOString(), image, imageCounters: true };
+    const r: Router = { name, state: 'defined', source: m.source, plan: { ...m.plan, name }, graphName: m.graph, created: new Date().toISOString(), tenant: req.tenant, image, imageCounters: true };
     if (target !== 'defined') {
       try {
         r.graph = this.runtime.load(r.plan, { image, stopped: target === 'stopped' });
@@ -297,10 +364,10 @@ export class VirtualRouters {
         this.creating.delete(req.newName);
       }
       this.claim(req.newName);
-      if (this.routers.get(req.name) !== r) throw new ServiceError(`virtual router '${req.name}' was deleted while its clone compiled; nothing was changed`);
+      if (this.routers.get(req.name) !== r) throw new ServiceError(`virtual router '${req.name}' was deleted while its clone compiled; nothing was changed`, 'conflict');
     }
     const image = r.graph ? r.graph.saveState() : r.image;
-    const c: Router = { name: req.newName, state: 'defined', source, plan: { ...plan, name: req.newName }, graphName, created: new Date().toISOString(), image, imageCounters: false };
+    const c: Router = { name: req.newName, state: 'defined', source, plan: { ...plan, name: req.newName }, graphName, created: new Date().toISOString(), tenant: r.tenant, image, imageCounters: false };
     if (req.start) {
       try {
         c.graph = this.runtime.load(c.plan, { image, counters: false });
@@ -316,8 +383,8 @@ export class VirtualRouters {
 
   /** Refuse a name in use (or being created), for the operations that make a router. */
   private claim(name: string): void {
-    if (this.closing) throw new ServiceError('the engine is stopping; it takes no more requests');
-    if (this.routers.has(name) || this.creating.has(name)) throw new ServiceError(`the name '${name}' is taken by another virtual router; choose another or delete that one first`);
+    if (this.closing) throw new ServiceError('the engine is stopping; it takes no more requests', 'unavailable');
+    if (this.routers.has(name) || this.creating.has(name)) throw new ServiceError(`the name '${name}' is taken by another virtual router; choose another or delete that one first`, 'conflict');
   }
 
   delete(name: string): OperationAnswer<'vr.delete'> {
@@ -361,7 +428,7 @@ export class VirtualRouters {
       rest = element.slice(slash + 1);
     }
     const r = this.router(name);
-    if (!r.graph) throw new ServiceError(`virtual router '${name}' is ${r.state}: it has no running graph; start it with \`pktgraph vr start ${name}\``);
+    if (!r.graph) throw new ServiceError(`virtual router '${name}' is ${r.state}: it has no running graph; start it with \`pktgraph vr start ${name}\``, 'conflict');
     return { graph: r.graph, element: rest };
   }
 }

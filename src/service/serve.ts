@@ -1,11 +1,20 @@
 // `pktgraph serve`: a long-running engine hosting virtual routers, controlled over the
-// owner-only control socket until SIGINT, SIGTERM or an `engine.stop` request. It stops
-// cleanly: every router deleted, every buffer back in the pool (checked), the socket removed.
+// owner-only control socket and, with a state directory, the HTTP API (http.ts: TCP when
+// asked, and a Unix socket in the state directory), until SIGINT, SIGTERM or an `engine.stop`
+// request. It stops cleanly: every router deleted, every buffer back in the pool (checked),
+// the sockets removed.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Runtime, type EngineOptions } from '../runtime/runtime.js';
 import type { ControlResponse } from '../control/protocol.js';
 import { asRequest, graphRequest, requestText, startControlServer, type ControlServer } from '../control/server.js';
+import { MAX_SOCKET_PATH } from '../control/path.js';
 import { VirtualRouters } from './routers.js';
 import { isOperation } from './api.js';
+import { LOCAL_OWNER, Management } from './access.js';
+import { AuditLog } from './audit.js';
+import { UserStore } from './users.js';
+import type { HttpApi, HttpPlugin } from './http.js';
 
 /**
  * One request to a serving engine: a service operation (`{ op: 'vr.create', args }`), or a
@@ -13,10 +22,12 @@ import { isOperation } from './api.js';
  * the router named by `graph` or as the element's prefix (VR/element), or `list`.
  * Never throws: problems become `{ ok: false, error }`.
  */
-export async function handleServiceRequest(routers: VirtualRouters, request: unknown): Promise<ControlResponse> {
+export async function handleServiceRequest(management: Management, request: unknown): Promise<ControlResponse> {
+  const routers = management.routers;
   try {
     const req = asRequest(request);
-    if (isOperation(req.op)) return { ok: true, value: await routers.perform(req.op, req.args ?? {}) };
+    // The socket's owner is an admin; its changes are audited as 'local'.
+    if (isOperation(req.op)) return { ok: true, value: await management.perform(LOCAL_OWNER, req.op, req.args ?? {}, { via: 'control' }) };
     if (req.op === 'list') {
       // As `pktgraph list` shows a run's graphs: the loaded routers, elements as VR/element.
       const name = requestText(req, 'graph', false);
@@ -32,6 +43,14 @@ export async function handleServiceRequest(routers: VirtualRouters, request: unk
     // counters and profile of a whole router: `graph` alone, or the element field naming just the router.
     const whole = (req.op === 'counters' || req.op === 'profile') && graph === undefined && element !== undefined && !element.includes('/');
     const t = whole ? routers.target(element, undefined) : routers.target(graph, element);
+    if (req.op === 'write') {
+      // A change: through the management layer, so it is audited as the HTTP API's writes are.
+      const v = req.value ?? '';
+      if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') throw new Error(`request field 'value' must be a string`);
+      const args = { name: t.graph.name, element: t.element!, handler: requestText(req, 'handler', true)!, value: String(v) };
+      await management.perform(LOCAL_OWNER, 'handler.write', args, { via: 'control' });
+      return { ok: true, value: '' };
+    }
     return { ok: true, value: graphRequest(t.graph, { ...req, element: t.element }) };
   } catch (err) {
     return { ok: false, error: (err as Error).message };
@@ -41,8 +60,20 @@ export async function handleServiceRequest(routers: VirtualRouters, request: unk
 export interface ServeOptions extends EngineOptions {
   /** The control socket's path (resolved by the caller). */
   socketPath: string;
-  /** Told once the socket is served. */
-  onReady?: (info: { path: string; threads: number; poolBuffers: number }) => void;
+  /** The state directory (users, tokens, the audit log, the HTTP Unix socket); with it the HTTP API is served. */
+  stateDir?: string;
+  /** Also serve the HTTP API on this TCP address (needs stateDir). */
+  http?: { host: string; port: number };
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** With no user yet, create an admin 'admin' and write its token to this file (mode 0600). */
+  initAdmin?: string;
+  /** Largest HTTP request body, bytes. */
+  bodyLimit?: number;
+  /** Fastify plugins added to the HTTP API (metrics, events, the dashboard). */
+  httpPlugins?: HttpPlugin[];
+  version?: string;
+  /** Told once the sockets are served. */
+  onReady?: (info: { path: string; threads: number; poolBuffers: number; http?: { url?: string; socketPath: string }; initAdmin?: string }) => void;
 }
 
 export interface ServeResult {
@@ -53,9 +84,21 @@ export interface ServeResult {
 
 /** Serve an engine until SIGINT, SIGTERM or an engine.stop request; resolves once it has stopped cleanly. */
 export async function serveEngine(options: ServeOptions): Promise<ServeResult> {
-  const { socketPath, onReady, ...engineOptions } = options;
+  const { socketPath, onReady, stateDir, http, tls, initAdmin, httpPlugins, version, bodyLimit, ...engineOptions } = options;
+  if (http && !stateDir) throw new Error('the HTTP API needs a state directory for its users and audit log: give --state DIR');
+  let users: UserStore | undefined;
+  let audit: AuditLog | undefined;
+  let httpSocket: string | undefined;
+  if (stateDir) {
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    httpSocket = join(stateDir, 'http.sock');
+    if (Buffer.byteLength(httpSocket) > MAX_SOCKET_PATH) throw new Error(`the HTTP socket path ${httpSocket} is longer than the ${MAX_SOCKET_PATH} bytes a Unix socket path may have; give a shorter --state DIR`);
+    users = new UserStore(stateDir);
+    audit = new AuditLog(stateDir);
+  }
   const runtime = new Runtime(engineOptions);
   let server: ControlServer | undefined;
+  let api: HttpApi | undefined;
   let reason: ServeResult['reason'] | undefined;
   let wake: () => void = () => {};
   const stopped = new Promise<void>((resolve) => (wake = resolve));
@@ -69,18 +112,32 @@ export async function serveEngine(options: ServeOptions): Promise<ServeResult> {
   try {
     runtime.start();
     const routers = new VirtualRouters(runtime, () => stop('request'));
-    server = await startControlServer(runtime, socketPath, (req) => handleServiceRequest(routers, req));
+    const management = new Management(routers, users, audit);
+    server = await startControlServer(runtime, socketPath, (req) => handleServiceRequest(management, req));
+    let made: string | undefined;
+    if (initAdmin && users && users.size === 0) {
+      const { token } = (await management.perform(LOCAL_OWNER, 'user.create', { name: 'admin', role: 'admin' }, { via: 'control' })) as { token: string };
+      writeFileSync(initAdmin, token + '\n', { mode: 0o600 });
+      made = initAdmin;
+    }
+    if (httpSocket) {
+      const { startHttpApi } = await import('./http.js');
+      api = await startHttpApi(management, { socketPath: httpSocket, listen: http, tls, plugins: httpPlugins, version, bodyLimit });
+    }
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    onReady?.({ path: socketPath, threads: runtime.threads, poolBuffers: runtime.poolStats().capacity });
+    onReady?.({ path: socketPath, threads: runtime.threads, poolBuffers: runtime.poolStats().capacity, ...(api ? { http: { url: api.url, socketPath: api.socketPath } } : {}), ...(made ? { initAdmin: made } : {}) });
     await stopped;
+    await api?.close();
     server.close();
     routers.deleteAll();
     runtime.stop();
     const p = runtime.poolStats();
     return { reason: reason!, pool: { capacity: p.capacity, available: p.available } };
   } finally {
+    await api?.close().catch(() => {});
     server?.close();
+    audit?.close();
     runtime.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
