@@ -38,7 +38,8 @@
 // it includes) changes the binary interface an out-of-tree element is compiled against: a
 // member or virtual function added, removed or reordered, a signature or struct layout
 // changed. The engine refuses a plugin built against any other version (native/plugin.h).
-#define PG_ELEMENT_API_VERSION 1
+// 2: Element::save_state, restore_state and restoring() (vr.save, vr.restore).
+#define PG_ELEMENT_API_VERSION 2
 #define PG_STRINGIFY_(x) #x
 #define PG_STRINGIFY(x) PG_STRINGIFY_(x)
 
