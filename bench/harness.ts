@@ -100,7 +100,7 @@ options:
   --no-latency      interfaces: skip the latency measurement
   --cases LIST      interfaces: only these cases (bridge, router, scaling); traffic: only these
                     phases (accuracy, convergence, cost, lab); vrouters: only these groups (cost,
-                    reconfigure, routes: bulk route programming)
+                    reconfigure, routes: bulk route programming, save: save/restore, shares)
   --generator engine  interfaces: the engine's own generator instead of trafgen
   --generator trafgen traffic: trafgen instead of the engine's generator (lab part)
   --only A,B        traffic: only the cases naming one of these (element names: HTBSched,Policer)
@@ -114,6 +114,7 @@ options:
   --burst N         vrouters: each router's generator burst, packets a task run (default 32)
   --big-burst N     vrouters: the burst of the side-by-side 1 and most routers cases (default 256)
   --spread-routers N  vrouters: routers the routes cases spread 1000 routes each over (default 1000)
+  --save-runs N     vrouters: saves and restores of the router with the full table (default 7; --quick 3)
   --requests N      api: requests per run (default 2000; --quick 300)
   --routers N       api: routers for the vr.list cases; metrics: routers (default 1000; --quick 100)
   --scrapes N / --window MS / --windows N   metrics: scrapes a run (20), gap windows' length (1000)
@@ -123,7 +124,7 @@ options:
                     that should not become the published results)
 Writes bench/results/<date>-<suite>.json, bench/RESULTS.md and bench/plots/*.svg.`;
 
-const valued = new Set(['only', 'out', 'runs', 'seconds', 'warmup', 'sizes', 'trial', 'confirm', 'click', 'line-rate', 'cases', 'generator', 'ring', 'tpacket', 'routes', 'routes6', 'lookups', 'counts', 'create-budget', 'swaps', 'settle', 'rate', 'burst', 'big-burst', 'requests', 'routers', 'spread-routers', 'scrapes', 'window', 'windows']);
+const valued = new Set(['only', 'out', 'runs', 'seconds', 'warmup', 'sizes', 'trial', 'confirm', 'click', 'line-rate', 'cases', 'generator', 'ring', 'tpacket', 'routes', 'routes6', 'lookups', 'counts', 'create-budget', 'swaps', 'settle', 'rate', 'burst', 'big-burst', 'requests', 'routers', 'spread-routers', 'scrapes', 'window', 'windows', 'save-runs']);
 
 export class UsageError extends Error {}
 

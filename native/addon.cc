@@ -80,6 +80,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                            InstanceMethod("threads", &EngineWrap::Threads),
                            InstanceMethod("addGraph", &EngineWrap::AddGraph),
                            InstanceMethod("removeGraph", &EngineWrap::RemoveGraph),
+                           InstanceMethod("saveState", &EngineWrap::SaveState),
                            InstanceMethod("replaceGraph", &EngineWrap::ReplaceGraph),
                            InstanceMethod("pauseGraph", &EngineWrap::PauseGraph),
                            InstanceMethod("resumeGraph", &EngineWrap::ResumeGraph),
@@ -145,12 +146,32 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     return Napi::Number::New(info.Env(), engine(info.Env()).threads());
   }
 
+  // addGraph(plan, image?, stopped?, counters?): image, a Buffer saveState made, restores the
+  // graph's counters (unless counters is false) and element state before it runs; stopped:
+  // it starts stopped.
   Napi::Value AddGraph(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     std::string plan = string_arg(info, 0, "plan");
+    std::string image;
+    const bool has_image = info.Length() > 1 && !info[1].IsUndefined() && !info[1].IsNull();
+    if (has_image) {
+      if (!info[1].IsBuffer()) throw Napi::TypeError::New(env, "the state image must be a Buffer");
+      auto b = info[1].As<Napi::Buffer<char>>();
+      image.assign(b.Data(), b.Length());
+    }
+    const bool stopped = info.Length() > 2 && info[2].ToBoolean().Value();
+    const bool counters = info.Length() <= 3 || info[3].IsUndefined() || info[3].ToBoolean().Value();
     Engine& e = engine(env);
-    uint32_t id = guarded(env, [&] { return e.add_graph(plan); });
+    uint32_t id = guarded(env, [&] { return e.add_graph(plan, has_image ? &image : nullptr, stopped, counters); });
     return graph_info(env, e, id);
+  }
+
+  // saveState(id): the graph's counters and element state as a Buffer (Engine::save_state).
+  Napi::Value SaveState(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t id = id_arg(info);
+    std::string image = guarded(env, [&] { return engine(env).save_state(id); });
+    return Napi::Buffer<char>::Copy(env, image.data(), image.size());
   }
 
   // replaceGraph(id, plan): the new graph's info (as addGraph's), with swapNs and taken.

@@ -33,12 +33,14 @@
 #include "packet.h"
 #include "pool.h"
 #include "state_arena.h"
+#include "state.h"
 
 // The element API's version. Bump it whenever a change to these headers (element.h and what
 // it includes) changes the binary interface an out-of-tree element is compiled against: a
 // member or virtual function added, removed or reordered, a signature or struct layout
 // changed. The engine refuses a plugin built against any other version (native/plugin.h).
-#define PG_ELEMENT_API_VERSION 1
+// 2: Element::save_state, restore_state and restoring() (vr.save, vr.restore).
+#define PG_ELEMENT_API_VERSION 2
 #define PG_STRINGIFY_(x) #x
 #define PG_STRINGIFY(x) PG_STRINGIFY_(x)
 
@@ -254,6 +256,19 @@ class Element {
   // (cleanup(), then its destructor) after it, so whatever is swapped into it is freed then.
   virtual void take_state(Element& old) {}
 
+  // ---- save and restore (vr.save, vr.restore, vr.clone; docs/writing-elements.md) ----
+  // The engine saves every element's counters; these carry the rest (a table). Defaults: nothing.
+  // save_state: control thread, the graph may be running: write the state as of one instant
+  // (take the lock the workers take) and begin with a format byte of your own.
+  virtual void save_state(StateWriter& out) {}
+  // restore_state: control thread, after initialize(), before the graph reaches the workers;
+  // read back what save_state wrote (by a graph of the same name and class, perhaps with
+  // other config); throw ConfigError or StateError to refuse, and nothing is loaded.
+  virtual void restore_state(StateReader& in) {}
+  // True from configure() on when restore_state will follow: skip loading what the saved
+  // state replaces (a route file that may not exist on this host).
+  bool restoring() const { return restoring_; }
+
   // ---- a stopped graph (Engine::set_graph_stopped: a stopped virtual router) ----
   // Its tasks and timers leave the workers, except those of elements that answer true here:
   // device receivers, which go on reading their ring or queue and drop (and count) what they
@@ -365,6 +380,7 @@ class Element {
   int task_count_ = 1;
   std::vector<int> task_workers_;
   Element* predecessor_ = nullptr;
+  bool restoring_ = false;
   std::atomic<bool> stopped_{false};  // written by the control thread, read by a worker
 };
 

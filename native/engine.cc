@@ -302,13 +302,14 @@ std::string Engine::where(int index) const {
   return "worker " + std::to_string(index) + " is still inside " + (e ? "the task of element '" + e->name() + "' (" + e->class_name() + ")" : "a timer");
 }
 
-uint32_t Engine::add_graph(const std::string& plan_json) {
+uint32_t Engine::add_graph(const std::string& plan_json, const std::string* image, bool stopped, bool counters) {
   std::lock_guard<std::mutex> lock(control_);
-  auto g = std::make_unique<Graph>(plan_json, *pool_, options_.threads, next_worker_);
+  auto g = std::make_unique<Graph>(plan_json, *pool_, options_.threads, next_worker_, nullptr, image, counters);
   for (auto& [id, other] : graphs_)
     if (other->name() == g->name())
       throw PlanError("a graph named '" + g->name() + "' is already running in this engine; graph names must be unique");
   g->synchronize = [this] { wait_epoch(); };
+  if (stopped) g->set_stopped(true);
   uint32_t id = next_graph_id_++;
   graphs_[id] = std::move(g);
   publish();
@@ -361,6 +362,11 @@ void Engine::remove_graph(uint32_t id) {
   publish();  // no worker runs any of its tasks after this
   if (wedged_) kept_.push_back(std::move(graphs_[id]));  // unless one never stopped
   graphs_.erase(id);  // elements' cleanup() returns held packets to the pool
+}
+
+std::string Engine::save_state(uint32_t id) {
+  std::lock_guard<std::mutex> lock(control_);
+  return graph(id).save_state();
 }
 
 void Engine::pause_graph(uint32_t id) {

@@ -77,7 +77,13 @@ class Engine {
   int threads() const { return options_.threads; }
   PacketPool& pool() { return *pool_; }
 
-  uint32_t add_graph(const std::string& plan_json);  // throws PlanError
+  // Throws PlanError. With `image` (save_state's, vr.restore and vr.clone): its elements'
+  // counters and state are restored before the graph reaches the workers (Graph). `stopped`:
+  // it starts stopped (set_graph_stopped); `counters` false: the image's counters are not restored.
+  uint32_t add_graph(const std::string& plan_json, const std::string* image = nullptr, bool stopped = false, bool counters = true);
+  // Graph `id`'s counters and element state as an image (Graph::save_state), with no handler
+  // running meanwhile: each table as of one instant. The graph keeps running.
+  std::string save_state(uint32_t id);
   void remove_graph(uint32_t id);
   Graph& graph(uint32_t id);  // throws std::out_of_range with a clear message
   // Hot reconfiguration: load `plan_json` as the successor of graph `id` (checked, configured

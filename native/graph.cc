@@ -113,8 +113,10 @@ int port_number(const json::Value& v, const std::string& where) {
 
 }  // namespace
 
-Graph::Graph(const std::string& plan_json, PacketPool& pool, int workers, int& next_worker, const Graph* predecessor)
-    : predecessor_(predecessor), workers_(workers) {
+Graph::Graph(const std::string& plan_json, PacketPool& pool, int workers, int& next_worker, const Graph* predecessor,
+             const std::string* image, bool counters)
+    : predecessor_(predecessor), restore_counters_(counters), workers_(workers) {
+  if (image) read_image(*image);
   json::Value plan;
   try {
     plan = json::Value::parse(plan_json);
@@ -146,6 +148,7 @@ void Graph::load(const json::Value& plan, PacketPool& pool, int workers, int& ne
   check_cycles();
   make_counters(workers);
   initialize_elements();
+  restore_states();
   prepare_takes();
   place_tasks(workers, next_worker);
   handlers_.resize(elements_.size());
@@ -261,6 +264,7 @@ std::unique_ptr<Element> Graph::create_element(const json::Value& ej, const std:
   e->graph_ = this;
   if (predecessor_)
     if (Element* o = predecessor_->element(ename); o && o->class_name() == cls) e->predecessor_ = o;
+  e->restoring_ = restoring(ename, cls);
   set_ports(*e, member(ej, "inputs", where), member(ej, "outputs", where));
 
   if (const json::Value* th = ej.find("thread"); th && !th->is_null()) {

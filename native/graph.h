@@ -37,7 +37,13 @@ class Graph {
   // name and class as one of its elements is that one's successor (Element::predecessor()),
   // runs on the same workers, and is asked prepare_take(old) once initialised; the
   // predecessor is only read.
-  Graph(const std::string& plan_json, PacketPool& pool, int workers, int& next_worker, const Graph* predecessor = nullptr);
+  // With a saved state image (save_state's, from a graph of the same plan or another made from
+  // the same source: vr.restore, vr.clone): every element with a record of the same name and
+  // class is restoring() from configure() on, gets the saved counters (unless `counters` is
+  // false: a clone starts counting afresh) and restore_state() once initialised; records of no
+  // such element are skipped. A malformed image or a refusal is a PlanError.
+  Graph(const std::string& plan_json, PacketPool& pool, int workers, int& next_worker, const Graph* predecessor = nullptr,
+        const std::string* image = nullptr, bool counters = true);
   ~Graph();
 
   const std::string& name() const { return name_; }
@@ -59,6 +65,11 @@ class Graph {
   // After take_state_from: the old elements that still held packets (freed with the old
   // graph), with how many: their classes do not carry packets, or the new plan lacks them.
   std::vector<std::pair<std::string, uint64_t>> dropped;
+
+  // Every element's counters and saved state (Element::save_state), in the image format of
+  // docs/router-file.md. Control thread; the graph may be running: each table is saved as of
+  // one instant (its element's lock), counters as they are read.
+  std::string save_state();
 
   // Drain detection: all sources finished, nothing held, no task did any work.
   bool sources_finished() const;
@@ -121,12 +132,24 @@ class Graph {
   void make_counters(int workers);
   void initialize_elements();
   void prepare_takes();
+  // One element's record in a saved state image (read_image).
+  struct SavedElement {
+    std::string cls;
+    std::vector<std::pair<std::string, uint64_t>> counters;
+    const uint8_t* state = nullptr;  // into the image, which outlives the load
+    size_t state_len = 0;
+  };
+  void read_image(const std::string& image);  // into saved_ (native/state.cc)
+  void restore_states();                       // counters and restore_state, after initialize
+  bool restoring(const std::string& element, const std::string& cls) const;
   void place_tasks(int workers, int& next_worker);
   // Where the graph's elements and small tables are allocated while it loads; freed (chunk by
   // chunk) once they are, so it is declared before everything allocated in it.
   std::unique_ptr<StateArena> arena_ = std::make_unique<StateArena>();
   std::string name_;
   const Graph* predecessor_ = nullptr;  // while loading a replacement
+  std::map<std::string, std::unique_ptr<SavedElement>> saved_;  // while loading from an image
+  bool restore_counters_ = true;
   std::vector<std::unique_ptr<Element>> elements_;
   std::vector<std::vector<Handler>> handlers_;
   std::vector<TaskRef> tasks_;

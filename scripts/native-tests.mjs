@@ -23,6 +23,7 @@ const units = [
   { name: 'lpm', sources: ['test/native/lpm_test.cc', 'native/fib/lpm.cc', 'native/state_arena.cc'] },
   { name: 'token_bucket', sources: ['test/native/token_bucket_test.cc'] },
   { name: 'state_arena', sources: ['test/native/state_arena_test.cc', 'native/state_arena.cc', 'native/fib/lpm.cc'] },
+  { name: 'route_state', sources: ['test/native/route_state_test.cc', 'native/fib/state.cc', 'native/fib/routes.cc', 'native/fib/lpm.cc', 'native/state_arena.cc'], libs: ['-lz'] },
 ];
 
 // binding.gyp's flags (C++20, warnings, -march) at -O2; the sanitizer build at -O1 like
@@ -36,17 +37,18 @@ const variants = [
 // The environment the sanitized programs run with: stop at the first error of either.
 const sanitizerEnv = { ASAN_OPTIONS: 'abort_on_error=1:halt_on_error=1', UBSAN_OPTIONS: 'halt_on_error=1:print_stacktrace=1' };
 
-// Whether bin is newer than everything its last build read (g++ -MMD wrote the list).
-function upToDate(bin) {
+// Whether bin is newer than its sources and everything its last build read (g++ -MMD wrote the
+// list; with several sources it names the last one's headers only, so the sources are checked too).
+function upToDate(bin, sources) {
   if (!existsSync(bin) || !existsSync(`${bin}.d`)) return false;
   const built = statSync(bin).mtimeMs;
   const deps = readFileSync(`${bin}.d`, 'utf8').replace(/\\\n/g, ' ').split(/\s+/).slice(1).filter((f) => f && !f.endsWith(':'));
-  return [fileURLToPath(import.meta.url), ...deps].every((f) => existsSync(f) && statSync(f).mtimeMs <= built);
+  return [fileURLToPath(import.meta.url), ...sources.map((f) => join(root, f)), ...deps].every((f) => existsSync(f) && statSync(f).mtimeMs <= built);
 }
 
 function compile(job) {
   return new Promise((res) => {
-    const args = [...flags, ...job.variant.flags, '-MMD', '-MF', `${job.bin}.d`, '-o', job.bin, ...job.unit.sources];
+    const args = [...flags, ...job.variant.flags, '-MMD', '-MF', `${job.bin}.d`, '-o', job.bin, ...job.unit.sources, ...(job.unit.libs ?? [])];
     const p = spawn('g++', args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
     p.on('error', (e) => res(`could not run g++: ${e.message}`));
     p.on('exit', (code) => res(code === 0 ? null : `g++ ${args.join(' ')} exited with ${code}`));
@@ -59,7 +61,7 @@ async function build() {
   const programs = units.flatMap((unit) =>
     variants.map((variant) => ({ unit, variant, name: unit.name, sanitized: variant.suffix !== '', bin: join(out, unit.name + variant.suffix) })),
   );
-  const todo = programs.filter((p) => !upToDate(p.bin));
+  const todo = programs.filter((p) => !upToDate(p.bin, p.unit.sources));
   const errors = [];
   const workers = Array.from({ length: Math.min(2, availableParallelism()) }, async () => {
     for (let job; (job = todo.shift()); ) {

@@ -2,9 +2,9 @@
 // result files round-tripping into RESULTS.md, the SVG plots (well-formed XML with their series),
 // and short smoke runs of the engine and vrouters suites into a temporary folder. Quick: no real benchmark.
 import t from 'tap';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { zeroLossSearch, type TrialFn } from '../bench/search.js';
 import { saveRun, loadRuns, stats, type SuiteRun, type CaseResult, type BenchPaths } from '../bench/lib.js';
 import { writeReport } from '../bench/report.js';
@@ -300,9 +300,12 @@ t.test('smoke: a short engine suite run writes its JSON, report and scaling plot
   t.ok(logs.some((l) => l.includes('generator -> Discard')), 'a summary line per case');
 });
 
-t.test('smoke: a short vrouters suite run creates, measures and deletes routers, swaps a graph under load, and plots cost and memory', async (t) => {
+t.test('smoke: a short vrouters suite run creates, measures and deletes routers, swaps a graph under load, saves and restores one, and plots cost and memory', async (t) => {
   const paths = tempPaths(t);
-  const out = await runBench(['vrouters', '--runs', '1', '--counts', '1,3', '--seconds', '0.2', '--warmup', '0.05', '--swaps', '2', '--settle', '100'], { paths, quiet: true, log: () => {}, command: 'test vrouters' });
+  // A small table in the shared tables' format for the save and restore cases.
+  const table = join(dirname(paths.resultsDir), 'small-table.txt');
+  writeFileSync(table, Array.from({ length: 2000 }, (_, i) => `10.${i >> 8}.${i & 255}.0/24 ${i % 7}`).join('\n') + '\n');
+  const out = await runBench(['vrouters', '--runs', '1', '--counts', '1,3', '--seconds', '0.2', '--warmup', '0.05', '--swaps', '2', '--settle', '100', '--save-runs', '2', '--routes', table], { paths, quiet: true, log: () => {}, command: 'test vrouters' });
   const run = JSON.parse(readFileSync(out[0].file, 'utf8')) as SuiteRun;
   const c = (name: string) => run.cases.find((x) => x.name === name)!;
   for (const n of [1, 3]) {
@@ -319,6 +322,10 @@ t.test('smoke: a short vrouters suite run creates, measures and deletes routers,
   t.ok((lost.extra!.sent as number) > 0, 'traffic during the swaps');
   t.equal(lost.mpps!.median, 0, 'no packet lost across the swaps');
   t.equal(c('reconfiguration: forwarding gap').mpps!.runs.length, 2, 'one gap per swap');
+  const save = c('save one virtual router with the full table');
+  t.equal(save.mpps!.runs.length, 2, 'every save timed');
+  t.equal(save.extra!.routes, 2001, "the saved router's routes (the table and a default)");
+  t.equal(c('restore one virtual router with the full table').mpps!.runs.length, 2, 'every restore timed (each checked to hold every route)');
   for (const f of ['vrouters-cost.svg', 'vrouters-memory.svg']) t.same(xmlProblems(readFileSync(join(paths.plotsDir, f), 'utf8')), [], `${f} written, well-formed`);
   const cost = readFileSync(join(paths.plotsDir, 'vrouters-cost.svg'), 'utf8');
   t.match(cost, /data-name="CPU ns per packet"/);

@@ -1,6 +1,6 @@
 // The native unit tests (test/native/*_test.cc): the hash table (native/hash_table.h), the
 // ring (native/ring.h), the FIB's LPM (native/fib/lpm.*), the token bucket
-// (native/token_bucket.h) and the per-graph state arenas (native/state_arena.*), each a C++ program built by scripts/native-tests.mjs plainly and
+// (native/token_bucket.h), the per-graph state arenas (native/state_arena.*) and a route set saved and restored (native/fib/state.cc), each a C++ program built by scripts/native-tests.mjs plainly and
 // with AddressSanitizer and UndefinedBehaviorSanitizer.
 // Each program prints an "ok ..." line per group of checks and a total; this test requires
 // a clean exit, the groups each unit must run, a non-zero number of checks and no failure.
@@ -29,6 +29,8 @@ const groups: Record<string, string[]> = {
     'an LPM table built in an arena'],
   token_bucket: ['byte bucket at 1 Mbit/s', 'byte bucket at 100000 Mbit/s', 'packet bucket at 1000 packets/s', 'packet bucket at 10000000000 packets/s',
     'set_rate and set_depth'],
+  route_state: ['IPv4 table of 0 routes round-trips', 'IPv4 table of 5000 routes round-trips', 'IPv6 table of 3000 routes round-trips',
+    'damaged IPv4 images are refused', 'damaged IPv6 images are refused'],
 };
 
 const gxx = spawnSync('g++', ['--version']);

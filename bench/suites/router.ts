@@ -44,7 +44,7 @@ interface Table {
 }
 
 /** Write the route table as `PREFIX OUTPUT` lines (output = next hop mod OUTPUTS) to a temporary file. */
-function prepareTable(opts: BenchOptions): Table {
+export function prepareTable(opts: BenchOptions): Table {
   const given = opts.other.routes;
   const syntheticGiven = opts.other.synthetic === 'true';
   const sharedPath = join(sharedFibDir, SHARED_V4);

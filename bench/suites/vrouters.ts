@@ -28,21 +28,28 @@
 //   engine reads, and as a route.replace of the whole table under traffic; and 1000 routes into
 //   each of 1000 routers, one request per router, inline and from a file. Every change is all or
 //   nothing and published at one instant; each router runs its generator at 1000 packets/s.
-// `--cases cost,reconfigure,routes` picks among the three groups (default: all).
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// - save and restore of one router with the full IPv4 table (bench/graphs/vrouter-full.ts over
+//   ../shared/data/fib/ipv4-full-902k.txt.gz as router.ts prepares it, or --routes FILE):
+//   vr.save of the running router to a file, vr.restore of that file under another name,
+//   started (--save-runs times, each restored router checked to hold every route, then
+//   deleted); beside them, creating the same router from its route file;
 // - bandwidth shares settling after a change (vr.share) and after a new contender on a shared
 //   port: bench/suites/vrouters-shares.ts (needs root for its TAP port; --shares 0 skips them).
+// `--cases cost,reconfigure,routes,save,shares` picks among the groups (default: all).
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { graph, compile, Runtime, InfiniteSource, TimestampStamp, Counter, Queue, Unqueue, LatencyMeter, Discard, VirtualRouters, Engine, type RunningGraph } from 'pktgraph';
 import { stats, spreadWarning, type CaseResult } from '../lib.js';
 import { readTable, sharedFibDir, synthetic } from '../routes.js';
 import type { Suite, SuiteContext } from '../harness.js';
+import { prepareTable } from './router.js';
 import { measureShareSettling, type SettleRun } from './vrouters-shares.js';
 
 const GRAPH = fileURLToPath(new URL('../graphs/vrouter.ts', import.meta.url));
+const FULL_GRAPH = fileURLToPath(new URL('../graphs/vrouter-full.ts', import.meta.url));
 const ROUTES = 1000;
 const MB = 1e6;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -263,6 +270,45 @@ async function measureRoutes(ctx: SuiteContext, runs: number, spreadCount: numbe
   return { ...results, cpuRate, routes: full.length, source };
 }
 
+/** Save and restore one running router with the full table through the operations layer, `runs` times. */
+async function measureSaveRestore(ctx: SuiteContext, runs: number) {
+  const table = prepareTable(ctx.options);
+  const file = join(tmpdir(), `pktgraph-bench-vr-${process.pid}.pgvr`);
+  const runtime = new Runtime({ threads: 1, poolBuffers: 8192 });
+  const vr = new VirtualRouters(runtime);
+  runtime.start();
+  try {
+    let t = performance.now();
+    await vr.perform('vr.create', { name: 'full', source: { file: FULL_GRAPH, params: { table: table.gatewayFile } }, start: true });
+    const createMs = performance.now() - t;
+    const routes = Number(runtime.graph('full').read('rt', 'count'));
+    const saveMs: number[] = [];
+    const restoreMs: number[] = [];
+    let bytes = 0;
+    let imageBytes = 0;
+    for (let r = 0; r < runs; r++) {
+      ctx.progress.step(r + 1, runs);
+      t = performance.now();
+      const s = await vr.perform('vr.save', { name: 'full', file });
+      saveMs.push(performance.now() - t);
+      bytes = s.bytes;
+      imageBytes = s.imageBytes;
+      t = performance.now();
+      await vr.perform('vr.restore', { file, name: 'copy', start: true });
+      restoreMs.push(performance.now() - t);
+      const got = Number(runtime.graph('copy').read('rt', 'count'));
+      if (got !== routes) throw new Error(`vrouters bench: the restored router holds ${got} routes, the saved one ${routes}`);
+      vr.perform('vr.delete', { name: 'copy' });
+    }
+    return { createMs, saveMs, restoreMs, routes, bytes, imageBytes, fileBytes: statSync(file).size, source: table.source };
+  } finally {
+    vr.deleteAll();
+    runtime.stop();
+    runtime.close();
+    for (const f of [file, table.file, table.gatewayFile]) rmSync(f, { force: true });
+  }
+}
+
 export const vroutersSuite: Suite = {
   description: 'virtual routers in one engine: create/start/delete time, cost and memory by count, reconfiguration under load',
   defaultRuns: 3,
@@ -278,11 +324,12 @@ export const vroutersSuite: Suite = {
     const bigBurst = Number(o['big-burst'] ?? 256);
     const cases: CaseResult[] = [];
     const notes: string[] = [];
-    const groups = new Set((o.cases ?? 'cost,reconfigure,routes,shares').split(','));
-    for (const g of groups) if (!['cost', 'reconfigure', 'routes', 'shares'].includes(g)) throw new Error(`vrouters: --cases takes cost, reconfigure, routes and shares, got '${g}'`);
+    const groups = new Set((o.cases ?? 'cost,reconfigure,routes,save,shares').split(','));
+    for (const g of groups) if (!['cost', 'reconfigure', 'routes', 'save', 'shares'].includes(g)) throw new Error(`vrouters: --cases takes cost, reconfigure, routes, save and shares, got '${g}'`);
+    const saveRuns = Number(o['save-runs'] ?? (quick ? 3 : 7));
     const spreadCount = Number(o['spread-routers'] ?? 1000);
     const shares = groups.has('shares') && o.shares !== '0';
-    ctx.progress.plan((groups.has('cost') ? counts.length + 1 : 0) + (groups.has('reconfigure') ? 1 : 0) + (groups.has('routes') ? 1 : 0) + (shares ? 1 : 0));
+    ctx.progress.plan((groups.has('cost') ? counts.length + 1 : 0) + (groups.has('reconfigure') ? 1 : 0) + (groups.has('routes') ? 1 : 0) + (groups.has('save') ? 1 : 0) + (shares ? 1 : 0));
     const byCount: CountRun[] = [];
     for (const [i, n] of (groups.has('cost') ? counts : []).entries()) {
       ctx.progress.startCase(i, `${n} virtual router(s)`);
@@ -380,8 +427,19 @@ export const vroutersSuite: Suite = {
       gap.met = gap.mpps!.max <= 1000;
       cases.push(gap);
     }
+    if (groups.has('save')) {
+      ctx.progress.startCase(counts.length + 3, 'save and restore with the full table');
+      const sr = await measureSaveRestore(ctx, saveRuns);
+      const what = `one running router (bench/graphs/vrouter-full.ts: IPLookup over ${sr.routes} routes from ${sr.source}, each with a gateway, 4 outputs)`;
+      const size = { routes: sr.routes, fileMB: Math.round(sr.fileBytes / 1e4) / 100, imageMB: Math.round(sr.imageBytes / 1e4) / 100 };
+      cases.push(base('save one virtual router with the full table', `vr.save of ${what} to a file, through the operations layer, ${saveRuns} times while it runs; ms. extra: the file and the state image before compression, MB.`, 'ms', sr.saveMs, size, false));
+      const restore = base('restore one virtual router with the full table', `vr.restore of that file under another name, started, ${saveRuns} times (each checked to hold every route, then deleted): read, decompressed, plan loaded with the saved table; ms. extra.createMs: creating the same router from its route file (compiled, the text parsed), once.`, 'ms', sr.restoreMs, { ...size, createMs: Math.round(sr.createMs) }, false);
+      restore.target = { note: `<= 1000 ms (the slowest of ${saveRuns} took ${restore.mpps!.max.toFixed(0)} ms)` };
+      restore.met = restore.mpps!.median <= 1000;
+      cases.push(restore);
+    }
     if (shares) {
-      ctx.progress.startCase(counts.length + 3, 'bandwidth shares settling');
+      ctx.progress.startCase(counts.length + 4, 'bandwidth shares settling');
       // The real clock (what a tenant sees on this machine) and the virtual one (the scheduler's own settling).
       for (const virtual of [false, true]) {
         const runs: { change: SettleRun; contender: SettleRun }[] = [];
@@ -417,6 +475,7 @@ export const vroutersSuite: Suite = {
       }
     }
     settings.shares = shares ? 1 : 0;
+    settings.saveRuns = saveRuns;
     return { cases, notes, settings };
   },
 };

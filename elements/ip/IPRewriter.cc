@@ -25,6 +25,7 @@
 // time-exceeded errors about inbound packets to input 0) is fine.
 #include <arpa/inet.h>
 
+#include <array>
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -301,6 +302,104 @@ class IPRewriter final : public Element {
     pending_expired_ = o.pending_expired_;
     o.used_ = 0;
     if (o.timer_.scheduled()) timer_.schedule_at(o.timer_.expiry());
+  }
+
+  // vr.save / vr.restore: every mapping with its ports, TCP state, outputs and age, oldest
+  // first in each timeout class, as of one instant (the lock). A restore needs the same
+  // source-NAT addresses and port ranges, room for the mappings and the outputs they use.
+  // Format (docs/router-file.md): u8 1; u32 pools, each u32 address, u16 low, u16 high, u32
+  // rover[3]; u64 flows, each u8 proto, class, tcp; the forward key and its translation (u32
+  // s, u32 d, u16 sp, u16 dp each); u16 out[2]; u16 pool (0xffff none); u16 port; u64 age ns.
+  void save_state(StateWriter& out) override {
+    const uint64_t now = monotonic_ns();
+    SpinLock::Guard lock(lock_);
+    out.u8(1);
+    out.u32(uint32_t(pools_.size()));
+    for (const Pool& p : pools_) {
+      out.u32(p.addr);
+      out.u16(p.lo);
+      out.u16(p.hi);
+      for (uint32_t r : p.rover) out.u32(r);
+    }
+    out.u64(used_);
+    for (uint32_t c = 0; c < kClasses; c++)
+      for (uint32_t f = head_[c]; f != kNil; f = flows_[f].next) {
+        const Flow& fl = flows_[f];
+        out.u8(fl.proto);
+        out.u8(fl.cls);
+        out.u8(fl.tcp);
+        for (const Tuple* t : {&fl.key[0], &fl.xlat[0]}) {
+          out.u32(t->s);
+          out.u32(t->d);
+          out.u16(t->sp);
+          out.u16(t->dp);
+        }
+        out.u16(fl.out[0]);
+        out.u16(fl.out[1]);
+        out.u16(uint16_t(fl.pool));
+        out.u16(fl.port);
+        out.u64(now - std::min(now, fl.last));
+      }
+  }
+  void restore_state(StateReader& in) override {
+    const uint8_t format = in.u8("the NAT table's format");
+    if (format != 1) throw StateError("the NAT table is in format " + std::to_string(format) + "; this engine reads format 1");
+    const uint32_t npools = in.u32("the pool count");
+    bool same = npools == pools_.size();
+    std::vector<std::array<uint32_t, 3>> rovers;
+    for (uint32_t i = 0; i < npools; i++) {
+      const uint32_t addr = in.u32("a pool's address");
+      const uint16_t lo = in.u16("a pool's low port"), hi = in.u16("a pool's high port");
+      rovers.push_back({in.u32("a pool's rover"), in.u32("a pool's rover"), in.u32("a pool's rover")});
+      same = same && pools_[i].addr == addr && pools_[i].lo == lo && pools_[i].hi == hi;
+    }
+    if (!same) throw StateError("its source-NAT addresses or port ranges differ from the saved ones; NAT mappings carry only to the same ones");
+    const size_t n = in.count("the mapping count", 39);
+    if (n > capacity_) throw StateError(std::to_string(n) + " saved mappings do not fit in its capacity (" + std::to_string(capacity_) + ")");
+    const uint64_t now = monotonic_ns();
+    SpinLock::Guard lock(lock_);
+    for (uint32_t i = 0; i < npools; i++)
+      for (int k = 0; k < 3; k++) pools_[i].rover[k] = std::clamp<uint32_t>(rovers[i][size_t(k)], pools_[i].lo, pools_[i].hi);
+    for (size_t i = 0; i < n; i++) {
+      Flow fl;
+      fl.proto = in.u8("a mapping's protocol");
+      fl.cls = in.u8("a mapping's class");
+      fl.tcp = in.u8("a mapping's TCP state");
+      for (Tuple* t : {&fl.key[0], &fl.xlat[0]}) {
+        t->s = in.u32("a mapping's address");
+        t->d = in.u32("a mapping's address");
+        t->sp = in.u16("a mapping's port");
+        t->dp = in.u16("a mapping's port");
+      }
+      fl.out[0] = in.u16("a mapping's output");
+      fl.out[1] = in.u16("a mapping's output");
+      const uint16_t pool = in.u16("a mapping's pool");
+      fl.port = in.u16("a mapping's port");
+      const uint64_t age = in.u64("a mapping's age");
+      if ((fl.proto != kTCP && fl.proto != kUDP && fl.proto != kICMP) || fl.cls >= kClasses)
+        throw StateError("mapping " + std::to_string(i) + " has protocol " + std::to_string(fl.proto) + " and class " + std::to_string(fl.cls));
+      if (fl.out[0] >= noutputs() || fl.out[1] >= noutputs())
+        throw StateError("mapping " + std::to_string(i) + " sends to output " + std::to_string(std::max(fl.out[0], fl.out[1])) + " but the element has " +
+                         std::to_string(noutputs()));
+      if (pool != 0xffff && pool >= npools) throw StateError("mapping " + std::to_string(i) + " names pool " + std::to_string(pool));
+      fl.pool = pool == 0xffff ? -1 : int16_t(pool);
+      fl.key[1] = fl.xlat[0].reversed();
+      fl.xlat[1] = fl.key[0].reversed();
+      uint32_t dir;
+      if (find(fl.proto, fl.key[0], dir) >= 0 || find(fl.proto, fl.key[1], dir) >= 0 || (fl.key[0] == fl.key[1]))
+        throw StateError("mapping " + std::to_string(i) + " repeats a key of another");
+      fl.used = true;
+      fl.last = now - std::min(now, age);
+      const uint32_t f = free_;
+      free_ = flows_[f].next;
+      used_++;
+      flows_[f] = fl;
+      insert_key(f, 0);
+      insert_key(f, 1);
+      list_append(f);
+      if (fl.pool >= 0) set_bit(pools_[size_t(fl.pool)], proto_index(fl.proto), fl.port);
+    }
+    if (n) arm(now + min_timeout_);
   }
 
   void add_handlers(std::vector<Handler>& h) override {

@@ -151,6 +151,52 @@ class NeighbourResolver : public Element {
     next_purge_ = o.next_purge_;
   }
 
+  // vr.save / vr.restore: the resolved entries (learned and static) with their ages, as of one
+  // instant (the lock). Pending entries and the packets they hold are not saved: resolution
+  // starts again for them. Format (docs/router-file.md): u8 1, u64 count, then per entry
+  // the address (N bytes), u8 state (2 learned, 3 static), the MAC (6 bytes), u64 age in ns.
+  void save_state(StateWriter& out) override {
+    const uint64_t now = monotonic_ns();
+    StateWriter entries;
+    uint64_t n = 0;
+    {
+      SpinLock::Guard lock(lock_);
+      table_.for_each([&](const Addr& ip, const Entry& e) {
+        if (e.state != kDynamic && e.state != kStatic) return;
+        entries.raw(ip.data(), N);
+        entries.u8(e.state);
+        entries.raw(e.mac, 6);
+        entries.u64(age(now, e.stamp));
+        n++;
+      });
+    }
+    out.u8(1);
+    out.u64(n);
+    out.raw(entries.data().data(), entries.data().size());
+  }
+  void restore_state(StateReader& in) override {
+    const uint8_t format = in.u8("the neighbour table's format");
+    if (format != 1) throw StateError("the neighbour table is in format " + std::to_string(format) + "; this engine reads format 1");
+    const size_t n = in.count("the neighbour count", N + 15);
+    if (n > entry_capacity_)
+      throw StateError("the saved table has " + std::to_string(n) + " entries, more than this element's entryCapacity (" + std::to_string(entry_capacity_) + ")");
+    const uint64_t now = monotonic_ns();
+    SpinLock::Guard lock(lock_);
+    for (size_t i = 0; i < n; i++) {
+      Addr ip;
+      std::memcpy(ip.data(), in.take(N, "a neighbour's address"), N);
+      const uint8_t state = in.u8("a neighbour's state");
+      if (state != kDynamic && state != kStatic) throw StateError("a neighbour's state is " + std::to_string(state));
+      bool inserted;
+      Entry* e = table_.find_or_insert(ip, inserted);
+      if (!e || !inserted) throw StateError("the saved table has a neighbour twice, or more than the table holds");
+      *e = Entry{};
+      e->state = state;
+      std::memcpy(e->mac, in.take(6, "a neighbour's MAC"), 6);
+      e->stamp = e->last_req = now - std::min(now, in.u64("a neighbour's age"));
+    }
+  }
+
   void add_handlers(std::vector<Handler>& h) override {
     h.push_back({"table", [this] { return table_text(); }, nullptr});
     h.push_back({"insert", nullptr, [this](const std::string& v) { insert_static(v); }});

@@ -15,8 +15,9 @@ class RouteLookupElement : public Element {
  public:
   void configure(const Config& conf) override {
     routes_ = std::make_unique<RouteSet>(width(), uint32_t(noutputs()));
-    add_typed_routes(conf.value("compiledRoutes"));  // `routes`, parsed by the compiler
-    const std::string file = conf.string("file");
+    // A restored element's saved table replaces its configured routes (the file may not exist here).
+    if (!restoring()) add_typed_routes(conf.value("compiledRoutes"));  // `routes`, parsed by the compiler
+    const std::string file = restoring() ? "" : conf.string("file");
     try {
       if (!file.empty()) routes_->add_file(file);  // streamed: the file's text is never whole in memory
       pub_.publish(routes_->build(), [this] { synchronize(); });
@@ -44,6 +45,19 @@ class RouteLookupElement : public Element {
     routes_->set_outputs(uint32_t(noutputs()));
     pub_.swap(o.pub_);
     max_routes_ = o.max_routes_;
+  }
+
+  // vr.save / vr.restore: the whole table (RouteSet::save), as of one instant (the handlers' lock).
+  void save_state(StateWriter& out) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    routes_->save(out);
+  }
+  void restore_state(StateReader& in) override {
+    auto fresh = std::make_unique<RouteSet>(width(), uint32_t(noutputs()));
+    fresh->restore(in);
+    routes_ = std::move(fresh);
+    pub_.publish(routes_->build(), [this] { synchronize(); });
+    malloc_trim(0);
   }
 
   void add_handlers(std::vector<Handler>& hs) override {

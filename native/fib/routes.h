@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "fib/lpm.h"
+#include "state.h"
 
 namespace pg::fib {
 
@@ -186,6 +187,12 @@ class RouteSet {
   }
   void set_outputs(uint32_t n) { noutputs_ = n; }
   std::string hops_text(const std::vector<Hop>& hops) const;
+  // The saved table (vr.save; native/fib/state.cc, docs/router-file.md): its hop lists and its
+  // routes in prefix order, as columns (keys, lengths, list ids) that compress well. restore()
+  // fills an empty set, checking each route as the plan's are (length, host bits, outputs
+  // below the element's, no prefix twice), and throws StateError naming what is wrong.
+  void save(StateWriter& out) const;
+  void restore(StateReader& in);
   std::string prefix_text(u128 key, unsigned len) const { return format_prefix(key, len, width_); }
 
  private:

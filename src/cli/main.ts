@@ -203,6 +203,18 @@ function program(): Command {
     .argument('<name>', 'virtual router').argument('<file>', 'graph file (.ts or .js) whose default export is a graph')
     .option(...paramOption).option('--json', 'print JSON'))
     .action(async (name: string, file: string, opts) => (await vr()).vrReconfigureCommand(name, file, opts));
+  connect(vrs.command('save').description('save a virtual router (configuration, compiled plan, counters, route, ARP/ND and NAT tables) to a file; it goes on running')
+    .argument('<name>', 'virtual router').argument('<file>', 'the file to write (docs/router-file.md)')
+    .option('--json', 'print JSON'))
+    .action(async (name: string, file: string, opts) => (await vr()).vrSaveCommand(name, file, opts));
+  connect(vrs.command('restore').description('restore a virtual router from a file `vr save` wrote (here or on another engine), running, stopped or defined as saved')
+    .argument('<file>', 'a router file').option('--name <name>', 'restore it under another name').option('--start', 'start it, whatever state it was saved in')
+    .option('--json', 'print JSON'))
+    .action(async (file: string, opts) => (await vr()).vrRestoreCommand(file, opts));
+  connect(vrs.command('clone').description('copy a virtual router under a new name with its tables (counters start at zero); -p overrides graph parameters (new MACs, another VLAN)')
+    .argument('<name>', 'virtual router').argument('<new>', "the copy's name")
+    .option(...paramOption).option('--start', 'start the copy').option('--json', 'print JSON'))
+    .action(async (name: string, newName: string, opts) => (await vr()).vrCloneCommand(name, newName, opts));
   connect(vrs.command('delete').description('delete a virtual router, releasing everything it held').argument('<name>', 'virtual router').option('--json', 'print JSON'))
     .action(async (name: string, opts) => (await vr()).vrDeleteCommand(name, opts));
   connect(vrs.command('share').description("set a virtual router's bandwidth share on a port while it runs (rates like 10Mbit, 1.5Gbit, 800kbit or bits/s)")

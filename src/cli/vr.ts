@@ -1,5 +1,5 @@
 // `pktgraph serve` (an engine hosting virtual routers) and `pktgraph vr list|show|create|
-// start|stop|reconfigure|delete`, `pktgraph user ...` and `pktgraph audit`, which talk to it
+// start|stop|reconfigure|save|restore|clone|delete`, `pktgraph user ...` and `pktgraph audit`, which talk to it
 // through its control socket or, with --url and a token, its HTTP API (src/service/client.ts):
 // the same commands and the same output either way.
 import { readFileSync } from 'node:fs';
@@ -178,6 +178,25 @@ export async function vrReconfigureCommand(name: string, file: string, opts: Con
     `${line(r)} with its new graph (${r.elements} elements)` +
       (s ? `; swapped in ${(s.swapNs / 1000).toFixed(1)} us, ${s.taken} element${s.taken === 1 ? '' : 's'} kept ${s.taken === 1 ? 'its' : 'their'} state, ${dropped} packet${dropped === 1 ? '' : 's'} dropped${dropped ? ` (${s.dropped.map((d) => `${d.element} ${d.packets}`).join(', ')})` : ''}` : ''),
   );
+}
+
+export async function vrSaveCommand(name: string, file: string, opts: ControlOpts) {
+  const r = await call(opts, (e) => e.saveRouter(name, file));
+  if (opts.json) return console.log(JSON.stringify(r, null, 2));
+  console.log(`virtual router '${r.name}' (${r.state}) saved to ${r.file}: ${r.bytes} bytes (${r.imageBytes} bytes of state before compression) in ${r.ms.toFixed(1)} ms`);
+}
+
+export async function vrRestoreCommand(file: string, opts: ControlOpts & { name?: string; start?: boolean }) {
+  const r = await call(opts, (e) => e.restoreRouter(file, { name: opts.name, start: opts.start || undefined }));
+  if (opts.json) return console.log(JSON.stringify(r, null, 2));
+  console.log(`${line(r)}, restored from ${file} in ${r.ms.toFixed(1)} ms`);
+}
+
+export async function vrCloneCommand(name: string, newName: string, opts: ControlOpts & { param?: string[]; start?: boolean }) {
+  const params = parseParams(opts.param ?? []);
+  const r = await call(opts, (e) => e.cloneRouter(name, newName, { params: Object.keys(params).length ? params : undefined, start: opts.start || undefined }));
+  if (opts.json) return console.log(JSON.stringify(r, null, 2));
+  console.log(`${line(r)}: a clone of '${name}' with its tables`);
 }
 
 export async function vrTransitionCommand(op: 'start' | 'stop', name: string, opts: ControlOpts) {

@@ -35,7 +35,10 @@ export interface NativeEngine {
   close(): void;
   running(): boolean;
   threads(): number;
-  addGraph(planJson: string): NativeGraphInfo;
+  /** image: a saveState Buffer whose counters (unless counters is false) and element state the graph starts with; stopped: it starts stopped. */
+  addGraph(planJson: string, image?: Buffer, stopped?: boolean, counters?: boolean): NativeGraphInfo;
+  /** A graph's counters and element state (vr.save; docs/router-file.md, "State image"). */
+  saveState(id: number): Buffer;
   removeGraph(id: number): void;
   /** Hot reconfiguration (Engine::replace_graph): the new graph's info, with the swap's time and how many elements took over. */
   replaceGraph(id: number, planJson: string): NativeGraphInfo & ReplaceInfo;

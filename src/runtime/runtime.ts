@@ -284,6 +284,19 @@ export class RunningGraph {
     if (Object.hasOwn(e.plan.config, field)) this.noteWritten(element, handler, field, value);
   }
 
+  /** Config fields written since loading through handlers (the `config` overrides), by element. */
+  writtenConfig(): Record<string, Record<string, unknown>> {
+    return Object.fromEntries(this.written);
+  }
+
+  /**
+   * Every element's counters and saved table state, as one image (vr.save; the format is
+   * docs/router-file.md's "State image"): each table as of one instant. The graph runs on.
+   */
+  saveState(): Buffer {
+    return this.engine.saveState(this.id);
+  }
+
   /**
    * An element's configuration: the plan's, with the fields written since through a write
    * handler of the same name (`source.rate`). Readable after the graph is removed.
@@ -470,10 +483,14 @@ export class Runtime {
     this.threads = this.engine.threads();
   }
 
-  /** Install a compiled plan; the engine checks it again and refuses a bad one. */
-  load(plan: Plan): RunningGraph {
+  /**
+   * Install a compiled plan; the engine checks it again and refuses a bad one. `image`: a
+   * saved state (RunningGraph.saveState, vr.restore) its elements start with, counters too
+   * unless `counters` is false; `stopped`: it starts stopped (setStopped).
+   */
+  load(plan: Plan, options: { image?: Buffer; stopped?: boolean; counters?: boolean } = {}): RunningGraph {
     checkBuild(plan);
-    const info = this.engine.addGraph(JSON.stringify(plan));
+    const info = this.engine.addGraph(JSON.stringify(plan), options.image, options.stopped ?? false, options.counters ?? true);
     const g = new RunningGraph(this, plan, info);
     this.graphs.set(g.name, g);
     g.startScripts();

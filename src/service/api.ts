@@ -394,6 +394,53 @@ export const operations = {
     // Admins only: a port's attachments name every tenant's routers.
     http: { method: 'GET', path: '/ports', group: 'topology', role: 'admin' },
   },
+  'vr.save': {
+    doc: "save a virtual router to a file (docs/router-file.md): its configuration (source, parameters and compiled plan, handler-written values folded in) and its state (counters, IPv4 and IPv6 route tables, ARP/ND and NAT tables, each as of one instant); it goes on running. Packets in queues and pending resolutions are not saved",
+    request: Type.Object(
+      { name: RouterName, file: Type.String({ minLength: 1, description: 'the file to write (replaced whole, never left half-written); an absolute path (the engine resolves a relative one against its own directory)' }) },
+      { additionalProperties: false },
+    ),
+    answer: Type.Object({
+      name: RouterName,
+      file: Type.String({ description: 'the absolute path written' }),
+      state: Type.String({ description: 'the state saved (a failed router is saved as defined)' }),
+      bytes: Type.Integer({ description: 'the file size' }),
+      imageBytes: Type.Integer({ description: 'state image bytes before compression' }),
+      ms: Type.Number({ description: 'how long the save took' }),
+    }),
+    // It writes a file on the engine's host: admins only.
+    http: { method: 'POST', path: '/routers/:name/save', group: 'management', role: 'admin', router: 'name' },
+  },
+  'vr.restore': {
+    doc: "restore a virtual router from a file `vr.save` wrote, on this or another engine (its graph file need not exist: the compiled plan is in the file): same configuration, tables and counters, under its saved name or `name`, given to `tenant` if named; running, stopped or defined as saved, or running with `start: true`, defined with `start: false`. A file that is not a router file, is corrupt or truncated, of another format version or refused by the engine changes nothing",
+    request: Type.Object(
+      {
+        file: Type.String({ minLength: 1, description: 'a file `vr.save` wrote; an absolute path (the engine resolves a relative one against its own directory)' }),
+        name: Type.Optional(RouterName),
+        start: Type.Optional(Type.Boolean({ description: 'true: running; false: defined (its state kept for the start); absent: as saved' })),
+        tenant: Type.Optional(TenantName),
+      },
+      { additionalProperties: false },
+    ),
+    answer: Type.Object({ ...RouterInfo.properties, ms: Type.Number({ description: 'how long the restore took' }) }),
+    // It reads a file on the engine's host and makes a router: admins only.
+    http: { method: 'POST', path: '/routers/restore', group: 'management', role: 'admin', router: 'name' },
+  },
+  'vr.clone': {
+    doc: "copy a virtual router under a new name: its configuration and tables (routes, ARP/ND, NAT) as of now, counters starting at zero; `params` override graph parameters (new MACs, another VLAN), the graph compiled again with them (a router from a file only); the clone is defined, or running with `start` (a clone the engine refuses is not made); it belongs to the original's tenant",
+    request: Type.Object(
+      {
+        name: RouterName,
+        newName: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: "the clone's name" }),
+        params: Type.Optional(Type.Record(Type.String(), ParamValue, { description: 'graph parameters to override, as `-p key=value`' })),
+        start: Type.Optional(Type.Boolean()),
+      },
+      { additionalProperties: false },
+    ),
+    answer: RouterInfo,
+    // It makes a router, as vr.create does: admins only.
+    http: { method: 'POST', path: '/routers/:name/clone', group: 'topology', role: 'admin', router: 'name' },
+  },
   'engine.status': {
     doc: 'the engine: worker threads, the packet pool and how many virtual routers are in each state',
     request: Type.Object({}, { additionalProperties: false }),
@@ -474,10 +521,11 @@ export function checkRequest(op: OperationName, args: unknown): string | undefin
   for (const e of check.Errors(args)) {
     const field = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
     const name = field.split('.')[0];
-    if (name === 'name' && !op.startsWith('port.') && typeof (args as { name?: unknown })?.name === 'string')
+    const value = (args as Record<string, unknown> | undefined)?.[name];
+    if ((name === 'name' || name === 'newName') && !op.startsWith('port.') && typeof value === 'string')
       return op.startsWith('user.')
-        ? `'${(args as { name: string }).name}' is not a valid user name: use 1 to 64 letters, digits, '_' or '-'`
-        : `'${(args as { name: string }).name}' is not a valid virtual router name: use ${ROUTER_NAME_RULE}`;
+        ? `'${value}' is not a valid user name: use 1 to 64 letters, digits, '_' or '-'`
+        : `'${value}' is not a valid virtual router name: use ${ROUTER_NAME_RULE}`;
     // A field the schema does not declare (typebox reports it as its `false` sub-schema).
     if (e.keyword === 'additionalProperties' || e.keyword === 'boolean') return `${op}: unknown field '${field}'`;
     if ((name === 'port' || (op.startsWith('port.') && name === 'name')) && typeof (args as Record<string, unknown>)?.[name] === 'string')

@@ -149,6 +149,18 @@ export class Engine {
     const s = 'file' in source ? { ...source, file: absolute(source.file) } : source;
     return this.request('vr.reconfigure', { name, source: s });
   }
+  /** Save a router (configuration and state) to a file the engine writes (a relative path is taken from this process's directory). */
+  saveRouter(name: string, file: string) {
+    return this.request('vr.save', { name, file: absolute(file) });
+  }
+  /** Restore a router from a file vr.save wrote: under its saved name or `name`; `start` true: running, false: defined, absent: as saved. */
+  restoreRouter(file: string, options: { name?: string; start?: boolean } = {}) {
+    return this.request('vr.restore', { file: absolute(file), ...defined(options) });
+  }
+  /** Copy a router under a new name with its tables; `params` override graph parameters (new MACs, another VLAN). */
+  cloneRouter(name: string, newName: string, options: { params?: Record<string, string | number | boolean>; start?: boolean } = {}) {
+    return this.request('vr.clone', { name, newName, ...defined(options) });
+  }
   startRouter(name: string) {
     return this.request('vr.start', { name });
   }
@@ -194,6 +206,8 @@ export class Engine {
 }
 
 const absolute = (file: string) => (isAbsolute(file) ? file : resolve(file));
+/** The options given (undefined ones left out: the schemas refuse them). */
+const defined = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 
 /** A remote engine from `--url`, a token from `--token-file` or PKTGRAPH_TOKEN, and `--cacert` (or PKTGRAPH_CACERT): undefined without a URL. */
 export function remoteEngine(opts: { url?: string; tokenFile?: string; cacert?: string }, env: NodeJS.ProcessEnv = process.env): RemoteEngine | undefined {

@@ -1,5 +1,6 @@
 // The engine service: virtual routers in one engine, the operations on them (api.ts), the
-// `pktgraph serve` process (serve.ts) and its TypeScript client (client.ts).
+// `pktgraph serve` process (serve.ts), its TypeScript client (client.ts) and the router file
+// of vr.save and vr.restore (routerFile.ts).
 export { operations, operationsDoc, checkRequest, httpRoute, RouterName, RouterSource, RouterState, RouterInfo, RouterDetail, type HttpRoute } from './api.js';
 export type { OperationName, OperationRequest, OperationAnswer, RouterSourceT, RouterStateT, RouterInfoT, RouterDetailT } from './api.js';
 export { VirtualRouters, ServiceError, HTTP_STATUS, type RefusalKind } from './routers.js';
@@ -18,3 +19,4 @@ export type { ObservePlugin, ObserveOptions } from './observe.js';
 export type { MonitorOptions } from './events.js';
 export { monitoring, EngineEvent, RouterRates, Session, type MonitoringName, type EngineEventT, type RouterRatesT } from './api.js';
 export const observe = async (...args: Parameters<typeof import('./observe.js').observe>) => (await import('./observe.js')).observe(...args);
+export { RouterManifest, ROUTER_FILE_MAGIC, ROUTER_FILE_VERSION, decodeRouterFile, encodeRouterFile, type RouterManifestT } from './routerFile.js';

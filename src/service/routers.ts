@@ -4,12 +4,15 @@
 // threads are shared) under its own name, so its elements are addressed as VR/element.
 // The control socket (serve.ts) and the HTTP API (http.ts) reach `perform` through the
 // management layer (access.ts), which authorises each request and audits it.
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import type { Plan } from '../compiler/plan.js';
 import { findDescriptor } from '../graph/descriptor.js';
 import type { GraphDefinition, ParamValue } from '../graph/graph.js';
 import type { Runtime, RunningGraph } from '../runtime/runtime.js';
+import { packageRoot } from '../runtime/native.js';
+import { decodeRouterFile, encodeRouterFile } from './routerFile.js';
 import {
   QUOTA_NAMES,
   checkRequest,
@@ -60,6 +63,10 @@ interface Router {
   error?: string;
   /** Its quotas, every one set (null: no limit). */
   quotas: Record<QuotaName, number | null>;
+  /** Saved state (counters, tables) the graph starts with: a restored or cloned router not started yet. */
+  image?: Buffer;
+  /** Whether the image's counters are restored too (not for a clone). */
+  imageCounters?: boolean;
 }
 
 /** The FIB element classes route requests address, with the family of their routes. */
@@ -227,6 +234,12 @@ export class VirtualRouters {
         this.afterWrite(g, h.element);
         return {};
       }
+      case 'vr.save':
+        return this.save(args as OperationRequest<'vr.save'>);
+      case 'vr.restore':
+        return this.restore(args as OperationRequest<'vr.restore'>);
+      case 'vr.clone':
+        return this.clone(args as OperationRequest<'vr.clone'>);
       case 'engine.status':
         return this.status();
       case 'engine.stop':
@@ -445,10 +458,7 @@ export class VirtualRouters {
   }
 
   async create(req: OperationRequest<'vr.create'>): Promise<RouterInfoT> {
-    const taken = () => {
-      if (this.routers.has(req.name) || this.creating.has(req.name)) throw new ServiceError(`the name '${req.name}' is taken by another virtual router; choose another or delete that one first`, 'conflict');
-    };
-    taken();
+    this.claim(req.name);
     this.creating.add(req.name);
     let plan: Plan;
     try {
@@ -456,8 +466,7 @@ export class VirtualRouters {
     } finally {
       this.creating.delete(req.name);
     }
-    if (this.closing) throw new ServiceError('the engine is stopping; it takes no more requests', 'unavailable');
-    taken();
+    this.claim(req.name);
     const quotas = { ...this.defaultQuotas };
     for (const q of QUOTA_NAMES) if (req.quotas?.[q] !== undefined) quotas[q] = req.quotas[q]!;
     this.checkQuotas(req.name, plan, quotas);
@@ -474,12 +483,14 @@ export class VirtualRouters {
     if (r.state === 'stopped') {
       r.graph!.setStopped(false);
     } else {
-      // defined or failed: load it. A refusal leaves nothing in the engine and marks it failed.
+      // defined or failed: load it (with its saved state, if restored or cloned). A refusal
+      // leaves nothing in the engine and marks it failed.
       // Port claims and shares are checked first: a collision is refused with nothing changed.
       const problem = this.ports.check(name, r.plan, this.loadedPlans());
       if (problem) throw new ServiceError(problem);
       try {
-        r.graph = this.runtime.load(r.plan);
+        r.graph = this.runtime.load(r.plan, { image: r.image, counters: r.imageCounters });
+        r.image = undefined;
       } catch (err) {
         r.state = 'failed';
         r.error = describe(err);
@@ -548,6 +559,119 @@ export class VirtualRouters {
     return { ...this.info(r), swap };
   }
 
+  /**
+   * Save a router to a file (routerFile.ts, docs/router-file.md): its configuration with the
+   * compiled plan, and its state image taken from the engine (each table as of one instant;
+   * the router runs on). Written to a temporary file renamed over `file`, so a failed save
+   * leaves no half-written file.
+   */
+  async save(req: OperationRequest<'vr.save'>): Promise<OperationAnswer<'vr.save'>> {
+    const t0 = performance.now();
+    const r = this.router(req.name);
+    const image = r.graph ? r.graph.saveState() : r.image;
+    const state = r.state === 'failed' ? 'defined' : r.state;
+    const bytes = await encodeRouterFile(
+      { format: 'pktgraph-router', name: r.name, state, source: r.source, graph: r.graphName, created: r.created, savedAt: new Date().toISOString(), pktgraph: version(), plan: effectivePlan(r) },
+      image,
+    );
+    const file = resolvePath(req.file);
+    const tmp = `${file}.${process.pid}.tmp`;
+    try {
+      await writeFile(tmp, bytes);
+      await rename(tmp, file);
+    } catch (err) {
+      await unlink(tmp).catch(() => {});
+      throw new ServiceError(`virtual router '${r.name}' could not be saved to ${file}: ${(err as Error).message}`);
+    }
+    return { name: r.name, file, state, bytes: bytes.length, imageBytes: image?.length ?? 0, ms: performance.now() - t0 };
+  }
+
+  /**
+   * Restore a router from a file vr.save wrote: its plan (no graph file needed) and its state
+   * image loaded together, so the graph reaches the workers with its tables and counters. A
+   * bad file, a name taken or an engine refusal changes nothing (no router is made).
+   */
+  async restore(req: OperationRequest<'vr.restore'>): Promise<OperationAnswer<'vr.restore'>> {
+    const t0 = performance.now();
+    const file = resolvePath(req.file);
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(file);
+    } catch (err) {
+      throw new ServiceError(`cannot read router file ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'there is no such file' : (err as Error).message}; nothing was changed`);
+    }
+    const { manifest: m, image } = await decodeRouterFile(bytes, file).catch((err: Error) => {
+      throw new ServiceError(err.message);
+    });
+    const name = req.name ?? m.name;
+    this.claim(name);
+    const target = req.start === true ? 'running' : req.start === false ? 'defined' : m.state;
+    const r: Router = { name, state: 'defined', source: m.source, plan: { ...m.plan, name }, graphName: m.graph, created: new Date().toISOString(), tenant: req.tenant, quotas: { ...this.defaultQuotas }, image, imageCounters: true };
+    this.checkQuotas(name, r.plan, r.quotas);
+    if (target !== 'defined') {
+      const problem = this.ports.check(name, r.plan, this.loadedPlans());
+      if (problem) throw new ServiceError(problem);
+      try {
+        r.graph = this.runtime.load(r.plan, { image, stopped: target === 'stopped' });
+      } catch (err) {
+        throw new ServiceError(`${file}: the engine refused to restore virtual router '${name}', and nothing was changed: ${describe(err)}`);
+      }
+      r.image = undefined;
+      r.state = target;
+    }
+    this.routers.set(name, r);
+    return { ...this.info(r), ms: performance.now() - t0 };
+  }
+
+  /**
+   * A copy of a router under a new name: its plan (compiled again from its graph file when
+   * `params` override some) and its tables as of now, counters from zero. Defined, or
+   * running with `start`; a clone the engine refuses is not made.
+   */
+  async clone(req: OperationRequest<'vr.clone'>): Promise<RouterInfoT> {
+    const r = this.router(req.name);
+    this.claim(req.newName);
+    let source = r.source;
+    let plan = effectivePlan(r);
+    let graphName = r.graphName;
+    if (req.params && Object.keys(req.params).length) {
+      if (!('file' in source))
+        throw new ServiceError(`virtual router '${r.name}' was built by the ${source.recipe} recipe, which takes no parameters: clone it without params, or create the copy from a description`);
+      source = { ...source, params: { ...source.params, ...req.params } };
+      this.creating.add(req.newName);
+      try {
+        plan = await compileSource(req.newName, source);
+        graphName = plan.name;
+      } finally {
+        this.creating.delete(req.newName);
+      }
+      this.claim(req.newName);
+      if (this.routers.get(req.name) !== r) throw new ServiceError(`virtual router '${req.name}' was deleted while its clone compiled; nothing was changed`, 'conflict');
+    }
+    const image = r.graph ? r.graph.saveState() : r.image;
+    const c: Router = { name: req.newName, state: 'defined', source, plan: { ...plan, name: req.newName }, graphName, created: new Date().toISOString(), tenant: r.tenant, quotas: { ...r.quotas }, image, imageCounters: false };
+    this.checkQuotas(req.newName, c.plan, c.quotas);
+    if (req.start) {
+      const problem = this.ports.check(req.newName, c.plan, this.loadedPlans());
+      if (problem) throw new ServiceError(problem);
+      try {
+        c.graph = this.runtime.load(c.plan, { image, counters: false });
+      } catch (err) {
+        throw new ServiceError(`virtual router '${req.name}' could not be cloned as '${req.newName}', and nothing was changed: the engine refused the clone: ${describe(err)}`);
+      }
+      c.image = undefined;
+      c.state = 'running';
+    }
+    this.routers.set(c.name, c);
+    return this.info(c);
+  }
+
+  /** Refuse a name in use (or being created), for the operations that make a router. */
+  private claim(name: string): void {
+    if (this.closing) throw new ServiceError('the engine is stopping; it takes no more requests', 'unavailable');
+    if (this.routers.has(name) || this.creating.has(name)) throw new ServiceError(`the name '${name}' is taken by another virtual router; choose another or delete that one first`, 'conflict');
+  }
+
   delete(name: string): OperationAnswer<'vr.delete'> {
     const r = this.router(name);
     const held = r.graph ? this.runtime.engine.graphState(r.graph.id).held : 0;
@@ -604,4 +728,35 @@ export class VirtualRouters {
     if (!r.graph) throw new ServiceError(`virtual router '${name}' is ${r.state}: it has no running graph; start it with \`pktgraph vr start ${name}\``, 'conflict');
     return { graph: r.graph, element: rest };
   }
+}
+
+/**
+ * A router's plan with the config values its handlers changed since it loaded folded in
+ * (RunningGraph.writtenConfig: `source.rate` written to 5000), where the value has the
+ * plan's type for the field, so a saved or cloned router starts with them.
+ */
+function effectivePlan(r: Router): Plan {
+  const written = r.graph?.writtenConfig() ?? {};
+  if (!Object.keys(written).length) return r.plan;
+  return {
+    ...r.plan,
+    elements: r.plan.elements.map((e) => {
+      const w = written[e.name];
+      if (!w) return e;
+      const config = { ...e.config };
+      for (const [k, v] of Object.entries(w)) if (typeof v === typeof config[k] && Array.isArray(v) === Array.isArray(config[k])) config[k] = v;
+      return { ...e, config };
+    }),
+  };
+}
+
+let pkgVersion: string | undefined;
+/** pktgraph's version, written into router files. */
+function version(): string {
+  try {
+    pkgVersion ??= String(JSON.parse(readFileSync(`${packageRoot()}/package.json`, 'utf8')).version);
+  } catch {
+    pkgVersion = 'unknown';
+  }
+  return pkgVersion;
 }
