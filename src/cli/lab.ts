@@ -13,6 +13,7 @@ import { constants, tmpdir } from 'node:os';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createLab, labAvailable, labObjects, sweep, LabError, LAB_PREFIX, type Topology } from '../lab/index.js';
+import { stringify } from 'yaml';
 import { CliError } from './errors.js';
 
 interface LabState {
@@ -352,7 +353,6 @@ export async function scenarioModifyCommand(opts: { file: string; set?: string[]
 }
 
 export async function scenarioSaveCommand(opts: { file: string; out: string }): Promise<void> {
-  const { stringify } = await import('yaml');
   const lab = await scenarioLab(opts.file);
   writeFileSync(opts.out, `# pktgraph lab scenario saved from lab ${lab.id} (${new Date().toISOString()}), modifications included\n${stringify(lab.scenario)}`);
   console.log(`saved lab ${lab.id} to ${opts.out} (rebuild it with: pktgraph lab restore -f ${opts.out})`);
@@ -375,7 +375,6 @@ export async function scenarioSchemaCommand(): Promise<void> {
 
 export async function scenarioImportCommand(file: string, opts: { out?: string; name?: string }): Promise<void> {
   const { importScenario } = await import('../lab/import.js');
-  const { stringify } = await import('yaml');
   if (!existsSync(file)) throw new CliError(`cannot find ${file}`);
   let r;
   try {

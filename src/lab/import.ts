@@ -43,7 +43,7 @@ function renumber(text: string, warnings: string[]): string {
     groups[0] = 'fd00';
     out = `${groups.join(':')}${len !== undefined ? `/${Math.max(Number(len), 16)}` : ''}`;
   }
-  warnings.push(`address ${text} renumbered to ${out} (labs use only 198.18.0.0/15 and fd00::/8)`);
+  warnings.push(`renumbered ${text} to ${out}`);
   return out;
 }
 
@@ -123,7 +123,11 @@ export function importContainerlab(yamlText: string, name?: string): Imported {
 }
 
 /** Check the result as any scenario file is checked. */
-function finish(s: ScenarioT, warnings: string[]): Imported {
+function finish(s: ScenarioT, all: string[]): Imported {
+  // One line for every renumbering, each address once.
+  const renumbered = [...new Set(all.filter((w) => w.startsWith('renumbered ')).map((w) => w.slice(11).replace(' to ', ' -> ')))];
+  const warnings = all.filter((w) => !w.startsWith('renumbered '));
+  if (renumbered.length) warnings.push(`addresses renumbered into 198.18.0.0/15 and fd00::/8 (labs use only those): ${renumbered.join(', ')}`);
   return { scenario: loadScenario(stringify(s), 'the imported scenario'), warnings };
 }
 
