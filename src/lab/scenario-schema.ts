@@ -136,6 +136,8 @@ export function loadScenario(text: string, file = 'scenario'): ScenarioT {
     const path = e.instancePath.split('/').slice(1).map((p) => (/^\d+$/.test(p) ? Number(p) : p));
     const extra = (e.params as { additionalProperties?: string[] }).additionalProperties;
     if (extra?.length) fail(path, `unknown field '${extra[0]}'`);
+    // additionalProperties: false reports the field itself, against the schema `false`.
+    if (e.keyword === 'boolean' || /schema is false/.test(e.message)) fail(path, `unknown field '${path[path.length - 1]}' (see docs/scenarios.md for the fields)`);
     const req = (e.params as { requiredProperties?: string[] }).requiredProperties;
     if (req?.length) fail(path, `'${req[0]}' is required`);
     fail(path, e.message);
