@@ -61,6 +61,7 @@ export const suites: Record<string, () => Promise<Suite>> = {
   plugins: async () => (await import('./suites/plugins.js')).pluginsSuite,
   api: async () => (await import('./suites/api.js')).apiSuite,
   linkemu: async () => (await import('./suites/linkemu.js')).linkemuSuite,
+  scenarios: async () => (await import('./suites/scenarios.js')).scenariosSuite,
 };
 
 export const usage = `usage: pktgraph bench [SUITE...] [options]      (or: npm run bench -- [SUITE...] [options])
@@ -83,6 +84,7 @@ suites: ${Object.keys(suites).join(', ')} (default: engine)
               and as a tenant's operator, a new token's first request (scrypt)
   linkemu     LinkEmulator: bandwidth, delay, jitter and loss measured against the configured
               values, CPU ns per packet; netem side by side where the kernel has it
+  scenarios   lab create and destroy times for scenarios of 10, 50 and 200 nodes (root)
 options:
   --runs N          runs per case (default per suite: 5; interfaces 3)
   --seconds S       measured seconds per run (in-memory suites; default 2)
