@@ -6,17 +6,14 @@
 // leaves the others, and adding a node touches nothing else; an imported VNX scenario runs.
 // Needs root and namespaces; skips with the reason otherwise.
 import t, { type Test } from 'tap';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { labAvailable, labObjects, sweep } from '../src/lab/index.js';
+import { startCli, repoRoot as root } from './lib/cli.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const bin = join(root, 'bin', 'pktgraph.js');
 const examples = join(root, 'configs', 'scenarios');
 
 const avail = labAvailable();
@@ -28,19 +25,8 @@ function main() {
   const work = mkdtempSync(join(tmpdir(), 'pktgraph-scen-'));
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
 
-  const cli = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> => {
-    const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: work };
-    delete env.NODE_OPTIONS;
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [bin, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
-  };
+  // State files and engine sockets go to this test's own TMPDIR.
+  const cli = (args: string[]) => startCli(args, { cwd: root, runtimeDir: work, env: { TMPDIR: work } }).done;
   /** An example with a random pgnXX id, written into the work directory. */
   const example = (file: string, edit: (s: string) => string = (s) => s) => {
     const id = `pgn${randomBytes(1).toString('hex')}`;
