@@ -126,7 +126,7 @@ function main() {
     t.same(JSON.parse(add.stdout), { lab: lab.id, made: ['node b2 (host, namespace ' + `${lab.prefix}b2)`], kept: [], removed: [] }, 'only b2 made');
     t.same([ifindex(`${lab.prefix}b1`, 'eth0'), ifindex(`${lab.prefix}ra`, 'eth0')], [b1, ra], 'the other nodes untouched');
     t.equal(await read('ab.delay'), '0.05');
-    const p = spawnSync('ip', ['netns', 'exec', `${lab.prefix}b2`, 'ping', '-c', '1', '-W', '2', '198.18.11.2'], { encoding: 'utf8' });
+    const p = spawnSync('ip', ['netns', 'exec', `${lab.prefix}b2`, 'ping', '-c', '3', '-i', '0.3', '-W', '2', '198.18.11.2'], { encoding: 'utf8' });
     t.equal(p.status, 0, 'b2 reaches b1');
 
     // save writes the lab as it stands; restore rebuilds it from that file, the change kept.
@@ -139,7 +139,7 @@ function main() {
     t.equal(rs.code, 0, rs.stderr);
     t.equal(await read('ab.delay'), '0.05', 'restored with the change');
     t.equal(await read('ab.loss'), '0.1', 'and the rest');
-    t.equal(spawnSync('ip', ['netns', 'exec', `${lab.prefix}a1`, 'ping', '-c', '1', '-W', '2', '198.18.11.2'], { encoding: 'utf8' }).status, 0, 'a1 reaches b1 across the restored WAN');
+    t.equal(spawnSync('ip', ['netns', 'exec', `${lab.prefix}a1`, 'ping', '-c', '3', '-i', '0.3', '-W', '2', '198.18.11.2'], { encoding: 'utf8' }).status, 0, 'a1 reaches b1 across the restored WAN');
     t.equal((await cli(['lab', 'destroy', '-f', lab.path])).code, 0);
     nothingLeft(t, lab);
   });
