@@ -63,6 +63,7 @@ export const suites: Record<string, () => Promise<Suite>> = {
   api: async () => (await import('./suites/api.js')).apiSuite,
   linkemu: async () => (await import('./suites/linkemu.js')).linkemuSuite,
   metrics: async () => (await import('./suites/metrics.js')).metricsSuite,
+  scenarios: async () => (await import('./suites/scenarios.js')).scenariosSuite,
 };
 
 export const usage = `usage: pktgraph bench [SUITE...] [options]      (or: npm run bench -- [SUITE...] [options])
@@ -87,6 +88,7 @@ suites: ${Object.keys(suites).join(', ')} (default: engine)
               values, CPU ns per packet; netem side by side where the kernel has it
   metrics     Prometheus scrapes with 1000 routers as an admin and as a tenant's viewer, and
               the forwarding gap (largest queue delay, packets lost) while scraping
+  scenarios   lab create and destroy times for scenarios of 10, 50 and 200 nodes (root)
 options:
   --runs N          runs per case (default per suite: 5; interfaces 3)
   --seconds S       measured seconds per run (in-memory suites; default 2)

@@ -10,9 +10,10 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
-import { join, resolve as resolvePath } from 'node:path';
+import { dirname, join, resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createLab, labAvailable, labObjects, sweep, LabError, LAB_PREFIX, type Topology } from '../lab/index.js';
+import { stringify } from 'yaml';
 import { CliError } from './errors.js';
 
 interface LabState {
@@ -201,4 +202,197 @@ export async function labListCommand(opts: { json?: boolean }): Promise<void> {
     console.log(`lab ${s.id}${s.present ? '' : ' (gone: its namespaces and interfaces no longer exist)'}  from ${s.file}  since ${s.created}`);
     for (const line of describe(s)) console.log(line);
   }
+}
+
+// ---- scenarios (docs/scenarios.md): `lab create|destroy|show|exec|reboot|modify|save|restore -f FILE` ----
+// The lab's current scenario (the file as created, then as modified) is kept in
+// <tmpdir>/pktgraph-labs/ID.scenario, so reboot, show and modify work from what stands.
+
+const scenarioStatePath = (id: string) => join(stateDir(), `${id}.scenario`);
+
+async function readScenarioFile(file: string) {
+  const { loadScenario, ScenarioError } = await import('../lab/scenario-schema.js');
+  const path = resolvePath(file);
+  if (!existsSync(path) || statSync(path).isDirectory()) throw new CliError(`cannot find the scenario file ${file}`);
+  try {
+    return loadScenario(readFileSync(path, 'utf8'), file);
+  } catch (err) {
+    if (err instanceof ScenarioError) throw new CliError(err.message, err);
+    throw err;
+  }
+}
+
+/** The lab of a scenario file: as it stands (its saved scenario) when it was created, else as the file says. */
+async function scenarioLab(file: string, fresh = false) {
+  const { ScenarioLab } = await import('../lab/scenario.js');
+  const s = await readScenarioFile(file);
+  const saved = scenarioStatePath(s.name);
+  if (!fresh && existsSync(saved)) {
+    const st = JSON.parse(readFileSync(saved, 'utf8')) as { dir: string; scenario: typeof s };
+    return new ScenarioLab(st.scenario, st.dir);
+  }
+  return new ScenarioLab(s, dirname(resolvePath(file)));
+}
+
+function saveScenarioState(lab: { id: string; dir: string; scenario: unknown }) {
+  mkdirSync(stateDir(), { recursive: true, mode: 0o700 });
+  writeFileSync(scenarioStatePath(lab.id), JSON.stringify({ dir: lab.dir, scenario: lab.scenario }, null, 2) + '\n');
+}
+
+function printChanges(verb: string, id: string, ch: { made: string[]; kept: string[]; removed: string[] }, json?: boolean) {
+  if (json) return console.log(JSON.stringify({ lab: id, ...ch }));
+  console.log(`lab ${id}: ${verb}: made ${ch.made.length}, kept ${ch.kept.length}, removed ${ch.removed.length}`);
+  for (const m of ch.removed) console.log(`  - ${m}`);
+  for (const m of ch.made) console.log(`  + ${m}`);
+  for (const m of ch.kept) console.log(`  = ${m}`);
+}
+
+async function wrap<T>(what: string, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (err) {
+    if (err instanceof LabError || (err instanceof Error && err.name === 'EngineError')) throw new CliError(`lab ${what}: ${err.message}`, err);
+    throw err;
+  }
+}
+
+const nodeList = (m: string | undefined) => (m ? m.split(',').map((x) => x.trim()).filter(Boolean) : undefined);
+
+export async function scenarioCreateCommand(opts: { file: string; json?: boolean }): Promise<void> {
+  const lab = await scenarioLab(opts.file, true);
+  needRoot('create');
+  // Saved before anything is built, so destroy finds a lab whose create failed half-way.
+  saveScenarioState(lab);
+  const ch = await wrap('create', () => lab.create());
+  printChanges('created', lab.id, ch, opts.json);
+}
+
+export async function scenarioDestroyCommand(opts: { file: string; json?: boolean }): Promise<void> {
+  const lab = await scenarioLab(opts.file);
+  needRoot('destroy');
+  const r = await wrap('destroy', () => lab.destroy());
+  rmSync(scenarioStatePath(lab.id), { force: true });
+  if (opts.json) console.log(JSON.stringify({ lab: lab.id, ...r }));
+  else console.log(`lab ${lab.id} destroyed: ${r.routers} virtual routers, ${r.namespaces} namespaces, ${r.interfaces} interfaces removed${r.left.length ? `; still there: ${r.left.join(', ')}` : '; nothing left'}`);
+  if (r.left.length) process.exitCode = 1;
+}
+
+export async function scenarioShowCommand(opts: { file: string; json?: boolean; dot?: boolean; svg?: string }): Promise<void> {
+  const lab = await scenarioLab(opts.file);
+  if (opts.dot) return void process.stdout.write(lab.dot());
+  if (opts.svg) {
+    const { spawnSync } = await import('node:child_process');
+    const r = spawnSync('dot', ['-Tsvg', '-o', opts.svg], { input: lab.dot(), encoding: 'utf8' });
+    if (r.error) throw new CliError('lab show --svg: Graphviz `dot` is not installed (apt-get install graphviz); `lab show --dot` prints the DOT text');
+    if (r.status !== 0) throw new CliError(`lab show --svg: dot failed: ${r.stderr.trim()}`);
+    return console.log(`wrote ${opts.svg}`);
+  }
+  const st = await wrap('show', () => lab.status());
+  if (opts.json) return console.log(JSON.stringify({ lab: lab.id, ...st }));
+  console.log(`lab ${lab.id}${st.engine ? ` (engine on ${st.engine})` : ''}`);
+  console.log('  nodes:');
+  for (const n of st.nodes) console.log(`    ${n.name.padEnd(8)} ${n.type.padEnd(15)} ${n.up ? 'up  ' : 'DOWN'} ${n.where}${n.addresses.length ? `  ${n.addresses.join(', ')}` : ''}`);
+  console.log('  nets:');
+  for (const n of st.nets) console.log(`    ${n.name.padEnd(8)} ${n.type.padEnd(15)} ${n.up ? 'up  ' : 'DOWN'} ${n.via}${n.impair ? `  ${JSON.stringify(n.impair)}` : ''}`);
+}
+
+export async function scenarioExecCommand(opts: { file: string; nodes?: string; command?: string; lab?: string }): Promise<void> {
+  const lab = await scenarioLab(opts.file);
+  if (!opts.command) throw new CliError('lab exec -f FILE: name the command sequence with -c NAME (a key of a node\'s exec:)');
+  needRoot('exec');
+  const names = nodeList(opts.nodes) ?? lab.scenario.nodes.filter((n) => n.exec?.[opts.command!]).map((n) => n.name);
+  if (names.length === 0) throw new CliError(`lab exec: no node has a command sequence '${opts.command}'`);
+  let failed = 0;
+  for (const name of names) {
+    const results = await wrap('exec', async () => lab.execSequence(name, opts.command!));
+    for (const r of results) {
+      console.log(`[${name}] $ ${r.command}`);
+      if (r.stdout) process.stdout.write(r.stdout.replace(/^/gm, `[${name}] `).replace(/\[[^\]]*\] $/, ''));
+      if (r.stderr) process.stderr.write(r.stderr.replace(/^/gm, `[${name}] `).replace(/\[[^\]]*\] $/, ''));
+      if (r.code !== 0) {
+        console.error(`[${name}] exit ${r.code}`);
+        failed++;
+      }
+    }
+  }
+  if (failed) process.exitCode = 1;
+}
+
+export async function scenarioRebootCommand(opts: { file: string; nodes?: string; json?: boolean }): Promise<void> {
+  const lab = await scenarioLab(opts.file);
+  const names = nodeList(opts.nodes);
+  if (!names?.length) throw new CliError('lab reboot: name the nodes with -M node,...');
+  for (const n of names) lab.node(n);
+  needRoot('reboot');
+  const ch = await wrap('reboot', () => lab.reboot(names));
+  printChanges('rebooted', lab.id, ch, opts.json);
+}
+
+export async function scenarioModifyCommand(opts: { file: string; set?: string[]; json?: boolean }): Promise<void> {
+  const { IMPAIRMENT_FIELDS } = await import('../lab/scenario-schema.js');
+  needRoot('modify');
+  if (opts.set?.length) {
+    // One parameter at a time: NET.DIR.FIELD=VALUE; nothing else changes.
+    const lab = await scenarioLab(opts.file);
+    const ch = { made: [] as string[], kept: [] as string[], removed: [] as string[] };
+    for (const s of opts.set) {
+      const m = /^([a-z][a-z0-9]*)\.(ab|ba)\.([a-zA-Z]+)=([0-9.eE+-]+)$/.exec(s);
+      if (!m || !(IMPAIRMENT_FIELDS as readonly string[]).includes(m[3]) || !Number.isFinite(Number(m[4])))
+        throw new CliError(`lab modify --set '${s}': give NET.ab|ba.FIELD=NUMBER, FIELD one of ${IMPAIRMENT_FIELDS.join(', ')}`);
+      await wrap('modify', () => lab.setImpairment(m[1], m[2] as 'ab' | 'ba', m[3] as (typeof IMPAIRMENT_FIELDS)[number], Number(m[4])));
+      ch.made.push(`net ${m[1]} ${m[2]}.${m[3]}=${m[4]}`);
+    }
+    saveScenarioState(lab);
+    return printChanges('modified', lab.id, ch, opts.json);
+  }
+  const next = await readScenarioFile(opts.file);
+  const lab = await scenarioLab(opts.file);
+  const ch = await wrap('modify', () => lab.apply(next));
+  saveScenarioState(lab);
+  printChanges('modified', lab.id, ch, opts.json);
+}
+
+export async function scenarioSaveCommand(opts: { file: string; out: string }): Promise<void> {
+  const lab = await scenarioLab(opts.file);
+  writeFileSync(opts.out, `# pktgraph lab scenario saved from lab ${lab.id} (${new Date().toISOString()}), modifications included\n${stringify(lab.scenario)}`);
+  console.log(`saved lab ${lab.id} to ${opts.out} (rebuild it with: pktgraph lab restore -f ${opts.out})`);
+}
+
+export async function scenarioRestoreCommand(opts: { file: string; json?: boolean }): Promise<void> {
+  const lab = await scenarioLab(opts.file, true);
+  needRoot('restore');
+  const gone = await wrap('restore', () => lab.destroy());
+  saveScenarioState(lab);
+  const ch = await wrap('restore', () => lab.create());
+  ch.removed.push(...(gone.routers + gone.namespaces + gone.interfaces ? [`the lab as it stood (${gone.routers} routers, ${gone.namespaces} namespaces, ${gone.interfaces} interfaces)`] : []));
+  printChanges('restored', lab.id, ch, opts.json);
+}
+
+export async function scenarioSchemaCommand(): Promise<void> {
+  const { scenarioJsonSchema } = await import('../lab/scenario-schema.js');
+  console.log(JSON.stringify(scenarioJsonSchema(), null, 2));
+}
+
+export async function scenarioImportCommand(file: string, opts: { out?: string; name?: string }): Promise<void> {
+  const { importScenario } = await import('../lab/import.js');
+  if (!existsSync(file)) throw new CliError(`cannot find ${file}`);
+  let r;
+  try {
+    r = importScenario(readFileSync(file, 'utf8'), file, opts.name);
+  } catch (err) {
+    throw new CliError((err as Error).message, err);
+  }
+  for (const w of r.warnings) console.error(`pktgraph: warning: ${w}`);
+  const text = `# imported by pktgraph lab import from ${file}\n${stringify(r.scenario)}`;
+  if (opts.out) {
+    writeFileSync(opts.out, text);
+    console.error(`wrote ${opts.out}`);
+  } else process.stdout.write(text);
+}
+
+/** `lab exec HOST -- CMD` (a lab up from a topology) or `lab exec -f FILE -c NAME [-M nodes]` (a scenario). */
+export async function labOrScenarioExec(host: string | undefined, cmd: string[], opts: { file?: string; nodes?: string; command?: string; lab?: string }): Promise<void> {
+  if (opts.file) return scenarioExecCommand({ ...opts, file: opts.file });
+  if (host === undefined) throw new CliError('lab exec: give a host and a command (pktgraph lab exec HOST -- CMD), or a scenario (-f FILE -c NAME)');
+  return labExecCommand(host, cmd, opts);
 }

@@ -278,8 +278,21 @@ function program(): Command {
     .option('--id <id>', 'lab id (4 to 6 characters [a-z0-9]; default: the file\'s "id", else random)').option('--json', 'print the lab as JSON').action(async (file: string, opts) => (await lab()).labUpCommand(file, opts));
   labs.command('down').description('remove a lab (every pg-ID-* namespace and interface), or with --all every pg-* object').argument('[id]', 'lab id (default: the only lab)')
     .option('--all', 'remove every pg-* namespace and interface').action(async (id: string | undefined, opts) => (await lab()).labDownCommand(id, opts));
-  labs.command('exec').description("run a command in a lab host's namespace; its exit code is passed through").argument('<host>', 'host name').argument('[cmd...]', 'the command, after --')
-    .option('--lab <id>', 'the lab (default: the only lab with that host)').action(async (host: string, cmd: string[], opts) => (await lab()).labExecCommand(host, cmd, opts));
+  labs.command('exec').description("run a command in a lab host's namespace (exit code passed through); or with -f, a named command sequence of a scenario's nodes").argument('[host]', 'host name (without -f)').argument('[cmd...]', 'the command, after --')
+    .option('--lab <id>', 'the lab (default: the only lab with that host)').option('-f, --file <file>', 'scenario file').option('-M, --nodes <nodes>', 'nodes, comma-separated (default: every node with the sequence)').option('-c, --command <name>', 'the command sequence (a key of the nodes\' exec:)')
+    .action(async (host: string | undefined, cmd: string[], opts) => (await lab()).labOrScenarioExec(host, cmd, opts));
+  const scenario = (name: string, desc: string) => labs.command(name).description(desc).requiredOption('-f, --file <file>', 'scenario file (YAML, docs/scenarios.md)').option('--json', 'print JSON');
+  scenario('create', 'build a scenario (idempotent: builds what is missing) and report what it made').action(async (opts) => (await lab()).scenarioCreateCommand(opts));
+  scenario('destroy', "remove a scenario's lab: virtual routers, engine, namespaces and interfaces, after any partial failure").action(async (opts) => (await lab()).scenarioDestroyCommand(opts));
+  scenario('show', "print a scenario lab's nodes and nets and whether each stands").option('--dot', 'print the topology as Graphviz DOT').option('--svg <file>', 'draw the topology to an SVG file (Graphviz dot)').action(async (opts) => (await lab()).scenarioShowCommand(opts));
+  scenario('reboot', 'rebuild some nodes from scratch; their neighbours and nets stay up').option('-M, --nodes <nodes>', 'nodes, comma-separated').action(async (opts) => (await lab()).scenarioRebootCommand(opts));
+  scenario('modify', 'change a standing lab to the file (only what differs), or with --set one impairment of one direction, live')
+    .option('--set <net.dir.field=value...>', "one impairment: NET.ab|ba.FIELD=VALUE (FIELD rate, delay, jitter, loss, duplicate, reorder)").action(async (opts) => (await lab()).scenarioModifyCommand(opts));
+  scenario('save', 'write the lab as it stands (modifications included) as a scenario file').requiredOption('-o, --out <file>', 'the file to write').action(async (opts) => (await lab()).scenarioSaveCommand(opts));
+  scenario('restore', 'destroy the lab if it stands, then build it from a (saved) scenario file').action(async (opts) => (await lab()).scenarioRestoreCommand(opts));
+  labs.command('import').description('translate a VNX/VNUML scenario (XML) or a containerlab topology (YAML) into a pktgraph scenario').argument('<file>', 'the file to import')
+    .option('-o, --out <file>', 'write the scenario here (default: standard output)').option('--name <id>', 'the lab id (4 to 6 characters [a-z0-9])').action(async (file: string, opts) => (await lab()).scenarioImportCommand(file, opts));
+  labs.command('schema').description('print the JSON Schema of scenario files (for editors)').action(async () => (await lab()).scenarioSchemaCommand());
   labs.command('list').description('list the labs that are up').option('--json', 'print JSON').action(async (opts) => (await lab()).labListCommand(opts));
 
   p.command('bench')

@@ -359,7 +359,7 @@ export function sweep(prefix: string = LAB_PREFIX): { namespaces: string[]; inte
 }
 
 /** Kill what still runs in a namespace (a server a test left behind), then delete it. */
-function removeNamespace(ns: string) {
+export function removeNamespace(ns: string) {
   const pids = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8', timeout: 10_000 }).stdout ?? '';
   for (const pid of pids.split(/\s+/).filter(Boolean).map(Number))
     if (pid > 1 && pid !== process.pid) {

@@ -21,9 +21,9 @@ t.teardown(() => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 });
 
-/** `pktgraph ARGS` started in `cwd`, with default control sockets under `runtimeDir` (XDG_RUNTIME_DIR); `input`: its stdin. */
-export function startCli(args: string[], where: { cwd: string; runtimeDir: string; input?: string }): { child: ChildProcess; done: Promise<CliResult> } {
-  const env: NodeJS.ProcessEnv = { ...process.env, XDG_RUNTIME_DIR: where.runtimeDir };
+/** `pktgraph ARGS` started in `cwd`, with default control sockets under `runtimeDir` (XDG_RUNTIME_DIR), `env` added; `input`: its stdin. */
+export function startCli(args: string[], where: { cwd: string; runtimeDir: string; input?: string; env?: Record<string, string> }): { child: ChildProcess; done: Promise<CliResult> } {
+  const env: NodeJS.ProcessEnv = { ...process.env, XDG_RUNTIME_DIR: where.runtimeDir, ...where.env };
   delete env.NODE_OPTIONS;  // the test runner's loader is not the CLI's
   const child = spawn(process.execPath, [pktgraphBin, ...args], { cwd: where.cwd, env, stdio: [where.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
   children.push(child);
