@@ -4,9 +4,11 @@
 // in with a token, shows every router with its state, its rates rise from nothing while it runs,
 // its graph is drawn (Graphviz) with a rate under each element, and its Stop button stops it
 // (the rate falls to 0). As a tenant's viewer: only its tenant's routers, and no button at all.
-// Screenshots go to docs/dashboard.png and docs/dashboard-viewer.png.
+// Screenshots go to a temporary folder, or with PKTGRAPH_SCREENSHOTS=docs to docs/dashboard.png
+// and docs/dashboard-viewer.png (what the docs show), so a test run leaves the checkout as it was.
 import t from 'tap';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { monitoredEngine } from './lib/monitored-engine.js';
@@ -17,7 +19,8 @@ if (!CHROMIUM) {
   process.exit(0);
 }
 const { default: puppeteer } = await import('puppeteer-core');
-const docs = fileURLToPath(new URL('../docs/', import.meta.url));
+const docs = process.env.PKTGRAPH_SCREENSHOTS === 'docs' ? fileURLToPath(new URL('../docs/', import.meta.url)) : mkdtempSync(join(tmpdir(), 'pktgraph-dashboard-'));
+if (process.env.PKTGRAPH_SCREENSHOTS !== 'docs') t.teardown(() => rmSync(docs, { recursive: true, force: true }));
 
 const engine = await monitoredEngine('pgo-dash-', { intervalMs: 250 });
 const { work, local, token } = engine;
