@@ -604,6 +604,8 @@ export class VirtualRouters {
       throw new ServiceError(err.message);
     });
     const name = req.name ?? m.name;
+    // The quota check reads the element descriptors, which a restore (no graph file compiled) has not loaded yet.
+    await import('../../elements/index.js');
     this.claim(name);
     const target = req.start === true ? 'running' : req.start === false ? 'defined' : m.state;
     const r: Router = { name, state: 'defined', source: m.source, plan: { ...m.plan, name }, graphName: m.graph, created: new Date().toISOString(), tenant: req.tenant, quotas: { ...this.defaultQuotas }, image, imageCounters: true };
