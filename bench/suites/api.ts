@@ -12,14 +12,12 @@
 //   tenant's operator (its 100, filtered);
 // - the first request with a new token: scrypt verification (later requests with it are
 //   remembered by their SHA-256).
-import { mkdtempSync, rmSync } from 'node:fs';
-import { Agent, request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { Runtime, VirtualRouters, Management, UserStore, AuditLog, LOCAL_OWNER, startHttpApi } from 'pktgraph';
+import { LOCAL_OWNER } from 'pktgraph';
 import { stats, spreadWarning, type CaseResult } from '../lib.js';
 import type { Suite, SuiteContext } from '../harness.js';
+import { startApiEngine } from './api-engine.js';
 
 const GRAPH = fileURLToPath(new URL('../graphs/vrouter.ts', import.meta.url));
 const TENANTS = 10;
@@ -64,16 +62,8 @@ export const apiSuite: Suite = {
     const o = ctx.options.other;
     const requests = Number(o.requests ?? (ctx.options.quick ? 300 : 2000));
     const routers = Number(o.routers ?? (ctx.options.quick ? 100 : 1000));
-    const state = mkdtempSync(join(tmpdir(), 'pgh-bench-api-'));
-    const runtime = new Runtime({ threads: 1, poolBuffers: 16384 });
-    runtime.start();
-    const vr = new VirtualRouters(runtime);
-    const users = new UserStore(state);
-    const audit = new AuditLog(state);
-    const management = new Management(vr, users, audit);
-    const api = await startHttpApi(management, { socketPath: join(state, 'http.sock'), listen: { host: '127.0.0.1', port: 0 } });
-    const url = new URL(api.url!);
-    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const engine = await startApiEngine({ name: 'api', threads: 1, poolBuffers: 16384 });
+    const { vr, management, url, agent } = engine;
     const call = (method: string, path: string, token: string, body?: unknown) =>
       new Promise<unknown>((resolve, reject) => {
         const text = body === undefined ? undefined : JSON.stringify(body);
@@ -154,13 +144,7 @@ export const apiSuite: Suite = {
       cases.push(case_('first request with a new token', 'GET /v1/routers/vr1 with a token never seen before: its scrypt hash checked (node:crypto scrypt, N=16384, r=8, p=1), then remembered; ms, one request a run.', 'ms', firsts));
       return { cases, settings: { requests, routers, tenants: TENANTS } };
     } finally {
-      agent.destroy();
-      await api.close();
-      vr.deleteAll();
-      runtime.stop();
-      runtime.close();
-      audit.close();
-      rmSync(state, { recursive: true, force: true });
+      await engine.close();
     }
   },
 };

@@ -13,14 +13,13 @@
 //   max, reset at each window's start) compared, and the probe's packets lost in all (generated -
 //   delivered - queue drops, exactly, after a drain): target none lost and no gap beyond the
 //   quiet windows' own.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { Agent, request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { Runtime, VirtualRouters, Management, UserStore, AuditLog, LOCAL_OWNER, startHttpApi, observe } from 'pktgraph';
+import { LOCAL_OWNER, observe } from 'pktgraph';
 import { stats, spreadWarning, type CaseResult } from '../lib.js';
 import type { Suite, SuiteContext } from '../harness.js';
+import { startApiEngine } from './api-engine.js';
 
 const ROUTER = fileURLToPath(new URL('../graphs/vrouter.ts', import.meta.url));
 const PROBE = fileURLToPath(new URL('../graphs/gap-probe.ts', import.meta.url));
@@ -48,15 +47,8 @@ export const metricsSuite: Suite = {
     const scrapes = Number(o.scrapes ?? (ctx.options.quick ? 5 : 20));
     const windowMs = Number(o.window ?? 1000);
     const windows = Number(o.windows ?? (ctx.options.quick ? 3 : 10));
-    const state = mkdtempSync(join(tmpdir(), 'pgo-bench-metrics-'));
-    const runtime = new Runtime({ threads: 2, poolBuffers: 65536 });
-    runtime.start();
-    const vr = new VirtualRouters(runtime);
-    const audit = new AuditLog(state);
-    const management = new Management(vr, new UserStore(state), audit);
-    const api = await startHttpApi(management, { socketPath: join(state, 'http.sock'), listen: { host: '127.0.0.1', port: 0 }, plugins: [await observe()] });
-    const url = new URL(api.url!);
-    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const engine = await startApiEngine({ name: 'metrics', threads: 2, poolBuffers: 65536, plugins: [await observe()] });
+    const { vr, management, url, agent } = engine;
     const local = (op: string, args: object) => management.perform(LOCAL_OWNER, op, args, { via: 'control' });
     const scrape = (token: string) =>
       new Promise<{ ms: number; bytes: number; series: number }>((resolve, reject) => {
@@ -143,13 +135,7 @@ export const metricsSuite: Suite = {
       cases.push(gap);
       return { cases, settings: { routers, scrapes, window: windowMs, windows, tenants: TENANTS } };
     } finally {
-      agent.destroy();
-      await api.close();
-      vr.deleteAll();
-      runtime.stop();
-      runtime.close();
-      audit.close();
-      rmSync(state, { recursive: true, force: true });
+      await engine.close();
     }
   },
 };
