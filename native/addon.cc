@@ -55,7 +55,18 @@ class TsfnNotifier : public pg::ScriptNotifier {
     tsfn_.Unref(env);
   }
   ~TsfnNotifier() override { tsfn_.Release(); }
-  void notify() override { tsfn_.NonBlockingCall(); }
+  // The wake-up runs on the main thread: a JavaScript exception from it (or a call made while
+  // Node tears the environment down, env null) must not escape into C++ and abort the process.
+  void notify() override {
+    tsfn_.NonBlockingCall([](Napi::Env env, Napi::Function fn) {
+      if (env == nullptr || fn.IsEmpty()) return;
+      try {
+        fn.Call({});
+      } catch (const Napi::Error& e) {
+        e.ThrowAsJavaScriptException();  // reported as an uncaught exception, as any callback's would be
+      }
+    });
+  }
 
  private:
   Napi::ThreadSafeFunction tsfn_;
