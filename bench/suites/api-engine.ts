@@ -22,7 +22,7 @@ export async function startApiEngine(o: { name: string; threads: number; poolBuf
     vr.deleteAll();
     runtime.stop();
     runtime.close();
-    await audit.close();
+    audit.close();
     rmSync(state, { recursive: true, force: true });
   };
   return { runtime, vr, management, api, url: new URL(api.url!), agent, close };

@@ -139,7 +139,7 @@ export async function serveEngine(options: ServeOptions): Promise<ServeResult> {
   } finally {
     await api?.close().catch(() => {});
     server?.close();
-    await audit?.close();
+    audit?.close();
     runtime.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

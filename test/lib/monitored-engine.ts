@@ -28,7 +28,7 @@ export async function monitoredEngine(prefix: string, options: MonitorOptions) {
       await api.close();
       routers.deleteAll();
       runtime.close();
-      await audit.close();
+      audit.close();
       rmSync(work, { recursive: true, force: true });
     },
   };
