@@ -176,10 +176,11 @@ t.test('the CLI: --confirm, vr show, vr confirm, vr rollback', async (t) => {
   t.match(rb.stdout, /^virtual router 'd' is running with its previous graph \(v2, 9 elements\) back; swapped in /, rb.stderr);
   const bad = await cli(['vr', 'reconfigure', 'd', v1, '--confirm', 'soon']);
   t.equal(bad.code, 1);
-  t.match(bad.stderr, /--confirm takes how long to wait for `pktgraph vr confirm`, from 1ms to 24h, like 300ms, 60s, 5m or 1h, got 'soon'/);
+  t.equal(bad.stderr, "pktgraph: --confirm takes how long to wait for `pktgraph vr confirm`, like 300ms, 60s, 5m or 1h, got 'soon'\n");
+  const long = await cli(['vr', 'reconfigure', 'd', v1, '--confirm', '25h']);
+  t.equal(long.code, 1);
+  t.match(long.stderr, /^pktgraph: vr\.reconfigure: field 'confirm' .*86400/, `the engine's range: ${long.stderr.trim()}`);
   t.same([parseConfirm('300ms'), parseConfirm('60s'), parseConfirm('5m'), parseConfirm('1h'), parseConfirm('2.5')], [0.3, 60, 300, 3600, 2.5]);
-  t.throws(() => parseConfirm('0s'));
-  t.throws(() => parseConfirm('25h'));
   await engine.deleteRouter('d');
 });
 

@@ -170,13 +170,12 @@ export async function vrCreateCommand(name: string, file: string, opts: ControlO
   console.log(opts.json ? JSON.stringify(r, null, 2) : line(r));
 }
 
-/** `--confirm 60s`: a duration as 300ms, 60s, 5m or 1h (a bare number: seconds), in seconds. */
+/** `--confirm 60s`: a duration as 300ms, 60s, 5m or 1h (a bare number: seconds), in seconds (its range is vr.reconfigure's `confirm`). */
 export function parseConfirm(text: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) throw new CliError(`--confirm takes how long to wait for \`pktgraph vr confirm\`, like 300ms, 60s, 5m or 1h, got '${text}'`);
   const unit: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 };
-  const seconds = m ? Number(m[1]) * unit[m[2] ?? 's'] : NaN;
-  if (!(seconds > 0 && seconds <= 86400)) throw new CliError(`--confirm takes how long to wait for \`pktgraph vr confirm\`, from 1ms to 24h, like 300ms, 60s, 5m or 1h, got '${text}'`);
-  return seconds;
+  return Number(m[1]) * unit[m[2] ?? 's'];
 }
 
 const swapText = (s: OperationAnswer<'vr.reconfigure'>['swap']) => {

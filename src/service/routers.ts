@@ -191,10 +191,11 @@ export class VirtualRouters {
         return this.stop(a.name);
       case 'vr.reconfigure':
         return this.reconfigure(args as OperationRequest<'vr.reconfigure'>);
-      case 'vr.confirm':
-        this.router(a.name);
+      case 'vr.confirm': {
+        const r = this.router(a.name);
         this.confirmations.confirm(a.name);
-        return this.info(this.router(a.name));
+        return this.info(r);
+      }
       case 'vr.rollback': {
         const r = this.router(a.name);
         this.confirmations.rollback(a.name, 'request');
@@ -289,6 +290,7 @@ export class VirtualRouters {
   }
 
   private info(r: Router): RouterInfoT {
+    const pending = this.confirmations.status(r.name);
     return {
       name: r.name,
       state: r.state,
@@ -298,7 +300,7 @@ export class VirtualRouters {
       created: r.created,
       ...(r.tenant ? { tenant: r.tenant } : {}),
       ...(r.error ? { error: r.error } : {}),
-      ...(this.confirmations.status(r.name) ? { pending: this.confirmations.status(r.name) } : {}),
+      ...(pending ? { pending } : {}),
     };
   }
 
