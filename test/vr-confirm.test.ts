@@ -8,7 +8,7 @@
 // Deadlines are short, and the test waits for the event, never for a time: only the confirm
 // in time and the delete need their request to arrive within the change's 5 s and 3 s.
 import t from 'tap';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine, EngineError } from '../src/service/client.js';
@@ -39,6 +39,17 @@ export default graph({ name: '${name}', params: { rate: 5000 } }, (p) => {
 };
 const v1 = graphFile('v1', false);
 const v2 = graphFile('v2', true);
+// A graph whose sink is a pcap file in `out`: the engine refuses it while `out` is missing.
+const pcapDir = join(work, 'out');
+const toPcap = join(work, 'pcap.ts');
+writeFileSync(
+  toPcap,
+  `import { graph, InfiniteSource, ToPcap } from 'pktgraph';
+export default graph('pcap', () => {
+  InfiniteSource({ rate: 100, burst: 1 }, 'source').to(ToPcap({ file: '${join(pcapDir, 'x.pcap')}' }, 'sink'));
+});
+`,
+);
 
 const state = join(work, 'state');
 const control = join(work, 'engine.sock');
@@ -157,6 +168,25 @@ t.test('while a change waits: refusals change nothing; vr.rollback rolls back no
   await sleep(Math.max(0, Date.parse(d.pending!.deadline!) - Date.now()) + 500);
   t.equal((await events('c', 'router.rollback')).length, 1, 'no rollback of a deleted router');
   t.notOk((await audit()).some((l) => l.who === 'engine' && l.target === 'c'), 'nothing done by the engine');
+});
+
+t.test('a rollback the engine refuses: the new graph runs on, the change waits for a decision', async (t) => {
+  mkdirSync(pcapDir, { recursive: true });
+  await engine.createRouter('p', { file: toPcap }, { start: true });
+  const r = await engine.reconfigureRouter('p', { file: v1 }, { confirm: 2 });
+  rmSync(pcapDir, { recursive: true, force: true }); // the previous graph's pcap file cannot be made now
+  await waitFor('the failed rollback event', async () => (await events('p', 'router.rollback')).length > 0);
+  const e = (await events('p', 'router.rollback'))[0] as Extract<EngineEventT, { type: 'router.rollback' }>;
+  t.match(e, { reason: 'deadline', deadline: r.pending!.deadline, error: /^virtual router 'p': the engine refused its previous graph, so the one it has goes on running: .*x\.pcap/ }, 'the event says why it failed');
+  const show = await engine.showRouter('p');
+  t.same([show.state, show.graph], ['running', 'v1'], 'the new graph goes on running');
+  t.match(show.pending, { deadline: null, rollbackError: e.error }, 'pending, with no deadline');
+  t.match((await audit()).find((l) => l.who === 'engine' && l.target === 'p'), { what: 'vr.rollback', result: 'refused', error: e.error, reason: `not confirmed by ${r.pending!.deadline}` }, 'audited as a failed rollback');
+  t.match(await refusal(engine.reconfigureRouter('p', { file: v2 })), { status: 409, message: /has a reconfiguration waiting for confirmation \(its rollback failed: / }, 'another change still waits for a decision');
+  mkdirSync(pcapDir, { recursive: true });
+  const back = await engine.rollbackRouter('p');
+  t.same([back.state, back.graph, back.pending], ['running', 'pcap', undefined], 'with the cause gone, vr rollback puts the previous graph back');
+  await engine.deleteRouter('p');
 });
 
 t.test('the CLI: --confirm, vr show, vr confirm, vr rollback', async (t) => {

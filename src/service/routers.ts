@@ -157,7 +157,7 @@ export class VirtualRouters {
   private readonly ports: Ports;
 
   /** Reconfigurations waiting for confirmation (confirm.ts): their deadlines put the previous graphs back. */
-  readonly confirmations = new Confirmations((name, previous) => this.applyConfig(this.router(name), previous));
+  readonly confirmations = new Confirmations((name, previous) => this.applyConfig(this.router(name), previous, true));
 
   /** `onStop`: called (after the answer is sent) when an `engine.stop` request arrives. `quotas`: the engine-wide defaults. */
   constructor(
@@ -571,11 +571,11 @@ export class VirtualRouters {
   /**
    * Give a router a configuration (a reconfiguration, or a rollback putting the previous one
    * back): its quotas and port claims checked, then a loaded graph replaced in the engine
-   * (RunningGraph.replace: refused plans leave the old one untouched; a stopped graph's
+   * (RunningGraph.replace: refused plans leave the graph it has untouched; a stopped graph's
    * successor starts stopped, so a stopped router stays stopped), or, for a router with
    * nothing loaded, just the new plan kept (a failed one becomes defined).
    */
-  private applyConfig(r: Router, config: RouterConfig): void {
+  private applyConfig(r: Router, config: RouterConfig, rollback = false): void {
     this.checkQuotas(r.name, config.plan, r.quotas);
     if (r.graph) {
       const problem = this.ports.check(r.name, config.plan, this.loadedPlans());
@@ -583,7 +583,12 @@ export class VirtualRouters {
       try {
         r.graph = r.graph.replace(config.plan);
       } catch (err) {
-        throw new ServiceError(`virtual router '${r.name}': the engine refused the new graph, and the old one goes on ${r.state === 'running' ? 'running' : 'stopped'} untouched: ${describe(err)}`);
+        const state = r.state === 'running' ? 'running' : 'stopped';
+        throw new ServiceError(
+          rollback
+            ? `virtual router '${r.name}': the engine refused its previous graph, so the one it has goes on ${state}: ${describe(err)}`
+            : `virtual router '${r.name}': the engine refused the new graph, and the old one goes on ${state} untouched: ${describe(err)}`,
+        );
       }
       r.plan = config.plan;
       this.syncRouteLimits(r); // its tables carried over; a new one starts bounded too
