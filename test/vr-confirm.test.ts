@@ -173,10 +173,18 @@ t.test('while a change waits: refusals change nothing; vr.rollback rolls back no
 t.test('a rollback the engine refuses: the new graph runs on, the change waits for a decision', async (t) => {
   mkdirSync(pcapDir, { recursive: true });
   await engine.createRouter('p', { file: toPcap }, { start: true });
+  // A refused vr.rollback: the change goes on waiting, its deadline kept.
+  const first = await engine.reconfigureRouter('p', { file: v1 }, { confirm: 600 });
+  rmSync(pcapDir, { recursive: true, force: true });
+  t.match(await refusal(engine.rollbackRouter('p')), { status: 400, message: /^virtual router 'p': the engine refused its previous graph, so the one it has goes on running: / }, 'vr rollback refused, saying why');
+  t.same((await engine.showRouter('p')).pending, first.pending, 'the deadline stands');
+  mkdirSync(pcapDir, { recursive: true });
+  t.equal((await engine.rollbackRouter('p')).graph, 'pcap', 'rolled back once the cause is gone');
+  // A refused rollback by deadline: the change waits for a decision, with no deadline.
   const r = await engine.reconfigureRouter('p', { file: v1 }, { confirm: 2 });
   rmSync(pcapDir, { recursive: true, force: true }); // the previous graph's pcap file cannot be made now
-  await waitFor('the failed rollback event', async () => (await events('p', 'router.rollback')).length > 0);
-  const e = (await events('p', 'router.rollback'))[0] as Extract<EngineEventT, { type: 'router.rollback' }>;
+  await waitFor('the failed rollback event', async () => (await events('p', 'router.rollback')).length > 2);
+  const e = (await events('p', 'router.rollback'))[2] as Extract<EngineEventT, { type: 'router.rollback' }>;
   t.match(e, { reason: 'deadline', deadline: r.pending!.deadline, error: /^virtual router 'p': the engine refused its previous graph, so the one it has goes on running: .*x\.pcap/ }, 'the event says why it failed');
   const show = await engine.showRouter('p');
   t.same([show.state, show.graph], ['running', 'v1'], 'the new graph goes on running');

@@ -94,15 +94,18 @@ export class Confirmations {
   /** Put the previous configuration back now (vr.rollback, or the deadline); the notice goes to the listeners either way. */
   rollback(router: string, reason: RollbackNotice['reason']): void {
     const p = this.nothingPending(router, 'roll back');
-    clearTimeout(p.timer);
-    p.timer = undefined;
     const notice: RollbackNotice = { router, reason, deadline: p.deadline.toISOString() };
     try {
       this.restore(router, p.previous);
+      clearTimeout(p.timer);
       this.pending.delete(router);
     } catch (err) {
       notice.error = (err as Error).message;
-      if (reason === 'deadline') p.rollbackError = notice.error;
+      // A refused vr.rollback leaves the deadline running; a refused rollback by deadline leaves none.
+      if (reason === 'deadline') {
+        p.timer = undefined;
+        p.rollbackError = notice.error;
+      }
       throw err;
     } finally {
       for (const l of this.listeners) l(notice);
