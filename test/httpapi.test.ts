@@ -121,7 +121,7 @@ const callerRole = { admin: 'admin', opA: 'operator', viewA: 'viewer', opB: 'ope
 const needs: Partial<Record<OperationName, 'admin' | 'operator' | 'viewer'>> = {
   'vr.list': 'viewer', 'vr.show': 'viewer', 'vr.graph': 'viewer', 'vr.counters': 'viewer', 'handler.list': 'viewer', 'handler.read': 'viewer',
   'vr.start': 'operator', 'vr.stop': 'operator', 'handler.write': 'operator',
-  'vr.create': 'admin', 'vr.reconfigure': 'admin', 'vr.assign': 'admin', 'vr.delete': 'admin', 'engine.status': 'admin', 'engine.stop': 'admin',
+  'vr.create': 'admin', 'vr.reconfigure': 'admin', 'vr.confirm': 'admin', 'vr.rollback': 'admin', 'vr.assign': 'admin', 'vr.delete': 'admin', 'engine.status': 'admin', 'engine.stop': 'admin',
   'user.list': 'admin', 'user.create': 'admin', 'user.token': 'admin', 'user.delete': 'admin', 'tenant.list': 'admin', 'audit.read': 'admin',
 };
 
@@ -146,6 +146,8 @@ const cases: Partial<Record<OperationName, Case>> = {
   'vr.start': { args: { name: 'alpha1' }, ok: 409 }, // already running: past authorisation, refused by the engine
   'vr.stop': { args: { name: 'alpha1' }, before: () => quiet(local.startRouter('alpha1')), after: () => quiet(local.startRouter('alpha1')) },
   'vr.reconfigure': { args: { name: 'alpha1', source: { file: gen, params: { rate: 2000 } } } },
+  'vr.confirm': { args: { name: 'alpha1' }, ok: 409 }, // nothing waits for confirmation: past authorisation, refused by the engine
+  'vr.rollback': { args: { name: 'alpha1' }, ok: 409 },
   'vr.delete': { args: { name: 'tmp2' }, before: () => quiet(local.createRouter('tmp2', { file: gen }, { tenant: 'A' })), after: () => quiet(local.deleteRouter('tmp2')) },
   'vr.graph': { args: { name: 'alpha1' } },
   'vr.counters': { args: { name: 'alpha1' } },

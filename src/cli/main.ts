@@ -201,8 +201,14 @@ function program(): Command {
     .action(async (name: string, opts) => (await vr()).vrTransitionCommand('stop', name, opts));
   connect(vrs.command('reconfigure').description("replace a virtual router's graph while it runs (compiled first: an error changes nothing; elements with the same name and class keep their state)")
     .argument('<name>', 'virtual router').argument('<file>', 'graph file (.ts or .js) whose default export is a graph')
-    .option(...paramOption).option('--json', 'print JSON'))
+    .option(...paramOption).option('--confirm <duration>', 'roll it back unless `vr confirm NAME` comes within this long (300ms, 60s, 5m, 1h)').option('--json', 'print JSON'))
     .action(async (name: string, file: string, opts) => (await vr()).vrReconfigureCommand(name, file, opts));
+  for (const [op, doc] of [
+    ['confirm', 'keep a reconfiguration made with --confirm (it waits for this, or is rolled back at its deadline)'],
+    ['rollback', 'roll back a reconfiguration made with --confirm now: the previous graph swapped back in, state kept'],
+  ] as const)
+    connect(vrs.command(op).description(doc).argument('<name>', 'virtual router').option('--json', 'print JSON'))
+      .action(async (name: string, opts) => (await vr()).vrConfirmCommand(op, name, opts));
   connect(vrs.command('save').description('save a virtual router (configuration, compiled plan, counters, route, ARP/ND and NAT tables) to a file; it goes on running')
     .argument('<name>', 'virtual router').argument('<file>', 'the file to write (docs/router-file.md)')
     .option('--json', 'print JSON'))

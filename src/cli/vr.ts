@@ -4,7 +4,7 @@
 // the same commands and the same output either way.
 import { readFileSync } from 'node:fs';
 import { NoEngineError } from '../control/client.js';
-import type { QuotasT, RouterInfoT } from '../service/api.js';
+import type { OperationAnswer, QuotasT, RouterInfoT } from '../service/api.js';
 import { QUOTA_NAMES, type QuotaName } from '../service/quotas.js';
 import { Engine, EngineError, remoteEngine } from '../service/client.js';
 import { CliError } from './errors.js';
@@ -156,6 +156,7 @@ export async function vrShowCommand(name: string, opts: ControlOpts) {
   console.log(`${r.name}: ${r.state}${r.error ? ` (${r.error})` : ''}`);
   console.log(`  graph:   ${r.graph} from ${sourceText(r)}`);
   console.log(`  created: ${r.created}`);
+  if (r.pending) console.log(`  pending: a reconfiguration waiting for confirmation, ${r.pending.deadline ? `rolled back at ${r.pending.deadline} unless confirmed` : `whose rollback failed (${r.pending.rollbackError}): confirm or roll back`}`);
   if (r.heldPackets !== null) console.log(`  held:    ${r.heldPackets} packets`);
   console.log('  quotas:');
   for (const l of table(Object.entries(r.quotas).map(([q, u]) => [q, `${u.used} of ${u.limit ?? 'no limit'}`]), '    ')) console.log(l);
@@ -169,15 +170,36 @@ export async function vrCreateCommand(name: string, file: string, opts: ControlO
   console.log(opts.json ? JSON.stringify(r, null, 2) : line(r));
 }
 
-export async function vrReconfigureCommand(name: string, file: string, opts: ControlOpts & { param?: string[] }) {
-  const r = await call(opts, (e) => e.reconfigureRouter(name, { file, params: parseParams(opts.param ?? []) }));
+/** `--confirm 60s`: a duration as 300ms, 60s, 5m or 1h (a bare number: seconds), in seconds (its range is vr.reconfigure's `confirm`). */
+export function parseConfirm(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) throw new CliError(`--confirm takes how long to wait for \`pktgraph vr confirm\`, like 300ms, 60s, 5m or 1h, got '${text}'`);
+  const unit: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 };
+  return Number(m[1]) * unit[m[2] ?? 's'];
+}
+
+const swapText = (s: OperationAnswer<'vr.reconfigure'>['swap']) => {
+  if (!s) return '';
+  const dropped = s.dropped.reduce((n, d) => n + d.packets, 0);
+  return `; swapped in ${(s.swapNs / 1000).toFixed(1)} us, ${s.taken} element${s.taken === 1 ? '' : 's'} kept ${s.taken === 1 ? 'its' : 'their'} state, ${dropped} packet${dropped === 1 ? '' : 's'} dropped${dropped ? ` (${s.dropped.map((d) => `${d.element} ${d.packets}`).join(', ')})` : ''}`;
+};
+
+export async function vrReconfigureCommand(name: string, file: string, opts: ControlOpts & { param?: string[]; confirm?: string }) {
+  const confirm = opts.confirm === undefined ? undefined : parseConfirm(opts.confirm);
+  const r = await call(opts, (e) => e.reconfigureRouter(name, { file, params: parseParams(opts.param ?? []) }, { confirm }));
   if (opts.json) return console.log(JSON.stringify(r, null, 2));
-  const s = r.swap;
-  const dropped = s ? s.dropped.reduce((n, d) => n + d.packets, 0) : 0;
-  console.log(
-    `${line(r)} with its new graph (${r.elements} elements)` +
-      (s ? `; swapped in ${(s.swapNs / 1000).toFixed(1)} us, ${s.taken} element${s.taken === 1 ? '' : 's'} kept ${s.taken === 1 ? 'its' : 'their'} state, ${dropped} packet${dropped === 1 ? '' : 's'} dropped${dropped ? ` (${s.dropped.map((d) => `${d.element} ${d.packets}`).join(', ')})` : ''}` : ''),
-  );
+  console.log(`${line(r)} with its new graph (${r.elements} elements)${swapText(r.swap)}`);
+  if (r.pending?.deadline) console.log(`confirm it with \`pktgraph vr confirm ${name}\` by ${r.pending.deadline}, or the engine rolls it back`);
+}
+
+export async function vrConfirmCommand(op: 'confirm' | 'rollback', name: string, opts: ControlOpts) {
+  if (op === 'confirm') {
+    const r = await call(opts, (e) => e.confirmRouter(name));
+    return console.log(opts.json ? JSON.stringify(r, null, 2) : `virtual router '${r.name}' keeps its new graph (${r.graph}): confirmed`);
+  }
+  const r = await call(opts, (e) => e.rollbackRouter(name));
+  if (opts.json) return console.log(JSON.stringify(r, null, 2));
+  console.log(`${line(r)} with its previous graph (${r.graph}, ${r.elements} elements) back${swapText(r.swap)}`);
 }
 
 export async function vrSaveCommand(name: string, file: string, opts: ControlOpts) {

@@ -26,7 +26,23 @@ export class Management {
     readonly routers: VirtualRouters,
     readonly users?: UserStore,
     readonly audit?: AuditLog,
-  ) {}
+  ) {
+    // A rollback by deadline is the engine's own change: audited as the engine's.
+    routers.confirmations.onRollback((n) => {
+      if (n.reason !== 'deadline') return; // vr.rollback is audited as its caller's request
+      this.audit?.record({
+        who: 'engine',
+        role: null,
+        ...(routers.tenantOf(n.router) ? { tenant: routers.tenantOf(n.router)! } : {}),
+        what: 'vr.rollback',
+        target: n.router,
+        result: n.error === undefined ? 'ok' : 'refused',
+        ...(n.error !== undefined ? { error: n.error } : {}),
+        reason: `not confirmed by ${n.deadline}`,
+        via: 'engine',
+      });
+    });
+  }
 
   /** Run `op` for `who`: authorised, audited, filtered to its tenant. Throws ServiceError. */
   async perform(who: Principal, op: string, args: unknown, origin: Origin): Promise<unknown> {

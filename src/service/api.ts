@@ -80,6 +80,15 @@ export const RouterInfo = Type.Object({
   created: Type.String({ description: 'when it was created (ISO 8601)' }),
   tenant: Type.Optional(TenantName),
   error: Type.Optional(Type.String({ description: 'why it failed (state failed)' })),
+  pending: Type.Optional(
+    Type.Object(
+      {
+        deadline: Type.Union([Type.String(), Type.Null()], { description: 'when the engine rolls it back unless confirmed (ISO 8601); null: its rollback by deadline failed (rollbackError), so it waits for vr.confirm or vr.rollback' }),
+        rollbackError: Type.Optional(Type.String({ description: 'why the rollback by deadline failed' })),
+      },
+      { description: 'a reconfiguration waiting for confirmation (vr.reconfigure with `confirm`): absent when none is' },
+    ),
+  ),
 });
 
 export const RouterDetail = Type.Object({
@@ -195,15 +204,16 @@ const NewToken = Type.String({ description: 'the bearer token (`Authorization: B
 /** One audit log line (audit.ts). */
 export const AuditEntry = Type.Object({
   time: Type.String({ description: 'ISO 8601' }),
-  who: Type.String({ description: "the user; 'local' for the owner-only control socket; '-' when no valid token was given" }),
+  who: Type.String({ description: "the user; 'local' for the owner-only control socket; '-' when no valid token was given; 'engine' for what the engine did by itself (a rollback by deadline)" }),
   role: Type.Union([Role, Type.Null()]),
   tenant: Type.Optional(TenantName),
   what: Type.String({ description: 'the operation (or the HTTP request when it named none)' }),
   target: Type.Optional(Type.String({ description: 'the router or user it named' })),
   result: Type.Union([Type.Literal('ok'), Type.Literal('refused')]),
   status: Type.Optional(Type.Integer({ description: 'the HTTP status of a refusal' })),
-  error: Type.Optional(Type.String({ description: 'why it was refused' })),
-  via: Type.Union([Type.Literal('http'), Type.Literal('control')]),
+  error: Type.Optional(Type.String({ description: 'why it was refused (or why the engine could not do what it meant to)' })),
+  reason: Type.Optional(Type.String({ description: 'why the engine acted by itself' })),
+  via: Type.Union([Type.Literal('http'), Type.Literal('control'), Type.Literal('engine')]),
   source: Type.Optional(Type.String({ description: "the client's address ('unix' for the local socket)" })),
 });
 
@@ -223,6 +233,9 @@ export interface HttpRoute {
   router?: string;
   list?: boolean;
 }
+
+/** Who may replace a router's graph; whoever may, may also confirm or roll back the change. */
+const RECONFIGURE_ROLE = 'admin';
 
 /** Every operation: its request, its answer, what it does and how HTTP serves it. */
 export const operations = {
@@ -266,14 +279,36 @@ export const operations = {
     http: { method: 'POST', path: '/routers/:name/stop', group: 'fault', role: 'operator', router: 'name' },
   },
   'vr.reconfigure': {
-    doc: "replace a virtual router's graph: the new one is compiled and checked first (a compile error or an engine refusal changes nothing); a running or stopped router's graph is swapped between batches, elements with the same name and class keeping their counters and state, and it stays running or stopped; a defined or failed one just takes the new graph (a failed one becomes defined)",
-    request: Type.Object({ name: RouterName, source: RouterSource }, { additionalProperties: false }),
+    doc: "replace a virtual router's graph: the new one is compiled and checked first (a compile error or an engine refusal changes nothing); a running or stopped router's graph is swapped between batches, elements with the same name and class keeping their counters and state, and it stays running or stopped; a defined or failed one just takes the new graph (a failed one becomes defined). With `confirm`, the change waits for vr.confirm: unless it arrives within that many seconds the engine puts the previous graph back by itself (vr.rollback); while one waits, another reconfiguration of the router is refused",
+    request: Type.Object(
+      {
+        name: RouterName,
+        source: RouterSource,
+        confirm: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 86400, description: 'seconds to confirm the change in (vr.confirm) before the engine rolls it back by itself' })),
+      },
+      { additionalProperties: false },
+    ),
     answer: Type.Object({
       ...RouterInfo.properties,
       swap: Type.Union([SwapInfo, Type.Null()], { description: 'what the swap did, null when the router had no graph in the engine' }),
     }),
     // Admins only: a graph chooses the devices and files the engine opens (and a graph file is code it runs).
-    http: { method: 'PUT', path: '/routers/:name/graph', group: 'topology', role: 'admin', router: 'name' },
+    http: { method: 'PUT', path: '/routers/:name/graph', group: 'topology', role: RECONFIGURE_ROLE, router: 'name' },
+  },
+  'vr.confirm': {
+    doc: 'confirm a reconfiguration waiting for confirmation (vr.reconfigure with `confirm`): it stays, and its deadline is gone; refused (409) when none waits',
+    request: NameRequest,
+    answer: RouterInfo,
+    http: { method: 'POST', path: '/routers/:name/confirm', group: 'topology', role: RECONFIGURE_ROLE, router: 'name' },
+  },
+  'vr.rollback': {
+    doc: 'roll back a reconfiguration waiting for confirmation now, as its deadline would: the previous graph swapped back in (counters, tables and queued packets carried over as by any reconfiguration); refused (409) when none waits',
+    request: NameRequest,
+    answer: Type.Object({
+      ...RouterInfo.properties,
+      swap: Type.Union([SwapInfo, Type.Null()], { description: 'what the swap back did, null when the router had no graph in the engine' }),
+    }),
+    http: { method: 'POST', path: '/routers/:name/rollback', group: 'topology', role: RECONFIGURE_ROLE, router: 'name' },
   },
   'vr.delete': {
     doc: 'delete a virtual router in any state: its graph leaves the engine and every packet it held goes back to the pool',
@@ -559,6 +594,13 @@ export const EngineEvent = Type.Union([
   Type.Object({ ...EventBase, type: Type.Literal('quota'), element: Type.String(), counter: Type.String({ description: 'a counter of refusals by a full table (drops_table_full, table_full, *quota*)' }), hits: Type.Integer({ description: 'refusals since the last look' }), total: Type.Integer() }),
   Type.Object({ ...EventBase, type: Type.Literal('drops.surge'), dropsPerSecond: Type.Number(), share: Type.Number({ description: "drops over what the router's sources send" }), reasons: Type.Record(Type.String(), Type.Number(), { description: 'element.counter -> drops per second' }) }),
   Type.Object({ ...EventBase, type: Type.Literal('drops.normal'), dropsPerSecond: Type.Number() }),
+  Type.Object({
+    ...EventBase,
+    type: Type.Literal('router.rollback'),
+    reason: Type.Union([Type.Literal('deadline'), Type.Literal('request')], { description: 'deadline: not confirmed in time; request: vr.rollback' }),
+    deadline: Type.String({ description: 'the deadline the change had (ISO 8601)' }),
+    error: Type.Optional(Type.String({ description: 'why the rollback failed: the new graph goes on running, its change still waiting for vr.confirm or vr.rollback' })),
+  }),
 ]);
 export const RouterRates = Type.Object({
   name: RouterName,

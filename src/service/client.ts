@@ -144,10 +144,18 @@ export class Engine {
   showRoutes(name: string, options: RouteTableOptions & { lookup?: string } = {}) {
     return this.request('route.show', { name, ...options });
   }
-  /** Replace a router's graph (hot reconfiguration): the source as createRouter takes it. */
-  reconfigureRouter(name: string, source: RouterSourceT) {
+  /** Replace a router's graph (hot reconfiguration): the source as createRouter takes it; `confirm`: seconds to confirm it in (confirmRouter) before the engine rolls it back. */
+  reconfigureRouter(name: string, source: RouterSourceT, options: { confirm?: number } = {}) {
     const s = 'file' in source ? { ...source, file: absolute(source.file) } : source;
-    return this.request('vr.reconfigure', { name, source: s });
+    return this.request('vr.reconfigure', { name, source: s, ...defined(options) });
+  }
+  /** Keep a reconfiguration that waits for confirmation. */
+  confirmRouter(name: string) {
+    return this.request('vr.confirm', { name });
+  }
+  /** Roll back a reconfiguration that waits for confirmation, now. */
+  rollbackRouter(name: string) {
+    return this.request('vr.rollback', { name });
   }
   /** Save a router (configuration and state) to a file the engine writes (a relative path is taken from this process's directory). */
   saveRouter(name: string, file: string) {

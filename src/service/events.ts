@@ -44,6 +44,7 @@ export class Monitor {
   private rates: RouterRates[] = [];
   private nextId = 1;
   private timer: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void) | undefined;
   private busy = false;
   readonly intervalMs: number;
   private readonly keep: number;
@@ -63,12 +64,18 @@ export class Monitor {
   start(): this {
     this.timer ??= setInterval(() => void this.tick(), this.intervalMs);
     this.timer.unref();
+    // Rollbacks are told as they happen, not found by looking.
+    this.unsubscribe ??= this.routers.confirmations.onRollback((n) => {
+      this.emit(n.router, this.routers.tenantOf(n.router) ?? undefined, { type: 'router.rollback', reason: n.reason, deadline: n.deadline, ...(n.error !== undefined ? { error: n.error } : {}) });
+    });
     return this;
   }
 
   stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
     this.subscribers.clear();
   }
 

@@ -27,6 +27,7 @@ import {
   type RouterStateT,
 } from './api.js';
 import { Ports, portUses } from './ports.js';
+import { Confirmations, type RouterConfig } from './confirm.js';
 
 /**
  * Why a request was refused, which the HTTP API gives as its status: invalid (400), unauthorized
@@ -155,6 +156,9 @@ export class VirtualRouters {
   /** Ports shared by the routers (ports.ts). */
   private readonly ports: Ports;
 
+  /** Reconfigurations waiting for confirmation (confirm.ts): their deadlines put the previous graphs back. */
+  readonly confirmations = new Confirmations((name, previous) => this.applyConfig(this.router(name), previous, true));
+
   /** `onStop`: called (after the answer is sent) when an `engine.stop` request arrives. `quotas`: the engine-wide defaults. */
   constructor(
     readonly runtime: Runtime,
@@ -187,6 +191,16 @@ export class VirtualRouters {
         return this.stop(a.name);
       case 'vr.reconfigure':
         return this.reconfigure(args as OperationRequest<'vr.reconfigure'>);
+      case 'vr.confirm': {
+        const r = this.router(a.name);
+        this.confirmations.confirm(a.name);
+        return this.info(r);
+      }
+      case 'vr.rollback': {
+        const r = this.router(a.name);
+        this.confirmations.rollback(a.name, 'request');
+        return { ...this.info(r), swap: swapInfo(r.graph) };
+      }
       case 'vr.delete':
         return this.delete(a.name);
       case 'vr.quota':
@@ -276,6 +290,7 @@ export class VirtualRouters {
   }
 
   private info(r: Router): RouterInfoT {
+    const pending = this.confirmations.status(r.name);
     return {
       name: r.name,
       state: r.state,
@@ -285,7 +300,17 @@ export class VirtualRouters {
       created: r.created,
       ...(r.tenant ? { tenant: r.tenant } : {}),
       ...(r.error ? { error: r.error } : {}),
+      ...(pending ? { pending } : {}),
     };
+  }
+
+  /**
+   * The confirmed configuration of router `name`: the one it ran before a reconfiguration
+   * still waiting for confirmation, else the one it runs. What durable state should keep.
+   */
+  confirmedConfig(name: string): RouterConfig {
+    const r = this.router(name);
+    return this.confirmations.confirmed(name, { source: r.source, plan: r.plan, graphName: r.graphName });
   }
 
   show(name: string): OperationAnswer<'vr.show'> {
@@ -365,6 +390,9 @@ export class VirtualRouters {
     const next = { ...r.quotas };
     for (const q of QUOTA_NAMES) if (req.quotas[q] !== undefined) next[q] = req.quotas[q]!;
     this.checkQuotas(req.name, r.plan, next);
+    // A rollback must fit too: the configuration a pending change would go back to.
+    const confirmed = this.confirmedConfig(req.name).plan;
+    if (confirmed !== r.plan) this.checkQuotas(req.name, confirmed, next);
     if (r.graph && next.routes !== null) {
       const used = this.routeCounts(r).reduce((n, t) => n + t.count, 0);
       if (used > next.routes)
@@ -524,39 +552,53 @@ export class VirtualRouters {
 
   /**
    * Hot reconfiguration: compile the new graph first (an error changes nothing), then replace
-   * a loaded graph in the engine (RunningGraph.replace: refused plans leave the old one
-   * untouched; a stopped graph's successor starts stopped, so a stopped router stays stopped),
-   * or, for a router with nothing loaded, just keep the new plan.
+   * a loaded graph in the engine (applyConfig). With `confirm`, the previous configuration is
+   * kept (confirm.ts) and put back unless vr.confirm arrives within that many seconds.
    */
   async reconfigure(req: OperationRequest<'vr.reconfigure'>): Promise<OperationAnswer<'vr.reconfigure'>> {
     const r = this.router(req.name);
+    this.confirmations.refuseWhilePending(req.name, 'another reconfiguration');
     const compiled = await compileSource(req.name, req.source);
     if (this.closing) throw new ServiceError('the engine is stopping; it takes no more requests', 'unavailable');
     if (this.routers.get(req.name) !== r) throw new ServiceError(`virtual router '${req.name}' was deleted while its new graph compiled; nothing was changed`, 'conflict');
-    const plan: Plan = { ...compiled, name: req.name };
-    this.checkQuotas(req.name, plan, r.quotas);
-    let swap: OperationAnswer<'vr.reconfigure'>['swap'] = null;
+    this.confirmations.refuseWhilePending(req.name, 'another reconfiguration'); // one may have begun while this compiled
+    const previous: RouterConfig = { source: r.source, plan: r.plan, graphName: r.graphName };
+    this.applyConfig(r, { source: req.source, plan: { ...compiled, name: req.name }, graphName: compiled.name });
+    if (req.confirm !== undefined) this.confirmations.begin(req.name, previous, req.confirm);
+    return { ...this.info(r), swap: swapInfo(r.graph) };
+  }
+
+  /**
+   * Give a router a configuration (a reconfiguration, or a rollback putting the previous one
+   * back): its quotas and port claims checked, then a loaded graph replaced in the engine
+   * (RunningGraph.replace: refused plans leave the graph it has untouched; a stopped graph's
+   * successor starts stopped, so a stopped router stays stopped), or, for a router with
+   * nothing loaded, just the new plan kept (a failed one becomes defined).
+   */
+  private applyConfig(r: Router, config: RouterConfig, rollback = false): void {
+    this.checkQuotas(r.name, config.plan, r.quotas);
     if (r.graph) {
-      const problem = this.ports.check(req.name, plan, this.loadedPlans());
+      const problem = this.ports.check(r.name, config.plan, this.loadedPlans());
       if (problem) throw new ServiceError(problem);
-      let g: RunningGraph;
       try {
-        g = r.graph.replace(plan);
+        r.graph = r.graph.replace(config.plan);
       } catch (err) {
-        throw new ServiceError(`virtual router '${req.name}': the engine refused the new graph, and the old one goes on ${r.state === 'running' ? 'running' : 'stopped'} untouched: ${describe(err)}`);
+        const state = r.state === 'running' ? 'running' : 'stopped';
+        throw new ServiceError(
+          rollback
+            ? `virtual router '${r.name}': the engine refused its previous graph, so the one it has goes on ${state}: ${describe(err)}`
+            : `virtual router '${r.name}': the engine refused the new graph, and the old one goes on ${state} untouched: ${describe(err)}`,
+        );
       }
-      r.graph = g;
-      r.plan = plan;
+      r.plan = config.plan;
       this.syncRouteLimits(r); // its tables carried over; a new one starts bounded too
-      swap = g.swap ? { swapNs: g.swap.swapNs, taken: g.swap.taken, dropped: g.swap.dropped } : null;
     } else if (r.state === 'failed') {
       r.state = 'defined';
       r.error = undefined;
     }
-    r.plan = plan;
-    r.source = req.source;
-    r.graphName = compiled.name;
-    return { ...this.info(r), swap };
+    r.plan = config.plan;
+    r.source = config.source;
+    r.graphName = config.graphName;
   }
 
   /**
@@ -680,6 +722,7 @@ export class VirtualRouters {
     r.graph?.remove();
     this.routers.delete(name);
     this.ports.forget(name);
+    this.confirmations.forget(name);
     return { name, releasedPackets: held, pool: this.pool() };
   }
 
@@ -730,6 +773,11 @@ export class VirtualRouters {
     if (!r.graph) throw new ServiceError(`virtual router '${name}' is ${r.state}: it has no running graph; start it with \`pktgraph vr start ${name}\``, 'conflict');
     return { graph: r.graph, element: rest };
   }
+}
+
+/** What the last swap of a router's graph did (a reconfiguration or rollback just made it), null with no graph in the engine. */
+function swapInfo(g: RunningGraph | undefined): OperationAnswer<'vr.reconfigure'>['swap'] {
+  return g?.swap ? { swapNs: g.swap.swapNs, taken: g.swap.taken, dropped: g.swap.dropped } : null;
 }
 
 /**

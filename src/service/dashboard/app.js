@@ -164,6 +164,7 @@ function showEvent(e) {
     quota: () => `${e.element}.${e.counter}: ${e.hits} refused (${e.total} in all)`,
     'drops.surge': () => `dropping ${e.dropsPerSecond}/s (${(e.share * 100).toFixed(0)}%)`,
     'drops.normal': () => `drops back to ${e.dropsPerSecond}/s`,
+    'router.rollback': () => (e.error ? `rollback failed: ${e.error}` : e.reason === 'deadline' ? 'not confirmed in time: the previous graph is back' : 'rolled back: the previous graph is back'),
   }[e.type]?.() ?? '';
   const list = $('events');
   list.prepend(el('li', { 'data-type': e.type }, `${e.time.slice(11, 19)} ${e.router}: ${e.type} ${what}`));
