@@ -204,7 +204,7 @@ export const linkemuSuite: Suite = {
       const warnings = miss.map((x) => {
         const l = late(x.k);
         return l === undefined
-          ? `${x.k} ${m(x.k).toFixed(3)} ms is ${x.over.toFixed(3)} ms outside the tolerance of ${x.want} ms`
+          ? `${x.k} ${m(x.k).toFixed(3)} ms is ${x.over.toFixed(3)} ms outside the tolerance of ${x.want} ms; the delay is fixed, so what is over it is how late the machine ran the worker (the fewest, ${m('min').toFixed(3)} ms, is the emulator's own)`
           : `${x.k} ${m(x.k).toFixed(3)} ms is ${x.over.toFixed(3)} ms outside the tolerance of ${x.want} ms; the fixed ${1000 * d.emu!.delay!} ms control beside it was ${l.toFixed(3)} ms late at its ${x.k} at the same moments (${l >= x.over ? 'the machine: that lateness covers the miss' : 'more than the machine\'s lateness explains'})`;
       });
       cases.push({
