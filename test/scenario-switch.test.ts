@@ -2,7 +2,8 @@
 // process): the tenant-nat example (configs/scenarios/tenant-nat.yaml) gets both DHCP leases (one
 // from the pool, one static), pings and talks TCP through the NAT (the outside sees the NAT's
 // address), and its port ACL, mirror and VLANs on access and trunk ports are checked with tcpdump
-// captures; a bridged switch net takes a host interface as a port and destroy leaves that
+// captures; rebooting a DHCP host rebuilds its switch and it leases again; a bridged switch net
+// takes a host interface as a port and destroy leaves that
 // interface alone. Each lab is destroyed to nothing (ip netns, ip link). Needs root, namespaces,
 // ping, tcpdump and python3 (udhcpc for the DHCP one); skips with the reason otherwise.
 import t from 'tap';
@@ -150,6 +151,13 @@ function main() {
     t.equal(sent.status, 0, `tr sent a request tagged with VLAN 20 ${sent.stderr}`);
     t.match(tagged, new RegExp(`> ${trMac}, ethertype 802\\.1Q \\(0x8100\\), length \\d+: vlan 20, p 0, ethertype ARP \\(0x0806\\), Reply 198\\.18\\.40\\.30 is-at`), `h3's answer arrives on the trunk tagged with VLAN 20:\n${tagged}`);
     t.notMatch(tagged, /ethertype ARP \(0x0806\), length \d+: Reply 198\.18\.40\.30/, 'and never untagged');
+
+    // Rebooting h1 rebuilds it and the switch it is on; it asks for a lease again and gets through.
+    const rb = await cli(['lab', 'reboot', '-f', lab.path, '-M', 'h1', '--json']);
+    t.equal(rb.code, 0, rb.stderr);
+    const rebuilt: string[] = JSON.parse(rb.stdout).made;
+    t.ok(rebuilt.includes('net tenant (switch, nat, DHCP, virtual router net-tenant)') && rebuilt.some((m) => /^dhcp h1 eth0 198\.18\.40\.1\d\d\/24$/.test(m)), `reboot -M h1 rebuilt h1 and its switch, and h1 leased again: ${rebuilt.join('; ')}`);
+    t.equal(inNs('h1', ['ping', '-c', '2', '-i', '0.2', '-W', '2', '198.18.41.1']).status, 0, 'h1 reaches the server through the NAT again');
 
     const d = await cli(['lab', 'destroy', '-f', lab.path]);
     t.equal(d.code, 0, d.stderr);
