@@ -3,7 +3,10 @@
 // engine with a LinkEmulator per direction); hosts and Linux routers are namespaces whose
 // interfaces are veth pairs, the root end on the net; pktgraph routers are virtual routers
 // (ipRouter, or a graph file) of a `pktgraph serve` engine the lab starts, one per lab, opening
-// the root ends of their own veth pairs.
+// the root ends of their own veth pairs. A switch net is a virtual router `net-NET` of the same
+// engine (configs/scenarios/switch.ts: a VLANSwitch on the nodes' root ends, with a DHCP server, a
+// NAT gateway onto an uplink net or a bridged host interface); interfaces with `dhcp` get their
+// address from busybox's udhcpc, run in the namespace once the switch stands.
 //
 // Every kernel object is named pg-ID-...: namespaces pg-ID-NODE, root interfaces pg-ID- and 5
 // characters of a hash of what they are (names stay stable when nodes or nets are added or
