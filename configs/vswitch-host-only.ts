@@ -23,9 +23,10 @@
 import { graph, FromDevice, ToDevice, Tap, VLANSwitch, IPClassifier, DHCPServer, ARPResponder, Discard } from 'pktgraph';
 import type { ElementNode } from 'pktgraph';
 
-/** A network device on switch port i (AF_PACKET, promiscuous: the switch sees every frame). */
+/** A network device on switch port i (AF_PACKET, promiscuous: the switch sees every frame; the
+ *  802.1Q tag the kernel takes off is written back, as VLANSwitch reads tags from the frame). */
 export function devicePort(sw: ElementNode, i: number, device: string) {
-  FromDevice({ device, promisc: true }, `rx${i}`).to(sw.in(i));
+  FromDevice({ device, promisc: true, restoreVlan: true }, `rx${i}`).to(sw.in(i));
   sw.out(i).to(ToDevice({ device }, `tx${i}`));
 }
 

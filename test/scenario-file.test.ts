@@ -41,6 +41,25 @@ t.test('malformed scenario files: the line and the field', async (t) => {
   bad(() => 'name: abcd\nnets: []\n', /'nodes' is required/, 'a missing field');
 });
 
+t.test('malformed switch nets: the line and the field, checked by the elements\' own checks', async (t) => {
+  const tenant = readFileSync(join(dir, 'tenant-nat.yaml'), 'utf8');
+  const bad = (edit: (s: string) => string, re: RegExp, what: string) => t.throws(() => loadScenario(edit(tenant), 'x.yaml'), re, what);
+  const lineOf = (text: string) => tenant.split('\n').findIndex((l) => l.includes(text)) + 1;
+  bad((s) => s.replace('aclIn: [deny tcp dst port 23, allow all]', 'aclIn: [deny tcp dts port 23, allow all]'), new RegExp(`^x\\.yaml:${lineOf('aclIn:')}: nodes\\.2\\.interfaces\\.0\\.port: aclIn: `), "a bad ACL (VLANSwitch's check), on the interface's port");
+  bad((s) => s.replace('poolEnd: 198.18.40.199', 'poolEnd: 198.18.50.199'), new RegExp(`^x\\.yaml:${lineOf('address: 198.18.40.2/24')}: nets\\.1\\.dhcp: the pool 198\\.18\\.40\\.100-198\\.18\\.50\\.199 is not inside the subnet`), "a pool outside the subnet (DHCPServer's check)");
+  bad((s) => s.replace('leaseTime: 600', 'leaseTime: 5'), /^x\.yaml:\d+: nets\.1\.dhcp\.leaseTime: /, "a lease time out of DHCPServer's range");
+  bad((s) => s.replace('    type: switch\n    mode: nat\n', '    mode: nat\n'), /^x\.yaml:\d+: nets\.1\.mode: 'mode' is for switch nets: add type: switch to net 'tenant'/, 'switch fields on a lan');
+  bad((s) => s.replace('    uplink: { net: wan, address: 198.18.41.254/24 }\n', ''), /nets\.1: mode nat needs 'uplink'/, 'NAT without an uplink');
+  bad((s) => s.replace('uplink: { net: wan,', 'uplink: { net: tenant,'), /nets\.1\.uplink\.net: the uplink net 'tenant' is a switch; make it a lan/, 'an uplink that is not a lan');
+  bad((s) => s.replace('mirror: { to: mon, from: [h1] }', 'mirror: { to: mon, from: [server] }'), /nets\.1\.mirror\.from\.0: node 'server' has 0 interfaces on net 'tenant'/, 'a mirror of a node not on the net');
+  bad((s) => s.replace('{ net: wan, addresses: [198.18.41.1/24] }', '{ net: wan, dhcp: true }'), /nodes\.0\.interfaces\.0\.dhcp: net 'wan' has no DHCP server/, 'dhcp on a net without a server');
+  bad((s) => s.replace('{ net: wan, addresses: [198.18.41.1/24] }', '{ net: wan, addresses: [198.18.41.1/24], port: { vlan: 3 } }'), /nodes\.0\.interfaces\.0\.port: a switch port needs a switch net/, 'a port on a lan');
+  bad((s) => s.replace('port: { mode: trunk, allowed: [10, 20] }', 'port: { mode: trunk, allowed: [10, 5000] }'), /nodes\.4\.interfaces\.0\.port\.allowed\.1: /, 'a VLAN id out of range (the port schema is VLANSwitch\'s)');
+  const s = loadScenario(tenant, 'tenant-nat.yaml');
+  const dot = new ScenarioLab(s, dir).dot();
+  t.match(dot, /"net:tenant" -- "net:wan" \[label="NAT 198\.18\.40\.1\/24 -> 198\.18\.41\.254\/24"/, 'DOT draws the NAT to the uplink');
+});
+
 t.test('the topology as DOT names every node, net and address', async (t) => {
   const dot = new ScenarioLab(loadScenario(tutorial), dir).dot();
   for (const n of ['n:h1', 'n:r2', 'net:net1', '198.18.1.2/24']) t.match(dot, n);

@@ -5,16 +5,13 @@
 // reboot of one router leaves its neighbours' interfaces as they were; modify of one impairment
 // leaves the others, and adding a node touches nothing else; save and restore keep both; an imported VNX scenario runs.
 // Needs root and namespaces; skips with the reason otherwise.
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { labAvailable, labObjects, sweep } from '../src/lab/index.js';
-import { startCli, repoRoot as root } from './lib/cli.js';
-
-const examples = join(root, 'configs', 'scenarios');
+import { labAvailable, labObjects } from '../src/lab/index.js';
+import { scenarioKit, examples } from './lib/scenario-lab.js';
 
 const avail = labAvailable();
 if (!avail.ok) t.plan(0, `skip: ${avail.reason}`);
@@ -22,29 +19,7 @@ else if (spawnSync('ping', ['-V'], { stdio: 'ignore' }).status !== 0) t.plan(0, 
 else main();
 
 function main() {
-  const work = mkdtempSync(join(tmpdir(), 'pktgraph-scen-'));
-  t.teardown(() => rmSync(work, { recursive: true, force: true }));
-
-  // State files and engine sockets go to this test's own TMPDIR.
-  const cli = (args: string[]) => startCli(args, { cwd: root, runtimeDir: work, env: { TMPDIR: work } }).done;
-  /** An example with a random pgnXX id, written into the work directory. */
-  const example = (file: string, edit: (s: string) => string = (s) => s) => {
-    const id = `pgn${randomBytes(1).toString('hex')}`;
-    const path = join(work, `${id}.yaml`);
-    writeFileSync(path, edit(readFileSync(join(examples, file), 'utf8').replace(/^name: \w+$/m, `name: ${id}`)));
-    return { id, path, prefix: `pg-${id}-`, socket: join(work, 'pktgraph-labs', `${id}.sock`) };
-  };
-  const ifindex = (ns: string, ifname: string) => readNs(ns, `/sys/class/net/${ifname}/ifindex`);
-  const operstate = (ns: string, ifname: string) => readNs(ns, `/sys/class/net/${ifname}/operstate`);
-  const readNs = (ns: string, path: string) => spawnSync('ip', ['netns', 'exec', ns, 'cat', path], { encoding: 'utf8' }).stdout.trim();
-  const nothingLeft = (t: Test, lab: { prefix: string; socket: string }) => {
-    t.same(labObjects(lab.prefix), { namespaces: [], interfaces: [] }, 'no namespace or interface left (ip netns, ip link)');
-    t.notOk(existsSync(lab.socket), "the lab's engine is gone (its socket removed)");
-  };
-  const cleanup = (lab: { path: string; prefix: string }) => async () => {
-    await cli(['lab', 'destroy', '-f', lab.path]);
-    sweep(lab.prefix);
-  };
+  const { work, cli, example, readNs, ifindex, operstate, nothingLeft, cleanup } = scenarioKit(t);
 
   t.test('the VNX-style tutorial: create, ping, create again, reboot r1, destroy', async (t) => {
     const lab = example('tutorial.yaml');

@@ -4,7 +4,8 @@ import { filterRules, programFor } from '../../src/filter/index.js';
 
 const vid = Type.Integer({ minimum: 1, maximum: 4094 });
 
-const port = Type.Object(
+/** One switch port's settings (also a lab scenario's `interfaces[].port`, src/lab/scenario-schema.ts). */
+export const VLANSwitchPort = Type.Object(
   {
     mode: Type.Optional(Type.Union([Type.Literal('access'), Type.Literal('trunk')], { default: 'access', description: "'access' (one VLAN, untagged) or 'trunk' (tagged, the allowed VLANs)." })),
     vlan: Type.Optional(Type.Integer({ minimum: 1, maximum: 4094, default: 1, description: "An access port's VLAN." })),
@@ -75,7 +76,7 @@ passes and counted in \`drops_loop\`.`,
   copiesPackets: 'it floods broadcast, multicast and unknown-destination frames to the other ports of their VLAN, and copies frames to the mirror port',
   config: Type.Object(
     {
-      ports: Type.Array(port, { minItems: 1, maxItems: 256, description: 'One entry per port: { mode, vlan, allowed, nativeVlan, aclIn, aclOut }.' }),
+      ports: Type.Array(VLANSwitchPort, { minItems: 1, maxItems: 256, description: 'One entry per port: { mode, vlan, allowed, nativeVlan, aclIn, aclOut }.' }),
       mirror: Type.Optional(
         Type.Object(
           {

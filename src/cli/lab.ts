@@ -293,7 +293,11 @@ export async function scenarioShowCommand(opts: { file: string; json?: boolean; 
   console.log('  nodes:');
   for (const n of st.nodes) console.log(`    ${n.name.padEnd(8)} ${n.type.padEnd(15)} ${n.up ? 'up  ' : 'DOWN'} ${n.where}${n.addresses.length ? `  ${n.addresses.join(', ')}` : ''}`);
   console.log('  nets:');
-  for (const n of st.nets) console.log(`    ${n.name.padEnd(8)} ${n.type.padEnd(15)} ${n.up ? 'up  ' : 'DOWN'} ${n.via}${n.impair ? `  ${JSON.stringify(n.impair)}` : ''}`);
+  for (const n of st.nets) {
+    console.log(`    ${n.name.padEnd(8)} ${n.type.padEnd(15)} ${n.up ? 'up  ' : 'DOWN'} ${n.via}${n.impair ? `  ${JSON.stringify(n.impair)}` : ''}`);
+    if (n.leases) console.log(`      DHCP leases: ${n.leases.length ? '' : 'none'}`);
+    for (const l of n.leases ?? []) console.log(`        ${l.ip.padEnd(15)} ${l.mac}  ${l.state.padEnd(8)}${l.seconds === undefined ? '' : ` ${l.seconds} s left`}`);
+  }
 }
 
 export async function scenarioExecCommand(opts: { file: string; nodes?: string; command?: string; lab?: string }): Promise<void> {

@@ -3,7 +3,10 @@
 // engine with a LinkEmulator per direction); hosts and Linux routers are namespaces whose
 // interfaces are veth pairs, the root end on the net; pktgraph routers are virtual routers
 // (ipRouter, or a graph file) of a `pktgraph serve` engine the lab starts, one per lab, opening
-// the root ends of their own veth pairs.
+// the root ends of their own veth pairs. A switch net is a virtual router `net-NET` of the same
+// engine (configs/scenarios/switch.ts: a VLANSwitch on the nodes' root ends, with a DHCP server, a
+// NAT gateway onto an uplink net or a bridged host interface); interfaces with `dhcp` get their
+// address from busybox's udhcpc, run in the namespace once the switch stands.
 //
 // Every kernel object is named pg-ID-...: namespaces pg-ID-NODE, root interfaces pg-ID- and 5
 // characters of a hash of what they are (names stay stable when nodes or nets are added or
@@ -18,7 +21,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { Engine } from '../service/client.js';
 import { packageRoot } from '../runtime/native.js';
 import { labObjects, removeNamespace, sweep, LabError, LAB_PREFIX } from './lab.js';
-import { IMPAIRMENT_FIELDS, type ImpairmentT, type NetT, type NodeT, type ScenarioT } from './scenario-schema.js';
+import { IMPAIRMENT_FIELDS, switchLayout, type ImpairmentT, type NetT, type NodeT, type ScenarioT } from './scenario-schema.js';
 
 export const labStateDir = () => join(tmpdir(), 'pktgraph-labs');
 
@@ -65,11 +68,25 @@ export class ScenarioLab {
   inner(n: NodeT, j: number) {
     return n.interfaces[j].name ?? `eth${j}`;
   }
+  /** The lab's end (on the uplink net) and the engine's end of a NAT net's uplink veth pair. */
+  uplinkOuter(net: string) {
+    return `${this.prefix}${hash5(`u:${net}`)}`;
+  }
+  uplinkEnd(net: string) {
+    return `${this.prefix}${hash5(`U:${net}`)}`;
+  }
+  private mac(n: NodeT, j: number) {
+    return n.interfaces[j].mac ?? stableMac(`${this.prefix}${n.name}/${j}`);
+  }
   private needsEngine(s = this.scenario) {
-    return s.nodes.some((n) => n.type === 'pktgraph-router') || s.nets.some((n) => n.impair);
+    return s.nodes.some((n) => n.type === 'pktgraph-router') || s.nets.some((n) => n.impair || n.type === 'switch');
   }
   private isEmulated(net: NetT) {
     return net.type === 'p2p' && net.impair !== undefined;
+  }
+  /** Nets the engine carries (emulated links and switches): the nodes' root ends are its devices, on no bridge. */
+  private inEngine(net: NetT) {
+    return this.isEmulated(net) || net.type === 'switch';
   }
   /** The two (node, interface) ends of a net, in node order. */
   ends(net: string, s = this.scenario): [NodeT, number][] {
@@ -120,13 +137,15 @@ export class ScenarioLab {
     const ifs = new Set(have.interfaces);
     if (this.needsEngine()) await this.startEngine(ch);
     const vrs = this.needsEngine() ? new Map((await this.engine().listRouters()).map((r) => [r.name, r.state])) : new Map<string, string>();
-    for (const net of this.scenario.nets) if (!this.isEmulated(net)) this.buildBridge(net, ifs, ch);
+    for (const net of this.scenario.nets) if (!this.inEngine(net)) this.buildBridge(net, ifs, ch);
     for (const node of this.scenario.nodes) {
       if (node.type === 'pktgraph-router') await this.buildRouter(node, ifs, vrs, ch);
       else if (ns.has(this.netns(node.name))) ch.kept.push(`node ${node.name}`);
       else this.buildNamespaceNode(node, ch);
     }
     for (const net of this.scenario.nets) if (this.isEmulated(net)) await this.buildEmulatedNet(net, vrs, ch);
+    for (const net of this.scenario.nets) if (net.type === 'switch') await this.buildSwitchNet(net, ifs, vrs, ch);
+    for (const node of this.scenario.nodes) node.interfaces.forEach((x, j) => x.dhcp && this.dhcpClient(node, j, ch));
     return ch;
   }
 
@@ -141,7 +160,7 @@ export class ScenarioLab {
   /** The root-namespace lines that put an interface's root end on its net. */
   private attach(net: string, end: string): string[] {
     const n = this.scenario.nets.find((x) => x.name === net)!;
-    return [`link set ${end} addrgenmode none`, ...(this.isEmulated(n) ? [] : [`link set ${end} master ${this.bridge(net)}`]), `link set ${end} up`];
+    return [`link set ${end} addrgenmode none`, ...(this.inEngine(n) ? [] : [`link set ${end} master ${this.bridge(net)}`]), `link set ${end} up`];
   }
 
   private buildNamespaceNode(node: NodeT, ch: Changes) {
@@ -149,7 +168,7 @@ export class ScenarioLab {
     const what = `node '${node.name}'`;
     try {
       const root = [`netns add ${ns}`];
-      node.interfaces.forEach((x, j) => root.push(`link add ${this.outer(node.name, j)} type veth peer name ${this.inner(node, j)} address ${stableMac(`${this.prefix}${node.name}/${j}`)} netns ${ns}`, ...this.attach(x.net, this.outer(node.name, j))));
+      node.interfaces.forEach((x, j) => root.push(`link add ${this.outer(node.name, j)} type veth peer name ${this.inner(node, j)} address ${this.mac(node, j)} netns ${ns}`, ...this.attach(x.net, this.outer(node.name, j))));
       ipBatch(undefined, root, what);
       const sysctls = ['net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0'];
       if (node.type === 'linux-router') sysctls.push('net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1');
@@ -196,7 +215,7 @@ export class ScenarioLab {
       node.interfaces.forEach((x, j) => {
         const e = this.engineEnd(node.name, j);
         const o = this.outer(node.name, j);
-        if (!ifs.has(o)) lines.push(`link add ${o} type veth peer name ${e} address ${stableMac(`${this.prefix}${node.name}/${j}`)}`);
+        if (!ifs.has(o)) lines.push(`link add ${o} type veth peer name ${e} address ${this.mac(node, j)}`);
         lines.push(`link set ${e} addrgenmode none`, `link set ${e} up`, ...this.attach(x.net, o));
       });
       ipBatch(undefined, lines, what);
@@ -229,6 +248,74 @@ export class ScenarioLab {
     const vr = await this.engine().createRouter(name, this.linkSource(net), { start: true });
     if (vr.state !== 'running') throw new LabError(`net '${net.name}': its emulated link is ${vr.state}: ${vr.error ?? ''}`);
     ch.made.push(`net ${net.name} (emulated link, virtual router ${name})`);
+  }
+
+  /** A switch net's engine params (configs/scenarios/switch.ts). */
+  private switchSource(net: NetT) {
+    const l = switchLayout(this.scenario, net);
+    const mac = (what: string) => stableMac(`${this.prefix}${net.name}/${what}`);
+    const ip = (cidr: string) => cidr.split('/');
+    const nat = () => {
+      const [inAddr, inPrefix] = ip(net.gateway!);
+      const [outAddr, outPrefix] = ip(net.uplink!.address);
+      return { inDev: '', inAddr, inPrefix: Number(inPrefix), inMac: mac('gw-in'), outDev: this.uplinkEnd(net.name), outAddr, outPrefix: Number(outPrefix), outMac: mac('gw-out'), upstream: net.uplink!.via ?? '', forward: '' };
+    };
+    const params = {
+      devices: JSON.stringify(l.ends.map(([n, j]) => this.outer(n.name, j))),
+      ports: JSON.stringify(l.config.ports),
+      mirror: l.config.mirror ? JSON.stringify(l.config.mirror) : '',
+      dhcp: l.dhcp ? JSON.stringify(l.dhcp({ mac: mac('dhcp') })) : '',
+      dhcpPort: l.dhcpPort,
+      nat: net.mode === 'nat' ? JSON.stringify(nat()) : '',
+      natPort: l.natPort,
+      bridge: net.mode === 'bridged' ? net.bridge! : '',
+      bridgePort: l.bridgePort,
+    };
+    return { file: join(packageRoot(), 'configs', 'scenarios', 'switch.ts'), params };
+  }
+
+  private async buildSwitchNet(net: NetT, ifs: Set<string>, vrs: Map<string, string>, ch: Changes) {
+    const name = `net-${net.name}`;
+    const what = `net '${net.name}'`;
+    if (vrs.get(name) === 'running') return ch.kept.push(`net ${net.name}`);
+    if (vrs.has(name)) await this.engine().deleteRouter(name);
+    if (net.mode === 'bridged' && spawnSync('ip', ['link', 'show', 'dev', net.bridge!], { stdio: 'ignore' }).status !== 0)
+      throw new LabError(`${what}: mode bridged: there is no host interface '${net.bridge}' (ip link shows the host's; name one in 'bridge')`);
+    if (net.mode === 'nat') {
+      const [o, e] = [this.uplinkOuter(net.name), this.uplinkEnd(net.name)];
+      const lines = ifs.has(o) ? [] : [`link add ${o} type veth peer name ${e} address ${stableMac(`${this.prefix}${net.name}/gw-out`)}`];
+      lines.push(`link set ${e} addrgenmode none`, `link set ${e} up`, ...this.attach(net.uplink!.net, o));
+      ipBatch(undefined, lines, what);
+      if (!this.scenario.settings?.offloads) offloadsOff(e);
+    }
+    const vr = await this.engine().createRouter(name, this.switchSource(net), { start: true });
+    if (vr.state !== 'running') throw new LabError(`${what}: its switch is ${vr.state}: ${vr.error ?? ''}`);
+    ch.made.push(`net ${net.name} (switch${net.mode ? `, ${net.mode}` : ''}${net.dhcp ? ', DHCP' : ''}, virtual router ${name})`);
+  }
+
+  private async removeSwitchNet(net: NetT) {
+    await this.engine().deleteRouter(`net-${net.name}`).catch(() => {});
+    if (net.mode === 'nat') delLink(this.uplinkOuter(net.name));
+  }
+
+  /** Run udhcpc on a node's interface unless it has an IPv4 address already; returns once it has
+   *  a lease (udhcpc then goes on in the background, renewing), or throws after 10 tries. */
+  private dhcpClient(node: NodeT, j: number, ch: Changes) {
+    const ns = this.netns(node.name);
+    const ifname = this.inner(node, j);
+    if (dhcpAddress(ns, ifname)) return ch.kept.push(`dhcp ${node.name} ${ifname}`);
+    const logFile = join(labStateDir(), `${this.id}-${node.name}-${ifname}.dhcp.log`);
+    const log = openSync(logFile, 'w');
+    // Without -f udhcpc forks into the background once bound, and its parent exits: that is the wait.
+    const r = spawnSync('ip', ['netns', 'exec', ns, 'udhcpc', '-i', ifname, '-s', join(packageRoot(), 'scripts', 'udhcpc-lab.sh'), '-t', '10', '-T', '1', '-A', '1', '-n', '-x', `hostname:${node.name}`], {
+      stdio: ['ignore', log, log],
+      timeout: 60_000,
+    });
+    closeSync(log);
+    if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') throw new LabError(`node '${node.name}': dhcp needs ip and udhcpc (apt-get install udhcpc; scripts/ensure-test-tools.sh)`);
+    const got = dhcpAddress(ns, ifname);
+    if (r.status !== 0 || !got) throw new LabError(`node '${node.name}': ${ifname} got no DHCP lease (udhcpc exit ${r.status ?? r.signal}; its log: ${logFile})`);
+    ch.made.push(`dhcp ${node.name} ${ifname} ${got}`);
   }
 
   // ---- destroy ----
@@ -268,8 +355,14 @@ export class ScenarioLab {
     // An emulated net whose end was rebuilt opens the new device again.
     const emulated = this.scenario.nets.filter((x) => nets.has(x.name) && this.isEmulated(x));
     for (const x of emulated) await this.engine().deleteRouter(`link-${x.name}`).catch(() => {});
+    // So does a switch net (its DHCP server starts with an empty table: clients renewing get a NAK and ask again).
+    for (const x of this.scenario.nets.filter((x) => nets.has(x.name) && x.type === 'switch')) await this.engine().deleteRouter(`net-${x.name}`).catch(() => {});
     const done = await this.create();
     return { made: done.made, kept: [], removed: ch.removed };
+  }
+
+  private node0(name: string): NodeT | undefined {
+    return this.scenario.nodes.find((x) => x.name === name);
   }
 
   node(name: string): NodeT {
@@ -303,8 +396,17 @@ export class ScenarioLab {
       ch.removed.push(`node ${n.name}`);
       if (m) rebuild.push(m);
     }
+    // A switch net is rebuilt with any node on it (its ports are the nodes' devices).
+    const touched = new Set([...ch.removed.map((x) => x.slice('node '.length)), ...next.nodes.filter((n) => !this.node0(n.name)).map((n) => n.name)]);
     for (const net of this.scenario.nets) {
       const m = nextNets.get(net.name);
+      if (net.type === 'switch') {
+        const on = (s: ScenarioT, x: NetT) => s.nodes.some((n) => touched.has(n.name) && n.interfaces.some((i) => i.net === x.name));
+        if (m && same(m, net) && !on(this.scenario, net) && !on(next, m)) continue;
+        await this.removeSwitchNet(net);
+        ch.removed.push(`net ${net.name}`);
+        continue;
+      }
       const live = m && this.isEmulated(net) && this.isEmulated(m) && same(this.ends(net.name).map(([n, j]) => [n.name, j]), this.ends(m.name, next).map(([n, j]) => [n.name, j]));
       if (m && same(m, net)) continue;
       if (live) {
@@ -345,7 +447,11 @@ export class ScenarioLab {
   }
 
   /** Each node and net, and whether it stands now. */
-  async status(): Promise<{ nodes: { name: string; type: string; where: string; up: boolean; addresses: string[] }[]; nets: { name: string; type: string; via: string; up: boolean; impair?: unknown }[]; engine?: string }> {
+  async status(): Promise<{
+    nodes: { name: string; type: string; where: string; up: boolean; addresses: string[] }[];
+    nets: { name: string; type: string; via: string; up: boolean; impair?: unknown; leases?: Lease[] }[];
+    engine?: string;
+  }> {
     const have = labObjects(this.prefix);
     const ns = new Set(have.namespaces);
     const ifs = new Set(have.interfaces);
@@ -358,15 +464,25 @@ export class ScenarioLab {
         type: n.type,
         where: n.type === 'pktgraph-router' ? `virtual router ${n.name} (${vrs.get(n.name) ?? 'absent'})` : `namespace ${this.netns(n.name)}`,
         up: n.type === 'pktgraph-router' ? vrs.get(n.name) === 'running' : ns.has(this.netns(n.name)),
-        addresses: n.interfaces.flatMap((x, j) => (x.addresses ?? []).map((a) => `${this.inner(n, j)} ${a}`)),
+        addresses: n.interfaces.flatMap((x, j) => {
+          const got = x.dhcp && ns.has(this.netns(n.name)) ? dhcpAddress(this.netns(n.name), this.inner(n, j)) : undefined;
+          return [...(x.dhcp ? [`${this.inner(n, j)} ${got ?? 'no lease'} (dhcp)`] : []), ...(x.addresses ?? []).map((a) => `${this.inner(n, j)} ${a}`)];
+        }),
       })),
-      nets: this.scenario.nets.map((n) => ({
-        name: n.name,
-        type: n.type ?? 'lan',
-        via: this.isEmulated(n) ? `virtual router link-${n.name}` : `bridge ${this.bridge(n.name)}`,
-        up: this.isEmulated(n) ? vrs.get(`link-${n.name}`) === 'running' : ifs.has(this.bridge(n.name)),
-        ...(n.impair ? { impair: n.impair } : {}),
-      })),
+      nets: await Promise.all(
+        this.scenario.nets.map(async (n) => {
+          const vr = this.isEmulated(n) ? `link-${n.name}` : n.type === 'switch' ? `net-${n.name}` : undefined;
+          const up = vr ? vrs.get(vr) === 'running' : ifs.has(this.bridge(n.name));
+          return {
+            name: n.name,
+            type: n.type === 'switch' ? `switch ${n.mode ?? 'host-only'}` : (n.type ?? 'lan'),
+            via: vr ? `virtual router ${vr}` : `bridge ${this.bridge(n.name)}`,
+            up,
+            ...(n.impair ? { impair: n.impair } : {}),
+            ...(n.dhcp ? { leases: up && engine ? parseLeases(await engine.read(vr!, 'dhcp', 'leases')) : [] } : {}),
+          };
+        }),
+      ),
     };
   }
 
@@ -380,7 +496,9 @@ export class ScenarioLab {
     }
     for (const net of this.scenario.nets) {
       const label = net.impair ? `${net.name}\n${describeImpair(net)}` : net.name;
-      lines.push(`  ${q(`net:${net.name}`)} [label=${q(label)}, shape=${net.type === 'p2p' ? 'diamond' : 'hexagon'}, style=filled, fillcolor=lightblue];`);
+      const shape = net.type === 'p2p' ? 'diamond' : net.type === 'switch' ? 'box' : 'hexagon';
+      lines.push(`  ${q(`net:${net.name}`)} [label=${q(net.type === 'switch' ? `${label}\nswitch ${net.mode ?? 'host-only'}${net.dhcp ? ', DHCP' : ''}` : label)}, shape=${shape}, style=filled, fillcolor=lightblue];`);
+      if (net.mode === 'nat') lines.push(`  ${q(`net:${net.name}`)} -- ${q(`net:${net.uplink!.net}`)} [label=${q(`NAT ${net.gateway} -> ${net.uplink!.address}`)}, fontsize=9, style=dashed];`);
     }
     for (const n of this.scenario.nodes)
       n.interfaces.forEach((x, j) => lines.push(`  ${q(`n:${n.name}`)} -- ${q(`net:${x.net}`)} [label=${q([this.inner(n, j), ...(x.addresses ?? [])].join('\n'))}, fontsize=9];`));
@@ -388,6 +506,21 @@ export class ScenarioLab {
     return lines.join('\n') + '\n';
   }
 }
+
+/** One line of DHCPServer's leases handler. */
+export interface Lease {
+  ip: string;
+  mac: string;
+  state: string;
+  /** Seconds left (none for a static binding). */
+  seconds?: number;
+}
+const parseLeases = (text: string): Lease[] =>
+  text
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length === 4)
+    .map(([ip, mac, state, left]) => ({ ip, mac, state, ...(left === '-' ? {} : { seconds: Number(left) }) }));
 
 function describeImpair(net: NetT): string {
   return (['ab', 'ba'] as const)
@@ -412,6 +545,11 @@ function run(cmd: string, args: string[], what: string) {
 
 function offloadsOff(ifname: string) {
   spawnSync('ethtool', ['-K', ifname, 'rx', 'off', 'tx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off'], { stdio: 'ignore', timeout: 10_000 });
+}
+
+/** The IPv4 address (with its prefix length) on an interface in a namespace, or undefined. */
+function dhcpAddress(ns: string, ifname: string): string | undefined {
+  return /inet (\S+)/.exec(spawnSync('ip', ['-n', ns, '-4', '-o', 'addr', 'show', 'dev', ifname], { encoding: 'utf8', timeout: 10_000 }).stdout ?? '')?.[1];
 }
 
 function delLink(ifname: string) {

@@ -18,8 +18,8 @@ export const OFFERED_NOTE = 'paced at 1.1x the rate + 2000 packets/s';
 export const QUEUE_CAPACITY = 1000;
 
 /** An engine on one worker running `build`'s graph; close() takes it down. */
-export function startGraph(name: string, build: () => void, threads = 1): { rt: Runtime; g: RunningGraph; close: () => void } {
-  const rt = new Runtime({ threads, poolBuffers: 16384 });
+export function startGraph(name: string, build: () => void, threads = 1, poolBuffers = 16384): { rt: Runtime; g: RunningGraph; close: () => void } {
+  const rt = new Runtime({ threads, poolBuffers });
   try {
     const g = rt.load(compile(graph(name, build)));
     rt.start();
