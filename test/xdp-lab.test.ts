@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { graph, compile, Runtime, FromDevice, ToDevice, ipRouter } from 'pktgraph';
 import { createLab, labAvailable, type Lab } from '../src/lab/index.js';
 import { ping, pingSummary, tcpTransfer, patternDigest, delay } from './lib/labtools.js';
+import { until } from './lib/wait.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const MB = 1 << 20;
@@ -29,15 +30,6 @@ else main();
 function xdpProgram(device: string): string {
   const r = spawnSync('ip', ['-d', 'link', 'show', 'dev', device], { encoding: 'utf8', timeout: 10_000 });
   return /prog\/xdp id \d+ name (\S+)/.exec(r.stdout ?? '')?.[1] ?? '';
-}
-
-async function until(what: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (what()) return true;
-    await delay(50);
-  }
-  return what();
 }
 
 function twoHosts(): Lab {
@@ -156,7 +148,7 @@ function main() {
     const e1 = lab.link(0).b;
     const b = bridgeProcess(lab, {}, ['setpriv', '--inh-caps=-all', '--bounding-set=-all,+net_raw', '--']);
     t.teardown(() => void b.child.kill('SIGKILL'));
-    t.ok(await until(() => /receiving with AF_PACKET instead[\s\S]*receiving with AF_PACKET instead/.test(b.stderr()), 30_000), 'both FromDevices said why and fell back');
+    t.ok(await until(() => /receiving with AF_PACKET instead[\s\S]*receiving with AF_PACKET instead/.test(b.stderr()), 30_000, 50), 'both FromDevices said why and fell back');
     t.match(b.stderr(), /FromDevice\): device '[^']+': AF_XDP cannot be used: no permission to create a BPF map: .*CAP_BPF and CAP_NET_ADMIN/, `one sentence with the reason: ${b.stderr().split('\n')[0]}`);
     t.equal(xdpProgram(e1), '', 'no program attached');
     await delay(500); // the rings are open once the lines are written; give the engine time to start its worker
@@ -178,14 +170,14 @@ function main() {
     // Attached through a BPF link: the kernel detaches it when the killed process's fds close.
     const a = bridgeProcess(lab);
     kids.push(a.child);
-    t.ok(await until(() => xdpProgram(e1) === 'pktgraph_xsk', 30_000), `the engine attached its program (${a.stderr() || 'no stderr'})`);
+    t.ok(await until(() => xdpProgram(e1) === 'pktgraph_xsk', 30_000, 50), `the engine attached its program (${a.stderr() || 'no stderr'})`);
     a.child.kill('SIGKILL');
-    t.ok(await until(() => xdpProgram(e1) === '', 5_000), 'gone within 5 s of the kill -9');
+    t.ok(await until(() => xdpProgram(e1) === '', 5_000, 50), 'gone within 5 s of the kill -9');
 
     // Attached the netlink way (as on kernels without XDP links): it outlives the process ...
     const b = bridgeProcess(lab, { PKTGRAPH_XDP_NETLINK: '1' });
     kids.push(b.child);
-    t.ok(await until(() => xdpProgram(e1) === 'pktgraph_xsk', 30_000), `attached the netlink way (${b.stderr() || 'no stderr'})`);
+    t.ok(await until(() => xdpProgram(e1) === 'pktgraph_xsk', 30_000, 50), `attached the netlink way (${b.stderr() || 'no stderr'})`);
     b.child.kill('SIGKILL');
     await new Promise((r) => b.child.once('exit', r));
     t.equal(xdpProgram(e1), 'pktgraph_xsk', 'a netlink-attached program stays after the kill -9');
@@ -193,12 +185,12 @@ function main() {
     // ... and the next engine reports it, replaces it, and forwards.
     const c = bridgeProcess(lab);
     kids.push(c.child);
-    t.ok(await until(() => /removed a leftover pktgraph XDP program/.test(c.stderr()), 30_000), 'the leftover is reported');
+    t.ok(await until(() => /removed a leftover pktgraph XDP program/.test(c.stderr()), 30_000, 50), 'the leftover is reported');
     t.match(c.stderr(), new RegExp(`device '${e1}': removed a leftover pktgraph XDP program \\(id \\d+\\) from an engine that did not stop cleanly`), c.stderr().split('\n')[0]);
-    t.ok(await until(() => xdpProgram(e1) === 'pktgraph_xsk', 10_000), 'and replaced by the new engine\'s');
+    t.ok(await until(() => xdpProgram(e1) === 'pktgraph_xsk', 10_000, 50), 'and replaced by the new engine\'s');
     const p = await ping(lab, 'h1', '198.18.0.2');
     t.equal(p.code, 0, `the new engine forwards: ${pingSummary(p)}`);
     c.child.kill('SIGKILL');
-    t.ok(await until(() => xdpProgram(e1) === '', 5_000), "the new engine's program goes with it");
+    t.ok(await until(() => xdpProgram(e1) === '', 5_000, 50), "the new engine's program goes with it");
   });
 }

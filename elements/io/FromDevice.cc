@@ -226,6 +226,13 @@ class FromDevice final : public Element {
       cur_block_ = cur_block_ + 1 == blocks_ ? 0 : cur_block_ + 1;
       next_pkt_ = 0;
     }
+    deliver(b, out, bytes, too_long, csum_not_ready);
+    return taken > 0 || bad || want == 0;
+  }
+
+  // The end of a round: the first `out` packets of `b` were filled (the rest go back to the
+  // pool), the counters, and the batch pushed (or dropped while the router is stopped).
+  void deliver(Batch& b, uint32_t out, uint64_t bytes, uint32_t too_long, uint32_t csum_not_ready) {
     if (out < b.count) pool().free(b.pkts + out, b.count - out);
     b.count = out;
     if (too_long) count(c_too_long_, too_long);
@@ -237,7 +244,6 @@ class FromDevice final : public Element {
       count(c_bytes_, bytes);
       output_push(0, b);
     }
-    return taken > 0 || bad || want == 0;
   }
 
   SourceState source_state() const override { return SourceState::Running; }
@@ -319,17 +325,7 @@ class FromDevice final : public Element {
       cur_block_ = cur_block_ + 1 == frames_ ? 0 : cur_block_ + 1;  // the next frame, for V2
     }
     window_frames_ += taken;
-    if (out < b.count) pool().free(b.pkts + out, b.count - out);
-    b.count = out;
-    if (too_long) count(c_too_long_, too_long);
-    if (csum_not_ready) count(c_csum_not_ready_, csum_not_ready);
-    if (out && stopped()) {
-      drop_stopped(b);
-    } else if (out) {
-      count(c_packets_, out);
-      count(c_bytes_, bytes);
-      output_push(0, b);
-    }
+    deliver(b, out, bytes, too_long, csum_not_ready);
     return true;
   }
   uint8_t* frame_v2(uint32_t i) const {
@@ -377,16 +373,7 @@ class FromDevice final : public Element {
       bytes += len;
     }
     port_->rx_release(b.count);
-    if (out < b.count) pool().free(b.pkts + out, b.count - out);
-    b.count = out;
-    if (too_long) count(c_too_long_, too_long);
-    if (out && stopped()) {
-      drop_stopped(b);
-    } else if (out) {
-      count(c_packets_, out);
-      count(c_bytes_, bytes);
-      output_push(0, b);
-    }
+    deliver(b, out, bytes, too_long, 0);
     return true;
   }
 

@@ -92,7 +92,7 @@ ${xdpDoc}`,
   counters: {
     packets: 'frames received and pushed',
     bytes: 'bytes received and pushed',
-    kernel_drops: 'frames the kernel dropped because the ring was full (PACKET_STATISTICS)',
+    kernel_drops: 'frames the kernel dropped because the ring was full (PACKET_STATISTICS; with AF_XDP, XDP_STATISTICS: RX ring full or no free frame)',
     pool_empty: 'rounds cut short because the packet pool was empty',
     drops_too_long: 'frames dropped: cut by the ring frame size, or longer than a pool buffer',
     drops_ring_error: 'frames dropped because their ring frame header did not fit the ring block or frame, with the rest of the block (never expected)',

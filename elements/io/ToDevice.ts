@@ -71,7 +71,7 @@ ${xdpDoc}`,
     drops_too_long: 'frames dropped: longer than the device MTU + 14 (+ 4 when VLAN tagged)',
     device_faults: 'times the device went down or disappeared while the graph ran',
     rebinds: 'times the socket was bound again because the device came back with a new interface index',
-    drops_ring_full: "frames dropped because the TX ring had no free slot (method 'ring')",
+    drops_ring_full: "frames dropped because the TX ring had no free slot (method 'ring'), or every AF_XDP send frame was still with the kernel (method 'xdp')",
   },
   handlers: {
     method: { doc: "how frames are sent: 'xdp (copy mode, queue 0)' and the like, 'ring' or 'sendmmsg', with why AF_XDP was not used when it was asked for", read: true },

@@ -30,8 +30,8 @@ export function xdpFields(what: 'receiving' | 'sending') {
 
 /** The part of the two elements' documentation about AF_XDP. */
 export const xdpDoc = `\`method: 'xdp'\` uses an AF_XDP socket instead: one per device queue (\`queue\`), shared by the
-FromDevice and the ToDevice of that device and queue, with one UMEM (6 MiB of frame memory locked
-for the kernel: 2048 receive and 1024 send frames of 2 KiB). For receiving, pktgraph loads a small
+FromDevice and the ToDevice of that device and queue, with one UMEM (18 MiB of frame memory locked
+for the kernel: 8192 receive and 1024 send frames of 2 KiB). For receiving, pktgraph loads a small
 XDP program (six BPF instructions, no libbpf: elements/lib/xsk_redirect.bpf.c is its source) that
 redirects each frame of the queue to the socket, and attaches it to the device through a BPF link:
 natively where the driver has XDP (veth does), else generically (\`xdpAttach\`); the socket uses the
