@@ -104,6 +104,8 @@ options:
                     phases (accuracy, convergence, cost, lab); vrouters: only these groups (cost,
                     reconfigure, routes: bulk route programming, save: save/restore, shares)
   --generator engine  interfaces: the engine's own generator instead of trafgen
+  --generator engine-xdp  interfaces: the engine's own generator sending with AF_XDP
+  --xdp no          interfaces: leave out the engine cases over AF_XDP
   --generator trafgen traffic: trafgen instead of the engine's generator (lab part)
   --only A,B        traffic: only the cases naming one of these (element names: HTBSched,Policer)
   --ring BxS        interfaces: FromDevice ring, blocks x block size
@@ -126,7 +128,7 @@ options:
                     that should not become the published results)
 Writes bench/results/<date>-<suite>.json, bench/RESULTS.md and bench/plots/*.svg.`;
 
-const valued = new Set(['only', 'out', 'runs', 'seconds', 'warmup', 'sizes', 'trial', 'confirm', 'click', 'line-rate', 'cases', 'generator', 'ring', 'tpacket', 'routes', 'routes6', 'lookups', 'counts', 'create-budget', 'swaps', 'settle', 'rate', 'burst', 'big-burst', 'requests', 'routers', 'spread-routers', 'scrapes', 'window', 'windows', 'save-runs']);
+const valued = new Set(['only', 'out', 'runs', 'seconds', 'warmup', 'sizes', 'trial', 'confirm', 'click', 'line-rate', 'cases', 'generator', 'ring', 'tpacket', 'xdp', 'routes', 'routes6', 'lookups', 'counts', 'create-budget', 'swaps', 'settle', 'rate', 'burst', 'big-burst', 'requests', 'routers', 'spread-routers', 'scrapes', 'window', 'windows', 'save-runs']);
 
 export class UsageError extends Error {}
 

@@ -123,7 +123,13 @@ export interface Plot {
 }
 
 const seriesLabel = (c: CaseResult) =>
-  c.forwarder === 'kernel' ? c.name.replace(/ veth.*$/, '') : c.forwarder === 'click' ? 'Click userlevel' : `pktgraph, ${c.threads} worker${c.threads === 1 ? '' : 's'}`;
+  c.forwarder === 'kernel'
+    ? c.name.replace(/ veth.*$/, '')
+    : c.forwarder === 'click'
+      ? 'Click userlevel'
+      : `pktgraph${/AF_XDP/.test(c.name) ? ' AF_XDP' : ''}, ${c.threads} worker${c.threads === 1 ? '' : 's'}`;
+// Same order (and so colours) in every plot: the engine by worker count (AF_XDP after AF_PACKET), the kernel, Click.
+const seriesRank = (c: CaseResult) => (c.forwarder === 'kernel' ? 100 : c.forwarder === 'click' ? 200 : c.threads + (/AF_XDP/.test(c.name) ? 0.5 : 0));
 
 /** The plots the current results support (none for a kind of result that does not exist). */
 export function plots(latest: Map<string, LatestCase[]>): Plot[] {
@@ -136,8 +142,7 @@ export function plots(latest: Map<string, LatestCase[]>): Plot[] {
   const iface = (latest.get('interfaces') ?? []).filter((x) => isOk(x.c) && x.c.group);
   for (const group of [...new Set(iface.map((x) => x.c.group!))]) {
     const cases = iface.filter((x) => x.c.group === group);
-    // Same order (and so colours) in every plot: the engine by worker count, the kernel, Click.
-    const rank = (c: CaseResult) => (c.forwarder === 'kernel' ? 100 : c.forwarder === 'click' ? 200 : c.threads);
+    const rank = seriesRank;
     const bySeries = new Map<string, { rank: number; points: [number, number][] }>();
     for (const { c } of cases) {
       const k = seriesLabel(c);
@@ -154,6 +159,21 @@ export function plots(latest: Map<string, LatestCase[]>): Plot[] {
       file: `interfaces-${group}-by-frame-size.svg`,
       title: `Zero-loss throughput by frame size: ${group}${noLimit}`,
       svg: lineChart({ title: `Zero-loss rate by frame size, ${group}${noLimit}`, subtitle: sub(cases), xLabel: 'frame size (bytes, FCS included)', yLabel: 'Mpps (zero loss, RFC 2544)', xTicks: sizes, xLog: sizes.length > 1, series }),
+    });
+  }
+  // Latency against offered load (issue 15), per group at 64 B: p50 and p99 of every case measured
+  // at the same offered rates (percentages of the AF_PACKET engine case's zero-loss rate).
+  for (const group of [...new Set(iface.map((x) => x.c.group!))]) {
+    const cases = iface.filter((x) => x.c.group === group && x.c.frameBytes === 64 && x.c.latencyByLoad?.length).sort((x, y) => seriesRank(x.c) - seriesRank(y.c));
+    if (!cases.length) continue;
+    const series: Series[] = cases.flatMap(({ c }) => [
+      { name: `${seriesLabel(c)}: p50`, points: c.latencyByLoad!.map((l) => [l.atMpps, l.p50Us] as [number, number]) },
+      { name: `${seriesLabel(c)}: p99`, points: c.latencyByLoad!.map((l) => [l.atMpps, l.p99Us] as [number, number]), dashed: true },
+    ]);
+    out.push({
+      file: `interfaces-${group}-latency-by-load.svg`,
+      title: `Latency against offered load: ${group}, 64 B`,
+      svg: lineChart({ title: `Latency against offered load, ${group}, 64 B (p50 solid, p99 dashed)`, subtitle: sub(cases), xLabel: 'offered load (Mpps; 1, 10, 50, 90% of the engine\'s zero-loss rate)', yLabel: 'latency (µs, log scale)', yLog: true, series }),
     });
   }
   // Engine scaling by worker count.

@@ -18,6 +18,9 @@ export interface Chart {
   xTicks?: number[];
   /** Logarithmic x axis (base 2), e.g. for frame sizes. */
   xLog?: boolean;
+  /** Logarithmic y axis (base 10, ticks at powers of ten), for values over several orders of
+   *  magnitude such as latencies; points at or below 0 are left out. */
+  yLog?: boolean;
   /** A line under the title (machine, date). */
   subtitle?: string;
   width?: number;
@@ -52,7 +55,8 @@ export function lineChart(c: Chart): string {
   const legendH = legendRows * 18 + 8;
   const plotH = H - m.top - m.bottom - legendH;
   const plotW = W - m.left - m.right;
-  const pts = c.series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
+  const shown = ([x, y]: [number, number]) => Number.isFinite(x) && Number.isFinite(y) && (!c.yLog || y > 0);
+  const pts = c.series.flatMap((s) => s.points).filter(shown);
   if (pts.length === 0) throw new Error(`lineChart '${c.title}': no points`);
   const xs = [...pts.map((p) => p[0]), ...(c.xTicks ?? [])];
   let xMin = Math.min(...xs);
@@ -61,11 +65,16 @@ export function lineChart(c: Chart): string {
     xMin -= 1;
     xMax += 1;
   }
-  const yTicks = niceTicks(0, Math.max(...pts.map((p) => p[1])) * 1.05 || 1);
+  const yValues = pts.map((p) => p[1]);
+  const yTicks = c.yLog
+    ? Array.from({ length: Math.ceil(Math.log10(Math.max(...yValues))) - Math.floor(Math.log10(Math.min(...yValues))) + 1 }, (_, k) => 10 ** (Math.floor(Math.log10(Math.min(...yValues))) + k))
+    : niceTicks(0, Math.max(...yValues) * 1.05 || 1);
   const yMax = yTicks[yTicks.length - 1];
+  const yMin = c.yLog ? yTicks[0] : 0;
   const tx = c.xLog ? (v: number) => Math.log2(v) : (v: number) => v;
   const X = (v: number) => m.left + ((tx(v) - tx(xMin)) / (tx(xMax) - tx(xMin))) * plotW;
-  const Y = (v: number) => m.top + plotH - (v / yMax) * plotH;
+  const ty = c.yLog ? (v: number) => Math.log10(v) : (v: number) => v;
+  const Y = (v: number) => m.top + plotH - ((ty(v) - ty(yMin)) / (ty(yMax) - ty(yMin) || 1)) * plotH;
   const f = (n: number) => n.toFixed(1);
   const xTicks = c.xTicks ?? niceTicks(xMin, xMax).filter((v) => v >= xMin && v <= xMax);
   const out: string[] = [];
@@ -92,7 +101,7 @@ export function lineChart(c: Chart): string {
   // Series.
   c.series.forEach((s, i) => {
     const color = COLORS[i % COLORS.length];
-    const p = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y)).sort((a, b) => a[0] - b[0]);
+    const p = s.points.filter(shown).sort((a, b) => a[0] - b[0]);
     const dash = s.dashed ? ' stroke-dasharray="6 4"' : '';
     out.push(`<g class="series" data-name="${escapeXml(s.name)}">`);
     if (p.length > 1) out.push(`<polyline fill="none" stroke="${color}" stroke-width="2"${dash} points="${p.map(([x, y]) => `${f(X(x))},${f(Y(y))}`).join(' ')}"/>`);

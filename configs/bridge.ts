@@ -13,10 +13,13 @@
 // The defaults of `a` and `b` are the engine-side interfaces of that lab, so plain
 // `pktgraph run configs/bridge.ts` works too. While it runs, `pktgraph read rxa.state` says
 // whether device `a` is up, down or missing; take it down (`ip link set pg-demo-0b down`) and
-// up again and the bridge resumes by itself.
+// up again and the bridge resumes by itself. `-p method=xdp` bridges over AF_XDP instead
+// (`pktgraph read rxa.method` says which is in use: AF_PACKET where AF_XDP cannot be used).
 import { graph, FromDevice, ToDevice } from 'pktgraph';
 
-export default graph({ name: 'bridge', params: { a: 'pg-demo-0b', b: 'pg-demo-1b' } }, (p) => {
-  FromDevice({ device: String(p.a) }, 'rxa').to(ToDevice({ device: String(p.b) }, 'txb'));
-  FromDevice({ device: String(p.b) }, 'rxb').to(ToDevice({ device: String(p.a) }, 'txa'));
+export default graph({ name: 'bridge', params: { a: 'pg-demo-0b', b: 'pg-demo-1b', method: 'packet' } }, (p) => {
+  if (p.method !== 'packet' && p.method !== 'xdp') throw new Error(`parameter 'method' is '${p.method}': give packet (AF_PACKET) or xdp (AF_XDP)`);
+  const xdp = p.method === 'xdp' ? { method: 'xdp' as const } : {};
+  FromDevice({ device: String(p.a), ...xdp }, 'rxa').to(ToDevice({ device: String(p.b), ...xdp }, 'txb'));
+  FromDevice({ device: String(p.b), ...xdp }, 'rxb').to(ToDevice({ device: String(p.a), ...xdp }, 'txa'));
 });

@@ -3,10 +3,12 @@
 // separate `node` process inside the generator namespace (so it does not share the engine
 // under test's process or workers).
 //
-//   node --import tsx bench/suites/interfaces-gen.ts DEVICE DST_MAC FRAME_BYTES PPS SECONDS [DST_IP] [--stamp]
+//   node --import tsx bench/suites/interfaces-gen.ts DEVICE DST_MAC FRAME_BYTES PPS SECONDS [DST_IP] [--stamp] [--xdp]
 //
 // --stamp: TimestampStamp writes a monotonic send time into each frame's UDP payload (byte 42)
 // for the latency measurement (bench/suites/latency-sink.ts reads it at the sink).
+// --xdp: ToDevice sends through an AF_XDP socket (method 'xdp', no fallback) instead of the
+// AF_PACKET TX ring.
 // Sends FRAME_BYTES-byte frames (FCS included, so FRAME_BYTES - 4 on the wire of a veth) of 252
 // UDP flows from 198.18.0.1-252 (not .254, the kernel router's own address, nor .255, the subnet's
 // broadcast: the kernel drops both as martian sources) to DST_IP (default 198.19.0.3), at PPS packets per second (0: as fast as
@@ -14,7 +16,8 @@
 import { graph, compile, runPlan, FlowSource, TimestampStamp, ToDevice } from 'pktgraph';
 
 const stampArg = process.argv.includes('--stamp');
-const [device, dstEther, frame, pps, seconds, dstIp] = process.argv.slice(2).filter((a) => a !== '--stamp');
+const xdpArg = process.argv.includes('--xdp');
+const [device, dstEther, frame, pps, seconds, dstIp] = process.argv.slice(2).filter((a) => a !== '--stamp' && a !== '--xdp');
 if (!device || !dstEther || !frame || pps === undefined || !seconds) {
   console.error('usage: interfaces-gen.ts DEVICE DST_MAC FRAME_BYTES PPS SECONDS [DST_IP]');
   process.exit(2);
@@ -40,7 +43,7 @@ const plan = compile(
       },
       'src',
     );
-    const tx = ToDevice({ device, qdiscBypass: true }, 'tx');
+    const tx = ToDevice({ device, ...(xdpArg ? { method: 'xdp' as const, xdpFallback: false } : { qdiscBypass: true }) }, 'tx');
     if (stampArg) src.to(TimestampStamp({ offset: 42 }, 'stamp')).to(tx);
     else src.to(tx);
   }),

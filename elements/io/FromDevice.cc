@@ -26,9 +26,11 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 
 #include "device_watch.h"
 #include "element.h"
+#include "xsk.h"
 
 namespace pg {
 
@@ -67,6 +69,11 @@ class FromDevice final : public Element {
     version_ = int(conf.integer("tpacketVersion"));
     fanout_ = int(conf.integer("fanout"));
     restore_vlan_ = conf.boolean("restoreVlan");
+    const bool want_xdp = conf.string("method") == "xdp";  // or "packet"
+    queue_ = uint32_t(conf.integer("queue"));
+    const std::string attach = conf.string("xdpAttach");
+    xdp_attach_ = attach == "native" ? XdpAttach::Native : attach == "generic" ? XdpAttach::Generic : XdpAttach::Auto;
+    xdp_fallback_ = conf.boolean("xdpFallback");
     c_packets_ = counter("packets");
     c_bytes_ = counter("bytes");
     c_kernel_drops_ = counter("kernel_drops");
@@ -89,8 +96,9 @@ class FromDevice final : public Element {
     // A hot reconfiguration's successor on the same device with the same ring keeps the
     // running element's socket and ring (take_state): a second socket would receive a copy of
     // every frame (duplicates after the swap) or, in a fanout group, a share (lost with it).
-    if (!same_socket(predecessor())) open_ring();
+    if (!(want_xdp && open_xdp()) && !same_socket(predecessor())) open_ring();
     watch_.open(device_);
+    set_method_text();
     room_ = pool().buffer_size() - pool().headroom();
     request_task();
     add_timer(timer_);
@@ -104,7 +112,13 @@ class FromDevice final : public Element {
     watch_.close();
   }
 
-  void add_handlers(std::vector<Handler>& h) override { watch_.add_handlers(h); }
+  void add_handlers(std::vector<Handler>& h) override {
+    watch_.add_handlers(h);
+    h.push_back({"method", [this] {
+                   std::lock_guard<std::mutex> lock(method_mu_);
+                   return method_;
+                 }, nullptr});
+  }
 
   // Hot reconfiguration: the socket, its ring and the place in it move over (no frame is lost
   // or seen twice); the old element, destroyed next, then closes nothing.
@@ -124,6 +138,7 @@ class FromDevice final : public Element {
   }
 
   bool run_task() override {
+    if (port_) return run_xdp();
     if (map_ == nullptr) return false;
     maybe_read_stats();
     if (version_ == 2) return run_v2();
@@ -211,6 +226,13 @@ class FromDevice final : public Element {
       cur_block_ = cur_block_ + 1 == blocks_ ? 0 : cur_block_ + 1;
       next_pkt_ = 0;
     }
+    deliver(b, out, bytes, too_long, csum_not_ready);
+    return taken > 0 || bad || want == 0;
+  }
+
+  // The end of a round: the first `out` packets of `b` were filled (the rest go back to the
+  // pool), the counters, and the batch pushed (or dropped while the router is stopped).
+  void deliver(Batch& b, uint32_t out, uint64_t bytes, uint32_t too_long, uint32_t csum_not_ready) {
     if (out < b.count) pool().free(b.pkts + out, b.count - out);
     b.count = out;
     if (too_long) count(c_too_long_, too_long);
@@ -222,7 +244,6 @@ class FromDevice final : public Element {
       count(c_bytes_, bytes);
       output_push(0, b);
     }
-    return taken > 0 || bad || want == 0;
   }
 
   SourceState source_state() const override { return SourceState::Running; }
@@ -304,21 +325,85 @@ class FromDevice final : public Element {
       cur_block_ = cur_block_ + 1 == frames_ ? 0 : cur_block_ + 1;  // the next frame, for V2
     }
     window_frames_ += taken;
-    if (out < b.count) pool().free(b.pkts + out, b.count - out);
-    b.count = out;
-    if (too_long) count(c_too_long_, too_long);
-    if (csum_not_ready) count(c_csum_not_ready_, csum_not_ready);
-    if (out && stopped()) {
-      drop_stopped(b);
-    } else if (out) {
-      count(c_packets_, out);
-      count(c_bytes_, bytes);
-      output_push(0, b);
-    }
+    deliver(b, out, bytes, too_long, csum_not_ready);
     return true;
   }
   uint8_t* frame_v2(uint32_t i) const {
     return map_ + size_t(i / frames_per_block_) * block_size_ + size_t(i % frames_per_block_) * frame_size_;
+  }
+
+  // AF_XDP (method 'xdp'): the XDP program redirected the queue's frames into the port's
+  // RX ring. Copy each into a pool packet and give its frame straight back (fill ring). An
+  // empty ring names the socket to the idle worker (readable when a frame arrives).
+  bool run_xdp() {
+    const uint64_t now = now_ns();
+    if (now >= next_stats_ns_) {
+      next_stats_ns_ = now + 100000000ull;
+      if (const uint64_t d = port_->rx_drops()) count(c_kernel_drops_, d);
+    }
+    const uint32_t ready = port_->rx_peek(burst_);
+    if (ready == 0) {
+      wake_on_fd(port_->fd());
+      return false;
+    }
+    Batch b;
+    b.count = pool().alloc(b.pkts, ready);
+    if (b.count < ready) count(c_pool_empty_);
+    if (b.count == 0) return false;  // the frames wait in the ring
+    const int64_t ts = realtime_ns();  // XDP gives no receive time: the time it is taken
+    const uint8_t* mac = port_->mac();
+    uint32_t out = 0, too_long = 0;
+    uint64_t bytes = 0;
+    for (uint32_t i = 0; i < b.count; i++) {
+      const uint8_t* src;
+      uint32_t len;
+      port_->rx_frame(i, src, len);
+      if (len < 14 || len > room_) {
+        too_long += len >= 14;
+        continue;
+      }
+      Packet* p = b.pkts[out++];
+      std::memcpy(p->data(), src, len);
+      p->set_length(len);
+      p->anno().timestamp_ns = ts;
+      // The kernel's packet type, which XDP does not give: from the destination address.
+      p->anno().packet_type = (src[0] & 1) ? (std::memcmp(src, "\xff\xff\xff\xff\xff\xff", 6) == 0 ? PACKET_BROADCAST : PACKET_MULTICAST)
+                                           : (std::memcmp(src, mac, 6) == 0 ? PACKET_HOST : PACKET_OTHERHOST);
+      p->set_mac_header(p->data());
+      bytes += len;
+    }
+    port_->rx_release(b.count);
+    deliver(b, out, bytes, too_long, 0);
+    return true;
+  }
+
+  // method 'xdp': the device queue's AF_XDP port, reading it. False (after one line on stderr
+  // saying why) when AF_XDP cannot be used and xdpFallback lets AF_PACKET take over.
+  bool open_xdp() {
+    try {
+      port_ = XskPort::acquire(device_, queue_, xdp_attach_, this, predecessor());
+      xdp_error_.clear();
+      return true;
+    } catch (const XdpUnavailable& e) {
+      xdp_error_ = e.what();
+      if (!xdp_fallback_)
+        throw ConfigError("device '" + device_ + "': AF_XDP cannot be used: " + xdp_error_ + " (xdpFallback is false, so no AF_PACKET instead)");
+      const std::string line = "pktgraph: element '" + name() + "' (FromDevice): device '" + device_ + "': AF_XDP cannot be used: " + xdp_error_ + "; receiving with AF_PACKET instead\n";
+      ssize_t r = ::write(2, line.data(), line.size());
+      (void)r;
+      return false;
+    }
+  }
+  void release_xdp() {
+    if (port_) port_->release_rx(this);
+    port_.reset();
+  }
+  // The `method` handler's text, set by whoever changes the port (read on the control thread).
+  void set_method_text() {
+    std::string m = port_ ? "xdp (" + port_->describe() + ")" : std::string("packet (TPACKET_V") + (version_ == 2 ? "2" : "3") + ")";
+    if (!port_ && !xdp_error_.empty()) m += ", AF_XDP not used: " + xdp_error_;
+    std::lock_guard<std::mutex> lock(method_mu_);
+    method_ = m;
   }
 
   // One received frame into a pool packet (V2; V3 has the same steps inline).
@@ -436,6 +521,29 @@ class FromDevice final : public Element {
   void check_device() {
     timer_.schedule_after(DeviceWatch::kCheckNs);
     DeviceWatch::Probe p = watch_.probe();
+    if (port_ || xdp_lost_) {
+      // AF_XDP: the port dies with its device; a device of that name back gets a new one.
+      if (p.state == LinkState::Missing && port_) {
+        release_xdp();
+        xdp_lost_ = true;
+      }
+      if (p.state == LinkState::Up && (xdp_lost_ || p.ifindex != port_->ifindex())) {
+        release_xdp();
+        try {
+          port_ = XskPort::acquire(device_, queue_, xdp_attach_, this);
+          xdp_lost_ = false;
+          set_method_text();
+          count(c_reopens_);
+        } catch (const std::exception& e) {
+          xdp_lost_ = true;
+          p.state = LinkState::Down;
+          p.why = std::string("cannot reopen its AF_XDP socket: ") + e.what();
+        }
+      }
+      const LinkState before = watch_.state();
+      if (watch_.set(*this, p.state, p.why) && before == LinkState::Up) count(c_device_faults_);
+      return;
+    }
     if (p.state == LinkState::Missing && fd_ >= 0) {
       read_stats();
       release();
@@ -466,6 +574,7 @@ class FromDevice final : public Element {
   }
 
   void release() {
+    release_xdp();
     if (map_) ::munmap(map_, map_bytes_);
     map_ = nullptr;
     if (fd_ >= 0) ::close(fd_);  // also leaves promiscuous mode and the fanout group
@@ -474,6 +583,14 @@ class FromDevice final : public Element {
 
   std::string device_;
   bool promisc_ = false, restore_vlan_ = false;
+  // method 'xdp': the shared port (null with AF_PACKET), and why AF_XDP was not used.
+  std::shared_ptr<XskPort> port_;
+  uint32_t queue_ = 0;
+  XdpAttach xdp_attach_ = XdpAttach::Auto;
+  bool xdp_fallback_ = true, xdp_lost_ = false;
+  std::string xdp_error_;
+  mutable std::mutex method_mu_;
+  std::string method_;
   uint32_t burst_ = 0, block_size_ = 0, blocks_ = 0, frame_size_ = 0, block_timeout_ms_ = 0;  // set by configure()
   int fanout_ = 0;
   int version_ = 3;  // TPACKET_V3 (blocks) or TPACKET_V2 (a status word per frame)

@@ -1,10 +1,11 @@
 import { Type } from 'typebox';
 import { defineElement } from '../../src/graph/descriptor.js';
+import { xdpFields, xdpDoc } from '../lib/xdpFields.js';
 
 export const FromDevice = defineElement({
   name: 'FromDevice',
   group: 'io',
-  summary: 'Receives the frames arriving on a network device (AF_PACKET, memory-mapped TPACKET_V2 or V3 ring).',
+  summary: 'Receives the frames arriving on a network device (AF_PACKET, memory-mapped TPACKET_V2 or V3 ring; or AF_XDP).',
   doc: `Opens an AF_PACKET socket bound to \`device\` with a memory-mapped receive ring shared with the
 kernel, and pushes the frames that arrive out of its one output, up to \`burst\` per task round. The
 task only reads the ring's status words: no system call per packet. Each frame is copied into a pool
@@ -65,13 +66,16 @@ line goes to stderr (\`pktgraph: element 'rx' (FromDevice): device 'veth1' went 
 of the engine keeps running. A device that comes back up resumes delivering into the same ring; one
 that was deleted has its socket and ring released, and when a device of that name exists and is up
 again, the timer opens a new socket and ring (counted in \`reopens\`) and traffic resumes
-(\`came back\` on stderr). Frames in the ring when the device disappeared are lost.`,
+(\`came back\` on stderr). Frames in the ring when the device disappeared are lost.
+
+${xdpDoc}`,
   inputs: '0',
   outputs: '1',
   processing: '/h',
   config: Type.Object(
     {
       device: Type.String({ minLength: 1, maxLength: 15, description: 'Network device to receive from (as `ip link` names it).' }),
+      method: Type.Optional(Type.Union([Type.Literal('packet'), Type.Literal('xdp')], { default: 'packet', description: "'packet' (AF_PACKET with a memory-mapped ring) or 'xdp' (an AF_XDP socket fed by an XDP program, see below)." })),
       promisc: Type.Optional(Type.Boolean({ default: false, description: 'Put the device in promiscuous mode.' })),
       burst: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, default: 64, description: 'Most frames per task round (one batch).' })),
       blockSize: Type.Optional(Type.Integer({ minimum: 4096, maximum: 1073741824, default: 65536, description: 'Bytes per ring block (a multiple of the page size). Small blocks are handed over sooner; many of them buffer a worker that is briefly descheduled.' })),
@@ -81,13 +85,14 @@ again, the timer opens a new socket and ring (counted in \`reopens\`) and traffi
       fanout: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, default: 0, description: 'PACKET_FANOUT group id (hash mode); 0: none.' })),
       tpacketVersion: Type.Optional(Type.Integer({ minimum: 2, maximum: 3, default: 3, description: 'Ring layout: 2 (TPACKET_V2, a slot per frame handed over at once, with a wait that adapts to the rate) or 3 (TPACKET_V3, frames packed in blocks handed over when full or timed out: milliseconds of latency at low rates).' })),
       restoreVlan: Type.Optional(Type.Boolean({ default: false, description: 'Write the VLAN tag the kernel took off back into the frame instead of the annotation.' })),
+      ...xdpFields('receiving'),
     },
     { additionalProperties: false },
   ),
   counters: {
     packets: 'frames received and pushed',
     bytes: 'bytes received and pushed',
-    kernel_drops: 'frames the kernel dropped because the ring was full (PACKET_STATISTICS)',
+    kernel_drops: 'frames the kernel dropped because the ring was full (PACKET_STATISTICS; with AF_XDP, XDP_STATISTICS: RX ring full or no free frame)',
     pool_empty: 'rounds cut short because the packet pool was empty',
     drops_too_long: 'frames dropped: cut by the ring frame size, or longer than a pool buffer',
     drops_ring_error: 'frames dropped because their ring frame header did not fit the ring block or frame, with the rest of the block (never expected)',
@@ -97,11 +102,12 @@ again, the timer opens a new socket and ring (counted in \`reopens\`) and traffi
     drops_stopped: 'frames read while the virtual router was stopped, dropped (so none wait in the ring for the start)',
   },
   handlers: {
+    method: { doc: "how frames are received: 'xdp (native XDP, copy mode, queue 0)' and the like, or 'packet (TPACKET_V3)', with why AF_XDP was not used when it was asked for", read: true },
     state: { doc: "the device's link state as last checked (every 200 ms): up, down or missing", read: true },
     last_error: { doc: 'why the device was last not usable (empty if it never failed)', read: true },
   },
   derived: {
     packet_rate: { doc: 'packets per second over the last sampling interval', read: (c) => String(c.rate('packets') ?? 0) },
   },
-  examples: ["FromDevice({ device: 'veth0' }).to(ToDevice({ device: 'veth1' }))"],
+  examples: ["FromDevice({ device: 'veth0' }).to(ToDevice({ device: 'veth1' }))", "FromDevice({ device: 'veth0', method: 'xdp' }).to(ToDevice({ device: 'veth1', method: 'xdp' }))"],
 });

@@ -29,6 +29,7 @@
 
 #include "device_watch.h"
 #include "element.h"
+#include "xsk.h"
 
 namespace pg {
 
@@ -44,7 +45,11 @@ class ToDevice final : public Element {
     device_ = conf.string("device");
     burst_ = uint32_t(conf.bounded("burst", kMaxBatch));
     qdisc_bypass_ = conf.boolean("qdiscBypass");
-    use_ring_ = conf.string("method") == "ring";  // or "sendmmsg" (the getter checks)
+    const std::string method = conf.string("method");  // "ring", "sendmmsg" or "xdp" (the getter checks)
+    use_ring_ = method == "ring";
+    queue_ = uint32_t(conf.integer("queue"));
+    const std::string attach = conf.string("xdpAttach");
+    xdp_attach_ = attach == "native" ? XdpAttach::Native : attach == "generic" ? XdpAttach::Generic : XdpAttach::Auto;
     ring_frames_ = uint32_t(conf.integer("ringFrames"));
     ring_frame_size_ = uint32_t(conf.integer("ringFrameSize"));
     if (ring_frame_size_ != 0 && (ring_frame_size_ < 256 || (ring_frame_size_ & (ring_frame_size_ - 1)) != 0))
@@ -58,6 +63,22 @@ class ToDevice final : public Element {
     c_ring_full_ = counter("drops_ring_full");
     // A hot reconfiguration's successor on the same device and method keeps the running
     // element's sockets and TX ring (take_state) rather than opening its own.
+    // method 'xdp': the device queue's AF_XDP port (shared with a FromDevice on it); the plain
+    // packet socket stays for the MTU and the device checks. Where AF_XDP cannot be used,
+    // one line says why and the TX ring sends instead (or, without xdpFallback, an error).
+    if (method == "xdp") {
+      try {
+        port_ = XskPort::acquire(device_, queue_, xdp_attach_, nullptr);
+      } catch (const XdpUnavailable& e) {
+        xdp_error_ = e.what();
+        if (!conf.boolean("xdpFallback"))
+          throw ConfigError("device '" + device_ + "': AF_XDP cannot be used: " + xdp_error_ + " (xdpFallback is false, so no AF_PACKET instead)");
+        const std::string line = "pktgraph: element '" + name() + "' (ToDevice): device '" + device_ + "': AF_XDP cannot be used: " + xdp_error_ + "; sending with AF_PACKET instead\n";
+        ssize_t r = ::write(2, line.data(), line.size());
+        (void)r;
+        use_ring_ = true;
+      }
+    }
     if (!same_socket(predecessor())) open_socket();
     watch_.open(device_);
     add_timer(timer_);
@@ -90,7 +111,13 @@ class ToDevice final : public Element {
     watch_.close();
   }
 
-  void add_handlers(std::vector<Handler>& h) override { watch_.add_handlers(h); }
+  void add_handlers(std::vector<Handler>& h) override {
+    watch_.add_handlers(h);
+    h.push_back({"method", [this] {
+                   if (port_ && xdp_live_.load()) return "xdp (" + port_->describe() + ")";
+                   return std::string(use_ring_ ? "ring" : "sendmmsg") + (xdp_error_.empty() ? "" : ", AF_XDP not used: " + xdp_error_);
+                 }, nullptr});
+  }
 
   void push(int, Batch& b) override {
     if (watch_.state() != LinkState::Up) {
@@ -99,6 +126,18 @@ class ToDevice final : public Element {
       return;
     }
     const uint32_t max_len = max_len_.load(std::memory_order_relaxed);
+    if (port_ && xdp_live_.load(std::memory_order_relaxed)) {
+      const XskPort::TxResult r = port_->send(b, max_len);
+      if (r.sent) {
+        count(c_packets_, r.sent);
+        count(c_bytes_, r.bytes);
+      }
+      if (r.refused) count(c_drops_, r.refused);
+      if (r.full) count(c_ring_full_, r.full);
+      if (r.too_long) count(c_too_long_, r.too_long);
+      drop(b);
+      return;
+    }
     // The ring has one writer at a time; a worker that finds it taken sends with sendmmsg.
     if (ring_ && !ring_busy_.test_and_set(std::memory_order_acquire)) {
       push_ring(b, max_len);
@@ -348,6 +387,7 @@ class ToDevice final : public Element {
     timer_.schedule_after(DeviceWatch::kCheckNs);
     DeviceWatch::Probe p = watch_.probe();
     if (p.state == LinkState::Up && p.ifindex != ifindex_) {
+      xdp_live_.store(false, std::memory_order_relaxed);  // the port's socket went with the old device
       if (bind_ring(p.ifindex) && bind_to(p.ifindex)) {
         ifreq ifr{};
         std::strncpy(ifr.ifr_name, device_.c_str(), IFNAMSIZ - 1);
@@ -367,7 +407,7 @@ class ToDevice final : public Element {
   bool same_socket(const Element* e) const {
     if (!e || e->class_name() != class_name()) return false;
     auto* o = static_cast<const ToDevice*>(e);
-    return o->fd_ >= 0 && o->device_ == device_ && o->qdisc_bypass_ == qdisc_bypass_ && o->use_ring_ == use_ring_ &&
+    return o->fd_ >= 0 && o->device_ == device_ && o->qdisc_bypass_ == qdisc_bypass_ && o->use_ring_ == use_ring_ && o->port_ == port_ &&
            (!use_ring_ || (o->ring_frames_ >= ring_frames_ && (ring_frame_size_ == 0 || o->ring_frame_size_ == ring_frame_size_)));
   }
 
@@ -393,6 +433,14 @@ class ToDevice final : public Element {
 
   std::string device_;
   uint32_t burst_ = 0;  // set by configure()
+  // method 'xdp': the device queue's AF_XDP port (null otherwise), and why it was not used.
+  // Kept until the element goes; when the device is deleted and made again the port's socket
+  // is dead, and batches go out with sendmmsg on the rebound packet socket (check_device).
+  std::shared_ptr<XskPort> port_;
+  std::atomic<bool> xdp_live_{true};
+  uint32_t queue_ = 0;
+  XdpAttach xdp_attach_ = XdpAttach::Auto;
+  std::string xdp_error_;
   bool qdisc_bypass_ = false, use_ring_ = false;
   int fd_ = -1;
   // TX ring (method 'ring'): its socket, mapping, next slot and the writer flag.

@@ -1,10 +1,11 @@
 import { Type } from 'typebox';
 import { defineElement } from '../../src/graph/descriptor.js';
+import { xdpFields, xdpDoc } from '../lib/xdpFields.js';
 
 export const ToDevice = defineElement({
   name: 'ToDevice',
   group: 'io',
-  summary: 'Sends every packet it receives on a network device (AF_PACKET: a TX ring or sendmmsg, one system call per batch), then frees it.',
+  summary: 'Sends every packet it receives on a network device (AF_PACKET: a TX ring or sendmmsg, one system call per batch; or AF_XDP), then frees it.',
   doc: `Opens an AF_PACKET socket bound to \`device\` and sends each packet as a whole Ethernet frame
 (the packet's data from its first byte, the destination MAC address), one system call per batch;
 the packets go back to the pool as soon as the call returns. The socket never receives (protocol 0).
@@ -45,7 +46,9 @@ it goes down (administratively, or loses its carrier) or disappears, the \`state
 (\`pktgraph: element 'tx' (ToDevice): device 'veth1' went down: ...\`); from then on, batches are
 dropped (\`drops\`) without a system call while the rest of the engine keeps running. When the device
 is up again, sending resumes; a device deleted and created again under the same name gets the socket
-bound to it again (\`rebinds\`) and its MTU read again.`,
+bound to it again (\`rebinds\`) and its MTU read again.
+
+${xdpDoc}`,
   inputs: '1',
   outputs: '0',
   processing: 'a/',
@@ -54,8 +57,9 @@ bound to it again (\`rebinds\`) and its MTU read again.`,
       device: Type.String({ minLength: 1, maxLength: 15, description: 'Network device to send on (as `ip link` names it).' }),
       burst: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, default: 64, description: 'Packets pulled per task round (pull mode only).' })),
       qdiscBypass: Type.Optional(Type.Boolean({ default: false, description: "Bypass the device's queueing discipline (PACKET_QDISC_BYPASS)." })),
-      method: Type.Optional(Type.Union([Type.Literal('sendmmsg'), Type.Literal('ring')], { default: 'ring', description: "How frames reach the kernel: 'sendmmsg' (one call per batch) or 'ring' (a TPACKET_V2 TX ring, one send() kick per batch)." })),
+      method: Type.Optional(Type.Union([Type.Literal('sendmmsg'), Type.Literal('ring'), Type.Literal('xdp')], { default: 'ring', description: "How frames reach the kernel: 'sendmmsg' (one call per batch), 'ring' (a TPACKET_V2 TX ring, one send() kick per batch) or 'xdp' (an AF_XDP socket's TX ring, see below)." })),
       ringFrames: Type.Optional(Type.Integer({ minimum: 16, maximum: 65536, default: 1024, description: "Slots in the TX ring (method 'ring'; rounded up to fill whole blocks)." })),
+      ...xdpFields('sending'),
       ringFrameSize: Type.Optional(Type.Integer({ minimum: 0, maximum: 65536, default: 0, description: "Bytes per TX ring slot, 42 bytes of headers included (method 'ring'; a power of two from 256); 0: the smallest that holds an MTU-sized tagged frame (2048 for MTU 1500)." })),
     },
     { additionalProperties: false },
@@ -67,9 +71,10 @@ bound to it again (\`rebinds\`) and its MTU read again.`,
     drops_too_long: 'frames dropped: longer than the device MTU + 14 (+ 4 when VLAN tagged)',
     device_faults: 'times the device went down or disappeared while the graph ran',
     rebinds: 'times the socket was bound again because the device came back with a new interface index',
-    drops_ring_full: "frames dropped because the TX ring had no free slot (method 'ring')",
+    drops_ring_full: "frames dropped because the TX ring had no free slot (method 'ring'), or every AF_XDP send frame was still with the kernel (method 'xdp')",
   },
   handlers: {
+    method: { doc: "how frames are sent: 'xdp (copy mode, queue 0)' and the like, 'ring' or 'sendmmsg', with why AF_XDP was not used when it was asked for", read: true },
     state: { doc: "the device's link state as last checked (every 200 ms): up, down or missing", read: true },
     last_error: { doc: 'why the device was last not usable (empty if it never failed)', read: true },
   },

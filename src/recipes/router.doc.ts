@@ -20,6 +20,7 @@ const fields: Record<FieldPath, string> = {
   'interfaces[].mtu': 'MTU of the link, bytes from the IP header on (default 1500; 68 to 65535, at least 1280 with IPv6)',
   'interfaces[].mac': "the router's MAC address on the link (default: the device's own, read from /sys/class/net)",
   'interfaces[].name': 'prefix of the interface\'s element names (default if0, if1, ...)',
+  'interfaces[].method': "how the device's frames are received and sent: 'packet' (AF_PACKET, the default) or 'xdp' (AF_XDP, falling back to AF_PACKET where it cannot be used: FromDevice's documentation)",
   routes: "static routes: 'PREFIX via GATEWAY' or 'default via GATEWAY', IPv4 or IPv6; the gateway must lie in a connected network",
   nat: 'source NAT (masquerade) out of one interface, IPv4 only (IPv6 is routed without translation)',
   'nat.outside': "the outside interface: its name ('if1') or its device (required)",

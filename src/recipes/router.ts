@@ -116,6 +116,8 @@ export interface RouterInterface {
   mtu?: number;
   mac?: string;
   name?: string;
+  /** The device's FromDevice/ToDevice method: 'packet' (AF_PACKET, the default) or 'xdp' (AF_XDP). */
+  method?: 'packet' | 'xdp';
 }
 
 export interface RouterOptions {
@@ -200,6 +202,7 @@ interface Iface {
   mtu: number;
   mac: string;
   promisc: boolean;
+  xdp: boolean;
 }
 
 function checkDescription(d: RouterDescription): Iface[] {
@@ -238,7 +241,9 @@ function checkDescription(d: RouterDescription): Iface[] {
       mac = m.mac;
       promisc = !m.own;
     }
-    return { index, name, device, port, v4, v6, mtu, mac: mac.toLowerCase(), promisc };
+    if (x.method !== undefined && x.method !== 'packet' && x.method !== 'xdp') throw new RouterError(`${what}: method '${String(x.method)}': give 'packet' (AF_PACKET) or 'xdp' (AF_XDP)`);
+    if (x.method === 'xdp' && port) throw new RouterError(`${what}: method 'xdp' is for a device; a port's frames come from its own FromDevice`);
+    return { index, name, device, port, v4, v6, mtu, mac: mac.toLowerCase(), promisc, xdp: x.method === 'xdp' };
   });
 }
 
@@ -470,7 +475,7 @@ export function buildRouter(d: RouterDescription): { rt?: ElementNode; rt6?: Ele
     const p = x.port;
     const tx = p
       ? ToPort({ port: p.name, vlan: p.vlan ?? 0, guarantee: p.guarantee ?? 0, limit: p.limit ?? 0, weight: p.weight ?? 1 }, nm('tx'))
-      : ToDevice({ device: x.device }, nm('tx'));
+      : ToDevice({ device: x.device, ...(x.xdp ? { method: 'xdp' as const } : {}) }, nm('tx'));
     const patterns: string[] = [];
     const outs: ((port: OutputPort) => void)[] = [];
     if (x.v4) {
@@ -540,7 +545,7 @@ export function buildRouter(d: RouterDescription): { rt?: ElementNode; rt6?: Ele
     patterns.push('-');
     outs.push((c) => void c.to(Discard({}, nm('other'))));
     // On a shared port the interface claims its VLAN and its MAC address (as a NIC's virtual function).
-    const cl = (p ? FromPort({ port: p.name, vlan: p.vlan ?? 0, macs: [x.mac] }, nm('rx')) : FromDevice({ device: x.device, promisc: x.promisc }, nm('rx')))
+    const cl = (p ? FromPort({ port: p.name, vlan: p.vlan ?? 0, macs: [x.mac] }, nm('rx')) : FromDevice({ device: x.device, promisc: x.promisc, ...(x.xdp ? { method: 'xdp' as const } : {}) }, nm('rx')))
       .to(HostEtherFilter({ mac: x.mac }, nm('hostfilter')))
       .to(Classifier({ patterns }, nm('classify')));
     outs.forEach((f, k) => f(cl.out(k)));

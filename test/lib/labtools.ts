@@ -8,6 +8,10 @@ import type { Lab, ExecResult } from '../../src/lab/index.js';
 // PG_TEST_PYTHON_PING=1 uses the Python ping even where ping is installed (to test it).
 export const hasPing = !process.env.PG_TEST_PYTHON_PING && spawnSync('ping', ['-V'], { stdio: 'ignore' }).status === 0;
 export const hasEthtool = spawnSync('ethtool', ['--version'], { stdio: 'ignore' }).status === 0;
+// AF_XDP sockets here: socket(AF_XDP) fails with EAFNOSUPPORT without CONFIG_XDP_SOCKETS, EPERM without CAP_NET_RAW.
+const afXdp = spawnSync('python3', ['-c', 'import socket; socket.socket(44, socket.SOCK_RAW).close()'], { encoding: 'utf8', timeout: 10_000 });
+/** Why AF_XDP cannot be tested here, or undefined when it can. */
+export const noAfXdp: string | undefined = afXdp.status === 0 ? undefined : `AF_XDP sockets cannot be opened here (socket(AF_XDP) failed: ${(afXdp.stderr ?? '').trim().split('\n').pop()})`;
 
 /** A timer that does not keep the test process alive. */
 export const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());

@@ -72,35 +72,39 @@ function engineDut(name: string, threads: number, build: () => void, sentBy: str
   };
 }
 
-export function engineBridge(threads: number, s: Settings): CaseSpec['setUp'] {
+/** FromDevice's and ToDevice's method fields for a case: AF_PACKET as configured, or AF_XDP (no fallback). */
+const rxMethod = (s: Settings, method?: 'xdp') => (method === 'xdp' ? { method: 'xdp' as const, xdpFallback: false } : { tpacketVersion: s.tpacketVersion, ...(s.ring ?? {}) });
+const txMethod = (method?: 'xdp') => (method === 'xdp' ? { method: 'xdp' as const, xdpFallback: false } : { qdiscBypass: true });
+
+export function engineBridge(threads: number, s: Settings, method?: 'xdp'): CaseSpec['setUp'] {
   return (_env, a, b) => {
     const fanout = 1000 + Math.floor(Math.random() * 60000);
     return engineDut(
-      `engine bridge, ${threads} worker(s)`,
+      `engine bridge${method ? ' (AF_XDP)' : ''}, ${threads} worker(s)`,
       threads,
       () => {
         for (let i = 0; i < threads; i++)
-          FromDevice({ device: a, burst: 64, tpacketVersion: s.tpacketVersion, ...(s.ring ?? {}), ...(threads > 1 ? { fanout } : {}) }, { name: `rx${i}`, thread: i }).to(ToDevice({ device: b, qdiscBypass: true }, `tx${i}`));
+          FromDevice({ device: a, burst: 64, ...rxMethod(s, method), ...(threads > 1 ? { fanout } : {}) }, { name: `rx${i}`, thread: i }).to(ToDevice({ device: b, ...txMethod(method) }, `tx${i}`));
       },
       Array.from({ length: threads }, (_, i) => `tx${i}`),
     );
   };
 }
 
-export function engineRouter(s: Settings): CaseSpec['setUp'] {
+export function engineRouter(s: Settings, method?: 'xdp'): CaseSpec['setUp'] {
   return (env, a, b) => {
     const sinkMac = SINK_DISCARD_MAC;
     const ownMac = macOf(undefined, b);
     return engineDut(
-      'engine IPv4 router, 1 worker',
+      `engine IPv4 router${method ? ' (AF_XDP)' : ''}, 1 worker`,
       1,
       () => {
         const rt = IPLookup({ routes: ['198.19.0.0/24 0'] }, 'rt');
-        FromDevice({ device: a, burst: 64, tpacketVersion: s.tpacketVersion, ...(s.ring ?? {}) }, { name: 'rx', thread: 0 }).to(Strip({ length: 14 }, 'strip')).to(CheckIPHeader({}, 'check')).to(rt);
+        FromDevice({ device: a, burst: 64, ...rxMethod(s, method) }, { name: 'rx', thread: 0 }).to(Strip({ length: 14 }, 'strip')).to(CheckIPHeader({}, 'check')).to(rt);
         rt.out(0)
           .to(DecIPTTL({}, 'ttl'))
           .to(EtherEncap({ type: 0x0800, src: ownMac, dst: sinkMac }, 'encap'))
-          .to(ToDevice({ device: b, qdiscBypass: true }, 'tx'));
+          .to(ToDevice({ device: b, ...txMethod(method) }, 'tx'));
       },
       ['tx'],
     );

@@ -29,7 +29,8 @@ function hasTrafgen(): boolean {
 }
 
 /** trafgen if present (installing netsniff-ng with apt-get if not), else the engine's FlowSource. */
-export function chooseGenerator(progress: Progress, forceEngineGen: boolean): { kind: 'trafgen' | 'engine'; note: string } {
+export function chooseGenerator(progress: Progress, forceEngineGen: boolean, xdp = false): { kind: 'trafgen' | 'engine'; note: string; xdp?: boolean } {
+  if (forceEngineGen && xdp) return { kind: 'engine', xdp, note: "the engine's FlowSource -> ToDevice (method 'xdp': an AF_XDP socket's TX ring, copy mode) in a separate node process in gen (--generator engine-xdp given); the latency trials' stamped frames too" };
   if (forceEngineGen) return { kind: 'engine', note: 'the engine\'s FlowSource -> ToDevice in a separate node process in gen (--generator engine given)' };
   if (hasTrafgen()) return { kind: 'trafgen', note: 'netsniff-ng trafgen, one CPU (-P 1), qdisc bypass' };
   progress.note('trafgen is missing: installing netsniff-ng with apt-get');
@@ -71,7 +72,7 @@ function trafgenConfig(size: number, dstMac: string): string {
   return `{ ${bytes.join(', ')} }\n`;
 }
 
-export function makeGenerator(lab: Lab, genIf: string, choice: { kind: 'trafgen' | 'engine'; note: string }, tmp: string): Generator {
+export function makeGenerator(lab: Lab, genIf: string, choice: { kind: 'trafgen' | 'engine'; note: string; xdp?: boolean }, tmp: string): Generator {
   const waitExit = (child: ChildProcess, limitMs: number) =>
     new Promise<void>((resolve) => {
       let stderr = '';
@@ -108,7 +109,7 @@ export function makeGenerator(lab: Lab, genIf: string, choice: { kind: 'trafgen'
     };
   const engineGen = (stamp: boolean) => async (size: number, dstMac: string, pps: number, seconds: number) => {
     const script = join(benchRoot, 'suites', 'interfaces-gen.ts');
-    const child = lab.spawn('gen', [process.execPath, '--import', 'tsx', script, genIf, dstMac, String(size), String(Math.round(pps)), String(seconds), ...(stamp ? ['198.19.0.3', '--stamp'] : [])], {
+    const child = lab.spawn('gen', [process.execPath, '--import', 'tsx', script, genIf, dstMac, String(size), String(Math.round(pps)), String(seconds), ...(stamp ? ['198.19.0.3', '--stamp'] : []), ...(choice.xdp ? ['--xdp'] : [])], {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
       cwd: dirname(benchRoot),

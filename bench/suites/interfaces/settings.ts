@@ -20,6 +20,11 @@ export const ROUTER_MAC = '02:50:47:00:00:fe';
 export const SINK_DISCARD_MAC = '02:50:47:00:00:5d';
 export const CPU_TARGET_NS = 500;
 export const SCALING_TARGET = 1.7;
+/** Issue 15: AF_XDP's zero-loss rate against Linux forwarding's, and latency against the kernel's
+ *  at the same offered rates (1-50% load). */
+export const XDP_RATE_TARGET = 2;
+export const LATENCY_P50_TARGET = 2;
+export const LATENCY_P99_TARGET = 5;
 /** bench/ (this file is bench/suites/interfaces/settings.ts). */
 export const benchRoot = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 
@@ -35,6 +40,10 @@ export interface Settings {
   /** The engine's FromDevice ring version (--tpacket): 3 (the element's default) or 2. */
   tpacketVersion: 2 | 3;
   forceEngineGen: boolean;
+  /** The engine's generator sends with AF_XDP (--generator engine-xdp). */
+  genXdp: boolean;
+  /** The engine cases over AF_XDP too (default; --xdp no leaves them out). */
+  xdp: boolean;
   click?: string;
   clickReason?: string;
   lineRate?: number;
@@ -54,6 +63,9 @@ export function settingsFrom(ctx: SuiteContext): Settings {
   if (tpacket !== '2' && tpacket !== '3') throw new Error(`bench interfaces: --tpacket takes 2 or 3 (got '${tpacket}')`);
   const groups = new Set((o.other.cases ?? 'bridge,router,scaling').split(',').map((s) => s.trim()));
   for (const g of groups) if (!['bridge', 'router', 'scaling'].includes(g)) throw new Error(`bench interfaces: --cases takes bridge, router and scaling (got '${g}')`);
+  if (o.other.generator !== undefined && !['trafgen', 'engine', 'engine-xdp'].includes(o.other.generator))
+    throw new Error(`bench interfaces: --generator takes trafgen, engine or engine-xdp (got '${o.other.generator}')`);
+  if (o.other.xdp !== undefined && o.other.xdp !== 'yes' && o.other.xdp !== 'no') throw new Error(`bench interfaces: --xdp takes yes or no (got '${o.other.xdp}')`);
   const click = findClick(o.click);
   return {
     sizes: o.sizes ?? (o.quick ? [64] : ALL_SIZES),
@@ -65,7 +77,9 @@ export function settingsFrom(ctx: SuiteContext): Settings {
     latencyS: o.quick ? 1 : 3,
     ring,
     tpacketVersion: tpacket === '2' ? 2 : 3,
-    forceEngineGen: o.other.generator === 'engine',
+    forceEngineGen: o.other.generator === 'engine' || o.other.generator === 'engine-xdp',
+    genXdp: o.other.generator === 'engine-xdp',
+    xdp: o.other.xdp !== 'no',
     click: click.path,
     clickReason: click.reason,
     lineRate: o.lineRate,
