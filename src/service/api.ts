@@ -453,7 +453,8 @@ export const operations = {
           {
             dir: Type.String({ description: 'the state directory' }),
             seq: Type.Integer({ description: 'changes recorded (the last one\'s number)' }),
-            journalRecords: Type.Integer({ description: 'changes in the journal since the last snapshot' }),
+            snapshotSeq: Type.Integer({ description: 'the last change the snapshot (desired.json) holds' }),
+            journalRecords: Type.Integer({ description: 'changes in the current journal' }),
             recovery: Type.Optional(
               Type.Object({
                 ms: Type.Number({ description: 'how long coming back took, from reading the state directory to every router in its state' }),
