@@ -7,7 +7,8 @@
 // routes, every acknowledged change there and no change half there. Counters are not compared
 // (they restart from zero: docs/management.md). A corrupt state file, a journal damaged before
 // good records and a snapshot of a newer format each stop `serve` with one sentence naming the
-// file, serving nothing. The TAP port (and the share on it) needs root and /dev/net/tun (that
+// file, serving nothing; a router the engine refuses when it comes back (its pcap file gone)
+// is `failed` with its reason, reported by engine.status, and still wanted running. The TAP port (and the share on it) needs root and /dev/net/tun (that
 // part skips otherwise); the rest needs neither: generators only.
 import t, { type Test as Tap } from 'tap';
 import { spawnSync } from 'node:child_process';
@@ -17,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { Engine } from '../src/service/client.js';
+import { writePcap } from './lib/pcap.js';
 import { startCli, waitFor, type CliResult } from './lib/cli.js';
 
 const work = mkdtempSync(join(tmpdir(), 'pktgraph-state-'));
@@ -233,5 +235,28 @@ t.test('a damaged or newer state directory stops serve with one sentence naming 
   // Put right, it serves again, as before.
   const e = await serve();
   t.ok((await e.listRouters()).some((r) => r.name === 'r1'), 'the repaired directory serves its routers');
+  await stopCleanly(t);
+});
+
+t.test('a router the engine refuses at recovery comes back failed with its reason, and stays wanted', async (t) => {
+  const pcap = join(work, 'in.pcap');
+  const pcapGraph = join(work, 'pcap.ts');
+  writeFileSync(pcapGraph, `import { graph, FromPcap, Discard } from 'pktgraph';\nexport default graph({ name: 'pcap' }, () => { FromPcap({ file: ${JSON.stringify(pcap)} }, 'in').to(Discard({}, 'sink')); });\n`);
+  writePcap(pcap, [{ data: Buffer.from(FRAME, 'hex') }]);
+  let e = await serve();
+  await e.createRouter('pc', { file: pcapGraph }, { start: true });
+  await stopCleanly(t);
+  rmSync(pcap);
+  e = await serve();
+  const pc = await e.showRouter('pc');
+  t.equal(pc.state, 'failed', 'the router whose pcap file is gone came back failed');
+  t.match(pc.error, /in\.pcap/, `its reason names the file: ${pc.error}`);
+  const problems = (await e.status()).state?.recovery?.problems ?? [];
+  t.ok(problems.some((p) => p.startsWith("virtual router 'pc' came back failed (it was running)")), `engine.status reports it: ${problems.join('; ')}`);
+  t.equal((await e.showRouter('r1')).state, 'running', 'the other routers came back running');
+  await stopCleanly(t); // its snapshot keeps it wanted running
+  writePcap(pcap, [{ data: Buffer.from(FRAME, 'hex') }]);
+  e = await serve();
+  t.equal((await e.showRouter('pc')).state, 'running', 'with its file back, it comes back running');
   await stopCleanly(t);
 });

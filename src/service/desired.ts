@@ -385,7 +385,11 @@ export class DesiredState {
     }
   }
 
-  /** Keep a router's configuration and settings as they are now: the hook for any change of its graph or config. */
+  /**
+   * Keep a router's configuration and settings as they are now: the hook for any change of its
+   * graph or config (vr.create and vr.reconfigure call it through `record`; a confirmed
+   * reconfiguration would call it at its confirmation instead).
+   */
   recordRouter(name: string): Promise<void> {
     const router = this.routers.recordOf(name);
     router.state = this.want(router);
