@@ -115,10 +115,11 @@ export async function serveEngine(options: ServeOptions): Promise<ServeResult> {
   const onExit = () => server?.close();
   process.on('exit', onExit);
   try {
-    runtime.start();
     const routers = new VirtualRouters(runtime, () => stop('request'), quotas);
-    // What was asked of the engine before, back before any request is taken (desired.ts).
+    // What was asked of the engine before, back before any request is taken (desired.ts), and
+    // before the workers start: each router's load then waits for no worker round.
     desired = stateDir ? await DesiredState.open(stateDir, routers) : undefined;
+    runtime.start();
     const management = new Management(routers, users, audit, desired);
     server = await startControlServer(runtime, socketPath, (req) => handleServiceRequest(management, req));
     let made: string | undefined;
