@@ -328,7 +328,8 @@ export class DesiredState {
   /** The journal every record from now on goes to: a new file starting at the next seq. */
   private startJournal(): void {
     const start = this.seq + 1;
-    const fd = openSync(join(this.dir, `journal.${start}`), 'a', 0o600);
+    // 'w': a journal of this name left by a crash holds nothing acknowledged (recovery ended before it).
+    const fd = openSync(join(this.dir, `journal.${start}`), 'w', 0o600);
     syncDir(this.dir);
     this.journal = { fd, start };
     this.records = 0;
@@ -458,11 +459,9 @@ export class DesiredState {
     text.catch(() => undefined); // its failure is the flush's
     this.pending.push({ seq, fd: this.journal.fd, line: text });
     this.records++;
-    while (this.durableSeq < seq) {
-      if (this.broken) throw this.fault(this.broken);
-      this.flushing ??= this.flush().finally(() => (this.flushing = undefined));
-      await this.flushing;
-    }
+    await this.durableUpTo(seq).catch((err: Error) => {
+      throw this.fault(err);
+    });
     if (!this.compacting && (this.records >= COMPACT_RECORDS || this.bytes >= COMPACT_BYTES)) this.schedule(0);
   }
 
@@ -495,9 +494,10 @@ export class DesiredState {
     }
   }
 
-  /** Everything recorded so far is durable. */
-  private async settled(): Promise<void> {
-    while (this.pending.length || this.flushing) {
+  /** Every record up to `seq` is durable (flushing as needed); throws once the journal cannot be written. */
+  private async durableUpTo(seq: number): Promise<void> {
+    while (this.durableSeq < seq) {
+      if (this.broken) throw this.broken;
       this.flushing ??= this.flush().finally(() => (this.flushing = undefined));
       await this.flushing;
     }
@@ -542,11 +542,17 @@ export class DesiredState {
     const old = this.journal;
     this.startJournal();
     const snap: Snapshot = { format: DESIRED_FORMAT, version: DESIRED_VERSION, seq, savedAt: new Date().toISOString(), ports: [...this.ports.values()], routers };
-    // A few at a time: each waits on its fsync in the thread pool.
-    for (let i = 0; i < taken.length; i += 8) await Promise.all(taken.slice(i, i + 8).map((t) => this.writeRouterFile(t.file, t.router, t.image)));
-    await syncDirAsync(join(this.dir, ROUTER_DIR));
-    await this.settled(); // the old journal's last records, before it goes
-    writeDurably(this.dir, SNAPSHOT, JSON.stringify(snap) + '\n');
+    try {
+      // A few at a time: each waits on its fsync in the thread pool.
+      for (let i = 0; i < taken.length; i += 8) await Promise.all(taken.slice(i, i + 8).map((t) => this.writeRouterFile(t.file, t.router, t.image)));
+      await syncDirAsync(join(this.dir, ROUTER_DIR));
+      await this.durableUpTo(seq); // the old journal's last records, before it goes
+      writeDurably(this.dir, SNAPSHOT, JSON.stringify(snap) + '\n');
+    } catch (err) {
+      // The old snapshot and both journals stay what recovery reads; these routers are written again next time.
+      for (const t of taken) if (this.files.get(t.router.name) === t.file) this.dirty.add(t.router.name);
+      throw err;
+    }
     this.snapshotSeq = seq;
     closeSync(old.fd);
     for (const f of readdirSync(this.dir)) {
@@ -568,7 +574,7 @@ export class DesiredState {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     await this.compacting?.catch(() => undefined);
-    await this.settled().catch(() => undefined);
+    await this.durableUpTo(this.seq).catch(() => undefined);
     if (!this.broken) await this.compact();
     this.closed = true;
     closeSync(this.journal.fd);
