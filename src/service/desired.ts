@@ -264,8 +264,13 @@ export class DesiredState {
 
   private adopt(rec: RouterRecord, image: Buffer | undefined, problems: string[]): void {
     this.wanted.set(rec.name, rec.state);
-    const info = this.routers.adopt(rec, image);
-    if (info.state === 'failed') problems.push(`virtual router '${rec.name}' came back failed (it was ${rec.state}): ${info.error}`);
+    try {
+      const info = this.routers.adopt(rec, image);
+      if (info.state === 'failed') problems.push(`virtual router '${rec.name}' came back failed (it was ${rec.state}): ${info.error}`);
+    } catch (err) {
+      // A hot replacement the engine refused: the router keeps the graph it had.
+      problems.push(`virtual router '${rec.name}': its new configuration could not be applied again: ${(err as Error).message}`);
+    }
   }
 
   private async applyPort(p: PortRecord, problems: string[]): Promise<void> {
