@@ -34,6 +34,8 @@ const BULK_BYTES = 256 * 1024;
 /** Compact once the journal holds this many records or bytes. */
 const COMPACT_RECORDS = 20_000;
 const COMPACT_BYTES = 64 * 1024 * 1024;
+/** And at the latest this long after the first change since the last compaction: coming back replays at most that much. */
+const COMPACT_AFTER_MS = 30_000;
 
 /** A router's settings (what vr.start, stop, assign, quota and share change). */
 type Settings = Pick<RouterRecord, 'name' | 'state' | 'tenant' | 'quotas' | 'shares'>;
@@ -468,6 +470,7 @@ export class DesiredState {
       throw this.fault(err);
     });
     if (!this.compacting && (this.records >= COMPACT_RECORDS || this.bytes >= COMPACT_BYTES)) this.schedule(0);
+    else this.schedule(COMPACT_AFTER_MS);
   }
 
   private fault(err: Error): ServiceError {
@@ -509,7 +512,12 @@ export class DesiredState {
   }
 
   private schedule(ms: number): void {
-    if (this.timer || this.closed) return;
+    if (this.closed) return;
+    if (this.timer && ms === 0) {
+      clearTimeout(this.timer); // a threshold reached: now, not when the timer would have
+      this.timer = undefined;
+    }
+    if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.compact().catch((err) => process.stderr.write(`pktgraph: compacting the state directory failed: ${(err as Error).message}\n`));
