@@ -7,7 +7,8 @@
 //   killed with SIGKILL; the time from spawning serve again on the state directory until its
 //   socket answers with every router running (recovery ends before the socket is served, so
 //   that is when every router is back with its routes; polled every 50 ms). Once from the
-//   journal (killed right after the last change was acknowledged: every change replayed), then
+//   journal (killed right after the last change was acknowledged: the changes since the last
+//   compaction replayed), then
 //   `runs` times from a snapshot (killed after the engine compacted its journal). After each,
 //   every router's table is checked to hold its 1001 routes (not timed); extra.inProcessMs is
 //   serve's own reading of its recovery (engine.status);
@@ -181,7 +182,7 @@ export const recoverySuite: Suite = {
       cases.push(
         case_(
           `recovery after kill -9, ${count} routers x ${ROUTES} routes, from the journal`,
-          `${what}, serve killed with SIGKILL right after the last change was acknowledged: seconds from spawning serve on the state directory until its socket answers with all ${count} running (every journal record replayed: extra.replayed); extra.inProcessMs: serve's own time from reading the directory to every router back.`,
+          `${what}, serve killed with SIGKILL right after the last change was acknowledged: seconds from spawning serve on the state directory until its socket answers with all ${count} running (the last snapshot read, then the journal's changes since it replayed: extra.replayed; serve compacts at the latest 30 s after a change); extra.inProcessMs: serve's own time from reading the directory to every router back.`,
           's',
           recoveries.journal.map((x) => x / 1000),
           { routers: count, routes: ROUTES, replayed: recoveries.replayed[0], inProcessMs: Math.round(recoveries.inProcess[0]) },
