@@ -64,6 +64,7 @@ export const suites: Record<string, () => Promise<Suite>> = {
   linkemu: async () => (await import('./suites/linkemu.js')).linkemuSuite,
   metrics: async () => (await import('./suites/metrics.js')).metricsSuite,
   scenarios: async () => (await import('./suites/scenarios.js')).scenariosSuite,
+  recovery: async () => (await import('./suites/recovery.js')).recoverySuite,
 };
 
 export const usage = `usage: pktgraph bench [SUITE...] [options]      (or: npm run bench -- [SUITE...] [options])
@@ -89,6 +90,8 @@ suites: ${Object.keys(suites).join(', ')} (default: engine)
   metrics     Prometheus scrapes with 1000 routers as an admin and as a tenant's viewer, and
               the forwarding gap (largest queue delay, packets lost) while scraping
   scenarios   lab create and destroy times for scenarios of 10, 50 and 200 nodes (root)
+  recovery    serve --state: recovery of 1000 routers x 1000 routes after kill -9 (from the
+              journal and from a snapshot), durable single route changes (p99), bulk routes
 options:
   --runs N          runs per case (default per suite: 5; interfaces 3)
   --seconds S       measured seconds per run (in-memory suites; default 2)
@@ -120,7 +123,9 @@ options:
   --spread-routers N  vrouters: routers the routes cases spread 1000 routes each over (default 1000)
   --save-runs N     vrouters: saves and restores of the router with the full table (default 7; --quick 3)
   --requests N      api: requests per run (default 2000; --quick 300)
-  --routers N       api: routers for the vr.list cases; metrics: routers (default 1000; --quick 100)
+  --routers N       api: routers for the vr.list cases; metrics: routers (default 1000; --quick 100);
+                    recovery: routers (default 1000)
+  --changes N       recovery: single route changes of each kind a run (default 1000; --quick 300)
   --scrapes N / --window MS / --windows N   metrics: scrapes a run (20), gap windows' length (1000)
                     and count of each kind (10; --quick: 5 scrapes, 3 windows)
   --report          run nothing: regenerate RESULTS.md and the plots from bench/results/
@@ -128,7 +133,7 @@ options:
                     that should not become the published results)
 Writes bench/results/<date>-<suite>.json, bench/RESULTS.md and bench/plots/*.svg.`;
 
-const valued = new Set(['only', 'out', 'runs', 'seconds', 'warmup', 'sizes', 'trial', 'confirm', 'click', 'line-rate', 'cases', 'generator', 'ring', 'tpacket', 'xdp', 'routes', 'routes6', 'lookups', 'counts', 'create-budget', 'swaps', 'settle', 'rate', 'burst', 'big-burst', 'requests', 'routers', 'spread-routers', 'scrapes', 'window', 'windows', 'save-runs']);
+const valued = new Set(['only', 'out', 'runs', 'seconds', 'warmup', 'sizes', 'trial', 'confirm', 'click', 'line-rate', 'cases', 'generator', 'ring', 'tpacket', 'xdp', 'routes', 'routes6', 'lookups', 'counts', 'create-budget', 'swaps', 'settle', 'rate', 'burst', 'big-burst', 'requests', 'routers', 'spread-routers', 'changes', 'scrapes', 'window', 'windows', 'save-runs']);
 
 export class UsageError extends Error {}
 

@@ -167,10 +167,10 @@ async function measureSwaps(swaps: number, rate: number, settle: number) {
 
 const BIN = fileURLToPath(new URL('../../bin/pktgraph.js', import.meta.url));
 
-/** `pktgraph serve` in a child process (one worker) and a client of it here; close() stops it. */
-async function serveChild(dir: string) {
+/** `pktgraph serve` in a child process (one worker; `args` added) and a client of it here; close() stops it. */
+export async function serveChild(dir: string, args: string[] = []) {
   const sock = join(dir, 'engine.sock');
-  const child = spawn(process.execPath, [BIN, 'serve', '--control', sock, '--threads', '1', '--pool', '65536'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [BIN, 'serve', '--control', sock, '--threads', '1', '--pool', '65536', ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise<void>((r) => child.on('exit', () => r()));
   const engine = new Engine(sock, 600_000);
   const deadline = Date.now() + 30_000;
@@ -187,6 +187,8 @@ async function serveChild(dir: string) {
   };
   return {
     engine,
+    child,
+    exited,
     serviceCpu,
     close: async () => {
       await engine.stop().catch(() => undefined);

@@ -169,7 +169,7 @@ function program(): Command {
     .option('--http <[addr:]port>', 'serve the HTTP API on this TCP address (127.0.0.1 unless an address is given; 0 picks a free port)')
     .option('--tls-cert <file>', 'serve the HTTP API over TLS with this certificate (PEM; with --tls-key)')
     .option('--tls-key <file>', "the certificate's private key (PEM)")
-    .option('--state <dir>', 'state directory: users and tokens, the audit log, the HTTP API\'s Unix socket (default with --http: $XDG_STATE_HOME/pktgraph)')
+    .option('--state <dir>', 'state directory: the desired state (ports, virtual routers, routes: back after a restart or a crash), users and tokens, the audit log, the HTTP API\'s Unix socket (default with --http: $XDG_STATE_HOME/pktgraph)')
     .option('--init-admin <file>', "with no user yet, make the user 'admin' and write its token to FILE (mode 0600)")
     .option('--body-limit <bytes>', 'largest HTTP request body, bytes (default 64 MiB)', integer({ min: 1024, max: 2 ** 31 - 1 }))
     .action(async (opts) => (await vr()).serveCommand(opts));

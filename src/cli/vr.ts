@@ -86,7 +86,10 @@ export async function serveCommand(opts: ServeCommandOptions): Promise<void> {
       // Metrics, events and the dashboard (docs/management.md).
       httpPlugins: [(await import('../service/observe.js')).observe()],
       version: (await import('../runtime/native.js')).packageVersion(),
-      onReady: ({ path, threads, poolBuffers, http: api, initAdmin }) => {
+      onReady: ({ path, threads, poolBuffers, http: api, initAdmin, recovery }) => {
+        if (recovery && (recovery.routers || recovery.ports))
+          console.log(`pktgraph: came back from ${stateDir} with ${recovery.routers} virtual router${recovery.routers === 1 ? '' : 's'} and ${recovery.ports} port${recovery.ports === 1 ? '' : 's'} in ${Math.round(recovery.ms)} ms`);
+        for (const p of recovery?.problems ?? []) console.error(`pktgraph: ${p}`);
         console.log(`pktgraph: serving an engine (${threads} worker thread${threads === 1 ? '' : 's'}, ${poolBuffers} packet buffers) on the control socket ${path}`);
         if (api) console.log(`pktgraph: HTTP API ${api.url ? `on ${api.url} and ` : ''}on the Unix socket ${api.socketPath} (state in ${stateDir})`);
         if (api?.url) console.log(`pktgraph: dashboard on ${api.url}/dashboard/, metrics on ${api.url}/v1/metrics`);

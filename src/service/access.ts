@@ -6,6 +6,7 @@
 // change and every refusal) when the engine has a state directory.
 import { checkRequest, httpRoute, isOperation, type OperationName, type RoleT } from './api.js';
 import type { AuditLog } from './audit.js';
+import type { DesiredState } from './desired.js';
 import { HTTP_STATUS, ServiceError, type VirtualRouters } from './routers.js';
 import type { Principal, UserStore } from './users.js';
 
@@ -26,6 +27,8 @@ export class Management {
     readonly routers: VirtualRouters,
     readonly users?: UserStore,
     readonly audit?: AuditLog,
+    /** The state directory's desired state: a change is answered once it is durable there. */
+    readonly desired?: DesiredState,
   ) {
     // A rollback by deadline is the engine's own change: audited as the engine's.
     routers.confirmations.onRollback((n) => {
@@ -41,6 +44,8 @@ export class Management {
         reason: `not confirmed by ${n.deadline}`,
         via: 'engine',
       });
+      // The router runs its confirmed configuration again: kept as such (it already was, see recordOf).
+      if (n.error === undefined && this.routers.has(n.router)) void this.desired?.recordRouter(n.router).catch(() => {});
     });
   }
 
@@ -56,7 +61,12 @@ export class Management {
       this.authorise(who, op, a);
       let value = await this.run(op, args ?? {});
       if (route.list && who.role !== 'admin') value = (value as { tenant?: string }[]).filter((r) => r.tenant === who.tenant);
-      if (route.method !== 'GET') this.record(who, op, named, origin);
+      if (op === 'engine.status' && this.desired) value = { ...(value as object), state: this.desired.status() };
+      if (route.method !== 'GET') {
+        // Taken in this tick, answered once durable.
+        await this.desired?.record(op, args, value);
+        this.record(who, op, named, origin);
+      }
       return value;
     } catch (err) {
       const e = err instanceof ServiceError ? err : new ServiceError((err as Error).message);

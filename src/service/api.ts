@@ -479,7 +479,31 @@ export const operations = {
   'engine.status': {
     doc: 'the engine: worker threads, the packet pool and how many virtual routers are in each state',
     request: Type.Object({}, { additionalProperties: false }),
-    answer: Type.Object({ threads: Type.Integer(), pool: PoolStats, routers: Type.Record(Type.String(), Type.Integer()) }),
+    answer: Type.Object({
+      threads: Type.Integer(),
+      pool: PoolStats,
+      routers: Type.Record(Type.String(), Type.Integer()),
+      state: Type.Optional(
+        Type.Object(
+          {
+            dir: Type.String({ description: 'the state directory' }),
+            seq: Type.Integer({ description: 'changes recorded (the last one\'s number)' }),
+            snapshotSeq: Type.Integer({ description: 'the last change the snapshot (desired.json) holds' }),
+            journalRecords: Type.Integer({ description: 'changes in the current journal' }),
+            recovery: Type.Optional(
+              Type.Object({
+                ms: Type.Number({ description: 'how long coming back took, from reading the state directory to every router in its state' }),
+                routers: Type.Integer(),
+                ports: Type.Integer(),
+                replayed: Type.Integer({ description: 'journal records replayed after the snapshot' }),
+                problems: Type.Array(Type.String(), { description: 'routers that came back failed, ports that could not be opened, changes that could not be replayed: one sentence each' }),
+              }),
+            ),
+          },
+          { description: 'the desired state kept in the state directory (docs/management.md, "Desired state"); absent without --state' },
+        ),
+      ),
+    }),
     http: { method: 'GET', path: '/engine', group: 'fault', role: 'admin' },
   },
   'engine.stop': {

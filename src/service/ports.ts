@@ -187,6 +187,17 @@ export class Ports {
     }
   }
 
+  /** The live shares vr.share set for a router, by port (the state directory keeps them). */
+  sharesOf(router: string): Record<string, PortShareT> {
+    return Object.fromEntries(this.shares.get(router) ?? []);
+  }
+
+  /** Set a router's live shares as kept (at recovery, before it loads; applyShares puts them on its classes). */
+  setShares(router: string, shares: Record<string, PortShareT>): void {
+    if (Object.keys(shares).length) this.shares.set(router, new Map(Object.entries(shares)));
+    else this.shares.delete(router);
+  }
+
   /** A router was deleted: its live shares go with it. */
   forget(router: string): void {
     this.shares.delete(router);

@@ -4,14 +4,14 @@
 // threads are shared) under its own name, so its elements are addressed as VR/element.
 // The control socket (serve.ts) and the HTTP API (http.ts) reach `perform` through the
 // management layer (access.ts), which authorises each request and audits it.
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import type { Plan } from '../compiler/plan.js';
 import { findDescriptor } from '../graph/descriptor.js';
 import type { GraphDefinition, ParamValue } from '../graph/graph.js';
 import type { Runtime, RunningGraph } from '../runtime/runtime.js';
-import { packageRoot } from '../runtime/native.js';
+import { packageVersion } from '../runtime/native.js';
 import { decodeRouterFile, encodeRouterFile } from './routerFile.js';
 import {
   QUOTA_NAMES,
@@ -25,6 +25,7 @@ import {
   type RouterInfoT,
   type RouterSourceT,
   type RouterStateT,
+  type PortShareT,
 } from './api.js';
 import { Ports, portUses } from './ports.js';
 import { Confirmations, type RouterConfig } from './confirm.js';
@@ -107,6 +108,30 @@ function firstRoutes(file: string): string[] {
   }
   const head = buf.subarray(0, n).toString('latin1');
   return routeSample(n === buf.length ? head.slice(0, head.lastIndexOf('\n') + 1) : head);
+}
+
+/** The handler write on a FIB element that a route request is (changeRoutes; desired.ts journals the same write). */
+export function routeWrite(op: 'route.add' | 'route.replace' | 'route.del' | 'route.load', req: OperationRequest<'route.add' | 'route.replace' | 'route.del' | 'route.load'>): { handler: string; value: string } {
+  if ('file' in req) return { handler: 'load', value: `${{ add: 'insert', replace: 'replace', set: 'set' }[req.mode ?? 'add']} ${req.file}` };
+  const lines = ('routes' in req ? req.routes : 'prefixes' in req ? req.prefixes : undefined) ?? [];
+  const text = 'text' in req ? req.text : undefined;
+  return { handler: op === 'route.del' ? 'remove' : op === 'route.replace' ? 'replace' : 'insert', value: text ?? lines.join('\n') };
+}
+
+/**
+ * A router as the state directory keeps it (desired.ts): its configuration (source, the plan
+ * with handler-written values folded in) and its settings (state, tenant, quotas, shares).
+ */
+export interface RouterRecord {
+  name: string;
+  state: RouterStateT;
+  source: RouterSourceT;
+  graph: string;
+  created: string;
+  plan: Plan;
+  tenant?: string;
+  quotas: Record<QuotaName, number | null>;
+  shares: Record<string, PortShareT>;
 }
 
 /** What each quota's excess is made of, and the fix, for a refusal. */
@@ -272,6 +297,88 @@ export class VirtualRouters {
   /** Every router's name and tenant, in creation order. */
   owners(): { name: string; tenant?: string }[] {
     return [...this.routers.values()].map((r) => ({ name: r.name, tenant: r.tenant }));
+  }
+
+  /** Whether there is a router of this name. */
+  has(name: string): boolean {
+    return this.routers.has(name);
+  }
+
+  /**
+   * A router's configuration and settings now (desired.ts keeps them): while a reconfiguration
+   * waits for its confirmation, the configuration confirmed before it, so an engine that comes
+   * back after a crash runs what was confirmed, as a rollback would.
+   */
+  recordOf(name: string): RouterRecord {
+    const r = this.router(name);
+    const pending = this.confirmations.status(name) !== undefined;
+    const c = pending ? this.confirmedConfig(name) : { source: r.source, plan: effectivePlan(r), graphName: r.graphName };
+    return { name, state: r.state, source: c.source, graph: c.graphName, created: r.created, plan: c.plan, ...(r.tenant ? { tenant: r.tenant } : {}), quotas: { ...r.quotas }, shares: this.ports.sharesOf(name) };
+  }
+
+  /** A router's tables (and counters) now: its graph's state image, or the one it waits to start with. */
+  imageOf(name: string): Buffer | undefined {
+    const r = this.router(name);
+    return r.graph ? r.graph.saveState() : r.image;
+  }
+
+  /**
+   * Make a router again from what the state directory kept (desired.ts, at recovery): its plan
+   * (not compiled again) with its tables from `image`, in the state it was in. A router of that
+   * name is replaced: hot, keeping its tables, when it is loaded and no image is given. A refusal
+   * (a port gone, a plan this build cannot run) leaves it `failed` with the reason, as a failed
+   * start does; the answer says which.
+   */
+  adopt(rec: RouterRecord, image: Buffer | undefined): RouterInfoT {
+    const old = this.routers.get(rec.name);
+    this.ports.setShares(rec.name, rec.shares);
+    if (old?.graph && !image) {
+      const plan = { ...rec.plan, name: rec.name };
+      if (JSON.stringify(plan) !== JSON.stringify(old.plan)) {
+        old.graph = old.graph.replace(plan);
+        old.plan = plan;
+      }
+      Object.assign(old, { source: rec.source, graphName: rec.graph, tenant: rec.tenant, quotas: { ...rec.quotas } });
+      this.syncRouteLimits(old);
+      this.ports.applyShares(rec.name, old.plan, old.graph!);
+      return this.settle(old, rec.state);
+    }
+    // In place (the Map keeps a key's position): the router keeps its place in vr.list.
+    old?.graph?.remove();
+    const r: Router = { name: rec.name, state: 'defined', source: rec.source, plan: { ...rec.plan, name: rec.name }, graphName: rec.graph, created: rec.created, tenant: rec.tenant, quotas: { ...rec.quotas }, image, imageCounters: false };
+    this.routers.set(r.name, r);
+    return this.settle(r, rec.state);
+  }
+
+  /** Bring a router to the state it was kept in (adopt): refusals leave it failed, with the reason. */
+  private settle(r: Router, want: RouterStateT): RouterInfoT {
+    try {
+      if (want === 'defined' && r.graph) {
+        r.graph.remove();
+        r.graph = undefined;
+        r.state = 'defined';
+      }
+      if ((want === 'running' || want === 'stopped') && r.state !== 'running' && r.state !== 'stopped') this.start(r.name);
+      if (want === 'stopped' && r.state === 'running') this.stop(r.name);
+      if (want === 'running' && r.state === 'stopped') this.start(r.name);
+    } catch (err) {
+      r.state = 'failed';
+      r.error ??= describe(err);
+    }
+    return this.info(r);
+  }
+
+  /** Set a router's tenant and quotas as kept (adopt's settings without its configuration). */
+  resettle(rec: Pick<RouterRecord, 'name' | 'state' | 'tenant' | 'quotas' | 'shares'>): RouterInfoT {
+    const r = this.router(rec.name);
+    r.tenant = rec.tenant;
+    r.quotas = { ...rec.quotas };
+    this.ports.setShares(rec.name, rec.shares);
+    if (r.graph) {
+      this.syncRouteLimits(r);
+      this.ports.applyShares(rec.name, r.plan, r.graph);
+    }
+    return this.settle(r, rec.state);
   }
 
   private assign(name: string, tenant: string | null): RouterInfoT {
@@ -447,8 +554,7 @@ export class VirtualRouters {
     if ('file' in req && !isAbsolute(req.file)) throw new ServiceError(`${op}: the file '${req.file}' must be an absolute path (the engine reads it from its own directory)`);
     const t = this.fibTable(r, req, 'file' in req ? firstRoutes(req.file) : text !== undefined ? routeSample(text) : lines);
     const counts = this.routeCounts(r);
-    const handler = op === 'route.del' ? 'remove' : op === 'route.replace' ? 'replace' : op === 'route.add' ? 'insert' : 'load';
-    const value = 'file' in req ? `${{ add: 'insert', replace: 'replace', set: 'set' }[req.mode ?? 'add']} ${req.file}` : text ?? lines.join('\n');
+    const { handler, value } = routeWrite(op, req);
     const t0 = process.hrtime.bigint();
     try {
       r.graph.write(t.element, handler, value);
@@ -613,7 +719,7 @@ export class VirtualRouters {
     const image = r.graph ? r.graph.saveState() : r.image;
     const state = r.state === 'failed' ? 'defined' : r.state;
     const bytes = await encodeRouterFile(
-      { format: 'pktgraph-router', name: r.name, state, source: r.source, graph: r.graphName, created: r.created, savedAt: new Date().toISOString(), pktgraph: version(), plan: effectivePlan(r) },
+      { format: 'pktgraph-router', name: r.name, state, source: r.source, graph: r.graphName, created: r.created, savedAt: new Date().toISOString(), pktgraph: packageVersion(), plan: effectivePlan(r) },
       image,
     );
     const file = resolvePath(req.file);
@@ -800,13 +906,3 @@ function effectivePlan(r: Router): Plan {
   };
 }
 
-let pkgVersion: string | undefined;
-/** pktgraph's version, written into router files. */
-function version(): string {
-  try {
-    pkgVersion ??= String(JSON.parse(readFileSync(`${packageRoot()}/package.json`, 'utf8')).version);
-  } catch {
-    pkgVersion = 'unknown';
-  }
-  return pkgVersion;
-}

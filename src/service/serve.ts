@@ -1,8 +1,9 @@
 // `pktgraph serve`: a long-running engine hosting virtual routers, controlled over the
 // owner-only control socket and, with a state directory, the HTTP API (http.ts: TCP when
 // asked, and a Unix socket in the state directory), until SIGINT, SIGTERM or an `engine.stop`
-// request. It stops cleanly: every router deleted, every buffer back in the pool (checked),
-// the sockets removed.
+// request. With a state directory it first comes back to what was asked of it before
+// (desired.ts) and keeps every change there. It stops cleanly: a last snapshot of the desired
+// state, every router deleted, every buffer back in the pool (checked), the sockets removed.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Runtime, type EngineOptions } from '../runtime/runtime.js';
@@ -14,6 +15,7 @@ import { isOperation, type QuotasT } from './api.js';
 import { LOCAL_OWNER, Management } from './access.js';
 import { AuditLog } from './audit.js';
 import { UserStore } from './users.js';
+import { DesiredState, type RecoveryReport } from './desired.js';
 import type { HttpApi, HttpPlugin } from './http.js';
 
 /**
@@ -62,7 +64,7 @@ export interface ServeOptions extends EngineOptions {
   quotas?: QuotasT;
   /** The control socket's path (resolved by the caller). */
   socketPath: string;
-  /** The state directory (users, tokens, the audit log, the HTTP Unix socket); with it the HTTP API is served. */
+  /** The state directory (the desired state: ports, routers, routes; users, tokens, the audit log, the HTTP Unix socket); with it the HTTP API is served. */
   stateDir?: string;
   /** Also serve the HTTP API on this TCP address (needs stateDir). */
   http?: { host: string; port: number };
@@ -75,7 +77,7 @@ export interface ServeOptions extends EngineOptions {
   httpPlugins?: HttpPlugin[];
   version?: string;
   /** Told once the sockets are served. */
-  onReady?: (info: { path: string; threads: number; poolBuffers: number; http?: { url?: string; socketPath: string }; initAdmin?: string }) => void;
+  onReady?: (info: { path: string; threads: number; poolBuffers: number; http?: { url?: string; socketPath: string }; initAdmin?: string; recovery?: RecoveryReport }) => void;
 }
 
 export interface ServeResult {
@@ -101,6 +103,7 @@ export async function serveEngine(options: ServeOptions): Promise<ServeResult> {
   const runtime = new Runtime(engineOptions);
   let server: ControlServer | undefined;
   let api: HttpApi | undefined;
+  let desired: DesiredState | undefined;
   let reason: ServeResult['reason'] | undefined;
   let wake: () => void = () => {};
   const stopped = new Promise<void>((resolve) => (wake = resolve));
@@ -112,9 +115,12 @@ export async function serveEngine(options: ServeOptions): Promise<ServeResult> {
   const onExit = () => server?.close();
   process.on('exit', onExit);
   try {
-    runtime.start();
     const routers = new VirtualRouters(runtime, () => stop('request'), quotas);
-    const management = new Management(routers, users, audit);
+    // What was asked of the engine before, back before any request is taken (desired.ts), and
+    // before the workers start: each router's load then waits for no worker round.
+    desired = stateDir ? await DesiredState.open(stateDir, routers) : undefined;
+    runtime.start();
+    const management = new Management(routers, users, audit, desired);
     server = await startControlServer(runtime, socketPath, (req) => handleServiceRequest(management, req));
     let made: string | undefined;
     if (initAdmin && users && users.size === 0) {
@@ -128,10 +134,11 @@ export async function serveEngine(options: ServeOptions): Promise<ServeResult> {
     }
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    onReady?.({ path: socketPath, threads: runtime.threads, poolBuffers: runtime.poolStats().capacity, ...(api ? { http: { url: api.url, socketPath: api.socketPath } } : {}), ...(made ? { initAdmin: made } : {}) });
+    onReady?.({ path: socketPath, threads: runtime.threads, poolBuffers: runtime.poolStats().capacity, ...(api ? { http: { url: api.url, socketPath: api.socketPath } } : {}), ...(made ? { initAdmin: made } : {}), ...(desired?.report ? { recovery: desired.report } : {}) });
     await stopped;
     await api?.close();
     server.close();
+    await desired?.close(); // a last snapshot: the next start reads no journal
     routers.deleteAll();
     runtime.stop();
     const p = runtime.poolStats();

@@ -1,11 +1,12 @@
 // The users of the management API and their bearer tokens, kept in STATE/users.json (written
-// atomically: a temporary file, fsync, rename). A token is `pgt_ID_SECRET`: ID finds it, and
+// atomically and durably: desired.ts's writeDurably). A token is `pgt_ID_SECRET`: ID finds it, and
 // only an scrypt hash of SECRET (node:crypto, with its own salt) is stored, so the file gives
 // no one a token. scrypt costs tens of milliseconds by design, so a token verified once is
 // remembered in memory by its SHA-256 (never written) until its user is deleted.
 import { createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { writeDurably } from './desired.js';
 import type { RoleT, UserInfoT } from './api.js';
 import { ServiceError } from './routers.js';
 
@@ -155,14 +156,6 @@ export class UserStore {
   }
 
   private save(): void {
-    const tmp = `${this.file}.tmp`;
-    const fd = openSync(tmp, 'w', 0o600);
-    try {
-      writeSync(fd, JSON.stringify({ version: FILE_VERSION, users: [...this.users.values()] }, null, 1) + '\n');
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.file);
+    writeDurably(dirname(this.file), basename(this.file), JSON.stringify({ version: FILE_VERSION, users: [...this.users.values()] }, null, 1) + '\n');
   }
 }
