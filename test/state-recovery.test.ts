@@ -199,6 +199,27 @@ t.test('the desired state survives a clean restart and kill -9', async (t) => {
     // Compaction folds the journal into a snapshot; a clean stop then leaves it for the next test.
     await stopCleanly(t);
   });
+
+  await t.test('(d) kill -9 while a reconfiguration waits for its confirmation: the confirmed graph comes back', async (t) => {
+    e = await serve();
+    const confirmed = await observe(e);
+    // r3 runs at rate 2000; a change to 3000 waits an hour for its confirmation when the engine dies.
+    await e.reconfigureRouter('r3', tenant({ rate: 3000 }), { confirm: 3600 });
+    t.equal(await e.read('r3', 'src', 'rate'), '3000', 'the change runs while it waits');
+    await kill9(t);
+    e = await serve();
+    t.same(await observe(e), confirmed, 'r3 came back with its confirmed configuration, as a rollback would leave it');
+    t.notOk((await e.showRouter('r3')).pending, 'nothing waits for a confirmation after the crash');
+    // Confirmed in time: kept.
+    await e.reconfigureRouter('r3', tenant({ rate: 3000 }), { confirm: 3600 });
+    await e.request('vr.confirm', { name: 'r3' });
+    await kill9(t);
+    e = await serve();
+    t.equal(await e.read('r3', 'src', 'rate'), '3000', 'a confirmed change survives kill -9');
+    // Put r3 back as the next tests expect it.
+    await e.reconfigureRouter('r3', tenant({ rate: 2000 }));
+    await stopCleanly(t);
+  });
 });
 
 t.test('a damaged or newer state directory stops serve with one sentence naming the file', async (t) => {
