@@ -64,7 +64,7 @@ if (!avail.ok) {
       const b = await sent();
       return Object.fromEntries(Object.keys(b).map((r) => [r, ((b[r] - (a[r] ?? 0)) * 8) / (ms / 1000)]));
     };
-    const share = (name: string, s: { guarantee?: number; limit?: number; weight?: number }) => vr.perform('vr.share', { name, port: 'wan', ...s });
+    const share = (name: string, s: { unit?: 'bits' | 'packets'; guarantee?: number; limit?: number; weight?: number }) => vr.perform('vr.share', { name, port: 'wan', ...s });
     await vr.perform('port.add', { name: 'wan', device: lab.link(0).b, rate: PORT_RATE });
     // a offers 60 Mbit/s with 20 guaranteed; b offers 30 with 5 guaranteed and a 10 Mbit/s limit.
     await vr.perform('vr.create', { name: 'a', source: { file, params: { pps: 7500, guarantee: 20e6 } }, start: true });
@@ -83,7 +83,7 @@ if (!avail.ok) {
     });
 
     // Raise b's limit while it runs: the spare 15 Mbit/s is now shared 1:1 (b 12.5, a 27.5).
-    t.same(await share('b', { limit: 15e6 }), { name: 'b', port: 'wan', guarantee: 5e6, limit: 15e6, weight: 1 });
+    t.same(await share('b', { limit: 15e6 }), { name: 'b', port: 'wan', unit: 'bits', guarantee: 5e6, limit: 15e6, weight: 1 });
     advance(100);
     await check('b limited to 15M', (r) => {
       t.ok(r.b <= 15e6 * 1.05, `b within its new 15 Mbit/s limit: ${mbit(r.b)}`);
@@ -100,6 +100,25 @@ if (!avail.ok) {
       t.ok(r.a >= 20e6 * 0.95, `a kept its 20 Mbit/s guarantee: ${mbit(r.a)}`);
       t.ok(Math.abs(r.a + r.b - PORT_RATE) <= PORT_RATE * 0.05, `the port used in full: ${mbit(r.a + r.b)}`);
     });
+
+    // The share in packets/s while b runs (its 1000-byte frames: 1250 packets/s is 10 Mbit/s):
+    // a limit of 1250 packets/s and a guarantee of 625 (a back to weight 1, so b's guarantee and
+    // half the spare would be 12.5 Mbit/s, above the limit).
+    await share('a', { weight: 1 });
+    t.same(await share('b', { unit: 'packets', guarantee: 625, limit: 1250 }), { name: 'b', port: 'wan', unit: 'packets', guarantee: 625, limit: 1250, weight: 1 }, 'the share changed to packets/s');
+    advance(100);
+    await check('b limited to 1250 packets/s', (r) => {
+      t.ok(Math.abs(r.b / 8000 - 1250) <= 1250 * 0.01, `b held at its limit of 1250 packets/s: ${(r.b / 8000).toFixed(1)} packets/s`);
+      t.ok(Math.abs(r.a - 30e6) <= 30e6 * 0.02, `a takes the rest, 30 Mbit/s: ${mbit(r.a)}`);
+    });
+    // The limit raised while it runs: b's guarantee (625/s, 5 Mbit/s) and half the spare 15 Mbit/s is 12.5.
+    await share('b', { limit: 2000 });
+    advance(100);
+    await check('b limited to 2000 packets/s', (r) => {
+      t.ok(Math.abs(r.b / 8000 - 1562.5) <= 1562.5 * 0.02, `b at its guarantee and half the spare, 1562.5 packets/s (12.5 Mbit/s), under its new limit: ${(r.b / 8000).toFixed(1)} packets/s`);
+      t.ok(Math.abs(r.a + r.b - PORT_RATE) <= PORT_RATE * 0.02, `the port used in full: ${mbit(r.a + r.b)}`);
+    });
+    await share('b', { unit: 'bits', guarantee: 15e6, limit: 0 }); // back in bits/s, no limit
 
     // Alone, b sends all it offers (its limit was lifted).
     await vr.perform('vr.delete', { name: 'a' });

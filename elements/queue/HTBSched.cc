@@ -462,6 +462,10 @@ class HTBSched final : public Element {
   void set_rates(Node& c) {
     c.tokens.refill(now_);
     c.ctokens.refill(now_);
+    if (c.per_packet != c.spec.packets) {  // a new unit: credit (or debt) in the old one means nothing
+      c.tokens.tokens = 0;
+      c.ctokens.tokens = 0;
+    }
     c.per_packet = c.spec.packets;
     const double per_token = c.per_packet ? 1 : 8;  // rates in packets/s, or bits/s for byte tokens
     c.tokens.rate = c.spec.rate / per_token;

@@ -26,7 +26,7 @@ import {
   type RouterSourceT,
   type RouterStateT,
 } from './api.js';
-import { Ports, portUses } from './ports.js';
+import { Ports } from './ports.js';
 
 /**
  * Why a request was refused, which the HTTP API gives as its status: invalid (400), unauthorized
@@ -206,7 +206,7 @@ export class VirtualRouters {
       case 'port.add':
         return this.ports.add(args as OperationRequest<'port.add'>, fail);
       case 'port.del':
-        return this.ports.del(a.name, this.portUsers(a.name), fail);
+        return this.ports.del(a.name, this.ports.users(a.name, this.loadedPlans()), (args as OperationRequest<'port.del'>).force === true, fail);
       case 'port.list':
         return this.ports.list(this.loadedPlans());
       case 'vr.assign':
@@ -507,6 +507,7 @@ export class VirtualRouters {
         throw new ServiceError(`virtual router '${name}' failed to start: ${r.error}`);
       }
       this.syncRouteLimits(r, counts);
+      this.ports.attached(name);
       r.error = undefined;
       this.ports.applyShares(name, r.plan, r.graph!); // shares vr.share set earlier win over its ToPort fields
     }
@@ -547,6 +548,7 @@ export class VirtualRouters {
       }
       r.graph = g;
       r.plan = plan;
+      this.ports.attached(req.name);
       this.syncRouteLimits(r); // its tables carried over; a new one starts bounded too
       swap = g.swap ? { swapNs: g.swap.swapNs, taken: g.swap.taken, dropped: g.swap.dropped } : null;
     } else if (r.state === 'failed') {
@@ -693,11 +695,6 @@ export class VirtualRouters {
   /** The plans of the routers whose graphs are in the engine (running or stopped), by name. */
   private loadedPlans(): Map<string, Plan> {
     return new Map([...this.routers.values()].filter((r) => r.graph).map((r) => [r.name, r.plan]));
-  }
-
-  /** The loaded routers that use port `name` (their FromPort or ToPort names it). */
-  private portUsers(name: string): string[] {
-    return [...this.loadedPlans()].filter(([, plan]) => portUses(plan).some((u) => u.port === name)).map(([r]) => r).sort();
   }
 
   private pool() {
