@@ -126,7 +126,34 @@ if (!avail.ok) {
     await check('b alone, no limit', (r) => {
       t.ok(r.b >= 30e6 * 0.95 && r.b <= 30e6 * 1.05, `b alone sends what it offers, 30 Mbit/s: ${mbit(r.b)}`);
     });
+
+    // Save carries the quotas and the live share; restore and clone apply them, and a restore
+    // whose guarantee the port cannot honour (b still holds its own) is refused, nothing made.
+    t.same(await share('b', { guarantee: 30e6, limit: 35e6, weight: 4 }), { name: 'b', port: 'wan', unit: 'bits', guarantee: 30e6, limit: 35e6, weight: 4 }, 'b: 30 Mbit/s guaranteed');
+    await vr.perform('vr.quota', { name: 'b', quotas: { routes: 10, buffers: 5000, nat: null } });
+    const saved = join(work, 'b.pgvr');
+    await vr.perform('vr.save', { name: 'b', file: saved });
+    const routers = JSON.stringify(await vr.perform('vr.list', {}));
+    await t.rejects(vr.perform('vr.restore', { file: saved, name: 'b2', start: true }), /^virtual router 'b2': its guarantee of 30Mbit on port wan would bring the port's guarantees to 60Mbit, above its rate of 40Mbit; lower a guarantee$/, "a restore beside b: the port cannot honour both guarantees, refused");
+    t.equal(JSON.stringify(await vr.perform('vr.list', {})), routers, 'nothing was made');
+    const quotasOf = async (name: string) => Object.fromEntries(Object.entries((await vr.perform('vr.show', { name })).quotas).map(([q, u]) => [q, u.limit]));
+    const bQuotas = await quotasOf('b');
+    t.same(bQuotas, { routes: 10, nat: null, neighbours: null, buffers: 5000 }, "b's quotas as set");
     await vr.perform('vr.delete', { name: 'b' });
+    await vr.perform('vr.restore', { file: saved, name: 'b2', start: true });
+    t.same(await quotasOf('b2'), bQuotas, 'restored: the same quotas');
+    const shareOf = async (name: string) => {
+      const s = (await vr.perform('port.list', {}))[0].attachments.find((x) => x.router === name)!.share!;
+      return { unit: s.unit, guarantee: s.guarantee, limit: s.limit, weight: s.weight };
+    };
+    t.same(await shareOf('b2'), { unit: 'bits', guarantee: 30e6, limit: 35e6, weight: 4 }, 'restored: the same share on the port (set live, not in its graph)');
+    t.match(rt.graph('port.wan').read('sched', 'classes'), /\nb2 parent=link rate=30000000 ceil=35000000 .* weight=4 /, "the port's scheduler has b2's class with that share");
+    await vr.perform('vr.clone', { name: 'b2', newName: 'b3' });
+    t.same(await quotasOf('b3'), bQuotas, 'cloned: the same quotas');
+    await vr.perform('vr.delete', { name: 'b2' });
+    await vr.perform('vr.start', { name: 'b3' });
+    t.same(await shareOf('b3'), { unit: 'bits', guarantee: 30e6, limit: 35e6, weight: 4 }, 'cloned: the same share once started');
+    await vr.perform('vr.delete', { name: 'b3' });
     await vr.perform('port.del', { name: 'wan' });
     t.same(await vr.perform('port.list', {}), [], 'the port closed');
   });

@@ -213,6 +213,17 @@ export class Ports {
     }
   }
 
+  /** The live shares vr.share set for a router, by port (for vr.save and vr.clone). */
+  sharesOf(router: string): ({ port: string } & PortShareT)[] {
+    return [...(this.shares.get(router) ?? [])].map(([port, s]) => ({ port, ...s }));
+  }
+
+  /** A new router (restored or cloned) takes these live shares (checked like any when it loads). */
+  setShares(router: string, shares: ({ port: string } & PortShareT)[]): void {
+    if (!shares.length) return;
+    this.shares.set(router, new Map(shares.map(({ port, ...s }) => [port, s])));
+  }
+
   /** A router was deleted: its live shares go with it. */
   forget(router: string): void {
     this.shares.delete(router);
