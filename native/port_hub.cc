@@ -112,8 +112,10 @@ void PortHub::publish() {
 
 // RCU's synchronize for the demux: wait until every worker that was inside the demux (an odd
 // sequence number) when the new table was published has left it. A batch takes microseconds.
-void PortHub::quiesce() const {
-  for (const Reader& r : readers_) {
+void PortHub::quiesce() const { wait_readers(readers_); }
+
+void PortHub::wait_readers(const Reader (&readers)[kMaxWorkers + 1]) {
+  for (const Reader& r : readers) {
     const uint64_t s = r.seq.load(std::memory_order_seq_cst);
     if (!(s & 1)) continue;
     while (r.seq.load(std::memory_order_acquire) == s) {
@@ -135,15 +137,7 @@ void PortHub::close_egress() {
     egress_sched_.store(nullptr, std::memory_order_seq_cst);
     egress_ = Egress{};
   }
-  // As quiesce(), over the egress brackets: a push that read the old pointer finishes first.
-  for (const Reader& r : egress_readers_) {
-    const uint64_t s = r.seq.load(std::memory_order_seq_cst);
-    if (!(s & 1)) continue;
-    while (r.seq.load(std::memory_order_acquire) == s) {
-      timespec ts{0, 10000};
-      nanosleep(&ts, nullptr);
-    }
-  }
+  wait_readers(egress_readers_);  // a push that read the old pointer finishes first
 }
 
 std::string PortHub::link_class() const {

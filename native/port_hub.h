@@ -117,6 +117,8 @@ class PortHub {
   };
   Reader readers_[kMaxWorkers + 1];
   Reader egress_readers_[kMaxWorkers + 1];  // inside egress_push
+  // Waits until every worker inside a bracket (an odd sequence number) now has left it.
+  static void wait_readers(const Reader (&readers)[kMaxWorkers + 1]);
   std::atomic<class Element*> egress_sched_{nullptr};
   Egress egress_;  // under mutex_
 };
