@@ -233,7 +233,13 @@ export function parseBitRate(text: string, what: string): number {
 /** A share's rate: bits/s as parseBitRate reads them, or packets/s written 5000pps, 20kpps, 1.5Mpps. */
 export function parseShareRate(text: string, what: string): { unit: 'bits' | 'packets'; n: number } {
   const m = /^(\d+(?:\.\d+)?(?:e\d+)?)\s*(k|m|g)?pps$/i.exec(text.trim());
-  if (!m) return { unit: 'bits', n: parseBitRate(text, what) };
+  if (!m) {
+    try {
+      return { unit: 'bits', n: parseBitRate(text, what) };
+    } catch {
+      throw new CliError(`${what}: '${text}' is not a rate; write it in bits/s like 10Mbit, 1.5Gbit or 800kbit, or in packets/s like 5000pps or 20kpps`);
+    }
+  }
   return { unit: 'packets', n: Number(m[1]) * { '': 1, k: 1e3, m: 1e6, g: 1e9 }[(m[2] ?? '').toLowerCase()]! };
 }
 
