@@ -112,8 +112,10 @@ void PortHub::publish() {
 
 // RCU's synchronize for the demux: wait until every worker that was inside the demux (an odd
 // sequence number) when the new table was published has left it. A batch takes microseconds.
-void PortHub::quiesce() const {
-  for (const Reader& r : readers_) {
+void PortHub::quiesce() const { wait_readers(readers_); }
+
+void PortHub::wait_readers(const Reader (&readers)[kMaxWorkers + 1]) {
+  for (const Reader& r : readers) {
     const uint64_t s = r.seq.load(std::memory_order_seq_cst);
     if (!(s & 1)) continue;
     while (r.seq.load(std::memory_order_acquire) == s) {
@@ -121,6 +123,47 @@ void PortHub::quiesce() const {
       nanosleep(&ts, nullptr);
     }
   }
+}
+
+void PortHub::open_egress(Egress e) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  egress_ = std::move(e);
+  egress_sched_.store(egress_.scheduler, std::memory_order_release);
+}
+
+void PortHub::close_egress() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    egress_sched_.store(nullptr, std::memory_order_seq_cst);
+    egress_ = Egress{};
+  }
+  wait_readers(egress_readers_);  // a push that read the old pointer finishes first
+}
+
+std::string PortHub::link_class() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return egress_.link_class;
+}
+
+bool PortHub::egress_push(int worker, Batch& b) {
+  Reader& r = egress_readers_[slot(worker)];
+  r.seq.fetch_add(1, std::memory_order_seq_cst);
+  Element* s = egress_sched_.load(std::memory_order_seq_cst);
+  if (s) s->push(0, b);
+  r.seq.fetch_add(1, std::memory_order_release);
+  return s != nullptr;
+}
+
+void PortHub::egress_call(const char* which, const std::string& value) {
+  std::function<void(const std::string&)> f;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    f = std::string(which) == "add" ? egress_.add : std::string(which) == "remove" ? egress_.remove : egress_.change;
+  }
+  // Control calls come from the one control thread, as close_egress does: the scheduler cannot
+  // go between the copy and the call.
+  if (!f) throw std::runtime_error("port '" + name_ + "' is closed (deleted while the router was attached); reconfigure or delete the router");
+  f(value);
 }
 
 namespace {

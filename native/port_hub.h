@@ -10,6 +10,13 @@
 // an atomic pointer, RCU-style: an attach or detach builds a new table, publishes it, then waits
 // until no worker is still inside the demux with the old one (quiesce) before freeing it, and
 // a detached ring is freed only after that wait, with its packets. No lock on the packet path.
+//
+// Egress is guarded the same way: ToPort pushes through egress_push, which finds the port's
+// scheduler through an atomic pointer inside a per-worker bracket. When the port's graph goes
+// (its PortDemux's cleanup, before the scheduler is freed), close_egress clears the pointer and
+// waits for the pushes under way, so a router still attached (a forced `port del`) never
+// touches a freed scheduler: its frames are dropped and counted (ToPort drops_port_closed), its
+// ingress ring simply stays empty, and the hub itself lives on while a router holds it.
 #pragma once
 #include <array>
 #include <atomic>
@@ -24,6 +31,9 @@
 #include "ring.h"
 
 namespace pg {
+
+class Element;
+struct Batch;
 
 constexpr int kNoVlan = 0;  // a claim on the untagged segment
 
@@ -73,12 +83,22 @@ class PortHub {
   std::vector<std::shared_ptr<PortAttachment>> list() const;
 
   // Egress: the port graph's scheduler (HTBSched keyed by table_id) and its class handlers,
-  // set by PortDemux when the port graph initialises.
+  // set by PortDemux when the port graph initialises, closed when it goes.
   struct Egress {
     class Element* scheduler = nullptr;
     std::function<void(const std::string&)> add, remove, change;
     std::string link_class;
-  } egress;
+  };
+  void open_egress(Egress e);
+  // Control thread: after it returns no push reaches the scheduler and no class call is made.
+  void close_egress();
+  bool egress_open() const { return egress_sched_.load(std::memory_order_acquire) != nullptr; }
+  std::string link_class() const;
+  // Worker: hands the batch to the scheduler; false (the batch untouched) when the port is closed.
+  bool egress_push(int worker, Batch& b);
+  // Control thread: the scheduler's class handlers (add, remove, change); a closed port throws
+  // std::runtime_error naming it.
+  void egress_call(const char* which, const std::string& value);
   // A fresh class id (table_id annotation) for an attaching ToPort.
   uint32_t next_class_id() { return ++class_ids_; }
 
@@ -96,6 +116,11 @@ class PortHub {
     std::atomic<uint64_t> seq{0};
   };
   Reader readers_[kMaxWorkers + 1];
+  Reader egress_readers_[kMaxWorkers + 1];  // inside egress_push
+  // Waits until every worker inside a bracket (an odd sequence number) now has left it.
+  static void wait_readers(const Reader (&readers)[kMaxWorkers + 1]);
+  std::atomic<class Element*> egress_sched_{nullptr};
+  Egress egress_;  // under mutex_
 };
 
 // The registry: ports by name, process-wide. register_port throws std::runtime_error when the

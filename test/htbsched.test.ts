@@ -203,6 +203,51 @@ t.test('live: add, change and remove classes, each checked like the configuratio
   t.equal(g.read('htb', 'classes').split('\n').filter(Boolean).length, 4, 'four classes');
 });
 
+t.test('classes in packets/s beside classes in bits/s; a class that starts with no credit', async (t) => {
+  // 1000-byte packets: 80 Mbit/s is 10000 packets/s. b is limited to 2500 packets/s (20 Mbit/s)
+  // with 1000 packets/s guaranteed; a (bits/s) takes the rest of the link.
+  const { g, rates } = shaper(t, [uplink(80 * M), { name: 'a', parent: 'link', rate: 40 * M, ceil: 80 * M, match: 1 }, { name: 'b', parent: 'link', unit: 'packets', rate: 1000, ceil: 2500, match: 2 }], [1, 2]);
+  rates(100);
+  near(t, rates(1000), { a: 60 * M, b: 20 * M }, 0.01, 'b held to 2500 packets/s (20 Mbit/s of 1000-byte packets), a the rest');
+  t.match(g.read('htb', 'classes'), /\nb parent=link unit=packets rate=1000 ceil=2500 burst=2 cburst=3 /, 'listed with its unit; default bursts of 1 ms in packets (at least 2)');
+
+  g.write('htb', 'change', JSON.stringify({ name: 'b', ceil: 5000 }));
+  rates(100);
+  near(t, rates(1000), { a: 56 * M, b: 24 * M }, 0.01, 'b raised to 5000 packets/s while running: each gets its guarantee (a 40, b 1000 packets/s: 8 Mbit/s) and half the spare 32');
+  g.write('htb', 'change', JSON.stringify({ name: 'b', unit: 'bits', rate: 8 * M, ceil: 20 * M }));
+  rates(100);
+  near(t, rates(1000), { a: 60 * M, b: 20 * M }, 0.01, 'b changed to bits/s: held at 20 Mbit/s');
+
+  const refused: [string, RegExp][] = [
+    [JSON.stringify({ name: 'b', unit: 'packets' }), /class 'b'\)\.unit: a change of unit gives the rate \(and the ceil and bursts the class has set\) in the new unit too/],
+    [JSON.stringify({ name: 'b', unit: 'packets', rate: 100 }), /\.unit: a change of unit gives the rate/],
+    [JSON.stringify({ name: 'b', unit: 'frames', rate: 100 }), /class 'b'\)\.unit: 'bits' .* or 'packets'/],
+    [JSON.stringify({ name: 'b', credit: 'none' }), /\.credit: cannot be changed/],
+  ];
+  const before = g.read('htb', 'classes').replace(/ mode=.*$/gm, '');
+  for (const [v, re] of refused) t.throws(() => g.write('htb', 'change', v), re, `change ${v} refused`);
+  t.throws(() => g.write('htb', 'add', JSON.stringify({ name: 'c', parent: 'link', unit: 'packets', rate: 2000, ceil: 1000 })), /class 'c'.*\.ceil: 1000 packets\/s is below its rate 2000 packets\/s/, 'a packets/s ceil below its rate refused, in its unit');
+  t.equal(g.read('htb', 'classes').replace(/ mode=.*$/gm, ''), before, 'the refused writes changed nothing');
+  // Children in packets/s are not summed against a parent in bits/s (they cannot be compared).
+  t.doesNotThrow(() => g.write('htb', 'add', JSON.stringify({ name: 'c', parent: 'link', unit: 'packets', rate: 1e6, ceil: 1e6 })), 'a packets/s guarantee beside bits/s ones is not counted against the link in bits/s');
+  g.write('htb', 'remove', 'c');
+
+  // A class added with credit 'none' sends nothing above its share at first; one with full
+  // buckets (the default) sends its burst at once.
+  t.test('credit', async (t) => {
+    const { g: g2, rates: r2, advance: advance2 } = shaper(t, [uplink(80 * M), { name: 'a', parent: 'link', rate: 40 * M, ceil: 80 * M, match: 1 }], [1, 2, 3]);
+    r2(100);
+    g2.write('htb', 'add', JSON.stringify({ name: 'none', parent: 'link', rate: 10 * M, ceil: 10 * M, burst: 100000, cburst: 100000, match: 2, credit: 'none' }));
+    g2.write('htb', 'add', JSON.stringify({ name: 'full', parent: 'link', rate: 10 * M, ceil: 10 * M, burst: 100000, cburst: 100000, match: 3 }));
+    // Over the first 100 ms at 10 Mbit/s each earns 125 packets of 1000 bytes; full buckets
+    // (the default) add their 100000 bytes, 100 packets, sent at once.
+    advance2(100);
+    const sent = classes(g2);
+    t.ok(Number(sent.get('full')!.packets) >= 224, `full buckets (the default): ${sent.get('full')!.packets} packets in the first 100 ms, its burst on top of its rate`);
+    t.ok(Number(sent.get('none')!.packets) <= 126, `credit 'none': ${sent.get('none')!.packets} packets in the first 100 ms, its rate and no more`);
+  });
+});
+
 t.test('1000 leaves in a 3-level tree, keyed by table_id', async (t) => {
   // link (800 Mbit/s) -> 10 tenants (80 each) -> 100 leaves each, with a token guarantee (1 kbit/s)
   // so that they share their tenant's rate by weight (0.8 each); FlowSource's 1000

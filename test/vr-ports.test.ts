@@ -230,7 +230,7 @@ if (!avail.ok) {
       await refused('a MAC another router claims on the VLAN', () => engine.createRouter('m2', { file: files.sink, params: { vlan: 50, mac: '02:00:00:00:50:01' } }, { start: true }), /^MAC 02:00:00:00:50:01 on VLAN 50 of port uplink is claimed by router m1; /);
       await engine.deleteRouter('m1');
       await refused('an unknown port', () => engine.createRouter('e', { file: files.sink, params: { vlan: 60, port: 'nosuch' } }, { start: true }), /names port 'nosuch', which does not exist/);
-      await refused('deleting a port in use', () => engine.deletePort('uplink'), /^port 'uplink' is used by virtual routers a, b; /);
+      await refused('deleting a port in use', () => engine.deletePort('uplink'), /^port 'uplink' is used by virtual routers a, b; .* or force it \(port del --force\)/);
       await refused('a port name taken', () => engine.addPort('uplink', upEng), /^the name 'uplink' is taken by another port/);
       await refused('a bad port name', () => engine.addPort('up/link', upEng), /^'up\/link' is not a valid port name/);
       await refused('a device that does not exist', () => engine.addPort('ghost', 'pgp-nosuch0'), /^port 'ghost' could not be opened on device 'pgp-nosuch0'/);
@@ -241,14 +241,19 @@ if (!avail.ok) {
       await refused('a share above the range', () => engine.shareRouter('a', 'uplink', { guarantee: 1e13 }), /field 'guarantee'/);
       // A good share is taken, and shown.
       const s = await engine.shareRouter('b', 'uplink', { guarantee: 100e6, limit: 400e6, weight: 3 });
-      t.same(s, { name: 'b', port: 'uplink', guarantee: 100e6, limit: 400e6, weight: 3 }, 'a share within the rules is taken');
+      t.same(s, { name: 'b', port: 'uplink', unit: 'bits', guarantee: 100e6, limit: 400e6, weight: 3 }, 'a share within the rules is taken');
       t.same((await port()).attachments.find((x) => x.router === 'b')!.share!.weight, 3, 'port list shows it');
+      // Packets/s: a new unit with a rate left in the old one, or a guarantee the port cannot carry in full-size frames.
+      await refused('a new unit without the limit in it', () => engine.shareRouter('b', 'uplink', { unit: 'packets', guarantee: 1000 }), /share of router 'b' on port uplink is in bits\/s; to change it to packets\/s give the limit in the new unit too/);
+      await refused('a packets/s guarantee beyond the port in full-size frames', () => engine.shareRouter('b', 'uplink', { unit: 'packets', guarantee: 1e5, limit: 0 }), /guarantee of 100000 packets\/s .* \(packets\/s counted at full-size frames\), above its rate of 1Gbit/);
+      t.same(await engine.shareRouter('b', 'uplink', { unit: 'packets', guarantee: 2000, limit: 10000 }), { name: 'b', port: 'uplink', unit: 'packets', guarantee: 2000, limit: 10000, weight: 3 }, 'a share in packets/s is taken');
+      t.match((await port()).attachments.find((x) => x.router === 'b')!.share, { unit: 'packets', guarantee: 2000, limit: 10000 }, 'port list shows it in packets/s');
     });
 
     t.test('the port closes once its routers are gone', async (t) => {
       await engine.deleteRouter('a');
       await engine.deleteRouter('b');
-      t.same(await engine.deletePort('uplink'), { name: 'uplink' });
+      t.same(await engine.deletePort('uplink'), { name: 'uplink', detached: [] });
       t.same(await engine.listPorts(), [], 'no ports left');
       const exited = new Promise<number | null>((r) => serve.on('exit', (code) => r(code)));
       await engine.stop();

@@ -64,7 +64,7 @@ if (!avail.ok) {
       const b = await sent();
       return Object.fromEntries(Object.keys(b).map((r) => [r, ((b[r] - (a[r] ?? 0)) * 8) / (ms / 1000)]));
     };
-    const share = (name: string, s: { guarantee?: number; limit?: number; weight?: number }) => vr.perform('vr.share', { name, port: 'wan', ...s });
+    const share = (name: string, s: { unit?: 'bits' | 'packets'; guarantee?: number; limit?: number; weight?: number }) => vr.perform('vr.share', { name, port: 'wan', ...s });
     await vr.perform('port.add', { name: 'wan', device: lab.link(0).b, rate: PORT_RATE });
     // a offers 60 Mbit/s with 20 guaranteed; b offers 30 with 5 guaranteed and a 10 Mbit/s limit.
     await vr.perform('vr.create', { name: 'a', source: { file, params: { pps: 7500, guarantee: 20e6 } }, start: true });
@@ -83,7 +83,7 @@ if (!avail.ok) {
     });
 
     // Raise b's limit while it runs: the spare 15 Mbit/s is now shared 1:1 (b 12.5, a 27.5).
-    t.same(await share('b', { limit: 15e6 }), { name: 'b', port: 'wan', guarantee: 5e6, limit: 15e6, weight: 1 });
+    t.same(await share('b', { limit: 15e6 }), { name: 'b', port: 'wan', unit: 'bits', guarantee: 5e6, limit: 15e6, weight: 1 });
     advance(100);
     await check('b limited to 15M', (r) => {
       t.ok(r.b <= 15e6 * 1.05, `b within its new 15 Mbit/s limit: ${mbit(r.b)}`);
@@ -101,13 +101,59 @@ if (!avail.ok) {
       t.ok(Math.abs(r.a + r.b - PORT_RATE) <= PORT_RATE * 0.05, `the port used in full: ${mbit(r.a + r.b)}`);
     });
 
+    // The share in packets/s while b runs (its 1000-byte frames: 1250 packets/s is 10 Mbit/s):
+    // a limit of 1250 packets/s and a guarantee of 625 (a back to weight 1, so b's guarantee and
+    // half the spare would be 12.5 Mbit/s, above the limit).
+    await share('a', { weight: 1 });
+    t.same(await share('b', { unit: 'packets', guarantee: 625, limit: 1250 }), { name: 'b', port: 'wan', unit: 'packets', guarantee: 625, limit: 1250, weight: 1 }, 'the share changed to packets/s');
+    advance(100);
+    await check('b limited to 1250 packets/s', (r) => {
+      t.ok(Math.abs(r.b / 8000 - 1250) <= 1250 * 0.01, `b held at its limit of 1250 packets/s: ${(r.b / 8000).toFixed(1)} packets/s`);
+      t.ok(Math.abs(r.a - 30e6) <= 30e6 * 0.02, `a takes the rest, 30 Mbit/s: ${mbit(r.a)}`);
+    });
+    // The limit raised while it runs: b's guarantee (625/s, 5 Mbit/s) and half the spare 15 Mbit/s is 12.5.
+    await share('b', { limit: 2000 });
+    advance(100);
+    await check('b limited to 2000 packets/s', (r) => {
+      t.ok(Math.abs(r.b / 8000 - 1562.5) <= 1562.5 * 0.02, `b at its guarantee and half the spare, 1562.5 packets/s (12.5 Mbit/s), under its new limit: ${(r.b / 8000).toFixed(1)} packets/s`);
+      t.ok(Math.abs(r.a + r.b - PORT_RATE) <= PORT_RATE * 0.02, `the port used in full: ${mbit(r.a + r.b)}`);
+    });
+    await share('b', { unit: 'bits', guarantee: 15e6, limit: 0 }); // back in bits/s, no limit
+
     // Alone, b sends all it offers (its limit was lifted).
     await vr.perform('vr.delete', { name: 'a' });
     advance(1500); // b's queue, full while it was held back, drains first
     await check('b alone, no limit', (r) => {
       t.ok(r.b >= 30e6 * 0.95 && r.b <= 30e6 * 1.05, `b alone sends what it offers, 30 Mbit/s: ${mbit(r.b)}`);
     });
+
+    // Save carries the quotas and the live share; restore and clone apply them, and a restore
+    // whose guarantee the port cannot honour (b still holds its own) is refused, nothing made.
+    t.same(await share('b', { guarantee: 30e6, limit: 35e6, weight: 4 }), { name: 'b', port: 'wan', unit: 'bits', guarantee: 30e6, limit: 35e6, weight: 4 }, 'b: 30 Mbit/s guaranteed');
+    await vr.perform('vr.quota', { name: 'b', quotas: { routes: 10, buffers: 5000, nat: null } });
+    const saved = join(work, 'b.pgvr');
+    await vr.perform('vr.save', { name: 'b', file: saved });
+    const routers = JSON.stringify(await vr.perform('vr.list', {}));
+    await t.rejects(vr.perform('vr.restore', { file: saved, name: 'b2', start: true }), /^virtual router 'b2': its guarantee of 30Mbit on port wan would bring the port's guarantees to 60Mbit, above its rate of 40Mbit; lower a guarantee$/, "a restore beside b: the port cannot honour both guarantees, refused");
+    t.equal(JSON.stringify(await vr.perform('vr.list', {})), routers, 'nothing was made');
+    const quotasOf = async (name: string) => Object.fromEntries(Object.entries((await vr.perform('vr.show', { name })).quotas).map(([q, u]) => [q, u.limit]));
+    const bQuotas = await quotasOf('b');
+    t.same(bQuotas, { routes: 10, nat: null, neighbours: null, buffers: 5000 }, "b's quotas as set");
     await vr.perform('vr.delete', { name: 'b' });
+    await vr.perform('vr.restore', { file: saved, name: 'b2', start: true });
+    t.same(await quotasOf('b2'), bQuotas, 'restored: the same quotas');
+    const shareOf = async (name: string) => {
+      const s = (await vr.perform('port.list', {}))[0].attachments.find((x) => x.router === name)!.share!;
+      return { unit: s.unit, guarantee: s.guarantee, limit: s.limit, weight: s.weight };
+    };
+    t.same(await shareOf('b2'), { unit: 'bits', guarantee: 30e6, limit: 35e6, weight: 4 }, 'restored: the same share on the port (set live, not in its graph)');
+    t.match(rt.graph('port.wan').read('sched', 'classes'), /\nb2 parent=link rate=30000000 ceil=35000000 .* weight=4 /, "the port's scheduler has b2's class with that share");
+    await vr.perform('vr.clone', { name: 'b2', newName: 'b3' });
+    t.same(await quotasOf('b3'), bQuotas, 'cloned: the same quotas');
+    await vr.perform('vr.delete', { name: 'b2' });
+    await vr.perform('vr.start', { name: 'b3' });
+    t.same(await shareOf('b3'), { unit: 'bits', guarantee: 30e6, limit: 35e6, weight: 4 }, 'cloned: the same share once started');
+    await vr.perform('vr.delete', { name: 'b3' });
     await vr.perform('port.del', { name: 'wan' });
     t.same(await vr.perform('port.list', {}), [], 'the port closed');
   });

@@ -457,7 +457,7 @@ export const vroutersSuite: Suite = {
         const event = { change: "after a change (vr.share raising b's limit from 10 to 15 Mbit/s: a 30 -> 27.5, b 10 -> 12.5)", contender: 'after a new contender (b created and started while a sends alone: a 40 -> 30, b 10)' } as const;
         for (const k of ['change', 'contender'] as const) {
           const name = `shares settle ${k === 'change' ? 'after a change' : 'after a new contender'}${virtual ? ', virtual clock' : ''}`;
-          const desc = `two routers on a 40 Mbit/s shared port (a: 20 Mbit/s guaranteed, offering 60; b: 5 guaranteed, 10 limit, offering 30; 500 B frames), ${event[k]}: ms from the event until every 50 ms window of both routers' sent rates stays within 2% of HTB's shares to the end of the 2 s recorded, a second at least (never: counted as 1e9 ms); extra.holdPct: the largest deviation over 100 ms windows in the second after (median run); extra.windowsHeldPct: of the 50 ms windows from 100 ms after the event on, those with both routers within 2% (median run). Sampled through port.list every 5 ms, ${virtual ? "on the engine's virtual clock moved 1 ms a step (the scheduler's own settling, whatever the machine runs)" : 'real clock'}.`;
+          const desc = `two routers on a 40 Mbit/s shared port (a: 20 Mbit/s guaranteed, offering 60; b: 5 guaranteed, 10 limit, offering 30; 500 B frames), ${event[k]}: ms from the event until, in every 50 ms window, each router's part of what the port sent stays within 2% of its HTB share, to the end of the 2 s recorded and a second at least (never: counted as 1e9 ms); extra.holdPct: the largest deviation of a router's rate from its share over 1 s windows in the second after (median run); extra.linkHoldPct: the same for the port's total against its 40 Mbit/s (a worker kept off its CPU by the machine); extra.windowsHeldPct: of the 50 ms windows from 100 ms after the event on, those with both routers' parts within 2% (median run). The scheduler's per-class counts read in one snapshot every 5 ms, ${virtual ? "on the engine's virtual clock moved 1 ms a step (the scheduler's own settling, whatever the machine runs)" : 'real clock'}.`;
           if (failed || !runs.length) {
             cases.push({ suite: 'vrouters', name, description: desc, threads: 2, frameBytes: 500, status: 'skipped', reason: failed ?? 'no runs', warnings: [] });
             continue;
@@ -465,6 +465,7 @@ export const vroutersSuite: Suite = {
           const settle = runs.map((r) => r[k].settleMs);
           const c = base(name, desc, 'ms', settle.map((x) => (Number.isNaN(x) ? 1e9 : x)), {
             holdPct: Math.round(stats(runs.map((r) => r[k].holdPct).map((x) => (Number.isNaN(x) ? 100 : x))).median * 100) / 100,
+            linkHoldPct: Math.round(stats(runs.map((r) => r[k].linkHoldPct).map((x) => (Number.isNaN(x) ? 100 : x))).median * 100) / 100,
             windowsHeldPct: Math.round(stats(runs.map((r) => r[k].windowsHeldPct).map((x) => (Number.isNaN(x) ? 0 : x))).median * 10) / 10,
           }, false);
           c.threads = 2;

@@ -114,7 +114,8 @@ class FromPort final : public Element {
   }
 
  private:
-  bool same_claim(const FromPort& o) const { return o.port_ == port_ && o.vlan_ == vlan_ && o.macs_ == macs_ && o.capacity_ == capacity_; }
+  // The same port (not one opened again under its name after a forced delete) and claim.
+  bool same_claim(const FromPort& o) const { return o.hub_ == hub_ && o.vlan_ == vlan_ && o.macs_ == macs_ && o.capacity_ == capacity_; }
 
   std::string port_;
   int vlan_ = 0;

@@ -39,7 +39,7 @@ class PortDemux final : public Element {
     if (i < 0) throw ConfigError("scheduler: no element '" + scheduler_ + "' in this graph");
     Element* s = graph()->elements()[size_t(i)].get();
     if (s->class_name() != "HTBSched") throw ConfigError("scheduler: '" + scheduler_ + "' is a " + s->class_name() + ", not an HTBSched");
-    PortHub::Egress& eg = hub_->egress;
+    PortHub::Egress eg;
     std::vector<Handler> handlers;  // the graph's own list is built after initialisation
     s->add_handlers(handlers);
     for (const Handler& h : handlers) {
@@ -49,6 +49,13 @@ class PortDemux final : public Element {
     }
     eg.scheduler = s;
     eg.link_class = link_;
+    hub_->open_egress(std::move(eg));
+  }
+
+  // First thing as the port's graph goes (the demux is its first element, so this runs before
+  // the scheduler's cleanup): routers still attached stop reaching the scheduler.
+  void cleanup() override {
+    if (hub_) hub_->close_egress();
   }
 
   void add_handlers(std::vector<Handler>& h) override {

@@ -15,8 +15,14 @@ namespace {
 // 1 ms): a worker kept off its CPU for a few milliseconds on a busy machine would otherwise
 // lose credit the share entitles the router to.
 constexpr double kBurstSeconds = 0.02;
-constexpr double kMinBurst = 3028, kMaxBurst = 1073741824;
-double burst_for(double bits_per_s) { return std::min(kMaxBurst, std::max(kMinBurst, std::ceil(bits_per_s / 8 * kBurstSeconds))); }
+constexpr double kMinBurst = 3028, kMinBurstPackets = 2, kMaxBurst = 1073741824;
+// 20 ms at `rate`: bytes for a rate in bits/s, packets for one in packets/s.
+double burst_for(double rate, bool packets) {
+  return std::min(kMaxBurst, packets ? std::max(kMinBurstPackets, std::ceil(rate * kBurstSeconds)) : std::max(kMinBurst, std::ceil(rate / 8 * kBurstSeconds)));
+}
+// "No limit" is a ceil above any port's rate; its burst is that of a fast link (1 Gbit/s, or
+// 2 M packets/s), which the port's own class caps anyway.
+constexpr double kOpenCeil = 1e12, kOpenBits = 1e9, kOpenPackets = 2e6;
 }  // namespace
 
 class ToPort final : public Element {
@@ -24,6 +30,7 @@ class ToPort final : public Element {
   void configure(const Config& conf) override {
     port_ = conf.string("port");
     vlan_ = uint16_t(conf.integer("vlan"));
+    packets_ = conf.string("unit") == "packets";
     guarantee_ = conf.number("guarantee");
     limit_ = conf.number("limit");
     weight_ = conf.integer("weight");
@@ -33,23 +40,23 @@ class ToPort final : public Element {
     c_bytes_ = counter("bytes");
     c_short_ = counter("drops_short");
     c_headroom_ = counter("drops_no_headroom");
+    c_closed_ = counter("drops_port_closed");
     hub_ = attach_port(port_);
   }
 
   void initialize() override {
-    sched_ = hub_->egress.scheduler;
-    if (!sched_) throw ConfigError("port: port '" + port_ + "' has no egress scheduler");
+    if (!hub_->egress_open()) throw ConfigError("port: port '" + port_ + "' has no egress scheduler (it is closing)");
     // A hot reconfiguration onto the same port keeps the predecessor's class (take_state).
-    if (auto* old = dynamic_cast<ToPort*>(predecessor()); old && old->owns_class_ && old->port_ == port_) {
+    if (auto* old = dynamic_cast<ToPort*>(predecessor()); old && old->owns_class_ && old->hub_ == hub_) {
       inherit_ = true;
       return;
     }
     class_ = graph()->name();
     id_ = hub_->next_class_id();
-    const std::string spec = "{\"name\":\"" + class_ + "\",\"parent\":\"" + hub_->egress.link_class + "\"," + share_fields() +
-                             ",\"capacity\":" + std::to_string(capacity_) + ",\"match\":" + std::to_string(id_) + "}";
+    const std::string spec = "{\"name\":\"" + class_ + "\",\"parent\":\"" + hub_->link_class() + "\"," + share_fields() +
+                             ",\"capacity\":" + std::to_string(capacity_) + ",\"match\":" + std::to_string(id_) + ",\"credit\":\"none\"}";
     try {
-      hub_->egress.add(spec);
+      hub_->egress_call("add", spec);
     } catch (const std::exception& e) {
       throw ConfigError("port '" + port_ + "': the router's class was refused: " + e.what());
     }
@@ -60,7 +67,10 @@ class ToPort final : public Element {
   // of them; the rest stay), applied to its class at once; read, the share as it is now.
   void add_handlers(std::vector<Handler>& h) override {
     h.push_back({"share",
-                 [this] { return "{\"guarantee\":" + format_number(guarantee_) + ",\"limit\":" + format_number(limit_) + ",\"weight\":" + std::to_string(weight_) + "}"; },
+                 [this] {
+                   return "{\"unit\":\"" + std::string(packets_ ? "packets" : "bits") + "\",\"guarantee\":" + format_number(guarantee_) +
+                          ",\"limit\":" + format_number(limit_) + ",\"weight\":" + std::to_string(weight_) + "}";
+                 },
                  [this](const std::string& v) { set_share(v); }});
   }
 
@@ -69,7 +79,8 @@ class ToPort final : public Element {
     if (!inherit_) return;
     class_ = old.class_;
     id_ = old.id_;
-    guarantee_ = old.guarantee_;  // the running share wins, as the class is kept
+    packets_ = old.packets_;  // the running share wins, as the class is kept
+    guarantee_ = old.guarantee_;
     limit_ = old.limit_;
     weight_ = old.weight_;
     owns_class_ = true;
@@ -80,7 +91,7 @@ class ToPort final : public Element {
     if (!owns_class_) return;
     owns_class_ = false;
     try {
-      hub_->egress.remove(class_);
+      hub_->egress_call("remove", class_);
     } catch (const std::exception&) {
       // The port's graph refused (it is going too): nothing left to remove.
     }
@@ -117,10 +128,15 @@ class ToPort final : public Element {
       b.pkts[n++] = p;
     }
     b.count = n;
-    if (n) {
+    // The port's HTBSched (its own lock, taken once per batch), unless the port was deleted
+    // under the router: then the frames go back to the pool, counted.
+    if (n && hub_->egress_push(tls_worker, b)) {
       count(c_packets_, n);
       count(c_bytes_, bytes);
-      sched_->push(0, b);  // the port's HTBSched: its own lock, taken once per batch
+    } else if (n) {
+      pool().free(b.pkts, n);
+      b.count = 0;
+      count(c_closed_, n);
     }
     if (nbad) pool().free(bad, nbad);
     if (nshort) count(c_short_, nshort);
@@ -128,12 +144,13 @@ class ToPort final : public Element {
   }
 
  private:
-  // The class's rate, ceil, bursts and weight from the share (no guarantee: 1 bit/s, HTB's
-  // least; no limit: above any port's rate, so the port's own rate caps it).
+  // The class's unit, rate, ceil, bursts and weight from the share (no guarantee: 1 bit or
+  // packet a second, HTB's least; no limit: above any port's rate, so the port's own rate caps it).
   std::string share_fields() const {
-    const double rate = guarantee_ > 0 ? guarantee_ : 1, ceil = limit_ > 0 ? limit_ : 1e12;
-    return "\"rate\":" + format_number(rate) + ",\"ceil\":" + format_number(ceil) + ",\"burst\":" + format_number(burst_for(rate)) +
-           ",\"cburst\":" + format_number(burst_for(limit_ > 0 ? limit_ : 1e9)) + ",\"weight\":" + std::to_string(weight_);
+    const double rate = guarantee_ > 0 ? guarantee_ : 1, ceil = limit_ > 0 ? limit_ : kOpenCeil;
+    return std::string("\"unit\":\"") + (packets_ ? "packets" : "bits") + "\",\"rate\":" + format_number(rate) + ",\"ceil\":" + format_number(ceil) +
+           ",\"burst\":" + format_number(burst_for(rate, packets_)) +
+           ",\"cburst\":" + format_number(burst_for(limit_ > 0 ? limit_ : packets_ ? kOpenPackets : kOpenBits, packets_)) + ",\"weight\":" + std::to_string(weight_);
   }
 
   void set_share(const std::string& text) {
@@ -146,22 +163,34 @@ class ToPort final : public Element {
     if (!o.is_object()) throw HandlerError("share: a JSON object, e.g. {\"guarantee\": 10e6, \"limit\": 50e6, \"weight\": 2}");
     double g = guarantee_, l = limit_;
     int64_t w = weight_;
+    bool packets = packets_;
     for (const auto& [k, v] : o.as_object()) {
+      if (k == "unit") {
+        if (!v.is_string() || (v.as_string() != "bits" && v.as_string() != "packets"))
+          throw HandlerError("share.unit: 'bits' (bits/s) or 'packets' (packets/s), got " + v.dump());
+        packets = v.as_string() == "packets";
+        continue;
+      }
       if (!v.is_number()) throw HandlerError("share." + k + ": a number");
       if (k == "guarantee") g = parse_field_number(format_number(v.as_number()), "guarantee", "share.guarantee");
       else if (k == "limit") l = parse_field_number(format_number(v.as_number()), "limit", "share.limit");
       else if (k == "weight") w = parse_field_integer(format_number(v.as_number()), "weight", "share.weight");
-      else throw HandlerError("share: unknown field '" + k + "'; a share has guarantee, limit and weight");
+      else throw HandlerError("share: unknown field '" + k + "'; a share has unit, guarantee, limit and weight");
     }
+    // A rate kept from before in the old unit would change its meaning (10e6 bit/s is not 10e6 packets/s).
+    if (packets != packets_ && ((guarantee_ > 0 && !o.find("guarantee")) || (limit_ > 0 && !o.find("limit"))))
+      throw HandlerError(std::string("share.unit: the share is in ") + (packets_ ? "packets/s" : "bits/s") +
+                         "; a change of unit gives the guarantee and the limit in the new unit too");
     if (l > 0 && l < g) throw HandlerError("share.limit: below the guarantee; a limit must be at least the guarantee");
     if (!owns_class_) throw HandlerError("share: the router has no class on port '" + port_ + "'");
     const double og = guarantee_, ol = limit_;
     const int64_t ow = weight_;
-    guarantee_ = g, limit_ = l, weight_ = w;
+    const bool op = packets_;
+    guarantee_ = g, limit_ = l, weight_ = w, packets_ = packets;
     try {
-      hub_->egress.change("{\"name\":\"" + class_ + "\"," + share_fields() + "}");
+      hub_->egress_call("change", "{\"name\":\"" + class_ + "\"," + share_fields() + "}");
     } catch (const std::exception& e) {
-      guarantee_ = og, limit_ = ol, weight_ = ow;
+      guarantee_ = og, limit_ = ol, weight_ = ow, packets_ = op;
       throw HandlerError(std::string("share: port '") + port_ + "' refused it: " + e.what());
     }
   }
@@ -172,9 +201,8 @@ class ToPort final : public Element {
   int64_t weight_ = 1, capacity_ = 1000;
   uint32_t id_ = 0;
   std::shared_ptr<PortHub> hub_;
-  Element* sched_ = nullptr;
-  bool owns_class_ = false, inherit_ = false;
-  uint32_t c_packets_ = 0, c_bytes_ = 0, c_short_ = 0, c_headroom_ = 0;
+  bool owns_class_ = false, inherit_ = false, packets_ = false;
+  uint32_t c_packets_ = 0, c_bytes_ = 0, c_short_ = 0, c_headroom_ = 0, c_closed_ = 0;
 };
 
 PG_ELEMENT(ToPort);

@@ -41,6 +41,7 @@ namespace {
 constexpr int kLevels = 8;                // HTBSched.ts: HTB_MAX_DEPTH
 constexpr int32_t kNone = -1;
 constexpr double kMinBurstBytes = 3028;   // two full-size frames
+constexpr double kMinBurstPackets = 2;    // the same for a class counted in packets
 constexpr double kBurstSeconds = 1e-3;    // the default burst: 1 ms at the rate
 // Ranges of a class's fields (HTBSched.ts, ClassSpec): the handlers read classes as JSON the
 // compiler never saw, so they are checked here too.
@@ -105,7 +106,11 @@ struct KeyHeap {
   }
 };
 
-double default_burst(double bits_per_s) { return std::max(std::ceil(bits_per_s / 8 * kBurstSeconds), kMinBurstBytes); }
+// A class's tokens are bytes (rates in bits/s) or packets (rates in packets/s).
+double default_burst(double rate, bool packets) {
+  return packets ? std::max(std::ceil(rate * kBurstSeconds), kMinBurstPackets) : std::max(std::ceil(rate / 8 * kBurstSeconds), kMinBurstBytes);
+}
+const char* unit_name(bool packets) { return packets ? " packets/s" : " bit/s"; }
 
 // In this anonymous namespace too: internal linkage, so the packet path's helpers are called
 // directly (and inlined) rather than through the shared object's interposable symbols.
@@ -113,7 +118,9 @@ class HTBSched final : public Element {
   // A class as configured (or added, or changed).
   struct Spec {
     std::string name, parent;
-    double rate = 0, ceil = 0, burst = 0, cburst = 0;  // bits/s, bytes
+    double rate = 0, ceil = 0, burst = 0, cburst = 0;  // bits/s and bytes, or packets/s and packets
+    bool packets = false;                              // unit: packets (rates in packets/s)
+    bool empty_start = false;                          // credit: 'none' (starts with empty buckets)
     bool ceil_auto = true;                             // defaulted: follows the rate
     bool burst_auto = true, cburst_auto = true;        // defaulted: follows the rate (ceil)
     uint32_t weight = 1, capacity = 1000;
@@ -145,7 +152,8 @@ class HTBSched final : public Element {
     Slot* q = nullptr;       // a leaf's queue: a circle of qsize >= capacity slots (in storage)
     uint32_t qsize = 0;
     double inv_weight = 1;
-    TokenBucket tokens, ctokens;  // bytes, at the rate and at the ceil
+    bool per_packet = false;      // tokens are packets (each costs 1), not bytes
+    TokenBucket tokens, ctokens;  // bytes (or packets), at the rate and at the ceil
     double tag[2] = {0, 0};  // fair-queueing tags in its row and in its parent's feed
     uint64_t packets = 0, bytes = 0, drops = 0, borrowed = 0;
     List feed;               // borrowing children (an inner class)
@@ -411,12 +419,13 @@ class HTBSched final : public Element {
     // sender that stays at or above zero, or a borrower whose ceil tokens do, keeps its mode.
     for (int32_t i = x; i != kNone;) {
       Node& c = nodes_[i];
+      const double charge = c.per_packet ? 1.0 : cost;
       c.ctokens.refill(now_);
-      c.ctokens.take(cost);
+      c.ctokens.take(charge);
       bool same;
       if (c.level >= level) {
         c.tokens.refill(now_);
-        c.tokens.take(cost);
+        c.tokens.take(charge);
         same = c.mode == kSend && c.tokens.tokens >= 0 && c.ctokens.tokens >= 0;
       } else {
         c.borrowed++;
@@ -453,10 +462,16 @@ class HTBSched final : public Element {
   void set_rates(Node& c) {
     c.tokens.refill(now_);
     c.ctokens.refill(now_);
-    c.tokens.rate = c.spec.rate / 8;
+    if (c.per_packet != c.spec.packets) {  // a new unit: credit (or debt) in the old one means nothing
+      c.tokens.tokens = 0;
+      c.ctokens.tokens = 0;
+    }
+    c.per_packet = c.spec.packets;
+    const double per_token = c.per_packet ? 1 : 8;  // rates in packets/s, or bits/s for byte tokens
+    c.tokens.rate = c.spec.rate / per_token;
     c.tokens.depth = c.spec.burst;
     c.tokens.tokens = std::min(c.tokens.tokens, c.tokens.depth);
-    c.ctokens.rate = c.spec.ceil / 8;
+    c.ctokens.rate = c.spec.ceil / per_token;
     c.ctokens.depth = c.spec.cburst;
     c.ctokens.tokens = std::min(c.ctokens.tokens, c.ctokens.depth);
     c.inv_weight = 1.0 / c.spec.weight;
@@ -474,7 +489,9 @@ class HTBSched final : public Element {
     c.head = 0;
   }
 
-  // A new class's node (not yet attached to its parent).
+  // A new class's node (not yet attached to its parent). It starts with full buckets, as HTB's
+  // do, or with `credit: 'none'` empty: a contender added to a busy tree then earns its credit
+  // from then on instead of sending a burst above its share while the others' shares settle.
   int32_t create(const Spec& s) {
     const int32_t x = free_.back();
     free_.pop_back();
@@ -484,9 +501,9 @@ class HTBSched final : public Element {
     c.spec = s;
     c.tokens.start(now_, 0);
     c.ctokens.start(now_, 0);
-    c.tokens.tokens = s.burst;  // a new class starts with full buckets
-    c.ctokens.tokens = s.cburst;
     set_rates(c);
+    c.tokens.tokens = s.empty_start ? 0 : s.burst;
+    c.ctokens.tokens = s.empty_start ? 0 : s.cburst;
     by_name_[s.name] = x;
     if (s.match >= 0) {
       if (key_table_) {
@@ -550,30 +567,34 @@ class HTBSched final : public Element {
       if (s.name == "root") return "class 'root': 'root' is the link itself; give the class another name";
       if (!by.emplace(s.name, &s).second) return "class '" + s.name + "': defined twice";
     }
-    std::unordered_map<std::string, double> child_rates;
+    // Children's rates in each unit (a parent covers those in its own unit; one in the other
+    // unit cannot be compared with it).
+    std::unordered_map<std::string, double> child_rates[2];
     std::unordered_map<std::string, int> nchildren;
     for (const Spec& s : specs) {
-      child_rates[s.parent] += s.rate;
+      child_rates[s.packets][s.parent] += s.rate;
       nchildren[s.parent]++;
     }
     std::map<int64_t, std::string> matched;
     for (const Spec& s : specs) {
       const std::string where = "class '" + s.name + "'";
       if (s.parent != "root" && !by.count(s.parent)) return where + ".parent: no class '" + s.parent + "'; name a class, or 'root' for the link";
+      const char* unit = unit_name(s.packets);
       if (s.ceil < s.rate)
-        return where + ".ceil: " + format_number(s.ceil) + " bit/s is below its rate " + format_number(s.rate) + " bit/s; a ceil must be at least the rate";
+        return where + ".ceil: " + format_number(s.ceil) + unit + " is below its rate " + format_number(s.rate) + unit + "; a ceil must be at least the rate";
       if (s.parent == "root" && s.ceil > s.rate)
-        return where + ".ceil: a class under the root has no parent to borrow from, so its ceil (" + format_number(s.ceil) +
-               " bit/s) must equal its rate (" + format_number(s.rate) + " bit/s)";
+        return where + ".ceil: a class under the root has no parent to borrow from, so its ceil (" + format_number(s.ceil) + unit +
+               ") must equal its rate (" + format_number(s.rate) + unit + ")";
       int depth = 1;
       std::string p = s.parent;
       for (; p != "root" && depth <= int(specs.size()); depth++) p = by.at(p)->parent;
       if (p != "root") return where + ".parent: the parents of '" + s.name + "' go round in a cycle";
       if (depth > kLevels) return where + ".parent: the class is " + std::to_string(depth) + " levels below the link; at most " + std::to_string(kLevels);
-      const double sum = child_rates.count(s.name) ? child_rates.at(s.name) : 0;
+      const auto& same_unit = child_rates[s.packets];
+      const double sum = same_unit.count(s.name) ? same_unit.at(s.name) : 0;
       if (sum > s.rate * (1 + 1e-12))
-        return where + ".rate: its children's rates add up to " + format_number(sum) + " bit/s, above its rate " + format_number(s.rate) +
-               " bit/s; lower theirs or raise this one";
+        return where + ".rate: its children's rates add up to " + format_number(sum) + unit + ", above its rate " + format_number(s.rate) + unit +
+               "; lower theirs or raise this one";
       if (s.match >= 0) {
         if (nchildren.count(s.name)) return where + ".match: only a leaf class (one without children) has a queue to match packets to";
         if (!key_table_ && s.match > 255) return where + ".match: " + std::to_string(s.match) + " is not a paint colour (0 to 255)";
@@ -600,12 +621,12 @@ class HTBSched final : public Element {
   // A class from JSON: a configuration entry, or a handler's value (`base`: the class changed,
   // whose fields stay where the value gives none).
   Spec parse_spec(const json::Value& o, const std::string& what, const Spec* base) const {
-    static const char* const kFields[] = {"name", "parent", "rate", "ceil", "burst", "cburst", "weight", "capacity", "match"};
+    static const char* const kFields[] = {"name", "parent", "unit", "rate", "ceil", "burst", "cburst", "weight", "capacity", "match", "credit"};
     if (!o.is_object()) throw ConfigError(what + ": a class object, like {\"name\": \"gold\", \"parent\": \"root\", \"rate\": 1e6}");
     for (const auto& [k, v] : o.as_object()) {
       if (std::find_if(std::begin(kFields), std::end(kFields), [&](const char* f) { return k == f; }) == std::end(kFields))
-        throw ConfigError(what + ": unknown field '" + k + "'; a class takes name, parent, rate, ceil, burst, cburst, weight, capacity, match");
-      if (base && (k == "parent" || k == "match"))
+        throw ConfigError(what + ": unknown field '" + k + "'; a class takes name, parent, unit, rate, ceil, burst, cburst, weight, capacity, match, credit");
+      if (base && (k == "parent" || k == "match" || k == "credit"))
         throw ConfigError(what + "." + k + ": cannot be changed; remove the class and add it again");
     }
     Spec s = base ? *base : Spec{};
@@ -621,14 +642,29 @@ class HTBSched final : public Element {
       if (!parent || !parent->is_string() || parent->as_string().empty()) throw ConfigError(w + ".parent: a class name, or 'root' for the link");
       s.parent = parent->as_string();
       if (o.find("match")) s.match = int64_t(field_number(o, "match", w, 0, kMaxMatch, false, true));
+      if (const json::Value* c = o.find("credit")) {
+        if (!c->is_string() || (c->as_string() != "full" && c->as_string() != "none"))
+          throw ConfigError(w + ".credit: 'full' (the class starts with full buckets) or 'none' (it starts empty), got " + c->dump());
+        s.empty_start = c->as_string() == "none";
+      }
+    }
+    if (const json::Value* u = o.find("unit")) {
+      if (!u->is_string() || (u->as_string() != "bits" && u->as_string() != "packets"))
+        throw ConfigError(w + ".unit: 'bits' (rates in bits/s, bursts in bytes) or 'packets' (packets/s and packets), got " + u->dump());
+      const bool packets = u->as_string() == "packets";
+      // A rate kept from before would change its meaning: 10e6 bit/s is not 10e6 packets/s.
+      if (base && packets != base->packets && (!o.find("rate") || (!s.ceil_auto && !o.find("ceil")) || (!s.burst_auto && !o.find("burst")) ||
+                                               (!s.cburst_auto && !o.find("cburst"))))
+        throw ConfigError(w + ".unit: a change of unit gives the rate (and the ceil and bursts the class has set) in the new unit too");
+      s.packets = packets;
     }
     if (!base || o.find("rate")) s.rate = field_number(o, "rate", w, 0, kMaxRate, true, false);
     if (o.find("ceil")) s.ceil = field_number(o, "ceil", w, 0, kMaxRate, true, false), s.ceil_auto = false;
     if (s.ceil_auto) s.ceil = s.rate;
     if (o.find("burst")) s.burst = field_number(o, "burst", w, 0, kMaxBurst, false, true), s.burst_auto = false;
     if (o.find("cburst")) s.cburst = field_number(o, "cburst", w, 0, kMaxBurst, false, true), s.cburst_auto = false;
-    if (s.burst_auto) s.burst = default_burst(s.rate);
-    if (s.cburst_auto) s.cburst = default_burst(s.ceil);
+    if (s.burst_auto) s.burst = default_burst(s.rate, s.packets);
+    if (s.cburst_auto) s.cburst = default_burst(s.ceil, s.packets);
     if (o.find("weight")) s.weight = uint32_t(field_number(o, "weight", w, 1, kMaxWeight, false, true));
     if (o.find("capacity")) s.capacity = uint32_t(field_number(o, "capacity", w, 1, kMaxCapacity, false, true));
     return s;
@@ -722,7 +758,7 @@ class HTBSched final : public Element {
       stack.pop_back();
       const Node& c = nodes_[x];
       const Spec& s = c.spec;
-      out += s.name + " parent=" + s.parent + " rate=" + format_number(s.rate) + " ceil=" + format_number(s.ceil) + " burst=" + format_number(s.burst) +
+      out += s.name + " parent=" + s.parent + (s.packets ? " unit=packets" : "") + " rate=" + format_number(s.rate) + " ceil=" + format_number(s.ceil) + " burst=" + format_number(s.burst) +
              " cburst=" + format_number(s.cburst) + " weight=" + std::to_string(s.weight) + (s.match >= 0 ? " match=" + std::to_string(s.match) : "") +
              (c.children ? " inner" : " leaf capacity=" + std::to_string(s.capacity)) + " mode=" + kModeNames[c.mode] +
              " backlog=" + std::to_string(c.len) + " packets=" + to_string_u64(c.packets) + " bytes=" + to_string_u64(c.bytes) +

@@ -9,13 +9,25 @@ const ClassSpec = Type.Object(
   {
     name: Type.String({ pattern: '^[A-Za-z0-9_.:@-]{1,64}$', description: "The class's name (letters, digits, _ . : @ -; 'root' is the link)." }),
     parent: Type.String({ minLength: 1, description: "The parent class, or 'root' (the link) for a top-level class." }),
-    rate: Type.Number({ exclusiveMinimum: 0, maximum: 1e12, description: 'Guaranteed rate in bits per second.' }),
-    ceil: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1e12, description: 'The most the class may send, borrowing, in bits per second (default: its rate).' })),
-    burst: Type.Optional(Type.Integer({ minimum: 0, maximum: 1073741824, description: 'Bytes sent at once above the rate after an idle spell (default: 1 ms at the rate, at least 3028).' })),
-    cburst: Type.Optional(Type.Integer({ minimum: 0, maximum: 1073741824, description: 'The same for the ceil (default: 1 ms at the ceil, at least 3028).' })),
+    unit: Type.Optional(
+      Type.Union([Type.Literal('bits'), Type.Literal('packets')], {
+        default: 'bits',
+        description: "What the class's rates and bursts count: 'bits' (rates in bits per second, bursts in bytes) or 'packets' (packets per second, bursts in packets).",
+      }),
+    ),
+    rate: Type.Number({ exclusiveMinimum: 0, maximum: 1e12, description: 'Guaranteed rate in bits (or packets) per second.' }),
+    ceil: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1e12, description: 'The most the class may send, borrowing, in bits (or packets) per second (default: its rate).' })),
+    burst: Type.Optional(Type.Integer({ minimum: 0, maximum: 1073741824, description: 'Bytes (or packets) sent at once above the rate after an idle spell (default: 1 ms at the rate, at least 3028 bytes or 2 packets).' })),
+    cburst: Type.Optional(Type.Integer({ minimum: 0, maximum: 1073741824, description: 'The same for the ceil (default: 1 ms at the ceil, at least 3028 bytes or 2 packets).' })),
     weight: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, default: 1, description: "The class's share of its parent's spare capacity, against its siblings' weights." })),
     capacity: Type.Optional(Type.Integer({ minimum: 1, maximum: 1048576, default: 1000, description: "Packets a leaf class's queue holds (used while the class has no children)." })),
     match: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295, description: "The key (the annotation chosen by the element's 'key') that sends packets to this leaf." })),
+    credit: Type.Optional(
+      Type.Union([Type.Literal('full'), Type.Literal('none')], {
+        default: 'full',
+        description: "How the class starts: 'full' buckets (HTB's way: a burst may go at once) or 'none' (it earns its credit from then on, so a class added to a busy tree sends nothing above its share while the others' settle).",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -39,9 +51,10 @@ export function checkClasses(classes: HTBClass[], key: 'paint' | 'table_id', dfl
     const where = `classes[${i}] (class '${c.name}')`;
     if (c.parent !== 'root' && !byName.has(c.parent)) return `${where}.parent: no class '${c.parent}'; name a class defined here, or 'root' for the link`;
     const ceil = c.ceil ?? c.rate;
-    if (ceil < c.rate) return `${where}.ceil: ${ceil} bit/s is below its rate ${c.rate} bit/s; a ceil must be at least the rate`;
+    const unit = c.unit === 'packets' ? 'packets/s' : 'bit/s';
+    if (ceil < c.rate) return `${where}.ceil: ${ceil} ${unit} is below its rate ${c.rate} ${unit}; a ceil must be at least the rate`;
     if (c.parent === 'root' && ceil > c.rate)
-      return `${where}.ceil: a class under the root has no parent to borrow from, so its ceil (${ceil} bit/s) must equal its rate (${c.rate} bit/s); put it under a class holding the link's rate`;
+      return `${where}.ceil: a class under the root has no parent to borrow from, so its ceil (${ceil} ${unit}) must equal its rate (${c.rate} ${unit}); put it under a class holding the link's rate`;
     let depth = 1;
     const seen = new Set([c.name]);
     for (let p = c.parent; p !== 'root'; p = byName.get(p)!.parent, depth++) {
@@ -50,11 +63,12 @@ export function checkClasses(classes: HTBClass[], key: 'paint' | 'table_id', dfl
     }
     const kids = children.get(c.name) ?? [];
     if (depth > HTB_MAX_DEPTH) return `${where}.parent: the class is ${depth} levels below the link; at most ${HTB_MAX_DEPTH}`;
-    const sum = kids.reduce((s, k) => s + k.rate, 0);
+    // Children counted in the parent's unit (one in the other unit cannot be compared with it).
+    const sum = kids.filter((k) => (k.unit ?? 'bits') === (c.unit ?? 'bits')).reduce((s, k) => s + k.rate, 0);
     // An error, not a warning: a guarantee the parent cannot cover would be kept by going over
     // the parent's (and in the end the link's) limit, as HTB does, or not kept at all.
     if (sum > c.rate * (1 + 1e-12))
-      return `${where}.rate: its children's rates add up to ${sum} bit/s, above its rate ${c.rate} bit/s; lower theirs or raise this one (a guarantee must be covered by the parent's)`;
+      return `${where}.rate: its children's rates add up to ${sum} ${unit}, above its rate ${c.rate} ${unit}; lower theirs or raise this one (a guarantee must be covered by the parent's)`;
     if (c.match !== undefined) {
       if (kids.length) return `${where}.match: only a leaf class (one without children) has a queue to match packets to`;
       if (key === 'paint' && c.match > 255) return `${where}.match: ${c.match} is not a paint colour (0 to 255); the element's key is 'paint'`;
@@ -87,6 +101,13 @@ pulled from the one output (by ToDevice, Unqueue, ...) in the order the tree all
 - A class never sends above its ceil; a class's sending counts against the rate and ceil of all
   its ancestors, so a parent's ceil caps its whole subtree.
 
+A class counts bits (the default: rates in bits per second, bursts in bytes, each packet charged
+its length plus \`overhead\`) or, with \`unit: 'packets'\`, packets (rates in packets per second,
+bursts in packets, each packet charged 1), and the two mix in one tree: a packet is charged to each
+class on its way in that class's unit, so a leaf limited in packets/s sits under a link shaped in
+bits/s. A parent's rate covers the guarantees of its children in its own unit (below); a child in
+the other unit cannot be compared with it and is not counted there.
+
 Classes directly under \`'root'\` (the link) have nothing to borrow from, so their ceil equals their
 rate: a shaped uplink is one top-level class at the link's rate with the classes sharing it below.
 The guaranteed rates of a class's children may not add up to more than its own rate (a compile
@@ -114,12 +135,15 @@ same rules as the configuration, the error naming the class and field):
 \`add\` takes a class as a JSON object with the fields of a \`classes\` entry (\`{"name": "t7",
 "parent": "uplink", "rate": 1e6, "ceil": 5e6, "match": 7}\`); a leaf that gets its first child
 becomes an inner class, its waiting packets freed (\`drops_class_removed\`); one that a \`match\` or
-the default sends packets to cannot (the add is refused). \`remove\` takes a class name: a class with
+the default sends packets to cannot (the add is refused). A class starts with full buckets, as HTB's
+do; one with \`credit: 'none'\` starts empty and earns its credit from then on, so a contender added
+to a busy tree sends no burst above its share while the others' shares settle (ToPort's classes). \`remove\` takes a class name: a class with
 children or the default class is refused; the removed leaf's waiting packets are freed and
 counted in \`drops_class_removed\`. \`change\` takes a JSON object with \`name\` and any of \`rate\`,
-\`ceil\`, \`burst\`, \`cburst\`, \`weight\`, \`capacity\`: new rates apply from then on, saved credit
+\`ceil\`, \`burst\`, \`cburst\`, \`weight\`, \`capacity\`, \`unit\` (a change of unit gives the rate,
+and any ceil and bursts the class set, in the new unit): new rates apply from then on, saved credit
 kept up to the new bursts; a ceil or burst never given follows the new rate, as its default does. \`classes\` lists every class, parents before children, one per line:
-\`NAME parent=P rate=R ceil=C burst=B cburst=CB weight=W [match=M] leaf|inner mode=MODE
+\`NAME parent=P [unit=packets] rate=R ceil=C burst=B cburst=CB weight=W [match=M] leaf|inner mode=MODE
 backlog=N packets=N bytes=N drops=N borrowed=N\`, where the mode is \`send\` (under its rate),
 \`borrow\` (over its rate, under its ceil) or \`wait\` (at its ceil), \`packets\` and \`bytes\` count what
 the class sent (its subtree's, for an inner class), and \`borrowed\` the packets it sent over its rate
@@ -171,7 +195,7 @@ identical leaves whose tokens come due together send a burst of one packet each.
     classes: { doc: 'every class with its rates, mode, backlog and counters, one per line', read: true },
     add: { doc: 'add a class: a JSON object like a classes entry', write: true },
     remove: { doc: 'remove a class (by name) with its waiting packets', write: true },
-    change: { doc: 'change a class: a JSON object with name and any of rate, ceil, burst, cburst, weight, capacity', write: true },
+    change: { doc: 'change a class: a JSON object with name and any of unit, rate, ceil, burst, cburst, weight, capacity', write: true },
   },
   check: (config) => checkClasses(config.classes, config.key ?? 'paint', config.default ?? '', config.maxClasses ?? 4096),
   examples: [

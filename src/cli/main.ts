@@ -223,7 +223,7 @@ function program(): Command {
     .action(async (name: string, newName: string, opts) => (await vr()).vrCloneCommand(name, newName, opts));
   connect(vrs.command('delete').description('delete a virtual router, releasing everything it held').argument('<name>', 'virtual router').option('--json', 'print JSON'))
     .action(async (name: string, opts) => (await vr()).vrDeleteCommand(name, opts));
-  connect(vrs.command('share').description("set a virtual router's bandwidth share on a port while it runs (rates like 10Mbit, 1.5Gbit, 800kbit or bits/s)")
+  connect(vrs.command('share').description("set a virtual router's bandwidth share on a port while it runs (rates like 10Mbit, 1.5Gbit, 800kbit or bits/s, or packets/s like 5000pps, 20kpps)")
     .argument('<name>', 'virtual router').argument('<port>', 'port')
     .option('--guarantee <rate>', 'guaranteed rate, kept under contention (0: none)').option('--limit <rate>', "the most it may send (0: the port's rate)")
     .option('--weight <n>', "its share of the port's spare capacity").option('--json', 'print JSON'))
@@ -236,7 +236,8 @@ function program(): Command {
     .option('--tap', 'create (or attach to) a TAP device').option('--rate <rate>', "the port's rate, which the guarantees share (default 10Gbit)")
     .option('--json', 'print JSON'))
     .action(async (name: string, device: string, opts) => (await vr()).portAddCommand(name, device, opts));
-  connect(ports.command('del').description('close a port (refused while routers are attached)').argument('<name>', 'port').option('--json', 'print JSON'))
+  connect(ports.command('del').description('close a port (refused while routers are attached)').argument('<name>', 'port')
+    .option('--force', 'close it even while routers are attached: they stay, detached, and count what they send in ToPort drops_port_closed').option('--json', 'print JSON'))
     .action(async (name: string, opts) => (await vr()).portDelCommand(name, opts));
   connect(vrs.command('assign').description('give a virtual router to a tenant (admins only)').argument('<name>', 'virtual router').argument('[tenant]', 'the tenant')
     .option('--none', 'give it to no tenant (admins only see it)').option('--json', 'print JSON'))

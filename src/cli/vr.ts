@@ -10,7 +10,7 @@ import { Engine, EngineError, remoteEngine } from '../service/client.js';
 import { CliError } from './errors.js';
 import { table } from './format.js';
 import { parseParams } from './load.js';
-import { bits } from '../service/ports.js';
+import { bits, shareRate } from '../service/ports.js';
 
 export interface ServeCommandOptions {
   control?: string;
@@ -255,15 +255,34 @@ export function parseBitRate(text: string, what: string): number {
   return Number(m[1]) * scale[(m[2] ?? '').toLowerCase()];
 }
 
+/** A share's rate: bits/s as parseBitRate reads them, or packets/s written 5000pps, 20kpps, 1.5Mpps. */
+export function parseShareRate(text: string, what: string): { unit: 'bits' | 'packets'; n: number } {
+  const m = /^(\d+(?:\.\d+)?(?:e\d+)?)\s*(k|m|g)?pps$/i.exec(text.trim());
+  if (!m) {
+    try {
+      return { unit: 'bits', n: parseBitRate(text, what) };
+    } catch {
+      throw new CliError(`${what}: '${text}' is not a rate; write it in bits/s like 10Mbit, 1.5Gbit or 800kbit, or in packets/s like 5000pps or 20kpps`);
+    }
+  }
+  return { unit: 'packets', n: Number(m[1]) * { '': 1, k: 1e3, m: 1e6, g: 1e9 }[(m[2] ?? '').toLowerCase()]! };
+}
+
 export async function vrShareCommand(name: string, port: string, opts: ControlOpts & { guarantee?: string; limit?: string; weight?: string }) {
+  const g = opts.guarantee !== undefined ? parseShareRate(opts.guarantee, '--guarantee') : undefined;
+  const l = opts.limit !== undefined ? parseShareRate(opts.limit, '--limit') : undefined;
+  // "0" carries no unit: it takes the other one's.
+  const units = new Set([g, l].filter((x) => x && x.n !== 0).map((x) => x!.unit));
+  if (units.size > 1) throw new CliError(`--guarantee ${opts.guarantee} and --limit ${opts.limit}: give both in bits/s (10Mbit) or both in packets/s (5000pps)`);
   const share = {
-    ...(opts.guarantee !== undefined ? { guarantee: parseBitRate(opts.guarantee, '--guarantee') } : {}),
-    ...(opts.limit !== undefined ? { limit: parseBitRate(opts.limit, '--limit') } : {}),
+    ...(units.size ? { unit: [...units][0] } : {}),
+    ...(g ? { guarantee: g.n } : {}),
+    ...(l ? { limit: l.n } : {}),
     ...(opts.weight !== undefined ? { weight: Number(opts.weight) } : {}),
   };
   const r = await call(opts, (e) => e.shareRouter(name, port, share));
   if (opts.json) return console.log(JSON.stringify(r, null, 2));
-  console.log(`virtual router '${r.name}' on port ${r.port}: guarantee ${r.guarantee ? bits(r.guarantee) : 'none'}, limit ${r.limit ? bits(r.limit) : "the port's rate"}, weight ${r.weight}`);
+  console.log(`virtual router '${r.name}' on port ${r.port}: guarantee ${r.guarantee ? shareRate(r.guarantee, r.unit) : 'none'}, limit ${r.limit ? shareRate(r.limit, r.unit) : "the port's rate"}, weight ${r.weight}`);
 }
 
 export async function portAddCommand(name: string, device: string, opts: ControlOpts & { tap?: boolean; rate?: string }) {
@@ -272,9 +291,9 @@ export async function portAddCommand(name: string, device: string, opts: Control
   console.log(`port '${r.name}' is open on ${r.kind === 'tap' ? 'TAP device' : 'device'} ${r.device} (${bits(r.rate)})`);
 }
 
-export async function portDelCommand(name: string, opts: ControlOpts) {
-  const r = await call(opts, (e) => e.deletePort(name));
-  console.log(opts.json ? JSON.stringify(r, null, 2) : `port '${r.name}' is closed`);
+export async function portDelCommand(name: string, opts: ControlOpts & { force?: boolean }) {
+  const r = await call(opts, (e) => e.deletePort(name, opts.force ? { force: true } : {}));
+  console.log(opts.json ? JSON.stringify(r, null, 2) : `port '${r.name}' is closed${r.detached.length ? `; detached: ${r.detached.join(', ')}` : ''}`);
 }
 
 export async function portListCommand(opts: ControlOpts) {
@@ -289,7 +308,7 @@ export async function portListCommand(opts: ControlOpts) {
       a.vlan === null ? '-' : a.vlan ? String(a.vlan) : 'untagged',
       a.macs.join(',') || (a.vlan === null ? '-' : 'any'),
       a.ring ? `${a.ring.used}/${a.ring.capacity} (full ${a.ring.full})` : '-',
-      a.share ? `${a.share.guarantee ? bits(a.share.guarantee) : '-'} / ${a.share.limit ? bits(a.share.limit) : '-'} / ${a.share.weight}` : '-',
+      a.share ? `${a.share.guarantee ? shareRate(a.share.guarantee, a.share.unit) : '-'} / ${a.share.limit ? shareRate(a.share.limit, a.share.unit) : '-'} / ${a.share.weight}` : '-',
       a.share ? `${a.share.sent.packets} pkts, backlog ${a.share.backlog}, drops ${a.share.drops}` : '-',
     ]);
     if (rows.length) for (const l of table([['ROUTER', 'VLAN', 'MACS', 'RING', 'GUARANTEE/LIMIT/WEIGHT', 'SENT'], ...rows], '  ')) console.log(l);

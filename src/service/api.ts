@@ -145,11 +145,13 @@ const RouteChange = Type.Object({
 const PORT_NAME_RULE = "1 to 32 letters, digits, '_' or '-'";
 export const PortName = Type.String({ pattern: PORT_NAME_PATTERN, description: PORT_NAME_RULE });
 const BitRate = (description: string) => Type.Number({ minimum: 0, maximum: 1e12, description });
+const ShareUnit = Type.Union([Type.Literal('bits'), Type.Literal('packets')], { description: "what guarantee and limit count: 'bits' (bits/s) or 'packets' (packets/s)" });
 
 /** A virtual router's bandwidth share on one port (its class in the port's HTBSched). */
 export const PortShare = Type.Object({
-  guarantee: BitRate('guaranteed rate, bits/s (HTB rate; 0: none), kept under contention'),
-  limit: BitRate("the most it may send, bits/s (HTB ceil; 0: the port's rate), never exceeded"),
+  unit: ShareUnit,
+  guarantee: BitRate('guaranteed rate, bits/s or packets/s (HTB rate; 0: none), kept under contention'),
+  limit: BitRate("the most it may send, bits/s or packets/s (HTB ceil; 0: the port's rate), never exceeded"),
   weight: Type.Integer({ minimum: 1, maximum: 10000, description: "its share of the port's spare capacity, against the other routers' weights" }),
 });
 
@@ -402,9 +404,9 @@ export const operations = {
     http: { method: 'GET', path: '/routers/:name/routes', group: 'topology', role: 'viewer', router: 'name' },
   },
   'vr.share': {
-    doc: "set a virtual router's bandwidth share on a port while it runs (its class in the port's scheduler): fields not given stay; a limit below the guarantee, guarantees adding up to more than the port's rate, or a router that does not send on the port are refused with nothing changed",
+    doc: "set a virtual router's bandwidth share on a port while it runs (its class in the port's scheduler), in bits/s or packets/s (`unit`): fields not given stay; a limit below the guarantee, a new unit without the guarantee and limit in it, guarantees adding up to more than the port's rate (one in packets/s counted at full-size frames), or a router that does not send on the port are refused with nothing changed",
     request: Type.Object(
-      { name: RouterName, port: PortName, guarantee: Type.Optional(PortShare.properties.guarantee), limit: Type.Optional(PortShare.properties.limit), weight: Type.Optional(PortShare.properties.weight) },
+      { name: RouterName, port: PortName, unit: Type.Optional(ShareUnit), guarantee: Type.Optional(PortShare.properties.guarantee), limit: Type.Optional(PortShare.properties.limit), weight: Type.Optional(PortShare.properties.weight) },
       { additionalProperties: false },
     ),
     answer: Type.Object({ name: RouterName, port: PortName, ...PortShare.properties }),
@@ -417,9 +419,9 @@ export const operations = {
     http: { method: 'POST', path: '/ports', group: 'topology', role: 'admin' },
   },
   'port.del': {
-    doc: 'close a port; refused while routers are attached to it (naming them)',
-    request: Type.Object({ name: PortName }, { additionalProperties: false }),
-    answer: Type.Object({ name: PortName }),
+    doc: "close a port; refused while routers are attached to it (naming them), unless `force`: then the routers stay, detached (their FromPort receives nothing, their ToPort drops and counts what they send in drops_port_closed) until they are reconfigured off the port or deleted",
+    request: Type.Object({ name: PortName, force: Type.Optional(Type.Boolean({ description: 'close it even while routers are attached' })) }, { additionalProperties: false }),
+    answer: Type.Object({ name: PortName, detached: Type.Array(RouterName, { description: 'the routers that were attached (force)' }) }),
     http: { method: 'DELETE', path: '/ports/:name', group: 'topology', role: 'admin' },
   },
   'port.list': {

@@ -178,15 +178,16 @@ export class Engine {
   deleteRouter(name: string) {
     return this.request('vr.delete', { name });
   }
-  /** Set a router's bandwidth share on a port (bits/s; fields not given stay). */
-  shareRouter(name: string, port: string, share: { guarantee?: number; limit?: number; weight?: number }) {
+  /** Set a router's bandwidth share on a port (bits/s, or packets/s with unit 'packets'; fields not given stay). */
+  shareRouter(name: string, port: string, share: { unit?: 'bits' | 'packets'; guarantee?: number; limit?: number; weight?: number }) {
     return this.request('vr.share', { name, port, ...share });
   }
   addPort(name: string, device: string, options: { tap?: boolean; rate?: number } = {}) {
     return this.request('port.add', { name, device, ...options });
   }
-  deletePort(name: string) {
-    return this.request('port.del', { name });
+  /** Close a port; `force`: even while routers are attached (they stay, detached). */
+  deletePort(name: string, options: { force?: boolean } = {}) {
+    return this.request('port.del', { name, ...options });
   }
   listPorts() {
     return this.request('port.list', {});

@@ -261,7 +261,7 @@ export class DesiredState {
     const { manifest: m, image } = await decodeRouterFile(bytes, file).catch((err: Error) => {
       throw new Error(`${err.message.replace(/; nothing was changed$/, '')}: the state directory is damaged; restore it from a backup, or move it away to start with no routers`);
     });
-    return { record: { name: m.name, state: m.state, source: m.source, graph: m.graph, created: m.created, plan: m.plan, quotas: this.routers.defaultQuotas, shares: {} }, image };
+    return { record: { name: m.name, state: m.state, source: m.source, graph: m.graph, created: m.created, plan: m.plan, quotas: m.quotas ?? this.routers.defaultQuotas, shares: m.shares ?? [] }, image };
   }
 
   private adopt(rec: RouterRecord, image: Buffer | undefined, problems: string[]): void {

@@ -35,20 +35,28 @@ export interface PortUse {
 const mac = (v: unknown) => (Array.isArray(v) ? v.map((b: number) => b.toString(16).padStart(2, '0')).join(':') : String(v).toLowerCase());
 const segment = (vlan: number) => (vlan ? `VLAN ${vlan}` : 'the untagged segment');
 export const bits = (n: number) => (n >= 1e9 && n % 1e6 === 0 ? `${n / 1e9}Gbit` : n >= 1e6 && n % 1e3 === 0 ? `${n / 1e6}Mbit` : `${n}bit`);
+/** A share's rate in its unit: 10Mbit, or 5000 packets/s. */
+export const shareRate = (n: number, unit: PortShareT['unit']) => (unit === 'packets' ? `${n} packets/s` : bits(n));
+/**
+ * The bits/s a guarantee in packets/s may take of a port's rate: full-size frames (1518 bytes
+ * and an 802.1Q tag), so guarantees in either unit that fit the port's rate can all be kept.
+ */
+export const PACKET_GUARANTEE_BITS = 1522 * 8;
+const guaranteeBits = (s: PortShareT) => (s.unit === 'packets' ? s.guarantee * PACKET_GUARANTEE_BITS : s.guarantee);
 
 /** The ports a plan's FromPort and ToPort elements use, with their claims and shares. */
 export function portUses(plan: Plan): PortUse[] {
   const out: PortUse[] = [];
   for (const e of plan.elements as PlanElement[]) {
     if (e.class !== 'FromPort' && e.class !== 'ToPort') continue;
-    const c = e.config as { port: string; vlan?: number; macs?: unknown[]; guarantee?: number; limit?: number; weight?: number };
+    const c = e.config as { port: string; vlan?: number; macs?: unknown[]; unit?: PortShareT['unit']; guarantee?: number; limit?: number; weight?: number };
     out.push({
       element: e.name,
       port: c.port,
       kind: e.class,
       vlan: c.vlan ?? 0,
       macs: (c.macs ?? []).map(mac),
-      ...(e.class === 'ToPort' ? { share: { guarantee: c.guarantee ?? 0, limit: c.limit ?? 0, weight: c.weight ?? 1 } } : {}),
+      ...(e.class === 'ToPort' ? { share: { unit: c.unit ?? 'bits', guarantee: c.guarantee ?? 0, limit: c.limit ?? 0, weight: c.weight ?? 1 } } : {}),
     });
   }
   return out;
@@ -58,6 +66,17 @@ export class Ports {
   private readonly ports = new Map<string, Port>();
   /** Live shares set by vr.share, by router then port: they win over the graph's ToPort fields. */
   private readonly shares = new Map<string, Map<string, PortShareT>>();
+  /** Routers left attached to a port a forced port.del closed, by router: the ports' names. Their claims hold nothing on a port opened again under the name. */
+  private readonly detached = new Map<string, Set<string>>();
+
+  private isDetached(router: string, port: string): boolean {
+    return this.detached.get(router)?.has(port) ?? false;
+  }
+
+  /** The loaded routers (by their plans) attached to port `name`, the detached ones left out. */
+  users(name: string, loaded: Map<string, Plan>): string[] {
+    return [...loaded].filter(([r, plan]) => !this.isDetached(r, name) && portUses(plan).some((u) => u.port === name)).map(([r]) => r).sort();
+  }
 
   constructor(private readonly runtime: Runtime) {}
 
@@ -105,14 +124,21 @@ export class Ports {
     return this.info(this.ports.get(req.name)!, new Map());
   }
 
-  /** `users`: the loaded routers attached to each port (by their plans). */
-  del(name: string, users: string[], fail: (msg: string) => Error): OperationAnswer<'port.del'> {
+  /**
+   * `users`: the loaded routers attached to the port (by their plans). With `force` it closes
+   * anyway: the native side (native/port_hub.h) detaches them safely, their frames to the port
+   * dropped and counted (ToPort drops_port_closed) until they leave it.
+   */
+  del(name: string, users: string[], force: boolean, fail: (msg: string) => Error): OperationAnswer<'port.del'> {
     const p = this.port(name, fail);
-    if (users.length)
-      throw fail(`port '${name}' is used by virtual router${users.length > 1 ? 's' : ''} ${users.join(', ')}; delete ${users.length > 1 ? 'them' : 'it'} (or reconfigure ${users.length > 1 ? 'them' : 'it'} off the port) first`);
+    if (users.length && !force)
+      throw fail(
+        `port '${name}' is used by virtual router${users.length > 1 ? 's' : ''} ${users.join(', ')}; delete ${users.length > 1 ? 'them' : 'it'} (or reconfigure ${users.length > 1 ? 'them' : 'it'} off the port) first, or force it (port del --force), which leaves ${users.length > 1 ? 'them' : 'it'} detached`,
+      );
     p.graph.remove();
     this.ports.delete(name);
-    return { name };
+    for (const r of users) this.detached.set(r, new Set([...(this.detached.get(r) ?? []), name]));
+    return { name, detached: users };
   }
 
   closeAll(): void {
@@ -139,7 +165,7 @@ export class Ports {
         continue;
       }
       for (const [other, op] of others) {
-        if (other === router) continue;
+        if (other === router || this.isDetached(other, u.port)) continue;
         for (const o of portUses(op)) {
           if (o.kind !== 'FromPort' || o.port !== u.port || o.vlan !== u.vlan) continue;
           if (!u.macs.length && !o.macs.length)
@@ -152,10 +178,10 @@ export class Ports {
     for (const u of uses) {
       if (u.kind !== 'ToPort') continue;
       const share = this.shareOf(router, u);
-      const sum = this.guaranteed(u.port, others, router) + share.guarantee;
+      const sum = this.guaranteed(u.port, others, router) + guaranteeBits(share);
       const rate = this.ports.get(u.port)!.rate;
       if (sum > rate)
-        return `virtual router '${router}': its guarantee of ${bits(share.guarantee)} on port ${u.port} would bring the port's guarantees to ${bits(sum)}, above its rate of ${bits(rate)}; lower a guarantee`;
+        return `virtual router '${router}': its guarantee of ${shareRate(share.guarantee, share.unit)} on port ${u.port} would bring the port's guarantees to ${bits(sum)}${share.unit === 'packets' ? ' (packets/s counted at full-size frames)' : ''}, above its rate of ${bits(rate)}; lower a guarantee`;
     }
     return undefined;
   }
@@ -164,12 +190,12 @@ export class Ports {
     return this.shares.get(router)?.get(u.port) ?? u.share!;
   }
 
-  /** The guarantees on a port of the loaded routers (but `except`). */
+  /** The guarantees on a port of the loaded routers (but `except`), bits/s (packets/s at full-size frames). */
   private guaranteed(port: string, loaded: Map<string, Plan>, except: string): number {
     let sum = 0;
     for (const [r, plan] of loaded) {
-      if (r === except) continue;
-      for (const u of portUses(plan)) if (u.kind === 'ToPort' && u.port === port) sum += this.shareOf(r, u).guarantee;
+      if (r === except || this.isDetached(r, port)) continue;
+      for (const u of portUses(plan)) if (u.kind === 'ToPort' && u.port === port) sum += guaranteeBits(this.shareOf(r, u));
     }
     return sum;
   }
@@ -187,20 +213,26 @@ export class Ports {
     }
   }
 
-  /** The live shares vr.share set for a router, by port (the state directory keeps them). */
-  sharesOf(router: string): Record<string, PortShareT> {
-    return Object.fromEntries(this.shares.get(router) ?? []);
+  /** The live shares vr.share set for a router, by port (for vr.save, vr.clone and the state directory). */
+  sharesOf(router: string): ({ port: string } & PortShareT)[] {
+    return [...(this.shares.get(router) ?? [])].map(([port, s]) => ({ port, ...s }));
   }
 
-  /** Set a router's live shares as kept (at recovery, before it loads; applyShares puts them on its classes). */
-  setShares(router: string, shares: Record<string, PortShareT>): void {
-    if (Object.keys(shares).length) this.shares.set(router, new Map(Object.entries(shares)));
-    else this.shares.delete(router);
+  /** A new router (restored, cloned or recovered) takes these live shares (checked like any when it loads). */
+  setShares(router: string, shares: ({ port: string } & PortShareT)[]): void {
+    if (!shares.length) return void this.shares.delete(router);
+    this.shares.set(router, new Map(shares.map(({ port, ...s }) => [port, s])));
   }
 
   /** A router was deleted: its live shares go with it. */
   forget(router: string): void {
     this.shares.delete(router);
+    this.detached.delete(router);
+  }
+
+  /** A router's graph was loaded or replaced: its FromPort and ToPort attached to the ports open now. */
+  attached(router: string): void {
+    this.detached.delete(router);
   }
 
   /** vr.share: `plan` is the router's, `graph` its graph when it is in the engine, `others` the loaded routers' plans. */
@@ -209,13 +241,21 @@ export class Ports {
     const u = portUses(plan).find((x) => x.kind === 'ToPort' && x.port === req.port);
     if (!u) throw fail(`virtual router '${req.name}' does not send on port '${req.port}' (its graph has no ToPort naming it), so it has no share there`);
     const cur = this.shareOf(req.name, u);
-    const next: PortShareT = { guarantee: req.guarantee ?? cur.guarantee, limit: req.limit ?? cur.limit, weight: req.weight ?? cur.weight };
+    const next: PortShareT = { unit: req.unit ?? cur.unit, guarantee: req.guarantee ?? cur.guarantee, limit: req.limit ?? cur.limit, weight: req.weight ?? cur.weight };
+    // A rate kept in the old unit would change its meaning: 10e6 bit/s is not 10e6 packets/s.
+    const kept = next.unit !== cur.unit ? (['guarantee', 'limit'] as const).filter((k) => cur[k] && req[k] === undefined) : [];
+    if (kept.length)
+      throw fail(
+        `vr.share: the share of router '${req.name}' on port ${req.port} is in ${cur.unit === 'packets' ? 'packets/s' : 'bits/s'}; to change it to ${next.unit === 'packets' ? 'packets/s' : 'bits/s'} give the ${kept.join(' and the ')} in the new unit too (0 for none)`,
+      );
     if (next.limit && next.limit < next.guarantee)
-      throw fail(`vr.share: the limit ${bits(next.limit)} is below the guarantee ${bits(next.guarantee)} for router '${req.name}' on port ${req.port}; a limit must be at least the guarantee`);
+      throw fail(`vr.share: the limit ${shareRate(next.limit, next.unit)} is below the guarantee ${shareRate(next.guarantee, next.unit)} for router '${req.name}' on port ${req.port}; a limit must be at least the guarantee`);
     if (graph) {
-      const sum = this.guaranteed(req.port, others, req.name) + next.guarantee;
+      const sum = this.guaranteed(req.port, others, req.name) + guaranteeBits(next);
       if (sum > p.rate)
-        throw fail(`vr.share: a guarantee of ${bits(next.guarantee)} for router '${req.name}' would bring port ${req.port}'s guarantees to ${bits(sum)}, above its rate of ${bits(p.rate)}; lower a guarantee`);
+        throw fail(
+          `vr.share: a guarantee of ${shareRate(next.guarantee, next.unit)} for router '${req.name}' would bring port ${req.port}'s guarantees to ${bits(sum)}${next.unit === 'packets' ? ' (packets/s counted at full-size frames)' : ''}, above its rate of ${bits(p.rate)}; lower a guarantee`,
+        );
       try {
         graph.write(u.element, 'share', JSON.stringify(next)); // ToPort changes its class
       } catch (err) {
@@ -251,7 +291,7 @@ export class Ports {
       const c = classes.get(router);
       const plan = loaded.get(router);
       const u = plan && portUses(plan).find((x) => x.kind === 'ToPort' && x.port === p.name);
-      const share = c && (u ? this.shareOf(router, u) : { guarantee: Number(c.rate), limit: Number(c.ceil), weight: Number(c.weight) });
+      const share = c && (u ? this.shareOf(router, u) : { unit: c.unit === 'packets' ? ('packets' as const) : ('bits' as const), guarantee: Number(c.rate), limit: Number(c.ceil), weight: Number(c.weight) });
       return {
         router,
         vlan: r ? r.vlan : null,

@@ -9,7 +9,7 @@ import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
 import { PLAN_FORMAT } from '../compiler/plan.js';
 import type { Plan } from '../compiler/plan.js';
-import { RouterName, RouterSource } from './api.js';
+import { PortName, PortShare, Quotas, RouterName, RouterSource } from './api.js';
 
 /** The first 8 bytes of every router file ("PGVR", CR LF, ^Z, LF: text-mode mangling shows). */
 export const ROUTER_FILE_MAGIC = Buffer.from('PGVR\r\n\x1a\n', 'latin1');
@@ -31,6 +31,12 @@ export const RouterManifest = Type.Object({
     { description: 'the compiled plan, handler-written config values folded in: the router restores without its graph file' },
   ),
   image: Type.Integer({ minimum: 0, description: 'bytes of state image after the manifest (0: the router had no state: defined, never started)' }),
+  // Added to format version 1 compatibly (files without them restore with the engine's default
+  // quotas and the shares in the plan's ToPort fields; readers before them ignore them).
+  quotas: Type.Optional(Type.Required(Quotas, { description: 'its quotas, every one (null: no limit)' })),
+  shares: Type.Optional(
+    Type.Array(Type.Object({ port: PortName, ...PortShare.properties }), { description: 'its bandwidth shares on ports set while it ran (vr.share), which win over its ToPort fields' }),
+  ),
 });
 export type RouterManifestT = Omit<Static<typeof RouterManifest>, 'plan'> & { plan: Plan };
 

@@ -25,7 +25,6 @@ import {
   type RouterInfoT,
   type RouterSourceT,
   type RouterStateT,
-  type PortShareT,
 } from './api.js';
 import { Ports, portUses } from './ports.js';
 import { Confirmations, type RouterConfig } from './confirm.js';
@@ -131,7 +130,7 @@ export interface RouterRecord {
   plan: Plan;
   tenant?: string;
   quotas: Record<QuotaName, number | null>;
-  shares: Record<string, PortShareT>;
+  shares: ReturnType<Ports['sharesOf']>;
 }
 
 /** What each quota's excess is made of, and the fix, for a refusal. */
@@ -245,7 +244,7 @@ export class VirtualRouters {
       case 'port.add':
         return this.ports.add(args as OperationRequest<'port.add'>, fail);
       case 'port.del':
-        return this.ports.del(a.name, this.portUsers(a.name), fail);
+        return this.ports.del(a.name, this.ports.users(a.name, this.loadedPlans()), (args as OperationRequest<'port.del'>).force === true, fail);
       case 'port.list':
         return this.ports.list(this.loadedPlans());
       case 'vr.assign':
@@ -641,6 +640,7 @@ export class VirtualRouters {
         throw new ServiceError(`virtual router '${name}' failed to start: ${r.error}`);
       }
       this.syncRouteLimits(r, counts);
+      this.ports.attached(name);
       r.error = undefined;
       this.ports.applyShares(name, r.plan, r.graph!); // shares vr.share set earlier win over its ToPort fields
     }
@@ -697,6 +697,7 @@ export class VirtualRouters {
         );
       }
       r.plan = config.plan;
+      this.ports.attached(r.name);
       this.syncRouteLimits(r); // its tables carried over; a new one starts bounded too
     } else if (r.state === 'failed') {
       r.state = 'defined';
@@ -719,7 +720,19 @@ export class VirtualRouters {
     const image = r.graph ? r.graph.saveState() : r.image;
     const state = r.state === 'failed' ? 'defined' : r.state;
     const bytes = await encodeRouterFile(
-      { format: 'pktgraph-router', name: r.name, state, source: r.source, graph: r.graphName, created: r.created, savedAt: new Date().toISOString(), pktgraph: packageVersion(), plan: effectivePlan(r) },
+      {
+        format: 'pktgraph-router',
+        name: r.name,
+        state,
+        source: r.source,
+        graph: r.graphName,
+        created: r.created,
+        savedAt: new Date().toISOString(),
+        pktgraph: packageVersion(),
+        plan: effectivePlan(r),
+        quotas: r.quotas,
+        shares: this.ports.sharesOf(r.name),
+      },
       image,
     );
     const file = resolvePath(req.file);
@@ -756,20 +769,10 @@ export class VirtualRouters {
     await import('../../elements/index.js');
     this.claim(name);
     const target = req.start === true ? 'running' : req.start === false ? 'defined' : m.state;
-    const r: Router = { name, state: 'defined', source: m.source, plan: { ...m.plan, name }, graphName: m.graph, created: new Date().toISOString(), tenant: req.tenant, quotas: { ...this.defaultQuotas }, image, imageCounters: true };
+    const quotas = { ...this.defaultQuotas, ...m.quotas }; // saved with it (files before quotas were saved: the engine's)
+    const r: Router = { name, state: 'defined', source: m.source, plan: { ...m.plan, name }, graphName: m.graph, created: new Date().toISOString(), tenant: req.tenant, quotas, image, imageCounters: true };
     this.checkQuotas(name, r.plan, r.quotas);
-    if (target !== 'defined') {
-      const problem = this.ports.check(name, r.plan, this.loadedPlans());
-      if (problem) throw new ServiceError(problem);
-      try {
-        r.graph = this.runtime.load(r.plan, { image, stopped: target === 'stopped' });
-      } catch (err) {
-        throw new ServiceError(`${file}: the engine refused to restore virtual router '${name}', and nothing was changed: ${describe(err)}`);
-      }
-      r.image = undefined;
-      r.state = target;
-    }
-    this.routers.set(name, r);
+    this.loadNew(r, m.shares ?? [], target, `${file}: the engine refused to restore virtual router '${name}', and nothing was changed`, { image, stopped: target === 'stopped' });
     return { ...this.info(r), ms: performance.now() - t0 };
   }
 
@@ -801,19 +804,38 @@ export class VirtualRouters {
     const image = r.graph ? r.graph.saveState() : r.image;
     const c: Router = { name: req.newName, state: 'defined', source, plan: { ...plan, name: req.newName }, graphName, created: new Date().toISOString(), tenant: r.tenant, quotas: { ...r.quotas }, image, imageCounters: false };
     this.checkQuotas(req.newName, c.plan, c.quotas);
-    if (req.start) {
-      const problem = this.ports.check(req.newName, c.plan, this.loadedPlans());
-      if (problem) throw new ServiceError(problem);
-      try {
-        c.graph = this.runtime.load(c.plan, { image, counters: false });
-      } catch (err) {
-        throw new ServiceError(`virtual router '${req.name}' could not be cloned as '${req.newName}', and nothing was changed: the engine refused the clone: ${describe(err)}`);
-      }
-      c.image = undefined;
-      c.state = 'running';
-    }
-    this.routers.set(c.name, c);
+    this.loadNew(c, this.ports.sharesOf(r.name), req.start ? 'running' : 'defined', `virtual router '${req.name}' could not be cloned as '${req.newName}', and nothing was changed: the engine refused the clone`, {
+      image,
+      counters: false,
+    });
     return this.info(c);
+  }
+
+  /**
+   * A restored or cloned router made: its live shares taken, then (unless it stays defined) its
+   * ports checked, the guarantees among them, and its graph loaded with the state image, the
+   * shares applied. Any refusal is one sentence and leaves nothing (no router, no shares).
+   */
+  private loadNew(r: Router, shares: ReturnType<Ports['sharesOf']>, target: RouterStateT, refused: string, options: Parameters<Runtime['load']>[1]): void {
+    this.ports.setShares(r.name, shares);
+    if (target !== 'defined') {
+      const problem = this.ports.check(r.name, r.plan, this.loadedPlans());
+      try {
+        if (problem) throw new ServiceError(problem);
+        try {
+          r.graph = this.runtime.load(r.plan, options);
+        } catch (err) {
+          throw new ServiceError(`${refused}: ${describe(err)}`);
+        }
+      } catch (err) {
+        this.ports.forget(r.name);
+        throw err;
+      }
+      this.ports.applyShares(r.name, r.plan, r.graph);
+      r.image = undefined;
+      r.state = target;
+    }
+    this.routers.set(r.name, r);
   }
 
   /** Refuse a name in use (or being created), for the operations that make a router. */
@@ -842,11 +864,6 @@ export class VirtualRouters {
   /** The plans of the routers whose graphs are in the engine (running or stopped), by name. */
   private loadedPlans(): Map<string, Plan> {
     return new Map([...this.routers.values()].filter((r) => r.graph).map((r) => [r.name, r.plan]));
-  }
-
-  /** The loaded routers that use port `name` (their FromPort or ToPort names it). */
-  private portUsers(name: string): string[] {
-    return [...this.loadedPlans()].filter(([, plan]) => portUses(plan).some((u) => u.port === name)).map(([r]) => r).sort();
   }
 
   private pool() {
