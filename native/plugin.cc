@@ -50,7 +50,10 @@ void export_engine_symbols() {
   void* self = reinterpret_cast<void*>(&register_element);
   if (!dladdr(self, &info) || !info.dli_fname)
     throw std::runtime_error("cannot find the engine's own library to export the element API to plugins");
-  const bool global = info.dli_sname && dlsym(RTLD_DEFAULT, info.dli_sname) == self;
+  // dlsym on the program's handle searches the global scope only (RTLD_DEFAULT would search the
+  // caller's own local scope too, and so always find it).
+  void* program = dlopen(nullptr, RTLD_NOW);
+  const bool global = info.dli_sname && program && dlsym(program, info.dli_sname) == self;
   if (!global && !dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL)) {
     const char* why = dlerror();  // null when RTLD_NOLOAD found nothing
     throw std::runtime_error(std::string("cannot export the element API to plugins from ") + info.dli_fname + ": " +
