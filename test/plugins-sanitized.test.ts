@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { compile, Counter, Discard, graph, InfiniteSource, type Plan } from 'pktgraph';
+import { buildNativePrograms, nativeBuildSkip } from './lib/native-tests.js';
 import { compilePlugin, notAPlugin, passDescriptor, passSource, pktgraphCli, staleHeaders } from './fixtures/plugin/build.js';
 import { PluginCounter, Thrower } from './fixtures/plugin/index.js';
 
@@ -27,13 +28,6 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const work = mkdtempSync(join(tmpdir(), 'pgx-plugins-san-'));
 t.teardown(() => rmSync(work, { recursive: true, force: true }));
 
-interface Program {
-  name: string;
-  kind: string;
-  sanitized: boolean;
-  bin: string;
-  env: Record<string, string>;
-}
 interface Outcome {
   plan: string;
   error?: string;
@@ -42,14 +36,9 @@ interface Outcome {
   plugins: string[];
 }
 
-const gxx = spawnSync('g++', ['--version']);
-t.test('plugins under AddressSanitizer and UndefinedBehaviorSanitizer', { skip: gxx.error ? 'g++ is not installed (the native build needs it too)' : false }, async (t) => {
-  const built = spawnSync(process.execPath, ['scripts/native-tests.mjs'], { cwd: root, encoding: 'utf8', timeout: 800_000 });
-  if (built.status !== 0) {
-    t.fail(`scripts/native-tests.mjs failed: ${built.stderr}`);
-    return;
-  }
-  const programs = JSON.parse(built.stdout.trim().split('\n').pop()!) as Program[];
+t.test('plugins under AddressSanitizer and UndefinedBehaviorSanitizer', { skip: nativeBuildSkip() ?? false }, async (t) => {
+  const programs = buildNativePrograms(t);
+  if (!programs) return;
   const find = (kind: string, name: string) => programs.find((p) => p.kind === kind && p.name === name && p.sanitized)!;
   const runner = find('driver', 'plan_runner');
   const testPlugin = find('plugin', 'pg_test_plugin').bin;
