@@ -102,7 +102,8 @@ options:
   --no-latency      interfaces: skip the latency measurement
   --cases LIST      interfaces: only these cases (bridge, router, scaling); traffic: only these
                     phases (accuracy, convergence, cost, lab); vrouters: only these groups (cost,
-                    reconfigure, routes: bulk route programming, save: save/restore, shares)
+                    reconfigure, routes: bulk route programming, save: save/restore, shares);
+                    scripts: only these groups (flood, latency, vrrp: the lab's failover)
   --generator engine  interfaces: the engine's own generator instead of trafgen
   --generator trafgen traffic: trafgen instead of the engine's generator (lab part)
   --only A,B        traffic: only the cases naming one of these (element names: HTBSched,Policer)
