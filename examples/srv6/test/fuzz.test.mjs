@@ -1,6 +1,6 @@
 // Random and mutated packets (fuzz-cases.mjs: byte flips, cut lengths, random SRH fields; a fixed
-// seed) through SRv6LocalSIDs and SRv6Encap: the engine survives every one, and every packet is accounted
-// for, forwarded or dropped under a named reason.
+// seed) through SRv6LocalSIDs and SRv6Encap: the engine survives every one, and every packet is
+// accounted for, forwarded or dropped under a named reason.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
