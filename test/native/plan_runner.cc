@@ -1,9 +1,8 @@
 // The engine without Node, for the sanitizers: scripts/native-tests.mjs builds this program
 // with AddressSanitizer and UndefinedBehaviorSanitizer from the engine's core and the few
-// built-in elements test/plugins-sanitized.test.ts's plans use (the unit's sources), so plugin
-// libraries built with the same sanitizers (test/plugins-sanitized.test.ts builds them) are
-// loaded, used and refused under them, and packets are fuzzed through them, without
-// instrumenting Node.
+// built-in elements test/plugins-sanitized.test.ts's plans use, and builds plugin libraries
+// with the same sanitizers, so that test loads, uses and refuses plugins and fuzzes packets
+// through them under the sanitizers without instrumenting Node.
 // For each plan file in turn (all in one engine, as graphs of one process): load it, run it
 // until it drains (Runtime's rule: every source finished, nothing held, no activity for two
 // worker rounds), remove it, and print one JSON line: the counters of every element, or the
