@@ -105,7 +105,8 @@ options:
   --no-latency      interfaces: skip the latency measurement
   --cases LIST      interfaces: only these cases (bridge, router, scaling); traffic: only these
                     phases (accuracy, convergence, cost, lab); vrouters: only these groups (cost,
-                    reconfigure, routes: bulk route programming, save: save/restore, shares)
+                    reconfigure, routes: bulk route programming, save: save/restore, shares);
+                    scripts: only these groups (flood, latency, vrrp: the lab's failover)
   --generator engine  interfaces: the engine's own generator instead of trafgen
   --generator engine-xdp  interfaces: the engine's own generator sending with AF_XDP
   --xdp no          interfaces: leave out the engine cases over AF_XDP

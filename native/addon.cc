@@ -47,29 +47,32 @@ uint32_t id_arg(const Napi::CallbackInfo& info) {
   return info[0].As<Napi::Number>().Uint32Value();
 }
 
-// Wakes a script element's JavaScript side: a ThreadSafeFunction that does not keep the
-// process alive (the graph does not; its owner decides when to exit).
+// Wakes a script element's JavaScript side: a thread-safe function that does not keep the
+// process alive (the graph does not; its owner decides when to exit). Raw Node-API rather than
+// Napi::ThreadSafeFunction: a wake-up allocates nothing on the worker, and call_js cannot throw.
 class TsfnNotifier : public pg::ScriptNotifier {
  public:
-  TsfnNotifier(Napi::Env env, Napi::Function fn) : tsfn_(Napi::ThreadSafeFunction::New(env, fn, "pktgraph script", 0, 1)) {
-    tsfn_.Unref(env);
+  TsfnNotifier(Napi::Env env, Napi::Function fn) {
+    if (napi_create_threadsafe_function(env, fn, nullptr, Napi::String::New(env, "pktgraph script"), 0, 1, nullptr, nullptr, nullptr,
+                                        call_js, &tsfn_) != napi_ok)
+      throw Napi::Error::New(env);
+    napi_unref_threadsafe_function(env, tsfn_);
   }
-  ~TsfnNotifier() override { tsfn_.Release(); }
-  // The wake-up runs on the main thread: a JavaScript exception from it (or a call made while
-  // Node tears the environment down, env null) must not escape into C++ and abort the process.
-  void notify() override {
-    tsfn_.NonBlockingCall([](Napi::Env env, Napi::Function fn) {
-      if (env == nullptr || fn.IsEmpty()) return;
-      try {
-        fn.Call({});
-      } catch (const Napi::Error& e) {
-        e.ThrowAsJavaScriptException();  // reported as an uncaught exception, as any callback's would be
-      }
-    });
-  }
+  // Abort: a wake-up still queued is discarded, never delivered to a script that has gone, nor
+  // run while Node tears the environment down (when it ends the process with one queued).
+  ~TsfnNotifier() override { napi_release_threadsafe_function(tsfn_, napi_tsfn_abort); }
+  void notify() override { napi_call_threadsafe_function(tsfn_, nullptr, napi_tsfn_nonblocking); }
 
  private:
-  Napi::ThreadSafeFunction tsfn_;
+  // On the main thread; env is null when a discarded wake-up is dropped. Nothing here may throw
+  // (a C++ exception out of this callback aborts the process): once Node is tearing the
+  // environment down, napi_call_function refuses to run JavaScript and there is nothing to do;
+  // a JavaScript exception stays pending and Node reports it as any callback's.
+  static void call_js(napi_env env, napi_value fn, void*, void*) {
+    napi_value undefined;
+    if (env && fn && napi_get_undefined(env, &undefined) == napi_ok) napi_call_function(env, undefined, fn, 0, nullptr, nullptr);
+  }
+  napi_threadsafe_function tsfn_ = nullptr;
 };
 
 // A ring's memory as an ArrayBuffer that keeps it alive as long as JavaScript holds it.
@@ -129,9 +132,24 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       engine_ = std::make_unique<Engine>(opt);
       return 0;
     });
+    if (napi_add_env_cleanup_hook(env, close_at_teardown, this) == napi_ok) hooked_ = true;
+  }
+  ~EngineWrap() override {
+    if (hooked_) napi_remove_env_cleanup_hook(Env(), close_at_teardown, this);
   }
 
  private:
+  // An engine still open when Node tears the environment down (the process ends without
+  // close()) is closed first: its workers stop and its scripts' thread-safe functions are
+  // released while they still exist. Node frees those right after the cleanup hooks run, and
+  // this object only after that, when a worker's wake-up or a release would reach freed memory.
+  static void close_at_teardown(void* self) {
+    auto* w = static_cast<EngineWrap*>(self);
+    w->hooked_ = false;
+    w->engine_.reset();
+  }
+  bool hooked_ = false;
+
   Engine& engine(const Napi::Env& env) {
     if (!engine_) throw Napi::Error::New(env, "this engine has been closed");
     return *engine_;

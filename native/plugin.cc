@@ -40,15 +40,25 @@ long api_version_in(const std::string& path) {
 // Node loads an addon with RTLD_LOCAL, so its symbols (the element API plugins link against:
 // pg::Element's vtable and typeinfo, Config's getters, register_element, tls_worker) are not
 // visible to libraries loaded later. Reopening the addon with RTLD_NOLOAD | RTLD_GLOBAL
-// promotes them to the global scope once, before the first plugin loads.
+// promotes them to the global scope once, before the first plugin loads. An engine linked into
+// a program that exports them (-rdynamic: test/native/plan_runner.cc) has them there already,
+// and RTLD_NOLOAD finds no library of the program's name.
 void export_engine_symbols() {
   static bool done = false;
   if (done) return;
   Dl_info info{};
-  if (!dladdr(reinterpret_cast<void*>(&register_element), &info) || !info.dli_fname)
+  void* self = reinterpret_cast<void*>(&register_element);
+  if (!dladdr(self, &info) || !info.dli_fname)
     throw std::runtime_error("cannot find the engine's own library to export the element API to plugins");
-  if (!dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL))
-    throw std::runtime_error(std::string("cannot export the element API to plugins: ") + dlerror());
+  // dlsym on the program's handle searches the global scope only (RTLD_DEFAULT would search the
+  // caller's own local scope too, and so always find it).
+  void* program = dlopen(nullptr, RTLD_NOW);
+  const bool global = info.dli_sname && program && dlsym(program, info.dli_sname) == self;
+  if (!global && !dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL)) {
+    const char* why = dlerror();  // null when RTLD_NOLOAD found nothing
+    throw std::runtime_error(std::string("cannot export the element API to plugins from ") + info.dli_fname + ": " +
+                             (why ? why : "no library of that name is loaded"));
+  }
   done = true;
 }
 

@@ -4,9 +4,14 @@
 // with AddressSanitizer and UndefinedBehaviorSanitizer, into build/native-tests/. A program
 // is rebuilt only when this script, its sources or a header they include changed.
 // test/native-units.test.ts runs them (so `npm test` does).
+// Beside them, built with the sanitizers only, what test/plugins-sanitized.test.ts drives: the
+// engine without Node (test/native/plan_runner.cc, a `driver`: it takes plan files) and plugin
+// libraries (`plugin`: the test plugin, examples/srv6's, one redefining a built-in class), so the
+// plugin paths and the SRv6 plugin's packet parsing run under them too.
 //   node scripts/native-tests.mjs            build; print one JSON line listing the programs
-//                                            (name, sanitized, bin, env to run it with)
-//   node scripts/native-tests.mjs run        build, then run each and print its output
+//                                            (name, sanitized, bin, env to run it with, and
+//                                            kind: 'unit', 'driver' or 'plugin')
+//   node scripts/native-tests.mjs run        build, then run each unit and print its output
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -26,10 +31,21 @@ const units = [
   { name: 'route_state', sources: ['test/native/route_state_test.cc', 'native/fib/state.cc', 'native/fib/routes.cc', 'native/fib/lpm.cc', 'native/state_arena.cc'], libs: ['-lz'] },
 ];
 
+// plan_runner: the engine's core and the built-in elements the sanitized plans use; -rdynamic
+// exports the element API to the plugins it loads, as the addon does (native/plugin.cc).
+const engineCore = ['element', 'engine', 'graph', 'json', 'plugin', 'pool', 'profile', 'script', 'state', 'state_arena'].map((f) => `native/${f}.cc`);
+const builtins = ['standard/InfiniteSource', 'standard/Counter', 'standard/Discard', 'standard/Tee', 'io/FromPcap'].map((e) => `elements/${e}.cc`);
+const drivers = [{ name: 'plan_runner', sources: ['test/native/plan_runner.cc', ...engineCore, ...builtins], libs: ['-rdynamic', '-ldl'] }];
+const plugins = [
+  { name: 'pg_test_plugin', sources: ['test/fixtures/plugin/PluginCounter.cc', 'test/fixtures/plugin/Thrower.cc'] },
+  { name: 'clash', sources: ['test/fixtures/plugin/Clash.cc'] },
+  { name: 'srv6', sources: ['examples/srv6/src/SRv6Encap.cc', 'examples/srv6/src/SRv6LocalSIDs.cc'] },
+];
+
 // binding.gyp's flags (C++20, warnings, -march) at -O2; the sanitizer build at -O1 like
 // the addon's (binding.gyp, sanitize=1: it compiles in a third of the time of -O2 -g),
 // stopping at the first error.
-const flags = ['-std=c++20', '-O2', '-march=x86-64-v3', '-Wall', '-Wextra', '-Wno-unused-parameter', '-Wno-missing-field-initializers', '-pthread', '-Inative'];
+const flags = ['-std=c++20', '-O2', '-march=x86-64-v3', '-Wall', '-Wextra', '-Wno-unused-parameter', '-Wno-missing-field-initializers', '-pthread', '-Inative', '-Ielements/lib'];
 const variants = [
   { suffix: '', flags: [] },
   { suffix: '-san', flags: ['-O1', '-fsanitize=address,undefined', '-fno-sanitize-recover=undefined', '-fno-omit-frame-pointer'] },
@@ -46,9 +62,20 @@ function upToDate(bin, sources) {
   return [fileURLToPath(import.meta.url), ...sources.map((f) => join(root, f)), ...deps].every((f) => existsSync(f) && statSync(f).mtimeMs <= built);
 }
 
+// A plugin's compiler flags are any plugin's (`pktgraph plugin-config --cflags`: the element API
+// headers, PG_PLUGIN, the engine's flags), asked once.
+let pluginFlags;
+function pluginCflags() {
+  if (pluginFlags) return pluginFlags;
+  const r = spawnSync(process.execPath, [join(root, 'bin', 'pktgraph.js'), 'plugin-config', '--cflags'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`pktgraph plugin-config --cflags failed (build the TypeScript first: npm run build:ts): ${r.stderr}`);
+  return (pluginFlags = r.stdout.trim().split(/\s+/));
+}
+
 function compile(job) {
   return new Promise((res) => {
-    const args = [...flags, ...job.variant.flags, '-MMD', '-MF', `${job.bin}.d`, '-o', job.bin, ...job.unit.sources, ...(job.unit.libs ?? [])];
+    const base = job.kind === 'plugin' ? [...pluginCflags(), '-shared'] : flags;
+    const args = [...base, ...job.variant.flags, '-MMD', '-MF', `${job.bin}.d`, '-o', job.bin, ...job.unit.sources, ...(job.unit.libs ?? [])];
     const p = spawn('g++', args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
     p.on('error', (e) => res(`could not run g++: ${e.message}`));
     p.on('exit', (code) => res(code === 0 ? null : `g++ ${args.join(' ')} exited with ${code}`));
@@ -58,9 +85,12 @@ function compile(job) {
 // Builds what is out of date (two compilers at a time at most); returns the programs.
 async function build() {
   mkdirSync(out, { recursive: true });
-  const programs = units.flatMap((unit) =>
-    variants.map((variant) => ({ unit, variant, name: unit.name, sanitized: variant.suffix !== '', bin: join(out, unit.name + variant.suffix) })),
-  );
+  const sanitized = variants.filter((v) => v.suffix !== '');
+  const programs = [
+    ...units.flatMap((unit) => variants.map((variant) => ({ unit, variant, kind: 'unit', bin: join(out, unit.name + variant.suffix) }))),
+    ...drivers.flatMap((unit) => sanitized.map((variant) => ({ unit, variant, kind: 'driver', bin: join(out, unit.name + variant.suffix) }))),
+    ...plugins.flatMap((unit) => sanitized.map((variant) => ({ unit, variant, kind: 'plugin', bin: join(out, `${unit.name}${variant.suffix}.so`) }))),
+  ].map((p) => ({ ...p, name: p.unit.name, sanitized: p.variant.suffix !== '' }));
   const todo = programs.filter((p) => !upToDate(p.bin, p.unit.sources));
   const errors = [];
   const workers = Array.from({ length: Math.min(2, availableParallelism()) }, async () => {
@@ -71,14 +101,14 @@ async function build() {
   });
   await Promise.all(workers);
   if (errors.length) throw new Error(errors.join('\n'));
-  return programs.map(({ name, sanitized, bin }) => ({ name, sanitized, bin, env: sanitized ? sanitizerEnv : {} }));
+  return programs.map(({ name, sanitized, kind, bin }) => ({ name, sanitized, kind, bin, env: sanitized ? sanitizerEnv : {} }));
 }
 
 try {
   const programs = await build();
   if (process.argv[2] === 'run') {
     let failed = 0;
-    for (const p of programs) {
+    for (const p of programs.filter((p) => p.kind === 'unit')) {
       console.log(`# ${p.bin}`);
       const r = spawnSync(p.bin, [], { stdio: 'inherit', env: { ...process.env, ...p.env } });
       if (r.status !== 0) failed++;

@@ -6,11 +6,10 @@
 // a clean exit, the groups each unit must run, a non-zero number of checks and no failure.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { buildNativePrograms, nativeBuildSkip } from './lib/native-tests.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-// A fresh build compiles six programs: about 40 s of CPU, longer on a busy machine.
+// A fresh build compiles twelve unit programs and test/plugins-sanitized.test.ts's runner and
+// plugins: a few minutes of CPU, longer on a busy machine.
 t.setTimeout(900_000);
 
 // The groups each unit prints (the start of its "ok" lines): a program that stopped
@@ -33,14 +32,10 @@ const groups: Record<string, string[]> = {
     'damaged IPv4 images are refused', 'damaged IPv6 images are refused'],
 };
 
-const gxx = spawnSync('g++', ['--version']);
-t.test('native unit tests', { skip: gxx.error ? 'g++ is not installed (the native build needs it too)' : false }, async (t) => {
-  const built = spawnSync(process.execPath, ['scripts/native-tests.mjs'], { cwd: root, encoding: 'utf8', timeout: 600_000 });
-  if (built.status !== 0) {
-    t.fail(`scripts/native-tests.mjs failed: ${built.stderr}`);
-    return;
-  }
-  const programs = JSON.parse(built.stdout.trim().split('\n').pop()!) as { name: string; sanitized: boolean; bin: string; env: Record<string, string> }[];
+t.test('native unit tests', { skip: nativeBuildSkip() ?? false }, async (t) => {
+  // The build also makes what test/plugins-sanitized.test.ts drives (kind 'driver', 'plugin').
+  const programs = buildNativePrograms(t)?.filter((p) => p.kind === 'unit');
+  if (!programs) return;
   t.same([...new Set(programs.map((p) => p.name))].sort(), Object.keys(groups).sort(), 'one program per unit');
   for (const p of programs) {
     await t.test(`${p.name}${p.sanitized ? ' (AddressSanitizer, UndefinedBehaviorSanitizer)' : ''}`, async (t) => {

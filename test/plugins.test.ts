@@ -4,50 +4,19 @@
 // no plugin and a plugin reusing a built-in class name are refused with one sentence and never
 // loaded; a plugin element throwing in configure fails its own graph only.
 import t from 'tap';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { compile, Counter, defineElement, Discard, graph, InfiniteSource, runPlan, Runtime, Type } from 'pktgraph';
-import { buildTestPlugin, pluginDir } from './fixtures/plugin/build.js';
+import { join } from 'node:path';
+import { compile, Counter, Discard, graph, InfiniteSource, runPlan, Runtime } from 'pktgraph';
+import { buildTestPlugin, clashSource, compilePlugin, notAPlugin, passDescriptor, passSource, pktgraphCli as cli, pluginDir, staleHeaders } from './fixtures/plugin/build.js';
 import { PluginCounter, Thrower } from './fixtures/plugin/index.js';
 
 // The first run builds the test plugin with node-gyp.
 t.setTimeout(300_000);
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const cli = (args: string[]) => spawnSync(process.execPath, [join(root, 'bin', 'pktgraph.js'), ...args], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
 const work = mkdtempSync(join(tmpdir(), 'pgx-plugins-'));
 t.teardown(() => rmSync(work, { recursive: true, force: true }));
 
 buildTestPlugin();
-
-// A plugin compiled straight with g++ and `pktgraph plugin-config --cflags`, against the headers
-// in `include` (a copy, to make one of another element API version).
-function compilePlugin(name: string, source: string, include?: string): string {
-  const cc = join(work, `${name}.cc`);
-  const so = join(work, `${name}.so`);
-  writeFileSync(cc, source);
-  let flags = cli(['plugin-config', '--cflags']).stdout.trim().split(' ');
-  if (include) flags = flags.filter((f) => !f.startsWith('-I')).concat(`-I${include}`, `-I${join(root, 'elements', 'lib')}`);
-  execFileSync('g++', [...flags, '-shared', '-o', so, cc], { stdio: ['ignore', 'ignore', 'inherit'] });
-  return so;
-}
-
-const passSource = (cls: string) => `#include "element.h"
-class ${cls} final : public pg::Element {
- public:
-  void push(int, pg::Batch& b) override { output_push(0, b); }
-};
-PG_ELEMENT(${cls});
-`;
-
-function passDescriptor(name: string, library: string) {
-  return defineElement({
-    name, group: 'test-plugin', summary: 'passes packets (test)', doc: 'A test element.', inputs: '1', outputs: '1', processing: 'h/h',
-    config: Type.Object({}, { additionalProperties: false }), counters: {}, library,
-  });
-}
 
 function chain(name: string, middle: () => ReturnType<typeof PluginCounter>, limit = 1000) {
   return compile(graph(name, () => {
@@ -94,11 +63,7 @@ t.test('a running graph with a plugin element is replaced live, its counters car
 });
 
 t.test('a plugin built against another element API version is refused, never loaded', async (t) => {
-  const include = join(work, 'include-v999');
-  cpSync(join(root, 'native'), include, { recursive: true });
-  const h = join(include, 'element.h');
-  writeFileSync(h, readFileSync(h, 'utf8').replace(/#define PG_ELEMENT_API_VERSION \d+/, '#define PG_ELEMENT_API_VERSION 999'));
-  const so = compilePlugin('stale', passSource('StalePass'), include);
+  const so = compilePlugin(work, 'stale', passSource('StalePass'), { include: staleHeaders(work) });
   const Stale = passDescriptor('StalePass', so);
   const rt = new Runtime({ threads: 1 });
   t.teardown(() => rt.close());
@@ -114,13 +79,11 @@ t.test('a plugin built against another element API version is refused, never loa
 t.test('a file that is no plugin, and a plugin redefining a built-in class, are refused', async (t) => {
   const rt = new Runtime({ threads: 1 });
   t.teardown(() => rt.close());
-  const plain = join(work, 'plain.so');
-  execFileSync('g++', ['-shared', '-fPIC', '-o', plain, '-x', 'c++', '-'], { input: 'extern "C" int nothing() { return 0; }' });
-  const NotPlugin = passDescriptor('NotAPlugin', plain);
+  const NotPlugin = passDescriptor('NotAPlugin', notAPlugin(work));
   t.throws(() => rt.load(chain('plain', () => NotPlugin({}, 'x'))), { message: /is not a pktgraph element plugin \(it carries no element API version\)/ });
   const missing = passDescriptor('MissingPlugin', join(work, 'nowhere.so'));
   t.throws(() => rt.load(chain('missing', () => missing({}, 'x'))), { message: /plugin library .*nowhere\.so does not exist .*npm install/ });
-  const clash = compilePlugin('clash', passSource('Counter'));
+  const clash = compilePlugin(work, 'clash', clashSource());
   const Clash = passDescriptor('ClashPass', clash);
   t.throws(() => rt.load(chain('clash', () => Clash({}, 'x'))), { message: /defines element class 'Counter', which is built into the engine; rename/ });
 });

@@ -5,6 +5,9 @@
 // the ring (counted: received = handled + drops_ring, exactly) while the data path goes on,
 // script errors are counted and named, and a hot replacement keeps the script and its state.
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { compile, graph, Runtime, InfiniteSource, Counter, Discard, Type, defineScriptElement, findDescriptor, type RunningGraph } from 'pktgraph';
 import { sleep, until, counterOf } from './lib/wait.js';
 
@@ -268,4 +271,19 @@ t.test('a hot replacement keeps the script running with its state; a stopped gra
   t.equal(n(g, 'b', 'emitted'), stoppedAt, 'a stopped graph\'s timers do not run');
   g.setStopped(false);
   t.ok(await until(() => n(g, 'b', 'emitted') > stoppedAt, 5000), 'started again');
+});
+
+// The engine wakes a waiting script with a thread-safe function call; a call still queued when
+// the process ends is run by Node while it tears the environment down, when JavaScript can no
+// longer run. That once aborted the process at exit ("terminate called after throwing an
+// instance of 'Napi::Error'"). The child (test/fixtures/script-exit) queues one for certain:
+// its main thread is busy while packets arrive, then it ends (closing its runtime or not).
+t.test('a process ending with a wake-up for its script queued exits cleanly, closed or not', async (t) => {
+  const main = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'script-exit', 'main.mjs');
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  for (const mode of ['close', 'open', 'exit']) {
+    const r = spawnSync(process.execPath, [main, mode], { encoding: 'utf8', env, timeout: 60_000 });
+    t.equal(r.status, 0, `${mode}: exit status 0 (got ${r.status}${r.signal ? `, ${r.signal}` : ''})${r.stderr ? `\n${r.stderr.slice(0, 2000)}` : ''}`);
+  }
 });

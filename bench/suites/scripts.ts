@@ -11,6 +11,8 @@
 // - VRRP failover (root, namespaces, a bridge; the lab of test/vrrp-lab.test.ts): two pktgraph
 //   routers on one link, the master's engine closed; the time until the backup is master,
 //   against the RFC's Master_Down_Interval, and the host's pings lost meanwhile.
+// `--cases flood,latency,vrrp` picks among the three (default: all); the first two need no
+// root and build no lab.
 import { graph, compile, Runtime, InfiniteSource, Discard, Counter, Queue, Unqueue, Type, defineScriptElement, setScriptWake, type RunningGraph } from 'pktgraph';
 import { stats, type CaseResult } from '../lib.js';
 import type { Suite } from '../harness.js';
@@ -83,6 +85,7 @@ const Loop = defineScriptElement({
 });
 
 const BATCHES = [1, 4, 16, 64, 256];
+const GROUPS = ['flood', 'latency', 'vrrp'];
 const n = (g: RunningGraph, el: string, c: string) => Number(g.counter(el, c));
 
 async function flood(burst: number, seconds: number, warmup: number) {
@@ -159,9 +162,11 @@ export const scriptsSuite: Suite = {
   defaultRuns: 3,
   async run(ctx) {
     const cases: CaseResult[] = [];
-    ctx.progress.plan(BATCHES.length * 2 + 4);
+    const groups = new Set((ctx.options.other.cases ?? GROUPS.join(',')).split(','));
+    for (const g of groups) if (!GROUPS.includes(g)) throw new Error(`scripts: --cases takes ${GROUPS.join(', ')}, got '${g}'`);
+    ctx.progress.plan((groups.has('flood') ? BATCHES.length : 0) + (groups.has('latency') ? BATCHES.length + 2 : 0) + (groups.has('vrrp') ? 2 : 0));
     let k = 0;
-    for (const burst of BATCHES) {
+    for (const burst of groups.has('flood') ? BATCHES : []) {
       ctx.progress.startCase(k++, `flood, bursts of ${burst}`);
       const runs = [];
       for (let r = 0; r < ctx.runs; r++) {
@@ -188,7 +193,7 @@ export const scriptsSuite: Suite = {
     }
     // The engine wakes the script (ThreadSafeFunction), and beside it the design not taken: the
     // script polling its ring from a 1 ms timer.
-    const roundTrips = [...BATCHES.map((window) => ({ window, pollMs: 0 })), { window: 1, pollMs: 1 }, { window: 64, pollMs: 1 }];
+    const roundTrips = groups.has('latency') ? [...BATCHES.map((window) => ({ window, pollMs: 0 })), { window: 1, pollMs: 1 }, { window: 64, pollMs: 1 }] : [];
     for (const { window, pollMs } of roundTrips) {
       const polled = pollMs ? `, polled every ${pollMs} ms` : '';
       ctx.progress.startCase(k++, `loop, ${window} in flight${polled}`);
@@ -223,7 +228,7 @@ export const scriptsSuite: Suite = {
     }
     const notes = ['One worker; the script runs on the Node.js main thread (woken by a ThreadSafeFunction call once per burst that finds it waiting; the polled cases poll from a 1 ms timer instead).'];
     const why = labReason();
-    for (const interval of [100, 20]) {
+    for (const interval of groups.has('vrrp') ? [100, 20] : []) {
       const name = `VRRP failover, advertisements every ${interval * 10} ms`;
       const description = `Two pktgraph routers (VRRP priorities 200 and 100, one engine each) on a bridge with a host pinging the virtual address every 20 ms; the master's engine is closed: ms until the backup is master (extra: after the last advertisement it heard, the RFC's Master_Down_Interval, pings lost).`;
       if (why) {
