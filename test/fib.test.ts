@@ -6,7 +6,8 @@
 // (an empty table costs about a kilobyte).
 import t, { type Test } from 'tap';
 import { graph, compile, Runtime, IPLookup, LookupIP6Route, InfiniteSource, Discard, type RunningGraph } from 'pktgraph';
-import { RefTable, rng, randomTable, randomRoute, seeds, testAddresses, addrText, prefixText, type RefRoute, type Width } from './lib/fibref.js';
+import { RefTable, randomTable, randomRoute, seeds, testAddresses, addrText, prefixText, type RefRoute, type Width } from './lib/fibref.js';
+import { rng } from './lib/rng.js';
 
 const OUTPUTS = 4;
 

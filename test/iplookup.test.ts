@@ -11,7 +11,8 @@ import { graph, compile, runPlan, Runtime, IPLookup, LookupIP6Route, FromPcap, T
 import { runCompiled, tmpPath } from './lib/run.js';
 import { writePcap, readPcap } from './lib/pcap.js';
 import { ether, ipv4, ipv6, udp, ETH_IPV6 } from './lib/packets.js';
-import { RefTable, rng, randomTable, randomRoute, seeds, testAddresses, addrText, prefixText, type RefRoute, type Width, type Rng } from './lib/fibref.js';
+import { RefTable, randomTable, randomRoute, seeds, testAddresses, addrText, prefixText, type RefRoute, type Width } from './lib/fibref.js';
+import { rng, type Rng } from './lib/rng.js';
 
 const OUTPUTS = 4;
 
