@@ -24,18 +24,7 @@ class UDPIPEncap final : public encap::EncapElement<UDPIPEncap> {
     uint8_t* u = ip + 20;
     const uint16_t ulen = uint16_t(p->length() - 20);
     tmpl_.write(ip, uint16_t(p->length()), id);
-    u[0] = uint8_t(sport_ >> 8);
-    u[1] = uint8_t(sport_);
-    u[2] = uint8_t(dport_ >> 8);
-    u[3] = uint8_t(dport_);
-    u[4] = uint8_t(ulen >> 8);
-    u[5] = uint8_t(ulen);
-    u[6] = u[7] = 0;
-    if (checksum_) {
-      uint16_t ck = ip::checksum(u, ulen, ip::pseudo_sum(ip, 17, ulen));
-      if (ck == 0) ck = 0xffff;  // 0 means "no checksum" (RFC 768)
-      ip::store16(u + 6, ck);
-    }
+    encap::write_udp(ip, u, sport_, dport_, ulen, checksum_);
     p->set_network_header(ip);
     p->set_transport_header(u);
     return kKeep;
