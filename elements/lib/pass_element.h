@@ -1,6 +1,6 @@
 // A base for agnostic one-in, one-out elements that look at (or mark) every packet of a batch
 // and pass them all on, in order (Counter, Paint, Print, SetTimestamp, TimestampStamp,
-// LatencyMeter): it supplies push and pull. Derived implements
+// LatencyMeter, SetIPAddress): it supplies push and pull. Derived implements
 // `void act(Batch& b, uint32_t first)` on the packets b.pkts[first .. b.count), the ones that
 // arrived (a pull appends to a batch that may already hold packets).
 #pragma once
