@@ -7,9 +7,7 @@ namespace pg {
 class VXLANEncap final : public encap::EncapElement<VXLANEncap> {
  public:
   void configure(const Config& conf) override {
-    const uint32_t src = conf.ipv4("src"), dst = conf.ipv4("dst");
-    const uint8_t tos = uint8_t(conf.integer("tos")), ttl = uint8_t(conf.integer("ttl"));
-    tmpl_.init(17, src, dst, tos, ttl, conf.boolean("df"));
+    tmpl_.configure(conf, 17);
     dport_ = uint16_t(conf.integer("dport"));
     const uint32_t vni = uint32_t(conf.integer("vni"));
     checksum_ = conf.boolean("checksum");

@@ -33,6 +33,10 @@ struct Ip4Template {
     std::memcpy(h + 16, &dst, 4);
     sum = ip::sum_bytes(h, 20);
   }
+  // init() from the config's `src`, `dst`, `tos`, `ttl` and `df` (encapFields.ts).
+  void configure(const Config& conf, uint8_t proto) {
+    init(proto, conf.ipv4("src"), conf.ipv4("dst"), uint8_t(conf.integer("tos")), uint8_t(conf.integer("ttl")), conf.boolean("df"));
+  }
   // Writes the header at ip with this total length and id (host order).
   void write(uint8_t* ip, uint16_t total, uint16_t id) const {
     std::memcpy(ip, h, 20);
