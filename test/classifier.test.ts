@@ -7,6 +7,7 @@ import { rmSync } from 'node:fs';
 import { graph, compile, Runtime, GraphError, Classifier, FromPcap, ToPcap, InfiniteSource, Discard, type Plan } from 'pktgraph';
 import { runCompiled, tmpPath } from './lib/run.js';
 import { writePcap, readPcap } from './lib/pcap.js';
+import { rng, type Rng } from './lib/rng.js';
 
 // ---- the reference: pattern semantics, one clause and one byte at a time ----
 
@@ -38,21 +39,6 @@ function reference(patterns: string[], pkt: Uint8Array): number {
 }
 
 // ---- random pattern sets ----
-
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)); // inclusive
-  const pick = <T>(xs: T[]): T => xs[Math.floor(next() * xs.length)];
-  return { next, int, pick };
-}
-type Rng = ReturnType<typeof rng>;
 
 const hex2 = (b: number) => b.toString(16).padStart(2, '0');
 const ALPHABET = [0x00, 0x08, 0x06, 0x45, 0x11, 0xff, 0x81];

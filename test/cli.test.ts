@@ -5,37 +5,17 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseTarget } from '../src/cli/control.js';
 import { ENGINE_LIMITS } from '../src/runtime/native.js';
 import { Runtime } from '../src/runtime/runtime.js';
+import { startCli, repoRoot as root, pktgraphBin as bin } from './lib/cli.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const bin = join(root, 'bin', 'pktgraph.js');
 const work = mkdtempSync(join(tmpdir(), 'pktgraph-cli-'));
 t.teardown(() => rmSync(work, { recursive: true, force: true }));
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-// Children get their own socket directory, and no NODE_OPTIONS from the test runner.
-function cli(args: string[], cwd = root): Promise<Result> {
-  const env: NodeJS.ProcessEnv = { ...process.env, XDG_RUNTIME_DIR: work };
-  delete env.NODE_OPTIONS;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+// Children get their own socket directory.
+const cli = (args: string[], cwd = root) => startCli(args, { cwd, runtimeDir: work }).done;
 
 const stackTrace = /^\s+at .+\(.*:\d+:\d+\)$|^\s+at .+:\d+:\d+$/m;
 

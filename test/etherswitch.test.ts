@@ -8,22 +8,12 @@ import { rmSync } from 'node:fs';
 import { graph, compile, FromPcap, ToPcap, EtherSwitch, Counter, Discard } from 'pktgraph';
 import { tmpPath, runGraph } from './lib/run.js';
 import { writePcap, readPcap } from './lib/pcap.js';
-import { pcapSwitch, type PcapSwitch } from './lib/pcapswitch.js';
+import { pcapSwitch, frame, A, B, C, D, BCAST, type PcapSwitch } from './lib/pcapswitch.js';
 import { ether, ETH_ARP } from './lib/packets.js';
+import { sleep } from './lib/wait.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-const A = '02:00:00:00:00:0a';
-const B = '02:00:00:00:00:0b';
-const C = '02:00:00:00:00:0c';
-const D = '02:00:00:00:00:0d';
-const BCAST = 'ff:ff:ff:ff:ff:ff';
 const MCAST = '01:00:5e:00:00:01';
 
-/** A 60-byte frame whose payload names it, so outputs can be compared by label. */
-function frame(src: string, dst: string, label: string): Buffer {
-  return ether({ src, dst, type: 0x88b5, payload: Buffer.from(label.padEnd(46, '.')) });
-}
 const labelOf = (b: Buffer) => b.subarray(14).toString().replace(/\.+$/, '');
 
 interface Switch3 extends Omit<PcapSwitch, 'finish'> {

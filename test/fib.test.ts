@@ -6,7 +6,9 @@
 // (an empty table costs about a kilobyte).
 import t, { type Test } from 'tap';
 import { graph, compile, Runtime, IPLookup, LookupIP6Route, InfiniteSource, Discard, type RunningGraph } from 'pktgraph';
-import { RefTable, rng, randomTable, randomRoute, seeds, testAddresses, addrText, prefixText, type RefRoute, type Width } from './lib/fibref.js';
+import { RefTable, randomTable, randomRoute, seeds, testAddresses, addrText, prefixText, type RefRoute, type Width } from './lib/fibref.js';
+import { rng } from './lib/rng.js';
+import { parseIPv6 } from '../src/util/address.js';
 
 const OUTPUTS = 4;
 
@@ -46,15 +48,8 @@ function tableLines(g: RunningGraph, width: Width): string[] {
       if (width === 32) return l;
       const [p, ...rest] = l.split(' ');
       const [addr, len] = p.split('/');
-      return `${addrText(parse6(addr), 128)}/${len} ${rest.join(' ')}`;
+      return `${addrText(parseIPv6(addr)!, 128)}/${len} ${rest.join(' ')}`;
     });
-}
-function parse6(s: string): bigint {
-  const [h, tl] = s.split('::');
-  const hg = h ? h.split(':') : [];
-  const tg = tl !== undefined ? (tl ? tl.split(':') : []) : [];
-  const groups = tl !== undefined ? [...hg, ...Array(8 - hg.length - tg.length).fill('0'), ...tg] : hg;
-  return groups.reduce((a, g) => (a << 16n) | BigInt(parseInt(g, 16)), 0n);
 }
 
 for (const width of [32, 128] as Width[]) {

@@ -11,21 +11,11 @@ import { pcapFiles, sameBuffers } from './lib/pcapfiles.js';
 import { readPcap, LINKTYPE_RAW, LINKTYPE_ETHERNET } from './lib/pcap.js';
 import { ether, ipv4, udp, checksum16, verifyIpv4Checksum, PROTO_UDP } from './lib/packets.js';
 import { Rng, fragmentSet, validIpv4 } from './lib/fuzz.js';
+import { rng } from './lib/rng.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const { input, sink, read } = pcapFiles('frag', { linktype: LINKTYPE_RAW });
 
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, int: (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)) };
-}
 const r = rng(7);
 const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => r.int(0, 255)));
 function shuffle<T>(a: T[]): T[] {

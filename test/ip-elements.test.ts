@@ -28,6 +28,7 @@ import {
   type ElementNode,
 } from 'pktgraph';
 import { runGraph } from './lib/run.js';
+import { rng, type Rng } from './lib/rng.js';
 import { pcapFiles, sameBuffers } from './lib/pcapfiles.js';
 import {
   ether,
@@ -48,20 +49,6 @@ import {
 // ---------- helpers ----------
 
 const { input, sink, read } = pcapFiles('ipel');
-
-/** A deterministic generator (mulberry32). */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, int: (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)) };
-}
-type Rng = ReturnType<typeof rng>;
 
 const randomAddr = (r: Rng, first?: number) => [first ?? r.int(1, 223), r.int(0, 255), r.int(0, 255), r.int(0, 255)].join('.');
 const randomBytes = (r: Rng, n: number) => Buffer.from(Array.from({ length: n }, () => r.int(0, 255)));

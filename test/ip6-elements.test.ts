@@ -20,6 +20,7 @@ import {
   compile,
 } from 'pktgraph';
 import { runGraph } from './lib/run.js';
+import { rng } from './lib/rng.js';
 import { pcapFiles, sameBuffers } from './lib/pcapfiles.js';
 import { LINKTYPE_RAW, LINKTYPE_ETHERNET } from './lib/pcap.js';
 import { ether, ipv6, ipv4, udp, icmp6, verifyL4Checksum, parseIpv6, ETH_IPV6, PROTO_ICMPV6, PROTO_UDP } from './lib/packets.js';
@@ -27,19 +28,6 @@ import { ether, ipv6, ipv4, udp, icmp6, verifyL4Checksum, parseIpv6, ETH_IPV6, P
 // ---------- helpers ----------
 
 const { input, sink, read, outFile } = pcapFiles('ip6el', { linktype: LINKTYPE_RAW });
-
-/** A deterministic generator (mulberry32). */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, int: (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)) };
-}
 
 const haveTcpdump = spawnSync('tcpdump', ['--version'], { stdio: 'ignore' }).status === 0;
 

@@ -16,6 +16,7 @@ import { FromPcap, ToPcap, VLANDecap, MarkIPHeader, IPClassifier, IPFilter, Disc
 import { writePcap, readPcap, DEFAULT_TS_NS, LINKTYPE_RAW } from './lib/pcap.js';
 import { ether, ipv4, ipv6, tcp, udp, icmp4, icmp6, ETH_ARP, ETH_IPV6, mac, ip4 } from './lib/packets.js';
 import { runGraph, tmpPath } from './lib/run.js';
+import { rng } from './lib/rng.js';
 
 const files: string[] = [];
 t.teardown(() => {
@@ -30,19 +31,7 @@ const path = (name: string) => {
 
 // ---------- the capture ----------
 
-function prng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = s;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rand = prng(Number(process.env.IPFILTER_SEED ?? 20261121)); // another seed: IPFILTER_SEED=N
-const pick = <T>(a: readonly T[]): T => a[Math.floor(rand() * a.length)];
-const randInt = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
+const { next: rand, pick, int: randInt } = rng(Number(process.env.IPFILTER_SEED ?? 20261121)); // another seed: IPFILTER_SEED=N
 const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => randInt(0, 255)));
 
 const V4 = ['198.18.0.1', '198.18.0.2', '198.18.0.3', '198.18.1.9', '198.19.5.5', '198.19.200.7'];

@@ -11,7 +11,9 @@ import { graph, compile, runPlan, Runtime, IPLookup, LookupIP6Route, FromPcap, T
 import { runCompiled, tmpPath } from './lib/run.js';
 import { writePcap, readPcap } from './lib/pcap.js';
 import { ether, ipv4, ipv6, udp, ETH_IPV6 } from './lib/packets.js';
-import { RefTable, rng, randomTable, randomRoute, seeds, testAddresses, addrText, prefixText, type RefRoute, type Width, type Rng } from './lib/fibref.js';
+import { RefTable, randomTable, randomRoute, seeds, testAddresses, addrText, prefixText, type RefRoute, type Width } from './lib/fibref.js';
+import { rng, type Rng } from './lib/rng.js';
+import { parseIP } from '../src/util/address.js';
 
 const OUTPUTS = 4;
 
@@ -353,7 +355,7 @@ for (const width of [32, 128] as Width[]) {
     const gw = width === 32 ? '192.0.2.77' : 'fe80::77';
     const dsts = width === 32 ? ['8.8.8.8', '198.18.5.5', '10.1.2.3'] : ['2001:db8::1', 'fd00::5', '2a00::1'];
     const r = rng(3);
-    const sent = packets(r, width, dsts.map((d) => (width === 32 ? parse4(d) : parse6(d))));
+    const sent = packets(r, width, dsts.map((d) => parseIP(d)!.addr));
     const input = tmpPath(`anno${width}-in.pcap`);
     writePcap(input, sent.map((x) => ({ data: x.data })));
     const files = [0, 1].map((i) => tmpPath(`anno${width}-out${i}.pcap`));
@@ -373,7 +375,7 @@ for (const width of [32, 128] as Width[]) {
   });
 
   t.test(`${fam}: ECMP spreads flows over the members and keeps each flow on one`, async (t) => {
-    const dst = width === 32 ? parse4('198.18.1.1') : parse6('fd00::1');
+    const dst = parseIP(width === 32 ? '198.18.1.1' : 'fd00::1')!.addr;
     const sent: Sent[] = [];
     for (let i = 0; i < 800; i++) {
       const src = width === 32 ? (198n << 24n) | (19n << 16n) | BigInt(i % 400) : (0xfd01n << 112n) | BigInt(i % 400);
@@ -447,13 +449,3 @@ for (const width of [32, 128] as Width[]) {
   });
 }
 
-function parse4(s: string): bigint {
-  return s.split('.').reduce((a, x) => (a << 8n) | BigInt(Number(x)), 0n);
-}
-function parse6(s: string): bigint {
-  const [h, tl] = s.split('::');
-  const hg = h ? h.split(':') : [];
-  const tg = tl !== undefined ? (tl ? tl.split(':') : []) : [];
-  const groups = tl !== undefined ? [...hg, ...Array(8 - hg.length - tg.length).fill('0'), ...tg] : hg;
-  return groups.reduce((a, g) => (a << 16n) | BigInt(parseInt(g, 16)), 0n);
-}

@@ -3,22 +3,14 @@
 // complete teardown by id, clear errors for a bad topology and for a user without root.
 // Needs root and network namespaces; skips with the reason otherwise.
 import t from 'tap';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { labAvailable, labObjects, sweep } from '../src/lab/index.js';
+import { startCli, repoRoot as root, pktgraphBin as bin } from './lib/cli.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const bin = join(root, 'bin', 'pktgraph.js');
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 const avail = labAvailable();
 if (!avail.ok) t.plan(0, `skip: ${avail.reason}`);
@@ -29,19 +21,7 @@ function main() {
   const work = mkdtempSync(join(tmpdir(), 'pktgraph-labcli-'));
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
 
-  function cli(args: string[]): Promise<Result> {
-    const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: work, XDG_RUNTIME_DIR: work };
-    delete env.NODE_OPTIONS;
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [bin, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  const cli = (args: string[]) => startCli(args, { cwd: root, runtimeDir: work, env: { TMPDIR: work } }).done;
 
   t.test('lab up, list, exec and down from the command line', async (t) => {
     const id = randomBytes(2).toString('hex');

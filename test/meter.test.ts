@@ -7,6 +7,7 @@ import { rmSync } from 'node:fs';
 import { compile, graph, Runtime, FromPcap, Meter, BandwidthMeter, Counter, Discard, InfiniteSource } from 'pktgraph';
 import { writePcap } from './lib/pcap.js';
 import { tmpPath } from './lib/run.js';
+import { rng } from './lib/rng.js';
 
 const T0 = 1_000_000_000;
 const MS = 1_000_000;
@@ -36,15 +37,6 @@ class Model {
 interface Burst {
   t: number; // ns after the start
   sizes: number[];
-}
-
-function mulberry32(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Plays `bursts` into the meter and returns the output each burst left on, and its `rate` handler at the end. */
@@ -101,7 +93,7 @@ t.test('Meter: a steady 10000 packets/s crosses 5000 after 11 epochs, and falls 
 
 t.test('Meter and BandwidthMeter against the model on random arrivals, three outputs', async (t) => {
   for (const [kind, rates] of [['Meter', [4000, 9000]], ['BandwidthMeter', [2_000_000, 5_000_000]]] as const) {
-    const rnd = mulberry32(kind.length);
+    const rnd = rng(kind.length).next;
     const bursts: Burst[] = [];
     let now = 0;
     for (let i = 0; i < 600; i++) {

@@ -27,6 +27,7 @@ import {
 import { writePcap, readPcap, LINKTYPE_RAW } from './lib/pcap.js';
 import { ipv4, ipv6, verifyIpv4Checksum } from './lib/packets.js';
 import { tmpPath } from './lib/run.js';
+import { rng } from './lib/rng.js';
 
 const T0 = 1_000_000_000; // the virtual clock's start, ns
 const MS = 1_000_000;
@@ -286,20 +287,12 @@ t.test('trTCM (RFC 2698), colour-blind and colour-aware', async (t) => {
 });
 
 // ---- the reference model on random arrivals ----
-function mulberry32(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Random arrivals: sizes 60-1514, gaps mostly around the mean packet time at the offered rate,
  *  some simultaneous (one batch, one colour on arrival so that the Classifier keeps their order),
  *  some long idle times that fill the buckets. */
 function randomArrivals(seed: number, n: number, meanGapNs: number): Arrival[] {
-  const rnd = mulberry32(seed);
+  const rnd = rng(seed).next;
   const out: Arrival[] = [];
   let now = 0;
   let pre: Colour = G;

@@ -3,11 +3,9 @@
 // elements' own counters, self times stay within the workers' CPU time, profiling off
 // leaves nothing behind, and it can be switched on and off while the graph runs.
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import {
   graph,
   compile,
@@ -25,6 +23,7 @@ import {
   type RunningGraph,
 } from 'pktgraph';
 import { udp4Frame } from './lib/packets.js';
+import { startCli, repoRoot as root } from './lib/cli.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -213,8 +212,6 @@ t.test('switched on and off while the graph runs: exact counts from the moment i
 });
 
 // The command line, run as users run it.
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const bin = join(root, 'bin', 'pktgraph.js');
 const work = mkdtempSync(join(tmpdir(), 'pktgraph-profile-'));
 t.teardown(() => rmSync(work, { recursive: true, force: true }));
 writeFileSync(
@@ -226,19 +223,7 @@ export default graph('pipeline', () => {
 `,
 );
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, XDG_RUNTIME_DIR: work };
-  delete env.NODE_OPTIONS;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (args: string[]) => startCli(args, { cwd: root, runtimeDir: work }).done;
 
 t.test('pktgraph run --profile prints the table, most expensive first', async (t) => {
   const r = await cli(['run', join(work, 'pipeline.ts'), '--profile', '--threads', '1', '--no-control']);

@@ -2,32 +2,17 @@
 // changed file is compiled again), TypeScript helpers imported as './x.js' are found, the packet
 // pool costs memory only for the packets used, and route files are read block by block.
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Runtime, compile, graph, InfiniteSource, IPLookup, Discard, Queue, Unqueue } from 'pktgraph';
+import { startCli } from './lib/cli.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const bin = join(root, 'bin', 'pktgraph.js');
 const work = mkdtempSync(join(tmpdir(), 'pktgraph-startup-test-'));
 t.teardown(() => rmSync(work, { recursive: true, force: true }));
 
-function cli(args: string[], env: NodeJS.ProcessEnv, cwd = join(work, 'graphs')): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const e: NodeJS.ProcessEnv = { ...process.env, XDG_RUNTIME_DIR: work, ...env };
-  delete e.NODE_OPTIONS;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd, env: e, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (args: string[], env: Record<string, string>, cwd = join(work, 'graphs')) => startCli(args, { cwd, runtimeDir: work, env }).done;
 
 const rssBytes = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))![1]) * 1024;
 

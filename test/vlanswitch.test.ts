@@ -6,26 +6,10 @@
 // tcpdump on that link would), the handlers, compile-time errors, and that every buffer returns
 // to the pool. Needs no root.
 import t, { type Test } from 'tap';
-import { rmSync } from 'node:fs';
-import { graph, compile, Runtime, FromPcap, ToPcap, VLANSwitch } from 'pktgraph';
-import { tmpPath } from './lib/run.js';
-import { writePcap } from './lib/pcap.js';
-import { pcapSwitch, type PcapSwitch } from './lib/pcapswitch.js';
+import { graph, compile, FromPcap, ToPcap, VLANSwitch } from 'pktgraph';
+import { pcapSwitch, frame, A, B, C, D, E, BCAST, type PcapSwitch } from './lib/pcapswitch.js';
 import { ether, ipv4, udp, tcp, icmp4, PROTO_UDP, PROTO_TCP, PROTO_ICMP, ETH_IPV4 } from './lib/packets.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-const A = '02:00:00:00:00:0a';
-const B = '02:00:00:00:00:0b';
-const C = '02:00:00:00:00:0c';
-const D = '02:00:00:00:00:0d';
-const E = '02:00:00:00:00:0e';
-const BCAST = 'ff:ff:ff:ff:ff:ff';
-
-/** A 60-byte (64 tagged) frame whose payload names it. */
-function frame(src: string, dst: string, label: string, vlan?: number): Buffer {
-  return ether({ src, dst, vlan, type: 0x88b5, payload: Buffer.from(label.padEnd(46, '.')) });
-}
 /** The label and the VLAN tag (TCI, or undefined) of a frame that left the switch. */
 function seen(b: Buffer): string {
   const tagged = b.readUInt16BE(12) === 0x8100;
@@ -188,33 +172,12 @@ t.test('bad graphs are refused before anything runs, naming the field', async (t
 });
 
 t.test('learned entries carry over a hot reconfiguration, except where the port no longer carries the VLAN', async (t) => {
-  const inFiles = [0, 1].map((i) => tmpPath(`vsw-swap-in${i}.pcap`));
-  t.teardown(() => {
-    for (const f of inFiles) rmSync(f, { force: true });
-  });
-  writePcap(inFiles[0], [{ data: frame(A, BCAST, 'a') }]);
-  writePcap(inFiles[1], [{ data: frame(B, BCAST, 'b') }]);
-  const plan = (ports: NonNullable<Parameters<typeof VLANSwitch>[0]>['ports'], active: boolean) =>
-    compile(
-      graph('vsw-swap', () => {
-        const sw = VLANSwitch({ ports }, 'sw');
-        inFiles.forEach((file, i) => {
-          FromPcap({ file, active }, `src${i}`).to(sw.in(i));
-          sw.out(i).to(ToPcap({ file: '/dev/null' }, `out${i}`));
-        });
-      }),
-    );
-  const rt = new Runtime({ threads: 1, poolBuffers: 256 });
-  t.teardown(() => rt.close());
-  const g = rt.load(plan([{ vlan: 5 }, { vlan: 5 }], true));
-  rt.start();
-  const deadline = Date.now() + 5000;
-  while (g.counter('sw', 'flooded') < 2n && Date.now() < deadline) await sleep(5);
-  await sleep(30);
-  t.same(g.read('sw', 'table').trim().split('\n').map((l) => l.split(' ').slice(0, 3).join(' ')), [`${A} 5 0`, `${B} 5 1`]);
-  const g2 = g.replace(plan([{ vlan: 6 }, { mode: 'trunk', allowed: [5] }], false));
+  const s = pcapSwitch(t, 'vsw-swap', [[frame(A, BCAST, 'a')], [frame(B, BCAST, 'b')]], () => VLANSwitch({ ports: [{ vlan: 5 }, { vlan: 5 }] }, 'sw'));
+  await s.play(0, 1);
+  await s.play(1, 1);
+  t.same(s.g.read('sw', 'table').trim().split('\n').map((l) => l.split(' ').slice(0, 3).join(' ')), [`${A} 5 0`, `${B} 5 1`]);
+  const g2 = s.replace(() => VLANSwitch({ ports: [{ vlan: 6 }, { mode: 'trunk', allowed: [5] }] }, 'sw'));
   t.same(g2.read('sw', 'table').trim().split('\n').map((l) => l.split(' ').slice(0, 3).join(' ')), [`${B} 5 1`], "B kept (its port is a trunk carrying VLAN 5); A dropped (its port is now VLAN 6)");
   t.equal(g2.counter('sw', 'flooded'), 2n, 'counters carry over');
-  rt.stop();
-  g2.remove();
+  s.finish();
 });

@@ -1,8 +1,8 @@
 // VLANDecap: removes the outer tag of one TPID (802.1Q by default) into the VLAN annotation.
 // Documentation: VLANDecap.ts.
-#include <cstring>
 
 #include "per_packet.h"
+#include "vlan_tag.h"
 
 namespace pg {
 
@@ -24,16 +24,14 @@ class VLANDecap final : public PerPacketElement<VLANDecap> {
       return kKeep;
     }
     if (p->length() < 18) return 0;
-    a.vlan_tci = uint16_t(d[14] << 8 | d[15]);
+    a.vlan_tci = vlantag::tci(d);
     a.flags |= kVlanPresent;
-    std::memmove(d + 4, d, 12);  // the addresses move over the tag; the rest stays put
-    p->pull(4);
-    p->set_mac_header(p->data());
+    p->set_mac_header(vlantag::pop_tag(p));
     return kKeep;
   }
 
  private:
-  uint16_t tpid_ = 0x8100;
+  uint16_t tpid_ = vlantag::kTpid8021Q;
 };
 
 PG_ELEMENT(VLANDecap);

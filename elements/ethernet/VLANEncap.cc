@@ -1,8 +1,8 @@
 // VLANEncap: inserts an 802.1Q / 802.1ad tag after the MAC addresses. Documentation: VLANEncap.ts.
 #include <atomic>
-#include <cstring>
 
 #include "per_packet.h"
+#include "vlan_tag.h"
 
 namespace pg {
 
@@ -36,13 +36,8 @@ class VLANEncap final : public PerPacketElement<VLANEncap> {
       p->set_mac_header(p->data());
       return kKeep;
     }
-    if (!p->push(4)) return 1;
-    uint8_t* d = p->data();
-    std::memmove(d, d + 4, 12);  // the addresses move into the headroom; the rest stays put
-    d[12] = uint8_t(tag >> 24);
-    d[13] = uint8_t(tag >> 16);
-    d[14] = uint8_t(tci >> 8);
-    d[15] = uint8_t(tci);
+    uint8_t* d = vlantag::push_tag(p, uint16_t(tag >> 16), tci);
+    if (!d) return 1;
     p->set_mac_header(d);
     return kKeep;
   }

@@ -25,6 +25,7 @@
 #include "filter_program.h"
 #include "mac_table.h"
 #include "spin_lock.h"
+#include "vlan_tag.h"
 
 namespace pg {
 
@@ -231,9 +232,9 @@ class VLANSwitch final : public Element {
     if (q.mode == kMirror) return drop_one(p, c_mirror_port_);
     if (p->length() < 14) return drop_one(p, c_short_);
     uint8_t* d = p->data();
-    const bool tagged = d[12] == 0x81 && d[13] == 0x00;
+    const bool tagged = vlantag::has_8021q(d);
     if (tagged && p->length() < 18) return drop_one(p, c_short_);
-    const uint16_t tci = tagged ? uint16_t(d[14] << 8 | d[15]) : 0;
+    const uint16_t tci = tagged ? vlantag::tci(d) : 0;
     uint16_t vid = tci & 0xfff;
     if (q.mode == kAccess) {
       if (vid != 0) return drop_one(p, c_vlan_);  // tagged on an access port
@@ -246,11 +247,7 @@ class VLANSwitch final : public Element {
     }
     if (q.mirror_in) mirror_copy(p, e);
     if (!acl_pass(p, in, 0)) return drop_one(p, c_acl_[0]);
-    if (tagged) {
-      std::memmove(d + 4, d, 12);
-      p->pull(4);
-      d = p->data();
-    }
+    if (tagged) d = vlantag::pop_tag(p);
     p->anno().vlan_tci = uint16_t((tci & 0xf000) | vid);
     p->anno().flags &= uint8_t(~kVlanPresent);
 
@@ -288,20 +285,12 @@ class VLANSwitch final : public Element {
     const Port& q = ports_[o];
     const uint16_t tci = p->anno().vlan_tci;
     p->anno().vlan_tci = 0;
-    if (q.mode == kTrunk && int32_t(tci & 0xfff) != q.native) {
-      if (!p->push(4)) return drop_one(p, c_headroom_);
-      uint8_t* d = p->data();
-      std::memmove(d, d + 4, 12);
-      d[12] = 0x81;
-      d[13] = 0x00;
-      d[14] = uint8_t(tci >> 8);
-      d[15] = uint8_t(tci);
-    }
+    if (q.mode == kTrunk && int32_t(tci & 0xfff) != q.native && !vlantag::push_tag(p, vlantag::kTpid8021Q, tci)) return drop_one(p, c_headroom_);
     if (!acl_pass(p, o, 1)) return drop_one(p, c_acl_[1]);
     // Headers for what follows the port (a classifier), whatever they were on arrival.
     uint8_t* f = p->data();
     p->set_mac_header(f);
-    p->set_network_header(f + (f[12] == 0x81 && f[13] == 0x00 ? 18 : 14));
+    p->set_network_header(f + (vlantag::has_8021q(f) ? 18 : 14));
     if (q.mirror_out) mirror_copy(p, e);
     emit(e, o, p);
   }

@@ -6,6 +6,7 @@
 #include "element.h"
 #include "graph.h"
 #include "port_hub.h"
+#include "vlan_tag.h"
 
 namespace pg {
 
@@ -98,17 +99,15 @@ class PortDemux final : public Element {
       // The tag is in the frame, or (a device that took it out: FromDevice's default) in the
       // VLAN annotation.
       int vlan = p->anno().flags & kVlanPresent ? p->anno().vlan_tci & 0xfff : kNoVlan;
-      if (vlan == kNoVlan && d[12] == 0x81 && d[13] == 0x00) {
+      if (vlan == kNoVlan && vlantag::has_8021q(d)) {
         if (p->length() < 18) {
           nshort++;
           dropped[nd++] = p;
           continue;
         }
-        const uint16_t tci = uint16_t(d[14] << 8 | d[15]);
+        const uint16_t tci = vlantag::tci(d);
         vlan = tci & 0xfff;
-        std::memmove(d + 4, d, 12);  // the tag goes; the addresses move up over it
-        p->pull(4);
-        d = p->data();
+        d = vlantag::pop_tag(p);
         p->anno().vlan_tci = tci;
         p->anno().flags |= kVlanPresent;
       }

@@ -7,6 +7,7 @@
 #include "element.h"
 #include "graph.h"
 #include "port_hub.h"
+#include "vlan_tag.h"
 
 namespace pg {
 
@@ -109,18 +110,10 @@ class ToPort final : public Element {
         bad[nbad++] = p;
         continue;
       }
-      if (vlan_) {
-        if (!p->push(4)) {
-          nroom++;
-          bad[nbad++] = p;
-          continue;
-        }
-        uint8_t* d = p->data();
-        std::memmove(d, d + 4, 12);
-        d[12] = 0x81;
-        d[13] = 0x00;
-        d[14] = uint8_t(vlan_ >> 8);
-        d[15] = uint8_t(vlan_);
+      if (vlan_ && !vlantag::push_tag(p, vlantag::kTpid8021Q, vlan_)) {
+        nroom++;
+        bad[nbad++] = p;
+        continue;
       }
       p->set_mac_header(p->data());
       p->anno().table_id = id_;

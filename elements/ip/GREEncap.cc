@@ -6,9 +6,7 @@ namespace pg {
 class GREEncap final : public encap::EncapElement<GREEncap> {
  public:
   void configure(const Config& conf) override {
-    const uint32_t src = conf.ipv4("src"), dst = conf.ipv4("dst");
-    const uint8_t tos = uint8_t(conf.integer("tos")), ttl = uint8_t(conf.integer("ttl"));
-    tmpl_.init(47, src, dst, tos, ttl, conf.boolean("df"));
+    tmpl_.configure(conf, 47);
     const uint32_t proto = uint32_t(conf.integer("protocol"));
     const int64_t key = conf.integer("key");
     gre_[0] = key >= 0 ? 0x20 : 0;  // K bit (RFC 2890)

@@ -1,6 +1,7 @@
 import { Type } from 'typebox';
 import { defineElement } from '../../src/graph/descriptor.js';
 import { ipv4Address } from '../../src/graph/types.js';
+import { outerIp4Fields } from '../lib/encapFields.js';
 
 export const GREEncap = defineElement({
   name: 'GREEncap',
@@ -25,9 +26,7 @@ position. GREDecap undoes it.`,
       dst: ipv4Address('The outer destination address, dotted quad.'),
       protocol: Type.Optional(Type.Integer({ minimum: 0, maximum: 0xffff, default: 0x0800, description: 'The GRE protocol type (EtherType of the payload; 0x6558 for Ethernet).' })),
       key: Type.Optional(Type.Integer({ minimum: -1, maximum: 0xffffffff, default: -1, description: 'The RFC 2890 key (-1: no key field).' })),
-      tos: Type.Optional(Type.Integer({ minimum: 0, maximum: 255, default: 0, description: 'The outer TOS byte.' })),
-      ttl: Type.Optional(Type.Integer({ minimum: 0, maximum: 255, default: 64, description: 'The outer time to live.' })),
-      df: Type.Optional(Type.Boolean({ default: false, description: "Set the outer don't-fragment flag." })),
+      ...outerIp4Fields,
     },
     { additionalProperties: false },
   ),

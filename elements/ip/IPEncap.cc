@@ -6,10 +6,7 @@ namespace pg {
 class IPEncap final : public encap::EncapElement<IPEncap> {
  public:
   void configure(const Config& conf) override {
-    const uint8_t proto = uint8_t(conf.integer("proto"));
-    const uint32_t src = conf.ipv4("src"), dst = conf.ipv4("dst");
-    const uint8_t tos = uint8_t(conf.integer("tos")), ttl = uint8_t(conf.integer("ttl"));
-    tmpl_.init(proto, src, dst, tos, ttl, conf.boolean("df"));
+    tmpl_.configure(conf, uint8_t(conf.integer("proto")));
     c_passed_ = int32_t(counter("packets"));
     c_headroom_ = counter("drops_no_headroom");
     c_long_ = counter("drops_too_long");

@@ -1,6 +1,7 @@
 import { Type } from 'typebox';
 import { defineElement } from '../../src/graph/descriptor.js';
 import { ipv4Address } from '../../src/graph/types.js';
+import { outerIp4Fields } from '../lib/encapFields.js';
 
 export const IPEncap = defineElement({
   name: 'IPEncap',
@@ -24,9 +25,7 @@ or pull position.`,
       proto: Type.Integer({ minimum: 0, maximum: 255, description: 'The IP protocol of the payload (4: IPv4 in IPv4).' }),
       src: ipv4Address('The source address, dotted quad.'),
       dst: ipv4Address('The destination address, dotted quad.'),
-      tos: Type.Optional(Type.Integer({ minimum: 0, maximum: 255, default: 0, description: 'The TOS byte (DSCP and ECN).' })),
-      ttl: Type.Optional(Type.Integer({ minimum: 0, maximum: 255, default: 64, description: 'The time to live.' })),
-      df: Type.Optional(Type.Boolean({ default: false, description: "Set the don't-fragment flag." })),
+      ...outerIp4Fields,
     },
     { additionalProperties: false },
   ),

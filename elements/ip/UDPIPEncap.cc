@@ -6,9 +6,7 @@ namespace pg {
 class UDPIPEncap final : public encap::EncapElement<UDPIPEncap> {
  public:
   void configure(const Config& conf) override {
-    const uint32_t src = conf.ipv4("src"), dst = conf.ipv4("dst");
-    const uint8_t tos = uint8_t(conf.integer("tos")), ttl = uint8_t(conf.integer("ttl"));
-    tmpl_.init(17, src, dst, tos, ttl, conf.boolean("df"));
+    tmpl_.configure(conf, 17);
     sport_ = uint16_t(conf.integer("sport"));
     dport_ = uint16_t(conf.integer("dport"));
     checksum_ = conf.boolean("checksum");
@@ -24,18 +22,7 @@ class UDPIPEncap final : public encap::EncapElement<UDPIPEncap> {
     uint8_t* u = ip + 20;
     const uint16_t ulen = uint16_t(p->length() - 20);
     tmpl_.write(ip, uint16_t(p->length()), id);
-    u[0] = uint8_t(sport_ >> 8);
-    u[1] = uint8_t(sport_);
-    u[2] = uint8_t(dport_ >> 8);
-    u[3] = uint8_t(dport_);
-    u[4] = uint8_t(ulen >> 8);
-    u[5] = uint8_t(ulen);
-    u[6] = u[7] = 0;
-    if (checksum_) {
-      uint16_t ck = ip::checksum(u, ulen, ip::pseudo_sum(ip, 17, ulen));
-      if (ck == 0) ck = 0xffff;  // 0 means "no checksum" (RFC 768)
-      ip::store16(u + 6, ck);
-    }
+    encap::write_udp(ip, u, sport_, dport_, ulen, checksum_);
     p->set_network_header(ip);
     p->set_transport_header(u);
     return kKeep;

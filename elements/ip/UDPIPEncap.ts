@@ -1,6 +1,7 @@
 import { Type } from 'typebox';
 import { defineElement } from '../../src/graph/descriptor.js';
 import { ipv4Address } from '../../src/graph/types.js';
+import { outerIp4Fields } from '../lib/encapFields.js';
 
 export const UDPIPEncap = defineElement({
   name: 'UDPIPEncap',
@@ -24,9 +25,7 @@ and the payload is computed (a result of 0 is sent as 0xffff, RFC 768); without 
       dst: ipv4Address('The destination address, dotted quad.'),
       dport: Type.Integer({ minimum: 0, maximum: 65535, description: 'The UDP destination port.' }),
       checksum: Type.Optional(Type.Boolean({ default: true, description: 'Compute the UDP checksum (false: send 0, no checksum).' })),
-      tos: Type.Optional(Type.Integer({ minimum: 0, maximum: 255, default: 0, description: 'The TOS byte (DSCP and ECN).' })),
-      ttl: Type.Optional(Type.Integer({ minimum: 0, maximum: 255, default: 64, description: 'The time to live.' })),
-      df: Type.Optional(Type.Boolean({ default: false, description: "Set the don't-fragment flag." })),
+      ...outerIp4Fields,
     },
     { additionalProperties: false },
   ),

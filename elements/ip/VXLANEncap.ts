@@ -1,6 +1,7 @@
 import { Type } from 'typebox';
 import { defineElement } from '../../src/graph/descriptor.js';
 import { ipv4Address } from '../../src/graph/types.js';
+import { outerIp4Fields } from '../lib/encapFields.js';
 
 export const VXLANEncap = defineElement({
   name: 'VXLANEncap',
@@ -27,9 +28,7 @@ VXLANDecap undoes it.`,
       vni: Type.Integer({ minimum: 0, maximum: 0xffffff, description: 'The 24-bit VXLAN network identifier.' }),
       dport: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, default: 4789, description: 'The UDP destination port.' })),
       checksum: Type.Optional(Type.Boolean({ default: false, description: 'Compute the outer UDP checksum (default: 0, none, as RFC 7348 recommends).' })),
-      tos: Type.Optional(Type.Integer({ minimum: 0, maximum: 255, default: 0, description: 'The outer TOS byte.' })),
-      ttl: Type.Optional(Type.Integer({ minimum: 0, maximum: 255, default: 64, description: 'The outer time to live.' })),
-      df: Type.Optional(Type.Boolean({ default: false, description: "Set the outer don't-fragment flag." })),
+      ...outerIp4Fields,
     },
     { additionalProperties: false },
   ),

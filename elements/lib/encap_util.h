@@ -1,7 +1,7 @@
 // Shared helpers for the tunnel elements (IPEncap, UDPIPEncap, GREEncap/GREDecap,
 // VXLANEncap/VXLANDecap): outer IPv4 header templates with a precomputed partial checksum,
-// a base for encapsulating elements that hands out IP ids (one atomic add per batch), and a
-// bounds-checked parse of an outer IPv4 header for the decapsulators.
+// the outer UDP header, a base for encapsulating elements that hands out IP ids (one atomic
+// add per batch), and a bounds-checked parse of an outer IPv4 header for the decapsulators.
 #pragma once
 #include <arpa/inet.h>
 
@@ -33,6 +33,10 @@ struct Ip4Template {
     std::memcpy(h + 16, &dst, 4);
     sum = ip::sum_bytes(h, 20);
   }
+  // init() from the config's `src`, `dst`, `tos`, `ttl` and `df` (encapFields.ts).
+  void configure(const Config& conf, uint8_t proto) {
+    init(proto, conf.ipv4("src"), conf.ipv4("dst"), uint8_t(conf.integer("tos")), uint8_t(conf.integer("ttl")), conf.boolean("df"));
+  }
   // Writes the header at ip with this total length and id (host order).
   void write(uint8_t* ip, uint16_t total, uint16_t id) const {
     std::memcpy(ip, h, 20);
@@ -42,6 +46,23 @@ struct Ip4Template {
     ip::store16(ip + 10, uint16_t(~ip::fold(sum + t + i)));
   }
 };
+
+// Writes the UDP header at u, right after the IPv4 header at ip, for a datagram of ulen bytes
+// (header included) whose payload is already in place; with `checksum`, the checksum over the
+// pseudo-header and the datagram (a sum of 0 goes out as 0xffff: 0 means "none", RFC 768).
+inline void write_udp(const uint8_t* ip, uint8_t* u, uint16_t sport, uint16_t dport, uint16_t ulen, bool checksum) {
+  u[0] = uint8_t(sport >> 8);
+  u[1] = uint8_t(sport);
+  u[2] = uint8_t(dport >> 8);
+  u[3] = uint8_t(dport);
+  u[4] = uint8_t(ulen >> 8);
+  u[5] = uint8_t(ulen);
+  u[6] = u[7] = 0;
+  if (!checksum) return;
+  uint16_t ck = ip::checksum(u, ulen, ip::pseudo_sum(ip, 17, ulen));
+  if (ck == 0) ck = 0xffff;
+  ip::store16(u + 6, ck);
+}
 
 // A base for agnostic one-in one-out encapsulators: PerPacketElement, plus the IP ids of a
 // whole batch reserved with one atomic add. Derived implements

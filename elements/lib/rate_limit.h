@@ -2,7 +2,8 @@
 // BandwidthRatedSplitter): their `rate`, `burst` (and `overhead`) fields and handlers, the token
 // bucket (native/token_bucket.h) on the worker's round clock (now_ns()), live changes applied
 // without a burst of saved credit, and for the pull elements in bytes, pulling what the credit
-// allows. Fields and their defaults are declared once, in rateFields.ts.
+// allows, and the splitters' common part (RateSplitter). Fields and their defaults are
+// declared once, in rateFields.ts.
 //
 // Units: packet elements count one token per packet (rate in packets per second, burst in
 // packets); Bandwidth* elements count bytes (rate in bits per second, converted once here;
@@ -158,6 +159,37 @@ class RateLimit {
   Batch held_;             // pulled beyond the credit: held_.pkts[head_ .. count) wait, in order
   uint32_t head_ = 0;
   std::atomic<uint64_t> held_now_{0};
+};
+
+// The rate splitters (RatedSplitter in packets, BandwidthRatedSplitter in bytes): the limit
+// and its handlers, the counters, and the pushes once a batch is split. The element's push()
+// decides which packets are within the rate.
+template <bool kBytes>
+class RateSplitter : public Element {
+ public:
+  void configure(const Config& conf) override {
+    limit_.configure(conf, kBytes);
+    c_packets_ = counter("packets");
+    c_bytes_ = counter("bytes");
+    c_over_ = counter("over");
+    c_over_bytes_ = counter("over_bytes");
+  }
+
+  void add_handlers(std::vector<Handler>& h) override { limit_.add_handlers(h); }
+
+ protected:
+  // b's packets (`bytes` of them) were within the rate and go to output 0; over's to output 1.
+  void push_split(Batch& b, uint64_t bytes, Batch& over, uint64_t over_bytes) {
+    if (b.count) count(c_packets_, b.count), count(c_bytes_, bytes);
+    if (over.count) count(c_over_, over.count), count(c_over_bytes_, over_bytes);
+    output_push(0, b);
+    output_push(1, over);
+  }
+
+  RateLimit limit_;
+
+ private:
+  uint32_t c_packets_ = 0, c_bytes_ = 0, c_over_ = 0, c_over_bytes_ = 0;
 };
 
 }  // namespace pg

@@ -7,6 +7,7 @@
 
 #include "element.h"
 #include "spin_lock.h"
+#include "splitmix64.h"
 
 namespace pg {
 
@@ -223,16 +224,9 @@ class LinkEmulator final : public Element {
 
   void seed(uint64_t s) {
     seed_ = s ? s : (uint64_t(std::random_device{}()) << 32 | std::random_device{}()) | 1;
-    rng_ = seed_;
+    rng_.state = seed_;
   }
-  // splitmix64: well mixed from any seed, so seeds 1, 2, 3 give unrelated streams.
-  uint64_t next() {
-    uint64_t z = (rng_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  double uniform() { return double(next() >> 11) * 0x1.0p-53; }  // [0, 1)
+  double uniform() { return rng_.uniform(); }  // [0, 1)
 
   bool is_lost() {
     if (!p_.gilbert) return p_.loss > 0 && uniform() < p_.loss;
@@ -319,7 +313,8 @@ class LinkEmulator final : public Element {
   uint32_t capacity_ = 0;
   std::vector<Held> heap_;
   double link_free_ns_ = 0;  // when the wire finishes the last packet booked (fractions carry)
-  uint64_t last_due_ = 0, last_now_ = 0, seq_ = 0, seed_ = 0, rng_ = 0;
+  uint64_t last_due_ = 0, last_now_ = 0, seq_ = 0, seed_ = 0;
+  SplitMix64 rng_{0};
   bool ge_bad_ = false;
   Timer timer_;
   uint32_t c_packets_ = 0, c_sent_ = 0, c_loss_ = 0, c_overflow_ = 0, c_pool_empty_ = 0, c_duplicated_ = 0, c_reordered_ = 0;

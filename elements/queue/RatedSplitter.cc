@@ -2,21 +2,12 @@
 // Documentation: RatedSplitter.ts.
 #include <algorithm>
 
-#include "element.h"
 #include "rate_limit.h"
 
 namespace pg {
 
-class RatedSplitter final : public Element {
+class RatedSplitter final : public RateSplitter</*bytes=*/false> {
  public:
-  void configure(const Config& conf) override {
-    limit_.configure(conf, /*bytes=*/false);
-    c_packets_ = counter("packets");
-    c_bytes_ = counter("bytes");
-    c_over_ = counter("over");
-    c_over_bytes_ = counter("over_bytes");
-  }
-
   void push(int, Batch& b) override {
     uint32_t pass;
     {
@@ -33,17 +24,8 @@ class RatedSplitter final : public Element {
       over.pkts[over.count++] = b.pkts[i];
     }
     b.count = pass;
-    if (pass) count(c_packets_, pass), count(c_bytes_, bytes);
-    if (over.count) count(c_over_, over.count), count(c_over_bytes_, over_bytes);
-    output_push(0, b);
-    output_push(1, over);
+    push_split(b, bytes, over, over_bytes);
   }
-
-  void add_handlers(std::vector<Handler>& h) override { limit_.add_handlers(h); }
-
- private:
-  RateLimit limit_;
-  uint32_t c_packets_ = 0, c_bytes_ = 0, c_over_ = 0, c_over_bytes_ = 0;
 };
 
 PG_ELEMENT(RatedSplitter);

@@ -1,25 +1,20 @@
 // Counter: counts packets and bytes passing through. Documentation: Counter.ts.
-#include "element.h"
+#include "pass_element.h"
 
 namespace pg {
 
-class Counter final : public Element {
+class Counter final : public PassElement<Counter> {
  public:
   void configure(const Config&) override {
     c_packets_ = counter("packets");
     c_bytes_ = counter("bytes");
   }
 
-  void push(int, Batch& b) override {
-    tally(b, 0);
-    output_push(0, b);
-  }
-
-  uint32_t pull(int, Batch& b, uint32_t max) override {
-    uint32_t first = b.count;
-    uint32_t n = input_pull(0, b, max);
-    tally(b, first);
-    return n;
+  void act(const Batch& b, uint32_t first) {
+    uint64_t bytes = 0;
+    for (uint32_t i = first; i < b.count; i++) bytes += b.pkts[i]->length();
+    count(c_packets_, b.count - first);
+    count(c_bytes_, bytes);
   }
 
   void add_handlers(std::vector<Handler>& h) override {
@@ -30,12 +25,6 @@ class Counter final : public Element {
   }
 
  private:
-  void tally(const Batch& b, uint32_t first) {
-    uint64_t bytes = 0;
-    for (uint32_t i = first; i < b.count; i++) bytes += b.pkts[i]->length();
-    count(c_packets_, b.count - first);
-    count(c_bytes_, bytes);
-  }
   uint32_t c_packets_ = 0, c_bytes_ = 0;
 };
 

@@ -25,6 +25,7 @@
 
 #include "element.h"
 #include "source_pacing.h"
+#include "splitmix64.h"
 
 namespace pg {
 namespace {
@@ -70,17 +71,6 @@ void family_ip(const Config& conf, const char* field, bool v6, uint8_t out[16]) 
     throw ConfigError(std::string("config field '") + field + "' must be an " + (v6 ? "IPv6" : "IPv4") + " address (family is " +
                       (v6 ? "ipv6" : "ipv4") + ")");
 }
-
-// splitmix64: a fast, well-mixed PRNG; any seed (0 included) is fine.
-struct SplitMix64 {
-  uint64_t state = 1;
-  uint64_t next() {
-    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-};
 
 // A uniform value in [0, n) from 32 random bits (Lemire's multiply-shift).
 inline uint32_t below(uint32_t random32, uint32_t n) { return uint32_t((uint64_t(random32) * n) >> 32); }

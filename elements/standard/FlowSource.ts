@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import { defineElement } from '../../src/graph/descriptor.js';
+import { sourcePacingFields, sourcePacingCounters, sourcePacingHandlers, sourcePacingDerived } from '../lib/sourceFields.js';
 import { etherAddress, ipAddress, orEmpty } from '../../src/graph/types.js';
 import { parseIPv4, parseIPv6 } from '../../src/util/address.js';
 
@@ -110,28 +111,17 @@ mode is chosen at configuration (a separate specialisation), so the default fixe
       ),
       tcpFlags: Type.Optional(Type.Integer({ minimum: 0, maximum: 255, default: 16, description: 'TCP flag bits (FIN 1, SYN 2, RST 4, PSH 8, ACK 16, URG 32, ...); default ACK. Ignored for UDP.' })),
       seed: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 1, description: 'Seed of the random generator (random order, lengths and destinations); the same seed gives the same packets.' })),
-      limit: Type.Optional(Type.Integer({ minimum: -1, default: -1, description: 'Packets to emit in all; -1 for no limit.' })),
-      burst: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, default: 32, description: 'Packets per task round (one batch).' })),
-      rate: Type.Optional(Type.Number({ minimum: 0, maximum: 1e10, default: 0, description: 'Packets per second; 0 for as fast as possible.' })),
-      active: Type.Optional(Type.Boolean({ default: true, description: 'Emit packets (false: wait until the active handler is set).' })),
+      ...sourcePacingFields,
     },
     { additionalProperties: false },
   ),
   counters: {
     packets: 'packets emitted',
     bytes: 'bytes emitted (frames without FCS)',
-    pool_empty: 'rounds cut short because the packet pool was empty',
-    rate_shortfall: 'packets the configured rate called for that were not sent because the element ran late (catch-up credit beyond the burst was discarded)',
+    ...sourcePacingCounters,
   },
-  handlers: {
-    active: { doc: 'read or set whether the source emits', read: true, write: true },
-    rate: { doc: 'read or set the rate in packets per second (0: unlimited)', read: true, write: true },
-    limit: { doc: 'read or set the packet limit (-1: none)', read: true, write: true },
-    reset: { doc: 'start counting towards the limit again and restart the flow and destination sequences, random generator, IPv4 ids and TCP sequence numbers', write: true },
-  },
-  derived: {
-    packet_rate: { doc: 'packets per second over the last sampling interval', read: (c) => String(c.rate('packets') ?? 0) },
-  },
+  handlers: sourcePacingHandlers('start counting towards the limit again and restart the flow and destination sequences, random generator, IPv4 ids and TCP sequence numbers'),
+  derived: sourcePacingDerived,
   check: (c) => {
     const family = c.family ?? 'ipv4';
     const protocol = c.protocol ?? 'udp';

@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import { defineElement } from '../../src/graph/descriptor.js';
+import { sourcePacingFields, sourcePacingCounters, sourcePacingHandlers, sourcePacingDerived } from '../lib/sourceFields.js';
 import { hexBytes } from '../../src/graph/types.js';
 
 export const InfiniteSource = defineElement({
@@ -26,27 +27,16 @@ When the pool has no free buffer it skips the round and counts \`pool_empty\`.`,
     {
       data: Type.Optional(hexBytes('The packet, as hex digits (spaces and colons allowed); 64 zero bytes by default.', '00'.repeat(64))),
       length: Type.Optional(Type.Integer({ minimum: -1, maximum: 65535, default: -1, description: 'Packet length in bytes (data padded with zeros or cut); -1: the length of data.' })),
-      limit: Type.Optional(Type.Integer({ minimum: -1, default: -1, description: 'Packets to emit in all; -1 for no limit.' })),
-      burst: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, default: 32, description: 'Packets per task round (one batch).' })),
-      rate: Type.Optional(Type.Number({ minimum: 0, maximum: 1e10, default: 0, description: 'Packets per second; 0 for as fast as possible.' })),
-      active: Type.Optional(Type.Boolean({ default: true, description: 'Emit packets (false: wait until the active handler is set).' })),
+      ...sourcePacingFields,
     },
     { additionalProperties: false },
   ),
   counters: {
     packets: 'packets emitted',
     bytes: 'bytes emitted',
-    pool_empty: 'rounds cut short because the packet pool was empty',
-    rate_shortfall: 'packets the configured rate called for that were not sent because the element ran late (catch-up credit beyond the burst was discarded)',
+    ...sourcePacingCounters,
   },
-  handlers: {
-    active: { doc: 'read or set whether the source emits', read: true, write: true },
-    rate: { doc: 'read or set the rate in packets per second (0: unlimited)', read: true, write: true },
-    limit: { doc: 'read or set the packet limit (-1: none)', read: true, write: true },
-    reset: { doc: 'start counting towards the limit again', write: true },
-  },
-  derived: {
-    packet_rate: { doc: 'packets per second over the last sampling interval', read: (c) => String(c.rate('packets') ?? 0) },
-  },
+  handlers: sourcePacingHandlers('start counting towards the limit again'),
+  derived: sourcePacingDerived,
   examples: ["InfiniteSource({ length: 64, limit: 1000 }).to(Discard())"],
 });

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <vector>
 
-#include "element.h"
+#include "pass_element.h"
 #include "latency_stamp.h"
 
 namespace pg {
@@ -43,7 +43,7 @@ inline void st(uint64_t& w, uint64_t v) { std::atomic_ref<uint64_t>(w).store(v, 
 
 }  // namespace
 
-class LatencyMeter final : public Element {
+class LatencyMeter final : public PassElement<LatencyMeter> {
  public:
   void configure(const Config& conf) override {
     offset_ = uint32_t(conf.integer("offset"));
@@ -56,16 +56,45 @@ class LatencyMeter final : public Element {
     for (uint32_t r = 0; r < kRows; r++) rows_[size_t(r) * kRowWords + kMin] = UINT64_MAX;
   }
 
-  void push(int, Batch& b) override {
-    measure(b, 0);
-    output_push(0, b);
-  }
-
-  uint32_t pull(int, Batch& b, uint32_t max) override {
-    uint32_t first = b.count;
-    uint32_t n = input_pull(0, b, max);
-    measure(b, first);
-    return n;
+  void act(Batch& b, uint32_t first) {
+    if (b.count <= first) return;
+    const uint64_t now = monotonic_ns();
+    // Wall clock minus monotonic, to bring the receive-time annotation onto the monotonic clock.
+    const int64_t wall_minus_mono = use_annotation_ ? realtime_ns() - int64_t(now) : 0;
+    uint64_t* row = &rows_[size_t(tls_worker >= 0 && tls_worker < int(kRows) - 1 ? tls_worker : kRows - 1) * kRowWords];
+    uint64_t measured = 0, unstamped = 0, bad = 0, sum = 0;
+    uint64_t lo = ld(row[kMin]), hi = ld(row[kMax]);
+    for (uint32_t i = first; i < b.count; i++) {
+      const Packet* p = b.pkts[i];
+      uint64_t sent;
+      if (p->length() < offset_ + kLatencyStampBytes || !read_latency_stamp(p->data() + offset_, sent)) {
+        unstamped++;
+        continue;
+      }
+      uint64_t arrival = now;
+      if (use_annotation_ && p->anno().timestamp_ns > 0) arrival = uint64_t(p->anno().timestamp_ns - wall_minus_mono);
+      if (sent > arrival) {
+        bad++;
+        continue;
+      }
+      const uint64_t d = arrival - sent;
+      uint64_t& cell = row[bucket_of(d)];
+      st(cell, ld(cell) + 1);
+      sum += d;
+      lo = std::min(lo, d);
+      hi = std::max(hi, d);
+      measured++;
+    }
+    if (measured) {
+      st(row[kCount], ld(row[kCount]) + measured);
+      st(row[kSum], ld(row[kSum]) + sum);
+      st(row[kMin], lo);
+      st(row[kMax], hi);
+    }
+    count(c_packets_, b.count - first);
+    if (measured) count(c_measured_, measured);
+    if (unstamped) count(c_unstamped_, unstamped);
+    if (bad) count(c_bad_, bad);
   }
 
   void add_handlers(std::vector<Handler>& h) override {
@@ -136,46 +165,6 @@ class LatencyMeter final : public Element {
     return s;
   }
 
-  void measure(Batch& b, uint32_t first) {
-    if (b.count <= first) return;
-    const uint64_t now = monotonic_ns();
-    // Wall clock minus monotonic, to bring the receive-time annotation onto the monotonic clock.
-    const int64_t wall_minus_mono = use_annotation_ ? realtime_ns() - int64_t(now) : 0;
-    uint64_t* row = &rows_[size_t(tls_worker >= 0 && tls_worker < int(kRows) - 1 ? tls_worker : kRows - 1) * kRowWords];
-    uint64_t measured = 0, unstamped = 0, bad = 0, sum = 0;
-    uint64_t lo = ld(row[kMin]), hi = ld(row[kMax]);
-    for (uint32_t i = first; i < b.count; i++) {
-      const Packet* p = b.pkts[i];
-      uint64_t sent;
-      if (p->length() < offset_ + kLatencyStampBytes || !read_latency_stamp(p->data() + offset_, sent)) {
-        unstamped++;
-        continue;
-      }
-      uint64_t arrival = now;
-      if (use_annotation_ && p->anno().timestamp_ns > 0) arrival = uint64_t(p->anno().timestamp_ns - wall_minus_mono);
-      if (sent > arrival) {
-        bad++;
-        continue;
-      }
-      const uint64_t d = arrival - sent;
-      uint64_t& cell = row[bucket_of(d)];
-      st(cell, ld(cell) + 1);
-      sum += d;
-      lo = std::min(lo, d);
-      hi = std::max(hi, d);
-      measured++;
-    }
-    if (measured) {
-      st(row[kCount], ld(row[kCount]) + measured);
-      st(row[kSum], ld(row[kSum]) + sum);
-      st(row[kMin], lo);
-      st(row[kMax], hi);
-    }
-    count(c_packets_, b.count - first);
-    if (measured) count(c_measured_, measured);
-    if (unstamped) count(c_unstamped_, unstamped);
-    if (bad) count(c_bad_, bad);
-  }
 
   uint32_t offset_ = 42;
   bool use_annotation_ = false;

@@ -9,11 +9,11 @@
 #include <cstring>
 #include <string>
 
-#include "element.h"
+#include "pass_element.h"
 
 namespace pg {
 
-class Print final : public Element {
+class Print final : public PassElement<Print> {
  public:
   void configure(const Config& conf) override {
     label_ = conf.string("label");
@@ -23,16 +23,43 @@ class Print final : public Element {
     c_write_errors_ = counter("write_errors");
   }
 
-  void push(int, Batch& b) override {
-    print(b, 0);
-    output_push(0, b);
-  }
-
-  uint32_t pull(int, Batch& b, uint32_t max) override {
-    uint32_t first = b.count;
-    uint32_t n = input_pull(0, b, max);
-    print(b, first);
-    return n;
+  void act(const Batch& b, uint32_t first) {
+    if (b.count <= first) return;
+    static const char hex[] = "0123456789abcdef";
+    Out out;
+    for (uint32_t i = first; i < b.count; i++) {
+      const Packet* p = b.pkts[i];
+      if (!label_.empty()) {
+        out.put(label_.data(), label_.size());
+        out.put(": ", 2);
+      }
+      int64_t ts = p->anno().timestamp_ns;
+      if (ts != 0) {
+        if (ts < 0) {
+          out.put('-');
+          ts = -ts;
+        }
+        out.number(uint64_t(ts) / 1000000000u);
+        out.put('.');
+        out.number(uint64_t(ts) % 1000000000u, 9, '0');
+        out.put(": ", 2);
+      }
+      out.number(p->length(), 4);
+      if (contents_ && max_length_ > 0 && p->length() > 0) {
+        out.put(" |", 2);
+        const uint8_t* d = p->data();
+        uint32_t n = std::min(p->length(), max_length_);
+        for (uint32_t k = 0; k < n; k++) {
+          if (k % 4 == 0) out.put(' ');
+          out.put(hex[d[k] >> 4]);
+          out.put(hex[d[k] & 15]);
+        }
+      }
+      out.put('\n');
+    }
+    out.failures += !out.flush();
+    count(c_packets_, b.count - first);
+    if (out.failures) count(c_write_errors_, out.failures);
   }
 
  private:
@@ -92,44 +119,6 @@ class Print final : public Element {
     }
   };
 
-  void print(const Batch& b, uint32_t first) {
-    if (b.count <= first) return;
-    static const char hex[] = "0123456789abcdef";
-    Out out;
-    for (uint32_t i = first; i < b.count; i++) {
-      const Packet* p = b.pkts[i];
-      if (!label_.empty()) {
-        out.put(label_.data(), label_.size());
-        out.put(": ", 2);
-      }
-      int64_t ts = p->anno().timestamp_ns;
-      if (ts != 0) {
-        if (ts < 0) {
-          out.put('-');
-          ts = -ts;
-        }
-        out.number(uint64_t(ts) / 1000000000u);
-        out.put('.');
-        out.number(uint64_t(ts) % 1000000000u, 9, '0');
-        out.put(": ", 2);
-      }
-      out.number(p->length(), 4);
-      if (contents_ && max_length_ > 0 && p->length() > 0) {
-        out.put(" |", 2);
-        const uint8_t* d = p->data();
-        uint32_t n = std::min(p->length(), max_length_);
-        for (uint32_t k = 0; k < n; k++) {
-          if (k % 4 == 0) out.put(' ');
-          out.put(hex[d[k] >> 4]);
-          out.put(hex[d[k] & 15]);
-        }
-      }
-      out.put('\n');
-    }
-    out.failures += !out.flush();
-    count(c_packets_, b.count - first);
-    if (out.failures) count(c_write_errors_, out.failures);
-  }
 
   std::string label_;
   uint32_t max_length_ = 24;

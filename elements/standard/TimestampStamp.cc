@@ -1,11 +1,11 @@
 // TimestampStamp: writes the latency stamp (marker + monotonic ns) into each packet.
 // Documentation: TimestampStamp.ts. The stamp format is shared with LatencyMeter (latency_stamp.h).
-#include "element.h"
+#include "pass_element.h"
 #include "latency_stamp.h"
 
 namespace pg {
 
-class TimestampStamp final : public Element {
+class TimestampStamp final : public PassElement<TimestampStamp> {
  public:
   void configure(const Config& conf) override {
     offset_ = uint32_t(conf.integer("offset"));
@@ -13,20 +13,7 @@ class TimestampStamp final : public Element {
     c_short_ = counter("too_short");
   }
 
-  void push(int, Batch& b) override {
-    stamp(b, 0);
-    output_push(0, b);
-  }
-
-  uint32_t pull(int, Batch& b, uint32_t max) override {
-    uint32_t first = b.count;
-    uint32_t n = input_pull(0, b, max);
-    stamp(b, first);
-    return n;
-  }
-
- private:
-  void stamp(Batch& b, uint32_t first) {
+  void act(Batch& b, uint32_t first) {
     if (b.count <= first) return;
     // The exact clock, once per batch: the loop clock is only refreshed once per round.
     const uint64_t now = monotonic_ns();
@@ -43,6 +30,8 @@ class TimestampStamp final : public Element {
     if (stamped) count(c_stamped_, stamped);
     if (short_) count(c_short_, short_);
   }
+
+ private:
   uint32_t offset_ = 42;
   uint32_t c_stamped_ = 0, c_short_ = 0;
 };

@@ -67,6 +67,23 @@ class Family {
   }
 }
 
+/** The router, element and port families a scrape writes, in this order: name, help, type. */
+const ROUTER_FAMILIES = {
+  state: ['pktgraph_router_state', 'virtual router state: 1 for its current state (defined, running, stopped, failed)', 'gauge'],
+  elements: ['pktgraph_router_elements', 'elements in the router graph', 'gauge'],
+  cpu: ['pktgraph_router_cpu_seconds_total', "CPU time the router's elements took, seconds, while profiling is on for it (`pktgraph profile`); absent otherwise", 'counter'],
+  rPackets: ['pktgraph_router_source_packets_total', "packets the router's sources emitted or received (elements without inputs)", 'counter'],
+  rDrops: ['pktgraph_router_drops_total', "packets the router's elements dropped, all reasons", 'counter'],
+  packets: ['pktgraph_element_packets_total', "packets an element handled (its 'packets' counter)", 'counter'],
+  bytes: ['pktgraph_element_bytes_total', "bytes an element handled (its 'bytes' counter)", 'counter'],
+  drops: ['pktgraph_element_drops_total', 'packets an element dropped, by reason (its drops, drops_<reason> and <reason>_drops counters)', 'counter'],
+  other: ['pktgraph_element_counter_total', "an element's other counters, by name", 'counter'],
+  queue: ['pktgraph_queue_length', 'packets in a queue now', 'gauge'],
+  portUp: ['pktgraph_port_up', "1 when the router's port (device element) has its link up, 0 when down or missing", 'gauge'],
+  portPackets: ['pktgraph_port_packets_total', 'frames through a port, by direction (rx: from the device)', 'counter'],
+  portBytes: ['pktgraph_port_bytes_total', 'bytes through a port, by direction', 'counter'],
+} as const satisfies Record<string, readonly [string, string, 'counter' | 'gauge']>;
+
 /**
  * A router's series are written straight in the exposition format: with 1000 routers a scrape
  * has 24k series, and prom-client's per-series work (a label object hashed into a map, then
@@ -121,25 +138,11 @@ export class MetricsExporter {
 
   /** One scrape: the routers in scope as their counters are now; for an admin, the engine's series too. */
   async scrape(scope: Scope): Promise<string> {
-    const f = (name: string, help: string, type: 'counter' | 'gauge') => new Family(name, help, type);
-    const state = f('pktgraph_router_state', 'virtual router state: 1 for its current state (defined, running, stopped, failed)', 'gauge');
-    const elements = f('pktgraph_router_elements', 'elements in the router graph', 'gauge');
-    const cpu = f('pktgraph_router_cpu_seconds_total', "CPU time the router's elements took, seconds, while profiling is on for it (`pktgraph profile`); absent otherwise", 'counter');
-    const rPackets = f('pktgraph_router_source_packets_total', "packets the router's sources emitted or received (elements without inputs)", 'counter');
-    const rDrops = f('pktgraph_router_drops_total', "packets the router's elements dropped, all reasons", 'counter');
-    const packets = f('pktgraph_element_packets_total', "packets an element handled (its 'packets' counter)", 'counter');
-    const bytes = f('pktgraph_element_bytes_total', "bytes an element handled (its 'bytes' counter)", 'counter');
-    const drops = f('pktgraph_element_drops_total', 'packets an element dropped, by reason (its drops, drops_<reason> and <reason>_drops counters)', 'counter');
-    const other = f('pktgraph_element_counter_total', "an element's other counters, by name", 'counter');
-    const queue = f('pktgraph_queue_length', 'packets in a queue now', 'gauge');
-    const portUp = f('pktgraph_port_up', "1 when the router's port (device element) has its link up, 0 when down or missing", 'gauge');
-    const portPackets = f('pktgraph_port_packets_total', 'frames through a port, by direction (rx: from the device)', 'counter');
-    const portBytes = f('pktgraph_port_bytes_total', 'bytes through a port, by direction', 'counter');
-
+    const f = Object.fromEntries(Object.entries(ROUTER_FAMILIES).map(([key, [name, help, type]]) => [key, new Family(name, help, type)])) as Record<keyof typeof ROUTER_FAMILIES, Family>;
     for (const { info, graph } of await scopedRouters(this.routers, scope)) {
       const base = `router="${esc(info.name)}",tenant="${esc(info.tenant ?? '')}"`;
-      state.add(`${base},state="${info.state}"`, 1);
-      elements.add(base, info.elements);
+      f.state.add(`${base},state="${info.state}"`, 1);
+      f.elements.add(base, info.elements);
       if (!graph) continue;
       let sources = 0n;
       let dropped = 0n;
@@ -148,34 +151,34 @@ export class MetricsExporter {
         const values = graph.counters(e.name);
         for (const name in values) {
           const v = values[name];
-          if (name === 'packets') packets.add(labels, v);
-          else if (name === 'bytes') bytes.add(labels, v);
+          if (name === 'packets') f.packets.add(labels, v);
+          else if (name === 'bytes') f.bytes.add(labels, v);
           else if (isDropCounter(name)) {
-            drops.add(`${labels},reason="${dropReason(name)}"`, v);
+            f.drops.add(`${labels},reason="${dropReason(name)}"`, v);
             dropped += v;
-          } else other.add(`${labels},counter="${name}"`, v);
+          } else f.other.add(`${labels},counter="${name}"`, v);
         }
         if (e.inputs.length === 0) sources += values.packets ?? values.rx_packets ?? 0n;
-        if (hasLength(e.class)) queue.add(labels, Number(graph.read(e.name, 'length')));
+        if (hasLength(e.class)) f.queue.add(labels, Number(graph.read(e.name, 'length')));
         const port = portOf(e.class);
         if (port) {
-          const device = esc(String(e.config.device));
+          const at = `${labels},device="${esc(String(e.config.device))}"`;
           const link = port.state ? graph.read(e.name, 'state') : 'up';
-          portUp.add(`${labels},device="${device}",state="${esc(link)}"`, link === 'up' ? 1 : 0);
+          f.portUp.add(`${at},state="${esc(link)}"`, link === 'up' ? 1 : 0);
           for (const [direction, pair] of [['rx', port.rx], ['tx', port.tx]] as const)
             if (pair) {
-              portPackets.add(`${labels},device="${device}",direction="${direction}"`, values[pair[0]] ?? 0n);
-              portBytes.add(`${labels},device="${device}",direction="${direction}"`, values[pair[1]] ?? 0n);
+              const way = `${at},direction="${direction}"`;
+              f.portPackets.add(way, values[pair[0]] ?? 0n);
+              f.portBytes.add(way, values[pair[1]] ?? 0n);
             }
         }
       }
-      rPackets.add(base, sources);
-      rDrops.add(base, dropped);
-      if (graph.isProfiling()) cpu.add(base, graph.profile().selfNs / 1e9);
+      f.rPackets.add(base, sources);
+      f.rDrops.add(base, dropped);
+      if (graph.isProfiling()) f.cpu.add(base, graph.profile().selfNs / 1e9);
     }
-    const families = [state, elements, cpu, rPackets, rDrops, packets, bytes, drops, other, queue, portUp, portPackets, portBytes];
     // The engine's own series and the process's are shared by every tenant: an admin's only.
     const engine = 'all' in scope ? await this.engine.metrics() : '';
-    return families.map((x) => x.text()).join('') + engine;
+    return Object.values(f).map((x) => x.text()).join('') + engine;
   }
 }

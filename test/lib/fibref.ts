@@ -2,6 +2,8 @@
 // first) and random route tables in the route text IPLookup and LookupIP6Route accept.
 // Addresses are bigints (IPv4: 32 bits, IPv6: 128 bits).
 
+import type { Rng } from './rng.js';
+
 export type Width = 32 | 128;
 
 export interface RefRoute {
@@ -14,26 +16,6 @@ export interface RefRoute {
   /** Output ports of the next hops (one, or several for ECMP). */
   ports: number[];
 }
-
-export function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1));
-  const pick = <T>(xs: T[]): T => xs[Math.floor(next() * xs.length)];
-  const big = (bits: number) => {
-    let v = 0n;
-    for (let i = 0; i < bits; i += 16) v = (v << 16n) | BigInt(int(0, 0xffff));
-    return v & ((1n << BigInt(bits)) - 1n);
-  };
-  return { next, int, pick, big };
-}
-export type Rng = ReturnType<typeof rng>;
 
 export const mask = (len: number, width: Width) => (len === 0 ? 0n : ((1n << BigInt(len)) - 1n) << BigInt(width - len));
 

@@ -4,19 +4,13 @@
 // edge values, garbage options, VLAN stacks, zero-length and oversized frames) and pure random
 // bytes. Everything is a function of the seed, so a failing run is reproduced by its seed.
 import { ether, ipv4, ipv6, udp, tcp, icmp4, icmp6, mac, ip6, checksum16, pseudoHeaderSum, ETH_ARP, ETH_IPV4, ETH_IPV6, PROTO_ICMP, PROTO_TCP, PROTO_UDP, PROTO_ICMPV6 } from './packets.js';
+import { mulberry32 } from './rng.js';
 
-/** mulberry32: small, fast, good enough to pick mutations; deterministic per seed. */
+/** mulberry32 (./rng.ts) with the mutators' picks; deterministic per seed. */
 export class Rng {
-  private s: number;
+  readonly u32: () => number;
   constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
-  u32(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
+    this.u32 = mulberry32(seed);
   }
   /** Integer in [0, n). */
   int(n: number): number {
