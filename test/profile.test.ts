@@ -105,7 +105,10 @@ t.test('profiled run: the expensive element costs more, counts match the counter
     const self = p.elements.reduce((s, x) => s + x.selfNs, 0);
     t.ok(self > 0);
     t.ok(Math.abs(self - p.selfNs) < 1e-6 * self);
-    t.ok(self <= p.cpuNs, `self times ${(self / 1e6).toFixed(1)} ms <= workers' CPU ${(p.cpuNs / 1e6).toFixed(1)} ms over the same time`);
+    // The preemption correction is proportional (engine.cc, Engine::profile): exact when preemption
+    // strikes evenly; on a loaded machine uneven strikes leave the sum somewhat over the CPU
+    // (152 ms against 117 ms seen at load 15), where uncorrected wall times run to several times it.
+    t.ok(self <= p.cpuNs * 1.5, `self times ${(self / 1e6).toFixed(1)} ms within the workers' CPU ${(p.cpuNs / 1e6).toFixed(1)} ms over the same time (+50% for uneven preemption)`);
     // workerStats' CPU time was read just before stop(), a moment earlier.
     t.ok(p.cpuNs >= cpuNs && p.cpuNs < cpuNs * 1.1 + 50e6, `the scheduler's count (${(p.cpuNs / 1e6).toFixed(1)} ms) agrees with workerStats (${(cpuNs / 1e6).toFixed(1)} ms)`);
     t.ok(Math.abs(p.elements.reduce((s, x) => s + x.share, 0) - 1) < 1e-9, 'shares sum to 1');
