@@ -21,7 +21,7 @@ class RouteLookupElement : public Element {
     try {
       if (!file.empty()) routes_->add_file(file);  // streamed: the file's text is never whole in memory
       pub_.publish(routes_->build(), [this] { synchronize(); });
-      malloc_trim(0);  // hand the parsing's freed heap back to the system (a full table: tens of MB)
+      trim_after(routes_->size());
     } catch (const std::runtime_error& e) {
       throw ConfigError(e.what());
     }
@@ -57,7 +57,7 @@ class RouteLookupElement : public Element {
     fresh->restore(in);
     routes_ = std::move(fresh);
     pub_.publish(routes_->build(), [this] { synchronize(); });
-    malloc_trim(0);
+    trim_after(routes_->size());
   }
 
   void add_handlers(std::vector<Handler>& hs) override {
@@ -219,6 +219,14 @@ class RouteLookupElement : public Element {
   uint32_t c_no_route_ = 0, c_short_ = 0;
 
  private:
+  // After loading a large table, hand the parsing's freed heap back to the system (a full table:
+  // tens of MB). Not after a small one: malloc_trim walks the whole heap, milliseconds once a
+  // thousand routers' state is in it, and a few kilobytes are not worth it.
+  static void trim_after(size_t routes) {
+    if (routes >= kTrimRoutes) malloc_trim(0);
+  }
+  static constexpr size_t kTrimRoutes = 100000;
+
   // After a change to the route set: patch the published snapshot in place (microseconds, no
   // epoch wait), or, when it cannot be patched, build a new one and publish it (one epoch
   // wait for the whole write, however many routes it changed).
