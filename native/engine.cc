@@ -172,12 +172,19 @@ void Engine::worker_main(int index) {
     // are fetched into the cache while this task runs: with many graphs on the worker, that
     // state is rarely still cached from the last round, and fetching it only when the task
     // dereferences it costs a chain of misses per task (docs/architecture.md, "Many graphs").
+    // One task ahead, the lines its graph's elements noted as read last time (WarmLines: the
+    // FIB walk's), found through that hot state, which is in the cache by then.
     const size_t ahead = n > 2 ? 2 : 0;
     for (size_t i = 0; i < n; i++) {
       if (ahead) {
         const Slot& a = slots[i + ahead < n ? i + ahead : i + ahead - n];
         for (uint32_t l = 0; l < a.hot_lines; l++) __builtin_prefetch(a.hot + size_t(l) * 64, 1);
         for (uint32_t l = 0; l < a.counter_lines; l++) __builtin_prefetch(a.counters + size_t(l) * 64, 1);
+        const Slot& b = slots[i + 1 < n ? i + 1 : 0];
+        for (uint32_t k = 0; k < b.warm_count; k++) {
+          const WarmLines* w = b.warm[k];
+          for (uint32_t l = 0; l < w->n; l++) __builtin_prefetch(w->at[l]);
+        }
       }
       const Slot& t = slots[i];
       self.in_task.store(t.element, std::memory_order_relaxed);
@@ -239,7 +246,7 @@ void Engine::publish(bool wait) {
     for (const TaskRef& t : g->tasks()) {
       if (g->stopped && !t.element->drains_while_stopped()) continue;
       const char* row = reinterpret_cast<const char*>(counters.row(uint32_t(t.worker)));
-      fresh[size_t(t.worker)]->tasks.push_back(Slot{t.element, g->activity_cell(t.worker), g->hot_begin(), row, hot_lines, counters.stride / 8});
+      fresh[size_t(t.worker)]->tasks.push_back(Slot{t.element, g->activity_cell(t.worker), g->hot_begin(), row, g->warm_lines(), hot_lines, counters.stride / 8, g->warm_count()});
     }
     if (g->stopped) continue;
     for (const TimerRef& t : g->timers()) fresh[size_t(t.worker)]->timers.push_back(t.timer);

@@ -134,7 +134,8 @@ class Engine {
     uint64_t* activity;
     const char* hot;
     const char* counters;
-    uint32_t hot_lines, counter_lines;
+    const WarmLines* const* warm;  // the graph's (Graph::warm_lines)
+    uint32_t hot_lines, counter_lines, warm_count;
   };
   struct TaskList {
     std::vector<Slot> tasks;

@@ -8,6 +8,7 @@
 
 #include "element.h"
 #include "fib/routes.h"
+#include "graph.h"
 
 namespace pg::fib {
 
@@ -27,6 +28,7 @@ class RouteLookupElement : public Element {
     }
     c_no_route_ = counter("drops_no_route");
     c_short_ = counter("drops_short");
+    graph()->add_warm_lines(&warm_);
   }
 
   // Hot reconfiguration: the old element's table carries over whole, with every change its
@@ -217,6 +219,9 @@ class RouteLookupElement : public Element {
 
   Publisher<Snapshot> pub_;
   uint32_t c_no_route_ = 0, c_short_ = 0;
+  // What the last batch read of the table (the snapshot, its table's header and the first
+  // packet's walk), for the worker to prefetch before the next (state_arena.h).
+  WarmLines warm_;
 
  private:
   // After loading a large table, hand the parsing's freed heap back to the system (a full table:
