@@ -40,12 +40,17 @@ function typedRoutes(flat: Float64Array, width: Width): TypedRoute[] {
   while (i < flat.length) {
     const len = flat[i++];
     const hops = flat[i++];
-    const r: TypedRoute = [addr(), len];
+    // At its exact size: grown by push, each array kept room for 19 values (a thousand routers
+    // of 1000 routes held about 170 MB more).
+    const r: TypedRoute = new Array(2 + 2 * hops);
+    r[0] = addr();
+    r[1] = len;
     for (let h = 0; h < hops; h++) {
       const port = flat[i++];
       const hasGw = flat[i++];
       const gw = addr();
-      r.push(hasGw ? gw : null, port);
+      r[2 + 2 * h] = hasGw ? gw : null;
+      r[3 + 2 * h] = port;
     }
     out.push(r);
   }
