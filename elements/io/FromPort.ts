@@ -46,6 +46,8 @@ VLAN and addresses keeps the ring and its frames; one that changes the claim att
     },
     { additionalProperties: false },
   ),
+  // The ring is the port's, but the frames in it are the router's.
+  quotas: { buffers: 'capacity' },
   counters: {
     packets: 'frames taken from the ring and pushed out',
     bytes: 'bytes of those frames',

@@ -46,6 +46,8 @@ One ToPort per port in a router (the class is the router's).`,
     },
     { additionalProperties: false },
   ),
+  // Its class's queue is in the port's scheduler, but the frames in it are the router's.
+  quotas: { buffers: 'capacity' },
   counters: {
     packets: 'frames handed to the port',
     bytes: 'bytes of those frames (tag included)',
