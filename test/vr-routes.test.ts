@@ -89,6 +89,21 @@ export default graph('htb', () => {
 `,
 );
 
+// Schedulers and shapers hold what they pulled ahead: 32 per input of a byte scheduler, a batch
+// (256) in a byte-rate shaper.
+const schedGraph = join(work, 'sched.ts');
+writeFileSync(
+  schedGraph,
+  `import { graph, Idle, Queue, DRRSched, BandwidthShaper, Unqueue, Discard } from 'pktgraph';
+export default graph('sched', () => {
+  const drr = DRRSched({}, 'drr');
+  Idle({}, 'a').to(Queue({ capacity: 10 }, 'qa')).to(drr.in(0));
+  Idle({}, 'b').to(Queue({ capacity: 10 }, 'qb')).to(drr.in(1));
+  drr.to(BandwidthShaper({ rate: 1e6 }, 'shape')).to(Unqueue({}, 'uq')).to(Discard({}, 'sink'));
+});
+`,
+);
+
 /** Raw IPv4 UDP packets to `dst(i)`, each carrying its index; timestamps `gapNs` apart. */
 function writePackets(file: string, n: number, dst: (i: number) => string, gapNs = 1000n) {
   const list = [];
@@ -351,6 +366,12 @@ t.test('the buffers quota counts every buffer a graph can hold: port rings and c
     engine.createRouter('p1', { file: portGraph }, { quotas: { buffers: 2000 } }),
     /virtual router 'p1': its graph may hold 2024 packet buffers in its queues \(in 1024 \(FromPort capacity\), out 1000 \(ToPort capacity\)\), over its buffers quota of 2000; lower the queue capacities or raise the quota \(vr quota p1 buffers=N\); nothing was changed/,
     "a FromPort's ring and a ToPort's class queue count",
+  );
+  await refused(
+    t,
+    engine.createRouter('s1', { file: schedGraph }, { quotas: { buffers: 300 } }),
+    /its graph may hold 340 packet buffers in its queues \(drr 64 \(DRRSched\), qa 10 \(Queue capacity\), qb 10 \(Queue capacity\), shape 256 \(BandwidthShaper\)\), over its buffers quota of 300/,
+    'what schedulers and shapers pull ahead counts',
   );
   t.same(await list(), routers, 'no router created');
   await engine.createRouter('p1', { file: portGraph, params: { ring: 64, queue: 100 } }, { quotas: { buffers: 2000 } });
