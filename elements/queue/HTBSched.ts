@@ -147,7 +147,9 @@ same rules as the configuration, the error naming the class and field):
 becomes an inner class, its waiting packets freed (\`drops_class_removed\`); one that a \`match\` or
 the default sends packets to cannot (the add is refused). A class starts with full buckets, as HTB's
 do; one with \`credit: 'none'\` starts empty and earns its credit from then on, so a contender added
-to a busy tree sends no burst above its share while the others' shares settle (ToPort's classes). \`remove\` takes a class name: a class with
+to a busy tree sends no burst above its share while the others' shares settle (ToPort's classes). In a virtual router, the leaves' queues count against its buffers quota, those
+an \`add\` or a \`change\` of \`capacity\` would make too: a write that would take the router over its
+quota is refused with nothing changed (docs/virtual-routers.md). \`remove\` takes a class name: a class with
 children or the default class is refused; the removed leaf's waiting packets are freed and
 counted in \`drops_class_removed\`. \`change\` takes a JSON object with \`name\` and any of \`rate\`,
 \`ceil\`, \`burst\`, \`cburst\`, \`weight\`, \`capacity\`, \`unit\` (a change of unit gives the rate,
