@@ -6,7 +6,7 @@
 // a missing one changes nothing (both routers' tables compared before and after); a bulk
 // replace under paced traffic becomes visible at one instant (every packet is numbered, and
 // in number order the outputs change exactly once per replace, never back and forth); quotas
-// refuse plans, route requests and handler writes beyond them with nothing changed and the
+// refuse plans (FromPort rings, ToPort class queues and schedulers included), route requests and handler writes (HTBSched classes added at run time included) beyond them with nothing changed and the
 // other tenant untouched, and a NAT table at its quota drops and counts new flows. No root
 // needed: pcap files and generators only.
 import t, { type Test } from 'tap';
@@ -14,6 +14,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine, EngineError } from '../src/service/client.js';
+import { decodeRouterFile, encodeRouterFile } from '../src/service/routerFile.js';
 import { LINKTYPE_RAW, readPcap, writePcap } from './lib/pcap.js';
 import { ipv4, udp, PROTO_UDP } from './lib/packets.js';
 import { startCli, waitFor } from './lib/cli.js';
@@ -381,6 +382,13 @@ t.test('the buffers quota counts every buffer a graph can hold: port rings and c
   await refused(t, engine.cloneRouter('p1', 'p2', { params: { queue: 5000 } }), /virtual router 'p2': its graph may hold 5064 packet buffers/, 'a clone over the quota');
   t.same(await engine.showRouter('p1'), p1, 'p1 unchanged');
   t.same(await list(), [...routers, 'p1:defined'], 'no clone made');
+  // A router file whose quota its ports' buffers exceed (one saved before they counted): refused.
+  const saved = join(work, 'p1.router');
+  await engine.saveRouter('p1', saved);
+  const { manifest, image } = await decodeRouterFile(readFileSync(saved), saved);
+  writeFileSync(saved, await encodeRouterFile({ ...manifest, quotas: { ...manifest.quotas!, buffers: 150 } }, image));
+  await refused(t, engine.restoreRouter(saved, { name: 'p3' }), /virtual router 'p3': its graph may hold 164 packet buffers .*over its buffers quota of 150/, 'a restore over the quota');
+  t.same(await list(), [...routers, 'p1:defined'], 'nothing restored');
   await engine.deleteRouter('p1');
 
   await engine.createRouter('h', { file: htbGraph }, { start: true, quotas: { buffers: 3000 } });
