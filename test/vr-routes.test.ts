@@ -6,9 +6,10 @@
 // a missing one changes nothing (both routers' tables compared before and after); a bulk
 // replace under paced traffic becomes visible at one instant (every packet is numbered, and
 // in number order the outputs change exactly once per replace, never back and forth); quotas
-// refuse plans (FromPort rings, ToPort class queues and schedulers included), route requests and handler writes (HTBSched classes added at run time included) beyond them with nothing changed and the
-// other tenant untouched, and a NAT table at its quota drops and counts new flows. No root
-// needed: pcap files and generators only.
+// refuse plans (FromPort rings, ToPort class queues and schedulers included), route requests
+// and handler writes (HTBSched classes added at run time included) beyond them with nothing
+// changed and the other tenant untouched, and a NAT table at its quota drops and counts new
+// flows. No root needed: pcap files and generators only.
 import t, { type Test } from 'tap';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
