@@ -493,9 +493,9 @@ export class VirtualRouters {
     if (r?.graph !== graph || !e || !handler) return;
     const d = findDescriptor(e.class);
     const field = d?.handlers?.[handler]?.field ?? handler;
-    const write = d?.liveQuotas?.writes[handler];
-    const counted = (Object.entries(d?.quotas ?? {}) as [QuotaName, unknown][]).some(([q, how]) => how === field && r.quotas[q] !== null);
-    if (!write && !counted) return;
+    const limited = (Object.entries(d?.quotas ?? {}) as [QuotaName, unknown][]).filter(([q]) => r.quotas[q] !== null);
+    const write = limited.length ? d?.liveQuotas?.writes[handler] : undefined;
+    if (!write && !limited.some(([, how]) => how === field)) return;
     const plan = livePlan(r.plan, graph);
     const i = plan.elements.findIndex((x) => x.name === e.name);
     const now = plan.elements[i].config;
