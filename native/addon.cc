@@ -474,9 +474,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // The compile-time parse of IPLookup's and LookupIP6Route's `routes` (elements/lib/routeText.ts),
   // by the parser route files and the route handlers use: parseRoutes(width, outputs, routes)
   // returns the first problem ("route 3 ('...'): ...", in the words a handler would use) or the
-  // routes typed, as the plan carries them: each [ADDR, LEN, GW, OUTPUT, GW, OUTPUT, ...] (a
-  // next hop per GW, OUTPUT pair), addresses as in every typed address field (IPv4 a number,
-  // IPv6 16 bytes; GW null without a gateway). Flat arrays: a full table is 900k of them.
+  // routes typed, flat in one Float64Array (routeText.ts makes the plan's arrays of it: building
+  // them here, a value at a time through N-API, cost more than the parse): per route LEN,
+  // HOPS, its address, then per next hop OUTPUT, HAS_GW, the gateway's address (0 without one);
+  // an address is one number for IPv4, 16 bytes for IPv6 (network order).
   exports.Set("parseRoutes", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
     Napi::Env env = info.Env();
     if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsArray())
@@ -496,13 +497,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     } catch (const std::runtime_error& e) {
       return Napi::String::New(env, e.what());
     }
-    auto addr = [&](const uint8_t* b) -> Napi::Value {  // network order
-      if (width == 32) return Napi::Number::New(env, double(uint32_t(b[0]) << 24 | uint32_t(b[1]) << 16 | uint32_t(b[2]) << 8 | b[3]));
-      Napi::Array a = Napi::Array::New(env, 16);
-      for (uint32_t i = 0; i < 16; i++) a.Set(i, double(b[i]));
-      return a;
+    std::vector<double> flat;
+    flat.reserve(lines.size() * (width == 32 ? 6 : 36));
+    auto addr = [&](const uint8_t* b) {  // network order
+      if (width == 32) flat.push_back(double(uint32_t(b[0]) << 24 | uint32_t(b[1]) << 16 | uint32_t(b[2]) << 8 | b[3]));
+      else flat.insert(flat.end(), b, b + 16);
     };
-    Napi::Array out = Napi::Array::New(env, lines.size());
     pg::fib::u128 key;
     unsigned len;
     std::vector<pg::fib::Hop> hops;
@@ -510,15 +510,17 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       set.parse(lines[i].second, key, len, hops);
       uint8_t k[16];
       for (int j = 15; j >= 0; j--, key >>= 8) k[j] = uint8_t(key);
-      Napi::Array r = Napi::Array::New(env, 2 + 2 * hops.size());
-      r.Set(uint32_t(0), addr(k));
-      r.Set(uint32_t(1), double(len));
-      for (size_t h = 0; h < hops.size(); h++) {
-        r.Set(uint32_t(2 + 2 * h), hops[h].has_gw ? addr(hops[h].gw) : env.Null());
-        r.Set(uint32_t(3 + 2 * h), double(hops[h].port));
+      flat.push_back(double(len));
+      flat.push_back(double(hops.size()));
+      addr(k);
+      for (const pg::fib::Hop& h : hops) {
+        flat.push_back(double(h.port));
+        flat.push_back(h.has_gw ? 1 : 0);
+        addr(h.gw);
       }
-      out.Set(uint32_t(i), r);
     }
+    Napi::Float64Array out = Napi::Float64Array::New(env, flat.size());
+    std::copy(flat.begin(), flat.end(), out.Data());
     return out;
   }));
   // `pktgraph run`'s exit watchdog (native/exit_watchdog.h): armExitWatchdog({ graceMs,

@@ -75,6 +75,8 @@ Engine::~Engine() {
     for (auto& [id, g] : graphs_) g.release();
     for (auto& g : kept_) g.release();
     for (auto& l : lists_) l.release();
+    for (auto& r : retired_)
+      for (auto& l : r.lists) l.release();
     pool_.release();
     workers_.release();
     return;
@@ -119,6 +121,7 @@ void Engine::stop() {
     stuck += (stuck.empty() ? "" : "; ") + where(i);
   }
   running_ = false;
+  if (stuck.empty()) reap_retired();  // no worker reads any list now
   if (!stuck.empty()) {
     wedged_ = true;
     throw EngineStuck("the engine did not stop within " + std::to_string(kStopTimeoutNs / 1000000) + " ms: " + stuck +
@@ -169,12 +172,19 @@ void Engine::worker_main(int index) {
     // are fetched into the cache while this task runs: with many graphs on the worker, that
     // state is rarely still cached from the last round, and fetching it only when the task
     // dereferences it costs a chain of misses per task (docs/architecture.md, "Many graphs").
+    // One task ahead, the lines its graph's elements noted as read last time (WarmLines: the
+    // FIB walk's), found through that hot state, which is in the cache by then.
     const size_t ahead = n > 2 ? 2 : 0;
     for (size_t i = 0; i < n; i++) {
       if (ahead) {
         const Slot& a = slots[i + ahead < n ? i + ahead : i + ahead - n];
         for (uint32_t l = 0; l < a.hot_lines; l++) __builtin_prefetch(a.hot + size_t(l) * 64, 1);
         for (uint32_t l = 0; l < a.counter_lines; l++) __builtin_prefetch(a.counters + size_t(l) * 64, 1);
+        const Slot& b = slots[i + 1 < n ? i + 1 : 0];
+        for (uint32_t k = 0; k < b.warm_count; k++) {
+          const WarmLines* w = b.warm[k];
+          for (uint32_t l = 0; l < w->n; l++) __builtin_prefetch(w->at[l]);
+        }
       }
       const Slot& t = slots[i];
       self.in_task.store(t.element, std::memory_order_relaxed);
@@ -225,7 +235,7 @@ void Engine::worker_main(int index) {
   self.exited.store(true, std::memory_order_release);
 }
 
-void Engine::publish() {
+void Engine::publish(bool wait) {
   std::vector<std::unique_ptr<TaskList>> fresh(size_t(options_.threads));
   for (auto& l : fresh) l = std::make_unique<TaskList>();
   for (auto& [id, g] : graphs_) {
@@ -236,22 +246,46 @@ void Engine::publish() {
     for (const TaskRef& t : g->tasks()) {
       if (g->stopped && !t.element->drains_while_stopped()) continue;
       const char* row = reinterpret_cast<const char*>(counters.row(uint32_t(t.worker)));
-      fresh[size_t(t.worker)]->tasks.push_back(Slot{t.element, g->activity_cell(t.worker), g->hot_begin(), row, hot_lines, counters.stride / 8});
+      fresh[size_t(t.worker)]->tasks.push_back(Slot{t.element, g->activity_cell(t.worker), g->hot_begin(), row, g->warm_lines(), hot_lines, counters.stride / 8, g->warm_count()});
     }
     if (g->stopped) continue;
     for (const TimerRef& t : g->timers()) fresh[size_t(t.worker)]->timers.push_back(t.timer);
   }
   for (int i = 0; i < options_.threads; i++) workers_[size_t(i)].tasks.store(fresh[size_t(i)].get(), std::memory_order_release);
+  if (!wait && running_ && !wedged_) {
+    Retired r{std::move(lists_), {}};
+    for (int i = 0; i < options_.threads; i++) r.rounds.push_back(workers_[size_t(i)].rounds.load(std::memory_order_acquire));
+    retired_.push_back(std::move(r));
+    lists_ = std::move(fresh);
+    reap_retired();
+    return;
+  }
   try {
     wait_epoch();
   } catch (const EngineStuck&) {
     for (auto& l : lists_) l.release();  // a worker that never finishes its round may still read its old list
+    for (auto& r : retired_)
+      for (auto& l : r.lists) l.release();
+    retired_.clear();
     lists_ = std::move(fresh);
     throw;
   }
-  if (wedged_)
+  if (wedged_) {
     for (auto& l : lists_) l.release();
+    for (auto& r : retired_)
+      for (auto& l : r.lists) l.release();
+  }
+  retired_.clear();  // older still than the lists just replaced: no worker reads them either
   lists_ = std::move(fresh);  // the old lists are no longer read by any worker
+}
+
+void Engine::reap_retired() {
+  std::erase_if(retired_, [this](const Retired& r) {
+    if (!running_) return true;
+    for (int i = 0; i < options_.threads; i++)
+      if (workers_[size_t(i)].rounds.load(std::memory_order_acquire) < r.rounds[size_t(i)] + 2) return false;
+    return true;
+  });
 }
 
 void Engine::wait_epoch() {
@@ -312,7 +346,7 @@ uint32_t Engine::add_graph(const std::string& plan_json, const std::string* imag
   if (stopped) g->set_stopped(true);
   uint32_t id = next_graph_id_++;
   graphs_[id] = std::move(g);
-  publish();
+  publish(false);  // only adds tasks: no need to wait for the other graphs' round
   return id;
 }
 
@@ -342,7 +376,7 @@ uint32_t Engine::replace_graph(uint32_t id, const std::string& plan_json, uint64
   graphs_.erase(id);
   // Publishing stores the new task lists at once, then waits an epoch to free the old lists.
   const uint64_t t1 = monotonic_ns();
-  if (!was_paused) publish();
+  if (!was_paused) publish(false);  // the old graph left the lists in the first publish
   if (swap_ns) *swap_ns = t1 - t0;
   if (taken) *taken = n;
   if (wedged_) kept_.push_back(std::move(gone));
@@ -382,7 +416,7 @@ void Engine::resume_graph(uint32_t id) {
   Graph& g = graph(id);
   if (!g.paused) return;
   g.paused = false;
-  publish();
+  publish(false);
 }
 
 void Engine::set_graph_stopped(uint32_t id, bool on) {
@@ -390,7 +424,7 @@ void Engine::set_graph_stopped(uint32_t id, bool on) {
   Graph& g = graph(id);
   if (g.stopped == on) return;
   g.set_stopped(on);  // before publishing: a receiver drops from its first stopped round
-  publish();
+  publish(on);  // stopping waits until its tasks are off the workers; starting only adds
 }
 
 static const Handler& find_handler(Graph& g, const std::string& element, const std::string& handler, int& index) {

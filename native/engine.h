@@ -134,7 +134,8 @@ class Engine {
     uint64_t* activity;
     const char* hot;
     const char* counters;
-    uint32_t hot_lines, counter_lines;
+    const WarmLines* const* warm;  // the graph's (Graph::warm_lines)
+    uint32_t hot_lines, counter_lines, warm_count;
   };
   struct TaskList {
     std::vector<Slot> tasks;
@@ -158,7 +159,13 @@ class Engine {
   };
 
   void worker_main(int index);
-  void publish();          // rebuild every worker's task list from the running graphs
+  // Rebuild every worker's task list from the running graphs. `wait`: return once no worker
+  // runs a task left out of them (an epoch), what taking a graph off the workers needs;
+  // without it (a change that only adds tasks: a graph loaded or put back) the old lists are
+  // retired and freed by a later publish once the workers have moved past them, so loading a
+  // router does not wait for a round of all the others (a millisecond or more with a thousand).
+  void publish(bool wait = true);
+  void reap_retired();     // free the retired lists every worker has moved past
   void wait_epoch();       // until every running worker has completed a round; throws EngineStuck
   std::string where(int index) const;  // "worker N is still inside ..." for EngineStuck
   struct Watch {
@@ -174,6 +181,13 @@ class Engine {
   std::unique_ptr<PacketPool> pool_;
   std::unique_ptr<Worker[]> workers_;
   std::vector<std::unique_ptr<TaskList>> lists_;  // current lists, owned here
+  // Lists replaced by a publish without a wait, with each worker's round count at the time:
+  // free once every worker has completed two rounds since (wait_epoch's rule).
+  struct Retired {
+    std::vector<std::unique_ptr<TaskList>> lists;
+    std::vector<uint64_t> rounds;
+  };
+  std::vector<Retired> retired_;
   std::map<uint32_t, std::unique_ptr<Graph>> graphs_;
   uint32_t next_graph_id_ = 1;
   int next_worker_ = 0;

@@ -87,6 +87,11 @@ class Graph {
   const char* hot_begin() const { return arena_->hot_begin(); }
   size_t hot_bytes() const { return arena_->hot_bytes(); }
   size_t arena_bytes() const { return arena_->reserved(); }
+  // Warm lines (state_arena.h) of its elements, prefetched before its tasks run; an element
+  // adds its own while the graph loads (configure or initialize).
+  void add_warm_lines(const WarmLines* w) { warm_.push_back(w); }
+  const WarmLines* const* warm_lines() const { return warm_.data(); }
+  uint32_t warm_count() const { return uint32_t(warm_.size()); }
 
   // Profiling (native/profile.h): point every link and task at a timing probe, or back
   // at the elements, and zero the profile. Only while no worker is inside the graph
@@ -156,6 +161,7 @@ class Graph {
   std::vector<TimerRef> timers_;
   std::shared_ptr<CounterArena> counters_;
   std::unique_ptr<uint64_t[], StateFree> activity_;  // per worker, a cache line apart
+  StateVector<const WarmLines*> warm_;
   int workers_ = 1;
   bool profiling_ = false;
   std::vector<std::unique_ptr<Element>> probes_;  // ProfileProbe per element, made on first use

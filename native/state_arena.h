@@ -90,6 +90,20 @@ struct StateAllocator {
   bool operator==(const StateAllocator<U, K>&) const noexcept { return true; }
 };
 
+// Lines a graph's packet path will probably read again the next time its task runs, beyond its
+// hot arena: the cells of the last LPM walk (root cell, nodes, run values), which sit in bulk
+// arrays or on the heap and, each found only by reading the one before, would otherwise be a
+// chain of misses per task run once a thousand routers share a worker. An element keeps one
+// in its object (so in the hot arena), registers it with its graph while it loads
+// (Graph::add_warm_lines) and rewrites it as it runs; the worker prefetches its lines just
+// before one of the graph's tasks (Engine::worker_main). Stale pointers (a table replaced
+// since) are harmless: a prefetch never faults.
+struct WarmLines {
+  static constexpr uint32_t kMax = 14;
+  const void* at[kMax];
+  uint32_t n = 0;
+};
+
 // For a unique_ptr to a block from state_alloc.
 struct StateFree {
   void operator()(void* p) const noexcept { state_free(p); }

@@ -6,14 +6,16 @@
 // a missing one changes nothing (both routers' tables compared before and after); a bulk
 // replace under paced traffic becomes visible at one instant (every packet is numbered, and
 // in number order the outputs change exactly once per replace, never back and forth); quotas
-// refuse plans, route requests and handler writes beyond them with nothing changed and the
-// other tenant untouched, and a NAT table at its quota drops and counts new flows. No root
-// needed: pcap files and generators only.
+// refuse plans (FromPort rings, ToPort class queues and schedulers included), route requests
+// and handler writes (HTBSched classes added at run time included) beyond them with nothing
+// changed and the other tenant untouched, and a NAT table at its quota drops and counts new
+// flows. No root needed: pcap files and generators only.
 import t, { type Test } from 'tap';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine, EngineError } from '../src/service/client.js';
+import { decodeRouterFile, encodeRouterFile } from '../src/service/routerFile.js';
 import { LINKTYPE_RAW, readPcap, writePcap } from './lib/pcap.js';
 import { ipv4, udp, PROTO_UDP } from './lib/packets.js';
 import { startCli, waitFor } from './lib/cli.js';
@@ -62,6 +64,44 @@ export default graph('arp', () => {
   Idle({}, 'ip').to(arp.in(0));
   Idle({}, 'replies').to(arp.in(1));
   arp.out(0).to(Discard({}, 'd'));
+});
+`,
+);
+
+// A tenant on a shared port: the port's ingress ring (FromPort) and the router's class queue in
+// the port's scheduler (ToPort) hold its frames, so both count against the buffers quota.
+const portGraph = join(work, 'port.ts');
+writeFileSync(
+  portGraph,
+  `import { graph, FromPort, ToPort } from 'pktgraph';
+export default graph({ name: 'port', params: { ring: 1024, queue: 1000 } }, (p) => {
+  FromPort({ port: 'uplink', vlan: 7, capacity: p.ring }, 'in').to(ToPort({ port: 'uplink', vlan: 7, capacity: p.queue }, 'out'));
+});
+`,
+);
+// A tenant shaping with a class tree: its leaves' queues count, and so do classes added at run time.
+const htbGraph = join(work, 'htb.ts');
+writeFileSync(
+  htbGraph,
+  `import { graph, Idle, HTBSched, Unqueue, Discard } from 'pktgraph';
+export default graph('htb', () => {
+  Idle({}, 'src').to(HTBSched({ default: 'a', classes: [{ name: 'link', parent: 'root', rate: 1e9 }, { name: 'a', parent: 'link', rate: 1e6, ceil: 1e9, capacity: 1000 }] }, 'shaper'))
+    .to(Unqueue({}, 'uq')).to(Discard({}, 'sink'));
+});
+`,
+);
+
+// Schedulers and shapers hold what they pulled ahead: 32 per input of a byte scheduler, a batch
+// (256) in a byte-rate shaper.
+const schedGraph = join(work, 'sched.ts');
+writeFileSync(
+  schedGraph,
+  `import { graph, Idle, Queue, DRRSched, BandwidthShaper, Unqueue, Discard } from 'pktgraph';
+export default graph('sched', () => {
+  const drr = DRRSched({}, 'drr');
+  Idle({}, 'a').to(Queue({ capacity: 10 }, 'qa')).to(drr.in(0));
+  Idle({}, 'b').to(Queue({ capacity: 10 }, 'qb')).to(drr.in(1));
+  drr.to(BandwidthShaper({ rate: 1e6 }, 'shape')).to(Unqueue({}, 'uq')).to(Discard({}, 'sink'));
 });
 `,
 );
@@ -318,4 +358,64 @@ t.test('quotas: plans, route requests and handler writes beyond them are refused
   t.equal(n16.nat.drops_table_full, 0n, 'the other tenant lost nothing');
   t.equal(n16.fwd.packets, 10n);
   for (const r of ['nat4', 'nat16']) await engine.deleteRouter(r);
+});
+
+t.test('the buffers quota counts every buffer a graph can hold: port rings and class queues, and HTBSched classes added at run time', async (t) => {
+  const list = async () => (await engine.listRouters()).map((r) => `${r.name}:${r.state}`);
+  const routers = await list();
+  await refused(
+    t,
+    engine.createRouter('p1', { file: portGraph }, { quotas: { buffers: 2000 } }),
+    /virtual router 'p1': its graph may hold 2024 packet buffers in its queues \(in 1024 \(FromPort capacity\), out 1000 \(ToPort capacity\)\), over its buffers quota of 2000; lower the queue capacities or raise the quota \(vr quota p1 buffers=N\); nothing was changed/,
+    "a FromPort's ring and a ToPort's class queue count",
+  );
+  await refused(
+    t,
+    engine.createRouter('s1', { file: schedGraph }, { quotas: { buffers: 300 } }),
+    /its graph may hold 340 packet buffers in its queues \(drr 64 \(DRRSched\), qa 10 \(Queue capacity\), qb 10 \(Queue capacity\), shape 256 \(BandwidthShaper\)\), over its buffers quota of 300/,
+    'what schedulers and shapers pull ahead counts',
+  );
+  t.same(await list(), routers, 'no router created');
+  await engine.createRouter('p1', { file: portGraph, params: { ring: 64, queue: 100 } }, { quotas: { buffers: 2000 } });
+  t.same((await engine.showRouter('p1')).quotas.buffers, { used: 164, limit: 2000 }, 'vr show counts the ring and the class queue');
+  const p1 = await engine.showRouter('p1');
+  await refused(t, engine.reconfigureRouter('p1', { file: portGraph, params: { ring: 4096 } }), /its graph may hold 5096 packet buffers .*over its buffers quota of 2000/, 'a reconfiguration over the quota');
+  await refused(t, engine.cloneRouter('p1', 'p2', { params: { queue: 5000 } }), /virtual router 'p2': its graph may hold 5064 packet buffers/, 'a clone over the quota');
+  t.same(await engine.showRouter('p1'), p1, 'p1 unchanged');
+  t.same(await list(), [...routers, 'p1:defined'], 'no clone made');
+  // A router file whose quota its ports' buffers exceed (one saved before they counted): refused.
+  const saved = join(work, 'p1.router');
+  await engine.saveRouter('p1', saved);
+  const { manifest, image } = await decodeRouterFile(readFileSync(saved), saved);
+  writeFileSync(saved, await encodeRouterFile({ ...manifest, quotas: { ...manifest.quotas!, buffers: 150 } }, image));
+  await refused(t, engine.restoreRouter(saved, { name: 'p3' }), /virtual router 'p3': its graph may hold 164 packet buffers .*over its buffers quota of 150/, 'a restore over the quota');
+  t.same(await list(), [...routers, 'p1:defined'], 'nothing restored');
+  await engine.deleteRouter('p1');
+
+  await engine.createRouter('h', { file: htbGraph }, { start: true, quotas: { buffers: 3000 } });
+  const use = async () => (await engine.showRouter('h')).quotas.buffers;
+  const classes = () => engine.read('h', 'shaper', 'classes').then((c) => c.split('\n').filter((l) => l).map((l) => l.replace(/ mode=.*/, '')));
+  t.same(await use(), { used: 1000, limit: 3000 });
+  await engine.write('h', 'shaper', 'add', '{"name":"b","parent":"link","rate":1e6,"capacity":1500}');
+  t.same(await use(), { used: 2500, limit: 3000 }, 'a class added at run time counts');
+  const before = await engine.showRouter('h');
+  const tree = await classes();
+  await refused(
+    t,
+    engine.write('h', 'shaper', 'add', '{"name":"c","parent":"link","rate":1e6}').then(() => undefined),
+    /virtual router 'h': after the write to shaper\.add its graph may hold 3500 packet buffers in its queues \(shaper 3500 \(HTBSched\)\), over its buffers quota of 3000; lower the queue capacities or raise the quota \(vr quota h buffers=N\); nothing was changed/,
+    'a class add over the quota (a leaf holds 1000 by default)',
+  );
+  await refused(t, engine.write('h', 'shaper', 'change', '{"name":"b","capacity":2500}').then(() => undefined), /after the write to shaper\.change its graph may hold 3500 packet buffers/, 'a capacity change over the quota');
+  await refused(t, engine.setQuotas('h', { buffers: 2000 }), /its graph may hold 2500 packet buffers .*over its buffers quota of 2000/, 'a quota below what the live classes hold');
+  t.same(await engine.showRouter('h'), before, 'vr show unchanged');
+  t.same(await classes(), tree, 'the class tree unchanged');
+  await engine.write('h', 'shaper', 'change', '{"name":"b","capacity":2000}');
+  t.same(await use(), { used: 3000, limit: 3000 }, 'a change up to the quota is taken');
+  // A leaf that gets a child becomes inner: its queue no longer counts, the child's does.
+  await engine.write('h', 'shaper', 'add', '{"name":"b1","parent":"b","rate":1e5,"capacity":500}');
+  t.same(await use(), { used: 1500, limit: 3000 }, 'an inner class holds nothing');
+  await engine.write('h', 'shaper', 'remove', 'b1');
+  t.same(await use(), { used: 3000, limit: 3000 }, 'a leaf again, its queue counts again');
+  await engine.deleteRouter('h');
 });

@@ -20,8 +20,8 @@ VLAN that another router already claims is refused, the error naming that router
 not exist too. Claims are config fields, so graph parameters set them (\`vlan: p.vlan\`), and a
 clone of a router on another VLAN is a parameter change.
 
-The router has its own ingress ring of \`capacity\` frames, which the port fills and this element
-empties: a frame the ring has no room for is dropped and counted in \`drops_ring_full\` (and in the
+The router has its own ingress ring of \`capacity\` frames (counted against its buffers quota), which
+the port fills and this element empties: a frame the ring has no room for is dropped and counted in \`drops_ring_full\` (and in the
 port's). **CPU share**: each task round the element may spend \`weight\` x 20 µs of worker time pushing
 frames into its graph (measured per batch, deficit round-robin: time overspent in one round is paid back
 in the next; a router with nothing waiting saves nothing). A flooded router whose graph cannot keep up
@@ -46,6 +46,8 @@ VLAN and addresses keeps the ring and its frames; one that changes the claim att
     },
     { additionalProperties: false },
   ),
+  // The ring is the port's, but the frames in it are the router's.
+  quotas: { buffers: 'capacity' },
   counters: {
     packets: 'frames taken from the ring and pushed out',
     bytes: 'bytes of those frames',

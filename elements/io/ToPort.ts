@@ -29,7 +29,8 @@ freed (the port's \`drops_class_removed\`). If the port itself is closed under t
 queue has no room for is dropped and counted by the scheduler (\`drops_full\`, and the class's \`drops\`
 in the port's \`classes\`).
 
-One ToPort per port in a router (the class is the router's).`,
+One ToPort per port in a router (the class is the router's). The class's \`capacity\` counts against
+the router's buffers quota: the queue is the port's, the frames in it the router's.`,
   inputs: '1',
   outputs: '0',
   processing: 'h/',
@@ -46,6 +47,8 @@ One ToPort per port in a router (the class is the router's).`,
     },
     { additionalProperties: false },
   ),
+  // Its class's queue is in the port's scheduler, but the frames in it are the router's.
+  quotas: { buffers: 'capacity' },
   counters: {
     packets: 'frames handed to the port',
     bytes: 'bytes of those frames (tag included)',

@@ -38,6 +38,9 @@ class IPLookup final : public fib::RouteLookupElement {
     }
     if (kept == 0) return;
     s->lpm->lookup_batch(dst, kept, res);
+    warm_.at[0] = s;
+    warm_.at[1] = s->lpm.get();
+    warm_.n = 2 + s->lpm->path(dst[0], warm_.at + 2, WarmLines::kMax - 2);
     uint32_t n = 0, nnone = 0;
     for (uint32_t i = 0; i < kept; i++) {
       Packet* p = b.pkts[i];

@@ -4,6 +4,12 @@
 import { Type, type TArray, type TInteger, type TOptional } from 'typebox';
 import type { DerivedHandler, HandlerDoc } from '../../src/graph/descriptor.js';
 
+/** The buffers quota of a byte scheduler (DRRSched, WFQSched): the packets each input has pulled
+ *  ahead of its turn wait in it, at most 32 per input (byte_sched.h's kCapacity). */
+export function perInputQuotas(s: PerInputSpec) {
+  return { buffers: (c: Record<string, unknown>) => 32 * ((c[s.list] as unknown[] | undefined)?.length ?? 0) };
+}
+
 export interface PerInputSpec<One extends string = string, List extends string = string> {
   one: One; // the field every input takes: 'quantum'
   list: List; // the list, one entry per input: 'quanta'

@@ -10,6 +10,9 @@ export const DEFAULT_BURST_SECONDS = 0.001;
 /** ... and at least this many packets, or one full-size Ethernet frame's bytes more. */
 export const MIN_DEFAULT_BURST_PACKETS = 32;
 export const FULL_FRAME_BYTES = 1518;
+/** The buffers quota of a byte-rate element (BandwidthShaper, BandwidthRatedUnqueue): packets
+ *  pulled beyond its credit wait in it, at most one batch (rate_limit.h's held_, kMaxBatch). */
+export const rateLimitQuotas = { buffers: () => 256 };
 
 /** The fields of an element rated in packets per second. */
 export const packetRateFields = {

@@ -87,6 +87,7 @@ and the loss model's state; the new config applies from then on.`,
     },
     { additionalProperties: false },
   ),
+  quotas: { buffers: 'capacity' },
   counters: {
     packets: 'packets received',
     sent: 'packets sent on after their delay (duplicates included)',

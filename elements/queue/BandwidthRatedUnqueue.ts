@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { defineElement } from '../../src/graph/descriptor.js';
-import { bitRateFields, byteBurst, rateHandlers } from '../lib/rateFields.js';
+import { bitRateFields, byteBurst, rateHandlers, rateLimitQuotas } from '../lib/rateFields.js';
 
 export const BandwidthRatedUnqueue = defineElement({
   name: 'BandwidthRatedUnqueue',
@@ -30,6 +30,7 @@ a new rate applies from then on with no burst of saved credit (at most one byte'
     { additionalProperties: false },
   ),
   plan: byteBurst,
+  quotas: rateLimitQuotas,
   counters: {
     packets: 'packets moved',
     bytes: 'bytes moved (packet lengths, without the overhead)',

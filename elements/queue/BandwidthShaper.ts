@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { defineElement } from '../../src/graph/descriptor.js';
-import { bitRateFields, byteBurst, rateHandlers } from '../lib/rateFields.js';
+import { bitRateFields, byteBurst, rateHandlers, rateLimitQuotas } from '../lib/rateFields.js';
 
 export const BandwidthShaper = defineElement({
   name: 'BandwidthShaper',
@@ -24,6 +24,7 @@ then on with no burst of saved credit (at most one byte's).`,
   processing: 'l/l',
   config: Type.Object(bitRateFields, { additionalProperties: false }),
   plan: byteBurst,
+  quotas: rateLimitQuotas,
   counters: { packets: 'packets passed', bytes: 'bytes passed (packet lengths, without the overhead)' },
   handlers: rateHandlers('bits per second', 'bytes'),
   derived: {

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { defineElement } from '../../src/graph/descriptor.js';
-import { perInputCheck, perInputFields, perInputPlan, servedCounters, servedDerived, servedHandlers, type PerInputSpec } from '../lib/perInputFields.js';
+import { perInputCheck, perInputFields, perInputPlan, perInputQuotas, servedCounters, servedDerived, servedHandlers, type PerInputSpec } from '../lib/perInputFields.js';
 
 const quantum: PerInputSpec<'quantum', 'quanta'> = {
   one: 'quantum',
@@ -44,6 +44,7 @@ by Queues; the element is pulled by one puller (Unqueue, RatedUnqueue or a sched
   config: Type.Object(perInputFields(quantum), { additionalProperties: false }),
   check: (c, ports) => perInputCheck(quantum, c, ports.inputs),
   plan: (c, ports) => perInputPlan(quantum, c, ports.inputs),
+  quotas: perInputQuotas(quantum),
   counters: servedCounters,
   handlers: {
     quanta: { doc: 'read or set the quanta, bytes, one per input, separated by spaces (or commas)', read: true, write: true },

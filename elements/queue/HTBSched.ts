@@ -85,6 +85,16 @@ export function checkClasses(classes: HTBClass[], key: 'paint' | 'table_id', dfl
   return undefined;
 }
 
+/** A class written to the add or change handler (a JSON object), or undefined when it is not one. */
+function parseClass(value: string): Record<string, unknown> | undefined {
+  try {
+    const o: unknown = JSON.parse(value);
+    return o && typeof o === 'object' && !Array.isArray(o) ? (o as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export const HTBSched = defineElement({
   name: 'HTBSched',
   group: 'queue',
@@ -137,7 +147,9 @@ same rules as the configuration, the error naming the class and field):
 becomes an inner class, its waiting packets freed (\`drops_class_removed\`); one that a \`match\` or
 the default sends packets to cannot (the add is refused). A class starts with full buckets, as HTB's
 do; one with \`credit: 'none'\` starts empty and earns its credit from then on, so a contender added
-to a busy tree sends no burst above its share while the others' shares settle (ToPort's classes). \`remove\` takes a class name: a class with
+to a busy tree sends no burst above its share while the others' shares settle (ToPort's classes). In a virtual router, the leaves' queues count against its buffers quota, those
+an \`add\` or a \`change\` of \`capacity\` would make too: a write that would take the router over its
+quota is refused with nothing changed (docs/virtual-routers.md). \`remove\` takes a class name: a class with
 children or the default class is refused; the removed leaf's waiting packets are freed and
 counted in \`drops_class_removed\`. \`change\` takes a JSON object with \`name\` and any of \`rate\`,
 \`ceil\`, \`burst\`, \`cburst\`, \`weight\`, \`capacity\`, \`unit\` (a change of unit gives the rate,
@@ -190,7 +202,40 @@ identical leaves whose tokens come due together send a burst of one packet each.
     drops_class_removed: 'packets dropped because their class was removed, or became an inner class, while they waited',
   },
   // Leaf classes hold packets; a class someone names as parent is inner.
-  quotas: { buffers: (c) => c.classes.filter((x) => !c.classes.some((y) => y.parent === x.name)).reduce((n, x) => n + (x.capacity ?? 1000), 0) },
+  quotas: {
+    buffers: (c) => {
+      const parents = new Set(c.classes.map((x) => x.parent));
+      return c.classes.reduce((n, x) => n + (parents.has(x.name) ? 0 : (x.capacity ?? 1000)), 0);
+    },
+  },
+  // Classes added and changed at run time count too: the tree as it is now (the classes handler's
+  // lines), and as an add or a capacity change would leave it.
+  liveQuotas: {
+    read: 'classes',
+    live: (text, c) => ({
+      ...c,
+      classes: text
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => {
+          const [name, ...rest] = l.trim().split(/\s+/);
+          const f = Object.fromEntries(rest.filter((w) => w.includes('=')).map((w) => w.split('=', 2)));
+          return { name, parent: f.parent, rate: Number(f.rate), ...(f.capacity !== undefined ? { capacity: Number(f.capacity) } : {}) };
+        }),
+    }),
+    writes: {
+      add: (c, value) => {
+        const o = parseClass(value);
+        if (!o || typeof o.name !== 'string' || typeof o.parent !== 'string' || (o.capacity !== undefined && typeof o.capacity !== 'number')) return undefined;
+        return { ...c, classes: [...c.classes, { name: o.name, parent: o.parent, rate: Number(o.rate), ...(o.capacity !== undefined ? { capacity: o.capacity } : {}) }] };
+      },
+      change: (c, value) => {
+        const o = parseClass(value);
+        if (!o || typeof o.name !== 'string' || typeof o.capacity !== 'number') return o && o.capacity === undefined ? c : undefined;
+        return { ...c, classes: c.classes.map((x) => (x.name === o.name ? { ...x, capacity: o.capacity as number } : x)) };
+      },
+    },
+  },
   handlers: {
     classes: { doc: 'every class with its rates, mode, backlog and counters, one per line', read: true },
     add: { doc: 'add a class: a JSON object like a classes entry', write: true },

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { defineElement } from '../../src/graph/descriptor.js';
-import { perInputCheck, perInputFields, perInputPlan, servedCounters, servedDerived, servedHandlers, type PerInputSpec } from '../lib/perInputFields.js';
+import { perInputCheck, perInputFields, perInputPlan, perInputQuotas, servedCounters, servedDerived, servedHandlers, type PerInputSpec } from '../lib/perInputFields.js';
 
 const weight: PerInputSpec<'weight', 'weights'> = {
   one: 'weight',
@@ -52,6 +52,7 @@ the element is pulled by one puller (Unqueue, RatedUnqueue or a scheduler).`,
   config: Type.Object(perInputFields(weight), { additionalProperties: false }),
   check: (c, ports) => perInputCheck(weight, c, ports.inputs),
   plan: (c, ports) => perInputPlan(weight, c, ports.inputs),
+  quotas: perInputQuotas(weight),
   counters: servedCounters,
   handlers: {
     weights: { doc: 'read or set the weights, one per input, separated by spaces (or commas)', read: true, write: true },

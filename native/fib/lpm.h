@@ -117,6 +117,25 @@ class LpmTable {
     return v - 1;
   }
   void lookup_batch(const uint32_t* addrs, uint32_t n, uint32_t* out) const;
+  // The cells the lookup of `addr` reads (the root cell, then each node, both ends of it, and
+  // its run value), at most `max`, into `cells`; returns how many: what to prefetch before
+  // the next lookups of this table (WarmLines).
+  uint32_t path(uint32_t addr, const void** cells, uint32_t max) const {
+    uint32_t n = 0;
+    const uint32_t* c = &root_[addr >> (32 - root_bits_)];
+    int shift = 32 - int(root_bits_);
+    for (;;) {
+      if (n == max) return n;
+      cells[n++] = c;
+      const uint32_t v = read(c);
+      if (!(v & kChild) || n + 3 > max) return n;
+      shift -= 8;
+      const Node& nd = nodes_[v & ~kChild];
+      cells[n++] = &nd;
+      cells[n++] = reinterpret_cast<const char*>(&nd) + sizeof(Node) - 1;
+      c = &vals_[index_of(nd, (addr >> shift) & 255)];
+    }
+  }
 
   // IPv6 (width 128): addresses are 16 bytes each, network order.
   uint32_t lookup6(const uint8_t* addr) const {

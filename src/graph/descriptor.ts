@@ -59,6 +59,17 @@ export interface ElementDescriptor<S extends TObject = TObject> {
    *  table or queue) then turns anything beyond into a counted drop, never another tenant's
    *  loss. `routes`: the configured routes, and the live table through the `count` handler. */
   quotas?: Partial<Record<QuotaName, (keyof Static<S> & string) | ((config: Static<S>) => number)>>;
+  /** For an element whose handlers change what `quotas` counts other than by writing a config
+   *  field (HTBSched's `add`, `change`, `remove` of classes): `live` rebuilds its config as the
+   *  element holds it now from the text of the read handler `read`, and `writes` gives, per
+   *  handler, the config a write of `value` would leave (undefined: the value is not one the
+   *  element takes, and the element refuses it itself). A serving engine counts the live config
+   *  in a router's quota use and refuses a write that would take the router over a quota. */
+  liveQuotas?: {
+    read: string;
+    live: (text: string, config: Static<S>) => Static<S>;
+    writes: Record<string, (config: Static<S>, value: string) => Static<S> | undefined>;
+  };
   /** Read handlers computed in TypeScript from counters (rates and the like). */
   derived?: Record<string, DerivedHandler>;
   /** Checks across fields, against the port count or the graph around; return an error sentence or undefined. */

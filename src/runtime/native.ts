@@ -105,8 +105,9 @@ export interface NativeAddon {
    */
   armExitWatchdog(options: { graceMs: number; durationMs?: number; socketPath?: string }): void;
   disarmExitWatchdog(): void;
-  /** The route text parse of IPLookup and LookupIP6Route: the first problem, or the routes typed. */
-  parseRoutes(width: 32 | 128, outputs: number, routes: string[]): string | TypedRoute[];
+  /** The route text parse of IPLookup and LookupIP6Route: the first problem, or the routes
+   *  typed, flat (native/addon.cc; elements/lib/routeText.ts makes TypedRoutes of them). */
+  parseRoutes(width: 32 | 128, outputs: number, routes: string[]): string | Float64Array;
 }
 
 /** A route as the plan carries it (IPLookup's and LookupIP6Route's `compiledRoutes`):

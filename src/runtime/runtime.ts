@@ -458,8 +458,12 @@ export class RunningGraph {
 }
 
 // A plan this build can run: its version, and a native class for every element.
+// The classes built into the native addon (fixed for a build; plugins' come with a `library`).
+let builtinClasses: Set<string> | undefined;
+
 function checkBuild(plan: Plan): void {
   const native = loadNative();
+  builtinClasses ??= new Set(native.elementClasses());
   if (plan.version !== native.planVersion)
     throw new Error(`plan version ${plan.version} does not match the engine's ${native.planVersion}; recompile the graph`);
   // A plugin class (its `library` in the plan) is registered when the engine loads the library.
@@ -467,7 +471,7 @@ function checkBuild(plan: Plan): void {
     if (plan.classes[e.class]?.script) {
       if (!findScript(e.class))
         throw new Error(`element '${e.name}': class '${e.class}' is written in TypeScript, but no script for it is loaded in this process; import the module that defines it (defineScriptElement)`);
-    } else if (!plan.classes[e.class]?.library && !native.elementClasses().includes(e.class))
+    } else if (!plan.classes[e.class]?.library && !builtinClasses.has(e.class))
       throw new Error(`element '${e.name}': class '${e.class}' has a TypeScript descriptor but no native implementation in this build; rebuild with \`npm run build\``);
 }
 

@@ -69,7 +69,7 @@ export interface ScriptDefinition<S extends TObject, St> {
 }
 
 export interface ScriptElementDefinition<S extends TObject, St>
-  extends Omit<ElementDescriptor<S>, 'processing' | 'handlers' | 'derived' | 'config' | 'script'>,
+  extends Omit<ElementDescriptor<S>, 'processing' | 'handlers' | 'derived' | 'config' | 'script' | 'liveQuotas'>,
     ScriptDefinition<S, St> {
   config: S;
 }

@@ -87,6 +87,22 @@ function reserved(plan: Plan): Record<QuotaName, { total: number; parts: { eleme
   return out;
 }
 
+/**
+ * A loaded graph's plan with each element's config as the element holds it now: the fields its
+ * handlers wrote, and, for an element declaring `liveQuotas`, what its read handler shows
+ * (HTBSched's classes added at run time), so quotas count what the router can hold now.
+ */
+function livePlan(plan: Plan, graph: RunningGraph): Plan {
+  return {
+    ...plan,
+    elements: plan.elements.map((e) => {
+      const config = graph.config(e.name);
+      const live = findDescriptor(e.class)?.liveQuotas;
+      return { ...e, config: live ? live.live(graph.read(e.name, live.read), config as never) : config };
+    }),
+  };
+}
+
 /** The first routes of route text (its first 4 KB), to tell their family. */
 const routeSample = (text: string) => (text.length > 4096 ? text.slice(0, text.lastIndexOf('\n', 4096) + 1) : text).split('\n').map((l) => l.replace(/#.*/, '').trim()).filter((l) => l !== '');
 
@@ -431,21 +447,21 @@ export class VirtualRouters {
 
   /** Each quota's use: routes in its tables now (configured ones while not loaded), what its configuration reserves of the others. */
   private quotaUse(r: Router): Record<QuotaName, { used: number; limit: number | null }> {
-    const res = reserved(r.plan);
+    const res = reserved(r.graph ? livePlan(r.plan, r.graph) : r.plan);
     const use = Object.fromEntries(QUOTA_NAMES.map((q) => [q, { used: res[q].total, limit: r.quotas[q] }])) as Record<QuotaName, { used: number; limit: number | null }>;
     if (r.graph) use.routes.used = this.routeCounts(r).reduce((n, t) => n + t.count, 0);
     return use;
   }
 
-  /** Refuse a plan that could hold more than a quota: one sentence naming the elements and the fix. */
-  private checkQuotas(name: string, plan: Plan, quotas: Record<QuotaName, number | null>): void {
+  /** Refuse a plan that could hold more than a quota: one sentence naming the elements and the fix (and the handler write `after` which it would). */
+  private checkQuotas(name: string, plan: Plan, quotas: Record<QuotaName, number | null>, after?: string): void {
     const res = reserved(plan);
     for (const q of QUOTA_NAMES) {
       const limit = quotas[q];
       if (limit === null || res[q].total <= limit) continue;
       const parts = res[q].parts.filter((p) => p.n > 0).map((p) => `${p.element} ${p.n} (${p.field})`);
       throw new ServiceError(
-        `virtual router '${name}': its graph may hold ${res[q].total} ${QUOTA_WHAT[q].holds} (${parts.join(', ')}), over its ${q} quota of ${limit}; ${QUOTA_WHAT[q].fix} or raise the quota (vr quota ${name} ${q}=N); nothing was changed`,
+        `virtual router '${name}': ${after ? `after the write to ${after} ` : ''}its graph may hold ${res[q].total} ${QUOTA_WHAT[q].holds} (${parts.join(', ')}), over its ${q} quota of ${limit}; ${QUOTA_WHAT[q].fix} or raise the quota (vr quota ${name} ${q}=N); nothing was changed`,
       );
     }
   }
@@ -467,8 +483,9 @@ export class VirtualRouters {
   }
 
   /**
-   * Before a handler write to a router's element: a write to a config field a quota counts
-   * (a Queue's `capacity`) is refused when the router's graph would then hold more than it.
+   * Before a handler write to a router's element: a write to a config field a quota counts (a
+   * Queue's `capacity`), or one the element's `liveQuotas` count (HTBSched's `add` and `change`),
+   * is refused when the router's graph, as it holds now, would then hold more than a quota.
    */
   checkWrite(graph: RunningGraph, element: string | undefined, handler: string | undefined, value: string | undefined): void {
     const r = this.routers.get(graph.name);
@@ -476,13 +493,18 @@ export class VirtualRouters {
     if (r?.graph !== graph || !e || !handler) return;
     const d = findDescriptor(e.class);
     const field = d?.handlers?.[handler]?.field ?? handler;
-    for (const [q, how] of Object.entries(d?.quotas ?? {}) as [QuotaName, unknown][]) {
-      if (how !== field || r.quotas[q] === null) continue;
-      const n = Number(value);
-      if (!Number.isFinite(n)) return; // the element refuses it
-      const plan = { ...r.plan, elements: r.plan.elements.map((x) => (x === e ? { ...x, config: { ...graph.config(x.name), [field]: n } } : { ...x, config: graph.config(x.name) })) };
-      this.checkQuotas(r.name, plan, r.quotas);
-    }
+    const limited = (Object.entries(d?.quotas ?? {}) as [QuotaName, unknown][]).filter(([q]) => r.quotas[q] !== null);
+    const write = limited.length ? d?.liveQuotas?.writes[handler] : undefined;
+    if (!write && !limited.some(([, how]) => how === field)) return;
+    const plan = livePlan(r.plan, graph);
+    const i = plan.elements.findIndex((x) => x.name === e.name);
+    const now = plan.elements[i].config;
+    let config: Record<string, unknown> | undefined;
+    if (write) config = write(now as never, value ?? '') as Record<string, unknown> | undefined;
+    else if (Number.isFinite(Number(value))) config = { ...now, [field]: Number(value) };
+    if (!config) return; // not a value the element takes: it refuses it itself
+    plan.elements[i] = { ...plan.elements[i], config };
+    this.checkQuotas(r.name, plan, r.quotas, `${e.name}.${handler}`);
   }
 
   /** After a handler write to a router's element: its FIB tables' bounds follow the routes it now holds. */
@@ -495,7 +517,7 @@ export class VirtualRouters {
     const r = this.router(req.name);
     const next = { ...r.quotas };
     for (const q of QUOTA_NAMES) if (req.quotas[q] !== undefined) next[q] = req.quotas[q]!;
-    this.checkQuotas(req.name, r.plan, next);
+    this.checkQuotas(req.name, r.graph ? livePlan(r.plan, r.graph) : r.plan, next);
     // A rollback must fit too: the configuration a pending change would go back to.
     const confirmed = this.confirmedConfig(req.name).plan;
     if (confirmed !== r.plan) this.checkQuotas(req.name, confirmed, next);
