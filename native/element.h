@@ -338,6 +338,14 @@ class Element {
   // in, so no worker still holds a pointer it loaded before the call. Publish a new
   // read-mostly structure, synchronize(), then free the old one (RCU's synchronize).
   void synchronize() const;
+  // Control thread only: the non-waiting form. Free `old` (just replaced by a new published
+  // object) once every worker has finished the round it was in, without waiting for that
+  // here: a stream of small changes then costs no epoch wait each.
+  template <class T>
+  void retire(std::unique_ptr<T> old) const {
+    if (old) retire_fn([p = old.release()] { delete p; });
+  }
+  void retire_fn(std::function<void()> free) const;
 
   void output_push(int port, Batch& batch) {
     if (batch.count) {

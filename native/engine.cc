@@ -75,8 +75,7 @@ Engine::~Engine() {
     for (auto& [id, g] : graphs_) g.release();
     for (auto& g : kept_) g.release();
     for (auto& l : lists_) l.release();
-    for (auto& r : retired_)
-      for (auto& l : r.lists) l.release();
+    drop_retired();
     pool_.release();
     workers_.release();
     return;
@@ -99,11 +98,20 @@ void Engine::start() {
   for (int i = 0; i < options_.threads; i++)
     while (!workers_[size_t(i)].in_loop.load()) std::this_thread::yield();
   running_ = true;
+  reaper_quit_ = false;
+  reaper_ = std::thread(&Engine::reaper_main, this);
 }
 
 void Engine::stop() {
   std::lock_guard<std::mutex> lock(control_);
   if (!running_) return;
+  {
+    // The reaper only ever try_locks control_, so it cannot be waiting for us here.
+    std::lock_guard<std::mutex> quit(reaper_mu_);
+    reaper_quit_ = true;
+  }
+  reaper_cv_.notify_one();
+  reaper_.join();
   const Watch watch = start_watch();
   stop_.store(true);
   std::string stuck;
@@ -121,7 +129,7 @@ void Engine::stop() {
     stuck += (stuck.empty() ? "" : "; ") + where(i);
   }
   running_ = false;
-  if (stuck.empty()) reap_retired();  // no worker reads any list now
+  if (stuck.empty()) reap_retired();  // no worker reads any list or retired object now
   if (!stuck.empty()) {
     wedged_ = true;
     throw EngineStuck("the engine did not stop within " + std::to_string(kStopTimeoutNs / 1000000) + " ms: " + stuck +
@@ -253,7 +261,7 @@ void Engine::publish(bool wait) {
   }
   for (int i = 0; i < options_.threads; i++) workers_[size_t(i)].tasks.store(fresh[size_t(i)].get(), std::memory_order_release);
   if (!wait && running_ && !wedged_) {
-    Retired r{std::move(lists_), {}};
+    Retired r{std::move(lists_), {}, {}};
     for (int i = 0; i < options_.threads; i++) r.rounds.push_back(workers_[size_t(i)].rounds.load(std::memory_order_acquire));
     retired_.push_back(std::move(r));
     lists_ = std::move(fresh);
@@ -264,28 +272,70 @@ void Engine::publish(bool wait) {
     wait_epoch();
   } catch (const EngineStuck&) {
     for (auto& l : lists_) l.release();  // a worker that never finishes its round may still read its old list
-    for (auto& r : retired_)
-      for (auto& l : r.lists) l.release();
-    retired_.clear();
+    drop_retired();
     lists_ = std::move(fresh);
     throw;
   }
   if (wedged_) {
     for (auto& l : lists_) l.release();
-    for (auto& r : retired_)
-      for (auto& l : r.lists) l.release();
+    drop_retired();
   }
-  retired_.clear();  // older still than the lists just replaced: no worker reads them either
+  reap_retired();  // older still than the lists just replaced: no worker reads them either
   lists_ = std::move(fresh);  // the old lists are no longer read by any worker
 }
 
+void Engine::drop_retired() {
+  for (auto& r : retired_) {
+    for (auto& l : r.lists) l.release();
+    r.free = nullptr;  // its object is leaked, not freed
+  }
+  retired_.clear();
+  has_retired_.store(false, std::memory_order_relaxed);
+}
+
+void Engine::retire(std::function<void()> free) {
+  if (wedged_) return;  // a worker may still read it: leak it
+  if (!running_) {
+    free();  // no worker reads anything
+    return;
+  }
+  Retired r{{}, {}, std::move(free)};
+  for (int i = 0; i < options_.threads; i++) r.rounds.push_back(workers_[size_t(i)].rounds.load(std::memory_order_acquire));
+  retired_.push_back(std::move(r));
+  reap_retired();
+  if (!retired_.empty() && !has_retired_.load(std::memory_order_relaxed)) {
+    {
+      std::lock_guard<std::mutex> wake(reaper_mu_);  // so the reaper cannot miss the wake-up
+      has_retired_.store(true, std::memory_order_relaxed);
+    }
+    reaper_cv_.notify_one();
+  }
+}
+
+void Engine::reaper_main() {
+  std::unique_lock<std::mutex> lock(reaper_mu_);
+  while (!reaper_quit_) {
+    // Idle until something is retired, then a look every millisecond (two worker rounds
+    // take up to about twice the idle sleep, 0.4 ms by default).
+    if (has_retired_.load(std::memory_order_relaxed))
+      reaper_cv_.wait_for(lock, std::chrono::milliseconds(1));
+    else
+      reaper_cv_.wait(lock, [this] { return reaper_quit_ || has_retired_.load(std::memory_order_relaxed); });
+    if (reaper_quit_ || !control_.try_lock()) continue;  // a control operation holds it: it reaps too
+    reap_retired();
+    control_.unlock();
+  }
+}
+
 void Engine::reap_retired() {
-  std::erase_if(retired_, [this](const Retired& r) {
-    if (!running_) return true;
-    for (int i = 0; i < options_.threads; i++)
-      if (workers_[size_t(i)].rounds.load(std::memory_order_acquire) < r.rounds[size_t(i)] + 2) return false;
+  std::erase_if(retired_, [this](Retired& r) {
+    if (running_)
+      for (int i = 0; i < options_.threads; i++)
+        if (workers_[size_t(i)].rounds.load(std::memory_order_acquire) < r.rounds[size_t(i)] + 2) return false;
+    if (r.free) r.free();
     return true;
   });
+  has_retired_.store(!retired_.empty(), std::memory_order_relaxed);
 }
 
 void Engine::wait_epoch() {
@@ -343,6 +393,7 @@ uint32_t Engine::add_graph(const std::string& plan_json, const std::string* imag
     if (other->name() == g->name())
       throw PlanError("a graph named '" + g->name() + "' is already running in this engine; graph names must be unique");
   g->synchronize = [this] { wait_epoch(); };
+  g->retire = [this](std::function<void()> free) { retire(std::move(free)); };
   if (stopped) g->set_stopped(true);
   uint32_t id = next_graph_id_++;
   graphs_[id] = std::move(g);
@@ -359,6 +410,7 @@ uint32_t Engine::replace_graph(uint32_t id, const std::string& plan_json, uint64
     if (other_id != id && other->name() == g->name())
       throw PlanError("a graph named '" + g->name() + "' is already running in this engine; graph names must be unique");
   g->synchronize = [this] { wait_epoch(); };
+  g->retire = [this](std::function<void()> free) { retire(std::move(free)); };
   // The swap: the workers leave the old graph at the end of the round they are in (a batch
   // is never split), the state moves, and the next round runs the new graph.
   const uint64_t t0 = monotonic_ns();

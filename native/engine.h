@@ -7,6 +7,8 @@
 // any paused or removed graph, is no longer in use by any worker.
 #pragma once
 #include <atomic>
+#include <condition_variable>
+#include <functional>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -165,7 +167,7 @@ class Engine {
   // retired and freed by a later publish once the workers have moved past them, so loading a
   // router does not wait for a round of all the others (a millisecond or more with a thousand).
   void publish(bool wait = true);
-  void reap_retired();     // free the retired lists every worker has moved past
+  void reap_retired();     // free the retired lists and objects every worker has moved past
   void wait_epoch();       // until every running worker has completed a round; throws EngineStuck
   std::string where(int index) const;  // "worker N is still inside ..." for EngineStuck
   struct Watch {
@@ -183,11 +185,26 @@ class Engine {
   std::vector<std::unique_ptr<TaskList>> lists_;  // current lists, owned here
   // Lists replaced by a publish without a wait, with each worker's round count at the time:
   // free once every worker has completed two rounds since (wait_epoch's rule).
+  // Objects an element retired (retire(): a replaced FIB snapshot) ride along as `free`; a
+  // Retired dropped without being reaped (a wedged engine) leaks them, which is the point.
   struct Retired {
     std::vector<std::unique_ptr<TaskList>> lists;
     std::vector<uint64_t> rounds;
+    std::function<void()> free;
   };
   std::vector<Retired> retired_;
+  // An object a handler replaced, freed once the workers have moved past it (control_ held):
+  // the request does not wait for their round; a later publish, retire or the reaper frees it.
+  void retire(std::function<void()> free);
+  void drop_retired();  // a wedged engine's: never freed, since a worker may still read them
+  // The reaper: frees what is retired within about a millisecond when no later control
+  // operation comes to do it (a router's last route change), off the request path.
+  void reaper_main();
+  std::thread reaper_;
+  std::mutex reaper_mu_;
+  std::condition_variable reaper_cv_;
+  bool reaper_quit_ = false;  // reaper_mu_
+  std::atomic<bool> has_retired_{false};
   std::map<uint32_t, std::unique_ptr<Graph>> graphs_;
   uint32_t next_graph_id_ = 1;
   int next_worker_ = 0;

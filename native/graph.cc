@@ -568,6 +568,13 @@ void Element::synchronize() const {
   if (graph_ && graph_->synchronize) graph_->synchronize();
 }
 
+void Element::retire_fn(std::function<void()> free) const {
+  if (graph_ && graph_->retire)
+    graph_->retire(std::move(free));
+  else
+    free();
+}
+
 Element* Graph::element(const std::string& n) const {
   int i = element_index(n);
   return i < 0 ? nullptr : elements_[size_t(i)].get();

@@ -122,6 +122,9 @@ class Graph {
   }
   // Set by the engine: waits for a worker epoch (a no-op while the graph is not running).
   std::function<void()> synchronize;
+  // Set by the engine: frees an object once the workers have moved past it, without waiting
+  // (Engine::retire); unset (no engine), it frees at once, as synchronize() would not wait.
+  std::function<void(std::function<void()>)> retire;
 
  private:
   // Loading by phase (graph.cc), in this order.

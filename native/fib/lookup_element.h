@@ -21,7 +21,7 @@ class RouteLookupElement : public Element {
     const std::string file = restoring() ? "" : conf.string("file");
     try {
       if (!file.empty()) routes_->add_file(file);  // streamed: the file's text is never whole in memory
-      pub_.publish(routes_->build(), [this] { synchronize(); });
+      retire(pub_.replace(routes_->build()));
       trim_after(routes_->size());
     } catch (const std::runtime_error& e) {
       throw ConfigError(e.what());
@@ -58,7 +58,7 @@ class RouteLookupElement : public Element {
     auto fresh = std::make_unique<RouteSet>(width(), uint32_t(noutputs()));
     fresh->restore(in);
     routes_ = std::move(fresh);
-    pub_.publish(routes_->build(), [this] { synchronize(); });
+    retire(pub_.replace(routes_->build()));
     trim_after(routes_->size());
   }
 
@@ -238,9 +238,9 @@ class RouteLookupElement : public Element {
   static constexpr size_t kTrimRoutes = 100000;
   static constexpr uint64_t kTrimEveryNs = 100'000'000;
 
-  // After a change to the route set: patch the published snapshot in place (microseconds, no
-  // epoch wait), or, when it cannot be patched, build a new one and publish it (one epoch
-  // wait for the whole write, however many routes it changed).
+  // After a change to the route set: patch the published snapshot in place (microseconds), or,
+  // when it cannot be patched, build a new one and publish it. A replaced snapshot is retired
+  // (freed by the engine once the workers have moved past it), so no write waits for their round.
   // A change of several prefixes is patched into a private copy of the snapshot (a memory copy,
   // milliseconds for a full table) and published whole, so workers see all of it at one instant,
   // never a part; one prefix is patched in place (each lookup sees it before or after).
@@ -251,17 +251,17 @@ class RouteLookupElement : public Element {
     } else if (n != SIZE_MAX) {
       auto next = pub_.get()->copy();
       if (routes_->patch(*next)) {
-        pub_.publish(std::move(next), [this] { synchronize(); });
+        retire(pub_.replace(std::move(next)));
         return;
       }
     }
-    pub_.publish(routes_->build(), [this] { synchronize(); });
+    retire(pub_.replace(routes_->build()));
   }
   // Replace the whole table (set, load set), within the limit; nothing changes on a refusal.
   void set_table(RouteSet&& fresh) {
     if (fresh.size() > max_routes_) throw std::runtime_error(over_limit(fresh.size(), max_routes_));
     *routes_ = std::move(fresh);
-    pub_.publish(routes_->build(), [this] { synchronize(); });
+    retire(pub_.replace(routes_->build()));
   }
 
   std::unique_ptr<RouteSet> routes_;

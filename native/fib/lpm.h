@@ -263,6 +263,8 @@ std::vector<Route> parse_route_lines(const std::string& text, unsigned width);
 // Writer: publish() swaps in a new object, waits for a worker epoch (the element's
 // synchronize(): every worker has finished the round it was in, so none still holds the
 // old pointer), then frees the old object. Read-copy-update with an exact grace period.
+// replace() swaps without waiting and hands the old object back, for deferred reclamation
+// (Element::retire: the engine frees it after the workers' next rounds, off the request path).
 template <class T>
 class Publisher {
  public:
@@ -282,11 +284,13 @@ class Publisher {
   }
   template <class Sync>
   void publish(std::unique_ptr<T> next, Sync&& synchronize) {
-    T* old = cur_.exchange(next.release(), std::memory_order_acq_rel);
-    if (old) {
-      synchronize();
-      delete old;
-    }
+    std::unique_ptr<T> old = replace(std::move(next));
+    if (old) synchronize();
+  }
+  // Publish without waiting: the old object comes back to the caller, who must keep it until
+  // every worker has finished the round it was in (Element::retire hands it to the engine).
+  [[nodiscard]] std::unique_ptr<T> replace(std::unique_ptr<T> next) {
+    return std::unique_ptr<T>(cur_.exchange(next.release(), std::memory_order_acq_rel));
   }
 
  private:

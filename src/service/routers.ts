@@ -466,9 +466,9 @@ export class VirtualRouters {
     }
   }
 
-  /** The FIB tables of a loaded router with their route counts. */
-  private routeCounts(r: Router): { element: string; count: number }[] {
-    return r.plan.elements.filter((e) => FIB_FAMILY[e.class]).map((e) => ({ element: e.name, count: Number(r.graph!.read(e.name, 'count')) }));
+  /** The FIB tables of a loaded router (but `except`) with their route counts. */
+  private routeCounts(r: Router, except?: string): { element: string; count: number }[] {
+    return r.plan.elements.filter((e) => FIB_FAMILY[e.class] && e.name !== except).map((e) => ({ element: e.name, count: Number(r.graph!.read(e.name, 'count')) }));
   }
 
   /**
@@ -476,10 +476,10 @@ export class VirtualRouters {
    * plus the headroom of the whole router), so any change through its handlers, not only route
    * requests, is refused whole beyond the quota.
    */
-  private syncRouteLimits(r: Router, counts = this.routeCounts(r)): void {
+  private syncRouteLimits(r: Router, counts = this.routeCounts(r), unchanged?: string): void {
     const limit = r.quotas.routes;
     const headroom = limit === null ? null : Math.max(0, limit - counts.reduce((n, t) => n + t.count, 0));
-    for (const t of counts) r.graph!.write(t.element, 'max_routes', headroom === null ? 'none' : String(t.count + headroom));
+    for (const t of counts) if (t.element !== unchanged) r.graph!.write(t.element, 'max_routes', headroom === null ? 'none' : String(t.count + headroom));
   }
 
   /**
@@ -574,7 +574,9 @@ export class VirtualRouters {
     if (broken >= 0) throw new ServiceError(`${op}: route ${broken + 1} (${JSON.stringify(lines[broken])}) contains a line break; give one route per entry`);
     if ('file' in req && !isAbsolute(req.file)) throw new ServiceError(`${op}: the file '${req.file}' must be an absolute path (the engine reads it from its own directory)`);
     const t = this.fibTable(r, req, 'file' in req ? firstRoutes(req.file) : text !== undefined ? routeSample(text) : lines);
-    const counts = this.routeCounts(r);
+    // The other tables' counts, which this write does not change: read only when a quota bounds
+    // them (a router's one table then needs no read here, and no bound written after).
+    const others = () => this.routeCounts(r, t.element);
     const { handler, value } = routeWrite(op, req);
     const t0 = process.hrtime.bigint();
     try {
@@ -583,17 +585,21 @@ export class VirtualRouters {
       const msg = (err as Error).message;
       const over = / would make (\d+) routes, more than the table's limit/.exec(msg);
       if (over && r.quotas.routes !== null) {
-        const others = counts.filter((c) => c.element !== t.element).reduce((n, c) => n + c.count, 0);
+        const rest = others().reduce((n, c) => n + c.count, 0);
         throw new ServiceError(
-          `virtual router '${req.name}': ${op} would make ${others + Number(over[1])} routes in its tables, over its routes quota of ${r.quotas.routes}; remove routes or raise the quota (vr quota ${req.name} routes=N); nothing was changed`,
+          `virtual router '${req.name}': ${op} would make ${rest + Number(over[1])} routes in its tables, over its routes quota of ${r.quotas.routes}; remove routes or raise the quota (vr quota ${req.name} routes=N); nothing was changed`,
         );
       }
       throw new ServiceError(`virtual router '${req.name}' table '${t.element}': ${op} refused, nothing changed: ${msg}`);
     }
     const ns = Number(process.hrtime.bigint() - t0);
-    const after = this.routeCounts(r);
-    if (r.quotas.routes !== null) this.syncRouteLimits(r, after);
-    return { name: req.name, table: t.element, ...(lines.length ? { changed: lines.length } : {}), count: after.find((c) => c.element === t.element)!.count, ns };
+    const count = Number(r.graph.read(t.element, 'count'));
+    // This table's bound (the quota less the others' routes) is unchanged; the others' follow its count.
+    if (r.quotas.routes !== null) {
+      const rest = others();
+      if (rest.length) this.syncRouteLimits(r, [...rest, { element: t.element, count }], t.element);
+    }
+    return { name: req.name, table: t.element, ...(lines.length ? { changed: lines.length } : {}), count, ns };
   }
 
   showRoutes(req: OperationRequest<'route.show'>): OperationAnswer<'route.show'> {
