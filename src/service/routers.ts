@@ -326,8 +326,7 @@ export class VirtualRouters {
    */
   recordOf(name: string): RouterRecord {
     const r = this.router(name);
-    const pending = this.confirmations.status(name) !== undefined;
-    const c = pending ? this.confirmedConfig(name) : { source: r.source, plan: effectivePlan(r), graphName: r.graphName };
+    const c = this.confirmations.confirmed(name, { source: r.source, plan: effectivePlan(r), graphName: r.graphName });
     return { name, state: r.state, source: c.source, graph: c.graphName, created: r.created, plan: c.plan, ...(r.tenant ? { tenant: r.tenant } : {}), quotas: { ...r.quotas }, shares: this.ports.sharesOf(name) };
   }
 
