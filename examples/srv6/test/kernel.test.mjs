@@ -125,8 +125,8 @@ test('pktgraph and the kernel SRv6 nodes carry each other\'s traffic both ways',
   const received = (r) => Number(/(\d+) (packets )?received/.exec(r.stdout)?.[1] ?? -1);
   const sent = (r) => Number(/(\d+) packets transmitted/.exec(r.stdout)?.[1] ?? -1);
   // -w: wait until 5 replies are in (or 10 s), however late a loaded machine delivers one; ping
-  // then sends more than 5 when replies lag (round trips of 0.8 s were seen), so every ping
-  // that was sent must come back, and the SIDs' counts follow what was sent.
+  // then sends more than 5 when replies lag (round trips of 0.8 s were seen), so the SIDs'
+  // counts follow what was sent.
   const v6 = ping('-c', '5', '-i', '0.2', '-w', '10', 'fd00:b::2');
   const v6dx = ping('-c', '5', '-i', '0.2', '-W', '0.5', 'fd00:b::3'); // answered by nobody: counted
   const v6x = ping('-c', '5', '-i', '0.2', '-W', '0.5', 'fd00:b::7'); // answered by nobody: counted
@@ -138,7 +138,9 @@ test('pktgraph and the kernel SRv6 nodes carry each other\'s traffic both ways',
   assert.equal(code, 130, `pktgraph run did not end by SIGINT with its summary (130): ${code}: ${stderr}`);
   const c = JSON.parse(stdout.trim().split('\n').pop()).elements;
 
-  const allBack = (r, what) => assert.ok(received(r) >= 5 && received(r) === sent(r), `${what}: ${r.stdout}`);
+  // ping stops at the fifth reply, so a probe sent after the fourth may still be in flight when
+  // it exits (6 sent, 5 received was seen in CI): the five asked for must come back.
+  const allBack = (r, what) => assert.ok(received(r) >= 5, `${what}: ${r.stdout}`);
   allBack(v6, 'IPv6 pings (pktgraph H.Encaps -> kernel End, End.DT6; kernel encap -> pktgraph End, End.DX6)');
   allBack(v4dt, "IPv4 pings replied through pktgraph's End.DT4");
   allBack(v4dx, "IPv4 pings replied through pktgraph's End.DX4");
