@@ -85,6 +85,25 @@ export function checkClasses(classes: HTBClass[], key: 'paint' | 'table_id', dfl
   return undefined;
 }
 
+/**
+ * The classes an HTBSched holds after a hot reconfiguration (the C++ half's `carried`, the same
+ * rule): each class of the new configuration `next`, as it is now (`now`: changed at run time,
+ * or gone if removed) where the configuration it replaces (`before`) had it the same, else as
+ * configured; then the classes added at run time that neither configuration names.
+ */
+export function carriedClasses(before: HTBClass[], now: HTBClass[], next: HTBClass[]): HTBClass[] {
+  const was = new Map(before.map((c) => [c.name, JSON.stringify(c)]));
+  const is = new Map(now.map((c) => [c.name, c]));
+  const mine = new Set(next.map((c) => c.name));
+  const out: HTBClass[] = [];
+  for (const c of next) {
+    if (was.get(c.name) !== JSON.stringify(c)) out.push(c);
+    else if (is.has(c.name)) out.push(is.get(c.name)!);
+  }
+  for (const c of now) if (!was.has(c.name) && !mine.has(c.name)) out.push(c);
+  return out;
+}
+
 /** A class written to the add or change handler (a JSON object), or undefined when it is not one. */
 function parseClass(value: string): Record<string, unknown> | undefined {
   try {
@@ -223,6 +242,7 @@ identical leaves whose tokens come due together send a burst of one packet each.
           return { name, parent: f.parent, rate: Number(f.rate), ...(f.capacity !== undefined ? { capacity: Number(f.capacity) } : {}) };
         }),
     }),
+    carry: (before, now, next) => ({ ...next, classes: carriedClasses(before.classes, now.classes, next.classes) }),
     writes: {
       add: (c, value) => {
         const o = parseClass(value);
