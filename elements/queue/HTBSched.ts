@@ -181,6 +181,16 @@ the class sent (its subtree's, for an inner class), and \`borrowed\` the packets
 with a parent's spare capacity. (The generic \`config\` handler shows the classes the graph was
 loaded with; \`classes\` shows them as they are now.)
 
+**Hot reconfiguration, save and restore.** A successor of the same name (a hot reconfiguration)
+keeps what the handlers did: each class of its configuration that the old configuration had the
+same stays as it was at run time (changed, or gone if removed), one the new configuration
+changes takes the new configuration, and the classes added at run time that the new
+configuration does not name stay; per class of the same name the queued packets (in order, all
+of them even past a smaller capacity), counters and credit carry over. A result that breaks a
+rule of the tree (a class added at run time whose match a new class takes, a parent gone) refuses
+the reconfiguration, naming the classes. A saved router (vr.save, vr.clone, the engine's state
+directory) keeps the classes the same way, with their counters (not their queued packets).
+
 Cost does not grow with the number of classes: only classes that have packets and may send are on
 the lists searched (one per level, and one per parent of its borrowing children), classes waiting
 for tokens sit in a heap by the time they may send again, and a packet's work is a walk from its
