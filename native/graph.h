@@ -70,6 +70,9 @@ class Graph {
   // docs/router-file.md. Control thread; the graph may be running: each table is saved as of
   // one instant (its element's lock), counters as they are read.
   std::string save_state();
+  // While loading from an image: whether its counters are restored (false for a clone), for
+  // an element's restore_state that keeps counters of its own.
+  bool restores_counters() const { return restore_counters_; }
 
   // Drain detection: all sources finished, nothing held, no task did any work.
   bool sources_finished() const;

@@ -8,7 +8,7 @@
 // lacks, a device it cannot open, a name taken) leave the old graph running untouched, its state
 // compared before and after. Counts are exact (no clock is involved in any check).
 import t from 'tap';
-import { compile, graph, Runtime, InfiniteSource, Counter, Queue, Unqueue, Discard, IPLookup, ARPQuerier, Idle, FromDevice, CoDel, DRRSched, BandwidthShaper, type ElementNode, type RunningGraph } from 'pktgraph';
+import { compile, graph, Runtime, InfiniteSource, Counter, Queue, Unqueue, Discard, IPLookup, ARPQuerier, Idle, FromDevice, CoDel, DRRSched, BandwidthShaper, HTBSched, Paint, type ElementNode, type RunningGraph } from 'pktgraph';
 import { ether, ipv4, udp } from './lib/packets.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -150,6 +150,61 @@ t.test('queued packets and a finished source carry over; a ring too small for th
   t.equal(n(g, 'sink', 'packets'), 128, 'the 128 that fit reached the sink');
   t.equal(n(g, 'q', 'drops'), 172, 'the other 172 are counted as drops');
   t.equal(n(g, 'sink', 'packets') + n(g, 'q', 'drops'), n(g, 'src', 'packets'), 'sink + drops = source, exactly');
+});
+
+t.test('HTBSched: classes added and changed at run time carry over with their queued packets and counters; a class the new configuration cannot keep refuses it', async (t) => {
+  const rt = new Runtime({ threads: 1, poolBuffers: 4096 });
+  t.teardown(() => rt.close());
+  // Colour 0 goes to the configured 'base', colour 1 to 't1', a class added at run time.
+  const plan = (v: { pump: boolean; baseRate: number; extra?: boolean; gold?: boolean }) =>
+    compile(
+      graph('htb', () => {
+        const h = HTBSched(
+          {
+            default: 'base',
+            classes: [
+              { name: 'link', parent: 'root', rate: 100e6 },
+              { name: 'base', parent: 'link', rate: v.baseRate, ceil: 100e6, match: 0 },
+              ...(v.gold ? [{ name: 'gold', parent: 'link', rate: 1e6, match: 1 }] : []),
+            ],
+          },
+          'shaper',
+        );
+        InfiniteSource({ length: 64, limit: 300 }, 'src0').to(Paint({ color: 0 }, 'p0')).to(h);
+        InfiniteSource({ length: 64, limit: 200, active: false }, 'src1').to(Paint({ color: 1 }, 'p1')).to(h);
+        const out = h.to(Unqueue({ active: v.pump }, 'pump')).to(Counter({}, 'out'));
+        (v.extra ? out.to(Counter({}, 'extra')) : out).to(Discard({}, 'sink'));
+      }),
+    );
+  let g = rt.load(plan({ pump: false, baseRate: 10e6 }));
+  rt.start();
+  g.write('shaper', 'add', '{"name":"t1","parent":"link","rate":2e6,"ceil":50e6,"match":1,"capacity":500}');
+  g.write('shaper', 'change', '{"name":"link","rate":90e6}');
+  g.write('src1', 'active', 'true');
+  t.ok(await until(() => rt.engine.graphState(g.id).held === 500, 5000), '500 packets wait in the scheduler (the pump is off)');
+  const line = (name: string) => g.read('shaper', 'classes').split('\n').find((l) => l.startsWith(`${name} `)) ?? '';
+  t.match(line('t1'), / backlog=200 /);
+  t.match(line('base'), / backlog=300 /);
+
+  g = g.replace(plan({ pump: false, baseRate: 20e6, extra: true }));
+  t.same(g.swap?.dropped, [], 'no packet left behind');
+  t.equal(rt.engine.graphState(g.id).held, 500, 'the new scheduler holds the 500');
+  t.match(line('t1'), /^t1 parent=link rate=2000000 ceil=50000000 .* match=1 leaf capacity=500 .* backlog=200 /, 'the class added at run time, with its 200 packets');
+  t.match(line('base'), /^base parent=link rate=20000000 .* backlog=300 /, "a configured class the new configuration changes: the new rate, its 300 packets");
+  t.match(line('link'), /^link parent=root rate=90000000 ceil=90000000 /, 'a configured class it leaves alone keeps its run-time change');
+  t.equal(n(g, 'shaper', 'enqueued'), 500, 'the counters carried over');
+
+  // A new configuration whose class takes t1's match: refused, the old graph untouched.
+  const tree = g.read('shaper', 'classes');
+  t.throws(() => g.replace(plan({ pump: false, baseRate: 20e6, gold: true })), /shaper.*the classes added, changed or removed at run time \('link', 't1'\) cannot be kept with this configuration: class 't1'.match: 1 already selects class 'gold'/);
+  t.equal(g.read('shaper', 'classes'), tree, 'the scheduler is as it was');
+
+  g = g.replace(plan({ pump: true, baseRate: 20e6 }));
+  t.same(g.swap?.dropped, []);
+  t.ok(await until(() => g.drained(), 5000), 'drains once the pump runs');
+  t.equal(n(g, 'sink', 'packets'), 500, 'all 500 delivered');
+  t.match(line('t1'), / backlog=0 packets=200 /, 't1 sent its 200');
+  t.match(line('base'), / backlog=0 packets=300 /, 'base sent its 300');
 });
 
 t.test('a FIB route added by a handler and ARP entries survive; refused plans leave the old graph untouched', async (t) => {

@@ -1,7 +1,7 @@
 // The desired state of `pktgraph serve --state DIR` (issue 13, item 1; src/service/desired.ts):
 // a real engine process is given ports, routers (running, stopped, defined; tenants, quotas,
 // a bandwidth share), routes (single changes, bulk text kept as the router's tables, a route
-// file, a handler write) and is then (a) stopped cleanly and started again, (b) killed with
+// file, a handler write), an HTBSched class added and one changed at run time and is then (a) stopped cleanly and started again, (b) killed with
 // SIGKILL right after an acknowledged change, (c) killed while changes stream in: each time
 // the engine comes back with the same ports, the same routers in the same states and the same
 // routes, every acknowledged change there and no change half there. Counters are not compared
@@ -44,6 +44,17 @@ writeFileSync(
   `import { graph, InfiniteSource, ToPort } from 'pktgraph';
 export default graph({ name: 'sender' }, () => {
   InfiniteSource({ data: 'ff'.repeat(6) + '020000000001' + '88b5', length: 100, rate: 10 }, 'src').to(ToPort({ port: 'wan', guarantee: 1e6 }, 'out'));
+});
+`,
+);
+// An HTBSched given a class and a changed rate at run time (handler writes, not in its graph).
+const shapedGraph = join(work, 'shaped.ts');
+writeFileSync(
+  shapedGraph,
+  `import { graph, Idle, HTBSched, Unqueue, Discard } from 'pktgraph';
+export default graph({ name: 'shaped' }, () => {
+  Idle({}, 'idle').to(HTBSched({ default: 'a', classes: [{ name: 'link', parent: 'root', rate: 1e9 }, { name: 'a', parent: 'link', rate: 1e6, ceil: 1e9 }] }, 'shaper'))
+    .to(Unqueue({}, 'uq')).to(Discard({}, 'sink'));
 });
 `,
 );
@@ -101,6 +112,9 @@ async function observe(e: Engine) {
             rate: await e.read(r.name, 'src', 'rate'),
           }
         : {}),
+      ...(loaded && r.source && 'file' in r.source && r.source.file === shapedGraph
+        ? { classes: (await e.read(r.name, 'shaper', 'classes')).split('\n').filter((l) => l).map((l) => l.replace(/ mode=.*/, '')) }
+        : {}),
     };
   }
   const ports = (await e.listPorts()).map((p) => ({
@@ -140,8 +154,13 @@ t.test('the desired state survives a clean restart and kill -9', async (t) => {
   await e.createRouter('r5', tenant(), { start: true });
   await e.setQuotas('r5', { routes: 1000, buffers: null });
   await e.addRoutes('r5', routes(10, 5));
+  // h: a class added and a rate changed at run time (kept by replaying the writes, and in its router file once compacted).
+  await e.createRouter('h', { file: shapedGraph }, { start: true });
+  await e.write('h', 'shaper', 'add', '{"name":"t7","parent":"link","rate":1e6,"ceil":5e8,"match":7}');
+  await e.write('h', 'shaper', 'change', '{"name":"link","rate":5e8}');
   const before = await observe(e);
-  t.same(before.list.map((r) => [r.name, r.state]), [...(tap ? [['tx', 'running']] : []), ['r1', 'running'], ['r2', 'stopped'], ['r3', 'defined'], ['r5', 'running']], 'the routers as made');
+  t.same(before.list.map((r) => [r.name, r.state]), [...(tap ? [['tx', 'running']] : []), ['r1', 'running'], ['r2', 'stopped'], ['r3', 'defined'], ['r5', 'running'], ['h', 'running']], 'the routers as made');
+  t.match((before.routers.h as { classes: string[] }).classes, [/^link parent=root rate=500000000 /, /^a parent=link /, /^t7 parent=link rate=1000000 ceil=500000000 .* match=7 /], "h's classes as changed");
   // The default, 198.18.5.0/24 and 3000 host routes less the one deleted.
   t.equal((before.routers.r1 as { rt: string[] }).rt.length, 3001, 'r1 holds its routes');
 

@@ -3,7 +3,9 @@
 // and queue carry over, every generated packet is delivered, still queued or counted as a drop
 // (none lost), and the other router is untouched. A stopped router stays stopped with what it
 // held, a defined one just takes the new plan, and a compile error or an engine refusal
-// changes nothing (vr show and counters equal before and after). No root needed: generators
+// changes nothing (vr show and counters equal before and after). An HTBSched class added at run
+// time keeps its queued packets across a reconfiguration (counts before and after, none lost)
+// and its place, with its counters, in save, restore and clone. No root needed: generators
 // only. No rate is measured: "running" is counters moving, which scheduling noise cannot break.
 import t from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -48,6 +50,20 @@ const broken = join(work, 'broken.ts');
 writeFileSync(broken, `import { graph } from 'pktgraph';\nexport default graph('broken', () => { const x: number = ; });\n`);
 
 const sock = join(work, 'engine.sock');
+
+// Two sources painted 0 and 1 into an HTBSched whose pump is off, so packets wait in its classes.
+const shapedFile = join(work, 'shaped.ts');
+writeFileSync(
+  shapedFile,
+  `import { graph, InfiniteSource, Paint, HTBSched, Unqueue, Counter, Discard } from 'pktgraph';
+export default graph({ name: 'shaped', params: { base: 10e6, pump: false } }, (p) => {
+  const h = HTBSched({ default: 'base', classes: [{ name: 'link', parent: 'root', rate: 100e6 }, { name: 'base', parent: 'link', rate: p.base, ceil: 100e6, match: 0 }] }, 'shaper');
+  InfiniteSource({ length: 64, limit: 300 }, 'src0').to(Paint({ color: 0 }, 'p0')).to(h);
+  InfiniteSource({ length: 64, limit: 200, active: false }, 'src1').to(Paint({ color: 1 }, 'p1')).to(h);
+  h.to(Unqueue({ active: p.pump }, 'pump')).to(Counter({}, 'out')).to(Discard({}, 'sink'));
+});
+`,
+);
 
 t.test('reconfigure running, stopped and defined routers; refusals change nothing', async (t) => {
   const s = start(['serve', '--control', sock, '--threads', '2', '--pool', '8192']);
@@ -147,4 +163,54 @@ t.test('reconfigure running, stopped and defined routers; refusals change nothin
   const result = await s.done;
   t.equal(result.code, 0, result.stderr);
   t.match(result.stdout, /every buffer back in the pool \(8192 of 8192\)/);
+});
+
+t.test('an HTBSched class added at run time keeps its queued packets across a reconfiguration, and its place in save, restore and clone', async (t) => {
+  const sock2 = join(work, 'engine2.sock');
+  const s = start(['serve', '--control', sock2, '--threads', '2', '--pool', '4096']);
+  const engine = new Engine(sock2);
+  await waitFor('the engine to serve its socket', async () => (await engine.status().catch(() => undefined)) !== undefined);
+  await engine.createRouter('s', { file: shapedFile }, { start: true });
+  await engine.write('s', 'shaper', 'add', '{"name":"t1","parent":"link","rate":2e6,"ceil":50e6,"match":1,"capacity":500}');
+  await engine.write('s', 'src1', 'active', 'true');
+  await waitFor('500 packets to wait in the scheduler', async () => (await engine.showRouter('s')).heldPackets === 500);
+  const classes = async (r: string) => (await engine.read(r, 'shaper', 'classes')).split('\n').filter((l) => l);
+  const t1 = /^t1 parent=link rate=2000000 ceil=50000000 .* match=1 leaf capacity=500 mode=send backlog=200 packets=0 /;
+  t.match((await classes('s'))[2], t1);
+
+  const r = await engine.reconfigureRouter('s', { file: shapedFile, params: { base: 20e6 } });
+  t.same(r.swap!.dropped, [], 'no packet dropped by the swap');
+  t.equal((await engine.showRouter('s')).heldPackets, 500, 'the 500 still wait');
+  const tree = await classes('s');
+  t.match(tree[1], /^base parent=link rate=20000000 .* backlog=300 /, 'base: the new rate, its 300 packets');
+  t.match(tree[2], t1, 't1, added at run time, with its 200 packets');
+  t.equal((await engine.counters('s')).shaper.enqueued, 500n, 'counters carried');
+
+  // Pump on: every packet generated is delivered, none lost across the swap.
+  await engine.reconfigureRouter('s', { file: shapedFile, params: { base: 20e6, pump: true } });
+  await waitFor('the scheduler to drain', async () => (await engine.counters('s')).sink.packets === 500n);
+  const c = await engine.counters('s');
+  t.equal(c.src0.packets + c.src1.packets, 500n, '500 generated');
+  t.equal(c.shaper.drops_full + c.shaper.drops_unclassified + c.shaper.drops_class_removed, 0n, 'none dropped');
+  t.match((await classes('s'))[2], /^t1 .* backlog=0 packets=200 /, 't1 sent its 200');
+
+  // Saved stopped, restored (stopped) under another name: the same classes, class counters and
+  // counters (packets in queues are not saved; these have none now); a clone has the classes.
+  await engine.stopRouter('s');
+  const file = join(work, 's.pgvr');
+  await engine.saveRouter('s', file);
+  await engine.restoreRouter(file, { name: 's2' });
+  const noMode = (l: string) => l.replace(/ mode=\S+/, '');
+  const drained = (await classes('s')).map(noMode);
+  t.match(drained[2], /^t1 parent=link rate=2000000 .* match=1 leaf capacity=500 backlog=0 packets=200 bytes=12800 /);
+  t.same((await classes('s2')).map(noMode), drained, 'restored: the same classes and class counters');
+  t.same(await engine.counters('s2'), await engine.counters('s'), 'and the same counters');
+  await engine.cloneRouter('s', 's3', { start: true });
+  const shape = (l: string) => l.replace(/ (mode|backlog)=.*/, '');
+  t.same((await classes('s3')).map(shape), drained.map(shape), 'cloned: the same classes');
+
+  await engine.stop();
+  const result = await s.done;
+  t.equal(result.code, 0, result.stderr);
+  t.match(result.stdout, /every buffer back in the pool \(4096 of 4096\)/);
 });

@@ -80,12 +80,23 @@ export default graph({ name: 'port', params: { ring: 1024, queue: 1000 } }, (p) 
 `,
 );
 // A tenant shaping with a class tree: its leaves' queues count, and so do classes added at run time.
+// Fragments read from a pcap file (its pump off until written) into an IPReassembler.
+const fragGraph = join(work, 'frag.ts');
+writeFileSync(
+  fragGraph,
+  `import { graph, FromPcap, IPReassembler, Counter, Discard } from 'pktgraph';
+export default graph({ name: 'frag', params: { max: 1024 } }, (p) => {
+  FromPcap({ file: 'frags.pcap', active: false }, 'in').to(IPReassembler({ maxFragments: p.max }, 'reasm')).to(Counter({}, 'whole')).to(Discard({}, 'sink'));
+});
+`,
+);
+
 const htbGraph = join(work, 'htb.ts');
 writeFileSync(
   htbGraph,
   `import { graph, Idle, HTBSched, Unqueue, Discard } from 'pktgraph';
-export default graph('htb', () => {
-  Idle({}, 'src').to(HTBSched({ default: 'a', classes: [{ name: 'link', parent: 'root', rate: 1e9 }, { name: 'a', parent: 'link', rate: 1e6, ceil: 1e9, capacity: 1000 }] }, 'shaper'))
+export default graph({ name: 'htb', params: { cap: 1000 } }, (p) => {
+  Idle({}, 'src').to(HTBSched({ default: 'a', classes: [{ name: 'link', parent: 'root', rate: 1e9 }, { name: 'a', parent: 'link', rate: 1e6, ceil: 1e9, capacity: p.cap }] }, 'shaper'))
     .to(Unqueue({}, 'uq')).to(Discard({}, 'sink'));
 });
 `,
@@ -360,6 +371,30 @@ t.test('quotas: plans, route requests and handler writes beyond them are refused
   for (const r of ['nat4', 'nat16']) await engine.deleteRouter(r);
 });
 
+t.test("the buffers quota counts IPReassembler's held fragments: beyond maxFragments they are dropped and counted", async (t) => {
+  // 80 datagrams whose first fragment comes and whose last never does, then 10 whole ones.
+  const frags = Array.from({ length: 80 }, (_, i) => ipv4({ src: '198.18.1.1', dst: '198.18.2.2', id: 100 + i, mf: true, payload: Buffer.alloc(64) }));
+  const whole = Array.from({ length: 10 }, (_, i) => ipv4({ src: '198.18.1.1', dst: '198.18.2.2', id: 500 + i, proto: PROTO_UDP, payload: udp({ payload: Buffer.alloc(32) }) }));
+  writePcap(join(work, 'frags.pcap'), [...frags, ...whole].map((data) => ({ data })), { linktype: LINKTYPE_RAW });
+  await refused(
+    t,
+    engine.createRouter('f1', { file: fragGraph, params: { max: 200 } }, { quotas: { buffers: 100 } }),
+    /virtual router 'f1': its graph may hold 200 packet buffers in its queues \(reasm 200 \(IPReassembler maxFragments\)\), over its buffers quota of 100; lower the queue capacities or raise the quota/,
+    'fragments it may hold count',
+  );
+  await engine.createRouter('f1', { file: fragGraph, params: { max: 50 } }, { start: true, quotas: { buffers: 100 } });
+  t.same((await engine.showRouter('f1')).quotas.buffers, { used: 50, limit: 100 });
+  await refused(t, engine.reconfigureRouter('f1', { file: fragGraph, params: { max: 101 } }), /its graph may hold 101 packet buffers .*over its buffers quota of 100/, 'a reconfiguration over the quota');
+  await engine.write('f1', 'in', 'active', 'true');
+  await waitFor('the pcap file to be read', async () => (await engine.counters('f1')).in.packets === 90n);
+  const c = (await engine.counters('f1')).reasm;
+  t.equal(c.fragments, 50n, '50 fragments held');
+  t.equal(c.drops_memory, 30n, 'the 30 beyond maxFragments dropped and counted');
+  t.equal((await engine.counters('f1')).whole.packets, 10n, 'whole datagrams pass');
+  t.equal((await engine.showRouter('f1')).heldPackets, 50, 'the router holds 50 buffers, its quota allows 100');
+  t.same(await engine.deleteRouter('f1').then((d) => d.releasedPackets), 50, 'deleting it gives them back');
+});
+
 t.test('the buffers quota counts every buffer a graph can hold: port rings and class queues, and HTBSched classes added at run time', async (t) => {
   const list = async () => (await engine.listRouters()).map((r) => `${r.name}:${r.state}`);
   const routers = await list();
@@ -417,5 +452,19 @@ t.test('the buffers quota counts every buffer a graph can hold: port rings and c
   t.same(await use(), { used: 1500, limit: 3000 }, 'an inner class holds nothing');
   await engine.write('h', 'shaper', 'remove', 'b1');
   t.same(await use(), { used: 3000, limit: 3000 }, 'a leaf again, its queue counts again');
-  await engine.deleteRouter('h');
+  // The class added at run time carries over a reconfiguration, and counts in its quota check.
+  await engine.reconfigureRouter('h', { file: htbGraph });
+  t.same(await classes(), tree.map((l) => l.replace(/^(b .*capacity=)1500/, '$12000')), 'reconfigured: b is kept');
+  const h = await engine.showRouter('h');
+  await refused(t, engine.reconfigureRouter('h', { file: htbGraph, params: { cap: 1500 } }), /virtual router 'h': its graph may hold 3500 packet buffers in its queues \(shaper 3500 \(HTBSched\)\), over its buffers quota of 3000/, 'a reconfiguration whose classes with the one carried over exceed the quota');
+  t.same(await engine.showRouter('h'), h, 'h unchanged');
+  // ... and a save and restore, and a clone.
+  const hFile = join(work, 'h.router');
+  await engine.saveRouter('h', hFile);
+  await engine.restoreRouter(hFile, { name: 'h2' });
+  t.same(await engine.read('h2', 'shaper', 'classes').then((c) => c.split('\n').filter((l) => l).map((l) => l.replace(/ mode=.*/, ''))), await classes(), 'restored: the same classes');
+  t.same((await engine.showRouter('h2')).quotas.buffers, { used: 3000, limit: 3000 });
+  await engine.cloneRouter('h', 'h3', { start: true });
+  t.same(await engine.read('h3', 'shaper', 'classes').then((c) => c.split('\n').filter((l) => l).map((l) => l.replace(/ mode=.*/, ''))), await classes(), 'cloned: the same classes');
+  for (const r of ['h', 'h2', 'h3']) await engine.deleteRouter(r);
 });

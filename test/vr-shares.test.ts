@@ -22,9 +22,9 @@ import { VirtualRouters } from '../src/service/routers.js';
 
 const SOURCE = `import { graph, InfiniteSource, ToPort } from 'pktgraph';
 // Paced 1000-byte broadcast frames onto the port, with the router's share as parameters.
-export default graph({ name: 'source', params: { pps: 1000, guarantee: 0, limit: 0, weight: 1 } }, (p) => {
+export default graph({ name: 'source', params: { pps: 1000, guarantee: 0, limit: 0, weight: 1, capacity: 1000 } }, (p) => {
   InfiniteSource({ data: 'ff'.repeat(6) + '020000000001' + '88b5', length: 1000, rate: p.pps }, 'src')
-    .to(ToPort({ port: 'wan', guarantee: p.guarantee, limit: p.limit, weight: p.weight }, 'out'));
+    .to(ToPort({ port: 'wan', guarantee: p.guarantee, limit: p.limit, weight: p.weight, capacity: p.capacity }, 'out'));
 });
 `;
 const PORT_RATE = 40e6;
@@ -81,6 +81,22 @@ if (!avail.ok) {
       t.ok(r.a >= 20e6 * 0.95, `a kept its 20 Mbit/s guarantee: ${mbit(r.a)}`);
       t.ok(Math.abs(r.a + r.b - PORT_RATE) <= PORT_RATE * 0.05, `the port's 40 Mbit/s used in full: ${mbit(r.a + r.b)}`);
     });
+
+    // A reconfiguration of b keeps its class in the port's scheduler with its waiting frames and
+    // its live share (a weight set by vr.share); the queue takes the new graph's capacity. The
+    // virtual clock stands still meanwhile, so the counts before and after are exact.
+    await share('b', { weight: 2 });
+    const classOf = (name: string) => rt.graph('port.wan').read('sched', 'classes').split('\n').find((l) => l.startsWith(`${name} `)) ?? '';
+    const queued = (l: string) => l.replace(/.* mode=\S+ /, '');
+    const waiting = classOf('b');
+    t.match(waiting, / weight=2 match=\d+ leaf capacity=1000 mode=\S+ backlog=(\d{3,}) /, 'b has frames waiting in its class');
+    const sentBefore = (await vr.perform('vr.counters', { name: 'b', element: 'out' })) as Record<string, Record<string, string>>;
+    const re = await vr.perform('vr.reconfigure', { name: 'b', source: { file, params: { pps: 3750, guarantee: 5e6, limit: 10e6, capacity: 1500 } } });
+    t.same(re.swap!.dropped, [], 'no frame dropped by the swap');
+    t.equal(queued(classOf('b')), queued(waiting), 'the same frames wait, none sent or lost meanwhile');
+    t.match(classOf('b'), / weight=2 match=\d+ leaf capacity=1500 /, "the live share kept, the queue at the new graph's capacity");
+    t.same(await vr.perform('vr.counters', { name: 'b', element: 'out' }), sentBefore, "ToPort's counters carried over");
+    await share('b', { weight: 1 });
 
     // Raise b's limit while it runs: the spare 15 Mbit/s is now shared 1:1 (b 12.5, a 27.5).
     t.same(await share('b', { limit: 15e6 }), { name: 'b', port: 'wan', unit: 'bits', guarantee: 5e6, limit: 15e6, weight: 1 });

@@ -86,6 +86,15 @@ class ToPort final : public Element {
     weight_ = old.weight_;
     owns_class_ = true;
     old.owns_class_ = false;
+    // The class keeps its waiting frames; its queue takes the new graph's capacity (the one
+    // the router's buffers quota counted), shrinking keeping the frames already queued.
+    if (capacity_ != old.capacity_) {
+      try {
+        hub_->egress_call("change", "{\"name\":\"" + class_ + "\",\"capacity\":" + std::to_string(capacity_) + "}");
+      } catch (const std::exception&) {
+        capacity_ = old.capacity_;  // the port is closing: nothing left to size
+      }
+    }
   }
 
   void cleanup() override {

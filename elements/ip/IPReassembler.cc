@@ -39,7 +39,9 @@ class IPReassembler final : public Element {
     index_.init(nd);
     for (uint32_t i = 0; i < nd; i++) entries_[i].next = i + 1 < nd ? int32_t(i + 1) : -1;
     free_entry_ = 0;
-    const uint32_t nn = std::max<uint32_t>(pool().capacity(), 1);
+    // One node per fragment held: maxFragments bounds them (the buffers quota counts it), and
+    // no more than the pool has buffers.
+    const uint32_t nn = std::max<uint32_t>(std::min<uint64_t>(pool().capacity(), uint64_t(conf.integer("maxFragments"))), 1);
     nodes_.assign(nn, Node{});
     for (uint32_t i = 0; i < nn; i++) nodes_[i].next = i + 1 < nn ? int32_t(i + 1) : -1;
     free_node_ = 0;

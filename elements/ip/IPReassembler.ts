@@ -25,8 +25,10 @@ fragments are freed, and it leaves on the output (counted in \`reassembled\`, it
   buffer (the pool's buffer size bounds reassembly), is dropped with its fragments (\`drops_too_big\`,
   per fragment; \`oversized\` counts the datagrams).
 - At most \`maxBytes\` bytes of fragments (their buffer lengths), \`maxDatagrams\` datagrams in progress
-  and as many fragments as the pool has buffers are held; a fragment over a limit is dropped
-  (\`drops_memory\`), the datagram's other fragments stay.
+  and \`maxFragments\` fragments (and no more than the pool has buffers) are held; a fragment over a
+  limit is dropped (\`drops_memory\`), the datagram's other fragments stay. In a virtual router
+  \`maxFragments\` counts against its buffers quota (docs/virtual-routers.md), so a flood of fragments
+  fills this element, never the shared pool.
 - A datagram not complete \`timeout\` seconds after its first fragment came is freed (\`timeouts\`
   counts the datagrams, \`drops_timeout\` their fragments); a timer on the element's worker checks
   the oldest datagram.
@@ -51,6 +53,9 @@ count as held packets (the graph does not drain while datagrams are pending). Pu
       timeout: Type.Optional(
         Type.Number({ minimum: 0.001, maximum: 3600, default: 30, description: 'Seconds after its first fragment an incomplete datagram is freed.' }),
       ),
+      maxFragments: Type.Optional(
+        Type.Integer({ minimum: 1, maximum: 1048576, default: 1024, description: "The most fragments held at once (each holds a packet buffer: the router's buffers quota counts them)." }),
+      ),
       maxDatagrams: Type.Optional(
         Type.Integer({ minimum: 1, maximum: 1048576, default: 4096, description: 'The most datagrams in reassembly at once (a preallocated table).' }),
       ),
@@ -68,9 +73,10 @@ count as held packets (the graph does not drain while datagrams are pending). Pu
     drops_overlap: 'fragments dropped because one of their datagram overlapped or contradicted held ones (the offending one and those held)',
     drops_duplicate: 'fragments dropped as exact duplicates of held ones',
     drops_too_big: 'fragments dropped because their datagram exceeds 65535 bytes or a pool buffer',
-    drops_memory: 'fragments dropped because maxBytes, maxDatagrams or the fragment table was full',
+    drops_memory: 'fragments dropped because maxBytes, maxDatagrams or maxFragments was reached',
     drops_malformed: 'packets dropped because the IPv4 header is missing, short or inconsistent, or a fragment is malformed',
     drops_timeout: 'held fragments dropped because their datagram was not complete within the timeout',
   },
+  quotas: { buffers: 'maxFragments' },
   examples: ["CheckIPHeader().to(IPReassembler({ timeout: 30 }, 'reasm'))"],
 });

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "element.h"
+#include "graph.h"
 #include "hash_table.h"
 #include "spin_lock.h"
 #include "token_bucket.h"
@@ -181,15 +182,8 @@ class HTBSched final : public Element {
     for (const json::Value& v : list.as_array()) specs.push_back(parse_spec(v, "classes[" + std::to_string(i++) + "]", nullptr));
     if (std::string e = check_tree(specs); !e.empty()) throw ConfigError(e);
 
-    nodes_.resize(max_classes_);
-    lpos_.assign(max_classes_, -1);
-    wpos_.assign(max_classes_, -1);
-    for (int32_t n = int32_t(max_classes_) - 1; n >= 0; n--) free_.push_back(n);
-    if (key_table_) by_table_.init(max_classes_);
-    by_paint_.fill(kNone);
-    for (const Spec& s : specs) create(s);
-    for (const Spec& s : specs) attach(by_name_.at(s.name));
-    rebuild();
+    configured_ = specs;
+    build(specs);
   }
 
   // ---------------- packet path ----------------
@@ -264,6 +258,118 @@ class HTBSched final : public Element {
   void cleanup() override {
     for (Node& c : nodes_)
       if (c.used) purge(c, false);
+  }
+
+  // ---------------- hot reconfiguration, save and restore ----------------
+
+  // The successor's tree is the predecessor's carried onto the new configuration (carried());
+  // built here, with the old graph still running: its tree changes only through handlers, and
+  // none runs now. take_state then moves what each class of the same name holds.
+  void prepare_take(const Element& o) override {
+    const auto& old = static_cast<const HTBSched&>(o);
+    {
+      SpinLock::Guard g(old.lock_);
+      now_ = old.now_;  // classes new here start on the old one's clock
+    }
+    adopt_tree(old.configured_, old.current_specs());
+    carry_.clear();
+    for (int32_t x = 0; x < int32_t(nodes_.size()); x++)
+      if (nodes_[x].used)
+        if (auto it = old.by_name_.find(nodes_[x].spec.name); it != old.by_name_.end()) carry_.emplace_back(x, it->second);
+  }
+
+  // Per class of the same name: its counters, its credit (tokens and debt, in the same unit) and,
+  // leaf to leaf, its queued packets in order (a queue the new capacity is below keeps them all,
+  // as a capacity change does). No allocation: a queue's storage is swapped when it is large
+  // enough, else the packets are copied into the new one (sized for at least the old). The
+  // fair-queueing tags start afresh. Packets of a class that is gone, or that became an inner
+  // class, stay in the old element and are freed with it (reported by the swap).
+  void take_state(Element& o) override {
+    auto& old = static_cast<HTBSched&>(o);
+    SpinLock::Guard g(lock_), og(old.lock_);
+    now_ = std::max(now_, old.now_);
+    uint64_t moved = 0;
+    for (const auto& [x, ox] : carry_) {
+      Node& c = nodes_[x];
+      Node& p = old.nodes_[ox];
+      c.packets += p.packets, c.bytes += p.bytes, c.drops += p.drops, c.borrowed += p.borrowed;
+      if (c.per_packet == p.per_packet) {
+        c.tokens.tokens = std::min(p.tokens.tokens, c.tokens.depth), c.tokens.last_ns = p.tokens.last_ns;
+        c.ctokens.tokens = std::min(p.ctokens.tokens, c.ctokens.depth), c.ctokens.last_ns = p.ctokens.last_ns;
+      }
+      if (c.children || p.children || !p.len) continue;
+      if (p.qsize >= c.qsize) {
+        std::swap(c.storage, p.storage);
+        std::swap(c.qsize, p.qsize);
+        c.q = c.storage.data(), p.q = p.storage.data();
+        c.head = p.head;
+      } else {
+        for (uint32_t i = 0, at = p.head; i < p.len; i++, at = at + 1 == p.qsize ? 0 : at + 1) c.q[i] = p.q[at];
+        c.head = 0;
+      }
+      c.len = p.len;
+      moved += p.len;
+      p.len = p.head = 0;
+    }
+    held_.fetch_add(moved, std::memory_order_relaxed);
+    old.held_.fetch_sub(moved, std::memory_order_relaxed);
+    settle();
+  }
+
+  // The tree as it is now beside the configuration it was loaded with (so a restore carries the
+  // classes added, changed and removed at run time onto its own configuration, as a hot
+  // reconfiguration does), with each class's counters. Format 1: u8 format; u32 configured
+  // count, each class as a JSON object (the configuration's form); u32 class count, each its
+  // JSON object and u64 packets, bytes, drops, borrowed. Not saved: queued packets, credit.
+  void save_state(StateWriter& out) override {
+    SpinLock::Guard g(lock_);
+    out.u8(kStateFormat);
+    out.u32(uint32_t(configured_.size()));
+    for (const Spec& s : configured_) out.str(spec_json(s));
+    uint32_t n = 0;
+    for (const Node& c : nodes_) n += c.used;
+    out.u32(n);
+    for (const Node& c : nodes_) {
+      if (!c.used) continue;
+      out.str(spec_json(c.spec));
+      out.u64(c.packets), out.u64(c.bytes), out.u64(c.drops), out.u64(c.borrowed);
+    }
+  }
+
+  void restore_state(StateReader& in) override {
+    if (const uint8_t f = in.u8("HTBSched's format"); f != kStateFormat)
+      throw StateError("HTBSched state of format " + std::to_string(f) + "; this engine reads format " + std::to_string(kStateFormat));
+    auto read_specs = [&](const char* what, bool counters) {
+      std::vector<std::pair<Spec, std::array<uint64_t, 4>>> v;
+      const uint32_t n = in.u32(what);
+      if (n > max_classes_ && n > in.left() / 4) throw StateError(std::string(what) + ": " + std::to_string(n) + " classes do not fit in what is left");
+      for (uint32_t i = 0; i < n; i++) {
+        const std::string text = in.str("a saved class");
+        json::Value o;
+        try {
+          o = json::Value::parse(text);
+        } catch (const std::exception& e) {
+          throw StateError(std::string("a saved class is not JSON: ") + e.what());
+        }
+        Spec s = parse_spec(o, "saved class", nullptr);  // checked as a configuration entry is
+        std::array<uint64_t, 4> k{};
+        if (counters)
+          for (uint64_t& x : k) x = in.u64("a saved class's counters");
+        v.emplace_back(std::move(s), k);
+      }
+      return v;
+    };
+    std::vector<Spec> before, now;
+    for (auto& [s, k] : read_specs("the saved configured class count", false)) before.push_back(std::move(s));
+    const auto saved = read_specs("the saved class count", true);
+    for (const auto& [s, k] : saved) now.push_back(s);
+    adopt_tree(before, now);
+    if (!graph()->restores_counters()) return;  // a clone counts afresh
+    for (const auto& [s, k] : saved)
+      if (auto it = by_name_.find(s.name); it != by_name_.end()) {
+        Node& c = nodes_[it->second];
+        c.packets = k[0], c.bytes = k[1], c.drops = k[2], c.borrowed = k[3];
+      }
   }
 
   // ---------------- handlers ----------------
@@ -346,17 +452,8 @@ class HTBSched final : public Element {
 
   void update_mode(int32_t x) {
     Node& c = nodes_[x];
-    c.tokens.refill(now_);
-    c.ctokens.refill(now_);
-    Mode m = kSend;
-    uint64_t ev = 0;
-    if (c.ctokens.tokens < 0) {
-      m = kWait;
-      ev = c.ctokens.time_of(0);
-    } else if (c.tokens.tokens < 0) {
-      m = kBorrow;
-      ev = c.tokens.time_of(0);
-    }
+    uint64_t ev;
+    const Mode m = mode_of(c, ev);
     if (m != c.mode) {
       const bool act = active(c);
       if (act) unlink(x);
@@ -365,6 +462,35 @@ class HTBSched final : public Element {
     }
     if (m == kSend) heap_remove(x);
     else heap_set(x, ev);
+  }
+
+  // The mode the class's tokens give it at now_ (refilled), and when that changes (0: never).
+  Mode mode_of(Node& c, uint64_t& ev) {
+    c.tokens.refill(now_);
+    c.ctokens.refill(now_);
+    ev = 0;
+    if (c.ctokens.tokens < 0) {
+      ev = c.ctokens.time_of(0);
+      return kWait;
+    }
+    if (c.tokens.tokens < 0) {
+      ev = c.tokens.time_of(0);
+      return kBorrow;
+    }
+    return kSend;
+  }
+
+  // Every class's mode and wait from its tokens, then the lists (after take_state).
+  void settle() {
+    waitq_.e.clear();
+    std::fill(wpos_.begin(), wpos_.end(), -1);
+    for (int32_t x = 0; x < int32_t(nodes_.size()); x++) {
+      if (!nodes_[x].used) continue;
+      uint64_t ev;
+      nodes_[x].mode = mode_of(nodes_[x], ev);
+      if (nodes_[x].mode != kSend) waitq_.push(x, ev, wpos_.data());
+    }
+    rebuild();
   }
 
   void run_events() {
@@ -532,6 +658,91 @@ class HTBSched final : public Element {
       }
     }
     set_capacity(c);
+  }
+
+  // A tree of `specs` (checked) in place of whatever this element holds; it holds no packets
+  // (configure, or a successor or a restored element before it runs).
+  void build(const std::vector<Spec>& specs) {
+    nodes_.assign(max_classes_, Node{});
+    lpos_.assign(max_classes_, -1);
+    wpos_.assign(max_classes_, -1);
+    free_.clear();
+    for (int32_t n = int32_t(max_classes_) - 1; n >= 0; n--) free_.push_back(n);
+    by_name_.clear();
+    by_paint_.fill(kNone);
+    if (key_table_) by_table_.init(max_classes_);
+    default_ = kNone;
+    waitq_.e.clear();
+    for (const Spec& s : specs) create(s);
+    for (const Spec& s : specs) attach(by_name_.at(s.name));
+    rebuild();
+  }
+
+  static bool same(const Spec& a, const Spec& b) {
+    return a.name == b.name && a.parent == b.parent && a.rate == b.rate && a.ceil == b.ceil && a.burst == b.burst && a.cburst == b.cburst &&
+           a.packets == b.packets && a.empty_start == b.empty_start && a.ceil_auto == b.ceil_auto && a.burst_auto == b.burst_auto &&
+           a.cburst_auto == b.cburst_auto && a.weight == b.weight && a.capacity == b.capacity && a.match == b.match;
+  }
+
+  // The tree a successor (or a restored element) holds, from the configuration it succeeds
+  // (`before`) and the tree that had at run time (`now`): each class of its own configuration,
+  // as it was at run time (changed, or gone if removed) where `before` configured it the same,
+  // as configured otherwise; then the classes added at run time that neither configuration
+  // names. HTBSched.ts (carriedClasses) applies the same rule for the quota checks.
+  // `changed`: the classes where the result differs from the configuration.
+  std::vector<Spec> carried(const std::vector<Spec>& before, const std::vector<Spec>& now, std::vector<std::string>& changed) const {
+    std::unordered_map<std::string, const Spec*> was, is, mine;
+    for (const Spec& s : before) was[s.name] = &s;
+    for (const Spec& s : now) is[s.name] = &s;
+    for (const Spec& s : configured_) mine[s.name] = &s;
+    std::vector<Spec> out;
+    for (const Spec& s : configured_) {
+      const auto o = was.find(s.name);
+      if (o == was.end() || !same(*o->second, s)) {
+        out.push_back(s);
+        continue;
+      }
+      const auto l = is.find(s.name);
+      if (l == is.end() || !same(*l->second, s)) changed.push_back(s.name);
+      if (l != is.end()) out.push_back(*l->second);
+    }
+    for (const Spec& l : now)
+      if (!was.count(l.name) && !mine.count(l.name)) {
+        out.push_back(l);
+        changed.push_back(l.name);
+      }
+    return out;
+  }
+
+  // This element's tree rebuilt as carried() makes it (it holds no packets yet); a ConfigError
+  // names the classes changed at run time when the result breaks a rule.
+  void adopt_tree(const std::vector<Spec>& before, const std::vector<Spec>& now) {
+    std::vector<std::string> changed;
+    std::vector<Spec> tree = carried(before, now, changed);
+    if (changed.empty()) return;  // nothing changed at run time: the tree as configured
+    if (std::string e = check_tree(tree); !e.empty()) {
+      std::string names;
+      for (const std::string& n : changed) names += (names.empty() ? "'" : ", '") + n + "'";
+      throw ConfigError("the classes added, changed or removed at run time (" + names + ") cannot be kept with this configuration: " + e +
+                        "; undo those changes with the add, change and remove handlers first, or put the classes in the configuration");
+    }
+    build(tree);
+  }
+
+  // A class as a configuration entry (JSON; numbers exact), for saved state.
+  static std::string spec_json(const Spec& s) {
+    auto exact = [](double v) {
+      char b[32];
+      std::snprintf(b, sizeof b, "%.17g", v);
+      return std::string(b);
+    };
+    std::string j = "{\"name\":\"" + s.name + "\",\"parent\":\"" + s.parent + "\",\"unit\":\"" + (s.packets ? "packets" : "bits") + "\",\"rate\":" + exact(s.rate);
+    if (!s.ceil_auto) j += ",\"ceil\":" + exact(s.ceil);
+    if (!s.burst_auto) j += ",\"burst\":" + exact(s.burst);
+    if (!s.cburst_auto) j += ",\"cburst\":" + exact(s.cburst);
+    j += ",\"weight\":" + std::to_string(s.weight) + ",\"capacity\":" + std::to_string(s.capacity);
+    if (s.match >= 0) j += ",\"match\":" + std::to_string(s.match);
+    return j + ",\"credit\":\"" + (s.empty_start ? "none" : "full") + "\"}";
   }
 
   // Levels from depths, and the lists rebuilt from the classes that have packets: after a class
@@ -768,7 +979,11 @@ class HTBSched final : public Element {
     return out;
   }
 
+  static constexpr uint8_t kStateFormat = 1;
+
   // Configuration.
+  std::vector<Spec> configured_;  // the classes as configured (a successor carries changes to them)
+  std::vector<std::pair<int32_t, int32_t>> carry_;  // prepare_take: (class, the predecessor's of its name)
   bool key_table_ = false;
   uint32_t overhead_ = 0, max_classes_ = 0;
   std::string default_name_;
@@ -776,7 +991,7 @@ class HTBSched final : public Element {
 
   // The tree, under lock_ (pushes and pulls may come from different workers; handlers change
   // it with the graph paused).
-  SpinLock lock_;
+  mutable SpinLock lock_;
   std::vector<Node> nodes_;  // maxClasses slots, allocated at load
   std::vector<int32_t> free_;
   std::unordered_map<std::string, int32_t> by_name_;

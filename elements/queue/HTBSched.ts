@@ -85,6 +85,25 @@ export function checkClasses(classes: HTBClass[], key: 'paint' | 'table_id', dfl
   return undefined;
 }
 
+/**
+ * The classes an HTBSched holds after a hot reconfiguration (the C++ half's `carried`, the same
+ * rule): each class of the new configuration `next`, as it is now (`now`: changed at run time,
+ * or gone if removed) where the configuration it replaces (`before`) had it the same, else as
+ * configured; then the classes added at run time that neither configuration names.
+ */
+export function carriedClasses(before: HTBClass[], now: HTBClass[], next: HTBClass[]): HTBClass[] {
+  const was = new Map(before.map((c) => [c.name, JSON.stringify(c)]));
+  const is = new Map(now.map((c) => [c.name, c]));
+  const mine = new Set(next.map((c) => c.name));
+  const out: HTBClass[] = [];
+  for (const c of next) {
+    if (was.get(c.name) !== JSON.stringify(c)) out.push(c);
+    else if (is.has(c.name)) out.push(is.get(c.name)!);
+  }
+  for (const c of now) if (!was.has(c.name) && !mine.has(c.name)) out.push(c);
+  return out;
+}
+
 /** A class written to the add or change handler (a JSON object), or undefined when it is not one. */
 function parseClass(value: string): Record<string, unknown> | undefined {
   try {
@@ -162,6 +181,16 @@ the class sent (its subtree's, for an inner class), and \`borrowed\` the packets
 with a parent's spare capacity. (The generic \`config\` handler shows the classes the graph was
 loaded with; \`classes\` shows them as they are now.)
 
+**Hot reconfiguration, save and restore.** A successor of the same name (a hot reconfiguration)
+keeps what the handlers did: each class of its configuration that the old configuration had the
+same stays as it was at run time (changed, or gone if removed), one the new configuration
+changes takes the new configuration, and the classes added at run time that the new
+configuration does not name stay; per class of the same name the queued packets (in order, all
+of them even past a smaller capacity), counters and credit carry over. A result that breaks a
+rule of the tree (a class added at run time whose match a new class takes, a parent gone) refuses
+the reconfiguration, naming the classes. A saved router (vr.save, vr.clone, the engine's state
+directory) keeps the classes the same way, with their counters (not their queued packets).
+
 Cost does not grow with the number of classes: only classes that have packets and may send are on
 the lists searched (one per level, and one per parent of its borrowing children), classes waiting
 for tokens sit in a heap by the time they may send again, and a packet's work is a walk from its
@@ -223,6 +252,7 @@ identical leaves whose tokens come due together send a burst of one packet each.
           return { name, parent: f.parent, rate: Number(f.rate), ...(f.capacity !== undefined ? { capacity: Number(f.capacity) } : {}) };
         }),
     }),
+    carry: (before, now, next) => ({ ...next, classes: carriedClasses(before.classes, now.classes, next.classes) }),
     writes: {
       add: (c, value) => {
         const o = parseClass(value);

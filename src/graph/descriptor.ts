@@ -68,6 +68,10 @@ export interface ElementDescriptor<S extends TObject = TObject> {
   liveQuotas?: {
     read: string;
     live: (text: string, config: Static<S>) => Static<S>;
+    /** What a successor of the same name and class holds after a hot reconfiguration to `next`
+     *  from the element loaded with `before` and holding `now` (HTBSched: the classes added at
+     *  run time carry over), so the reconfiguration's quota check counts it. Default: `next`. */
+    carry?: (before: Static<S>, now: Static<S>, next: Static<S>) => Static<S>;
     writes: Record<string, (config: Static<S>, value: string) => Static<S> | undefined>;
   };
   /** Read handlers computed in TypeScript from counters (rates and the like). */

@@ -103,6 +103,25 @@ function livePlan(plan: Plan, graph: RunningGraph): Plan {
   };
 }
 
+/**
+ * A replacement plan as the engine will hold it once a loaded graph's elements hand over their
+ * state (an element's `liveQuotas.carry`: HTBSched's classes added at run time), so that a
+ * reconfiguration's quota check counts what carries over.
+ */
+function carriedPlan(plan: Plan, graph: RunningGraph, next: Plan): Plan {
+  let live: Plan | undefined;
+  return {
+    ...next,
+    elements: next.elements.map((e) => {
+      const carry = findDescriptor(e.class)?.liveQuotas?.carry;
+      const i = plan.elements.findIndex((o) => o.name === e.name && o.class === e.class);
+      if (!carry || i < 0) return e;
+      live ??= livePlan(plan, graph);
+      return { ...e, config: carry(plan.elements[i].config as never, live.elements[i].config as never, e.config as never) as Record<string, unknown> };
+    }),
+  };
+}
+
 /** The first routes of route text (its first 4 KB), to tell their family. */
 const routeSample = (text: string) => (text.length > 4096 ? text.slice(0, text.lastIndexOf('\n', 4096) + 1) : text).split('\n').map((l) => l.replace(/#.*/, '').trim()).filter((l) => l !== '');
 
@@ -709,7 +728,7 @@ export class VirtualRouters {
    * nothing loaded, just the new plan kept (a failed one becomes defined).
    */
   private applyConfig(r: Router, config: RouterConfig, rollback = false): void {
-    this.checkQuotas(r.name, config.plan, r.quotas);
+    this.checkQuotas(r.name, r.graph ? carriedPlan(r.plan, r.graph, config.plan) : config.plan, r.quotas);
     if (r.graph) {
       const problem = this.ports.check(r.name, config.plan, this.loadedPlans());
       if (problem) throw new ServiceError(problem);
