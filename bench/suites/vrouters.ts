@@ -69,6 +69,9 @@ interface CountRun {
   nsPerPacket: number;
   mpps: number;
   rss: number;
+  /** At the same moment: the V8 heap in use and what ArrayBuffers hold outside it (MB), the rest of rss being native. */
+  heapUsed: number;
+  arrayBuffers: number;
   /** RSS of the started engine before any router was created. */
   baseRss: number;
 }
@@ -103,7 +106,7 @@ async function measureCount(ctx: SuiteContext, count: number, budgetS: number, b
   const p1 = packets();
   const c1 = cpu();
   const wall = Number(process.hrtime.bigint() - w0);
-  const rss = rssMB();
+  const mem = process.memoryUsage();
   const deleteMs: number[] = [];
   for (const name of names) {
     const s = process.hrtime.bigint();
@@ -111,7 +114,7 @@ async function measureCount(ctx: SuiteContext, count: number, budgetS: number, b
     deleteMs.push(Number(process.hrtime.bigint() - s) / 1e6);
   }
   runtime.close();
-  return { count: names.length, capped, createMs, deleteMs, nsPerPacket: (c1 - c0) / (p1 - p0), mpps: ((p1 - p0) / wall) * 1e3, rss, baseRss };
+  return { count: names.length, capped, createMs, deleteMs, nsPerPacket: (c1 - c0) / (p1 - p0), mpps: ((p1 - p0) / wall) * 1e3, rss: mem.rss / MB, heapUsed: mem.heapUsed / MB, arrayBuffers: mem.arrayBuffers / MB, baseRss };
 }
 
 /** Reconfiguration under load: the loss and the swap's length over `swaps` replacements. */
@@ -347,7 +350,7 @@ export const vroutersSuite: Suite = {
       const c = base(`cost with ${median.count} virtual router(s)`, `${median.count} routers (${ROUTES} routes each, over 16 gateways), unpaced generators on one worker: engine CPU ns per packet (worker CPU / packets discarded over ${ctx.seconds} s); extra.mpps the total rate, extra.rssMB the process's resident memory, extra.routersMB what it gained from the engine started without routers (its packet pool of 65536 buffers included in rssMB) to the routers running.`, 'ns/pkt', runs.map((r) => r.nsPerPacket), { vrouters: median.count, mpps: Math.round(median.mpps * 1000) / 1000, rssMB: Math.round(median.rss), routersMB: Math.round(median.rss - median.baseRss) });
       c.cpuNsPerPacket = median.nsPerPacket;
       cases.push(c);
-      const mem = base(`RSS with ${median.count} virtual router(s)`, `the process's resident memory with ${median.count} routers of ${ROUTES} routes running, in MB (10^6 bytes); extra.routersMB: what the routers added to the engine started without them.`, 'MB', runs.map((r) => r.rss), { routers: median.count, routersMB: Math.round(median.rss - median.baseRss) });
+      const mem = base(`RSS with ${median.count} virtual router(s)`, `the process's resident memory with ${median.count} routers of ${ROUTES} routes running, in MB (10^6 bytes); extra.routersMB: what the routers added to the engine started without them; extra.heapUsedMB and arrayBuffersMB: the JavaScript heap in use and ArrayBuffers (outside it) at the same moment (the median run).`, 'MB', runs.map((r) => r.rss), { routers: median.count, routersMB: Math.round(median.rss - median.baseRss), heapUsedMB: Math.round(median.heapUsed), arrayBuffersMB: Math.round(median.arrayBuffers) });
       if (n >= 1000) {
         mem.target = { note: '<= 512 MB (1000 routers x 1000 routes)' };
         mem.met = median.count >= 1000 && median.rss <= 512;

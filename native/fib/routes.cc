@@ -102,7 +102,10 @@ void RouteMap::remap(const std::vector<uint32_t>& map) {
 // Rewrite the array with the changes once they are more than a sixteenth of it: each merge
 // costs one pass over the array, and a change costs a map operation between merges.
 void RouteMap::maybe_merge() {
-  if (delta_.size() <= 1024 + base_.size() / 16) return;
+  if (delta_.size() > 1024 + base_.size() / 16) merge();
+}
+
+void RouteMap::merge() {
   std::vector<Entry> merged;
   merged.reserve(size_);
   for_each([&](const Prefix& p, uint32_t id) {
@@ -310,6 +313,7 @@ void RouteSet::remove_prefixes(const std::vector<std::string>& prefixes) {
 }
 
 std::unique_ptr<Snapshot> RouteSet::build() {
+  routes_.compact();  // a new table is a pass over every route already: the map's too
   auto s = std::make_unique<Snapshot>();
   std::map<Hop, uint32_t>& hop_index = hop_index_;
   hop_index.clear();

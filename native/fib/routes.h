@@ -93,6 +93,11 @@ class RouteMap {
   void for_each(F f) const { for_each_from(Prefix{0, 0}, f); }
   // Replace every id by map[id].
   void remap(const std::vector<uint32_t>& map);
+  // Fold the changes kept aside into the sorted base: a table's worth of routes there costs 24
+  // bytes each, against about 100 in the ordered map (a loaded router's 1000 routes stayed there).
+  void compact() {
+    if (!delta_.empty()) merge();
+  }
 
  private:
   struct Entry {
@@ -105,6 +110,7 @@ class RouteMap {
   static constexpr uint32_t kGone = 0xffffffffu;  // in delta_: the prefix was removed from base_
   const Entry* in_base(const Prefix& p) const;
   void maybe_merge();
+  void merge();
   std::vector<Entry> base_;              // sorted by prefix
   std::map<Prefix, uint32_t> delta_;     // overrides base_: a new id, a new prefix, or kGone
   size_t size_ = 0;

@@ -28,6 +28,7 @@ import {
 } from './api.js';
 import { Ports, portUses } from './ports.js';
 import { Confirmations, type RouterConfig } from './confirm.js';
+import { compactPlan } from './compactPlan.js';
 
 /**
  * Why a request was refused, which the HTTP API gives as its status: invalid (400), unauthorized
@@ -374,13 +375,18 @@ export class VirtualRouters {
       Object.assign(old, { source: rec.source, graphName: rec.graph, tenant: rec.tenant, quotas: { ...rec.quotas } });
       this.syncRouteLimits(old);
       this.ports.applyShares(rec.name, old.plan, old.graph!);
+      compactPlan(old.plan);
       return this.settle(old, rec.state);
     }
     // In place (the Map keeps a key's position): the router keeps its place in vr.list.
     old?.graph?.remove();
     const r: Router = { name: rec.name, state: 'defined', source: rec.source, plan: { ...rec.plan, name: rec.name }, graphName: rec.graph, created: rec.created, tenant: rec.tenant, quotas: { ...rec.quotas }, image, imageCounters: false };
     this.routers.set(r.name, r);
-    return this.settle(r, rec.state);
+    try {
+      return this.settle(r, rec.state);
+    } finally {
+      compactPlan(r.plan);
+    }
   }
 
   /** Bring a router to the state it was kept in (adopt): refusals leave it failed, with the reason. */
@@ -652,7 +658,11 @@ export class VirtualRouters {
     // The engine knows the graph by the router's name: two routers from one file do not collide.
     const r: Router = { name: req.name, state: 'defined', source: req.source, plan: { ...plan, name: req.name }, graphName: plan.name, created: new Date().toISOString(), tenant: req.tenant, quotas };
     this.routers.set(r.name, r);
-    if (req.start) this.start(r.name);
+    try {
+      if (req.start) this.start(r.name);
+    } finally {
+      compactPlan(r.plan); // after the load, which reads it whole
+    }
     return this.info(r);
   }
 
@@ -749,7 +759,7 @@ export class VirtualRouters {
       r.state = 'defined';
       r.error = undefined;
     }
-    r.plan = config.plan;
+    r.plan = compactPlan(config.plan);
     r.source = config.source;
     r.graphName = config.graphName;
   }
@@ -819,6 +829,7 @@ export class VirtualRouters {
     const r: Router = { name, state: 'defined', source: m.source, plan: { ...m.plan, name }, graphName: m.graph, created: new Date().toISOString(), tenant: req.tenant, quotas, image, imageCounters: true };
     this.checkQuotas(name, r.plan, r.quotas);
     this.loadNew(r, m.shares ?? [], target, `${file}: the engine refused to restore virtual router '${name}', and nothing was changed`, { image, stopped: target === 'stopped' });
+    compactPlan(r.plan);
     return { ...this.info(r), ms: performance.now() - t0 };
   }
 
@@ -854,6 +865,7 @@ export class VirtualRouters {
       image,
       counters: false,
     });
+    compactPlan(c.plan);
     return this.info(c);
   }
 
