@@ -95,7 +95,7 @@ class RouteLookupElement : public Element {
     }
     hs.push_back(writer("remove", [this](const std::string& v) {
       std::vector<std::string> prefixes;
-      for (auto& [n, text] : route_lines(v)) prefixes.push_back(text);
+      for (auto& [n, text] : route_lines(v)) prefixes.emplace_back(text);
       routes_->remove_prefixes(prefixes);
       commit();
     }));

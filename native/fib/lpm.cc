@@ -331,40 +331,46 @@ uint32_t NextHopTable::add(const std::vector<uint32_t>& members) {
 }
 
 // ---------------------------------------------------------------------------------
-bool parse_prefix(const std::string& s, unsigned width, u128& key, unsigned& len, std::string& error) {
+bool parse_prefix(std::string_view s, unsigned width, u128& key, unsigned& len, std::string& error) {
   if (s == "default") {
     key = 0;
     len = 0;
     return true;
   }
   const size_t slash = s.find('/');
-  const std::string addr = s.substr(0, slash);
+  const std::string_view addr = s.substr(0, slash);
   if (width == 32) {
     uint32_t a;
-    if (!parse_ipv4(addr, a)) {
-      error = "'" + addr + "' is not an IPv4 address";
+    if (!parse_ipv4(addr.data(), addr.size(), a)) {
+      error = "'" + std::string(addr) + "' is not an IPv4 address";
       return false;
     }
     key = key4(a);
   } else {
     uint8_t b[16];
-    if (!parse_ipv6(addr, b)) {
-      error = "'" + addr + "' is not an IPv6 address";
+    if (!parse_ipv6(std::string(addr), b)) {
+      error = "'" + std::string(addr) + "' is not an IPv6 address";
       return false;
     }
     key = key6(b);
   }
   len = width;
-  if (slash != std::string::npos) {
-    const std::string l = s.substr(slash + 1);
-    if (l.empty() || l.size() > 3 || l.find_first_not_of("0123456789") != std::string::npos || std::stoul(l) > width) {
-      error = "prefix length '" + l + "' must be a number from 0 to " + std::to_string(width);
+  if (slash != std::string_view::npos) {
+    const std::string_view l = s.substr(slash + 1);
+    unsigned n = 0;
+    bool digits = !l.empty() && l.size() <= 3;
+    for (char c : l) {
+      digits = digits && c >= '0' && c <= '9';
+      n = n * 10 + unsigned(c - '0');
+    }
+    if (!digits || n > width) {
+      error = "prefix length '" + std::string(l) + "' must be a number from 0 to " + std::to_string(width);
       return false;
     }
-    len = unsigned(std::stoul(l));
+    len = n;
   }
   if (key & ~prefix_mask(len)) {
-    error = "'" + s + "' has bits set beyond its length (did you mean " + format_prefix(key & prefix_mask(len), len, width) + "?)";
+    error = "'" + std::string(s) + "' has bits set beyond its length (did you mean " + format_prefix(key & prefix_mask(len), len, width) + "?)";
     return false;
   }
   return true;

@@ -51,6 +51,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "address.h"
@@ -250,7 +251,7 @@ inline uint32_t flow_hash(uint64_t a, uint64_t b) {
 // ---- prefix text (control thread; addresses: native/address.h) ----
 // "PREFIX[/LEN]" or "default" for the family (width 32 or 128): key and length, or an error
 // sentence (host bits beyond the length are refused, naming the canonical prefix).
-bool parse_prefix(const std::string& s, unsigned width, u128& key, unsigned& len, std::string& error);
+bool parse_prefix(std::string_view s, unsigned width, u128& key, unsigned& len, std::string& error);
 std::string format_prefix(u128 key, unsigned len, unsigned width);
 
 // Parse a table of "prefix/len nexthop" lines (the benchmark format: '#' comments and

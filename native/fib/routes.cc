@@ -13,22 +13,30 @@
 namespace pg::fib {
 
 namespace {
-std::vector<std::string> tokens(const std::string& s) {
-  std::vector<std::string> out;
+// Views into the route's text, not copies: a bulk change parses a million routes, and one
+// heap allocation a token cost more than the parsing itself.
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+void tokens(std::string_view s, std::vector<std::string_view>& out) {
+  out.clear();
   size_t i = 0;
   while (i < s.size()) {
-    while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n')) i++;
+    while (i < s.size() && is_space(s[i])) i++;
     const size_t b = i;
-    while (i < s.size() && !(s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n')) i++;
-    if (i > b) out.emplace_back(s, b, i - b);
+    while (i < s.size() && !is_space(s[i])) i++;
+    if (i > b) out.push_back(s.substr(b, i - b));
   }
+}
+std::vector<std::string_view> tokens(std::string_view s) {
+  std::vector<std::string_view> out;
+  tokens(s, out);
   return out;
 }
-bool is_number(const std::string& s) { return !s.empty() && s.size() <= 10 && s.find_first_not_of("0123456789") == std::string::npos; }
-std::string strip_comment(const std::string& s) {
+bool is_number(std::string_view s) { return !s.empty() && s.size() <= 10 && s.find_first_not_of("0123456789") == std::string_view::npos; }
+std::string_view strip_comment(std::string_view s) {
   const size_t h = s.find('#');
-  return h == std::string::npos ? s : s.substr(0, h);
+  return h == std::string_view::npos ? s : s.substr(0, h);
 }
+std::string str(std::string_view s) { return std::string(s); }
 }  // namespace
 
 const RouteMap::Entry* RouteMap::in_base(const Prefix& p) const {
@@ -116,36 +124,38 @@ void RouteMap::merge() {
   delta_.clear();
 }
 
-bool RouteSet::parse_gw(const std::string& s, Hop& h) const {
+bool RouteSet::parse_gw(std::string_view s, Hop& h) const {
   if (width_ == 32) {
     uint32_t a;
-    if (!parse_ipv4(s, a)) return false;
+    if (!parse_ipv4(s.data(), s.size(), a)) return false;
     const uint8_t b[4] = {uint8_t(a >> 24), uint8_t(a >> 16), uint8_t(a >> 8), uint8_t(a)};
     std::memset(h.gw, 0, 16);
     std::memcpy(h.gw, b, 4);
-  } else if (!parse_ipv6(s, h.gw)) {
+  } else if (!parse_ipv6(str(s), h.gw)) {
     return false;
   }
   h.has_gw = true;
   return true;
 }
 
-void RouteSet::parse(const std::string& text, u128& key, unsigned& len, std::vector<Hop>& hops) const {
-  const std::vector<std::string> t = tokens(strip_comment(text));
+void RouteSet::parse(std::string_view text, u128& key, unsigned& len, std::vector<Hop>& hops) const {
+  thread_local std::vector<std::string_view> t;  // reused: no allocation a route
+  tokens(strip_comment(text), t);
   hops.clear();
   if (t.empty()) throw std::runtime_error("empty route");
   std::string error;
   if (!parse_prefix(t[0], width_, key, len, error)) throw std::runtime_error(error);
   const char* family = width_ == 32 ? "IPv4" : "IPv6";
-  auto port = [&](const std::string& s) -> uint32_t {
-    if (!is_number(s)) throw std::runtime_error("output '" + s + "' must be a number");
-    const uint64_t p = std::stoull(s);
+  auto port = [&](std::string_view s) -> uint32_t {
+    if (!is_number(s)) throw std::runtime_error("output '" + str(s) + "' must be a number");
+    uint64_t p = 0;
+    for (char c : s) p = p * 10 + uint64_t(c - '0');  // at most 10 digits: no overflow
     if (p >= noutputs_)
-      throw std::runtime_error("output " + s + " does not exist: the element has " + std::to_string(noutputs_) + " output(s)");
+      throw std::runtime_error("output " + str(s) + " does not exist: the element has " + std::to_string(noutputs_) + " output(s)");
     return uint32_t(p);
   };
-  const std::string usage = "expected 'PREFIX OUTPUT', 'PREFIX GATEWAY OUTPUT' or 'PREFIX [via GATEWAY] [dev OUTPUT]'";
-  if (t.size() == 1) throw std::runtime_error("no next hop: " + usage);
+  static const char* const usage = "expected 'PREFIX OUTPUT', 'PREFIX GATEWAY OUTPUT' or 'PREFIX [via GATEWAY] [dev OUTPUT]'";
+  if (t.size() == 1) throw std::runtime_error(std::string("no next hop: ") + usage);
   if (t.size() == 2 && is_number(t[1])) {
     Hop h;
     h.port = port(t[1]);
@@ -154,7 +164,7 @@ void RouteSet::parse(const std::string& text, u128& key, unsigned& len, std::vec
   }
   if (t.size() == 3 && t[1] != "via" && t[1] != "dev" && t[1] != "nexthop") {
     Hop h;
-    if (!parse_gw(t[1], h)) throw std::runtime_error("gateway '" + t[1] + "' is not an " + family + " address");
+    if (!parse_gw(t[1], h)) throw std::runtime_error("gateway '" + str(t[1]) + "' is not an " + family + " address");
     h.port = port(t[2]);
     hops.push_back(h);
     return;
@@ -164,7 +174,7 @@ void RouteSet::parse(const std::string& text, u128& key, unsigned& len, std::vec
   const bool multipath = t[1] == "nexthop";
   while (i < t.size()) {
     if (multipath) {
-      if (t[i] != "nexthop") throw std::runtime_error("expected 'nexthop', got '" + t[i] + "'");
+      if (t[i] != "nexthop") throw std::runtime_error("expected 'nexthop', got '" + str(t[i]) + "'");
       i++;
     }
     Hop h;
@@ -172,14 +182,14 @@ void RouteSet::parse(const std::string& text, u128& key, unsigned& len, std::vec
     while (i < t.size() && t[i] != "nexthop") {
       if (t[i] == "via" && !via) {
         if (i + 1 >= t.size()) throw std::runtime_error("'via' needs a gateway address");
-        if (!parse_gw(t[i + 1], h)) throw std::runtime_error("gateway '" + t[i + 1] + "' is not an " + family + " address");
+        if (!parse_gw(t[i + 1], h)) throw std::runtime_error("gateway '" + str(t[i + 1]) + "' is not an " + family + " address");
         via = true;
       } else if (t[i] == "dev" && !dev) {
         if (i + 1 >= t.size()) throw std::runtime_error("'dev' needs an output number");
         h.port = port(t[i + 1]);
         dev = true;
       } else {
-        throw std::runtime_error("unexpected '" + t[i] + "': " + usage);
+        throw std::runtime_error("unexpected '" + str(t[i]) + "': " + usage);
       }
       i += 2;
     }
@@ -220,8 +230,8 @@ void RouteSet::add_lines(const std::vector<std::pair<std::string, std::string>>&
 }
 
 void RouteSet::add_text(const std::string& text, bool replace, size_t limit) {
-  const std::vector<std::pair<size_t, std::string>> lines = route_lines(text);
-  parse_apply(lines, [&](size_t k) { return "route " + std::to_string(lines[k].first) + " ('" + lines[k].second + "')"; }, replace, limit);
+  const std::vector<std::pair<size_t, std::string_view>> lines = route_lines(text);
+  parse_apply(lines, [&](size_t k) { return "route " + std::to_string(lines[k].first) + " ('" + str(lines[k].second) + "')"; }, replace, limit);
 }
 
 void RouteSet::add_file_all_or_nothing(const std::string& path, bool replace, size_t limit) {
@@ -301,7 +311,7 @@ void RouteSet::remove_prefixes(const std::vector<std::string>& prefixes) {
     u128 key;
     unsigned len;
     std::string error;
-    const std::vector<std::string> t = tokens(p);
+    const std::vector<std::string_view> t = tokens(p);
     if (t.empty()) continue;
     if (!parse_prefix(t[0], width_, key, len, error)) throw std::runtime_error("'" + p + "': " + error);
     const Prefix k{key, len};
@@ -459,9 +469,9 @@ std::string RouteSet::table() const {
   return out;
 }
 
-std::vector<std::pair<size_t, std::string>> route_lines(const std::string& text) {
-  // One copy a kept line (a bulk change has a million): its body, found in place.
-  std::vector<std::pair<size_t, std::string>> out;
+std::vector<std::pair<size_t, std::string_view>> route_lines(const std::string& text) {
+  // No copy: each kept line's body as a view into `text` (a bulk change has a million).
+  std::vector<std::pair<size_t, std::string_view>> out;
   size_t n = 0;
   for (size_t pos = 0; pos < text.size();) {
     size_t end = text.find('\n', pos);
@@ -473,7 +483,7 @@ std::vector<std::pair<size_t, std::string>> route_lines(const std::string& text)
     while (b < stop && (text[b] == ' ' || text[b] == '\t' || text[b] == '\r')) b++;
     size_t e = stop;
     while (e > b && (text[e - 1] == ' ' || text[e - 1] == '\t' || text[e - 1] == '\r')) e--;
-    if (e > b) out.emplace_back(n, text.substr(b, e - b));
+    if (e > b) out.emplace_back(n, std::string_view(text).substr(b, e - b));
     pos = end + 1;
   }
   return out;
@@ -570,11 +580,11 @@ class LineReader {
 
 // A line without its comment and surrounding blanks ("" if nothing is left).
 std::string route_body(const std::string& line) {
-  const std::string body = strip_comment(line);
+  const std::string_view body = strip_comment(line);
   const size_t b = body.find_first_not_of(" \t\r");
-  if (b == std::string::npos) return {};
+  if (b == std::string_view::npos) return {};
   const size_t e = body.find_last_not_of(" \t\r");
-  return body.substr(b, e - b + 1);
+  return str(body.substr(b, e - b + 1));
 }
 }  // namespace
 

@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -137,7 +138,7 @@ class RouteSet {
   RouteSet(unsigned width, uint32_t noutputs) : width_(width), noutputs_(noutputs) {}
 
   // Parse one route; throws std::runtime_error with the reason (not naming the route).
-  void parse(const std::string& text, u128& key, unsigned& len, std::vector<Hop>& hops) const;
+  void parse(std::string_view text, u128& key, unsigned& len, std::vector<Hop>& hops) const;
 
   // Add routes: each entry is (label, text); errors name the label and the text, e.g.
   // "route 3 ('10.0.0.0/33 1'): prefix length '33' must be ...".
@@ -208,7 +209,7 @@ class RouteSet {
     uint32_t id;
     size_t at;
   };
-  Parsed parse_one(const std::string& text, size_t at, std::vector<Hop>& scratch) {
+  Parsed parse_one(std::string_view text, size_t at, std::vector<Hop>& scratch) {
     u128 key;
     unsigned len;
     parse(text, key, len, scratch);
@@ -221,7 +222,7 @@ class RouteSet {
   struct PrefixHash {
     size_t operator()(const Prefix& p) const { return flow_hash(uint64_t(p.key >> 64) ^ p.len, uint64_t(p.key)); }
   };
-  bool parse_gw(const std::string& s, Hop& h) const;
+  bool parse_gw(std::string_view s, Hop& h) const;
   uint32_t intern(const std::vector<Hop>& hops);  // hop list -> id in lists_
   // The next-hop index of hop list `id` in s, added to s if new; false when s has no room.
   bool next_hop_of(Snapshot& s, uint32_t id, uint32_t& nh);
@@ -263,7 +264,7 @@ std::string over_limit(size_t would, size_t limit);
 
 // Split text into lines, dropping comments ('#' to the end of the line) and blank lines.
 // Each kept line comes with its 1-based line number.
-std::vector<std::pair<size_t, std::string>> route_lines(const std::string& text);
+std::vector<std::pair<size_t, std::string_view>> route_lines(const std::string& text);
 // Call fn(line number, route text) for every route of a file (comments and blank lines
 // dropped) until it returns false, read block by block: plain text, or gzip when the name ends in .gz (a corrupt or
 // truncated one is an error naming the file).

@@ -1,5 +1,5 @@
 // Talking to a running engine's control socket: one request, one response.
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { lstatSync } from 'node:fs';
 import type { ControlRequest, ControlResponse } from './protocol.js';
 
@@ -45,13 +45,115 @@ export function controlRequest(path: string, request: ControlRequest, timeoutMs 
       chunks.length = 0;
       finish(undefined, response);
     });
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') finish(new NoEngineError(path));
-      else if (err.code === 'EACCES') finish(new Error(`cannot connect to ${path}: permission denied (the engine belongs to another user)`));
-      else finish(new Error(`cannot talk to the engine at ${path}: ${err.message}`));
-    });
+    socket.on('error', (err: NodeJS.ErrnoException) => finish(connectError(path, err)));
     socket.on('close', () => finish(new Error(`the engine at ${path} closed the connection without answering`)));
   });
+}
+
+/**
+ * Requests to one engine over connections kept open between them (the Engine client's):
+ * a request takes an idle connection or opens one, so requests one after another pay no
+ * connect and accept each (a thousand small route changes did), while requests in flight
+ * together still have a connection each, as with controlRequest (the engine answers one
+ * connection's requests one at a time, in order). An idle connection does not keep the
+ * process alive, and one the engine closed is dropped.
+ */
+export class ControlClient {
+  private readonly idle: Socket[] = [];
+
+  /** `timeoutMs` as controlRequest's. */
+  constructor(
+    readonly path: string,
+    private readonly timeoutMs = 5000,
+  ) {}
+
+  async request(request: ControlRequest): Promise<ControlResponse> {
+    const reused = this.idle.pop();
+    const socket = reused ?? (await this.open());
+    socket.ref();
+    let response: ControlResponse;
+    try {
+      response = await exchange(socket, this.path, request, this.timeoutMs);
+    } catch (err) {
+      // A kept connection the engine ended before it read the request (it stopped, and its end
+      // is not seen yet here): asked again on a new one, which says whether an engine is there.
+      if (reused && err instanceof Unanswered) return this.request(request);
+      throw err;
+    }
+    if (socket.destroyed) return response;
+    socket.setTimeout(0);
+    socket.unref();
+    this.idle.push(socket);
+    return response;
+  }
+
+  /** Close the idle connections (requests in flight finish on theirs, which then close). */
+  close(): void {
+    for (const s of this.idle.splice(0)) s.destroy();
+  }
+
+  private open(): Promise<Socket> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(this.path);
+      const failed = (err: NodeJS.ErrnoException) => reject(connectError(this.path, err));
+      socket.once('error', failed);
+      socket.once('connect', () => {
+        socket.off('error', failed);
+        // Idle: an error or the engine's end drops it from the pool.
+        const drop = () => {
+          const i = this.idle.indexOf(socket);
+          if (i >= 0) this.idle.splice(i, 1);
+          socket.destroy();
+        };
+        socket.on('error', drop).on('close', drop);
+        resolve(socket);
+      });
+    });
+  }
+}
+
+/** The connection failed before any of the answer came. */
+class Unanswered extends Error {}
+
+/** One request on an open connection and its response; the connection is destroyed on any failure (its next answer could not be matched). */
+function exchange(socket: Socket, path: string, request: ControlRequest, timeoutMs: number): Promise<ControlResponse> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const finish = (err: Error | undefined, response?: ControlResponse) => {
+      socket.off('data', onData).off('error', onError).off('close', onClose).off('timeout', onTimeout);
+      if (err) {
+        socket.destroy();
+        reject(err);
+      } else resolve(response!);
+    };
+    const onData = (chunk: Buffer) => {
+      // As controlRequest: the end of the line looked for in the new chunk only.
+      const nl = chunk.indexOf(0x0a);
+      chunks.push(nl < 0 ? chunk : chunk.subarray(0, nl));
+      if (nl < 0) return;
+      let response: ControlResponse;
+      try {
+        response = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ControlResponse;
+      } catch {
+        return finish(new Error(`the engine at ${path} sent a response that is not JSON`));
+      }
+      finish(undefined, response);
+    };
+    const unanswered = (why: string) => (chunks.length ? new Error(why) : new Unanswered(why));
+    const onError = (err: NodeJS.ErrnoException) => finish(unanswered(`cannot talk to the engine at ${path}: ${err.message}`));
+    const onClose = () => finish(unanswered(`the engine at ${path} closed the connection without answering`));
+    const onTimeout = () => finish(new Error(`the engine at ${path} did not answer within ${timeoutMs} ms`));
+    socket.on('data', onData).on('error', onError).on('close', onClose).on('timeout', onTimeout);
+    socket.setTimeout(timeoutMs);
+    socket.write(JSON.stringify(request) + '\n');
+  });
+}
+
+/** A failed connect as controlRequest words it. */
+function connectError(path: string, err: NodeJS.ErrnoException): Error {
+  if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') return new NoEngineError(path);
+  if (err.code === 'EACCES') return new Error(`cannot connect to ${path}: permission denied (the engine belongs to another user)`);
+  return new Error(`cannot talk to the engine at ${path}: ${err.message}`);
 }
 
 /** Whether a socket file is served ('live'), left over ('stale') or missing ('absent'). */

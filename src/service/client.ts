@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { request as httpRequestRaw } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isAbsolute, resolve } from 'node:path';
-import { controlRequest } from '../control/client.js';
+import { ControlClient } from '../control/client.js';
 import { controlPath } from '../control/path.js';
 import type { ControlRequest } from '../control/protocol.js';
 import type { OperationAnswer, OperationName, OperationRequest, QuotasT, RouterSourceT } from './api.js';
@@ -78,11 +78,21 @@ export class Engine {
   /** The control socket's path (when not remote). */
   readonly path?: string;
   readonly remote?: RemoteEngine;
+  /** Its connections to the control socket, kept between requests. */
+  private readonly control?: ControlClient;
 
   /** `control`: a NAME (in the per-user socket directory) or a PATH containing '/', as `--control` takes it; or a remote engine's URL and token. */
   constructor(control?: string | RemoteEngine, private readonly timeoutMs = 30000) {
     if (typeof control === 'object') this.remote = control;
-    else this.path = controlPath(control);
+    else {
+      this.path = controlPath(control);
+      this.control = new ControlClient(this.path, timeoutMs);
+    }
+  }
+
+  /** Close the connections kept to the control socket (they keep no process alive; a later request opens one again). */
+  close(): void {
+    this.control?.close();
   }
 
   /** Where it talks to, for messages. */
@@ -91,7 +101,7 @@ export class Engine {
   }
 
   private async send(req: ControlRequest): Promise<unknown> {
-    const r = await controlRequest(this.path!, req, this.timeoutMs);
+    const r = await this.control!.request(req);
     if (!r.ok) throw new EngineError(r.error);
     return r.value;
   }

@@ -145,12 +145,36 @@ function firstRoutes(file: string): string[] {
   return routeSample(n === buf.length ? head.slice(0, head.lastIndexOf('\n') + 1) : head);
 }
 
+/** Each route request's write, made once: desired.ts journals the write changeRoutes made (a list joined once, not twice). */
+const writes = new WeakMap<object, { handler: string; value: string }>();
+
 /** The handler write on a FIB element that a route request is (changeRoutes; desired.ts journals the same write). */
 export function routeWrite(op: 'route.add' | 'route.replace' | 'route.del' | 'route.load', req: OperationRequest<'route.add' | 'route.replace' | 'route.del' | 'route.load'>): { handler: string; value: string } {
-  if ('file' in req) return { handler: 'load', value: `${{ add: 'insert', replace: 'replace', set: 'set' }[req.mode ?? 'add']} ${req.file}` };
-  const lines = ('routes' in req ? req.routes : 'prefixes' in req ? req.prefixes : undefined) ?? [];
-  const text = 'text' in req ? req.text : undefined;
-  return { handler: op === 'route.del' ? 'remove' : op === 'route.replace' ? 'replace' : 'insert', value: text ?? lines.join('\n') };
+  const made = writes.get(req);
+  if (made) return made;
+  let w: { handler: string; value: string };
+  if ('file' in req) w = { handler: 'load', value: `${{ add: 'insert', replace: 'replace', set: 'set' }[req.mode ?? 'add']} ${req.file}` };
+  else {
+    const lines = ('routes' in req ? req.routes : 'prefixes' in req ? req.prefixes : undefined) ?? [];
+    const text = 'text' in req ? req.text : undefined;
+    w = { handler: op === 'route.del' ? 'remove' : op === 'route.replace' ? 'replace' : 'insert', value: text ?? lines.join('\n') };
+  }
+  writes.set(req, w);
+  return w;
+}
+
+/**
+ * The first entry of a route list holding a line break (which would make it several routes),
+ * -1 for none: `joined` (the entries joined by '\n') has no '\r' and one '\n' fewer than
+ * entries, checked in one pass over it (a regex a route took as long as the native parse).
+ */
+function brokenEntry(lines: readonly string[], joined: string): number {
+  if (joined.indexOf('\r') < 0) {
+    let n = 0;
+    for (let i = joined.indexOf('\n'); i >= 0; i = joined.indexOf('\n', i + 1)) n++;
+    if (n === lines.length - 1) return -1;
+  }
+  return lines.findIndex((l) => /[\n\r]/.test(l));
 }
 
 /**
@@ -593,15 +617,15 @@ export class VirtualRouters {
     const text = 'text' in req ? req.text : undefined;
     if (!('file' in req) && (text === undefined) === (lines.length === 0))
       throw new ServiceError(`${op}: give the ${op === 'route.del' ? 'prefixes' : 'routes'} as '${op === 'route.del' ? 'prefixes' : 'routes'}' (a list) or as 'text' (one per line), one of the two`);
+    const { handler, value } = routeWrite(op, req);
     // One entry, one line: a line break inside one would make it several routes.
-    const broken = lines.findIndex((l) => /[\n\r]/.test(l));
+    const broken = lines.length ? brokenEntry(lines, value) : -1;
     if (broken >= 0) throw new ServiceError(`${op}: route ${broken + 1} (${JSON.stringify(lines[broken])}) contains a line break; give one route per entry`);
     if ('file' in req && !isAbsolute(req.file)) throw new ServiceError(`${op}: the file '${req.file}' must be an absolute path (the engine reads it from its own directory)`);
     const t = this.fibTable(r, req, 'file' in req ? firstRoutes(req.file) : text !== undefined ? routeSample(text) : lines);
     // The other tables' counts, which this write does not change: read only when a quota bounds
     // them (a router's one table then needs no read here, and no bound written after).
     const others = () => this.routeCounts(r, t.element);
-    const { handler, value } = routeWrite(op, req);
     const t0 = process.hrtime.bigint();
     try {
       r.graph.write(t.element, handler, value);
