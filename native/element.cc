@@ -353,10 +353,12 @@ CounterArena::CounterArena(uint32_t rows_, uint32_t slots_) : rows(rows_), slots
   stride = (slots + 7) & ~7u;
   if (stride == 0) stride = 8;
   bytes = size_t(rows) * stride * sizeof(uint64_t);
-  data = static_cast<uint64_t*>(std::aligned_alloc(64, bytes));
+  // In the graph's hot state when made as it loads (Graph::make_counters), so the worker's
+  // prefetch of that state brings the rows in with the elements that count into them.
+  data = static_cast<uint64_t*>(state_alloc(bytes, 64, StateKind::Hot));
   std::memset(data, 0, bytes);
 }
-CounterArena::~CounterArena() { std::free(data); }
+CounterArena::~CounterArena() { state_free(data); }
 
 uint64_t CounterArena::sum(uint32_t slot) const {
   uint64_t s = 0;

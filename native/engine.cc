@@ -254,7 +254,10 @@ void Engine::publish(bool wait) {
     for (const TaskRef& t : g->tasks()) {
       if (g->stopped && !t.element->drains_while_stopped()) continue;
       const char* row = reinterpret_cast<const char*>(counters.row(uint32_t(t.worker)));
-      fresh[size_t(t.worker)]->tasks.push_back(Slot{t.element, g->activity_cell(t.worker), g->hot_begin(), row, g->warm_lines(), hot_lines, counters.stride / 8, g->warm_count()});
+      // The row is prefetched on its own only where the hot lines do not cover it (a graph
+      // whose counters did not fit its first hot chunk).
+      const bool covered = row >= g->hot_begin() && row + counters.stride * 8 <= g->hot_begin() + size_t(hot_lines) * 64;
+      fresh[size_t(t.worker)]->tasks.push_back(Slot{t.element, g->activity_cell(t.worker), g->hot_begin(), row, g->warm_lines(), hot_lines, covered ? 0 : counters.stride / 8, g->warm_count()});
     }
     if (g->stopped) continue;
     for (const TimerRef& t : g->timers()) fresh[size_t(t.worker)]->timers.push_back(t.timer);

@@ -477,7 +477,8 @@ void Graph::make_counters(int workers) {
     e->counter_base_ = slots;
     slots += uint32_t(e->counter_names().size());
   }
-  counters_ = std::make_shared<CounterArena>(uint32_t(workers) + 1, slots);
+  // The arena object too (count() reads its row pointer first): in the hot state, beside the rows.
+  counters_ = std::allocate_shared<CounterArena>(StateAllocator<CounterArena>(), uint32_t(workers) + 1, slots);
   for (auto& e : elements_) e->arena_ = counters_.get();
   const size_t bytes = size_t(workers) * 8 * sizeof(uint64_t);
   activity_.reset(static_cast<uint64_t*>(state_alloc(bytes, 64, StateKind::Hot)));
