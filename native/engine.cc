@@ -27,6 +27,11 @@ static void wait_on_fds(uint64_t ns) {
   ppoll(p, tls_wait_fds.n, &ts, nullptr);
 }
 
+// An idle worker spins at most this long after its last busy round, then yields at most
+// until kIdleYieldNs (64 and 256 rounds of a small graph take about as long).
+constexpr uint64_t kIdleSpinNs = 20000;
+constexpr uint64_t kIdleYieldNs = 200000;
+
 // The most of a graph's hot arena prefetched before one of its tasks runs (4 KB).
 constexpr uint32_t kPrefetchLines = 64;
 
@@ -156,6 +161,7 @@ void Engine::worker_main(int index) {
   uint64_t next_rusage_ns = 0;
   self.in_loop.store(true);
   uint32_t idle = 0;
+  uint64_t busy_ns = 0;  // when the last busy round ended
   while (!stop_.load(std::memory_order_relaxed)) {
     // On the test clock, a full fence between the last round's `rounds` store and this clock
     // read (and set_virtual_time's seq_cst store) make the epoch wait exact: once the control
@@ -207,9 +213,14 @@ void Engine::worker_main(int index) {
     if (busy) {
       self.busy_rounds.store(self.busy_rounds.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
       idle = 0;
+      busy_ns = tls_clock.mono_ns;
       continue;
     }
     // Idle: spin a little, then yield, then sleep briefly (bounded, so epochs stay short),
+    // the spin and the yields bounded in time as well as in rounds: a round over a thousand
+    // graphs takes tens of microseconds, and a worker whose paced sources have a packet due
+    // every few rounds never reached 64 idle rounds, so it spun for good (a CPU taken from
+    // the service's thread on a small machine);
     // but never past the time a task or timer asked to be woken at. When that time is within
     // one sleep (a paced source or RatedUnqueue between packets), sleep towards it at once
     // instead of yielding: on a busy machine a yield can hand the CPU to another thread for
@@ -219,9 +230,10 @@ void Engine::worker_main(int index) {
     const uint64_t until_wake = tls_wake_ns > tls_clock.mono_ns ? tls_wake_ns - tls_clock.mono_ns : 0;
     const bool hinted = until_wake <= uint64_t(options_.idle_sleep_us) * 1000;
     const bool fds = tls_wait_fds.n > 0;
-    if (++idle < 64 || until_wake < 30000) {
+    const uint64_t idle_ns = tls_clock.mono_ns - busy_ns;
+    if ((++idle < 64 && idle_ns < kIdleSpinNs) || until_wake < 30000) {
       __builtin_ia32_pause();
-    } else if (idle < 256 && !hinted && !fds) {
+    } else if (idle < 256 && idle_ns < kIdleYieldNs && !hinted && !fds) {
       sched_yield();
     } else {
       uint64_t ns = uint64_t(idle < 1024 && !hinted ? 20 : options_.idle_sleep_us) * 1000;
