@@ -10,7 +10,7 @@
 // node-gyp needs Node's headers; we point it at the running node's own install
 // (dirname(dirname(process.execPath))), so a fresh machine needs no user config.
 // A lock file serialises concurrent builds in one checkout.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
@@ -107,11 +107,16 @@ function checkTestTypes() {
 }
 
 // node-tap compiles its plugin list into its runner; ours drops its TypeScript plugin
-// (tsx loads the tests), so rebuild the runner whenever tests are about to run.
+// (tsx loads the tests), so rebuild the runner whenever tests are about to run. It reads
+// nothing the TypeScript build writes, so it runs beside it: a promise of its exit.
 function buildTestRunner() {
   const tap = join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs');
-  if (!existsSync(tap)) return; // a production install has no tap
-  run(process.execPath, [tap, 'build'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (!existsSync(tap)) return Promise.resolve(); // a production install has no tap
+  const p = spawn(process.execPath, [tap, 'build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  return new Promise((res) => {
+    p.on('error', (e) => fail(`could not run ${tap} build: ${e.message}`));
+    p.on('exit', (code) => (code === 0 ? res() : fail(`${tap} build exited with ${code}`)));
+  });
 }
 
 // npm runs a dependency's install script even when the dependency is this checkout linked by
@@ -130,11 +135,12 @@ if (what === 'plugin') {
 }
 
 await withLock(join(root, '.build.lock'), async () => {
+  const runner = what === 'test' ? buildTestRunner() : undefined;
   if (what === 'native' || what === 'all') buildNative();
   if (what === 'ts' || what === 'all' || what === 'test') {
     buildTs();
     await bundle();
   }
   if (what === 'test') checkTestTypes();
-  if (what === 'test') buildTestRunner();
+  await runner;
 }, fail);
