@@ -10,11 +10,12 @@
 // node-gyp needs Node's headers; we point it at the running node's own install
 // (dirname(dirname(process.execPath))), so a fresh machine needs no user config.
 // A lock file serialises concurrent builds in one checkout.
-import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { withLock } from './lock.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const what = process.argv[2] ?? 'all';
@@ -38,29 +39,6 @@ function nodeGypScript() {
   ];
   for (const c of candidates) if (c && existsSync(c)) return c;
   fail('node-gyp not found: it ships with npm; reinstall npm or run `npm install -g node-gyp@11`');
-}
-
-async function withLock(fn) {
-  // The lock file holds the builder's pid; a lock whose process is gone is stale.
-  const lock = join(root, '.build.lock');
-  const deadline = Date.now() + 15 * 60_000;
-  for (;;) {
-    try {
-      writeFileSync(lock, String(process.pid), { flag: 'wx' });
-      break;
-    } catch {
-      let holder = 0;
-      try { holder = Number(readFileSync(lock, 'utf8')); } catch {}
-      let alive = false;
-      try { if (holder > 0) { process.kill(holder, 0); alive = true; } } catch {}
-      // An empty lock is one being written this instant, unless it is old.
-      try { if (!(holder > 0) && Date.now() - statSync(lock).mtimeMs < 10_000) alive = true; } catch {}
-      if (!alive) { try { unlinkSync(lock); } catch {} continue; }
-      if (Date.now() > deadline) fail(`another build (pid ${holder}) has held ${lock} for 15 minutes`);
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
-    }
-  }
-  try { await fn(); } finally { try { unlinkSync(lock); } catch {} }
 }
 
 function nodeDir() {
@@ -129,11 +107,16 @@ function checkTestTypes() {
 }
 
 // node-tap compiles its plugin list into its runner; ours drops its TypeScript plugin
-// (tsx loads the tests), so rebuild the runner whenever tests are about to run.
+// (tsx loads the tests), so rebuild the runner whenever tests are about to run. It reads
+// nothing the TypeScript build writes, so it runs beside it: a promise of its exit.
 function buildTestRunner() {
   const tap = join(root, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs');
-  if (!existsSync(tap)) return; // a production install has no tap
-  run(process.execPath, [tap, 'build'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (!existsSync(tap)) return Promise.resolve(); // a production install has no tap
+  const p = spawn(process.execPath, [tap, 'build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  return new Promise((res) => {
+    p.on('error', (e) => fail(`could not run ${tap} build: ${e.message}`));
+    p.on('exit', (code) => (code === 0 ? res() : fail(`${tap} build exited with ${code}`)));
+  });
 }
 
 // npm runs a dependency's install script even when the dependency is this checkout linked by
@@ -151,12 +134,13 @@ if (what === 'plugin') {
   process.exit(0);
 }
 
-await withLock(async () => {
+await withLock(join(root, '.build.lock'), async () => {
+  const runner = what === 'test' ? buildTestRunner() : undefined;
   if (what === 'native' || what === 'all') buildNative();
   if (what === 'ts' || what === 'all' || what === 'test') {
     buildTs();
     await bundle();
   }
   if (what === 'test') checkTestTypes();
-  if (what === 'test') buildTestRunner();
-});
+  await runner;
+}, fail);

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Builds the native unit tests: one program per unit (test/native/NAME_test.cc, plus the
 // engine sources it tests), each built twice with the addon's compiler flags, plainly and
-// with AddressSanitizer and UndefinedBehaviorSanitizer, into build/native-tests/. A program
-// is rebuilt only when this script, its sources or a header they include changed.
+// with AddressSanitizer and UndefinedBehaviorSanitizer, into build/native-tests/. Each source
+// is compiled once per variant into an object the programs that use it share, on every CPU,
+// and again only when this script, it or a header it includes changed.
 // test/native-units.test.ts runs them (so `npm test` does).
 // Beside them, built with the sanitizers only, what test/plugins-sanitized.test.ts drives: the
 // engine without Node (test/native/plan_runner.cc, a `driver`: it takes plan files) and plugin
@@ -17,6 +18,7 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withLock } from './lock.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'build', 'native-tests');
@@ -53,13 +55,13 @@ const variants = [
 // The environment the sanitized programs run with: stop at the first error of either.
 const sanitizerEnv = { ASAN_OPTIONS: 'abort_on_error=1:halt_on_error=1', UBSAN_OPTIONS: 'halt_on_error=1:print_stacktrace=1' };
 
-// Whether bin is newer than its sources and everything its last build read (g++ -MMD wrote the
-// list; with several sources it names the last one's headers only, so the sources are checked too).
-function upToDate(bin, sources) {
-  if (!existsSync(bin) || !existsSync(`${bin}.d`)) return false;
-  const built = statSync(bin).mtimeMs;
-  const deps = readFileSync(`${bin}.d`, 'utf8').replace(/\\\n/g, ' ').split(/\s+/).slice(1).filter((f) => f && !f.endsWith(':'));
-  return [fileURLToPath(import.meta.url), ...sources.map((f) => join(root, f)), ...deps].every((f) => existsSync(f) && statSync(f).mtimeMs <= built);
+// Whether `target` is newer than this script (its flags), `inputs` and every header g++ -MMD
+// listed in `target`.d when it last compiled it (objects only: a link reads no headers).
+function upToDate(target, inputs, depFile) {
+  if (!existsSync(target) || (depFile && !existsSync(depFile))) return false;
+  const built = statSync(target).mtimeMs;
+  const deps = depFile ? readFileSync(depFile, 'utf8').replace(/\\\n/g, ' ').split(/\s+/).slice(1).filter((f) => f && !f.endsWith(':')) : [];
+  return [fileURLToPath(import.meta.url), ...inputs.map((f) => resolve(root, f)), ...deps].every((f) => existsSync(f) && statSync(f).mtimeMs <= built);
 }
 
 // A plugin's compiler flags are any plugin's (`pktgraph plugin-config --cflags`: the element API
@@ -72,40 +74,63 @@ function pluginCflags() {
   return (pluginFlags = r.stdout.trim().split(/\s+/));
 }
 
-function compile(job) {
+function gxx(args) {
   return new Promise((res) => {
-    const base = job.kind === 'plugin' ? [...pluginCflags(), '-shared'] : flags;
-    const args = [...base, ...job.variant.flags, '-MMD', '-MF', `${job.bin}.d`, '-o', job.bin, ...job.unit.sources, ...(job.unit.libs ?? [])];
     const p = spawn('g++', args, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
     p.on('error', (e) => res(`could not run g++: ${e.message}`));
     p.on('exit', (code) => res(code === 0 ? null : `g++ ${args.join(' ')} exited with ${code}`));
   });
 }
 
-// Builds what is out of date (two compilers at a time at most); returns the programs.
+// Runs the jobs (functions returning an error or null) on as many compilers as there are CPUs.
+async function runAll(jobs) {
+  const errors = [];
+  const todo = [...jobs];
+  await Promise.all(Array.from({ length: availableParallelism() }, async () => {
+    for (let job; (job = todo.shift()); ) {
+      const e = await job();
+      if (e) errors.push(e);
+    }
+  }));
+  if (errors.length) throw new Error(errors.join('\n'));
+}
+
+// Builds what is out of date; returns the programs. Each source is compiled once per variant
+// into build/native-tests/obj/VARIANT/, and the units and the driver that share it (the LPM,
+// the state arena) link that one object; the objects compile in parallel, then the links.
 async function build() {
-  mkdirSync(out, { recursive: true });
   const sanitized = variants.filter((v) => v.suffix !== '');
   const programs = [
     ...units.flatMap((unit) => variants.map((variant) => ({ unit, variant, kind: 'unit', bin: join(out, unit.name + variant.suffix) }))),
     ...drivers.flatMap((unit) => sanitized.map((variant) => ({ unit, variant, kind: 'driver', bin: join(out, unit.name + variant.suffix) }))),
     ...plugins.flatMap((unit) => sanitized.map((variant) => ({ unit, variant, kind: 'plugin', bin: join(out, `${unit.name}${variant.suffix}.so`) }))),
   ].map((p) => ({ ...p, name: p.unit.name, sanitized: p.variant.suffix !== '' }));
-  const todo = programs.filter((p) => !upToDate(p.bin, p.unit.sources));
-  const errors = [];
-  const workers = Array.from({ length: Math.min(2, availableParallelism()) }, async () => {
-    for (let job; (job = todo.shift()); ) {
-      const e = await compile(job);
-      if (e) errors.push(e);
+  // A plugin's sources compile with the plugin flags, the others with the engine's.
+  const objectOf = (p, source) => join(out, 'obj', `${p.variant.suffix.slice(1) || 'plain'}${p.kind === 'plugin' ? '-plugin' : ''}`, source.replace(/\.cc$/, '.o'));
+  const objects = new Map(); // object path -> its compile job, one per (flags, source)
+  for (const p of programs) {
+    for (const source of p.unit.sources) {
+      const o = objectOf(p, source);
+      if (objects.has(o) || upToDate(o, [source], `${o}.d`)) continue;
+      mkdirSync(dirname(o), { recursive: true });
+      const base = p.kind === 'plugin' ? pluginCflags() : flags;
+      objects.set(o, () => gxx([...base, ...p.variant.flags, '-MMD', '-MF', `${o}.d`, '-c', '-o', o, source]));
     }
-  });
-  await Promise.all(workers);
-  if (errors.length) throw new Error(errors.join('\n'));
+  }
+  await runAll(objects.values());
+  await runAll(programs.flatMap((p) => {
+    const objs = p.unit.sources.map((s) => objectOf(p, s));
+    if (upToDate(p.bin, objs)) return [];
+    const base = p.kind === 'plugin' ? [...pluginCflags(), '-shared'] : flags;
+    return [() => gxx([...base, ...p.variant.flags, '-o', p.bin, ...objs, ...(p.unit.libs ?? [])])];
+  }));
   return programs.map(({ name, sanitized, kind, bin }) => ({ name, sanitized, kind, bin, env: sanitized ? sanitizerEnv : {} }));
 }
 
 try {
-  const programs = await build();
+  // Two tests build at once when tap runs them in parallel: the second waits, then finds all built.
+  mkdirSync(out, { recursive: true });
+  const programs = await withLock(join(out, '.lock'), build, (m) => { throw new Error(m); });
   if (process.argv[2] === 'run') {
     let failed = 0;
     for (const p of programs.filter((p) => p.kind === 'unit')) {
