@@ -219,8 +219,7 @@ class FromDevice final : public Element {
       wake_on_fd(rx_[0].fd);  // readable when the kernel hands the next block over
       return false;
     }
-    uint64_t bytes;
-    end_window(now, kWindowNs, bytes);
+    end_window(now);
     if (run_v2(rx_[0])) return true;
     wait_v2(now);
     return false;
@@ -269,7 +268,7 @@ class FromDevice final : public Element {
         break;
       }
       taken++;
-      window_bytes_ += v3_bytes(snap);
+      switch_bytes_ += v3_bytes(snap);
       const auto* sll = reinterpret_cast<const sockaddr_ll*>(block + off + TPACKET_ALIGN(sizeof(tpacket3_hdr)));
       const uint8_t ptype = off + TPACKET_ALIGN(sizeof(tpacket3_hdr)) + sizeof(sockaddr_ll) <= block_size_ ? sll->sll_pkttype : kHost;
       if (ptype == PACKET_OUTGOING) continue;  // our own transmission (kernels without PACKET_IGNORE_OUTGOING)
@@ -301,12 +300,13 @@ class FromDevice final : public Element {
     Ring& v3 = rx_[1];
     bool did = v3_active_ ? run_v2(v2) : run_v3(v3);
     did |= v3_active_ ? run_v3(v3) : run_v2(v2);
-    uint64_t bytes = 0;
-    if (const uint64_t elapsed = end_window(now, v3_active_ ? kV3WindowNs : kWindowNs, bytes)) {
+    end_window(now);
+    if (const uint64_t elapsed = now - switch_start_ns_; elapsed >= kSwitchWindowNs) {
       // Ring bytes against the V3 block: switch to V3 when a block would fill within
-      // kFillUpNs, back to V2 when it would take longer than kFillDownNs (hysteresis; and over
-      // a longer window, which the lumps of blocks handed over by their timer cannot fool).
-      const uint64_t per_block_ns = bytes ? elapsed * block_size_ / bytes : UINT64_MAX;
+      // kFillUpNs, back to V2 when it would take longer than kFillDownNs (hysteresis), over a
+      // window long enough that neither a microburst nor the lumps of blocks handed over by
+      // their timer decide it.
+      const uint64_t per_block_ns = switch_bytes_ ? elapsed * block_size_ / switch_bytes_ : UINT64_MAX;
       const bool v3 = per_block_ns <= (v3_active_ ? kFillDownNs : kFillUpNs);
       if (v3 != v3_active_) {
         v3_active_ = v3;
@@ -314,6 +314,8 @@ class FromDevice final : public Element {
         ring_text_.store(v3 ? 3 : 2);
         count(c_switches_);
       }
+      switch_start_ns_ = now;
+      switch_bytes_ = 0;
     }
     if (did) return true;
     wake_on_fd(v3.fd);  // a partial block handed over by its timer (after a switch to V2)
@@ -324,17 +326,13 @@ class FromDevice final : public Element {
     return false;
   }
 
-  // The rate window (V2's adaptive wait, the pair's switch): once `len` has passed, whether
-  // its frames were dense, its V3 ring bytes in `bytes`, and a new window; returns the ended
-  // window's length (0 while it runs).
-  uint64_t end_window(uint64_t now, uint64_t len, uint64_t& bytes) {
+  // V2's rate window: once a millisecond has passed, whether its frames were dense.
+  void end_window(uint64_t now) {
     const uint64_t elapsed = now - window_start_ns_;
-    if (elapsed < len) return 0;
+    if (elapsed < kWindowNs) return;
     dense_ = window_frames_ * kWindowNs >= kDenseFramesPerMs * elapsed;
-    bytes = window_bytes_;
     window_start_ns_ = now;
-    window_frames_ = window_bytes_ = 0;
-    return elapsed;
+    window_frames_ = 0;
   }
   // Bytes a frame of `snap` bytes takes in a V3 block: its tpacket3_hdr, sockaddr_ll and
   // padding put the MAC header 82 bytes in, and the next frame starts 8-byte aligned.
@@ -398,7 +396,7 @@ class FromDevice final : public Element {
       if ((status & TP_STATUS_USER) == 0) break;
       const uint32_t snap = h->tp_snaplen, len = h->tp_len, mac = h->tp_mac;
       taken++;
-      window_bytes_ += v3_bytes(snap);
+      switch_bytes_ += v3_bytes(snap);
       const auto* sll = reinterpret_cast<const sockaddr_ll*>(f + hdr);
       if (mac > frame_size_ || snap > frame_size_ - mac) {
         count(c_ring_errors_);
@@ -740,16 +738,18 @@ class FromDevice final : public Element {
   bool v3_active_ = false;                // the pair: the V3 ring asked for (the switch may still be running)
   std::atomic<int> ring_text_{3};         // the `ring` handler: the ring version receiving, 0 with AF_XDP (read on the control thread)
 
-  // The rate window (end_window): frames and V3 ring bytes taken in it, and whether the last
-  // window was dense. V2's wait: 64 frames a millisecond and a 100 us gather make at least 6
-  // frames a wake-up when gathering, and at most 100 us (plus the sleep's overshoot) added to a
-  // frame. The pair: V3 once its block would fill within 250 us (about 450 kpps of 64-byte
-  // frames in a 16 KiB block: the V3 ring then adds no more latency than V2's gather), V2 again
-  // when it would take over 500 us, judged over 8 ms in V3 (a block timeout is one tick, 4 ms).
-  static constexpr uint64_t kWindowNs = 1000000, kV3WindowNs = 8000000, kDenseFramesPerMs = 64, kGatherNs = 100000;
-  static constexpr uint64_t kFillUpNs = 250000, kFillDownNs = 500000;
-  uint64_t window_start_ns_ = 0, window_frames_ = 0, window_bytes_ = 0;
+  // V2's rate window (end_window): frames taken in it, and whether the last window was dense.
+  // 64 frames a millisecond and a 100 us gather make at least 6 frames a wake-up when
+  // gathering, and at most 100 us (plus the sleep's overshoot) added to a frame.
+  static constexpr uint64_t kWindowNs = 1000000, kDenseFramesPerMs = 64, kGatherNs = 100000;
+  uint64_t window_start_ns_ = 0, window_frames_ = 0;
   bool dense_ = false;
+  // The pair's switch window: the V3 ring bytes its frames would take. V3 once a block would
+  // fill within 250 us (about 450 kpps of 64-byte frames in a 16 KiB block: the V3 ring then
+  // adds no more latency than V2's gather), V2 again when it would take over 500 us; judged
+  // over 8 ms (two of the kernel's ticks, which time the blocks out).
+  static constexpr uint64_t kSwitchWindowNs = 8000000, kFillUpNs = 250000, kFillDownNs = 500000;
+  uint64_t switch_start_ns_ = 0, switch_bytes_ = 0;
   uint64_t next_stats_ns_ = 0;
 
   DeviceWatch watch_;
