@@ -13,6 +13,7 @@ import t from 'tap';
 import { graph, compile, Runtime, FromDevice, ToDevice, Counter } from 'pktgraph';
 import { createLab, labAvailable } from '../src/lab/index.js';
 import { hasPing } from './lib/labtools.js';
+import { PY_TX, startReceiver } from './lib/numbered-frames.js';
 
 const avail = labAvailable();
 if (!avail.ok) t.test('adaptive receive in a lab', { skip: avail.reason }, async () => {});
@@ -22,38 +23,6 @@ else main();
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-// h1: send frames of ethertype 0x88b5 and SIZE bytes numbered FIRST..FIRST+N-1 at RATE frames/s.
-const PY_TX = `
-import socket, struct, sys, time
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0); s.bind((sys.argv[1], 0))
-first, n, rate, size = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
-head = b'\\x02\\x50\\x47\\x00\\x00\\x02' + b'\\x02\\x50\\x47\\x00\\x00\\x01' + b'\\x88\\xb5'
-pad = bytes(size - 18)
-t0 = time.time()
-for i in range(n):
-    s.send(head + struct.pack('!I', first + i) + pad)
-    if i % 50 == 49:
-        d = t0 + (i + 1) / rate - time.time()
-        if d > 0: time.sleep(d)
-print('sent', n, flush=True)
-`;
-// h2: count the 0x88b5 frames received (and the distinct numbers) until 2 s pass without one.
-const PY_RX = `
-import socket, struct, sys
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x88b5)); s.bind((sys.argv[1], 0))
-s.setsockopt(socket.SOL_SOCKET, 33, 256 << 20)  # SO_RCVBUFFORCE: a burst must not overflow this counter
-s.settimeout(2)
-print('ready', flush=True)
-count, seen = 0, set()
-try:
-    while True:
-        data, addr = s.recvfrom(2048)
-        if addr[2] == socket.PACKET_OUTGOING: continue
-        count += 1; seen.add(struct.unpack('!I', data[14:18])[0])
-except socket.timeout:
-    pass
-print('got', count, len(seen), flush=True)
-`;
 
 function main() {
   t.test('a single ping through the engine bridge on an idle link is answered within 1 ms', async (t) => {
@@ -124,12 +93,8 @@ function main() {
       ),
     );
     rt.start();
-    const rx = lab.spawn('h2', ['python3', '-c', PY_RX, lab.link(1).a]);
-    let rxOut = '';
-    rx.stdout!.on('data', (d) => (rxOut += d));
-    const rxDone = new Promise<void>((r) => rx.on('close', () => r()));
-    for (let i = 0; i < 100 && !rxOut.includes('ready'); i++) await sleep(50);
-    t.match(rxOut, /ready/, 'the receiver in h2 is ready');
+    const rx = await startReceiver(lab, 'h2', lab.link(1).a);
+    t.ok(rx.ready, 'the receiver in h2 is ready');
 
     const FAST = 30_000;
     const SLOW = 200;
@@ -143,11 +108,10 @@ function main() {
     t.ok(afterFast.switches >= 1n, `it switched to the V3 ring under load (ring ${afterFast.ring} at the end of the burst, ${afterFast.switches} switch(es))`);
     t.equal(g.read('rx', 'ring'), 'v2', 'and back to its V2 ring at 400 frames a second');
     t.ok(g.counter('rx', 'ring_switches') >= 2n, `${g.counter('rx', 'ring_switches')} switches in all`);
-    await rxDone;
-    const m = /got (\d+) (\d+)/.exec(rxOut);
-    t.ok(m, 'the receiver reported');
-    t.equal(Number(m![1]), FAST + SLOW, `h2 received ${FAST + SLOW} frames`);
-    t.equal(Number(m![2]), FAST + SLOW, 'each number once: none lost, none duplicated');
+    const got = await rx.result;
+    t.ok(got, 'the receiver reported');
+    t.equal(got?.count, FAST + SLOW, `h2 received ${FAST + SLOW} frames`);
+    t.equal(got?.distinct, FAST + SLOW, 'each number once: none lost, none duplicated');
     t.equal(g.counter('rx', 'kernel_drops'), 0n, 'the kernel dropped none at either ring');
   });
 }
