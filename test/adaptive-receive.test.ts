@@ -93,7 +93,7 @@ function main() {
       ),
     );
     rt.start();
-    const rx = await startReceiver(lab, 'h2', lab.link(1).a);
+    const rx = await startReceiver(lab, 'h2', lab.link(1).a, 10); // the slow sender's Python may take seconds to start on a busy machine
     t.ok(rx.ready, 'the receiver in h2 is ready');
 
     const FAST = 30_000;

@@ -301,19 +301,18 @@ class FromDevice final : public Element {
     bool did = v3_active_ ? run_v2(v2) : run_v3(v3);
     did |= v3_active_ ? run_v3(v3) : run_v2(v2);
     end_window(now);
+    // A V2 ring a quarter full: the worker is behind (a flood it cannot keep up with, at any
+    // rate); the V3 ring buffers far more frames (packed, not a 2 KiB slot each) and costs less
+    // a frame, so it takes over at once, and keeps them while its backlog lasts (behind_v3).
+    if (!v3_active_ && ready_v2(v2, (v2.cur + v2.frames / 4) % v2.frames)) switch_to(true);
     if (const uint64_t elapsed = now - switch_start_ns_; elapsed >= kSwitchWindowNs) {
       // Ring bytes against the V3 block: switch to V3 when a block would fill within
       // kFillUpNs, back to V2 when it would take longer than kFillDownNs (hysteresis), over a
       // window long enough that neither a microburst nor the lumps of blocks handed over by
       // their timer decide it.
       const uint64_t per_block_ns = switch_bytes_ ? elapsed * block_size_ / switch_bytes_ : UINT64_MAX;
-      const bool v3 = per_block_ns <= (v3_active_ ? kFillDownNs : kFillUpNs);
-      if (v3 != v3_active_) {
-        v3_active_ = v3;
-        FanoutSwitch::request(switch_, v3 ? 1 : 0);
-        ring_text_.store(v3 ? 3 : 2);
-        count(c_switches_);
-      }
+      const bool v3 = per_block_ns <= (v3_active_ ? kFillDownNs : kFillUpNs) || (v3_active_ && behind_v3(rx_[1]));
+      if (v3 != v3_active_) switch_to(v3);
       switch_start_ns_ = now;
       switch_bytes_ = 0;
     }
@@ -324,6 +323,21 @@ class FromDevice final : public Element {
     else
       wait_v2(now);
     return false;
+  }
+
+  void switch_to(bool v3) {
+    v3_active_ = v3;
+    FanoutSwitch::request(switch_, v3 ? 1 : 0);
+    ring_text_.store(v3 ? 3 : 2);
+    count(c_switches_);
+  }
+  bool ready_v2(const Ring& r, uint32_t i) const {
+    return (__atomic_load_n(&reinterpret_cast<const tpacket2_hdr*>(frame_v2(r, i))->tp_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) != 0;
+  }
+  // More than one V3 block waiting: the worker has a backlog.
+  bool behind_v3(const Ring& r) const {
+    const auto* bd = reinterpret_cast<const tpacket_block_desc*>(r.map + size_t(r.cur + 1 == r.blocks ? 0 : r.cur + 1) * block_size_);
+    return (__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) != 0;
   }
 
   // V2's rate window: once a millisecond has passed, whether its frames were dense.

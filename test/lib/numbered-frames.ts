@@ -19,12 +19,12 @@ for i in range(n):
         if d > 0: time.sleep(d)
 print('sent', n, flush=True)
 `;
-// The receiver: count the 0x88b5 frames received (and the distinct numbers) until 2 s pass without one.
+// The receiver: count the 0x88b5 frames received (and the distinct numbers) until IDLE seconds (default 2) pass without one.
 export const PY_RX = `
 import socket, struct, sys
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x88b5)); s.bind((sys.argv[1], 0))
 s.setsockopt(socket.SOL_SOCKET, 33, 256 << 20)  # SO_RCVBUFFORCE: a burst must not overflow this counter
-s.settimeout(2)
+s.settimeout(float(sys.argv[2]) if len(sys.argv) > 2 else 2)
 print('ready', flush=True)
 count, seen = 0, set()
 try:
@@ -38,10 +38,10 @@ print('got', count, len(seen), flush=True)
 `;
 
 /** Starts the receiver in `host` on `device` and waits (up to 5 s) until it is ready; `result`
- *  resolves when it has seen no frame for 2 s: frames received and distinct numbers (undefined if
- *  it printed no result). */
-export async function startReceiver(lab: Lab, host: string, device: string): Promise<{ ready: boolean; result: Promise<{ count: number; distinct: number } | undefined> }> {
-  const rx = lab.spawn(host, ['python3', '-c', PY_RX, device]);
+ *  resolves when it has seen no frame for `idleS` seconds: frames received and distinct numbers
+ *  (undefined if it printed no result). */
+export async function startReceiver(lab: Lab, host: string, device: string, idleS = 2): Promise<{ ready: boolean; result: Promise<{ count: number; distinct: number } | undefined> }> {
+  const rx = lab.spawn(host, ['python3', '-c', PY_RX, device, String(idleS)]);
   let out = '';
   rx.stdout!.on('data', (d) => (out += d));
   const result = new Promise<{ count: number; distinct: number } | undefined>((r) =>
