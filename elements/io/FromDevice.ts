@@ -18,7 +18,9 @@ at high rates, with nothing to choose: FromDevice opens two sockets on the devic
 and a TPACKET_V3 ring, joined in a fanout group of their own whose classic BPF program sends every
 frame to one of them. While a V3 block would take more than 250 µs to fill (below about 450 kpps of
 64-byte frames with the default 16 KiB blocks), frames go to the V2 ring; above, to the V3 ring;
-back to V2 when a block would take over 500 µs (measured over 8 ms). The worker reads both rings every
+back to V2 when a block would take over 500 µs (measured over 8 ms). A backlog switches to V3 at once at
+any rate (the V2 ring a quarter full: the worker is not keeping up, and the V3 ring buffers far more
+frames), and V3 stays while more than one of its blocks waits. The worker reads both rings every
 round, so the frames the old ring still holds after a switch are taken too; at a switch back to V2,
 the frames of the V3 ring's last partial block are handed over by its timer (up to a few
 milliseconds) and so may be forwarded after newer frames from the V2 ring (a reordering bounded by
