@@ -113,7 +113,7 @@ options:
   --generator trafgen traffic: trafgen instead of the engine's generator (lab part)
   --only A,B        traffic: only the cases naming one of these (element names: HTBSched,Policer)
   --ring BxS        interfaces: FromDevice ring, blocks x block size
-  --tpacket N       interfaces: the engine's FromDevice ring, TPACKET_V3 (3, the element's default) or V2 (2)
+  --tpacket R       interfaces: the engine's FromDevice ring: adaptive (the element's default), 3 (TPACKET_V3 only) or 2 (V2 only)
   --routes FILE / --routes6 FILE / --synthetic   router, fib: route tables
   --lookups N       fib: lookups per measurement (default 20000000)
   --counts A,B,...  vrouters: router counts (default 1,10,100,1000)

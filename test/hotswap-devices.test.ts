@@ -14,41 +14,11 @@ import { spawnSync } from 'node:child_process';
 import { graph, compile, Runtime, FromDevice, ToDevice, Counter, Tap, Idle, Discard } from 'pktgraph';
 import { createLab, labAvailable } from '../src/lab/index.js';
 import { noAfXdp } from './lib/labtools.js';
+import { PY_TX, startReceiver } from './lib/numbered-frames.js';
 
 const avail = labAvailable();
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-// h1: send N frames of ethertype 0x88b5 numbered 0..N-1 at RATE frames/s on a device.
-const PY_TX = `
-import socket, struct, sys, time
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0); s.bind((sys.argv[1], 0))
-n, rate = int(sys.argv[2]), float(sys.argv[3])
-head = b'\\x02\\x50\\x47\\x00\\x00\\x02' + b'\\x02\\x50\\x47\\x00\\x00\\x01' + b'\\x88\\xb5'
-t0 = time.time()
-for i in range(n):
-    s.send(head + struct.pack('!I', i) + bytes(42))
-    if i % 50 == 49:
-        d = t0 + (i + 1) / rate - time.time()
-        if d > 0: time.sleep(d)
-print('sent', n, flush=True)
-`;
-// h2: count the 0x88b5 frames received (and the distinct numbers) until 2 s pass without one.
-const PY_RX = `
-import socket, struct, sys
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x88b5)); s.bind((sys.argv[1], 0))
-s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
-s.settimeout(2)
-print('ready', flush=True)
-count, seen = 0, set()
-try:
-    while True:
-        data, addr = s.recvfrom(2048)
-        if addr[2] == socket.PACKET_OUTGOING: continue
-        count += 1; seen.add(struct.unpack('!I', data[14:18])[0])
-except socket.timeout:
-    pass
-print('got', count, len(seen), flush=True)
-`;
 
 if (!avail.ok) {
   t.test('hot reconfiguration on devices', { skip: avail.reason }, async () => {});
@@ -75,15 +45,11 @@ if (!avail.ok) {
         );
       let g = rt.load(plan(false));
       rt.start();
-      const rx = lab.spawn('h2', ['python3', '-c', PY_RX, lab.link(1).a]);
-      let rxOut = '';
-      rx.stdout!.on('data', (d) => (rxOut += d));
-      const rxDone = new Promise<void>((r) => rx.on('close', () => r()));
-      for (let i = 0; i < 100 && !rxOut.includes('ready'); i++) await sleep(50);
-      t.match(rxOut, /ready/, 'the receiver in h2 is ready');
+      const rx = await startReceiver(lab, 'h2', lab.link(1).a);
+      t.ok(rx.ready, 'the receiver in h2 is ready');
 
       const N = 40_000;
-      const tx = lab.exec('h1', ['python3', '-c', PY_TX, lab.link(0).a, String(N), '20000'], { timeoutMs: 30_000 });
+      const tx = lab.exec('h1', ['python3', '-c', PY_TX, lab.link(0).a, '0', String(N), '20000', '60'], { timeoutMs: 30_000 });
       const swaps: number[] = [];
       for (let i = 0; i < 4; i++) {
         await sleep(300);
@@ -93,11 +59,10 @@ if (!avail.ok) {
         swaps.push(g.swap!.swapNs);
       }
       t.match((await tx).stdout, new RegExp(`sent ${N}`), `h1 sent ${N} frames`);
-      await rxDone;
-      const m = /got (\d+) (\d+)/.exec(rxOut);
-      t.ok(m, 'the receiver reported');
-      t.equal(Number(m![1]), N, `h2 received ${N} frames`);
-      t.equal(Number(m![2]), N, 'each number once: none lost, none duplicated');
+      const got = await rx.result;
+      t.ok(got, 'the receiver reported');
+      t.equal(got?.count, N, `h2 received ${N} frames`);
+      t.equal(got?.distinct, N, 'each number once: none lost, none duplicated');
       t.equal(Number(g.counter('rx', 'kernel_drops')), 0, 'the kernel dropped none at the receive ring');
       t.ok(Number(g.counter('c', 'packets')) >= N, 'the counter went on across the replacements (it also saw the hosts\' own frames)');
       t.comment(`swap times: ${swaps.map((s) => `${(s / 1e3).toFixed(0)} µs`).join(', ')}`);

@@ -146,7 +146,7 @@ function main() {
     );
     t.equal(xdpProgram(e1), '', 'nothing left attached by the refused graph');
     const g = rt.load(compile(graph('fallback', () => void FromDevice({ device: e1, method: 'xdp', queue: 5 }, 'rx').to(ToDevice({ device: lab.link(1).b }, 'tx')))));
-    t.match(g.read('rx', 'method'), /^packet \(TPACKET_V3\), AF_XDP not used: .*queue 5/, 'with the fallback it receives with AF_PACKET and says why');
+    t.match(g.read('rx', 'method'), /^packet \(adaptive: TPACKET_V2 at low rates, V3 at high\), AF_XDP not used: .*queue 5/, 'with the fallback it receives with AF_PACKET and says why');
     g.remove();
   });
 

@@ -5,7 +5,7 @@ import { xdpFields, xdpDoc } from '../lib/xdpFields.js';
 export const FromDevice = defineElement({
   name: 'FromDevice',
   group: 'io',
-  summary: 'Receives the frames arriving on a network device (AF_PACKET, memory-mapped TPACKET_V2 or V3 ring; or AF_XDP).',
+  summary: 'Receives the frames arriving on a network device (AF_PACKET, memory-mapped TPACKET_V2 and V3 rings chosen by rate; or AF_XDP).',
   doc: `Opens an AF_PACKET socket bound to \`device\` with a memory-mapped receive ring shared with the
 kernel, and pushes the frames that arrive out of its one output, up to \`burst\` per task round. The
 task only reads the ring's status words: no system call per packet. Each frame is copied into a pool
@@ -13,25 +13,38 @@ packet (its data start is the Ethernet header, also set as the MAC header annota
 annotation is the kernel's receive time; its packet-type annotation is the kernel's verdict,
 \`sll_pkttype\`: host, broadcast, multicast or other host, see \`native/packet.h\`).
 
-\`tpacketVersion: 2\` uses a TPACKET_V2 ring: one slot of \`frameSize\` bytes per frame
-(\`blockSize / frameSize\` slots per block), each handed over and given back on its own as soon as the
-kernel has written it. The wait adapts to the rate, with no knob: while frames are sparse (under 64 in
-the last millisecond), an empty ring makes the idle worker sleep in \`poll()\` on the socket, so it
-runs as soon as a frame arrives (a lone frame is forwarded within tens of microseconds); while they are
-dense, the worker sleeps 100 µs at a time instead and takes what gathered in the ring as one batch (at
-least 6 frames a wake-up, the batching a block gives, with about 100 µs at most added to a frame). The
-cost: at full load V2 takes more worker CPU a frame than V3 (measured 934-957 ns against 589-638 ns
-on veth, mostly the per-slot status words), and in the same runs the zero-loss rate was lower (1.03
-against 1.29-1.35 Mpps), so it is not the default: choose it where latency matters more than CPU
-and peak rate (a ring that switches between the two by rate is still to come).
+The default, \`tpacketVersion: 'adaptive'\`, gives low latency at low rates and a V3 ring's batching
+at high rates, with nothing to choose: FromDevice opens two sockets on the device, a TPACKET_V2 ring
+and a TPACKET_V3 ring, joined in a fanout group of their own whose classic BPF program sends every
+frame to one of them. While a V3 block would take more than 250 µs to fill (below about 450 kpps of
+64-byte frames with the default 16 KiB blocks), frames go to the V2 ring; above, to the V3 ring;
+back to V2 when a block would take over 500 µs (measured over 8 ms). A backlog switches to V3 at once at
+any rate (the V2 ring a quarter full: the worker is not keeping up, and the V3 ring buffers far more
+frames), and V3 stays while more than one of its blocks waits. The worker reads both rings every
+round, so the frames the old ring still holds after a switch are taken too; at a switch back to V2,
+the frames of the V3 ring's last partial block are handed over by its timer (up to a few
+milliseconds) and so may be forwarded after newer frames from the V2 ring (a reordering bounded by
+one block, once a switch). \`ring_switches\` counts the switches and the \`ring\` handler says which
+ring receives. The V2 ring has half of \`blocks\`. With \`fanout\` (several FromDevice on several
+workers in one hash group) a socket can be in only one group, so the adaptive choice there is one V3
+ring per worker.
 
-The default, \`tpacketVersion: 3\`, uses a TPACKET_V3 ring of \`blocks\` blocks of \`blockSize\` bytes: the kernel
+\`tpacketVersion: 2\` uses only a TPACKET_V2 ring: one slot of \`frameSize\` bytes per frame
+(\`blockSize / frameSize\` slots per block), each handed over and given back on its own as soon as the
+kernel has written it. While frames are sparse (under 64 in the last millisecond), an empty ring makes
+the idle worker sleep in \`poll()\` on the socket, so it runs as soon as a frame arrives (a lone frame
+is forwarded within tens of microseconds); while they are dense, the worker sleeps 100 µs at a time
+instead and takes what gathered in the ring as one batch (at least 6 frames a wake-up, with about
+100 µs at most added to a frame); the adaptive pair's V2 ring waits the same way. At full load V2
+takes more worker CPU a frame than V3 (measured 934-957 ns against 589-638 ns on veth, mostly the
+per-slot status words).
+
+\`tpacketVersion: 3\` uses only a TPACKET_V3 ring of \`blocks\` blocks of \`blockSize\` bytes: the kernel
 packs frames into a block and hands the block over when it is full or \`blockTimeoutMs\` after its
 first frame, and the worker polls for the next block. The block timer runs on the kernel's tick (4 ms
 with HZ=250), so at low rates a frame can wait several milliseconds (ping through a bridge: 1.1 ms
-average round trip against 0.3 ms with V2 before the adaptive wait); V3 packs short frames densely
-(about 450 64-byte frames in a 64 KiB block, 32 with V2), for a ring that must buffer a long pause of
-the worker. See docs/interfaces-performance.md for the measurements.
+average round trip against 0.1-0.3 ms with V2). See docs/interfaces-performance.md for the
+measurements.
 
 Frames this host sends on the device (including ToDevice's on the same device) are never read back
 (PACKET_IGNORE_OUTGOING, and a per-frame check of the packet type on kernels without it). The kernel
@@ -78,12 +91,17 @@ ${xdpDoc}`,
       method: Type.Optional(Type.Union([Type.Literal('packet'), Type.Literal('xdp')], { default: 'packet', description: "'packet' (AF_PACKET with a memory-mapped ring) or 'xdp' (an AF_XDP socket fed by an XDP program, see below)." })),
       promisc: Type.Optional(Type.Boolean({ default: false, description: 'Put the device in promiscuous mode.' })),
       burst: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, default: 64, description: 'Most frames per task round (one batch).' })),
-      blockSize: Type.Optional(Type.Integer({ minimum: 4096, maximum: 1073741824, default: 65536, description: 'Bytes per ring block (a multiple of the page size). Small blocks are handed over sooner; many of them buffer a worker that is briefly descheduled.' })),
-      blocks: Type.Optional(Type.Integer({ minimum: 1, maximum: 1048576, default: 256, description: 'Blocks in the ring (16 MiB in all by default).' })),
+      blockSize: Type.Optional(Type.Integer({ minimum: 4096, maximum: 1073741824, default: 16384, description: 'Bytes per ring block (a multiple of the page size). Small blocks are handed over sooner (and make the adaptive ring switch to V3 at a lower rate); many of them buffer a worker that is briefly descheduled.' })),
+      blocks: Type.Optional(Type.Integer({ minimum: 1, maximum: 1048576, default: 1024, description: 'Blocks in the ring (16 MiB in all by default; the adaptive V2 ring has half as many).' })),
       frameSize: Type.Optional(Type.Integer({ minimum: 128, maximum: 1073741824, default: 2048, description: 'Largest ring slot for one frame, ring header included (a multiple of 16, at most blockSize).' })),
       blockTimeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 1, description: 'TPACKET_V3: the kernel hands a block over at most this many ms after its first frame (rounded up to its tick).' })),
       fanout: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, default: 0, description: 'PACKET_FANOUT group id (hash mode); 0: none.' })),
-      tpacketVersion: Type.Optional(Type.Integer({ minimum: 2, maximum: 3, default: 3, description: 'Ring layout: 2 (TPACKET_V2, a slot per frame handed over at once, with a wait that adapts to the rate) or 3 (TPACKET_V3, frames packed in blocks handed over when full or timed out: milliseconds of latency at low rates).' })),
+      tpacketVersion: Type.Optional(
+        Type.Union([Type.Literal('adaptive'), Type.Integer({ minimum: 2, maximum: 3 })], {
+          default: 'adaptive',
+          description: "Ring layout: 'adaptive' (a TPACKET_V2 ring at low rates, a V3 ring at high rates, switched by the measured rate), 2 (TPACKET_V2 only: a slot per frame handed over at once) or 3 (TPACKET_V3 only: frames packed in blocks handed over when full or timed out, milliseconds of latency at low rates).",
+        }),
+      ),
       restoreVlan: Type.Optional(Type.Boolean({ default: false, description: 'Write the VLAN tag the kernel took off back into the frame instead of the annotation.' })),
       ...xdpFields('receiving'),
     },
@@ -100,9 +118,11 @@ ${xdpDoc}`,
     device_faults: 'times the device went down or disappeared while the graph ran',
     reopens: 'times the socket and ring were opened again because the device came back with a new interface index',
     drops_stopped: 'frames read while the virtual router was stopped, dropped (so none wait in the ring for the start)',
+    ring_switches: "times the adaptive ring pair switched the kernel's delivery between its V2 and V3 rings",
   },
   handlers: {
-    method: { doc: "how frames are received: 'xdp (native XDP, copy mode, queue 0)' and the like, or 'packet (TPACKET_V3)', with why AF_XDP was not used when it was asked for", read: true },
+    method: { doc: "how frames are received: 'xdp (native XDP, copy mode, queue 0)' and the like, or 'packet (adaptive: TPACKET_V2 at low rates, V3 at high)', with why AF_XDP was not used when it was asked for", read: true },
+    ring: { doc: "the AF_PACKET ring receiving: v2 or v3 (the adaptive pair's current choice); empty with AF_XDP", read: true },
     state: { doc: "the device's link state as last checked (every 200 ms): up, down or missing", read: true },
     last_error: { doc: 'why the device was last not usable (empty if it never failed)', read: true },
   },

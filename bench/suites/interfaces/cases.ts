@@ -24,8 +24,13 @@ export interface CaseSpec {
 }
 
 export function caseSpecs(s: Settings): CaseSpec[] {
-  const ringSize = s.ring ? `${s.ring.blocks} blocks of ${s.ring.blockSize} B (--ring)` : '256 blocks of 64 KiB';
-  const ringNote = s.tpacketVersion === 3 ? `TPACKET_V3 (--tpacket 3), ${ringSize}, 1 ms block timeout` : `TPACKET_V2, ${ringSize} in 2 KiB slots, adaptive wait`;
+  const ringSize = s.ring ? `${s.ring.blocks} blocks of ${s.ring.blockSize} B (--ring)` : '1024 blocks of 16 KiB';
+  const ringNote =
+    s.tpacketVersion === 3
+      ? `TPACKET_V3 only (--tpacket 3), ${ringSize}, 1 ms block timeout`
+      : s.tpacketVersion === 2
+        ? `TPACKET_V2 only (--tpacket 2), ${ringSize} in 2 KiB slots, adaptive wait`
+        : `adaptive (the default): a TPACKET_V2 ring (half the blocks) at low rates and a V3 ring (${ringSize}) at high rates, in one fanout group, switched by rate`;
   const xdpNote = "method 'xdp': AF_XDP sockets, the redirect program attached natively to the ingress veth, copy mode (veth has no zero-copy), xdpFallback false so a case that cannot use AF_XDP fails saying why";
   const specs: CaseSpec[] = [];
   if (s.groups.has('bridge') || s.groups.has('scaling')) {

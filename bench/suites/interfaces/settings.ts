@@ -37,8 +37,8 @@ export interface Settings {
   fullS: number;
   latencyS: number;
   ring?: { blocks: number; blockSize: number };
-  /** The engine's FromDevice ring version (--tpacket): 3 (the element's default) or 2. */
-  tpacketVersion: 2 | 3;
+  /** The engine's FromDevice ring (--tpacket): 'adaptive' (the element's default: V2 and V3 rings switched by rate), 2 or 3 (that ring only). */
+  tpacketVersion: 'adaptive' | 2 | 3;
   forceEngineGen: boolean;
   /** The engine's generator sends with AF_XDP (--generator engine-xdp). */
   genXdp: boolean;
@@ -59,8 +59,8 @@ export function settingsFrom(ctx: SuiteContext): Settings {
     if (!m) throw new Error('bench interfaces: --ring takes BLOCKSxBYTES, e.g. 256x65536');
     ring = { blocks: Number(m[1]), blockSize: Number(m[2]) };
   }
-  const tpacket = o.other.tpacket ?? '3';
-  if (tpacket !== '2' && tpacket !== '3') throw new Error(`bench interfaces: --tpacket takes 2 or 3 (got '${tpacket}')`);
+  const tpacket = o.other.tpacket ?? 'adaptive';
+  if (tpacket !== 'adaptive' && tpacket !== '2' && tpacket !== '3') throw new Error(`bench interfaces: --tpacket takes adaptive, 2 or 3 (got '${tpacket}')`);
   const groups = new Set((o.other.cases ?? 'bridge,router,scaling').split(',').map((s) => s.trim()));
   for (const g of groups) if (!['bridge', 'router', 'scaling'].includes(g)) throw new Error(`bench interfaces: --cases takes bridge, router and scaling (got '${g}')`);
   if (o.other.generator !== undefined && !['trafgen', 'engine', 'engine-xdp'].includes(o.other.generator))
@@ -76,7 +76,7 @@ export function settingsFrom(ctx: SuiteContext): Settings {
     fullS: o.quick ? 1 : 2,
     latencyS: o.quick ? 1 : 3,
     ring,
-    tpacketVersion: tpacket === '2' ? 2 : 3,
+    tpacketVersion: tpacket === 'adaptive' ? 'adaptive' : tpacket === '2' ? 2 : 3,
     forceEngineGen: o.other.generator === 'engine' || o.other.generator === 'engine-xdp',
     genXdp: o.other.generator === 'engine-xdp',
     xdp: o.other.xdp !== 'no',
