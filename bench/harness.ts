@@ -109,6 +109,8 @@ options:
                     scripts: only these groups (flood, latency, vrrp: the lab's failover)
   --generator engine  interfaces: the engine's own generator instead of trafgen
   --generator engine-xdp  interfaces: the engine's own generator sending with AF_XDP
+  --generator xdp    interfaces: the kernel's XDP live-frames sender (fastest; one flow)
+  --sink-drop xdp    interfaces: the sink drops with XDP in the throughput trials (not its IP input)
   --xdp no          interfaces: leave out the engine cases over AF_XDP
   --generator trafgen traffic: trafgen instead of the engine's generator (lab part)
   --only A,B        traffic: only the cases naming one of these (element names: HTBSched,Policer)
@@ -134,7 +136,7 @@ options:
                     that should not become the published results)
 Writes bench/results/<date>-<suite>.json, bench/RESULTS.md and bench/plots/*.svg.`;
 
-const valued = new Set(['only', 'out', 'runs', 'seconds', 'warmup', 'sizes', 'trial', 'confirm', 'click', 'line-rate', 'cases', 'generator', 'ring', 'tpacket', 'xdp', 'routes', 'routes6', 'lookups', 'counts', 'create-budget', 'swaps', 'settle', 'rate', 'burst', 'big-burst', 'requests', 'routers', 'spread-routers', 'changes', 'scrapes', 'window', 'windows', 'save-runs']);
+const valued = new Set(['only', 'out', 'runs', 'seconds', 'warmup', 'sizes', 'trial', 'confirm', 'click', 'line-rate', 'cases', 'generator', 'sink-drop', 'ring', 'tpacket', 'xdp', 'routes', 'routes6', 'lookups', 'counts', 'create-budget', 'swaps', 'settle', 'rate', 'burst', 'big-burst', 'requests', 'routers', 'spread-routers', 'changes', 'scrapes', 'window', 'windows', 'save-runs']);
 
 export class UsageError extends Error {}
 

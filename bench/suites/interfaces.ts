@@ -15,9 +15,10 @@
 // The engine's bridge and router also run over AF_XDP (FromDevice/ToDevice method 'xdp'; --xdp no
 // leaves them out), at the same latency load points as the AF_PACKET case.
 //
-// Offered load (--generator trafgen, engine or engine-xdp): netsniff-ng's trafgen on one CPU (installed with apt-get when missing; else the
+// Offered load (--generator trafgen, engine, engine-xdp or xdp): netsniff-ng's trafgen on one CPU (installed with apt-get when missing; else the
 // engine's FlowSource -> ToDevice in a separate node process in the gen namespace, and the results
-// say so). Frames are IPv4/UDP 198.18.0.x -> 198.19.0.3, many flows (trafgen: 256 UDP source
+// say so); xdp: the kernel sends the frames itself (XDP live frames, interfaces/xdp-gen.c), the
+// fastest here. Frames are IPv4/UDP 198.18.0.x -> 198.19.0.3, many flows (trafgen: 256 UDP source
 // ports, checksum 0; the engine's generator: 252 source addresses). Offered
 // packets are the gen interface's kernel counters (tx_packets + tx_dropped), delivered ones the sink
 // interface's rx_packets. A trial sends for a fixed time, waits for the path to drain, and passes
@@ -49,8 +50,8 @@ import { labAvailable, type Lab } from 'pktgraph';
 import { cleanUpOnSignal, stats } from '../lib.js';
 import type { Suite } from '../harness.js';
 import { settingsFrom, ROUTER_MAC, SINK_DISCARD_MAC } from './interfaces/settings.js';
-import { buildLab, macOf, sleep, type Env } from './interfaces/topology.js';
-import { chooseGenerator, makeGenerator } from './interfaces/generator.js';
+import { buildLab, macOf, napiOn, sleep, type Env } from './interfaces/topology.js';
+import { chooseGenerator, makeGenerator, sinkXdpDrop } from './interfaces/generator.js';
 import { trial, measureRun, measureLatency } from './interfaces/trials.js';
 import { caseSpecs, type CaseSpec } from './interfaces/cases.js';
 import { oneLine, toResults, type CaseOutcome } from './interfaces/report.js';
@@ -67,8 +68,8 @@ export const interfacesSuite: Suite = {
     if (!avail.ok) throw new Error(`bench interfaces: cannot build the lab here: ${avail.reason}`);
     const s = settingsFrom(ctx);
     const progress = ctx.progress;
-    const choice = chooseGenerator(progress, s.forceEngineGen, s.genXdp);
     const tmp = mkdtempSync(join(tmpdir(), 'pktgraph-bench-if-'));
+    const choice = chooseGenerator(progress, s.forceEngineGen, s.genXdp, s.kernelXdpGen ? { tmp } : undefined);
     let lab: Lab | undefined;
     let teardown: (() => void) | undefined;
     const cleanup = () => {
@@ -91,6 +92,7 @@ export const interfacesSuite: Suite = {
       const env: Env = { lab, gen: makeGenerator(lab, lab.link(0).a, choice, tmp), genNs: lab.netns('gen'), sinkNs: lab.netns('sink'), genIf: lab.link(0).a, sinkIf: lab.link(1).a };
       const a = lab.link(0).b;
       const b = lab.link(1).b;
+      if (choice.kind === 'xdp') napiOn(a);
       for (const [i, { spec, size }] of plan.entries()) {
         const label = `${spec.name}${spec.threads ? `, ${spec.threads} worker(s)` : ''}, ${size} B`;
         progress.startCase(i, label);
@@ -108,8 +110,15 @@ export const interfacesSuite: Suite = {
           await sleep(300); // let the bridge / routes settle
           // Warm-up: a short full-load trial, not counted (ARP/bridge tables, rings, caches).
           progress.step(0, s.runs, 'warm-up');
-          await trial(env, dut.dut, size, dstMac, 0, 0.5);
-          for (let r = 0; r < s.runs; r++) o.runs.push(await measureRun(env, dut.dut, size, dstMac, s, (d) => progress.step(r + 1, s.runs, d)));
+          // --sink-drop xdp: the sink drops with XDP during the throughput trials only (the
+          // latency sink reads the frames with AF_PACKET, which an XDP drop would starve).
+          const undrop = s.sinkXdpDrop ? await sinkXdpDrop(lab, env.sinkIf, tmp) : undefined;
+          try {
+            await trial(env, dut.dut, size, dstMac, 0, 0.5);
+            for (let r = 0; r < s.runs; r++) o.runs.push(await measureRun(env, dut.dut, size, dstMac, s, (d) => progress.step(r + 1, s.runs, d)));
+          } finally {
+            undrop?.();
+          }
           const rates = o.runs.map((x) => x.zeroLossPps);
           const median = stats(rates).median;
           // The load points' reference: the group's first one-worker engine case (AF_PACKET,
@@ -147,10 +156,11 @@ export const interfacesSuite: Suite = {
       cleanup();
     }
     const notes = [
-      `Generator: ${choice.note}. Frames reach the sink addressed to ${SINK_DISCARD_MAC}, not its own MAC: its kernel counts them and drops them at once.`,
+      `Generator: ${choice.note}. Frames reach the sink addressed to ${SINK_DISCARD_MAC}, not its own MAC: its kernel counts them and drops them at once` +
+        (s.sinkXdpDrop ? " (--sink-drop xdp: in the throughput trials an XDP program on the sink's veth drops them before its stack, so the sink's receive, run in the forwarder's thread on veth, costs the engine and the kernel less; latency trials without it)." : ' (in its IP input: on veth that work runs in the forwarder\'s thread and is counted in the engine\'s CPU per packet).'),
       'veth has no line rate, so no theoretical limit is shown' + (s.lineRate ? `; --line-rate ${s.lineRate} Gbit/s gives the limit column` : '') + "; the generator's full rate (extra.offeredMpps) is the practical ceiling here.",
       s.click ? `Click: ${s.click}` : `Click: skipped (${s.clickReason})`,
     ];
-    return { cases: toResults(outcomes, s), notes, settings: { sizes: s.sizes.join(','), searchSteps: s.steps, trialSeconds: s.trialS, confirmSeconds: s.confirmS, fullLoadSeconds: s.fullS, latencySeconds: s.latency ? s.latencyS : 0, generator: choice.xdp ? 'engine-xdp' : choice.kind, tpacketVersion: s.tpacketVersion, xdpCases: s.xdp ? 'yes' : 'no' } };
+    return { cases: toResults(outcomes, s), notes, settings: { sizes: s.sizes.join(','), searchSteps: s.steps, trialSeconds: s.trialS, confirmSeconds: s.confirmS, fullLoadSeconds: s.fullS, latencySeconds: s.latency ? s.latencyS : 0, generator: choice.xdp ? 'engine-xdp' : choice.kind, sinkDrop: s.sinkXdpDrop ? 'xdp' : 'stack', tpacketVersion: s.tpacketVersion, xdpCases: s.xdp ? 'yes' : 'no' } };
   },
 };

@@ -1,16 +1,28 @@
 // The interfaces suite's traffic generator: netsniff-ng's trafgen on one CPU (installed with
 // apt-get when missing), else the engine's FlowSource -> ToDevice in a separate node process in
-// the gen namespace (bench/suites/interfaces-gen.ts); the engine's generator also stamps frames
+// the gen namespace (bench/suites/interfaces-gen.ts), or (--generator xdp) the kernel's XDP
+// live-frames sender (xdp-gen.c beside this file); the engine's generator also stamps frames
 // for the latency measurement.
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import type { Lab } from 'pktgraph';
 import type { Progress } from '../../progress.js';
 import { benchRoot, DST_IP, SRC_IP } from './settings.js';
 
+export type GeneratorKind = 'trafgen' | 'engine' | 'xdp';
+export interface GeneratorChoice {
+  kind: GeneratorKind;
+  note: string;
+  /** The engine's generator sends with AF_XDP (--generator engine-xdp). */
+  xdp?: boolean;
+  /** The XDP live-frames sender's binary, compiled by chooseGenerator (--generator xdp). */
+  binary?: string;
+}
+
 export interface Generator {
-  kind: 'trafgen' | 'engine';
+  kind: GeneratorKind;
   note: string;
   /**
    * Send frames of `size` bytes to `dstMac` at `pps` (0: as fast as possible) for `seconds`.
@@ -29,7 +41,8 @@ function hasTrafgen(): boolean {
 }
 
 /** trafgen if present (installing netsniff-ng with apt-get if not), else the engine's FlowSource. */
-export function chooseGenerator(progress: Progress, forceEngineGen: boolean, xdp = false): { kind: 'trafgen' | 'engine'; note: string; xdp?: boolean } {
+export function chooseGenerator(progress: Progress, forceEngineGen: boolean, xdp = false, kernelXdp?: { tmp: string }): GeneratorChoice {
+  if (kernelXdp) return compileXdpGen(kernelXdp.tmp);
   if (forceEngineGen && xdp) return { kind: 'engine', xdp, note: "the engine's FlowSource -> ToDevice (method 'xdp': an AF_XDP socket's TX ring, copy mode) in a separate node process in gen (--generator engine-xdp given); the latency trials' stamped frames too" };
   if (forceEngineGen) return { kind: 'engine', note: 'the engine\'s FlowSource -> ToDevice in a separate node process in gen (--generator engine given)' };
   if (hasTrafgen()) return { kind: 'trafgen', note: 'netsniff-ng trafgen, one CPU (-P 1), qdisc bypass' };
@@ -45,6 +58,51 @@ export function chooseGenerator(progress: Progress, forceEngineGen: boolean, xdp
   const why = (r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').pop();
   console.error(`interfaces bench: could not install netsniff-ng (${why}); falling back to the engine's own FlowSource -> ToDevice in a separate node process in the gen namespace`);
   return { kind: 'engine', note: `the engine's FlowSource -> ToDevice in a separate node process in gen (trafgen could not be installed: ${why})` };
+}
+
+/** xdp-gen.c (the XDP generator, and the sink's XDP drop) compiled into `tmp` once; its path. */
+export function xdpTool(tmp: string): string {
+  const binary = join(tmp, 'xdp-gen');
+  if (existsSync(binary)) return binary;
+  const src = join(dirname(fileURLToPath(import.meta.url)), 'xdp-gen.c');
+  const r = spawnSync('cc', ['-O2', '-o', binary, src], { encoding: 'utf8', timeout: 60_000 });
+  if (r.error || r.status !== 0) throw new Error(`bench interfaces: cannot compile ${src} (cc): ${(r.stderr || r.error?.message || '').trim()}`);
+  return binary;
+}
+
+/**
+ * --sink-drop xdp: an XDP program on the sink's veth drops every frame (counted in its
+ * rx_packets first), attached while the returned function has not been called.
+ */
+export async function sinkXdpDrop(lab: Lab, sinkIf: string, tmp: string): Promise<() => void> {
+  const child = lab.spawn('sink', [xdpTool(tmp), '--drop', sinkIf], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d) => (out += d));
+  child.stderr?.on('data', (d) => (err += d));
+  const t0 = Date.now();
+  while (!out.includes('ready')) {
+    if (child.exitCode !== null || Date.now() - t0 > 10_000) {
+      child.kill('SIGKILL');
+      throw new Error(`bench interfaces: the sink's XDP drop program did not attach: ${err.trim()}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return () => {
+    child.kill('SIGKILL'); // the kernel detaches the program with the link's last fd
+  };
+}
+
+/**
+ * --generator xdp: xdp-gen.c compiled with the system's C compiler into `tmp`. The kernel sends
+ * (BPF_PROG_RUN, live frames), so no user-space copy, socket buffer or system call per frame.
+ */
+function compileXdpGen(tmp: string): GeneratorChoice {
+  return {
+    kind: 'xdp',
+    binary: xdpTool(tmp),
+    note: "the kernel's XDP live-frames sender (bench/suites/interfaces/xdp-gen.c: BPF_PROG_RUN with BPF_F_TEST_XDP_LIVE_FRAMES redirecting to the gen veth; one flow, no socket buffer or system call per frame; GRO on the ingress veth so it has the NAPI such frames need); the latency trials' stamped frames from the engine's FlowSource -> ToDevice (AF_XDP)",
+  };
 }
 
 /** A trafgen packet description: Ethernet, IPv4 (checksum computed here), UDP with source ports 1024-1279. */
@@ -72,7 +130,7 @@ function trafgenConfig(size: number, dstMac: string): string {
   return `{ ${bytes.join(', ')} }\n`;
 }
 
-export function makeGenerator(lab: Lab, genIf: string, choice: { kind: 'trafgen' | 'engine'; note: string; xdp?: boolean }, tmp: string): Generator {
+export function makeGenerator(lab: Lab, genIf: string, choice: GeneratorChoice, tmp: string): Generator {
   const waitExit = (child: ChildProcess, limitMs: number) =>
     new Promise<void>((resolve) => {
       let stderr = '';
@@ -107,17 +165,12 @@ export function makeGenerator(lab: Lab, genIf: string, choice: { kind: 'trafgen'
         return undefined;
       },
     };
-  const engineGen = (stamp: boolean) => async (size: number, dstMac: string, pps: number, seconds: number) => {
-    const script = join(benchRoot, 'suites', 'interfaces-gen.ts');
-    const child = lab.spawn('gen', [process.execPath, '--import', 'tsx', script, genIf, dstMac, String(size), String(Math.round(pps)), String(seconds), ...(stamp ? ['198.19.0.3', '--stamp'] : []), ...(choice.xdp ? ['--xdp'] : [])], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-      cwd: dirname(benchRoot),
-    });
+  // A generator process that prints {"seconds": S} (its own sending time) last.
+  const reported = async (args: string[], limitMs: number, cwd?: string) => {
+    const child = lab.spawn('gen', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, ...(cwd ? { cwd } : {}) });
     let out = '';
     child.stdout?.on('data', (d) => (out += d));
-    // Start-up (node, tsx, compiling the graph) can take seconds on a busy machine: allow for it.
-    await waitExit(child, seconds * 1000 * 1.25 + 15000);
+    await waitExit(child, limitMs);
     try {
       const r = JSON.parse(out.trim().split('\n').pop() ?? '') as { seconds?: number };
       return typeof r.seconds === 'number' && r.seconds > 0 ? r.seconds : undefined;
@@ -125,6 +178,21 @@ export function makeGenerator(lab: Lab, genIf: string, choice: { kind: 'trafgen'
       return undefined;
     }
   };
+  const engineGen = (stamp: boolean) => async (size: number, dstMac: string, pps: number, seconds: number) => {
+    const script = join(benchRoot, 'suites', 'interfaces-gen.ts');
+    // Start-up (node, tsx, compiling the graph) can take seconds on a busy machine: allow for it.
+    return reported(
+      [process.execPath, '--import', 'tsx', script, genIf, dstMac, String(size), String(Math.round(pps)), String(seconds), ...(stamp ? ['198.19.0.3', '--stamp'] : []), ...(choice.xdp ? ['--xdp'] : [])],
+      seconds * 1000 * 1.25 + 15000,
+      dirname(benchRoot),
+    );
+  };
   if (choice.kind === 'trafgen') return { ...trafgen, sendStamped: engineGen(true) };
+  if (choice.kind === 'xdp') {
+    const binary = choice.binary!;
+    const send = (size: number, dstMac: string, pps: number, seconds: number) => reported([binary, genIf, dstMac, String(size), String(Math.round(pps)), String(seconds)], seconds * 1000 * 1.25 + 3000);
+    // The stamped frames: the engine's generator over AF_XDP (its frames reach the same NAPI path).
+    return { ...choice, send, sendStamped: makeGenerator(lab, genIf, { kind: 'engine', note: '', xdp: true }, tmp).sendStamped };
+  }
   return { ...choice, send: engineGen(false), sendStamped: engineGen(true) };
 }

@@ -42,6 +42,10 @@ export interface Settings {
   forceEngineGen: boolean;
   /** The engine's generator sends with AF_XDP (--generator engine-xdp). */
   genXdp: boolean;
+  /** The kernel's XDP live-frames sender generates (--generator xdp). */
+  kernelXdpGen: boolean;
+  /** The sink drops with an XDP program during the throughput trials (--sink-drop xdp), not in its IP input. */
+  sinkXdpDrop: boolean;
   /** The engine cases over AF_XDP too (default; --xdp no leaves them out). */
   xdp: boolean;
   click?: string;
@@ -63,8 +67,9 @@ export function settingsFrom(ctx: SuiteContext): Settings {
   if (tpacket !== 'adaptive' && tpacket !== '2' && tpacket !== '3') throw new Error(`bench interfaces: --tpacket takes adaptive, 2 or 3 (got '${tpacket}')`);
   const groups = new Set((o.other.cases ?? 'bridge,router,scaling').split(',').map((s) => s.trim()));
   for (const g of groups) if (!['bridge', 'router', 'scaling'].includes(g)) throw new Error(`bench interfaces: --cases takes bridge, router and scaling (got '${g}')`);
-  if (o.other.generator !== undefined && !['trafgen', 'engine', 'engine-xdp'].includes(o.other.generator))
-    throw new Error(`bench interfaces: --generator takes trafgen, engine or engine-xdp (got '${o.other.generator}')`);
+  if (o.other.generator !== undefined && !['trafgen', 'engine', 'engine-xdp', 'xdp'].includes(o.other.generator))
+    throw new Error(`bench interfaces: --generator takes trafgen, engine, engine-xdp or xdp (got '${o.other.generator}')`);
+  if (o.other['sink-drop'] !== undefined && o.other['sink-drop'] !== 'xdp' && o.other['sink-drop'] !== 'stack') throw new Error(`bench interfaces: --sink-drop takes xdp or stack (got '${o.other['sink-drop']}')`);
   if (o.other.xdp !== undefined && o.other.xdp !== 'yes' && o.other.xdp !== 'no') throw new Error(`bench interfaces: --xdp takes yes or no (got '${o.other.xdp}')`);
   const click = findClick(o.click);
   return {
@@ -79,6 +84,8 @@ export function settingsFrom(ctx: SuiteContext): Settings {
     tpacketVersion: tpacket === 'adaptive' ? 'adaptive' : tpacket === '2' ? 2 : 3,
     forceEngineGen: o.other.generator === 'engine' || o.other.generator === 'engine-xdp',
     genXdp: o.other.generator === 'engine-xdp',
+    kernelXdpGen: o.other.generator === 'xdp',
+    sinkXdpDrop: o.other['sink-drop'] === 'xdp',
     xdp: o.other.xdp !== 'no',
     click: click.path,
     clickReason: click.reason,

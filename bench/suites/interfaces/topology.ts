@@ -35,6 +35,14 @@ export interface Env {
   sinkIf: string;
 }
 
+/**
+ * NAPI on a veth end without an XDP program (GRO on): frames another veth sends with
+ * ndo_xdp_xmit (the XDP generator) are dropped uncounted by a peer without it.
+ */
+export function napiOn(dev: string): void {
+  sh('ethtool', ['-K', dev, 'gro', 'on'], `GRO (NAPI) on ${dev} for the XDP generator (ethtool: apt-get install ethtool)`);
+}
+
 /** The lab: gen -> engine (root) -> sink, with IPv6 off on the generator's and the sink's interfaces. */
 export function buildLab(): Lab {
   const lab = createLab({ hosts: [{ name: 'gen' }, { name: 'sink' }], links: [{ a: 'gen', b: 'engine' }, { a: 'sink', b: 'engine' }] });
