@@ -19,7 +19,6 @@ export class NoEngineError extends Error {
 export function controlRequest(path: string, request: ControlRequest, timeoutMs = 5000): Promise<ControlResponse> {
   return new Promise((resolve, reject) => {
     const socket = connect(path);
-    const chunks: Buffer[] = [];
     let done = false;
     const finish = (err: Error | undefined, response?: ControlResponse) => {
       if (done) return;
@@ -30,21 +29,7 @@ export function controlRequest(path: string, request: ControlRequest, timeoutMs 
     };
     socket.setTimeout(timeoutMs, () => finish(new Error(`the engine at ${path} did not answer within ${timeoutMs} ms`)));
     socket.on('connect', () => socket.write(JSON.stringify(request) + '\n'));
-    socket.on('data', (chunk: Buffer) => {
-      // Look for the end of the line in the new chunk only: an answer of many megabytes
-      // comes in thousands of chunks.
-      const nl = chunk.indexOf(0x0a);
-      chunks.push(nl < 0 ? chunk : chunk.subarray(0, nl));
-      if (nl < 0) return;
-      let response: ControlResponse;
-      try {
-        response = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ControlResponse;
-      } catch {
-        return finish(new Error(`the engine at ${path} sent a response that is not JSON`));
-      }
-      chunks.length = 0;
-      finish(undefined, response);
-    });
+    socket.on('data', responseReader(path, finish).onData);
     socket.on('error', (err: NodeJS.ErrnoException) => finish(connectError(path, err)));
     socket.on('close', () => finish(new Error(`the engine at ${path} closed the connection without answering`)));
   });
@@ -112,22 +97,17 @@ export class ControlClient {
   }
 }
 
-/** The connection failed before any of the answer came. */
-class Unanswered extends Error {}
-
-/** One request on an open connection and its response; the connection is destroyed on any failure (its next answer could not be matched). */
-function exchange(socket: Socket, path: string, request: ControlRequest, timeoutMs: number): Promise<ControlResponse> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    const finish = (err: Error | undefined, response?: ControlResponse) => {
-      socket.off('data', onData).off('error', onError).off('close', onClose).off('timeout', onTimeout);
-      if (err) {
-        socket.destroy();
-        reject(err);
-      } else resolve(response!);
-    };
-    const onData = (chunk: Buffer) => {
-      // As controlRequest: the end of the line looked for in the new chunk only.
+/**
+ * Gathers one response line from a connection's chunks and hands it over parsed, or an error
+ * when it is not JSON. The end of the line is looked for in each new chunk only: an answer of
+ * many megabytes comes in thousands of chunks.
+ */
+function responseReader(path: string, done: (err: Error | undefined, response?: ControlResponse) => void) {
+  const chunks: Buffer[] = [];
+  return {
+    /** Whether any of the answer has come. */
+    started: () => chunks.length > 0,
+    onData(chunk: Buffer) {
       const nl = chunk.indexOf(0x0a);
       chunks.push(nl < 0 ? chunk : chunk.subarray(0, nl));
       if (nl < 0) return;
@@ -135,11 +115,30 @@ function exchange(socket: Socket, path: string, request: ControlRequest, timeout
       try {
         response = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ControlResponse;
       } catch {
-        return finish(new Error(`the engine at ${path} sent a response that is not JSON`));
+        return done(new Error(`the engine at ${path} sent a response that is not JSON`));
       }
-      finish(undefined, response);
+      chunks.length = 0;
+      done(undefined, response);
+    },
+  };
+}
+
+/** The connection failed before any of the answer came. */
+class Unanswered extends Error {}
+
+/** One request on an open connection and its response; the connection is destroyed on any failure (its next answer could not be matched). */
+function exchange(socket: Socket, path: string, request: ControlRequest, timeoutMs: number): Promise<ControlResponse> {
+  return new Promise((resolve, reject) => {
+    const finish = (err: Error | undefined, response?: ControlResponse) => {
+      socket.off('data', onData).off('error', onError).off('close', onClose).off('timeout', onTimeout);
+      if (err) {
+        socket.destroy();
+        reject(err);
+      } else resolve(response!);
     };
-    const unanswered = (why: string) => (chunks.length ? new Error(why) : new Unanswered(why));
+    const reader = responseReader(path, finish);
+    const onData = reader.onData;
+    const unanswered = (why: string) => (reader.started() ? new Error(why) : new Unanswered(why));
     const onError = (err: NodeJS.ErrnoException) => finish(unanswered(`cannot talk to the engine at ${path}: ${err.message}`));
     const onClose = () => finish(unanswered(`the engine at ${path} closed the connection without answering`));
     const onTimeout = () => finish(new Error(`the engine at ${path} did not answer within ${timeoutMs} ms`));
