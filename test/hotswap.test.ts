@@ -8,7 +8,7 @@
 // lacks, a device it cannot open, a name taken) leave the old graph running untouched, its state
 // compared before and after. Counts are exact (no clock is involved in any check).
 import t from 'tap';
-import { compile, graph, Runtime, InfiniteSource, Counter, Queue, Unqueue, Discard, IPLookup, ARPQuerier, Idle, FromDevice, CoDel, DRRSched, BandwidthShaper, HTBSched, Paint, type ElementNode, type RunningGraph } from 'pktgraph';
+import { compile, graph, Runtime, InfiniteSource, Counter, Queue, Unqueue, RatedUnqueue, Discard, IPLookup, ARPQuerier, Idle, FromDevice, CoDel, DRRSched, WFQSched, FQCoDel, IPReassembler, MarkIPHeader, BandwidthShaper, HTBSched, Paint, type ElementNode, type RunningGraph } from 'pktgraph';
 import { ether, ipv4, udp } from './lib/packets.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -78,8 +78,9 @@ t.test('steady traffic through Queue -> Unqueue on two workers, replaced twice: 
   t.equal(rt.engine.graphState(g.id).held, 0, 'nothing held');
 });
 
-// Classes that hold packets and carry them: each between a paced source and the pump, under
-// steady traffic, replaced three times; every packet is delivered or counted as a drop.
+// Classes that hold packets and carry them: each between a paced source and a pump slower than
+// the source (so packets are always held when the swap comes), under steady traffic, replaced
+// three times; every packet is delivered or counted as a drop.
 const holders: [string, (extra: boolean) => ElementNode][] = [
   ['CoDel', (extra) => InfiniteSource({ length: 64, rate: 100_000, limit: 60_000 }, { name: 'src', thread: 0 }).to(CoDel({ capacity: extra ? 4000 : 2000 }, 'hold'))],
   [
@@ -90,6 +91,18 @@ const holders: [string, (extra: boolean) => ElementNode][] = [
       return s;
     },
   ],
+  [
+    'WFQSched over two Queues (it holds what it pulled past the batch)',
+    (extra) => {
+      const s = WFQSched({ weights: extra ? [1, 2] : [1, 1] }, 'hold');
+      for (const i of [0, 1]) InfiniteSource({ length: 64, rate: 50_000, limit: 30_000 }, { name: `src${i}`, thread: 0 }).to(Queue({ capacity: 4000 }, `q${i}`)).to(s.in(i));
+      return s;
+    },
+  ],
+  // The same queues and hash (the random seed kept): the queues are swapped in whole.
+  ['FQCoDel, its quantum changed', (extra) => InfiniteSource({ length: 64, rate: 100_000, limit: 60_000 }, { name: 'src', thread: 0 }).to(FQCoDel({ quantum: extra ? 3000 : 1514 }, 'hold'))],
+  // Another number of queues: each packet joins the queue it hashes to now.
+  ['FQCoDel, its number of queues changed', (extra) => InfiniteSource({ length: 64, rate: 100_000, limit: 60_000 }, { name: 'src', thread: 0 }).to(FQCoDel({ flows: extra ? 2048 : 1024 }, 'hold'))],
   ['BandwidthShaper (40 Mbit/s, packets waiting for credit)', (extra) => InfiniteSource({ length: 64, rate: 100_000, limit: 60_000 }, { name: 'src', thread: 0 }).to(Queue({ capacity: 8000 }, 'q0')).to(BandwidthShaper({ rate: extra ? 41e6 : 40e6 }, 'hold'))],
 ];
 for (const [what, make] of holders)
@@ -99,7 +112,7 @@ for (const [what, make] of holders)
     const plan = (extra: boolean) =>
       compile(
         graph('holder', () => {
-          const out = make(extra).to(Unqueue({ burst: 8 }, { name: 'pump', thread: 1 })).to(Counter({}, 'out'));
+          const out = make(extra).to(RatedUnqueue({ rate: 80_000, burst: 8 }, { name: 'pump', thread: 1 })).to(Counter({}, 'out'));
           (extra ? out.to(Counter({}, 'extra')) : out).to(Discard({}, 'sink'));
         }),
       );
@@ -150,6 +163,40 @@ t.test('queued packets and a finished source carry over; a ring too small for th
   t.equal(n(g, 'sink', 'packets'), 128, 'the 128 that fit reached the sink');
   t.equal(n(g, 'q', 'drops'), 172, 'the other 172 are counted as drops');
   t.equal(n(g, 'sink', 'packets') + n(g, 'q', 'drops'), n(g, 'src', 'packets'), 'sink + drops = source, exactly');
+});
+
+t.test('IPReassembler: a datagram half reassembled carries over and completes in the new graph; one beyond a smaller table is reported', async (t) => {
+  const rt = new Runtime({ threads: 1, poolBuffers: 4096 });
+  t.teardown(() => rt.close());
+  // Datagram 7's first fragment (payload bytes 0-7, more to come) arrives before the swap, its
+  // last (bytes 8-15) after it; datagram 8's first fragment too, when `two`.
+  const fragment = (id: number, last: boolean) =>
+    ipv4({ src: '198.18.1.1', dst: '198.18.2.1', id, mf: !last, fragOffset: last ? 1 : 0, payload: Buffer.alloc(8, last ? 0xbb : 0xaa) }).toString('hex');
+  const plan = (v: { maxDatagrams: number; two: boolean; extra?: boolean }) =>
+    compile(
+      graph('frag', () => {
+        const r = IPReassembler({ maxDatagrams: v.maxDatagrams }, 'reasm');
+        InfiniteSource({ data: fragment(7, false), limit: 1 }, 'first').to(MarkIPHeader({}, 'm0')).to(r);
+        if (v.two) InfiniteSource({ data: fragment(8, false), limit: 1 }, 'other').to(MarkIPHeader({}, 'm2')).to(r);
+        InfiniteSource({ data: fragment(7, true), limit: 1, active: false }, 'last').to(MarkIPHeader({}, 'm1')).to(r);
+        const out = r.to(Counter({}, 'out'));
+        (v.extra ? out.to(Counter({}, 'extra')) : out).to(Discard({}, 'sink'));
+      }),
+    );
+  let g = rt.load(plan({ maxDatagrams: 64, two: true }));
+  rt.start();
+  t.ok(await until(() => rt.engine.graphState(g.id).held === 2, 5000), 'two first fragments wait for the rest');
+  g = g.replace(plan({ maxDatagrams: 64, two: true, extra: true }));
+  t.same(g.swap?.dropped, [], 'both datagrams carried over');
+  t.equal(rt.engine.graphState(g.id).held, 2, 'the new reassembler holds both fragments');
+  // A table of one: the older datagram (7) carries over, the other is reported.
+  g = g.replace(plan({ maxDatagrams: 1, two: true }));
+  t.same(g.swap?.dropped, [{ element: 'reasm', packets: 1 }], "the datagram beyond the new table is reported as dropped");
+  t.equal(rt.engine.graphState(g.id).held, 1, 'the oldest datagram carried over');
+  g.write('last', 'active', 'true');
+  t.ok(await until(() => n(g, 'sink', 'packets') === 1, 5000), 'the last fragment completes the datagram in the new graph');
+  t.equal(n(g, 'reasm', 'reassembled'), 1, 'counted as reassembled');
+  t.equal(rt.engine.graphState(g.id).held, 0, 'nothing held');
 });
 
 t.test('HTBSched: classes added and changed at run time carry over with their queued packets and counters; a class the new configuration cannot keep refuses it', async (t) => {

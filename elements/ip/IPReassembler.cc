@@ -62,6 +62,52 @@ class IPReassembler final : public Element {
     held_bytes_ = 0;
   }
 
+  // Hot reconfiguration: the datagrams being reassembled carry over, oldest first, with their
+  // fragments and ages, as far as the new maxDatagrams, maxFragments and maxBytes take them;
+  // the rest stay with the old element (the swap reports their fragments as dropped).
+  void take_state(Element& old) override {
+    auto& o = static_cast<IPReassembler&>(old);
+    SpinLock::Guard lock(o.lock_);
+    uint64_t held = 0;  // fragments this element holds (none before the first)
+    for (int32_t oi = o.fifo_head_; oi >= 0; oi = o.entries_[size_t(oi)].next) {
+      Entry& from = o.entries_[size_t(oi)];
+      uint32_t frags = 0;
+      for (int32_t n = from.head; n >= 0; n = o.nodes_[size_t(n)].next) frags++;
+      if (free_entry_ < 0 || held + frags > nodes_.size() || held_bytes_ + from.bytes > max_bytes_) continue;
+      bool inserted;
+      int32_t* slot = index_.find_or_insert(from.key, index_.hash(from.key), inserted);
+      if (!slot || !inserted) continue;
+      const int32_t ei = free_entry_;
+      *slot = ei;
+      Entry& e = entries_[size_t(ei)];
+      free_entry_ = e.next;
+      e = from;
+      e.head = -1;
+      e.prev = fifo_tail_;
+      e.next = -1;
+      if (fifo_tail_ >= 0) entries_[size_t(fifo_tail_)].next = ei;
+      else fifo_head_ = ei;
+      fifo_tail_ = ei;
+      int32_t* link = &e.head;
+      for (int32_t n = from.head; n >= 0; n = o.nodes_[size_t(n)].next) {
+        Node& on = o.nodes_[size_t(n)];
+        const int32_t ni = free_node_;
+        Node& nd = nodes_[size_t(ni)];
+        free_node_ = nd.next;
+        nd = Node{on.pkt, on.off, on.end, -1};
+        on.pkt = nullptr;  // the old element's cleanup frees what is left
+        *link = ni;
+        link = &nd.next;
+      }
+      held += frags;
+      held_bytes_ += from.bytes;
+      o.held_bytes_ -= from.bytes;
+      o.held_.fetch_sub(frags, std::memory_order_relaxed);
+    }
+    held_.store(held);
+    if (fifo_head_ >= 0) timer_.schedule_at(entries_[size_t(fifo_head_)].born + timeout_ns_);
+  }
+
   void push(int, Batch& b) override {
     Batch out;
     Packet* dead[kMaxBatch];

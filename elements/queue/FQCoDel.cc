@@ -21,7 +21,8 @@ class FQCoDel final : public Element {
     limit_.store(uint32_t(conf.integer("limit")));
     codel_.configure(conf);
     seed_ = uint64_t(conf.integer("seed"));
-    if (seed_ == 0) seed_ = std::random_device{}() | 1;
+    random_seed_ = seed_ == 0;
+    if (random_seed_) seed_ = std::random_device{}() | 1;
     c_enqueued_ = counter("enqueued");
     c_drops_overflow_ = counter("drops_overflow");
     c_drops_delay_ = counter("drops_delay");
@@ -131,6 +132,40 @@ class FQCoDel final : public Element {
   }
 
   uint64_t held_packets() const override { return length_.load(std::memory_order_relaxed); }
+
+  // Hot reconfiguration: the queued packets carry over. With the same number of queues and
+  // hash (a random seed is kept), the queues themselves are swapped in: their order, deficits
+  // and lists, and each queue's CoDel state. Otherwise each packet joins the queue it now
+  // hashes to, in its old queue's order, keeping its enqueue time; the queues start afresh on
+  // the new-flows list. A lower limit drops the excess at the next enqueue, counted.
+  void take_state(Element& old) override {
+    auto& o = static_cast<FQCoDel&>(old);
+    SpinLock::Guard g(o.lock_);
+    if (random_seed_) seed_ = o.seed_;
+    if (flows_.size() == o.flows_.size() && seed_ == o.seed_) {
+      flows_.swap(o.flows_);
+      std::swap(new_, o.new_);
+      std::swap(old_, o.old_);
+      std::swap(bytes_, o.bytes_);
+      std::swap(packets_, o.packets_);
+    } else {
+      const uint64_t nflows = flows_.size();
+      const int32_t quantum = quantum_.load(std::memory_order_relaxed);
+      for (Flow& of : o.flows_)
+        while (Packet* p = o.unlink_head(of)) {
+          const uint32_t fi = uint32_t((flow_hash(p) * nflows) >> 32);
+          Flow& f = flows_[fi];
+          append(f, p);
+          if (f.next == kIdle) {
+            f.deficit = quantum;
+            list_push(new_, fi);
+          }
+        }
+      o.new_ = o.old_ = List{};
+    }
+    length_.store(packets_);
+    o.length_.store(o.packets_);
+  }
 
   void cleanup() override {
     for (Flow& f : flows_)
@@ -297,6 +332,7 @@ class FQCoDel final : public Element {
   std::atomic<uint32_t> limit_{0};
   aqm::CoDelSettings codel_;
   uint64_t seed_ = 0;
+  bool random_seed_ = false;  // seed 0 in the config: a hot reconfiguration keeps the old one
   mutable SpinLock lock_;
   uint32_t c_enqueued_ = 0, c_drops_overflow_ = 0, c_drops_delay_ = 0, c_marks_ = 0, c_new_flow_count_ = 0;
 };

@@ -77,6 +77,29 @@ class WFQSched final : public Element {
 
   uint64_t held_packets() const override { return held_.load(std::memory_order_relaxed); }
 
+  // Hot reconfiguration: each input's held packets carry over with their place in the
+  // schedule (finish times and the virtual time); inputs the new scheduler lacks keep theirs
+  // (the swap reports them as dropped).
+  void take_state(Element& old) override {
+    auto& o = static_cast<WFQSched&>(old);
+    vtime_ = o.vtime_;
+    for (uint32_t k = 0; k < o.heap_n_; k++) {
+      const Entry e = o.heap_[k];
+      if (e.input >= n_) continue;
+      Input& in = in_[e.input];
+      Input& oi = o.in_[e.input];
+      in.held = oi.held;
+      oi.held.head = oi.held.count = 0;
+      oi.active = false;
+      in.active = true;
+      held_now_ += in.held.count;
+      o.held_now_ -= in.held.count;
+      heap_push(e);
+    }
+    held_.store(held_now_);
+    o.held_.store(o.held_now_);
+  }
+
   void cleanup() override {
     for (uint32_t i = 0; i < n_; i++) {
       in_[i].held.free_all(pool());
