@@ -47,6 +47,7 @@ t.test('a compacted plan reads back as compiled', async (t) => {
   t.ok(Object.getOwnPropertyDescriptor(rt.config, 'routes')!.get, 'the route text is kept packed');
   t.equal(JSON.stringify(plan), json, 'its JSON is unchanged, key order included');
   t.same(rt.config.compiledRoutes, routes, 'the typed routes read back');
+  t.equal(rt.config.compiledRoutes, rt.config.compiledRoutes, 'reads in one task share one inflate');
   t.same({ ...rt.config }, JSON.parse(json).elements.find((e: { name: string }) => e.name === 'rt').config, 'a spread copies the values');
   compactPlan(plan);
   t.equal(JSON.stringify(plan), json, 'compacting again changes nothing');

@@ -22,12 +22,24 @@ export function compactPlan(plan: Plan): Plan {
     // One blob per config: a FIB's routes and compiledRoutes compress together.
     // Copied out at its size: zlib's answer is a view of a larger output buffer.
     const packed = new Uint8Array(deflateRawSync(JSON.stringify(big.map((k) => config[k])), { level: 1 }));
+    // The arrays inflated last, held weakly: the reads of one task (a JSON.stringify of the
+    // plan reads every packed field) share one inflate, and the garbage collector takes them
+    // once the task is over (a WeakRef's target lives at least until then).
+    let inflated: WeakRef<unknown[]> | undefined;
+    const unpacked = () => {
+      let all = inflated?.deref();
+      if (!all) {
+        all = JSON.parse(inflateRawSync(packed).toString()) as unknown[];
+        inflated = new WeakRef(all);
+      }
+      return all;
+    };
     big.forEach((k, i) =>
       // Redefining a property keeps its place in the key order: the plan's JSON is unchanged.
       Object.defineProperty(config, k, {
         enumerable: true,
         configurable: true,
-        get: () => (JSON.parse(inflateRawSync(packed).toString()) as unknown[])[i],
+        get: () => unpacked()[i],
         set: (value: unknown) => Object.defineProperty(config, k, { value, writable: true, enumerable: true, configurable: true }),
       }),
     );
