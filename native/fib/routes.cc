@@ -78,8 +78,9 @@ bool RouteMap::erase(const Prefix& p) {
   return true;
 }
 
-void RouteMap::assign_all(std::vector<std::pair<Prefix, uint32_t>> items) {
-  std::stable_sort(items.begin(), items.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+size_t RouteMap::assign_all(std::vector<std::pair<Prefix, uint32_t>> items, size_t limit) {
+  const auto by_prefix = [](const auto& a, const auto& b) { return a.first < b.first; };
+  if (!std::is_sorted(items.begin(), items.end(), by_prefix)) std::stable_sort(items.begin(), items.end(), by_prefix);
   std::vector<Entry> merged;
   merged.reserve(size_ + items.size());
   size_t i = 0;
@@ -96,9 +97,11 @@ void RouteMap::assign_all(std::vector<std::pair<Prefix, uint32_t>> items) {
     return true;
   });
   while (i < items.size()) take();
+  if (merged.size() > limit) return merged.size();
   base_.swap(merged);
   delta_.clear();
   size_ = base_.size();
+  return size_;
 }
 
 void RouteMap::remap(const std::vector<uint32_t>& map) {
@@ -259,20 +262,23 @@ void RouteSet::add_file_all_or_nothing(const std::string& path, bool replace, si
 
 void RouteSet::apply(const std::vector<Parsed>& routes, bool replace, size_t limit, const std::function<std::string(size_t)>& name) {
   if (replace) {
-    // Only parsing can fail: count what is new against the limit, then assign (the last wins).
-    if (limit != SIZE_MAX) {
-      std::unordered_map<Prefix, bool, PrefixHash> fresh;
-      for (const Parsed& r : routes)
-        if (!routes_.find(r.prefix)) fresh.emplace(r.prefix, true);
-      if (routes_.size() + fresh.size() > limit) throw std::runtime_error(over_limit(routes_.size() + fresh.size(), limit));
-    }
+    // Only parsing and the limit can refuse: assign (the last wins) once the count of routes
+    // it makes is known.
     if (routes.size() > 1024 + routes_.size() / 16) {
-      // Many at once: one merge pass over the map, not a tree operation each.
+      // Many at once: one merge pass over the map, not a tree operation each; it counts the
+      // routes it makes and changes nothing when they are over the limit.
       std::vector<std::pair<Prefix, uint32_t>> items;
       items.reserve(routes.size());
       for (const Parsed& r : routes) items.emplace_back(r.prefix, r.id);
-      routes_.assign_all(std::move(items));
+      const size_t would = routes_.assign_all(std::move(items), limit);
+      if (would > limit) throw std::runtime_error(over_limit(would, limit));
     } else {
+      if (limit != SIZE_MAX) {
+        std::unordered_map<Prefix, bool, PrefixHash> fresh;
+        for (const Parsed& r : routes)
+          if (!routes_.find(r.prefix)) fresh.emplace(r.prefix, true);
+        if (routes_.size() + fresh.size() > limit) throw std::runtime_error(over_limit(routes_.size() + fresh.size(), limit));
+      }
       for (const Parsed& r : routes) routes_.assign(r.prefix, r.id);
     }
     for (const Parsed& r : routes) changed_.push_back(r.prefix);

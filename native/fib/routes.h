@@ -84,7 +84,8 @@ class RouteMap {
   // Add a prefix or replace its id.
   void assign(const Prefix& p, uint32_t id);
   // Add or replace many prefixes in one merge pass (a prefix given twice: the later wins).
-  void assign_all(std::vector<std::pair<Prefix, uint32_t>> items);
+  // Returns the number of routes that makes; when more than `limit`, nothing is changed.
+  size_t assign_all(std::vector<std::pair<Prefix, uint32_t>> items, size_t limit = SIZE_MAX);
   // Remove a prefix; false if it is not there.
   bool erase(const Prefix& p);
   // Call f(prefix, id) for every prefix from `from` on, in order, until it returns false.

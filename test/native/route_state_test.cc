@@ -135,6 +135,31 @@ void damaged(unsigned width, std::mt19937_64& rng) {
   unit::section(std::string("damaged IPv") + (width == 32 ? "4" : "6") + " images are refused, never read past their end", before);
 }
 
+// A bulk replace (one merge pass) against the table's limit: refused with nothing changed when
+// the routes it makes are over the limit, applied when they fit; prefixes already there count once.
+void bulk_replace_limit() {
+  const long before = unit::failures;
+  RouteSet s(32, 4);
+  std::vector<std::pair<std::string, std::string>> first, second;
+  for (uint32_t i = 0; i < 2000; i++) first.emplace_back("route " + std::to_string(i), v4(0x0a000000u | i << 8) + "/24 dev 0");
+  // 1500 of the same prefixes (another output) and 1500 new ones: 3500 routes in all.
+  for (uint32_t i = 500; i < 3500; i++) second.emplace_back("route " + std::to_string(i), v4(0x0a000000u | i << 8) + "/24 dev 1");
+  s.add_lines(first, false);
+  const std::string table = s.table();
+  std::string error;
+  try {
+    s.add_lines(second, true, 3499);
+  } catch (const std::runtime_error& e) {
+    error = e.what();
+  }
+  CHECK(error.find("would make 3500 routes, more than the table's limit of 3499") != std::string::npos, "over the limit: refused, naming the count: " + error);
+  CHECK(s.table() == table && s.size() == 2000, "nothing changed");
+  s.add_lines(second, true, 3500);
+  CHECK(s.size() == 3500, "at the limit: applied, " + std::to_string(s.size()) + " routes");
+  CHECK(s.table().find("10.0.1.0/24 dev 0") != std::string::npos && s.table().find("10.2.88.0/24 dev 1") != std::string::npos, "old routes kept, replaced ones changed");
+  unit::section("a bulk replace over the table's limit is refused, nothing changed", before);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -144,5 +169,6 @@ int main(int argc, char** argv) {
   round_trip(128, 3000, rng);
   damaged(32, rng);
   damaged(128, rng);
+  bulk_replace_limit();
   return unit::finish("route_state");
 }
