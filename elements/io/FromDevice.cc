@@ -428,21 +428,28 @@ class FromDevice final : public Element {
       r.cur = r.cur + 1 == r.frames ? 0 : r.cur + 1;
     }
     window_frames_ += taken;
+    if (taken) last_rx_ns_ = now_ns();
     deliver(b, out, bytes, too_long, csum_not_ready);
     return true;
   }
   uint8_t* frame_v2(const Ring& r, uint32_t i) const {
     return r.map + size_t(i / r.frames_per_block) * block_size_ + size_t(i % r.frames_per_block) * frame_size_;
   }
-  // V2's adaptive wait, when its ring is empty. While frames are sparse, the socket is named to
-  // the idle worker (wake_on_fd), which sleeps in poll() and runs as soon as the kernel writes a
-  // frame, so a lone frame is forwarded within microseconds. While they are dense
-  // (kDenseFramesPerMs or more in the last millisecond), waking per frame would cost a wake-up
-  // per few frames, so the worker sleeps kGatherNs instead and takes what gathered in the ring
-  // as one batch: a block's batching, with a bounded wait of about 100 microseconds.
+  // V2's adaptive wait, when its ring is empty. While frames are sparse, the worker keeps
+  // polling the ring for kBusyPollNs after the last frame (wake_at now: the idle worker yields
+  // its CPU to whoever wants it between looks, no sleep), so a frame is taken within a round of
+  // its arrival, as the kernel forwards inside the sender's system call, where a wake-up from
+  // poll() costs tens of microseconds on a shared VM; past that the socket is named to the idle
+  // worker (wake_on_fd), which sleeps in poll() and runs as soon as the kernel writes a frame:
+  // an idle link costs nothing. While frames are dense (kDenseFramesPerMs or more in the last
+  // millisecond), the worker sleeps kGatherNs instead and takes what gathered in the ring as
+  // one batch: a block's batching, with a bounded wait of about 100 microseconds, and the CPU
+  // left to the senders and receivers on a small machine.
   void wait_v2(uint64_t now) {
     if (dense_)
       wake_at(now + kGatherNs);
+    else if (now - last_rx_ns_ < kBusyPollNs)
+      wake_at(now);
     else
       wake_on_fd(rx_[0].fd);
   }
@@ -773,8 +780,8 @@ class FromDevice final : public Element {
   static constexpr uint64_t kSwitchWindowNs = 8000000, kFillUpNs = 250000, kFillDownNs = 500000;
   uint64_t switch_start_ns_ = 0, switch_bytes_ = 0;
   uint64_t next_stats_ns_ = 0;
-  // AF_XDP's bounded busy-poll (run_xdp): how long the worker spins on an empty RX ring after
-  // the last frame before it waits in poll().
+  // The bounded busy-poll of AF_XDP (run_xdp) and the sparse V2 ring (wait_v2): how long the
+  // worker keeps looking at an empty RX ring after the last frame before it waits in poll().
   static constexpr uint64_t kBusyPollNs = 200000;
   uint64_t last_rx_ns_ = 0;
 
