@@ -231,7 +231,13 @@ void Engine::worker_main(int index) {
     const bool hinted = until_wake <= uint64_t(options_.idle_sleep_us) * 1000;
     const bool fds = tls_wait_fds.n > 0;
     const uint64_t idle_ns = tls_clock.mono_ns - busy_ns;
-    if ((++idle < 64 && idle_ns < kIdleSpinNs) || until_wake < 30000) {
+    if (until_wake == 0 && idle >= 64) {
+      // A task asked to be run again at once (a device ring's bounded busy-poll) and a short
+      // spin found nothing: look again after offering the CPU to any thread that wants it (on
+      // a small machine, the sender and the receiver of the very traffic being polled for);
+      // with nothing else runnable the yield returns at once.
+      sched_yield();
+    } else if ((++idle < 64 && idle_ns < kIdleSpinNs) || until_wake < 30000) {
       __builtin_ia32_pause();
     } else if (idle < 256 && idle_ns < kIdleYieldNs && !hinted && !fds) {
       sched_yield();

@@ -31,13 +31,13 @@ ring per worker.
 
 \`tpacketVersion: 2\` uses only a TPACKET_V2 ring: one slot of \`frameSize\` bytes per frame
 (\`blockSize / frameSize\` slots per block), each handed over and given back on its own as soon as the
-kernel has written it. For 200 µs after the last frame an empty ring keeps the worker spinning on it
-(a bounded busy-poll, no system call: traffic of 5,000 frames a second and more is taken within a
-round of its arrival, with no thread wake-up); after that the idle worker sleeps in \`poll()\` on the
-socket and runs as soon as a frame arrives (a lone frame is forwarded within tens of microseconds, and
-an idle link costs no CPU); the adaptive pair's V2 ring waits the same way. At full load V2
-takes more worker CPU a frame than V3 (measured 934-957 ns against 589-638 ns on veth, mostly the
-per-slot status words).
+kernel has written it. For a millisecond after the last frame an empty ring keeps the worker looking at
+it (a bounded busy-poll: no system call but a yield of the CPU to any other thread that wants it), so
+traffic of a thousand frames a second and more is taken within a round of its arrival, with no thread
+wake-up; after that the idle worker sleeps in \`poll()\` on the socket and runs as soon as a frame
+arrives (a lone frame is forwarded within tens of microseconds, and an idle link costs no CPU); the
+adaptive pair's V2 ring and \`method: 'xdp'\` wait the same way. At full load V2 takes more worker
+CPU a frame than V3 (measured 934-957 ns against 589-638 ns on veth, mostly the per-slot status words).
 
 \`tpacketVersion: 3\` uses only a TPACKET_V3 ring of \`blocks\` blocks of \`blockSize\` bytes: the kernel
 packs frames into a block and hands the block over when it is full or \`blockTimeoutMs\` after its
