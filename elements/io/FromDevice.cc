@@ -204,6 +204,7 @@ class FromDevice final : public Element {
     std::swap(switch_, o.switch_);
     ifindex_ = o.ifindex_;
     v3_active_ = o.v3_active_;
+    v3_for_backlog_ = o.v3_for_backlog_;
     ring_text_.store(o.ring_text_.load());
     next_stats_ns_ = o.next_stats_ns_;
   }
@@ -301,14 +302,22 @@ class FromDevice final : public Element {
     // A V2 ring a quarter full: the worker is behind (a flood it cannot keep up with, at any
     // rate); the V3 ring buffers far more frames (packed, not a 2 KiB slot each) and costs less
     // a frame, so it takes over at once, and keeps them while its backlog lasts (behind_v3).
-    if (!v3_active_ && ready_v2(v2, (v2.cur + v2.frames / 4) % v2.frames)) switch_to(true);
+    if (!v3_active_ && ready_v2(v2, (v2.cur + v2.frames / 4) % v2.frames)) {
+      switch_to(true);
+      v3_for_backlog_ = true;
+    }
     if (const uint64_t elapsed = now - switch_start_ns_; elapsed >= kSwitchWindowNs) {
       // Ring bytes against the V3 block: switch to V3 when a block would fill within
       // kFillUpNs, back to V2 when it would take longer than kFillDownNs (hysteresis), over a
       // window long enough that neither a microburst nor the lumps of blocks handed over by
       // their timer decide it.
+      // V3 taken for a backlog goes back once the backlog is gone unless the rate alone would
+      // have chosen it: the hysteresis is for a rate near the threshold, and would otherwise
+      // keep a rate between the two (a quarter of a million frames a second in a 16 KiB
+      // block) on V3's block latency for good after one stall of the worker.
       const uint64_t per_block_ns = switch_bytes_ ? elapsed * block_size_ / switch_bytes_ : UINT64_MAX;
-      const bool v3 = per_block_ns <= (v3_active_ ? kFillDownNs : kFillUpNs) || (v3_active_ && behind_v3(rx_[1]));
+      if (per_block_ns <= kFillUpNs) v3_for_backlog_ = false;
+      const bool v3 = per_block_ns <= (v3_active_ && !v3_for_backlog_ ? kFillDownNs : kFillUpNs) || (v3_active_ && behind_v3(rx_[1]));
       if (v3 != v3_active_) switch_to(v3);
       switch_start_ns_ = now;
       switch_bytes_ = 0;
@@ -750,6 +759,7 @@ class FromDevice final : public Element {
   Ring rx_[2];
   std::shared_ptr<FanoutSwitch> switch_;  // the pair's
   bool v3_active_ = false;                // the pair: the V3 ring asked for (the switch may still be running)
+  bool v3_for_backlog_ = false;           // ... for a backlog, the rate alone not (yet) calling for it
   std::atomic<int> ring_text_{3};         // the `ring` handler: the ring version receiving, 0 with AF_XDP (read on the control thread)
 
   // The pair's switch window: the V3 ring bytes its frames would take. V3 once a block would
