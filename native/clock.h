@@ -28,7 +28,11 @@ extern thread_local LoopClock tls_clock;
 // A task with nothing to do now but something at a known time (a paced source, a rate
 // limiter) says when, so an idle worker sleeps no longer than that. Reset every round.
 extern thread_local uint64_t tls_wake_ns;
+// How many wake_at and wake_on_fd calls this worker has had: the engine tells a task that
+// found nothing and said when to run again from one that said nothing (and is polled).
+extern thread_local uint32_t tls_hints;
 inline void wake_at(uint64_t monotonic_ns) {
+  tls_hints++;
   if (monotonic_ns < tls_wake_ns) tls_wake_ns = monotonic_ns;
 }
 
@@ -42,6 +46,7 @@ struct WaitFds {
 };
 extern thread_local WaitFds tls_wait_fds;
 inline void wake_on_fd(int fd) {
+  tls_hints++;
   if (tls_wait_fds.n < kMaxWaitFds) tls_wait_fds.fd[tls_wait_fds.n++] = fd;
 }
 

@@ -154,6 +154,9 @@ class Engine {
     // idle), read only to name an element that never returns.
     std::atomic<const Element*> in_task{nullptr};
     pthread_t handle{};
+    // An eventfd the worker's long idle wait polls beside its tasks' fds: kick_workers() ends
+    // the wait when the control thread needs a round (a new task list, an epoch, stop).
+    int kick_fd = -1;
     std::atomic<uint64_t> user_ns{0}, sys_ns{0};  // sampled by the worker (WorkerStats)
     // For the profiler: the thread's id, and its scheduler times when it last exited.
     std::atomic<int> tid{0};
@@ -161,6 +164,7 @@ class Engine {
   };
 
   void worker_main(int index);
+  void kick_workers();
   // Rebuild every worker's task list from the running graphs. `wait`: return once no worker
   // runs a task left out of them (an epoch), what taking a graph off the workers needs;
   // without it (a change that only adds tasks: a graph loaded or put back) the old lists are

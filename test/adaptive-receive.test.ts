@@ -1,7 +1,8 @@
 // FromDevice's adaptive receive with the DEFAULT config (a TPACKET_V2 and a V3 ring in a fanout group
 // of their own, V2 at low rates, the idle worker waiting in poll() on the sockets): on an idle link a
 // single frame goes through the engine within microseconds, not after a TPACKET_V3 block timeout
-// (1 ms, run on the kernel's 4 ms tick). Lab: two namespaces h1 and h2
+// (1 ms, run on the kernel's 4 ms tick), and once the link is idle again the worker's busy-poll
+// ends (it sleeps in poll(): a fraction of a CPU). Lab: two namespaces h1 and h2
 // joined by the engine's bridge (FromDevice -> ToDevice both ways, one worker); h1 pings h2.
 // Needs root and network namespaces (run under the lab lock); skips with the reason otherwise.
 //
@@ -54,7 +55,15 @@ function main() {
         await lab.exec('h1', ['ping', '-c', '2', '-W', '1', '-i', '0.2', '198.18.0.2'], { timeoutMs: 10_000 }); // ARP
         const r = await lab.exec('h1', ['ping', '-n', '-c', '15', '-W', '1', '-i', '0.1', '198.18.0.2'], { timeoutMs: 20_000 });
         const times = [...r.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]));
-        return { times, out: r.stdout + r.stderr, counters: g.allCounters(), ring: g.read('rx1', 'ring'), method: g.read('rx1', 'method') };
+        // The link idle again: the busy-poll after the last frame (a millisecond) is over, and
+        // the worker sleeps in poll(): its CPU over the next 300 ms.
+        await sleep(50);
+        const cpu = () => rt.workerStats().reduce((n, w) => n + w.cpuNs, 0);
+        const c0 = cpu();
+        const w0 = performance.now();
+        await sleep(300);
+        const idleShare = (cpu() - c0) / ((performance.now() - w0) * 1e6);
+        return { times, out: r.stdout + r.stderr, counters: g.allCounters(), ring: g.read('rx1', 'ring'), method: g.read('rx1', 'method'), idleShare };
       } finally {
         g.remove();
       }
@@ -69,6 +78,7 @@ function main() {
     t.ok(v2.counters.rx1.packets >= 17n && v2.counters.rx2.packets >= 17n, `the echoes and replies went through the engine (${v2.counters.rx1.packets} and ${v2.counters.rx2.packets} frames)`);
     const m2 = median(v2.times);
     t.ok(m2 < 1.0, `median round trip through the engine ${m2} ms (< 1 ms; all: ${v2.times.join(', ')} ms)`);
+    t.ok(v2.idleShare < 0.05, `on the idle link the worker stops polling and sleeps: ${(v2.idleShare * 100).toFixed(1)}% of a CPU (< 5%)`);
 
     // For the record (not checked: it depends on the kernel's tick): a V3 ring alone, its block timeout.
     const v3 = await rtts(3);
