@@ -582,13 +582,15 @@ class FromDevice final : public Element {
     // The V2 ring carries only the low rates: half the blocks (its slots hold 2 KiB each).
     open_one(rx_[0], 2, (blocks_ + 1) / 2, false);
     // Index 0 of the group, so it has every frame while the group has no program yet.
-    join_fanout(rx_[0], (PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_UNIQUEID) << 16, "cannot create the adaptive rings' fanout group");
+    // A kernel without CBPF fanout or unique group ids (before Linux 4.20) refuses this.
+    join_fanout(rx_[0], (PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_UNIQUEID) << 16,
+                "cannot create the adaptive rings' fanout group (give tpacketVersion: 3 or 2 for one ring)");
     int id = 0;
     socklen_t len = sizeof id;
     if (::getsockopt(rx_[0].fd, SOL_PACKET, PACKET_FANOUT, &id, &len) != 0) fail(std::string("cannot read the adaptive rings' fanout group: ") + std::strerror(errno));
     // Bound before it joins, the V3 socket would get a copy of every frame: it drops all until then.
     open_one(rx_[1], 3, blocks_, true);
-    join_fanout(rx_[1], (id & 0xffff) | (PACKET_FANOUT_CBPF << 16), "cannot join the adaptive rings' fanout group");
+    join_fanout(rx_[1], (id & 0xffff) | (PACKET_FANOUT_CBPF << 16), "cannot join the adaptive rings' fanout group (give tpacketVersion: 3 or 2 for one ring)");
     int unused = 0;  // the kernel wants an int's length with any option
     if (::setsockopt(rx_[1].fd, SOL_SOCKET, SO_DETACH_FILTER, &unused, sizeof unused) != 0) fail(std::string("cannot open the V3 ring to frames: ") + std::strerror(errno));
     switch_ = std::make_shared<FanoutSwitch>(rx_[0].fd);
