@@ -28,11 +28,7 @@ extern thread_local LoopClock tls_clock;
 // A task with nothing to do now but something at a known time (a paced source, a rate
 // limiter) says when, so an idle worker sleeps no longer than that. Reset every round.
 extern thread_local uint64_t tls_wake_ns;
-// How many wake_at and wake_on_fd calls this worker has had: the engine tells a task that
-// found nothing and said when to run again from one that said nothing (and is polled).
-extern thread_local uint32_t tls_hints;
 inline void wake_at(uint64_t monotonic_ns) {
-  tls_hints++;
   if (monotonic_ns < tls_wake_ns) tls_wake_ns = monotonic_ns;
 }
 
@@ -45,6 +41,11 @@ struct WaitFds {
   uint32_t n = 0;
 };
 extern thread_local WaitFds tls_wait_fds;
+// How many wake_on_fd calls this worker has had: the engine tells a task that found nothing
+// and waits on an fd (all its input comes through it) from one it must poll (a queue another
+// worker may fill, or one that only said when it would next have work: a scheduler whose
+// classes wait for tokens can still get a packet for another class meanwhile).
+extern thread_local uint32_t tls_hints;
 inline void wake_on_fd(int fd) {
   tls_hints++;
   if (tls_wait_fds.n < kMaxWaitFds) tls_wait_fds.fd[tls_wait_fds.n++] = fd;

@@ -34,10 +34,9 @@ static void wait_on_fds(uint64_t ns, int kick_fd) {
   }
 }
 
-// The longest idle wait of a worker whose every idle task named an fd or a time to run again
-// (device receivers, paced sources): nothing else can give it work but the control thread,
-// which kicks it. Bounded all the same: a timer a handler arms from the control thread waits
-// for the next round (at most this late). Was idle_sleep_us (200 µs) like every idle wait:
+// The longest idle wait of a worker whose every idle task waits on an fd (device receivers):
+// nothing else can give it work but the control thread, which kicks it. Bounded all the same:
+// a timer a handler arms from the control thread waits for the next round (at most this late). Was idle_sleep_us (200 µs) like every idle wait:
 // 5,000 wake-ups a second, 14% of a CPU on this VM for an idle bridge.
 constexpr uint64_t kHintedIdleNs = 2000000;
 
@@ -225,7 +224,7 @@ void Engine::worker_main(int index) {
         busy = true;
         Graph::note_activity(t.activity);
       } else if (tls_hints == hints) {
-        unhinted = true;  // it found nothing and said nothing: poll it at the usual cadence
+        unhinted = true;  // it found nothing and waits on no fd: poll it at the usual cadence
       }
     }
     self.in_task.store(nullptr, std::memory_order_relaxed);
@@ -248,8 +247,8 @@ void Engine::worker_main(int index) {
     // its whole time slice, while a thread waking from a short sleep is run promptly.
     // When tasks named fds to wake on (a device's receive ring), the sleep is a poll() on them
     // and the yields are skipped: the worker sleeps until a frame arrives, then runs at once;
-    // when every idle task named an fd or a time (none must be polled), that poll lasts up to
-    // kHintedIdleNs, ended early by a frame, the time asked for, or the control thread's kick.
+    // when every idle task waits on an fd (none must be polled), that poll lasts up to
+    // kHintedIdleNs, ended early by a frame, a time asked for, or the control thread's kick.
     const uint64_t until_wake = tls_wake_ns > tls_clock.mono_ns ? tls_wake_ns - tls_clock.mono_ns : 0;
     const bool hinted = until_wake <= uint64_t(options_.idle_sleep_us) * 1000;
     const bool fds = tls_wait_fds.n > 0;
