@@ -33,6 +33,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -168,6 +169,8 @@ class FromDevice final : public Element {
       ring_text_.store(0);  // no AF_PACKET ring
     else if (!same_socket(predecessor()))
       open_ring();
+    else
+      pair_error_ = static_cast<const FromDevice*>(predecessor())->pair_error();
     watch_.open(device_);
     set_method_text();
     room_ = pool().buffer_size() - pool().headroom();
@@ -522,9 +525,14 @@ class FromDevice final : public Element {
     if (port_) port_->release_rx(this);
     port_.reset();
   }
+  std::string pair_error() const {
+    std::lock_guard<std::mutex> lock(method_mu_);
+    return pair_error_;
+  }
   // The `method` handler's text, set by whoever changes the port (read on the control thread).
   void set_method_text() {
     std::string m = port_                            ? "xdp (" + port_->describe() + ")"
+                    : version_ == 0 && fanout_ == 0 && !pair_error().empty() ? "packet (TPACKET_V3: the adaptive pair cannot be used: " + pair_error() + ")"
                     : version_ == 0 && fanout_ == 0 ? std::string("packet (adaptive: TPACKET_V2 at low rates, V3 at high)")
                                                      : std::string("packet (TPACKET_V") + (version_ == 2 ? "2" : "3") + ")";
     if (!port_ && !xdp_error_.empty()) m += ", AF_XDP not used: " + xdp_error_;
@@ -581,10 +589,31 @@ class FromDevice final : public Element {
     }
     // The V2 ring carries only the low rates: half the blocks (its slots hold 2 KiB each).
     open_one(rx_[0], 2, (blocks_ + 1) / 2, false);
-    // Index 0 of the group, so it has every frame while the group has no program yet.
-    // A kernel without CBPF fanout or unique group ids (before Linux 4.20) refuses this.
-    join_fanout(rx_[0], (PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_UNIQUEID) << 16,
-                "cannot create the adaptive rings' fanout group (give tpacketVersion: 3 or 2 for one ring)");
+    // Index 0 of the group, so it has every frame while the group has no program yet. A kernel
+    // without CBPF fanout or kernel-chosen group ids (before Linux 4.20) refuses the group:
+    // then one TPACKET_V3 ring receives, as before the pair (the `method` handler and a line
+    // on stderr say why). PKTGRAPH_TPACKET_PAIR=0 takes that path on any kernel (the tests).
+    const char* no_pair = std::getenv("PKTGRAPH_TPACKET_PAIR");
+    const int group = (PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_UNIQUEID) << 16;
+    std::string why;
+    if (no_pair && std::strcmp(no_pair, "0") == 0)
+      why = "PKTGRAPH_TPACKET_PAIR=0";
+    else if (::setsockopt(rx_[0].fd, SOL_PACKET, PACKET_FANOUT, &group, sizeof group) != 0)
+      why = std::string("the kernel refused a fanout group with a BPF program (") + std::strerror(errno) + "; Linux 4.20 or later has it)";
+    {
+      std::lock_guard<std::mutex> lock(method_mu_);  // open_ring also runs on the worker (a device back)
+      pair_error_ = why;
+    }
+    if (!why.empty()) {
+      rx_[0].release();
+      open_one(rx_[0], 3, blocks_, false);
+      ring_text_.store(3);
+      const std::string line = "pktgraph: element '" + name() + "' (FromDevice): device '" + device_ + "': the adaptive TPACKET_V2/V3 pair cannot be used: " +
+                               why + "; receiving with one TPACKET_V3 ring instead\n";
+      ssize_t r = ::write(2, line.data(), line.size());
+      (void)r;
+      return;
+    }
     int id = 0;
     socklen_t len = sizeof id;
     if (::getsockopt(rx_[0].fd, SOL_PACKET, PACKET_FANOUT, &id, &len) != 0) fail(std::string("cannot read the adaptive rings' fanout group: ") + std::strerror(errno));
@@ -762,6 +791,7 @@ class FromDevice final : public Element {
   std::shared_ptr<FanoutSwitch> switch_;  // the pair's
   bool v3_active_ = false;                // the pair: the V3 ring asked for (the switch may still be running)
   bool v3_for_backlog_ = false;           // ... for a backlog, the rate alone not (yet) calling for it
+  std::string pair_error_;                // why the adaptive pair could not be made (one V3 ring instead); empty: it was, or not asked for
   std::atomic<int> ring_text_{3};         // the `ring` handler: the ring version receiving, 0 with AF_XDP (read on the control thread)
 
   // The pair's switch window: the V3 ring bytes its frames would take. V3 once a block would
