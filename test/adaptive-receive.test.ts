@@ -11,9 +11,9 @@
 // delayed by other processes do not decide it; the bound, 1 ms for the whole round trip (two
 // passes through the engine), is 3-5 times what an idle machine measures (0.1-0.3 ms).
 import t from 'tap';
-import { graph, compile, Runtime, FromDevice, ToDevice, Counter } from 'pktgraph';
-import { createLab, labAvailable } from '../src/lab/index.js';
-import { hasPing } from './lib/labtools.js';
+import { graph, compile, FromDevice, ToDevice, Counter } from 'pktgraph';
+import { labAvailable } from '../src/lab/index.js';
+import { hasPing, labRuntime } from './lib/labtools.js';
 import { PY_TX, startReceiver } from './lib/numbered-frames.js';
 
 const avail = labAvailable();
@@ -24,33 +24,38 @@ else main();
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+// Hosts h1 (198.18.0.1) and h2 (198.18.0.2), each linked to the engine, and a one-worker runtime,
+// removed when the test ends; bridge() loads the engine's bridge between them (FromDevice ->
+// ToDevice both ways, FromDevice's default receive unless a ring version is given).
+function bridgeLab(t: { teardown(fn: () => void): void }) {
+  const { lab, rt } = labRuntime(t, {
+    hosts: [{ name: 'h1' }, { name: 'h2' }],
+    links: [
+      { a: 'h1', b: 'engine', aAddresses: ['198.18.0.1/24'] },
+      { a: 'h2', b: 'engine', aAddresses: ['198.18.0.2/24'] },
+    ],
+  }, { threads: 1, poolBuffers: 4096 });
+  const e1 = lab.link(0).b;
+  const e2 = lab.link(1).b;
+  const bridge = (name: string, tpacketVersion?: 3) => {
+    const ring = tpacketVersion ? { tpacketVersion } : {};
+    return rt.load(
+      compile(
+        graph(name, () => {
+          FromDevice({ device: e1, ...ring }, 'rx1').to(ToDevice({ device: e2 }, 'tx2'));
+          FromDevice({ device: e2, ...ring }, 'rx2').to(ToDevice({ device: e1 }, 'tx1'));
+        }),
+      ),
+    );
+  };
+  return { lab, rt, bridge };
+}
 
 function main() {
   t.test('a single ping through the engine bridge on an idle link is answered within 1 ms', async (t) => {
-    const lab = createLab({
-      hosts: [{ name: 'h1' }, { name: 'h2' }],
-      links: [
-        { a: 'h1', b: 'engine', aAddresses: ['198.18.0.1/24'] },
-        { a: 'h2', b: 'engine', aAddresses: ['198.18.0.2/24'] },
-      ],
-    });
-    const rt = new Runtime({ threads: 1, poolBuffers: 4096 });
-    t.teardown(() => {
-      rt.close();
-      lab.destroy();
-    });
-    const e1 = lab.link(0).b;
-    const e2 = lab.link(1).b;
+    const { lab, rt, bridge } = bridgeLab(t);
     const rtts = async (tpacketVersion?: 3) => {
-      const ring = tpacketVersion ? { tpacketVersion } : {};
-      const g = rt.load(
-        compile(
-          graph(`bridge-${tpacketVersion ?? 'default'}`, () => {
-            FromDevice({ device: e1, ...ring }, 'rx1').to(ToDevice({ device: e2 }, 'tx2'));
-            FromDevice({ device: e2, ...ring }, 'rx2').to(ToDevice({ device: e1 }, 'tx1'));
-          }),
-        ),
-      );
+      const g = bridge(`bridge-${tpacketVersion ?? 'default'}`, tpacketVersion);
       try {
         await lab.exec('h1', ['ping', '-c', '2', '-W', '1', '-i', '0.2', '198.18.0.2'], { timeoutMs: 10_000 }); // ARP
         const r = await lab.exec('h1', ['ping', '-n', '-c', '15', '-W', '1', '-i', '0.1', '198.18.0.2'], { timeoutMs: 20_000 });
@@ -88,28 +93,12 @@ function main() {
   // Where the kernel refuses the pair's fanout group (before Linux 4.20), one V3 ring receives
   // and says why; PKTGRAPH_TPACKET_PAIR=0 takes that path here.
   t.test('without the pair (PKTGRAPH_TPACKET_PAIR=0) the default receives with one TPACKET_V3 ring and says why', async (t) => {
-    const lab = createLab({
-      hosts: [{ name: 'h1' }, { name: 'h2' }],
-      links: [
-        { a: 'h1', b: 'engine', aAddresses: ['198.18.0.1/24'] },
-        { a: 'h2', b: 'engine', aAddresses: ['198.18.0.2/24'] },
-      ],
-    });
-    const rt = new Runtime({ threads: 1, poolBuffers: 4096 });
+    const { lab, rt, bridge } = bridgeLab(t);
     t.teardown(() => {
       delete process.env.PKTGRAPH_TPACKET_PAIR;
-      rt.close();
-      lab.destroy();
     });
     process.env.PKTGRAPH_TPACKET_PAIR = '0';
-    const g = rt.load(
-      compile(
-        graph('single', () => {
-          FromDevice({ device: lab.link(0).b }, 'rx1').to(ToDevice({ device: lab.link(1).b }, 'tx2'));
-          FromDevice({ device: lab.link(1).b }, 'rx2').to(ToDevice({ device: lab.link(0).b }, 'tx1'));
-        }),
-      ),
-    );
+    const g = bridge('single');
     rt.start();
     t.match(g.read('rx1', 'method'), /^packet \(TPACKET_V3: the adaptive pair cannot be used: PKTGRAPH_TPACKET_PAIR=0\)$/, 'the method names the ring and why');
     t.equal(g.read('rx1', 'ring'), 'v3', 'one V3 ring receives');
@@ -121,12 +110,7 @@ function main() {
   // about 11,000 frames/s, a rate a Python sender reaches; then a trickle takes it back to V2.
   // Every frame must come out exactly once across both switches (the old ring is drained).
   t.test('the adaptive pair switches to its V3 ring under load and back when it falls, losing and repeating no frame', async (t) => {
-    const lab = createLab({ hosts: [{ name: 'h1' }, { name: 'h2' }], links: [{ a: 'h1', b: 'engine' }, { a: 'h2', b: 'engine' }] });
-    const rt = new Runtime({ threads: 1, poolBuffers: 8192 });
-    t.teardown(() => {
-      rt.close();
-      lab.destroy();
-    });
+    const { lab, rt } = labRuntime(t, { hosts: [{ name: 'h1' }, { name: 'h2' }], links: [{ a: 'h1', b: 'engine' }, { a: 'h2', b: 'engine' }] }, { threads: 1, poolBuffers: 8192 });
     const g = rt.load(
       compile(
         graph('switch', () => {

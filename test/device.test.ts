@@ -6,7 +6,7 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { graph, compile, Runtime, FromDevice, ToDevice } from 'pktgraph';
 import { createLab, labAvailable, labObjects, sweep } from '../src/lab/index.js';
-import { hasPing, hasEthtool, delay, ping, tcpTransfer, patternDigest } from './lib/labtools.js';
+import { hasPing, hasEthtool, delay, ping, tcpTransfer, patternDigest, labRuntime } from './lib/labtools.js';
 
 const avail = labAvailable();
 if (!avail.ok) {
@@ -89,18 +89,13 @@ function main() {
   });
 
   t.test('the engine bridges two namespaces: ping and TCP go through it', async (t) => {
-    const lab = createLab({
+    const { lab, rt } = labRuntime(t, {
       hosts: [{ name: 'h1' }, { name: 'h2' }],
       links: [
         { a: 'h1', b: 'engine', aAddresses: ['198.18.0.1/24', 'fd00:18::1/64'] },
         { a: 'h2', b: 'engine', aAddresses: ['198.18.0.2/24', 'fd00:18::2/64'] },
       ],
-    });
-    const rt = new Runtime({ threads: 2, poolBuffers: 8192 });
-    t.teardown(() => {
-      rt.close();
-      lab.destroy();
-    });
+    }, { threads: 2, poolBuffers: 8192 });
     const fanout = 1000 + Math.floor(Math.random() * 60000); // groups are per network namespace: avoid others' ids
     const e1 = lab.link(0).b;
     const e2 = lab.link(1).b;
@@ -179,12 +174,7 @@ function main() {
   });
 
   t.test('VLAN tags: restoreVlan puts the tag the kernel took off back into the frame', async (t) => {
-    const lab = createLab({ hosts: [{ name: 'h1' }, { name: 'h2' }], links: [{ a: 'h1', b: 'engine' }, { a: 'h2', b: 'engine' }] });
-    const rt = new Runtime({ threads: 1, poolBuffers: 4096 });
-    t.teardown(() => {
-      rt.close();
-      lab.destroy();
-    });
+    const { lab, rt } = labRuntime(t, { hosts: [{ name: 'h1' }, { name: 'h2' }], links: [{ a: 'h1', b: 'engine' }, { a: 'h2', b: 'engine' }] }, { threads: 1, poolBuffers: 4096 });
     rt.start();
     // h1 sends 802.1Q frames (VLAN 10, EtherType 0x88b5 inside) on its veth; h2 reports the tag
     // its kernel found (PACKET_AUXDATA: the kernel takes tags off received frames).

@@ -7,8 +7,8 @@
 // namespaces; skips with the reason otherwise.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { graph, compile, Runtime, FromDevice, Classifier, Counter, Discard } from 'pktgraph';
-import { createLab, labAvailable, labObjects } from '../src/lab/index.js';
+import { graph, compile, FromDevice, Classifier, Counter, Discard } from 'pktgraph';
+import { labAvailable, labObjects } from '../src/lab/index.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -32,15 +32,11 @@ for i in range(n):
     if i % 100 == 99: time.sleep(0.002)
 print(sent, flush=True)
 `;
+import { labRuntime } from './lib/labtools.js';
 
 function main() {
   t.test('a fanout group on two workers shares the flows and loses nothing', async (t) => {
-    const lab = createLab({ hosts: [{ name: 'h1' }], links: [{ a: 'h1', b: 'engine', aAddresses: [`${SRC}/24`] }] });
-    const rt = new Runtime({ threads: 2, poolBuffers: 8192 });
-    t.teardown(() => {
-      rt.close();
-      lab.destroy();
-    });
+    const { lab, rt } = labRuntime(t, { hosts: [{ name: 'h1' }], links: [{ a: 'h1', b: 'engine', aAddresses: [`${SRC}/24`] }] }, { threads: 2, poolBuffers: 8192 });
     const hostIf = lab.link(0).a;
     const dev = lab.link(0).b;
     // Nothing but the datagrams on the wire: no IPv6 (router solicitations, MLD) from the host,

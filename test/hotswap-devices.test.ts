@@ -12,8 +12,8 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { graph, compile, Runtime, FromDevice, ToDevice, Counter, Tap, Idle, Discard } from 'pktgraph';
-import { createLab, labAvailable } from '../src/lab/index.js';
-import { noAfXdp } from './lib/labtools.js';
+import { labAvailable } from '../src/lab/index.js';
+import { noAfXdp, labRuntime } from './lib/labtools.js';
 import { PY_TX, startReceiver } from './lib/numbered-frames.js';
 
 const avail = labAvailable();
@@ -27,12 +27,7 @@ if (!avail.ok) {
   // the registry's, so the successor reads on where the old element stopped).
   for (const method of ['packet', 'xdp'] as const) {
     t.test(`FromDevice -> ToDevice (${method}) replaced four times under steady traffic: every frame arrives exactly once`, { skip: method === 'xdp' ? (noAfXdp ?? false) : false }, async (t) => {
-      const lab = createLab({ hosts: [{ name: 'h1' }, { name: 'h2' }], links: [{ a: 'h1', b: 'engine' }, { a: 'h2', b: 'engine' }] });
-      const rt = new Runtime({ threads: 2, poolBuffers: 8192 });
-      t.teardown(() => {
-        rt.close();
-        lab.destroy();
-      });
+      const { lab, rt } = labRuntime(t, { hosts: [{ name: 'h1' }, { name: 'h2' }], links: [{ a: 'h1', b: 'engine' }, { a: 'h2', b: 'engine' }] }, { threads: 2, poolBuffers: 8192 });
       const e1 = lab.link(0).b;
       const e2 = lab.link(1).b;
       const plan = (variant: boolean) =>

@@ -14,9 +14,9 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compile, Runtime } from 'pktgraph';
-import { createLab, labAvailable, labObjects, type Lab, type Topology } from '../src/lab/index.js';
-import { ping, pingSummary, patternDigest, hasEthtool, hasPing, delay, tcpTransfer, PY_TTL1_REPLY } from './lib/labtools.js';
+import { compile } from 'pktgraph';
+import { labAvailable, labObjects, type Lab, type Topology } from '../src/lab/index.js';
+import { ping, pingSummary, patternDigest, hasEthtool, hasPing, delay, tcpTransfer, PY_TTL1_REPLY, labRuntime } from './lib/labtools.js';
 import natGateway from '../configs/nat-gateway.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -38,12 +38,7 @@ function main() {
   t.test('configs/nat-gateway.ts between an inside and an outside namespace', async (t) => {
     const topo = JSON.parse(readFileSync(join(here, '..', 'configs', 'lab-nat.json'), 'utf8')) as Topology & { id?: string };
     delete topo.id; // a random id, so the test never meets a lab someone brought up by hand
-    const lab = createLab(topo);
-    const rt = new Runtime({ threads: 2, poolBuffers: 8192 });
-    t.teardown(() => {
-      rt.close();
-      lab.destroy();
-    });
+    const { lab, rt } = labRuntime(t, topo, { threads: 2, poolBuffers: 8192 });
     const params = { inDev: lab.link(0).b, outDev: lab.link(1).b, forward: 'tcp 8080 198.18.1.1 5002' };
     const plan = compile(natGateway, { params });
     t.same(

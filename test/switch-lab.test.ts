@@ -10,9 +10,9 @@
 // the steps before took on a busy machine. Needs root and network namespaces; skips with the
 // reason otherwise.
 import t from 'tap';
-import { compile, Runtime } from 'pktgraph';
-import { createLab, labAvailable, labObjects, type Lab } from '../src/lab/index.js';
-import { ping, pingSummary, tcpTransfer, patternDigest, macOf, hasEthtool, delay, freezeNeighbours } from './lib/labtools.js';
+import { compile } from 'pktgraph';
+import { labAvailable, labObjects, type Lab } from '../src/lab/index.js';
+import { ping, pingSummary, tcpTransfer, patternDigest, macOf, hasEthtool, delay, freezeNeighbours, labRuntime } from './lib/labtools.js';
 import learningSwitch from '../configs/learning-switch.js';
 
 /** Unlike delay(), keeps the process alive while it waits. */
@@ -48,15 +48,10 @@ for i in range(n):
 function main() {
   t.test('a three-port learning switch between three namespaces', async (t) => {
     const hosts = ['h1', 'h2', 'h3'];
-    const lab: Lab = createLab({
+    const { lab, rt } = labRuntime(t, {
       hosts: hosts.map((name) => ({ name })),
       links: hosts.map((h, i) => ({ a: h, b: 'engine', aAddresses: [`198.18.0.${i + 1}/24`, `fd00:18::${i + 1}/64`] })),
-    });
-    const rt = new Runtime({ threads: 2, poolBuffers: 8192 });
-    t.teardown(() => {
-      rt.close();
-      lab.destroy();
-    });
+    }, { threads: 2, poolBuffers: 8192 });
     const dev = (i: number) => lab.link(i).b;
     const hostIf = (i: number) => lab.link(i).a;
     const macs = hosts.map((h, i) => macOf(lab, h, hostIf(i)));

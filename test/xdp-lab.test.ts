@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { graph, compile, Runtime, FromDevice, ToDevice, ipRouter } from 'pktgraph';
 import { createLab, labAvailable, type Lab } from '../src/lab/index.js';
-import { ping, pingSummary, tcpTransfer, patternDigest, delay, hasPing, noAfXdp } from './lib/labtools.js';
+import { ping, pingSummary, tcpTransfer, patternDigest, delay, hasPing, noAfXdp, labRuntime } from './lib/labtools.js';
 import { until } from './lib/wait.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -96,7 +96,7 @@ function main() {
   });
 
   t.test('the IPv4 router over AF_XDP: ping and 1 MB of TCP between two subnets', async (t) => {
-    const lab = createLab({
+    const { lab, rt } = labRuntime(t, {
       hosts: [
         { name: 'h1', routes: [{ to: 'default', via: '198.18.1.254' }] },
         { name: 'h2', routes: [{ to: 'default', via: '198.18.2.254' }] },
@@ -105,12 +105,7 @@ function main() {
         { a: 'h1', b: 'engine', aAddresses: ['198.18.1.1/24'] },
         { a: 'h2', b: 'engine', aAddresses: ['198.18.2.1/24'] },
       ],
-    });
-    const rt = new Runtime({ threads: 1, poolBuffers: 8192 });
-    t.teardown(() => {
-      rt.close();
-      lab.destroy();
-    });
+    }, { threads: 1, poolBuffers: 8192 });
     const router = ipRouter({ name: 'xdp-router' }, () => ({
       interfaces: [
         { device: lab.link(0).b, ipv4: '198.18.1.254/24', method: 'xdp' },

@@ -3,7 +3,8 @@
 // interface's MAC address and kernel counters.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import type { Lab, ExecResult } from '../../src/lab/index.js';
+import { createLab, type Lab, type ExecResult, type Topology } from '../../src/lab/index.js';
+import { Runtime, type EngineOptions } from 'pktgraph';
 
 // PG_TEST_PYTHON_PING=1 uses the Python ping even where ping is installed (to test it).
 export const hasPing = !process.env.PG_TEST_PYTHON_PING && spawnSync('ping', ['-V'], { stdio: 'ignore' }).status === 0;
@@ -12,6 +13,17 @@ export const hasEthtool = spawnSync('ethtool', ['--version'], { stdio: 'ignore' 
 const afXdp = spawnSync('python3', ['-c', 'import socket; socket.socket(44, socket.SOCK_RAW).close()'], { encoding: 'utf8', timeout: 10_000 });
 /** Why AF_XDP cannot be tested here, or undefined when it can. */
 export const noAfXdp: string | undefined = afXdp.status === 0 ? undefined : `AF_XDP sockets cannot be opened here (socket(AF_XDP) failed: ${(afXdp.stderr ?? '').trim().split('\n').pop()})`;
+
+/** A lab and an engine for one test, both removed when the test ends, even when it fails (the engine first: it holds the lab's devices). */
+export function labRuntime(t: { teardown(fn: () => void): void }, topology: Topology, options: EngineOptions = { threads: 1, poolBuffers: 4096 }): { lab: Lab; rt: Runtime } {
+  const lab = createLab(topology);
+  const rt = new Runtime(options);
+  t.teardown(() => {
+    rt.close();
+    lab.destroy();
+  });
+  return { lab, rt };
+}
 
 /** A timer that does not keep the test process alive. */
 export const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
