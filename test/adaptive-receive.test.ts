@@ -13,7 +13,7 @@
 import t from 'tap';
 import { graph, compile, FromDevice, ToDevice, Counter } from 'pktgraph';
 import { labAvailable } from '../src/lab/index.js';
-import { hasPing, labRuntime } from './lib/labtools.js';
+import { hasPing, labRuntime, twoHostsOnEngine } from './lib/labtools.js';
 import { PY_TX, startReceiver } from './lib/numbered-frames.js';
 
 const avail = labAvailable();
@@ -28,13 +28,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 // removed when the test ends; bridge() loads the engine's bridge between them (FromDevice ->
 // ToDevice both ways, FromDevice's default receive unless a ring version is given).
 function bridgeLab(t: { teardown(fn: () => void): void }) {
-  const { lab, rt } = labRuntime(t, {
-    hosts: [{ name: 'h1' }, { name: 'h2' }],
-    links: [
-      { a: 'h1', b: 'engine', aAddresses: ['198.18.0.1/24'] },
-      { a: 'h2', b: 'engine', aAddresses: ['198.18.0.2/24'] },
-    ],
-  }, { threads: 1, poolBuffers: 4096 });
+  const { lab, rt } = labRuntime(t, twoHostsOnEngine, { threads: 1, poolBuffers: 4096 });
   const e1 = lab.link(0).b;
   const e2 = lab.link(1).b;
   const bridge = (name: string, tpacketVersion?: 3) => {

@@ -9,6 +9,7 @@ import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { graph, compile, Runtime, FromDevice, ToDevice, InfiniteSource, Counter, Discard } from 'pktgraph';
 import { createLab, labAvailable, labObjects, type Lab } from '../src/lab/index.js';
+import { twoHostsOnEngine } from './lib/labtools.js';
 
 const avail = labAvailable();
 const hasPing = spawnSync('ping', ['-V'], { stdio: 'ignore' }).status === 0;
@@ -54,13 +55,7 @@ function ownPacketSockets(): string[] {
 
 function main() {
   t.test('a device that goes down, comes back, disappears and is recreated', async (t) => {
-    const lab = createLab({
-      hosts: [{ name: 'h1' }, { name: 'h2' }],
-      links: [
-        { a: 'h1', b: 'engine', aAddresses: ['198.18.0.1/24'] },
-        { a: 'h2', b: 'engine', aAddresses: ['198.18.0.2/24'] },
-      ],
-    });
+    const lab = createLab(twoHostsOnEngine);
     let rt: Runtime | undefined;
     t.teardown(() => {
       rt?.close();

@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { compile, graph, Runtime, FromDevice, ToDevice, LinkEmulator } from 'pktgraph';
 import { createLab, labAvailable, type Lab } from '../src/lab/index.js';
 import { setTimeout as delay } from 'node:timers/promises';
+import { twoHostsOnEngine } from './lib/labtools.js';
 
 const hasIperf3 = spawnSync('iperf3', ['--version'], { stdio: 'ignore' }).status === 0;
 const hasPing = spawnSync('ping', ['-V'], { stdio: 'ignore' }).status === 0;
@@ -25,13 +26,7 @@ t.test('ping and iperf3 through a LinkEmulator in each direction', async (t) => 
   if (!avail.ok) return t.skip(`needs a lab: ${avail.reason}`, () => {});
   if (!hasPing) return t.skip('needs ping (iputils-ping; scripts/ensure-test-tools.sh installs it)', () => {});
   const lab = createLab(
-    {
-      hosts: [{ name: 'h1' }, { name: 'h2' }],
-      links: [
-        { a: 'h1', b: 'engine', aAddresses: ['198.18.0.1/24'] },
-        { a: 'h2', b: 'engine', aAddresses: ['198.18.0.2/24'] },
-      ],
-    },
+    twoHostsOnEngine,
     { id: `pgl${Math.random().toString(36).slice(2, 5)}` },
   );
   const rt = new Runtime({ threads: 1, poolBuffers: 8192 });

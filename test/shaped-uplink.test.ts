@@ -7,7 +7,7 @@
 import t from 'tap';
 import { compile } from 'pktgraph';
 import { labAvailable, type Lab } from '../src/lab/index.js';
-import { delay, labRuntime } from './lib/labtools.js';
+import { delay, labRuntime, twoHostsOnEngine } from './lib/labtools.js';
 import shapedUplink from '../configs/shaped-uplink.js';
 
 // UDP datagrams of 1000 bytes to each port given, paced at `pps` per port, for `seconds`.
@@ -44,13 +44,7 @@ async function rates(read: () => string, ms: number): Promise<Record<string, num
 t.test('configs/shaped-uplink.ts: two classes under one ceiling, in a lab', async (t) => {
   const avail = labAvailable();
   if (!avail.ok) return t.skip(`needs a lab: ${avail.reason}`, () => {});
-  const { lab, rt } = labRuntime(t, {
-    hosts: [{ name: 'h1' }, { name: 'h2' }],
-    links: [
-      { a: 'h1', b: 'engine', aAddresses: ['198.18.0.1/24'] },
-      { a: 'h2', b: 'engine', aAddresses: ['198.18.0.2/24'] },
-    ],
-  }, { threads: 2, poolBuffers: 8192 });
+  const { lab, rt } = labRuntime(t, twoHostsOnEngine, { threads: 2, poolBuffers: 8192 });
   const g = rt.load(compile(shapedUplink, { params: { a: lab.link(0).b, b: lab.link(1).b } }));
   rt.start();
   const read = () => g.read('shaper', 'classes');

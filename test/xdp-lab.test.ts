@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { graph, compile, Runtime, FromDevice, ToDevice, ipRouter } from 'pktgraph';
 import { createLab, labAvailable, type Lab } from '../src/lab/index.js';
-import { ping, pingSummary, tcpTransfer, patternDigest, delay, hasPing, noAfXdp, labRuntime } from './lib/labtools.js';
+import { ping, pingSummary, tcpTransfer, patternDigest, delay, hasPing, noAfXdp, labRuntime, twoHostsOnEngine } from './lib/labtools.js';
 import { until } from './lib/wait.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -32,13 +32,7 @@ function xdpProgram(device: string): string {
 }
 
 function twoHosts(): Lab {
-  return createLab({
-    hosts: [{ name: 'h1' }, { name: 'h2' }],
-    links: [
-      { a: 'h1', b: 'engine', aAddresses: ['198.18.0.1/24'] },
-      { a: 'h2', b: 'engine', aAddresses: ['198.18.0.2/24'] },
-    ],
-  });
+  return createLab(twoHostsOnEngine);
 }
 
 /** configs/bridge.ts over AF_XDP in a separate engine process (killed by the caller). */

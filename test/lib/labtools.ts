@@ -14,6 +14,15 @@ const afXdp = spawnSync('python3', ['-c', 'import socket; socket.socket(44, sock
 /** Why AF_XDP cannot be tested here, or undefined when it can. */
 export const noAfXdp: string | undefined = afXdp.status === 0 ? undefined : `AF_XDP sockets cannot be opened here (socket(AF_XDP) failed: ${(afXdp.stderr ?? '').trim().split('\n').pop()})`;
 
+/** Two hosts, h1 (198.18.0.1/24) and h2 (198.18.0.2/24), each with a link to the engine (its ends lab.link(0).b and lab.link(1).b). */
+export const twoHostsOnEngine: Topology = {
+  hosts: [{ name: 'h1' }, { name: 'h2' }],
+  links: [
+    { a: 'h1', b: 'engine', aAddresses: ['198.18.0.1/24'] },
+    { a: 'h2', b: 'engine', aAddresses: ['198.18.0.2/24'] },
+  ],
+};
+
 /** A lab and an engine for one test, both removed when the test ends, even when it fails (the engine first: it holds the lab's devices). */
 export function labRuntime(t: { teardown(fn: () => void): void }, topology: Topology, options: EngineOptions = { threads: 1, poolBuffers: 4096 }): { lab: Lab; rt: Runtime } {
   const lab = createLab(topology);
