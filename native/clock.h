@@ -45,9 +45,9 @@ extern thread_local WaitFds tls_wait_fds;
 // and waits on an fd (all its input comes through it) from one it must poll (a queue another
 // worker may fill, or one that only said when it would next have work: a scheduler whose
 // classes wait for tokens can still get a packet for another class meanwhile).
-extern thread_local uint32_t tls_hints;
+extern thread_local uint32_t tls_fd_waits;
 inline void wake_on_fd(int fd) {
-  tls_hints++;
+  tls_fd_waits++;
   if (tls_wait_fds.n < kMaxWaitFds) tls_wait_fds.fd[tls_wait_fds.n++] = fd;
 }
 

@@ -18,7 +18,7 @@ namespace pg {
 thread_local LoopClock tls_clock;
 thread_local uint64_t tls_wake_ns = UINT64_MAX;
 thread_local WaitFds tls_wait_fds;
-thread_local uint32_t tls_hints = 0;
+thread_local uint32_t tls_fd_waits = 0;
 
 // An idle worker's wait when tasks named fds (wake_on_fd): poll() on them and its kick eventfd
 // for at most `ns`, so a frame arriving on a device's ring ends the wait at once.
@@ -38,7 +38,7 @@ static void wait_on_fds(uint64_t ns, int kick_fd) {
 // nothing else can give it work but the control thread, which kicks it. Bounded all the same:
 // a timer a handler arms from the control thread waits for the next round (at most this late). Was idle_sleep_us (200 µs) like every idle wait:
 // 5,000 wake-ups a second, 14% of a CPU on this VM for an idle bridge.
-constexpr uint64_t kHintedIdleNs = 2000000;
+constexpr uint64_t kFdIdleNs = 2000000;
 
 // An idle worker spins at most this long after its last busy round, then yields at most
 // until kIdleYieldNs (64 and 256 rounds of a small graph take about as long).
@@ -196,7 +196,7 @@ void Engine::worker_main(int index) {
       next_rusage_ns = tls_clock.mono_ns + 10000000;
     }
     const TaskList* list = self.tasks.load(std::memory_order_acquire);
-    bool busy = false, unhinted = false;
+    bool busy = false, polled = false;
     const size_t n = list->tasks.size();
     const Slot* slots = list->tasks.data();
     // Two tasks ahead (wrapping into the next round), the graph's hot state and counter row
@@ -219,12 +219,12 @@ void Engine::worker_main(int index) {
       }
       const Slot& t = slots[i];
       self.in_task.store(t.element, std::memory_order_relaxed);
-      const uint32_t hints = tls_hints;
+      const uint32_t fd_waits = tls_fd_waits;
       if (t.element->run_task()) {
         busy = true;
         Graph::note_activity(t.activity);
-      } else if (tls_hints == hints) {
-        unhinted = true;  // it found nothing and waits on no fd: poll it at the usual cadence
+      } else if (tls_fd_waits == fd_waits) {
+        polled = true;  // it found nothing and waits on no fd: poll it at the usual cadence
       }
     }
     self.in_task.store(nullptr, std::memory_order_relaxed);
@@ -248,7 +248,7 @@ void Engine::worker_main(int index) {
     // When tasks named fds to wake on (a device's receive ring), the sleep is a poll() on them
     // and the yields are skipped: the worker sleeps until a frame arrives, then runs at once;
     // when every idle task waits on an fd (none must be polled), that poll lasts up to
-    // kHintedIdleNs, ended early by a frame, a time asked for, or the control thread's kick.
+    // kFdIdleNs, ended early by a frame, a time asked for, or the control thread's kick.
     const uint64_t until_wake = tls_wake_ns > tls_clock.mono_ns ? tls_wake_ns - tls_clock.mono_ns : 0;
     const bool hinted = until_wake <= uint64_t(options_.idle_sleep_us) * 1000;
     const bool fds = tls_wait_fds.n > 0;
@@ -265,7 +265,7 @@ void Engine::worker_main(int index) {
       sched_yield();
     } else {
       uint64_t ns = uint64_t(idle < 1024 && !hinted ? 20 : options_.idle_sleep_us) * 1000;
-      if (fds && !unhinted) ns = kHintedIdleNs;  // a frame on a named fd ends the wait at once
+      if (fds && !polled) ns = kFdIdleNs;  // a frame on a named fd ends the wait at once
       ns = std::min(ns, until_wake - 20000);  // the sleep overshoots by tens of microseconds
       if (fds) {
         wait_on_fds(ns, self.kick_fd);

@@ -531,8 +531,9 @@ class FromDevice final : public Element {
   }
   // The `method` handler's text, set by whoever changes the port (read on the control thread).
   void set_method_text() {
+    const std::string no_pair = pair_error();
     std::string m = port_                            ? "xdp (" + port_->describe() + ")"
-                    : version_ == 0 && fanout_ == 0 && !pair_error().empty() ? "packet (TPACKET_V3: the adaptive pair cannot be used: " + pair_error() + ")"
+                    : version_ == 0 && fanout_ == 0 && !no_pair.empty() ? "packet (TPACKET_V3: the adaptive pair cannot be used: " + no_pair + ")"
                     : version_ == 0 && fanout_ == 0 ? std::string("packet (adaptive: TPACKET_V2 at low rates, V3 at high)")
                                                      : std::string("packet (TPACKET_V") + (version_ == 2 ? "2" : "3") + ")";
     if (!port_ && !xdp_error_.empty()) m += ", AF_XDP not used: " + xdp_error_;
@@ -594,12 +595,11 @@ class FromDevice final : public Element {
     // then one TPACKET_V3 ring receives, as before the pair (the `method` handler and a line
     // on stderr say why). PKTGRAPH_TPACKET_PAIR=0 takes that path on any kernel (the tests).
     const char* no_pair = std::getenv("PKTGRAPH_TPACKET_PAIR");
-    const int group = (PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_UNIQUEID) << 16;
     std::string why;
     if (no_pair && std::strcmp(no_pair, "0") == 0)
       why = "PKTGRAPH_TPACKET_PAIR=0";
-    else if (::setsockopt(rx_[0].fd, SOL_PACKET, PACKET_FANOUT, &group, sizeof group) != 0)
-      why = std::string("the kernel refused a fanout group with a BPF program (") + std::strerror(errno) + "; Linux 4.20 or later has it)";
+    else if (const std::string err = try_join_fanout(rx_[0], (PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_UNIQUEID) << 16); !err.empty())
+      why = "the kernel refused a fanout group with a BPF program (" + err + "; Linux 4.20 or later has it)";
     {
       std::lock_guard<std::mutex> lock(method_mu_);  // open_ring also runs on the worker (a device back)
       pair_error_ = why;
@@ -686,9 +686,13 @@ class FromDevice final : public Element {
     ::getsockopt(r.fd, SOL_PACKET, PACKET_STATISTICS, &st, &sl);
   }
 
+  // Join (or create) a fanout group; the error's text, empty when it worked.
+  static std::string try_join_fanout(const Ring& r, int arg) {
+    return ::setsockopt(r.fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg) == 0 ? std::string() : std::strerror(errno);
+  }
   void join_fanout(Ring& r, int arg, const std::string& what) {
-    if (::setsockopt(r.fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg) != 0)
-      fail(what + ": " + std::strerror(errno) + (fanout_ > 0 ? " (every socket in a group must use the same device and mode)" : ""));
+    if (const std::string err = try_join_fanout(r, arg); !err.empty())
+      fail(what + ": " + err + (fanout_ > 0 ? " (every socket in a group must use the same device and mode)" : ""));
   }
 
   // Kernel drop counts (reading them resets them), at most every 100 ms: one system call
@@ -796,7 +800,7 @@ class FromDevice final : public Element {
 
   // The pair's switch window: the V3 ring bytes its frames would take. V3 once a block would
   // fill within 250 us (about 450 kpps of 64-byte frames in a 16 KiB block: the V3 ring then
-  // adds no more latency than V2's gather), V2 again when it would take over 500 us; judged
+  // adds no more latency than a 100 us wait on V2), V2 again when it would take over 500 us; judged
   // over 8 ms (two of the kernel's ticks, which time the blocks out).
   static constexpr uint64_t kSwitchWindowNs = 8000000, kFillUpNs = 250000, kFillDownNs = 500000;
   uint64_t switch_start_ns_ = 0, switch_bytes_ = 0;

@@ -24,7 +24,7 @@ export const twoHostsOnEngine: Topology = {
 };
 
 /** A lab and an engine for one test, both removed when the test ends, even when it fails (the engine first: it holds the lab's devices). */
-export function labRuntime(t: { teardown(fn: () => void): void }, topology: Topology, options: EngineOptions = { threads: 1, poolBuffers: 4096 }): { lab: Lab; rt: Runtime } {
+export function labRuntime(t: { teardown(fn: () => void): void }, topology: Topology, options: EngineOptions): { lab: Lab; rt: Runtime } {
   const lab = createLab(topology);
   const rt = new Runtime(options);
   t.teardown(() => {
